@@ -1,0 +1,266 @@
+/*
+ * pecore.h — the public C API of pecore, an inference engine for Meta's
+ * Perception Encoder (PE Core / Spatial / Lang) vision towers and the CLIP
+ * text tower.  This header is the manual.
+ *
+ * Conventions
+ *   - Every fallible call returns a pe_status; PE_OK (0) is success.  On failure
+ *     pe_last_error() gives a one-line, human-readable message (per thread).
+ *   - Handles are opaque; every create/load has a free, and free(NULL) is a no-op.
+ *   - The library never prints, exits or aborts.
+ *   - A pe_model is immutable once loaded and may be shared by any number of
+ *     threads.  A pe_ctx holds the scratch memory and the worker threads of one
+ *     caller; use one pe_ctx per calling thread.
+ *   - Tensors are float32, row-major (C order).  Images are NCHW.
+ *
+ * Typical use
+ *   pe_model *m;  pe_model_load("pe-core-t16-384.safetensors", NULL, &m);
+ *   pe_ctx *c;    pe_ctx_create(m, NULL, &c);
+ *   float emb[512];
+ *   pe_image img = { rgb, width, height, width * 3, PE_PIXEL_RGB8 };
+ *   pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, emb, 512);
+ *   pe_ctx_free(c); pe_model_free(m);
+ */
+#ifndef PECORE_H
+#define PECORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PECORE_VERSION_MAJOR 0
+#define PECORE_VERSION_MINOR 1
+#define PECORE_VERSION_PATCH 0
+#define PECORE_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32)
+#define PE_API
+#else
+#define PE_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum pe_status {
+    PE_OK = 0,
+    PE_ERR_INVALID_ARG,   /* a NULL, a size of 0, a value out of range        */
+    PE_ERR_IO,            /* a file could not be opened, read, mapped, written */
+    PE_ERR_FORMAT,        /* a file is malformed (header, offsets, sizes ...)  */
+    PE_ERR_UNSUPPORTED,   /* well-formed but not something pecore can run      */
+    PE_ERR_SHAPE,         /* a tensor or input has the wrong shape             */
+    PE_ERR_NOMEM,         /* an allocation failed                              */
+    PE_ERR_LIMIT,         /* a size limit was hit (pixels, header, nesting)    */
+    PE_ERR_NOT_FOUND,     /* a tensor, label, key or file is missing           */
+    PE_ERR_CHECKSUM       /* a checksum did not match                          */
+} pe_status;
+
+/* Short name of a status ("ok", "format error", ...). Never NULL. */
+PE_API const char *pe_status_string(pe_status s);
+/* Message of the last failing call on this thread ("" if none). Never NULL. */
+PE_API const char *pe_last_error(void);
+/* Run-time version, "MAJOR.MINOR.PATCH". */
+PE_API const char *pe_version(void);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct pe_model pe_model;
+typedef struct pe_ctx pe_ctx;
+
+typedef enum pe_pool_kind {
+    PE_POOL_NONE = 0,     /* output is the token grid (PE-Spatial, PE-Lang) */
+    PE_POOL_ATTN = 1      /* attention-pooling head: one embedding         */
+} pe_pool_kind;
+
+typedef struct pe_model_options {
+    /* Refuse tensors in a dtype other than these? 0 = accept all (default). */
+    int reserved;
+} pe_model_options;
+
+/* What a loaded model is. Sizes are in elements unless named *_bytes. */
+typedef struct pe_model_info {
+    char arch[48];          /* "PE-Core-T16-384" when the shapes match a known
+                               model, else "custom"                          */
+    char naming[16];        /* "official" or "timm"                           */
+    /* vision tower */
+    int patch;              /* P                                               */
+    int width;              /* W                                               */
+    int layers;
+    int heads;
+    int head_dim;           /* W / heads                                       */
+    int mlp;                /* hidden size of the MLP                          */
+    int image_size;         /* native square input size (G * P)               */
+    int grid;               /* G                                               */
+    int has_cls;
+    int has_ln_post;
+    int has_layerscale;
+    pe_pool_kind pool;
+    int pool_heads;         /* heads of the attention-pooling head (8)         */
+    int has_proj;
+    int out_dim;            /* embedding size (D), or W without projection    */
+    /* text tower (0 when the file has none) */
+    int has_text;
+    int text_context;
+    int text_width;
+    int text_heads;
+    int text_layers;
+    int text_vocab;
+    int text_out_dim;       /* text embedding size                            */
+    float logit_scale;      /* exp(logit_scale) of the file, for zero-shot     */
+    /* file */
+    uint64_t n_params;      /* parameters of all tensors pecore uses           */
+    uint64_t file_bytes;
+    int n_tensors;
+    int n_f32, n_f16, n_bf16; /* tensors of each stored dtype                 */
+} pe_model_info;
+
+/* Loads a safetensors file (memory-mapped). Official names (bare, "visual.",
+ * "module.") and timm names; the architecture is inferred from shapes and
+ * the "__metadata__" heads. opt may be NULL. */
+PE_API pe_status pe_model_load(const char *path, const pe_model_options *opt,
+                               pe_model **out);
+PE_API void pe_model_free(pe_model *m);
+PE_API pe_status pe_model_get_info(const pe_model *m, pe_model_info *info);
+
+/* ---------------------------------------------------------------- contexts */
+
+typedef struct pe_ctx_options {
+    int n_threads;          /* worker threads incl. the caller; 0 = all cores */
+} pe_ctx_options;
+
+PE_API pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt,
+                               pe_ctx **out);
+PE_API void pe_ctx_free(pe_ctx *c);
+
+/* ---------------------------------------------------------------- encoding */
+
+typedef enum pe_output {
+    PE_OUTPUT_EMBEDDING = 0, /* [D] per image (needs pool = attn)            */
+    PE_OUTPUT_TOKENS = 1     /* [T, W] per image: the final normalised tokens
+                                (cls first when present)                     */
+} pe_output;
+
+/* Number of floats one image produces for an input of height x width:
+ * D for an embedding, T*W for tokens (T = cls + (h/P)*(w/P)).  rows/cols may
+ * be NULL.  Fails if h or w is not a positive multiple of the patch, or the
+ * model has no pooling head and an embedding is asked for. */
+PE_API pe_status pe_output_shape(const pe_model *m, int height, int width,
+                                 pe_output kind, int *rows, int *cols);
+
+/* Encodes a batch of n images already normalised to the model's input range:
+ * x is float32 [n, 3, height, width].  out receives n * rows * cols floats
+ * (see pe_output_shape); out_len is its capacity in floats. */
+PE_API pe_status pe_encode_f32(pe_ctx *c, const float *x, int n, int height,
+                               int width, pe_output kind, float *out,
+                               size_t out_len);
+
+/* 8-bit pixels, as a camera or an image decoder hands them over. */
+typedef enum pe_pixel_format {
+    PE_PIXEL_GRAY8 = 0,      /* 1 byte per pixel                              */
+    PE_PIXEL_GRAYA8 = 1,     /* gray + alpha                                  */
+    PE_PIXEL_RGB8 = 2,
+    PE_PIXEL_RGBA8 = 3,      /* straight (not premultiplied) alpha            */
+    PE_PIXEL_BGRA8 = 4       /* iOS / Android camera buffers                  */
+} pe_pixel_format;
+
+typedef struct pe_image {
+    const uint8_t *data;
+    int width, height;
+    size_t stride;           /* bytes from one row to the next                */
+    pe_pixel_format format;
+} pe_image;
+
+typedef enum pe_crop {
+    PE_CROP_SQUASH = 0,      /* resize to exactly height x width (default)   */
+    PE_CROP_CENTER = 1       /* resize the shorter side, then center-crop     */
+} pe_crop;
+
+typedef enum pe_resample {
+    PE_RESAMPLE_BILINEAR = 0, /* PIL bilinear with antialiasing (default)     */
+    PE_RESAMPLE_NEAREST = 1   /* PIL nearest: what PIL uses for palette images */
+} pe_resample;
+
+typedef struct pe_preprocess {
+    int height, width;       /* 0 = the model's native size                   */
+    pe_crop crop;
+    pe_resample resample;
+} pe_preprocess;
+
+/* Limit on width*height of an input image (decompression-bomb guard). */
+#define PE_MAX_IMAGE_PIXELS ((uint64_t)1 << 28)
+
+/* Resizes, crops and normalises one 8-bit image exactly as the reference
+ * (PIL 9.4 + torchvision): out is float32 [3, pp->height, pp->width] in
+ * [-1, 1].  pp->height and pp->width must be set (no model here). */
+PE_API pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp,
+                                     float *out, size_t out_len);
+
+/* Preprocesses and encodes one image. pp may be NULL (native size, squash).
+ * Scratch memory lives in the context: after the first call with a given
+ * size nothing is allocated. */
+PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,
+                                 const pe_preprocess *pp, pe_output kind,
+                                 float *out, size_t out_len);
+
+/* Debugging: per-stage activations of one image, for porting layer by layer.
+ * Stage 0: patch embed + cls + position; 1: after ln_pre; 1+i: after block i;
+ * last: after ln_post (or the last block).  out holds (layers + 3) * T * W
+ * floats; *n_stages receives the count. */
+PE_API pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width,
+                                  float *out, size_t out_len, int *n_stages);
+
+/* ---------------------------------------------------------------- text */
+
+typedef struct pe_tokenizer pe_tokenizer;
+
+#define PE_TOKEN_SOT 49406
+#define PE_TOKEN_EOT 49407
+
+/* Loads the CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz, gzip). */
+PE_API pe_status pe_tokenizer_load(const char *path, pe_tokenizer **out);
+/* Same, from the gzip bytes in memory. */
+PE_API pe_status pe_tokenizer_load_mem(const void *gz, size_t len,
+                                       pe_tokenizer **out);
+PE_API void pe_tokenizer_free(pe_tokenizer *t);
+/* Tokenizes UTF-8 text into exactly context_len ids: [sot] ids [eot], padded
+ * with 0, truncated with eot forced into the last slot. */
+PE_API pe_status pe_tokenize(const pe_tokenizer *t, const char *text,
+                             int context_len, int32_t *ids);
+
+/* Encodes n token sequences (ids [n, context_len], from pe_tokenize) with the
+ * text tower; out receives n * text_out_dim floats (not normalised).
+ * context_len must not exceed the model's text_context. */
+PE_API pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len,
+                                float *out, size_t out_len);
+
+/* ---------------------------------------------------------------- progress */
+
+/* Called during long operations with a short stage name and the fraction done
+ * in [0, 1]. The library never prints; a CLI can draw a progress line. */
+typedef void (*pe_progress_fn)(void *user, const char *stage, double fraction);
+
+/* ---------------------------------------------------------------- synthetic models */
+
+typedef enum pe_weight_type {
+    PE_WEIGHTS_F32 = 0,
+    PE_WEIGHTS_F16 = 1,
+    PE_WEIGHTS_BF16 = 2
+} pe_weight_type;
+
+/* Known architectures (SPEC.md's table plus PE-Lang / PE-Spatial). */
+PE_API int pe_arch_list_count(void);
+PE_API const char *pe_arch_list_name(int i);
+
+/* Writes a safetensors file with seeded random weights of a known
+ * architecture, in official naming with the heads in __metadata__ (a CLIP
+ * file with "visual." and the text tower when the architecture has one).
+ * The same (arch, seed, type) always gives the same bytes. */
+PE_API pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type,
+                                const char *path, pe_progress_fn progress, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PECORE_H */

@@ -1,0 +1,28 @@
+#!/bin/sh
+# One command from a fresh Debian 12 clone: install dependencies, build, and
+# run the main job — embed photographs and compare them.
+#   MODEL=path/to/model.safetensors scripts/demo.sh   uses real weights;
+# without MODEL a synthetic PE-Core-T16-384 is generated (random weights:
+# the pipeline and the speed are real, the similarities are not meaningful).
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+make -j2 all >/dev/null
+GOLDEN=${PECORE_GOLDEN:-../shared/golden}
+IMAGES=""
+for f in "$GOLDEN"/images/*.jpg "$GOLDEN"/images/*.png; do [ -f "$f" ] && IMAGES="$IMAGES $f"; done
+if [ -z "$IMAGES" ]; then echo "no images found under $GOLDEN/images; pass your own: build/pecore embed -m MODEL -o out.npy IMG..." >&2; exit 1; fi
+OUT=${OUT:-build/demo}
+mkdir -p "$OUT"
+if [ -z "${MODEL:-}" ]; then
+    MODEL="$OUT/synthetic-pe-core-t16-384.safetensors"
+    echo "No MODEL given: using a SYNTHETIC PE-Core-T16-384 (seeded random weights)."
+    echo "Its embeddings exercise the real pipeline but carry no meaning."
+    [ -f "$MODEL" ] || build/pecore synth --arch PE-Core-T16-384 --seed 1 --dtype f16 -o "$MODEL"
+fi
+build/pecore info -m "$MODEL"
+echo
+# shellcheck disable=SC2086
+build/pecore embed -m "$MODEL" -o "$OUT/embeddings.npy" $IMAGES
+echo "wrote $OUT/embeddings.npy for:"
+for f in $IMAGES; do echo "  $f"; done

@@ -1,0 +1,562 @@
+/* Image preprocessing, bit-exact with the reference pipeline on 8-bit input:
+ *
+ *   squash: PIL 9.4 Image.resize((W, H), BILINEAR)
+ *   center: torchvision Resize(S) + CenterCrop(S)  (see plan_geometry)
+ *   then convert("RGB"), ToTensor (/255), Normalize(0.5, 0.5).
+ *
+ * What "bit-exact" takes, all of it PIL behaviour:
+ *   - Bilinear is separable: a horizontal pass into an 8-bit rounded
+ *     intermediate, then a vertical pass.  A pass is skipped when the size
+ *     along its axis does not change, and no resize at all happens when
+ *     neither does (PIL returns a copy).
+ *   - The filter support grows with the downscale factor (antialiasing); the
+ *     weights of each output pixel are normalised to sum 1 in double, then
+ *     rounded to 22-bit fixed point; sums start at half an LSB and are
+ *     truncated and clamped to 0..255.
+ *   - Gray+alpha and RGBA are resized premultiplied (RGBA -> RGBa -> resize
+ *     -> RGBA, with PIL's MULDIV255 and truncating 255*c/a), then convert
+ *     ("RGB") drops alpha.  NEAREST skips the premultiplication, as PIL does.
+ *   - NEAREST maps output x to floor(x0 + 0.5*s + x*s) with the position
+ *     accumulated by repeated addition (PIL's ImagingScaleAffine).
+ * Only the output window (the crop) is computed: every output pixel of the
+ * resize depends on its own index only, so cropping first changes nothing.
+ */
+#include "preprocess.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef __clang__
+/* The weights must be computed with separate roundings, as Pillow's build
+ * does; a fused multiply-add would change the last bit of some of them.
+ * (GCC in ISO C mode, which the Makefile uses, does not contract.) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Pillow's PRECISION_BITS: 8 bits of result, 2 of headroom in an int32. */
+#define PP_PRECISION_BITS (32 - 8 - 2)
+
+/* ------------------------------------------------------------ one axis */
+
+/* Resampling geometry along one axis: input size, resized size, and the
+ * window [first, first + n) of resized indices that survives the crop. */
+typedef struct pp_axis {
+    int in, out;
+    int first, n;
+    double scale;      /* in / out                                     */
+    double support;    /* bilinear support (1) times max(scale, 1)     */
+    double inv_fscale; /* 1 / max(scale, 1)                            */
+} pp_axis;
+
+/* Coefficients of one output index: taps k[off .. off+count) apply to input
+ * positions min .. min+count-1. */
+typedef struct pp_span {
+    int32_t min, count;
+    size_t off;
+} pp_span;
+
+static void axis_init(pp_axis *a, int in, int out, int first, int n) {
+    a->in = in;
+    a->out = out;
+    a->first = first;
+    a->n = n;
+    /* Pillow computes (float)(in1 - in0) / outSize in double; the box is
+     * (0, in), exact in float for any size that passes the pixel limit. */
+    a->scale = (double)in / out;
+    double fscale = a->scale < 1.0 ? 1.0 : a->scale;
+    a->support = 1.0 * fscale;
+    a->inv_fscale = 1.0 / fscale;
+}
+
+static double axis_center(const pp_axis *a, int xx) {
+    return 0.0 + (xx + 0.5) * a->scale;
+}
+
+/* Input range of resized index xx, rounded and clamped the way Pillow's
+ * precompute_coeffs does (truncation toward zero of value + 0.5). */
+static void axis_range(const pp_axis *a, int xx, int *xmin, int *count) {
+    double center = axis_center(a, xx);
+    int lo = (int)(center - a->support + 0.5);
+    int hi = (int)(center + a->support + 0.5);
+    if (lo < 0) lo = 0;
+    if (hi > a->in) hi = a->in;
+    *xmin = lo;
+    *count = hi - lo;
+}
+
+/* Sum of the tap counts over the window: the size of the weight table. */
+static size_t axis_taps(const pp_axis *a) {
+    size_t total = 0;
+    for (int i = 0; i < a->n; i++) {
+        int lo, cnt;
+        axis_range(a, a->first + i, &lo, &cnt);
+        total += (size_t)cnt;
+    }
+    return total;
+}
+
+static double bilinear_weight(double x) {
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static double axis_weight(const pp_axis *a, int pos, double center) {
+    /* Same association as Pillow: ((x + xmin) - center + 0.5) * ss. */
+    double t = (double)pos - center;
+    t = t + 0.5;
+    t = t * a->inv_fscale;
+    return bilinear_weight(t);
+}
+
+/* Fills span[n] and k[axis_taps] with 22-bit fixed-point weights.  The
+ * weights are computed twice (once for their sum) instead of being kept in
+ * a double buffer: the computation is deterministic, so the values agree. */
+static void axis_coeffs(const pp_axis *a, pp_span *span, int32_t *k) {
+    size_t off = 0;
+    for (int i = 0; i < a->n; i++) {
+        int xx = a->first + i, lo, cnt;
+        axis_range(a, xx, &lo, &cnt);
+        double center = axis_center(a, xx), ww = 0.0;
+        for (int x = 0; x < cnt; x++) ww += axis_weight(a, lo + x, center);
+        for (int x = 0; x < cnt; x++) {
+            double w = axis_weight(a, lo + x, center);
+            if (ww != 0.0) w /= ww;
+            double f = w * (1 << PP_PRECISION_BITS);
+            k[off + (size_t)x] = (int32_t)(w < 0 ? -0.5 + f : 0.5 + f);
+        }
+        span[i].min = lo;
+        span[i].count = cnt;
+        span[i].off = off;
+        off += (size_t)cnt;
+    }
+}
+
+/* Pillow's clip8: drop the fraction, clamp to a byte.  int64 sums keep
+ * absurd aspect ratios (millions of taps) from overflowing. */
+static uint8_t clip8(int64_t ss) {
+    if (ss < 0) return 0;
+    ss >>= PP_PRECISION_BITS;
+    return ss > 255 ? 255 : (uint8_t)ss;
+}
+
+/* --------------------------------------------------------------- plan */
+
+typedef struct pp_plan {
+    int w, h;            /* source size                                    */
+    int C;               /* channels of the canonical layout: L, LA, RGB, RGBA */
+    int alpha;           /* last channel is alpha                          */
+    int W, H;            /* output size                                    */
+    int rw, rh;          /* size after resize (before the crop)            */
+    int cx, cy;          /* crop offset in the resized image               */
+    int nearest;
+    int need_h, need_v;  /* bilinear passes Pillow would run               */
+    int premul;          /* RGBA -> RGBa round trip                        */
+    pp_axis ax, ay;
+    int col0, ncols;     /* source columns the horizontal stage reads      */
+    int row0, nrows;     /* source rows the vertical stage reads           */
+    size_t xtaps, ytaps;
+    /* scratch layout (byte offsets) */
+    size_t o_xspan, o_yspan, o_xk, o_yk, o_xin, o_row, o_tmp, o_acc, bytes;
+} pp_plan;
+
+static int format_channels(pe_pixel_format f, int *bpp, int *alpha) {
+    switch (f) {
+    case PE_PIXEL_GRAY8: *bpp = 1; *alpha = 0; return 1;
+    case PE_PIXEL_GRAYA8: *bpp = 2; *alpha = 1; return 2;
+    case PE_PIXEL_RGB8: *bpp = 3; *alpha = 0; return 3;
+    case PE_PIXEL_RGBA8:
+    case PE_PIXEL_BGRA8: *bpp = 4; *alpha = 1; return 4;
+    }
+    return 0;
+}
+
+static pe_status check_image(const pe_image *img, int *C, int *alpha) {
+    if (!img) return pe_error(PE_ERR_INVALID_ARG, "preprocess: image is NULL");
+    if (!img->data) return pe_error(PE_ERR_INVALID_ARG, "preprocess: image data is NULL");
+    if (img->width <= 0 || img->height <= 0)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: image size %dx%d is empty",
+                        img->width, img->height);
+    uint64_t px = (uint64_t)img->width * (uint64_t)img->height;
+    if (px > PE_MAX_IMAGE_PIXELS)
+        return pe_error(PE_ERR_LIMIT,
+                        "preprocess: image too large: %dx%d pixels exceeds the limit of %llu",
+                        img->width, img->height, (unsigned long long)PE_MAX_IMAGE_PIXELS);
+    int bpp;
+    *C = format_channels(img->format, &bpp, alpha);
+    if (!*C)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown pixel format %d",
+                        (int)img->format);
+    size_t row = (size_t)img->width * (size_t)bpp;
+    if (img->stride < row)
+        return pe_error(PE_ERR_INVALID_ARG,
+                        "preprocess: stride %zu is less than a row (%d pixels x %d bytes)",
+                        img->stride, img->width, bpp);
+    size_t span;
+    if (!pe_mul_size(img->stride, (size_t)img->height - 1, &span) ||
+        !pe_add_size(span, row, &span))
+        return pe_error(PE_ERR_LIMIT, "preprocess: stride %zu x %d rows overflows",
+                        img->stride, img->height);
+    return PE_OK;
+}
+
+/* Python's round() of d / 2 for d >= 0: halves go to the even neighbour. */
+static int half_round_even(int d) {
+    int k = d / 2;
+    if (d % 2 == 0) return k;
+    return (k % 2 == 0) ? k : k + 1;
+}
+
+/* Resized size and crop offset.  squash: resize to exactly W x H.
+ * center: for a square target this is torchvision's Resize(S) (the shorter
+ * side becomes S, the longer int(S * long / short)) and CenterCrop(S) (offset
+ * int(round((len - S) / 2))).  For a non-square target we generalise: the
+ * side that limits coverage (the image is wider than the target's aspect ->
+ * height) is scaled to its target length, the other to int(T * len / len'),
+ * which is then >= its target, and the crop is centred the same way.
+ * With W == H both readings coincide. */
+static pe_status plan_geometry(pp_plan *p, pe_crop crop) {
+    p->cx = p->cy = 0;
+    if (crop == PE_CROP_SQUASH) {
+        p->rw = p->W;
+        p->rh = p->H;
+        return PE_OK;
+    }
+    int64_t w = p->w, h = p->h;
+    double side;
+    if (w * p->H >= h * p->W) { /* height limits: it becomes H */
+        p->rh = p->H;
+        side = (double)((int64_t)p->H * w) / (double)h;
+        if (side >= (double)INT_MAX)
+            return pe_error(PE_ERR_LIMIT, "preprocess: resized width overflows");
+        p->rw = (int)side;
+    } else {
+        p->rw = p->W;
+        side = (double)((int64_t)p->W * h) / (double)w;
+        if (side >= (double)INT_MAX)
+            return pe_error(PE_ERR_LIMIT, "preprocess: resized height overflows");
+        p->rh = (int)side;
+    }
+    p->cx = half_round_even(p->rw - p->W);
+    p->cy = half_round_even(p->rh - p->H);
+    return PE_OK;
+}
+
+/* Rounds a scratch offset up so that every table starts 16-byte aligned. */
+static bool layout_add(size_t *at, size_t n, size_t elem, size_t *off) {
+    size_t bytes, end;
+    *at = (*at + 15) & ~(size_t)15;
+    if (!pe_mul_size(n, elem, &bytes) || !pe_add_size(*at, bytes, &end)) return false;
+    *off = *at;
+    *at = end;
+    return true;
+}
+
+static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan *p) {
+    memset(p, 0, sizeof *p);
+    pe_status s = check_image(img, &p->C, &p->alpha);
+    if (s) return s;
+    if (!pp) return pe_error(PE_ERR_INVALID_ARG, "preprocess: options are NULL");
+    if (pp->width <= 0 || pp->height <= 0)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: target size %dx%d must be positive",
+                        pp->width, pp->height);
+    if ((uint64_t)pp->width * (uint64_t)pp->height > PE_MAX_IMAGE_PIXELS)
+        return pe_error(PE_ERR_LIMIT, "preprocess: target %dx%d exceeds the pixel limit",
+                        pp->width, pp->height);
+    if (pp->crop != PE_CROP_SQUASH && pp->crop != PE_CROP_CENTER)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown crop mode %d", (int)pp->crop);
+    if (pp->resample != PE_RESAMPLE_BILINEAR && pp->resample != PE_RESAMPLE_NEAREST)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown resample filter %d",
+                        (int)pp->resample);
+
+    p->w = img->width;
+    p->h = img->height;
+    p->W = pp->width;
+    p->H = pp->height;
+    s = plan_geometry(p, pp->crop);
+    if (s) return s;
+
+    int resize = p->rw != p->w || p->rh != p->h;
+    p->nearest = resize && pp->resample == PE_RESAMPLE_NEAREST;
+    if (!p->nearest) {
+        p->need_h = p->rw != p->w;
+        p->need_v = p->rh != p->h;
+        p->premul = resize && p->alpha;
+    }
+    axis_init(&p->ax, p->w, p->rw, p->cx, p->W);
+    axis_init(&p->ay, p->h, p->rh, p->cy, p->H);
+
+    /* Source columns read per row, and rows kept for the vertical pass. */
+    if (p->need_h) {
+        int lo, cnt, lo2, cnt2;
+        axis_range(&p->ax, p->cx, &lo, &cnt);
+        axis_range(&p->ax, p->cx + p->W - 1, &lo2, &cnt2);
+        p->col0 = lo;
+        p->ncols = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->xtaps = axis_taps(&p->ax);
+    } else {
+        p->col0 = p->cx;
+        p->ncols = p->W;
+    }
+    if (p->need_v) {
+        int lo, cnt, lo2, cnt2;
+        axis_range(&p->ay, p->cy, &lo, &cnt);
+        axis_range(&p->ay, p->cy + p->H - 1, &lo2, &cnt2);
+        p->row0 = lo;
+        p->nrows = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->ytaps = axis_taps(&p->ay);
+    } else {
+        p->row0 = p->cy;
+        p->nrows = 1; /* rows go straight to the output, one at a time */
+    }
+
+    size_t at = 0, rowbytes;
+    bool ok = true;
+    if (p->nearest) {
+        ok = layout_add(&at, (size_t)p->W, sizeof(int32_t), &p->o_xin);
+    } else {
+        ok = ok && layout_add(&at, p->need_h ? (size_t)p->W : 0, sizeof(pp_span), &p->o_xspan);
+        ok = ok && layout_add(&at, p->xtaps, sizeof(int32_t), &p->o_xk);
+        ok = ok && layout_add(&at, p->need_v ? (size_t)p->H : 0, sizeof(pp_span), &p->o_yspan);
+        ok = ok && layout_add(&at, p->ytaps, sizeof(int32_t), &p->o_yk);
+        ok = ok && pe_mul_size((size_t)p->W, (size_t)p->C, &rowbytes);
+        /* The fetch row doubles as the vertical pass's output line. */
+        ok = ok && layout_add(&at, PE_MAX((size_t)p->ncols * p->C, rowbytes), 1, &p->o_row);
+        ok = ok && layout_add(&at, (size_t)p->nrows, rowbytes, &p->o_tmp);
+        ok = ok && layout_add(&at, p->need_v ? rowbytes : 0, sizeof(int64_t), &p->o_acc);
+    }
+    if (!ok) return pe_error(PE_ERR_LIMIT, "preprocess: scratch size overflows");
+    p->bytes = at + 16; /* room to align the scratch base */
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------- pixels */
+
+static unsigned muldiv255(unsigned a, unsigned b) {
+    unsigned t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+}
+
+/* Source pixel (x, y) in canonical order (L, LA, RGB or RGBA). */
+static void fetch_pixel(const pe_image *img, int x, int y, uint8_t *px) {
+    const uint8_t *s = img->data + (size_t)y * img->stride;
+    switch (img->format) {
+    case PE_PIXEL_GRAY8: px[0] = s[x]; break;
+    case PE_PIXEL_GRAYA8: memcpy(px, s + 2 * (size_t)x, 2); break;
+    case PE_PIXEL_RGB8: memcpy(px, s + 3 * (size_t)x, 3); break;
+    case PE_PIXEL_RGBA8: memcpy(px, s + 4 * (size_t)x, 4); break;
+    case PE_PIXEL_BGRA8:
+        s += 4 * (size_t)x;
+        px[0] = s[2]; px[1] = s[1]; px[2] = s[0]; px[3] = s[3];
+        break;
+    }
+}
+
+/* Source columns [col0, col0 + ncols) of row y, canonical order,
+ * premultiplied (PIL's RGBA -> RGBa) when the plan says so. */
+static void fetch_row(const pe_image *img, const pp_plan *p, int y, uint8_t *row) {
+    const int C = p->C, n = p->ncols;
+    const uint8_t *s = img->data + (size_t)y * img->stride;
+    if (img->format == PE_PIXEL_BGRA8) {
+        s += 4 * (size_t)p->col0;
+        for (int i = 0; i < n; i++, s += 4, row += 4) {
+            row[0] = s[2]; row[1] = s[1]; row[2] = s[0]; row[3] = s[3];
+        }
+        row -= 4 * (size_t)n;
+    } else {
+        memcpy(row, s + (size_t)p->col0 * C, (size_t)n * C);
+    }
+    if (!p->premul) return;
+    for (int i = 0; i < n; i++, row += C)
+        for (int c = 0; c < C - 1; c++) row[c] = (uint8_t)muldiv255(row[c], row[C - 1]);
+}
+
+/* [-1, 1] value of each byte, as torch computes it in float32:
+ * (v / 255 - 0.5) / 0.5. */
+static void make_lut(float lut[256]) {
+    for (int v = 0; v < 256; v++) {
+        float t = (float)v / 255.0f;
+        t = t - 0.5f;
+        lut[v] = t / 0.5f;
+    }
+}
+
+/* Writes one output pixel: undo the premultiplication (PIL's RGBa -> RGBA,
+ * truncating), then convert("RGB") (gray is replicated, alpha dropped). */
+static void emit(const pp_plan *p, const float *lut, uint8_t *px, float *out, int oy, int ox) {
+    const size_t plane = (size_t)p->W * (size_t)p->H;
+    const size_t at = (size_t)oy * (size_t)p->W + (size_t)ox;
+    if (p->premul) {
+        unsigned a = px[p->C - 1];
+        if (a != 0 && a != 255)
+            for (int c = 0; c < p->C - 1; c++) {
+                unsigned v = 255u * px[c] / a;
+                px[c] = (uint8_t)(v > 255 ? 255 : v);
+            }
+    }
+    if (p->C <= 2) {
+        float v = lut[px[0]];
+        out[at] = v;
+        out[plane + at] = v;
+        out[2 * plane + at] = v;
+    } else {
+        out[at] = lut[px[0]];
+        out[plane + at] = lut[px[1]];
+        out[2 * plane + at] = lut[px[2]];
+    }
+}
+
+/* --------------------------------------------------------- resampling */
+
+/* Horizontal pass of one fetched row into W output pixels.  C is a
+ * constant at each call site (see pass_h) so the channel loop unrolls. */
+static inline void pass_h_c(const pp_plan *p, const pp_span *span, const int32_t *k,
+                            const uint8_t *row, uint8_t *dst, const int C) {
+    for (int ox = 0; ox < p->W; ox++) {
+        const pp_span *sp = &span[ox];
+        const int32_t *kk = k + sp->off;
+        const uint8_t *src = row + (size_t)(sp->min - p->col0) * C;
+        int64_t ss[4];
+        for (int c = 0; c < C; c++) ss[c] = 1 << (PP_PRECISION_BITS - 1);
+        for (int x = 0; x < sp->count; x++)
+            for (int c = 0; c < C; c++) ss[c] += (int64_t)src[(size_t)x * C + c] * kk[x];
+        for (int c = 0; c < C; c++) dst[(size_t)ox * C + c] = clip8(ss[c]);
+    }
+}
+
+static void pass_h(const pp_plan *p, const pp_span *span, const int32_t *k,
+                   const uint8_t *row, uint8_t *dst) {
+    switch (p->C) {
+    case 1: pass_h_c(p, span, k, row, dst, 1); break;
+    case 2: pass_h_c(p, span, k, row, dst, 2); break;
+    case 3: pass_h_c(p, span, k, row, dst, 3); break;
+    default: pass_h_c(p, span, k, row, dst, 4); break;
+    }
+}
+
+/* Vertical pass for output row oy: taps run down the rows of tmp, summed
+ * for the whole row at once (acc: W*C sums) so the inner loop is linear. */
+static void pass_v(const pp_plan *p, const pp_span *sp, const int32_t *kk,
+                   const uint8_t *tmp, int64_t *acc, uint8_t *dst) {
+    const size_t rowbytes = (size_t)p->W * (size_t)p->C;
+    const uint8_t *src = tmp + (size_t)(sp->min - p->row0) * rowbytes;
+    for (size_t i = 0; i < rowbytes; i++) acc[i] = 1 << (PP_PRECISION_BITS - 1);
+    for (int y = 0; y < sp->count; y++) {
+        const uint8_t *s = src + (size_t)y * rowbytes;
+        const int64_t k = kk[y];
+        for (size_t i = 0; i < rowbytes; i++) acc[i] += s[i] * k;
+    }
+    for (size_t i = 0; i < rowbytes; i++) dst[i] = clip8(acc[i]);
+}
+
+static void run_bilinear(const pe_image *img, const pp_plan *p, float *out, uint8_t *base) {
+    const int C = p->C;
+    const size_t rowbytes = (size_t)p->W * C;
+    pp_span *xspan = (pp_span *)(void *)(base + p->o_xspan);
+    pp_span *yspan = (pp_span *)(void *)(base + p->o_yspan);
+    int32_t *xk = (int32_t *)(void *)(base + p->o_xk);
+    int32_t *yk = (int32_t *)(void *)(base + p->o_yk);
+    uint8_t *row = base + p->o_row, *tmp = base + p->o_tmp;
+    float lut[256];
+    uint8_t px[4];
+    make_lut(lut);
+    if (p->need_h) axis_coeffs(&p->ax, xspan, xk);
+    if (p->need_v) axis_coeffs(&p->ay, yspan, yk);
+
+    /* Without a vertical pass each source row is one output row. */
+    const int nrows = p->need_v ? p->nrows : p->H;
+    for (int r = 0; r < nrows; r++) {
+        uint8_t *dst = tmp + (p->need_v ? (size_t)r * rowbytes : 0);
+        fetch_row(img, p, p->row0 + r, row);
+        if (p->need_h)
+            pass_h(p, xspan, xk, row, dst);
+        else
+            memcpy(dst, row, rowbytes);
+        if (!p->need_v)
+            for (int ox = 0; ox < p->W; ox++) {
+                memcpy(px, dst + (size_t)ox * C, (size_t)C);
+                emit(p, lut, px, out, r, ox);
+            }
+    }
+    if (!p->need_v) return;
+
+    int64_t *acc = (int64_t *)(void *)(base + p->o_acc);
+    uint8_t *line = base + p->o_row; /* the fetch row is free by now */
+    for (int oy = 0; oy < p->H; oy++) {
+        pass_v(p, &yspan[oy], yk + yspan[oy].off, tmp, acc, line);
+        for (int ox = 0; ox < p->W; ox++) {
+            memcpy(px, line + (size_t)ox * C, (size_t)C);
+            emit(p, lut, px, out, oy, ox);
+        }
+    }
+}
+
+/* PIL's coordinate truncation: negative positions are outside (-1). */
+static int coord(double v) { return v < 0.0 ? -1 : (int)v; }
+
+/* PIL NEAREST (ImagingScaleAffine): positions start at half a step and are
+ * advanced by repeated addition, so we walk from index 0 to the crop window
+ * instead of multiplying.  Pixels that fall outside stay zero (fill). */
+static void run_nearest(const pe_image *img, const pp_plan *p, float *out, uint8_t *base) {
+    int32_t *xin = (int32_t *)(void *)(base + p->o_xin);
+    const double sx = (double)p->w / p->rw, sy = (double)p->h / p->rh;
+    float lut[256];
+    make_lut(lut);
+    double xo = 0.0 + sx * 0.5;
+    for (int x = 0; x < p->cx + p->W; x++) {
+        int xi = coord(xo);
+        if (x >= p->cx) xin[x - p->cx] = (xi >= 0 && xi < p->w) ? xi : -1;
+        xo += sx;
+    }
+    double yo = 0.0 + sy * 0.5;
+    for (int y = 0; y < p->cy; y++) yo += sy;
+    for (int oy = 0; oy < p->H; oy++, yo += sy) {
+        int yi = coord(yo);
+        for (int ox = 0; ox < p->W; ox++) {
+            uint8_t px[4] = {0, 0, 0, 0};
+            if (yi >= 0 && yi < p->h && xin[ox] >= 0) fetch_pixel(img, xin[ox], yi, px);
+            emit(p, lut, px, out, oy, ox);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- public */
+
+size_t pe_preprocess_scratch_bytes(const pe_image *img, const pe_preprocess *pp) {
+    pp_plan p;
+    return plan_make(img, pp, &p) ? 0 : p.bytes;
+}
+
+pe_status pe_image_to_tensor(const pe_image *img, const pe_preprocess *pp, float *out,
+                             uint8_t *scratch, size_t scratch_len) {
+    pp_plan p;
+    pe_status s = plan_make(img, pp, &p);
+    if (s) return s;
+    if (!out) return pe_error(PE_ERR_INVALID_ARG, "preprocess: output is NULL");
+    if (!scratch || scratch_len < p.bytes)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: scratch of %zu bytes, need %zu",
+                        scratch_len, p.bytes);
+    uint8_t *base = scratch + ((16 - ((uintptr_t)scratch & 15)) & 15);
+    if (p.nearest)
+        run_nearest(img, &p, out, base);
+    else
+        run_bilinear(img, &p, out, base);
+    return PE_OK;
+}
+
+pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp, float *out,
+                              size_t out_len) {
+    pp_plan p;
+    pe_status s = plan_make(img, pp, &p);
+    if (s) return s;
+    if (!out) return pe_error(PE_ERR_INVALID_ARG, "preprocess: output is NULL");
+    size_t need;
+    if (!pe_mul_size((size_t)p.W * (size_t)p.H, 3, &need) || out_len < need)
+        return pe_error(PE_ERR_SHAPE, "preprocess: output holds %zu floats, need 3x%dx%d",
+                        out_len, p.H, p.W);
+    uint8_t *scratch = pe_alloc(p.bytes);
+    if (!scratch) return PE_ERR_NOMEM;
+    s = pe_image_to_tensor(img, pp, out, scratch, p.bytes);
+    pe_free(scratch);
+    return s;
+}

@@ -1,0 +1,93 @@
+/* Compute kernels.  Three layers (see STYLE.md): a plain C reference that is
+ * the specification (kernels_ref.c), and one file per instruction set
+ * (kernels_avx2.c, kernels_avx512.c; kernels_neon.c later), each compiled with
+ * its own flags.  The CPU is detected once and a table of function pointers is
+ * filled; everything above this layer calls through pe_kernels_get().
+ *
+ * Packed weights.  A Linear weight W [N, K] (PyTorch layout, y = x W^T) is
+ * packed once at load into panels of PE_GEMM_NR = 16 output columns:
+ * panel p (columns 16p .. 16p+15) is K rows of 16 floats, k-major, i.e.
+ * packed[p * K * 16 + k * 16 + j] = W[16p + j][k], zero for 16p + j >= N.
+ * All kernel sets share this layout, so a model packed once runs on any. */
+#ifndef PE_KERNELS_H
+#define PE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PE_GEMM_NR 16
+
+/* What happens to each output value v = (A W^T)[m][n] before it is stored:
+ *   v += bias[n]                       (bias != NULL)
+ *   v  = gelu(v)                       (gelu: exact erf form)
+ *   v  = residual[m][n] + gamma[n] * v (residual != NULL; gamma NULL means 1)
+ * residual may alias C (in-place residual add). */
+typedef struct pe_epilogue {
+    const float *bias;      /* [N] or NULL */
+    int gelu;
+    const float *gamma;     /* [N] or NULL */
+    const float *residual;  /* [M, ldr] or NULL */
+    int ldr;
+} pe_epilogue;
+
+typedef struct pe_kernels {
+    const char *name;       /* "scalar", "avx2", "avx512" */
+
+    /* C[m0:m1, n0:n1] = epilogue(A[m0:m1, :K] W^T) with W packed as above.
+     * n0 is a multiple of PE_GEMM_NR; n1 <= N. Rows and columns outside the
+     * range are not touched, so threads may split M and N freely. */
+    void (*gemm)(const float *A, int lda, const float *Wp, int N, int K,
+                 float *C, int ldc, int m0, int m1, int n0, int n1,
+                 const pe_epilogue *ep);
+
+    /* One attention head, streaming softmax over key tiles (never holds more
+     * than a tile of the score matrix):
+     *   O[i] = sum_j softmax_j(scale * q_i . k_j) v_j
+     * for queries i in [0, Tq), keys j in [0, Tk) (j <= i + causal_offset when
+     * causal != 0).  q, k, v rows have dh floats at strides ldq, ldk, ldv.
+     * scratch holds pe_attention_scratch_floats(dh) floats. */
+    void (*attention)(const float *q, int ldq, const float *k, int ldk,
+                      const float *v, int ldv, float *o, int ldo, int Tq, int Tk,
+                      int dh, float scale, int causal, int causal_offset,
+                      float *scratch);
+
+    /* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b over n channels, for
+     * rows r in [0, rows). y may equal x. */
+    void (*layernorm)(const float *x, int ldx, float *y, int ldy, int rows, int n,
+                      const float *w, const float *b, float eps);
+
+    /* In-place rotation of interleaved pairs: for each row t and pair i,
+     * (x0, x1) = x[t][2i], x[t][2i+1], angle index i of table row t:
+     * x0' = x0 cos - x1 sin, x1' = x1 cos + x0 sin.  cs holds, per row,
+     * n/2 cosines then n/2 sines: cs[t * n + i], cs[t * n + n/2 + i].
+     * Rows t in [0, T) at stride ldx, n even. */
+    void (*rope)(float *x, int ldx, int T, int n, const float *cs);
+
+    /* Widening conversions for weights stored in half precision. */
+    void (*f16_to_f32)(const uint16_t *src, float *dst, size_t n);
+    void (*bf16_to_f32)(const uint16_t *src, float *dst, size_t n);
+} pe_kernels;
+
+/* Floats needed by one attention call's scratch for head size dh. */
+size_t pe_attention_scratch_floats(int dh);
+
+/* Floats of a packed [N, K] weight. */
+size_t pe_gemm_packed_floats(int N, int K);
+/* Packs W [N, K] (row stride ldw) into dst (pe_gemm_packed_floats floats). */
+void pe_gemm_pack(float *dst, const float *W, int N, int K, int ldw);
+
+/* The best kernel set for this CPU (chosen once; PECORE_ISA=scalar|avx2|avx512
+ * in the environment forces a lower one). Never NULL. */
+const pe_kernels *pe_kernels_get(void);
+/* A named kernel set if this CPU supports it, else NULL (for tests/bench). */
+const pe_kernels *pe_kernels_by_name(const char *name);
+
+/* Per-ISA tables (NULL where not compiled in). */
+extern const pe_kernels pe_kernels_scalar;
+extern const pe_kernels pe_kernels_avx2;
+extern const pe_kernels pe_kernels_avx512;
+
+/* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), scalar reference. */
+float pe_gelu_ref(float x);
+
+#endif

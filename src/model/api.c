@@ -1,0 +1,167 @@
+/* The public API of models and contexts: argument checks, then the forward
+ * pass.  Nothing here allocates once a context has seen an input size. */
+#include "forward.h"
+
+#include "../image/preprocess.h"
+
+#include <string.h>
+
+static pe_status check_out(size_t need, size_t have) {
+    if (have < need)
+        return pe_error(PE_ERR_INVALID_ARG, "output buffer holds %zu floats, %zu needed", have, need);
+    return PE_OK;
+}
+
+pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model **out) {
+    (void)opt;
+    if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: path is NULL");
+    pe_model *m = pe_calloc(1, sizeof *m);
+    if (!m) return PE_ERR_NOMEM;
+    pe_status s = pe_st_open(&m->st, path);
+    if (!s) s = pe_model_bind(m);
+    if (s) {
+        pe_error_prefix(s, "%s", path);
+        pe_model_free(m);
+        return s;
+    }
+    pe_model_info *in = &m->info;
+    in->file_bytes = m->st.size;
+    in->n_tensors = m->st.n_tensors;
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const pe_st_tensor *t = &m->st.tensors[i];
+        in->n_params += t->numel;
+        in->n_f32 += t->dtype == PE_DT_F32;
+        in->n_f16 += t->dtype == PE_DT_F16;
+        in->n_bf16 += t->dtype == PE_DT_BF16;
+    }
+    *out = m;
+    return PE_OK;
+}
+
+void pe_model_free(pe_model *m) {
+    if (!m) return;
+    pe_model_unbind(m);
+    pe_st_close(&m->st);
+    pe_free(m);
+}
+
+pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
+    if (!m || !info) return pe_error(PE_ERR_INVALID_ARG, "pe_model_get_info: NULL argument");
+    *info = m->info;
+    return PE_OK;
+}
+
+pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **out) {
+    if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: out is NULL");
+    *out = NULL;
+    if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: model is NULL");
+    int n = opt && opt->n_threads > 0 ? opt->n_threads : pe_cpu_count();
+    if (opt && opt->n_threads < 0)
+        return pe_error(PE_ERR_INVALID_ARG, "thread count %d is negative", opt->n_threads);
+    pe_ctx *c = pe_calloc(1, sizeof *c);
+    if (!c) return PE_ERR_NOMEM;
+    c->m = m;
+    c->k = pe_kernels_get();
+    c->n_threads = n;
+    int dh = PE_MAX(m->info.head_dim, m->info.width / PE_MAX(m->info.pool_heads, 1));
+    if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);
+    c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
+    pe_status s = pe_pool_create(n, &c->pool);
+    if (s) { pe_free(c); return s; }
+    *out = c;
+    return PE_OK;
+}
+
+void pe_ctx_free(pe_ctx *c) {
+    if (!c) return;
+    pe_pool_free(c->pool);
+    pe_free(c->scratch);
+    pe_free(c->img_scratch);
+    pe_free(c->img);
+    pe_free(c);
+}
+
+pe_status pe_output_shape(const pe_model *m, int height, int width, pe_output kind, int *rows,
+                          int *cols) {
+    if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_output_shape: model is NULL");
+    return pe_forward_check(m, height, width, kind, rows, cols);
+}
+
+pe_status pe_encode_f32(pe_ctx *c, const float *x, int n, int height, int width, pe_output kind,
+                        float *out, size_t out_len) {
+    if (!c || !x || !out || n < 1)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_encode_f32: NULL argument or batch of %d", n);
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, height, width, kind, &rows, &cols);
+    if (s) return s;
+    size_t per = (size_t)rows * cols, img = (size_t)3 * height * width;
+    if ((s = check_out(per * (size_t)n, out_len))) return s;
+    for (int i = 0; i < n; i++)
+        if ((s = pe_forward_image(c, x + img * i, height, width, kind, out + per * i, NULL)))
+            return s;
+    return PE_OK;
+}
+
+pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, float *out,
+                           size_t out_len, int *n_stages) {
+    if (!c || !x || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_stages: NULL argument");
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, height, width, PE_OUTPUT_TOKENS, &rows, &cols);
+    if (s) return s;
+    int ns = c->m->info.layers + 3;
+    if ((s = check_out((size_t)ns * rows * cols, out_len))) return s;
+    if (n_stages) *n_stages = ns;
+    return pe_forward_image(c, x, height, width, PE_OUTPUT_TOKENS, NULL, out);
+}
+
+static pe_status resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
+    if (pp) *r = *pp;
+    else memset(r, 0, sizeof *r);
+    if (r->height == 0) r->height = m->info.image_size;
+    if (r->width == 0) r->width = m->info.image_size;
+    return PE_OK;
+}
+
+pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
+                          pe_output kind, float *out, size_t out_len) {
+    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
+    if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
+    size_t need = pe_preprocess_scratch_bytes(img, &r);
+    if (need > c->img_scratch_bytes) {
+        pe_free(c->img_scratch);
+        c->img_scratch_bytes = 0;
+        if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
+        c->img_scratch_bytes = need;
+    }
+    size_t floats = (size_t)3 * r.height * r.width;
+    if (floats > c->img_floats) {
+        pe_free(c->img);
+        c->img_floats = 0;
+        if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
+        c->img_floats = floats;
+    }
+    if ((s = pe_image_to_tensor(img, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
+    return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
+}
+
+pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len, float *out,
+                         size_t out_len) {
+    if (!c || !ids || !out || n < 1)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_encode_text: NULL argument or batch of %d", n);
+    const pe_model_info *in = &c->m->info;
+    if (!in->has_text) return pe_error(PE_ERR_UNSUPPORTED, "this model file has no text tower");
+    if (context_len < 1 || context_len > in->text_context)
+        return pe_error(PE_ERR_SHAPE, "context length %d: the text tower takes 1..%d tokens",
+                        context_len, in->text_context);
+    const size_t D = (size_t)in->text_out_dim;
+    pe_status s = check_out(D * (size_t)n, out_len);
+    for (int i = 0; !s && i < n; i++)
+        s = pe_forward_text(c, ids + (size_t)i * context_len, context_len, out + D * i);
+    return s;
+}

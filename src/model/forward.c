@@ -1,0 +1,362 @@
+/* The forward passes: vision tower (patch embed -> blocks -> pooling) and
+ * text tower, on a context's planned scratch.  Read top to bottom:
+ * encode_one() is the whole vision model, text_one() the whole text model. */
+#include "forward.h"
+
+#include "../image/preprocess.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ parallel ops */
+
+enum { GEMM_MB = 96, GEMM_NB = 64, ATT_QB = 64, ROW_CHUNK = 32 };
+
+typedef struct gemm_job {
+    const pe_kernels *k;
+    const float *A; int lda;
+    const pe_linear *lin;
+    float *C; int ldc;
+    int M, mblocks;
+    pe_epilogue ep;
+} gemm_job;
+
+static void gemm_task(void *arg, int task, int thread) {
+    const gemm_job *j = arg;
+    int mb = task % j->mblocks, nb = task / j->mblocks;
+    int m0 = mb * GEMM_MB, n0 = nb * GEMM_NB;
+    j->k->gemm(j->A, j->lda, j->lin->w, j->lin->n, j->lin->k, j->C, j->ldc, m0,
+               PE_MIN(j->M, m0 + GEMM_MB), n0, PE_MIN(j->lin->n, n0 + GEMM_NB), &j->ep);
+}
+
+/* C[M, n] = epilogue(A[M, k] lin^T + bias).  ep may be NULL; its bias is
+ * replaced by the linear's. */
+static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc,
+                   int M, const pe_epilogue *ep) {
+    gemm_job j = {c->k, A, lda, lin, C, ldc, M, (M + GEMM_MB - 1) / GEMM_MB, {0}};
+    if (ep) j.ep = *ep;
+    j.ep.bias = lin->b;
+    int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
+    pe_pool_run(c->pool, gemm_task, &j, j.mblocks * nblocks);
+}
+
+typedef struct ln_job {
+    const pe_kernels *k;
+    const float *x; float *y;
+    int rows, n;
+    const float *w, *b;
+} ln_job;
+
+static void ln_task(void *arg, int task, int thread) {
+    const ln_job *j = arg;
+    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->rows, r0 + ROW_CHUNK);
+    j->k->layernorm(j->x + (size_t)r0 * j->n, j->n, j->y + (size_t)r0 * j->n, j->n, r1 - r0,
+                    j->n, j->w, j->b, 1e-5f);
+}
+
+static void layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
+                      const float *b) {
+    ln_job j = {c->k, x, y, rows, n, w, b};
+    pe_pool_run(c->pool, ln_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
+}
+
+typedef struct attn_job {
+    pe_ctx *c;
+    const float *qkv;   /* [T, 3W] */
+    float *out;         /* [T, W] */
+    int T, W, heads, dh, qblocks, causal;
+    const float *cs;    /* RoPE table [T, dh] or NULL */
+} attn_job;
+
+static void rope_task(void *arg, int task, int thread) {
+    const attn_job *j = arg;
+    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->T, r0 + ROW_CHUNK);
+    float *base = (float *)j->qkv + (size_t)r0 * 3 * j->W;
+    for (int h = 0; h < j->heads; h++) {
+        j->c->k->rope(base + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
+        j->c->k->rope(base + j->W + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
+    }
+}
+
+static void attn_task(void *arg, int task, int thread) {
+    const attn_job *j = arg;
+    int h = task / j->qblocks, q0 = (task % j->qblocks) * ATT_QB;
+    int nq = PE_MIN(j->T - q0, ATT_QB);
+    int ld = 3 * j->W;
+    const float *q = j->qkv + (size_t)q0 * ld + h * j->dh;
+    const float *k = j->qkv + j->W + h * j->dh, *v = j->qkv + 2 * j->W + h * j->dh;
+    /* Causal: query q0+i sees keys 0..q0+i, so later keys are not even read. */
+    int tk = j->causal ? q0 + nq : j->T;
+    j->c->k->attention(q, ld, k, ld, v, ld, j->out + (size_t)q0 * j->W + h * j->dh, j->W, nq, tk,
+                       j->dh, 1.0f / sqrtf((float)j->dh), j->causal, q0,
+                       j->c->att_scratch + (size_t)thread * j->c->att_floats);
+}
+
+/* out[T, W] = multi-head attention of qkv [T, 3W] (RoPE applied first when
+ * cs is given). */
+static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw,
+                      const float *cs, int causal) {
+    attn_job j = {c, qkv, out, T, tw->width, tw->heads, tw->head_dim,
+                  (T + ATT_QB - 1) / ATT_QB, causal, cs};
+    if (cs) pe_pool_run(c->pool, rope_task, &j, (T + ROW_CHUNK - 1) / ROW_CHUNK);
+    pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
+}
+
+/* x [T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)) */
+static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int T,
+                  const float *cs, int causal) {
+    const int W = tw->width;
+    layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b);
+    linear(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL);
+    attention(c, c->qkv, c->h, T, tw, cs, causal);
+    pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
+    linear(c, c->h, W, &b->out, x, W, T, &res1);
+    layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b);
+    pe_epilogue act = {.gelu = 1};
+    linear(c, c->h, W, &b->fc, c->mlp, tw->mlp, T, &act);
+    pe_epilogue res2 = {.gamma = b->ls2, .residual = x, .ldr = W};
+    linear(c, c->mlp, tw->mlp, &b->proj, x, W, T, &res2);
+}
+
+/* ------------------------------------------------------------ grids */
+
+/* Bilinear resampling of the G x G position grid to gh x gw, as
+ * torch.nn.functional.interpolate(align_corners=False, antialias=False). */
+static void resample_pos(const float *src, int G, int W, int gh, int gw, float *dst) {
+    for (int y = 0; y < gh; y++) {
+        double sy = ((double)y + 0.5) * G / gh - 0.5;
+        if (sy < 0) sy = 0;
+        int y0 = (int)sy, y1 = y0 + (y0 < G - 1);
+        float ly = (float)(sy - y0);
+        for (int x = 0; x < gw; x++) {
+            double sx = ((double)x + 0.5) * G / gw - 0.5;
+            if (sx < 0) sx = 0;
+            int x0 = (int)sx, x1 = x0 + (x0 < G - 1);
+            float lx = (float)(sx - x0);
+            const float *a = src + ((size_t)y0 * G + x0) * W, *b = src + ((size_t)y0 * G + x1) * W;
+            const float *cc = src + ((size_t)y1 * G + x0) * W, *d = src + ((size_t)y1 * G + x1) * W;
+            float *o = dst + ((size_t)y * gw + x) * W;
+            for (int i = 0; i < W; i++)
+                o[i] = (1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * cc[i] + lx * d[i]);
+        }
+    }
+}
+
+/* RoPE table [T, dh]: per token dh/2 cosines then dh/2 sines, pair i of a
+ * head rotating by x * f_i for i < dh/4 and by y * f_(i - dh/4) after. */
+static void build_rope(float *cs, int has_cls, int gh, int gw, int dh) {
+    const int half = dh / 2, quarter = dh / 4, o = has_cls ? 1 : 0;
+    int t = 0;
+    if (has_cls) {
+        for (int i = 0; i < half; i++) { cs[i] = 1.0f; cs[half + i] = 0.0f; }
+        t = 1;
+    }
+    for (int y = 0; y < gh; y++)
+        for (int x = 0; x < gw; x++, t++) {
+            float *row = cs + (size_t)t * dh;
+            for (int i = 0; i < half; i++) {
+                int j = i < quarter ? i : i - quarter;
+                double f = pow(10000.0, -2.0 * j / (double)half);
+                double a = (i < quarter ? x + o : y + o) * f;
+                row[i] = (float)cos(a);
+                row[half + i] = (float)sin(a);
+            }
+        }
+}
+
+/* ------------------------------------------------------------ planning */
+
+static size_t up64(size_t floats) { return (floats + 15) & ~(size_t)15; }
+
+/* Sizes the scratch for a vision input of gh x gw patches (and the text
+ * tower), reallocating only when it grows. */
+static pe_status plan(pe_ctx *c, int gh, int gw) {
+    const pe_model *m = c->m;
+    const pe_model_info *in = &m->info;
+    if (gh == c->gh && gw == c->gw) return PE_OK;
+    size_t T = (size_t)in->has_cls + (size_t)gh * gw, W = (size_t)in->width;
+    size_t need_T = T, need_W = W, need_M = (size_t)in->mlp;
+    if (in->has_text) {
+        need_T = PE_MAX(need_T, (size_t)in->text_context);
+        need_W = PE_MAX(need_W, (size_t)in->text_width);
+        need_M = PE_MAX(need_M, (size_t)m->txt.mlp);
+    }
+    size_t rows_pool = 2 * W + (size_t)m->pool_fc.n;
+    size_t sizes[] = {
+        need_T * need_W,                 /* x */
+        need_T * need_W,                 /* h */
+        need_T * need_W * 3,             /* qkv */
+        need_T * need_M,                 /* mlp */
+        T * 3 * (size_t)in->patch * in->patch, /* patches */
+        T * W,                           /* pos grid */
+        T * (size_t)in->head_dim,        /* rope table */
+        rows_pool,                       /* pool vectors */
+        c->att_floats * (size_t)c->n_threads,
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += up64(sizes[i]);
+    if (total > c->scratch_floats) {
+        pe_free(c->scratch);
+        c->scratch = pe_alloc(total * sizeof(float));
+        c->scratch_floats = c->scratch ? total : 0;
+        if (!c->scratch) { c->gh = c->gw = 0; return PE_ERR_NOMEM; }
+    }
+    float *p = c->scratch;
+    float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->patches, &c->pos_grid, &c->rope,
+                       &c->pool_buf, &c->att_scratch};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        *slots[i] = p;
+        p += up64(sizes[i]);
+    }
+    c->gh = gh;
+    c->gw = gw;
+    /* Grid-dependent tables, computed once per input size. */
+    const int G = in->grid, cls = in->has_cls;
+    if (gh == G && gw == G)
+        memcpy(c->pos_grid, m->pos + (size_t)cls * W, (size_t)G * G * W * sizeof(float));
+    else
+        resample_pos(m->pos + (size_t)cls * W, G, (int)W, gh, gw, c->pos_grid);
+    build_rope(c->rope, cls, gh, gw, in->head_dim);
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ vision */
+
+/* im2col: patches[gy * gw + gx][ch * P*P + ky * P + kx], the conv1 weight order. */
+static void patchify(const float *img, int H, int Wd, int P, float *patches) {
+    const int gh = H / P, gw = Wd / P;
+    for (int gy = 0; gy < gh; gy++)
+        for (int gx = 0; gx < gw; gx++) {
+            float *dst = patches + ((size_t)gy * gw + gx) * 3 * P * P;
+            for (int ch = 0; ch < 3; ch++)
+                for (int ky = 0; ky < P; ky++) {
+                    memcpy(dst, img + ((size_t)ch * H + (size_t)gy * P + ky) * Wd + (size_t)gx * P,
+                           (size_t)P * sizeof(float));
+                    dst += P;
+                }
+        }
+}
+
+/* Runs one image [3, H, Wd] up to the final token grid in c->x ([T, W]).
+ * stages, if not NULL, receives a copy of x after each stage. */
+static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages) {
+    const pe_model *m = c->m;
+    const pe_model_info *in = &m->info;
+    const int W = in->width, P = in->patch, cls = in->has_cls;
+    const int T = cls + (H / P) * (Wd / P);
+    const size_t TW = (size_t)T * W;
+    float *x = c->x;
+
+    patchify(img, H, Wd, P, c->patches);
+    pe_epilogue addpos = {.residual = c->pos_grid, .ldr = W};
+    linear(c, c->patches, 3 * P * P, &m->patch, x + (size_t)cls * W, W, T - cls, &addpos);
+    if (cls)
+        for (int i = 0; i < W; i++) x[i] = m->cls[i] + m->pos[i];
+    if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
+
+    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b);
+    if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
+
+    for (int i = 0; i < in->layers; i++) {
+        block(c, &m->vis, &m->vis.blocks[i], x, T, c->rope, 0);
+        if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
+    }
+    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b);
+    if (stages) memcpy(stages, x, TW * sizeof(float));
+}
+
+/* Attention pooling of c->x [T, W] with the probe, then projection: emb [D]. */
+static void pool_one(pe_ctx *c, int T, float *emb) {
+    const pe_model *m = c->m;
+    const int W = m->info.width, ph = m->info.pool_heads, dh = W / ph;
+    float *kv = c->qkv;                       /* [T, 2W] */
+    float *a = c->pool_buf, *y = a + W, *hid = y + W;   /* [W], [W], [M'] */
+    linear(c, c->x, W, &m->pool_kv, kv, 2 * W, T, NULL);
+    for (int h = 0; h < ph; h++)
+        c->k->attention(m->pool_q + h * dh, W, kv + h * dh, 2 * W, kv + W + h * dh, 2 * W,
+                        c->h + h * dh, W, 1, T, dh, 1.0f / sqrtf((float)dh), 0, 0, c->att_scratch);
+    linear(c, c->h, W, &m->pool_out, a, W, 1, NULL);
+    c->k->layernorm(a, W, y, W, 1, W, m->pool_ln_w, m->pool_ln_b, 1e-5f);
+    pe_epilogue act = {.gelu = 1};
+    linear(c, y, W, &m->pool_fc, hid, m->pool_fc.n, 1, &act);
+    pe_epilogue res = {.residual = a, .ldr = W};
+    linear(c, hid, m->pool_fc.n, &m->pool_proj, y, W, 1, &res);
+    if (m->proj.n)
+        linear(c, y, W, &m->proj, emb, m->proj.n, 1, NULL);
+    else
+        memcpy(emb, y, (size_t)W * sizeof(float));
+}
+
+pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int *rows, int *cols) {
+    const pe_model_info *in = &m->info;
+    if (H <= 0 || Wd <= 0 || H % in->patch || Wd % in->patch)
+        return pe_error(PE_ERR_SHAPE, "input %dx%d: height and width must be positive multiples "
+                                      "of the patch size %d", H, Wd, in->patch);
+    if ((int64_t)H * Wd > (int64_t)in->patch * in->patch * 65536)
+        return pe_error(PE_ERR_LIMIT, "input %dx%d: more than 65536 patches", H, Wd);
+    if (kind == PE_OUTPUT_EMBEDDING) {
+        if (in->pool != PE_POOL_ATTN)
+            return pe_error(PE_ERR_UNSUPPORTED, "this model (%s) has no pooling head: ask for "
+                                                "tokens", in->arch);
+        if (rows) *rows = 1;
+        if (cols) *cols = in->out_dim;
+    } else if (kind == PE_OUTPUT_TOKENS) {
+        if (rows) *rows = in->has_cls + (H / in->patch) * (Wd / in->patch);
+        if (cols) *cols = in->width;
+    } else {
+        return pe_error(PE_ERR_INVALID_ARG, "unknown output kind %d", (int)kind);
+    }
+    return PE_OK;
+}
+
+pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int Wd, pe_output kind,
+                           float *out, float *stages) {
+    const pe_model_info *in = &c->m->info;
+    pe_status s = plan(c, H / in->patch, Wd / in->patch);
+    if (s) return s;
+    const int T = in->has_cls + (H / in->patch) * (Wd / in->patch);
+    tokens_one(c, img, H, Wd, stages);
+    if (!out) return PE_OK;
+    if (kind == PE_OUTPUT_TOKENS)
+        memcpy(out, c->x, (size_t)T * in->width * sizeof(float));
+    else
+        pool_one(c, T, out);
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ text */
+
+pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
+    const pe_model *m = c->m;
+    const pe_model_info *in = &m->info;
+    const int W = in->text_width;
+    pe_status s = plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid);
+    if (s) return s;
+    /* The pooled row is the first maximal id (end of text); with a causal mask
+     * later rows cannot influence it, so they are not computed. */
+    int eot = 0;
+    for (int t = 0; t < len; t++) {
+        if (ids[t] < 0 || ids[t] >= in->text_vocab)
+            return pe_error(PE_ERR_INVALID_ARG, "token id %d at position %d is outside the "
+                                                "vocabulary (0..%d)", ids[t], t, in->text_vocab - 1);
+        if (ids[t] > ids[eot]) eot = t;
+    }
+    const int T = eot + 1;
+    float *x = c->x;
+    for (int t = 0; t < T; t++) {
+        float *row = x + (size_t)t * W;
+        size_t off = (size_t)ids[t] * W;
+        if (m->tok_emb_dtype == PE_DT_F32)
+            memcpy(row, (const float *)m->tok_emb + off, (size_t)W * sizeof(float));
+        else if (m->tok_emb_dtype == PE_DT_F16)
+            c->k->f16_to_f32((const uint16_t *)m->tok_emb + off, row, (size_t)W);
+        else
+            c->k->bf16_to_f32((const uint16_t *)m->tok_emb + off, row, (size_t)W);
+        for (int i = 0; i < W; i++) row[i] += m->txt_pos[(size_t)t * W + i];
+    }
+    for (int i = 0; i < in->text_layers; i++) block(c, &m->txt, &m->txt.blocks[i], x, T, NULL, 1);
+    float *last = x + (size_t)eot * W;
+    c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, 1e-5f);
+    linear(c, c->h, W, &m->txt_proj, emb, m->txt_proj.n, 1, NULL);
+    return PE_OK;
+}

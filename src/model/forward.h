@@ -1,0 +1,45 @@
+/* Context and forward-pass internals. */
+#ifndef PE_FORWARD_H
+#define PE_FORWARD_H
+
+#include "../kernels/kernels.h"
+#include "../runtime/threadpool.h"
+#include "model.h"
+
+struct pe_ctx {
+    const pe_model *m;
+    const pe_kernels *k;
+    pe_pool *pool;
+    int n_threads;
+    size_t att_floats;          /* attention scratch per thread */
+
+    /* One scratch block, planned for the current input grid gh x gw. */
+    float *scratch;
+    size_t scratch_floats;
+    int gh, gw;
+    float *x;                   /* [T, W] residual stream        */
+    float *h;                   /* [T, W] normalised / attention */
+    float *qkv;                 /* [T, 3W]                       */
+    float *mlp;                 /* [T, M]                        */
+    float *patches;             /* [gh*gw, 3*P*P]                */
+    float *pos_grid;            /* [gh*gw, W] position embedding */
+    float *rope;                /* [T, dh] cos | sin             */
+    float *pool_buf;            /* pooling vectors               */
+    float *att_scratch;         /* [n_threads, att_floats]       */
+
+    /* 8-bit image preprocessing */
+    uint8_t *img_scratch;
+    size_t img_scratch_bytes;
+    float *img;                 /* [3, H, W] */
+    size_t img_floats;
+};
+
+pe_status pe_forward_check(const pe_model *m, int H, int W, pe_output kind, int *rows, int *cols);
+/* One image [3, H, W] -> out (embedding [D] or tokens [T, W]); stages, if not
+ * NULL, receives (layers + 3) * T * W floats. */
+pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int W, pe_output kind,
+                           float *out, float *stages);
+/* ids [len] -> emb [D]. */
+pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb);
+
+#endif

@@ -1,0 +1,517 @@
+/* Loading: map the file, infer the architecture from tensor shapes and the
+ * "__metadata__" heads, then bind every weight.  Binding runs twice: a dry
+ * pass that sizes the arena for converted/packed weights, then the real one,
+ * so the arena is one allocation (few page faults, one free). */
+#include "model.h"
+
+#include "../kernels/kernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+typedef enum naming { NAMING_OFFICIAL, NAMING_TIMM } naming;
+
+typedef struct loader {
+    pe_model *m;
+    naming nm;
+    const char *vp;           /* vision prefix: "", "visual.", "module.", ... */
+    const char *tp;           /* text prefix */
+    int dry;                  /* sizing pass: count arena bytes, write nothing */
+    size_t used;              /* arena bytes handed out */
+    float *tmp;               /* conversion scratch, tmp_floats */
+    size_t tmp_floats;
+} loader;
+
+/* ------------------------------------------------------------ lookup */
+
+static const pe_st_tensor *find_pf(const loader *L, const char *prefix, const char *fmt, ...)
+    PE_PRINTF(3, 4);
+
+static const pe_st_tensor *find_pf(const loader *L, const char *prefix, const char *fmt, ...) {
+    char name[512];
+    size_t n = (size_t)snprintf(name, sizeof name, "%s", prefix);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name + n, sizeof name - n, fmt, ap);
+    va_end(ap);
+    return pe_st_find(&L->m->st, name);
+}
+
+#define VIS(L, ...) find_pf((L), (L)->vp, __VA_ARGS__)
+#define TXT(L, ...) find_pf((L), (L)->tp, __VA_ARGS__)
+/* A name that differs between the official and the timm checkpoints. */
+#define VN(L, off, timm) ((L)->nm == NAMING_TIMM ? (timm) : (off))
+
+static int64_t last_dim(const pe_st_tensor *t) { return t->rank ? t->shape[t->rank - 1] : 1; }
+
+static pe_status want(const pe_st_tensor *t, const char *what, uint64_t numel, int64_t last) {
+    if (!t) return pe_error(PE_ERR_NOT_FOUND, "missing tensor: %s", what);
+    if (t->numel != numel || (last > 0 && last_dim(t) != last))
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected %llu elements (last dim %lld), file has %llu",
+                        t->name, (unsigned long long)numel, (long long)last,
+                        (unsigned long long)t->numel);
+    if (t->dtype != PE_DT_F32 && t->dtype != PE_DT_F16 && t->dtype != PE_DT_BF16)
+        return pe_error(PE_ERR_UNSUPPORTED, "tensor %s: dtype %s not supported (F32, F16, BF16)",
+                        t->name, pe_dtype_name(t->dtype));
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ arena */
+
+static void *arena_take(loader *L, size_t floats) {
+    size_t off = L->used;
+    L->used += (floats * sizeof(float) + 63) & ~(size_t)63;
+    return L->dry ? NULL : L->m->arena + off;
+}
+
+/* n elements of t starting at element `first` as float32 into dst. */
+static void convert(const pe_st_tensor *t, uint64_t first, size_t n, float *dst) {
+    const pe_kernels *k = pe_kernels_get();
+    if (t->dtype == PE_DT_F32) {
+        memcpy(dst, (const float *)t->data + first, n * sizeof(float));
+    } else if (t->dtype == PE_DT_F16) {
+        k->f16_to_f32((const uint16_t *)t->data + first, dst, n);
+    } else {
+        k->bf16_to_f32((const uint16_t *)t->data + first, dst, n);
+    }
+}
+
+/* A vector/table as float32: the mapping itself when F32 and aligned. */
+static const float *bind_vec(loader *L, const pe_st_tensor *t, uint64_t first, size_t n) {
+    if (t->dtype == PE_DT_F32 && ((uintptr_t)t->data & 3) == 0)
+        return (const float *)t->data + first;
+    float *dst = arena_take(L, n);
+    if (dst) convert(t, first, n, dst);
+    return dst;
+}
+
+static pe_status opt_vec(loader *L, const pe_st_tensor *t, const char *what, int64_t n,
+                         const float **out) {
+    *out = NULL;
+    if (!t) return PE_OK;
+    pe_status s = want(t, what, (uint64_t)n, n);
+    if (s) return s;
+    *out = bind_vec(L, t, 0, (size_t)n);
+    return PE_OK;
+}
+
+static pe_status req_vec(loader *L, const pe_st_tensor *t, const char *what, int64_t n,
+                         const float **out) {
+    if (!t) return pe_error(PE_ERR_NOT_FOUND, "missing tensor: %s", what);
+    return opt_vec(L, t, what, n, out);
+}
+
+/* Linear weight rows [row0, row0 + n) of t ([*, k], or [k, *] when
+ * transposed, i.e. a matrix used as x @ t), packed for the GEMM. */
+static void pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int row0, int n,
+                        int k, int transposed) {
+    lin->n = n;
+    lin->k = k;
+    float *dst = arena_take(L, pe_gemm_packed_floats(n, k));
+    lin->w = dst;
+    if (!dst) return;
+    float *src = L->tmp; /* [n, k] */
+    if (!transposed) {
+        convert(t, (uint64_t)row0 * (uint64_t)k, (size_t)n * (size_t)k, src);
+    } else { /* t is [k, cols]; we want its columns row0.. as rows */
+        int64_t cols = last_dim(t);
+        float *row = src + (size_t)n * (size_t)k; /* tmp holds 2 * max numel */
+        for (int i = 0; i < k; i++) {
+            convert(t, (uint64_t)i * (uint64_t)cols + (uint64_t)row0, (size_t)n, row);
+            for (int j = 0; j < n; j++) src[(size_t)j * (size_t)k + (size_t)i] = row[j];
+        }
+    }
+    pe_gemm_pack(dst, src, n, k, k);
+}
+
+static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
+                             const pe_st_tensor *b, const char *what, int n, int k) {
+    /* conv1 is [W, 3, P, P]: only a 2-D weight has a meaningful last dim */
+    pe_status s = want(w, what, (uint64_t)n * (uint64_t)k, w && w->rank == 2 ? k : 0);
+    if (s) return s;
+    pack_linear(L, lin, w, 0, n, k, 0);
+    lin->b = NULL;
+    if (b) {
+        if ((s = want(b, what, (uint64_t)n, n))) return s;
+        lin->b = bind_vec(L, b, 0, (size_t)n);
+    }
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+static pe_status bind_block(loader *L, const char *prefix, int i, int is_timm, pe_tower *tw,
+                            pe_block *blk) {
+    const int W = tw->width, M = tw->mlp;
+    char base[64];
+    snprintf(base, sizeof base, is_timm ? "blocks.%d." : "transformer.resblocks.%d.", i);
+#define B(off, timm) find_pf(L, prefix, "%s%s", base, is_timm ? (timm) : (off))
+    pe_status s;
+    if ((s = req_vec(L, B("ln_1.weight", "norm1.weight"), "ln_1.weight", W, &blk->ln1_w)) ||
+        (s = req_vec(L, B("ln_1.bias", "norm1.bias"), "ln_1.bias", W, &blk->ln1_b)) ||
+        (s = req_vec(L, B("ln_2.weight", "norm2.weight"), "ln_2.weight", W, &blk->ln2_w)) ||
+        (s = req_vec(L, B("ln_2.bias", "norm2.bias"), "ln_2.bias", W, &blk->ln2_b)) ||
+        (s = bind_linear(L, &blk->qkv, B("attn.in_proj_weight", "attn.qkv.weight"),
+                         B("attn.in_proj_bias", "attn.qkv.bias"), "attn.in_proj_weight", 3 * W, W)) ||
+        (s = bind_linear(L, &blk->out, B("attn.out_proj.weight", "attn.proj.weight"),
+                         B("attn.out_proj.bias", "attn.proj.bias"), "attn.out_proj.weight", W, W)) ||
+        (s = bind_linear(L, &blk->fc, B("mlp.c_fc.weight", "mlp.fc1.weight"),
+                         B("mlp.c_fc.bias", "mlp.fc1.bias"), "mlp.c_fc.weight", M, W)) ||
+        (s = bind_linear(L, &blk->proj, B("mlp.c_proj.weight", "mlp.fc2.weight"),
+                         B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M)) ||
+        (s = opt_vec(L, B("ls_1.gamma", "gamma_1"), "ls_1.gamma", W, &blk->ls1)) ||
+        (s = opt_vec(L, B("ls_2.gamma", "gamma_2"), "ls_2.gamma", W, &blk->ls2)))
+        return pe_error_prefix(s, "block %d", i);
+#undef B
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ inference */
+
+static int meta_int(const pe_model *m, const char *key, int *out) {
+    const char *v = pe_st_meta_get(&m->st, key);
+    if (!v) return 0;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < 1 || x > 4096) return -1;
+    *out = (int)x;
+    return 1;
+}
+
+static int count_layers(const loader *L, const char *prefix, int is_timm) {
+    int n = 0;
+    while (n < 1000 && find_pf(L, prefix, is_timm ? "blocks.%d.norm1.weight"
+                                                 : "transformer.resblocks.%d.ln_1.weight", n))
+        n++;
+    return n;
+}
+
+/* Heads for a tower: metadata first, then the known table by width. */
+static pe_status heads_for(const pe_model *m, const char *key, int width, int text, int *heads) {
+    int r = meta_int(m, key, heads);
+    if (r < 0) return pe_error(PE_ERR_FORMAT, "metadata %s: not an integer in 1..4096", key);
+    if (r > 0) return PE_OK;
+    for (int i = 0; i < pe_arch_count; i++) {
+        const pe_arch *a = &pe_arch_table[i];
+        if (!text && a->width == width) { *heads = a->heads; return PE_OK; }
+        if (text && a->text_width == width) { *heads = a->text_heads; return PE_OK; }
+    }
+    return pe_error(PE_ERR_UNSUPPORTED,
+                    "cannot tell the number of %s heads for width %d: not a known PE model; "
+                    "add \"%s\" to the safetensors __metadata__", text ? "text" : "vision",
+                    width, key);
+}
+
+static pe_status check_heads(const char *what, int width, int heads, int need_mult4) {
+    if (heads < 1 || width % heads)
+        return pe_error(PE_ERR_UNSUPPORTED, "%s: width %d is not divisible by %d heads", what,
+                        width, heads);
+    if (need_mult4 && (width / heads) % 4)
+        return pe_error(PE_ERR_UNSUPPORTED, "%s: head size %d is not a multiple of 4 (2-D RoPE)",
+                        what, width / heads);
+    return PE_OK;
+}
+
+static pe_status infer_vision(loader *L) {
+    pe_model *m = L->m;
+    pe_model_info *in = &m->info;
+    static const char *const prefixes[] = {"", "visual.", "module.", "module.visual."};
+    const pe_st_tensor *conv = NULL;
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !conv; i++) {
+        L->vp = prefixes[i];
+        L->nm = NAMING_OFFICIAL;
+        if ((conv = VIS(L, "conv1.weight"))) break;
+        L->nm = NAMING_TIMM;
+        conv = VIS(L, "patch_embed.proj.weight");
+    }
+    if (!conv)
+        return pe_error(PE_ERR_NOT_FOUND, "no vision tower: found neither conv1.weight nor "
+                                          "patch_embed.proj.weight (with or without visual./module.)");
+    snprintf(in->naming, sizeof in->naming, "%s", L->nm == NAMING_TIMM ? "timm" : "official");
+    if (conv->rank != 4 || conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] ||
+        conv->shape[0] < 1 || conv->shape[0] > 65536 || conv->shape[2] < 1 || conv->shape[2] > 1024)
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected [W, 3, P, P]", conv->name);
+    in->width = (int)conv->shape[0];
+    in->patch = (int)conv->shape[2];
+    const int W = in->width;
+    int timm = L->nm == NAMING_TIMM;
+
+    in->has_cls = VIS(L, "%s", VN(L, "class_embedding", "cls_token")) != NULL;
+    const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
+    if (!pos) return pe_error(PE_ERR_NOT_FOUND, "missing tensor: positional_embedding");
+    if (last_dim(pos) != W || pos->numel % (uint64_t)W)
+        return pe_error(PE_ERR_SHAPE, "tensor %s: last dim must be the width %d", pos->name, W);
+    uint64_t t0 = pos->numel / (uint64_t)W, cells = t0 - (uint64_t)in->has_cls;
+    uint64_t g = (uint64_t)llround(sqrt((double)cells));
+    if (t0 <= (uint64_t)in->has_cls || g * g != cells || g > 4096)
+        return pe_error(PE_ERR_SHAPE, "tensor %s: %llu rows is not %s a square grid", pos->name,
+                        (unsigned long long)t0, in->has_cls ? "1 + " : "");
+    in->grid = (int)g;
+    in->image_size = in->grid * in->patch;
+
+    in->layers = count_layers(L, L->vp, timm);
+    if (in->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
+    const pe_st_tensor *fc = VIS(L, timm ? "blocks.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight");
+    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
+        return pe_error(PE_ERR_SHAPE, "block 0: mlp weight missing or not [M, %d]", W);
+    in->mlp = (int)fc->shape[0];
+    in->has_layerscale = VIS(L, "%s", timm ? "blocks.0.gamma_1" : "transformer.resblocks.0.ls_1.gamma") != NULL;
+    in->has_ln_post = VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != NULL;
+    in->pool = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent")) ? PE_POOL_ATTN : PE_POOL_NONE;
+
+    pe_status s = heads_for(m, "vision_heads", W, 0, &in->heads);
+    if (s || (s = check_heads("vision tower", W, in->heads, 1))) return s;
+    in->head_dim = W / in->heads;
+    in->pool_heads = 8;
+    if (in->pool == PE_POOL_ATTN) {
+        int r = meta_int(m, "attn_pooler_heads", &in->pool_heads);
+        if (r < 0) return pe_error(PE_ERR_FORMAT, "metadata attn_pooler_heads: not an integer in 1..4096");
+        if ((s = check_heads("attention pooling", W, in->pool_heads, 0))) return s;
+    }
+    const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
+    in->has_proj = proj != NULL;
+    in->out_dim = W;
+    if (proj) {
+        if (proj->rank != 2 || proj->shape[timm ? 1 : 0] != W || proj->shape[timm ? 0 : 1] < 1 ||
+            proj->shape[timm ? 0 : 1] > 65536)
+            return pe_error(PE_ERR_SHAPE, "tensor %s: expected %s", proj->name,
+                            timm ? "[D, W]" : "[W, D]");
+        in->out_dim = (int)proj->shape[timm ? 0 : 1];
+    }
+    return PE_OK;
+}
+
+static pe_status infer_text(loader *L) {
+    pe_model *m = L->m;
+    pe_model_info *in = &m->info;
+    static const char *const prefixes[] = {"", "module."};
+    const pe_st_tensor *emb = NULL;
+    for (size_t i = 0; i < 2 && !emb; i++) {
+        L->tp = prefixes[i];
+        emb = TXT(L, "token_embedding.weight");
+    }
+    /* A bare vision file has transformer.* for the vision tower, so a text
+     * tower needs token_embedding and a vision tower under visual. */
+    if (!emb || strstr(L->vp, "visual.") == NULL) return PE_OK;
+    if (emb->rank != 2 || emb->shape[0] < 49408 || emb->shape[1] < 1 || emb->shape[1] > 65536)
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected [V >= 49408, W]", emb->name);
+    in->has_text = 1;
+    in->text_vocab = (int)emb->shape[0];
+    in->text_width = (int)emb->shape[1];
+    const pe_st_tensor *pos = TXT(L, "positional_embedding");
+    if (!pos || pos->rank != 2 || pos->shape[1] != in->text_width || pos->shape[0] < 2 ||
+        pos->shape[0] > 4096)
+        return pe_error(PE_ERR_SHAPE, "text positional_embedding missing or not [C, %d]",
+                        in->text_width);
+    in->text_context = (int)pos->shape[0];
+    in->text_layers = count_layers(L, L->tp, 0);
+    if (in->text_layers < 1) return pe_error(PE_ERR_NOT_FOUND, "text tower has no blocks");
+    pe_status s = heads_for(m, "text_heads", in->text_width, 1, &in->text_heads);
+    if (s || (s = check_heads("text tower", in->text_width, in->text_heads, 0))) return s;
+    return PE_OK;
+}
+
+static void name_arch(pe_model_info *in) {
+    snprintf(in->arch, sizeof in->arch, "custom");
+    for (int i = 0; i < pe_arch_count; i++) {
+        const pe_arch *a = &pe_arch_table[i];
+        if (a->patch == in->patch && a->width == in->width && a->layers == in->layers &&
+            a->mlp == in->mlp && a->has_cls == in->has_cls && a->image == in->image_size &&
+            a->pool_attn == (in->pool == PE_POOL_ATTN) && a->heads == in->heads) {
+            snprintf(in->arch, sizeof in->arch, "%s", a->name);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ binding */
+
+static pe_status bind_vision(loader *L) {
+    pe_model *m = L->m;
+    const pe_model_info *in = &m->info;
+    const int W = in->width, P = in->patch, timm = L->nm == NAMING_TIMM;
+    pe_status s;
+    m->vis.width = W;
+    m->vis.layers = in->layers;
+    m->vis.heads = in->heads;
+    m->vis.head_dim = in->head_dim;
+    m->vis.mlp = in->mlp;
+
+    const pe_st_tensor *conv = VIS(L, "%s", VN(L, "conv1.weight", "patch_embed.proj.weight"));
+    if ((s = bind_linear(L, &m->patch, conv, NULL, "conv1.weight", W, 3 * P * P))) return s;
+    uint64_t t0 = (uint64_t)in->has_cls + (uint64_t)in->grid * (uint64_t)in->grid;
+    if ((s = opt_vec(L, VIS(L, "%s", VN(L, "class_embedding", "cls_token")), "class_embedding", W, &m->cls)))
+        return s;
+    const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
+    if ((s = want(pos, "positional_embedding", t0 * (uint64_t)W, W))) return s;
+    m->pos = bind_vec(L, pos, 0, (size_t)(t0 * (uint64_t)W));
+    if ((s = opt_vec(L, VIS(L, "%s", VN(L, "ln_pre.weight", "norm_pre.weight")), "ln_pre.weight", W, &m->ln_pre_w)) ||
+        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_pre.bias", "norm_pre.bias")), "ln_pre.bias", W, &m->ln_pre_b)) ||
+        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")), "ln_post.weight", W, &m->ln_post_w)) ||
+        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_post.bias", "norm.bias")), "ln_post.bias", W, &m->ln_post_b)))
+        return s;
+    if (!VIS(L, "%s", VN(L, "ln_pre.weight", "norm_pre.weight")) != !VIS(L, "%s", VN(L, "ln_pre.bias", "norm_pre.bias")) ||
+        !VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != !VIS(L, "%s", VN(L, "ln_post.bias", "norm.bias")))
+        return pe_error(PE_ERR_NOT_FOUND, "a LayerNorm has a weight without a bias (or the reverse)");
+
+    for (int i = 0; i < in->layers; i++)
+        if ((s = bind_block(L, L->vp, i, timm, &m->vis, &m->vis.blocks[i])))
+            return pe_error_prefix(s, "vision");
+
+    if (in->pool == PE_POOL_ATTN) {
+        const pe_st_tensor *probe = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent"));
+        const float *probe_v;
+        if ((s = req_vec(L, probe, "attn_pool.probe", W, &probe_v))) return s;
+        pe_linear q;
+        if (timm) {
+            if ((s = bind_linear(L, &q, VIS(L, "attn_pool.q.weight"), VIS(L, "attn_pool.q.bias"),
+                                 "attn_pool.q.weight", W, W)) ||
+                (s = bind_linear(L, &m->pool_kv, VIS(L, "attn_pool.kv.weight"),
+                                 VIS(L, "attn_pool.kv.bias"), "attn_pool.kv.weight", 2 * W, W)))
+                return s;
+        } else {
+            const pe_st_tensor *w = VIS(L, "attn_pool.attn.in_proj_weight");
+            const pe_st_tensor *b = VIS(L, "attn_pool.attn.in_proj_bias");
+            if ((s = want(w, "attn_pool.attn.in_proj_weight", 3ull * (uint64_t)W * (uint64_t)W, W)) ||
+                (s = want(b, "attn_pool.attn.in_proj_bias", 3ull * (uint64_t)W, 0)))
+                return s;
+            pack_linear(L, &q, w, 0, W, W, 0);
+            q.b = bind_vec(L, b, 0, (size_t)W);
+            pack_linear(L, &m->pool_kv, w, W, 2 * W, W, 0);
+            m->pool_kv.b = bind_vec(L, b, (uint64_t)W, 2 * (size_t)W);
+        }
+        if ((s = bind_linear(L, &m->pool_out, VIS(L, "%s", VN(L, "attn_pool.attn.out_proj.weight", "attn_pool.proj.weight")),
+                             VIS(L, "%s", VN(L, "attn_pool.attn.out_proj.bias", "attn_pool.proj.bias")),
+                             "attn_pool.attn.out_proj.weight", W, W)) ||
+            (s = req_vec(L, VIS(L, "%s", VN(L, "attn_pool.layernorm.weight", "attn_pool.norm.weight")),
+                         "attn_pool.layernorm.weight", W, &m->pool_ln_w)) ||
+            (s = req_vec(L, VIS(L, "%s", VN(L, "attn_pool.layernorm.bias", "attn_pool.norm.bias")),
+                         "attn_pool.layernorm.bias", W, &m->pool_ln_b)))
+            return s;
+        const pe_st_tensor *pfc = VIS(L, "%s", VN(L, "attn_pool.mlp.c_fc.weight", "attn_pool.mlp.fc1.weight"));
+        if (!pfc || pfc->rank != 2 || pfc->shape[1] != W || pfc->shape[0] < 1 || pfc->shape[0] > (1 << 20))
+            return pe_error(PE_ERR_SHAPE, "attn_pool mlp weight missing or not [M, %d]", W);
+        int pm = (int)pfc->shape[0];
+        if ((s = bind_linear(L, &m->pool_fc, pfc, VIS(L, "%s", VN(L, "attn_pool.mlp.c_fc.bias", "attn_pool.mlp.fc1.bias")),
+                             "attn_pool.mlp.c_fc.weight", pm, W)) ||
+            (s = bind_linear(L, &m->pool_proj, VIS(L, "%s", VN(L, "attn_pool.mlp.c_proj.weight", "attn_pool.mlp.fc2.weight")),
+                             VIS(L, "%s", VN(L, "attn_pool.mlp.c_proj.bias", "attn_pool.mlp.fc2.bias")),
+                             "attn_pool.mlp.c_proj.weight", W, pm)))
+            return s;
+        /* The probe is a constant, so its query projection is too. */
+        float *pq = arena_take(L, (size_t)W);
+        m->pool_q = pq;
+        if (pq) {
+            pe_epilogue ep = {.bias = q.b};
+            pe_kernels_get()->gemm(probe_v, W, q.w, W, W, pq, W, 0, 1, 0, W, &ep);
+        }
+    }
+    if (in->has_proj) {
+        const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
+        const int D = in->out_dim;
+        if ((s = want(proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D))) return s;
+        pack_linear(L, &m->proj, proj, 0, D, W, !timm);
+        m->proj.b = NULL;
+        const pe_st_tensor *hb = timm ? VIS(L, "head.bias") : NULL;
+        if (hb) {
+            if ((s = want(hb, "head.bias", (uint64_t)D, D))) return s;
+            m->proj.b = bind_vec(L, hb, 0, (size_t)D);
+        }
+    }
+    return PE_OK;
+}
+
+static pe_status bind_text(loader *L) {
+    pe_model *m = L->m;
+    pe_model_info *in = &m->info;
+    const int W = in->text_width;
+    pe_status s;
+    const pe_st_tensor *fc = TXT(L, "transformer.resblocks.0.mlp.c_fc.weight");
+    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
+        return pe_error(PE_ERR_SHAPE, "text block 0: mlp weight missing or not [M, %d]", W);
+    m->txt.width = W;
+    m->txt.layers = in->text_layers;
+    m->txt.heads = in->text_heads;
+    m->txt.head_dim = W / in->text_heads;
+    m->txt.mlp = (int)fc->shape[0];
+    const pe_st_tensor *emb = TXT(L, "token_embedding.weight");
+    if ((s = want(emb, "token_embedding.weight", emb->numel, W))) return s;
+    m->tok_emb = emb->data;
+    m->tok_emb_dtype = emb->dtype;
+    const pe_st_tensor *pos = TXT(L, "positional_embedding");
+    if ((s = want(pos, "positional_embedding", (uint64_t)in->text_context * (uint64_t)W, W))) return s;
+    m->txt_pos = bind_vec(L, pos, 0, (size_t)in->text_context * (size_t)W);
+    for (int i = 0; i < in->text_layers; i++)
+        if ((s = bind_block(L, L->tp, i, 0, &m->txt, &m->txt.blocks[i])))
+            return pe_error_prefix(s, "text");
+    if ((s = req_vec(L, TXT(L, "ln_final.weight"), "ln_final.weight", W, &m->ln_final_w)) ||
+        (s = req_vec(L, TXT(L, "ln_final.bias"), "ln_final.bias", W, &m->ln_final_b)))
+        return s;
+    const pe_st_tensor *tp = TXT(L, "text_projection");
+    if (!tp || tp->rank != 2 || tp->shape[0] != W || tp->shape[1] < 1 || tp->shape[1] > 65536)
+        return pe_error(PE_ERR_SHAPE, "text_projection missing or not [%d, D]", W);
+    if ((s = want(tp, "text_projection", tp->numel, 0))) return s;
+    pack_linear(L, &m->txt_proj, tp, 0, (int)tp->shape[1], W, 1);
+    m->txt_proj.b = NULL;
+    const pe_st_tensor *ls = TXT(L, "logit_scale");
+    const float *lsv;
+    if ((s = req_vec(L, ls, "logit_scale", 1, &lsv))) return s;
+    if (lsv) m->logit_scale = expf(*lsv);
+    in->text_out_dim = m->txt_proj.n;
+    in->logit_scale = m->logit_scale;
+    return PE_OK;
+}
+
+static size_t max_linear_floats(const pe_model *m) {
+    /* conversion scratch: twice the largest tensor (transposes need a row) */
+    size_t mx = 0;
+    for (int i = 0; i < m->st.n_tensors; i++)
+        if (m->st.tensors[i].numel > mx) mx = (size_t)m->st.tensors[i].numel;
+    return 2 * mx + 64;
+}
+
+pe_status pe_model_bind(pe_model *m) {
+    loader L = {.m = m};
+    pe_status s = infer_vision(&L);
+    if (s || (s = infer_text(&L))) return s;
+    name_arch(&m->info);
+    m->vis.blocks = pe_calloc((size_t)m->info.layers, sizeof(pe_block));
+    m->txt.blocks = m->info.has_text ? pe_calloc((size_t)m->info.text_layers, sizeof(pe_block)) : NULL;
+    if (!m->vis.blocks || (m->info.has_text && !m->txt.blocks)) return PE_ERR_NOMEM;
+
+    /* Pass 1 sizes the arena, pass 2 fills it. */
+    L.dry = 1;
+    if ((s = bind_vision(&L)) || (m->info.has_text && (s = bind_text(&L)))) return s;
+    m->arena_bytes = L.used;
+    if (m->arena_bytes) {
+        void *a = mmap(NULL, m->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (a == MAP_FAILED)
+            return pe_error(PE_ERR_NOMEM, "cannot allocate %zu bytes for the weights", m->arena_bytes);
+#ifdef MADV_HUGEPAGE
+        /* One fault per 2 MiB instead of per 4 KiB: first touch dominates load. */
+        madvise(a, m->arena_bytes, MADV_HUGEPAGE);
+#endif
+        m->arena = a;
+    }
+    L.tmp_floats = max_linear_floats(m);
+    L.tmp = malloc(L.tmp_floats * sizeof(float));
+    if (!L.tmp) return pe_error(PE_ERR_NOMEM, "out of memory converting weights");
+    L.dry = 0;
+    L.used = 0;
+    s = bind_vision(&L);
+    if (!s && m->info.has_text) s = bind_text(&L);
+    free(L.tmp);
+    return s;
+}
+
+void pe_model_unbind(pe_model *m) {
+    if (m->arena) munmap(m->arena, m->arena_bytes);
+    m->arena = NULL;
+    pe_free(m->vis.blocks);
+    pe_free(m->txt.blocks);
+    m->vis.blocks = m->txt.blocks = NULL;
+}

@@ -1,0 +1,78 @@
+/* The in-memory model: weights bound to the blocks of the forward pass.
+ * Linear weights are packed for the GEMM kernels once at load; vectors that
+ * are F32 and aligned in the file point straight into the mapping. */
+#ifndef PE_MODEL_H
+#define PE_MODEL_H
+
+#include "../common.h"
+#include "../format/safetensors.h"
+
+typedef struct pe_linear {
+    const float *w;         /* packed [n, k] (see kernels.h) */
+    const float *b;         /* [n] or NULL */
+    int n, k;
+} pe_linear;
+
+typedef struct pe_block {
+    const float *ln1_w, *ln1_b;   /* [W] */
+    pe_linear qkv;                /* [3W, W] rows q | k | v */
+    pe_linear out;                /* [W, W] */
+    const float *ls1, *ls2;       /* [W] LayerScale or NULL */
+    const float *ln2_w, *ln2_b;   /* [W] */
+    pe_linear fc;                 /* [M, W] */
+    pe_linear proj;               /* [W, M] */
+} pe_block;
+
+typedef struct pe_tower {
+    int width, layers, heads, head_dim, mlp;
+    pe_block *blocks;             /* [layers] */
+} pe_tower;
+
+/* An entry of the known-model table (SPEC.md "Model family"). */
+typedef struct pe_arch {
+    const char *name;
+    int patch, width, layers, heads, mlp, out_dim, has_cls, image;
+    int pool_attn, ln_post, layerscale;
+    int text_ctx, text_width, text_heads, text_layers; /* 0: no text tower */
+} pe_arch;
+
+extern const pe_arch pe_arch_table[];
+extern const int pe_arch_count;
+const pe_arch *pe_arch_find(const char *name);   /* case-insensitive; NULL */
+
+struct pe_model {
+    pe_safetensors st;
+    pe_model_info info;
+    uint8_t *arena;               /* converted and packed weights */
+    size_t arena_bytes;
+
+    /* vision */
+    pe_tower vis;
+    pe_linear patch;              /* conv1 as [W, 3*P*P], no bias */
+    const float *cls;             /* [W] or NULL */
+    const float *pos;             /* [T0, W], T0 = cls + G*G */
+    const float *ln_pre_w, *ln_pre_b;    /* [W] or NULL */
+    const float *ln_post_w, *ln_post_b;  /* [W] or NULL */
+    /* attention pooling (pool == PE_POOL_ATTN) */
+    const float *pool_q;          /* [W] probe Wq^T + bq, computed at load */
+    pe_linear pool_kv;            /* [2W, W] */
+    pe_linear pool_out;           /* [W, W] */
+    const float *pool_ln_w, *pool_ln_b;  /* [W] */
+    pe_linear pool_fc, pool_proj; /* [M, W], [W, M] */
+    pe_linear proj;               /* [D, W] (proj transposed) or n = 0 */
+
+    /* text (info.has_text) */
+    pe_tower txt;
+    const void *tok_emb;          /* [V, Wt] in its stored dtype */
+    pe_dtype tok_emb_dtype;
+    const float *txt_pos;         /* [C, Wt] */
+    const float *ln_final_w, *ln_final_b;
+    pe_linear txt_proj;           /* [D, Wt] (text_projection transposed) */
+    float logit_scale;            /* already exp()'d */
+};
+
+/* Loader internals shared with synth.c. */
+pe_status pe_model_bind(pe_model *m);
+void pe_model_unbind(pe_model *m);
+
+#endif

@@ -1,0 +1,194 @@
+/* Seeded synthetic weights of a known architecture, so every command can be
+ * tried without downloading anything.  Values are scaled so activations stay
+ * in a realistic range (unit-variance linears, LayerNorm near identity). */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int pe_arch_list_count(void) { return pe_arch_count; }
+
+const char *pe_arch_list_name(int i) {
+    return i >= 0 && i < pe_arch_count ? pe_arch_table[i].name : NULL;
+}
+
+typedef struct synth_tensor {
+    char name[96];
+    int rank;
+    int64_t shape[4];
+    float mean, std;        /* values ~ N(mean, std) */
+} synth_tensor;
+
+typedef struct synth_list {
+    synth_tensor *t;
+    int n, cap;
+} synth_list;
+
+static int add(synth_list *l, const char *prefix, const char *name, int rank, int64_t d0,
+               int64_t d1, int64_t d2, int64_t d3, float mean, float std) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 256;
+        synth_tensor *t = realloc(l->t, (size_t)cap * sizeof *t);
+        if (!t) return -1;
+        l->t = t;
+        l->cap = cap;
+    }
+    synth_tensor *t = &l->t[l->n++];
+    snprintf(t->name, sizeof t->name, "%s%s", prefix, name);
+    t->rank = rank;
+    int64_t d[4] = {d0, d1, d2, d3};
+    memcpy(t->shape, d, sizeof d);
+    t->mean = mean;
+    t->std = std;
+    return 0;
+}
+
+/* One transformer block, official names. */
+static int add_block(synth_list *l, const char *prefix, int i, int W, int M, int ls) {
+    char p[64];
+    snprintf(p, sizeof p, "%stransformer.resblocks.%d.", prefix, i);
+    const float sw = 1.0f / sqrtf((float)W), sm = 1.0f / sqrtf((float)M);
+    int r = 0;
+    r |= add(l, p, "ln_1.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+    r |= add(l, p, "ln_1.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    r |= add(l, p, "attn.in_proj_weight", 2, 3 * W, W, 0, 0, 0.0f, sw);
+    r |= add(l, p, "attn.in_proj_bias", 1, 3 * W, 0, 0, 0, 0.0f, 0.02f);
+    r |= add(l, p, "attn.out_proj.weight", 2, W, W, 0, 0, 0.0f, sw);
+    r |= add(l, p, "attn.out_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    r |= add(l, p, "ln_2.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+    r |= add(l, p, "ln_2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    r |= add(l, p, "mlp.c_fc.weight", 2, M, W, 0, 0, 0.0f, sw);
+    r |= add(l, p, "mlp.c_fc.bias", 1, M, 0, 0, 0, 0.0f, 0.02f);
+    r |= add(l, p, "mlp.c_proj.weight", 2, W, M, 0, 0, 0.0f, sm);
+    r |= add(l, p, "mlp.c_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    if (ls) {
+        r |= add(l, p, "ls_1.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
+        r |= add(l, p, "ls_2.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
+    }
+    return r;
+}
+
+static int build_list(const pe_arch *a, synth_list *l) {
+    const int W = a->width, P = a->patch, G = a->image / a->patch;
+    const char *vp = a->text_width ? "visual." : "";
+    int r = 0;
+    if (a->has_cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
+    r |= add(l, vp, "positional_embedding", 2, a->has_cls + G * G, W, 0, 0, 0.0f, 0.1f);
+    r |= add(l, vp, "conv1.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
+    r |= add(l, vp, "ln_pre.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+    r |= add(l, vp, "ln_pre.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    for (int i = 0; i < a->layers; i++) r |= add_block(l, vp, i, W, a->mlp, a->layerscale);
+    if (a->ln_post) {
+        r |= add(l, vp, "ln_post.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+        r |= add(l, vp, "ln_post.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    }
+    if (a->pool_attn) {
+        const float sw = 1.0f / sqrtf((float)W), s4 = 1.0f / sqrtf(4.0f * W);
+        char p[64];
+        snprintf(p, sizeof p, "%sattn_pool.", vp);
+        r |= add(l, p, "probe", 3, 1, 1, W, 0, 0.0f, 0.5f);
+        r |= add(l, p, "attn.in_proj_weight", 2, 3 * W, W, 0, 0, 0.0f, sw);
+        r |= add(l, p, "attn.in_proj_bias", 1, 3 * W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "attn.out_proj.weight", 2, W, W, 0, 0, 0.0f, sw);
+        r |= add(l, p, "attn.out_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "layernorm.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+        r |= add(l, p, "layernorm.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "mlp.c_fc.weight", 2, 4 * W, W, 0, 0, 0.0f, sw);
+        r |= add(l, p, "mlp.c_fc.bias", 1, 4 * W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "mlp.c_proj.weight", 2, W, 4 * W, 0, 0, 0.0f, s4);
+        r |= add(l, p, "mlp.c_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    }
+    if (a->out_dim)
+        r |= add(l, vp, "proj", 2, W, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)W));
+    if (a->text_width) {
+        const int Wt = a->text_width;
+        r |= add(l, "", "token_embedding.weight", 2, 49408, Wt, 0, 0, 0.0f, 0.5f);
+        r |= add(l, "", "positional_embedding", 2, a->text_ctx, Wt, 0, 0, 0.0f, 0.1f);
+        for (int i = 0; i < a->text_layers; i++) r |= add_block(l, "", i, Wt, 4 * Wt, 0);
+        r |= add(l, "", "ln_final.weight", 1, Wt, 0, 0, 0, 1.0f, 0.05f);
+        r |= add(l, "", "ln_final.bias", 1, Wt, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, "", "text_projection", 2, Wt, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)Wt));
+        r |= add(l, "", "logit_scale", 0, 0, 0, 0, 0, 4.6052f, 0.0f); /* log(100) */
+    }
+    return r;
+}
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t hash_name(const char *s) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    while (*s) h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+    return h;
+}
+
+/* Normal deviates by Box-Muller, each tensor from its own stream. */
+static void fill(const synth_tensor *t, uint64_t seed, size_t n, pe_weight_type type, void *dst) {
+    uint64_t s = seed ^ hash_name(t->name);
+    for (size_t i = 0; i < n; i += 2) {
+        double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
+        double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
+        double r = sqrt(-2.0 * log(u1)), z[2] = {r * cos(2 * M_PI * u2), r * sin(2 * M_PI * u2)};
+        for (size_t j = 0; j < 2 && i + j < n; j++) {
+            float v = t->mean + t->std * (float)z[j];
+            if (type == PE_WEIGHTS_F32) ((float *)dst)[i + j] = v;
+            else if (type == PE_WEIGHTS_F16) ((uint16_t *)dst)[i + j] = pe_f32_to_f16(v);
+            else ((uint16_t *)dst)[i + j] = pe_f32_to_bf16(v);
+        }
+    }
+}
+
+pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type, const char *path,
+                         pe_progress_fn progress, void *user) {
+    if (!arch || !path) return pe_error(PE_ERR_INVALID_ARG, "pe_synth_write: NULL argument");
+    const pe_arch *a = pe_arch_find(arch);
+    if (!a) return pe_error(PE_ERR_NOT_FOUND, "unknown architecture '%s'", arch);
+    if (type != PE_WEIGHTS_F32 && type != PE_WEIGHTS_F16 && type != PE_WEIGHTS_BF16)
+        return pe_error(PE_ERR_INVALID_ARG, "unknown weight type %d", (int)type);
+    synth_list l = {0};
+    pe_st_out *outs = NULL;
+    void **bufs = NULL;
+    pe_status s = PE_OK;
+    if (build_list(a, &l)) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
+    outs = calloc((size_t)l.n, sizeof *outs);
+    bufs = calloc((size_t)l.n, sizeof *bufs);
+    if (!outs || !bufs) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
+    const size_t esz = type == PE_WEIGHTS_F32 ? 4 : 2;
+    for (int i = 0; i < l.n; i++) {
+        const synth_tensor *t = &l.t[i];
+        size_t n = 1;
+        for (int d = 0; d < t->rank; d++) n *= (size_t)t->shape[d];
+        if (!(bufs[i] = malloc(n * esz))) {
+            s = pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
+            goto done;
+        }
+        fill(t, seed, n, type, bufs[i]);
+        outs[i].name = t->name;
+        outs[i].dtype = type == PE_WEIGHTS_F32 ? PE_DT_F32 : type == PE_WEIGHTS_F16 ? PE_DT_F16 : PE_DT_BF16;
+        outs[i].rank = t->rank;
+        for (int d = 0; d < t->rank; d++) outs[i].shape[d] = t->shape[d];
+        outs[i].data = bufs[i];
+        if (progress) progress(user, "generating", (double)(i + 1) / l.n);
+    }
+    char vh[16], th[16];
+    snprintf(vh, sizeof vh, "%d", a->heads);
+    snprintf(th, sizeof th, "%d", a->text_heads);
+    pe_st_meta meta[] = {{"format", "pt"}, {"vision_heads", vh}, {"attn_pooler_heads", "8"},
+                         {"pecore_arch", (char *)a->name}, {"pecore_synthetic", "1"},
+                         {"text_heads", th}};
+    if (progress) progress(user, "writing", 0.0);
+    s = pe_st_write(path, outs, l.n, meta, a->text_width ? 6 : 5);
+    if (progress && !s) progress(user, "writing", 1.0);
+done:
+    for (int i = 0; bufs && i < l.n; i++) free(bufs[i]);
+    free(bufs);
+    free(outs);
+    free(l.t);
+    return s;
+}

@@ -1,0 +1,24 @@
+/* A persistent pool of worker threads owned by one context.  pe_pool_run
+ * hands out task indices [0, n_tasks) to the caller and the workers and
+ * returns when all are done; no allocation per run. */
+#ifndef PE_THREADPOOL_H
+#define PE_THREADPOOL_H
+
+#include "../common.h"
+
+typedef struct pe_pool pe_pool;
+
+/* fn(arg, task, thread): thread in [0, n_threads) identifies the worker, so a
+ * task can use per-thread scratch. */
+typedef void (*pe_task_fn)(void *arg, int task, int thread);
+
+/* n_threads includes the calling thread; 1 means no workers. */
+pe_status pe_pool_create(int n_threads, pe_pool **out);
+void pe_pool_free(pe_pool *p);
+int pe_pool_threads(const pe_pool *p);
+void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks);
+
+/* Number of online CPUs (>= 1). */
+int pe_cpu_count(void);
+
+#endif

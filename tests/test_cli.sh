@@ -1,0 +1,80 @@
+#!/bin/sh
+# CLI behaviour: every bad input gives one clear error line and a non-zero
+# exit; the good paths produce files of the right size.
+BUILD=${BUILD:-build}
+PE="$BUILD/pecore"
+G=${PECORE_GOLDEN:-../shared/golden}
+T=$(mktemp -d /tmp/pecore-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0; fail=0
+
+ok() { if [ "$1" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
+
+# expect_fail "words in the message" cmd...: non-zero exit, message on stderr,
+# exactly one line, no crash (exit < 128).
+expect_fail() {
+    want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"; rc=$?
+    lines=$(wc -l <"$T/err")
+    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -q -- "$want" "$T/err" && [ "$lines" -le 3 ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1)); echo "FAIL: '$*' exit $rc, stderr: $(head -c 300 "$T/err") (wanted '$want')"
+    fi
+}
+
+# size_is FILE BYTES
+size_is() { [ "$(wc -c <"$1" 2>/dev/null)" = "$2" ]; }
+
+expect_fail "usage" "$PE"
+expect_fail "unknown command" "$PE" frobnicate
+expect_fail "no model" "$PE" info
+expect_fail "cannot load model" "$PE" info -m "$T/missing.safetensors"
+expect_fail "unknown option" "$PE" info -m x --bogus
+expect_fail "needs a value" "$PE" embed -m x -o
+expect_fail "no output file" "$PE" embed -m "$G/models/pe-micro.safetensors" "$G/images/chelsea.png"
+expect_fail "no input" "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.npy"
+expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 0 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 12xq -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--threads must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --threads 0 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--crop must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --crop zoom -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "multiples of the patch" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 70 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "not both" "$PE" embed -m "$G/models/pe-micro.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" -o "$T/o.npy" "$G/images/chelsea.png"
+printf 'not an image' >"$T/bad.png"
+expect_fail "bad.png" "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.npy" "$T/bad.png"
+expect_fail "missing.jpg" "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.npy" "$T/missing.jpg"
+head -c 1000 "$G/models/pe-micro.safetensors" >"$T/trunc.safetensors"
+expect_fail "cannot load model" "$PE" info -m "$T/trunc.safetensors"
+printf 'hello' >"$T/tiny.safetensors"
+expect_fail "cannot load model" "$PE" info -m "$T/tiny.safetensors"
+expect_fail "expected float32 \[N, 3, H, W\]" "$PE" embed -m "$G/models/pe-micro.safetensors" --raw "$G/expected/pe-micro_raw_64x64_embedding.npy" -o "$T/o.npy"
+expect_fail "unknown architecture" "$PE" synth --arch PE-Core-X99 -o "$T/s.safetensors"
+expect_fail "--dtype must be" "$PE" synth --arch PE-Core-T16-384 --dtype f8 -o "$T/s.safetensors"
+expect_fail "--seed must be" "$PE" synth --arch PE-Core-T16-384 --seed -1 -o "$T/s.safetensors"
+expect_fail "no input images" "$PE" preprocess -o "$T/p.npy"
+
+# Good paths.
+"$PE" info -m "$G/models/pe-micro.safetensors" >"$T/info" 2>&1; ok $? "info pe-micro"
+grep -q "text          context 32" "$T/info"; ok $? "info shows the text tower"
+"$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/e.npy" "$G/images/chelsea.png" "$G/images/astronaut.jpg" 2>"$T/err"; ok $? "embed two images"
+size_is "$T/e.npy" $((128 + 2 * 32 * 4)); ok $? "embed writes [2, 32]"
+"$PE" embed -m "$G/models/pe-micro.safetensors" --tokens --size 48x80 -o "$T/t.npy" "$G/images/chelsea.png"; ok $? "embed tokens 48x80"
+size_is "$T/t.npy" $((128 + (1 + 3 * 5) * 64 * 4)); ok $? "tokens are [1, 16, 64]"
+"$PE" embed -m "$G/models/pe-micro.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" --threads 1 -o "$T/r1.npy"; ok $? "embed raw, 1 thread"
+"$PE" embed -m "$G/models/pe-micro.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" --threads 2 -o "$T/r2.npy"; ok $? "embed raw, 2 threads"
+cmp -s "$T/r1.npy" "$T/r2.npy"; ok $? "1 and 2 threads give identical bytes"
+"$PE" preprocess --size 64 --crop center -o "$T/p.npy" "$G/images/chelsea.png"; ok $? "preprocess"
+size_is "$T/p.npy" $((128 + 3 * 64 * 64 * 4)); ok $? "preprocess writes [1, 3, 64, 64]"
+"$PE" synth --arch PE-Core-T16-384 --seed 7 --dtype bf16 -o "$T/s.safetensors" 2>/dev/null; ok $? "synth T16"
+"$PE" synth --arch PE-Core-T16-384 --seed 7 --dtype bf16 -o "$T/s2.safetensors" 2>/dev/null; ok $? "synth T16 again"
+cmp -s "$T/s.safetensors" "$T/s2.safetensors"; ok $? "synth is deterministic"
+"$PE" info -m "$T/s.safetensors" | grep -q "PE-Core-T16-384"; ok $? "synth T16 is recognised"
+"$PE" embed -m "$T/s.safetensors" --size 224 -o "$T/se.npy" "$G/images/coffee_progressive.jpg"; ok $? "embed with synthetic T16 at 224"
+size_is "$T/se.npy" $((128 + 512 * 4)); ok $? "synthetic T16 embedding is [1, 512]"
+"$PE" synth --arch PE-Lang-L14-448 --dtype f16 -o "$T/lang.safetensors" 2>/dev/null; ok $? "synth PE-Lang-L14-448"
+"$PE" embed -m "$T/lang.safetensors" --size 28 -o "$T/lt.npy" "$G/images/chelsea.png"; ok $? "pool-less model gives tokens"
+size_is "$T/lt.npy" $((128 + 5 * 1024 * 4)); ok $? "PE-Lang tokens are [1, 5, 1024]"
+expect_fail "multiples of the patch" "$PE" embed -m "$T/lang.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" -o "$T/x.npy"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

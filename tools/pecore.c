@@ -1,0 +1,334 @@
+/* pecore — command-line front end. Uses only the public API (pecore.h) plus
+ * the CLI helpers for images (libjpeg-turbo, libpng) and .npy files. */
+#include "cli.h"
+#include "image_io.h"
+#include "npy.h"
+#include "pecore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_INPUTS 4096
+
+static const char *USAGE =
+    "usage: pecore <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  info       -m MODEL                         architecture, dtypes, size\n"
+    "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
+    "             [--threads N] -o OUT.npy IMAGE...  image embeddings [N, D]\n"
+    "  embed      -m MODEL --raw IN.npy [--tokens] -o OUT.npy\n"
+    "                                              float32 [N,3,H,W] input\n"
+    "  preprocess [--size S|HxW] [--crop MODE] -o OUT.npy IMAGE...\n"
+    "                                              model input tensors [N,3,H,W]\n"
+    "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
+    "                                              seeded synthetic weights\n"
+    "  archs                                       list known architectures\n"
+    "  version                                     print the version\n"
+    "\n"
+    "Run 'pecore <command> --help' for the options of one command.\n";
+
+/* ------------------------------------------------------------ options */
+
+typedef struct opts {
+    const char *model, *out, *raw, *arch, *crop;
+    const char *inputs[MAX_INPUTS];
+    int n_inputs;
+    int height, width;      /* 0: model's native size */
+    int tokens;
+    long threads, seed;
+    const char *dtype;
+} opts;
+
+static int need_value(int argc, char **argv, int i) {
+    if (i + 1 >= argc) return cli_fail("option %s needs a value", argv[i]);
+    return 0;
+}
+
+/* Parses the options every command shares; `allowed` lists the ones this
+ * command accepts so a misplaced option is an error, not silently ignored. */
+static int parse(int argc, char **argv, const char *allowed, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->threads = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !strcmp(a, "-")) {
+            if (o->n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
+            o->inputs[o->n_inputs++] = a;
+            continue;
+        }
+        char key[32];
+        snprintf(key, sizeof key, " %s ", a);
+        if (!strstr(allowed, key)) return cli_fail("unknown option %s (see --help)", a);
+        if (!strcmp(a, "--tokens")) { o->tokens = 1; continue; }
+        if (need_value(argc, argv, i)) return 1;
+        const char *v = argv[++i];
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
+        else if (!strcmp(a, "--raw")) o->raw = v;
+        else if (!strcmp(a, "--arch")) o->arch = v;
+        else if (!strcmp(a, "--dtype")) o->dtype = v;
+        else if (!strcmp(a, "--crop")) {
+            if (strcmp(v, "squash") && strcmp(v, "center"))
+                return cli_fail("--crop must be squash or center, not '%s'", v);
+            o->crop = v;
+        } else if (!strcmp(a, "--size")) {
+            if (cli_parse_size(v, &o->height, &o->width))
+                return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
+        } else if (!strcmp(a, "--threads")) {
+            if (cli_parse_int(v, 1, 256, &o->threads))
+                return cli_fail("--threads must be 1..256, not '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_parse_int(v, 0, 2147483647L, &o->seed))
+                return cli_fail("--seed must be 0..2147483647, not '%s'", v);
+        }
+    }
+    return 0;
+}
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+static int load_model(const char *path, pe_model **m) {
+    if (!path) return cli_fail("no model: pass -m MODEL (pecore synth makes one)");
+    pe_status s = pe_model_load(path, NULL, m);
+    return s ? cli_fail_status(s, "cannot load model") : 0;
+}
+
+static int write_npy(const char *path, const float *data, int rank, const int64_t *shape) {
+    char err[512];
+    if (npy_write_f32(path, data, rank, shape, err, sizeof err)) return cli_fail("%s", err);
+    return 0;
+}
+
+/* ------------------------------------------------------------ info */
+
+static int cmd_info(int argc, char **argv) {
+    opts o;
+    if (wants_help(argc, argv)) { puts("usage: pecore info -m MODEL"); return 0; }
+    if (parse(argc, argv, " -m --model ", &o)) return 1;
+    if (o.n_inputs) return cli_fail("info: unexpected argument '%s'", o.inputs[0]);
+    pe_model *m;
+    if (load_model(o.model, &m)) return 1;
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16)\n", o.model,
+           in.file_bytes / 1e6, in.n_tensors, in.n_f32, in.n_f16, in.n_bf16);
+    printf("architecture  %s (%s names)\n", in.arch, in.naming);
+    printf("parameters    %llu (%.2f M)\n", (unsigned long long)in.n_params, in.n_params / 1e6);
+    printf("vision        patch %d, width %d, %d layers, %d heads of %d, mlp %d\n", in.patch,
+           in.width, in.layers, in.heads, in.head_dim, in.mlp);
+    printf("input         %dx%d native (grid %dx%d), any multiple of %d works\n", in.image_size,
+           in.image_size, in.grid, in.grid, in.patch);
+    printf("tokens        %s cls token, ln_post %s, LayerScale %s\n", in.has_cls ? "with" : "no",
+           in.has_ln_post ? "yes" : "no", in.has_layerscale ? "yes" : "no");
+    if (in.pool == PE_POOL_ATTN)
+        printf("output        attention pooling (%d heads)%s -> embedding [%d]\n", in.pool_heads,
+               in.has_proj ? " + projection" : "", in.out_dim);
+    else
+        printf("output        token grid [T, %d] (no pooling head)\n", in.width);
+    if (in.has_text)
+        printf("text          context %d, width %d, %d layers, %d heads -> [%d], logit scale %.2f\n",
+               in.text_context, in.text_width, in.text_layers, in.text_heads, in.text_out_dim,
+               in.logit_scale);
+    else
+        printf("text          none (vision tower only)\n");
+    pe_model_free(m);
+    return 0;
+}
+
+/* ------------------------------------------------------------ embed */
+
+static int make_ctx(const pe_model *m, long threads, pe_ctx **c) {
+    pe_ctx_options co = {.n_threads = (int)threads};
+    pe_status s = pe_ctx_create(m, &co, c);
+    return s ? cli_fail_status(s, "cannot create context") : 0;
+}
+
+static int embed_raw(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
+    npy_array in;
+    char err[512];
+    if (npy_read_f32(o->raw, &in, err, sizeof err)) return cli_fail("%s", err);
+    int rc = 1, rows, cols;
+    float *out = NULL;
+    if (in.rank != 4 || in.shape[1] != 3 || in.shape[0] < 1 || in.shape[2] > 16384 ||
+        in.shape[3] > 16384 || in.shape[0] > 65536) {
+        cli_fail("%s: expected float32 [N, 3, H, W]", o->raw);
+        goto done;
+    }
+    int n = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3];
+    pe_status s = pe_output_shape(m, H, W, kind, &rows, &cols);
+    if (s) { cli_fail_status(s, o->raw); goto done; }
+    size_t len = (size_t)n * rows * cols;
+    if (!(out = malloc(len * sizeof(float)))) { cli_fail("out of memory"); goto done; }
+    if ((s = pe_encode_f32(c, in.data, n, H, W, kind, out, len))) {
+        cli_fail_status(s, o->raw);
+        goto done;
+    }
+    int64_t shape[3] = {n, rows, cols};
+    rc = kind == PE_OUTPUT_TOKENS ? write_npy(o->out, out, 3, shape)
+                                  : write_npy(o->out, out, 2, (int64_t[]){n, cols});
+done:
+    free(out);
+    npy_free(&in);
+    return rc;
+}
+
+static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    pe_preprocess pp = {o->height ? o->height : in.image_size, o->width ? o->width : in.image_size,
+                        o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
+                        PE_RESAMPLE_BILINEAR};
+    int rows, cols;
+    pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
+    if (s) return cli_fail_status(s, "cannot encode at this size");
+    size_t per = (size_t)rows * cols;
+    float *out = malloc(per * (size_t)o->n_inputs * sizeof(float));
+    if (!out) return cli_fail("out of memory");
+    int rc = 0;
+    for (int i = 0; i < o->n_inputs && !rc; i++) {
+        img_buf img;
+        char err[512];
+        if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
+        pp.resample = img.resample;
+        s = pe_encode_image(c, &img.image, &pp, kind, out + per * i, per);
+        image_free(&img);
+        if (s) rc = cli_fail_status(s, o->inputs[i]);
+        if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i + 1) / o->n_inputs);
+    }
+    cli_progress_done();
+    if (!rc) {
+        int64_t shape[3] = {o->n_inputs, rows, cols};
+        rc = kind == PE_OUTPUT_TOKENS ? write_npy(o->out, out, 3, shape)
+                                      : write_npy(o->out, out, 2, (int64_t[]){o->n_inputs, cols});
+    }
+    free(out);
+    return rc;
+}
+
+static int cmd_embed(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
+              "                    [--threads N] -o OUT.npy IMAGE...\n"
+              "       pecore embed -m MODEL --raw IN.npy [--tokens] [--threads N] -o OUT.npy\n"
+              "Writes float32 [N, D] embeddings, or [N, T, W] token grids with --tokens (always\n"
+              "for models without a pooling head). The default size is the model's native one.\n",
+              stdout);
+        return 0;
+    }
+    opts o;
+    if (parse(argc, argv, " -m --model -o --output --raw --size --crop --tokens --threads ", &o))
+        return 1;
+    if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
+    if (o.raw && o.n_inputs) return cli_fail("embed: give either --raw IN.npy or images, not both");
+    if (!o.raw && !o.n_inputs) return cli_fail("embed: no input: pass images or --raw IN.npy");
+    if (o.raw && (o.height || o.crop))
+        return cli_fail("embed: --size and --crop apply to images, not to --raw tensors");
+    pe_model *m;
+    pe_ctx *c = NULL;
+    if (load_model(o.model, &m)) return 1;
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    pe_output kind = o.tokens || in.pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
+    int rc = make_ctx(m, o.threads, &c);
+    if (!rc) rc = o.raw ? embed_raw(&o, m, c, kind) : embed_images(&o, m, c, kind);
+    pe_ctx_free(c);
+    pe_model_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------ preprocess */
+
+static int cmd_preprocess(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center] -o OUT.npy IMAGE...\n"
+              "Writes the model input tensors float32 [N, 3, H, W] (default size 224).\n", stdout);
+        return 0;
+    }
+    opts o;
+    if (parse(argc, argv, " -o --output --size --crop ", &o)) return 1;
+    if (!o.out) return cli_fail("preprocess: no output file: pass -o OUT.npy");
+    if (!o.n_inputs) return cli_fail("preprocess: no input images");
+    pe_preprocess pp = {o.height ? o.height : 224, o.width ? o.width : 224,
+                        o.crop && !strcmp(o.crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
+                        PE_RESAMPLE_BILINEAR};
+    size_t per = (size_t)3 * pp.height * pp.width;
+    float *out = malloc(per * (size_t)o.n_inputs * sizeof(float));
+    if (!out) return cli_fail("out of memory");
+    int rc = 0;
+    for (int i = 0; i < o.n_inputs && !rc; i++) {
+        img_buf img;
+        char err[512];
+        if (image_load(o.inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
+        pp.resample = img.resample;
+        pe_status s = pe_preprocess_image(&img.image, &pp, out + per * i, per);
+        image_free(&img);
+        if (s) rc = cli_fail_status(s, o.inputs[i]);
+    }
+    if (!rc) rc = write_npy(o.out, out, 4, (int64_t[]){o.n_inputs, 3, pp.height, pp.width});
+    free(out);
+    return rc;
+}
+
+/* ------------------------------------------------------------ synth */
+
+static int cmd_archs(void) {
+    for (int i = 0; i < pe_arch_list_count(); i++) puts(pe_arch_list_name(i));
+    return 0;
+}
+
+static int cmd_synth(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        fputs("usage: pecore synth --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
+              "Writes seeded random weights of a known architecture (pecore archs lists them).\n",
+              stdout);
+        return 0;
+    }
+    opts o;
+    if (parse(argc, argv, " --arch --seed --dtype -o --output ", &o)) return 1;
+    if (o.n_inputs) return cli_fail("synth: unexpected argument '%s'", o.inputs[0]);
+    if (!o.arch) return cli_fail("synth: pass --arch NAME (pecore archs lists them)");
+    if (!o.out) return cli_fail("synth: no output file: pass -o FILE.safetensors");
+    pe_weight_type t = PE_WEIGHTS_F32;
+    if (o.dtype && !strcmp(o.dtype, "f16")) t = PE_WEIGHTS_F16;
+    else if (o.dtype && !strcmp(o.dtype, "bf16")) t = PE_WEIGHTS_BF16;
+    else if (o.dtype && strcmp(o.dtype, "f32"))
+        return cli_fail("--dtype must be f32, f16 or bf16, not '%s'", o.dtype);
+    pe_status s = pe_synth_write(o.arch, (uint64_t)o.seed, t, o.out, cli_progress, NULL);
+    cli_progress_done();
+    if (s) return cli_fail_status(s, "synth");
+    fprintf(stderr, "wrote %s: synthetic %s (seed %ld, %s)\n", o.out, o.arch, o.seed,
+            o.dtype ? o.dtype : "f32");
+    return 0;
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fputs(USAGE, stderr); return 2; }
+    const char *cmd = argv[1];
+    int n = argc - 2;
+    char **rest = argv + 2;
+    if (!strcmp(cmd, "info")) return cmd_info(n, rest);
+    if (!strcmp(cmd, "embed")) return cmd_embed(n, rest);
+    if (!strcmp(cmd, "preprocess")) return cmd_preprocess(n, rest);
+    if (!strcmp(cmd, "synth")) return cmd_synth(n, rest);
+    if (!strcmp(cmd, "archs")) return cmd_archs();
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("pecore %s\n", pe_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(USAGE, stdout);
+        return 0;
+    }
+    cli_fail("unknown command '%s'", cmd);
+    fputs(USAGE, stderr);
+    return 2;
+}
