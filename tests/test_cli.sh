@@ -26,7 +26,7 @@ expect_fail() {
 # size_is FILE BYTES
 size_is() { [ "$(wc -c <"$1" 2>/dev/null)" = "$2" ]; }
 
-expect_fail "usage" "$PE"
+"$PE" >/dev/null 2>"$T/err"; [ $? -eq 2 ] && grep -q "usage: pecore" "$T/err"; ok $? "no arguments: usage and exit 2"
 expect_fail "unknown command" "$PE" frobnicate
 expect_fail "no model" "$PE" info
 expect_fail "cannot load model" "$PE" info -m "$T/missing.safetensors"

@@ -328,7 +328,6 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    cli_fail("unknown command '%s'", cmd);
-    fputs(USAGE, stderr);
+    cli_fail("unknown command '%s' (run 'pecore help' for the list)", cmd);
     return 2;
 }
