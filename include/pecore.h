@@ -235,6 +235,18 @@ PE_API pe_status pe_tokenize(const pe_tokenizer *t, const char *text,
 PE_API pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len,
                                 float *out, size_t out_len);
 
+/* ---------------------------------------------------------------- performance */
+
+/* Floating-point operations of one forward pass at height x width (GEMMs and
+ * attention; 2 per multiply-add), for GFLOP/s reports. */
+PE_API pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops);
+/* Name of the kernel set in use: "avx512", "avx2", "scalar" (PECORE_ISA
+ * overrides it). */
+PE_API const char *pe_kernel_isa(void);
+/* Measures the machine's FMA throughput with the active kernel set's vector
+ * width on n_threads threads (about 0.3 s). GFLOP/s. */
+PE_API double pe_measure_peak_gflops(int n_threads);
+
 /* ---------------------------------------------------------------- progress */
 
 /* Called during long operations with a short stage name and the fraction done

@@ -17,6 +17,28 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 /* "S" or "HxW". */
 int cli_parse_size(const char *s, int *h, int *w);
 
+/* Options shared by the subcommands. */
+#define MAX_INPUTS 4096
+
+typedef struct opts {
+    const char *model, *out, *raw, *arch, *crop, *dtype;
+    const char *inputs[MAX_INPUTS];   /* positional arguments */
+    int n_inputs;
+    int height, width;      /* --size; 0: model's native size */
+    int tokens, json;
+    long threads, seed, runs, warmup;
+} opts;
+
+/* Parses argv; `allowed` lists the options the command accepts, as
+ * " -m --model -o " (spaces around each), so a misplaced option is an error. */
+int cli_parse(int argc, char **argv, const char *allowed, opts *o);
+/* -h or --help anywhere. */
+int cli_wants_help(int argc, char **argv);
+/* pe_model_load with a one-line error; 0 on success. */
+int cli_load_model(const char *path, pe_model **m);
+/* Writes float32 .npy; 0 on success, else prints the error and returns 1. */
+int cli_write_npy(const char *path, const float *data, int rank, const int64_t *shape);
+
 /* Progress line on stderr when it is a terminal ("\r<stage> 42%"). */
 void cli_progress(void *user, const char *stage, double fraction);
 void cli_progress_done(void);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_INPUTS 4096
 
 static const char *USAGE =
     "usage: pecore <command> [options]\n"
@@ -30,91 +29,15 @@ static const char *USAGE =
     "\n"
     "Run 'pecore <command> --help' for the options of one command.\n";
 
-/* ------------------------------------------------------------ options */
-
-typedef struct opts {
-    const char *model, *out, *raw, *arch, *crop;
-    const char *inputs[MAX_INPUTS];
-    int n_inputs;
-    int height, width;      /* 0: model's native size */
-    int tokens;
-    long threads, seed;
-    const char *dtype;
-} opts;
-
-static int need_value(int argc, char **argv, int i) {
-    if (i + 1 >= argc) return cli_fail("option %s needs a value", argv[i]);
-    return 0;
-}
-
-/* Parses the options every command shares; `allowed` lists the ones this
- * command accepts so a misplaced option is an error, not silently ignored. */
-static int parse(int argc, char **argv, const char *allowed, opts *o) {
-    memset(o, 0, sizeof *o);
-    o->threads = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (o->n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
-            o->inputs[o->n_inputs++] = a;
-            continue;
-        }
-        char key[32];
-        snprintf(key, sizeof key, " %s ", a);
-        if (!strstr(allowed, key)) return cli_fail("unknown option %s (see --help)", a);
-        if (!strcmp(a, "--tokens")) { o->tokens = 1; continue; }
-        if (need_value(argc, argv, i)) return 1;
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
-        else if (!strcmp(a, "--raw")) o->raw = v;
-        else if (!strcmp(a, "--arch")) o->arch = v;
-        else if (!strcmp(a, "--dtype")) o->dtype = v;
-        else if (!strcmp(a, "--crop")) {
-            if (strcmp(v, "squash") && strcmp(v, "center"))
-                return cli_fail("--crop must be squash or center, not '%s'", v);
-            o->crop = v;
-        } else if (!strcmp(a, "--size")) {
-            if (cli_parse_size(v, &o->height, &o->width))
-                return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(v, 1, 256, &o->threads))
-                return cli_fail("--threads must be 1..256, not '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(v, 0, 2147483647L, &o->seed))
-                return cli_fail("--seed must be 0..2147483647, not '%s'", v);
-        }
-    }
-    return 0;
-}
-
-static int wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
-}
-
-static int load_model(const char *path, pe_model **m) {
-    if (!path) return cli_fail("no model: pass -m MODEL (pecore synth makes one)");
-    pe_status s = pe_model_load(path, NULL, m);
-    return s ? cli_fail_status(s, "cannot load model") : 0;
-}
-
-static int write_npy(const char *path, const float *data, int rank, const int64_t *shape) {
-    char err[512];
-    if (npy_write_f32(path, data, rank, shape, err, sizeof err)) return cli_fail("%s", err);
-    return 0;
-}
-
 /* ------------------------------------------------------------ info */
 
 static int cmd_info(int argc, char **argv) {
     opts o;
-    if (wants_help(argc, argv)) { puts("usage: pecore info -m MODEL"); return 0; }
-    if (parse(argc, argv, " -m --model ", &o)) return 1;
+    if (cli_wants_help(argc, argv)) { puts("usage: pecore info -m MODEL"); return 0; }
+    if (cli_parse(argc, argv, " -m --model ", &o)) return 1;
     if (o.n_inputs) return cli_fail("info: unexpected argument '%s'", o.inputs[0]);
     pe_model *m;
-    if (load_model(o.model, &m)) return 1;
+    if (cli_load_model(o.model, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
     printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16)\n", o.model,
@@ -171,8 +94,8 @@ static int embed_raw(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         goto done;
     }
     int64_t shape[3] = {n, rows, cols};
-    rc = kind == PE_OUTPUT_TOKENS ? write_npy(o->out, out, 3, shape)
-                                  : write_npy(o->out, out, 2, (int64_t[]){n, cols});
+    rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
+                                  : cli_write_npy(o->out, out, 2, (int64_t[]){n, cols});
 done:
     free(out);
     npy_free(&in);
@@ -205,15 +128,15 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     cli_progress_done();
     if (!rc) {
         int64_t shape[3] = {o->n_inputs, rows, cols};
-        rc = kind == PE_OUTPUT_TOKENS ? write_npy(o->out, out, 3, shape)
-                                      : write_npy(o->out, out, 2, (int64_t[]){o->n_inputs, cols});
+        rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
+                                      : cli_write_npy(o->out, out, 2, (int64_t[]){o->n_inputs, cols});
     }
     free(out);
     return rc;
 }
 
 static int cmd_embed(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
               "                    [--threads N] -o OUT.npy IMAGE...\n"
               "       pecore embed -m MODEL --raw IN.npy [--tokens] [--threads N] -o OUT.npy\n"
@@ -223,7 +146,7 @@ static int cmd_embed(int argc, char **argv) {
         return 0;
     }
     opts o;
-    if (parse(argc, argv, " -m --model -o --output --raw --size --crop --tokens --threads ", &o))
+    if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --tokens --threads ", &o))
         return 1;
     if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
     if (o.raw && o.n_inputs) return cli_fail("embed: give either --raw IN.npy or images, not both");
@@ -232,7 +155,7 @@ static int cmd_embed(int argc, char **argv) {
         return cli_fail("embed: --size and --crop apply to images, not to --raw tensors");
     pe_model *m;
     pe_ctx *c = NULL;
-    if (load_model(o.model, &m)) return 1;
+    if (cli_load_model(o.model, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
     pe_output kind = o.tokens || in.pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
@@ -246,13 +169,13 @@ static int cmd_embed(int argc, char **argv) {
 /* ------------------------------------------------------------ preprocess */
 
 static int cmd_preprocess(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center] -o OUT.npy IMAGE...\n"
               "Writes the model input tensors float32 [N, 3, H, W] (default size 224).\n", stdout);
         return 0;
     }
     opts o;
-    if (parse(argc, argv, " -o --output --size --crop ", &o)) return 1;
+    if (cli_parse(argc, argv, " -o --output --size --crop ", &o)) return 1;
     if (!o.out) return cli_fail("preprocess: no output file: pass -o OUT.npy");
     if (!o.n_inputs) return cli_fail("preprocess: no input images");
     pe_preprocess pp = {o.height ? o.height : 224, o.width ? o.width : 224,
@@ -271,7 +194,7 @@ static int cmd_preprocess(int argc, char **argv) {
         image_free(&img);
         if (s) rc = cli_fail_status(s, o.inputs[i]);
     }
-    if (!rc) rc = write_npy(o.out, out, 4, (int64_t[]){o.n_inputs, 3, pp.height, pp.width});
+    if (!rc) rc = cli_write_npy(o.out, out, 4, (int64_t[]){o.n_inputs, 3, pp.height, pp.width});
     free(out);
     return rc;
 }
@@ -284,14 +207,14 @@ static int cmd_archs(void) {
 }
 
 static int cmd_synth(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore synth --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
               "Writes seeded random weights of a known architecture (pecore archs lists them).\n",
               stdout);
         return 0;
     }
     opts o;
-    if (parse(argc, argv, " --arch --seed --dtype -o --output ", &o)) return 1;
+    if (cli_parse(argc, argv, " --arch --seed --dtype -o --output ", &o)) return 1;
     if (o.n_inputs) return cli_fail("synth: unexpected argument '%s'", o.inputs[0]);
     if (!o.arch) return cli_fail("synth: pass --arch NAME (pecore archs lists them)");
     if (!o.out) return cli_fail("synth: no output file: pass -o FILE.safetensors");

@@ -360,3 +360,26 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
     linear(c, c->h, W, &m->txt_proj, emb, m->txt_proj.n, 1, NULL);
     return PE_OK;
 }
+
+/* ------------------------------------------------------------ cost */
+
+static double block_flops(double T, double W, double M) {
+    return 2 * T * W * (3 * W) + 2 * T * W * W + 2 * T * W * M * 2 /* fc + proj */
+           + 2 * 2 * T * T * W;                                   /* QK^T and PV */
+}
+
+pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops) {
+    if (!m || !flops) return pe_error(PE_ERR_INVALID_ARG, "pe_model_flops: NULL argument");
+    pe_output kind = m->info.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_status s = pe_forward_check(m, height, width, kind, NULL, NULL);
+    if (s) return s;
+    const pe_model_info *in = &m->info;
+    double P = in->patch, W = in->width, grid = (double)(height / in->patch) * (width / in->patch);
+    double T = in->has_cls + grid;
+    double f = 2 * grid * 3 * P * P * W + in->layers * block_flops(T, W, in->mlp);
+    if (in->pool == PE_POOL_ATTN)
+        f += 2 * T * W * 2 * W + 2 * 2 * T * W + 2 * W * W + 2 * 2 * W * m->pool_fc.n +
+             2 * W * in->out_dim * in->has_proj;
+    *flops = f;
+    return PE_OK;
+}

@@ -1,0 +1,11 @@
+/* FMA throughput microbenchmark: the machine's practical peak, against which
+ * `pecore bench` reports the share a forward pass achieves. */
+#ifndef PE_PEAK_H
+#define PE_PEAK_H
+
+/* Each runs `iters` iterations of independent FMA chains and returns the
+ * number of floating-point operations done (2 per lane per FMA). */
+double pe_peak_loop_avx512(long iters);
+double pe_peak_loop_avx2(long iters);
+
+#endif
