@@ -75,7 +75,7 @@ static int need_value(int argc, char **argv, int i) {
  * command accepts so a misplaced option is an error, not silently ignored. */
 int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
     memset(o, 0, sizeof *o);
-    o->threads = 0;
+    o->warmup = -1; /* unset */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || !strcmp(a, "-")) {

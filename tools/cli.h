@@ -43,4 +43,7 @@ int cli_write_npy(const char *path, const float *data, int rank, const int64_t *
 void cli_progress(void *user, const char *stage, double fraction);
 void cli_progress_done(void);
 
+/* Subcommands living in their own files. */
+int cmd_bench(int argc, char **argv);
+
 #endif

@@ -24,6 +24,8 @@ static const char *USAGE =
     "                                              model input tensors [N,3,H,W]\n"
     "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
     "                                              seeded synthetic weights\n"
+    "  bench      (-m MODEL | --arch NAME) [--size S|HxW] [--threads N] [--runs N]\n"
+    "             [--warmup N] [--json]             latency, throughput, memory, GFLOP/s\n"
     "  archs                                       list known architectures\n"
     "  version                                     print the version\n"
     "\n"
@@ -243,6 +245,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(n, rest);
     if (!strcmp(cmd, "synth")) return cmd_synth(n, rest);
     if (!strcmp(cmd, "archs")) return cmd_archs();
+    if (!strcmp(cmd, "bench")) return cmd_bench(n, rest);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pecore %s\n", pe_version());
         return 0;

@@ -3,21 +3,38 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* A forward pass issues ~100 short parallel steps, so waking workers through
+ * a condition variable (tens of microseconds each) would cost milliseconds.
+ * Workers spin on the job generation for a while before they sleep, and the
+ * caller spins for the stragglers; both fall back to blocking. */
+enum { SPIN_ITERS = 4096 };
 
 struct pe_pool {
     int n_threads;
     pthread_t *workers;            /* [n_threads - 1] */
     pthread_mutex_t mu;
-    pthread_cond_t start_cv, done_cv;
-    /* current job, guarded by mu for publication */
+    pthread_cond_t start_cv;
+    /* current job: published by bumping generation (release) */
     pe_task_fn fn;
     void *arg;
     int n_tasks;
     atomic_int next_task;
-    int generation;                /* bumped per job so workers see new work */
-    int active;                    /* workers still inside the current job */
-    int quit;
+    atomic_int generation;
+    atomic_int active;             /* workers still inside the current job */
+    atomic_int sleeping;           /* workers blocked on start_cv */
+    atomic_int quit;
 };
 
 typedef struct worker_arg { pe_pool *p; int id; } worker_arg;
@@ -30,25 +47,34 @@ static void drain(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks, int id) {
     }
 }
 
+/* Waits until the generation differs from seen (or quit); returns it. */
+static int wait_job(pe_pool *p, int seen) {
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        int g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen || atomic_load(&p->quit)) return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleeping, 1);
+    int g;
+    while ((g = atomic_load(&p->generation)) == seen && !atomic_load(&p->quit))
+        pthread_cond_wait(&p->start_cv, &p->mu);
+    atomic_fetch_sub(&p->sleeping, 1);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
 static void *worker_main(void *varg) {
     pe_pool *p = ((worker_arg *)varg)->p;
     int id = ((worker_arg *)varg)->id;
     free(varg);
     int seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->start_cv, &p->mu);
-        if (p->quit) break;
-        seen = p->generation;
-        pe_task_fn fn = p->fn;
-        void *arg = p->arg;
-        int n = p->n_tasks;
-        pthread_mutex_unlock(&p->mu);
-        drain(p, fn, arg, n, id);
-        pthread_mutex_lock(&p->mu);
-        if (--p->active == 0) pthread_cond_signal(&p->done_cv);
+        seen = wait_job(p, seen);
+        if (atomic_load(&p->quit)) break;
+        drain(p, p->fn, p->arg, p->n_tasks, id);
+        atomic_fetch_sub_explicit(&p->active, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -63,24 +89,23 @@ pe_status pe_pool_create(int n_threads, pe_pool **out) {
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d out of range 1..256", n_threads);
     pe_pool *p = pe_calloc(1, sizeof *p);
     if (!p) return PE_ERR_NOMEM;
-    p->n_threads = n_threads;
+    p->n_threads = 1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start_cv, NULL);
-    pthread_cond_init(&p->done_cv, NULL);
     if (n_threads > 1) {
         p->workers = pe_calloc((size_t)n_threads - 1, sizeof *p->workers);
         if (!p->workers) { pe_pool_free(p); return PE_ERR_NOMEM; }
         for (int i = 1; i < n_threads; i++) {
             worker_arg *wa = malloc(sizeof *wa);
-            if (!wa) { p->n_threads = i; pe_pool_free(p); return pe_error(PE_ERR_NOMEM, "out of memory"); }
+            if (!wa) { pe_pool_free(p); return pe_error(PE_ERR_NOMEM, "out of memory"); }
             wa->p = p;
             wa->id = i;
             if (pthread_create(&p->workers[i - 1], NULL, worker_main, wa) != 0) {
                 free(wa);
-                p->n_threads = i;
                 pe_pool_free(p);
                 return pe_error(PE_ERR_NOMEM, "cannot start worker thread %d", i);
             }
+            p->n_threads = i + 1;
         }
     }
     *out = p;
@@ -90,13 +115,12 @@ pe_status pe_pool_create(int n_threads, pe_pool **out) {
 void pe_pool_free(pe_pool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->start_cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads; i++) pthread_join(p->workers[i - 1], NULL);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start_cv);
-    pthread_cond_destroy(&p->done_cv);
     pe_free(p->workers);
     pe_free(p);
 }
@@ -109,19 +133,29 @@ void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks) {
         for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->arg = arg;
     p->n_tasks = n_tasks;
     atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    p->active = p->n_threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->start_cv);
-    pthread_mutex_unlock(&p->mu);
-
+    atomic_store_explicit(&p->active, p->n_threads - 1, memory_order_relaxed);
+    /* The release store publishes fn/arg/n_tasks to spinning workers; the
+     * mutex orders it for sleeping ones. */
+    if (atomic_load(&p->sleeping)) {
+        pthread_mutex_lock(&p->mu);
+        atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+        pthread_cond_broadcast(&p->start_cv);
+        pthread_mutex_unlock(&p->mu);
+    } else {
+        atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+        /* a worker may have gone to sleep between the check and the bump */
+        if (atomic_load(&p->sleeping)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_broadcast(&p->start_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
     drain(p, fn, arg, n_tasks, 0);
-
-    pthread_mutex_lock(&p->mu);
-    while (p->active > 0) pthread_cond_wait(&p->done_cv, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (long i = 0; atomic_load_explicit(&p->active, memory_order_acquire) > 0; i++)
+        if (i > SPIN_ITERS) sched_yield(), i = 0;
+        else cpu_relax();
 }

@@ -1,0 +1,145 @@
+/* pecore bench: load time, first-image time, latency percentiles, throughput,
+ * peak RSS and achieved GFLOP/s against the machine's measured FMA peak. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[n]. */
+static double pct(const double *v, int n, double p) {
+    int i = (int)ceil(p / 100.0 * n) - 1;
+    return v[i < 0 ? 0 : (i >= n ? n - 1 : i)];
+}
+
+static double peak_rss_mb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;
+}
+
+int cmd_bench(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs("usage: pecore bench (-m MODEL | --arch NAME) [--size S|HxW] [--threads N]\n"
+              "                    [--runs N] [--warmup N] [--json]\n"
+              "Times the vision tower on a seeded random input: load, first image, p50/p90/p99,\n"
+              "images/s, peak RSS, GFLOP/s and its share of the measured FMA peak.\n"
+              "--arch writes a synthetic model (f32) to a temporary file first.\n",
+              stdout);
+        return 0;
+    }
+    opts o;
+    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype ", &o))
+        return 1;
+    if (o.n_inputs) return cli_fail("bench: unexpected argument '%s'", o.inputs[0]);
+    if (!o.model == !o.arch) return cli_fail("bench: pass either -m MODEL or --arch NAME");
+    int runs = o.runs > 0 ? (int)o.runs : 20, warmup = o.warmup >= 0 ? (int)o.warmup : 3;
+    int threads = o.threads ? (int)o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    char tmp[] = "/tmp/pecore-bench-XXXXXX";
+    const char *path = o.model;
+    if (o.arch) {
+        int fd = mkstemp(tmp);
+        if (fd < 0) return cli_fail("bench: cannot create a temporary file");
+        close(fd);
+        pe_weight_type t = o.dtype && !strcmp(o.dtype, "f16") ? PE_WEIGHTS_F16
+                           : o.dtype && !strcmp(o.dtype, "bf16") ? PE_WEIGHTS_BF16 : PE_WEIGHTS_F32;
+        pe_status s = pe_synth_write(o.arch, 1, t, tmp, cli_progress, NULL);
+        cli_progress_done();
+        if (s) { unlink(tmp); return cli_fail_status(s, "bench"); }
+        path = tmp;
+    }
+    int rc = 1;
+    pe_model *m = NULL;
+    pe_ctx *c = NULL;
+    float *x = NULL, *out = NULL;
+    double *lat = NULL;
+    double t0 = now_ms();
+    pe_status s = pe_model_load(path, NULL, &m);
+    pe_ctx_options co = {.n_threads = threads};
+    if (!s) s = pe_ctx_create(m, &co, &c);
+    double load_ms = now_ms() - t0;
+    if (o.arch) unlink(tmp);
+    if (s) { cli_fail_status(s, "cannot load model"); goto done; }
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    int H = o.height ? o.height : in.image_size, W = o.width ? o.width : in.image_size, rows, cols;
+    pe_output kind = in.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    double flops = 0;
+    if ((s = pe_output_shape(m, H, W, kind, &rows, &cols)) || (s = pe_model_flops(m, H, W, &flops))) {
+        cli_fail_status(s, "bench");
+        goto done;
+    }
+    size_t n_in = (size_t)3 * H * W, n_out = (size_t)rows * cols;
+    x = malloc(n_in * sizeof(float));
+    out = malloc(n_out * sizeof(float));
+    lat = malloc((size_t)runs * sizeof(double));
+    if (!x || !out || !lat) { cli_fail("out of memory"); goto done; }
+    uint32_t r = 12345;
+    for (size_t i = 0; i < n_in; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
+    }
+    t0 = now_ms();
+    s = pe_encode_f32(c, x, 1, H, W, kind, out, n_out);
+    double first_ms = now_ms() - t0;
+    for (int i = 0; !s && i < warmup + runs; i++) {
+        t0 = now_ms();
+        s = pe_encode_f32(c, x, 1, H, W, kind, out, n_out);
+        if (i >= warmup) lat[i - warmup] = now_ms() - t0;
+        cli_progress(NULL, i < warmup ? "warming up" : "timing", (double)(i + 1) / (warmup + runs));
+    }
+    cli_progress_done();
+    if (s) { cli_fail_status(s, "bench"); goto done; }
+    double total = 0;
+    for (int i = 0; i < runs; i++) total += lat[i];
+    qsort(lat, (size_t)runs, sizeof *lat, cmp_double);
+    double p50 = pct(lat, runs, 50), p90 = pct(lat, runs, 90), p99 = pct(lat, runs, 99);
+    double rss = peak_rss_mb();
+    double peak = pe_measure_peak_gflops(threads), gflops = flops / (p50 * 1e6);
+    const char *name = o.arch ? o.arch : path;
+    if (o.json) {
+        printf("{\"model\": \"%s\", \"arch\": \"%s\", \"synthetic\": %s, \"height\": %d, \"width\": %d, "
+               "\"threads\": %d, \"isa\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
+               "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
+               "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f, \"gflop_per_image\": %.4f, "
+               "\"gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_share\": %.3f}\n",
+               name, in.arch, o.arch ? "true" : "false", H, W, threads, pe_kernel_isa(), runs,
+               load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs / total, rss,
+               flops / 1e9, gflops, peak, gflops / peak);
+    } else {
+        printf("model       %s (%s%s), input %dx%d\n", name, in.arch, o.arch ? ", synthetic" : "", H, W);
+        printf("kernels     %s, %d thread%s\n", pe_kernel_isa(), threads, threads > 1 ? "s" : "");
+        printf("load        %.1f ms (model + context)\n", load_ms);
+        printf("first image %.1f ms\n", first_ms);
+        printf("latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (%d runs after %d warm-up)\n", p50,
+               p90, p99, runs, warmup);
+        printf("throughput  %.1f images/s\n", 1000.0 * runs / total);
+        printf("peak RSS    %.1f MB\n", rss);
+        printf("compute     %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of the measured FMA peak "
+               "(%.0f GFLOP/s, %d thread%s)\n", flops / 1e9, gflops, 100 * gflops / peak, peak,
+               threads, threads > 1 ? "s" : "");
+    }
+    rc = 0;
+done:
+    free(x);
+    free(out);
+    free(lat);
+    pe_ctx_free(c);
+    pe_model_free(m);
+    return rc;
+}
