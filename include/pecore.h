@@ -112,6 +112,8 @@ typedef struct pe_model_info {
     /* file */
     uint64_t n_params;      /* parameters of all tensors pecore uses           */
     uint64_t file_bytes;
+    uint64_t fingerprint;   /* hash of the tensor names, shapes, dtypes and a
+                               sample of the weight bytes: tells models apart */
     int n_tensors;
     int n_f32, n_f16, n_bf16; /* tensors of each stored dtype                 */
 } pe_model_info;
@@ -271,6 +273,143 @@ PE_API const char *pe_arch_list_name(int i);
  * The same (arch, seed, type) always gives the same bytes. */
 PE_API pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type,
                                 const char *path, pe_progress_fn progress, void *user);
+
+/* ---------------------------------------------------------------- classification: zero-shot, prototypes, galleries */
+
+/* Three ways to name what an image embedding shows, all on L2-normalised
+ * embeddings and cosine similarity:
+ *   - zero-shot / prototypes (pe_protos): one embedding per class — built
+ *     from text prompts with the text tower, or from anything the app has
+ *     (e.g. the mean of some image embeddings).  Scores are the softmax over
+ *     classes of logit_scale * cosine; a class may carry a cosine threshold
+ *     below which the answer is "unknown".
+ *   - k nearest neighbours (pe_gallery): labelled reference embeddings; the
+ *     k nearest vote, each weighted by its similarity.
+ * Labels are UTF-8, 1..PE_LABEL_MAX-1 bytes, no control characters.  A label
+ * "coarse/fine" (split at the first '/') also gives the coarse level: the sum
+ * of the fine probabilities (prototypes) or of the vote shares (KNN).
+ *
+ * Both can be saved to versioned, checksummed binary files that record the
+ * model they were made with (architecture, embedding size, fingerprint).
+ * Loading checks every size and the CRC-32; pe_protos_check_model and
+ * pe_gallery_check_model refuse a file made with another model.  Saving is
+ * atomic: a temporary file beside the target, fsync, rename — an
+ * interrupted save leaves the previous file as it was. */
+
+#define PE_LABEL_MAX 256          /* bytes of a label, NUL included         */
+#define PE_CLASSIFY_MAX_TOP 64    /* entries of each list in a result       */
+#define PE_TEMPLATE_DEFAULT "a photo of a {}."
+
+typedef struct pe_protos pe_protos;
+typedef struct pe_gallery pe_gallery;
+
+typedef enum pe_metric {
+    PE_METRIC_COSINE = 0,     /* rank by cosine similarity                   */
+    PE_METRIC_L2 = 1          /* rank by Euclidean distance of the unit vectors */
+} pe_metric;
+
+typedef struct pe_label_score {
+    const char *label;        /* owned by the pe_protos / pe_gallery: valid
+                                 until it is changed or freed               */
+    int index;                /* class (or coarse class) index               */
+    float score;              /* probability in [0, 1]; KNN: vote share      */
+    float logit;              /* logit_scale * cosine; KNN: summed vote
+                                 weight; coarse level: log of the score      */
+} pe_label_score;
+
+typedef struct pe_neighbor {
+    const char *label;        /* owned by the gallery, as above              */
+    const char *source;       /* what the entry was made from ("" if unknown) */
+    int entry;                /* index in the gallery                        */
+    float similarity;         /* cosine similarity                           */
+    float distance;           /* Euclidean distance of the unit vectors      */
+} pe_neighbor;
+
+typedef struct pe_classification {
+    int n_top;                /* classes in top[], best first                */
+    pe_label_score top[PE_CLASSIFY_MAX_TOP];
+    int unknown;              /* 1: the best class is below its threshold    */
+    int n_coarse;             /* 0 unless some label is "coarse/fine"        */
+    pe_label_score coarse[PE_CLASSIFY_MAX_TOP];
+    int n_neighbors;          /* KNN only: the k nearest, nearest first      */
+    pe_neighbor neighbors[PE_CLASSIFY_MAX_TOP];
+} pe_classification;
+
+/* Model identity recorded in prototype packs and galleries. */
+typedef struct pe_model_identity {
+    char arch[48];
+    int dim;                  /* embedding size                              */
+    uint64_t fingerprint;     /* pe_model_info.fingerprint                   */
+} pe_model_identity;
+
+/* One class embedding from text, the CLIP way: each template with "{}"
+ * replaced by the label (for "coarse/fine" by the fine part; a template
+ * without "{}" gets the label appended after a space) is tokenized and
+ * encoded, each embedding L2-normalised, the mean taken and renormalised.
+ * templates may be NULL (n_templates 0): PE_TEMPLATE_DEFAULT.
+ * out receives text_out_dim floats. */
+PE_API pe_status pe_text_class_embedding(pe_ctx *c, const pe_tokenizer *t, const char *label,
+                                         const char *const *templates, int n_templates,
+                                         float *out, size_t out_len);
+
+/* An empty set of class embeddings of the model's embedding size, with the
+ * model's identity and logit scale (100 when the file has none). */
+PE_API pe_status pe_protos_create(const pe_model *m, pe_protos **out);
+/* Adds a class: emb (dim floats) is L2-normalised and stored.  threshold is
+ * the cosine below which the class is "unknown"; pass PE_NO_THRESHOLD (-1)
+ * for none.  Duplicate labels are refused. */
+#define PE_NO_THRESHOLD (-1.0f)
+PE_API pe_status pe_protos_add(pe_protos *p, const char *label, const float *emb, int dim,
+                               float threshold);
+/* Adds one class per label, each from pe_text_class_embedding.  The context
+ * must belong to the model p was created for (same identity). */
+PE_API pe_status pe_protos_add_text(pe_protos *p, pe_ctx *c, const pe_tokenizer *t,
+                                    const char *const *labels, int n_labels,
+                                    const char *const *templates, int n_templates);
+PE_API pe_status pe_protos_set_threshold(pe_protos *p, const char *label, float threshold);
+PE_API int pe_protos_count(const pe_protos *p);
+PE_API const char *pe_protos_label(const pe_protos *p, int i);    /* NULL if out of range */
+PE_API float pe_protos_threshold(const pe_protos *p, int i);
+/* The unit-length class embedding i (dim floats), NULL if out of range. */
+PE_API const float *pe_protos_embedding(const pe_protos *p, int i);
+PE_API pe_status pe_protos_identity(const pe_protos *p, pe_model_identity *id);
+PE_API pe_status pe_protos_save(const pe_protos *p, const char *path);
+PE_API pe_status pe_protos_load(const char *path, pe_protos **out);
+/* PE_ERR_UNSUPPORTED with a message naming both models when p was made with
+ * another model than m. */
+PE_API pe_status pe_protos_check_model(const pe_protos *p, const pe_model *m);
+PE_API void pe_protos_free(pe_protos *p);
+/* Classifies one image embedding (dim floats, need not be normalised):
+ * top_k best classes (1..PE_CLASSIFY_MAX_TOP, clamped to the class count). */
+PE_API pe_status pe_protos_classify(const pe_protos *p, const float *emb, int dim, int top_k,
+                                    pe_classification *out);
+
+/* Galleries: labelled reference embeddings for KNN. */
+PE_API pe_status pe_gallery_create(const pe_model *m, pe_gallery **out);
+/* Adds one entry; emb is L2-normalised.  source names what it was made
+ * from (a file name; may be NULL). */
+PE_API pe_status pe_gallery_add(pe_gallery *g, const char *label, const char *source,
+                                const float *emb, int dim);
+/* Removes every entry of label; *removed (may be NULL) receives how many.
+ * PE_ERR_NOT_FOUND when there is none. */
+PE_API pe_status pe_gallery_remove(pe_gallery *g, const char *label, int *removed);
+PE_API int pe_gallery_count(const pe_gallery *g);          /* entries          */
+PE_API int pe_gallery_label_count(const pe_gallery *g);    /* distinct labels  */
+PE_API const char *pe_gallery_label(const pe_gallery *g, int i);
+/* Entry i: its label and source (either pointer may be NULL). */
+PE_API pe_status pe_gallery_entry(const pe_gallery *g, int i, const char **label,
+                                  const char **source);
+PE_API pe_status pe_gallery_identity(const pe_gallery *g, pe_model_identity *id);
+PE_API pe_status pe_gallery_save(const pe_gallery *g, const char *path);
+PE_API pe_status pe_gallery_load(const char *path, pe_gallery **out);
+PE_API pe_status pe_gallery_check_model(const pe_gallery *g, const pe_model *m);
+PE_API void pe_gallery_free(pe_gallery *g);
+/* KNN: the k nearest entries (1..PE_CLASSIFY_MAX_TOP) vote; a neighbour's
+ * weight is (1 + cosine) / 2 for PE_METRIC_COSINE and 1 / (1e-6 + distance)
+ * for PE_METRIC_L2.  top[] lists the voted labels by vote share (ties: the
+ * label with the nearer neighbour first); neighbors[] the k nearest. */
+PE_API pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int dim, int k,
+                                     pe_metric metric, int top_k, pe_classification *out);
 
 #ifdef __cplusplus
 }

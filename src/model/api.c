@@ -3,6 +3,7 @@
 #include "forward.h"
 
 #include "../image/preprocess.h"
+#include "../classify/store.h"
 
 #include <string.h>
 
@@ -36,6 +37,7 @@ pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model 
         in->n_f16 += t->dtype == PE_DT_F16;
         in->n_bf16 += t->dtype == PE_DT_BF16;
     }
+    in->fingerprint = pe_model_fingerprint(m);
     *out = m;
     return PE_OK;
 }
