@@ -45,5 +45,10 @@ void cli_progress_done(void);
 
 /* Subcommands living in their own files. */
 int cmd_bench(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);   /* tools/cmd_classify.c */
+int cmd_text(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_prototypes(int argc, char **argv);
+int cmd_gallery(int argc, char **argv);
 
 #endif

@@ -26,6 +26,13 @@ static const char *USAGE =
     "                                              seeded synthetic weights\n"
     "  bench      (-m MODEL | --arch NAME) [--size S|HxW] [--threads N] [--runs N]\n"
     "             [--warmup N] [--json]             latency, throughput, memory, GFLOP/s\n"
+    "  tokenize   [--vocab F] [--context-length N] TEXT...   CLIP token ids\n"
+    "  text       -m MODEL [--vocab F] -o OUT.npy TEXT...     text embeddings [N, D]\n"
+    "  classify   -m MODEL (--labels L | --labels-file F | --prototypes P | --gallery G)\n"
+    "             [--top K] [--json] (IMAGE... | --raw IN.npy)  zero-shot, prototypes, KNN\n"
+    "  prototypes -m MODEL --labels-file F [--templates-file F] -o PACK\n"
+    "                                              class embeddings from text, stored\n"
+    "  gallery    add|list|remove -g GALLERY ...    labelled reference images for KNN\n"
     "  archs                                       list known architectures\n"
     "  version                                     print the version\n"
     "\n"
@@ -246,6 +253,11 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "synth")) return cmd_synth(n, rest);
     if (!strcmp(cmd, "archs")) return cmd_archs();
     if (!strcmp(cmd, "bench")) return cmd_bench(n, rest);
+    if (!strcmp(cmd, "tokenize")) return cmd_tokenize(n, rest);
+    if (!strcmp(cmd, "text")) return cmd_text(n, rest);
+    if (!strcmp(cmd, "classify")) return cmd_classify(n, rest);
+    if (!strcmp(cmd, "prototypes")) return cmd_prototypes(n, rest);
+    if (!strcmp(cmd, "gallery")) return cmd_gallery(n, rest);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pecore %s\n", pe_version());
         return 0;
