@@ -77,6 +77,12 @@ typedef enum pe_pool_kind {
 typedef struct pe_model_options {
     /* Refuse tensors in a dtype other than these? 0 = accept all (default). */
     int reserved;
+    /* Expected SHA-256 of the file, 64 hex digits, or NULL.  The file is
+     * hashed before it is parsed; a mismatch fails with PE_ERR_CHECKSUM. */
+    const char *sha256_hex;
+    /* Heads for files that carry none (a .pt of a model outside the known
+     * table); 0 = from the file's metadata or the known table. */
+    int vision_heads, text_heads, pool_heads;
 } pe_model_options;
 
 /* What a loaded model is. Sizes are in elements unless named *_bytes. */
@@ -118,9 +124,11 @@ typedef struct pe_model_info {
     int n_f32, n_f16, n_bf16; /* tensors of each stored dtype                 */
 } pe_model_info;
 
-/* Loads a safetensors file (memory-mapped). Official names (bare, "visual.",
- * "module.") and timm names; the architecture is inferred from shapes and
- * the "__metadata__" heads. opt may be NULL. */
+/* Loads a safetensors file or a PyTorch checkpoint (torch.save zip, read
+ * without Python by a restricted unpickler), told apart by their first bytes;
+ * memory-mapped. Official names (bare, "visual.", "module.", wrapped under
+ * "state_dict"/"weights"/"model" in a .pt) and timm names; the architecture
+ * is inferred from shapes and the "__metadata__" heads. opt may be NULL. */
 PE_API pe_status pe_model_load(const char *path, const pe_model_options *opt,
                                pe_model **out);
 PE_API void pe_model_free(pe_model *m);

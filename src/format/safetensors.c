@@ -246,6 +246,7 @@ static void pe_st_release(pe_safetensors *st) {
     }
     free(st->tensors);
     free(st->meta);
+    free(st->owned);
     if (st->mapped && st->base) munmap((void *)st->base, st->size);
     memset(st, 0, sizeof *st);
 }
@@ -336,6 +337,30 @@ const char *pe_st_meta_get(const pe_safetensors *st, const char *key) {
     for (int i = 0; i < st->n_meta; i++)
         if (strcmp(st->meta[i].key, key) == 0) return st->meta[i].value;
     return NULL;
+}
+
+pe_status pe_st_meta_set(pe_safetensors *st, const char *key, const char *value) {
+    if (!st || !key || !value) return pe_error(PE_ERR_INVALID_ARG, "safetensors: meta_set: NULL argument");
+    char *v = strdup(value);
+    if (!v) return pe_error(PE_ERR_NOMEM, "safetensors: out of memory");
+    for (int i = 0; i < st->n_meta; i++)
+        if (strcmp(st->meta[i].key, key) == 0) {
+            free(st->meta[i].value);
+            st->meta[i].value = v;
+            return PE_OK;
+        }
+    pe_st_meta *m = realloc(st->meta, (size_t)(st->n_meta + 1) * sizeof *m);
+    char *k = strdup(key);
+    if (m) st->meta = m;
+    if (!m || !k) {
+        free(k);
+        free(v);
+        return pe_error(PE_ERR_NOMEM, "safetensors: out of memory");
+    }
+    st->meta[st->n_meta].key = k;
+    st->meta[st->n_meta].value = v;
+    st->n_meta++;
+    return PE_OK;
 }
 
 /* ---------------------------------------------------------------- writing */

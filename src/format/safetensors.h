@@ -45,6 +45,8 @@ typedef struct pe_safetensors {
     int n_tensors;
     pe_st_meta *meta;
     int n_meta;
+    uint8_t *owned;         /* .pt: copies of non-contiguous tensors (freed by close) */
+    size_t owned_size;
 } pe_safetensors;
 
 /* Parses buf[0:len] (not copied; must outlive st). Checks: length field and
@@ -62,6 +64,9 @@ void pe_st_close(pe_safetensors *st);
 
 const pe_st_tensor *pe_st_find(const pe_safetensors *st, const char *name);
 const char *pe_st_meta_get(const pe_safetensors *st, const char *key);
+/* Adds or replaces a metadata entry (e.g. heads given by the caller for a
+ * .pt file, which carries none). */
+pe_status pe_st_meta_set(pe_safetensors *st, const char *key, const char *value);
 
 /* Writing: tensors are written in the order given, data from each .data
  * (nbytes = dtype size x numel, computed by the writer). The file is written

@@ -2,9 +2,11 @@
  * pass.  Nothing here allocates once a context has seen an input size. */
 #include "forward.h"
 
+#include "../format/pt.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static pe_status check_out(size_t need, size_t have) {
@@ -13,17 +15,35 @@ static pe_status check_out(size_t need, size_t have) {
     return PE_OK;
 }
 
+/* Heads given by the caller override the file's metadata. */
+static pe_status set_heads(pe_safetensors *st, const pe_model_options *opt) {
+    const struct { int v; const char *key; } h[] = {
+        {opt->vision_heads, "vision_heads"}, {opt->text_heads, "text_heads"},
+        {opt->pool_heads, "attn_pooler_heads"}};
+    for (int i = 0; i < 3; i++) {
+        if (!h[i].v) continue;
+        if (h[i].v < 0 || h[i].v > 4096)
+            return pe_error(PE_ERR_INVALID_ARG, "%s %d out of 1..4096", h[i].key, h[i].v);
+        char v[16];
+        snprintf(v, sizeof v, "%d", h[i].v);
+        pe_status s = pe_st_meta_set(st, h[i].key, v);
+        if (s) return s;
+    }
+    return PE_OK;
+}
+
 pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model **out) {
-    (void)opt;
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: out is NULL");
     *out = NULL;
     if (!path) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: path is NULL");
     pe_model *m = pe_calloc(1, sizeof *m);
     if (!m) return PE_ERR_NOMEM;
-    pe_status s = pe_st_open(&m->st, path);
-    if (!s) s = pe_model_bind(m);
+    /* By magic bytes: a zip is a torch.save checkpoint, else safetensors.
+     * Errors of the open already name the path. */
+    pe_status s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
+    if (!s && opt) s = set_heads(&m->st, opt);
+    if (!s && (s = pe_model_bind(m))) pe_error_prefix(s, "%s", path);
     if (s) {
-        pe_error_prefix(s, "%s", path);
         pe_model_free(m);
         return s;
     }
