@@ -9,7 +9,10 @@
 #include "pecore.h"
 #include "util/json.h"
 
+#include "format/safetensors.h"
+
 #include <math.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -97,9 +100,9 @@ static void compare_rows(const char *id, const float *out, const float *ref, siz
 
 /* ------------------------------------------------------------ cases */
 
-static void case_image_raw(const pe_json *c, const char *id) {
+static void case_image_raw(const pe_json *c, const char *id, const char *model) {
     pe_model *m;
-    pe_ctx *ctx = model_ctx(jstr(c, "model"), &m);
+    pe_ctx *ctx = model_ctx(model, &m);
     npy_array in = {0}, exp = {0};
     if (!ctx || load_npy(jstr(c, "input"), &in) || load_npy(jstr(c, "expect"), &exp)) goto done;
     pe_output kind = !strcmp(jstr(c, "output"), "tokens") ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
@@ -241,6 +244,47 @@ done:
     npy_free(&exp);
 }
 
+/* The .pt twins: every image_raw case again with models/X.pt in place of
+ * models/X.safetensors where that file exists.  A .pt carries no metadata,
+ * so the heads are passed as an app would (pe_model_options), taken from the
+ * safetensors twin's __metadata__. */
+static void pt_twin_cases(const pe_json *cases) {
+    int ran = 0;
+    for (size_t i = 0; cases && i < cases->n; i++) {
+        const pe_json *c = &cases->items[i];
+        const char *kind = jstr(c, "kind"), *id = jstr(c, "id"), *model = jstr(c, "model");
+        const size_t n = model ? strlen(model) : 0;
+        if (!kind || strcmp(kind, "image_raw") || n < 12 || strcmp(model + n - 12, ".safetensors"))
+            continue;
+        char rel[256], path[512], twin[512], pid[160];
+        snprintf(rel, sizeof rel, "%.*s.pt", (int)(n - 12), model);
+        golden_path(path, sizeof path, rel);
+        if (access(path, R_OK)) continue;
+        int slot = 0;
+        while (slot < 16 && g_models[slot].m && strcmp(g_models[slot].path, path)) slot++;
+        if (slot < 16 && !g_models[slot].m) {
+            pe_safetensors st;
+            golden_path(twin, sizeof twin, model);
+            CHECK(pe_st_open(&st, twin) == PE_OK, "%s: %s", twin, pe_last_error());
+            const char *vh = pe_st_meta_get(&st, "vision_heads"), *th = pe_st_meta_get(&st, "text_heads"),
+                       *ph = pe_st_meta_get(&st, "attn_pooler_heads");
+            pe_model_options o = {.vision_heads = vh ? atoi(vh) : 0, .text_heads = th ? atoi(th) : 0,
+                                  .pool_heads = ph ? atoi(ph) : 0};
+            pe_st_close(&st);
+            pe_status s = pe_model_load(path, &o, &g_models[slot].m);
+            CHECK(s == PE_OK, "load %s: %s", path, pe_last_error());
+            if (s) continue;
+            pe_ctx_options co = {.n_threads = 2};
+            CHECK(pe_ctx_create(g_models[slot].m, &co, &g_models[slot].c) == PE_OK, "ctx %s", path);
+            snprintf(g_models[slot].path, sizeof g_models[slot].path, "%s", path);
+        }
+        snprintf(pid, sizeof pid, "%s (.pt)", id);
+        case_image_raw(c, pid, rel);
+        ran++;
+    }
+    CHECK(ran >= 7, "only %d image_raw cases ran with a .pt twin", ran);
+}
+
 int main(void) {
     char path[512];
     size_t len = 0;
@@ -259,7 +303,7 @@ int main(void) {
         const char *kind = jstr(c, "kind"), *id = jstr(c, "id");
         if (!kind || !id) { CHECK(0, "case %zu has no kind or id", i); continue; }
         counted++;
-        if (!strcmp(kind, "image_raw")) case_image_raw(c, id);
+        if (!strcmp(kind, "image_raw")) case_image_raw(c, id, jstr(c, "model"));
         else if (!strcmp(kind, "image_file")) case_image_file(c, id);
         else if (!strcmp(kind, "debug_stages")) case_stages(c, id);
         else if (!strcmp(kind, "text")) case_text(c, id);
@@ -268,6 +312,7 @@ int main(void) {
         else CHECK(0, "%s: unknown case kind '%s'", id, kind);
     }
     CHECK(counted >= 20, "only %d model cases found in the manifest", counted);
+    pt_twin_cases(cases);
     for (int i = 0; i < 16; i++) {
         pe_ctx_free(g_models[i].c);
         pe_model_free(g_models[i].m);
