@@ -24,6 +24,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The tests use the CLI's file helpers, not its commands.
+TEST_TOOL_OBJ := $(BUILD)/obj/tools/npy.o $(BUILD)/obj/tools/image_io.o
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -60,9 +62,9 @@ $(BUILD)/libpecore.so: $(LIB_OBJ)
 $(BUILD)/pecore: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a
 	$(CC) -o $@ $^ $(LDLIBS_CLI)
 
-$(BUILD)/tests/%: tests/%.c $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a tests/test.h
+$(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI)
+	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI)
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh
@@ -76,3 +78,8 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Side-by-side benchmark against ONNX Runtime and PyTorch (installs them).
+.PHONY: compare
+compare:
+	sh bench/compare.sh

@@ -1,0 +1,166 @@
+"""Side-by-side benchmark: pecore vs ONNX Runtime vs PyTorch eager, same
+synthetic weights, same machine, interleaved runs.  Run through compare.sh
+(which installs the dependencies).  Writes bench/RESULTS.md (appends a run).
+
+  compare.py [--archs A,B] [--threads 1,2] [--rounds R] [--runs N]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "build", "compare")
+PECORE = os.path.join(ROOT, "build", "pecore")
+PY = "/usr/bin/python3"  # Debian's, where python3-torch lives
+SIZES = {"PE-Core-T16-384": 384, "PE-Core-S16-384": 384, "PE-Core-B16-224": 224}
+
+
+def run_json(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        sys.exit(f"compare: {' '.join(cmd)} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def npy_f32(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    hlen = int.from_bytes(data[8:10], "little")
+    import array
+    a = array.array("f")
+    a.frombytes(data[10 + hlen:])
+    return list(a)
+
+
+def cosine(a, b):
+    dot = sum(x * y for x, y in zip(a, b))
+    na = sum(x * x for x in a) ** 0.5
+    nb = sum(y * y for y in b) ** 0.5
+    return dot / (na * nb)
+
+
+def prepare(arch):
+    size = SIZES[arch]
+    base = os.path.join(OUT, arch)
+    st, onnx = base + ".safetensors", base + ".onnx"
+    x, ref = base + "_in.npy", base + "_torch.npy"
+    if not os.path.exists(st):
+        subprocess.run([PECORE, "synth", "--arch", arch, "--seed", "1", "-o", st], check=True, cwd=ROOT)
+    if not (os.path.exists(onnx) and os.path.exists(x)):
+        print(f"  exporting {arch} to ONNX ...", flush=True)
+        subprocess.run([PY, "bench/pe_torch.py", "export", st, str(size), onnx, x, ref], check=True,
+                       cwd=ROOT, stderr=subprocess.DEVNULL)
+    # agreement on the same input
+    pe_out, ort_out = base + "_pecore.npy", base + "_ort.npy"
+    subprocess.run([PECORE, "embed", "-m", st, "--raw", x, "-o", pe_out], check=True, cwd=ROOT)
+    run_json(["node", "bench/ort_bench.js", onnx, x, "1", "1", "0", ort_out])
+    r = npy_f32(ref)
+    c_pe, c_ort = cosine(npy_f32(pe_out), r), cosine(npy_f32(ort_out), r)
+    print(f"  {arch}: cosine vs PyTorch: pecore {c_pe:.7f}, ONNX Runtime {c_ort:.7f}")
+    if c_pe < 0.9999 or c_ort < 0.9999:
+        sys.exit(f"compare: {arch}: outputs disagree (cosine < 0.9999); not timing")
+    return size, st, onnx, x, c_pe, c_ort
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--archs", default=",".join(SIZES))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=10)
+    a = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    archs, threads = a.archs.split(","), [int(t) for t in a.threads.split(",")]
+    rows = []
+    for arch in archs:
+        size, st, onnx, x, c_pe, c_ort = prepare(arch)
+        for t in threads:
+            res = {"pecore": [], "ort": [], "torch": []}
+            meta = {"pecore": [], "ort": [], "torch": []}
+            for rnd in range(a.rounds):  # interleaved: each round runs all three
+                print(f"  {arch} {t} thread(s) round {rnd + 1}/{a.rounds}", flush=True)
+                p = run_json([PECORE, "bench", "-m", st, "--threads", str(t), "--runs", str(a.runs),
+                              "--warmup", "2", "--json"])
+                res["pecore"].append(p["p50_ms"])
+                meta["pecore"].append(p)
+                o = run_json(["node", "bench/ort_bench.js", onnx, x, str(t), str(a.runs), "2"])
+                res["ort"] += o["lat"]
+                meta["ort"].append(o)
+                tr = run_json([PY, "bench/pe_torch.py", "time", st, str(size), x, str(t),
+                               str(max(3, a.runs // 2)), "1"])
+                res["torch"] += tr["lat"]
+                meta["torch"].append(tr)
+            pe_lat = []
+            for m in meta["pecore"]:
+                pe_lat += [m["p50_ms"]] * 1
+            row = {"arch": arch, "threads": t, "cos_pe": c_pe, "cos_ort": c_ort}
+            row["pe_p50"] = statistics.median(m["p50_ms"] for m in meta["pecore"])
+            row["pe_p90"] = statistics.median(m["p90_ms"] for m in meta["pecore"])
+            row["pe_rss"] = max(m["peak_rss_mb"] for m in meta["pecore"])
+            row["pe_load"] = statistics.median(m["load_ms"] for m in meta["pecore"])
+            row["pe_share"] = statistics.median(m["peak_share"] for m in meta["pecore"])
+            for k in ("ort", "torch"):
+                lat = sorted(res[k])
+                row[k + "_p50"] = statistics.median(lat)
+                row[k + "_p90"] = lat[min(len(lat) - 1, int(0.9 * len(lat)))]
+                row[k + "_rss"] = max(m["peak_rss_mb"] for m in meta[k])
+                row[k + "_load"] = statistics.median(m["load_ms"] for m in meta[k])
+            rows.append(row)
+            print(f"  -> pecore {row['pe_p50']:.1f} ms, ORT {row['ort_p50']:.1f} ms, "
+                  f"PyTorch {row['torch_p50']:.1f} ms", flush=True)
+    write_results(rows, a)
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_results(rows, a):
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    new = not os.path.exists(path)
+    with open(path, "a") as f:
+        if new:
+            f.write("# Benchmark results\n\nEach section is one run of `bench/compare.sh`; "
+                    "ratios compare engines measured in the same run.\n")
+        f.write(f"\n## {datetime.date.today()} — {cpu_name()}, {os.cpu_count()} CPUs\n\n")
+        f.write(f"Command: `bench/compare.sh --archs {a.archs} --threads {a.threads} "
+                f"--rounds {a.rounds} --runs {a.runs}`  \n")
+        f.write("Synthetic f32 weights (`pecore synth --seed 1`), one image per call. "
+                "pecore: median over rounds of each round's p50 (`pecore bench`); ONNX Runtime "
+                "(onnxruntime-node, CPU EP, graph optimisation all) and PyTorch eager "
+                "(Debian python3-torch, inference_mode): median of all timed runs, rounds "
+                "interleaved. RSS: peak resident set of the process. Load: weights to ready "
+                "session (PyTorch excludes `import torch`).\n\n")
+        f.write("| model | thr | pecore p50 / p90 ms | ORT p50 / p90 ms | PyTorch p50 / p90 ms "
+                "| pecore/ORT | pecore/PyTorch | RSS MB pecore / ORT / PyTorch | load ms pecore / ORT / PyTorch "
+                "| pecore % of FMA peak | cos vs PyTorch (pecore, ORT) |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            f.write(f"| {r['arch']} | {r['threads']} | {r['pe_p50']:.1f} / {r['pe_p90']:.1f} "
+                    f"| {r['ort_p50']:.1f} / {r['ort_p90']:.1f} | {r['torch_p50']:.1f} / {r['torch_p90']:.1f} "
+                    f"| {r['pe_p50'] / r['ort_p50']:.2f} | {r['pe_p50'] / r['torch_p50']:.2f} "
+                    f"| {r['pe_rss']:.0f} / {r['ort_rss']:.0f} / {r['torch_rss']:.0f} "
+                    f"| {r['pe_load']:.0f} / {r['ort_load']:.0f} / {r['torch_load']:.0f} "
+                    f"| {100 * r['pe_share']:.0f}% | {r['cos_pe']:.6f}, {r['cos_ort']:.6f} |\n")
+        by = {(r["arch"], r["threads"]): r for r in rows}
+        scal = [f"{arch}: {by[(arch, 1)]['pe_p50'] / by[(arch, 2)]['pe_p50']:.2f}x"
+                for arch in {r['arch'] for r in rows} if (arch, 1) in by and (arch, 2) in by]
+        if scal:
+            f.write(f"\npecore 2-thread speed-up over 1 thread (p50): {', '.join(sorted(scal))}\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,517 @@
+/* AVX-512 kernels (F, BW, VL, DQ + FMA + F16C), compiled with those flags and
+ * reached only through pe_kernels_avx512 after dispatch.c checked the CPU.
+ * kernels_ref.c is the specification; comments here say why, not what. */
+#include "kernels.h"
+#include "vecmath_coef.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Mask of the first n (0..16) lanes. */
+INLINE __mmask16 lanes16(int n) {
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+/* ---------------------------------------------------------------- math */
+
+/* exp with ~1 ulp error; scalef handles overflow and gradual underflow, and
+ * the clamps are ordered so that a NaN input stays NaN. */
+INLINE __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(PE_LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(PE_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(PE_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(PE_EXP_E4);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP_E3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP_E2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP_E1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP_E0));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* erf: odd polynomial up to |x| = 1, 1 - exp(-x^2) B(x) beyond (both are
+ * evaluated; this runs once per output element of a GEMM, so accuracy beats
+ * the few extra instructions). */
+INLINE __m512 erf512(__m512 x) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    __m512 t = _mm512_andnot_ps(sign, x);
+    __m512 s = _mm512_mul_ps(t, t);
+    __m512 p = _mm512_set1_ps(PE_ERF_S7);
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S6));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S5));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S4));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S3));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S2));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S1));
+    p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(PE_ERF_S0));
+    __m512 small = _mm512_fmadd_ps(t, p, t);
+
+    __m512 tc = _mm512_min_ps(_mm512_set1_ps(4.0f), t);
+    __m512 u = _mm512_fmadd_ps(tc, _mm512_set1_ps(2.0f / 3.0f), _mm512_set1_ps(-5.0f / 3.0f));
+    __m512 b = _mm512_set1_ps(PE_ERF_B12);
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B11));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B10));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B9));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B8));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B7));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B6));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B5));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B4));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B3));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B2));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B1));
+    b = _mm512_fmadd_ps(b, u, _mm512_set1_ps(PE_ERF_B0));
+    __m512 e = exp512(_mm512_mul_ps(tc, _mm512_sub_ps(_mm512_setzero_ps(), tc)));
+    __m512 big = _mm512_fnmadd_ps(e, b, _mm512_set1_ps(1.0f));
+
+    __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(1.0f), _CMP_LE_OQ),
+                                    big, small);
+    return _mm512_or_ps(r, _mm512_and_ps(sign, x));
+}
+
+INLINE __m512 gelu512(__m512 x) {
+    __m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+    return _mm512_fmadd_ps(h, erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f))), h);
+}
+
+/* Test hook: the vector erf on n floats (n any), for the dense sweep. */
+void pe_avx512_erf(const float *x, float *y, size_t n);
+void pe_avx512_erf(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes16(n - i < 16 ? (int)(n - i) : 16);
+        _mm512_mask_storeu_ps(y + i, m, erf512(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* ---------------------------------------------------------------- gemm */
+
+/* Register tile: MR rows x 32 columns (two adjacent panels) = 24 zmm
+ * accumulators; per k, two panel loads and MR broadcasts feed 2*MR FMAs. */
+#define GEMM_MR 12
+#define GEMM_NP 2
+
+/* Applies the epilogue to an MR x 32 tile held in a stack buffer and stores
+ * the valid columns.  Kept out of the unrolled microkernel: it runs once per
+ * tile against K iterations of FMAs. */
+static void gemm_store(const float *tile, int mr, int ncols, float *C, int ldc,
+                       const pe_epilogue *ep, int m, int n) {
+    for (int c0 = 0; c0 < ncols; c0 += 16) {
+        __mmask16 mk = lanes16(ncols - c0);
+        __m512 bias = _mm512_setzero_ps(), gamma = _mm512_set1_ps(1.0f);
+        int gelu = 0;
+        const float *res = NULL;
+        if (ep) {
+            if (ep->bias) bias = _mm512_maskz_loadu_ps(mk, ep->bias + n + c0);
+            if (ep->gamma) gamma = _mm512_maskz_loadu_ps(mk, ep->gamma + n + c0);
+            gelu = ep->gelu;
+            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
+        }
+        for (int r = 0; r < mr; r++) {
+            __m512 v = _mm512_add_ps(_mm512_load_ps(tile + r * 32 + c0), bias);
+            if (gelu) v = gelu512(v);
+            if (res) v = _mm512_fmadd_ps(gamma, v,
+                                         _mm512_maskz_loadu_ps(mk, res + (size_t)r * ep->ldr));
+            _mm512_mask_storeu_ps(C + (size_t)r * ldc + c0, mk, v);
+        }
+    }
+}
+
+/* The microkernel, instantiated for every (rows, panels) pair so that the
+ * accumulator array lives in registers. */
+INLINE void gemm_tile(const float *A, size_t lda, const float *W, size_t pstride, int K,
+                      float *C, int ldc, int ncols, const pe_epilogue *ep, int m, int n,
+                      const int mr, const int np) {
+    __m512 acc[GEMM_MR][GEMM_NP];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) acc[r][c] = _mm512_setzero_ps();
+
+    const float *w0 = W, *w1 = W + pstride;
+    for (int k = 0; k < K; k++) {
+        __m512 b0 = _mm512_loadu_ps(w0 + (size_t)k * 16);
+        __m512 b1 = np > 1 ? _mm512_loadu_ps(w1 + (size_t)k * 16) : b0;
+        const float *a = A + k;
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            if (np > 1) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+
+    float tile[GEMM_MR * 32] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, acc[r][c]);
+    gemm_store(tile, mr, ncols, C, ldc, ep, m, n);
+}
+
+typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, size_t pstride,
+                             int K, float *C, int ldc, int ncols, const pe_epilogue *ep,
+                             int m, int n);
+
+#define TILE_FN(MR, NP)                                                                  \
+    static void gemm_tile_##MR##_##NP(const float *A, size_t lda, const float *W,        \
+                                      size_t pstride, int K, float *C, int ldc, int ncols, \
+                                      const pe_epilogue *ep, int m, int n) {             \
+        gemm_tile(A, lda, W, pstride, K, C, ldc, ncols, ep, m, n, MR, NP);               \
+    }
+#define TILE_FNS(MR) TILE_FN(MR, 1) TILE_FN(MR, 2)
+TILE_FNS(1) TILE_FNS(2) TILE_FNS(3) TILE_FNS(4) TILE_FNS(5) TILE_FNS(6)
+TILE_FNS(7) TILE_FNS(8) TILE_FNS(9) TILE_FNS(10) TILE_FNS(11) TILE_FNS(12)
+
+#define TILE_ROW(MR) { gemm_tile_##MR##_1, gemm_tile_##MR##_2 }
+static const gemm_tile_fn gemm_tiles[GEMM_MR][GEMM_NP] = {
+    TILE_ROW(1), TILE_ROW(2), TILE_ROW(3), TILE_ROW(4), TILE_ROW(5), TILE_ROW(6),
+    TILE_ROW(7), TILE_ROW(8), TILE_ROW(9), TILE_ROW(10), TILE_ROW(11), TILE_ROW(12),
+};
+
+/* Panels of W kept hot in L2 while every row block of A passes over them. */
+#ifndef GEMM_W_BLOCK_BYTES
+#define GEMM_W_BLOCK_BYTES (128u * 1024u)
+#endif
+
+static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
+                        float *C, int ldc, int m0, int m1, int n0, int n1,
+                        const pe_epilogue *ep) {
+    (void)N;
+    if (m1 <= m0 || n1 <= n0) return;
+    size_t pstride = (size_t)K * PE_GEMM_NR;
+    int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
+    int pblock = fit < GEMM_NP ? GEMM_NP : (int)(fit < 1024 ? fit : 1024) & ~(GEMM_NP - 1);
+    for (int pb = p0; pb < p1; pb += pblock) {
+        int pe = pb + pblock < p1 ? pb + pblock : p1;
+        for (int m = m0; m < m1; m += GEMM_MR) {
+            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
+            const float *a = A + (size_t)m * lda;
+            for (int p = pb; p < pe; p += GEMM_NP) {
+                int np = pe - p < GEMM_NP ? pe - p : GEMM_NP;
+                int n = p * PE_GEMM_NR;
+                int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+                gemm_tiles[mr - 1][np - 1](a, (size_t)lda, Wp + (size_t)p * pstride, pstride,
+                                           K, C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
+            }
+        }
+    }
+}
+
+/* ----------------------------------------------------------- attention */
+
+/* Up to 32 queries at a time, one per lane of NV = 1 or 2 vectors: the query
+ * block is transposed once (qt[d][lane]) so that the scores of a key come out
+ * as vectors, q . k_j = sum_d qt[d] * k_j[d], each broadcast k_j[d] feeding NV
+ * FMAs, and the online softmax (running max, sum, rescale) is plain lane-wise
+ * arithmetic.  Keys stream in tiles of 64; a tile of K and V is reused by all
+ * queries of the block while it is in L1. */
+#define ATT_QB 32
+#define ATT_KT 64
+
+/* Scores of 8 consecutive keys into st[g][lane]. */
+INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, float *st,
+                        const int NV) {
+    __m512 acc[2][8];
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; u++)
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) acc[u][g] = _mm512_setzero_ps();
+    for (int d = 0; d < dh; d++) {
+        __m512 q0 = _mm512_load_ps(qt + (size_t)d * ATT_QB);
+        __m512 q1 = NV > 1 ? _mm512_load_ps(qt + (size_t)d * ATT_QB + 16) : q0;
+        const float *kd = k + d;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512 kv = _mm512_set1_ps(kd[g * ldk]);
+            acc[0][g] = _mm512_fmadd_ps(q0, kv, acc[0][g]);
+            if (NV > 1) acc[1][g] = _mm512_fmadd_ps(q1, kv, acc[1][g]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; u++)
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) _mm512_store_ps(st + g * ATT_QB + u * 16, acc[u][g]);
+}
+
+static void att_scores1(const float *qt, const float *k, int dh, float *st, int nv) {
+    for (int u = 0; u < nv; u++) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int d = 0; d < dh; d++)
+            acc = _mm512_fmadd_ps(_mm512_load_ps(qt + (size_t)d * ATT_QB + u * 16),
+                                  _mm512_set1_ps(k[d]), acc);
+        _mm512_store_ps(st + u * 16, acc);
+    }
+}
+
+static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
+                       int nv) {
+    int j = 0;
+    for (; j + 8 <= nk; j += 8) {
+        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 2);
+        else att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 1);
+    }
+    for (; j < nk; j++) att_scores1(qt, k + (size_t)j * ldk, dh, st + j * ATT_QB, nv);
+}
+
+/* oacc[q0 .. q0+QG)[d0 .. d0+16 NC) = alpha * oacc + sum_j p[j][q] v[j]; the
+ * last vector of the chunk is masked when dh is not a multiple of 16. */
+INLINE void att_pv(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
+                   const float *alpha, int q0, int d0, __mmask16 last, const int QG,
+                   const int NC) {
+    __m512 acc[16][4];
+#pragma GCC unroll 16
+    for (int r = 0; r < QG; r++) {
+        __m512 a = _mm512_set1_ps(alpha[q0 + r]);
+        const float *o = oacc + (size_t)(q0 + r) * dh + d0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++)
+            acc[r][c] = _mm512_mul_ps(
+                a, _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, o + c * 16));
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *vj = v + (size_t)j * ldv + d0;
+        __m512 vv[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++)
+            vv[c] = _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, vj + c * 16);
+#pragma GCC unroll 16
+        for (int r = 0; r < QG; r++) {
+            __m512 pr = _mm512_set1_ps(p[j * ATT_QB + q0 + r]);
+#pragma GCC unroll 4
+            for (int c = 0; c < NC; c++) acc[r][c] = _mm512_fmadd_ps(pr, vv[c], acc[r][c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < QG; r++) {
+        float *o = oacc + (size_t)(q0 + r) * dh + d0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++)
+            _mm512_mask_storeu_ps(o + c * 16, c == NC - 1 ? last : 0xffff, acc[r][c]);
+    }
+}
+
+/* One tile of keys through PV for queries [0, nq), in head-dim chunks of up
+ * to 64 floats, with the query group sized so that ~16 accumulators stay in
+ * registers. */
+static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, float *oacc,
+                        int dh, const float *alpha, int nq) {
+    for (int d0 = 0; d0 < dh; d0 += 64) {
+        int rem = dh - d0;
+        __mmask16 last = lanes16(rem >= 64 || rem % 16 == 0 ? 16 : rem % 16);
+        int nc = rem >= 64 ? 4 : (rem + 15) / 16;
+        switch (nc) {
+        case 4:
+            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 4);
+            break;
+        case 3:
+            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 3);
+            break;
+        case 2:
+            for (int q0 = 0; q0 < nq; q0 += 8) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 8, 2);
+            break;
+        default:
+            for (int q0 = 0; q0 < nq; q0 += 16) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 16, 1);
+            break;
+        }
+    }
+}
+
+/* Turns a tile of raw scores into weights (in place) and advances the
+ * running max m and sum l of each of the nv lane vectors; alpha gets the
+ * factor for the old accumulators.  Lane i sees key j of the tile iff
+ * i >= j - mask_from. */
+static void att_softmax(float *st, int nk, float scale, int mask_from, int nv, __m512 *m,
+                        __m512 *l, float *alpha) {
+    const __m512 vscale = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int u = 0; u < nv; u++) {
+        float *su = st + u * 16;
+        __m512 mt = ninf;
+        for (int j = 0; j < nk; j++) {
+            __m512 s = _mm512_mul_ps(_mm512_load_ps(su + j * ATT_QB), vscale);
+            int thr = j - mask_from - u * 16;
+            if (thr > 0)
+                s = _mm512_mask_mov_ps(s, _mm512_cmplt_epi32_mask(iota, _mm512_set1_epi32(thr)), ninf);
+            _mm512_store_ps(su + j * ATT_QB, s);
+            mt = _mm512_max_ps(mt, s);
+        }
+        __m512 mnew = _mm512_max_ps(m[u], mt);
+        /* A lane that has seen only masked keys keeps max -inf; shift by 0
+         * instead so that exp gives 0 rather than NaN. */
+        __m512 msafe = _mm512_mask_mov_ps(mnew, _mm512_cmp_ps_mask(mnew, ninf, _CMP_EQ_OQ),
+                                          _mm512_setzero_ps());
+        __m512 a = exp512(_mm512_sub_ps(m[u], msafe));
+        __m512 sum = _mm512_setzero_ps();
+        for (int j = 0; j < nk; j++) {
+            __m512 pj = exp512(_mm512_sub_ps(_mm512_load_ps(su + j * ATT_QB), msafe));
+            _mm512_store_ps(su + j * ATT_QB, pj);
+            sum = _mm512_add_ps(sum, pj);
+        }
+        l[u] = _mm512_fmadd_ps(l[u], a, sum);
+        m[u] = mnew;
+        _mm512_store_ps(alpha + u * 16, a);
+    }
+}
+
+static void attention_avx512(const float *q, int ldq, const float *k, int ldk,
+                             const float *v, int ldv, float *o, int ldo, int Tq, int Tk,
+                             int dh, float scale, int causal, int causal_offset,
+                             float *scratch) {
+    float *qt = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [dh][32] */
+    float *st = qt + (size_t)dh * ATT_QB;                              /* [64][32] */
+    float *oacc = st + ATT_KT * ATT_QB;                                /* [32][dh] */
+    float *alpha = oacc + (size_t)ATT_QB * dh;                         /* [32] */
+
+    for (int qb = 0; qb < Tq; qb += ATT_QB) {
+        int nq = Tq - qb < ATT_QB ? Tq - qb : ATT_QB;
+        int nv = nq > 16 ? 2 : 1;
+        long kend = Tk;
+        if (causal && (long)qb + nq + causal_offset < kend) kend = (long)qb + nq + causal_offset;
+        if (kend <= 0) {
+            for (int i = 0; i < nq; i++) memset(o + (size_t)(qb + i) * ldo, 0, (size_t)dh * 4);
+            continue;
+        }
+        for (int d = 0; d < dh; d++)
+            for (int i = 0; i < ATT_QB; i++)
+                qt[(size_t)d * ATT_QB + i] = i < nq ? q[(size_t)(qb + i) * ldq + d] : 0.0f;
+        memset(oacc, 0, (size_t)ATT_QB * dh * sizeof(float));
+        __m512 m[2], l[2];
+        m[0] = m[1] = _mm512_set1_ps(-INFINITY);
+        l[0] = l[1] = _mm512_setzero_ps();
+
+        for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
+            int nk = kend - j0 < ATT_KT ? (int)(kend - j0) : ATT_KT;
+            att_scores(qt, k + (size_t)j0 * ldk, (size_t)ldk, nk, dh, st, nv);
+            /* Query qb+i sees key j0+j iff j0 + j <= qb + i + offset, i.e.
+             * i >= j - (qb + offset - j0). */
+            long from = causal ? (long)qb + causal_offset - j0 : (long)(1 << 30);
+            if (from > (1 << 30)) from = 1 << 30; /* no overflow in j - from */
+            att_softmax(st, nk, scale, (int)from, nv, m, l, alpha);
+            att_pv_tile(st, v + (size_t)j0 * ldv, (size_t)ldv, nk, oacc, dh, alpha, nq);
+        }
+
+        for (int u = 0; u < nv; u++) {
+            __m512 inv = _mm512_maskz_div_ps(
+                _mm512_cmp_ps_mask(l[u], _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(1.0f), l[u]);
+            _mm512_store_ps(alpha + u * 16, inv);
+        }
+        for (int i = 0; i < nq; i++) {
+            __m512 s = _mm512_set1_ps(alpha[i]);
+            const float *src = oacc + (size_t)i * dh;
+            float *dst = o + (size_t)(qb + i) * ldo;
+            for (int d = 0; d < dh; d += 16) {
+                __mmask16 mk = lanes16(dh - d);
+                _mm512_mask_storeu_ps(dst + d, mk,
+                                      _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, src + d), s));
+            }
+        }
+    }
+}
+
+/* ----------------------------------------------------------- layernorm */
+
+static void layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows, int n,
+                             const float *w, const float *b, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        float *yr = y + (size_t)r * ldy;
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(xr + i));
+            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(xr + i + 16));
+        }
+        for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(lanes16(n - i), xr + i));
+        float mean = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) / (float)n;
+
+        __m512 vm = _mm512_set1_ps(mean);
+        s0 = s1 = _mm512_setzero_ps();
+        for (i = 0; i + 32 <= n; i += 32) {
+            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(xr + i), vm);
+            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(xr + i + 16), vm);
+            s0 = _mm512_fmadd_ps(d0, d0, s0);
+            s1 = _mm512_fmadd_ps(d1, d1, s1);
+        }
+        for (; i < n; i += 16) {
+            __mmask16 mk = lanes16(n - i);
+            __m512 d0 = _mm512_maskz_sub_ps(mk, _mm512_maskz_loadu_ps(mk, xr + i), vm);
+            s0 = _mm512_fmadd_ps(d0, d0, s0);
+        }
+        float var = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) / (float)n;
+        __m512 rstd = _mm512_set1_ps(1.0f / sqrtf(var + eps));
+
+        for (i = 0; i < n; i += 16) {
+            __mmask16 mk = lanes16(n - i);
+            __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + i), vm), rstd);
+            t = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(mk, w + i), _mm512_maskz_loadu_ps(mk, b + i));
+            _mm512_mask_storeu_ps(yr + i, mk, t);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- rope */
+
+static void rope_avx512(float *x, int ldx, int T, int n, const float *cs) {
+    const int h = n / 2;
+    /* Each of 8 cos/sin values serves one interleaved pair (two lanes). */
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * ldx;
+        const float *c = cs + (size_t)t * n, *s = c + h;
+        for (int i = 0; i < h; i += 8) {
+            int np = h - i < 8 ? h - i : 8;
+            __mmask8 m8 = (__mmask8)((1u << np) - 1u);
+            __mmask16 m16 = lanes16(2 * np);
+            __m512 cv = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(m8, c + i)));
+            __m512 sv = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(m8, s + i)));
+            __m512 xv = _mm512_maskz_loadu_ps(m16, xt + 2 * i);
+            __m512 xs = _mm512_permute_ps(xv, 0xB1); /* swap within pairs */
+            /* even lanes x0 c - x1 s, odd lanes x1 c + x0 s */
+            _mm512_mask_storeu_ps(xt + 2 * i, m16, _mm512_fmaddsub_ps(xv, cv, _mm512_mul_ps(xs, sv)));
+        }
+    }
+}
+
+/* --------------------------------------------------------- conversions */
+
+static void f16_to_f32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    if (i < n) {
+        __mmask16 mk = lanes16((int)(n - i));
+        _mm512_mask_storeu_ps(dst + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, src + i)));
+    }
+}
+
+static void bf16_to_f32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+    }
+    if (i < n) {
+        __mmask16 mk = lanes16((int)(n - i));
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mk, src + i));
+        _mm512_mask_storeu_ps(dst + i, mk, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+    }
+}
+
+const pe_kernels pe_kernels_avx512 = {
+    .name = "avx512",
+    .gemm = gemm_avx512,
+    .attention = attention_avx512,
+    .layernorm = layernorm_avx512,
+    .rope = rope_avx512,
+    .f16_to_f32 = f16_to_f32_avx512,
+    .bf16_to_f32 = bf16_to_f32_avx512,
+};

@@ -1,0 +1,170 @@
+/* Plain C reference kernels: the specification every ISA-specific set is
+ * tested against, and the fallback where no vector set applies.  Written for
+ * clarity; the inner loops are simple enough for the baseline compiler to
+ * vectorise, which keeps the fallback usable. */
+#include "kernels.h"
+#include "../common.h"
+
+#include <math.h>
+#include <string.h>
+
+float pe_gelu_ref(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+size_t pe_gemm_packed_floats(int N, int K) {
+    size_t panels = ((size_t)N + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    return panels * (size_t)K * PE_GEMM_NR;
+}
+
+void pe_gemm_pack(float *dst, const float *W, int N, int K, int ldw) {
+    int panels = (N + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    for (int p = 0; p < panels; p++) {
+        float *panel = dst + (size_t)p * K * PE_GEMM_NR;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < PE_GEMM_NR; j++) {
+                int n = p * PE_GEMM_NR + j;
+                panel[(size_t)k * PE_GEMM_NR + j] = n < N ? W[(size_t)n * ldw + k] : 0.0f;
+            }
+    }
+}
+
+/* Every kernel set lays its attention scratch out inside this size: a
+ * transposed block of up to 32 queries (dh x 32), a 64-key x 32-query tile of
+ * scores, 32 rows of output accumulators (32 x dh), 32 rescale factors, and a
+ * cache line of slack so the sets can align it. */
+size_t pe_attention_scratch_floats(int dh) {
+    return (size_t)64 * (size_t)(dh > 0 ? dh : 1) + 64 * 32 + 32 + 16;
+}
+
+/* ------------------------------------------------------------------ gemm */
+
+static float epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
+    if (!ep) return v;
+    if (ep->bias) v += ep->bias[n];
+    if (ep->gelu) v = pe_gelu_ref(v);
+    if (ep->residual) {
+        float g = ep->gamma ? ep->gamma[n] : 1.0f;
+        v = ep->residual[(size_t)m * ep->ldr + n] + g * v;
+    }
+    return v;
+}
+
+static void gemm_ref(const float *A, int lda, const float *Wp, int N, int K,
+                     float *C, int ldc, int m0, int m1, int n0, int n1,
+                     const pe_epilogue *ep) {
+    (void)N;
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        for (int n = n0; n < n1; n += PE_GEMM_NR) {
+            const float *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
+            /* Each column is summed in k order, like the textbook loop. */
+            float acc[PE_GEMM_NR] = { 0 };
+            for (int k = 0; k < K; k++) {
+                const float *w = panel + (size_t)k * PE_GEMM_NR;
+                for (int j = 0; j < PE_GEMM_NR; j++) acc[j] += a[k] * w[j];
+            }
+            int nj = PE_MIN(PE_GEMM_NR, n1 - n);
+            for (int j = 0; j < nj; j++)
+                C[(size_t)m * ldc + n + j] = epilogue_ref(acc[j], ep, m, n + j);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- attention */
+
+/* Per query: one pass for the maximum score, a second for the weights and
+ * the weighted sum of values (scores are recomputed instead of stored, so
+ * only dh floats of scratch are used).  A query with no visible key (possible
+ * only with a negative causal offset) gets zeros. */
+static void attention_ref(const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, float *o, int ldo, int Tq, int Tk,
+                          int dh, float scale, int causal, int causal_offset,
+                          float *scratch) {
+    float *acc = scratch; /* [dh] */
+    for (int i = 0; i < Tq; i++) {
+        const float *qi = q + (size_t)i * ldq;
+        float *oi = o + (size_t)i * ldo;
+        long kend = Tk;
+        if (causal) kend = PE_MIN((long)Tk, (long)i + causal_offset + 1);
+        if (kend <= 0) {
+            memset(oi, 0, (size_t)dh * sizeof(float));
+            continue;
+        }
+        float mx = -INFINITY;
+        for (long j = 0; j < kend; j++) {
+            const float *kj = k + (size_t)j * ldk;
+            float s = 0.0f;
+            for (int d = 0; d < dh; d++) s += qi[d] * kj[d];
+            mx = fmaxf(mx, s * scale);
+        }
+        float l = 0.0f;
+        memset(acc, 0, (size_t)dh * sizeof(float));
+        for (long j = 0; j < kend; j++) {
+            const float *kj = k + (size_t)j * ldk;
+            const float *vj = v + (size_t)j * ldv;
+            float s = 0.0f;
+            for (int d = 0; d < dh; d++) s += qi[d] * kj[d];
+            float p = expf(s * scale - mx);
+            l += p;
+            for (int d = 0; d < dh; d++) acc[d] += p * vj[d];
+        }
+        for (int d = 0; d < dh; d++) oi[d] = acc[d] / l;
+    }
+}
+
+/* ------------------------------------------------------------- layernorm */
+
+/* Statistics in double: the reference should be closer to the exact value
+ * than any vector set it judges. */
+static void layernorm_ref(const float *x, int ldx, float *y, int ldy, int rows, int n,
+                          const float *w, const float *b, float eps) {
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        float *yr = y + (size_t)r * ldy;
+        double sum = 0.0;
+        for (int i = 0; i < n; i++) sum += xr[i];
+        double mean = sum / n;
+        double var = 0.0;
+        for (int i = 0; i < n; i++) var += (xr[i] - mean) * (xr[i] - mean);
+        var /= n;
+        float meanf = (float)mean;
+        float rstd = (float)(1.0 / sqrt(var + eps));
+        for (int i = 0; i < n; i++) yr[i] = (xr[i] - meanf) * rstd * w[i] + b[i];
+    }
+}
+
+/* ------------------------------------------------------------------ rope */
+
+static void rope_ref(float *x, int ldx, int T, int n, const float *cs) {
+    int h = n / 2;
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * ldx;
+        const float *c = cs + (size_t)t * n, *s = c + h;
+        for (int i = 0; i < h; i++) {
+            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
+            xt[2 * i] = x0 * c[i] - x1 * s[i];
+            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
+        }
+    }
+}
+
+/* ----------------------------------------------------------- conversions */
+
+static void f16_to_f32_ref(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = pe_f16_to_f32(src[i]);
+}
+
+static void bf16_to_f32_ref(const uint16_t *src, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = pe_bf16_to_f32(src[i]);
+}
+
+const pe_kernels pe_kernels_scalar = {
+    .name = "scalar",
+    .gemm = gemm_ref,
+    .attention = attention_ref,
+    .layernorm = layernorm_ref,
+    .rope = rope_ref,
+    .f16_to_f32 = f16_to_f32_ref,
+    .bf16_to_f32 = bf16_to_f32_ref,
+};
