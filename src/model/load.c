@@ -22,8 +22,7 @@ typedef struct loader {
     const char *tp;           /* text prefix */
     int dry;                  /* sizing pass: count arena bytes, write nothing */
     size_t used;              /* arena bytes handed out */
-    float *tmp;               /* conversion scratch, tmp_floats */
-    size_t tmp_floats;
+    float *tmp;               /* conversion scratch: one panel [PE_GEMM_NR, k] */
 } loader;
 
 /* ------------------------------------------------------------ lookup */
@@ -106,7 +105,9 @@ static pe_status req_vec(loader *L, const pe_st_tensor *t, const char *what, int
 }
 
 /* Linear weight rows [row0, row0 + n) of t ([*, k], or [k, *] when
- * transposed, i.e. a matrix used as x @ t), packed for the GEMM. */
+ * transposed, i.e. a matrix used as x @ t), packed for the GEMM.  One panel
+ * of PE_GEMM_NR rows is converted at a time, so the scratch stays small and
+ * no large fresh buffer is faulted in at load. */
 static void pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int row0, int n,
                         int k, int transposed) {
     lin->n = n;
@@ -114,18 +115,21 @@ static void pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int ro
     float *dst = arena_take(L, pe_gemm_packed_floats(n, k));
     lin->w = dst;
     if (!dst) return;
-    float *src = L->tmp; /* [n, k] */
-    if (!transposed) {
-        convert(t, (uint64_t)row0 * (uint64_t)k, (size_t)n * (size_t)k, src);
-    } else { /* t is [k, cols]; we want its columns row0.. as rows */
-        int64_t cols = last_dim(t);
-        float *row = src + (size_t)n * (size_t)k; /* tmp holds 2 * max numel */
-        for (int i = 0; i < k; i++) {
-            convert(t, (uint64_t)i * (uint64_t)cols + (uint64_t)row0, (size_t)n, row);
-            for (int j = 0; j < n; j++) src[(size_t)j * (size_t)k + (size_t)i] = row[j];
+    float *src = L->tmp; /* [PE_GEMM_NR, k] */
+    const int64_t cols = last_dim(t);
+    for (int p0 = 0; p0 < n; p0 += PE_GEMM_NR) {
+        int rows = PE_MIN(PE_GEMM_NR, n - p0);
+        if (!transposed) {
+            convert(t, (uint64_t)(row0 + p0) * (uint64_t)k, (size_t)rows * (size_t)k, src);
+        } else { /* column c of t becomes row c */
+            float buf[PE_GEMM_NR];
+            for (int i = 0; i < k; i++) {
+                convert(t, (uint64_t)i * (uint64_t)cols + (uint64_t)(row0 + p0), (size_t)rows, buf);
+                for (int j = 0; j < rows; j++) src[(size_t)j * (size_t)k + (size_t)i] = buf[j];
+            }
         }
+        pe_gemm_pack(dst + (size_t)p0 * (size_t)k, src, rows, k, k);
     }
-    pe_gemm_pack(dst, src, n, k, k);
 }
 
 static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
@@ -466,12 +470,14 @@ static pe_status bind_text(loader *L) {
     return PE_OK;
 }
 
-static size_t max_linear_floats(const pe_model *m) {
-    /* conversion scratch: twice the largest tensor (transposes need a row) */
-    size_t mx = 0;
-    for (int i = 0; i < m->st.n_tensors; i++)
-        if (m->st.tensors[i].numel > mx) mx = (size_t)m->st.tensors[i].numel;
-    return 2 * mx + 64;
+/* Conversion scratch: one panel of the widest tensor row. */
+static size_t panel_scratch_floats(const pe_model *m) {
+    int64_t mx = 1;
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const pe_st_tensor *t = &m->st.tensors[i];
+        for (int d = 0; d < t->rank; d++) mx = PE_MAX(mx, t->shape[d]);
+    }
+    return (size_t)PE_GEMM_NR * (size_t)mx;
 }
 
 pe_status pe_model_bind(pe_model *m) {
@@ -483,33 +489,35 @@ pe_status pe_model_bind(pe_model *m) {
     m->txt.blocks = m->info.has_text ? pe_calloc((size_t)m->info.text_layers, sizeof(pe_block)) : NULL;
     if (!m->vis.blocks || (m->info.has_text && !m->txt.blocks)) return PE_ERR_NOMEM;
 
-    /* Pass 1 sizes the arena, pass 2 fills it. */
+    /* Pass 1 sizes the arena, pass 2 fills it. The conversion scratch sits
+     * at its end, so the whole load touches one huge-page-backed region. */
     L.dry = 1;
     if ((s = bind_vision(&L)) || (m->info.has_text && (s = bind_text(&L)))) return s;
-    m->arena_bytes = L.used;
-    if (m->arena_bytes) {
-        void *a = mmap(NULL, m->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (a == MAP_FAILED)
-            return pe_error(PE_ERR_NOMEM, "cannot allocate %zu bytes for the weights", m->arena_bytes);
+    size_t tmp_bytes = panel_scratch_floats(m) * sizeof(float);
+    m->arena_bytes = L.used + tmp_bytes;
+    const size_t huge = (size_t)2 << 20;
+    m->map_bytes = m->arena_bytes + huge;
+    void *a = mmap(NULL, m->map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED)
+        return pe_error(PE_ERR_NOMEM, "cannot allocate %zu bytes for the weights", m->arena_bytes);
+    m->map = a;
+    /* 2 MiB alignment lets the kernel back the arena with huge pages: one
+     * fault per 2 MiB instead of per 4 KiB (first touch dominates load). */
+    m->arena = (uint8_t *)(((uintptr_t)a + huge - 1) & ~(uintptr_t)(huge - 1));
 #ifdef MADV_HUGEPAGE
-        /* One fault per 2 MiB instead of per 4 KiB: first touch dominates load. */
-        madvise(a, m->arena_bytes, MADV_HUGEPAGE);
+    madvise(m->arena, m->arena_bytes, MADV_HUGEPAGE);
 #endif
-        m->arena = a;
-    }
-    L.tmp_floats = max_linear_floats(m);
-    L.tmp = malloc(L.tmp_floats * sizeof(float));
-    if (!L.tmp) return pe_error(PE_ERR_NOMEM, "out of memory converting weights");
+    L.tmp = (float *)(m->arena + L.used);
     L.dry = 0;
     L.used = 0;
     s = bind_vision(&L);
     if (!s && m->info.has_text) s = bind_text(&L);
-    free(L.tmp);
     return s;
 }
 
 void pe_model_unbind(pe_model *m) {
-    if (m->arena) munmap(m->arena, m->arena_bytes);
+    if (m->map) munmap(m->map, m->map_bytes);
+    m->map = NULL;
     m->arena = NULL;
     pe_free(m->vis.blocks);
     pe_free(m->txt.blocks);

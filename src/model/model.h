@@ -43,8 +43,10 @@ const pe_arch *pe_arch_find(const char *name);   /* case-insensitive; NULL */
 struct pe_model {
     pe_safetensors st;
     pe_model_info info;
-    uint8_t *arena;               /* converted and packed weights */
+    uint8_t *arena;               /* converted and packed weights (in map) */
     size_t arena_bytes;
+    void *map;                    /* the anonymous mapping holding the arena */
+    size_t map_bytes;
 
     /* vision */
     pe_tower vis;
