@@ -67,7 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI)
 
 test: all $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh
 
 # Both compilers, warnings as errors.
 check-warnings:
