@@ -22,6 +22,7 @@ typedef struct gemm_job {
 } gemm_job;
 
 static void gemm_task(void *arg, int task, int thread) {
+    (void)thread;
     const gemm_job *j = arg;
     int mb = task % j->mblocks, nb = task / j->mblocks;
     int m0 = mb * GEMM_MB, n0 = nb * GEMM_NB;
@@ -48,6 +49,7 @@ typedef struct ln_job {
 } ln_job;
 
 static void ln_task(void *arg, int task, int thread) {
+    (void)thread;
     const ln_job *j = arg;
     int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->rows, r0 + ROW_CHUNK);
     j->k->layernorm(j->x + (size_t)r0 * j->n, j->n, j->y + (size_t)r0 * j->n, j->n, r1 - r0,
@@ -69,6 +71,7 @@ typedef struct attn_job {
 } attn_job;
 
 static void rope_task(void *arg, int task, int thread) {
+    (void)thread;
     const attn_job *j = arg;
     int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->T, r0 + ROW_CHUNK);
     float *base = (float *)j->qkv + (size_t)r0 * 3 * j->W;
