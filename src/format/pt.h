@@ -21,8 +21,8 @@
 #define PE_PT_MAX_STACK 65536         /* pickle stack slots                   */
 #define PE_PT_MAX_MEMO 1048576        /* highest memo key + 1                 */
 #define PE_PT_MAX_DEPTH 32            /* MARK nesting and container nesting   */
-#define PE_PT_MAX_OBJECTS 4194304     /* objects one pickle may create        */
-#define PE_PT_MAX_ITEMS 16777216      /* container slots over all containers  */
+#define PE_PT_MAX_OBJECTS 2097152     /* objects one pickle may create        */
+#define PE_PT_MAX_ITEMS 4194304       /* container slots over all containers  */
 
 /* True when buf starts like a zip archive ("PK\3\4"). */
 bool pe_pt_is_zip(const uint8_t *buf, size_t len);
