@@ -91,7 +91,10 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
     pe_status s = pe_pool_create(n, &c->pool);
-    if (s) { pe_free(c); return s; }
+    /* Plan the scratch for the native size now, so the first image does not
+     * pay for it. */
+    if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid);
+    if (s) { pe_ctx_free(c); return s; }
     *out = c;
     return PE_OK;
 }

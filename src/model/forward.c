@@ -173,7 +173,7 @@ static size_t up64(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
 /* Sizes the scratch for a vision input of gh x gw patches (and the text
  * tower), reallocating only when it grows. */
-static pe_status plan(pe_ctx *c, int gh, int gw) {
+pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
     if (gh == c->gh && gw == c->gw) return PE_OK;
@@ -203,6 +203,9 @@ static pe_status plan(pe_ctx *c, int gh, int gw) {
         c->scratch = pe_alloc(total * sizeof(float));
         c->scratch_floats = c->scratch ? total : 0;
         if (!c->scratch) { c->gh = c->gw = 0; return PE_ERR_NOMEM; }
+        /* Touch it now: first-touch page faults belong to planning, not to
+         * the first image. */
+        memset(c->scratch, 0, total * sizeof(float));
     }
     float *p = c->scratch;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->patches, &c->pos_grid, &c->rope,
@@ -315,7 +318,7 @@ pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int
 pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int Wd, pe_output kind,
                            float *out, float *stages) {
     const pe_model_info *in = &c->m->info;
-    pe_status s = plan(c, H / in->patch, Wd / in->patch);
+    pe_status s = pe_forward_plan(c, H / in->patch, Wd / in->patch);
     if (s) return s;
     const int T = in->has_cls + (H / in->patch) * (Wd / in->patch);
     tokens_one(c, img, H, Wd, stages);
@@ -333,7 +336,7 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
     const int W = in->text_width;
-    pe_status s = plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid);
+    pe_status s = pe_forward_plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid);
     if (s) return s;
     /* The pooled row is the first maximal id (end of text); with a causal mask
      * later rows cannot influence it, so they are not computed. */

@@ -34,6 +34,9 @@ struct pe_ctx {
     size_t img_floats;
 };
 
+/* Sizes the context's scratch for a gh x gw patch grid (and the text tower);
+ * allocates only when it grows. */
+pe_status pe_forward_plan(pe_ctx *c, int gh, int gw);
 pe_status pe_forward_check(const pe_model *m, int H, int W, pe_output kind, int *rows, int *cols);
 /* One image [3, H, W] -> out (embedding [D] or tokens [T, W]); stages, if not
  * NULL, receives (layers + 3) * T * W floats. */
