@@ -717,11 +717,70 @@ static void test_open(void) {
     CHECK(pe_model_load(p, &o, &m) == PE_ERR_INVALID_ARG && m == NULL, "negative heads");
 }
 
+/* pe_convert and pe_verify_manifest on the golden .pt. */
+static void test_convert(void) {
+    char in[512], vocab[512], out[64], man[64], hex[65], ver[32];
+    golden_path(in, sizeof in, "models/pe-core-t16-384.pt");
+    golden_path(vocab, sizeof vocab, "bpe_simple_vocab_16e6.txt.gz");
+    snprintf(out, sizeof out, "/tmp/pecore-test-conv.%d.safetensors", (int)getpid());
+    snprintf(man, sizeof man, "/tmp/pecore-test-man.%d.json", (int)getpid());
+    CHECK(pe_convert(in, out, NULL, vocab, NULL, NULL) == PE_OK, "convert: %s", pe_last_error());
+    pe_safetensors st;
+    if (pe_st_open(&st, out) == PE_OK) {
+        const char *arch = pe_st_meta_get(&st, "pecore.arch"), *vh = pe_st_meta_get(&st, "vision_heads");
+        CHECK(arch && !strcmp(arch, "PE-Core-T16-384") && vh && !strcmp(vh, "3"), "converted metadata");
+        const pe_st_tensor *v = pe_st_find(&st, "pecore.vocab_bpe_gz");
+        CHECK(v && v->dtype == PE_DT_U8 && v->nbytes > 1000000, "vocabulary tensor");
+        pe_tokenizer *tok = NULL;
+        CHECK(v && pe_tokenizer_load_mem(v->data, (size_t)v->nbytes, &tok) == PE_OK, "vocabulary loads: %s",
+              pe_last_error());
+        pe_tokenizer_free(tok);
+        pe_st_close(&st);
+    } else {
+        CHECK(0, "open converted: %s", pe_last_error());
+    }
+    pe_model *m = NULL;
+    CHECK(pe_model_load(out, NULL, &m) == PE_OK, "load converted: %s", pe_last_error());
+    pe_model_free(m);
+    CHECK(pe_convert(in, out, &(pe_model_options){.sha256_hex = "00"}, NULL, NULL, NULL) == PE_ERR_INVALID_ARG,
+          "convert with a bad checksum argument");
+    CHECK(pe_convert(in, out, NULL, in, NULL, NULL) == PE_ERR_FORMAT && strstr(pe_last_error(), "not a gzip"),
+          "vocabulary that is not gzip: %s", pe_last_error());
+
+    CHECK(pe_file_sha256(in, hex) == PE_OK, "sha256: %s", pe_last_error());
+    FILE *f = fopen(man, "w");
+    fprintf(f, "{\"models\":[{\"name\":\"pe-core-t16-384.pt\",\"version\":\"7\",\"size\":12301059,"
+               "\"sha256\":\"%s\"},{\"name\":\"x\",\"version\":\"1\",\"size\":1,\"sha256\":\"%s\"}]}", hex, hex);
+    fclose(f);
+    CHECK(pe_verify_manifest(in, man, NULL, ver, sizeof ver) == PE_OK && !strcmp(ver, "7"), "manifest: %s",
+          pe_last_error());
+    CHECK(pe_verify_manifest(in, man, "x", NULL, 0) == PE_ERR_CHECKSUM && strstr(pe_last_error(), "bytes"),
+          "size differs: %s", pe_last_error());
+    CHECK(pe_verify_manifest(in, man, "y", NULL, 0) == PE_ERR_NOT_FOUND, "no entry");
+    CHECK(pe_verify_manifest(out, man, "pe-core-t16-384.pt", NULL, 0) == PE_ERR_CHECKSUM, "other file");
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    f = fopen(man, "w");
+    fprintf(f, "{\"models\":[{\"name\":\"pe-core-t16-384.pt\",\"version\":\"7\",\"size\":12301059,"
+               "\"sha256\":\"%s\"}]}", hex);
+    fclose(f);
+    CHECK(pe_verify_manifest(in, man, NULL, NULL, 0) == PE_ERR_CHECKSUM && strstr(pe_last_error(), "SHA-256"),
+          "tampered: %s", pe_last_error());
+    pe_model_options o = {.sha256_hex = hex};
+    CHECK(pe_model_load(in, &o, &m) == PE_ERR_CHECKSUM && m == NULL, "load refuses a wrong checksum");
+    f = fopen(man, "w");
+    fputs("{\"models\":[{\"name\":\"pe-core-t16-384.pt\",\"size\":1}]}", f);
+    fclose(f);
+    CHECK(pe_verify_manifest(in, man, NULL, NULL, 0) == PE_ERR_FORMAT, "incomplete entry");
+    unlink(man);
+    unlink(out);
+}
+
 int main(void) {
     test_valid();
     test_zip();
     test_tensors();
     test_pickle();
     test_open();
+    test_convert();
     return test_done("pt");
 }

@@ -33,6 +33,10 @@ static const char *USAGE =
     "  prototypes -m MODEL --labels-file F [--templates-file F] -o PACK\n"
     "                                              class embeddings from text, stored\n"
     "  gallery    add|list|remove -g GALLERY ...    labelled reference images for KNN\n"
+    "  convert    -m IN.pt -o OUT.safetensors [--vocab F] [--vision-heads N]\n"
+    "                                              .pt checkpoint to safetensors\n"
+    "  verify     -m MODEL (--sha256 HEX | --manifest models.json [--name N])\n"
+    "                                              check a model file's integrity\n"
     "  archs                                       list known architectures\n"
     "  version                                     print the version\n"
     "\n"
@@ -258,6 +262,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(n, rest);
     if (!strcmp(cmd, "prototypes")) return cmd_prototypes(n, rest);
     if (!strcmp(cmd, "gallery")) return cmd_gallery(n, rest);
+    if (!strcmp(cmd, "convert")) return cmd_convert(n, rest);
+    if (!strcmp(cmd, "verify")) return cmd_verify(n, rest);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("pecore %s\n", pe_version());
         return 0;
