@@ -507,6 +507,8 @@ int main(void) {
     CHECK(a.out_dim == D && b.out_dim == D, "pe-micro embeddings are [%d]", D);
 
     pe_tokenizer *tok = NULL;
+    CHECK(pe_tokenizer_load_model(g_model, &tok) == PE_ERR_NOT_FOUND && !tok &&
+              strstr(pe_last_error(), "no vocabulary"), "no vocabulary in pe-micro");
     CHECK(!pe_tokenizer_load(vp, &tok), "vocab: %s", pe_last_error());
     if (tok) {
         test_templates(tok);

@@ -43,6 +43,14 @@ expect_fail "cannot load vocabulary" "$PE" tokenize --vocab "$T/missing.gz" "a c
 expect_fail "--context-length must be" "$PE" tokenize --vocab "$V" --context-length 1 "a cat"
 expect_fail "no text given" "$PE" tokenize --vocab "$V"
 expect_fail "unknown option" "$PE" tokenize --vocab "$V" --top 3 "a cat"
+expect_fail "no vocabulary" "$PE" tokenize -m "$M" "a cat"
+# A vocabulary stored in the model file by pecore convert (when this build has it).
+if "$PE" convert --help >/dev/null 2>&1; then
+    "$PE" convert -m "$M" --vocab "$V" -o "$T/mv.safetensors" >/dev/null 2>&1; ok $? "convert with the vocabulary"
+    [ "$("$PE" tokenize -m "$T/mv.safetensors" --context-length 16 "a photo of a cat")" = \
+      "49406 320 1125 539 320 2368 49407 0 0 0 0 0 0 0 0 0" ]; ok $? "tokenize with the model's vocabulary"
+    "$PE" classify -m "$T/mv.safetensors" --labels "cat,dog" --raw "$RAW" >/dev/null; ok $? "zero-shot with the model's vocabulary"
+fi
 
 # ---- text
 "$PE" text -m "$M" --vocab "$V" -o "$T/t.npy" "a photo of a cat" "a dog"; ok $? "text"

@@ -173,14 +173,18 @@ static int get_templates(const copts *o, strlist *l) {
 
 /* ------------------------------------------------------------ vocabulary */
 
-/* --vocab, then $PECORE_VOCAB.  (The model file is not searched: the public
- * API has no call that returns a stored vocabulary yet.) */
-static int load_tokenizer(const char *vocab, pe_tokenizer **t) {
+/* --vocab, then $PECORE_VOCAB, then the model file (pe_convert --vocab
+ * stores it there); m may be NULL. */
+static int load_tokenizer(const char *vocab, const pe_model *m, pe_tokenizer **t) {
     const char *env = getenv("PECORE_VOCAB");
     const char *path = vocab ? vocab : env && *env ? env : NULL;
-    if (!path)
-        return cli_fail("no vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz or set "
-                        "PECORE_VOCAB");
+    if (!path) {
+        pe_status s = m ? pe_tokenizer_load_model(m, t) : PE_ERR_NOT_FOUND;
+        if (s == PE_ERR_NOT_FOUND)
+            return cli_fail("no vocabulary: pass --vocab bpe_simple_vocab_16e6.txt.gz, set "
+                            "PECORE_VOCAB, or store it in the model (pecore convert)");
+        return s ? cli_fail_status(s, "cannot load vocabulary") : 0;
+    }
     pe_status s = pe_tokenizer_load(path, t);
     return s ? cli_fail_status(s, "cannot load vocabulary") : 0;
 }
@@ -204,16 +208,23 @@ static int need_text(const pe_model *m, const char *model) {
 
 int cmd_tokenize(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore tokenize [--vocab F] [--context-length N] TEXT...\n"
+        fputs("usage: pecore tokenize [--vocab F | -m MODEL] [--context-length N] TEXT...\n"
               "Prints each text's CLIP token ids on one line ([sot] ids [eot], zero-padded to\n"
-              "N, default 77). The vocabulary: --vocab, else $PECORE_VOCAB.\n", stdout);
+              "N, default 77). The vocabulary: --vocab, else $PECORE_VOCAB, else the one a\n"
+              "conversion stored in MODEL.\n", stdout);
         return 0;
     }
     copts o;
-    if (cparse(argc, argv, " --vocab --context-length ", &o)) return 1;
+    if (cparse(argc, argv, " --vocab --context-length -m --model ", &o)) return 1;
     if (!o.n_inputs) return cli_fail("tokenize: no text given");
     pe_tokenizer *t;
-    if (load_tokenizer(o.vocab, &t)) return 1;
+    pe_model *m = NULL;
+    int bad = o.model && !getenv("PECORE_VOCAB") && !o.vocab && cli_load_model(o.model, &m);
+    if (bad || load_tokenizer(o.vocab, m, &t)) {
+        pe_model_free(m);
+        return 1;
+    }
+    pe_model_free(m);
     int n = (int)o.context_length, rc = 0;
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     if (!ids) rc = cli_fail("out of memory");
@@ -245,7 +256,7 @@ int cmd_text(int argc, char **argv) {
     float *emb = NULL;
     int rc = cli_load_model(o.model, &m);
     if (!rc) rc = need_text(m, o.model);
-    if (!rc) rc = load_tokenizer(o.vocab, &t);
+    if (!rc) rc = load_tokenizer(o.vocab, m, &t);
     if (!rc) rc = make_ctx(m, o.threads, &c);
     if (!rc) {
         pe_model_info in;
@@ -444,7 +455,7 @@ static int build_protos(const copts *o, const pe_model *m, pe_ctx *c, pe_protos 
     int rc = need_text(m, o->model);
     if (!rc) rc = get_labels(o, &labels);
     if (!rc) rc = get_templates(o, &tpl);
-    if (!rc) rc = load_tokenizer(o->vocab, &t);
+    if (!rc) rc = load_tokenizer(o->vocab, m, &t);
     if (!rc) {
         pe_status s = pe_protos_create(m, p);
         if (!s) s = pe_protos_add_text(*p, c, t, (const char *const *)labels.items, labels.n,
