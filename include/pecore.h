@@ -424,6 +424,36 @@ PE_API pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int 
  * The CLI looks for the vocabulary in --vocab, $PECORE_VOCAB, then here. */
 PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
 
+/* ---------------------------------------------------------------- model files: conversion and integrity */
+
+/* The flow of an app that downloads a model: check the new file against the
+ * manifest that came with it (pe_verify_manifest) or load it with
+ * pe_model_options.sha256_hex, and keep the bundled model when it fails. */
+
+/* SHA-256 of a file: 64 lowercase hex digits and a NUL in hex[65]. */
+PE_API pe_status pe_file_sha256(const char *path, char hex[65]);
+
+/* Checks a file against a JSON manifest
+ *   {"models": [{"name": "pe-core-t16-384.pt", "version": "1",
+ *                "size": 12301059, "sha256": "<64 hex>"}, ...]}
+ * using the entry called name (NULL: the file's base name).  The size is
+ * compared first, then the SHA-256: PE_ERR_CHECKSUM when either differs,
+ * PE_ERR_NOT_FOUND when no entry has that name.  version (may be NULL)
+ * receives the entry's version. */
+PE_API pe_status pe_verify_manifest(const char *path, const char *manifest, const char *name,
+                                    char *version, size_t version_cap);
+
+/* Converts a model file (.pt or safetensors) into safetensors: the tensors
+ * pe_model_load sees (wrappers and "module." removed, views copied), and
+ * __metadata__ with format "pt", pecore.arch, vision_heads,
+ * attn_pooler_heads, text_heads (CLIP files) and pecore.source_sha256.
+ * With vocab_path, the gzip bytes of the BPE vocabulary are stored as the
+ * U8 tensor "pecore.vocab_bpe_gz" (pe_tokenizer_load_mem reads them).
+ * opt is as for pe_model_load (heads of a .pt outside the known table,
+ * expected checksum of the input); the output is written atomically. */
+PE_API pe_status pe_convert(const char *in, const char *out, const pe_model_options *opt,
+                            const char *vocab_path, pe_progress_fn progress, void *user);
+
 #ifdef __cplusplus
 }
 #endif
