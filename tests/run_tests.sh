@@ -3,7 +3,7 @@
 pass=0; fail=0; bad=""
 for t in "$@"; do
     out=$("$t" 2>&1); rc=$?
-    printf '%s\n' "$out" | grep -E '^(FAIL|[a-z_]+: [0-9]+ passed)' || true
+    printf '%s\n' "$out" | grep -E '^(FAIL|[a-z0-9_]+: [0-9]+ passed)' || true
     line=$(printf '%s\n' "$out" | grep -E ': [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
     p=$(printf '%s' "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
     f=$(printf '%s' "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')
