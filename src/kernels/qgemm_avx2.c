@@ -1,0 +1,277 @@
+/* AVX2 + FMA + F16C kernels for reduced-precision weights, the fallback for
+ * CPUs without AVX-512 VNNI.  qgemm_ref.c is the specification; layouts are
+ * in quant.h.  q8 uses the sign trick (|a| times w * sign(a)) so that
+ * pmaddubsw never saturates; q4 codes are small enough to go in unsigned. */
+#include "quant.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+void pe_avx2_erf(const float *x, float *y, size_t n);
+
+INLINE int imin(int a, int b) { return a < b ? a : b; }
+
+INLINE __m256i lanes8(int n) {
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
+}
+
+#define MR 6
+
+/* Epilogue of an mr x 16 tile (row r scaled by rs[r] when rs is given). */
+static void tile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
+                       const pe_epilogue *ep, int m, int n) {
+    float v[16] __attribute__((aligned(32))), e[16] __attribute__((aligned(32)));
+    const int gelu = ep && ep->gelu;
+    for (int r = 0; r < mr; r++) {
+        for (int j = 0; j < ncols; j++) {
+            float x = tile[r * 16 + j] * (rs ? rs[r] : 1.0f);
+            if (ep && ep->bias) x += ep->bias[n + j];
+            v[j] = x;
+            e[j] = x * 0.70710678118654752f;
+        }
+        if (gelu) pe_avx2_erf(e, e, (size_t)ncols);
+        for (int c0 = 0; c0 < ncols; c0 += 8) {
+            __m256i mk = lanes8(ncols - c0);
+            __m256 x = _mm256_load_ps(v + c0);
+            if (gelu) {
+                __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+                x = _mm256_fmadd_ps(h, _mm256_load_ps(e + c0), h);
+            }
+            if (ep && ep->residual) {
+                __m256 g = ep->gamma ? _mm256_maskload_ps(ep->gamma + n + c0, mk) : _mm256_set1_ps(1.0f);
+                x = _mm256_fmadd_ps(g, x, _mm256_maskload_ps(ep->residual + (size_t)(m + r) * ep->ldr + n + c0, mk));
+            }
+            _mm256_maskstore_ps(C + (size_t)r * ldc + c0, mk, x);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ f16 / bf16 */
+
+INLINE __m256 load_half8(const uint16_t *p, const int bf16) {
+    __m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+    if (bf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
+                      const int mr, const int bf16) {
+    __m256 acc[MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m256 b0 = load_half8(W + (size_t)k * 16, bf16), b1 = load_half8(W + (size_t)k * 16 + 8, bf16);
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            __m256 av = _mm256_broadcast_ss(A + r * lda + k);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+        _mm256_store_ps(tile + r * 16, acc[r][0]);
+        _mm256_store_ps(tile + r * 16 + 8, acc[r][1]);
+    }
+}
+
+typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
+#define HALF_FN(R, BF)                                                                         \
+    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
+        half_tile(A, lda, W, K, t, R, BF);                                                     \
+    }
+#define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
+HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5) HALF_FNS(6)
+static const half_fn half_tiles[2][MR] = {
+    {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5, half_0_6},
+    {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
+};
+
+static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
+                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+    float tile[MR * 16] __attribute__((aligned(32)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
+        int ncols = imin(n1 - n, PE_GEMM_NR);
+        for (int m = m0; m < m1; m += MR) {
+            int mr = imin(m1 - m, MR);
+            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
+            tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+static void gemm_f16_avx2(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
+}
+
+static void gemm_bf16_avx2(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                           int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
+}
+
+/* ------------------------------------------------------------ activations */
+
+static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
+    const int nb = qa->ldq / PE_QK;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        int8_t *q = qa->q + (size_t)m * qa->ldq;
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < K; k += 8)
+            mx = _mm256_max_ps(mx, _mm256_and_ps(absmask, _mm256_maskload_ps(a + k, lanes8(K - k))));
+        float t[8];
+        _mm256_storeu_ps(t, mx);
+        float amax = 0.0f;
+        for (int i = 0; i < 8; i++) amax = fmaxf(amax, t[i]);
+        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
+        qa->s[m] = amax / 127.0f;
+        const __m256 vis = _mm256_set1_ps(is);
+        for (int b = 0; b < nb; b++) {
+            __m256i sum = _mm256_setzero_si256();
+            for (int h = 0; h < 4; h++) {
+                int k = b * PE_QK + h * 8;
+                __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(a + k, lanes8(K - k)), vis));
+                sum = _mm256_add_epi32(sum, qi);
+                __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
+                w = _mm_packs_epi16(w, w);
+                _mm_storel_epi64((__m128i *)(void *)(q + k), w);
+            }
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            s4 = _mm_hadd_epi32(s4, s4);
+            s4 = _mm_hadd_epi32(s4, s4);
+            qa->bsum[(size_t)m * nb + b] = _mm_cvtsi128_si32(s4);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ q8 / q4 */
+
+INLINE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* mr rows x 16 columns; per 32-slice an exact int32 dot product, scaled by
+ * the weight scales into float accumulators. */
+INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                   int nb, float *tile, const int mr, const int q4) {
+    const size_t tb = q4 ? sizeof(pe_tile_q4) : sizeof(pe_tile_q8);
+    const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
+    const __m256i low4 = _mm256_set1_epi8(15);
+    __m256 accf[MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) accf[r][0] = accf[r][1] = _mm256_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *t = W + (size_t)b * tb, *wq = t + 32;
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        __m256i acc[MR][2];
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++)
+            acc[r][0] = acc[r][1] = q4 ? _mm256_set1_epi32(-8 * bs[r * ldb + b]) : _mm256_setzero_si256();
+        if (!q4) {
+            for (int g = 0; g < 8; g++) {
+                __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64)), flip);
+                __m256i w1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32)), flip);
+#pragma GCC unroll 8
+                for (int r = 0; r < mr; r++) {
+                    __m256i a = bcast4(qb + r * ldq + g * 4), aa = _mm256_sign_epi8(a, a);
+                    __m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, a));
+                    __m256i p1 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, a));
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
+                }
+            }
+        } else {
+            for (int g = 0; g < 4; g++) {
+                __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64));
+                __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32));
+                __m256i l0 = _mm256_and_si256(v0, low4), h0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), low4);
+                __m256i l1 = _mm256_and_si256(v1, low4), h1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), low4);
+#pragma GCC unroll 8
+                for (int r = 0; r < mr; r++) {
+                    __m256i al = bcast4(qb + r * ldq + g * 4), ah = bcast4(qb + r * ldq + 16 + g * 4);
+                    __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(l0, al), _mm256_maddubs_epi16(h0, ah));
+                    __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(l1, al), _mm256_maddubs_epi16(h1, ah));
+                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s0, ones));
+                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s1, ones));
+                }
+            }
+        }
+        __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)t));
+        __m256 d1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(t + 16)));
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            accf[r][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][0]), d0, accf[r][0]);
+            accf[r][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r][1]), d1, accf[r][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+        _mm256_store_ps(tile + r * 16, accf[r][0]);
+        _mm256_store_ps(tile + r * 16 + 8, accf[r][1]);
+    }
+}
+
+typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                     int nb, float *tile);
+#define Q_FN(R, Q4)                                                                          \
+    static void q_##Q4##_##R(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb,      \
+                             const uint8_t *W, int nb, float *tile) {                        \
+        q_tile(q, ldq, bs, ldb, W, nb, tile, R, Q4);                                         \
+    }
+#define Q_FNS(R) Q_FN(R, 0) Q_FN(R, 1)
+Q_FNS(1) Q_FNS(2) Q_FNS(3) Q_FNS(4) Q_FNS(5) Q_FNS(6)
+static const q_fn q_tiles[2][MR] = {
+    {q_0_1, q_0_2, q_0_3, q_0_4, q_0_5, q_0_6},
+    {q_1_1, q_1_2, q_1_3, q_1_4, q_1_5, q_1_6},
+};
+
+/* The sum pairs of pmaddubsw hold |a| * |w| <= 127 * 127 twice (q8) or
+ * 15 * 127 four times (q4): no int16 saturation. */
+static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, int q4) {
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
+    float tile[MR * 16] __attribute__((aligned(32)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
+        int ncols = imin(n1 - n, PE_GEMM_NR);
+        for (int m = m0; m < m1; m += MR) {
+            int mr = imin(m1 - m, MR);
+            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
+                                (size_t)nb, panel, nb, tile);
+            tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+static void gemm_q8_avx2(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
+}
+
+static void gemm_q4_avx2(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
+}
+
+const pe_qkernels pe_qkernels_avx2 = {
+    .name = "avx2",
+    .gemm_f16 = gemm_f16_avx2,
+    .gemm_bf16 = gemm_bf16_avx2,
+    .quantize_rows = quantize_rows_avx2,
+    .gemm_q8 = gemm_q8_avx2,
+    .gemm_q4 = gemm_q4_avx2,
+};

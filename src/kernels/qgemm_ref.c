@@ -1,0 +1,132 @@
+/* Scalar reference for the reduced-precision GEMMs: the specification the
+ * vector sets are tested against, and the fallback.  Integer sums are exact,
+ * so a vector set must match these to float rounding of the scale products. */
+#include "quant.h"
+#include "../common.h"
+
+#include <math.h>
+#include <string.h>
+
+static float epilogue(float v, const pe_epilogue *ep, int m, int n) {
+    if (!ep) return v;
+    if (ep->bias) v += ep->bias[n];
+    if (ep->gelu) v = pe_gelu_ref(v);
+    if (ep->residual) {
+        float g = ep->gamma ? ep->gamma[n] : 1.0f;
+        v = ep->residual[(size_t)m * ep->ldr + n] + g * v;
+    }
+    return v;
+}
+
+static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
+                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        for (int n = n0; n < n1; n += PE_GEMM_NR) {
+            const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
+            float acc[PE_GEMM_NR] = {0};
+            for (int k = 0; k < K; k++) {
+                const uint16_t *w = panel + (size_t)k * PE_GEMM_NR;
+                for (int j = 0; j < PE_GEMM_NR; j++)
+                    acc[j] += a[k] * (bf16 ? pe_bf16_to_f32(w[j]) : pe_f16_to_f32(w[j]));
+            }
+            int nj = PE_MIN(PE_GEMM_NR, n1 - n);
+            for (int j = 0; j < nj; j++)
+                C[(size_t)m * ldc + n + j] = epilogue(acc[j], ep, m, n + j);
+        }
+    }
+}
+
+static void gemm_f16_ref(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
+}
+
+static void gemm_bf16_ref(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
+}
+
+/* s = max|a| / 127 (a row of zeros gets s = 0 and q = 0); q = round(a / s). */
+static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
+    const int nb = qa->ldq / PE_QK;
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        int8_t *q = qa->q + (size_t)m * qa->ldq;
+        float amax = 0.0f;
+        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(a[k]));
+        float s = amax / 127.0f, is = amax > 0.0f ? 127.0f / amax : 0.0f;
+        qa->s[m] = s;
+        for (int k = 0; k < K; k++) q[k] = (int8_t)lrintf(a[k] * is);
+        memset(q + K, 0, (size_t)(qa->ldq - K));
+        for (int b = 0; b < nb; b++) {
+            int32_t sum = 0;
+            for (int i = 0; i < PE_QK; i++) sum += q[b * PE_QK + i];
+            qa->bsum[(size_t)m * nb + b] = sum;
+        }
+    }
+}
+
+/* Per tile: an exact integer dot product of the unsigned stored codes with
+ * the activation codes, minus offset * (slice sum), times the weight scale;
+ * the row scale is applied once at the end. */
+static void gemm_q_ref(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0,
+                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const int nb = qa->ldq / PE_QK;
+    const size_t tb = pe_qpack_panel_bytes(t, PE_QK), pb = pe_qpack_panel_bytes(t, K);
+    const int off = t == PE_WT_Q8 ? 128 : 8;
+    for (int m = m0; m < m1; m++) {
+        const int8_t *q = qa->q + (size_t)m * qa->ldq;
+        for (int n = n0; n < n1; n += PE_GEMM_NR) {
+            const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pb;
+            float acc[PE_GEMM_NR] = {0};
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *tile = panel + (size_t)b * tb;
+                const uint16_t *d = (const uint16_t *)(const void *)tile;
+                const uint8_t *w = tile + 2 * PE_GEMM_NR;
+                const int8_t *qb = q + b * PE_QK;
+                for (int j = 0; j < PE_GEMM_NR; j++) {
+                    int32_t dot = 0;
+                    for (int i = 0; i < PE_QK; i++) {
+                        int code;
+                        if (t == PE_WT_Q8) {
+                            code = w[(i / 4) * 64 + j * 4 + i % 4];
+                        } else {
+                            int byte = w[((i % 16) / 4) * 64 + j * 4 + i % 4];
+                            code = i < 16 ? byte & 15 : byte >> 4;
+                        }
+                        dot += code * qb[i];
+                    }
+                    dot -= off * qa->bsum[(size_t)m * nb + b];
+                    acc[j] += pe_f16_to_f32(d[j]) * (float)dot;
+                }
+            }
+            int nj = PE_MIN(PE_GEMM_NR, n1 - n);
+            for (int j = 0; j < nj; j++)
+                C[(size_t)m * ldc + n + j] = epilogue(acc[j] * qa->s[m], ep, m, n + j);
+        }
+    }
+}
+
+static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q_ref(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_Q8);
+}
+
+static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q_ref(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_Q4);
+}
+
+const pe_qkernels pe_qkernels_scalar = {
+    .name = "scalar",
+    .gemm_f16 = gemm_f16_ref,
+    .gemm_bf16 = gemm_bf16_ref,
+    .quantize_rows = quantize_rows_ref,
+    .gemm_q8 = gemm_q8_ref,
+    .gemm_q4 = gemm_q4_ref,
+};

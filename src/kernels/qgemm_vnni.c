@@ -1,0 +1,305 @@
+/* AVX-512 + VNNI kernels for reduced-precision weights (compiled with
+ * -mavx512vnni on top of the AVX-512 flags; reached only through
+ * pe_qkernels_vnni after quant.c checked the CPU).  qgemm_ref.c is the
+ * specification; layouts are in quant.h. */
+#include "quant.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* The vector erf of kernels_avx512.c, so GELU matches the float32 path. */
+void pe_avx512_erf(const float *x, float *y, size_t n);
+
+INLINE int imin(int a, int b) { return a < b ? a : b; }
+
+INLINE __mmask16 lanes16(int n) {
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
+}
+
+#define MR_MAX 12
+#define NP 2
+
+/* Epilogue of an mr x 32 tile (row r scaled by rs[r] when rs is given). */
+static void tile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
+                       const pe_epilogue *ep, int m, int n) {
+    float v[32] __attribute__((aligned(64))), e[32] __attribute__((aligned(64)));
+    const int gelu = ep && ep->gelu;
+    for (int r = 0; r < mr; r++) {
+        __m512 s = _mm512_set1_ps(rs ? rs[r] : 1.0f);
+        for (int c0 = 0; c0 < ncols; c0 += 16) {
+            __mmask16 mk = lanes16(ncols - c0);
+            __m512 x = _mm512_mul_ps(_mm512_load_ps(tile + r * 32 + c0), s);
+            if (ep && ep->bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, ep->bias + n + c0));
+            _mm512_store_ps(v + c0, x);
+            if (gelu) _mm512_store_ps(e + c0, _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
+        }
+        if (gelu) pe_avx512_erf(e, e, (size_t)ncols);
+        for (int c0 = 0; c0 < ncols; c0 += 16) {
+            __mmask16 mk = lanes16(ncols - c0);
+            __m512 x = _mm512_load_ps(v + c0);
+            if (gelu) {
+                __m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
+                x = _mm512_fmadd_ps(h, _mm512_load_ps(e + c0), h);
+            }
+            if (ep && ep->residual) {
+                __m512 g = ep->gamma ? _mm512_maskz_loadu_ps(mk, ep->gamma + n + c0) : _mm512_set1_ps(1.0f);
+                x = _mm512_fmadd_ps(g, x, _mm512_maskz_loadu_ps(mk, ep->residual + (size_t)(m + r) * ep->ldr + n + c0));
+            }
+            _mm512_mask_storeu_ps(C + (size_t)r * ldc + c0, mk, x);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ f16 / bf16 */
+
+INLINE __m512 load_half(const uint16_t *p, const int bf16) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    if (bf16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+/* The float32 microkernel with the panel loads widened in registers. */
+INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, size_t pstride, int K,
+                      float *C, int ldc, int ncols, const pe_epilogue *ep, int m, int n,
+                      const int mr, const int np, const int bf16) {
+    __m512 acc[MR_MAX][NP];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) acc[r][c] = _mm512_setzero_ps();
+    const uint16_t *w0 = W, *w1 = W + pstride;
+    for (int k = 0; k < K; k++) {
+        __m512 b0 = load_half(w0 + (size_t)k * 16, bf16);
+        __m512 b1 = np > 1 ? load_half(w1 + (size_t)k * 16, bf16) : b0;
+        const float *a = A + k;
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++) {
+            __m512 av = _mm512_set1_ps(a[r * lda]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            if (np > 1) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+    }
+    float tile[MR_MAX * 32] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, acc[r][c]);
+    tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
+}
+
+typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, size_t pstride, int K,
+                        float *C, int ldc, int ncols, const pe_epilogue *ep, int m, int n);
+
+#define HALF_FN(MR, P, BF)                                                                    \
+    static void half_##BF##_##MR##_##P(const float *A, size_t lda, const uint16_t *W,         \
+                                       size_t pstride, int K, float *C, int ldc, int ncols,   \
+                                       const pe_epilogue *ep, int m, int n) {                 \
+        half_tile(A, lda, W, pstride, K, C, ldc, ncols, ep, m, n, MR, P, BF);                 \
+    }
+#define HALF_FNS(MR) HALF_FN(MR, 1, 0) HALF_FN(MR, 2, 0) HALF_FN(MR, 1, 1) HALF_FN(MR, 2, 1)
+HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5) HALF_FNS(6)
+HALF_FNS(7) HALF_FNS(8) HALF_FNS(9) HALF_FNS(10) HALF_FNS(11) HALF_FNS(12)
+
+#define HALF_ROW(MR, BF) { half_##BF##_##MR##_1, half_##BF##_##MR##_2 }
+static const half_fn half_tiles[2][MR_MAX][NP] = {
+    {HALF_ROW(1, 0), HALF_ROW(2, 0), HALF_ROW(3, 0), HALF_ROW(4, 0), HALF_ROW(5, 0), HALF_ROW(6, 0),
+     HALF_ROW(7, 0), HALF_ROW(8, 0), HALF_ROW(9, 0), HALF_ROW(10, 0), HALF_ROW(11, 0), HALF_ROW(12, 0)},
+    {HALF_ROW(1, 1), HALF_ROW(2, 1), HALF_ROW(3, 1), HALF_ROW(4, 1), HALF_ROW(5, 1), HALF_ROW(6, 1),
+     HALF_ROW(7, 1), HALF_ROW(8, 1), HALF_ROW(9, 1), HALF_ROW(10, 1), HALF_ROW(11, 1), HALF_ROW(12, 1)},
+};
+
+static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
+                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+    if (m1 <= m0 || n1 <= n0) return;
+    const size_t pstride = (size_t)K * PE_GEMM_NR;
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    for (int m = m0; m < m1; m += MR_MAX) {
+        int mr = imin(m1 - m, MR_MAX);
+        for (int p = p0; p < p1; p += NP) {
+            int np = p1 - p < NP ? p1 - p : NP, n = p * PE_GEMM_NR;
+            int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+            half_tiles[bf16][mr - 1][np - 1](A + (size_t)m * lda, (size_t)lda, Wp + (size_t)p * pstride,
+                                             pstride, K, C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
+        }
+    }
+}
+
+static void gemm_f16_vnni(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
+}
+
+static void gemm_bf16_vnni(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                           int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
+}
+
+/* ------------------------------------------------------------ activations */
+
+/* Same arithmetic as the reference (max, 127 / max, round to nearest even),
+ * so the codes are identical. */
+static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
+    const int nb = qa->ldq / PE_QK;
+    const __m512 signbit = _mm512_set1_ps(-0.0f);
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        int8_t *q = qa->q + (size_t)m * qa->ldq;
+        __m512 mx = _mm512_setzero_ps();
+        for (int k = 0; k < K; k += 16)
+            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, _mm512_maskz_loadu_ps(lanes16(K - k), a + k)));
+        float amax = _mm512_reduce_max_ps(mx);
+        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
+        qa->s[m] = amax / 127.0f;
+        __m512 vis = _mm512_set1_ps(is);
+        for (int b = 0; b < nb; b++) {
+            __m512i sum = _mm512_setzero_si512();
+            for (int h = 0; h < 2; h++) {
+                int k = b * PE_QK + h * 16;
+                __m512 x = _mm512_maskz_loadu_ps(lanes16(K - k), a + k);
+                __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(x, vis));
+                sum = _mm512_add_epi32(sum, qi);
+                _mm_storeu_si128((__m128i *)(void *)(q + k), _mm512_cvtepi32_epi8(qi));
+            }
+            qa->bsum[(size_t)m * nb + b] = _mm512_reduce_add_epi32(sum);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ q8 / q4 */
+
+#define QMR 6
+
+/* mr rows x np panels: per 32-slice, integer dot products seeded with
+ * -offset * (slice sum of the activation codes), then scaled by the weight
+ * scales into float accumulators. */
+INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                   size_t pstride, int nb, float *tile, const int mr, const int np, const int q4) {
+    const size_t tb = q4 ? sizeof(pe_tile_q4) : sizeof(pe_tile_q8);
+    const int off = q4 ? 8 : 128;
+    __m512 accf[QMR][NP];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) accf[r][c] = _mm512_setzero_ps();
+    const __m512i low4 = _mm512_set1_epi8(15);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *t0 = W + (size_t)b * tb, *t1 = t0 + pstride;
+        __m512i acc[QMR][NP];
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            __m512i init = _mm512_set1_epi32(-off * bs[r * ldb + b]);
+            acc[r][0] = init;
+            if (np > 1) acc[r][1] = init;
+        }
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        if (!q4) {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) {
+                __m512i w0 = _mm512_loadu_si512(t0 + 32 + g * 64);
+                __m512i w1 = np > 1 ? _mm512_loadu_si512(t1 + 32 + g * 64) : w0;
+#pragma GCC unroll 8
+                for (int r = 0; r < mr; r++) {
+                    int32_t a4;
+                    memcpy(&a4, qb + r * ldq + g * 4, 4);
+                    __m512i av = _mm512_set1_epi32(a4);
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], w0, av);
+                    if (np > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], w1, av);
+                }
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                __m512i v0 = _mm512_loadu_si512(t0 + 32 + g * 64);
+                __m512i v1 = np > 1 ? _mm512_loadu_si512(t1 + 32 + g * 64) : v0;
+                __m512i l0 = _mm512_and_si512(v0, low4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low4);
+                __m512i l1 = _mm512_and_si512(v1, low4), h1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low4);
+#pragma GCC unroll 8
+                for (int r = 0; r < mr; r++) {
+                    int32_t lo, hi;
+                    memcpy(&lo, qb + r * ldq + g * 4, 4);
+                    memcpy(&hi, qb + r * ldq + 16 + g * 4, 4);
+                    __m512i al = _mm512_set1_epi32(lo), ah = _mm512_set1_epi32(hi);
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], l0, al);
+                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], h0, ah);
+                    if (np > 1) {
+                        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], l1, al);
+                        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], h1, ah);
+                    }
+                }
+            }
+        }
+        __m512 d0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)t0));
+        __m512 d1 = np > 1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)t1)) : d0;
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            accf[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][0]), d0, accf[r][0]);
+            if (np > 1) accf[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][1]), d1, accf[r][1]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 2
+        for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, accf[r][c]);
+}
+
+typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                     size_t pstride, int nb, float *tile);
+
+#define Q_FN(MR, P, Q4)                                                                      \
+    static void q_##Q4##_##MR##_##P(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, \
+                                    const uint8_t *W, size_t pstride, int nb, float *tile) {   \
+        q_tile(q, ldq, bs, ldb, W, pstride, nb, tile, MR, P, Q4);                            \
+    }
+#define Q_FNS(MR) Q_FN(MR, 1, 0) Q_FN(MR, 2, 0) Q_FN(MR, 1, 1) Q_FN(MR, 2, 1)
+Q_FNS(1) Q_FNS(2) Q_FNS(3) Q_FNS(4) Q_FNS(5) Q_FNS(6)
+
+#define Q_ROW(MR, Q4) { q_##Q4##_##MR##_1, q_##Q4##_##MR##_2 }
+static const q_fn q_tiles[2][QMR][NP] = {
+    {Q_ROW(1, 0), Q_ROW(2, 0), Q_ROW(3, 0), Q_ROW(4, 0), Q_ROW(5, 0), Q_ROW(6, 0)},
+    {Q_ROW(1, 1), Q_ROW(2, 1), Q_ROW(3, 1), Q_ROW(4, 1), Q_ROW(5, 1), Q_ROW(6, 1)},
+};
+
+static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, int q4) {
+    if (m1 <= m0 || n1 <= n0) return;
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    float tile[QMR * 32] __attribute__((aligned(64)));
+    for (int p = p0; p < p1; p += NP) {
+        int np = p1 - p < NP ? p1 - p : NP, n = p * PE_GEMM_NR;
+        int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+        for (int m = m0; m < m1; m += QMR) {
+            int mr = imin(m1 - m, QMR);
+            q_tiles[q4][mr - 1][np - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
+                                        qa->bsum + (size_t)m * nb, (size_t)nb,
+                                        Wp + (size_t)p * pstride, pstride, nb, tile);
+            tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+static void gemm_q8_vnni(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
+}
+
+static void gemm_q4_vnni(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
+}
+
+const pe_qkernels pe_qkernels_vnni = {
+    .name = "avx512vnni",
+    .gemm_f16 = gemm_f16_vnni,
+    .gemm_bf16 = gemm_bf16_vnni,
+    .quantize_rows = quantize_rows_vnni,
+    .gemm_q8 = gemm_q8_vnni,
+    .gemm_q4 = gemm_q4_vnni,
+};

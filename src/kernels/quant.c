@@ -1,0 +1,214 @@
+/* Reference quantizers, packing and the choice of quantized kernel set.
+ * The layouts are specified in quant.h. */
+#include "quant.h"
+#include "../common.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define PE_HAVE_X86 1
+#endif
+
+static const char *const wtype_names[PE_WT_COUNT] = {"f32", "f16", "bf16", "q8", "q4"};
+
+const char *pe_wtype_name(pe_wtype t) {
+    return (unsigned)t < PE_WT_COUNT ? wtype_names[t] : "?";
+}
+
+int pe_wtype_parse(const char *s, pe_wtype *t) {
+    for (int i = 0; s && i < PE_WT_COUNT; i++)
+        if (!strcmp(s, wtype_names[i])) { *t = (pe_wtype)i; return 0; }
+    return -1;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+void pe_quantize_q8_ref(const float *x, pe_block_q8 *b) {
+    float amax = 0.0f;
+    for (int i = 0; i < PE_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    uint16_t dh = pe_f32_to_f16(amax / 127.0f);
+    /* Quantize against the scale as stored, so rounding the scale to f16
+     * does not push any |q| past 127. */
+    float d = pe_f16_to_f32(dh), id = d > 0.0f ? 1.0f / d : 0.0f;
+    b->d = dh;
+    for (int i = 0; i < PE_QK; i++) {
+        float q = roundf(x[i] * id);
+        b->qs[i] = (int8_t)(q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q);
+    }
+}
+
+void pe_dequantize_q8_ref(const pe_block_q8 *b, float *x) {
+    float d = pe_f16_to_f32(b->d);
+    for (int i = 0; i < PE_QK; i++) x[i] = d * (float)b->qs[i];
+}
+
+/* The value of largest magnitude maps to -8 exactly (the code with no
+ * positive twin), so its sign picks which end of [-8, 7] is used fully. */
+void pe_quantize_q4_ref(const float *x, pe_block_q4 *b) {
+    float amax = 0.0f, mx = 0.0f;
+    for (int i = 0; i < PE_QK; i++)
+        if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); mx = x[i]; }
+    uint16_t dh = pe_f32_to_f16(mx / -8.0f);
+    float d = pe_f16_to_f32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+    b->d = dh;
+    uint8_t q[PE_QK];
+    for (int i = 0; i < PE_QK; i++) {
+        float v = roundf(x[i] * id) + 8.0f;
+        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 15.0f ? 15.0f : v);
+    }
+    for (int i = 0; i < PE_QK / 2; i++) b->qs[i] = (uint8_t)(q[i] | q[i + PE_QK / 2] << 4);
+}
+
+void pe_dequantize_q4_ref(const pe_block_q4 *b, float *x) {
+    float d = pe_f16_to_f32(b->d);
+    for (int i = 0; i < PE_QK / 2; i++) {
+        x[i] = d * (float)((b->qs[i] & 15) - 8);
+        x[i + PE_QK / 2] = d * (float)((b->qs[i] >> 4) - 8);
+    }
+}
+
+/* ------------------------------------------------------------ packing */
+
+static size_t tiles_of(int K) { return ((size_t)K + PE_QK - 1) / PE_QK; }
+
+size_t pe_qpack_panel_bytes(pe_wtype t, int K) {
+    switch (t) {
+    case PE_WT_F32: return (size_t)K * PE_GEMM_NR * 4;
+    case PE_WT_F16:
+    case PE_WT_BF16: return (size_t)K * PE_GEMM_NR * 2;
+    case PE_WT_Q8: return tiles_of(K) * sizeof(pe_tile_q8);
+    case PE_WT_Q4: return tiles_of(K) * sizeof(pe_tile_q4);
+    default: return 0;
+    }
+}
+
+size_t pe_qpack_bytes(pe_wtype t, int N, int K) {
+    if (N < 1 || K < 1 || N > (1 << 24) || K > (1 << 24)) return 0;
+    size_t panels = ((size_t)N + PE_GEMM_NR - 1) / PE_GEMM_NR, per = pe_qpack_panel_bytes(t, K);
+    size_t total;
+    if (!per || !pe_mul_size(panels, per, &total)) return 0;
+    return total;
+}
+
+void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int ldw) {
+    if (t == PE_WT_F32) { pe_gemm_pack(dst, W, rows, K, ldw); return; }
+    if (t == PE_WT_F16 || t == PE_WT_BF16) {
+        uint16_t *o = dst;
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < PE_GEMM_NR; j++) {
+                float v = j < rows ? W[(size_t)j * ldw + k] : 0.0f;
+                o[(size_t)k * PE_GEMM_NR + j] = t == PE_WT_F16 ? pe_f32_to_f16(v) : pe_f32_to_bf16(v);
+            }
+        return;
+    }
+    const size_t nt = tiles_of(K);
+    uint8_t *o = dst;
+    for (size_t ti = 0; ti < nt; ti++) {
+        uint16_t *d = (uint16_t *)(void *)(o + ti * pe_qpack_panel_bytes(t, PE_QK));
+        uint8_t *q = (uint8_t *)(d + PE_GEMM_NR);
+        for (int j = 0; j < PE_GEMM_NR; j++) {
+            float x[PE_QK];
+            for (int i = 0; i < PE_QK; i++) {
+                size_t k = ti * PE_QK + (size_t)i;
+                x[i] = j < rows && k < (size_t)K ? W[(size_t)j * ldw + k] : 0.0f;
+            }
+            if (t == PE_WT_Q8) {
+                pe_block_q8 b;
+                pe_quantize_q8_ref(x, &b);
+                d[j] = b.d;
+                for (int i = 0; i < PE_QK; i++)
+                    q[(i / 4) * 64 + j * 4 + i % 4] = (uint8_t)(b.qs[i] + 128);
+            } else {
+                pe_block_q4 b;
+                pe_quantize_q4_ref(x, &b);
+                d[j] = b.d;
+                for (int i = 0; i < PE_QK / 2; i++) q[(i / 4) * 64 + j * 4 + i % 4] = b.qs[i];
+            }
+        }
+    }
+}
+
+float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k) {
+    (void)K;
+    switch (t) {
+    case PE_WT_F32: return ((const float *)panel)[(size_t)k * PE_GEMM_NR + j];
+    case PE_WT_F16: return pe_f16_to_f32(((const uint16_t *)panel)[(size_t)k * PE_GEMM_NR + j]);
+    case PE_WT_BF16: return pe_bf16_to_f32(((const uint16_t *)panel)[(size_t)k * PE_GEMM_NR + j]);
+    default: break;
+    }
+    const uint8_t *tile = (const uint8_t *)panel + (size_t)(k / PE_QK) * pe_qpack_panel_bytes(t, PE_QK);
+    const uint16_t *d = (const uint16_t *)(const void *)tile;
+    const uint8_t *q = tile + 2 * PE_GEMM_NR;
+    int i = k % PE_QK;
+    float s = pe_f16_to_f32(d[j]);
+    if (t == PE_WT_Q8) return s * (float)((int)q[(i / 4) * 64 + j * 4 + i % 4] - 128);
+    int b = q[((i % 16) / 4) * 64 + j * 4 + i % 4];
+    return s * (float)((i < 16 ? b & 15 : b >> 4) - 8);
+}
+
+/* ------------------------------------------------------------ activations */
+
+static size_t up64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+size_t pe_qact_bytes(int M, int K) {
+    size_t ldq = tiles_of(K) * PE_QK;
+    return up64((size_t)M * ldq) + up64((size_t)M * sizeof(float)) +
+           up64((size_t)M * tiles_of(K) * sizeof(int32_t));
+}
+
+pe_qact pe_qact_bind(void *mem, int M, int K) {
+    pe_qact a;
+    size_t ldq = tiles_of(K) * PE_QK;
+    uint8_t *p = mem;
+    a.q = (int8_t *)p;
+    p += up64((size_t)M * ldq);
+    a.s = (float *)(void *)p;
+    p += up64((size_t)M * sizeof(float));
+    a.bsum = (int32_t *)(void *)p;
+    a.ldq = (int)ldq;
+    return a;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+#ifdef PE_HAVE_X86
+static int x86_vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni");
+}
+#endif
+
+const pe_qkernels *pe_qkernels_by_name(const char *name) {
+    if (!name) return NULL;
+    if (!strcmp(name, "scalar")) return &pe_qkernels_scalar;
+#ifdef PE_HAVE_X86
+    if (!strcmp(name, "avx2")) return pe_kernels_by_name("avx2") ? &pe_qkernels_avx2 : NULL;
+    if (!strcmp(name, "avx512vnni"))
+        return pe_kernels_by_name("avx512") && x86_vnni() ? &pe_qkernels_vnni : NULL;
+#endif
+    return NULL;
+}
+
+static const pe_qkernels *qchosen;
+static pthread_once_t qchosen_once = PTHREAD_ONCE_INIT;
+
+static void qchoose(void) {
+    const char *base = pe_kernels_get()->name;
+    qchosen = &pe_qkernels_scalar;
+#ifdef PE_HAVE_X86
+    if (!strcmp(base, "avx512")) {
+        qchosen = pe_qkernels_by_name("avx512vnni");
+        if (!qchosen) qchosen = pe_qkernels_by_name("avx2");
+        if (!qchosen) qchosen = &pe_qkernels_scalar;
+    } else if (!strcmp(base, "avx2")) {
+        qchosen = &pe_qkernels_avx2;
+    }
+#endif
+}
+
+const pe_qkernels *pe_qkernels_get(void) {
+    pthread_once(&qchosen_once, qchoose);
+    return qchosen;
+}

@@ -1,0 +1,136 @@
+/* Reduced-precision weights: f16 and bf16 panels converted inside the GEMM,
+ * and q8 / q4 blocks multiplied with int8 activations.
+ *
+ * Reference formats (STYLE.md: fixed blocks, the scalar quantizer is the
+ * specification): 32 consecutive weights of one output row share an f16
+ * scale d.
+ *   q8: w = d * q,        q in [-127, 127]
+ *   q4: w = d * (q - 8),  q in [0, 15]  (d = signed max / -8, as q4_0)
+ *
+ * Packed layouts (what the kernels read, what `pecore quantize` stores, so
+ * the loader maps them with zero copy).  As for float32 (kernels.h), a weight
+ * W [N, K] is cut into panels of PE_GEMM_NR = 16 output columns.
+ *   f16 / bf16: panel p is K rows of 16 halves, k-major, like the float32
+ *     panels: packed[p * K * 16 + k * 16 + j] = W[16p + j][k].
+ *   q8 / q4: panel p is ceil(K / 32) tiles, one per 32-deep slice of K; a
+ *     tile holds the 16 blocks of its columns interleaved for VNNI:
+ *     d[j] = scale of column j, and byte (g * 64 + j * 4 + i) holds k = 4g + i
+ *     of column j (q8: q + 128 as u8, g < 8; q4: g < 4, the low nibble holds
+ *     k = 4g + i and the high nibble k = 16 + 4g + i).  Weights beyond N or
+ *     K are zero.
+ *
+ * Activations for q8/q4 are quantized per row, symmetric: a = s * qa with
+ * qa in [-127, 127] and s = max|a| / 127; each row is padded with zeros to a
+ * multiple of 32 and carries the sum of qa of each 32-slice, so the kernels
+ * can multiply unsigned weights (q + 128, or the 4-bit q) by signed
+ * activations and subtract the offset once per slice. */
+#ifndef PE_QUANT_H
+#define PE_QUANT_H
+
+#include "kernels.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PE_QK 32
+
+typedef enum pe_wtype {
+    PE_WT_F32 = 0,
+    PE_WT_F16 = 1,
+    PE_WT_BF16 = 2,
+    PE_WT_Q8 = 3,
+    PE_WT_Q4 = 4,
+    PE_WT_COUNT
+} pe_wtype;
+
+const char *pe_wtype_name(pe_wtype t);        /* "f32", "f16", "bf16", "q8", "q4" */
+int pe_wtype_parse(const char *s, pe_wtype *t); /* 0 on success */
+
+typedef struct pe_block_q8 {
+    uint16_t d;             /* f16 scale */
+    int8_t qs[PE_QK];
+} pe_block_q8;
+static_assert(sizeof(pe_block_q8) == 2 + PE_QK, "q8 block is 34 bytes");
+
+typedef struct pe_block_q4 {
+    uint16_t d;             /* f16 scale */
+    uint8_t qs[PE_QK / 2];  /* element i in the low nibble of byte i, i + 16 in the high */
+} pe_block_q4;
+static_assert(sizeof(pe_block_q4) == 2 + PE_QK / 2, "q4 block is 18 bytes");
+
+typedef struct pe_tile_q8 {
+    uint16_t d[PE_GEMM_NR];
+    uint8_t q[PE_QK * PE_GEMM_NR];
+} pe_tile_q8;
+static_assert(sizeof(pe_tile_q8) == 544, "q8 tile is 16 blocks of 34 bytes");
+
+typedef struct pe_tile_q4 {
+    uint16_t d[PE_GEMM_NR];
+    uint8_t q[PE_QK * PE_GEMM_NR / 2];
+} pe_tile_q4;
+static_assert(sizeof(pe_tile_q4) == 288, "q4 tile is 16 blocks of 18 bytes");
+
+/* Scalar reference quantizers (x: PE_QK floats). */
+void pe_quantize_q8_ref(const float *x, pe_block_q8 *b);
+void pe_dequantize_q8_ref(const pe_block_q8 *b, float *x);
+void pe_quantize_q4_ref(const float *x, pe_block_q4 *b);
+void pe_dequantize_q4_ref(const pe_block_q4 *b, float *x);
+
+/* Bytes of a packed [N, K] weight of type t (0 on overflow or a bad type). */
+size_t pe_qpack_bytes(pe_wtype t, int N, int K);
+/* Bytes of one panel (16 output columns) of a packed weight with K inputs. */
+size_t pe_qpack_panel_bytes(pe_wtype t, int K);
+/* Packs rows (<= 16) rows of W (row stride ldw) into one panel of type t at
+ * dst (pe_qpack_panel_bytes); missing rows are zero.  For f32 this is
+ * pe_gemm_pack of one panel. */
+void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int ldw);
+/* Row j < 16, element k of a packed panel, back to float (tests, tools). */
+float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k);
+
+/* Per-row quantized activations: q [M, ldq] int8 (ldq = K rounded up to 32),
+ * s [M] scales, bsum [M, ldq / 32] sums of q per 32-slice. */
+typedef struct pe_qact {
+    int8_t *q;
+    float *s;
+    int32_t *bsum;
+    int ldq;
+} pe_qact;
+
+/* Bytes of pe_qact storage for M rows of K (64-byte aligned parts). */
+size_t pe_qact_bytes(int M, int K);
+/* Lays out a pe_qact for M rows of K in mem (pe_qact_bytes, 64-aligned). */
+pe_qact pe_qact_bind(void *mem, int M, int K);
+
+typedef struct pe_qkernels {
+    const char *name;       /* "scalar", "avx2", "avx512vnni" */
+
+    /* C[m0:m1, n0:n1] = epilogue(A W^T) with W packed as f16 / bf16 panels;
+     * same contract as pe_kernels.gemm. */
+    void (*gemm_f16)(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                     int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+    void (*gemm_bf16)(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
+                      int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+
+    /* Rows [m0, m1) of A [*, K] into qa (see pe_qact). */
+    void (*quantize_rows)(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa);
+
+    /* C[m0:m1, n0:n1] = epilogue(dequant(qa) W^T), W packed as q8 / q4
+     * tiles; n0 a multiple of 16. */
+    void (*gemm_q8)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                    int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+    void (*gemm_q4)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                    int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+} pe_qkernels;
+
+extern const pe_qkernels pe_qkernels_scalar;
+extern const pe_qkernels pe_qkernels_avx2;
+extern const pe_qkernels pe_qkernels_vnni;
+
+/* The set matching pe_kernels_get() (so PECORE_ISA applies): avx512 picks
+ * avx512vnni when the CPU has VNNI, else avx2. Never NULL. */
+const pe_qkernels *pe_qkernels_get(void);
+/* A named set if this CPU runs it, else NULL (tests). */
+const pe_qkernels *pe_qkernels_by_name(const char *name);
+
+#endif

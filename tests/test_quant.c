@@ -1,0 +1,273 @@
+/* Quantized formats and kernels: the block quantizers against their error
+ * bounds, packing round trips, and every quantized kernel set this CPU runs
+ * against the scalar reference on awkward sizes (primes, 1, tails).  The
+ * integer parts are exact, so tolerances only cover float rounding of the
+ * scale products, derived from the sizes and float epsilon. */
+#include "test.h"
+#include "common.h"
+#include "kernels/quant.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+
+#define EPS ((double)FLT_EPSILON)
+
+static uint64_t rng_state = 0x243f6a8885a308d3ull;
+
+static uint32_t rng_u32(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+static float rng_float(float lo, float hi) {
+    return lo + (hi - lo) * (float)(rng_u32() >> 8) * (1.0f / 16777216.0f);
+}
+
+static void *xalloc(size_t n) {
+    void *p = pe_alloc(n ? n : 1);
+    if (!p) { fprintf(stderr, "out of memory\n"); exit(2); }
+    return p;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+static void test_blocks(void) {
+    float x[PE_QK], y[PE_QK];
+    int bad8 = 0, bad4 = 0;
+    for (int it = 0; it < 2000; it++) {
+        float scale = powf(10.0f, rng_float(-2.0f, 3.0f)); /* scales stay normal f16 */
+        for (int i = 0; i < PE_QK; i++) x[i] = rng_float(-scale, scale);
+        if (it % 7 == 0) x[rng_u32() % PE_QK] *= 20.0f; /* an outlier */
+        pe_block_q8 b8;
+        pe_quantize_q8_ref(x, &b8);
+        pe_dequantize_q8_ref(&b8, y);
+        float d = pe_f16_to_f32(b8.d), amax = 0;
+        for (int i = 0; i < PE_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+        /* the scale is amax / 127 rounded to f16 */
+        if (fabsf(d - amax / 127.0f) > amax / 127.0f * 0x1p-10f) bad8++;
+        for (int i = 0; i < PE_QK; i++)
+            if (fabsf(x[i] - y[i]) > 0.5f * d * (1 + 1e-6f) + 1e-30f && fabsf(x[i]) < 127 * d) bad8++;
+        pe_block_q4 b4;
+        pe_quantize_q4_ref(x, &b4);
+        pe_dequantize_q4_ref(&b4, y);
+        float d4 = fabsf(pe_f16_to_f32(b4.d));
+        /* half a step inside the 16 levels; at the clamped end (+8) one step
+         * plus the f16 rounding of d, which can put |x| at 8 d (1 + 2^-11) */
+        for (int i = 0; i < PE_QK; i++) {
+            float e = fabsf(x[i] - y[i]);
+            int inside = fabsf(x[i]) <= 7.0f * d4;
+            if (e > (inside ? 0.5f * (1 + 1e-5f) : 1.0f + 8.0f / 2048) * d4 + 1e-30f) bad4++;
+        }
+    }
+    CHECK(bad8 == 0, "q8 block error bound: %d violations", bad8);
+    CHECK(bad4 == 0, "q4 block error bound: %d violations", bad4);
+    /* zeros stay zeros, the extreme is exact */
+    for (int i = 0; i < PE_QK; i++) x[i] = 0;
+    pe_block_q8 z8;
+    pe_block_q4 z4;
+    pe_quantize_q8_ref(x, &z8);
+    pe_dequantize_q8_ref(&z8, y);
+    int nz = 0;
+    for (int i = 0; i < PE_QK; i++) nz += y[i] != 0;
+    pe_quantize_q4_ref(x, &z4);
+    pe_dequantize_q4_ref(&z4, y);
+    for (int i = 0; i < PE_QK; i++) nz += y[i] != 0;
+    CHECK(nz == 0, "zero block dequantizes to %d non-zeros", nz);
+    x[3] = -2.0f; /* exactly representable: d = 0.25, q = -8 */
+    pe_quantize_q4_ref(x, &z4);
+    pe_dequantize_q4_ref(&z4, y);
+    CHECK(y[3] == -2.0f && y[4] == 0.0f, "q4 extreme: %g", y[3]);
+}
+
+/* The packed panels read back (pe_qpanel_get) as the block dequantization. */
+static void test_pack(void) {
+    const int Ks[] = {1, 31, 32, 33, 100};
+    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
+        const int K = Ks[ki], rows = 13;
+        float *W = xalloc((size_t)rows * K * sizeof(float));
+        for (int i = 0; i < rows * K; i++) W[i] = rng_float(-1, 1);
+        for (int t = PE_WT_F32; t < PE_WT_COUNT; t++) {
+            uint8_t *panel = xalloc(pe_qpack_panel_bytes((pe_wtype)t, K));
+            pe_qpack_panel((pe_wtype)t, panel, W, rows, K, K);
+            int bad = 0;
+            for (int j = 0; j < PE_GEMM_NR; j++) {
+                for (int k0 = 0; k0 < K; k0 += PE_QK) {
+                    float x[PE_QK] = {0}, y[PE_QK];
+                    for (int i = 0; i < PE_QK && k0 + i < K; i++) x[i] = j < rows ? W[j * K + k0 + i] : 0;
+                    for (int i = 0; i < PE_QK; i++) {
+                        if (t == PE_WT_F32) y[i] = x[i];
+                        else if (t == PE_WT_F16) y[i] = pe_f16_to_f32(pe_f32_to_f16(x[i]));
+                        else if (t == PE_WT_BF16) y[i] = pe_bf16_to_f32(pe_f32_to_bf16(x[i]));
+                    }
+                    if (t == PE_WT_Q8) { pe_block_q8 b; pe_quantize_q8_ref(x, &b); pe_dequantize_q8_ref(&b, y); }
+                    if (t == PE_WT_Q4) { pe_block_q4 b; pe_quantize_q4_ref(x, &b); pe_dequantize_q4_ref(&b, y); }
+                    for (int i = 0; i < PE_QK && k0 + i < K; i++)
+                        bad += pe_qpanel_get((pe_wtype)t, panel, K, j, k0 + i) != y[i];
+                }
+            }
+            CHECK(bad == 0, "pack %s K=%d: %d values differ from the block format",
+                  pe_wtype_name((pe_wtype)t), K, bad);
+            pe_free(panel);
+        }
+        pe_free(W);
+    }
+    CHECK(pe_qpack_bytes(PE_WT_Q8, 17, 33) == 2 * 2 * sizeof(pe_tile_q8), "q8 bytes");
+    CHECK(pe_qpack_bytes(PE_WT_Q4, 1 << 25, 1) == 0, "oversized shape refused");
+    CHECK(pe_qpack_bytes(PE_WT_Q4, 0, 5) == 0, "empty shape refused");
+}
+
+/* ------------------------------------------------------------ kernels */
+
+static const pe_qkernels *sets[3];
+static int n_sets;
+
+typedef struct shape { int M, N, K, m0, m1, n0, n1; } shape;
+
+static const shape shapes[] = {
+    {1, 1, 1, 0, 1, 0, 1},       {5, 16, 32, 0, 5, 0, 16},   {7, 17, 33, 0, 7, 0, 17},
+    {13, 33, 100, 2, 11, 16, 33}, {37, 64, 192, 0, 37, 0, 64}, {19, 48, 768, 3, 19, 16, 48},
+    {1, 512, 192, 0, 1, 0, 512}, {61, 40, 61, 0, 61, 0, 40},
+};
+
+/* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual. */
+static void make_ep(int v, int N, int M, float *bias, float *gamma, float *res, pe_epilogue *ep) {
+    memset(ep, 0, sizeof *ep);
+    for (int i = 0; i < N; i++) { bias[i] = rng_float(-0.5f, 0.5f); gamma[i] = rng_float(0.5f, 1.5f); }
+    for (int i = 0; i < M * N; i++) res[i] = rng_float(-1, 1);
+    if (v >= 1) ep->bias = bias;
+    if (v == 2) ep->gelu = 1;
+    if (v == 3) { ep->gamma = gamma; ep->residual = res; ep->ldr = N; }
+}
+
+static void test_kernels_for(pe_wtype t) {
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const shape sh = shapes[si];
+        const int M = sh.M, N = sh.N, K = sh.K;
+        float *A = xalloc((size_t)M * K * sizeof(float)), *W = xalloc((size_t)N * K * sizeof(float));
+        for (int i = 0; i < M * K; i++) A[i] = rng_float(-2, 2);
+        for (int i = 0; i < N * K; i++) W[i] = rng_float(-1, 1) / sqrtf((float)K);
+        size_t pb = pe_qpack_panel_bytes(t, K), bytes = pe_qpack_bytes(t, N, K);
+        uint8_t *Wp = xalloc(bytes);
+        for (int p = 0; p * PE_GEMM_NR < N; p++)
+            pe_qpack_panel(t, Wp + (size_t)p * pb, W + (size_t)p * PE_GEMM_NR * K,
+                           PE_MIN(PE_GEMM_NR, N - p * PE_GEMM_NR), K, K);
+        float *bias = xalloc((size_t)N * 4), *gamma = xalloc((size_t)N * 4), *res = xalloc((size_t)M * N * 4);
+        float *ref = xalloc((size_t)M * N * 4), *out = xalloc((size_t)M * N * 4);
+        void *qmem = xalloc(pe_qact_bytes(M, K)), *qmem2 = xalloc(pe_qact_bytes(M, K));
+        pe_qact qa = pe_qact_bind(qmem, M, K), qb = pe_qact_bind(qmem2, M, K);
+        const int quant = t == PE_WT_Q8 || t == PE_WT_Q4;
+        if (quant) pe_qkernels_scalar.quantize_rows(A, K, K, 0, M, &qa);
+        for (int v = 0; v < 4; v++) {
+            pe_epilogue ep;
+            make_ep(v, N, M, bias, gamma, res, &ep);
+            const pe_qkernels *r = &pe_qkernels_scalar;
+            for (int i = 0; i < M * N; i++) ref[i] = out[i] = NAN;
+            if (t == PE_WT_F16) r->gemm_f16(A, K, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+            if (t == PE_WT_BF16) r->gemm_bf16(A, K, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+            if (t == PE_WT_Q8) r->gemm_q8(&qa, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+            if (t == PE_WT_Q4) r->gemm_q4(&qa, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+            /* The reference against exact arithmetic on the values it was
+             * given (dequantized activations and weights). */
+            int bad_ref = 0;
+            for (int m = sh.m0; m < sh.m1; m++)
+                for (int n = sh.n0; n < sh.n1; n++) {
+                    double acc = 0, mag = 0;
+                    for (int k = 0; k < K; k++) {
+                        double a = quant ? (double)qa.s[m] * qa.q[(size_t)m * qa.ldq + k] : A[(size_t)m * K + k];
+                        double w = pe_qpanel_get(t, Wp + (size_t)(n / 16) * pb, K, n % 16, k);
+                        acc += a * w;
+                        mag += fabs(a * w);
+                    }
+                    if (v == 0 && fabs(ref[(size_t)m * N + n] - acc) > 4 * (K + 8) * EPS * mag + 1e-30) bad_ref++;
+                }
+            CHECK(bad_ref == 0, "%s ref %dx%dx%d: %d outputs off the exact value", pe_wtype_name(t), M, N, K, bad_ref);
+            for (int s = 0; s < n_sets; s++) {
+                const pe_qkernels *k = sets[s];
+                if (quant) {
+                    k->quantize_rows(A, K, K, 0, M, &qb);
+                    int diff = memcmp(qa.q, qb.q, (size_t)M * qa.ldq) ||
+                               memcmp(qa.s, qb.s, (size_t)M * 4) ||
+                               memcmp(qa.bsum, qb.bsum, (size_t)M * (qa.ldq / PE_QK) * 4);
+                    CHECK(!diff, "%s quantize_rows differs from the reference (M=%d K=%d)", k->name, M, K);
+                }
+                for (int i = 0; i < M * N; i++) out[i] = NAN;
+                if (t == PE_WT_F16) k->gemm_f16(A, K, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+                if (t == PE_WT_BF16) k->gemm_bf16(A, K, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+                if (t == PE_WT_Q8) k->gemm_q8(&qb, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+                if (t == PE_WT_Q4) k->gemm_q4(&qb, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+                int bad = 0, touched = 0;
+                double worst = 0;
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        float o = out[(size_t)m * N + n], e = ref[(size_t)m * N + n];
+                        int inside = m >= sh.m0 && m < sh.m1 && n >= sh.n0 && n < sh.n1;
+                        if (!inside) { touched += !isnan(o); continue; }
+                        double mag = 0;
+                        for (int k2 = 0; k2 < K; k2++) mag += fabs(A[(size_t)m * K + k2]) / sqrt((double)K);
+                        double tol = 4 * (K + 16) * EPS * (mag + fabs(e) + 1) + 1e-6 * fabs(e);
+                        double err = fabs((double)o - e);
+                        if (!(err <= tol)) bad++;
+                        if (err > worst) worst = err;
+                    }
+                CHECK(bad == 0, "%s %s %dx%dx%d ep%d: %d outputs off the reference (worst %g)", k->name,
+                      pe_wtype_name(t), M, N, K, v, bad, worst);
+                CHECK(touched == 0, "%s %s: %d outputs outside the range written", k->name, pe_wtype_name(t), touched);
+            }
+        }
+        pe_free(A); pe_free(W); pe_free(Wp); pe_free(bias); pe_free(gamma); pe_free(res);
+        pe_free(ref); pe_free(out); pe_free(qmem); pe_free(qmem2);
+    }
+}
+
+/* int8 per-row activations times q8 weights against float32: the relative
+ * error of a dot product stays near the two quantization steps. */
+static void test_accuracy(void) {
+    const int M = 64, N = 64, K = 768;
+    float *A = xalloc((size_t)M * K * 4), *W = xalloc((size_t)N * K * 4);
+    for (int i = 0; i < M * K; i++) A[i] = rng_float(-1, 1);
+    for (int i = 0; i < N * K; i++) W[i] = rng_float(-1, 1);
+    for (int t = PE_WT_Q8; t <= PE_WT_Q4; t++) {
+        size_t pb = pe_qpack_panel_bytes((pe_wtype)t, K);
+        uint8_t *Wp = xalloc(pe_qpack_bytes((pe_wtype)t, N, K));
+        for (int p = 0; p < N / 16; p++) pe_qpack_panel((pe_wtype)t, Wp + p * pb, W + (size_t)p * 16 * K, 16, K, K);
+        void *mem = xalloc(pe_qact_bytes(M, K));
+        pe_qact qa = pe_qact_bind(mem, M, K);
+        const pe_qkernels *k = pe_qkernels_get();
+        k->quantize_rows(A, K, K, 0, M, &qa);
+        float *C = xalloc((size_t)M * N * 4);
+        (t == PE_WT_Q8 ? k->gemm_q8 : k->gemm_q4)(&qa, Wp, N, K, C, N, 0, M, 0, N, NULL);
+        double num = 0, den = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double e = 0;
+                for (int i = 0; i < K; i++) e += (double)A[(size_t)m * K + i] * W[(size_t)n * K + i];
+                num += (C[m * N + n] - e) * (C[m * N + n] - e);
+                den += e * e;
+            }
+        double rel = sqrt(num / den);
+        printf("  %s GEMM vs float64, uniform data, K=%d: relative RMS error %.2e\n",
+               pe_wtype_name((pe_wtype)t), K, rel);
+        /* uniform data: q8 steps ~1/127 of the range (rms 1/(127 sqrt 3)
+         * relative per factor), q4 ~1/8 */
+        CHECK(rel < (t == PE_WT_Q8 ? 0.01 : 0.12), "%s relative error %g", pe_wtype_name((pe_wtype)t), rel);
+        pe_free(Wp); pe_free(mem); pe_free(C);
+    }
+    pe_free(A); pe_free(W);
+}
+
+int main(void) {
+    const char *names[] = {"avx512vnni", "avx2", "scalar"};
+    for (int i = 0; i < 3; i++)
+        if ((sets[n_sets] = pe_qkernels_by_name(names[i]))) n_sets++;
+    printf("  quantized kernel sets: ");
+    for (int i = 0; i < n_sets; i++) printf("%s ", sets[i]->name);
+    printf("(active: %s)\n", pe_qkernels_get()->name);
+    test_blocks();
+    test_pack();
+    for (int t = PE_WT_F16; t < PE_WT_COUNT; t++) test_kernels_for((pe_wtype)t);
+    test_accuracy();
+    return test_done("test_quant");
+}
