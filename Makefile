@@ -69,7 +69,10 @@ $(BUILD)/pecore: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.
 
 $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI)
+	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI) $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+# Counts heap allocations on the hot path.
+$(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh

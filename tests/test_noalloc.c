@@ -1,0 +1,63 @@
+/* The hot path allocates nothing: after the first image of a size, encoding
+ * (float input, 8-bit image input, text) performs zero heap allocations.
+ * Linked with -Wl,--wrap for malloc, calloc, realloc and posix_memalign. */
+#include "test.h"
+
+#include "pecore.h"
+
+#include <stdatomic.h>
+
+static atomic_long g_allocs;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t s);
+void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t a, size_t n);
+
+void *__wrap_malloc(size_t n) { atomic_fetch_add(&g_allocs, 1); return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t s) { atomic_fetch_add(&g_allocs, 1); return __real_calloc(n, s); }
+void *__wrap_realloc(void *p, size_t n) { atomic_fetch_add(&g_allocs, 1); return __real_realloc(p, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n) {
+    atomic_fetch_add(&g_allocs, 1);
+    return __real_posix_memalign(p, a, n);
+}
+
+int main(void) {
+    char path[512];
+    golden_path(path, sizeof path, "models/pe-micro.safetensors");
+    pe_model *m = NULL;
+    pe_ctx *c = NULL;
+    pe_ctx_options co = {.n_threads = 2};
+    long at_start = atomic_load(&g_allocs);
+    if (pe_model_load(path, NULL, &m) || pe_ctx_create(m, &co, &c)) {
+        CHECK(0, "load: %s", pe_last_error());
+        return test_done("noalloc");
+    }
+    CHECK(atomic_load(&g_allocs) > at_start, "the allocation counter sees the library's allocations");
+    static float x[2 * 3 * 96 * 96], out[2 * 37 * 64];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)((i * 37) % 255) / 127.5f - 1.0f;
+    static uint8_t rgba[120 * 90 * 4];
+    for (size_t i = 0; i < sizeof rgba; i++) rgba[i] = (uint8_t)(i * 7);
+    pe_image img = {rgba, 120, 90, 120 * 4, PE_PIXEL_RGBA8};
+    int32_t ids[32] = {PE_TOKEN_SOT, 320, 1125, 539, 320, 2368, PE_TOKEN_EOT};
+
+    for (int round = 0; round < 3; round++) {
+        long before = atomic_load(&g_allocs);
+        pe_status s = pe_encode_f32(c, x, 2, 64, 64, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+        s |= pe_encode_f32(c, x, 1, 64, 64, PE_OUTPUT_TOKENS, out, sizeof out / sizeof *out);
+        s |= pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+        s |= pe_encode_text(c, ids, 1, 32, out, sizeof out / sizeof *out);
+        long n = atomic_load(&g_allocs) - before;
+        CHECK(s == PE_OK, "encode: %s", pe_last_error());
+        /* round 0 may size the image scratch; later rounds must not allocate */
+        if (round > 0) CHECK(n == 0, "round %d: %ld allocations on the hot path", round, n);
+    }
+    /* A new size plans once, then it is allocation-free again. */
+    pe_encode_f32(c, x, 1, 96, 96, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+    long before = atomic_load(&g_allocs);
+    pe_status s = pe_encode_f32(c, x, 1, 96, 96, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+    CHECK(s == PE_OK && atomic_load(&g_allocs) == before, "96x96: allocations after planning");
+    pe_ctx_free(c);
+    pe_model_free(m);
+    return test_done("noalloc");
+}
