@@ -74,9 +74,8 @@ typedef enum pe_pool_kind {
     PE_POOL_ATTN = 1      /* attention-pooling head: one embedding         */
 } pe_pool_kind;
 
+/* Load options; NULL or a zeroed struct gives the defaults. */
 typedef struct pe_model_options {
-    /* Refuse tensors in a dtype other than these? 0 = accept all (default). */
-    int reserved;
     /* Expected SHA-256 of the file, 64 hex digits, or NULL.  The file is
      * hashed before it is parsed; a mismatch fails with PE_ERR_CHECKSUM. */
     const char *sha256_hex;
