@@ -56,6 +56,10 @@ static int cmd_info(int argc, char **argv) {
     printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16)\n", o.model,
            in.file_bytes / 1e6, in.n_tensors, in.n_f32, in.n_f16, in.n_bf16);
     printf("architecture  %s (%s names)\n", in.arch, in.naming);
+    printf("variant       %s\n", in.pool == PE_POOL_ATTN
+                                    ? (in.has_text ? "Core CLIP (vision + text towers)" : "Core (pooled embedding)")
+                                    : in.has_layerscale ? "Lang / Spatial (token grid, LayerScale)"
+                                                        : "token grid (no pooling head)");
     printf("parameters    %llu (%.2f M)\n", (unsigned long long)in.n_params, in.n_params / 1e6);
     printf("vision        patch %d, width %d, %d layers, %d heads of %d, mlp %d\n", in.patch,
            in.width, in.layers, in.heads, in.head_dim, in.mlp);
