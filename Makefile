@@ -131,3 +131,19 @@ valgrind: all
 .PHONY: compare
 compare:
 	sh bench/compare.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: header, libraries, CLI.
+PREFIX ?= /usr/local
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/pecore.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/libpecore.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libpecore.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/pecore $(DESTDIR)$(PREFIX)/bin/
+
+# Library only, cross-compiled for ARM64 (Debian: gcc-aarch64-linux-gnu
+# libc6-dev-arm64-cross); checks that the portable build has no x86 leftovers.
+.PHONY: cross-arm64
+cross-arm64:
+	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" build/arm64/libpecore.a
