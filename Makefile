@@ -112,14 +112,17 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(FUZZ_BUILD
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(SAN_FLAGS) -Iinclude -Isrc -Itools $(WARN) \
 		-o $@ $< $(TOOL_LIB_OBJ:$(BUILD)/%=$(FUZZ_BUILD)/%) $(FUZZ_BUILD)/libpecore.a $(LDLIBS_CLI)
 
-fuzz: fuzz-build
-	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz: fuzz-build $(BUILD)/tests/test_pt
+	TEST_PT=$(BUILD)/tests/test_pt sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 valgrind: all
 	@T=$$(mktemp -d /tmp/pecore-vg.XXXXXX); \
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
-		--error-exitcode=1 $(BUILD)/pecore embed -m $(G)/models/pe-core-t16-384.pt --threads 2 \
-		-o $$T/emb.npy $(G)/images/chelsea.png && \
+		--error-exitcode=1 $(BUILD)/pecore embed -m $(G)/models/pe-core-t16-384.pt --size 64 \
+		--threads 2 -o $$T/emb.npy $(G)/images/chelsea.png && \
+	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+		--error-exitcode=1 $(BUILD)/pecore convert -m $(G)/models/pe-micro.pt --vision-heads 2 \
+		--text-heads 2 -o $$T/micro.safetensors && \
 	valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 		--error-exitcode=1 $(BUILD)/pecore embed -m $(G)/models/pe-micro-timm.safetensors --threads 1 \
 		-o $$T/emb2.npy $(G)/images/astronaut.jpg; rc=$$?; rm -rf $$T; \

@@ -775,7 +775,18 @@ static void test_convert(void) {
     unlink(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* make fuzz: a small valid .pt as a seed for the harness. */
+    if (argc == 3 && !strcmp(argv[1], "--write-seed")) {
+        zfile z;
+        template_tensors();
+        build(&z, T, 4, &(fspec){.zip64 = 1, .wrap = "state_dict"});
+        FILE *f = fopen(argv[2], "wb");
+        const int ok = f && fwrite(z.b.p, 1, z.b.n, f) == z.b.n;
+        if (f) fclose(f);
+        free(z.b.p);
+        return ok ? 0 : 1;
+    }
     test_valid();
     test_zip();
     test_tensors();

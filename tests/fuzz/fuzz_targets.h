@@ -1,0 +1,101 @@
+/* The parsers under fuzzing, one function each, shared by the libFuzzer
+ * harnesses (fuzz_*.c) and by tests/test_fuzz_regress.c, which replays
+ * tests/fuzz/regress/<target>/ in the normal (and sanitizer) test suite.
+ * Each returns 0; a bug shows as a crash or a sanitizer report. */
+#ifndef PE_FUZZ_TARGETS_H
+#define PE_FUZZ_TARGETS_H
+
+#include "format/pt.h"
+#include "image_io.h"
+#include "npy.h"
+#include "pecore.h"
+#include "util/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline int fuzz_safetensors(const uint8_t *d, size_t n) {
+    pe_safetensors st;
+    if (pe_st_parse(&st, d, n) == PE_OK) {
+        for (int i = 0; i < st.n_tensors; i++) {
+            const pe_st_tensor *t = &st.tensors[i];
+            volatile uint8_t x = t->nbytes ? ((const uint8_t *)t->data)[t->nbytes - 1] : 0;
+            (void)x;
+        }
+        pe_st_close(&st);
+    }
+    return 0;
+}
+
+/* Every byte of every tensor is read, so a view outside its record shows. */
+static inline int fuzz_pt(const uint8_t *d, size_t n) {
+    pe_safetensors st;
+    if (pe_pt_parse(&st, d, n) == PE_OK) {
+        unsigned sum = 0;
+        for (int i = 0; i < st.n_tensors; i++)
+            for (uint64_t k = 0; k < st.tensors[i].nbytes; k++) sum += ((const uint8_t *)st.tensors[i].data)[k];
+        volatile unsigned keep = sum;
+        (void)keep;
+        pe_st_close(&st);
+    }
+    return 0;
+}
+
+static inline int fuzz_npy(const uint8_t *d, size_t n) {
+    npy_array a = {0};
+    char err[256];
+    if (npy_read_f32_mem(d, n, &a, err, sizeof err) == 0) npy_free(&a);
+    return 0;
+}
+
+static inline int fuzz_image(const uint8_t *d, size_t n) {
+    img_buf b = {0};
+    char err[256];
+    if (image_load_mem(d, n, &b, err, sizeof err) == 0) {
+        float out[3 * 16 * 16];
+        pe_preprocess pp = {16, 16, PE_CROP_CENTER, b.resample};
+        (void)pe_preprocess_image(&b.image, &pp, out, sizeof out / sizeof out[0]);
+    }
+    image_free(&b);
+    return 0;
+}
+
+static inline int fuzz_json(const uint8_t *d, size_t n) {
+    pe_json *j = NULL;
+    if (pe_json_parse((const char *)d, n, &j) == PE_OK) pe_json_free(j);
+    return 0;
+}
+
+/* First byte 0: the rest is text for the real vocabulary ($PECORE_GOLDEN);
+ * otherwise the rest is a vocabulary file, then a fixed text. */
+static inline int fuzz_tokenizer(const uint8_t *d, size_t n) {
+    static pe_tokenizer *golden;
+    static int tried;
+    if (n < 1) return 0;
+    int32_t ids[77];
+    if (d[0] == 0) {
+        if (!tried) {
+            const char *g = getenv("PECORE_GOLDEN");
+            char path[512];
+            snprintf(path, sizeof path, "%s/bpe_simple_vocab_16e6.txt.gz", g && *g ? g : "../shared/golden");
+            tried = 1;
+            (void)pe_tokenizer_load(path, &golden);
+        }
+        char *text = malloc(n);
+        if (!text) return 0;
+        memcpy(text, d + 1, n - 1);
+        text[n - 1] = 0;
+        if (golden) (void)pe_tokenize(golden, text, 77, ids);
+        free(text);
+        return 0;
+    }
+    pe_tokenizer *t = NULL;
+    if (pe_tokenizer_load_mem(d + 1, n - 1, &t) == PE_OK) {
+        (void)pe_tokenize(t, "a photo of a cat, 日本語 &amp; émoji 🙂", 77, ids);
+        pe_tokenizer_free(t);
+    }
+    return 0;
+}
+
+#endif
