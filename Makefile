@@ -93,9 +93,8 @@ clean:
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build/fuzz
-# TODO(gallery, prototypes): add harnesses for the src/classify/ file formats
-# (pe_gallery_load / pe_protos_load from memory) once their loaders settle.
-FUZZ_TARGETS := safetensors pt npy image json tokenizer
+# gallery / protos start from an empty corpus: there are no golden files of them.
+FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 G ?= ../shared/golden
 

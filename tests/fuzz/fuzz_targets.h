@@ -98,4 +98,37 @@ static inline int fuzz_tokenizer(const uint8_t *d, size_t n) {
     return 0;
 }
 
+/* Prototype packs and galleries are loaded from paths: the input goes
+ * through an in-memory file (memfd), so nothing touches the disk. */
+#include <sys/mman.h>
+#include <unistd.h>
+
+static inline int fuzz_path(const uint8_t *d, size_t n, char *path, size_t cap) {
+    const int fd = memfd_create("pecore-fuzz", MFD_CLOEXEC);
+    if (fd < 0) return -1;
+    if (n && write(fd, d, n) != (ssize_t)n) { close(fd); return -1; }
+    snprintf(path, cap, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+static inline int fuzz_protos(const uint8_t *d, size_t n) {
+    char path[64];
+    const int fd = fuzz_path(d, n, path, sizeof path);
+    if (fd < 0) return 0;
+    pe_protos *p = NULL;
+    if (pe_protos_load(path, &p) == PE_OK) pe_protos_free(p);
+    close(fd);
+    return 0;
+}
+
+static inline int fuzz_gallery(const uint8_t *d, size_t n) {
+    char path[64];
+    const int fd = fuzz_path(d, n, path, sizeof path);
+    if (fd < 0) return 0;
+    pe_gallery *g = NULL;
+    if (pe_gallery_load(path, &g) == PE_OK) pe_gallery_free(g);
+    close(fd);
+    return 0;
+}
+
 #endif
