@@ -267,7 +267,9 @@ typedef void (*pe_progress_fn)(void *user, const char *stage, double fraction);
 typedef enum pe_weight_type {
     PE_WEIGHTS_F32 = 0,
     PE_WEIGHTS_F16 = 1,
-    PE_WEIGHTS_BF16 = 2
+    PE_WEIGHTS_BF16 = 2,
+    PE_WEIGHTS_Q8 = 3,       /* int8 blocks of 32 with an f16 scale           */
+    PE_WEIGHTS_Q4 = 4        /* 4-bit blocks of 32 with an f16 scale          */
 } pe_weight_type;
 
 /* Known architectures (SPEC.md's table plus PE-Lang / PE-Spatial). */
@@ -280,6 +282,20 @@ PE_API const char *pe_arch_list_name(int i);
  * The same (arch, seed, type) always gives the same bytes. */
 PE_API pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type,
                                 const char *path, pe_progress_fn progress, void *user);
+
+/* ---------------------------------------------------------------- quantized models */
+
+/* Writes a copy of the model at in_path (any file pe_model_load reads) with
+ * its linear weights as type (f16, bf16, q8 or q4), stored in the kernels'
+ * layouts so pe_model_load maps them without copying.  Patch and position
+ * embeddings, class token and token embedding become F16 (BF16 for bf16);
+ * norms, biases and other vectors stay F32.  keep (may be NULL) is a
+ * comma-separated list of name patterns (fnmatch globs or substrings) of
+ * tensors to keep exactly as they are.  The file records the format
+ * version, type, architecture, heads and the SHA-256 of the source.  q8 and
+ * q4 models run int8 kernels with each activation row quantized on the fly. */
+PE_API pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight_type type,
+                                   const char *keep, pe_progress_fn progress, void *user);
 
 /* ---------------------------------------------------------------- classification: zero-shot, prototypes, galleries */
 

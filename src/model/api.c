@@ -3,6 +3,7 @@
 #include "forward.h"
 
 #include "../format/pt.h"
+#include "../kernels/quant.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
 
@@ -90,6 +91,14 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     int dh = PE_MAX(m->info.head_dim, m->info.width / PE_MAX(m->info.pool_heads, 1));
     if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
+    if (m->q_kmax) { /* int8 activations of q8/q4 linears: one native image or text */
+        const pe_model_info *in = &m->info;
+        c->qact_rows = PE_MAX(in->has_cls + in->grid * in->grid, in->has_text ? in->text_context : 1);
+        if (!(c->qact = pe_alloc(pe_qact_bytes(c->qact_rows, m->q_kmax)))) {
+            pe_free(c);
+            return PE_ERR_NOMEM;
+        }
+    }
     pe_status s = pe_pool_create(n, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
@@ -102,6 +111,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
 void pe_ctx_free(pe_ctx *c) {
     if (!c) return;
     pe_pool_free(c->pool);
+    pe_free(c->qact);
     pe_free(c->scratch);
     pe_free(c->img_scratch);
     pe_free(c->img);

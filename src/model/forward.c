@@ -4,6 +4,7 @@
 #include "forward.h"
 
 #include "../image/preprocess.h"
+#include "../kernels/quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,31 +15,68 @@ enum { GEMM_MB = 96, GEMM_NB = 64, ATT_QB = 64, ROW_CHUNK = 32 };
 
 typedef struct gemm_job {
     const pe_kernels *k;
+    const pe_qkernels *qk;
     const float *A; int lda;
     const pe_linear *lin;
     float *C; int ldc;
     int M, mblocks;
     pe_epilogue ep;
+    pe_qact qa;               /* q8/q4: A quantized per row */
 } gemm_job;
 
 static void gemm_task(void *arg, int task, int thread) {
     (void)thread;
     const gemm_job *j = arg;
+    const pe_linear *l = j->lin;
     int mb = task % j->mblocks, nb = task / j->mblocks;
     int m0 = mb * GEMM_MB, n0 = nb * GEMM_NB;
-    j->k->gemm(j->A, j->lda, j->lin->w, j->lin->n, j->lin->k, j->C, j->ldc, m0,
-               PE_MIN(j->M, m0 + GEMM_MB), n0, PE_MIN(j->lin->n, n0 + GEMM_NB), &j->ep);
+    int m1 = PE_MIN(j->M, m0 + GEMM_MB), n1 = PE_MIN(l->n, n0 + GEMM_NB);
+    switch (l->wtype) {
+    case PE_WT_F16:
+        j->qk->gemm_f16(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        break;
+    case PE_WT_BF16:
+        j->qk->gemm_bf16(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        break;
+    case PE_WT_Q8:
+        j->qk->gemm_q8(&j->qa, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        break;
+    case PE_WT_Q4:
+        j->qk->gemm_q4(&j->qa, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        break;
+    default:
+        j->k->gemm(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+    }
+}
+
+static void quant_task(void *arg, int task, int thread) {
+    (void)thread;
+    const gemm_job *j = arg;
+    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->M, r0 + ROW_CHUNK);
+    j->qk->quantize_rows(j->A, j->lda, j->lin->k, r0, r1, &j->qa);
 }
 
 /* C[M, n] = epilogue(A[M, k] lin^T + bias).  ep may be NULL; its bias is
- * replaced by the linear's. */
+ * replaced by the linear's.  q8/q4 weights: the rows of A are quantized
+ * first (in chunks of the context's qact_rows). */
 static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc,
                    int M, const pe_epilogue *ep) {
-    gemm_job j = {c->k, A, lda, lin, C, ldc, M, (M + GEMM_MB - 1) / GEMM_MB, {0}};
-    if (ep) j.ep = *ep;
-    j.ep.bias = lin->b;
-    int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
-    pe_pool_run(c->pool, gemm_task, &j, j.mblocks * nblocks);
+    const int quant = lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4;
+    const int step = quant ? c->qact_rows : M;
+    for (int r0 = 0; r0 < M; r0 += step) {
+        int rows = PE_MIN(step, M - r0);
+        gemm_job j = {c->k, pe_qkernels_get(), A + (size_t)r0 * lda, lda, lin, C + (size_t)r0 * ldc,
+                      ldc, rows, (rows + GEMM_MB - 1) / GEMM_MB, {0}, {0}};
+        if (ep) j.ep = *ep;
+        j.ep.bias = lin->b;
+        if (j.ep.residual) j.ep.residual += (size_t)r0 * j.ep.ldr;
+        if (quant) {
+            j.qa = pe_qact_bind(c->qact, rows, lin->k);
+            pe_pool_run(c->pool, quant_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
+        }
+        int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
+        pe_pool_run(c->pool, gemm_task, &j, j.mblocks * nblocks);
+    }
 }
 
 typedef struct ln_job {

@@ -27,6 +27,11 @@ struct pe_ctx {
     float *pool_buf;            /* pooling vectors               */
     float *att_scratch;         /* [n_threads, att_floats]       */
 
+    /* int8 activations of q8/q4 linears (pe_qact, kernels/quant.h), for up
+     * to qact_rows rows of m->q_kmax; longer inputs run in row chunks. */
+    void *qact;
+    int qact_rows;
+
     /* 8-bit image preprocessing */
     uint8_t *img_scratch;
     size_t img_scratch_bytes;

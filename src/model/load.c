@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include "../kernels/kernels.h"
+#include "../kernels/quant.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -23,6 +24,8 @@ typedef struct loader {
     int dry;                  /* sizing pass: count arena bytes, write nothing */
     size_t used;              /* arena bytes handed out */
     float *tmp;               /* conversion scratch: one panel [PE_GEMM_NR, k] */
+    const uint8_t *packed;    /* per tensor: 0, or 1 + pe_wtype | 0x80 when
+                                 stored transposed (pecore quantized files) */
 } loader;
 
 /* ------------------------------------------------------------ lookup */
@@ -59,12 +62,36 @@ static pe_status want(const pe_st_tensor *t, const char *what, uint64_t numel, i
     return PE_OK;
 }
 
+/* A tensor written by `pecore quantize` already in a kernel layout. */
+static int packed_type(const loader *L, const pe_st_tensor *t, int *transposed) {
+    if (!L->packed || !t) return -1;
+    uint8_t v = L->packed[t - L->m->st.tensors];
+    if (transposed) *transposed = (v & 0x80) != 0;
+    return v ? (v & 0x7f) - 1 : -1;
+}
+
+/* want() for a linear weight, which may also be a packed tensor (its
+ * logical shape was checked against its bytes when the file was opened). */
+static pe_status want_w(const loader *L, const pe_st_tensor *t, const char *what, uint64_t numel,
+                        int64_t last) {
+    if (packed_type(L, t, NULL) < 0) return want(t, what, numel, last);
+    if (t->numel != numel || (last > 0 && last_dim(t) != last))
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected %llu elements (last dim %lld), file has %llu",
+                        t->name, (unsigned long long)numel, (long long)last,
+                        (unsigned long long)t->numel);
+    return PE_OK;
+}
+
 /* ------------------------------------------------------------ arena */
 
-static void *arena_take(loader *L, size_t floats) {
+static void *arena_take_bytes(loader *L, size_t bytes) {
     size_t off = L->used;
-    L->used += (floats * sizeof(float) + 63) & ~(size_t)63;
+    L->used += (bytes + 63) & ~(size_t)63;
     return L->dry ? NULL : L->m->arena + off;
+}
+
+static void *arena_take(loader *L, size_t floats) {
+    return arena_take_bytes(L, floats * sizeof(float));
 }
 
 /* n elements of t starting at element `first` as float32 into dst. */
@@ -107,16 +134,50 @@ static pe_status req_vec(loader *L, const pe_st_tensor *t, const char *what, int
 /* Linear weight rows [row0, row0 + n) of t ([*, k], or [k, *] when
  * transposed, i.e. a matrix used as x @ t), packed for the GEMM.  One panel
  * of PE_GEMM_NR rows is converted at a time, so the scratch stays small and
- * no large fresh buffer is faulted in at load. */
-static void pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int row0, int n,
-                        int k, int transposed) {
+ * no large fresh buffer is faulted in at load.  F16 / BF16 weights stay in
+ * half precision (the kernels widen them); packed tensors of a quantized
+ * file are used where they lie in the mapping. */
+static pe_status pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int row0, int n,
+                             int k, int transposed) {
     lin->n = n;
     lin->k = k;
+    int tr = 0, pt = packed_type(L, t, &tr);
+    if (pt >= 0) {
+        if (tr != transposed || row0 % PE_GEMM_NR)
+            return pe_error(PE_ERR_FORMAT, "tensor %s: packed layout does not fit its use "
+                                           "(transposed %d, first row %d)", t->name, transposed, row0);
+        lin->wtype = pt;
+        lin->w = (const uint8_t *)t->data + (size_t)(row0 / PE_GEMM_NR) * pe_qpack_panel_bytes(pt, k);
+        if (pt == PE_WT_Q8 || pt == PE_WT_Q4) L->m->q_kmax = PE_MAX(L->m->q_kmax, k);
+        return PE_OK;
+    }
+    const int64_t cols = last_dim(t);
+    if (t->dtype != PE_DT_F32) { /* F16 / BF16: rearranged, never widened */
+        const pe_wtype wt = t->dtype == PE_DT_F16 ? PE_WT_F16 : PE_WT_BF16;
+        uint16_t *dst = arena_take_bytes(L, pe_qpack_bytes(wt, n, k));
+        lin->w = dst;
+        lin->wtype = wt;
+        if (!dst) return PE_OK;
+        const uint16_t *src = t->data;
+        for (int p0 = 0; p0 < n; p0 += PE_GEMM_NR) {
+            int rows = PE_MIN(PE_GEMM_NR, n - p0);
+            uint16_t *panel = dst + (size_t)p0 * (size_t)k;
+            for (int i = 0; i < k; i++) {
+                uint16_t *o = panel + (size_t)i * PE_GEMM_NR;
+                for (int j = 0; j < PE_GEMM_NR; j++) {
+                    size_t r = (size_t)(row0 + p0 + j);
+                    o[j] = j >= rows ? 0 : transposed ? src[(size_t)i * (size_t)cols + r]
+                                                      : src[r * (size_t)k + (size_t)i];
+                }
+            }
+        }
+        return PE_OK;
+    }
     float *dst = arena_take(L, pe_gemm_packed_floats(n, k));
     lin->w = dst;
-    if (!dst) return;
+    lin->wtype = PE_WT_F32;
+    if (!dst) return PE_OK;
     float *src = L->tmp; /* [PE_GEMM_NR, k] */
-    const int64_t cols = last_dim(t);
     for (int p0 = 0; p0 < n; p0 += PE_GEMM_NR) {
         int rows = PE_MIN(PE_GEMM_NR, n - p0);
         if (!transposed) {
@@ -130,14 +191,36 @@ static void pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int ro
         }
         pe_gemm_pack(dst + (size_t)p0 * (size_t)k, src, rows, k, k);
     }
+    return PE_OK;
+}
+
+/* y [n] = x [k] lin^T + b at load time, whatever the weight type (the
+ * constant probe keeps float activations even for q8/q4 weights). */
+static void linear_row(const pe_linear *l, const float *x, float *y) {
+    pe_epilogue ep = {.bias = l->b};
+    if (l->wtype == PE_WT_F32) {
+        pe_kernels_get()->gemm(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
+    } else if (l->wtype == PE_WT_F16) {
+        pe_qkernels_get()->gemm_f16(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
+    } else if (l->wtype == PE_WT_BF16) {
+        pe_qkernels_get()->gemm_bf16(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
+    } else {
+        const size_t pb = pe_qpack_panel_bytes(l->wtype, l->k);
+        for (int j = 0; j < l->n; j++) {
+            const uint8_t *panel = (const uint8_t *)l->w + (size_t)(j / PE_GEMM_NR) * pb;
+            double acc = l->b ? l->b[j] : 0.0;
+            for (int i = 0; i < l->k; i++)
+                acc += (double)x[i] * pe_qpanel_get(l->wtype, panel, l->k, j % PE_GEMM_NR, i);
+            y[j] = (float)acc;
+        }
+    }
 }
 
 static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
                              const pe_st_tensor *b, const char *what, int n, int k) {
     /* conv1 is [W, 3, P, P]: only a 2-D weight has a meaningful last dim */
-    pe_status s = want(w, what, (uint64_t)n * (uint64_t)k, w && w->rank == 2 ? k : 0);
-    if (s) return s;
-    pack_linear(L, lin, w, 0, n, k, 0);
+    pe_status s = want_w(L, w, what, (uint64_t)n * (uint64_t)k, w && w->rank == 2 ? k : 0);
+    if (s || (s = pack_linear(L, lin, w, 0, n, k, 0))) return s;
     lin->b = NULL;
     if (b) {
         if ((s = want(b, what, (uint64_t)n, n))) return s;
@@ -206,8 +289,9 @@ static pe_status heads_for(const pe_model *m, const char *key, int width, int te
     }
     return pe_error(PE_ERR_UNSUPPORTED,
                     "cannot tell the number of %s heads for width %d: not a known PE model; "
-                    "add \"%s\" to the safetensors __metadata__", text ? "text" : "vision",
-                    width, key);
+                    "give it (pe_model_options.%s_heads, or pecore convert --%s-heads N) or add \"%s\" "
+                    "to the safetensors __metadata__", text ? "text" : "vision", width,
+                    text ? "text" : "vision", text ? "text" : "vision", key);
 }
 
 static pe_status check_heads(const char *what, int width, int heads, int need_mult4) {
@@ -380,12 +464,12 @@ static pe_status bind_vision(loader *L) {
         } else {
             const pe_st_tensor *w = VIS(L, "attn_pool.attn.in_proj_weight");
             const pe_st_tensor *b = VIS(L, "attn_pool.attn.in_proj_bias");
-            if ((s = want(w, "attn_pool.attn.in_proj_weight", 3ull * (uint64_t)W * (uint64_t)W, W)) ||
+            if ((s = want_w(L, w, "attn_pool.attn.in_proj_weight", 3ull * (uint64_t)W * (uint64_t)W, W)) ||
                 (s = want(b, "attn_pool.attn.in_proj_bias", 3ull * (uint64_t)W, 0)))
                 return s;
-            pack_linear(L, &q, w, 0, W, W, 0);
+            if ((s = pack_linear(L, &q, w, 0, W, W, 0))) return s;
             q.b = bind_vec(L, b, 0, (size_t)W);
-            pack_linear(L, &m->pool_kv, w, W, 2 * W, W, 0);
+            if ((s = pack_linear(L, &m->pool_kv, w, W, 2 * W, W, 0))) return s;
             m->pool_kv.b = bind_vec(L, b, (uint64_t)W, 2 * (size_t)W);
         }
         if ((s = bind_linear(L, &m->pool_out, VIS(L, "%s", VN(L, "attn_pool.attn.out_proj.weight", "attn_pool.proj.weight")),
@@ -409,16 +493,14 @@ static pe_status bind_vision(loader *L) {
         /* The probe is a constant, so its query projection is too. */
         float *pq = arena_take(L, (size_t)W);
         m->pool_q = pq;
-        if (pq) {
-            pe_epilogue ep = {.bias = q.b};
-            pe_kernels_get()->gemm(probe_v, W, q.w, W, W, pq, W, 0, 1, 0, W, &ep);
-        }
+        if (pq) linear_row(&q, probe_v, pq);
     }
     if (in->has_proj) {
         const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
         const int D = in->out_dim;
-        if ((s = want(proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D))) return s;
-        pack_linear(L, &m->proj, proj, 0, D, W, !timm);
+        if ((s = want_w(L, proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D)) ||
+            (s = pack_linear(L, &m->proj, proj, 0, D, W, !timm)))
+            return s;
         m->proj.b = NULL;
         const pe_st_tensor *hb = timm ? VIS(L, "head.bias") : NULL;
         if (hb) {
@@ -458,8 +540,9 @@ static pe_status bind_text(loader *L) {
     const pe_st_tensor *tp = TXT(L, "text_projection");
     if (!tp || tp->rank != 2 || tp->shape[0] != W || tp->shape[1] < 1 || tp->shape[1] > 65536)
         return pe_error(PE_ERR_SHAPE, "text_projection missing or not [%d, D]", W);
-    if ((s = want(tp, "text_projection", tp->numel, 0))) return s;
-    pack_linear(L, &m->txt_proj, tp, 0, (int)tp->shape[1], W, 1);
+    if ((s = want_w(L, tp, "text_projection", tp->numel, 0)) ||
+        (s = pack_linear(L, &m->txt_proj, tp, 0, (int)tp->shape[1], W, 1)))
+        return s;
     m->txt_proj.b = NULL;
     const pe_st_tensor *ls = TXT(L, "logit_scale");
     const float *lsv;
@@ -480,8 +563,81 @@ static size_t panel_scratch_floats(const pe_model *m) {
     return (size_t)PE_GEMM_NR * (size_t)mx;
 }
 
+/* Quantized files (`pecore quantize`): "pecore_format" = "1", and for every
+ * tensor stored in a kernel layout a key "pecore.packed.NAME" = "TYPE RANK
+ * D0 .. [t]": the U8 tensor NAME holds the logical tensor [D0, ..] packed as
+ * the linear weight [D0, D1*..] (or, with "t", its transpose [D1, D0]) in
+ * the layout of quant.h.  The tensor gets its logical shape back here, so
+ * the rest of the loader sees the shapes of the original file. */
+#define PACKED_KEY "pecore.packed."
+
+static pe_status bind_all(loader *Lp);
+
+static pe_status read_packed(pe_model *m, uint8_t **out) {
+    *out = NULL;
+    int any = 0;
+    for (int i = 0; i < m->st.n_meta; i++) any |= !strncmp(m->st.meta[i].key, PACKED_KEY, strlen(PACKED_KEY));
+    if (!any) return PE_OK;
+    const char *ver = pe_st_meta_get(&m->st, "pecore_format");
+    if (!ver || strcmp(ver, "1"))
+        return pe_error(PE_ERR_UNSUPPORTED, "quantized file of pecore format %s (this build reads 1)",
+                        ver ? ver : "(missing)");
+    uint8_t *pk = pe_calloc((size_t)m->st.n_tensors, 1);
+    if (!pk) return PE_ERR_NOMEM;
+    for (int i = 0; i < m->st.n_meta; i++) {
+        const char *key = m->st.meta[i].key, *v = m->st.meta[i].value;
+        if (strncmp(key, PACKED_KEY, strlen(PACKED_KEY))) continue;
+        const char *name = key + strlen(PACKED_KEY);
+        pe_st_tensor *t = (pe_st_tensor *)pe_st_find(&m->st, name);
+        char type[8], flag[4] = "";
+        long d[4] = {0};
+        int rank = 0, used = 0;
+        pe_wtype wt;
+        if (!t) { pe_free(pk); return pe_error(PE_ERR_FORMAT, "metadata %s: no such tensor", key); }
+        int got = sscanf(v, "%7s %d %n", type, &rank, &used);
+        const char *p = v + used;
+        int ok = got == 2 && !pe_wtype_parse(type, &wt) && wt != PE_WT_F32 && rank >= 1 && rank <= 4;
+        for (int r = 0; ok && r < rank; r++) {
+            int n = 0;
+            ok = sscanf(p, "%ld%n", &d[r], &n) == 1 && d[r] >= 1 && d[r] <= (1L << 24);
+            p += n;
+        }
+        if (ok && sscanf(p, " %3s", flag) == 1) ok = !strcmp(flag, "t") && rank == 2;
+        int tr = flag[0] == 't';
+        uint64_t numel = 1;
+        for (int r = 0; ok && r < rank; r++) ok = pe_mul_u64(numel, (uint64_t)d[r], &numel);
+        ok = ok && numel <= ((uint64_t)1 << 32);
+        int64_t N = tr ? d[1] : d[0], K = ok ? (int64_t)(numel / (uint64_t)N) : 0;
+        size_t bytes = ok && K <= (1 << 24) ? pe_qpack_bytes(wt, (int)N, (int)K) : 0;
+        if (!ok || !bytes || t->dtype != PE_DT_U8 || t->rank != 1 || t->nbytes != bytes || pk[t - m->st.tensors]) {
+            pe_free(pk);
+            return pe_error(PE_ERR_FORMAT, "tensor %s: packed description '%s' does not match its "
+                                           "%llu bytes of %s", name, v, (unsigned long long)t->nbytes,
+                            pe_dtype_name(t->dtype));
+        }
+        t->rank = rank;
+        for (int r = 0; r < rank; r++) t->shape[r] = d[r];
+        t->numel = numel;
+        pk[t - m->st.tensors] = (uint8_t)((1 + wt) | (tr ? 0x80 : 0));
+    }
+    *out = pk;
+    return PE_OK;
+}
+
 pe_status pe_model_bind(pe_model *m) {
     loader L = {.m = m};
+    uint8_t *packed;
+    pe_status s = read_packed(m, &packed);
+    if (s) return s;
+    L.packed = packed;
+    s = bind_all(&L);
+    pe_free(packed);
+    return s;
+}
+
+static pe_status bind_all(loader *Lp) {
+    loader L = *Lp;
+    pe_model *m = L.m;
     pe_status s = infer_vision(&L);
     if (s || (s = infer_text(&L))) return s;
     name_arch(&m->info);

@@ -8,9 +8,10 @@
 #include "../format/safetensors.h"
 
 typedef struct pe_linear {
-    const float *w;         /* packed [n, k] (see kernels.h) */
+    const void *w;          /* packed [n, k] in wtype's layout (kernels.h, quant.h) */
     const float *b;         /* [n] or NULL */
     int n, k;
+    int wtype;              /* pe_wtype: f32, f16, bf16, q8, q4 */
 } pe_linear;
 
 typedef struct pe_block {
@@ -47,6 +48,7 @@ struct pe_model {
     size_t arena_bytes;
     void *map;                    /* the anonymous mapping holding the arena */
     size_t map_bytes;
+    int q_kmax;                   /* widest k of a q8/q4 linear; 0: none */
 
     /* vision */
     pe_tower vis;

@@ -1,0 +1,229 @@
+/* `pecore quantize`: a copy of a model file with its linear weights stored in
+ * the kernels' own layouts (f16 / bf16 panels, q8 / q4 tiles; quant.h), so
+ * the loader maps them with zero copy.  The file is safetensors with pecore
+ * metadata (load.c, read_packed): format version, weight type, the source's
+ * SHA-256, architecture and heads, and per packed tensor its logical shape.
+ * Small or sensitive tensors (patch embedding, position embedding, class
+ * token, probe, token embedding) are stored as F16 (BF16 for bf16), norms,
+ * biases and other vectors as F32; --keep patterns keep tensors as they are. */
+#include "model.h"
+
+#include "../format/pt.h"
+#include "../kernels/quant.h"
+#include "../util/sha256.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How a tensor is used: -1 not a linear weight, 0 linear [N, K], 1 linear
+ * stored transposed ([K, N], used as x @ t). */
+static int linear_use(const pe_st_tensor *t) {
+    if (t->rank != 2) return -1;
+    const char *dot = strrchr(t->name, '.');
+    const char *base = dot ? dot + 1 : t->name;
+    if (!strcmp(base, "proj") || !strcmp(t->name, "text_projection") ||
+        strstr(t->name, ".text_projection"))
+        return 1;
+    if (strstr(t->name, "positional_embedding") || strstr(t->name, "pos_embed") ||
+        strstr(t->name, "token_embedding"))
+        return -1;
+    /* official attention pooling splits in_proj at row W: a panel boundary only if W % 16 == 0 */
+    if (strstr(t->name, "attn_pool.attn.in_proj_weight") && (t->shape[0] / 3) % PE_GEMM_NR)
+        return -1;
+    return 0;
+}
+
+static int kept(const char *name, const char *keep) {
+    if (!keep || !*keep) return 0;
+    char buf[256];
+    while (*keep) {
+        size_t n = strcspn(keep, ",");
+        if (n && n < sizeof buf) {
+            memcpy(buf, keep, n);
+            buf[n] = 0;
+            if (!fnmatch(buf, name, 0) || strstr(name, buf)) return 1;
+        }
+        keep += n + (keep[n] == ',');
+    }
+    return 0;
+}
+
+static float elem(const pe_st_tensor *t, uint64_t i) {
+    if (t->dtype == PE_DT_F32) { float v; memcpy(&v, (const uint8_t *)t->data + 4 * i, 4); return v; }
+    uint16_t h;
+    memcpy(&h, (const uint8_t *)t->data + 2 * i, 2);
+    return t->dtype == PE_DT_F16 ? pe_f16_to_f32(h) : pe_bf16_to_f32(h);
+}
+
+/* Packs t as the linear weight [N, K] (transposed: t is [K, N]). */
+static void pack_tensor(const pe_st_tensor *t, int transposed, pe_wtype wt, uint8_t *dst,
+                        float *tmp) {
+    const int N = (int)(transposed ? t->shape[1] : t->shape[0]);
+    const int K = (int)(t->numel / (uint64_t)N);
+    const size_t pb = pe_qpack_panel_bytes(wt, K);
+    for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) {
+        int rows = PE_MIN(PE_GEMM_NR, N - p0);
+        for (int j = 0; j < rows; j++)
+            for (int k = 0; k < K; k++)
+                tmp[(size_t)j * K + k] = elem(t, transposed ? (uint64_t)k * N + (uint64_t)(p0 + j)
+                                                            : (uint64_t)(p0 + j) * K + (uint64_t)k);
+        pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
+    }
+}
+
+typedef struct qout {
+    pe_st_out *t;
+    void **bufs;
+    pe_st_meta *meta;
+    char **strs;              /* owned metadata strings */
+    int n, n_meta, n_strs;
+} qout;
+
+static char *own(qout *o, const char *fmt, ...) PE_PRINTF(2, 3);
+static char *own(qout *o, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *s = strdup(buf);
+    if (s) o->strs[o->n_strs++] = s;
+    return s;
+}
+
+static pe_status add_meta(qout *o, const char *k, const char *v) {
+    if (!k || !v) return pe_error(PE_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < o->n_meta; i++)
+        if (!strcmp(o->meta[i].key, k)) { o->meta[i].value = (char *)v; return PE_OK; }
+    o->meta[o->n_meta].key = (char *)k;
+    o->meta[o->n_meta].value = (char *)v;
+    o->n_meta++;
+    return PE_OK;
+}
+
+/* One output tensor; packed ones are placed first by the caller's order. */
+static pe_status convert_one(qout *o, const pe_st_tensor *t, pe_wtype wt, const char *keep,
+                             float *tmp, int want_packed) {
+    int use = linear_use(t);
+    int keep_it = kept(t->name, keep);
+    int packed = use >= 0 && !keep_it;
+    if (packed != want_packed) return PE_OK;
+    pe_st_out *out = &o->t[o->n];
+    memset(out, 0, sizeof *out);
+    out->name = t->name;
+    if (packed) {
+        const int N = (int)(use ? t->shape[1] : t->shape[0]);
+        const int K = (int)(t->numel / (uint64_t)N);
+        size_t bytes = pe_qpack_bytes(wt, N, K);
+        if (!bytes) return pe_error(PE_ERR_LIMIT, "tensor %s: too large to pack", t->name);
+        uint8_t *buf = malloc(bytes);
+        if (!buf) return pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
+        o->bufs[o->n] = buf;
+        pack_tensor(t, use, wt, buf, tmp);
+        out->dtype = PE_DT_U8;
+        out->rank = 1;
+        out->shape[0] = (int64_t)bytes;
+        out->data = buf;
+        char *key = own(o, "pecore.packed.%s", t->name);
+        char *val = own(o, "%s 2 %lld %lld%s", pe_wtype_name(wt), (long long)t->shape[0],
+                        (long long)t->shape[1], use ? " t" : "");
+        pe_status s = add_meta(o, key, val);
+        if (s) return s;
+        o->n++;
+        return PE_OK;
+    }
+    out->rank = t->rank;
+    for (int d = 0; d < t->rank; d++) out->shape[d] = t->shape[d];
+    /* Vectors stay F32; tables and the patch embedding go to half precision. */
+    int half = !keep_it && t->dtype == PE_DT_F32 && t->numel > 4096;
+    if (!half) {
+        out->dtype = t->dtype;
+        out->data = t->data;
+    } else {
+        uint16_t *buf = malloc((size_t)t->numel * 2);
+        if (!buf) return pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
+        o->bufs[o->n] = buf;
+        const int bf = wt == PE_WT_BF16;
+        for (uint64_t i = 0; i < t->numel; i++) {
+            float v = elem(t, i);
+            buf[i] = bf ? pe_f32_to_bf16(v) : pe_f32_to_f16(v);
+        }
+        out->dtype = bf ? PE_DT_BF16 : PE_DT_F16;
+        out->data = buf;
+    }
+    o->n++;
+    return PE_OK;
+}
+
+pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight_type type,
+                            const char *keep, pe_progress_fn progress, void *user) {
+    if (!in_path || !out_path) return pe_error(PE_ERR_INVALID_ARG, "pe_model_quantize: NULL path");
+    pe_wtype wt;
+    switch (type) {
+    case PE_WEIGHTS_F16: wt = PE_WT_F16; break;
+    case PE_WEIGHTS_BF16: wt = PE_WT_BF16; break;
+    case PE_WEIGHTS_Q8: wt = PE_WT_Q8; break;
+    case PE_WEIGHTS_Q4: wt = PE_WT_Q4; break;
+    default: return pe_error(PE_ERR_INVALID_ARG, "quantize: type must be f16, bf16, q8 or q4");
+    }
+    /* Loading first checks the source is a model pecore runs and gives its
+     * architecture and heads (a .pt carries none in metadata). */
+    pe_model *m;
+    pe_status s = pe_model_load(in_path, NULL, &m);
+    if (s) return s;
+    const pe_safetensors *st = &m->st;
+    for (int i = 0; i < st->n_meta; i++)
+        if (!strncmp(st->meta[i].key, "pecore.packed.", 14)) {
+            pe_model_free(m);
+            return pe_error(PE_ERR_UNSUPPORTED, "%s is already quantized: quantize the original", in_path);
+        }
+    qout o = {0};
+    int64_t widest = 1;
+    for (int i = 0; i < st->n_tensors; i++)
+        for (int d = 0; d < st->tensors[i].rank; d++) widest = PE_MAX(widest, st->tensors[i].shape[d]);
+    o.t = calloc((size_t)st->n_tensors, sizeof *o.t);
+    o.bufs = calloc((size_t)st->n_tensors, sizeof *o.bufs);
+    o.meta = calloc((size_t)(st->n_tensors + st->n_meta + 16), sizeof *o.meta);
+    o.strs = calloc((size_t)(2 * st->n_tensors + 16), sizeof *o.strs);
+    float *tmp = malloc((size_t)PE_GEMM_NR * (size_t)widest * sizeof(float));
+    if (!o.t || !o.bufs || !o.meta || !o.strs || !tmp) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
+    for (int i = 0; i < st->n_meta && !s; i++)
+        s = add_meta(&o, st->meta[i].key, st->meta[i].value);
+    uint8_t dig[32];
+    char hex[65];
+    pe_sha256(st->base, st->size, dig);
+    pe_sha256_hex(dig, hex);
+    const pe_model_info *in = &m->info;
+    if (!s) s = add_meta(&o, "pecore_format", "1");
+    if (!s) s = add_meta(&o, "pecore_type", pe_wtype_name(wt));
+    if (!s) s = add_meta(&o, "pecore_source_sha256", own(&o, "%s", hex));
+    if (!s) s = add_meta(&o, "pecore_arch", own(&o, "%s", in->arch));
+    if (!s) s = add_meta(&o, "vision_heads", own(&o, "%d", in->heads));
+    if (!s && in->pool == PE_POOL_ATTN) s = add_meta(&o, "attn_pooler_heads", own(&o, "%d", in->pool_heads));
+    if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
+    /* Packed tensors first: their sizes are multiples of 32 bytes, so every
+     * tensor after them keeps the alignment of its element size. */
+    for (int pass = 1; pass >= 0 && !s; pass--)
+        for (int i = 0; i < st->n_tensors && !s; i++) {
+            s = convert_one(&o, &st->tensors[i], wt, keep, tmp, pass);
+            if (progress) progress(user, "quantizing", (double)(o.n) / st->n_tensors);
+        }
+    if (!s) {
+        if (progress) progress(user, "writing", 0.0);
+        s = pe_st_write(out_path, o.t, o.n, o.meta, o.n_meta);
+        if (progress && !s) progress(user, "writing", 1.0);
+    }
+done:
+    for (int i = 0; o.bufs && i < st->n_tensors; i++) free(o.bufs[i]);
+    for (int i = 0; i < o.n_strs; i++) free(o.strs[i]);
+    free(o.t);
+    free(o.bufs);
+    free(o.meta);
+    free(o.strs);
+    free(tmp);
+    pe_model_free(m);
+    return s;
+}
