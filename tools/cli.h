@@ -50,6 +50,8 @@ int cmd_text(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_prototypes(int argc, char **argv);
 int cmd_gallery(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);   /* tools/cmd_quant.c */
+int cmd_compare(int argc, char **argv);
 int cmd_convert(int argc, char **argv);    /* tools/cmd_model.c */
 int cmd_verify(int argc, char **argv);
 

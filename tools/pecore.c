@@ -37,6 +37,10 @@ static const char *USAGE =
     "                                              .pt checkpoint to safetensors\n"
     "  verify     -m MODEL (--sha256 HEX | --manifest models.json [--name N])\n"
     "                                              check a model file's integrity\n"
+    "  quantize   -m IN -o OUT --type f16|bf16|q8|q4 [--keep PATTERN]\n"
+    "                                              smaller model, in-kernel conversion\n"
+    "  compare    -m A -m B (--raw IN.npy | IMAGE...) [--labels-file F]\n"
+    "                                              cosine / error / top-1 agreement\n"
     "  archs                                       list known architectures\n"
     "  version                                     print the version\n"
     "\n"
@@ -266,6 +270,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(n, rest);
     if (!strcmp(cmd, "prototypes")) return cmd_prototypes(n, rest);
     if (!strcmp(cmd, "gallery")) return cmd_gallery(n, rest);
+    if (!strcmp(cmd, "quantize")) return cmd_quantize(n, rest);
+    if (!strcmp(cmd, "compare")) return cmd_compare(n, rest);
     if (!strcmp(cmd, "convert")) return cmd_convert(n, rest);
     if (!strcmp(cmd, "verify")) return cmd_verify(n, rest);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -44,21 +44,38 @@ void pe_dequantize_q8_ref(const pe_block_q8 *b, float *x) {
     for (int i = 0; i < PE_QK; i++) x[i] = d * (float)b->qs[i];
 }
 
-/* The value of largest magnitude maps to -8 exactly (the code with no
- * positive twin), so its sign picks which end of [-8, 7] is used fully. */
+/* Codes for scale d (f16-rounded); returns the squared error. */
+static double q4_codes(const float *x, uint16_t dh, uint8_t *q) {
+    float d = pe_f16_to_f32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
+    double err = 0;
+    for (int i = 0; i < PE_QK; i++) {
+        float v = roundf(x[i] * id) + 8.0f;
+        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 15.0f ? 15.0f : v);
+        double e = x[i] - d * ((int)q[i] - 8);
+        err += e * e;
+    }
+    return err;
+}
+
+/* The plain rule maps the value of largest magnitude to -8 (the code with
+ * no positive twin); a few nearby scales are tried as well and the one with
+ * the least squared error kept (4 bits are coarse enough for this to
+ * matter: ~10% less error on Gaussian blocks). */
 void pe_quantize_q4_ref(const float *x, pe_block_q4 *b) {
     float amax = 0.0f, mx = 0.0f;
     for (int i = 0; i < PE_QK; i++)
         if (fabsf(x[i]) > amax) { amax = fabsf(x[i]); mx = x[i]; }
+    uint8_t q[PE_QK], best[PE_QK];
     uint16_t dh = pe_f32_to_f16(mx / -8.0f);
-    float d = pe_f16_to_f32(dh), id = d != 0.0f ? 1.0f / d : 0.0f;
-    b->d = dh;
-    uint8_t q[PE_QK];
-    for (int i = 0; i < PE_QK; i++) {
-        float v = roundf(x[i] * id) + 8.0f;
-        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 15.0f ? 15.0f : v);
+    double err = q4_codes(x, dh, best);
+    for (int c = 0; c < 12 && amax > 0.0f; c++) {
+        float div = -8.5f + 0.25f * (float)c; /* -8.5 .. -5.75 */
+        uint16_t h = pe_f32_to_f16(mx / div);
+        double e = q4_codes(x, h, q);
+        if (e < err) { err = e; dh = h; memcpy(best, q, sizeof q); }
     }
-    for (int i = 0; i < PE_QK / 2; i++) b->qs[i] = (uint8_t)(q[i] | q[i + PE_QK / 2] << 4);
+    b->d = dh;
+    for (int i = 0; i < PE_QK / 2; i++) b->qs[i] = (uint8_t)(best[i] | best[i + PE_QK / 2] << 4);
 }
 
 void pe_dequantize_q4_ref(const pe_block_q4 *b, float *x) {

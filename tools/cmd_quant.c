@@ -1,0 +1,237 @@
+/* pecore quantize: a copy of a model with f16 / bf16 / q8 / q4 weights.
+ * pecore compare: how closely two models agree on the same inputs (cosine,
+ * absolute error, zero-shot top-1 agreement). */
+#include "cli.h"
+#include "image_io.h"
+#include "npy.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int parse_type(const char *s, pe_weight_type *t) {
+    static const struct { const char *name; pe_weight_type t; } types[] = {
+        {"f16", PE_WEIGHTS_F16}, {"bf16", PE_WEIGHTS_BF16}, {"q8", PE_WEIGHTS_Q8}, {"q4", PE_WEIGHTS_Q4}};
+    for (size_t i = 0; s && i < sizeof types / sizeof *types; i++)
+        if (!strcmp(s, types[i].name)) { *t = types[i].t; return 0; }
+    return -1;
+}
+
+int cmd_quantize(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs("usage: pecore quantize -m IN -o OUT.safetensors --type f16|bf16|q8|q4 [--keep PATTERN]\n"
+              "Writes a copy of IN (any model file pecore loads) with its linear weights as f16,\n"
+              "bf16, q8 (int8 blocks of 32) or q4 (4-bit blocks of 32), stored in the kernels'\n"
+              "layout so loading maps them without a copy.  Patch/position/token embeddings go\n"
+              "to half precision, norms and biases stay float32.  --keep takes comma-separated\n"
+              "name patterns (globs or substrings) of tensors to keep exactly as they are.\n",
+              stdout);
+        return 0;
+    }
+    const char *in = NULL, *out = NULL, *type = NULL, *keep = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = !strcmp(a, "-m") || !strcmp(a, "--model") ? &in
+                         : !strcmp(a, "-o") || !strcmp(a, "--output") ? &out
+                         : !strcmp(a, "--type") ? &type : !strcmp(a, "--keep") ? &keep : NULL;
+        if (!dst) return cli_fail("quantize: unexpected argument '%s' (see --help)", a);
+        if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
+        *dst = argv[++i];
+    }
+    pe_weight_type t;
+    if (!in || !out) return cli_fail("quantize: pass -m IN and -o OUT");
+    if (parse_type(type, &t)) return cli_fail("quantize: --type must be f16, bf16, q8 or q4");
+    pe_status s = pe_model_quantize(in, out, t, keep, cli_progress, NULL);
+    cli_progress_done();
+    if (s) return cli_fail_status(s, "quantize");
+    struct stat a, b;
+    if (!stat(in, &a) && !stat(out, &b))
+        printf("%s: %.2f MB -> %s: %.2f MB (%s)\n", in, a.st_size / 1e6, out, b.st_size / 1e6, type);
+    return 0;
+}
+
+/* ------------------------------------------------------------ compare */
+
+/* Encodes every input with model m: out [n, per]. */
+static int encode_all(pe_model *m, int threads, const char *raw, char **imgs, int n_imgs,
+                      float **out, int *n, size_t *per) {
+    pe_ctx_options co = {.n_threads = threads};
+    pe_ctx *c;
+    pe_status s = pe_ctx_create(m, &co, &c);
+    if (s) return cli_fail_status(s, "cannot create context");
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    pe_output kind = in.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    int rc = 1, rows, cols;
+    *out = NULL;
+    if (raw) {
+        npy_array a;
+        char err[512];
+        if (npy_read_f32(raw, &a, err, sizeof err)) { pe_ctx_free(c); return cli_fail("%s", err); }
+        if (a.rank != 4 || a.shape[1] != 3 || a.shape[0] < 1 || a.shape[0] > 65536 ||
+            a.shape[2] > 16384 || a.shape[3] > 16384) {
+            cli_fail("%s: expected float32 [N, 3, H, W]", raw);
+        } else if ((s = pe_output_shape(m, (int)a.shape[2], (int)a.shape[3], kind, &rows, &cols))) {
+            cli_fail_status(s, raw);
+        } else {
+            *n = (int)a.shape[0];
+            *per = (size_t)rows * cols;
+            if (!(*out = malloc(*per * (size_t)*n * sizeof(float)))) cli_fail("out of memory");
+            else if ((s = pe_encode_f32(c, a.data, *n, (int)a.shape[2], (int)a.shape[3], kind, *out, *per * *n)))
+                cli_fail_status(s, raw);
+            else rc = 0;
+        }
+        npy_free(&a);
+    } else {
+        if ((s = pe_output_shape(m, in.image_size, in.image_size, kind, &rows, &cols))) {
+            pe_ctx_free(c);
+            return cli_fail_status(s, "compare");
+        }
+        *n = n_imgs;
+        *per = (size_t)rows * cols;
+        if (!(*out = malloc(*per * (size_t)n_imgs * sizeof(float)))) { pe_ctx_free(c); return cli_fail("out of memory"); }
+        rc = 0;
+        for (int i = 0; i < n_imgs && !rc; i++) {
+            img_buf img;
+            char err[512];
+            if (image_load(imgs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
+            pe_preprocess pp = {in.image_size, in.image_size, PE_CROP_SQUASH, img.resample};
+            s = pe_encode_image(c, &img.image, &pp, kind, *out + *per * i, *per);
+            image_free(&img);
+            if (s) rc = cli_fail_status(s, imgs[i]);
+        }
+    }
+    pe_ctx_free(c);
+    return rc;
+}
+
+/* Zero-shot top-1 of each embedding with m's own text tower. */
+static int top1(pe_model *m, const char *labels_file, const char *vocab, const float *emb, int n,
+                int dim, int *best) {
+    FILE *f = fopen(labels_file, "r");
+    if (!f) return cli_fail("cannot open %s", labels_file);
+    char line[PE_LABEL_MAX], *labels[1024];
+    int nl = 0;
+    while (nl < 1024 && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (*line && !(labels[nl] = strdup(line))) break;
+        if (*line) nl++;
+    }
+    fclose(f);
+    int rc = 1;
+    pe_tokenizer *t = NULL;
+    pe_protos *p = NULL;
+    pe_ctx *c = NULL;
+    const char *env = getenv("PECORE_VOCAB");
+    const char *vpath = vocab ? vocab : env && *env ? env : NULL;
+    pe_status s = vpath ? pe_tokenizer_load(vpath, &t) : pe_tokenizer_load_model(m, &t);
+    if (s) { cli_fail_status(s, "cannot load vocabulary (--vocab F or PECORE_VOCAB)"); goto done; }
+    if ((s = pe_ctx_create(m, NULL, &c)) || (s = pe_protos_create(m, &p)) ||
+        (s = pe_protos_add_text(p, c, t, (const char *const *)labels, nl, NULL, 0))) {
+        cli_fail_status(s, "zero-shot classes");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        pe_classification r;
+        if ((s = pe_protos_classify(p, emb + (size_t)i * dim, dim, 1, &r))) { cli_fail_status(s, "classify"); goto done; }
+        best[i] = r.top[0].index;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < nl; i++) free(labels[i]);
+    pe_protos_free(p);
+    pe_ctx_free(c);
+    pe_tokenizer_free(t);
+    return rc;
+}
+
+int cmd_compare(int argc, char **argv) {
+    if (cli_wants_help(argc, argv)) {
+        fputs("usage: pecore compare -m A -m B (--raw IN.npy | IMAGE...) [--labels-file F]\n"
+              "                      [--vocab F] [--threads N] [--json]\n"
+              "Encodes the same inputs with both models and reports the cosine similarity of\n"
+              "the outputs (mean, min), the max and mean absolute error, and with --labels-file\n"
+              "how often the zero-shot top-1 classes agree (needs text towers).\n",
+              stdout);
+        return 0;
+    }
+    const char *models[2] = {0}, *raw = NULL, *labels = NULL, *vocab = NULL;
+    char *imgs[MAX_INPUTS];
+    int nm = 0, n_imgs = 0, json = 0;
+    long threads = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (a[0] != '-') {
+            if (n_imgs == MAX_INPUTS) return cli_fail("too many inputs");
+            imgs[n_imgs++] = argv[i];
+            continue;
+        }
+        if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (nm == 2) return cli_fail("compare: exactly two models (-m A -m B)");
+            models[nm++] = v;
+        } else if (!strcmp(a, "--raw")) raw = v;
+        else if (!strcmp(a, "--labels-file")) labels = v;
+        else if (!strcmp(a, "--vocab")) vocab = v;
+        else if (!strcmp(a, "--threads")) {
+            if (cli_parse_int(v, 1, 256, &threads)) return cli_fail("--threads must be 1..256, not '%s'", v);
+        } else return cli_fail("unknown option %s (see --help)", a);
+    }
+    if (nm != 2) return cli_fail("compare: pass two models (-m A -m B)");
+    if (!raw == !n_imgs) return cli_fail("compare: give either --raw IN.npy or images");
+    pe_model *m[2] = {0};
+    float *out[2] = {0};
+    int n[2] = {0}, rc = 1;
+    size_t per[2] = {0};
+    for (int k = 0; k < 2; k++)
+        if (cli_load_model(models[k], &m[k]) || encode_all(m[k], (int)threads, raw, imgs, n_imgs, &out[k], &n[k], &per[k]))
+            goto done;
+    if (per[0] != per[1] || n[0] != n[1]) { cli_fail("compare: the models give outputs of different shapes"); goto done; }
+    double cos_sum = 0, cos_min = 2, max_abs = 0, abs_sum = 0;
+    for (int i = 0; i < n[0]; i++) {
+        const float *a = out[0] + per[0] * i, *b = out[1] + per[0] * i;
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t j = 0; j < per[0]; j++) {
+            ab += (double)a[j] * b[j];
+            aa += (double)a[j] * a[j];
+            bb += (double)b[j] * b[j];
+            double e = fabs((double)a[j] - b[j]);
+            max_abs = e > max_abs ? e : max_abs;
+            abs_sum += e;
+        }
+        double cs = ab / (sqrt(aa * bb) + 1e-30);
+        cos_sum += cs;
+        cos_min = cs < cos_min ? cs : cos_min;
+    }
+    int agree = -1;
+    if (labels) {
+        int *b0 = malloc((size_t)n[0] * sizeof(int)), *b1 = malloc((size_t)n[0] * sizeof(int));
+        int bad = !b0 || !b1 || top1(m[0], labels, vocab, out[0], n[0], (int)per[0], b0) ||
+                  top1(m[1], labels, vocab, out[1], n[0], (int)per[0], b1);
+        agree = 0;
+        for (int i = 0; !bad && i < n[0]; i++) agree += b0[i] == b1[i];
+        free(b0);
+        free(b1);
+        if (bad) goto done;
+    }
+    double mean_abs = abs_sum / ((double)per[0] * n[0]);
+    if (json) {
+        printf("{\"a\": \"%s\", \"b\": \"%s\", \"inputs\": %d, \"cos_mean\": %.6f, \"cos_min\": %.6f, "
+               "\"max_abs\": %.6g, \"mean_abs\": %.6g", models[0], models[1], n[0], cos_sum / n[0],
+               cos_min, max_abs, mean_abs);
+        if (agree >= 0) printf(", \"top1_agree\": %d", agree);
+        printf("}\n");
+    } else {
+        printf("inputs      %d\n", n[0]);
+        printf("cosine      mean %.6f, min %.6f\n", cos_sum / n[0], cos_min);
+        printf("abs error   max %.4g, mean %.4g\n", max_abs, mean_abs);
+        if (agree >= 0) printf("top-1       %d of %d agree (%.1f%%)\n", agree, n[0], 100.0 * agree / n[0]);
+    }
+    rc = 0;
+done:
+    for (int k = 0; k < 2; k++) { free(out[k]); pe_model_free(m[k]); }
+    return rc;
+}
