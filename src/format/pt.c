@@ -4,17 +4,14 @@
  * and every refusal names what was refused (opcode, global, entry, field). */
 #include "pt.h"
 
+#include "../util/mapfile.h"
 #include "../util/sha256.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define PT_NAME_MAX 120
 
@@ -1039,43 +1036,23 @@ pe_status pe_weights_open(pe_safetensors *st, const char *path, const char *sha2
     uint8_t want[32];
     if (sha256_hex && pe_sha256_parse(sha256_hex, want))
         return pe_error(PE_ERR_INVALID_ARG, "expected SHA-256 '%.70s' is not 64 hex digits", sha256_hex);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pe_error(errno == ENOENT ? PE_ERR_NOT_FOUND : PE_ERR_IO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return pe_error(PE_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return pe_error(PE_ERR_LIMIT, "%s: file too large to map", path);
-    }
-    const size_t size = (size_t)sb.st_size;
-    if (size < 8) {
-        close(fd);
-        return pe_error(PE_ERR_FORMAT, "%s: file is %zu bytes%s", path, size,
-                        size ? ", too short for a model file" : " (empty)");
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return pe_error(PE_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
+    const uint8_t *map;
+    size_t size;
+    pe_status s = pe_map_file(path, &map, &size);
+    if (s) return s;
     /* The bytes hashed are the bytes parsed: one mapping, hashed first. */
     if (sha256_hex) {
         uint8_t got[32];
         char hex[65];
         pe_sha256(map, size, got);
         if (memcmp(got, want, 32) != 0) {
-            munmap(map, size);
+            munmap((void *)map, size);
             pe_sha256_hex(got, hex);
             return pe_error(PE_ERR_CHECKSUM, "%s: SHA-256 is %s, expected %.64s: refusing a corrupt or "
                             "substituted file", path, hex, sha256_hex);
         }
     }
     const uint8_t *b = map;
-    pe_status s;
     if (pe_pt_is_zip(b, size))
         s = pe_pt_parse(st, b, size);
     else if (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
@@ -1084,7 +1061,7 @@ pe_status pe_weights_open(pe_safetensors *st, const char *path, const char *sha2
     else
         s = pe_st_parse(st, b, size);
     if (s != PE_OK) {
-        munmap(map, size);
+        munmap((void *)map, size);
         return pe_error_prefix(s, "%s", path);
     }
     st->mapped = 1;

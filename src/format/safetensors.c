@@ -5,6 +5,7 @@
 #include "safetensors.h"
 
 #include "../util/json.h"
+#include "../util/mapfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -287,34 +288,12 @@ pe_status pe_st_parse(pe_safetensors *st, const uint8_t *buf, size_t len) {
 pe_status pe_st_open(pe_safetensors *st, const char *path) {
     if (!st || !path) return pe_error(PE_ERR_INVALID_ARG, "safetensors: st or path is NULL");
     memset(st, 0, sizeof *st);
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return pe_error(errno == ENOENT ? PE_ERR_NOT_FOUND : PE_ERR_IO, "%s: cannot open: %s",
-                        path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return pe_error(PE_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > SIZE_MAX) {
-        close(fd);
-        return pe_error(PE_ERR_LIMIT, "%s: file too large to map", path);
-    }
-    const size_t size = (size_t)sb.st_size;
-    /* mmap of length 0 fails with EINVAL; say what is really wrong. */
-    if (size < 8) {
-        close(fd);
-        return pe_error(PE_ERR_FORMAT, "%s: safetensors: file is %zu bytes%s", path, size,
-                        size ? ", shorter than the 8-byte header length" : " (empty)");
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED)
-        return pe_error(PE_ERR_IO, "%s: cannot map: %s", path, strerror(map_errno));
-    const pe_status s = pe_st_parse(st, map, size);
-    if (s != PE_OK) {
-        munmap(map, size);
+    const uint8_t *map;
+    size_t size;
+    pe_status s = pe_map_file(path, &map, &size);
+    if (s) return s;
+    if ((s = pe_st_parse(st, map, size)) != PE_OK) {
+        munmap((void *)map, size);
         return pe_error_prefix(s, "%s", path);
     }
     st->mapped = 1;
