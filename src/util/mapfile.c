@@ -28,7 +28,7 @@ pe_status pe_map_file(const char *path, const uint8_t **map, size_t *size) {
     if (n < 8) {
         close(fd);
         return pe_error(PE_ERR_FORMAT, "%s: file is %zu bytes%s", path, n,
-                        n ? ", shorter than the 8-byte header every model format starts with" : " (empty)");
+                        n ? ": too short (shorter than the 8-byte header every model format starts with)" : " (empty)");
     }
     void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
     const int map_errno = errno;
