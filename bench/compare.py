@@ -44,6 +44,10 @@ def cosine(a, b):
     return dot / (na * nb)
 
 
+def qfile(st, q):
+    return st.replace(".safetensors", f"-{q}.safetensors")
+
+
 def prepare(arch):
     size = SIZES[arch]
     base = os.path.join(OUT, arch)
@@ -73,12 +77,19 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--quant", default="q8,q4",
+                    help="quantized pecore variants timed beside f32 (comma list; '' for none)")
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     archs, threads = a.archs.split(","), [int(t) for t in a.threads.split(",")]
+    quants = [q for q in a.quant.split(",") if q]
     rows = []
     for arch in archs:
         size, st, onnx, x, c_pe, c_ort = prepare(arch)
+        for q in quants:
+            if not os.path.exists(qfile(st, q)):
+                subprocess.run([PECORE, "quantize", "-m", st, "-o", qfile(st, q), "--type", q],
+                               check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         for t in threads:
             res = {"pecore": [], "ort": [], "torch": []}
             meta = {"pecore": [], "ort": [], "torch": []}
@@ -88,6 +99,10 @@ def main():
                               "--warmup", "2", "--json"])
                 res["pecore"].append(p["p50_ms"])
                 meta["pecore"].append(p)
+                for q in quants:  # the same model quantized (pecore quantize), same round
+                    qp = run_json([PECORE, "bench", "-m", qfile(st, q), "--threads", str(t), "--runs",
+                                   str(a.runs), "--warmup", "2", "--json"])
+                    meta.setdefault("pecore_" + q, []).append(qp)
                 o = run_json(["node", "bench/ort_bench.js", onnx, x, str(t), str(a.runs), "2"])
                 res["ort"] += o["lat"]
                 meta["ort"].append(o)
@@ -104,6 +119,10 @@ def main():
             row["pe_rss"] = max(m["peak_rss_mb"] for m in meta["pecore"])
             row["pe_load"] = statistics.median(m["load_ms"] for m in meta["pecore"])
             row["pe_share"] = statistics.median(m["peak_share"] for m in meta["pecore"])
+            for q in quants:
+                row[q + "_p50"] = statistics.median(m["p50_ms"] for m in meta["pecore_" + q])
+                row[q + "_rss"] = max(m["peak_rss_mb"] for m in meta["pecore_" + q])
+                row[q + "_mb"] = os.path.getsize(qfile(st, q)) / 1e6
             for k in ("ort", "torch"):
                 lat = sorted(res[k])
                 row[k + "_p50"] = statistics.median(lat)
@@ -159,6 +178,17 @@ def write_results(rows, a):
                 for arch in {r['arch'] for r in rows} if (arch, 1) in by and (arch, 2) in by]
         if scal:
             f.write(f"\npecore 2-thread speed-up over 1 thread (p50): {', '.join(sorted(scal))}\n")
+        qs = [q for q in ("f16", "bf16", "q8", "q4") if rows and q + "_p50" in rows[0]]
+        if qs:
+            f.write("\npecore quantized (`pecore quantize` of the same file; int8 kernels with per-row "
+                    "activation quantization), timed in the same rounds:\n\n")
+            f.write("| model | thr | type | file MB | p50 ms | / pecore f32 | / ORT f32 | RSS MB |\n")
+            f.write("|---|---|---|---|---|---|---|---|\n")
+            for r in rows:
+                for q in qs:
+                    f.write(f"| {r['arch']} | {r['threads']} | {q} | {r[q + '_mb']:.1f} | "
+                            f"{r[q + '_p50']:.1f} | {r[q + '_p50'] / r['pe_p50']:.2f} | "
+                            f"{r[q + '_p50'] / r['ort_p50']:.2f} | {r[q + '_rss']:.0f} |\n")
     print(f"wrote {path}")
 
 

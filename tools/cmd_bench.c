@@ -36,10 +36,10 @@ static double peak_rss_mb(void) {
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore bench (-m MODEL | --arch NAME) [--size S|HxW] [--threads N]\n"
-              "                    [--runs N] [--warmup N] [--json]\n"
+              "                    [--runs N] [--warmup N] [--json] [--dtype f32|f16|bf16|q8|q4]\n"
               "Times the vision tower on a seeded random input: load, first image, p50/p90/p99,\n"
               "images/s, peak RSS, GFLOP/s and its share of the measured FMA peak.\n"
-              "--arch writes a synthetic model (f32) to a temporary file first.\n",
+              "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n",
               stdout);
         return 0;
     }
@@ -58,7 +58,17 @@ int cmd_bench(int argc, char **argv) {
         close(fd);
         pe_weight_type t = o.dtype && !strcmp(o.dtype, "f16") ? PE_WEIGHTS_F16
                            : o.dtype && !strcmp(o.dtype, "bf16") ? PE_WEIGHTS_BF16 : PE_WEIGHTS_F32;
+        /* q8 / q4: the synthetic f32 file quantized, in place of it */
+        pe_weight_type q = o.dtype && !strcmp(o.dtype, "q8") ? PE_WEIGHTS_Q8
+                           : o.dtype && !strcmp(o.dtype, "q4") ? PE_WEIGHTS_Q4 : PE_WEIGHTS_F32;
         pe_status s = pe_synth_write(o.arch, 1, t, tmp, cli_progress, NULL);
+        if (!s && q != PE_WEIGHTS_F32) {
+            char qtmp[sizeof tmp + 4];
+            snprintf(qtmp, sizeof qtmp, "%s.q", tmp);
+            s = pe_model_quantize(tmp, qtmp, q, NULL, cli_progress, NULL);
+            if (!s && rename(qtmp, tmp)) s = PE_ERR_IO;
+            unlink(qtmp);
+        }
         cli_progress_done();
         if (s) { unlink(tmp); return cli_fail_status(s, "bench"); }
         path = tmp;
