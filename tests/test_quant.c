@@ -6,10 +6,13 @@
 #include "test.h"
 #include "common.h"
 #include "kernels/quant.h"
+#include "npy.h"
+#include "pecore.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define EPS ((double)FLT_EPSILON)
 
@@ -273,6 +276,126 @@ static void test_accuracy(void) {
     pe_free(A); pe_free(W);
 }
 
+
+/* One deliberately broken quantized file per field: each must be refused. */
+static void test_broken(const char *q8path) {
+    FILE *f = fopen(q8path, "rb");
+    if (!f) { CHECK(0, "open %s", q8path); return; }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(buf); CHECK(0, "read"); return; }
+    fclose(f);
+    /* same-length edits of the JSON header */
+    const struct { const char *from, *to, *what; } edits[] = {
+        {"\"pecore_format\":\"1\"", "\"pecore_format\":\"2\"", "format version"},
+        {"\"pecore_format\":\"1\"", "\"pecore_formaX\":\"1\"", "missing format version"},
+        {"q8 2 192 512 t", "q4 2 192 512 t", "packed type vs bytes"},
+        {"q8 2 192 512 t", "q8 2 192 513 t", "packed shape vs bytes"},
+        {"q8 2 192 512 t", "q8 2 192 512 x", "packed flag"},
+        {"q8 2 192 512 t", "q8 2 192 512  ", "transposed flag dropped"},
+        {"q8 2 192 512 t", "q8 9 192 512 t", "packed rank"},
+        {"q8 2 192 512 t", "f32 2 192 512 ", "packed f32"},
+        {"\"pecore.packed.proj\"", "\"pecore.packed.prox\"", "packed entry naming no tensor"},
+    };
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "/tmp/pecore-test-broken-%d.safetensors", (int)getpid());
+    for (size_t e = 0; e < sizeof edits / sizeof *edits; e++) {
+        char *hit = NULL;
+        uint64_t hl;
+        memcpy(&hl, buf, 8);
+        for (char *p = buf + 8; p + strlen(edits[e].from) <= buf + 8 + hl; p++)
+            if (!memcmp(p, edits[e].from, strlen(edits[e].from))) { hit = p; break; }
+        if (!hit) { CHECK(0, "broken file '%s': pattern not found", edits[e].what); continue; }
+        char *copy = malloc((size_t)n);
+        memcpy(copy, buf, (size_t)n);
+        memcpy(copy + (hit - buf), edits[e].to, strlen(edits[e].to));
+        FILE *o = fopen(tmp, "wb");
+        fwrite(copy, 1, (size_t)n, o);
+        fclose(o);
+        free(copy);
+        pe_model *m = NULL;
+        pe_status s = pe_model_load(tmp, NULL, &m);
+        CHECK(s != PE_OK && !m, "broken quantized file (%s) was loaded", edits[e].what);
+        pe_model_free(m);
+    }
+    /* and a quantized file is refused as input to quantize */
+    CHECK(pe_model_quantize(q8path, tmp, PE_WEIGHTS_Q4, NULL, NULL, NULL) == PE_ERR_UNSUPPORTED,
+          "quantizing a quantized file was not refused");
+    remove(tmp);
+    free(buf);
+}
+
+/* ------------------------------------------------------------ models */
+
+static double cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) { ab += (double)a[i] * b[i]; aa += (double)a[i] * a[i]; bb += (double)b[i] * b[i]; }
+    return ab / sqrt(aa * bb + 1e-300);
+}
+
+static int embed(const char *path, const float *x, int S, float *out, int D) {
+    pe_model *m;
+    pe_ctx *c;
+    pe_ctx_options co = {.n_threads = 2};
+    if (pe_model_load(path, NULL, &m)) return -1;
+    int rc = pe_ctx_create(m, &co, &c) ? -1 : 0;
+    if (!rc) rc = pe_encode_f32(c, x, 1, S, S, PE_OUTPUT_EMBEDDING, out, (size_t)D) ? -1 : 0;
+    pe_ctx_free(c);
+    pe_model_free(m);
+    return rc;
+}
+
+/* quantize -> load -> embed the golden photos; cosine against the source
+ * model.  Targets: q8 >= 0.999 for every image; q4 >= 0.99 is the goal, not
+ * met on these random weights (~0.95, see README): checked against the
+ * level it reaches so a regression shows. */
+static void test_round_trip(void) {
+    char src[512], path[512];
+    golden_path(src, sizeof src, "models/pe-core-t16-384.safetensors");
+    static const char *photos[] = {"astronaut_384_center", "astronaut_384_squash", "camera_gray_384_center",
+                                   "camera_gray_384_squash", "chelsea_384_center", "chelsea_384_squash",
+                                   "coffee_progressive_384_center", "coffee_progressive_384_squash"};
+    const struct { pe_weight_type t; const char *name; double min_cos; } types[] = {
+        {PE_WEIGHTS_F16, "f16", 0.99999}, {PE_WEIGHTS_BF16, "bf16", 0.999}, {PE_WEIGHTS_Q8, "q8", 0.999},
+        {PE_WEIGHTS_Q4, "q4", 0.93}};
+    enum { D = 512, S = 384 };
+    static float ref[8][D], got[D];
+    for (size_t i = 0; i < 8; i++) {
+        char p[512], rel[128], err[256];
+        snprintf(rel, sizeof rel, "expected/pixels_%s.npy", photos[i]);
+        golden_path(p, sizeof p, rel);
+        npy_array a;
+        if (npy_read_f32(p, &a, err, sizeof err) || a.numel != 3 * S * S) { CHECK(0, "golden %s: %s", p, err); return; }
+        CHECK(embed(src, a.data, S, ref[i], D) == 0, "embed f32 %s: %s", photos[i], pe_last_error());
+        npy_free(&a);
+    }
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        snprintf(path, sizeof path, "/tmp/pecore-test-quant-%d-%s.safetensors", (int)getpid(), types[ti].name);
+        pe_status s = pe_model_quantize(src, path, types[ti].t, NULL, NULL, NULL);
+        CHECK(s == PE_OK, "quantize %s: %s", types[ti].name, pe_last_error());
+        double mn = 2, sum = 0;
+        for (size_t i = 0; i < 8 && !s; i++) {
+            char p[512], rel[128], err[256];
+            snprintf(rel, sizeof rel, "expected/pixels_%s.npy", photos[i]);
+            golden_path(p, sizeof p, rel);
+            npy_array a;
+            if (npy_read_f32(p, &a, err, sizeof err)) break;
+            CHECK(embed(path, a.data, S, got, D) == 0, "embed %s: %s", types[ti].name, pe_last_error());
+            npy_free(&a);
+            double c = cosine(ref[i], got, D);
+            mn = c < mn ? c : mn;
+            sum += c;
+        }
+        printf("  T16-384 %s vs source on 8 golden photos: cosine mean %.6f, min %.6f\n", types[ti].name,
+               sum / 8, mn);
+        CHECK(mn >= types[ti].min_cos, "%s: min cosine %.6f < %.6f", types[ti].name, mn, types[ti].min_cos);
+        if (types[ti].t == PE_WEIGHTS_Q8) test_broken(path);
+        remove(path);
+    }
+}
+
 int main(void) {
     const char *names[] = {"avx512vnni", "avx2", "scalar"};
     for (int i = 0; i < 3; i++)
@@ -284,5 +407,6 @@ int main(void) {
     test_pack();
     for (int t = PE_WT_F16; t < PE_WT_COUNT; t++) test_kernels_for((pe_wtype)t);
     test_accuracy();
+    test_round_trip();
     return test_done("test_quant");
 }
