@@ -1,6 +1,7 @@
 #!/bin/sh
 # Side-by-side benchmark of pecore, ONNX Runtime and PyTorch on this machine.
-# Installs what it needs (Debian: python3-torch python3-onnx python3-numpy;
+# Installs what it needs (Debian: python3-torch python3-onnx python3-numpy, and
+# libopenblas0-pthread so torch does not fall back to the reference BLAS;
 # npm: onnxruntime-node, whose install script downloads GPU files and is
 # skipped — the CPU runtime ships inside the package), builds pecore, checks
 # the three agree (cosine >= 0.9999), then times them interleaved.
@@ -9,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 need=""
-for p in python3-torch python3-onnx python3-numpy nodejs npm; do
+for p in python3-torch python3-onnx python3-numpy libopenblas0-pthread nodejs npm; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
 done
 # node/npm may come from elsewhere than Debian; only install what is absent

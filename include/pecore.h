@@ -82,6 +82,9 @@ typedef struct pe_model_options {
     /* Heads for files that carry none (a .pt of a model outside the known
      * table); 0 = from the file's metadata or the known table. */
     int vision_heads, text_heads, pool_heads;
+    /* Non-zero: leave the text tower of a CLIP file unloaded (an app that
+     * only embeds images saves its memory and load time). */
+    int vision_only;
 } pe_model_options;
 
 /* What a loaded model is. Sizes are in elements unless named *_bytes. */

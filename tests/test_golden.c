@@ -285,6 +285,36 @@ static void pt_twin_cases(const pe_json *cases) {
     CHECK(ran >= 7, "only %d image_raw cases ran with a .pt twin", ran);
 }
 
+/* vision_only leaves the text tower out and changes nothing else. */
+static void check_vision_only(void) {
+    char path[512];
+    golden_path(path, sizeof path, "models/pe-micro.safetensors");
+    pe_model_options mo = {.vision_only = 1};
+    pe_model *m = NULL;
+    pe_ctx *c = NULL;
+    pe_model *full = NULL;
+    pe_ctx *fc = model_ctx("models/pe-micro.safetensors", &full);
+    pe_status s = pe_model_load(path, &mo, &m);
+    CHECK(s == PE_OK, "vision_only load: %s", pe_last_error());
+    if (s || !fc) return;
+    pe_model_info a, b;
+    pe_model_get_info(m, &a);
+    pe_model_get_info(full, &b);
+    CHECK(!a.has_text && b.has_text, "vision_only: has_text %d (full %d)", a.has_text, b.has_text);
+    CHECK(a.fingerprint == b.fingerprint, "vision_only: the model identity must not change");
+    pe_ctx_options co = {.n_threads = 2};
+    pe_ctx_create(m, &co, &c);
+    static float x[3 * 64 * 64], e1[32], e2[32];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)(i % 97) / 48.5f - 1.0f;
+    int32_t ids[32] = {PE_TOKEN_SOT, 320, PE_TOKEN_EOT};
+    CHECK(pe_encode_f32(c, x, 1, 64, 64, PE_OUTPUT_EMBEDDING, e1, 32) == PE_OK &&
+          pe_encode_f32(fc, x, 1, 64, 64, PE_OUTPUT_EMBEDDING, e2, 32) == PE_OK &&
+          !memcmp(e1, e2, sizeof e1), "vision_only: embeddings differ");
+    CHECK(pe_encode_text(c, ids, 1, 32, e1, 32) == PE_ERR_UNSUPPORTED, "vision_only: text must be refused");
+    pe_ctx_free(c);
+    pe_model_free(m);
+}
+
 int main(void) {
     char path[512];
     size_t len = 0;
@@ -312,6 +342,7 @@ int main(void) {
         else CHECK(0, "%s: unknown case kind '%s'", id, kind);
     }
     CHECK(counted >= 20, "only %d model cases found in the manifest", counted);
+    check_vision_only();
     pt_twin_cases(cases);
     for (int i = 0; i < 16; i++) {
         pe_ctx_free(g_models[i].c);

@@ -125,9 +125,10 @@ int cli_wants_help(int argc, char **argv) {
     return 0;
 }
 
-int cli_load_model(const char *path, pe_model **m) {
+int cli_load_model(const char *path, int vision_only, pe_model **m) {
     if (!path) return cli_fail("no model: pass -m MODEL (pecore synth makes one)");
-    pe_status s = pe_model_load(path, NULL, m);
+    pe_model_options mo = {.vision_only = vision_only};
+    pe_status s = pe_model_load(path, &mo, m);
     return s ? cli_fail_status(s, "cannot load model") : 0;
 }
 

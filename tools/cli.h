@@ -34,8 +34,9 @@ typedef struct opts {
 int cli_parse(int argc, char **argv, const char *allowed, opts *o);
 /* -h or --help anywhere. */
 int cli_wants_help(int argc, char **argv);
-/* pe_model_load with a one-line error; 0 on success. */
-int cli_load_model(const char *path, pe_model **m);
+/* pe_model_load with a one-line error; 0 on success.  vision_only skips the
+ * text tower (commands that only embed images). */
+int cli_load_model(const char *path, int vision_only, pe_model **m);
 /* Writes float32 .npy; 0 on success, else prints the error and returns 1. */
 int cli_write_npy(const char *path, const float *data, int rank, const int64_t *shape);
 

@@ -79,7 +79,8 @@ int cmd_bench(int argc, char **argv) {
     float *x = NULL, *out = NULL;
     double *lat = NULL;
     double t0 = now_ms();
-    pe_status s = pe_model_load(path, NULL, &m);
+    pe_model_options mo = {.vision_only = 1}; /* bench times the vision tower */
+    pe_status s = pe_model_load(path, &mo, &m);
     pe_ctx_options co = {.n_threads = threads};
     if (!s) s = pe_ctx_create(m, &co, &c);
     double load_ms = now_ms() - t0;

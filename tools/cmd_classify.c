@@ -219,7 +219,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (!o.n_inputs) return cli_fail("tokenize: no text given");
     pe_tokenizer *t;
     pe_model *m = NULL;
-    int bad = o.model && !getenv("PECORE_VOCAB") && !o.vocab && cli_load_model(o.model, &m);
+    int bad = o.model && !getenv("PECORE_VOCAB") && !o.vocab && cli_load_model(o.model, 0, &m);
     if (bad || load_tokenizer(o.vocab, m, &t)) {
         pe_model_free(m);
         return 1;
@@ -254,7 +254,7 @@ int cmd_text(int argc, char **argv) {
     pe_tokenizer *t = NULL;
     int32_t *ids = NULL;
     float *emb = NULL;
-    int rc = cli_load_model(o.model, &m);
+    int rc = cli_load_model(o.model, 0, &m);
     if (!rc) rc = need_text(m, o.model);
     if (!rc) rc = load_tokenizer(o.vocab, m, &t);
     if (!rc) rc = make_ctx(m, o.threads, &c);
@@ -507,7 +507,7 @@ int cmd_classify(int argc, char **argv) {
     pe_protos *p = NULL;
     pe_gallery *g = NULL;
     embeddings e = {0};
-    int rc = cli_load_model(o.model, &m);
+    int rc = cli_load_model(o.model, !zero_shot, &m);
     if (!rc) rc = make_ctx(m, o.threads, &c);
     if (!rc && zero_shot) rc = build_protos(&o, m, c, &p);
     if (!rc && o.protos) {
@@ -567,7 +567,7 @@ int cmd_prototypes(int argc, char **argv) {
     pe_model *m = NULL;
     pe_ctx *c = NULL;
     pe_protos *p = NULL;
-    int rc = cli_load_model(o.model, &m);
+    int rc = cli_load_model(o.model, 0, &m);
     if (!rc) rc = make_ctx(m, o.threads, &c);
     if (!rc) rc = build_protos(&o, m, c, &p);
     if (!rc) {
@@ -659,7 +659,7 @@ int cmd_gallery(int argc, char **argv) {
     pe_ctx *c = NULL;
     pe_gallery *g = NULL;
     embeddings e = {0};
-    int rc = cli_load_model(o.model, &m);
+    int rc = cli_load_model(o.model, 1, &m);
     if (!rc) rc = gallery_open(o.gallery, m, &g);
     if (!rc) rc = make_ctx(m, o.threads, &c);
     /* Everything is encoded before the gallery is touched: a bad image

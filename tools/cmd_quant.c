@@ -187,7 +187,7 @@ int cmd_compare(int argc, char **argv) {
     int n[2] = {0}, rc = 1;
     size_t per[2] = {0};
     for (int k = 0; k < 2; k++)
-        if (cli_load_model(models[k], &m[k]) || encode_all(m[k], (int)threads, raw, imgs, n_imgs, &out[k], &n[k], &per[k]))
+        if (cli_load_model(models[k], labels == NULL, &m[k]) || encode_all(m[k], (int)threads, raw, imgs, n_imgs, &out[k], &n[k], &per[k]))
             goto done;
     if (per[0] != per[1] || n[0] != n[1]) { cli_fail("compare: the models give outputs of different shapes"); goto done; }
     double cos_sum = 0, cos_min = 2, max_abs = 0, abs_sum = 0;

@@ -54,7 +54,7 @@ static int cmd_info(int argc, char **argv) {
     if (cli_parse(argc, argv, " -m --model ", &o)) return 1;
     if (o.n_inputs) return cli_fail("info: unexpected argument '%s'", o.inputs[0]);
     pe_model *m;
-    if (cli_load_model(o.model, &m)) return 1;
+    if (cli_load_model(o.model, 0, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
     printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16)\n", o.model,
@@ -176,7 +176,7 @@ static int cmd_embed(int argc, char **argv) {
         return cli_fail("embed: --size and --crop apply to images, not to --raw tensors");
     pe_model *m;
     pe_ctx *c = NULL;
-    if (cli_load_model(o.model, &m)) return 1;
+    if (cli_load_model(o.model, 1, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
     pe_output kind = o.tokens || in.pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;

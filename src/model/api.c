@@ -43,7 +43,7 @@ pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model 
      * Errors of the open already name the path. */
     pe_status s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
     if (!s && opt) s = set_heads(&m->st, opt);
-    if (!s && (s = pe_model_bind(m))) pe_error_prefix(s, "%s", path);
+    if (!s && (s = pe_model_bind(m, opt ? opt->vision_only : 0))) pe_error_prefix(s, "%s", path);
     if (s) {
         pe_model_free(m);
         return s;

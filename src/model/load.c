@@ -26,6 +26,7 @@ typedef struct loader {
     float *tmp;               /* conversion scratch: one panel [PE_GEMM_NR, k] */
     const uint8_t *packed;    /* per tensor: 0, or 1 + pe_wtype | 0x80 when
                                  stored transposed (pecore quantized files) */
+    int vision_only;          /* leave a text tower unbound */
 } loader;
 
 /* ------------------------------------------------------------ lookup */
@@ -137,6 +138,18 @@ static pe_status req_vec(loader *L, const pe_st_tensor *t, const char *what, int
  * no large fresh buffer is faulted in at load.  F16 / BF16 weights stay in
  * half precision (the kernels widen them); packed tensors of a quantized
  * file are used where they lie in the mapping. */
+/* After a tensor is copied into the arena its pages in the file mapping are
+ * no longer needed: drop them so resident memory is the packed copy only
+ * (the file stays in the page cache; a later read just maps it again). */
+static void release_source(const loader *L, const pe_st_tensor *t) {
+    const pe_safetensors *st = &L->m->st;
+    const uint8_t *p = t->data;
+    if (L->dry || !st->mapped || p < st->base || p + t->nbytes > st->base + st->size) return;
+    const uintptr_t page = 4096, a = (uintptr_t)p & ~(page - 1);
+    const uintptr_t b = ((uintptr_t)p + t->nbytes + page - 1) & ~(page - 1);
+    madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static pe_status pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, int row0, int n,
                              int k, int transposed) {
     lin->n = n;
@@ -171,6 +184,7 @@ static pe_status pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, i
                 }
             }
         }
+        release_source(L, t);
         return PE_OK;
     }
     float *dst = arena_take(L, pe_gemm_packed_floats(n, k));
@@ -191,6 +205,7 @@ static pe_status pack_linear(loader *L, pe_linear *lin, const pe_st_tensor *t, i
         }
         pe_gemm_pack(dst + (size_t)p0 * (size_t)k, src, rows, k, k);
     }
+    release_source(L, t);
     return PE_OK;
 }
 
@@ -624,8 +639,8 @@ static pe_status read_packed(pe_model *m, uint8_t **out) {
     return PE_OK;
 }
 
-pe_status pe_model_bind(pe_model *m) {
-    loader L = {.m = m};
+pe_status pe_model_bind(pe_model *m, int vision_only) {
+    loader L = {.m = m, .vision_only = vision_only};
     uint8_t *packed;
     pe_status s = read_packed(m, &packed);
     if (s) return s;
@@ -639,7 +654,7 @@ static pe_status bind_all(loader *Lp) {
     loader L = *Lp;
     pe_model *m = L.m;
     pe_status s = infer_vision(&L);
-    if (s || (s = infer_text(&L))) return s;
+    if (s || (!L.vision_only && (s = infer_text(&L)))) return s;
     name_arch(&m->info);
     m->vis.blocks = pe_calloc((size_t)m->info.layers, sizeof(pe_block));
     m->txt.blocks = m->info.has_text ? pe_calloc((size_t)m->info.text_layers, sizeof(pe_block)) : NULL;

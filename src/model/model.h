@@ -76,7 +76,7 @@ struct pe_model {
 };
 
 /* Loader internals shared with synth.c. */
-pe_status pe_model_bind(pe_model *m);
+pe_status pe_model_bind(pe_model *m, int vision_only);
 void pe_model_unbind(pe_model *m);
 
 #endif
