@@ -212,9 +212,10 @@ static const pe_qkernels *qchosen;
 static pthread_once_t qchosen_once = PTHREAD_ONCE_INIT;
 
 static void qchoose(void) {
-    const char *base = pe_kernels_get()->name;
     qchosen = &pe_qkernels_scalar;
 #ifdef PE_HAVE_X86
+    /* follow the float kernel set, so PECORE_ISA limits both */
+    const char *base = pe_kernels_get()->name;
     if (!strcmp(base, "avx512")) {
         qchosen = pe_qkernels_by_name("avx512vnni");
         if (!qchosen) qchosen = pe_qkernels_by_name("avx2");
