@@ -1,33 +1,14 @@
 #!/bin/sh
 # pecore tokenize / text / classify / prototypes / gallery end to end with the
 # golden pe-micro CLIP and photos, and every error path giving one clear line.
-BUILD=${BUILD:-build}
-PE=${PECORE_BIN:-$BUILD/pecore}
-G=${PECORE_GOLDEN:-../shared/golden}
+. "$(dirname "$0")/cli_lib.sh"
 M="$G/models/pe-micro.safetensors"
 VISION="$G/models/pe-micro-timm.safetensors"
 V="$G/bpe_simple_vocab_16e6.txt.gz"
 RAW="$G/inputs/pe-micro_raw_64x64.npy"
 CAT="$G/images/chelsea.png"
-T=$(mktemp -d /tmp/pecore-cls.XXXXXX)
-trap 'rm -rf "$T"' EXIT
 unset PECORE_VOCAB
-pass=0; fail=0
 
-ok() { if [ "$1" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
-
-expect_fail() {
-    want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -q -- "$want" "$T/err" && [ "$lines" -le 3 ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1)); echo "FAIL: '$*' exit $rc, stderr: $(head -c 300 "$T/err") (wanted '$want')"
-    fi
-}
-
-size_is() { [ "$(wc -c <"$1" 2>/dev/null)" = "$2" ]; }
 # close A B: |A - B| <= 0.01
 close() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.01) }'; }
 # flip_byte FILE OFFSET
@@ -166,5 +147,4 @@ expect_fail "empty part" "$PE" gallery add -m "$M" -g "$T/g2.gal" --label "anima
 "$PE" gallery remove -g "$T/g3.gal" --label raw 2>/dev/null; ok $? "remove the only label"
 expect_fail "the gallery is empty" "$PE" classify -m "$M" --gallery "$T/g3.gal" "$CAT"
 
-echo "classify_cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish classify_cli

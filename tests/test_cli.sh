@@ -1,30 +1,7 @@
 #!/bin/sh
 # CLI behaviour: every bad input gives one clear error line and a non-zero
 # exit; the good paths produce files of the right size.
-BUILD=${BUILD:-build}
-PE="$BUILD/pecore"
-G=${PECORE_GOLDEN:-../shared/golden}
-T=$(mktemp -d /tmp/pecore-cli.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-
-ok() { if [ "$1" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
-
-# expect_fail "words in the message" cmd...: non-zero exit, message on stderr,
-# exactly one line, no crash (exit < 128).
-expect_fail() {
-    want=$1; shift
-    "$@" >"$T/out" 2>"$T/err"; rc=$?
-    lines=$(wc -l <"$T/err")
-    if [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] && grep -q -- "$want" "$T/err" && [ "$lines" -le 3 ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1)); echo "FAIL: '$*' exit $rc, stderr: $(head -c 300 "$T/err") (wanted '$want')"
-    fi
-}
-
-# size_is FILE BYTES
-size_is() { [ "$(wc -c <"$1" 2>/dev/null)" = "$2" ]; }
+. "$(dirname "$0")/cli_lib.sh"
 
 "$PE" >/dev/null 2>"$T/err"; [ $? -eq 2 ] && grep -q "usage: pecore" "$T/err"; ok $? "no arguments: usage and exit 2"
 expect_fail "unknown command" "$PE" frobnicate
@@ -76,5 +53,20 @@ size_is "$T/se.npy" $((128 + 512 * 4)); ok $? "synthetic T16 embedding is [1, 51
 size_is "$T/lt.npy" $((128 + 5 * 1024 * 4)); ok $? "PE-Lang tokens are [1, 5, 1024]"
 expect_fail "multiples of the patch" "$PE" embed -m "$T/lang.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" -o "$T/x.npy"
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+# Model files: convert, verify, quantize, compare, bench.
+"$PE" convert -m "$G/models/pe-core-t16-384.pt" -o "$T/t16.safetensors" >/dev/null 2>&1; ok $? "convert the official .pt"
+"$PE" embed -m "$T/t16.safetensors" --raw "$G/inputs/pe-core-t16-384_raw_224x224.npy" -o "$T/c.npy"; ok $? "embed with the converted file"
+"$PE" embed -m "$G/models/pe-core-t16-384.safetensors" --raw "$G/inputs/pe-core-t16-384_raw_224x224.npy" -o "$T/d.npy"
+cmp -s "$T/c.npy" "$T/d.npy"; ok $? "converted .pt gives the safetensors twin's embedding bit for bit"
+sum=$(sha256sum "$T/t16.safetensors" | cut -d' ' -f1)
+"$PE" verify -m "$T/t16.safetensors" --sha256 "$sum" >/dev/null 2>&1; ok $? "verify a good checksum"
+expect_fail "SHA-256" "$PE" verify -m "$T/t16.safetensors" --sha256 "$(printf '%064d' 0)"
+"$PE" quantize -m "$G/models/pe-core-t16-384.safetensors" -o "$T/q8.safetensors" --type q8 >/dev/null 2>&1; ok $? "quantize q8"
+"$PE" compare -m "$G/models/pe-core-t16-384.safetensors" -m "$T/q8.safetensors" "$G/images/chelsea.png" >"$T/cmp" 2>&1; ok $? "compare f16 vs q8"
+grep -qi "cos" "$T/cmp"; ok $? "compare reports cosine"
+expect_fail "--type" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q3
+"$PE" bench -m "$G/models/pe-micro.safetensors" --runs 3 --warmup 1 --threads 2 --json >"$T/b.json" 2>/dev/null; ok $? "bench --json"
+grep -q '"p50_ms"' "$T/b.json" && grep -q '"peak_share"' "$T/b.json"; ok $? "bench JSON has latency and peak share"
+expect_fail "either -m MODEL or --arch" "$PE" bench
+
+finish cli
