@@ -26,3 +26,13 @@ echo
 build/pecore embed -m "$MODEL" -o "$OUT/embeddings.npy" $IMAGES
 echo "wrote $OUT/embeddings.npy for:"
 for f in $IMAGES; do echo "  $f"; done
+echo
+VOCAB="$GOLDEN/bpe_simple_vocab_16e6.txt.gz"
+if [ -f "$VOCAB" ]; then
+    echo "zero-shot labels (meaningless with synthetic weights):"
+    # shellcheck disable=SC2086
+    build/pecore classify -m "$MODEL" --vocab "$VOCAB" --labels "cat,astronaut,coffee,camera,logo" --top 2 $IMAGES
+    echo
+fi
+echo "speed on this machine:"
+build/pecore bench -m "$MODEL" --runs 10
