@@ -227,8 +227,8 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         need_T * need_W,                 /* x */
         need_T * need_W,                 /* h */
         need_T * need_W * 3,             /* qkv */
-        need_T * need_M,                 /* mlp */
-        T * 3 * (size_t)in->patch * in->patch, /* patches */
+        /* mlp, and before the first block the im2col patches */
+        PE_MAX(need_T * need_M, T * 3 * (size_t)in->patch * in->patch),
         T * W,                           /* pos grid */
         T * (size_t)in->head_dim,        /* rope table */
         rows_pool,                       /* pool vectors */
@@ -246,12 +246,13 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         memset(c->scratch, 0, total * sizeof(float));
     }
     float *p = c->scratch;
-    float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->patches, &c->pos_grid, &c->rope,
-                       &c->pool_buf, &c->att_scratch};
+    float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,
+                       &c->att_scratch};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         *slots[i] = p;
         p += up64(sizes[i]);
     }
+    c->patches = c->mlp; /* first-touched memory is load time: share */
     c->gh = gh;
     c->gw = gw;
     /* Grid-dependent tables, computed once per input size. */

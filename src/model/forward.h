@@ -21,7 +21,7 @@ struct pe_ctx {
     float *h;                   /* [T, W] normalised / attention */
     float *qkv;                 /* [T, 3W]                       */
     float *mlp;                 /* [T, M]                        */
-    float *patches;             /* [gh*gw, 3*P*P]                */
+    float *patches;             /* [gh*gw, 3*P*P], aliases mlp   */
     float *pos_grid;            /* [gh*gw, W] position embedding */
     float *rope;                /* [T, dh] cos | sin             */
     float *pool_buf;            /* pooling vectors               */
