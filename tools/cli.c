@@ -66,57 +66,65 @@ void cli_progress_done(void) {
     g_progress_shown = 0;
 }
 
-static int need_value(int argc, char **argv, int i) {
-    if (i + 1 >= argc) return cli_fail("option %s needs a value", argv[i]);
-    return 0;
-}
-
-/* Parses the options every command shares; `allowed` lists the ones this
- * command accepts so a misplaced option is an error, not silently ignored. */
-int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
-    memset(o, 0, sizeof *o);
-    o->warmup = -1; /* unset */
+int cli_scan(int argc, char **argv, const char *allowed, const char *flags, const char **inputs,
+             int *n_inputs, cli_take_fn take, void *user) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] != '-' || !strcmp(a, "-")) {
-            if (o->n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
-            o->inputs[o->n_inputs++] = a;
+            if (*n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
+            inputs[(*n_inputs)++] = a;
             continue;
         }
-        char key[32];
+        char key[40];
         snprintf(key, sizeof key, " %s ", a);
-        if (!strstr(allowed, key)) return cli_fail("unknown option %s (see --help)", a);
-        if (!strcmp(a, "--tokens")) { o->tokens = 1; continue; }
-        if (!strcmp(a, "--json")) { o->json = 1; continue; }
-        if (need_value(argc, argv, i)) return 1;
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
-        else if (!strcmp(a, "--raw")) o->raw = v;
-        else if (!strcmp(a, "--arch")) o->arch = v;
-        else if (!strcmp(a, "--dtype")) o->dtype = v;
-        else if (!strcmp(a, "--crop")) {
-            if (strcmp(v, "squash") && strcmp(v, "center"))
-                return cli_fail("--crop must be squash or center, not '%s'", v);
-            o->crop = v;
-        } else if (!strcmp(a, "--size")) {
-            if (cli_parse_size(v, &o->height, &o->width))
-                return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(v, 1, 256, &o->threads))
-                return cli_fail("--threads must be 1..256, not '%s'", v);
-        } else if (!strcmp(a, "--runs")) {
-            if (cli_parse_int(v, 1, 100000, &o->runs))
-                return cli_fail("--runs must be 1..100000, not '%s'", v);
-        } else if (!strcmp(a, "--warmup")) {
-            if (cli_parse_int(v, 0, 100000, &o->warmup))
-                return cli_fail("--warmup must be 0..100000, not '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_int(v, 0, 2147483647L, &o->seed))
-                return cli_fail("--seed must be 0..2147483647, not '%s'", v);
+        if (strlen(a) > 30 || !strstr(allowed, key))
+            return cli_fail("unknown option %s (see --help)", a);
+        const char *v = NULL;
+        if (!strstr(flags, key)) {
+            if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
+            v = argv[++i];
         }
+        if (take(user, a, v)) return 1;
     }
     return 0;
+}
+
+static int take_opt(void *user, const char *a, const char *v) {
+    opts *o = user;
+    if (!strcmp(a, "--tokens")) o->tokens = 1;
+    else if (!strcmp(a, "--json")) o->json = 1;
+    else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
+    else if (!strcmp(a, "--raw")) o->raw = v;
+    else if (!strcmp(a, "--arch")) o->arch = v;
+    else if (!strcmp(a, "--dtype")) o->dtype = v;
+    else if (!strcmp(a, "--crop")) {
+        if (strcmp(v, "squash") && strcmp(v, "center"))
+            return cli_fail("--crop must be squash or center, not '%s'", v);
+        o->crop = v;
+    } else if (!strcmp(a, "--size")) {
+        if (cli_parse_size(v, &o->height, &o->width))
+            return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
+    } else if (!strcmp(a, "--threads")) {
+        if (cli_parse_int(v, 1, 256, &o->threads))
+            return cli_fail("--threads must be 1..256, not '%s'", v);
+    } else if (!strcmp(a, "--runs")) {
+        if (cli_parse_int(v, 1, 100000, &o->runs))
+            return cli_fail("--runs must be 1..100000, not '%s'", v);
+    } else if (!strcmp(a, "--warmup")) {
+        if (cli_parse_int(v, 0, 100000, &o->warmup))
+            return cli_fail("--warmup must be 0..100000, not '%s'", v);
+    } else if (!strcmp(a, "--seed")) {
+        if (cli_parse_int(v, 0, 2147483647L, &o->seed))
+            return cli_fail("--seed must be 0..2147483647, not '%s'", v);
+    }
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
+    memset(o, 0, sizeof *o);
+    o->warmup = -1; /* unset */
+    return cli_scan(argc, argv, allowed, " --tokens --json ", o->inputs, &o->n_inputs, take_opt, o);
 }
 
 int cli_wants_help(int argc, char **argv) {

@@ -29,6 +29,14 @@ typedef struct opts {
     long threads, seed, runs, warmup;
 } opts;
 
+/* Walks argv: positional arguments go to inputs; each option must be in
+ * `allowed` (" -m --json ", spaces around each); those in `flags` take no
+ * value. take(user, option, value) stores one (value NULL for a flag) and
+ * returns non-zero after printing an error. Returns 0, or 1 on an error. */
+typedef int (*cli_take_fn)(void *user, const char *option, const char *value);
+int cli_scan(int argc, char **argv, const char *allowed, const char *flags, const char **inputs,
+             int *n_inputs, cli_take_fn take, void *user);
+
 /* Parses argv; `allowed` lists the options the command accepts, as
  * " -m --model -o " (spaces around each), so a misplaced option is an error. */
 int cli_parse(int argc, char **argv, const char *allowed, opts *o);

@@ -27,67 +27,57 @@ typedef struct copts {
     int n_inputs;
 } copts;
 
-/* Strict parse: `allowed` lists this command's options as " -m --json "
- * (spaces around each); a misplaced option is an error. */
+static int take_copt(void *user, const char *a, const char *v) {
+    copts *o = user;
+    if (!strcmp(a, "--json")) o->json = 1;
+    else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
+    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
+    else if (!strcmp(a, "--vocab")) o->vocab = v;
+    else if (!strcmp(a, "--raw")) o->raw = v;
+    else if (!strcmp(a, "--prototypes") || !strcmp(a, "-p")) o->protos = v;
+    else if (!strcmp(a, "--gallery") || !strcmp(a, "-g")) o->gallery = v;
+    else if (!strcmp(a, "--label")) o->label = v;
+    else if (!strcmp(a, "--labels")) o->labels = v;
+    else if (!strcmp(a, "--labels-file")) o->labels_file = v;
+    else if (!strcmp(a, "--templates-file")) o->templates_file = v;
+    else if (!strcmp(a, "--thresholds-file")) o->thresholds_file = v;
+    else if (!strcmp(a, "--template")) {
+        if (o->n_templates == 64) return cli_fail("too many --template options (max 64)");
+        o->templates[o->n_templates++] = v;
+    } else if (!strcmp(a, "--crop")) {
+        if (strcmp(v, "squash") && strcmp(v, "center"))
+            return cli_fail("--crop must be squash or center, not '%s'", v);
+        o->crop = v;
+    } else if (!strcmp(a, "--metric")) {
+        if (!strcmp(v, "cosine")) o->metric = PE_METRIC_COSINE;
+        else if (!strcmp(v, "l2")) o->metric = PE_METRIC_L2;
+        else return cli_fail("--metric must be cosine or l2, not '%s'", v);
+        o->metric_set = 1;
+    } else if (!strcmp(a, "--top")) {
+        if (cli_parse_int(v, 1, PE_CLASSIFY_MAX_TOP, &o->top))
+            return cli_fail("--top must be 1..%d, not '%s'", PE_CLASSIFY_MAX_TOP, v);
+        o->top_set = 1;
+    } else if (!strcmp(a, "--k")) {
+        if (cli_parse_int(v, 1, PE_CLASSIFY_MAX_TOP, &o->k))
+            return cli_fail("--k must be 1..%d, not '%s'", PE_CLASSIFY_MAX_TOP, v);
+        o->k_set = 1;
+    } else if (!strcmp(a, "--context-length")) {
+        if (cli_parse_int(v, 2, 4096, &o->context_length))
+            return cli_fail("--context-length must be 2..4096, not '%s'", v);
+    } else if (!strcmp(a, "--threads")) {
+        if (cli_parse_int(v, 1, 256, &o->threads))
+            return cli_fail("--threads must be 1..256, not '%s'", v);
+    }
+    return 0;
+}
+
+/* Strict parse (tools/cli.h cli_scan) with this file's options. */
 static int cparse(int argc, char **argv, const char *allowed, copts *o) {
     memset(o, 0, sizeof *o);
     o->top = 5;
     o->k = 5;
     o->context_length = 77;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (o->n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
-            o->inputs[o->n_inputs++] = a;
-            continue;
-        }
-        char key[40];
-        snprintf(key, sizeof key, " %s ", a);
-        if (strlen(a) > 30 || !strstr(allowed, key))
-            return cli_fail("unknown option %s (see --help)", a);
-        if (!strcmp(a, "--json")) { o->json = 1; continue; }
-        if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
-        else if (!strcmp(a, "--vocab")) o->vocab = v;
-        else if (!strcmp(a, "--raw")) o->raw = v;
-        else if (!strcmp(a, "--prototypes") || !strcmp(a, "-p")) o->protos = v;
-        else if (!strcmp(a, "--gallery") || !strcmp(a, "-g")) o->gallery = v;
-        else if (!strcmp(a, "--label")) o->label = v;
-        else if (!strcmp(a, "--labels")) o->labels = v;
-        else if (!strcmp(a, "--labels-file")) o->labels_file = v;
-        else if (!strcmp(a, "--templates-file")) o->templates_file = v;
-        else if (!strcmp(a, "--thresholds-file")) o->thresholds_file = v;
-        else if (!strcmp(a, "--template")) {
-            if (o->n_templates == 64) return cli_fail("too many --template options (max 64)");
-            o->templates[o->n_templates++] = v;
-        } else if (!strcmp(a, "--crop")) {
-            if (strcmp(v, "squash") && strcmp(v, "center"))
-                return cli_fail("--crop must be squash or center, not '%s'", v);
-            o->crop = v;
-        } else if (!strcmp(a, "--metric")) {
-            if (!strcmp(v, "cosine")) o->metric = PE_METRIC_COSINE;
-            else if (!strcmp(v, "l2")) o->metric = PE_METRIC_L2;
-            else return cli_fail("--metric must be cosine or l2, not '%s'", v);
-            o->metric_set = 1;
-        } else if (!strcmp(a, "--top")) {
-            if (cli_parse_int(v, 1, PE_CLASSIFY_MAX_TOP, &o->top))
-                return cli_fail("--top must be 1..%d, not '%s'", PE_CLASSIFY_MAX_TOP, v);
-            o->top_set = 1;
-        } else if (!strcmp(a, "--k")) {
-            if (cli_parse_int(v, 1, PE_CLASSIFY_MAX_TOP, &o->k))
-                return cli_fail("--k must be 1..%d, not '%s'", PE_CLASSIFY_MAX_TOP, v);
-            o->k_set = 1;
-        } else if (!strcmp(a, "--context-length")) {
-            if (cli_parse_int(v, 2, 4096, &o->context_length))
-                return cli_fail("--context-length must be 2..4096, not '%s'", v);
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(v, 1, 256, &o->threads))
-                return cli_fail("--threads must be 1..256, not '%s'", v);
-        }
-    }
-    return 0;
+    return cli_scan(argc, argv, allowed, " --json ", o->inputs, &o->n_inputs, take_copt, o);
 }
 
 /* ------------------------------------------------------------ text files */
