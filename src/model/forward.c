@@ -1,6 +1,7 @@
 /* The forward passes: vision tower (patch embed -> blocks -> pooling) and
  * text tower, on a context's planned scratch.  Read top to bottom:
- * encode_one() is the whole vision model, text_one() the whole text model. */
+ * tokens_one() + pool_one() are the whole vision model, pe_forward_text()
+ * the whole text model; block() is the transformer block both share. */
 #include "forward.h"
 
 #include "../image/preprocess.h"
