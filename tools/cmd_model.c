@@ -6,11 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "--opt VALUE" pairs; returns 0 or prints the error. */
-static int take(int argc, char **argv, int *i, const char *name, const char *alias, const char **out) {
-    if (strcmp(argv[*i], name) && (!alias || strcmp(argv[*i], alias))) return 1;
-    if (*i + 1 >= argc) { cli_fail("option %s needs a value", argv[*i]); return -1; }
-    *out = argv[++*i];
+/* Options of convert and verify, in one struct (each command allows its own). */
+typedef struct model_opts {
+    const char *in, *out, *vocab, *vh, *th, *sha, *manifest, *name;
+    const char *inputs[MAX_INPUTS];
+    int n_inputs;
+} model_opts;
+
+static int take_model(void *user, const char *a, const char *v) {
+    model_opts *o = user;
+    const char **dst = !strcmp(a, "-m") || !strcmp(a, "--model") ? &o->in
+                     : !strcmp(a, "-o") || !strcmp(a, "--output") ? &o->out
+                     : !strcmp(a, "--vocab") ? &o->vocab
+                     : !strcmp(a, "--vision-heads") ? &o->vh
+                     : !strcmp(a, "--text-heads") ? &o->th
+                     : !strcmp(a, "--sha256") ? &o->sha
+                     : !strcmp(a, "--manifest") ? &o->manifest : &o->name;
+    *dst = v;
     return 0;
 }
 
@@ -31,17 +43,12 @@ int cmd_convert(int argc, char **argv) {
              "only for models outside the known table; --sha256 checks IN before reading it.");
         return 0;
     }
-    const char *in = NULL, *out = NULL, *vocab = NULL, *vh = NULL, *th = NULL, *sha = NULL;
-    for (int i = 0; i < argc; i++) {
-        int r = take(argc, argv, &i, "-m", "--model", &in);
-        if (r > 0) r = take(argc, argv, &i, "-o", "--output", &out);
-        if (r > 0) r = take(argc, argv, &i, "--vocab", NULL, &vocab);
-        if (r > 0) r = take(argc, argv, &i, "--vision-heads", NULL, &vh);
-        if (r > 0) r = take(argc, argv, &i, "--text-heads", NULL, &th);
-        if (r > 0) r = take(argc, argv, &i, "--sha256", NULL, &sha);
-        if (r > 0) return cli_fail("convert: unexpected argument '%s'", argv[i]);
-        if (r < 0) return 1;
-    }
+    model_opts mo = {0};
+    if (cli_scan(argc, argv, " -m --model -o --output --vocab --vision-heads --text-heads --sha256 ",
+                 "", mo.inputs, &mo.n_inputs, take_model, &mo))
+        return 1;
+    if (mo.n_inputs) return cli_fail("convert: unexpected argument '%s'", mo.inputs[0]);
+    const char *in = mo.in, *out = mo.out, *vocab = mo.vocab, *vh = mo.vh, *th = mo.th, *sha = mo.sha;
     if (!in) return cli_fail("convert: no input: pass -m IN.pt");
     if (!out) return cli_fail("convert: no output file: pass -o OUT.safetensors");
     pe_model_options o = {.sha256_hex = sha};
@@ -63,15 +70,12 @@ int cmd_verify(int argc, char **argv) {
              "by the file's base name.");
         return 0;
     }
-    const char *model = NULL, *sha = NULL, *manifest = NULL, *name = NULL;
-    for (int i = 0; i < argc; i++) {
-        int r = take(argc, argv, &i, "-m", "--model", &model);
-        if (r > 0) r = take(argc, argv, &i, "--sha256", NULL, &sha);
-        if (r > 0) r = take(argc, argv, &i, "--manifest", NULL, &manifest);
-        if (r > 0) r = take(argc, argv, &i, "--name", NULL, &name);
-        if (r > 0) return cli_fail("verify: unexpected argument '%s'", argv[i]);
-        if (r < 0) return 1;
-    }
+    model_opts mo = {0};
+    if (cli_scan(argc, argv, " -m --model --sha256 --manifest --name ", "", mo.inputs, &mo.n_inputs,
+                 take_model, &mo))
+        return 1;
+    if (mo.n_inputs) return cli_fail("verify: unexpected argument '%s'", mo.inputs[0]);
+    const char *model = mo.in, *sha = mo.sha, *manifest = mo.manifest, *name = mo.name;
     if (!model) return cli_fail("verify: pass -m MODEL");
     if (!sha == !manifest) return cli_fail("verify: pass exactly one of --sha256 HEX and --manifest FILE");
     if (name && !manifest) return cli_fail("verify: --name goes with --manifest");

@@ -18,6 +18,42 @@ static int parse_type(const char *s, pe_weight_type *t) {
     return -1;
 }
 
+typedef struct quant_opts {
+    const char *in, *out, *type, *keep;
+    const char *inputs[MAX_INPUTS];
+    int n_inputs;
+} quant_opts;
+
+static int take_quant(void *user, const char *a, const char *v) {
+    quant_opts *q = user;
+    if (!strcmp(a, "-m") || !strcmp(a, "--model")) q->in = v;
+    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) q->out = v;
+    else if (!strcmp(a, "--type")) q->type = v;
+    else q->keep = v; /* --keep */
+    return 0;
+}
+
+typedef struct cmp_opts {
+    const char *models[2], *raw, *labels, *vocab;
+    const char *imgs[MAX_INPUTS];
+    int nm, n_imgs, json;
+    long threads;
+} cmp_opts;
+
+static int take_cmp(void *user, const char *a, const char *v) {
+    cmp_opts *c = user;
+    if (!strcmp(a, "--json")) c->json = 1;
+    else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+        if (c->nm == 2) return cli_fail("compare: exactly two models (-m A -m B)");
+        c->models[c->nm++] = v;
+    } else if (!strcmp(a, "--raw")) c->raw = v;
+    else if (!strcmp(a, "--labels-file")) c->labels = v;
+    else if (!strcmp(a, "--vocab")) c->vocab = v;
+    else if (cli_parse_int(v, 1, 256, &c->threads)) /* --threads */
+        return cli_fail("--threads must be 1..256, not '%s'", v);
+    return 0;
+}
+
 int cmd_quantize(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore quantize -m IN -o OUT.safetensors --type f16|bf16|q8|q4 [--keep PATTERN]\n"
@@ -29,16 +65,12 @@ int cmd_quantize(int argc, char **argv) {
               stdout);
         return 0;
     }
-    const char *in = NULL, *out = NULL, *type = NULL, *keep = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char **dst = !strcmp(a, "-m") || !strcmp(a, "--model") ? &in
-                         : !strcmp(a, "-o") || !strcmp(a, "--output") ? &out
-                         : !strcmp(a, "--type") ? &type : !strcmp(a, "--keep") ? &keep : NULL;
-        if (!dst) return cli_fail("quantize: unexpected argument '%s' (see --help)", a);
-        if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
-        *dst = argv[++i];
-    }
+    quant_opts q = {0};
+    if (cli_scan(argc, argv, " -m --model -o --output --type --keep ", "", q.inputs, &q.n_inputs,
+                 take_quant, &q))
+        return 1;
+    if (q.n_inputs) return cli_fail("quantize: unexpected argument '%s' (see --help)", q.inputs[0]);
+    const char *in = q.in, *out = q.out, *type = q.type, *keep = q.keep;
     pe_weight_type t;
     if (!in || !out) return cli_fail("quantize: pass -m IN and -o OUT");
     if (parse_type(type, &t)) return cli_fail("quantize: --type must be f16, bf16, q8 or q4");
@@ -54,7 +86,7 @@ int cmd_quantize(int argc, char **argv) {
 /* ------------------------------------------------------------ compare */
 
 /* Encodes every input with model m: out [n, per]. */
-static int encode_all(pe_model *m, int threads, const char *raw, char **imgs, int n_imgs,
+static int encode_all(pe_model *m, int threads, const char *raw, const char *const *imgs, int n_imgs,
                       float **out, int *n, size_t *per) {
     pe_ctx_options co = {.n_threads = threads};
     pe_ctx *c;
@@ -156,30 +188,14 @@ int cmd_compare(int argc, char **argv) {
               stdout);
         return 0;
     }
-    const char *models[2] = {0}, *raw = NULL, *labels = NULL, *vocab = NULL;
-    char *imgs[MAX_INPUTS];
-    int nm = 0, n_imgs = 0, json = 0;
-    long threads = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) { json = 1; continue; }
-        if (a[0] != '-') {
-            if (n_imgs == MAX_INPUTS) return cli_fail("too many inputs");
-            imgs[n_imgs++] = argv[i];
-            continue;
-        }
-        if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (nm == 2) return cli_fail("compare: exactly two models (-m A -m B)");
-            models[nm++] = v;
-        } else if (!strcmp(a, "--raw")) raw = v;
-        else if (!strcmp(a, "--labels-file")) labels = v;
-        else if (!strcmp(a, "--vocab")) vocab = v;
-        else if (!strcmp(a, "--threads")) {
-            if (cli_parse_int(v, 1, 256, &threads)) return cli_fail("--threads must be 1..256, not '%s'", v);
-        } else return cli_fail("unknown option %s (see --help)", a);
-    }
+    cmp_opts c = {0};
+    if (cli_scan(argc, argv, " -m --model --raw --labels-file --vocab --threads --json ", " --json ",
+                 c.imgs, &c.n_imgs, take_cmp, &c))
+        return 1;
+    const char **models = c.models, *raw = c.raw, *labels = c.labels, *vocab = c.vocab;
+    const char **imgs = c.imgs;
+    int nm = c.nm, n_imgs = c.n_imgs, json = c.json;
+    long threads = c.threads;
     if (nm != 2) return cli_fail("compare: pass two models (-m A -m B)");
     if (!raw == !n_imgs) return cli_fail("compare: give either --raw IN.npy or images");
     pe_model *m[2] = {0};
