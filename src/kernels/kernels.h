@@ -87,6 +87,10 @@ extern const pe_kernels pe_kernels_scalar;
 extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
 
+/* The epilogue of pe_epilogue applied to one value v = (A W^T)[m][n]:
+ * the scalar reference every GEMM (f32, f16/bf16, int8) is tested against. */
+float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n);
+
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), scalar reference. */
 float pe_gelu_ref(float x);
 

@@ -39,7 +39,7 @@ size_t pe_attention_scratch_floats(int dh) {
 
 /* ------------------------------------------------------------------ gemm */
 
-static float epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
+float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
     if (!ep) return v;
     if (ep->bias) v += ep->bias[n];
     if (ep->gelu) v = pe_gelu_ref(v);
@@ -66,7 +66,7 @@ static void gemm_ref(const float *A, int lda, const float *Wp, int N, int K,
             }
             int nj = PE_MIN(PE_GEMM_NR, n1 - n);
             for (int j = 0; j < nj; j++)
-                C[(size_t)m * ldc + n + j] = epilogue_ref(acc[j], ep, m, n + j);
+                C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j], ep, m, n + j);
         }
     }
 }

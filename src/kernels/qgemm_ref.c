@@ -7,17 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-static float epilogue(float v, const pe_epilogue *ep, int m, int n) {
-    if (!ep) return v;
-    if (ep->bias) v += ep->bias[n];
-    if (ep->gelu) v = pe_gelu_ref(v);
-    if (ep->residual) {
-        float g = ep->gamma ? ep->gamma[n] : 1.0f;
-        v = ep->residual[(size_t)m * ep->ldr + n] + g * v;
-    }
-    return v;
-}
-
 static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
     for (int m = m0; m < m1; m++) {
@@ -32,7 +21,7 @@ static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float 
             }
             int nj = PE_MIN(PE_GEMM_NR, n1 - n);
             for (int j = 0; j < nj; j++)
-                C[(size_t)m * ldc + n + j] = epilogue(acc[j], ep, m, n + j);
+                C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j], ep, m, n + j);
         }
     }
 }
@@ -105,7 +94,7 @@ static void gemm_q_ref(const pe_qact *qa, const uint8_t *Wp, int K, float *C, in
             }
             int nj = PE_MIN(PE_GEMM_NR, n1 - n);
             for (int j = 0; j < nj; j++)
-                C[(size_t)m * ldc + n + j] = epilogue(acc[j] * qa->s[m], ep, m, n + j);
+                C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j] * qa->s[m], ep, m, n + j);
         }
     }
 }

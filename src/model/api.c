@@ -151,12 +151,11 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
     return pe_forward_image(c, x, height, width, PE_OUTPUT_TOKENS, NULL, out);
 }
 
-static pe_status resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
+static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
     if (pp) *r = *pp;
     else memset(r, 0, sizeof *r);
     if (r->height == 0) r->height = m->info.image_size;
     if (r->width == 0) r->width = m->info.image_size;
-    return PE_OK;
 }
 
 pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,

@@ -125,8 +125,6 @@ void pe_pool_free(pe_pool *p) {
     pe_free(p);
 }
 
-int pe_pool_threads(const pe_pool *p) { return p ? p->n_threads : 1; }
-
 void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks) {
     if (n_tasks <= 0) return;
     if (!p || p->n_threads == 1 || n_tasks == 1) {

@@ -15,7 +15,6 @@ typedef void (*pe_task_fn)(void *arg, int task, int thread);
 /* n_threads includes the calling thread; 1 means no workers. */
 pe_status pe_pool_create(int n_threads, pe_pool **out);
 void pe_pool_free(pe_pool *p);
-int pe_pool_threads(const pe_pool *p);
 void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks);
 
 /* Number of online CPUs (>= 1). */
