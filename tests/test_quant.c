@@ -44,15 +44,19 @@ static void test_blocks(void) {
         float scale = powf(10.0f, rng_float(-2.0f, 3.0f)); /* scales stay normal f16 */
         for (int i = 0; i < PE_QK; i++) x[i] = rng_float(-scale, scale);
         if (it % 7 == 0) x[rng_u32() % PE_QK] *= 20.0f; /* an outlier */
-        pe_block_q8 b8;
-        pe_quantize_q8_ref(x, &b8);
-        pe_dequantize_q8_ref(&b8, y);
-        float d = pe_f16_to_f32(b8.d), amax = 0;
+        int8_t q8[PE_QK];
+        float d = pe_quantize_q8_ref(x, PE_QK, q8), amax = 0;
+        pe_dequantize_q8_ref(q8, PE_QK, d, y);
         for (int i = 0; i < PE_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-        /* the scale is amax / 127 rounded to f16 */
-        if (fabsf(d - amax / 127.0f) > amax / 127.0f * 0x1p-10f) bad8++;
-        for (int i = 0; i < PE_QK; i++)
-            if (fabsf(x[i] - y[i]) > 0.5f * d * (1 + 1e-6f) + 1e-30f && fabsf(x[i]) < 127 * d) bad8++;
+        /* the scale is amax / 127; the extreme keeps |q| = 127, every value is
+         * within half a step */
+        if (d != amax / 127.0f) bad8++;
+        int top = 0;
+        for (int i = 0; i < PE_QK; i++) {
+            if (fabsf(x[i] - y[i]) > 0.5f * d * (1 + 1e-6f) + 1e-30f) bad8++;
+            top += q8[i] == 127 || q8[i] == -127;
+        }
+        if (!top) bad8++;
         pe_block_q4 b4;
         pe_quantize_q4_ref(x, &b4);
         pe_dequantize_q4_ref(&b4, y);
@@ -84,10 +88,9 @@ static void test_blocks(void) {
     CHECK(bad4 == 0, "q4 block error bound: %d violations", bad4);
     /* zeros stay zeros, the extreme is exact */
     for (int i = 0; i < PE_QK; i++) x[i] = 0;
-    pe_block_q8 z8;
     pe_block_q4 z4;
-    pe_quantize_q8_ref(x, &z8);
-    pe_dequantize_q8_ref(&z8, y);
+    int8_t z8[PE_QK];
+    pe_dequantize_q8_ref(z8, PE_QK, pe_quantize_q8_ref(x, PE_QK, z8), y);
     int nz = 0;
     for (int i = 0; i < PE_QK; i++) nz += y[i] != 0;
     pe_quantize_q4_ref(x, &z4);
@@ -120,7 +123,12 @@ static void test_pack(void) {
                         else if (t == PE_WT_F16) y[i] = pe_f16_to_f32(pe_f32_to_f16(x[i]));
                         else if (t == PE_WT_BF16) y[i] = pe_bf16_to_f32(pe_f32_to_bf16(x[i]));
                     }
-                    if (t == PE_WT_Q8) { pe_block_q8 b; pe_quantize_q8_ref(x, &b); pe_dequantize_q8_ref(&b, y); }
+                    if (t == PE_WT_Q8) { /* one scale for the whole row */
+                        int8_t *q = xalloc((size_t)K);
+                        float d = j < rows ? pe_quantize_q8_ref(W + j * K, K, q) : 0.0f;
+                        for (int i = 0; i < PE_QK; i++) y[i] = k0 + i < K && j < rows ? d * q[k0 + i] : 0.0f;
+                        pe_free(q);
+                    }
                     if (t == PE_WT_Q4) { pe_block_q4 b; pe_quantize_q4_ref(x, &b); pe_dequantize_q4_ref(&b, y); }
                     for (int i = 0; i < PE_QK && k0 + i < K; i++)
                         bad += pe_qpanel_get((pe_wtype)t, panel, K, j, k0 + i) != y[i];
@@ -132,7 +140,8 @@ static void test_pack(void) {
         }
         pe_free(W);
     }
-    CHECK(pe_qpack_bytes(PE_WT_Q8, 17, 33) == 2 * 2 * sizeof(pe_tile_q8), "q8 bytes");
+    CHECK(pe_qpack_bytes(PE_WT_Q8, 17, 33) == 2 * (PE_Q8_HEAD + 2 * sizeof(pe_tile_q8)), "q8 bytes");
+    CHECK(pe_qpack_bytes(PE_WT_Q8, 16, PE_Q8_KMAX + 1) == 0, "q8 row too long for int32 sums refused");
     CHECK(pe_qpack_bytes(PE_WT_Q4, 1 << 25, 1) == 0, "oversized shape refused");
     CHECK(pe_qpack_bytes(PE_WT_Q4, 0, 5) == 0, "empty shape refused");
 }
@@ -289,8 +298,8 @@ static void test_broken(const char *q8path) {
     fclose(f);
     /* same-length edits of the JSON header */
     const struct { const char *from, *to, *what; } edits[] = {
-        {"\"pecore_format\":\"1\"", "\"pecore_format\":\"2\"", "format version"},
-        {"\"pecore_format\":\"1\"", "\"pecore_formaX\":\"1\"", "missing format version"},
+        {"\"pecore_format\":\"2\"", "\"pecore_format\":\"1\"", "old format version"},
+        {"\"pecore_format\":\"2\"", "\"pecore_formaX\":\"2\"", "missing format version"},
         {"q8 2 192 512 t", "q4 2 192 512 t", "packed type vs bytes"},
         {"q8 2 192 512 t", "q8 2 192 513 t", "packed shape vs bytes"},
         {"q8 2 192 512 t", "q8 2 192 512 x", "packed flag"},

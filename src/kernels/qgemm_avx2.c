@@ -161,50 +161,68 @@ INLINE __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-/* mr rows x 16 columns; per 32-slice an exact int32 dot product, scaled by
- * the weight scales into float accumulators. */
-INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
-                   int nb, float *tile, const int mr, const int q4) {
-    const size_t tb = q4 ? sizeof(pe_tile_q4) : sizeof(pe_tile_q8);
+/* mr rows x 16 columns of q8: the stored codes flipped back to signed
+ * (xor 0x80), int32 dot products over the whole row, then one multiply by
+ * the column scales. */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    int nb, float *tile, const int mr) {
+    (void)bs;
+    (void)ldb;
     const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
-    const __m256i low4 = _mm256_set1_epi8(15);
+    __m256i acc[MR][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        for (int g = 0; g < 8; g++) {
+            __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64)), flip);
+            __m256i w1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32)), flip);
+#pragma GCC unroll 8
+            for (int r = 0; r < mr; r++) {
+                __m256i a = bcast4(qb + r * ldq + g * 4), aa = _mm256_sign_epi8(a, a);
+                __m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, a));
+                __m256i p1 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, a));
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
+            }
+        }
+    }
+    const __m256 d0 = _mm256_loadu_ps((const float *)(const void *)W);
+    const __m256 d1 = _mm256_loadu_ps((const float *)(const void *)W + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+        _mm256_store_ps(tile + r * 16, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), d0));
+        _mm256_store_ps(tile + r * 16 + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), d1));
+    }
+}
+
+/* mr rows x 16 columns of q4; per 32-slice an exact int32 dot product,
+ * scaled by the block scales into float accumulators. */
+INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    int nb, float *tile, const int mr) {
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(15);
     __m256 accf[MR][2];
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++) accf[r][0] = accf[r][1] = _mm256_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        const uint8_t *t = W + (size_t)b * tb, *wq = t + 32;
+        const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4), *wq = t + 32;
         const int8_t *qb = q + (size_t)b * PE_QK;
         __m256i acc[MR][2];
 #pragma GCC unroll 8
-        for (int r = 0; r < mr; r++)
-            acc[r][0] = acc[r][1] = q4 ? _mm256_set1_epi32(-8 * bs[r * ldb + b]) : _mm256_setzero_si256();
-        if (!q4) {
-            for (int g = 0; g < 8; g++) {
-                __m256i w0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64)), flip);
-                __m256i w1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32)), flip);
+        for (int r = 0; r < mr; r++) acc[r][0] = acc[r][1] = _mm256_set1_epi32(-8 * bs[r * ldb + b]);
+        for (int g = 0; g < 4; g++) {
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64));
+            __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32));
+            __m256i l0 = _mm256_and_si256(v0, low4), h0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), low4);
+            __m256i l1 = _mm256_and_si256(v1, low4), h1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), low4);
 #pragma GCC unroll 8
-                for (int r = 0; r < mr; r++) {
-                    __m256i a = bcast4(qb + r * ldq + g * 4), aa = _mm256_sign_epi8(a, a);
-                    __m256i p0 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w0, a));
-                    __m256i p1 = _mm256_maddubs_epi16(aa, _mm256_sign_epi8(w1, a));
-                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));
-                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));
-                }
-            }
-        } else {
-            for (int g = 0; g < 4; g++) {
-                __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64));
-                __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(wq + g * 64 + 32));
-                __m256i l0 = _mm256_and_si256(v0, low4), h0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), low4);
-                __m256i l1 = _mm256_and_si256(v1, low4), h1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), low4);
-#pragma GCC unroll 8
-                for (int r = 0; r < mr; r++) {
-                    __m256i al = bcast4(qb + r * ldq + g * 4), ah = bcast4(qb + r * ldq + 16 + g * 4);
-                    __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(l0, al), _mm256_maddubs_epi16(h0, ah));
-                    __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(l1, al), _mm256_maddubs_epi16(h1, ah));
-                    acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s0, ones));
-                    acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s1, ones));
-                }
+            for (int r = 0; r < mr; r++) {
+                __m256i al = bcast4(qb + r * ldq + g * 4), ah = bcast4(qb + r * ldq + 16 + g * 4);
+                __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(l0, al), _mm256_maddubs_epi16(h0, ah));
+                __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(l1, al), _mm256_maddubs_epi16(h1, ah));
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(s0, ones));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(s1, ones));
             }
         }
         __m256 d0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)t));
@@ -224,16 +242,16 @@ INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, c
 
 typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
                      int nb, float *tile);
-#define Q_FN(R, Q4)                                                                          \
-    static void q_##Q4##_##R(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb,      \
-                             const uint8_t *W, int nb, float *tile) {                        \
-        q_tile(q, ldq, bs, ldb, W, nb, tile, R, Q4);                                         \
+#define Q_FN(KIND, R)                                                                        \
+    static void KIND##_##R(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb,        \
+                           const uint8_t *W, int nb, float *tile) {                          \
+        KIND##_tile(q, ldq, bs, ldb, W, nb, tile, R);                                        \
     }
-#define Q_FNS(R) Q_FN(R, 0) Q_FN(R, 1)
+#define Q_FNS(R) Q_FN(q8, R) Q_FN(q4, R)
 Q_FNS(1) Q_FNS(2) Q_FNS(3) Q_FNS(4) Q_FNS(5) Q_FNS(6)
 static const q_fn q_tiles[2][MR] = {
-    {q_0_1, q_0_2, q_0_3, q_0_4, q_0_5, q_0_6},
-    {q_1_1, q_1_2, q_1_3, q_1_4, q_1_5, q_1_6},
+    {q8_1, q8_2, q8_3, q8_4, q8_5, q8_6},
+    {q4_1, q4_2, q4_3, q4_4, q4_5, q4_6},
 };
 
 /* The sum pairs of pmaddubsw hold |a| * |w| <= 127 * 127 twice (q8) or

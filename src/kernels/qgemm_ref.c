@@ -58,37 +58,60 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
     }
 }
 
-/* Per tile: an exact integer dot product of the unsigned stored codes with
- * the activation codes, minus offset * (slice sum), times the weight scale;
- * the row scale is applied once at the end. */
-static void gemm_q_ref(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0,
-                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+/* q8: per output column an exact integer dot product of the stored codes
+ * (q + 128) with the activation codes over the whole row, minus 128 * (row
+ * sum of the codes), times the column scale and the row scale. */
+static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
     const int nb = qa->ldq / PE_QK;
-    const size_t tb = pe_qpack_panel_bytes(t, PE_QK), pb = pe_qpack_panel_bytes(t, K);
-    const int off = t == PE_WT_Q8 ? 128 : 8;
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    for (int m = m0; m < m1; m++) {
+        const int8_t *q = qa->q + (size_t)m * qa->ldq;
+        int32_t rsum = 0;
+        for (int b = 0; b < nb; b++) rsum += qa->bsum[(size_t)m * nb + b];
+        for (int n = n0; n < n1; n += PE_GEMM_NR) {
+            const uint8_t *panel = (const uint8_t *)Wp + (size_t)(n / PE_GEMM_NR) * pb;
+            float d[PE_GEMM_NR];
+            memcpy(d, panel, sizeof d);
+            int nj = PE_MIN(PE_GEMM_NR, n1 - n);
+            for (int j = 0; j < nj; j++) {
+                int32_t dot = -128 * rsum;
+                for (int k = 0; k < qa->ldq; k++)
+                    dot += panel[PE_Q8_HEAD + (size_t)(k / PE_QK) * sizeof(pe_tile_q8) +
+                                 (size_t)((k % PE_QK) / 4) * 64 + (size_t)j * 4 + (size_t)(k % 4)] *
+                           q[k];
+                C[(size_t)m * ldc + n + j] = pe_epilogue_ref((float)dot * d[j] * qa->s[m], ep, m, n + j);
+            }
+        }
+    }
+}
+
+/* q4: per tile an exact integer dot product of the 4-bit codes with the
+ * activation codes, minus 8 * (slice sum), times the block scale; the row
+ * scale is applied once at the end. */
+static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
+                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
+    (void)N;
+    const int nb = qa->ldq / PE_QK;
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q4, K);
     for (int m = m0; m < m1; m++) {
         const int8_t *q = qa->q + (size_t)m * qa->ldq;
         for (int n = n0; n < n1; n += PE_GEMM_NR) {
-            const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pb;
+            const uint8_t *panel = (const uint8_t *)Wp + (size_t)(n / PE_GEMM_NR) * pb;
             float acc[PE_GEMM_NR] = {0};
             for (int b = 0; b < nb; b++) {
-                const uint8_t *tile = panel + (size_t)b * tb;
+                const uint8_t *tile = panel + (size_t)b * sizeof(pe_tile_q4);
                 const uint16_t *d = (const uint16_t *)(const void *)tile;
                 const uint8_t *w = tile + 2 * PE_GEMM_NR;
                 const int8_t *qb = q + b * PE_QK;
                 for (int j = 0; j < PE_GEMM_NR; j++) {
                     int32_t dot = 0;
                     for (int i = 0; i < PE_QK; i++) {
-                        int code;
-                        if (t == PE_WT_Q8) {
-                            code = w[(i / 4) * 64 + j * 4 + i % 4];
-                        } else {
-                            int byte = w[((i % 16) / 4) * 64 + j * 4 + i % 4];
-                            code = i < 16 ? byte & 15 : byte >> 4;
-                        }
-                        dot += code * qb[i];
+                        int byte = w[((i % 16) / 4) * 64 + j * 4 + i % 4];
+                        dot += (i < 16 ? byte & 15 : byte >> 4) * qb[i];
                     }
-                    dot -= off * qa->bsum[(size_t)m * nb + b];
+                    dot -= 8 * qa->bsum[(size_t)m * nb + b];
                     acc[j] += pe_f16_to_f32(d[j]) * (float)dot;
                 }
             }
@@ -97,18 +120,6 @@ static void gemm_q_ref(const pe_qact *qa, const uint8_t *Wp, int K, float *C, in
                 C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j] * qa->s[m], ep, m, n + j);
         }
     }
-}
-
-static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q_ref(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_Q8);
-}
-
-static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q_ref(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_Q4);
 }
 
 const pe_qkernels pe_qkernels_scalar = {

@@ -3,54 +3,15 @@
  * pe_qkernels_vnni after quant.c checked the CPU).  qgemm_ref.c is the
  * specification; layouts are in quant.h. */
 #include "quant.h"
+#include "simd_avx512.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
-
-/* The vector erf of kernels_avx512.c, so GELU matches the float32 path. */
-void pe_avx512_erf(const float *x, float *y, size_t n);
-
 INLINE int imin(int a, int b) { return a < b ? a : b; }
-
-INLINE __mmask16 lanes16(int n) {
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
-}
 
 #define MR_MAX 12
 #define NP 2
-
-/* Epilogue of an mr x 32 tile (row r scaled by rs[r] when rs is given). */
-static void tile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
-                       const pe_epilogue *ep, int m, int n) {
-    float v[32] __attribute__((aligned(64))), e[32] __attribute__((aligned(64)));
-    const int gelu = ep && ep->gelu;
-    for (int r = 0; r < mr; r++) {
-        __m512 s = _mm512_set1_ps(rs ? rs[r] : 1.0f);
-        for (int c0 = 0; c0 < ncols; c0 += 16) {
-            __mmask16 mk = lanes16(ncols - c0);
-            __m512 x = _mm512_mul_ps(_mm512_load_ps(tile + r * 32 + c0), s);
-            if (ep && ep->bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, ep->bias + n + c0));
-            _mm512_store_ps(v + c0, x);
-            if (gelu) _mm512_store_ps(e + c0, _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f)));
-        }
-        if (gelu) pe_avx512_erf(e, e, (size_t)ncols);
-        for (int c0 = 0; c0 < ncols; c0 += 16) {
-            __mmask16 mk = lanes16(ncols - c0);
-            __m512 x = _mm512_load_ps(v + c0);
-            if (gelu) {
-                __m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-                x = _mm512_fmadd_ps(h, _mm512_load_ps(e + c0), h);
-            }
-            if (ep && ep->residual) {
-                __m512 g = ep->gamma ? _mm512_maskz_loadu_ps(mk, ep->gamma + n + c0) : _mm512_set1_ps(1.0f);
-                x = _mm512_fmadd_ps(g, x, _mm512_maskz_loadu_ps(mk, ep->residual + (size_t)(m + r) * ep->ldr + n + c0));
-            }
-            _mm512_mask_storeu_ps(C + (size_t)r * ldc + c0, mk, x);
-        }
-    }
-}
 
 /* ------------------------------------------------------------ f16 / bf16 */
 
@@ -86,7 +47,7 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, size_t pstr
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, acc[r][c]);
-    tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
+    pe_tile_store512(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, size_t pstride, int K,
@@ -169,66 +130,96 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
     }
 }
 
-/* ------------------------------------------------------------ q8 / q4 */
+/* ------------------------------------------------------------ q8 */
 
-#define QMR 6
+#define Q8MR 12
 
-/* mr rows x np panels: per 32-slice, integer dot products seeded with
- * -offset * (slice sum of the activation codes), then scaled by the weight
- * scales into float accumulators. */
-INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
-                   size_t pstride, int nb, float *tile, const int mr, const int np, const int q4) {
-    const size_t tb = q4 ? sizeof(pe_tile_q4) : sizeof(pe_tile_q8);
-    const int off = q4 ? 8 : 128;
-    __m512 accf[QMR][NP];
+INLINE int32_t row_sum(const int32_t *bs, int nb) {
+    int32_t s = 0;
+    for (int b = 0; b < nb; b++) s += bs[b];
+    return s;
+}
+
+/* mr rows x np panels of q8: int32 dot products over the whole row, seeded
+ * with -128 * (row sum of the activation codes), then one multiply by the
+ * column scales. */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    size_t pstride, int nb, float *tile, const int mr, const int np) {
+    __m512i acc[Q8MR][NP];
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) {
+        __m512i init = _mm512_set1_epi32(-128 * row_sum(bs + r * ldb, nb));
+        acc[r][0] = init;
+        if (np > 1) acc[r][1] = init;
+    }
+    const uint8_t *t0 = W + PE_Q8_HEAD, *t1 = t0 + pstride;
+    for (int b = 0; b < nb; b++) {
+        const int8_t *qb = q + (size_t)b * PE_QK;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            size_t o = (size_t)b * sizeof(pe_tile_q8) + (size_t)g * 64;
+            __m512i w0 = _mm512_loadu_si512(t0 + o);
+            __m512i w1 = np > 1 ? _mm512_loadu_si512(t1 + o) : w0;
+#pragma GCC unroll 12
+            for (int r = 0; r < mr; r++) {
+                int32_t a4;
+                memcpy(&a4, qb + r * ldq + g * 4, 4);
+                __m512i av = _mm512_set1_epi32(a4);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], w0, av);
+                if (np > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], w1, av);
+            }
+        }
+    }
+    __m512 d0 = _mm512_loadu_ps(W), d1 = np > 1 ? _mm512_loadu_ps(W + pstride) : d0;
+#pragma GCC unroll 12
+    for (int r = 0; r < mr; r++) {
+        _mm512_store_ps(tile + r * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][0]), d0));
+        if (np > 1) _mm512_store_ps(tile + r * 32 + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][1]), d1));
+    }
+}
+
+/* ------------------------------------------------------------ q4 */
+
+#define Q4MR 6
+
+/* mr rows x np panels of q4: per 32-slice, integer dot products seeded with
+ * -8 * (slice sum of the activation codes), then scaled by the block scales
+ * into float accumulators. */
+INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    size_t pstride, int nb, float *tile, const int mr, const int np) {
+    __m512 accf[Q4MR][NP];
 #pragma GCC unroll 8
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < np; c++) accf[r][c] = _mm512_setzero_ps();
     const __m512i low4 = _mm512_set1_epi8(15);
     for (int b = 0; b < nb; b++) {
-        const uint8_t *t0 = W + (size_t)b * tb, *t1 = t0 + pstride;
-        __m512i acc[QMR][NP];
+        const uint8_t *t0 = W + (size_t)b * sizeof(pe_tile_q4), *t1 = t0 + pstride;
+        __m512i acc[Q4MR][NP];
 #pragma GCC unroll 8
         for (int r = 0; r < mr; r++) {
-            __m512i init = _mm512_set1_epi32(-off * bs[r * ldb + b]);
+            __m512i init = _mm512_set1_epi32(-8 * bs[r * ldb + b]);
             acc[r][0] = init;
             if (np > 1) acc[r][1] = init;
         }
         const int8_t *qb = q + (size_t)b * PE_QK;
-        if (!q4) {
-#pragma GCC unroll 8
-            for (int g = 0; g < 8; g++) {
-                __m512i w0 = _mm512_loadu_si512(t0 + 32 + g * 64);
-                __m512i w1 = np > 1 ? _mm512_loadu_si512(t1 + 32 + g * 64) : w0;
-#pragma GCC unroll 8
-                for (int r = 0; r < mr; r++) {
-                    int32_t a4;
-                    memcpy(&a4, qb + r * ldq + g * 4, 4);
-                    __m512i av = _mm512_set1_epi32(a4);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], w0, av);
-                    if (np > 1) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], w1, av);
-                }
-            }
-        } else {
 #pragma GCC unroll 4
-            for (int g = 0; g < 4; g++) {
-                __m512i v0 = _mm512_loadu_si512(t0 + 32 + g * 64);
-                __m512i v1 = np > 1 ? _mm512_loadu_si512(t1 + 32 + g * 64) : v0;
-                __m512i l0 = _mm512_and_si512(v0, low4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low4);
-                __m512i l1 = _mm512_and_si512(v1, low4), h1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low4);
+        for (int g = 0; g < 4; g++) {
+            __m512i v0 = _mm512_loadu_si512(t0 + 32 + g * 64);
+            __m512i v1 = np > 1 ? _mm512_loadu_si512(t1 + 32 + g * 64) : v0;
+            __m512i l0 = _mm512_and_si512(v0, low4), h0 = _mm512_and_si512(_mm512_srli_epi16(v0, 4), low4);
+            __m512i l1 = _mm512_and_si512(v1, low4), h1 = _mm512_and_si512(_mm512_srli_epi16(v1, 4), low4);
 #pragma GCC unroll 8
-                for (int r = 0; r < mr; r++) {
-                    int32_t lo, hi;
-                    memcpy(&lo, qb + r * ldq + g * 4, 4);
-                    memcpy(&hi, qb + r * ldq + 16 + g * 4, 4);
-                    __m512i al = _mm512_set1_epi32(lo), ah = _mm512_set1_epi32(hi);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], l0, al);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], h0, ah);
-                    if (np > 1) {
-                        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], l1, al);
-                        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], h1, ah);
-                    }
+            for (int r = 0; r < mr; r++) {
+                int32_t lo, hi;
+                memcpy(&lo, qb + r * ldq + g * 4, 4);
+                memcpy(&hi, qb + r * ldq + 16 + g * 4, 4);
+                __m512i al = _mm512_set1_epi32(lo), ah = _mm512_set1_epi32(hi);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], l0, al);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], h0, ah);
+                if (np > 1) {
+                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], l1, al);
+                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], h1, ah);
                 }
             }
         }
@@ -249,36 +240,39 @@ INLINE void q_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, c
 typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
                      size_t pstride, int nb, float *tile);
 
-#define Q_FN(MR, P, Q4)                                                                      \
-    static void q_##Q4##_##MR##_##P(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, \
-                                    const uint8_t *W, size_t pstride, int nb, float *tile) {   \
-        q_tile(q, ldq, bs, ldb, W, pstride, nb, tile, MR, P, Q4);                            \
+#define Q_FN(KIND, MR, P)                                                                    \
+    static void KIND##_##MR##_##P(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb,  \
+                                  const uint8_t *W, size_t pstride, int nb, float *tile) {     \
+        KIND##_tile(q, ldq, bs, ldb, W, pstride, nb, tile, MR, P);                           \
     }
-#define Q_FNS(MR) Q_FN(MR, 1, 0) Q_FN(MR, 2, 0) Q_FN(MR, 1, 1) Q_FN(MR, 2, 1)
-Q_FNS(1) Q_FNS(2) Q_FNS(3) Q_FNS(4) Q_FNS(5) Q_FNS(6)
+#define Q_FNS(KIND, MR) Q_FN(KIND, MR, 1) Q_FN(KIND, MR, 2)
+Q_FNS(q8, 1) Q_FNS(q8, 2) Q_FNS(q8, 3) Q_FNS(q8, 4) Q_FNS(q8, 5) Q_FNS(q8, 6)
+Q_FNS(q8, 7) Q_FNS(q8, 8) Q_FNS(q8, 9) Q_FNS(q8, 10) Q_FNS(q8, 11) Q_FNS(q8, 12)
+Q_FNS(q4, 1) Q_FNS(q4, 2) Q_FNS(q4, 3) Q_FNS(q4, 4) Q_FNS(q4, 5) Q_FNS(q4, 6)
 
-#define Q_ROW(MR, Q4) { q_##Q4##_##MR##_1, q_##Q4##_##MR##_2 }
-static const q_fn q_tiles[2][QMR][NP] = {
-    {Q_ROW(1, 0), Q_ROW(2, 0), Q_ROW(3, 0), Q_ROW(4, 0), Q_ROW(5, 0), Q_ROW(6, 0)},
-    {Q_ROW(1, 1), Q_ROW(2, 1), Q_ROW(3, 1), Q_ROW(4, 1), Q_ROW(5, 1), Q_ROW(6, 1)},
-};
+#define Q_ROW(KIND, MR) { KIND##_##MR##_1, KIND##_##MR##_2 }
+static const q_fn q8_tiles[Q8MR][NP] = {
+    Q_ROW(q8, 1), Q_ROW(q8, 2), Q_ROW(q8, 3), Q_ROW(q8, 4), Q_ROW(q8, 5), Q_ROW(q8, 6),
+    Q_ROW(q8, 7), Q_ROW(q8, 8), Q_ROW(q8, 9), Q_ROW(q8, 10), Q_ROW(q8, 11), Q_ROW(q8, 12)};
+static const q_fn q4_tiles[Q4MR][NP] = {
+    Q_ROW(q4, 1), Q_ROW(q4, 2), Q_ROW(q4, 3), Q_ROW(q4, 4), Q_ROW(q4, 5), Q_ROW(q4, 6)};
 
 static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, int q4) {
     if (m1 <= m0 || n1 <= n0) return;
-    const int nb = qa->ldq / PE_QK;
+    const int nb = qa->ldq / PE_QK, qmr = q4 ? Q4MR : Q8MR;
     const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    float tile[QMR * 32] __attribute__((aligned(64)));
+    float tile[Q8MR * 32] __attribute__((aligned(64)));
     for (int p = p0; p < p1; p += NP) {
         int np = p1 - p < NP ? p1 - p : NP, n = p * PE_GEMM_NR;
         int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
-        for (int m = m0; m < m1; m += QMR) {
-            int mr = imin(m1 - m, QMR);
-            q_tiles[q4][mr - 1][np - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                        qa->bsum + (size_t)m * nb, (size_t)nb,
-                                        Wp + (size_t)p * pstride, pstride, nb, tile);
-            tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        for (int m = m0; m < m1; m += qmr) {
+            int mr = imin(m1 - m, qmr);
+            (q4 ? q4_tiles : q8_tiles)[mr - 1][np - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
+                                                       qa->bsum + (size_t)m * nb, (size_t)nb,
+                                                       Wp + (size_t)p * pstride, pstride, nb, tile);
+            pe_tile_store512(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

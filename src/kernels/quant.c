@@ -25,23 +25,27 @@ int pe_wtype_parse(const char *s, pe_wtype *t) {
 
 /* ------------------------------------------------------------ blocks */
 
-void pe_quantize_q8_ref(const float *x, pe_block_q8 *b) {
+/* The scale of a row and the code of one of its values. */
+static float q8_scale(const float *x, int n, float *inv) {
     float amax = 0.0f;
-    for (int i = 0; i < PE_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-    uint16_t dh = pe_f32_to_f16(amax / 127.0f);
-    /* Quantize against the scale as stored, so rounding the scale to f16
-     * does not push any |q| past 127. */
-    float d = pe_f16_to_f32(dh), id = d > 0.0f ? 1.0f / d : 0.0f;
-    b->d = dh;
-    for (int i = 0; i < PE_QK; i++) {
-        float q = roundf(x[i] * id);
-        b->qs[i] = (int8_t)(q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q);
-    }
+    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
+    *inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    return amax / 127.0f;
 }
 
-void pe_dequantize_q8_ref(const pe_block_q8 *b, float *x) {
-    float d = pe_f16_to_f32(b->d);
-    for (int i = 0; i < PE_QK; i++) x[i] = d * (float)b->qs[i];
+static int8_t q8_code(float x, float inv) {
+    float v = roundf(x * inv);
+    return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+}
+
+float pe_quantize_q8_ref(const float *x, int n, int8_t *q) {
+    float inv, d = q8_scale(x, n, &inv);
+    for (int i = 0; i < n; i++) q[i] = q8_code(x[i], inv);
+    return d;
+}
+
+void pe_dequantize_q8_ref(const int8_t *q, int n, float d, float *x) {
+    for (int i = 0; i < n; i++) x[i] = d * (float)q[i];
 }
 
 /* Codes for scale d (f16-rounded); returns the squared error. */
@@ -95,7 +99,7 @@ size_t pe_qpack_panel_bytes(pe_wtype t, int K) {
     case PE_WT_F32: return (size_t)K * PE_GEMM_NR * 4;
     case PE_WT_F16:
     case PE_WT_BF16: return (size_t)K * PE_GEMM_NR * 2;
-    case PE_WT_Q8: return tiles_of(K) * sizeof(pe_tile_q8);
+    case PE_WT_Q8: return K > PE_Q8_KMAX ? 0 : PE_Q8_HEAD + tiles_of(K) * sizeof(pe_tile_q8);
     case PE_WT_Q4: return tiles_of(K) * sizeof(pe_tile_q4);
     default: return 0;
     }
@@ -122,8 +126,22 @@ void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int 
     }
     const size_t nt = tiles_of(K);
     uint8_t *o = dst;
+    if (t == PE_WT_Q8) {
+        float d[PE_GEMM_NR] = {0};
+        memset(o + PE_Q8_HEAD, 128, nt * sizeof(pe_tile_q8));
+        for (int j = 0; j < rows; j++) {
+            const float *w = W + (size_t)j * ldw;
+            float inv;
+            d[j] = q8_scale(w, K, &inv);
+            for (int k = 0; k < K; k++)
+                o[PE_Q8_HEAD + (size_t)(k / PE_QK) * sizeof(pe_tile_q8) + (size_t)((k % PE_QK) / 4) * 64 +
+                  (size_t)j * 4 + (size_t)(k % 4)] = (uint8_t)(q8_code(w[k], inv) + 128);
+        }
+        memcpy(o, d, sizeof d);
+        return;
+    }
     for (size_t ti = 0; ti < nt; ti++) {
-        uint16_t *d = (uint16_t *)(void *)(o + ti * pe_qpack_panel_bytes(t, PE_QK));
+        uint16_t *d = (uint16_t *)(void *)(o + ti * sizeof(pe_tile_q4));
         uint8_t *q = (uint8_t *)(d + PE_GEMM_NR);
         for (int j = 0; j < PE_GEMM_NR; j++) {
             float x[PE_QK];
@@ -131,18 +149,10 @@ void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int 
                 size_t k = ti * PE_QK + (size_t)i;
                 x[i] = j < rows && k < (size_t)K ? W[(size_t)j * ldw + k] : 0.0f;
             }
-            if (t == PE_WT_Q8) {
-                pe_block_q8 b;
-                pe_quantize_q8_ref(x, &b);
-                d[j] = b.d;
-                for (int i = 0; i < PE_QK; i++)
-                    q[(i / 4) * 64 + j * 4 + i % 4] = (uint8_t)(b.qs[i] + 128);
-            } else {
-                pe_block_q4 b;
-                pe_quantize_q4_ref(x, &b);
-                d[j] = b.d;
-                for (int i = 0; i < PE_QK / 2; i++) q[(i / 4) * 64 + j * 4 + i % 4] = b.qs[i];
-            }
+            pe_block_q4 b;
+            pe_quantize_q4_ref(x, &b);
+            d[j] = b.d;
+            for (int i = 0; i < PE_QK / 2; i++) q[(i / 4) * 64 + j * 4 + i % 4] = b.qs[i];
         }
     }
 }
@@ -155,12 +165,17 @@ float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k) {
     case PE_WT_BF16: return pe_bf16_to_f32(((const uint16_t *)panel)[(size_t)k * PE_GEMM_NR + j]);
     default: break;
     }
-    const uint8_t *tile = (const uint8_t *)panel + (size_t)(k / PE_QK) * pe_qpack_panel_bytes(t, PE_QK);
+    int i = k % PE_QK;
+    if (t == PE_WT_Q8) {
+        float d;
+        memcpy(&d, (const uint8_t *)panel + (size_t)j * 4, 4);
+        const uint8_t *q = (const uint8_t *)panel + PE_Q8_HEAD + (size_t)(k / PE_QK) * sizeof(pe_tile_q8);
+        return d * (float)((int)q[(i / 4) * 64 + j * 4 + i % 4] - 128);
+    }
+    const uint8_t *tile = (const uint8_t *)panel + (size_t)(k / PE_QK) * sizeof(pe_tile_q4);
     const uint16_t *d = (const uint16_t *)(const void *)tile;
     const uint8_t *q = tile + 2 * PE_GEMM_NR;
-    int i = k % PE_QK;
     float s = pe_f16_to_f32(d[j]);
-    if (t == PE_WT_Q8) return s * (float)((int)q[(i / 4) * 64 + j * 4 + i % 4] - 128);
     int b = q[((i % 16) / 4) * 64 + j * 4 + i % 4];
     return s * (float)((i < 16 ? b & 15 : b >> 4) - 8);
 }

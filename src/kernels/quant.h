@@ -2,28 +2,37 @@
  * and q8 / q4 blocks multiplied with int8 activations.
  *
  * Reference formats (STYLE.md: fixed blocks, the scalar quantizer is the
- * specification): 32 consecutive weights of one output row share an f16
- * scale d.
- *   q8: w = d * q,        q in [-127, 127]
- *   q4: w = d * (q - 8),  q in [0, 15]  (d = signed max / -8, as q4_0)
+ * specification):
+ *   q8: one float32 scale d per output row (per channel) over all of K:
+ *       w = d * q, q in [-127, 127], d = max|row| / 127.  Per channel
+ *       measured better than blocks of 32 with an f16 scale: 8.0 instead of
+ *       8.5 bits per weight, and the integer dot product runs over the whole
+ *       row with one scale at the end, at a cosine cost the golden T16 shows
+ *       in the 5th decimal (README, Quantization).
+ *   q4: 32 consecutive weights of one output row share an f16 scale d:
+ *       w = d * (q - 8), q in [0, 15]  (d = signed max / -8, as q4_0)
  *
  * Packed layouts (what the kernels read, what `pecore quantize` stores, so
  * the loader maps them with zero copy).  As for float32 (kernels.h), a weight
  * W [N, K] is cut into panels of PE_GEMM_NR = 16 output columns.
  *   f16 / bf16: panel p is K rows of 16 halves, k-major, like the float32
  *     panels: packed[p * K * 16 + k * 16 + j] = W[16p + j][k].
- *   q8 / q4: panel p is ceil(K / 32) tiles, one per 32-deep slice of K; a
- *     tile holds the 16 blocks of its columns interleaved for VNNI:
- *     d[j] = scale of column j, and byte (g * 64 + j * 4 + i) holds k = 4g + i
- *     of column j (q8: q + 128 as u8, g < 8; q4: g < 4, the low nibble holds
- *     k = 4g + i and the high nibble k = 16 + 4g + i).  Weights beyond N or
- *     K are zero.
+ *   q8: panel p is float d[16] (the scales of its columns, 64 bytes) then
+ *     ceil(K / 32) tiles of 512 bytes, one per 32-deep slice of K, byte
+ *     (g * 64 + j * 4 + i) holding q + 128 (as u8) of k = 4g + i of column j
+ *     (g < 8), interleaved for VNNI.
+ *   q4: panel p is ceil(K / 32) tiles, each the 16 f16 scales d[j] of its
+ *     column blocks then 256 bytes: byte (g * 64 + j * 4 + i) holds k = 4g + i
+ *     of column j in the low nibble and k = 16 + 4g + i in the high (g < 4).
+ *   Weights beyond N or K are zero.  K is at most PE_Q8_KMAX for q8, so the
+ *   int32 dot products (|sum| <= 255 * 127 * K) cannot overflow.
  *
  * Activations for q8/q4 are quantized per row, symmetric: a = s * qa with
  * qa in [-127, 127] and s = max|a| / 127; each row is padded with zeros to a
  * multiple of 32 and carries the sum of qa of each 32-slice, so the kernels
  * can multiply unsigned weights (q + 128, or the 4-bit q) by signed
- * activations and subtract the offset once per slice. */
+ * activations and subtract offset * sum afterwards (per slice for q4, per
+ * row for q8). */
 #ifndef PE_QUANT_H
 #define PE_QUANT_H
 
@@ -34,6 +43,10 @@
 #include <stdint.h>
 
 #define PE_QK 32
+
+/* Version of these packed layouts, stored as "pecore_format" in quantized
+ * files; bumped whenever a layout changes (2: q8 per channel). */
+#define PE_QFORMAT "2"
 
 typedef enum pe_wtype {
     PE_WT_F32 = 0,
@@ -47,11 +60,7 @@ typedef enum pe_wtype {
 const char *pe_wtype_name(pe_wtype t);        /* "f32", "f16", "bf16", "q8", "q4" */
 int pe_wtype_parse(const char *s, pe_wtype *t); /* 0 on success */
 
-typedef struct pe_block_q8 {
-    uint16_t d;             /* f16 scale */
-    int8_t qs[PE_QK];
-} pe_block_q8;
-static_assert(sizeof(pe_block_q8) == 2 + PE_QK, "q8 block is 34 bytes");
+#define PE_Q8_KMAX 65536
 
 typedef struct pe_block_q4 {
     uint16_t d;             /* f16 scale */
@@ -60,10 +69,11 @@ typedef struct pe_block_q4 {
 static_assert(sizeof(pe_block_q4) == 2 + PE_QK / 2, "q4 block is 18 bytes");
 
 typedef struct pe_tile_q8 {
-    uint16_t d[PE_GEMM_NR];
     uint8_t q[PE_QK * PE_GEMM_NR];
 } pe_tile_q8;
-static_assert(sizeof(pe_tile_q8) == 544, "q8 tile is 16 blocks of 34 bytes");
+static_assert(sizeof(pe_tile_q8) == 512, "q8 tile is 16 columns x 32 codes");
+/* Bytes of a q8 panel's scale header (float d[16]), before its tiles. */
+#define PE_Q8_HEAD (PE_GEMM_NR * 4)
 
 typedef struct pe_tile_q4 {
     uint16_t d[PE_GEMM_NR];
@@ -71,9 +81,10 @@ typedef struct pe_tile_q4 {
 } pe_tile_q4;
 static_assert(sizeof(pe_tile_q4) == 288, "q4 tile is 16 blocks of 18 bytes");
 
-/* Scalar reference quantizers (x: PE_QK floats). */
-void pe_quantize_q8_ref(const float *x, pe_block_q8 *b);
-void pe_dequantize_q8_ref(const pe_block_q8 *b, float *x);
+/* Scalar reference quantizers.  q8: a row x of n floats to codes q, returns
+ * its scale d; q4: one block of PE_QK floats. */
+float pe_quantize_q8_ref(const float *x, int n, int8_t *q);
+void pe_dequantize_q8_ref(const int8_t *q, int n, float d, float *x);
 void pe_quantize_q4_ref(const float *x, pe_block_q4 *b);
 void pe_dequantize_q4_ref(const pe_block_q4 *b, float *x);
 

@@ -578,7 +578,7 @@ static size_t panel_scratch_floats(const pe_model *m) {
     return (size_t)PE_GEMM_NR * (size_t)mx;
 }
 
-/* Quantized files (`pecore quantize`): "pecore_format" = "1", and for every
+/* Quantized files (`pecore quantize`): "pecore_format" = PE_QFORMAT, and for every
  * tensor stored in a kernel layout a key "pecore.packed.NAME" = "TYPE RANK
  * D0 .. [t]": the U8 tensor NAME holds the logical tensor [D0, ..] packed as
  * the linear weight [D0, D1*..] (or, with "t", its transpose [D1, D0]) in
@@ -594,8 +594,10 @@ static pe_status read_packed(pe_model *m, uint8_t **out) {
     for (int i = 0; i < m->st.n_meta; i++) any |= !strncmp(m->st.meta[i].key, PACKED_KEY, strlen(PACKED_KEY));
     if (!any) return PE_OK;
     const char *ver = pe_st_meta_get(&m->st, "pecore_format");
-    if (!ver || strcmp(ver, "1"))
-        return pe_error(PE_ERR_UNSUPPORTED, "quantized file of pecore format %s (this build reads 1)",
+    if (!ver || strcmp(ver, PE_QFORMAT))
+        return pe_error(PE_ERR_UNSUPPORTED,
+                        "quantized file of pecore format %s (this build reads " PE_QFORMAT
+                        "): quantize the original model again",
                         ver ? ver : "(missing)");
     uint8_t *pk = pe_calloc((size_t)m->st.n_tensors, 1);
     if (!pk) return PE_ERR_NOMEM;

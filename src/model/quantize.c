@@ -197,7 +197,7 @@ pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight
     pe_sha256(st->base, st->size, dig);
     pe_sha256_hex(dig, hex);
     const pe_model_info *in = &m->info;
-    if (!s) s = add_meta(&o, "pecore_format", "1");
+    if (!s) s = add_meta(&o, "pecore_format", PE_QFORMAT);
     if (!s) s = add_meta(&o, "pecore_type", pe_wtype_name(wt));
     if (!s) s = add_meta(&o, "pecore_source_sha256", own(&o, "%s", hex));
     if (!s) s = add_meta(&o, "pecore_arch", own(&o, "%s", in->arch));
