@@ -418,6 +418,39 @@ static void test_layernorm(void) {
     }
 }
 
+/* -------------------------------------------------------------- softmax */
+
+/* Against double: each weight within a few ulp of exp(scale (x - max)), the
+ * largest exactly 1, the returned sum the sum of the weights, nothing
+ * written past n. */
+static void test_softmax(void) {
+    static const int ns[] = { 1, 7, 8, 15, 16, 17, 64, 577 };
+    for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+        const int n = ns[c];
+        float *x0 = fill(falloc((size_t)n + 4), (size_t)n + 4, -30, 30), *x = falloc((size_t)n + 4);
+        for (int s = 0; s < n_isas; s++) {
+            memcpy(x, x0, ((size_t)n + 4) * sizeof(float));
+            const float scale = 0.125f;
+            float sum = isas[s]->softmax(x, n, scale);
+            double mx = x0[0], got = 0;
+            for (int i = 1; i < n; i++) mx = fmax(mx, x0[i]);
+            int bad = 0, ones = 0;
+            for (int i = 0; i < n; i++) {
+                double want = exp(scale * (x0[i] - mx));
+                bad += !(fabs(x[i] - want) <= 4 * EPS * want + 1e-37);
+                ones += x[i] == 1.0f;
+                got += x[i];
+            }
+            for (int i = n; i < n + 4; i++) bad += x[i] != x0[i];
+            CHECK(bad == 0 && ones >= 1, "%s softmax n=%d: %d bad weights, %d ones", isas[s]->name, n, bad, ones);
+            CHECK(fabs(sum - got) <= 1e-5 * got, "%s softmax n=%d: sum %g, weights add to %g",
+                  isas[s]->name, n, sum, got);
+        }
+        free(x0);
+        free(x);
+    }
+}
+
 /* ----------------------------------------------------------------- rope */
 
 static void rope_case(int T, int n) {
@@ -607,6 +640,7 @@ int main(void) {
     test_rope();
     test_layernorm();
     test_attention();
+    test_softmax();
     test_gemm();
     test_gemm_threads();
     return test_done("test_kernels");

@@ -146,6 +146,63 @@ static void test_pack(void) {
     CHECK(pe_qpack_bytes(PE_WT_Q4, 0, 5) == 0, "empty shape refused");
 }
 
+/* The int8 attention packers: pack_q8_t of every set byte for byte equal to
+ * the scalar one, and both packers reading back (pe_qpanel_get) as their
+ * definition: W^T quantized per column, and the activation codes times the
+ * row scales. */
+static void test_attention_packs(void) {
+    static const int shapes[][2] = {{1, 1}, {31, 17}, {32, 16}, {33, 24}, {577, 64}, {70, 3}};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        const int T = shapes[si][0], n = shapes[si][1], ld = n + 5;
+        float *W = xalloc((size_t)T * ld * sizeof(float));
+        for (int i = 0; i < T * ld; i++) W[i] = rng_float(-3, 3);
+        if (n > 2) for (int t = 0; t < T; t++) W[(size_t)t * ld + 2] = 0.0f; /* an all-zero column */
+        const size_t bytes = pe_qpack_bytes(PE_WT_Q8, n, T), pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+        uint8_t *ref = xalloc(bytes), *got = xalloc(bytes);
+        pe_pack_q8_t_ref(ref, W, ld, T, n);
+        for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+            const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
+            if (!qk) continue;
+            memset(got, 0xA5, bytes);
+            qk->pack_q8_t(got, W, ld, T, n);
+            CHECK(!memcmp(ref, got, bytes), "%s pack_q8_t T=%d n=%d differs from the scalar one", sets[k], T, n);
+        }
+        int bad = 0;
+        for (int c = 0; c < n; c++) {
+            float amax = 0;
+            for (int t = 0; t < T; t++) amax = fmaxf(amax, fabsf(W[(size_t)t * ld + c]));
+            for (int t = 0; t < T; t++) {
+                float w = W[(size_t)t * ld + c];
+                float y = pe_qpanel_get(PE_WT_Q8, ref + (size_t)(c / 16) * pb, T, c % 16, t);
+                bad += !(fabsf(y - w) <= 0.5f * amax / 127.0f * (1 + 1e-5f));
+            }
+        }
+        CHECK(bad == 0, "pack_q8_t T=%d n=%d: %d values off by more than half a step", T, n, bad);
+        /* the same matrix as activations (rows of W^T would need a transpose;
+         * the rows of W serve): rows [r0, r0 + 16) as one panel over K = n */
+        pe_qact qa = pe_qact_bind(xalloc(pe_qact_bytes(T, n)), T, n);
+        pe_qkernels_scalar.quantize_rows(W, ld, n, 0, T, &qa);
+        uint8_t *panel = xalloc(pe_qpack_panel_bytes(PE_WT_Q8, n));
+        bad = 0;
+        for (int r0 = 0; r0 < T; r0 += 16) {
+            int rows = T - r0 < 16 ? T - r0 : 16;
+            pe_qpack_q8_qact(panel, &qa, r0, rows);
+            for (int j = 0; j < 16; j++)
+                for (int k = 0; k < qa.ldq; k++) {
+                    float want = j < rows ? qa.s[r0 + j] * qa.q[(size_t)(r0 + j) * qa.ldq + k] : 0.0f;
+                    bad += pe_qpanel_get(PE_WT_Q8, panel, qa.ldq, j, k) != want;
+                }
+        }
+        CHECK(bad == 0, "pe_qpack_q8_qact T=%d K=%d: %d values differ", T, n, bad);
+        pe_free(panel);
+        pe_free(qa.q);
+        pe_free(ref);
+        pe_free(got);
+        pe_free(W);
+    }
+}
+
 /* ------------------------------------------------------------ kernels */
 
 static const pe_qkernels *sets[3];
@@ -216,9 +273,21 @@ static void test_kernels_for(pe_wtype t) {
                 if (quant) {
                     k->quantize_rows(A, K, K, 0, M, &qb);
                     int diff = memcmp(qa.q, qb.q, (size_t)M * qa.ldq) ||
-                               memcmp(qa.s, qb.s, (size_t)M * 4) ||
+                               memcmp(qa.s, qb.s, (size_t)M * 4) || memcmp(qa.rsum, qb.rsum, (size_t)M * 4) ||
                                memcmp(qa.bsum, qb.bsum, (size_t)M * (qa.ldq / PE_QK) * 4);
                     CHECK(!diff, "%s quantize_rows differs from the reference (M=%d K=%d)", k->name, M, K);
+                    pe_qact nob = qb; /* without slice sums: same codes, row sums = sums of the slices */
+                    nob.bsum = NULL;
+                    memset(qb.rsum, 0x5A, (size_t)M * 4);
+                    k->quantize_rows(A, K, K, 0, M, &nob);
+                    int sums = 0;
+                    for (int row = 0; row < M; row++) {
+                        int32_t tot = 0;
+                        for (int b = 0; b < qa.ldq / PE_QK; b++) tot += qa.bsum[(size_t)row * (qa.ldq / PE_QK) + b];
+                        sums += qb.rsum[row] != tot;
+                    }
+                    CHECK(sums == 0 && !memcmp(qa.q, qb.q, (size_t)M * qa.ldq),
+                          "%s quantize_rows without slice sums: %d row sums differ", k->name, sums);
                 }
                 for (int i = 0; i < M * N; i++) out[i] = NAN;
                 if (t == PE_WT_F16) k->gemm_f16(A, K, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
@@ -414,6 +483,7 @@ int main(void) {
     printf("(active: %s)\n", pe_qkernels_get()->name);
     test_blocks();
     test_pack();
+    test_attention_packs();
     for (int t = PE_WT_F16; t < PE_WT_COUNT; t++) test_kernels_for((pe_wtype)t);
     test_accuracy();
     test_round_trip();

@@ -51,6 +51,11 @@ typedef struct pe_kernels {
                       int dh, float scale, int causal, int causal_offset,
                       float *scratch);
 
+    /* One row of softmax weights, unnormalised: x[i] = exp(scale * (x[i] -
+     * max x)) for i < n (so the largest is exactly 1); returns their sum.
+     * scale > 0, n >= 1. */
+    float (*softmax)(float *x, int n, float scale);
+
     /* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b over n channels, for
      * rows r in [0, rows). y may equal x. */
     void (*layernorm)(const float *x, int ldx, float *y, int ldy, int rows, int n,

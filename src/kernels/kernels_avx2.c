@@ -463,10 +463,37 @@ static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     for (; i < n; i++) dst[i] = pe_bf16_to_f32(src[i]);
 }
 
+static float softmax_avx2(float *x, int n, float scale) {
+    float mx = x[0];
+    int i = 0;
+    if (n >= 8) {
+        __m256 m = _mm256_loadu_ps(x);
+        for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
+        float t[8];
+        _mm256_storeu_ps(t, m);
+        for (int j = 0; j < 8; j++) mx = fmaxf(mx, t[j]);
+    }
+    for (; i < n; i++) mx = fmaxf(mx, x[i]);
+    const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale);
+    __m256 sum = _mm256_setzero_ps();
+    for (i = 0; i < n; i += 8) {
+        __m256i mk = lanes8(n - i);
+        __m256 p = exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vs));
+        p = _mm256_and_ps(p, _mm256_castsi256_ps(mk));
+        _mm256_maskstore_ps(x + i, mk, p);
+        sum = _mm256_add_ps(sum, p);
+    }
+    float t[8], total = 0.0f;
+    _mm256_storeu_ps(t, sum);
+    for (int j = 0; j < 8; j++) total += t[j];
+    return total;
+}
+
 const pe_kernels pe_kernels_avx2 = {
     .name = "avx2",
     .gemm = gemm_avx2,
     .attention = attention_avx2,
+    .softmax = softmax_avx2,
     .layernorm = layernorm_avx2,
     .rope = rope_avx2,
     .f16_to_f32 = f16_to_f32_avx2,

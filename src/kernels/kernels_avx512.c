@@ -318,6 +318,21 @@ static void attention_avx512(const float *q, int ldq, const float *k, int ldk,
     }
 }
 
+static float softmax_avx512(float *x, int n, float scale) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int i = 0; i < n; i += 16)
+        mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes16(n - i), x + i));
+    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), vs = _mm512_set1_ps(scale);
+    __m512 sum = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 mk = lanes16(n - i);
+        __m512 p = exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vs));
+        _mm512_mask_storeu_ps(x + i, mk, p);
+        sum = _mm512_mask_add_ps(sum, mk, sum, p);
+    }
+    return _mm512_reduce_add_ps(sum);
+}
+
 /* ----------------------------------------------------------- layernorm */
 
 static void layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows, int n,
@@ -411,6 +426,7 @@ const pe_kernels pe_kernels_avx512 = {
     .name = "avx512",
     .gemm = gemm_avx512,
     .attention = attention_avx512,
+    .softmax = softmax_avx512,
     .layernorm = layernorm_avx512,
     .rope = rope_avx512,
     .f16_to_f32 = f16_to_f32_avx512,

@@ -113,6 +113,14 @@ static void attention_ref(const float *q, int ldq, const float *k, int ldk,
     }
 }
 
+static float softmax_ref(float *x, int n, float scale) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += x[i] = expf(scale * (x[i] - mx));
+    return sum;
+}
+
 /* ------------------------------------------------------------- layernorm */
 
 /* Statistics in double: the reference should be closer to the exact value
@@ -163,6 +171,7 @@ const pe_kernels pe_kernels_scalar = {
     .name = "scalar",
     .gemm = gemm_ref,
     .attention = attention_ref,
+    .softmax = softmax_ref,
     .layernorm = layernorm_ref,
     .rope = rope_ref,
     .f16_to_f32 = f16_to_f32_ref,

@@ -135,6 +135,7 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
         qa->s[m] = amax / 127.0f;
         const __m256 vis = _mm256_set1_ps(is);
+        int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             __m256i sum = _mm256_setzero_si256();
             for (int h = 0; h < 4; h++) {
@@ -148,8 +149,10 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
             __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
             s4 = _mm_hadd_epi32(s4, s4);
             s4 = _mm_hadd_epi32(s4, s4);
-            qa->bsum[(size_t)m * nb + b] = _mm_cvtsi128_si32(s4);
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = _mm_cvtsi128_si32(s4);
+            total += _mm_cvtsi128_si32(s4);
         }
+        qa->rsum[m] = total;
     }
 }
 
@@ -266,8 +269,8 @@ static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ld
         int ncols = imin(n1 - n, PE_GEMM_NR);
         for (int m = m0; m < m1; m += MR) {
             int mr = imin(m1 - m, MR);
-            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
-                                (size_t)nb, panel, nb, tile);
+            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
+                                q4 ? qa->bsum + (size_t)m * nb : NULL, (size_t)nb, panel, nb, tile);
             tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
@@ -292,4 +295,5 @@ const pe_qkernels pe_qkernels_avx2 = {
     .quantize_rows = quantize_rows_avx2,
     .gemm_q8 = gemm_q8_avx2,
     .gemm_q4 = gemm_q4_avx2,
+    .pack_q8_t = pe_pack_q8_t_ref,
 };

@@ -50,11 +50,14 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
         qa->s[m] = s;
         for (int k = 0; k < K; k++) q[k] = (int8_t)lrintf(a[k] * is);
         memset(q + K, 0, (size_t)(qa->ldq - K));
+        int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             int32_t sum = 0;
             for (int i = 0; i < PE_QK; i++) sum += q[b * PE_QK + i];
-            qa->bsum[(size_t)m * nb + b] = sum;
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = sum;
+            total += sum;
         }
+        qa->rsum[m] = total;
     }
 }
 
@@ -64,12 +67,10 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
 static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    const int nb = qa->ldq / PE_QK;
     const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, K);
     for (int m = m0; m < m1; m++) {
         const int8_t *q = qa->q + (size_t)m * qa->ldq;
-        int32_t rsum = 0;
-        for (int b = 0; b < nb; b++) rsum += qa->bsum[(size_t)m * nb + b];
+        const int32_t rsum = qa->rsum[m];
         for (int n = n0; n < n1; n += PE_GEMM_NR) {
             const uint8_t *panel = (const uint8_t *)Wp + (size_t)(n / PE_GEMM_NR) * pb;
             float d[PE_GEMM_NR];
@@ -122,6 +123,29 @@ static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *
     }
 }
 
+void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int nb = (T + PE_QK - 1) / PE_QK;
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        float d[PE_GEMM_NR] = {0};
+        memset(o + PE_Q8_HEAD, 128, (size_t)nb * sizeof(pe_tile_q8));
+        for (int j = 0; j < PE_GEMM_NR && c0 + j < n; j++) {
+            float amax = 0.0f;
+            for (int t = 0; t < T; t++) amax = fmaxf(amax, fabsf(W[(size_t)t * ldw + c0 + j]));
+            float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            d[j] = amax / 127.0f;
+            for (int t = 0; t < T; t++) {
+                float v = rintf(W[(size_t)t * ldw + c0 + j] * inv);
+                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+                o[PE_Q8_HEAD + (size_t)(t / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t % PE_QK) / 4) * 64 +
+                  (size_t)j * 4 + (size_t)(t % 4)] = (uint8_t)((int)v + 128);
+            }
+        }
+        memcpy(o, d, sizeof d);
+    }
+}
+
 const pe_qkernels pe_qkernels_scalar = {
     .name = "scalar",
     .gemm_f16 = gemm_f16_ref,
@@ -129,4 +153,5 @@ const pe_qkernels pe_qkernels_scalar = {
     .quantize_rows = quantize_rows_ref,
     .gemm_q8 = gemm_q8_ref,
     .gemm_q4 = gemm_q4_ref,
+    .pack_q8_t = pe_pack_q8_t_ref,
 };

@@ -116,6 +116,7 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
         qa->s[m] = amax / 127.0f;
         __m512 vis = _mm512_set1_ps(is);
+        __m512i total = _mm512_setzero_si512();
         for (int b = 0; b < nb; b++) {
             __m512i sum = _mm512_setzero_si512();
             for (int h = 0; h < 2; h++) {
@@ -125,8 +126,10 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
                 sum = _mm512_add_epi32(sum, qi);
                 _mm_storeu_si128((__m128i *)(void *)(q + k), _mm512_cvtepi32_epi8(qi));
             }
-            qa->bsum[(size_t)m * nb + b] = _mm512_reduce_add_epi32(sum);
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = _mm512_reduce_add_epi32(sum);
+            total = _mm512_add_epi32(total, sum);
         }
+        qa->rsum[m] = _mm512_reduce_add_epi32(total);
     }
 }
 
@@ -134,21 +137,15 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
 
 #define Q8MR 12
 
-INLINE int32_t row_sum(const int32_t *bs, int nb) {
-    int32_t s = 0;
-    for (int b = 0; b < nb; b++) s += bs[b];
-    return s;
-}
-
 /* mr rows x np panels of q8: int32 dot products over the whole row, seeded
- * with -128 * (row sum of the activation codes), then one multiply by the
- * column scales. */
+ * with -128 * (row sum of the activation codes, bs[r * ldb]), then one
+ * multiply by the column scales. */
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
                     size_t pstride, int nb, float *tile, const int mr, const int np) {
     __m512i acc[Q8MR][NP];
 #pragma GCC unroll 12
     for (int r = 0; r < mr; r++) {
-        __m512i init = _mm512_set1_epi32(-128 * row_sum(bs + r * ldb, nb));
+        __m512i init = _mm512_set1_epi32(-128 * bs[r * ldb]);
         acc[r][0] = init;
         if (np > 1) acc[r][1] = init;
     }
@@ -260,18 +257,26 @@ static const q_fn q4_tiles[Q4MR][NP] = {
 static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, int q4) {
     if (m1 <= m0 || n1 <= n0) return;
-    const int nb = qa->ldq / PE_QK, qmr = q4 ? Q4MR : Q8MR;
+    const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     float tile[Q8MR * 32] __attribute__((aligned(64)));
     for (int p = p0; p < p1; p += NP) {
         int np = p1 - p < NP ? p1 - p : NP, n = p * PE_GEMM_NR;
         int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
-        for (int m = m0; m < m1; m += qmr) {
-            int mr = imin(m1 - m, qmr);
-            (q4 ? q4_tiles : q8_tiles)[mr - 1][np - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                                       qa->bsum + (size_t)m * nb, (size_t)nb,
-                                                       Wp + (size_t)p * pstride, pstride, nb, tile);
+        const uint8_t *w = Wp + (size_t)p * pstride;
+        /* per row: q4 reads the slice sums, q8 the row sum */
+        for (int m = m0; m < m1; m += q4 ? Q4MR : Q8MR) {
+            const int8_t *q = qa->q + (size_t)m * qa->ldq;
+            int mr;
+            if (q4) {
+                mr = imin(m1 - m, Q4MR);
+                q4_tiles[mr - 1][np - 1](q, (size_t)qa->ldq, qa->bsum + (size_t)m * nb, (size_t)nb, w,
+                                         pstride, nb, tile);
+            } else {
+                mr = imin(m1 - m, Q8MR);
+                q8_tiles[mr - 1][np - 1](q, (size_t)qa->ldq, qa->rsum + m, 1, w, pstride, nb, tile);
+            }
             pe_tile_store512(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
@@ -289,6 +294,42 @@ static void gemm_q4_vnni(const pe_qact *qa, const void *Wp, int N, int K, float 
     gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
+/* Same arithmetic as pe_pack_q8_t_ref: a panel's 16 columns are one vector
+ * per row of W, and the codes of 4 consecutive rows interleave into the 64
+ * bytes of one VNNI group with shifts. */
+static void pack_q8_t_vnni(void *dst, const float *W, int ldw, int T, int n) {
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int Tp = (T + PE_QK - 1) / PE_QK * PE_QK;
+    const __m512 signbit = _mm512_set1_ps(-0.0f);
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        const __mmask16 mk = lanes16(n - c0);
+        __m512 mx = _mm512_setzero_ps();
+        for (int t = 0; t < T; t++)
+            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, _mm512_maskz_loadu_ps(mk, W + (size_t)t * ldw + c0)));
+        const __mmask16 nz = _mm512_cmp_ps_mask(mx, _mm512_setzero_ps(), _CMP_GT_OQ);
+        const __m512 inv = _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), mx);
+        _mm512_storeu_ps(o, _mm512_div_ps(mx, _mm512_set1_ps(127.0f)));
+        const __m512i off = _mm512_set1_epi32(128), byte = _mm512_set1_epi32(255);
+        const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+        for (int t0 = 0; t0 < Tp; t0 += 4) {
+            __m512i g = _mm512_setzero_si512();
+            for (int i = 0; i < 4; i++) {
+                int t = t0 + i;
+                __m512i q = off;
+                if (t < T) {
+                    __m512i c = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, W + (size_t)t * ldw + c0), inv));
+                    c = _mm512_min_epi32(_mm512_max_epi32(c, lo), hi);
+                    q = _mm512_add_epi32(c, off);
+                }
+                g = _mm512_or_si512(g, _mm512_slli_epi32(_mm512_and_si512(q, byte), 8 * i));
+            }
+            _mm512_storeu_si512(o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) +
+                                    (size_t)((t0 % PE_QK) / 4) * 64, g);
+        }
+    }
+}
+
 const pe_qkernels pe_qkernels_vnni = {
     .name = "avx512vnni",
     .gemm_f16 = gemm_f16_vnni,
@@ -296,4 +337,5 @@ const pe_qkernels pe_qkernels_vnni = {
     .quantize_rows = quantize_rows_vnni,
     .gemm_q8 = gemm_q8_vnni,
     .gemm_q4 = gemm_q4_vnni,
+    .pack_q8_t = pack_q8_t_vnni,
 };

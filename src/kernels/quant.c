@@ -157,6 +157,25 @@ void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int 
     }
 }
 
+void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows) {
+    const int ldq = qa->ldq;
+    uint8_t *o = dst;
+    float d[PE_GEMM_NR] = {0};
+    memset(o + PE_Q8_HEAD, 128, (size_t)(ldq / PE_QK) * sizeof(pe_tile_q8));
+    for (int j = 0; j < rows; j++) {
+        d[j] = qa->s[r0 + j];
+        const int8_t *q = qa->q + (size_t)(r0 + j) * ldq;
+        for (int k = 0; k < ldq; k += 4) {
+            uint32_t v;
+            memcpy(&v, q + k, 4);
+            v ^= 0x80808080u; /* q + 128 in each byte */
+            memcpy(o + PE_Q8_HEAD + (size_t)(k / PE_QK) * sizeof(pe_tile_q8) + (size_t)((k % PE_QK) / 4) * 64 +
+                       (size_t)j * 4, &v, 4);
+        }
+    }
+    memcpy(o, d, sizeof d);
+}
+
 float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k) {
     (void)K;
     switch (t) {
@@ -186,7 +205,7 @@ static size_t up64(size_t b) { return (b + 63) & ~(size_t)63; }
 
 size_t pe_qact_bytes(int M, int K) {
     size_t ldq = tiles_of(K) * PE_QK;
-    return up64((size_t)M * ldq) + up64((size_t)M * sizeof(float)) +
+    return up64((size_t)M * ldq) + up64((size_t)M * sizeof(float)) + up64((size_t)M * sizeof(int32_t)) +
            up64((size_t)M * tiles_of(K) * sizeof(int32_t));
 }
 
@@ -198,6 +217,8 @@ pe_qact pe_qact_bind(void *mem, int M, int K) {
     p += up64((size_t)M * ldq);
     a.s = (float *)(void *)p;
     p += up64((size_t)M * sizeof(float));
+    a.rsum = (int32_t *)(void *)p;
+    p += up64((size_t)M * sizeof(int32_t));
     a.bsum = (int32_t *)(void *)p;
     a.ldq = (int)ldq;
     return a;

@@ -100,10 +100,13 @@ void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int 
 float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k);
 
 /* Per-row quantized activations: q [M, ldq] int8 (ldq = K rounded up to 32),
- * s [M] scales, bsum [M, ldq / 32] sums of q per 32-slice. */
+ * s [M] scales, rsum [M] sums of q per row, bsum [M, ldq / 32] sums of q
+ * per 32-slice.  q8 kernels read rsum, q4 kernels bsum; a caller that runs
+ * only q8 may set bsum to NULL and quantize_rows skips those sums. */
 typedef struct pe_qact {
     int8_t *q;
     float *s;
+    int32_t *rsum;
     int32_t *bsum;
     int ldq;
 } pe_qact;
@@ -112,6 +115,11 @@ typedef struct pe_qact {
 size_t pe_qact_bytes(int M, int K);
 /* Lays out a pe_qact for M rows of K in mem (pe_qact_bytes, 64-aligned). */
 pe_qact pe_qact_bind(void *mem, int M, int K);
+/* Packs rows [r0, r0 + rows) (rows <= 16) of quantized activations as one q8
+ * panel over K = qa->ldq inputs: the codes and row scales become the weight
+ * codes and column scales (int8 attention: the keys as the weight of
+ * Q K^T). */
+void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows);
 
 typedef struct pe_qkernels {
     const char *name;       /* "scalar", "avx2", "avx512vnni" */
@@ -123,7 +131,7 @@ typedef struct pe_qkernels {
     void (*gemm_bf16)(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep);
 
-    /* Rows [m0, m1) of A [*, K] into qa (see pe_qact). */
+    /* Rows [m0, m1) of A [*, K] into qa (see pe_qact; bsum may be NULL). */
     void (*quantize_rows)(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa);
 
     /* C[m0:m1, n0:n1] = epilogue(dequant(qa) W^T), W packed as q8 / q4
@@ -132,7 +140,16 @@ typedef struct pe_qkernels {
                     int m0, int m1, int n0, int n1, const pe_epilogue *ep);
     void (*gemm_q4)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
                     int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+
+    /* dst (pe_qpack_bytes(PE_WT_Q8, n, T)) = the q8 weight W^T [n, T] of
+     * W [T, n] (row stride ldw): column c of W quantized over its T values
+     * with rounding to nearest even (int8 attention: the values as the
+     * weight of P V). */
+    void (*pack_q8_t)(void *dst, const float *W, int ldw, int T, int n);
 } pe_qkernels;
+
+/* The scalar pack_q8_t, shared by the sets without their own. */
+void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n);
 
 extern const pe_qkernels pe_qkernels_scalar;
 extern const pe_qkernels pe_qkernels_avx2;

@@ -112,6 +112,7 @@ void pe_ctx_free(pe_ctx *c) {
     if (!c) return;
     pe_pool_free(c->pool);
     pe_free(c->qact);
+    pe_free(c->qatt);
     pe_free(c->scratch);
     pe_free(c->img_scratch);
     pe_free(c->img);

@@ -73,6 +73,7 @@ static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, flo
         if (j.ep.residual) j.ep.residual += (size_t)r0 * j.ep.ldr;
         if (quant) {
             j.qa = pe_qact_bind(c->qact, rows, lin->k);
+            if (lin->wtype == PE_WT_Q8) j.qa.bsum = NULL; /* q8 reads row sums only */
             pe_pool_run(c->pool, quant_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
         }
         int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
@@ -134,6 +135,91 @@ static void attn_task(void *arg, int task, int thread) {
                        j->c->att_scratch + (size_t)thread * j->c->att_floats);
 }
 
+/* ------------------------------------------------------------ int8 attention */
+
+/* Vision towers whose linears are q8/q4 run attention in int8 too (the
+ * float attention is otherwise half of a q8 pass at 384 px).  Per head:
+ * the queries are quantized per row and the keys per row into a q8 weight
+ * (pe_qpack_q8_qact), so S = Q K^T is the q8 GEMM; the values are quantized
+ * per channel over the tokens into the q8 weight of P V (pack_q8_t).  Per
+ * query block, softmax of the scores in float, its weights (largest exactly
+ * 1) quantized per row with 1/sum folded into the row scale, and O = P V is
+ * the q8 GEMM again, written straight into the output. */
+typedef struct qatt_job {
+    pe_ctx *c;
+    const pe_qkernels *qk;
+    const float *qkv;   /* [T, 3W] */
+    float *out;         /* [T, W] */
+    int T, W, dh, heads, qblocks;
+    float scale;
+} qatt_job;
+
+/* Bytes of a query block's scores, the first part of a thread's area. */
+static size_t qatt_scores_bytes(int T) { return ((size_t)ATT_QB * T * sizeof(float) + 63) & ~(size_t)63; }
+
+/* Per head: queries (pe_qact), keys (q8 [T, dh]), values (q8 [dh, T]);
+ * per thread: the keys' pe_qact while packing, scores and weights after. */
+static void qatt_sizes(int T, int dh, size_t *head, size_t *thread) {
+    *head = pe_qact_bytes(T, dh) + pe_qpack_bytes(PE_WT_Q8, T, dh) + pe_qpack_bytes(PE_WT_Q8, dh, T);
+    *thread = PE_MAX(pe_qact_bytes(T, dh), qatt_scores_bytes(T) + pe_qact_bytes(ATT_QB, T));
+}
+
+static uint8_t *qatt_head(const qatt_job *j, int h) { return j->c->qatt + (size_t)h * j->c->qatt_head; }
+
+static uint8_t *qatt_thread(const qatt_job *j, int thread) {
+    return j->c->qatt + (size_t)j->heads * j->c->qatt_head + (size_t)thread * j->c->qatt_thread;
+}
+
+/* Task h: quantize the queries and pack the keys and values of head h. */
+static void qatt_pack_task(void *arg, int h, int thread) {
+    const qatt_job *j = arg;
+    const int T = j->T, dh = j->dh, ld = 3 * j->W;
+    uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh);
+    pe_qact qq = pe_qact_bind(hp, T, dh), qk = pe_qact_bind(qatt_thread(j, thread), T, dh);
+    qq.bsum = qk.bsum = NULL; /* only q8 GEMMs read them */
+    j->qk->quantize_rows(j->qkv + h * dh, ld, dh, 0, T, &qq);
+    j->qk->quantize_rows(j->qkv + j->W + h * dh, ld, dh, 0, T, &qk);
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, dh);
+    for (int r = 0; r < T; r += PE_GEMM_NR)
+        pe_qpack_q8_qact(kp + (size_t)(r / PE_GEMM_NR) * pb, &qk, r, PE_MIN(PE_GEMM_NR, T - r));
+    j->qk->pack_q8_t(kp + pe_qpack_bytes(PE_WT_Q8, T, dh), j->qkv + 2 * j->W + h * dh, ld, T, dh);
+}
+
+/* Task (h, query block). */
+static void qatt_task(void *arg, int task, int thread) {
+    const qatt_job *j = arg;
+    const int T = j->T, dh = j->dh, h = task / j->qblocks, q0 = (task % j->qblocks) * ATT_QB;
+    const int nq = PE_MIN(T - q0, ATT_QB);
+    uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh), *tp = qatt_thread(j, thread);
+    pe_qact qq = pe_qact_bind(hp, T, dh);
+    pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
+    float *S = (float *)(void *)tp;
+    pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
+    qp.bsum = NULL;
+    j->qk->gemm_q8(&qv, kp, T, dh, S, T, 0, nq, 0, T, NULL);
+    for (int r = 0; r < nq; r++) qp.s[r] = j->c->k->softmax(S + (size_t)r * T, T, j->scale);
+    /* the sums go through qp.s: quantize_rows overwrites it with the row scales */
+    float inv[ATT_QB];
+    for (int r = 0; r < nq; r++) inv[r] = 1.0f / qp.s[r];
+    j->qk->quantize_rows(S, T, T, 0, nq, &qp);
+    for (int r = 0; r < nq; r++) qp.s[r] *= inv[r];
+    j->qk->gemm_q8(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), dh, T, j->out + (size_t)q0 * j->W + h * dh, j->W, 0, nq, 0, dh, NULL);
+}
+
+static void qattention(pe_ctx *c, const float *qkv, float *out, int T, const pe_tower *tw) {
+    qatt_job j = {c, pe_qkernels_get(), qkv, out, T, tw->width, tw->head_dim, tw->heads,
+                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim)};
+    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads);
+    pe_pool_run(c->pool, qatt_task, &j, tw->heads * j.qblocks);
+}
+
+/* Whether tower tw runs int8 attention (pe_forward_plan sized c->qatt when
+ * it does; rows of P V are at most PE_Q8_KMAX keys). */
+static int use_qatt(const pe_ctx *c, const pe_tower *tw, int T) {
+    const pe_wtype wt = tw->layers ? tw->blocks[0].qkv.wtype : PE_WT_F32;
+    return tw == &c->m->vis && (wt == PE_WT_Q8 || wt == PE_WT_Q4) && T <= PE_Q8_KMAX;
+}
+
 /* out[T, W] = multi-head attention of qkv [T, 3W] (RoPE applied first when
  * cs is given). */
 static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw,
@@ -141,7 +227,10 @@ static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *
     attn_job j = {c, qkv, out, T, tw->width, tw->heads, tw->head_dim,
                   (T + ATT_QB - 1) / ATT_QB, causal, cs};
     if (cs) pe_pool_run(c->pool, rope_task, &j, (T + ROW_CHUNK - 1) / ROW_CHUNK);
-    pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
+    if (!causal && use_qatt(c, tw, T))
+        qattention(c, qkv, out, T, tw);
+    else
+        pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
 }
 
 /* x [T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)) */
@@ -245,6 +334,20 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         /* Touch it now: first-touch page faults belong to planning, not to
          * the first image. */
         memset(c->scratch, 0, total * sizeof(float));
+    }
+    if (use_qatt(c, &m->vis, (int)T)) {
+        size_t head, thread, bytes;
+        qatt_sizes((int)T, in->head_dim, &head, &thread);
+        bytes = (size_t)in->heads * head + (size_t)c->n_threads * thread;
+        if (bytes > c->qatt_bytes) {
+            pe_free(c->qatt);
+            c->qatt = pe_alloc(bytes);
+            c->qatt_bytes = c->qatt ? bytes : 0;
+            if (!c->qatt) { c->gh = c->gw = 0; return PE_ERR_NOMEM; }
+            memset(c->qatt, 0, bytes);
+        }
+        c->qatt_head = head;
+        c->qatt_thread = thread;
     }
     float *p = c->scratch;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,

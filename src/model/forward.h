@@ -32,6 +32,13 @@ struct pe_ctx {
     void *qact;
     int qact_rows;
 
+    /* int8 attention of a vision tower with q8/q4 linears (forward.c,
+     * qattention): per head qatt_head bytes (quantized queries, packed keys
+     * and values), then per thread qatt_thread bytes (a query block's
+     * scores and their quantized weights); planned with the grid. */
+    uint8_t *qatt;
+    size_t qatt_bytes, qatt_head, qatt_thread;
+
     /* 8-bit image preprocessing */
     uint8_t *img_scratch;
     size_t img_scratch_bytes;
