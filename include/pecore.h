@@ -279,24 +279,76 @@ typedef enum pe_weight_type {
 PE_API int pe_arch_list_count(void);
 PE_API const char *pe_arch_list_name(int i);
 
+/* Options of pe_synth_write; NULL or a zeroed struct gives the defaults. */
+typedef struct pe_synth_options {
+    uint64_t seed;
+    pe_weight_type type;      /* PE_WEIGHTS_F32 (0), F16 or BF16              */
+    /* Non-zero: no text tower even for a CLIP architecture; the vision tower
+     * gets bare official names, as a vision-only checkpoint has. */
+    int vision_only;
+    pe_progress_fn progress;  /* may be NULL                                  */
+    void *user;               /* passed to progress                           */
+} pe_synth_options;
+
 /* Writes a safetensors file with seeded random weights of a known
  * architecture, in official naming with the heads in __metadata__ (a CLIP
- * file with "visual." and the text tower when the architecture has one).
- * The same (arch, seed, type) always gives the same bytes. */
-PE_API pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type,
-                                const char *path, pe_progress_fn progress, void *user);
+ * file with "visual." and the text tower when the architecture has one,
+ * unless vision_only).  The same (arch, seed, type, vision_only) always
+ * gives the same bytes, and vision_only gives the same vision tower as the
+ * CLIP file. */
+PE_API pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_options *opt);
 
 /* ---------------------------------------------------------------- quantized models */
 
+/* The type of the linear weights whose names match patterns: a
+ * comma-separated list of fnmatch globs or substrings, e.g.
+ * {PE_WEIGHTS_Q8, "*attn.in_proj_weight,*attn.out_proj.weight"}. */
+typedef struct pe_quant_rule {
+    pe_weight_type type;      /* f16, bf16, q8 or q4                          */
+    const char *patterns;
+} pe_quant_rule;
+
+typedef struct pe_quantize_options {
+    /* Type of the linear weights (f16, bf16, q8 or q4).  q4's default
+     * policy keeps at q8 the attention projections of every block
+     * (attn.in_proj_weight / attn.out_proj.weight; attn.qkv / attn.proj in
+     * timm names), the whole attention pooling head (attn_pool.*) and the
+     * output projections (proj, head.weight, text_projection): 4-bit
+     * attention costs the most accuracy for the fewest bytes (README). */
+    pe_weight_type type;
+    /* Then each rule in order, for the linear weights it matches, the last
+     * match winning over the earlier ones and over the default policy:
+     * {PE_WEIGHTS_Q4, "*"} gives pure q4.  A rule that matches no linear
+     * weight of the output fails with PE_ERR_NOT_FOUND (a misspelt
+     * pattern).  May be NULL when n_rules is 0. */
+    const pe_quant_rule *rules;
+    int n_rules;
+    /* Comma-separated patterns of tensors kept exactly as they are (may be
+     * NULL); they win over the rules. */
+    const char *keep;
+    /* Non-zero: drop the text tower (token embedding, text positions and
+     * blocks, ln_final, text_projection, logit_scale) and a stored
+     * tokenizer vocabulary; the vision tower gets bare official names and
+     * the metadata no text_heads, as a vision-only checkpoint. */
+    int vision_only;
+    pe_progress_fn progress;  /* may be NULL                                  */
+    void *user;               /* passed to progress                           */
+} pe_quantize_options;
+
 /* Writes a copy of the model at in_path (any file pe_model_load reads) with
- * its linear weights as type (f16, bf16, q8 or q4), stored in the kernels'
- * layouts so pe_model_load maps them without copying.  Patch and position
- * embeddings, class token and token embedding become F16 (BF16 for bf16);
- * norms, biases and other vectors stay F32.  keep (may be NULL) is a
- * comma-separated list of name patterns (fnmatch globs or substrings) of
- * tensors to keep exactly as they are.  The file records the format
- * version, type, architecture, heads and the SHA-256 of the source.  q8 and
- * q4 models run int8 kernels with each activation row quantized on the fly. */
+ * its linear weights as opt chooses, stored in the kernels' layouts so
+ * pe_model_load maps them without copying.  Patch and position embeddings,
+ * class token and token embedding become F16 (BF16 for bf16); norms, biases
+ * and other vectors stay F32.  Rule patterns and keep match the names of
+ * in_path.  The file records the format version, base type, architecture,
+ * heads, the SHA-256 of the source, and each packed tensor's type and shape
+ * ("pecore.packed.NAME" = "TYPE 2 N K [t]").  q8 and q4 models run int8
+ * kernels with each activation row quantized on the fly. */
+PE_API pe_status pe_quantize(const char *in_path, const char *out_path,
+                             const pe_quantize_options *opt);
+
+/* pe_quantize with only type, keep and progress set (q4: the default
+ * policy). */
 PE_API pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight_type type,
                                    const char *keep, pe_progress_fn progress, void *user);
 

@@ -65,8 +65,53 @@ expect_fail "SHA-256" "$PE" verify -m "$T/t16.safetensors" --sha256 "$(printf '%
 "$PE" compare -m "$G/models/pe-core-t16-384.safetensors" -m "$T/q8.safetensors" "$G/images/chelsea.png" >"$T/cmp" 2>&1; ok $? "compare f16 vs q8"
 grep -qi "cos" "$T/cmp"; ok $? "compare reports cosine"
 expect_fail "--type" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q3
+
+# Mixed precision and vision-only files.  hdr FILE: the safetensors header.
+hdr() { head -c $((8 + $(od -An -tu4 -N4 "$1"))) "$1" | tail -c +9; }
+"$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/mix.safetensors" --type q4 >/dev/null 2>&1; ok $? "quantize q4 (default policy)"
+hdr "$T/mix.safetensors" >"$T/h"
+grep -q '"pecore.packed.visual.transformer.resblocks.0.attn.in_proj_weight":"q8 ' "$T/h" &&
+grep -q '"pecore.packed.visual.transformer.resblocks.1.attn.out_proj.weight":"q8 ' "$T/h" &&
+grep -q '"pecore.packed.visual.attn_pool.attn.in_proj_weight":"q8 ' "$T/h" &&
+grep -q '"pecore.packed.transformer.resblocks.0.attn.in_proj_weight":"q8 ' "$T/h"; ok $? "q4 default: attention projections (vision, pooling, text) are q8"
+grep -q '"pecore.packed.visual.transformer.resblocks.0.mlp.c_fc.weight":"q4 ' "$T/h" &&
+grep -q '"pecore.packed.visual.transformer.resblocks.1.mlp.c_proj.weight":"q4 ' "$T/h" &&
+grep -q '"pecore.packed.transformer.resblocks.1.mlp.c_fc.weight":"q4 ' "$T/h"; ok $? "q4 default: the block MLPs are q4"
+"$PE" quantize -m "$G/models/pe-core-t16-384.safetensors" -o "$T/t16q4.safetensors" --type q4 >/dev/null 2>&1 &&
+"$PE" compare --json -m "$G/models/pe-core-t16-384.safetensors" -m "$T/t16q4.safetensors" "$G"/images/* >"$T/cmp" &&
+awk -F'"cos_min": ' '{ split($2, v, ","); exit !(v[1] >= 0.985) }' "$T/cmp"; ok $? "q4 default on the golden T16: cosine min >= 0.985"
+"$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/pure.safetensors" --type q4 --as 'q4:*' >/dev/null 2>&1; ok $? "quantize pure q4 (--as q4:*)"
+hdr "$T/pure.safetensors" | grep -q '"pecore.packed.visual.transformer.resblocks.0.attn.in_proj_weight":"q4 ' &&
+! hdr "$T/pure.safetensors" | grep -q '"q8 '; ok $? "pure q4 has no q8 tensor"
+[ "$(wc -c <"$T/pure.safetensors")" -lt "$(wc -c <"$T/mix.safetensors")" ]; ok $? "pure q4 is smaller than the default"
+"$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/asq8.safetensors" --type q4 --as 'q4:*' --as 'q8:*mlp.c_fc*' >/dev/null 2>&1 &&
+hdr "$T/asq8.safetensors" | grep -q '"pecore.packed.visual.transformer.resblocks.1.mlp.c_fc.weight":"q8 ' &&
+hdr "$T/asq8.safetensors" | grep -q '"pecore.packed.visual.transformer.resblocks.1.attn.in_proj_weight":"q4 '; ok $? "--as: the last matching rule wins"
+"$PE" embed -m "$T/asq8.safetensors" -o "$T/x.npy" "$G/images/chelsea.png"; ok $? "embed with a rule-mixed file"
+expect_fail "type must be f16, bf16, q8 or q4" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --as 'q5:*attn*'
+expect_fail "TYPE:PATTERN" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --as q8
+expect_fail "empty pattern" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --as 'q8:'
+expect_fail "empty pattern" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --as 'q8:*attn*,'
+expect_fail "matches no linear weight" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --as 'q8:*atn*'
+[ ! -e "$T/x.safetensors" ]; ok $? "a refused quantize writes no file"
+"$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/vo.safetensors" --type q4 --vision-only >/dev/null 2>&1; ok $? "quantize --vision-only"
+"$PE" info -m "$T/vo.safetensors" >"$T/info" 2>&1 && grep -q "text          none" "$T/info"; ok $? "vision-only file has no text tower"
+hdr "$T/vo.safetensors" >"$T/h"
+! grep -q -e text_heads -e token_embedding -e ln_final -e text_projection -e logit_scale -e '"visual\.' "$T/h"; ok $? "vision-only file: no text tensors or text_heads, bare names"
+grep -q '"pecore.packed.transformer.resblocks.0.attn.in_proj_weight":"q8 ' "$T/h" &&
+grep -q '"pecore.packed.transformer.resblocks.0.mlp.c_fc.weight":"q4 ' "$T/h"; ok $? "vision-only file keeps the q4 default policy"
+[ "$(wc -c <"$T/vo.safetensors")" -lt $(($(wc -c <"$T/mix.safetensors") / 10)) ]; ok $? "vision-only file is a fraction of the CLIP one"
+"$PE" embed -m "$T/mix.safetensors" -o "$T/e1.npy" "$G/images/chelsea.png" && "$PE" embed -m "$T/vo.safetensors" -o "$T/e2.npy" "$G/images/chelsea.png" &&
+cmp -s "$T/e1.npy" "$T/e2.npy"; ok $? "vision-only file embeds exactly as the CLIP file"
+expect_fail "has no text tower" "$PE" text -m "$T/vo.safetensors" --vocab "$G/bpe_simple_vocab_16e6.txt.gz" -o "$T/x.npy" "a cat"
+expect_fail "matches no linear weight of the vision tower" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --vision-only --as 'q8:text_projection'
+"$PE" synth --arch PE-Core-T16-384 --seed 7 --dtype bf16 --vision-only -o "$T/svo.safetensors" 2>/dev/null; ok $? "synth --vision-only"
+"$PE" info -m "$T/svo.safetensors" | grep -q "text          none"; ok $? "synth --vision-only has no text tower"
+"$PE" embed -m "$T/svo.safetensors" --size 224 -o "$T/sve.npy" "$G/images/coffee_progressive.jpg" && cmp -s "$T/se.npy" "$T/sve.npy"; ok $? "synth --vision-only holds the CLIP file's vision tower"
 "$PE" bench -m "$G/models/pe-micro.safetensors" --runs 3 --warmup 1 --threads 2 --json >"$T/b.json" 2>/dev/null; ok $? "bench --json"
 grep -q '"p50_ms"' "$T/b.json" && grep -q '"peak_share"' "$T/b.json"; ok $? "bench JSON has latency and peak share"
 expect_fail "either -m MODEL or --arch" "$PE" bench
+"$PE" bench --arch PE-Core-T16-384 --dtype q4 --size 32 --runs 1 --warmup 0 --threads 1 --json >"$T/b.json" 2>/dev/null &&
+grep -q '"synthetic": true' "$T/b.json"; ok $? "bench --arch --dtype q4"
 
 finish cli

@@ -25,7 +25,7 @@ typedef struct opts {
     const char *inputs[MAX_INPUTS];   /* positional arguments */
     int n_inputs;
     int height, width;      /* --size; 0: model's native size */
-    int tokens, json;
+    int tokens, json, vision_only;
     long threads, seed, runs, warmup;
 } opts;
 

@@ -61,7 +61,10 @@ int cmd_bench(int argc, char **argv) {
         /* q8 / q4: the synthetic f32 file quantized, in place of it */
         pe_weight_type q = o.dtype && !strcmp(o.dtype, "q8") ? PE_WEIGHTS_Q8
                            : o.dtype && !strcmp(o.dtype, "q4") ? PE_WEIGHTS_Q4 : PE_WEIGHTS_F32;
-        pe_status s = pe_synth_write(o.arch, 1, t, tmp, cli_progress, NULL);
+        /* vision only: bench times the vision tower, a text tower would only
+         * cost time to generate, write and quantize */
+        pe_synth_options so = {.seed = 1, .type = t, .vision_only = 1, .progress = cli_progress};
+        pe_status s = pe_synth_write(o.arch, tmp, &so);
         if (!s && q != PE_WEIGHTS_F32) {
             char qtmp[sizeof tmp + 4];
             snprintf(qtmp, sizeof qtmp, "%s.q", tmp);

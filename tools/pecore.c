@@ -22,8 +22,8 @@ static const char *USAGE =
     "                                              float32 [N,3,H,W] input\n"
     "  preprocess [--size S|HxW] [--crop MODE] -o OUT.npy IMAGE...\n"
     "                                              model input tensors [N,3,H,W]\n"
-    "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
-    "                                              seeded synthetic weights\n"
+    "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] [--vision-only]\n"
+    "             -o FILE.safetensors              seeded synthetic weights\n"
     "  bench      (-m MODEL | --arch NAME) [--size S|HxW] [--threads N] [--runs N]\n"
     "             [--warmup N] [--json]             latency, throughput, memory, GFLOP/s\n"
     "  tokenize   [--vocab F] [--context-length N] TEXT...   CLIP token ids\n"
@@ -37,8 +37,8 @@ static const char *USAGE =
     "                                              .pt checkpoint to safetensors\n"
     "  verify     -m MODEL (--sha256 HEX | --manifest models.json [--name N])\n"
     "                                              check a model file's integrity\n"
-    "  quantize   -m IN -o OUT --type f16|bf16|q8|q4 [--keep PATTERN]\n"
-    "                                              smaller model, in-kernel conversion\n"
+    "  quantize   -m IN -o OUT --type f16|bf16|q8|q4 [--as TYPE:PATTERN]\n"
+    "             [--keep PATTERN] [--vision-only] smaller model, in-kernel conversion\n"
     "  compare    -m A -m B (--raw IN.npy | IMAGE...) [--labels-file F]\n"
     "                                              cosine / error / top-1 agreement\n"
     "  archs                                       list known architectures\n"
@@ -229,13 +229,16 @@ static int cmd_archs(void) {
 
 static int cmd_synth(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore synth --arch NAME [--seed N] [--dtype f32|f16|bf16] -o FILE.safetensors\n"
-              "Writes seeded random weights of a known architecture (pecore archs lists them).\n",
+        fputs("usage: pecore synth --arch NAME [--seed N] [--dtype f32|f16|bf16] [--vision-only]\n"
+              "                    -o FILE.safetensors\n"
+              "Writes seeded random weights of a known architecture (pecore archs lists them).\n"
+              "A CLIP architecture gets its text tower unless --vision-only (the same vision\n"
+              "tower, under bare official names).\n",
               stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " --arch --seed --dtype -o --output ", &o)) return 1;
+    if (cli_parse(argc, argv, " --arch --seed --dtype --vision-only -o --output ", &o)) return 1;
     if (o.n_inputs) return cli_fail("synth: unexpected argument '%s'", o.inputs[0]);
     if (!o.arch) return cli_fail("synth: pass --arch NAME (pecore archs lists them)");
     if (!o.out) return cli_fail("synth: no output file: pass -o FILE.safetensors");
@@ -244,11 +247,13 @@ static int cmd_synth(int argc, char **argv) {
     else if (o.dtype && !strcmp(o.dtype, "bf16")) t = PE_WEIGHTS_BF16;
     else if (o.dtype && strcmp(o.dtype, "f32"))
         return cli_fail("--dtype must be f32, f16 or bf16, not '%s'", o.dtype);
-    pe_status s = pe_synth_write(o.arch, (uint64_t)o.seed, t, o.out, cli_progress, NULL);
+    pe_synth_options so = {.seed = (uint64_t)o.seed, .type = t, .vision_only = o.vision_only,
+                           .progress = cli_progress};
+    pe_status s = pe_synth_write(o.arch, o.out, &so);
     cli_progress_done();
     if (s) return cli_fail_status(s, "synth");
-    fprintf(stderr, "wrote %s: synthetic %s (seed %ld, %s)\n", o.out, o.arch, o.seed,
-            o.dtype ? o.dtype : "f32");
+    fprintf(stderr, "wrote %s: synthetic %s (seed %ld, %s%s)\n", o.out, o.arch, o.seed,
+            o.dtype ? o.dtype : "f32", o.vision_only ? ", vision only" : "");
     return 0;
 }
 

@@ -70,9 +70,9 @@ static int add_block(synth_list *l, const char *prefix, int i, int W, int M, int
     return r;
 }
 
-static int build_list(const pe_arch *a, synth_list *l) {
+static int build_list(const pe_arch *a, int with_text, synth_list *l) {
     const int W = a->width, P = a->patch, G = a->image / a->patch;
-    const char *vp = a->text_width ? "visual." : "";
+    const char *vp = with_text ? "visual." : "";
     int r = 0;
     if (a->has_cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
     r |= add(l, vp, "positional_embedding", 2, a->has_cls + G * G, W, 0, 0, 0.0f, 0.1f);
@@ -102,7 +102,7 @@ static int build_list(const pe_arch *a, synth_list *l) {
     }
     if (a->out_dim)
         r |= add(l, vp, "proj", 2, W, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)W));
-    if (a->text_width) {
+    if (with_text) {
         const int Wt = a->text_width;
         r |= add(l, "", "token_embedding.weight", 2, 49408, Wt, 0, 0, 0.0f, 0.5f);
         r |= add(l, "", "positional_embedding", 2, a->text_ctx, Wt, 0, 0, 0.0f, 0.1f);
@@ -122,15 +122,20 @@ static uint64_t splitmix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static uint64_t hash_name(const char *s) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    while (*s) h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+/* FNV-1a of prefix then name. */
+static uint64_t hash_name(const char *prefix, const char *name) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = prefix; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    for (const char *s = name; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
     return h;
 }
 
-/* Normal deviates by Box-Muller, each tensor from its own stream. */
-static void fill(const synth_tensor *t, uint64_t seed, size_t n, pe_weight_type type, void *dst) {
-    uint64_t s = seed ^ hash_name(t->name);
+/* Normal deviates by Box-Muller, each tensor from its own stream, keyed by
+ * its name in the full file (hp: "visual." for the vision tower of a CLIP
+ * architecture written vision-only, so both files hold the same tower). */
+static void fill(const synth_tensor *t, const char *hp, uint64_t seed, size_t n, pe_weight_type type,
+                 void *dst) {
+    uint64_t s = seed ^ hash_name(hp, t->name);
     for (size_t i = 0; i < n; i += 2) {
         double u1 = ((double)(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
         double u2 = (double)(splitmix64(&s) >> 11) * 0x1.0p-53;
@@ -144,18 +149,24 @@ static void fill(const synth_tensor *t, uint64_t seed, size_t n, pe_weight_type 
     }
 }
 
-pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type, const char *path,
-                         pe_progress_fn progress, void *user) {
+pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_options *opt) {
     if (!arch || !path) return pe_error(PE_ERR_INVALID_ARG, "pe_synth_write: NULL argument");
+    const pe_synth_options defaults = {0};
+    if (!opt) opt = &defaults;
     const pe_arch *a = pe_arch_find(arch);
     if (!a) return pe_error(PE_ERR_NOT_FOUND, "unknown architecture '%s'", arch);
+    const pe_weight_type type = opt->type;
     if (type != PE_WEIGHTS_F32 && type != PE_WEIGHTS_F16 && type != PE_WEIGHTS_BF16)
-        return pe_error(PE_ERR_INVALID_ARG, "unknown weight type %d", (int)type);
+        return pe_error(PE_ERR_INVALID_ARG, "synthetic weights are f32, f16 or bf16, not type %d", (int)type);
+    const int with_text = a->text_width && !opt->vision_only;
+    const uint64_t seed = opt->seed;
+    const pe_progress_fn progress = opt->progress;
+    void *const user = opt->user;
     synth_list l = {0};
     pe_st_out *outs = NULL;
     void **bufs = NULL;
     pe_status s = PE_OK;
-    if (build_list(a, &l)) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
+    if (build_list(a, with_text, &l)) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
     outs = calloc((size_t)l.n, sizeof *outs);
     bufs = calloc((size_t)l.n, sizeof *bufs);
     if (!outs || !bufs) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
@@ -168,7 +179,7 @@ pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type, c
             s = pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
             goto done;
         }
-        fill(t, seed, n, type, bufs[i]);
+        fill(t, a->text_width && !with_text ? "visual." : "", seed, n, type, bufs[i]);
         outs[i].name = t->name;
         outs[i].dtype = type == PE_WEIGHTS_F32 ? PE_DT_F32 : type == PE_WEIGHTS_F16 ? PE_DT_F16 : PE_DT_BF16;
         outs[i].rank = t->rank;
@@ -183,7 +194,7 @@ pe_status pe_synth_write(const char *arch, uint64_t seed, pe_weight_type type, c
                          {"pecore_arch", (char *)a->name}, {"pecore_synthetic", "1"},
                          {"text_heads", th}};
     if (progress) progress(user, "writing", 0.0);
-    s = pe_st_write(path, outs, l.n, meta, a->text_width ? 6 : 5);
+    s = pe_st_write(path, outs, l.n, meta, with_text ? 6 : 5);
     if (progress && !s) progress(user, "writing", 1.0);
 done:
     for (int i = 0; bufs && i < l.n; i++) free(bufs[i]);

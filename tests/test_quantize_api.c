@@ -1,0 +1,144 @@
+/* pe_quantize and pe_synth_write options through the public API: bad
+ * arguments refused before anything is written, the q4 default policy, the
+ * rules (last match wins), vision-only output.  The kernels' accuracy is
+ * test_quant.c's; the CLI's spelling of all this is test_cli.sh's. */
+#include "pecore.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+static char micro[512], out[256];
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+/* The "TYPE ..." value of "pecore.packed.NAME" in the header of path, or "". */
+static const char *packed_type(const char *path, const char *name) {
+    static char hdr[1 << 20], val[8];
+    val[0] = 0;
+    FILE *f = fopen(path, "rb");
+    uint64_t n = 0;
+    if (!f) return val;
+    if (fread(&n, 8, 1, f) == 1 && n < sizeof hdr && fread(hdr, 1, n, f) == n) {
+        hdr[n] = 0;
+        char key[300];
+        snprintf(key, sizeof key, "\"pecore.packed.%s\":\"", name);
+        const char *p = strstr(hdr, key);
+        if (p) sscanf(p + strlen(key), "%7[a-z0-9]", val);
+    }
+    fclose(f);
+    return val;
+}
+
+static void test_refused(void) {
+    pe_quantize_options o = {.type = PE_WEIGHTS_Q4};
+    CHECK(pe_quantize(micro, out, NULL) == PE_ERR_INVALID_ARG, "NULL options");
+    o.type = PE_WEIGHTS_F32;
+    CHECK(pe_quantize(micro, out, &o) == PE_ERR_INVALID_ARG, "type f32");
+    o.type = PE_WEIGHTS_Q4;
+    o.n_rules = 1;
+    CHECK(pe_quantize(micro, out, &o) == PE_ERR_INVALID_ARG, "n_rules 1, rules NULL");
+    o.n_rules = -1;
+    CHECK(pe_quantize(micro, out, &o) == PE_ERR_INVALID_ARG, "n_rules -1");
+    char longpat[300];
+    memset(longpat, 'a', sizeof longpat - 1);
+    longpat[sizeof longpat - 1] = 0;
+    const struct { pe_quant_rule r; pe_status want; const char *what; } bad[] = {
+        {{(pe_weight_type)9, "*attn*"}, PE_ERR_INVALID_ARG, "rule type 9"},
+        {{PE_WEIGHTS_F32, "*attn*"}, PE_ERR_INVALID_ARG, "rule type f32"},
+        {{PE_WEIGHTS_Q8, NULL}, PE_ERR_INVALID_ARG, "NULL pattern"},
+        {{PE_WEIGHTS_Q8, ""}, PE_ERR_INVALID_ARG, "empty pattern"},
+        {{PE_WEIGHTS_Q8, "*attn*,,*mlp*"}, PE_ERR_INVALID_ARG, "empty pattern between commas"},
+        {{PE_WEIGHTS_Q8, ",*attn*"}, PE_ERR_INVALID_ARG, "leading comma"},
+        {{PE_WEIGHTS_Q8, "*attn*,"}, PE_ERR_INVALID_ARG, "trailing comma"},
+        {{PE_WEIGHTS_Q8, longpat}, PE_ERR_INVALID_ARG, "pattern over 255 characters"},
+        {{PE_WEIGHTS_Q8, "*no_such_tensor*"}, PE_ERR_NOT_FOUND, "pattern matching nothing"},
+        {{PE_WEIGHTS_Q8, "ln_1"}, PE_ERR_NOT_FOUND, "pattern matching only vectors"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        o.rules = &bad[i].r;
+        o.n_rules = 1;
+        remove(out);
+        pe_status s = pe_quantize(micro, out, &o);
+        CHECK(s == bad[i].want, "%s: got %s (%s)", bad[i].what, pe_status_string(s), pe_last_error());
+        CHECK(*pe_last_error(), "%s: no message", bad[i].what);
+        CHECK(!exists(out), "%s: a file was written", bad[i].what);
+    }
+    pe_synth_options so = {.type = PE_WEIGHTS_Q8};
+    CHECK(pe_synth_write("PE-Core-T16-384", out, &so) == PE_ERR_INVALID_ARG, "synth type q8");
+    CHECK(pe_synth_write("PE-Core-X1", out, NULL) == PE_ERR_NOT_FOUND, "synth unknown arch");
+    CHECK(!exists(out), "refused synth wrote a file");
+}
+
+static void test_policy(void) {
+    /* pe_model_quantize is pe_quantize with the defaults: same bytes. */
+    char a[300], b[300];
+    snprintf(a, sizeof a, "%s.a", out);
+    snprintf(b, sizeof b, "%s.b", out);
+    CHECK(pe_model_quantize(micro, a, PE_WEIGHTS_Q4, NULL, NULL, NULL) == PE_OK, "%s", pe_last_error());
+    pe_quantize_options o = {.type = PE_WEIGHTS_Q4};
+    CHECK(pe_quantize(micro, b, &o) == PE_OK, "%s", pe_last_error());
+    char ha[65] = "", hb[65] = "";
+    pe_file_sha256(a, ha);
+    pe_file_sha256(b, hb);
+    CHECK(*ha && !strcmp(ha, hb), "pe_model_quantize and pe_quantize differ");
+    const struct { const char *name, *type; } want[] = {
+        {"visual.transformer.resblocks.0.attn.in_proj_weight", "q8"},
+        {"visual.transformer.resblocks.1.attn.out_proj.weight", "q8"},
+        {"visual.transformer.resblocks.0.mlp.c_fc.weight", "q4"},
+        {"visual.attn_pool.attn.in_proj_weight", "q8"},
+        {"visual.attn_pool.mlp.c_fc.weight", "q8"},
+        {"visual.proj", "q8"},
+        {"transformer.resblocks.0.attn.in_proj_weight", "q8"},
+        {"transformer.resblocks.0.mlp.c_proj.weight", "q4"},
+        {"text_projection", "q8"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK(!strcmp(packed_type(b, want[i].name), want[i].type), "q4 default: %s is '%s', not %s",
+              want[i].name, packed_type(b, want[i].name), want[i].type);
+    /* Rules: the last match wins, over the default policy too. */
+    const pe_quant_rule rules[] = {{PE_WEIGHTS_Q4, "*"}, {PE_WEIGHTS_F16, "*mlp.c_fc*"},
+                                   {PE_WEIGHTS_Q8, "visual.transformer.resblocks.1.*"}};
+    o.rules = rules;
+    o.n_rules = 3;
+    CHECK(pe_quantize(micro, b, &o) == PE_OK, "%s", pe_last_error());
+    CHECK(!strcmp(packed_type(b, "visual.transformer.resblocks.0.attn.in_proj_weight"), "q4"), "rule 1");
+    CHECK(!strcmp(packed_type(b, "visual.transformer.resblocks.0.mlp.c_fc.weight"), "f16"), "rule 2");
+    CHECK(!strcmp(packed_type(b, "visual.transformer.resblocks.1.mlp.c_fc.weight"), "q8"), "rule 3");
+    CHECK(!strcmp(packed_type(b, "visual.proj"), "q4"), "rule 1 over the default");
+    pe_model *m = NULL;
+    CHECK(pe_model_load(b, NULL, &m) == PE_OK, "load a mixed file: %s", pe_last_error());
+    pe_model_free(m);
+    remove(a);
+    remove(b);
+}
+
+static void test_vision_only(void) {
+    pe_quantize_options o = {.type = PE_WEIGHTS_Q8, .vision_only = 1};
+    CHECK(pe_quantize(micro, out, &o) == PE_OK, "%s", pe_last_error());
+    pe_model *m = NULL;
+    pe_model_info in;
+    CHECK(pe_model_load(out, NULL, &m) == PE_OK, "load vision-only: %s", pe_last_error());
+    if (m) {
+        pe_model_get_info(m, &in);
+        CHECK(!in.has_text, "vision-only quantized file has a text tower");
+        CHECK(!strcmp(in.naming, "official") && in.pool == PE_POOL_ATTN, "naming %s", in.naming);
+        CHECK(!strcmp(packed_type(out, "transformer.resblocks.0.attn.in_proj_weight"), "q8"), "bare names");
+    }
+    pe_model_free(m);
+    /* A rule that only the text tower would match finds nothing. */
+    const pe_quant_rule r = {PE_WEIGHTS_Q8, "text_projection"};
+    o.rules = &r;
+    o.n_rules = 1;
+    CHECK(pe_quantize(micro, out, &o) == PE_ERR_NOT_FOUND, "text rule on a vision-only output");
+    remove(out);
+}
+
+int main(void) {
+    golden_path(micro, sizeof micro, "models/pe-micro.safetensors");
+    snprintf(out, sizeof out, "/tmp/pecore-test-qapi-%d.safetensors", (int)getpid());
+    test_refused();
+    test_policy();
+    test_vision_only();
+    return test_done("test_quantize_api");
+}
