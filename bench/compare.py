@@ -51,10 +51,13 @@ def qfile(st, q):
 def prepare(arch):
     size = SIZES[arch]
     base = os.path.join(OUT, arch)
-    st, onnx = base + ".safetensors", base + ".onnx"
+    # vision only: every engine times the vision tower, so the file (and its
+    # quantized copies' sizes) leave the text tower out
+    st, onnx = base + "-vision.safetensors", base + ".onnx"
     x, ref = base + "_in.npy", base + "_torch.npy"
     if not os.path.exists(st):
-        subprocess.run([PECORE, "synth", "--arch", arch, "--seed", "1", "-o", st], check=True, cwd=ROOT)
+        subprocess.run([PECORE, "synth", "--arch", arch, "--seed", "1", "--vision-only", "-o", st],
+                       check=True, cwd=ROOT)
     if not (os.path.exists(onnx) and os.path.exists(x)):
         print(f"  exporting {arch} to ONNX ...", flush=True)
         subprocess.run([PY, "bench/pe_torch.py", "export", st, str(size), onnx, x, ref], check=True,
@@ -156,7 +159,7 @@ def write_results(rows, a):
         f.write(f"\n## {datetime.date.today()} — {cpu_name()}, {os.cpu_count()} CPUs\n\n")
         f.write(f"Command: `bench/compare.sh --archs {a.archs} --threads {a.threads} "
                 f"--rounds {a.rounds} --runs {a.runs}`  \n")
-        f.write("Synthetic f32 weights (`pecore synth --seed 1`), one image per call. "
+        f.write("Synthetic f32 weights (`pecore synth --seed 1 --vision-only`), one image per call. "
                 "pecore: median over rounds of each round's p50 (`pecore bench`); ONNX Runtime "
                 "(onnxruntime-node, CPU EP, graph optimisation all) and PyTorch eager "
                 "(Debian python3-torch, inference_mode): median of all timed runs, rounds "
@@ -181,7 +184,8 @@ def write_results(rows, a):
         qs = [q for q in ("f16", "bf16", "q8", "q4") if rows and q + "_p50" in rows[0]]
         if qs:
             f.write("\npecore quantized (`pecore quantize` of the same file; int8 kernels with per-row "
-                    "activation quantization), timed in the same rounds:\n\n")
+                    "activation quantization; q4 is the default policy, attention and pooling head at q8), "
+                    "timed in the same rounds:\n\n")
             f.write("| model | thr | type | file MB | p50 ms | / pecore f32 | / ORT f32 | RSS MB |\n")
             f.write("|---|---|---|---|---|---|---|---|\n")
             for r in rows:
