@@ -203,6 +203,45 @@ static void test_attention_packs(void) {
     }
 }
 
+/* softmax_q8 of every set: each code within half a step (plus the exp
+ * error) of 127 exp(scale (x - max)), the largest 127, the padding zero, the
+ * row sum and scale consistent. */
+static void test_softmax_q8(void) {
+    static const int ns[] = {1, 7, 16, 31, 33, 577};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+        const int n = ns[c];
+        float *x0 = xalloc((size_t)n * sizeof(float)), *x = xalloc((size_t)n * sizeof(float));
+        for (int i = 0; i < n; i++) x0[i] = rng_float(-40, 40);
+        pe_qact qa = pe_qact_bind(xalloc(pe_qact_bytes(2, n)), 2, n);
+        for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+            const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
+            if (!qk) continue;
+            memcpy(x, x0, (size_t)n * sizeof(float));
+            memset(qa.q, 0x77, (size_t)2 * qa.ldq);
+            qk->softmax_q8(x, n, 0.125f, &qa, 1);
+            double mx = x0[0];
+            for (int i = 1; i < n; i++) mx = fmax(mx, x0[i]);
+            const int8_t *q = qa.q + qa.ldq;
+            int bad = 0, top = 0;
+            int32_t sum = 0;
+            for (int i = 0; i < qa.ldq; i++) {
+                if (i >= n) { bad += q[i] != 0; continue; }
+                double want = 127.0 * exp(0.125 * (x0[i] - mx));
+                bad += !(fabs(q[i] - want) <= 0.5 + 1e-4 * want);
+                top += q[i] == 127;
+                sum += q[i];
+            }
+            CHECK(bad == 0 && top >= 1, "%s softmax_q8 n=%d: %d bad codes, %d at 127", sets[k], n, bad, top);
+            CHECK(qa.rsum[1] == sum && qa.s[1] == 1.0f / (float)sum, "%s softmax_q8 n=%d: row sum %d vs %d",
+                  sets[k], n, qa.rsum[1], sum);
+        }
+        pe_free(qa.q);
+        pe_free(x0);
+        pe_free(x);
+    }
+}
+
 /* ------------------------------------------------------------ kernels */
 
 static const pe_qkernels *sets[3];
@@ -484,6 +523,7 @@ int main(void) {
     test_blocks();
     test_pack();
     test_attention_packs();
+    test_softmax_q8();
     for (int t = PE_WT_F16; t < PE_WT_COUNT; t++) test_kernels_for((pe_wtype)t);
     test_accuracy();
     test_round_trip();

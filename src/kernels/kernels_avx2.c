@@ -2,88 +2,13 @@
  * through pe_kernels_avx2 after dispatch.c checked the CPU.  Same structure
  * as kernels_avx512.c at 8 lanes; kernels_ref.c is the specification. */
 #include "kernels.h"
-#include "vecmath_coef.h"
+#include "simd_avx2.h"
 #include "../common.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#define INLINE static inline __attribute__((always_inline))
-
-/* All-ones in the first n (0..8) lanes, for maskload/maskstore. */
-INLINE __m256i lanes8(int n) {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
-}
-
-/* ---------------------------------------------------------------- math */
-
-/* exp with ~1 ulp error over [-87.3, 88.3]; results below that range are
- * flushed to 0 (softmax weights of masked keys must be exactly 0).  Larger
- * inputs saturate: neither user (softmax, erf) passes positive values. */
-INLINE __m256 exp256(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.3f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(lo, x);
-    x = _mm256_min_ps(_mm256_set1_ps(88.3f), x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(PE_LOG2E)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(PE_LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(PE_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(PE_EXP_E4);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP_E3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP_E2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP_E1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP_E0));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
-    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
-/* erf: see erf512 in kernels_avx512.c. */
-INLINE __m256 erf256(__m256 x) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_andnot_ps(sign, x);
-    __m256 s = _mm256_mul_ps(t, t);
-    __m256 p = _mm256_set1_ps(PE_ERF_S7);
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S6));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S5));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S4));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S3));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S2));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S1));
-    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(PE_ERF_S0));
-    __m256 small = _mm256_fmadd_ps(t, p, t);
-
-    __m256 tc = _mm256_min_ps(_mm256_set1_ps(4.0f), t);
-    __m256 u = _mm256_fmadd_ps(tc, _mm256_set1_ps(2.0f / 3.0f), _mm256_set1_ps(-5.0f / 3.0f));
-    __m256 b = _mm256_set1_ps(PE_ERF_B12);
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B11));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B10));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B9));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B8));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B7));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B6));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B5));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B4));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B3));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B2));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B1));
-    b = _mm256_fmadd_ps(b, u, _mm256_set1_ps(PE_ERF_B0));
-    __m256 e = exp256(_mm256_mul_ps(tc, _mm256_sub_ps(_mm256_setzero_ps(), tc)));
-    __m256 big = _mm256_fnmadd_ps(e, b, _mm256_set1_ps(1.0f));
-
-    __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(t, _mm256_set1_ps(1.0f), _CMP_LE_OQ));
-    return _mm256_or_ps(r, _mm256_and_ps(sign, x));
-}
-
-INLINE __m256 gelu256(__m256 x) {
-    __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-    return _mm256_fmadd_ps(h, erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), h);
-}
 
 /* Test hook: the vector erf on n floats, for the dense sweep. */
 void pe_avx2_erf(const float *x, float *y, size_t n);
@@ -99,28 +24,6 @@ void pe_avx2_erf(const float *x, float *y, size_t n) {
 /* Register tile: 6 rows x one 16-column panel = 12 ymm accumulators; per k,
  * two loads and six broadcasts feed twelve FMAs. */
 #define GEMM_MR 6
-
-static void gemm_store(const float *tile, int mr, int ncols, float *C, int ldc,
-                       const pe_epilogue *ep, int m, int n) {
-    for (int c0 = 0; c0 < ncols; c0 += 8) {
-        __m256i mk = lanes8(ncols - c0);
-        __m256 bias = _mm256_setzero_ps(), gamma = _mm256_set1_ps(1.0f);
-        int gelu = 0;
-        const float *res = NULL;
-        if (ep) {
-            if (ep->bias) bias = _mm256_maskload_ps(ep->bias + n + c0, mk);
-            if (ep->gamma) gamma = _mm256_maskload_ps(ep->gamma + n + c0, mk);
-            gelu = ep->gelu;
-            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
-        }
-        for (int r = 0; r < mr; r++) {
-            __m256 v = _mm256_add_ps(_mm256_load_ps(tile + r * 16 + c0), bias);
-            if (gelu) v = gelu256(v);
-            if (res) v = _mm256_fmadd_ps(gamma, v, _mm256_maskload_ps(res + (size_t)r * ep->ldr, mk));
-            _mm256_maskstore_ps(C + (size_t)r * ldc + c0, mk, v);
-        }
-    }
-}
 
 INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *C, int ldc,
                       int ncols, const pe_epilogue *ep, int m, int n, const int mr) {
@@ -144,7 +47,7 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
         _mm256_store_ps(tile + r * 16, acc[r][0]);
         _mm256_store_ps(tile + r * 16 + 8, acc[r][1]);
     }
-    gemm_store(tile, mr, ncols, C, ldc, ep, m, n);
+    pe_tile_store256(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *C,

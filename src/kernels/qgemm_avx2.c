@@ -3,52 +3,15 @@
  * in quant.h.  q8 uses the sign trick (|a| times w * sign(a)) so that
  * pmaddubsw never saturates; q4 codes are small enough to go in unsigned. */
 #include "quant.h"
+#include "simd_avx2.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
-
-void pe_avx2_erf(const float *x, float *y, size_t n);
-
 INLINE int imin(int a, int b) { return a < b ? a : b; }
 
-INLINE __m256i lanes8(int n) {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
-}
-
 #define MR 6
-
-/* Epilogue of an mr x 16 tile (row r scaled by rs[r] when rs is given). */
-static void tile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
-                       const pe_epilogue *ep, int m, int n) {
-    float v[16] __attribute__((aligned(32))), e[16] __attribute__((aligned(32)));
-    const int gelu = ep && ep->gelu;
-    for (int r = 0; r < mr; r++) {
-        for (int j = 0; j < ncols; j++) {
-            float x = tile[r * 16 + j] * (rs ? rs[r] : 1.0f);
-            if (ep && ep->bias) x += ep->bias[n + j];
-            v[j] = x;
-            e[j] = x * 0.70710678118654752f;
-        }
-        if (gelu) pe_avx2_erf(e, e, (size_t)ncols);
-        for (int c0 = 0; c0 < ncols; c0 += 8) {
-            __m256i mk = lanes8(ncols - c0);
-            __m256 x = _mm256_load_ps(v + c0);
-            if (gelu) {
-                __m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-                x = _mm256_fmadd_ps(h, _mm256_load_ps(e + c0), h);
-            }
-            if (ep && ep->residual) {
-                __m256 g = ep->gamma ? _mm256_maskload_ps(ep->gamma + n + c0, mk) : _mm256_set1_ps(1.0f);
-                x = _mm256_fmadd_ps(g, x, _mm256_maskload_ps(ep->residual + (size_t)(m + r) * ep->ldr + n + c0, mk));
-            }
-            _mm256_maskstore_ps(C + (size_t)r * ldc + c0, mk, x);
-        }
-    }
-}
 
 /* ------------------------------------------------------------ f16 / bf16 */
 
@@ -100,7 +63,7 @@ static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float 
         for (int m = m0; m < m1; m += MR) {
             int mr = imin(m1 - m, MR);
             half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store256(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -271,7 +234,7 @@ static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ld
             int mr = imin(m1 - m, MR);
             q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
                                 q4 ? qa->bsum + (size_t)m * nb : NULL, (size_t)nb, panel, nb, tile);
-            tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store256(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -288,6 +251,27 @@ static void gemm_q4_avx2(const pe_qact *qa, const void *Wp, int N, int K, float 
     gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
+static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+    const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale), v127 = _mm256_set1_ps(127.0f);
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
+    __m256i sum = _mm256_setzero_si256();
+    for (int i = 0; i < qa->ldq; i += 8) {
+        __m256i mk = lanes8(n - i);
+        __m256 p = exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vs));
+        __m256i c = _mm256_and_si256(_mm256_cvtps_epi32(_mm256_mul_ps(p, v127)), mk);
+        sum = _mm256_add_epi32(sum, c);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        _mm_storel_epi64((__m128i *)(void *)(q + i), _mm_packs_epi16(w, w));
+    }
+    int32_t t[8], total = 0;
+    _mm256_storeu_si256((__m256i *)(void *)t, sum);
+    for (int i = 0; i < 8; i++) total += t[i];
+    qa->rsum[m] = total;
+    qa->s[m] = 1.0f / (float)total;
+}
+
 const pe_qkernels pe_qkernels_avx2 = {
     .name = "avx2",
     .gemm_f16 = gemm_f16_avx2,
@@ -295,5 +279,6 @@ const pe_qkernels pe_qkernels_avx2 = {
     .quantize_rows = quantize_rows_avx2,
     .gemm_q8 = gemm_q8_avx2,
     .gemm_q4 = gemm_q4_avx2,
+    .softmax_q8 = softmax_q8_avx2,
     .pack_q8_t = pe_pack_q8_t_ref,
 };

@@ -123,6 +123,17 @@ static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *
     }
 }
 
+static void softmax_q8_ref(float *x, int n, float scale, const pe_qact *qa, int m) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
+    int32_t sum = 0;
+    for (int i = 0; i < n; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));
+    memset(q + n, 0, (size_t)(qa->ldq - n));
+    qa->rsum[m] = sum;
+    qa->s[m] = 1.0f / (float)sum;
+}
+
 void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {
     const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
     const int nb = (T + PE_QK - 1) / PE_QK;
@@ -153,5 +164,6 @@ const pe_qkernels pe_qkernels_scalar = {
     .quantize_rows = quantize_rows_ref,
     .gemm_q8 = gemm_q8_ref,
     .gemm_q4 = gemm_q4_ref,
+    .softmax_q8 = softmax_q8_ref,
     .pack_q8_t = pe_pack_q8_t_ref,
 };

@@ -6,6 +6,7 @@
 #include "simd_avx512.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 INLINE int imin(int a, int b) { return a < b ? a : b; }
@@ -103,29 +104,35 @@ static void gemm_bf16_vnni(const float *A, int lda, const void *Wp, int N, int K
 
 /* Same arithmetic as the reference (max, 127 / max, round to nearest even),
  * so the codes are identical. */
+INLINE __m512 load_tail(const float *a, int k, int K) {
+    return k + 16 <= K ? _mm512_loadu_ps(a + k) : _mm512_maskz_loadu_ps(lanes16(K - k), a + k);
+}
+
 static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
     const int nb = qa->ldq / PE_QK;
     const __m512 signbit = _mm512_set1_ps(-0.0f);
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        __m512 mx = _mm512_setzero_ps();
-        for (int k = 0; k < K; k += 16)
-            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, _mm512_maskz_loadu_ps(lanes16(K - k), a + k)));
-        float amax = _mm512_reduce_max_ps(mx);
+        __m512 mx0 = _mm512_setzero_ps(), mx1 = mx0;
+        int k = 0;
+        for (; k + 32 <= K; k += 32) {
+            mx0 = _mm512_max_ps(mx0, _mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k)));
+            mx1 = _mm512_max_ps(mx1, _mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k + 16)));
+        }
+        for (; k < K; k += 16) mx0 = _mm512_max_ps(mx0, _mm512_andnot_ps(signbit, load_tail(a, k, K)));
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(mx0, mx1));
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
         qa->s[m] = amax / 127.0f;
         __m512 vis = _mm512_set1_ps(is);
         __m512i total = _mm512_setzero_si512();
         for (int b = 0; b < nb; b++) {
-            __m512i sum = _mm512_setzero_si512();
-            for (int h = 0; h < 2; h++) {
-                int k = b * PE_QK + h * 16;
-                __m512 x = _mm512_maskz_loadu_ps(lanes16(K - k), a + k);
-                __m512i qi = _mm512_cvtps_epi32(_mm512_mul_ps(x, vis));
-                sum = _mm512_add_epi32(sum, qi);
-                _mm_storeu_si128((__m128i *)(void *)(q + k), _mm512_cvtepi32_epi8(qi));
-            }
+            k = b * PE_QK;
+            __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(load_tail(a, k, K), vis));
+            __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(load_tail(a, k + 16, K), vis));
+            _mm_storeu_si128((__m128i *)(void *)(q + k), _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128((__m128i *)(void *)(q + k + 16), _mm512_cvtepi32_epi8(q1));
+            __m512i sum = _mm512_add_epi32(q0, q1);
             if (qa->bsum) qa->bsum[(size_t)m * nb + b] = _mm512_reduce_add_epi32(sum);
             total = _mm512_add_epi32(total, sum);
         }
@@ -294,6 +301,27 @@ static void gemm_q4_vnni(const pe_qact *qa, const void *Wp, int N, int K, float 
     gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
+/* exp as the float softmax kernel, so the codes match the reference's
+ * expf up to the rare rounding tie. */
+static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int m) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int i = 0; i < n; i += 16) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes16(n - i), x + i));
+    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), vs = _mm512_set1_ps(scale);
+    const __m512 v127 = _mm512_set1_ps(127.0f);
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
+    __m512i sum = _mm512_setzero_si512();
+    for (int i = 0; i < qa->ldq; i += 16) {
+        __mmask16 mk = lanes16(n - i);
+        __m512 p = exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vs));
+        __m512i c = _mm512_maskz_cvtps_epi32(mk, _mm512_mul_ps(p, v127));
+        sum = _mm512_add_epi32(sum, c);
+        _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(c));
+    }
+    int32_t total = _mm512_reduce_add_epi32(sum);
+    qa->rsum[m] = total;
+    qa->s[m] = 1.0f / (float)total;
+}
+
 /* Same arithmetic as pe_pack_q8_t_ref: a panel's 16 columns are one vector
  * per row of W, and the codes of 4 consecutive rows interleave into the 64
  * bytes of one VNNI group with shifts. */
@@ -337,5 +365,6 @@ const pe_qkernels pe_qkernels_vnni = {
     .quantize_rows = quantize_rows_vnni,
     .gemm_q8 = gemm_q8_vnni,
     .gemm_q4 = gemm_q4_vnni,
+    .softmax_q8 = softmax_q8_vnni,
     .pack_q8_t = pack_q8_t_vnni,
 };

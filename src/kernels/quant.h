@@ -141,6 +141,12 @@ typedef struct pe_qkernels {
     void (*gemm_q4)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
                     int m0, int m1, int n0, int n1, const pe_epilogue *ep);
 
+    /* Softmax weights of scores x [n] quantized into row m of qa (K = n):
+     * q[i] = round(127 * exp(scale * (x[i] - max x))) (so the largest is
+     * 127), rsum[m] = sum of q, s[m] = 1 / rsum[m]: the quantized weights,
+     * normalised.  bsum is not written.  x is used as scratch. */
+    void (*softmax_q8)(float *x, int n, float scale, const pe_qact *qa, int m);
+
     /* dst (pe_qpack_bytes(PE_WT_Q8, n, T)) = the q8 weight W^T [n, T] of
      * W [T, n] (row stride ldw): column c of W quantized over its T values
      * with rounding to nearest even (int8 attention: the values as the

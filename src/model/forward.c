@@ -142,9 +142,10 @@ static void attn_task(void *arg, int task, int thread) {
  * the queries are quantized per row and the keys per row into a q8 weight
  * (pe_qpack_q8_qact), so S = Q K^T is the q8 GEMM; the values are quantized
  * per channel over the tokens into the q8 weight of P V (pack_q8_t).  Per
- * query block, softmax of the scores in float, its weights (largest exactly
- * 1) quantized per row with 1/sum folded into the row scale, and O = P V is
- * the q8 GEMM again, written straight into the output. */
+ * query block, the softmax weights of the float scores go straight to int8
+ * (softmax_q8: largest 127, row scale 1 / sum of the codes, so the quantized
+ * weights are exactly normalised), and O = P V is the q8 GEMM again,
+ * written straight into the output. */
 typedef struct qatt_job {
     pe_ctx *c;
     const pe_qkernels *qk;
@@ -195,15 +196,10 @@ static void qatt_task(void *arg, int task, int thread) {
     pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
     float *S = (float *)(void *)tp;
     pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
-    qp.bsum = NULL;
     j->qk->gemm_q8(&qv, kp, T, dh, S, T, 0, nq, 0, T, NULL);
-    for (int r = 0; r < nq; r++) qp.s[r] = j->c->k->softmax(S + (size_t)r * T, T, j->scale);
-    /* the sums go through qp.s: quantize_rows overwrites it with the row scales */
-    float inv[ATT_QB];
-    for (int r = 0; r < nq; r++) inv[r] = 1.0f / qp.s[r];
-    j->qk->quantize_rows(S, T, T, 0, nq, &qp);
-    for (int r = 0; r < nq; r++) qp.s[r] *= inv[r];
-    j->qk->gemm_q8(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), dh, T, j->out + (size_t)q0 * j->W + h * dh, j->W, 0, nq, 0, dh, NULL);
+    for (int r = 0; r < nq; r++) j->qk->softmax_q8(S + (size_t)r * T, T, j->scale, &qp, r);
+    j->qk->gemm_q8(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), dh, T, j->out + (size_t)q0 * j->W + h * dh,
+                   j->W, 0, nq, 0, dh, NULL);
 }
 
 static void qattention(pe_ctx *c, const float *qkv, float *out, int T, const pe_tower *tw) {
