@@ -347,11 +347,6 @@ typedef struct pe_quantize_options {
 PE_API pe_status pe_quantize(const char *in_path, const char *out_path,
                              const pe_quantize_options *opt);
 
-/* pe_quantize with only type, keep and progress set (q4: the default
- * policy). */
-PE_API pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight_type type,
-                                   const char *keep, pe_progress_fn progress, void *user);
-
 /* ---------------------------------------------------------------- classification: zero-shot, prototypes, galleries */
 
 /* Three ways to name what an image embedding shows, all on L2-normalised

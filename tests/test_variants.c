@@ -274,8 +274,8 @@ static void run(const variant *v, const char *dir, int H, int Wd, int q8) {
     if (access(src, F_OK) != 0) write_model(v, src);
     snprintf(path, sizeof path, "%s/%s%s.safetensors", dir, v->name, q8 ? "-q8" : "");
     if (q8 && access(path, F_OK) != 0)
-        CHECK(pe_model_quantize(src, path, PE_WEIGHTS_Q8, NULL, NULL, NULL) == PE_OK, "%s: quantize: %s",
-              v->name, pe_last_error());
+        CHECK(pe_quantize(src, path, &(pe_quantize_options){.type = PE_WEIGHTS_Q8}) == PE_OK,
+              "%s: quantize: %s", v->name, pe_last_error());
     pe_model *m = NULL;
     pe_ctx *c = NULL;
     pe_status s = pe_model_load(path, NULL, &m);

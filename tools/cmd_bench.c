@@ -68,7 +68,7 @@ int cmd_bench(int argc, char **argv) {
         if (!s && q != PE_WEIGHTS_F32) {
             char qtmp[sizeof tmp + 4];
             snprintf(qtmp, sizeof qtmp, "%s.q", tmp);
-            s = pe_model_quantize(tmp, qtmp, q, NULL, cli_progress, NULL);
+            s = pe_quantize(tmp, qtmp, &(pe_quantize_options){.type = q, .progress = cli_progress});
             if (!s && rename(qtmp, tmp)) s = PE_ERR_IO;
             unlink(qtmp);
         }

@@ -277,12 +277,6 @@ static pe_status check_rules_hit(const pe_safetensors *st, const char *vp, const
     return s;
 }
 
-pe_status pe_model_quantize(const char *in_path, const char *out_path, pe_weight_type type,
-                            const char *keep, pe_progress_fn progress, void *user) {
-    pe_quantize_options o = {.type = type, .keep = keep, .progress = progress, .user = user};
-    return pe_quantize(in_path, out_path, &o);
-}
-
 pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quantize_options *opt) {
     if (!in_path || !out_path || !opt) return pe_error(PE_ERR_INVALID_ARG, "pe_quantize: NULL argument");
     pe_status s = check_options(opt);
