@@ -57,12 +57,22 @@ static void quant_task(void *arg, int task, int thread) {
     j->qk->quantize_rows(j->A, j->lda, j->lin->k, r0, r1, &j->qa);
 }
 
+static int is_quant(const pe_linear *lin) { return lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4; }
+
+/* c->qact bound for rows of lin's input (q8 kernels read row sums only). */
+static pe_qact bind_qact(const pe_ctx *c, const pe_linear *lin, int rows) {
+    pe_qact qa = pe_qact_bind(c->qact, rows, lin->k);
+    if (lin->wtype == PE_WT_Q8) qa.bsum = NULL;
+    return qa;
+}
+
 /* C[M, n] = epilogue(A[M, k] lin^T + bias).  ep may be NULL; its bias is
  * replaced by the linear's.  q8/q4 weights: the rows of A are quantized
- * first (in chunks of the context's qact_rows). */
-static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc,
-                   int M, const pe_epilogue *ep) {
-    const int quant = lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4;
+ * first (in chunks of the context's qact_rows), unless ready says c->qact
+ * already holds them (layernorm() quantized its output). */
+static void linear_q(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc,
+                     int M, const pe_epilogue *ep, int ready) {
+    const int quant = is_quant(lin);
     const int step = quant ? c->qact_rows : M;
     for (int r0 = 0; r0 < M; r0 += step) {
         int rows = PE_MIN(step, M - r0);
@@ -72,20 +82,27 @@ static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, flo
         j.ep.bias = lin->b;
         if (j.ep.residual) j.ep.residual += (size_t)r0 * j.ep.ldr;
         if (quant) {
-            j.qa = pe_qact_bind(c->qact, rows, lin->k);
-            if (lin->wtype == PE_WT_Q8) j.qa.bsum = NULL; /* q8 reads row sums only */
-            pe_pool_run(c->pool, quant_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
+            j.qa = bind_qact(c, lin, rows);
+            if (!ready) pe_pool_run(c->pool, quant_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
         }
         int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
         pe_pool_run(c->pool, gemm_task, &j, j.mblocks * nblocks);
     }
 }
 
+static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc, int M,
+                   const pe_epilogue *ep) {
+    linear_q(c, A, lda, lin, C, ldc, M, ep, 0);
+}
+
 typedef struct ln_job {
     const pe_kernels *k;
+    const pe_qkernels *qk;
     const float *x; float *y;
     int rows, n;
     const float *w, *b;
+    pe_qact qa;         /* when quant: y's rows quantized too */
+    int quant;
 } ln_job;
 
 static void ln_task(void *arg, int task, int thread) {
@@ -94,12 +111,20 @@ static void ln_task(void *arg, int task, int thread) {
     int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->rows, r0 + ROW_CHUNK);
     j->k->layernorm(j->x + (size_t)r0 * j->n, j->n, j->y + (size_t)r0 * j->n, j->n, r1 - r0,
                     j->n, j->w, j->b, 1e-5f);
+    if (j->quant) j->qk->quantize_rows(j->y, j->n, j->n, r0, r1, &j->qa);
 }
 
-static void layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
-                      const float *b) {
-    ln_job j = {c->k, x, y, rows, n, w, b};
+/* y = ln(x).  Returns whether it also quantized y into c->qact for next (a
+ * q8/q4 linear of y whose rows fit qact_rows): pass that to linear_q. */
+static int layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
+                     const float *b, const pe_linear *next) {
+    ln_job j = {c->k, pe_qkernels_get(), x, y, rows, n, w, b, {0}, 0};
+    if (next && is_quant(next) && rows <= c->qact_rows) {
+        j.qa = bind_qact(c, next, rows);
+        j.quant = 1;
+    }
     pe_pool_run(c->pool, ln_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
+    return j.quant;
 }
 
 typedef struct attn_job {
@@ -233,14 +258,14 @@ static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *
 static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int T,
                   const float *cs, int causal) {
     const int W = tw->width;
-    layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b);
-    linear(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL);
+    int ready = layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b, &b->qkv);
+    linear_q(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL, ready);
     attention(c, c->qkv, c->h, T, tw, cs, causal);
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
     linear(c, c->h, W, &b->out, x, W, T, &res1);
-    layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b);
+    ready = layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b, &b->fc);
     pe_epilogue act = {.gelu = 1};
-    linear(c, c->h, W, &b->fc, c->mlp, tw->mlp, T, &act);
+    linear_q(c, c->h, W, &b->fc, c->mlp, tw->mlp, T, &act, ready);
     pe_epilogue res2 = {.gamma = b->ls2, .residual = x, .ldr = W};
     linear(c, c->mlp, tw->mlp, &b->proj, x, W, T, &res2);
 }
@@ -399,14 +424,14 @@ static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages
         for (int i = 0; i < W; i++) x[i] = m->cls[i] + m->pos[i];
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
-    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b);
+    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
     for (int i = 0; i < in->layers; i++) {
         block(c, &m->vis, &m->vis.blocks[i], x, T, c->rope, 0);
         if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
     }
-    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b);
+    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float));
 }
 
