@@ -174,20 +174,26 @@ static void attn_task(void *arg, int task, int thread) {
 typedef struct qatt_job {
     pe_ctx *c;
     const pe_qkernels *qk;
-    const float *qkv;   /* [T, 3W] */
+    float *qkv;         /* [T, 3W], Q and K rotated in place when cs */
     float *out;         /* [T, W] */
     int T, W, dh, heads, qblocks;
     float scale;
+    const float *cs;    /* RoPE table [T, dh] or NULL */
 } qatt_job;
 
 /* Bytes of a query block's scores, the first part of a thread's area. */
 static size_t qatt_scores_bytes(int T) { return ((size_t)ATT_QB * T * sizeof(float) + 63) & ~(size_t)63; }
 
+/* Rows of Q and K a packing task rotates and quantizes (a multiple of 16, so
+ * it owns whole key panels). */
+enum { QATT_ROWS = 64 };
+
 /* Per head: queries (pe_qact), keys (q8 [T, dh]), values (q8 [dh, T]);
- * per thread: the keys' pe_qact while packing, scores and weights after. */
+ * per thread: the keys' pe_qact of a packing task, scores and weights
+ * after. */
 static void qatt_sizes(int T, int dh, size_t *head, size_t *thread) {
     *head = pe_qact_bytes(T, dh) + pe_qpack_bytes(PE_WT_Q8, T, dh) + pe_qpack_bytes(PE_WT_Q8, dh, T);
-    *thread = PE_MAX(pe_qact_bytes(T, dh), qatt_scores_bytes(T) + pe_qact_bytes(ATT_QB, T));
+    *thread = PE_MAX(pe_qact_bytes(QATT_ROWS, dh), qatt_scores_bytes(T) + pe_qact_bytes(ATT_QB, T));
 }
 
 static uint8_t *qatt_head(const qatt_job *j, int h) { return j->c->qatt + (size_t)h * j->c->qatt_head; }
@@ -196,19 +202,39 @@ static uint8_t *qatt_thread(const qatt_job *j, int thread) {
     return j->c->qatt + (size_t)j->heads * j->c->qatt_head + (size_t)thread * j->c->qatt_thread;
 }
 
-/* Task h: quantize the queries and pack the keys and values of head h. */
-static void qatt_pack_task(void *arg, int h, int thread) {
+/* Per head, ceil(T / QATT_ROWS) row tasks then ceil(dh / 16) value tasks. */
+static int qatt_pack_tasks(const qatt_job *j) {
+    return (j->T + QATT_ROWS - 1) / QATT_ROWS + (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR;
+}
+
+/* A row task rotates (RoPE) and quantizes QATT_ROWS queries and keys of a
+ * head and packs those keys' panels; a value task packs 16 channels of the
+ * head's values over all tokens. */
+static void qatt_pack_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
-    const int T = j->T, dh = j->dh, ld = 3 * j->W;
+    const int T = j->T, dh = j->dh, ld = 3 * j->W, per = qatt_pack_tasks(j);
+    const int h = task / per, i = task % per, rtasks = (T + QATT_ROWS - 1) / QATT_ROWS;
     uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh);
-    pe_qact qq = pe_qact_bind(hp, T, dh), qk = pe_qact_bind(qatt_thread(j, thread), T, dh);
+    float *q = (float *)j->qkv + h * dh, *k = q + j->W;
+    if (i >= rtasks) {
+        const int c0 = (i - rtasks) * PE_GEMM_NR;
+        j->qk->pack_q8_t(kp + pe_qpack_bytes(PE_WT_Q8, T, dh) + (size_t)(c0 / PE_GEMM_NR) *
+                             pe_qpack_panel_bytes(PE_WT_Q8, T),
+                         k + j->W + c0, ld, T, PE_MIN(PE_GEMM_NR, dh - c0));
+        return;
+    }
+    const int r0 = i * QATT_ROWS, rows = PE_MIN(QATT_ROWS, T - r0);
+    if (j->cs) {
+        j->c->k->rope(q + (size_t)r0 * ld, ld, rows, dh, j->cs + (size_t)r0 * dh);
+        j->c->k->rope(k + (size_t)r0 * ld, ld, rows, dh, j->cs + (size_t)r0 * dh);
+    }
+    pe_qact qq = pe_qact_bind(hp, T, dh), qk = pe_qact_bind(qatt_thread(j, thread), rows, dh);
     qq.bsum = qk.bsum = NULL; /* only q8 GEMMs read them */
-    j->qk->quantize_rows(j->qkv + h * dh, ld, dh, 0, T, &qq);
-    j->qk->quantize_rows(j->qkv + j->W + h * dh, ld, dh, 0, T, &qk);
+    j->qk->quantize_rows(q, ld, dh, r0, r0 + rows, &qq);
+    j->qk->quantize_rows(k + (size_t)r0 * ld, ld, dh, 0, rows, &qk);
     const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, dh);
-    for (int r = 0; r < T; r += PE_GEMM_NR)
-        pe_qpack_q8_qact(kp + (size_t)(r / PE_GEMM_NR) * pb, &qk, r, PE_MIN(PE_GEMM_NR, T - r));
-    j->qk->pack_q8_t(kp + pe_qpack_bytes(PE_WT_Q8, T, dh), j->qkv + 2 * j->W + h * dh, ld, T, dh);
+    for (int r = 0; r < rows; r += PE_GEMM_NR)
+        pe_qpack_q8_qact(kp + (size_t)((r0 + r) / PE_GEMM_NR) * pb, &qk, r, PE_MIN(PE_GEMM_NR, rows - r));
 }
 
 /* Task (h, query block). */
@@ -227,10 +253,10 @@ static void qatt_task(void *arg, int task, int thread) {
                    j->W, 0, nq, 0, dh, NULL);
 }
 
-static void qattention(pe_ctx *c, const float *qkv, float *out, int T, const pe_tower *tw) {
+static void qattention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw, const float *cs) {
     qatt_job j = {c, pe_qkernels_get(), qkv, out, T, tw->width, tw->head_dim, tw->heads,
-                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim)};
-    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads);
+                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs};
+    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads * qatt_pack_tasks(&j));
     pe_pool_run(c->pool, qatt_task, &j, tw->heads * j.qblocks);
 }
 
@@ -247,11 +273,12 @@ static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *
                       const float *cs, int causal) {
     attn_job j = {c, qkv, out, T, tw->width, tw->heads, tw->head_dim,
                   (T + ATT_QB - 1) / ATT_QB, causal, cs};
+    if (!causal && use_qatt(c, tw, T)) {
+        qattention(c, qkv, out, T, tw, cs); /* rotates while it packs */
+        return;
+    }
     if (cs) pe_pool_run(c->pool, rope_task, &j, (T + ROW_CHUNK - 1) / ROW_CHUNK);
-    if (!causal && use_qatt(c, tw, T))
-        qattention(c, qkv, out, T, tw);
-    else
-        pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
+    pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
 }
 
 /* x [T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)) */
