@@ -29,7 +29,8 @@ static void gemm_task(void *arg, int task, int thread) {
     (void)thread;
     const gemm_job *j = arg;
     const pe_linear *l = j->lin;
-    int mb = task % j->mblocks, nb = task / j->mblocks;
+    /* row blocks outer: consecutive tasks share rows (threadpool.c) */
+    int nblocks = (l->n + GEMM_NB - 1) / GEMM_NB, mb = task / nblocks, nb = task % nblocks;
     int m0 = mb * GEMM_MB, n0 = nb * GEMM_NB;
     int m1 = PE_MIN(j->M, m0 + GEMM_MB), n1 = PE_MIN(l->n, n0 + GEMM_NB);
     switch (l->wtype) {
@@ -148,7 +149,7 @@ static void rope_task(void *arg, int task, int thread) {
 
 static void attn_task(void *arg, int task, int thread) {
     const attn_job *j = arg;
-    int h = task / j->qblocks, q0 = (task % j->qblocks) * ATT_QB;
+    int h = task % j->heads, q0 = task / j->heads * ATT_QB; /* query rows outer */
     int nq = PE_MIN(j->T - q0, ATT_QB);
     int ld = 3 * j->W;
     const float *q = j->qkv + (size_t)q0 * ld + h * j->dh;
@@ -202,28 +203,28 @@ static uint8_t *qatt_thread(const qatt_job *j, int thread) {
     return j->c->qatt + (size_t)j->heads * j->c->qatt_head + (size_t)thread * j->c->qatt_thread;
 }
 
-/* Per head, ceil(T / QATT_ROWS) row tasks then ceil(dh / 16) value tasks. */
-static int qatt_pack_tasks(const qatt_job *j) {
-    return (j->T + QATT_ROWS - 1) / QATT_ROWS + (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR;
-}
+/* Row tasks (row chunks outer, heads inner), then value tasks: per head
+ * ceil(T / QATT_ROWS) of the first kind and ceil(dh / 16) of the second. */
+static int qatt_row_tasks(const qatt_job *j) { return (j->T + QATT_ROWS - 1) / QATT_ROWS; }
+static int qatt_value_tasks(const qatt_job *j) { return (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR; }
 
 /* A row task rotates (RoPE) and quantizes QATT_ROWS queries and keys of a
  * head and packs those keys' panels; a value task packs 16 channels of the
  * head's values over all tokens. */
 static void qatt_pack_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
-    const int T = j->T, dh = j->dh, ld = 3 * j->W, per = qatt_pack_tasks(j);
-    const int h = task / per, i = task % per, rtasks = (T + QATT_ROWS - 1) / QATT_ROWS;
+    const int T = j->T, dh = j->dh, ld = 3 * j->W, rtasks = qatt_row_tasks(j) * j->heads;
+    const int h = task < rtasks ? task % j->heads : (task - rtasks) / qatt_value_tasks(j);
     uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh);
-    float *q = (float *)j->qkv + h * dh, *k = q + j->W;
-    if (i >= rtasks) {
-        const int c0 = (i - rtasks) * PE_GEMM_NR;
+    float *q = j->qkv + h * dh, *k = q + j->W;
+    if (task >= rtasks) {
+        const int c0 = (task - rtasks) % qatt_value_tasks(j) * PE_GEMM_NR;
         j->qk->pack_q8_t(kp + pe_qpack_bytes(PE_WT_Q8, T, dh) + (size_t)(c0 / PE_GEMM_NR) *
                              pe_qpack_panel_bytes(PE_WT_Q8, T),
                          k + j->W + c0, ld, T, PE_MIN(PE_GEMM_NR, dh - c0));
         return;
     }
-    const int r0 = i * QATT_ROWS, rows = PE_MIN(QATT_ROWS, T - r0);
+    const int r0 = task / j->heads * QATT_ROWS, rows = PE_MIN(QATT_ROWS, T - r0);
     if (j->cs) {
         j->c->k->rope(q + (size_t)r0 * ld, ld, rows, dh, j->cs + (size_t)r0 * dh);
         j->c->k->rope(k + (size_t)r0 * ld, ld, rows, dh, j->cs + (size_t)r0 * dh);
@@ -240,7 +241,7 @@ static void qatt_pack_task(void *arg, int task, int thread) {
 /* Task (h, query block). */
 static void qatt_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
-    const int T = j->T, dh = j->dh, h = task / j->qblocks, q0 = (task % j->qblocks) * ATT_QB;
+    const int T = j->T, dh = j->dh, h = task % j->heads, q0 = task / j->heads * ATT_QB;
     const int nq = PE_MIN(T - q0, ATT_QB);
     uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh), *tp = qatt_thread(j, thread);
     pe_qact qq = pe_qact_bind(hp, T, dh);
@@ -256,7 +257,7 @@ static void qatt_task(void *arg, int task, int thread) {
 static void qattention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw, const float *cs) {
     qatt_job j = {c, pe_qkernels_get(), qkv, out, T, tw->width, tw->head_dim, tw->heads,
                   (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs};
-    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads * qatt_pack_tasks(&j));
+    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
     pe_pool_run(c->pool, qatt_task, &j, tw->heads * j.qblocks);
 }
 

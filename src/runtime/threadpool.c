@@ -30,20 +30,34 @@ struct pe_pool {
     pe_task_fn fn;
     void *arg;
     int n_tasks;
-    atomic_int next_task;
+    struct pe_pool_seg *seg;       /* [n_threads] next task of each segment */
     atomic_int generation;
     atomic_int active;             /* workers still inside the current job */
     atomic_int sleeping;           /* workers blocked on start_cv */
     atomic_int quit;
 };
 
+/* The tasks are cut into n_threads contiguous segments; thread t runs its
+ * own segment first, in order, then helps with the others.  Callers number
+ * row-parallel tasks top to bottom, so in consecutive steps a thread mostly
+ * touches the same rows: data another core wrote costs ~4x a local read on
+ * a 2-core VM (25-35 GB/s against ~100), which at small widths was a third
+ * of a step.  A segment counter has its own cache line. */
+struct pe_pool_seg { atomic_int next; char pad[64 - sizeof(atomic_int)]; };
+
 typedef struct worker_arg { pe_pool *p; int id; } worker_arg;
 
+static int seg_start(int s, int n_tasks, int n) { return (int)((long)s * n_tasks / n); }
+
 static void drain(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks, int id) {
-    for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed);
-        if (t >= n_tasks) break;
-        fn(arg, t, id);
+    const int n = p->n_threads;
+    for (int k = 0; k < n; k++) {
+        int s = (id + k) % n, end = seg_start(s + 1, n_tasks, n);
+        for (;;) {
+            int t = atomic_fetch_add_explicit(&p->seg[s].next, 1, memory_order_relaxed);
+            if (t >= end) break;
+            fn(arg, t, id);
+        }
     }
 }
 
@@ -90,6 +104,8 @@ pe_status pe_pool_create(int n_threads, pe_pool **out) {
     pe_pool *p = pe_calloc(1, sizeof *p);
     if (!p) return PE_ERR_NOMEM;
     p->n_threads = 1;
+    p->seg = pe_alloc((size_t)n_threads * sizeof *p->seg);
+    if (!p->seg) { pe_free(p); return PE_ERR_NOMEM; }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->start_cv, NULL);
     if (n_threads > 1) {
@@ -122,6 +138,7 @@ void pe_pool_free(pe_pool *p) {
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->start_cv);
     pe_free(p->workers);
+    pe_free(p->seg);
     pe_free(p);
 }
 
@@ -134,7 +151,8 @@ void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks) {
     p->fn = fn;
     p->arg = arg;
     p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
+    for (int t = 0; t < p->n_threads; t++)
+        atomic_store_explicit(&p->seg[t].next, seg_start(t, n_tasks, p->n_threads), memory_order_relaxed);
     atomic_store_explicit(&p->active, p->n_threads - 1, memory_order_relaxed);
     /* The release store publishes fn/arg/n_tasks to spinning workers; the
      * mutex orders it for sleeping ones. */
