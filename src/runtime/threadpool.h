@@ -1,6 +1,9 @@
 /* A persistent pool of worker threads owned by one context.  pe_pool_run
  * hands out task indices [0, n_tasks) to the caller and the workers and
- * returns when all are done; no allocation per run. */
+ * returns when all are done; no allocation per run.  Thread t (the caller
+ * is 0) starts with the t-th contiguous n_tasks / n_threads of the indices,
+ * then helps the others: number row-parallel tasks top to bottom so that a
+ * thread keeps its rows from one step to the next. */
 #ifndef PE_THREADPOOL_H
 #define PE_THREADPOOL_H
 
