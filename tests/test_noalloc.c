@@ -1,11 +1,14 @@
 /* The hot path allocates nothing: after the first image of a size, encoding
- * (float input, 8-bit image input, text) performs zero heap allocations.
- * Linked with -Wl,--wrap for malloc, calloc, realloc and posix_memalign. */
+ * (float input, 8-bit image input, text) performs zero heap allocations, for
+ * the float model and its q8 copy (int8 linears and attention).  Linked with
+ * -Wl,--wrap for malloc, calloc, realloc and posix_memalign. */
 #include "test.h"
 
 #include "pecore.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
 
 static atomic_long g_allocs;
 
@@ -22,16 +25,15 @@ int __wrap_posix_memalign(void **p, size_t a, size_t n) {
     return __real_posix_memalign(p, a, n);
 }
 
-int main(void) {
-    char path[512];
-    golden_path(path, sizeof path, "models/pe-micro.safetensors");
+static void run(const char *path, const char *what) {
     pe_model *m = NULL;
     pe_ctx *c = NULL;
     pe_ctx_options co = {.n_threads = 2};
     long at_start = atomic_load(&g_allocs);
     if (pe_model_load(path, NULL, &m) || pe_ctx_create(m, &co, &c)) {
-        CHECK(0, "load: %s", pe_last_error());
-        return test_done("noalloc");
+        CHECK(0, "%s: load: %s", what, pe_last_error());
+        pe_model_free(m);
+        return;
     }
     CHECK(atomic_load(&g_allocs) > at_start, "the allocation counter sees the library's allocations");
     static float x[2 * 3 * 96 * 96], out[2 * 37 * 64];
@@ -48,16 +50,27 @@ int main(void) {
         s |= pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
         s |= pe_encode_text(c, ids, 1, 32, out, sizeof out / sizeof *out);
         long n = atomic_load(&g_allocs) - before;
-        CHECK(s == PE_OK, "encode: %s", pe_last_error());
+        CHECK(s == PE_OK, "%s: encode: %s", what, pe_last_error());
         /* round 0 may size the image scratch; later rounds must not allocate */
-        if (round > 0) CHECK(n == 0, "round %d: %ld allocations on the hot path", round, n);
+        if (round > 0) CHECK(n == 0, "%s: round %d: %ld allocations on the hot path", what, round, n);
     }
     /* A new size plans once, then it is allocation-free again. */
     pe_encode_f32(c, x, 1, 96, 96, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
     long before = atomic_load(&g_allocs);
     pe_status s = pe_encode_f32(c, x, 1, 96, 96, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
-    CHECK(s == PE_OK && atomic_load(&g_allocs) == before, "96x96: allocations after planning");
+    CHECK(s == PE_OK && atomic_load(&g_allocs) == before, "%s: 96x96: allocations after planning", what);
     pe_ctx_free(c);
     pe_model_free(m);
+}
+
+int main(void) {
+    char path[512], q8[256];
+    golden_path(path, sizeof path, "models/pe-micro.safetensors");
+    run(path, "f32");
+    snprintf(q8, sizeof q8, "/tmp/pecore-noalloc-%d-q8.safetensors", (int)getpid());
+    pe_quantize_options qo = {.type = PE_WEIGHTS_Q8};
+    CHECK(pe_quantize(path, q8, &qo) == PE_OK, "quantize: %s", pe_last_error());
+    run(q8, "q8");
+    remove(q8);
     return test_done("noalloc");
 }
