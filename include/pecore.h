@@ -271,7 +271,7 @@ typedef enum pe_weight_type {
     PE_WEIGHTS_F32 = 0,
     PE_WEIGHTS_F16 = 1,
     PE_WEIGHTS_BF16 = 2,
-    PE_WEIGHTS_Q8 = 3,       /* int8 blocks of 32 with an f16 scale           */
+    PE_WEIGHTS_Q8 = 3,       /* int8, one f32 scale per output channel        */
     PE_WEIGHTS_Q4 = 4        /* 4-bit blocks of 32 with an f16 scale          */
 } pe_weight_type;
 
@@ -343,7 +343,8 @@ typedef struct pe_quantize_options {
  * in_path.  The file records the format version, base type, architecture,
  * heads, the SHA-256 of the source, and each packed tensor's type and shape
  * ("pecore.packed.NAME" = "TYPE 2 N K [t]").  q8 and q4 models run int8
- * kernels with each activation row quantized on the fly. */
+ * kernels with each activation row quantized on the fly, and their vision
+ * attention in int8 as well. */
 PE_API pe_status pe_quantize(const char *in_path, const char *out_path,
                              const pe_quantize_options *opt);
 
