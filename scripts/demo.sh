@@ -1,6 +1,7 @@
 #!/bin/sh
 # One command from a fresh Debian 12 clone: install dependencies, build, and
-# run the main job — embed photographs and compare them.
+# run the main job — embed photographs, label them zero-shot, then quantize
+# the vision tower to int8 and show how closely and how fast it runs.
 #   MODEL=path/to/model.safetensors scripts/demo.sh   uses real weights;
 # without MODEL a synthetic PE-Core-T16-384 is generated (random weights:
 # the pipeline and the speed are real, the similarities are not meaningful).
@@ -36,3 +37,9 @@ if [ -f "$VOCAB" ]; then
 fi
 echo "speed on this machine:"
 build/pecore bench -m "$MODEL" --runs 10
+echo
+echo "int8 (q8) vision tower, as an app would ship it:"
+build/pecore quantize -m "$MODEL" -o "$OUT/vision-q8.safetensors" --type q8 --vision-only
+# shellcheck disable=SC2086
+build/pecore compare -m "$MODEL" -m "$OUT/vision-q8.safetensors" $IMAGES
+build/pecore bench -m "$OUT/vision-q8.safetensors" --runs 10
