@@ -123,7 +123,9 @@ typedef struct pe_model_info {
     uint64_t fingerprint;   /* hash of the tensor names, shapes, dtypes and a
                                sample of the weight bytes: tells models apart */
     int n_tensors;
-    int n_f32, n_f16, n_bf16; /* tensors of each stored dtype                 */
+    int n_f32, n_f16, n_bf16; /* tensors of each stored dtype (a quantized
+                               file's f16 / bf16 panels count as such)        */
+    int n_q8, n_q4;         /* linear weights stored as q8 / q4 (pe_quantize)  */
 } pe_model_info;
 
 /* Loads a safetensors file or a PyTorch checkpoint (torch.save zip, read

@@ -77,6 +77,7 @@ grep -q '"pecore.packed.transformer.resblocks.0.attn.in_proj_weight":"q8 ' "$T/h
 grep -q '"pecore.packed.visual.transformer.resblocks.0.mlp.c_fc.weight":"q4 ' "$T/h" &&
 grep -q '"pecore.packed.visual.transformer.resblocks.1.mlp.c_proj.weight":"q4 ' "$T/h" &&
 grep -q '"pecore.packed.transformer.resblocks.1.mlp.c_fc.weight":"q4 ' "$T/h"; ok $? "q4 default: the block MLPs are q4"
+"$PE" info -m "$T/mix.safetensors" | grep -Eq ', [1-9][0-9]* q8, [1-9][0-9]* q4\)$'; ok $? "info counts the q8 and q4 weights of a mixed file"
 "$PE" quantize -m "$G/models/pe-core-t16-384.safetensors" -o "$T/t16q4.safetensors" --type q4 >/dev/null 2>&1 &&
 "$PE" compare --json -m "$G/models/pe-core-t16-384.safetensors" -m "$T/t16q4.safetensors" "$G"/images/* >"$T/cmp" &&
 awk -F'"cos_min": ' '{ split($2, v, ","); exit !(v[1] >= 0.985) }' "$T/cmp"; ok $? "q4 default on the golden T16: cosine min >= 0.985"

@@ -57,8 +57,10 @@ static int cmd_info(int argc, char **argv) {
     if (cli_load_model(o.model, 0, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
-    printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16)\n", o.model,
-           in.file_bytes / 1e6, in.n_tensors, in.n_f32, in.n_f16, in.n_bf16);
+    printf("file          %s (%.2f MB, %d tensors: %d F32, %d F16, %d BF16", o.model, in.file_bytes / 1e6,
+           in.n_tensors, in.n_f32, in.n_f16, in.n_bf16);
+    if (in.n_q8 || in.n_q4) printf(", %d q8, %d q4", in.n_q8, in.n_q4);
+    printf(")\n");
     printf("architecture  %s (%s names)\n", in.arch, in.naming);
     printf("variant       %s\n", in.pool == PE_POOL_ATTN
                                     ? (in.has_text ? "Core CLIP (vision + text towers)" : "Core (pooled embedding)")

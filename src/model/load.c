@@ -636,6 +636,10 @@ static pe_status read_packed(pe_model *m, uint8_t **out) {
         for (int r = 0; r < rank; r++) t->shape[r] = d[r];
         t->numel = numel;
         pk[t - m->st.tensors] = (uint8_t)((1 + wt) | (tr ? 0x80 : 0));
+        m->info.n_f16 += wt == PE_WT_F16;
+        m->info.n_bf16 += wt == PE_WT_BF16;
+        m->info.n_q8 += wt == PE_WT_Q8;
+        m->info.n_q4 += wt == PE_WT_Q4;
     }
     *out = pk;
     return PE_OK;
