@@ -94,7 +94,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build/fuzz
 # gallery / protos start from an empty corpus: there are no golden files of them.
-FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos
+FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos model
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 G ?= ../shared/golden
 
@@ -111,8 +111,8 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(FUZZ_BUILD
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(SAN_FLAGS) -Iinclude -Isrc -Itools $(WARN) \
 		-o $@ $< $(TOOL_LIB_OBJ:$(BUILD)/%=$(FUZZ_BUILD)/%) $(FUZZ_BUILD)/libpecore.a $(LDLIBS_CLI)
 
-fuzz: fuzz-build $(BUILD)/tests/test_pt
-	TEST_PT=$(BUILD)/tests/test_pt sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz: fuzz-build $(BUILD)/tests/test_pt $(BUILD)/pecore
+	TEST_PT=$(BUILD)/tests/test_pt PECORE_CLI=$(BUILD)/pecore sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 valgrind: all
 	@T=$$(mktemp -d /tmp/pecore-vg.XXXXXX); \

@@ -5,6 +5,7 @@
  * scale products, derived from the sizes and float epsilon. */
 #include "test.h"
 #include "common.h"
+#include "format/safetensors.h"
 #include "kernels/quant.h"
 #include "npy.h"
 #include "pecore.h"
@@ -240,6 +241,83 @@ static void test_softmax_q8(void) {
         pe_free(x0);
         pe_free(x);
     }
+}
+
+/* A NaN or an infinity in an activation row, a score row or a value column
+ * turns that row's (column's) outputs into NaN, as float would, with no
+ * out-of-range code or sum; the other rows are untouched. */
+static void test_nonfinite(void) {
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    enum { M = 3, K = 40 };
+    float A[M * K];
+    for (int i = 0; i < M * K; i++) A[i] = rng_float(-1, 1);
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
+        if (!qk) continue;
+        for (int kind = 0; kind < 2; kind++) {
+            float B[M * K];
+            memcpy(B, A, sizeof B);
+            B[K + 37] = kind ? INFINITY : NAN; /* row 1 */
+            pe_qact qa = pe_qact_bind(xalloc(pe_qact_bytes(M, K)), M, K);
+            qk->quantize_rows(B, K, K, 0, M, &qa);
+            int zeros = 0;
+            for (int i = 0; i < qa.ldq; i++) zeros += qa.q[qa.ldq + i] == 0;
+            CHECK(isnan(qa.s[1]) && zeros == qa.ldq && qa.rsum[1] == 0 && qa.bsum[qa.ldq / PE_QK] == 0 &&
+                      isfinite(qa.s[0]) && isfinite(qa.s[2]) && qa.rsum[0] != 0,
+                  "%s quantize_rows with %s: row scale %g", sets[k], kind ? "inf" : "NaN", qa.s[1]);
+            /* scores */
+            float S[K];
+            for (int i = 0; i < K; i++) S[i] = B[K + i];
+            qk->softmax_q8(S, K, 0.125f, &qa, 2);
+            zeros = 0;
+            for (int i = 0; i < qa.ldq; i++) zeros += qa.q[2 * qa.ldq + i] == 0;
+            CHECK(isnan(qa.s[2]) && zeros == qa.ldq && qa.rsum[2] == 0, "%s softmax_q8 with %s", sets[k],
+                  kind ? "inf" : "NaN");
+            pe_free(qa.q);
+            /* values: column 5 of W [K, 16] */
+            float W[K * 16];
+            for (int i = 0; i < K * 16; i++) W[i] = rng_float(-1, 1);
+            W[7 * 16 + 5] = kind ? INFINITY : NAN;
+            uint8_t *ref = xalloc(pe_qpack_bytes(PE_WT_Q8, 16, K)), *got = xalloc(pe_qpack_bytes(PE_WT_Q8, 16, K));
+            pe_pack_q8_t_ref(ref, W, 16, K, 16);
+            qk->pack_q8_t(got, W, 16, K, 16);
+            float d5, d4;
+            memcpy(&d5, got + 5 * 4, 4);
+            memcpy(&d4, got + 4 * 4, 4);
+            CHECK(!memcmp(ref, got, pe_qpack_bytes(PE_WT_Q8, 16, K)) && !isfinite(d5) && isfinite(d4),
+                  "%s pack_q8_t with %s: column scale %g", sets[k], kind ? "inf" : "NaN", d5);
+            pe_free(ref);
+            pe_free(got);
+        }
+    }
+}
+
+/* A source model with a NaN weight is refused by quantize, not written with
+ * the NaN turned into some finite code. */
+static void test_nonfinite_source(void) {
+    char src[512], bad[256], out[256];
+    golden_path(src, sizeof src, "models/pe-micro.safetensors");
+    snprintf(bad, sizeof bad, "/tmp/pecore-test-nan-%d.safetensors", (int)getpid());
+    snprintf(out, sizeof out, "/tmp/pecore-test-nan-%d-q8.safetensors", (int)getpid());
+    pe_safetensors st;
+    if (pe_st_open(&st, src) != PE_OK) { CHECK(0, "open %s", src); return; }
+    const pe_st_tensor *t = pe_st_find(&st, "visual.transformer.resblocks.0.mlp.c_fc.weight");
+    FILE *f = fopen(bad, "wb");
+    int ok = t && t->dtype == PE_DT_F32 && f && fwrite(st.base, 1, st.size, f) == st.size;
+    if (ok) {
+        const float nan = NAN;
+        ok = fseek(f, (long)((const uint8_t *)t->data - (const uint8_t *)st.base) + 4 * 3, SEEK_SET) == 0 &&
+             fwrite(&nan, 4, 1, f) == 1;
+    }
+    if (f) fclose(f);
+    pe_st_close(&st);
+    CHECK(ok, "write a model with a NaN weight");
+    pe_quantize_options qo = {.type = PE_WEIGHTS_Q8};
+    CHECK(pe_quantize(bad, out, &qo) == PE_ERR_FORMAT && strstr(pe_last_error(), "NaN") &&
+              strstr(pe_last_error(), "c_fc.weight"),
+          "quantize of a NaN weight: %s", pe_last_error());
+    CHECK(access(out, F_OK) != 0, "a refused quantize writes no file");
+    remove(bad);
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -528,6 +606,8 @@ int main(void) {
     test_pack();
     test_attention_packs();
     test_softmax_q8();
+    test_nonfinite();
+    test_nonfinite_source();
     for (int t = PE_WT_F16; t < PE_WT_COUNT; t++) test_kernels_for((pe_wtype)t);
     test_accuracy();
     test_round_trip();

@@ -88,13 +88,22 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        __m256 mx = _mm256_setzero_ps();
+        /* |x| as integers: a NaN compares above every finite value and inf */
+        __m256i mx = _mm256_setzero_si256();
         for (int k = 0; k < K; k += 8)
-            mx = _mm256_max_ps(mx, _mm256_and_ps(absmask, _mm256_maskload_ps(a + k, lanes8(K - k))));
-        float t[8];
-        _mm256_storeu_ps(t, mx);
-        float amax = 0.0f;
-        for (int i = 0; i < 8; i++) amax = fmaxf(amax, t[i]);
+            mx = _mm256_max_epu32(mx, _mm256_castps_si256(_mm256_and_ps(absmask, _mm256_maskload_ps(a + k, lanes8(K - k)))));
+        uint32_t t[8], bits = 0;
+        _mm256_storeu_si256((__m256i *)(void *)t, mx);
+        for (int i = 0; i < 8; i++) bits = t[i] > bits ? t[i] : bits;
+        float amax;
+        memcpy(&amax, &bits, 4);
+        if (!isfinite(amax)) { /* see pe_qact */
+            qa->s[m] = NAN;
+            memset(q, 0, (size_t)qa->ldq);
+            if (qa->bsum) memset(qa->bsum + (size_t)m * nb, 0, (size_t)nb * sizeof(int32_t));
+            qa->rsum[m] = 0;
+            continue;
+        }
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
         qa->s[m] = amax / 127.0f;
         const __m256 vis = _mm256_set1_ps(is);
@@ -253,7 +262,17 @@ static void gemm_q4_avx2(const pe_qact *qa, const void *Wp, int N, int K, float 
 
 static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
-    for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+    int finite = 1;
+    for (int i = 0; i < n; i++) {
+        mx = fmaxf(mx, x[i]);
+        finite &= isfinite(x[i]) != 0;
+    }
+    if (!finite) { /* see pe_qact */
+        memset(qa->q + (size_t)m * qa->ldq, 0, (size_t)qa->ldq);
+        qa->rsum[m] = 0;
+        qa->s[m] = NAN;
+        return;
+    }
     const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale), v127 = _mm256_set1_ps(127.0f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     __m256i sum = _mm256_setzero_si256();

@@ -45,10 +45,14 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
         float amax = 0.0f;
-        for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(a[k]));
+        int finite = 1;
+        for (int k = 0; k < K; k++) {
+            amax = fmaxf(amax, fabsf(a[k]));
+            finite &= isfinite(a[k]) != 0;
+        }
         float s = amax / 127.0f, is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = s;
-        for (int k = 0; k < K; k++) q[k] = (int8_t)lrintf(a[k] * is);
+        qa->s[m] = finite ? s : NAN;
+        for (int k = 0; k < K; k++) q[k] = finite ? (int8_t)lrintf(a[k] * is) : 0;
         memset(q + K, 0, (size_t)(qa->ldq - K));
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
@@ -125,13 +129,17 @@ static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *
 
 static void softmax_q8_ref(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
-    for (int i = 1; i < n; i++) mx = fmaxf(mx, x[i]);
+    int finite = 1;
+    for (int i = 0; i < n; i++) {
+        mx = fmaxf(mx, x[i]);
+        finite &= isfinite(x[i]) != 0;
+    }
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32_t sum = 0;
-    for (int i = 0; i < n; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));
-    memset(q + n, 0, (size_t)(qa->ldq - n));
+    for (int i = 0; i < n && finite; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));
+    memset(q + (finite ? n : 0), 0, (size_t)(qa->ldq - (finite ? n : 0)));
     qa->rsum[m] = sum;
-    qa->s[m] = 1.0f / (float)sum;
+    qa->s[m] = finite ? 1.0f / (float)sum : NAN;
 }
 
 void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {
@@ -143,12 +151,18 @@ void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {
         memset(o + PE_Q8_HEAD, 128, (size_t)nb * sizeof(pe_tile_q8));
         for (int j = 0; j < PE_GEMM_NR && c0 + j < n; j++) {
             float amax = 0.0f;
-            for (int t = 0; t < T; t++) amax = fmaxf(amax, fabsf(W[(size_t)t * ldw + c0 + j]));
+            int nan = 0;
+            for (int t = 0; t < T; t++) {
+                amax = fmaxf(amax, fabsf(W[(size_t)t * ldw + c0 + j]));
+                nan |= isnan(W[(size_t)t * ldw + c0 + j]) != 0;
+            }
             float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-            d[j] = amax / 127.0f;
+            /* a NaN or an infinity makes the column's scale NaN (NaN, or inf
+             * times the 0 codes of inv = 0): its outputs are NaN as in float */
+            d[j] = nan ? NAN : amax / 127.0f;
             for (int t = 0; t < T; t++) {
                 float v = rintf(W[(size_t)t * ldw + c0 + j] * inv);
-                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : -127.0f;
                 o[PE_Q8_HEAD + (size_t)(t / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t % PE_QK) / 4) * 64 +
                   (size_t)j * 4 + (size_t)(t % 4)] = (uint8_t)((int)v + 128);
             }

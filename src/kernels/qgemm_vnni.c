@@ -114,14 +114,25 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        __m512 mx0 = _mm512_setzero_ps(), mx1 = mx0;
+        /* |x| as integers: a NaN compares above every finite value and inf */
+        __m512i mx0 = _mm512_setzero_si512(), mx1 = mx0;
         int k = 0;
         for (; k + 32 <= K; k += 32) {
-            mx0 = _mm512_max_ps(mx0, _mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k)));
-            mx1 = _mm512_max_ps(mx1, _mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k + 16)));
+            mx0 = _mm512_max_epu32(mx0, _mm512_castps_si512(_mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k))));
+            mx1 = _mm512_max_epu32(mx1, _mm512_castps_si512(_mm512_andnot_ps(signbit, _mm512_loadu_ps(a + k + 16))));
         }
-        for (; k < K; k += 16) mx0 = _mm512_max_ps(mx0, _mm512_andnot_ps(signbit, load_tail(a, k, K)));
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(mx0, mx1));
+        for (; k < K; k += 16)
+            mx0 = _mm512_max_epu32(mx0, _mm512_castps_si512(_mm512_andnot_ps(signbit, load_tail(a, k, K))));
+        uint32_t bits = _mm512_reduce_max_epu32(_mm512_max_epu32(mx0, mx1));
+        float amax;
+        memcpy(&amax, &bits, 4);
+        if (!isfinite(amax)) { /* see pe_qact */
+            qa->s[m] = NAN;
+            memset(q, 0, (size_t)qa->ldq);
+            if (qa->bsum) memset(qa->bsum + (size_t)m * nb, 0, (size_t)nb * sizeof(int32_t));
+            qa->rsum[m] = 0;
+            continue;
+        }
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
         qa->s[m] = amax / 127.0f;
         __m512 vis = _mm512_set1_ps(is);
@@ -317,25 +328,44 @@ INLINE __m512 exp2_q8(__m512 t) {
 
 static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int m) {
     __m512 mx = _mm512_set1_ps(-INFINITY);
+    __mmask16 bad = 0; /* lanes that saw a NaN or an infinity */
+    const __m512 inf = _mm512_set1_ps(INFINITY), signbit = _mm512_set1_ps(-0.0f);
     int i = 0;
-    for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(x + i));
-    if (i < n) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes16(n - i), x + i));
-    /* 127 exp(scale (x - max)) = 127 2^(x c - max c), c = scale log2(e) */
-    const float c = scale * 1.44269504088896341f;
-    const __m512 vc = _mm512_set1_ps(c), vo = _mm512_set1_ps(-_mm512_reduce_max_ps(mx) * c);
-    const __m512 v127 = _mm512_set1_ps(127.0f);
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        bad |= _mm512_cmp_ps_mask(_mm512_andnot_ps(signbit, v), inf, _CMP_NLT_UQ);
+        mx = _mm512_max_ps(mx, v);
+    }
+    if (i < n) {
+        __mmask16 mk = lanes16(n - i);
+        __m512 v = _mm512_mask_loadu_ps(mx, mk, x + i);
+        bad |= _mm512_mask_cmp_ps_mask(mk, _mm512_andnot_ps(signbit, v), inf, _CMP_NLT_UQ);
+        mx = _mm512_max_ps(mx, v);
+    }
     int8_t *q = qa->q + (size_t)m * qa->ldq;
+    if (bad) { /* see pe_qact */
+        memset(q, 0, (size_t)qa->ldq);
+        qa->rsum[m] = 0;
+        qa->s[m] = NAN;
+        return;
+    }
+    /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e);
+     * x - max may overflow to -inf for huge finite scores: exp2_q8 then
+     * gives NaN, and the clamp of the codes to [0, 127] turns it into 0. */
+    const __m512 vc = _mm512_set1_ps(scale * 1.44269504088896341f), vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    const __m512 v127 = _mm512_set1_ps(127.0f);
+    const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(127);
     __m512i sum = _mm512_setzero_si512();
     for (i = 0; i + 16 <= n; i += 16) {
-        __m512 p = exp2_q8(_mm512_fmadd_ps(_mm512_loadu_ps(x + i), vc, vo));
-        __m512i k = _mm512_cvtps_epi32(_mm512_mul_ps(p, v127));
+        __m512 p = exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vc));
+        __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(p, v127)), zero), top);
         sum = _mm512_add_epi32(sum, k);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
     }
     for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq */
         __mmask16 mk = lanes16(n - i);
-        __m512 p = exp2_q8(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, x + i), vc, vo));
-        __m512i k = _mm512_maskz_cvtps_epi32(mk, _mm512_mul_ps(p, v127));
+        __m512 p = exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vc));
+        __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_maskz_cvtps_epi32(mk, _mm512_mul_ps(p, v127)), zero), top);
         sum = _mm512_add_epi32(sum, k);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
     }
@@ -355,11 +385,16 @@ static void pack_q8_t_vnni(void *dst, const float *W, int ldw, int T, int n) {
         uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
         const __mmask16 mk = lanes16(n - c0);
         __m512 mx = _mm512_setzero_ps();
-        for (int t = 0; t < T; t++)
-            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, _mm512_maskz_loadu_ps(mk, W + (size_t)t * ldw + c0)));
+        __mmask16 nan = 0;
+        for (int t = 0; t < T; t++) {
+            __m512 v = _mm512_maskz_loadu_ps(mk, W + (size_t)t * ldw + c0);
+            nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, v));
+        }
         const __mmask16 nz = _mm512_cmp_ps_mask(mx, _mm512_setzero_ps(), _CMP_GT_OQ);
         const __m512 inv = _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), mx);
-        _mm512_storeu_ps(o, _mm512_div_ps(mx, _mm512_set1_ps(127.0f)));
+        __m512 d = _mm512_div_ps(mx, _mm512_set1_ps(127.0f));
+        _mm512_storeu_ps(o, _mm512_mask_mov_ps(d, nan, _mm512_set1_ps(NAN)));
         const __m512i off = _mm512_set1_epi32(128), byte = _mm512_set1_epi32(255);
         const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
         for (int t0 = 0; t0 < Tp; t0 += 4) {

@@ -35,7 +35,7 @@ static float q8_scale(const float *x, int n, float *inv) {
 
 static int8_t q8_code(float x, float inv) {
     float v = roundf(x * inv);
-    return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+    return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v == v ? v : 0.0f);
 }
 
 float pe_quantize_q8_ref(const float *x, int n, int8_t *q) {
@@ -54,7 +54,7 @@ static double q4_codes(const float *x, uint16_t dh, uint8_t *q) {
     double err = 0;
     for (int i = 0; i < PE_QK; i++) {
         float v = roundf(x[i] * id) + 8.0f;
-        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 15.0f ? 15.0f : v);
+        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 15.0f ? 15.0f : v == v ? v : 8.0f);
         double e = x[i] - d * ((int)q[i] - 8);
         err += e * e;
     }

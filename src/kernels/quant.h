@@ -102,7 +102,9 @@ float pe_qpanel_get(pe_wtype t, const void *panel, int K, int j, int k);
 /* Per-row quantized activations: q [M, ldq] int8 (ldq = K rounded up to 32),
  * s [M] scales, rsum [M] sums of q per row, bsum [M, ldq / 32] sums of q
  * per 32-slice.  q8 kernels read rsum, q4 kernels bsum; a caller that runs
- * only q8 may set bsum to NULL and quantize_rows skips those sums. */
+ * only q8 may set bsum to NULL and quantize_rows skips those sums.  A row
+ * holding a NaN or an infinity gets s = NaN and all codes and sums 0, so
+ * its outputs are NaN as in float (and no integer sum can overflow). */
 typedef struct pe_qact {
     int8_t *q;
     float *s;

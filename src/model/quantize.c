@@ -16,6 +16,7 @@
 #include "../util/sha256.h"
 
 #include <fnmatch.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,20 +99,27 @@ static float elem(const pe_st_tensor *t, uint64_t i) {
     return t->dtype == PE_DT_F16 ? pe_f16_to_f32(h) : pe_bf16_to_f32(h);
 }
 
-/* Packs t as the linear weight [N, K] (transposed: t is [K, N]). */
-static void pack_tensor(const pe_st_tensor *t, int transposed, pe_wtype wt, uint8_t *dst,
-                        float *tmp) {
+/* Packs t as the linear weight [N, K] (transposed: t is [K, N]); returns
+ * how many of its values are NaN or infinite (a damaged checkpoint: the
+ * caller refuses it rather than quantizing them to something finite). */
+static uint64_t pack_tensor(const pe_st_tensor *t, int transposed, pe_wtype wt, uint8_t *dst,
+                            float *tmp) {
     const int N = (int)(transposed ? t->shape[1] : t->shape[0]);
     const int K = (int)(t->numel / (uint64_t)N);
     const size_t pb = pe_qpack_panel_bytes(wt, K);
+    uint64_t bad = 0;
     for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) {
         int rows = PE_MIN(PE_GEMM_NR, N - p0);
         for (int j = 0; j < rows; j++)
-            for (int k = 0; k < K; k++)
-                tmp[(size_t)j * K + k] = elem(t, transposed ? (uint64_t)k * N + (uint64_t)(p0 + j)
-                                                            : (uint64_t)(p0 + j) * K + (uint64_t)k);
+            for (int k = 0; k < K; k++) {
+                float v = elem(t, transposed ? (uint64_t)k * N + (uint64_t)(p0 + j)
+                                             : (uint64_t)(p0 + j) * K + (uint64_t)k);
+                bad += !isfinite(v);
+                tmp[(size_t)j * K + k] = v;
+            }
         pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
     }
+    return bad;
 }
 
 typedef struct qout {
@@ -187,7 +195,10 @@ static pe_status convert_one(qout *o, const pe_st_tensor *t, const char *name,
         uint8_t *buf = malloc(bytes);
         if (!buf) return pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
         o->bufs[o->n] = buf;
-        pack_tensor(t, use, wt, buf, tmp);
+        uint64_t bad = pack_tensor(t, use, wt, buf, tmp);
+        if (bad)
+            return pe_error(PE_ERR_FORMAT, "tensor %s: %llu NaN or infinite values; not quantizing a damaged model",
+                            t->name, (unsigned long long)bad);
         out->dtype = PE_DT_U8;
         out->rank = 1;
         out->shape[0] = (int64_t)bytes;

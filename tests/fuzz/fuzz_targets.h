@@ -131,4 +131,35 @@ static inline int fuzz_gallery(const uint8_t *d, size_t n) {
     return 0;
 }
 
+/* A whole model file: load (safetensors or .pt, packed quantized tensors
+ * included), and when it loads, plan a context and run one image of one
+ * patch grid row (kept small: the point is the binding and planning of
+ * hostile shapes, not the arithmetic). */
+static inline int fuzz_model(const uint8_t *d, size_t n) {
+    char path[64];
+    const int fd = fuzz_path(d, n, path, sizeof path);
+    if (fd < 0) return 0;
+    pe_model *m = NULL;
+    if (pe_model_load(path, NULL, &m) == PE_OK) {
+        pe_model_info in;
+        pe_model_get_info(m, &in);
+        pe_ctx *c = NULL;
+        pe_ctx_options co = {.n_threads = 1};
+        int rows, cols;
+        const int H = in.patch, W = 2 * in.patch;
+        if (in.patch <= 64 && in.image_size <= 1024 && pe_ctx_create(m, &co, &c) == PE_OK &&
+            pe_output_shape(m, H, W, PE_OUTPUT_TOKENS, &rows, &cols) == PE_OK) {
+            size_t nin = (size_t)3 * H * W, nout = (size_t)rows * cols;
+            float *img = calloc(nin, sizeof *img), *out = malloc(nout * sizeof *out);
+            if (img && out) (void)pe_encode_f32(c, img, 1, H, W, PE_OUTPUT_TOKENS, out, nout);
+            free(img);
+            free(out);
+        }
+        pe_ctx_free(c);
+        pe_model_free(m);
+    }
+    close(fd);
+    return 0;
+}
+
 #endif

@@ -22,6 +22,13 @@ for t in "$@"; do
         npy)         cp "$G"/inputs/*.npy "$c"/ 2>/dev/null; ls "$G"/expected/*.npy | head -n 20 | xargs -I{} cp {} "$c"/ ; max=200000 ;;
         image)       cp "$G"/images/* "$c"/ ; max=2000000 ;;
         json)        cp "$G"/manifest.json "$G"/tokenizer.json "$c"/ ;;
+        model)       cp "$G"/models/pe-micro-timm.safetensors "$c"/ ; max=500000
+                     if [ -x "${PECORE_CLI:-build/pecore}" ]; then
+                         for q in q8 q4; do
+                             "${PECORE_CLI:-build/pecore}" quantize -m "$G"/models/pe-micro-timm.safetensors \
+                                 -o "$c/micro-timm-$q.safetensors" --type $q >/dev/null 2>&1
+                         done
+                     fi ;;
         tokenizer)   printf '\000a photo of a cat' >"$c/t1"; printf '\000<start_of_text>Hello, World! 123 &amp;' >"$c/t2" ;;
     esac
     [ -d "tests/fuzz/regress/$t" ] && cp tests/fuzz/regress/"$t"/* "$c"/ 2>/dev/null
