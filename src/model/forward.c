@@ -1,7 +1,8 @@
 /* The forward passes: vision tower (patch embed -> blocks -> pooling) and
  * text tower, on a context's planned scratch.  Read top to bottom:
  * tokens_one() + pool_one() are the whole vision model, pe_forward_text()
- * the whole text model; block() is the transformer block both share. */
+ * the whole text model; block() is the transformer block both share, its
+ * attention() running qattention() (int8) in q8/q4 vision towers. */
 #include "forward.h"
 
 #include "../image/preprocess.h"
