@@ -97,11 +97,8 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
         for (int i = 0; i < 8; i++) bits = t[i] > bits ? t[i] : bits;
         float amax;
         memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) { /* see pe_qact */
-            qa->s[m] = NAN;
-            memset(q, 0, (size_t)qa->ldq);
-            if (qa->bsum) memset(qa->bsum + (size_t)m * nb, 0, (size_t)nb * sizeof(int32_t));
-            qa->rsum[m] = 0;
+        if (!isfinite(amax)) {
+            pe_qact_row_nan(qa, m);
             continue;
         }
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -267,10 +264,8 @@ static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int
         mx = fmaxf(mx, x[i]);
         finite &= isfinite(x[i]) != 0;
     }
-    if (!finite) { /* see pe_qact */
-        memset(qa->q + (size_t)m * qa->ldq, 0, (size_t)qa->ldq);
-        qa->rsum[m] = 0;
-        qa->s[m] = NAN;
+    if (!finite) {
+        pe_qact_row_nan(qa, m);
         return;
     }
     const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale), v127 = _mm256_set1_ps(127.0f);

@@ -50,9 +50,13 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
             amax = fmaxf(amax, fabsf(a[k]));
             finite &= isfinite(a[k]) != 0;
         }
+        if (!finite) {
+            pe_qact_row_nan(qa, m);
+            continue;
+        }
         float s = amax / 127.0f, is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = finite ? s : NAN;
-        for (int k = 0; k < K; k++) q[k] = finite ? (int8_t)lrintf(a[k] * is) : 0;
+        qa->s[m] = s;
+        for (int k = 0; k < K; k++) q[k] = (int8_t)lrintf(a[k] * is);
         memset(q + K, 0, (size_t)(qa->ldq - K));
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
@@ -134,12 +138,16 @@ static void softmax_q8_ref(float *x, int n, float scale, const pe_qact *qa, int 
         mx = fmaxf(mx, x[i]);
         finite &= isfinite(x[i]) != 0;
     }
+    if (!finite) {
+        pe_qact_row_nan(qa, m);
+        return;
+    }
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32_t sum = 0;
-    for (int i = 0; i < n && finite; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));
-    memset(q + (finite ? n : 0), 0, (size_t)(qa->ldq - (finite ? n : 0)));
+    for (int i = 0; i < n; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));
+    memset(q + n, 0, (size_t)(qa->ldq - n));
     qa->rsum[m] = sum;
-    qa->s[m] = finite ? 1.0f / (float)sum : NAN;
+    qa->s[m] = 1.0f / (float)sum;
 }
 
 void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {

@@ -126,11 +126,8 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
         uint32_t bits = _mm512_reduce_max_epu32(_mm512_max_epu32(mx0, mx1));
         float amax;
         memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) { /* see pe_qact */
-            qa->s[m] = NAN;
-            memset(q, 0, (size_t)qa->ldq);
-            if (qa->bsum) memset(qa->bsum + (size_t)m * nb, 0, (size_t)nb * sizeof(int32_t));
-            qa->rsum[m] = 0;
+        if (!isfinite(amax)) {
+            pe_qact_row_nan(qa, m);
             continue;
         }
         float is = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -342,13 +339,11 @@ static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int
         bad |= _mm512_mask_cmp_ps_mask(mk, _mm512_andnot_ps(signbit, v), inf, _CMP_NLT_UQ);
         mx = _mm512_max_ps(mx, v);
     }
-    int8_t *q = qa->q + (size_t)m * qa->ldq;
-    if (bad) { /* see pe_qact */
-        memset(q, 0, (size_t)qa->ldq);
-        qa->rsum[m] = 0;
-        qa->s[m] = NAN;
+    if (bad) {
+        pe_qact_row_nan(qa, m);
         return;
     }
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e);
      * x - max may overflow to -inf for huge finite scores: exp2_q8 then
      * gives NaN, and the clamp of the codes to [0, 127] turns it into 0. */

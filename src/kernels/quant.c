@@ -157,6 +157,14 @@ void pe_qpack_panel(pe_wtype t, void *dst, const float *W, int rows, int K, int 
     }
 }
 
+void pe_qact_row_nan(const pe_qact *qa, int m) {
+    const int nb = qa->ldq / PE_QK;
+    qa->s[m] = NAN;
+    memset(qa->q + (size_t)m * qa->ldq, 0, (size_t)qa->ldq);
+    if (qa->bsum) memset(qa->bsum + (size_t)m * nb, 0, (size_t)nb * sizeof(int32_t));
+    qa->rsum[m] = 0;
+}
+
 void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows) {
     const int ldq = qa->ldq;
     uint8_t *o = dst;

@@ -117,6 +117,10 @@ typedef struct pe_qact {
 size_t pe_qact_bytes(int M, int K);
 /* Lays out a pe_qact for M rows of K in mem (pe_qact_bytes, 64-aligned). */
 pe_qact pe_qact_bind(void *mem, int M, int K);
+/* Row m of qa as a row holding a NaN or an infinity: s = NaN, codes and sums
+ * 0 (see pe_qact). */
+void pe_qact_row_nan(const pe_qact *qa, int m);
+
 /* Packs rows [r0, r0 + rows) (rows <= 16) of quantized activations as one q8
  * panel over K = qa->ldq inputs: the codes and row scales become the weight
  * codes and column scales (int8 attention: the keys as the weight of
