@@ -366,10 +366,8 @@ static void test_kernels_for(pe_wtype t) {
             make_ep(v, N, M, bias, gamma, res, &ep);
             const pe_qkernels *r = &pe_qkernels_scalar;
             for (int i = 0; i < M * N; i++) ref[i] = out[i] = NAN;
-            if (t == PE_WT_F16) r->gemm_f16(A, K, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-            if (t == PE_WT_BF16) r->gemm_bf16(A, K, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-            if (t == PE_WT_Q8) r->gemm_q8(&qa, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-            if (t == PE_WT_Q4) r->gemm_q4(&qa, Wp, N, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+            if (quant) r->gemm_q(&qa, Wp, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep, t);
+            else r->gemm_half(A, K, Wp, K, ref, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep, t);
             /* The reference against exact arithmetic on the values it was
              * given (dequantized activations and weights). */
             int bad_ref = 0;
@@ -407,10 +405,8 @@ static void test_kernels_for(pe_wtype t) {
                           "%s quantize_rows without slice sums: %d row sums differ", k->name, sums);
                 }
                 for (int i = 0; i < M * N; i++) out[i] = NAN;
-                if (t == PE_WT_F16) k->gemm_f16(A, K, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-                if (t == PE_WT_BF16) k->gemm_bf16(A, K, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-                if (t == PE_WT_Q8) k->gemm_q8(&qb, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
-                if (t == PE_WT_Q4) k->gemm_q4(&qb, Wp, N, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep);
+                if (quant) k->gemm_q(&qb, Wp, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep, t);
+                else k->gemm_half(A, K, Wp, K, out, N, sh.m0, sh.m1, sh.n0, sh.n1, &ep, t);
                 int bad = 0, touched = 0;
                 double worst = 0;
                 for (int m = 0; m < M; m++)
@@ -451,7 +447,7 @@ static void test_accuracy(void) {
         const pe_qkernels *k = pe_qkernels_get();
         k->quantize_rows(A, K, K, 0, M, &qa);
         float *C = xalloc((size_t)M * N * 4);
-        (t == PE_WT_Q8 ? k->gemm_q8 : k->gemm_q4)(&qa, Wp, N, K, C, N, 0, M, 0, N, NULL);
+        k->gemm_q(&qa, Wp, K, C, N, 0, M, 0, N, NULL, (pe_wtype)t);
         double num = 0, den = 0;
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++) {

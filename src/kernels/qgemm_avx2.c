@@ -54,8 +54,10 @@ static const half_fn half_tiles[2][MR] = {
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
 };
 
-static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
-                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint16_t *Wp = Wv;
+    const int bf16 = t == PE_WT_BF16;
     float tile[MR * 16] __attribute__((aligned(32)));
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
@@ -66,18 +68,6 @@ static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float 
             pe_tile_store256(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
-}
-
-static void gemm_f16_avx2(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
-}
-
-static void gemm_bf16_avx2(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                           int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
 /* ------------------------------------------------------------ activations */
@@ -228,8 +218,10 @@ static const q_fn q_tiles[2][MR] = {
 
 /* The sum pairs of pmaddubsw hold |a| * |w| <= 127 * 127 twice (q8) or
  * 15 * 127 four times (q4): no int16 saturation. */
-static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
-                   int n0, int n1, const pe_epilogue *ep, int q4) {
+static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint8_t *Wp = Wv;
+    const int q4 = t == PE_WT_Q4;
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
     float tile[MR * 16] __attribute__((aligned(32)));
@@ -243,18 +235,6 @@ static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ld
             pe_tile_store256(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
-}
-
-static void gemm_q8_avx2(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
-}
-
-static void gemm_q4_avx2(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
 static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
@@ -288,11 +268,9 @@ static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int
 
 const pe_qkernels pe_qkernels_avx2 = {
     .name = "avx2",
-    .gemm_f16 = gemm_f16_avx2,
-    .gemm_bf16 = gemm_bf16_avx2,
+    .gemm_half = gemm_half,
     .quantize_rows = quantize_rows_avx2,
-    .gemm_q8 = gemm_q8_avx2,
-    .gemm_q4 = gemm_q4_avx2,
+    .gemm_q = gemm_q,
     .softmax_q8 = softmax_q8_avx2,
     .pack_q8_t = pe_pack_q8_t_ref,
 };

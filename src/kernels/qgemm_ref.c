@@ -7,8 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
-                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint16_t *Wp = Wv;
+    const int bf16 = t == PE_WT_BF16;
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         for (int n = n0; n < n1; n += PE_GEMM_NR) {
@@ -24,18 +26,6 @@ static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float 
                 C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j], ep, m, n + j);
         }
     }
-}
-
-static void gemm_f16_ref(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
-}
-
-static void gemm_bf16_ref(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
 /* s = max|a| / 127 (a row of zeros gets s = 0 and q = 0); q = round(a / s). */
@@ -72,9 +62,8 @@ static void quantize_rows_ref(const float *A, int lda, int K, int m0, int m1, co
 /* q8: per output column an exact integer dot product of the stored codes
  * (q + 128) with the activation codes over the whole row, minus 128 * (row
  * sum of the codes), times the column scale and the row scale. */
-static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
+static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep) {
     const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, K);
     for (int m = m0; m < m1; m++) {
         const int8_t *q = qa->q + (size_t)m * qa->ldq;
@@ -99,9 +88,8 @@ static void gemm_q8_ref(const pe_qact *qa, const void *Wp, int N, int K, float *
 /* q4: per tile an exact integer dot product of the 4-bit codes with the
  * activation codes, minus 8 * (slice sum), times the block scale; the row
  * scale is applied once at the end. */
-static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                        int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
+static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep) {
     const int nb = qa->ldq / PE_QK;
     const size_t pb = pe_qpack_panel_bytes(PE_WT_Q4, K);
     for (int m = m0; m < m1; m++) {
@@ -129,6 +117,11 @@ static void gemm_q4_ref(const pe_qact *qa, const void *Wp, int N, int K, float *
                 C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j] * qa->s[m], ep, m, n + j);
         }
     }
+}
+
+static void gemm_q_ref(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                       int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    (t == PE_WT_Q4 ? gemm_q4_ref : gemm_q8_ref)(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep);
 }
 
 static void softmax_q8_ref(float *x, int n, float scale, const pe_qact *qa, int m) {
@@ -181,11 +174,9 @@ void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n) {
 
 const pe_qkernels pe_qkernels_scalar = {
     .name = "scalar",
-    .gemm_f16 = gemm_f16_ref,
-    .gemm_bf16 = gemm_bf16_ref,
+    .gemm_half = gemm_half,
     .quantize_rows = quantize_rows_ref,
-    .gemm_q8 = gemm_q8_ref,
-    .gemm_q4 = gemm_q4_ref,
+    .gemm_q = gemm_q_ref,
     .softmax_q8 = softmax_q8_ref,
     .pack_q8_t = pe_pack_q8_t_ref,
 };

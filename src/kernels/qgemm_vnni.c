@@ -72,8 +72,10 @@ static const half_fn half_tiles[2][MR_MAX][NP] = {
      HALF_ROW(7, 1), HALF_ROW(8, 1), HALF_ROW(9, 1), HALF_ROW(10, 1), HALF_ROW(11, 1), HALF_ROW(12, 1)},
 };
 
-static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float *C, int ldc,
-                      int m0, int m1, int n0, int n1, const pe_epilogue *ep, int bf16) {
+static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint16_t *Wp = Wv;
+    const int bf16 = t == PE_WT_BF16;
     if (m1 <= m0 || n1 <= n0) return;
     const size_t pstride = (size_t)K * PE_GEMM_NR;
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
@@ -86,18 +88,6 @@ static void gemm_half(const float *A, int lda, const uint16_t *Wp, int K, float 
                                              pstride, K, C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
         }
     }
-}
-
-static void gemm_f16_vnni(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                          int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
-}
-
-static void gemm_bf16_vnni(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                           int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
 /* ------------------------------------------------------------ activations */
@@ -269,8 +259,10 @@ static const q_fn q8_tiles[Q8MR][NP] = {
 static const q_fn q4_tiles[Q4MR][NP] = {
     Q_ROW(q4, 1), Q_ROW(q4, 2), Q_ROW(q4, 3), Q_ROW(q4, 4), Q_ROW(q4, 5), Q_ROW(q4, 6)};
 
-static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
-                   int n0, int n1, const pe_epilogue *ep, int q4) {
+static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint8_t *Wp = Wv;
+    const int q4 = t == PE_WT_Q4;
     if (m1 <= m0 || n1 <= n0) return;
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
@@ -295,18 +287,6 @@ static void gemm_q(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ld
             pe_tile_store512(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
-}
-
-static void gemm_q8_vnni(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
-}
-
-static void gemm_q4_vnni(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                         int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    (void)N;
-    gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, 1);
 }
 
 /* 2^t for t <= 0: the weights only need 7 bits, so a degree-4 polynomial
@@ -412,11 +392,9 @@ static void pack_q8_t_vnni(void *dst, const float *W, int ldw, int T, int n) {
 
 const pe_qkernels pe_qkernels_vnni = {
     .name = "avx512vnni",
-    .gemm_f16 = gemm_f16_vnni,
-    .gemm_bf16 = gemm_bf16_vnni,
+    .gemm_half = gemm_half,
     .quantize_rows = quantize_rows_vnni,
-    .gemm_q8 = gemm_q8_vnni,
-    .gemm_q4 = gemm_q4_vnni,
+    .gemm_q = gemm_q,
     .softmax_q8 = softmax_q8_vnni,
     .pack_q8_t = pack_q8_t_vnni,
 };

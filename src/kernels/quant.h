@@ -130,22 +130,18 @@ void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows);
 typedef struct pe_qkernels {
     const char *name;       /* "scalar", "avx2", "avx512vnni" */
 
-    /* C[m0:m1, n0:n1] = epilogue(A W^T) with W packed as f16 / bf16 panels;
-     * same contract as pe_kernels.gemm. */
-    void (*gemm_f16)(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                     int m0, int m1, int n0, int n1, const pe_epilogue *ep);
-    void (*gemm_bf16)(const float *A, int lda, const void *Wp, int N, int K, float *C, int ldc,
-                      int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+    /* C[m0:m1, n0:n1] = epilogue(A W^T) with W [*, K] packed as t = f16 or
+     * bf16 panels; otherwise the contract of pe_kernels.gemm. */
+    void (*gemm_half)(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t);
 
     /* Rows [m0, m1) of A [*, K] into qa (see pe_qact; bsum may be NULL). */
     void (*quantize_rows)(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa);
 
-    /* C[m0:m1, n0:n1] = epilogue(dequant(qa) W^T), W packed as q8 / q4
-     * tiles; n0 a multiple of 16. */
-    void (*gemm_q8)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                    int m0, int m1, int n0, int n1, const pe_epilogue *ep);
-    void (*gemm_q4)(const pe_qact *qa, const void *Wp, int N, int K, float *C, int ldc,
-                    int m0, int m1, int n0, int n1, const pe_epilogue *ep);
+    /* C[m0:m1, n0:n1] = epilogue(dequant(qa) W^T), W [*, K] packed as t =
+     * q8 or q4 tiles; n0 a multiple of 16. */
+    void (*gemm_q)(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t);
 
     /* Softmax weights of scores x [n] quantized into row m of qa (K = n):
      * q[i] = round(127 * exp(scale * (x[i] - max x))) (so the largest is

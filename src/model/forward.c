@@ -36,16 +36,12 @@ static void gemm_task(void *arg, int task, int thread) {
     int m1 = PE_MIN(j->M, m0 + GEMM_MB), n1 = PE_MIN(l->n, n0 + GEMM_NB);
     switch (l->wtype) {
     case PE_WT_F16:
-        j->qk->gemm_f16(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
-        break;
     case PE_WT_BF16:
-        j->qk->gemm_bf16(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        j->qk->gemm_half(j->A, j->lda, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
         break;
     case PE_WT_Q8:
-        j->qk->gemm_q8(&j->qa, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
-        break;
     case PE_WT_Q4:
-        j->qk->gemm_q4(&j->qa, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        j->qk->gemm_q(&j->qa, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
         break;
     default:
         j->k->gemm(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
@@ -249,10 +245,10 @@ static void qatt_task(void *arg, int task, int thread) {
     pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
     float *S = (float *)(void *)tp;
     pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
-    j->qk->gemm_q8(&qv, kp, T, dh, S, T, 0, nq, 0, T, NULL);
+    j->qk->gemm_q(&qv, kp, dh, S, T, 0, nq, 0, T, NULL, PE_WT_Q8);
     for (int r = 0; r < nq; r++) j->qk->softmax_q8(S + (size_t)r * T, T, j->scale, &qp, r);
-    j->qk->gemm_q8(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), dh, T, j->out + (size_t)q0 * j->W + h * dh,
-                   j->W, 0, nq, 0, dh, NULL);
+    j->qk->gemm_q(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), T, j->out + (size_t)q0 * j->W + h * dh, j->W,
+                  0, nq, 0, dh, NULL, PE_WT_Q8);
 }
 
 static void qattention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw, const float *cs) {

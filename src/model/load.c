@@ -215,10 +215,8 @@ static void linear_row(const pe_linear *l, const float *x, float *y) {
     pe_epilogue ep = {.bias = l->b};
     if (l->wtype == PE_WT_F32) {
         pe_kernels_get()->gemm(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
-    } else if (l->wtype == PE_WT_F16) {
-        pe_qkernels_get()->gemm_f16(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
-    } else if (l->wtype == PE_WT_BF16) {
-        pe_qkernels_get()->gemm_bf16(x, l->k, l->w, l->n, l->k, y, l->n, 0, 1, 0, l->n, &ep);
+    } else if (l->wtype == PE_WT_F16 || l->wtype == PE_WT_BF16) {
+        pe_qkernels_get()->gemm_half(x, l->k, l->w, l->k, y, l->n, 0, 1, 0, l->n, &ep, l->wtype);
     } else {
         const size_t pb = pe_qpack_panel_bytes(l->wtype, l->k);
         for (int j = 0; j < l->n; j++) {
