@@ -3,6 +3,7 @@
 #ifndef PE_TEST_H
 #define PE_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,27 @@ static inline const char *golden_dir(void) {
 
 static inline void golden_path(char *buf, size_t len, const char *rel) {
     snprintf(buf, len, "%s/%s", golden_dir(), rel);
+}
+
+/* Reproducible random data: xorshift64; rng_seed() picks the sequence. */
+static inline uint64_t *rng_state_(void) {
+    static uint64_t state = 0x9e3779b97f4a7c15ull;
+    return &state;
+}
+
+static inline void rng_seed(uint64_t seed) { *rng_state_() = seed; }
+
+static inline uint32_t rng_u32(void) {
+    uint64_t *s = rng_state_();
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return (uint32_t)(*s >> 16);
+}
+
+/* Uniform in [lo, hi). */
+static inline float rng_float(float lo, float hi) {
+    return lo + (hi - lo) * (float)(rng_u32() >> 8) * (1.0f / 16777216.0f);
 }
 
 #endif

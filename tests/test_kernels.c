@@ -15,20 +15,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rng_u32(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 16);
-}
-
-/* Uniform in [lo, hi). */
-static float rng_float(float lo, float hi) {
-    return lo + (hi - lo) * (float)(rng_u32() >> 8) * (1.0f / 16777216.0f);
-}
-
 static float *fill(float *p, size_t n, float lo, float hi) {
     for (size_t i = 0; i < n; i++) p[i] = rng_float(lo, hi);
     return p;
