@@ -87,6 +87,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (!c) return PE_ERR_NOMEM;
     c->m = m;
     c->k = pe_kernels_get();
+    c->qk = pe_qkernels_get();
     c->n_threads = n;
     int dh = PE_MAX(m->info.head_dim, m->info.width / PE_MAX(m->info.pool_heads, 1));
     if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);

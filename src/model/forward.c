@@ -74,7 +74,7 @@ static void linear_q(pe_ctx *c, const float *A, int lda, const pe_linear *lin, f
     const int step = quant ? c->qact_rows : M;
     for (int r0 = 0; r0 < M; r0 += step) {
         int rows = PE_MIN(step, M - r0);
-        gemm_job j = {c->k, pe_qkernels_get(), A + (size_t)r0 * lda, lda, lin, C + (size_t)r0 * ldc,
+        gemm_job j = {c->k, c->qk, A + (size_t)r0 * lda, lda, lin, C + (size_t)r0 * ldc,
                       ldc, rows, (rows + GEMM_MB - 1) / GEMM_MB, {0}, {0}};
         if (ep) j.ep = *ep;
         j.ep.bias = lin->b;
@@ -116,7 +116,7 @@ static void ln_task(void *arg, int task, int thread) {
  * q8/q4 linear of y whose rows fit qact_rows): pass that to linear_q. */
 static int layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
                      const float *b, const pe_linear *next) {
-    ln_job j = {c->k, pe_qkernels_get(), x, y, rows, n, w, b, {0}, 0};
+    ln_job j = {c->k, c->qk, x, y, rows, n, w, b, {0}, 0};
     if (next && is_quant(next) && rows <= c->qact_rows) {
         j.qa = bind_qact(c, next, rows);
         j.quant = 1;
@@ -252,7 +252,7 @@ static void qatt_task(void *arg, int task, int thread) {
 }
 
 static void qattention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw, const float *cs) {
-    qatt_job j = {c, pe_qkernels_get(), qkv, out, T, tw->width, tw->head_dim, tw->heads,
+    qatt_job j = {c, c->qk, qkv, out, T, tw->width, tw->head_dim, tw->heads,
                   (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs};
     pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
     pe_pool_run(c->pool, qatt_task, &j, tw->heads * j.qblocks);

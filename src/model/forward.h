@@ -3,12 +3,14 @@
 #define PE_FORWARD_H
 
 #include "../kernels/kernels.h"
+#include "../kernels/quant.h"
 #include "../runtime/threadpool.h"
 #include "model.h"
 
 struct pe_ctx {
     const pe_model *m;
     const pe_kernels *k;
+    const pe_qkernels *qk;      /* reduced-precision set matching k */
     pe_pool *pool;
     int n_threads;
     size_t att_floats;          /* attention scratch per thread */
