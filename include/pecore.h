@@ -225,6 +225,101 @@ PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,
 PE_API pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width,
                                   float *out, size_t out_len, int *n_stages);
 
+/* ---------------------------------------------------------------- camera frames */
+
+/* A camera frame as the platform hands it over: up to three planes, each
+ * with its own row and pixel stride, never copied or converted by the
+ * caller.  pe_encode_frame converts, crops, rotates, mirrors, resizes and
+ * normalises in one pass over the pixels it needs; the result is exactly
+ * the embedding of the upright RGB image pe_frame_to_rgb8 gives.
+ *
+ * Formats and their planes:
+ *   NV12        [0] Y, [1] interleaved U,V (iOS 420v/420f, ffmpeg nv12)
+ *   NV21        [0] Y, [1] interleaved V,U (Android NV21)
+ *   I420        [0] Y, [1] U, [2] V, chroma planes half size (yuv420p)
+ *   YUV420_888  [0] Y, [1] U, [2] V with the plane's pixel_stride 1 or 2
+ *               (Android CameraX / Camera2 YUV_420_888; U and V may
+ *               interleave in one buffer)
+ *   BGRA8, RGBA8, BGRX8, RGBX8   [0] 4 bytes per pixel; alpha ignored
+ *               (no premultiply: a camera frame is opaque)
+ *   GRAY8       [0] 1 byte per pixel
+ * Chroma of a 4:2:0 format covers ceil(width/2) x ceil(height/2) samples,
+ * each shared by its 2x2 block of luma (nearest upsampling), so odd widths
+ * and heights work.  Every plane's size is checked before it is read; the
+ * last row of a plane may be shorter than its row stride (Android's
+ * buffers end at the last pixel). */
+typedef enum pe_frame_format {
+    PE_FRAME_NV12 = 0,
+    PE_FRAME_NV21 = 1,
+    PE_FRAME_I420 = 2,
+    PE_FRAME_YUV420_888 = 3,
+    PE_FRAME_BGRA8 = 4,
+    PE_FRAME_RGBA8 = 5,
+    PE_FRAME_BGRX8 = 6,
+    PE_FRAME_RGBX8 = 7,
+    PE_FRAME_GRAY8 = 8
+} pe_frame_format;
+
+/* The YUV -> RGB matrix and range.  The default (0) is BT.601 limited
+ * range: what Android cameras, ffmpeg's rgb->yuv default and iOS '420v'
+ * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709. */
+typedef enum pe_yuv_matrix {
+    PE_YUV_BT601_LIMITED = 0,
+    PE_YUV_BT601_FULL = 1,
+    PE_YUV_BT709_LIMITED = 2,
+    PE_YUV_BT709_FULL = 3
+} pe_yuv_matrix;
+
+typedef struct pe_plane {
+    const uint8_t *data;
+    size_t size;             /* bytes readable from data                     */
+    size_t row_stride;       /* bytes from one row to the next               */
+    int pixel_stride;        /* bytes from one sample to the next; 0 = the
+                                format's own (1 for Y, 2 for NV12's UV, 4
+                                for BGRA8 ...)                               */
+} pe_plane;
+
+typedef struct pe_rect {
+    int x, y, width, height;
+} pe_rect;
+
+typedef struct pe_frame {
+    pe_frame_format format;
+    int width, height;       /* of the buffer, in pixels (luma)              */
+    pe_plane planes[3];      /* as the format says; unused ones zeroed       */
+    pe_yuv_matrix yuv;       /* YUV formats only                             */
+    pe_rect crop;            /* in buffer coordinates, before rotation;
+                                width or height 0 = the whole frame          */
+    int rotation;            /* clockwise degrees that make the frame
+                                upright (CameraX rotationDegrees): 0, 90,
+                                180 or 270                                   */
+    int mirror;              /* non-zero: flip left-right after rotating
+                                (front cameras)                              */
+} pe_frame;
+
+/* Checks a frame description (format, sizes, strides, every plane's size,
+ * crop, rotation) without reading pixels; PE_ERR_INVALID_ARG or
+ * PE_ERR_SHAPE with a message saying what is wrong. */
+PE_API pe_status pe_frame_check(const pe_frame *f);
+
+/* Size of the upright image the frame shows: the crop, rotated. */
+PE_API pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height);
+
+/* The upright 8-bit RGB image (crop, rotate, mirror applied): rgb receives
+ * height rows of width * 3 bytes at the given stride (pe_frame_upright_size);
+ * len is the capacity of rgb in bytes. */
+PE_API pe_status pe_frame_to_rgb8(const pe_frame *f, uint8_t *rgb, size_t stride, size_t len);
+
+/* Like pe_preprocess_image for a frame: out is float32 [3, pp->height,
+ * pp->width] in the model's input range.  pp->height/width must be set. */
+PE_API pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp, float *out,
+                                     size_t out_len);
+
+/* Like pe_encode_image for a frame.  After the first frame of a given size
+ * nothing is allocated. */
+PE_API pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                 pe_output kind, float *out, size_t out_len);
+
 /* ---------------------------------------------------------------- text */
 
 typedef struct pe_tokenizer pe_tokenizer;
@@ -491,6 +586,110 @@ PE_API pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int 
  * tensor "pecore.vocab_bpe_gz"); PE_ERR_NOT_FOUND when the file has none.
  * The CLI looks for the vocabulary in --vocab, $PECORE_VOCAB, then here. */
 PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
+
+/* ---------------------------------------------------------------- live streams: smoothing and the frame stream */
+
+/* Temporal smoothing of per-frame class probabilities, usable on its own.
+ * Time, not frame counts, drives it (frames drop):
+ *   - the smoothed probabilities are an exponential moving average with
+ *     time constant tau_ms: a result dt ms after the previous one moves the
+ *     average by 1 - exp(-dt / tau_ms) towards the new probabilities;
+ *   - the stable label changes only when another class leads it in the
+ *     smoothed probabilities by switch_margin for min_dwell_ms in a row;
+ *   - it becomes "unknown" (-1) when its smoothed probability stays below
+ *     unknown_enter for min_dwell_ms, and leaves unknown when a class
+ *     rises above unknown_leave (>= unknown_enter: hysteresis);
+ *   - a scene cut (the cosine between consecutive embeddings below
+ *     scene_cut_cosine) restarts the average from the new frame and lets
+ *     the stable label follow without the dwell. */
+typedef struct pe_smoother_options {
+    float tau_ms;            /* 0 = 300 ms                                   */
+    float switch_margin;     /* 0 = 0.10                                     */
+    float min_dwell_ms;      /* 0 = 200 ms                                   */
+    float unknown_enter;     /* 0 = never unknown                            */
+    float unknown_leave;     /* 0 = unknown_enter + 0.1                      */
+    float scene_cut_cosine;  /* 0 = 0.75; negative = no scene cuts           */
+} pe_smoother_options;
+
+typedef struct pe_smoother pe_smoother;
+
+typedef struct pe_smoothed {
+    const float *probs;      /* [n_classes] smoothed; owned by the smoother,
+                                valid until its next update                  */
+    int stable;              /* class index of the stable label, -1 unknown  */
+    float stable_prob;       /* its smoothed probability                     */
+    int changed;             /* 1: stable differs from the previous update   */
+    int scene_cut;           /* 1: this update restarted the average         */
+} pe_smoothed;
+
+PE_API pe_status pe_smoother_create(int n_classes, const pe_smoother_options *opt,
+                                    pe_smoother **out);
+PE_API void pe_smoother_free(pe_smoother *s);
+PE_API void pe_smoother_reset(pe_smoother *s);
+/* One result at time t_ms (non-decreasing): probs [n_classes]; emb (dim
+ * floats, may be NULL) feeds the scene-cut test. */
+PE_API pe_status pe_smoother_update(pe_smoother *s, double t_ms, const float *probs,
+                                    int n_classes, const float *emb, int dim,
+                                    pe_smoothed *out);
+
+/* A live stream: the app pushes camera frames from its callback and gets
+ * results through another.  pe_stream_push copies the frame into a small
+ * ring and returns at once; when the worker is busy the newest frame wins
+ * and older waiting ones are dropped (counted), as CameraX's
+ * KEEP_ONLY_LATEST.  One worker thread (with the context's pool) encodes,
+ * classifies (prototypes / zero-shot labels, or a gallery's k nearest) and
+ * smooths, then calls on_result on that thread. */
+typedef struct pe_stream pe_stream;
+
+typedef struct pe_stream_result {
+    int64_t frame;           /* index of the frame among those pushed       */
+    double t_ms;             /* the timestamp it was pushed with             */
+    double latency_ms;       /* from push to this result                     */
+    const pe_classification *scores;  /* this frame's own scores             */
+    int n_classes;
+    const float *smoothed;   /* [n_classes] by class index                   */
+    int stable;              /* class index, -1 unknown                      */
+    const char *stable_label; /* NULL when unknown                           */
+    int changed, scene_cut;  /* as pe_smoothed                               */
+    const float *embedding;  /* [dim] this frame's, not normalised           */
+    int dim;
+} pe_stream_result;          /* valid during the callback only               */
+
+typedef void (*pe_stream_callback)(void *user, const pe_stream_result *r);
+
+typedef struct pe_stream_stats {
+    int64_t frames_in, processed, dropped;
+    double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms;
+    double cpu_ms_per_result;  /* CPU time of the process per result         */
+    double fps;                /* results per second of wall time            */
+} pe_stream_stats;
+
+typedef struct pe_stream_options {
+    int n_threads;           /* of the encoding context; 0 = all cores       */
+    int all_frames;          /* non-zero: drop nothing, push waits for room
+                                (offline video)                              */
+    int ring;                /* frames waiting at most; 0 = 1                */
+    pe_preprocess pp;        /* zeroed = the model's native size             */
+    int top_k;               /* entries of scores->top; 0 = 5                */
+    int k;                   /* gallery neighbours; 0 = 5                    */
+    pe_metric metric;
+    pe_smoother_options smooth;
+    pe_stream_callback on_result;   /* may be NULL (stats only)              */
+    void *user;
+} pe_stream_options;
+
+/* Exactly one of protos and gallery is non-NULL; it must belong to m and
+ * outlive the stream. */
+PE_API pe_status pe_stream_create(const pe_model *m, const pe_protos *protos,
+                                  const pe_gallery *gallery, const pe_stream_options *opt,
+                                  pe_stream **out);
+/* Copies f (checked as pe_frame_check) and returns; t_ms is its timestamp. */
+PE_API pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms);
+/* Waits until every frame pushed so far is processed or dropped. */
+PE_API pe_status pe_stream_flush(pe_stream *s);
+PE_API pe_status pe_stream_stats_get(const pe_stream *s, pe_stream_stats *out);
+/* Stops the worker after the frame in progress; waiting frames are dropped. */
+PE_API void pe_stream_free(pe_stream *s);
 
 /* ---------------------------------------------------------------- model files: conversion and integrity */
 
