@@ -15,10 +15,16 @@ ARCH := $(shell $(CC) -dumpmachine)
 ifneq (,$(findstring x86_64,$(ARCH)))
   HAVE_X86 := 1
 endif
+ifneq (,$(findstring aarch64,$(ARCH)))
+  HAVE_ARM64 := 1
+endif
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
 ifndef HAVE_X86
   LIB_SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c,$(LIB_SRC))
+endif
+ifndef HAVE_ARM64
+  LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c,$(LIB_SRC))
 endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -35,6 +41,11 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
+# ARM64: NEON is baseline ARMv8.0; the dot-product and i8mm files get the
+# extensions they use and are only reached after HWCAP says the CPU has them.
+NEON_FLAGS    := -march=armv8-a
+NEONDOT_FLAGS := -march=armv8.2-a+dotprod+fp16
+I8MM_FLAGS    := -march=armv8.2-a+dotprod+fp16+i8mm
 
 .PHONY: all lib test clean check-warnings
 all: $(BUILD)/libpecore.a $(BUILD)/libpecore.so $(BUILD)/pecore
@@ -52,6 +63,18 @@ $(BUILD)/obj/%_avx512.o: %_avx512.c
 $(BUILD)/obj/%_vnni.o: %_vnni.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(VNNI_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%_neon.o: %_neon.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(NEON_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%_neondot.o: %_neondot.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(NEONDOT_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%_i8mm.o: %_i8mm.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(I8MM_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
