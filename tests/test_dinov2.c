@@ -171,7 +171,62 @@ static void test_misreads(void) {
     }
 }
 
-int main(void) {
+/* --write-seed DIR: two tiny files of the family for the fuzz corpora
+ * (tests/fuzz/run.sh): DINOv2 with 4 registers and GELU, and Franca's
+ * SwiGLU under its teacher names (the golden micro files exceed the
+ * fuzzers' input size).  W 64, one block, 28 px grid. */
+static int write_seeds(const char *dir) {
+    static float buf[64 * 3 * 14 * 14];
+    for (size_t i = 0; i < sizeof buf / sizeof *buf; i++) buf[i] = (float)((i * 2654435761u) % 1000) / 5000.0f - 0.1f;
+    for (int franca = 0; franca < 2; franca++) {
+        const char *pre = franca ? "backbone." : "", *blk = franca ? "backbone.blocks.0.0." : "blocks.0.";
+        const char *f1 = franca ? "mlp.w12" : "mlp.fc1", *f2 = franca ? "mlp.w3" : "mlp.fc2";
+        const int M = franca ? 176 : 256, up = franca ? 2 * M : M;
+        char names[24][64];
+        pe_st_out t[24];
+        int n = 0;
+#define T(nm, r, a, b, c, d) (snprintf(names[n], 64, "%s", nm), \
+        t[n] = (pe_st_out){names[n], PE_DT_F32, r, {a, b, c, d}, buf}, n++)
+        char nm[64];
+        snprintf(nm, 64, "%scls_token", pre); T(nm, 3, 1, 1, 64, 0);
+        snprintf(nm, 64, "%spos_embed", pre); T(nm, 3, 1, 5, 64, 0);
+        if (!franca) T("register_tokens", 3, 1, 4, 64, 0);
+        snprintf(nm, 64, "%smask_token", pre); T(nm, 2, 1, 64, 0, 0);
+        snprintf(nm, 64, "%spatch_embed.proj.weight", pre); T(nm, 4, 64, 3, 14, 14);
+        snprintf(nm, 64, "%spatch_embed.proj.bias", pre); T(nm, 1, 64, 0, 0, 0);
+        static const char *vec[] = {"norm1.weight", "norm1.bias", "ls1.gamma", "norm2.weight", "norm2.bias",
+                                    "ls2.gamma", "attn.proj.bias"};
+        for (int i = 0; i < 7; i++) { snprintf(nm, 64, "%s%s", blk, vec[i]); T(nm, 1, 64, 0, 0, 0); }
+        snprintf(nm, 64, "%sattn.qkv.weight", blk); T(nm, 2, 192, 64, 0, 0);
+        snprintf(nm, 64, "%sattn.qkv.bias", blk); T(nm, 1, 192, 0, 0, 0);
+        snprintf(nm, 64, "%sattn.proj.weight", blk); T(nm, 2, 64, 64, 0, 0);
+        snprintf(nm, 64, "%s%s.weight", blk, f1); T(nm, 2, up, 64, 0, 0);
+        snprintf(nm, 64, "%s%s.bias", blk, f1); T(nm, 1, up, 0, 0, 0);
+        snprintf(nm, 64, "%s%s.weight", blk, f2); T(nm, 2, 64, M, 0, 0);
+        snprintf(nm, 64, "%s%s.bias", blk, f2); T(nm, 1, 64, 0, 0, 0);
+        snprintf(nm, 64, "%snorm.weight", pre); T(nm, 1, 64, 0, 0, 0);
+        snprintf(nm, 64, "%snorm.bias", pre); T(nm, 1, 64, 0, 0, 0);
+        if (franca) T("dino_head.mlp.0.weight", 2, 8, 64, 0, 0);
+#undef T
+        char path[512];
+        snprintf(path, sizeof path, "%s/tiny-%s.safetensors", dir, franca ? "franca" : "dinov2-reg4");
+        pe_st_meta meta[] = {{"num_heads", "1"}};
+        if (pe_st_write(path, t, n, meta, 1) != PE_OK) {
+            fprintf(stderr, "%s: %s\n", path, pe_last_error());
+            return 1;
+        }
+        pe_model *m;
+        if (pe_model_load(path, NULL, &m) != PE_OK) {
+            fprintf(stderr, "seed %s does not load: %s\n", path, pe_last_error());
+            return 1;
+        }
+        pe_model_free(m);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-seed")) return write_seeds(argv[2]);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/pe_dinov2_XXXXXX");
     if (!mkdtemp(g_tmp)) return 1;
     test_release_files();
