@@ -374,16 +374,16 @@ static void bicubic_axis(int G, int g, int aa, double *w) {
     }
 }
 
-/* Separable bicubic resampling of the G x G grid src [G*G, W] to gh x gw.
- * Runs once per input size (planning), so its temporaries are allocated. */
-static pe_status resample_pos_bicubic(const float *src, int G, int W, int gh, int gw, int aa,
-                                      float *dst) {
-    double *wy = pe_alloc((size_t)gh * G * sizeof(double)), *wx = pe_alloc((size_t)gw * G * sizeof(double));
-    double *row = pe_alloc((size_t)G * W * sizeof(double)); /* one output row before the x pass */
-    if (!wy || !wx || !row) {
-        pe_free(wy), pe_free(wx), pe_free(row);
-        return PE_ERR_NOMEM;
-    }
+/* Doubles of resample_pos_bicubic's scratch. */
+static size_t bicubic_tmp_doubles(int G, int W, int gh, int gw) {
+    return (size_t)(gh + gw) * G + (size_t)G * W;
+}
+
+/* Separable bicubic resampling of the G x G grid src [G*G, W] to gh x gw;
+ * tmp holds bicubic_tmp_doubles. */
+static void resample_pos_bicubic(const float *src, int G, int W, int gh, int gw, int aa, double *tmp,
+                                 float *dst) {
+    double *wy = tmp, *wx = wy + (size_t)gh * G, *row = wx + (size_t)gw * G; /* row: [G, W] before the x pass */
     bicubic_axis(G, gh, aa, wy);
     bicubic_axis(G, gw, aa, wx);
     for (int y = 0; y < gh; y++) {
@@ -403,8 +403,6 @@ static pe_status resample_pos_bicubic(const float *src, int G, int W, int gh, in
             }
         }
     }
-    pe_free(wy), pe_free(wx), pe_free(row);
-    return PE_OK;
 }
 
 /* RoPE table [T, dh]: per token dh/2 cosines then dh/2 sines, pair i of a
@@ -458,6 +456,7 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         T * (size_t)in->head_dim,        /* rope table */
         rows_pool,                       /* pool vectors */
         c->att_floats * (size_t)c->n_threads,
+        in->pos_resample == PE_POS_BILINEAR ? 0 : 2 * bicubic_tmp_doubles(in->grid, (int)W, gh, gw),
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += up64(sizes[i]);
@@ -485,26 +484,26 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         c->qatt_thread = thread;
     }
     float *p = c->scratch;
+    float *pos_tmp;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,
-                       &c->att_scratch};
+                       &c->att_scratch, &pos_tmp};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         *slots[i] = p;
         p += up64(sizes[i]);
     }
     c->patches = c->mlp; /* first-touched memory is load time: share */
+    c->pos_tmp = (double *)(void *)pos_tmp; /* 64-byte aligned (up64) */
     c->gh = gh;
     c->gw = gw;
     /* Grid-dependent tables, computed once per input size. */
     const int G = in->grid, cls = in->has_cls;
-    pe_status s = PE_OK;
     if (gh == G && gw == G)
         memcpy(c->pos_grid, m->pos + (size_t)cls * W, (size_t)G * G * W * sizeof(float));
     else if (in->pos_resample == PE_POS_BILINEAR)
         resample_pos(m->pos + (size_t)cls * W, G, (int)W, gh, gw, c->pos_grid);
     else
-        s = resample_pos_bicubic(m->pos + (size_t)cls * W, G, (int)W, gh, gw,
-                                 in->pos_resample == PE_POS_BICUBIC_AA, c->pos_grid);
-    if (s) { c->gh = c->gw = 0; return s; }
+        resample_pos_bicubic(m->pos + (size_t)cls * W, G, (int)W, gh, gw,
+                             in->pos_resample == PE_POS_BICUBIC_AA, c->pos_tmp, c->pos_grid);
     if (in->rope) build_rope(c->rope, cls, gh, gw, in->head_dim);
     return PE_OK;
 }

@@ -25,6 +25,7 @@ struct pe_ctx {
     float *mlp;                 /* [T, M]                        */
     float *patches;             /* [gh*gw, 3*P*P], aliases mlp   */
     float *pos_grid;            /* [gh*gw, W] position embedding */
+    double *pos_tmp;            /* bicubic resampling: weights [gh + gw, G], a row [G, W] */
     float *rope;                /* [T, dh] cos | sin             */
     float *pool_buf;            /* pooling vectors               */
     float *att_scratch;         /* [n_threads, att_floats]       */
