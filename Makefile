@@ -117,7 +117,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build/fuzz
 # gallery / protos start from an empty corpus: there are no golden files of them.
-FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos model
+FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos model frame
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 G ?= ../shared/golden
 
