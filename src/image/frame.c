@@ -179,9 +179,15 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
     for (int i = 0; i < n; i++) {
         const int by = s->by0 + (x0 + i) * s->dyx;
         convert_run(s, bxa, by, B, run);
-        for (int j = 0; j < B; j++) {
-            const int col = s->dxy > 0 ? j : B - 1 - j; /* run index of row y + j */
-            memcpy(blk + ((size_t)j * n + i) * C, run + (size_t)col * C, (size_t)C);
+        uint8_t *to = blk + (size_t)i * C;
+        const size_t next = (size_t)n * C;
+        for (int j = 0; j < B; j++, to += next) {
+            const uint8_t *from = run + (size_t)(s->dxy > 0 ? j : B - 1 - j) * C; /* row y + j */
+            to[0] = from[0];
+            if (C == 3) {
+                to[1] = from[1];
+                to[2] = from[2];
+            }
         }
     }
     s->blk_y = y;
