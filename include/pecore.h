@@ -595,13 +595,17 @@ PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
  *     time constant tau_ms: a result dt ms after the previous one moves the
  *     average by 1 - exp(-dt / tau_ms) towards the new probabilities;
  *   - the stable label changes only when another class leads it in the
- *     smoothed probabilities by switch_margin for min_dwell_ms in a row;
+ *     smoothed probabilities by at least switch_margin for min_dwell_ms in
+ *     a row (the first update where it leads starts the clock; a different
+ *     leader restarts it);
  *   - it becomes "unknown" (-1) when its smoothed probability stays below
- *     unknown_enter for min_dwell_ms, and leaves unknown when a class
- *     rises above unknown_leave (>= unknown_enter: hysteresis);
- *   - a scene cut (the cosine between consecutive embeddings below
- *     scene_cut_cosine) restarts the average from the new frame and lets
- *     the stable label follow without the dwell. */
+ *     unknown_enter for min_dwell_ms, and leaves unknown as soon as the
+ *     best class rises above unknown_leave (>= unknown_enter: hysteresis);
+ *   - the first update, one after pe_smoother_reset, and a scene cut (the
+ *     cosine between consecutive embeddings below scene_cut_cosine) start
+ *     the average from the frame's probabilities and let the stable label
+ *     follow without the dwell: the best class, or unknown when unknown is
+ *     enabled and no class is above unknown_leave. */
 typedef struct pe_smoother_options {
     float tau_ms;            /* 0 = 300 ms                                   */
     float switch_margin;     /* 0 = 0.10                                     */
@@ -617,7 +621,7 @@ typedef struct pe_smoothed {
     const float *probs;      /* [n_classes] smoothed; owned by the smoother,
                                 valid until its next update                  */
     int stable;              /* class index of the stable label, -1 unknown  */
-    float stable_prob;       /* its smoothed probability                     */
+    float stable_prob;       /* its smoothed probability (0 when unknown)    */
     int changed;             /* 1: stable differs from the previous update   */
     int scene_cut;           /* 1: this update restarted the average         */
 } pe_smoothed;
@@ -626,8 +630,9 @@ PE_API pe_status pe_smoother_create(int n_classes, const pe_smoother_options *op
                                     pe_smoother **out);
 PE_API void pe_smoother_free(pe_smoother *s);
 PE_API void pe_smoother_reset(pe_smoother *s);
-/* One result at time t_ms (non-decreasing): probs [n_classes]; emb (dim
- * floats, may be NULL) feeds the scene-cut test. */
+/* One result at time t_ms (non-decreasing): probs [n_classes], each in
+ * [0, 1]; emb (dim floats, may be NULL) feeds the scene-cut test.  Nothing
+ * is allocated after the first embedding of a size. */
 PE_API pe_status pe_smoother_update(pe_smoother *s, double t_ms, const float *probs,
                                     int n_classes, const float *emb, int dim,
                                     pe_smoothed *out);
