@@ -4,6 +4,7 @@
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
+#include "../image/frame.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
 
@@ -160,15 +161,17 @@ static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess
     if (r->width == 0) r->width = m->info.image_size;
 }
 
-pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
-                          pe_output kind, float *out, size_t out_len) {
-    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
+/* Preprocesses a pixel source (an image or a frame) into the context's
+ * input tensor and encodes it; the scratch grows only for a larger size. */
+static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *pp,
+                               pe_output kind, float *out, size_t out_len) {
     pe_preprocess r;
     resolve_pp(c->m, pp, &r);
     int rows, cols;
     pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
     if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
-    size_t need = pe_preprocess_scratch_bytes(img, &r);
+    size_t need;
+    if ((s = pe_source_scratch(src, &r, &need))) return s;
     if (need > c->img_scratch_bytes) {
         pe_free(c->img_scratch);
         c->img_scratch_bytes = 0;
@@ -182,8 +185,24 @@ pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *p
         if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
         c->img_floats = floats;
     }
-    if ((s = pe_image_to_tensor(img, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
+    if ((s = pe_source_to_tensor(src, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
     return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
+}
+
+pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
+                          pe_output kind, float *out, size_t out_len) {
+    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
+    pe_image_source src;
+    pe_status s = pe_image_source_init(img, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
+}
+
+pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp, pe_output kind,
+                          float *out, size_t out_len) {
+    if (!c || !f || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_frame: NULL argument");
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
 }
 
 pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len, float *out,
