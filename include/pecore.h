@@ -320,6 +320,13 @@ PE_API pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp,
 PE_API pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
                                  pe_output kind, float *out, size_t out_len);
 
+/* pe_preprocess_frame with the context's scratch: pp may be NULL (the
+ * model's native size, squash) and after the first frame of a given size
+ * nothing is allocated.  For callers that time or batch preprocessing
+ * apart from encoding; out holds 3 * height * width floats. */
+PE_API pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                         float *out, size_t out_len);
+
 /* ---------------------------------------------------------------- text */
 
 typedef struct pe_tokenizer pe_tokenizer;

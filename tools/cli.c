@@ -91,12 +91,16 @@ int cli_scan(int argc, char **argv, const char *allowed, const char *flags, cons
 
 static int take_opt(void *user, const char *a, const char *v) {
     opts *o = user;
+    int t = cli_frames_take(&o->fr, a, v);
+    if (t) return t < 0;
     if (!strcmp(a, "--tokens")) o->tokens = 1;
     else if (!strcmp(a, "--vision-only")) o->vision_only = 1;
     else if (!strcmp(a, "--json")) o->json = 1;
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
     else if (!strcmp(a, "--raw")) o->raw = v;
+    else if (!strcmp(a, "--frames")) o->frames = v;
+    else if (!strcmp(a, "--rgb-out")) o->rgb_out = v;
     else if (!strcmp(a, "--arch")) o->arch = v;
     else if (!strcmp(a, "--dtype")) o->dtype = v;
     else if (!strcmp(a, "--crop")) {
@@ -125,7 +129,8 @@ static int take_opt(void *user, const char *a, const char *v) {
 int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
     memset(o, 0, sizeof *o);
     o->warmup = -1; /* unset */
-    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only ", o->inputs, &o->n_inputs, take_opt, o);
+    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only" CLI_FRAME_FLAGS, o->inputs,
+                    &o->n_inputs, take_opt, o);
 }
 
 int cli_wants_help(int argc, char **argv) {

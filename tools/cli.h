@@ -3,6 +3,7 @@
 #ifndef PE_CLI_H
 #define PE_CLI_H
 
+#include "frames.h"
 #include "pecore.h"
 
 #include <stdio.h>
@@ -22,6 +23,8 @@ int cli_parse_size(const char *s, int *h, int *w);
 
 typedef struct opts {
     const char *model, *out, *raw, *arch, *crop, *dtype;
+    const char *frames, *rgb_out;   /* --frames FILE, --rgb-out PNG */
+    cli_frames fr;                  /* the frame options (frames.h) */
     const char *inputs[MAX_INPUTS];   /* positional arguments */
     int n_inputs;
     int height, width;      /* --size; 0: model's native size */

@@ -4,7 +4,6 @@
 
 #include "../kernels/kernels.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +29,12 @@ void pe_yuv_coef_init(pe_yuv_matrix m, pe_yuv_coef *c) {
     c->cgv = (float)(-2.0 * (1.0 - kr) * kr / kg * sc);
 }
 
+/* To nearest, ties to even, as the SIMD conversions do: adding 1.5 * 2^23
+ * leaves no fraction bits, so the float addition itself rounds (|v| is far
+ * below 2^22 here).  lrintf would do the same through a libm call. */
 static uint8_t round8(float v) {
-    long r = lrintf(v); /* to nearest, ties to even (the default mode) */
+    const float t = v + 12582912.0f; /* not folded: IEEE forbids it */
+    const int r = (int)(t - 12582912.0f);
     return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
 }
 
@@ -65,9 +68,6 @@ const pe_pixels pe_pixels_scalar = {
     .vpass = NULL,
 };
 
-#ifndef PE_PIXELS_AVX2
-#define PE_PIXELS_AVX2 pe_pixels_scalar /* TEMP */
-#endif
 static const pe_pixels *forced;
 
 void pe_pixels_force(const pe_pixels *p) { forced = p; }
@@ -77,7 +77,7 @@ const pe_pixels *pe_pixels_get(void) {
 #if defined(__x86_64__)
     /* Both x86 GEMM sets imply AVX2; "scalar" (PECORE_ISA or an old CPU)
      * keeps the scalar pixels too. */
-    return strcmp(pe_kernels_get()->name, "scalar") ? &PE_PIXELS_AVX2 : &pe_pixels_scalar;
+    return strcmp(pe_kernels_get()->name, "scalar") ? &pe_pixels_avx2 : &pe_pixels_scalar;
 #elif defined(__aarch64__)
     const char *env = getenv("PECORE_ISA");
     return env && !strcmp(env, "scalar") ? &pe_pixels_scalar : &pe_pixels_neon;

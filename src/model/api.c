@@ -161,8 +161,30 @@ static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess
     if (r->width == 0) r->width = m->info.image_size;
 }
 
-/* Preprocesses a pixel source (an image or a frame) into the context's
- * input tensor and encodes it; the scratch grows only for a larger size. */
+/* Preprocesses a pixel source (an image or a frame) into out (NULL: the
+ * context's input tensor) with the context's scratch, which grows only for
+ * a larger size. */
+static pe_status preprocess_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *r,
+                                   float *out) {
+    size_t need;
+    pe_status s = pe_source_scratch(src, r, &need);
+    if (s) return s;
+    if (need > c->img_scratch_bytes) {
+        pe_free(c->img_scratch);
+        c->img_scratch_bytes = 0;
+        if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
+        c->img_scratch_bytes = need;
+    }
+    size_t floats = (size_t)3 * r->height * r->width;
+    if (!out && floats > c->img_floats) {
+        pe_free(c->img);
+        c->img_floats = 0;
+        if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
+        c->img_floats = floats;
+    }
+    return pe_source_to_tensor(src, r, out ? out : c->img, c->img_scratch, c->img_scratch_bytes);
+}
+
 static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *pp,
                                pe_output kind, float *out, size_t out_len) {
     pe_preprocess r;
@@ -170,22 +192,7 @@ static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preproc
     int rows, cols;
     pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
     if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
-    size_t need;
-    if ((s = pe_source_scratch(src, &r, &need))) return s;
-    if (need > c->img_scratch_bytes) {
-        pe_free(c->img_scratch);
-        c->img_scratch_bytes = 0;
-        if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
-        c->img_scratch_bytes = need;
-    }
-    size_t floats = (size_t)3 * r.height * r.width;
-    if (floats > c->img_floats) {
-        pe_free(c->img);
-        c->img_floats = 0;
-        if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
-        c->img_floats = floats;
-    }
-    if ((s = pe_source_to_tensor(src, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
+    if ((s = preprocess_source(c, src, &r, NULL))) return s;
     return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
 }
 
@@ -195,6 +202,18 @@ pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *p
     pe_image_source src;
     pe_status s = pe_image_source_init(img, &src);
     return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
+}
+
+pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                  float *out, size_t out_len) {
+    if (!c || !f || !out)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_preprocess_frame: NULL argument");
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    if (s || (s = check_out((size_t)3 * r.height * r.width, out_len))) return s;
+    return preprocess_source(c, &src.base, &r, out);
 }
 
 pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp, pe_output kind,
