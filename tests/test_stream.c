@@ -260,6 +260,7 @@ static void test_slow_callback(pe_protos *p) {
     l = new_log();
     l->sleep_ms = 300;
     o.all_frames = 0;
+    o.user = l;
     if (pe_stream_create(g_model, p, NULL, &o, &s)) { free_log(l); return; }
     for (int i = 0; i < 4; i++) {
         pe_frame f = scene_frame(1);
