@@ -98,7 +98,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 $(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
 test: all $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_stream_cli.sh
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh
 
 # Both compilers, warnings as errors.
 check-warnings:
@@ -180,7 +180,7 @@ cross-arm64:
 # qemu-user.  test_quant is left out: its golden T16 round trip takes minutes
 # in the scalar kernels under emulation.
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
-               test_variants test_classify test_noalloc test_quantize_api
+               test_variants test_classify test_noalloc test_quantize_api test_frame
 ARM64_CC := aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itools $(WARN) -O2 -Werror
 .PHONY: test-arm64
 test-arm64: cross-arm64
