@@ -12,16 +12,11 @@ T=$(mktemp -d /tmp/pecore-stream-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 PE=build/pecore
 $PE quantize -m "$G/models/pe-core-t16-384.safetensors" -o "$T/q8.safetensors" --type q8 2>/dev/null
-inputs=""; filt=""; i=0
 for im in astronaut.jpg chelsea.png coffee_progressive.jpg camera_gray.png; do
     $PE gallery add -m "$T/q8.safetensors" -g "$T/g.gal" --label "${im%%.*}" "$G/images/$im" 2>/dev/null
-    inputs="$inputs -loop 1 -framerate 30 -t 2.5 -i $G/images/$im"
-    filt="$filt[$i:v]scale=640:480,setsar=1,format=yuvj420p[v$i];"
-    i=$((i + 1))
 done
-# shellcheck disable=SC2086
-ffmpeg -hide_banner -loglevel error -y $inputs -filter_complex "${filt}[v0][v1][v2][v3]concat=n=4:v=1:a=0" \
-    -r 30 -c:v mjpeg -q:v 5 "$T/clip.avi"
+sh scripts/clip.sh "$T/clip.avi" 2.5 "$G/images/astronaut.jpg" "$G/images/chelsea.png" \
+    "$G/images/coffee_progressive.jpg" "$G/images/camera_gray.png"
 for r in $(seq "$ROUNDS"); do
     echo "round $r, $(uptime | sed 's/.*load/load/')"
     ffmpeg -hide_banner -loglevel error -re -i "$T/clip.avi" -f rawvideo -pix_fmt nv12 - |

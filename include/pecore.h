@@ -700,9 +700,6 @@ typedef struct pe_stream_options {
     pe_preprocess pp;        /* zeroed = the model's native size             */
     int top_k;               /* entries of scores->top; 0 = 5                */
     int k;                   /* gallery neighbours; 0 = 5                    */
-                             /* the smoother's classes: the pack's (at most
-                                PE_CLASSIFY_MAX_TOP) or the gallery's
-                                distinct labels, by index                    */
     pe_metric metric;
     pe_smoother_options smooth;
     pe_stream_callback on_result;   /* may be NULL (stats only)              */
@@ -711,7 +708,8 @@ typedef struct pe_stream_options {
 
 /* Exactly one of protos and gallery is non-NULL; it must belong to m,
  * outlive the stream and stay unchanged while it runs.  The model needs a
- * pooling head. */
+ * pooling head.  The classes (of smoothed[] and stable) are the pack's, at
+ * most PE_CLASSIFY_MAX_TOP, or the gallery's distinct labels, by index. */
 PE_API pe_status pe_stream_create(const pe_model *m, const pe_protos *protos,
                                   const pe_gallery *gallery, const pe_stream_options *opt,
                                   pe_stream **out);

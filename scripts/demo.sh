@@ -63,18 +63,10 @@ else
     echo " pipeline, the drops and the timings are real)"
 fi
 rm -f "$OUT/demo.gal"
-inputs=""; filt=""; cat=""; i=0
 for f in examples/astronaut.jpg examples/chelsea.jpg examples/coffee.jpg; do
-    name=$(basename "$f" .jpg)
-    build/pecore gallery add -m "$SMODEL" -g "$OUT/demo.gal" --label "$name" "$f" 2>/dev/null
-    inputs="$inputs -loop 1 -framerate 30 -t 3 -i $f"
-    filt="$filt[$i:v]scale=640:480,setsar=1,format=yuvj420p[v$i];"
-    cat="$cat[v$i]"
-    i=$((i + 1))
+    build/pecore gallery add -m "$SMODEL" -g "$OUT/demo.gal" --label "$(basename "$f" .jpg)" "$f" 2>/dev/null
 done
-# shellcheck disable=SC2086
-ffmpeg -hide_banner -loglevel error -y $inputs -filter_complex "$filt${cat}concat=n=$i:v=1:a=0" \
-    -r 30 -c:v mjpeg -q:v 5 "$OUT/clip.avi"
+sh scripts/clip.sh "$OUT/clip.avi" 3 examples/astronaut.jpg examples/chelsea.jpg examples/coffee.jpg
 echo "scenes: astronaut 0-3 s, chelsea 3-6 s, coffee 6-9 s; lines where the stable label changes:"
 ffmpeg -hide_banner -loglevel error -re -i "$OUT/clip.avi" -f rawvideo -pix_fmt nv12 - |
     build/pecore stream -m "$SMODEL" --gallery "$OUT/demo.gal" --k 1 --threads 2 \

@@ -24,16 +24,9 @@ for s in $SCENES; do
     ok $? "gallery add $s"
 done
 
-# ---- the clip: looped stills, concatenated (MJPEG keeps it small)
-inputs=""; filt=""; i=0
-for s in $SCENES; do
-    inputs="$inputs -loop 1 -framerate 30 -t 2.5 -i $(photo "$s")"
-    filt="$filt[$i:v]scale=$(echo $VS | tr x :),setsar=1,format=yuvj420p[v$i];"
-    i=$((i + 1))
-done
-# shellcheck disable=SC2086
-ffmpeg -hide_banner -loglevel error -y $inputs -filter_complex "${filt}[v0][v1][v2][v3]concat=n=4:v=1:a=0" \
-    -r 30 -c:v mjpeg -q:v 5 "$T/clip.avi"
+# ---- the clip: looped stills, concatenated
+# shellcheck disable=SC2046
+sh "$(dirname "$0")/../scripts/clip.sh" "$T/clip.avi" 2.5 $(for s in $SCENES; do photo "$s"; done)
 ok $? "ffmpeg makes the clip"
 
 # ---- live: real time, keep-latest

@@ -62,7 +62,6 @@ int copts_take(void *user, const char *a, const char *v) {
     return 0;
 }
 
-/* Strict parse (tools/cli.h cli_scan) with this file's options. */
 void copts_init(copts *o) {
     memset(o, 0, sizeof *o);
     o->top = 5;
@@ -70,6 +69,7 @@ void copts_init(copts *o) {
     o->context_length = 77;
 }
 
+/* Strict parse (tools/cli.h cli_scan) with this file's options. */
 static int cparse(int argc, char **argv, const char *allowed, copts *o) {
     copts_init(o);
     return cli_scan(argc, argv, allowed, " --json ", o->inputs, &o->n_inputs, copts_take, o);
@@ -290,7 +290,8 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
         return cli_fail("%s has no pooling head: it gives token grids, not embeddings", o->model);
     if (o->raw && o->n_inputs) return cli_fail("give either --raw IN.npy or images, not both");
     if (!o->raw && !o->n_inputs) return cli_fail("no input: pass images or --raw IN.npy");
-    if (o->raw && o->crop) return cli_fail("--crop applies to images, not to --raw tensors");
+    if (o->raw && (o->crop || o->height))
+        return cli_fail("--crop and --size apply to images, not to --raw tensors");
     int D = e->dim = in.out_dim, rc = 0;
     npy_array a = {0};
     char err[512];
@@ -320,7 +321,6 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
                                     (size_t)e->n * D);
         if (s) rc = cli_fail_status(s, o->raw);
     }
-    if (o->raw && o->height) return cli_fail("--size applies to images, not to --raw tensors");
     pe_preprocess pp = {o->height ? o->height : in.image_size, o->width ? o->width : in.image_size,
                         o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
                         PE_RESAMPLE_BILINEAR};

@@ -281,6 +281,10 @@ pe_status pe_stream_create(const pe_model *m, const pe_protos *protos, const pe_
     s->n_classes = n_classes;
     s->dim = dim;
     s->n_slots = o.ring + 2;
+    pthread_mutex_init(&s->push_mu, NULL);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->room, NULL);
     pe_ctx_options co = {.n_threads = o.n_threads};
     st = pe_ctx_create(m, &co, &s->ctx);
     if (!st) st = pe_smoother_create(n_classes, &o.smooth, &s->sm);
@@ -290,22 +294,11 @@ pe_status pe_stream_create(const pe_model *m, const pe_protos *protos, const pe_
         s->slots = pe_calloc((size_t)s->n_slots, sizeof *s->slots);
         if (!s->emb || !s->dense || !s->slots) st = PE_ERR_NOMEM;
     }
+    if (!st && pthread_create(&s->thread, NULL, worker, s))
+        st = pe_error(PE_ERR_NOMEM, "pe_stream_create: cannot start the worker thread");
     if (st) {
-        pe_smoother_free(s->sm);
-        pe_ctx_free(s->ctx);
-        pe_free(s->emb);
-        pe_free(s->dense);
-        pe_free(s->slots);
-        pe_free(s);
+        pe_stream_free(s);   /* not running: frees what was made */
         return st;
-    }
-    pthread_mutex_init(&s->push_mu, NULL);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->work, NULL);
-    pthread_cond_init(&s->room, NULL);
-    if (pthread_create(&s->thread, NULL, worker, s)) {
-        pe_stream_free(s);
-        return pe_error(PE_ERR_NOMEM, "pe_stream_create: cannot start the worker thread");
     }
     s->running = 1;
     *out = s;
@@ -429,7 +422,7 @@ void pe_stream_free(pe_stream *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
     }
-    for (int i = 0; i < s->n_slots; i++) pe_free(s->slots[i].buf);
+    for (int i = 0; s->slots && i < s->n_slots; i++) pe_free(s->slots[i].buf);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->room);
     pthread_mutex_destroy(&s->mu);
