@@ -693,13 +693,17 @@ PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
  *     time constant tau_ms: a result dt ms after the previous one moves the
  *     average by 1 - exp(-dt / tau_ms) towards the new probabilities;
  *   - the stable label changes only when another class leads it in the
- *     smoothed probabilities by switch_margin for min_dwell_ms in a row;
+ *     smoothed probabilities by at least switch_margin for min_dwell_ms in
+ *     a row (the first update where it leads starts the clock; a different
+ *     leader restarts it);
  *   - it becomes "unknown" (-1) when its smoothed probability stays below
- *     unknown_enter for min_dwell_ms, and leaves unknown when a class
- *     rises above unknown_leave (>= unknown_enter: hysteresis);
- *   - a scene cut (the cosine between consecutive embeddings below
- *     scene_cut_cosine) restarts the average from the new frame and lets
- *     the stable label follow without the dwell. */
+ *     unknown_enter for min_dwell_ms, and leaves unknown as soon as the
+ *     best class rises above unknown_leave (>= unknown_enter: hysteresis);
+ *   - the first update, one after pe_smoother_reset, and a scene cut (the
+ *     cosine between consecutive embeddings below scene_cut_cosine) start
+ *     the average from the frame's probabilities and let the stable label
+ *     follow without the dwell: the best class, or unknown when unknown is
+ *     enabled and no class is above unknown_leave. */
 typedef struct pe_smoother_options {
     float tau_ms;            /* 0 = 300 ms                                   */
     float switch_margin;     /* 0 = 0.10                                     */
@@ -715,7 +719,7 @@ typedef struct pe_smoothed {
     const float *probs;      /* [n_classes] smoothed; owned by the smoother,
                                 valid until its next update                  */
     int stable;              /* class index of the stable label, -1 unknown  */
-    float stable_prob;       /* its smoothed probability                     */
+    float stable_prob;       /* its smoothed probability (0 when unknown)    */
     int changed;             /* 1: stable differs from the previous update   */
     int scene_cut;           /* 1: this update restarted the average         */
 } pe_smoothed;
@@ -724,19 +728,27 @@ PE_API pe_status pe_smoother_create(int n_classes, const pe_smoother_options *op
                                     pe_smoother **out);
 PE_API void pe_smoother_free(pe_smoother *s);
 PE_API void pe_smoother_reset(pe_smoother *s);
-/* One result at time t_ms (non-decreasing): probs [n_classes]; emb (dim
- * floats, may be NULL) feeds the scene-cut test. */
+/* One result at time t_ms (non-decreasing): probs [n_classes], each in
+ * [0, 1]; emb (dim floats, may be NULL) feeds the scene-cut test.  Nothing
+ * is allocated after the first embedding of a size. */
 PE_API pe_status pe_smoother_update(pe_smoother *s, double t_ms, const float *probs,
                                     int n_classes, const float *emb, int dim,
                                     pe_smoothed *out);
 
 /* A live stream: the app pushes camera frames from its callback and gets
- * results through another.  pe_stream_push copies the frame into a small
- * ring and returns at once; when the worker is busy the newest frame wins
- * and older waiting ones are dropped (counted), as CameraX's
- * KEEP_ONLY_LATEST.  One worker thread (with the context's pool) encodes,
- * classifies (prototypes / zero-shot labels, or a gallery's k nearest) and
- * smooths, then calls on_result on that thread. */
+ * results through another.  pe_stream_push copies the frame (only the bytes
+ * its planes use) into a small ring and returns at once; when the worker is
+ * busy the newest frame wins and older waiting ones are dropped (counted),
+ * as CameraX's KEEP_ONLY_LATEST: the worker always takes the newest frame.
+ * One worker thread (with its own context and pool) encodes, classifies
+ * (prototypes / zero-shot labels, or a gallery's k nearest) and smooths,
+ * then calls on_result on that thread.  Results come in push order.  After
+ * each ring slot has held the largest frame size nothing is allocated per
+ * frame by the ring.
+ *
+ * Threads: push may be called from any thread (concurrent pushes take
+ * turns); on_result runs on the worker and may call pe_stream_stats_get but
+ * not push, flush or free of its own stream.  free must not race a push. */
 typedef struct pe_stream pe_stream;
 
 typedef struct pe_stream_result {
@@ -757,16 +769,25 @@ typedef void (*pe_stream_callback)(void *user, const pe_stream_result *r);
 
 typedef struct pe_stream_stats {
     int64_t frames_in, processed, dropped;
+    int64_t failed;            /* encode/classify errors (pe_stream_flush
+                                  reports the first); frames_in = processed
+                                  + dropped + failed once flushed            */
     double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms;
-    double cpu_ms_per_result;  /* CPU time of the process per result         */
-    double fps;                /* results per second of wall time            */
+                               /* push to result, from a log histogram of
+                                  every result (within 1%; max exact)        */
+    double cpu_ms_per_result;  /* CPU time of the whole process (all its
+                                  threads) from the first push to the last
+                                  result, per result                         */
+    double fps;                /* results per second, first push to last
+                                  result                                     */
 } pe_stream_stats;
 
 typedef struct pe_stream_options {
     int n_threads;           /* of the encoding context; 0 = all cores       */
     int all_frames;          /* non-zero: drop nothing, push waits for room
                                 (offline video)                              */
-    int ring;                /* frames waiting at most; 0 = 1                */
+    int ring;                /* frames waiting at most, 1..64; 0 = 1 (more
+                                matters only with all_frames)                */
     pe_preprocess pp;        /* zeroed = the model's native size             */
     int top_k;               /* entries of scores->top; 0 = 5                */
     int k;                   /* gallery neighbours; 0 = 5                    */
@@ -776,14 +797,20 @@ typedef struct pe_stream_options {
     void *user;
 } pe_stream_options;
 
-/* Exactly one of protos and gallery is non-NULL; it must belong to m and
- * outlive the stream. */
+/* Exactly one of protos and gallery is non-NULL; it must belong to m,
+ * outlive the stream and stay unchanged while it runs.  The model needs a
+ * pooling head.  The classes (of smoothed[] and stable) are the pack's, at
+ * most PE_CLASSIFY_MAX_TOP, or the gallery's distinct labels, by index. */
 PE_API pe_status pe_stream_create(const pe_model *m, const pe_protos *protos,
                                   const pe_gallery *gallery, const pe_stream_options *opt,
                                   pe_stream **out);
-/* Copies f (checked as pe_frame_check) and returns; t_ms is its timestamp. */
+/* Copies f (checked as pe_frame_check; a bad frame is refused here) and
+ * returns; t_ms is its timestamp for the smoother (non-decreasing).  With
+ * all_frames it first waits while ring frames are waiting. */
 PE_API pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms);
-/* Waits until every frame pushed so far is processed or dropped. */
+/* Waits until every frame pushed before the call is processed or dropped;
+ * returns the first encode/classify error of the worker since the last
+ * flush, with its message. */
 PE_API pe_status pe_stream_flush(pe_stream *s);
 PE_API pe_status pe_stream_stats_get(const pe_stream *s, pe_stream_stats *out);
 /* Stops the worker after the frame in progress; waiting frames are dropped. */

@@ -37,6 +37,9 @@ static const char *USAGE =
     "  prototypes -m MODEL --labels-file F [--templates-file F] -o PACK\n"
     "                                              class embeddings from text, stored\n"
     "  gallery    add|list|remove -g GALLERY ...    labelled reference images for KNN\n"
+    "  stream     -m MODEL (--labels L | --prototypes P | --gallery G) --pix-fmt F\n"
+    "             --video-size WxH [--fps N] [--all-frames] [--json] < frames\n"
+    "                                              live labels for raw video (ffmpeg)\n"
     "  convert    -m IN.pt -o OUT.safetensors [--vocab F] [--vision-heads N]\n"
     "                                              .pt checkpoint to safetensors\n"
     "  verify     -m MODEL (--sha256 HEX | --manifest models.json [--name N])\n"
@@ -422,6 +425,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(n, rest);
     if (!strcmp(cmd, "prototypes")) return cmd_prototypes(n, rest);
     if (!strcmp(cmd, "gallery")) return cmd_gallery(n, rest);
+    if (!strcmp(cmd, "stream")) return cmd_stream(n, rest);
     if (!strcmp(cmd, "quantize")) return cmd_quantize(n, rest);
     if (!strcmp(cmd, "compare")) return cmd_compare(n, rest);
     if (!strcmp(cmd, "convert")) return cmd_convert(n, rest);
