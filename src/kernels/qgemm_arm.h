@@ -12,6 +12,12 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* GCC 12 schedules every weight load of an unrolled inner loop before the
+ * first multiply, which needs more than 32 registers and spills the
+ * accumulators; a compiler barrier after a group's loads keeps the next
+ * group's loads from moving above its multiplies (it emits nothing). */
+#define LOAD_FENCE() __asm__ volatile("" ::: "memory")
+
 /* Applies the epilogue to an mr x 16 tile held in a stack buffer (row
  * stride 16), row r first scaled by rs[r] (the activation scale), and
  * stores the first ncols columns. */

@@ -55,17 +55,25 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
     const uint8_t *t = W + PE_Q8_HEAD;
     /* 8 codes of K are 2 groups of 64 bytes: byte offset 16 k */
     for (int k = 0; k < nb * PE_QK; k += 8) {
-        const uint8x16x4_t g0 = vld1q_u8_x4(t + (size_t)k * 16), g1 = vld1q_u8_x4(t + (size_t)k * 16 + 64);
         int8x16_t a[PAIRS];
 #pragma GCC unroll 2
         for (int p = 0; p < pairs; p++) a[p] = rows8(row[2 * p] + k, row[2 * p + 1] + k);
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-            const uint8x16_t lo = zip1_32(g0.val[c], g1.val[c]), hi = zip2_32(g0.val[c], g1.val[c]);
+        const uint8_t *w = t + (size_t)k * 16;
+        /* half a group (8 columns) at a time: all 8 registers of the two
+         * groups and their 8 ZIPs at once would spill an accumulator */
 #pragma GCC unroll 2
-            for (int p = 0; p < pairs; p++) {
-                acc[p][2 * c] = vusmmlaq_s32(acc[p][2 * c], lo, a[p]);
-                acc[p][2 * c + 1] = vusmmlaq_s32(acc[p][2 * c + 1], hi, a[p]);
+        for (int c2 = 0; c2 < 4; c2 += 2) {
+            const uint8x16x2_t g0 = vld1q_u8_x2(w + 16 * c2), g1 = vld1q_u8_x2(w + 64 + 16 * c2);
+            LOAD_FENCE();
+#pragma GCC unroll 2
+            for (int i = 0; i < 2; i++) {
+                const int c = c2 + i;
+                const uint8x16_t lo = zip1_32(g0.val[i], g1.val[i]), hi = zip2_32(g0.val[i], g1.val[i]);
+#pragma GCC unroll 2
+                for (int p = 0; p < pairs; p++) {
+                    acc[p][2 * c] = vusmmlaq_s32(acc[p][2 * c], lo, a[p]);
+                    acc[p][2 * c + 1] = vusmmlaq_s32(acc[p][2 * c + 1], hi, a[p]);
+                }
             }
         }
     }

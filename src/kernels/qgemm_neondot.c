@@ -119,6 +119,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 #define Q8_GROUP(G)                                                                              \
     do {                                                                                         \
         uint8x16x4_t wg = vld1q_u8_x4(w + (G) * 64);                                             \
+        LOAD_FENCE();                                                                            \
         _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                                   \
             acc[r][0] = vdotq_laneq_u32(acc[r][0], wg.val[0], a[r], G);                          \
             acc[r][1] = vdotq_laneq_u32(acc[r][1], wg.val[1], a[r], G);                          \
