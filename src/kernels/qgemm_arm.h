@@ -29,7 +29,4 @@ void pe_arm_qtile_store(const float *tile, int mr, int ncols, const float *rs, f
 void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
                         int n0, int n1, const pe_epilogue *ep);
 
-extern const pe_qkernels pe_qkernels_neondot;
-extern const pe_qkernels pe_qkernels_i8mm;
-
 #endif
