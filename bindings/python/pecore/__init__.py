@@ -202,8 +202,8 @@ class Model(_pecore.Model):
     def __init__(self, path, threads=0, vision_only=False, vocab=None, sha256=None):
         path = os.path.abspath(os.fspath(path))
         vocab = os.path.abspath(os.fspath(vocab)) if vocab else None
-        super().__init__(path, threads, vision_only, sha256)
         self._args = (path, threads, vision_only, vocab, sha256)
+        super().__init__(path, threads, vision_only, sha256)
         self._info = super()._info()
         self._tokenizer = None
         self._tokenizer_lock = threading.Lock()
@@ -273,7 +273,7 @@ class Model(_pecore.Model):
             h, w = _size(size, self._info["image_size"])
             out = self._encode_images(_items(x), kind, h, w, _crop(crop))
         if output != "tokens":
-            out = out.reshape(out.shape[0], -1)
+            out = out.reshape(out.shape[0], out.shape[1] * out.shape[2])
         return _unit(out) if normalize else out
 
     def encode_text(self, text, normalize=False):
