@@ -2,6 +2,7 @@
 this checkout: `make` builds build/libpecore.a (its kernels need per-file
 ISA flags, which the Makefile knows) and the CLI's image decoder object,
 then they are linked in statically, as `make python` does."""
+import glob
 import os
 import subprocess
 
@@ -27,8 +28,8 @@ class BuildWithLibrary(build_ext):
 setup(
     ext_modules=[Extension(
         "pecore._pecore",
-        sources=["src/module.c", "src/classify.c"],
-        depends=["src/binding.h"],
+        sources=sorted(glob.glob("src/*.c")),
+        depends=glob.glob("src/*.h"),
         include_dirs=[os.path.join(ROOT, "include"), os.path.join(ROOT, "tools"),
                       numpy.get_include()],
         extra_compile_args=["-std=c11", "-D_GNU_SOURCE"],
