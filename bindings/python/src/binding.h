@@ -36,7 +36,8 @@ extern PyTypeObject Model_Type, Tokenizer_Type;
 PyObject *raise_status(pe_status s, const char *msg);
 
 /* Takes lock; waits for it with the GIL released, so a holder that needs
- * the GIL back (to build its results) never deadlocks against a waiter. */
+ * the GIL back (to build its results) never deadlocks against a waiter.
+ * (Code running without the GIL takes a lock with PyThread_acquire_lock.) */
 void lock_take(PyThread_type_lock lock);
 
 /* Runs the statements with the GIL released (the caller holds the object's lock). */

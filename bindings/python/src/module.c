@@ -366,17 +366,21 @@ static pe_status item_image(const item *it, img_buf *buf, const pe_image **img,
     return PE_OK;
 }
 
-/* Encodes each image into out + per * i; stops at the first error. */
-static pe_status encode_items(pe_ctx *c, const item *it, Py_ssize_t n, pe_preprocess pp,
+/* Encodes each image into out + per * i; stops at the first error.  Runs
+ * without the GIL; files are decoded outside the model's lock, so another
+ * thread's forward pass overlaps the decoding. */
+static pe_status encode_items(ModelObject *self, const item *it, Py_ssize_t n, pe_preprocess pp,
                               int kind, float *out, size_t per, char *msg, size_t cap) {
     pe_status s = PE_OK;
     for (Py_ssize_t i = 0; i < n && !s; i++) {
         img_buf buf = {0};
         const pe_image *img;
         if (!(s = item_image(&it[i], &buf, &img, &pp.resample, msg, cap))) {
-            s = pe_encode_image(c, img, &pp, (pe_output)kind, out + per * (size_t)i, per);
-            if (s) snprintf(msg, cap, "%s%s%s", it[i].path ? it[i].path : "",
-                            it[i].path ? ": " : "", pe_last_error());
+            PyThread_acquire_lock(self->lock, WAIT_LOCK);
+            s = pe_encode_image(self->c, img, &pp, (pe_output)kind, out + per * (size_t)i, per);
+            if (s && it[i].path) snprintf(msg, cap, "%s: %s", it[i].path, pe_last_error());
+            else if (s) snprintf(msg, cap, "image %zd: %s", i, pe_last_error());
+            PyThread_release_lock(self->lock);
         }
         image_free(&buf);
     }
@@ -399,10 +403,8 @@ static PyObject *Model_encode_images(ModelObject *self, PyObject *args) {
         float *o = PyArray_DATA((PyArrayObject *)out);
         char msg[768] = "";
         pe_status s;
-        lock_take(self->lock);
-        WITHOUT_GIL(s = encode_items(self->c, it, n, pp, kind, o, (size_t)rows * cols, msg,
+        WITHOUT_GIL(s = encode_items(self, it, n, pp, kind, o, (size_t)rows * cols, msg,
                                      sizeof msg));
-        PyThread_release_lock(self->lock);
         if (s) {
             Py_CLEAR(out);
             raise_status(s, msg);
