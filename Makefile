@@ -97,18 +97,6 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 # Counts heap allocations on the hot path.
 $(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
-test: all $(TEST_BIN) $(PY_TEST_EXT)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh
-	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
-
-# Both compilers, warnings as errors.
-check-warnings:
-	$(MAKE) BUILD=build/gcc CC=gcc CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/gcc/%)
-	$(MAKE) BUILD=build/clang CC=clang CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/clang/%)
-
-clean:
-	rm -rf build $(PY_DIR)/pecore/_pecore*.so
-
 # ---------------------------------------------------------------- Python binding
 # make python:      bindings/python/pecore/_pecore*.so in place, so that
 #                   PYTHONPATH=bindings/python /usr/bin/python3 -c "import pecore" works
@@ -134,6 +122,18 @@ $(PY_EXT): $(PY_SRC) $(PY_DIR)/src/binding.h $(BUILD)/libpecore.a $(BUILD)/obj/t
 
 test-python: $(PY_EXT) $(BUILD)/pecore
 	@$(PY_TEST_CMD)
+
+test: all $(TEST_BIN) $(PY_TEST_EXT)
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh
+	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
+
+# Both compilers, warnings as errors.
+check-warnings:
+	$(MAKE) BUILD=build/gcc CC=gcc CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/gcc/%)
+	$(MAKE) BUILD=build/clang CC=clang CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/clang/%)
+
+clean:
+	rm -rf build $(PY_DIR)/pecore/_pecore*.so
 
 # ---------------------------------------------------------------- hardening
 # make test-asan: the whole suite under AddressSanitizer + UBSan (CI runs it).

@@ -282,7 +282,7 @@ class Model(_pecore.Model):
         model's text context)."""
         if isinstance(text, str):
             text = [text]
-        if isinstance(text, (list, tuple)) and text and all(isinstance(t, str) for t in text):
+        if isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text):
             ids = self.tokenize(text)
         else:
             ids = np.asarray(text)
@@ -302,6 +302,8 @@ class Transform:
     in [-1, 1]."""
 
     def __init__(self, size, crop="squash"):
+        if size is None:
+            raise InvalidArgumentError("Transform needs a size: an int or (height, width)")
         self.size = _size(size, None)
         self.crop = crop
         _crop(crop)

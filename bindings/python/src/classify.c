@@ -44,6 +44,51 @@ static PyObject *path_arg(PyObject *args) {
     return PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path) ? path : NULL;
 }
 
+/* Gallery and Prototypes share the shape of these calls; small adapters
+ * give the library's functions one signature. */
+typedef pe_status (*load_fn)(const char *path, void **out);
+typedef pe_status (*save_fn)(const void *h, const char *path);
+typedef const char *(*label_fn)(const void *h, int i);
+
+/* load(path) without the GIL: the new handle, or NULL with an exception. */
+static void *load_path(PyObject *args, load_fn load) {
+    PyObject *path = path_arg(args);
+    if (!path) return NULL;
+    const char *p = PyBytes_AS_STRING(path);
+    void *h = NULL;
+    pe_status s;
+    char msg[512] = "";
+    WITHOUT_GIL(s = load(p, &h); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
+    Py_DECREF(path);
+    if (s) raise_status(s, msg);
+    return s ? NULL : h;
+}
+
+/* save(path) under lock, without the GIL. */
+static PyObject *save_path(const void *h, PyThread_type_lock lock, PyObject *args, save_fn save) {
+    PyObject *path = path_arg(args);
+    if (!path) return NULL;
+    const char *p = PyBytes_AS_STRING(path);
+    pe_status s;
+    char msg[512] = "";
+    lock_take(lock);
+    WITHOUT_GIL(s = save(h, p); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
+    PyThread_release_lock(lock);
+    Py_DECREF(path);
+    return s ? raise_status(s, msg) : Py_NewRef(Py_None);
+}
+
+/* [label(h, 0), ..., label(h, n - 1)] as str; the caller holds the lock. */
+static PyObject *label_list(const void *h, int n, label_fn label) {
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *s = PyUnicode_FromString(label(h, i));
+        if (!s) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, i, s);
+    }
+    return list;
+}
+
 static int set_item(PyObject *d, const char *key, PyObject *v) {
     int rc = v ? PyDict_SetItemString(d, key, v) : -1;
     Py_XDECREF(v);
@@ -198,29 +243,25 @@ static int gallery_ok(GalleryObject *self) {
     return 0;
 }
 
+static pe_status gallery_load(const char *path, void **out) {
+    return pe_gallery_load(path, (pe_gallery **)out);
+}
+
+static pe_status gallery_save(const void *g, const char *path) {
+    return pe_gallery_save(g, path);
+}
+
+static const char *gallery_label(const void *g, int i) {
+    return pe_gallery_label(g, i);
+}
+
 static PyObject *Gallery_load(PyObject *cls, PyObject *args) {
-    PyObject *path = path_arg(args);
-    if (!path) return NULL;
-    const char *p = PyBytes_AS_STRING(path);
-    pe_gallery *g = NULL;
-    pe_status s;
-    char msg[512] = "";
-    WITHOUT_GIL(s = pe_gallery_load(p, &g); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
-    Py_DECREF(path);
-    return s ? raise_status(s, msg) : gallery_wrap((PyTypeObject *)cls, g);
+    pe_gallery *g = load_path(args, gallery_load);
+    return g ? gallery_wrap((PyTypeObject *)cls, g) : NULL;
 }
 
 static PyObject *Gallery_save(GalleryObject *self, PyObject *args) {
-    PyObject *path = gallery_ok(self) ? path_arg(args) : NULL;
-    if (!path) return NULL;
-    const char *p = PyBytes_AS_STRING(path);
-    pe_status s;
-    char msg[512] = "";
-    lock_take(self->lock);
-    WITHOUT_GIL(s = pe_gallery_save(self->g, p); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
-    PyThread_release_lock(self->lock);
-    Py_DECREF(path);
-    return s ? raise_status(s, msg) : Py_NewRef(Py_None);
+    return gallery_ok(self) ? save_path(self->g, self->lock, args, gallery_save) : NULL;
 }
 
 static PyObject *Gallery_add(GalleryObject *self, PyObject *args, PyObject *kw) {
@@ -257,13 +298,7 @@ static PyObject *Gallery_labels(GalleryObject *self, PyObject *unused) {
     (void)unused;
     if (!gallery_ok(self)) return NULL;
     lock_take(self->lock);
-    int n = pe_gallery_label_count(self->g);
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *s = PyUnicode_FromString(pe_gallery_label(self->g, i));
-        if (!s) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, i, s);
-    }
+    PyObject *list = label_list(self->g, pe_gallery_label_count(self->g), gallery_label);
     PyThread_release_lock(self->lock);
     return list;
 }
@@ -377,29 +412,25 @@ static PyObject *Protos_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     return s ? raise_status(s, NULL) : protos_wrap(type, p);
 }
 
+static pe_status protos_load(const char *path, void **out) {
+    return pe_protos_load(path, (pe_protos **)out);
+}
+
+static pe_status protos_save(const void *p, const char *path) {
+    return pe_protos_save(p, path);
+}
+
+static const char *protos_label(const void *p, int i) {
+    return pe_protos_label(p, i);
+}
+
 static PyObject *Protos_load(PyObject *cls, PyObject *args) {
-    PyObject *path = path_arg(args);
-    if (!path) return NULL;
-    const char *p = PyBytes_AS_STRING(path);
-    pe_protos *pr = NULL;
-    pe_status s;
-    char msg[512] = "";
-    WITHOUT_GIL(s = pe_protos_load(p, &pr); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
-    Py_DECREF(path);
-    return s ? raise_status(s, msg) : protos_wrap((PyTypeObject *)cls, pr);
+    pe_protos *p = load_path(args, protos_load);
+    return p ? protos_wrap((PyTypeObject *)cls, p) : NULL;
 }
 
 static PyObject *Protos_save(ProtosObject *self, PyObject *args) {
-    PyObject *path = protos_ok(self) ? path_arg(args) : NULL;
-    if (!path) return NULL;
-    const char *p = PyBytes_AS_STRING(path);
-    pe_status s;
-    char msg[512] = "";
-    lock_take(self->lock);
-    WITHOUT_GIL(s = pe_protos_save(self->p, p); if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
-    PyThread_release_lock(self->lock);
-    Py_DECREF(path);
-    return s ? raise_status(s, msg) : Py_NewRef(Py_None);
+    return protos_ok(self) ? save_path(self->p, self->lock, args, protos_save) : NULL;
 }
 
 static float threshold_arg(PyObject *t) {
@@ -502,13 +533,7 @@ static PyObject *Protos_labels(ProtosObject *self, PyObject *unused) {
     (void)unused;
     if (!protos_ok(self)) return NULL;
     lock_take(self->lock);
-    int n = pe_protos_count(self->p);
-    PyObject *list = PyList_New(n);
-    for (int i = 0; list && i < n; i++) {
-        PyObject *s = PyUnicode_FromString(pe_protos_label(self->p, i));
-        if (!s) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, i, s);
-    }
+    PyObject *list = label_list(self->p, pe_protos_count(self->p), protos_label);
     PyThread_release_lock(self->lock);
     return list;
 }

@@ -92,6 +92,7 @@ def test_text_inputs():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(m.encode_text(ids), b)
     np.testing.assert_array_equal(m.encode_text(ids[0]), a)
+    assert m.encode_text([]).shape == (0, 32)
     tok = pecore.get_tokenizer(m)
     np.testing.assert_array_equal(tok(["a dog"]), ids[1:])
     assert pecore.get_tokenizer(MICRO, vocab=VOCAB)("a dog").shape == (1, 32)
