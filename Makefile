@@ -161,8 +161,8 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(FUZZ_BUILD
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(SAN_FLAGS) -Iinclude -Isrc -Itools $(WARN) \
 		-o $@ $< $(TOOL_LIB_OBJ:$(BUILD)/%=$(FUZZ_BUILD)/%) $(FUZZ_BUILD)/libpecore.a $(LDLIBS_CLI)
 
-fuzz: fuzz-build $(BUILD)/tests/test_pt $(BUILD)/pecore
-	TEST_PT=$(BUILD)/tests/test_pt PECORE_CLI=$(BUILD)/pecore sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz: fuzz-build $(BUILD)/tests/test_pt $(BUILD)/tests/test_dinov2 $(BUILD)/pecore
+	TEST_PT=$(BUILD)/tests/test_pt TEST_DINOV2=$(BUILD)/tests/test_dinov2 PECORE_CLI=$(BUILD)/pecore sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 valgrind: all
 	@T=$$(mktemp -d /tmp/pecore-vg.XXXXXX); \

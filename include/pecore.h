@@ -71,8 +71,28 @@ typedef struct pe_ctx pe_ctx;
 
 typedef enum pe_pool_kind {
     PE_POOL_NONE = 0,     /* output is the token grid (PE-Spatial, PE-Lang) */
-    PE_POOL_ATTN = 1      /* attention-pooling head: one embedding         */
+    PE_POOL_ATTN = 1,     /* attention-pooling head: one embedding         */
+    PE_POOL_CLS = 2       /* the normalised class token is the embedding
+                             (the DINOv2 family: DINOv2, Franca)            */
 } pe_pool_kind;
+
+/* How a model's learned position grid G x G is resampled to another input
+ * grid (the class slot never is). */
+typedef enum pe_pos_resample {
+    PE_POS_BILINEAR = 0,      /* PE: bilinear, align_corners False          */
+    PE_POS_BICUBIC_OFFSET = 1,/* DINOv2 / Franca: bicubic (A = -0.75) with
+                                 scale (g + 0.1) / G, borders clamped        */
+    PE_POS_BICUBIC_AA = 2     /* DINOv2 with registers: antialiased bicubic
+                                 (a = -0.5, PIL's) to the exact size         */
+} pe_pos_resample;
+
+/* The image transform a model is evaluated with (pe_preprocess_init). */
+typedef enum pe_transform {
+    PE_TRANSFORM_PE = 0,         /* squash to the native size, PIL bilinear,
+                                    scaled to [-1, 1]                         */
+    PE_TRANSFORM_DINOV2_EVAL = 1 /* shorter side to 256 (PIL bicubic),
+                                    center-crop 224, ImageNet mean / std      */
+} pe_transform;
 
 /* Load options; NULL or a zeroed struct gives the defaults. */
 typedef struct pe_model_options {
@@ -126,13 +146,30 @@ typedef struct pe_model_info {
     int n_f32, n_f16, n_bf16; /* tensors of each stored dtype (a quantized
                                file's f16 / bf16 panels count as such)        */
     int n_q8, n_q4;         /* linear weights stored as q8 / q4 (pe_quantize)  */
+    /* architecture switches (the DINOv2 family differs from PE in each) */
+    char family[16];        /* "PE", "DINOv2" or "Franca"                      */
+    int n_registers;        /* register tokens after the class token (0 or 4)  */
+    int ffn_swiglu;         /* 1: SwiGLU FFN (mlp = its hidden size h), 0: GELU */
+    int rope;               /* 1: 2-D RoPE in attention (PE)                   */
+    pe_pos_resample pos_resample;
+    float ln_eps;           /* LayerNorm epsilon of the vision tower           */
+    pe_transform transform; /* the family's eval transform                     */
 } pe_model_info;
 
 /* Loads a safetensors file or a PyTorch checkpoint (torch.save zip, read
  * without Python by a restricted unpickler), told apart by their first bytes;
  * memory-mapped. Official names (bare, "visual.", "module.", wrapped under
  * "state_dict"/"weights"/"model" in a .pt) and timm names; the architecture
- * is inferred from shapes and the "__metadata__" heads. opt may be NULL. */
+ * is inferred from shapes and the "__metadata__" heads. opt may be NULL.
+ * The DINOv2 family loads from its release files: DINOv2's flat state dicts
+ * (cls_token, pos_embed, register_tokens, blocks.<i>. ...), Franca's
+ * {"teacher": ...} with backbone.blocks.<chunk>.<i>. (training heads
+ * dino_head / ibot_head ignored), and safetensors with the flat names and
+ * the metadata num_heads, num_register_tokens, interpolate_antialias,
+ * interpolate_offset (heads default to 64 wide, as every release).
+ * Every tensor of a file is used or on an explicit ignore list (training
+ * heads, mask_token); a file with tensors no known architecture uses is
+ * refused with PE_ERR_UNSUPPORTED naming them. */
 PE_API pe_status pe_model_load(const char *path, const pe_model_options *opt,
                                pe_model **out);
 PE_API void pe_model_free(pe_model *m);
@@ -151,15 +188,22 @@ PE_API void pe_ctx_free(pe_ctx *c);
 /* ---------------------------------------------------------------- encoding */
 
 typedef enum pe_output {
-    PE_OUTPUT_EMBEDDING = 0, /* [D] per image (needs pool = attn)            */
-    PE_OUTPUT_TOKENS = 1     /* [T, W] per image: the final normalised tokens
-                                (cls first when present)                     */
+    PE_OUTPUT_EMBEDDING = 0, /* [D] per image (needs pool = attn or cls)     */
+    PE_OUTPUT_TOKENS = 1,    /* [T, W] per image: the final normalised tokens
+                                (cls first when present, then the registers,
+                                then the patches row by row)                 */
+    PE_OUTPUT_LINEAR4 = 2    /* [5W] per image, the DINOv2 family's linear-
+                                probe input: the normalised class tokens of
+                                the last 4 blocks, then the mean of the last
+                                block's normalised patch tokens               */
 } pe_output;
 
 /* Number of floats one image produces for an input of height x width:
- * D for an embedding, T*W for tokens (T = cls + (h/P)*(w/P)).  rows/cols may
- * be NULL.  Fails if h or w is not a positive multiple of the patch, or the
- * model has no pooling head and an embedding is asked for. */
+ * D for an embedding, T*W for tokens (T = cls + registers + (h/P)*(w/P)),
+ * 5W for linear4.  rows/cols may be NULL.  Fails if h or w is not a
+ * positive multiple of the patch, or the model has no pooling head and an
+ * embedding is asked for, or linear4 is asked of a model outside the
+ * DINOv2 family. */
 PE_API pe_status pe_output_shape(const pe_model *m, int height, int width,
                                  pe_output kind, int *rows, int *cols);
 
@@ -193,25 +237,44 @@ typedef enum pe_crop {
 
 typedef enum pe_resample {
     PE_RESAMPLE_BILINEAR = 0, /* PIL bilinear with antialiasing (default)     */
-    PE_RESAMPLE_NEAREST = 1   /* PIL nearest: what PIL uses for palette images */
+    PE_RESAMPLE_NEAREST = 1,  /* PIL nearest: what PIL uses for palette images */
+    PE_RESAMPLE_BICUBIC = 2   /* PIL bicubic (a = -0.5) with antialiasing     */
 } pe_resample;
+
+typedef enum pe_normalize {
+    PE_NORM_HALF = 0,        /* (x / 255 - 0.5) / 0.5, in [-1, 1] (PE)        */
+    PE_NORM_IMAGENET = 1     /* (x / 255 - mean) / std, ImageNet's mean
+                                (0.485, 0.456, 0.406), std (0.229, 0.224,
+                                0.225) (DINOv2, Franca)                       */
+} pe_normalize;
 
 typedef struct pe_preprocess {
     int height, width;       /* 0 = the model's native size                   */
     pe_crop crop;
     pe_resample resample;
+    int resize;              /* PE_CROP_CENTER: the shorter side becomes this
+                                before the crop (torchvision Resize(resize));
+                                0 = the crop size                             */
+    pe_normalize norm;
 } pe_preprocess;
+
+/* pp = transform t for a crop of size x size (0 = the transform's own: the
+ * model's native size for PE, 224 for DINOv2 eval, whose resize is then
+ * size * 256 / 224).  A zeroed pe_preprocess is PE_TRANSFORM_PE. */
+PE_API pe_status pe_preprocess_init(pe_transform t, int size, pe_preprocess *pp);
 
 /* Limit on width*height of an input image (decompression-bomb guard). */
 #define PE_MAX_IMAGE_PIXELS ((uint64_t)1 << 28)
 
 /* Resizes, crops and normalises one 8-bit image exactly as the reference
- * (PIL 9.4 + torchvision): out is float32 [3, pp->height, pp->width] in
- * [-1, 1].  pp->height and pp->width must be set (no model here). */
+ * (PIL 9.4 + torchvision): out is float32 [3, pp->height, pp->width],
+ * normalised as pp->norm.  pp->height and pp->width must be set (no model
+ * here). */
 PE_API pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp,
                                      float *out, size_t out_len);
 
-/* Preprocesses and encodes one image. pp may be NULL (native size, squash).
+/* Preprocesses and encodes one image. pp may be NULL: the model's own eval
+ * transform (pe_model_info.transform, at its default size).
  * Scratch memory lives in the context: after the first call with a given
  * size nothing is allocated. */
 PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,

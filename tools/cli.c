@@ -91,7 +91,15 @@ int cli_scan(int argc, char **argv, const char *allowed, const char *flags, cons
 
 static int take_opt(void *user, const char *a, const char *v) {
     opts *o = user;
-    if (!strcmp(a, "--tokens")) o->tokens = 1;
+    if (!strcmp(a, "--tokens")) o->kind = "tokens";
+    else if (!strcmp(a, "--output") && v && (!strcmp(v, "embedding") || !strcmp(v, "tokens") ||
+                                             !strcmp(v, "linear4")))
+        o->kind = v; /* embed's output kind; a file of that name needs -o */
+    else if (!strcmp(a, "--transform")) {
+        if (strcmp(v, "pe") && strcmp(v, "dinov2-eval"))
+            return cli_fail("--transform must be pe or dinov2-eval, not '%s'", v);
+        o->transform = v;
+    }
     else if (!strcmp(a, "--vision-only")) o->vision_only = 1;
     else if (!strcmp(a, "--json")) o->json = 1;
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
@@ -120,6 +128,28 @@ static int take_opt(void *user, const char *a, const char *v) {
             return cli_fail("--seed must be 0..2147483647, not '%s'", v);
     }
     return 0;
+}
+
+void cli_preprocess(const char *transform, int height, int width, const char *crop,
+                    const pe_model_info *in, pe_preprocess *pp) {
+    pe_transform t = transform ? (!strcmp(transform, "dinov2-eval") ? PE_TRANSFORM_DINOV2_EVAL
+                                                                    : PE_TRANSFORM_PE)
+                     : in ? in->transform : PE_TRANSFORM_PE;
+    pe_preprocess_init(t, height == width ? height : 0, pp);
+    if (height) pp->height = height, pp->width = width;
+    if (!pp->height) pp->height = pp->width = in ? in->image_size : 224;
+    if (crop) pp->crop = !strcmp(crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH;
+}
+
+void cli_image_filter(pe_preprocess *pp, pe_resample image_resample) {
+    if (image_resample == PE_RESAMPLE_NEAREST) pp->resample = PE_RESAMPLE_NEAREST;
+}
+
+pe_output cli_output_kind(const opts *o, const pe_model_info *in) {
+    if (o->kind && !strcmp(o->kind, "tokens")) return PE_OUTPUT_TOKENS;
+    if (o->kind && !strcmp(o->kind, "linear4")) return PE_OUTPUT_LINEAR4;
+    if (o->kind) return PE_OUTPUT_EMBEDDING;
+    return in->pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
 }
 
 int cli_parse(int argc, char **argv, const char *allowed, opts *o) {

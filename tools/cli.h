@@ -22,10 +22,12 @@ int cli_parse_size(const char *s, int *h, int *w);
 
 typedef struct opts {
     const char *model, *out, *raw, *arch, *crop, *dtype;
+    const char *transform;  /* --transform pe|dinov2-eval; NULL: the model's */
+    const char *kind;       /* embed --output embedding|tokens|linear4 (--tokens) */
     const char *inputs[MAX_INPUTS];   /* positional arguments */
     int n_inputs;
     int height, width;      /* --size; 0: model's native size */
-    int tokens, json, vision_only;
+    int json, vision_only;
     long threads, seed, runs, warmup;
 } opts;
 
@@ -42,6 +44,18 @@ int cli_scan(int argc, char **argv, const char *allowed, const char *flags, cons
 int cli_parse(int argc, char **argv, const char *allowed, opts *o);
 /* -h or --help anywhere. */
 int cli_wants_help(int argc, char **argv);
+/* The image transform of the command line: transform (--transform), else
+ * the model's own (in may be NULL: PE's), at height x width (--size; 0:
+ * the transform's size, the native one for PE), with crop if not NULL. */
+void cli_preprocess(const char *transform, int height, int width, const char *crop,
+                    const pe_model_info *in, pe_preprocess *pp);
+/* What the reference resizes a decoded image with: the transform's filter,
+ * but PIL's NEAREST for palette / 1-bit images (image_io.h). */
+void cli_image_filter(pe_preprocess *pp, pe_resample image_resample);
+/* --output / --tokens, else the model's natural output (embedding when it
+ * has one, else tokens). */
+pe_output cli_output_kind(const opts *o, const pe_model_info *in);
+
 /* pe_model_load with a one-line error; 0 on success.  vision_only skips the
  * text tower (commands that only embed images). */
 int cli_load_model(const char *path, int vision_only, pe_model **m);

@@ -92,7 +92,7 @@ int cmd_bench(int argc, char **argv) {
     pe_model_info in;
     pe_model_get_info(m, &in);
     int H = o.height ? o.height : in.image_size, W = o.width ? o.width : in.image_size, rows, cols;
-    pe_output kind = in.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_output kind = in.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
     double flops = 0;
     if ((s = pe_output_shape(m, H, W, kind, &rows, &cols)) || (s = pe_model_flops(m, H, W, &flops))) {
         cli_fail_status(s, "bench");

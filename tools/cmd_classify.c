@@ -291,7 +291,7 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
     memset(e, 0, sizeof *e);
     pe_model_info in;
     pe_model_get_info(m, &in);
-    if (in.pool != PE_POOL_ATTN)
+    if (in.pool == PE_POOL_NONE)
         return cli_fail("%s has no pooling head: it gives token grids, not embeddings", o->model);
     if (o->raw && o->n_inputs) return cli_fail("give either --raw IN.npy or images, not both");
     if (!o->raw && !o->n_inputs) return cli_fail("no input: pass images or --raw IN.npy");
@@ -325,14 +325,14 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
                                     (size_t)e->n * D);
         if (s) rc = cli_fail_status(s, o->raw);
     }
-    pe_preprocess pp = {in.image_size, in.image_size,
-                        o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp;
+    cli_preprocess(NULL, 0, 0, o->crop, &in, &pp);
     for (int i = 0; !rc && !o->raw && i < e->n; i++) {
         img_buf img;
         if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        pe_status s = pe_encode_image(c, &img.image, &pp, PE_OUTPUT_EMBEDDING,
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        pe_status s = pe_encode_image(c, &img.image, &ip, PE_OUTPUT_EMBEDDING,
                                       e->data + (size_t)i * D, (size_t)D);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o->inputs[i]);

@@ -16,11 +16,13 @@ static const char *USAGE =
     "\n"
     "commands:\n"
     "  info       -m MODEL                         architecture, dtypes, size\n"
-    "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
-    "             [--threads N] -o OUT.npy IMAGE...  image embeddings [N, D]\n"
-    "  embed      -m MODEL --raw IN.npy [--tokens] -o OUT.npy\n"
+    "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--transform T]\n"
+    "             [--output embedding|tokens|linear4] [--threads N] -o OUT.npy IMAGE...\n"
+    "                                              image embeddings [N, D]\n"
+    "  embed      -m MODEL --raw IN.npy [--output KIND] -o OUT.npy\n"
     "                                              float32 [N,3,H,W] input\n"
-    "  preprocess [--size S|HxW] [--crop MODE] -o OUT.npy IMAGE...\n"
+    "  preprocess [--size S|HxW] [--crop MODE] [--transform pe|dinov2-eval]\n"
+    "             -o OUT.npy IMAGE...              model input tensors [N,3,H,W]\n"
     "                                              model input tensors [N,3,H,W]\n"
     "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] [--vision-only]\n"
     "             -o FILE.safetensors              seeded synthetic weights\n"
@@ -62,6 +64,13 @@ static int cmd_info(int argc, char **argv) {
     if (in.n_q8 || in.n_q4) printf(", %d q8, %d q4", in.n_q8, in.n_q4);
     printf(")\n");
     printf("architecture  %s (%s names)\n", in.arch, in.naming);
+    printf("family        %s\n", in.family);
+    if (in.pool == PE_POOL_CLS)
+        printf("variant       %s FFN, %d register tokens, LayerScale %s, learned position grid "
+               "(bicubic%s)\n", in.ffn_swiglu ? "SwiGLU" : "GELU", in.n_registers,
+               in.has_layerscale ? "yes" : "no",
+               in.pos_resample == PE_POS_BICUBIC_AA ? ", antialiased" : " with offset 0.1");
+    else
     printf("variant       %s\n", in.pool == PE_POOL_ATTN
                                     ? (in.has_text ? "Core CLIP (vision + text towers)" : "Core (pooled embedding)")
                                     : in.has_layerscale ? "Lang / Spatial (token grid, LayerScale)"
@@ -73,7 +82,10 @@ static int cmd_info(int argc, char **argv) {
            in.image_size, in.grid, in.grid, in.patch);
     printf("tokens        %s cls token, ln_post %s, LayerScale %s\n", in.has_cls ? "with" : "no",
            in.has_ln_post ? "yes" : "no", in.has_layerscale ? "yes" : "no");
-    if (in.pool == PE_POOL_ATTN)
+    if (in.pool == PE_POOL_CLS)
+        printf("output        normalised class token [%d]; tokens [1 + %d + patches, %d]; "
+               "linear4 [%d]\n", in.width, in.n_registers, in.width, 5 * in.width);
+    else if (in.pool == PE_POOL_ATTN)
         printf("output        attention pooling (%d heads)%s -> embedding [%d]\n", in.pool_heads,
                in.has_proj ? " + projection" : "", in.out_dim);
     else
@@ -128,9 +140,8 @@ done:
 static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     pe_model_info in;
     pe_model_get_info(m, &in);
-    pe_preprocess pp = {o->height ? o->height : in.image_size, o->width ? o->width : in.image_size,
-                        o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp;
+    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, &pp);
     int rows, cols;
     pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
     if (s) return cli_fail_status(s, "cannot encode at this size");
@@ -142,8 +153,9 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         img_buf img;
         char err[512];
         if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        s = pe_encode_image(c, &img.image, &pp, kind, out + per * i, per);
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        s = pe_encode_image(c, &img.image, &ip, kind, out + per * i, per);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o->inputs[i]);
         if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i + 1) / o->n_inputs);
@@ -160,28 +172,33 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
 
 static int cmd_embed(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
+        fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center]\n"
+              "                    [--transform pe|dinov2-eval] [--output embedding|tokens|linear4]\n"
               "                    [--threads N] -o OUT.npy IMAGE...\n"
-              "       pecore embed -m MODEL --raw IN.npy [--tokens] [--threads N] -o OUT.npy\n"
-              "Writes float32 [N, D] embeddings, or [N, T, W] token grids with --tokens (always\n"
-              "for models without a pooling head). The default size is the model's native one.\n",
+              "       pecore embed -m MODEL --raw IN.npy [--output KIND] [--threads N] -o OUT.npy\n"
+              "Writes float32 [N, D] embeddings (PE's pooled one, the DINOv2 family's normalised\n"
+              "class token), [N, T, W] token grids with --output tokens (--tokens; always for\n"
+              "models without a pooling head: class, registers, patches), or [N, 5W] linear4,\n"
+              "the DINOv2 linear-probe input.  Images go through the model's eval transform\n"
+              "(PE: squash to the native size; DINOv2 / Franca: dinov2-eval, resize 256 bicubic,\n"
+              "center-crop 224); --size, --crop and --transform override it.\n",
               stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --tokens --threads ", &o))
+    if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --transform --tokens --threads ", &o))
         return 1;
     if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
     if (o.raw && o.n_inputs) return cli_fail("embed: give either --raw IN.npy or images, not both");
     if (!o.raw && !o.n_inputs) return cli_fail("embed: no input: pass images or --raw IN.npy");
-    if (o.raw && (o.height || o.crop))
-        return cli_fail("embed: --size and --crop apply to images, not to --raw tensors");
+    if (o.raw && (o.height || o.crop || o.transform))
+        return cli_fail("embed: --size, --crop and --transform apply to images, not to --raw tensors");
     pe_model *m;
     pe_ctx *c = NULL;
     if (cli_load_model(o.model, 1, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
-    pe_output kind = o.tokens || in.pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
+    pe_output kind = cli_output_kind(&o, &in);
     int rc = make_ctx(m, o.threads, &c);
     if (!rc) rc = o.raw ? embed_raw(&o, m, c, kind) : embed_images(&o, m, c, kind);
     pe_ctx_free(c);
@@ -193,17 +210,19 @@ static int cmd_embed(int argc, char **argv) {
 
 static int cmd_preprocess(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center] -o OUT.npy IMAGE...\n"
-              "Writes the model input tensors float32 [N, 3, H, W] (default size 224).\n", stdout);
+        fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center]\n"
+              "                         [--transform pe|dinov2-eval] -o OUT.npy IMAGE...\n"
+              "Writes the model input tensors float32 [N, 3, H, W] (default size 224; pe: PIL\n"
+              "bilinear to [-1, 1]; dinov2-eval: shorter side to 256 with PIL bicubic, center-crop\n"
+              "224, ImageNet mean / std).\n", stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -o --output --size --crop ", &o)) return 1;
+    if (cli_parse(argc, argv, " -o --output --size --crop --transform ", &o)) return 1;
     if (!o.out) return cli_fail("preprocess: no output file: pass -o OUT.npy");
     if (!o.n_inputs) return cli_fail("preprocess: no input images");
-    pe_preprocess pp = {o.height ? o.height : 224, o.width ? o.width : 224,
-                        o.crop && !strcmp(o.crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp;
+    cli_preprocess(o.transform, o.height, o.width, o.crop, NULL, &pp);
     size_t per = (size_t)3 * pp.height * pp.width;
     float *out = malloc(per * (size_t)o.n_inputs * sizeof(float));
     if (!out) return cli_fail("out of memory");
@@ -212,8 +231,9 @@ static int cmd_preprocess(int argc, char **argv) {
         img_buf img;
         char err[512];
         if (image_load(o.inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        pe_status s = pe_preprocess_image(&img.image, &pp, out + per * i, per);
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        pe_status s = pe_preprocess_image(&img.image, &ip, out + per * i, per);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o.inputs[i]);
     }

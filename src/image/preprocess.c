@@ -1,14 +1,16 @@
 /* Image preprocessing, bit-exact with the reference pipeline on 8-bit input:
  *
- *   squash: PIL 9.4 Image.resize((W, H), BILINEAR)
- *   center: torchvision Resize(S) + CenterCrop(S)  (see plan_geometry)
- *   then convert("RGB"), ToTensor (/255), Normalize(0.5, 0.5).
+ *   squash: PIL 9.4 Image.resize((W, H), BILINEAR or BICUBIC)
+ *   center: torchvision Resize(S or resize) + CenterCrop(S)  (see plan_geometry)
+ *   then convert("RGB"), ToTensor (/255), Normalize(0.5, 0.5) or ImageNet's.
  *
  * What "bit-exact" takes, all of it PIL behaviour:
- *   - Bilinear is separable: a horizontal pass into an 8-bit rounded
+ *   - Bilinear and bicubic are separable: a horizontal pass into an 8-bit rounded
  *     intermediate, then a vertical pass.  A pass is skipped when the size
  *     along its axis does not change, and no resize at all happens when
  *     neither does (PIL returns a copy).
+ *   - They differ only in the filter: bilinear's triangle (support 1) or
+ *     the Keys cubic with a = -0.5 (support 2), as PIL's filters table.
  *   - The filter support grows with the downscale factor (antialiasing); the
  *     weights of each output pixel are normalised to sum 1 in double, then
  *     rounded to 22-bit fixed point; sums start at half an LSB and are
@@ -45,8 +47,9 @@ typedef struct pp_axis {
     int in, out;
     int first, n;
     double scale;      /* in / out                                     */
-    double support;    /* bilinear support (1) times max(scale, 1)     */
+    double support;    /* filter support times max(scale, 1)          */
     double inv_fscale; /* 1 / max(scale, 1)                            */
+    int cubic;         /* bicubic filter, else bilinear                */
 } pp_axis;
 
 /* Coefficients of one output index: taps k[off .. off+count) apply to input
@@ -56,16 +59,17 @@ typedef struct pp_span {
     size_t off;
 } pp_span;
 
-static void axis_init(pp_axis *a, int in, int out, int first, int n) {
+static void axis_init(pp_axis *a, int in, int out, int first, int n, int cubic) {
     a->in = in;
     a->out = out;
     a->first = first;
     a->n = n;
+    a->cubic = cubic;
     /* Pillow computes (float)(in1 - in0) / outSize in double; the box is
      * (0, in), exact in float for any size that passes the pixel limit. */
     a->scale = (double)in / out;
     double fscale = a->scale < 1.0 ? 1.0 : a->scale;
-    a->support = 1.0 * fscale;
+    a->support = (cubic ? 2.0 : 1.0) * fscale;
     a->inv_fscale = 1.0 / fscale;
 }
 
@@ -101,12 +105,21 @@ static double bilinear_weight(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+/* Pillow's bicubic_filter, a = -0.5, written with its association. */
+static double bicubic_weight(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
 static double axis_weight(const pp_axis *a, int pos, double center) {
     /* Same association as Pillow: ((x + xmin) - center + 0.5) * ss. */
     double t = (double)pos - center;
     t = t + 0.5;
     t = t * a->inv_fscale;
-    return bilinear_weight(t);
+    return a->cubic ? bicubic_weight(t) : bilinear_weight(t);
 }
 
 /* Fills span[n] and k[axis_taps] with 22-bit fixed-point weights.  The
@@ -150,7 +163,8 @@ typedef struct pp_plan {
     int rw, rh;          /* size after resize (before the crop)            */
     int cx, cy;          /* crop offset in the resized image               */
     int nearest;
-    int need_h, need_v;  /* bilinear passes Pillow would run               */
+    int need_h, need_v;  /* bilinear / bicubic passes Pillow would run     */
+    pe_normalize norm;
     int premul;          /* RGBA -> RGBa round trip                        */
     pp_axis ax, ay;
     int col0, ncols;     /* source columns the horizontal stage reads      */
@@ -215,7 +229,7 @@ static int half_round_even(int d) {
  * height) is scaled to its target length, the other to int(T * len / len'),
  * which is then >= its target, and the crop is centred the same way.
  * With W == H both readings coincide. */
-static pe_status plan_geometry(pp_plan *p, pe_crop crop) {
+static pe_status plan_geometry(pp_plan *p, pe_crop crop, int resize) {
     p->cx = p->cy = 0;
     if (crop == PE_CROP_SQUASH) {
         p->rw = p->W;
@@ -223,20 +237,25 @@ static pe_status plan_geometry(pp_plan *p, pe_crop crop) {
         return PE_OK;
     }
     int64_t w = p->w, h = p->h;
+    /* resize: torchvision Resize(resize) before CenterCrop(H, W). */
+    const int RH = resize ? resize : p->H, RW = resize ? resize : p->W;
     double side;
-    if (w * p->H >= h * p->W) { /* height limits: it becomes H */
-        p->rh = p->H;
-        side = (double)((int64_t)p->H * w) / (double)h;
+    if (w * RH >= h * RW) { /* height limits: it becomes RH */
+        p->rh = RH;
+        side = (double)((int64_t)RH * w) / (double)h;
         if (side >= (double)INT_MAX)
             return pe_error(PE_ERR_LIMIT, "preprocess: resized width overflows");
         p->rw = (int)side;
     } else {
-        p->rw = p->W;
-        side = (double)((int64_t)p->W * h) / (double)w;
+        p->rw = RW;
+        side = (double)((int64_t)RW * h) / (double)w;
         if (side >= (double)INT_MAX)
             return pe_error(PE_ERR_LIMIT, "preprocess: resized height overflows");
         p->rh = (int)side;
     }
+    if (p->rw < p->W || p->rh < p->H)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: resize %d is smaller than the crop %dx%d",
+                        resize, p->W, p->H);
     p->cx = half_round_even(p->rw - p->W);
     p->cy = half_round_even(p->rh - p->H);
     return PE_OK;
@@ -265,15 +284,21 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
                         pp->width, pp->height);
     if (pp->crop != PE_CROP_SQUASH && pp->crop != PE_CROP_CENTER)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown crop mode %d", (int)pp->crop);
-    if (pp->resample != PE_RESAMPLE_BILINEAR && pp->resample != PE_RESAMPLE_NEAREST)
+    if (pp->resample != PE_RESAMPLE_BILINEAR && pp->resample != PE_RESAMPLE_NEAREST &&
+        pp->resample != PE_RESAMPLE_BICUBIC)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown resample filter %d",
                         (int)pp->resample);
+    if (pp->norm != PE_NORM_HALF && pp->norm != PE_NORM_IMAGENET)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown normalisation %d", (int)pp->norm);
+    if (pp->resize < 0 || pp->resize > (1 << 20))
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: resize %d out of range", pp->resize);
 
     p->w = img->width;
     p->h = img->height;
     p->W = pp->width;
     p->H = pp->height;
-    s = plan_geometry(p, pp->crop);
+    p->norm = pp->norm;
+    s = plan_geometry(p, pp->crop, pp->resize);
     if (s) return s;
 
     int resize = p->rw != p->w || p->rh != p->h;
@@ -283,8 +308,9 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
         p->need_v = p->rh != p->h;
         p->premul = resize && p->alpha;
     }
-    axis_init(&p->ax, p->w, p->rw, p->cx, p->W);
-    axis_init(&p->ay, p->h, p->rh, p->cy, p->H);
+    const int cubic = pp->resample == PE_RESAMPLE_BICUBIC;
+    axis_init(&p->ax, p->w, p->rw, p->cx, p->W, cubic);
+    axis_init(&p->ay, p->h, p->rh, p->cy, p->H, cubic);
 
     /* Source columns read per row, and rows kept for the vertical pass. */
     if (p->need_h) {
@@ -371,19 +397,23 @@ static void fetch_row(const pe_image *img, const pp_plan *p, int y, uint8_t *row
         for (int c = 0; c < C - 1; c++) row[c] = (uint8_t)muldiv255(row[c], row[C - 1]);
 }
 
-/* [-1, 1] value of each byte, as torch computes it in float32:
- * (v / 255 - 0.5) / 0.5. */
-static void make_lut(float lut[256]) {
-    for (int v = 0; v < 256; v++) {
-        float t = (float)v / 255.0f;
-        t = t - 0.5f;
-        lut[v] = t / 0.5f;
-    }
+/* Normalised value of each byte per channel, as torch computes it in
+ * float32: (v / 255 - mean) / std. */
+static void make_lut(pe_normalize norm, float lut[3][256]) {
+    static const float mean[2][3] = {{0.5f, 0.5f, 0.5f}, {0.485f, 0.456f, 0.406f}};
+    static const float std[2][3] = {{0.5f, 0.5f, 0.5f}, {0.229f, 0.224f, 0.225f}};
+    const int n = norm == PE_NORM_IMAGENET;
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) {
+            float t = (float)v / 255.0f;
+            t = t - mean[n][c];
+            lut[c][v] = t / std[n][c];
+        }
 }
 
 /* Writes one output pixel: undo the premultiplication (PIL's RGBa -> RGBA,
  * truncating), then convert("RGB") (gray is replicated, alpha dropped). */
-static void emit(const pp_plan *p, const float *lut, uint8_t *px, float *out, int oy, int ox) {
+static void emit(const pp_plan *p, float lut[3][256], uint8_t *px, float *out, int oy, int ox) {
     const size_t plane = (size_t)p->W * (size_t)p->H;
     const size_t at = (size_t)oy * (size_t)p->W + (size_t)ox;
     if (p->premul) {
@@ -394,16 +424,10 @@ static void emit(const pp_plan *p, const float *lut, uint8_t *px, float *out, in
                 px[c] = (uint8_t)(v > 255 ? 255 : v);
             }
     }
-    if (p->C <= 2) {
-        float v = lut[px[0]];
-        out[at] = v;
-        out[plane + at] = v;
-        out[2 * plane + at] = v;
-    } else {
-        out[at] = lut[px[0]];
-        out[plane + at] = lut[px[1]];
-        out[2 * plane + at] = lut[px[2]];
-    }
+    const int g = p->C <= 2; /* gray: one byte for all three channels */
+    out[at] = lut[0][px[0]];
+    out[plane + at] = lut[1][px[g ? 0 : 1]];
+    out[2 * plane + at] = lut[2][px[g ? 0 : 2]];
 }
 
 /* --------------------------------------------------------- resampling */
@@ -457,9 +481,9 @@ static void run_bilinear(const pe_image *img, const pp_plan *p, float *out, uint
     int32_t *xk = (int32_t *)(void *)(base + p->o_xk);
     int32_t *yk = (int32_t *)(void *)(base + p->o_yk);
     uint8_t *row = base + p->o_row, *tmp = base + p->o_tmp;
-    float lut[256];
+    float lut[3][256];
     uint8_t px[4];
-    make_lut(lut);
+    make_lut(p->norm, lut);
     if (p->need_h) axis_coeffs(&p->ax, xspan, xk);
     if (p->need_v) axis_coeffs(&p->ay, yspan, yk);
 
@@ -500,8 +524,8 @@ static int coord(double v) { return v < 0.0 ? -1 : (int)v; }
 static void run_nearest(const pe_image *img, const pp_plan *p, float *out, uint8_t *base) {
     int32_t *xin = (int32_t *)(void *)(base + p->o_xin);
     const double sx = (double)p->w / p->rw, sy = (double)p->h / p->rh;
-    float lut[256];
-    make_lut(lut);
+    float lut[3][256];
+    make_lut(p->norm, lut);
     double xo = 0.0 + sx * 0.5;
     for (int x = 0; x < p->cx + p->W; x++) {
         int xi = coord(xo);
@@ -559,4 +583,21 @@ pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp, floa
     s = pe_image_to_tensor(img, pp, out, scratch, p.bytes);
     pe_free(scratch);
     return s;
+}
+
+pe_status pe_preprocess_init(pe_transform t, int size, pe_preprocess *pp) {
+    if (!pp) return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: pp is NULL");
+    if (size < 0 || size > 65536) return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: size %d", size);
+    memset(pp, 0, sizeof *pp);
+    pp->height = pp->width = size;
+    if (t == PE_TRANSFORM_PE) return PE_OK;
+    if (t != PE_TRANSFORM_DINOV2_EVAL)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: unknown transform %d", (int)t);
+    /* DINOv2's make_classification_eval_transform: Resize(256), CenterCrop(224). */
+    if (!size) pp->height = pp->width = 224;
+    pp->resize = pp->height * 256 / 224;
+    pp->crop = PE_CROP_CENTER;
+    pp->resample = PE_RESAMPLE_BICUBIC;
+    pp->norm = PE_NORM_IMAGENET;
+    return PE_OK;
 }

@@ -94,7 +94,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
     if (m->q_kmax) { /* int8 activations of q8/q4 linears: one native image or text */
         const pe_model_info *in = &m->info;
-        c->qact_rows = PE_MAX(in->has_cls + in->grid * in->grid, in->has_text ? in->text_context : 1);
+        c->qact_rows = PE_MAX(pe_forward_tokens(in, in->grid, in->grid), in->has_text ? in->text_context : 1);
         if (!(c->qact = pe_alloc(pe_qact_bytes(c->qact_rows, m->q_kmax)))) {
             pe_free(c);
             return PE_ERR_NOMEM;
@@ -153,9 +153,10 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
     return pe_forward_image(c, x, height, width, PE_OUTPUT_TOKENS, NULL, out);
 }
 
+/* pp, or the model's eval transform when NULL; sizes of 0 = native. */
 static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
     if (pp) *r = *pp;
-    else memset(r, 0, sizeof *r);
+    else pe_preprocess_init(m->info.transform, 0, r);
     if (r->height == 0) r->height = m->info.image_size;
     if (r->width == 0) r->width = m->info.image_size;
 }

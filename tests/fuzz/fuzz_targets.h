@@ -54,7 +54,11 @@ static inline int fuzz_image(const uint8_t *d, size_t n) {
     char err[256];
     if (image_load_mem(d, n, &b, err, sizeof err) == 0) {
         float out[3 * 16 * 16];
-        pe_preprocess pp = {16, 16, PE_CROP_CENTER, b.resample};
+        pe_preprocess pp = {.height = 16, .width = 16, .crop = PE_CROP_CENTER, .resample = b.resample};
+        (void)pe_preprocess_image(&b.image, &pp, out, sizeof out / sizeof out[0]);
+        /* the DINOv2 family's: bicubic, resize 18 then crop 16, ImageNet */
+        pe_preprocess_init(PE_TRANSFORM_DINOV2_EVAL, 16, &pp);
+        pp.resize = 18;
         (void)pe_preprocess_image(&b.image, &pp, out, sizeof out / sizeof out[0]);
     }
     image_free(&b);
