@@ -45,7 +45,8 @@ __all__ = [
     "ShapeError", "OutOfMemoryError", "LimitError", "NotFoundError", "ChecksumError",
 ]
 
-_CROPS = {"squash": 0, "center": 1}
+_CROPS = {None: -1, "squash": 0, "center": 1}          # None: the transform's
+_TRANSFORMS = {None: -1, "pe": 0, "dinov2-eval": 1}    # None: the model's
 _WEIGHT_TYPES = {"f16": 1, "bf16": 2, "q8": 3, "q4": 4}
 DEFAULT_CONTEXT = 32  # PE's text context; the CLI's tokenize uses 77 unless told
 
@@ -118,31 +119,23 @@ def _items(x):
     return [_item(x)]
 
 
-def _size(size, native):
-    if size is None:
-        return native, native
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
-
-
-def _crop(crop):
-    try:
-        return _CROPS[crop]
-    except KeyError:
-        raise InvalidArgumentError(f"crop must be 'squash' or 'center', not {crop!r}") from None
+def _pp(transform, size, crop):
+    """(transform, height, width, crop) for _pecore: size None (0) is the
+    transform's own, an int a square, else (height, width)."""
+    if transform not in _TRANSFORMS:
+        raise InvalidArgumentError(f"transform must be 'pe' or 'dinov2-eval', not {transform!r}")
+    if crop not in _CROPS:
+        raise InvalidArgumentError(f"crop must be 'squash' or 'center', not {crop!r}")
+    h, w = (0, 0) if size is None else (size, size) if isinstance(size, int) else size
+    return _TRANSFORMS[transform], int(h), int(w), _CROPS[crop]
 
 
 def _output_kind(output):
     kind = _pecore.OUTPUTS.get(output)
-    if kind is not None:
-        return kind
-    if output == "linear4":
-        raise UnsupportedError("output='linear4' needs PE_OUTPUT_LINEAR4, which this build of "
-                               "the library does not have yet")
-    raise InvalidArgumentError(f"output must be one of {sorted(_pecore.OUTPUTS)} or 'linear4', "
-                               f"not {output!r}")
+    if kind is None:
+        raise InvalidArgumentError(f"output must be one of {sorted(_pecore.OUTPUTS)}, "
+                                   f"not {output!r}")
+    return kind
 
 
 # ---------------------------------------------------------------- tokenizer
@@ -252,26 +245,29 @@ class Model(_pecore.Model):
         """int64 [N, L] ids with this model's tokenizer (L: its text context)."""
         return self.tokenizer(texts, context_length)
 
-    def encode_image(self, x, output="embedding", normalize=False, size=None, crop="squash"):
-        """Encodes images; returns float32 [N, D] embeddings, or [N, T, W]
-        token grids with output="tokens" (cls token first when the model has
-        one).  normalize=True divides each embedding (each token) by its norm.
+    def encode_image(self, x, output="embedding", normalize=False, size=None, crop=None,
+                     transform=None):
+        """Encodes images; returns float32 [N, D] embeddings, [N, T, W] token
+        grids with output="tokens" (class token, then registers, first), or
+        [N, 5W] with output="linear4" (the DINOv2 family's linear-probe
+        input).  normalize=True divides each row (each token) by its norm.
 
         x is a float32 array [N, 3, H, W] (or [3, H, W]) already normalised to
         the model's input range, or images given the model's reference
-        preprocessing (resize to size= — default the native size, an int or
-        (h, w) — with crop= "squash" or "center"): a path, a PIL image, a
-        uint8 HxW / HxWx{1,3,4} array (RGB order), a uint8 [N, H, W, C]
-        batch, or a list of those."""
+        preprocessing, as `pecore embed`: its eval transform (PE: squash to
+        the native size; DINOv2: resize 256, center-crop 224), or
+        transform="pe" | "dinov2-eval", at size= (an int or (h, w)) with
+        crop= "squash" | "center".  Images are a path, a PIL image, a uint8
+        HxW / HxWx{1,3,4} array (RGB order), a uint8 [N, H, W, C] batch, or
+        a list of those."""
         kind = _output_kind(output)
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            if size is not None or crop != "squash":
-                raise InvalidArgumentError("size= and crop= apply to images; a float tensor is "
-                                           "already preprocessed")
+            if size is not None or crop is not None or transform is not None:
+                raise InvalidArgumentError("size=, crop= and transform= apply to images; a float "
+                                           "tensor is already preprocessed")
             out = self._encode_f32(x[None] if x.ndim == 3 else x, kind)
         else:
-            h, w = _size(size, self._info["image_size"])
-            out = self._encode_images(_items(x), kind, h, w, _crop(crop))
+            out = self._encode_images(_items(x), kind, *_pp(transform, size, crop))
         if output != "tokens":
             out = out.reshape(out.shape[0], out.shape[1] * out.shape[2])
         return _unit(out) if normalize else out
@@ -297,30 +293,30 @@ class Model(_pecore.Model):
 # ---------------------------------------------------------------- open_clip-style
 
 class Transform:
-    """The model's reference preprocessing as a callable (open_clip's
-    ``preprocess``): image (path, PIL image, uint8 array) -> float32 [3, H, W]
-    in [-1, 1]."""
+    """A model's reference preprocessing as a callable (open_clip's
+    ``preprocess``): image (path, PIL image, uint8 array) -> float32
+    [3, H, W], exactly what encode_image(image, ...) feeds the model.
+    transform "pe" (squash, bilinear, [-1, 1]) or "dinov2-eval"; size None
+    is the transform's own (native for PE: give native=)."""
 
-    def __init__(self, size, crop="squash"):
-        if size is None:
-            raise InvalidArgumentError("Transform needs a size: an int or (height, width)")
-        self.size = _size(size, None)
-        self.crop = crop
-        _crop(crop)
+    def __init__(self, transform="pe", size=None, crop=None, native=224):
+        self.args = _pp(transform, size, crop) + (native,)
+        self.transform, self.size, self.crop = transform, size, crop
 
     def __call__(self, image):
-        h, w = self.size
-        return _pecore.preprocess(_item(image), h, w, _crop(self.crop))
+        return _pecore.preprocess(_item(image), *self.args)
 
     def __repr__(self):
-        return f"pecore.Transform(size={self.size}, crop={self.crop!r})"
+        return (f"pecore.Transform({self.transform!r}, size={self.size!r}, crop={self.crop!r}, "
+                f"native={self.args[-1]})")
 
 
-def create_model_and_transforms(path, threads=0, vocab=None, size=None, crop="squash", **kw):
+def create_model_and_transforms(path, threads=0, vocab=None, size=None, crop=None, **kw):
     """open_clip's entry point: (model, preprocess_train, preprocess_val).
-    There is no training here: both transforms are the reference one."""
+    There is no training here: both transforms are the model's eval one."""
     model = Model(path, threads=threads, vocab=vocab, **kw)
-    preprocess = Transform(size or model.info["image_size"], crop)
+    info = model.info
+    preprocess = Transform(info["transform"], size, crop, native=info["image_size"])
     return model, preprocess, preprocess
 
 

@@ -168,13 +168,14 @@ class ModelPlugin(WorkerPlugin):
         worker_model(self.spec)
 
 
-def embed_shard(spec, k, first, paths, size, crop):
-    """Runs on a worker: (k, rows, embeddings, failed rows, messages)."""
+def embed_shard(spec, k, first, paths, pp):
+    """Runs on a worker: (k, rows, embeddings, failed rows, messages); pp
+    holds encode_image's size, crop and transform."""
     model = worker_model(spec)
     rows, embs, bad, msgs = [], [], [], []
     for i, path in enumerate(paths):
         try:
-            embs.append(model.encode_image(path, size=size, crop=crop)[0])
+            embs.append(model.encode_image(path, **pp)[0])
             rows.append(first + i)
         except pecore.Error as e:
             bad.append(first + i)
@@ -228,8 +229,10 @@ def job_manifest(args, model, paths):
     info = model.info
     return {
         "format": JOB_FORMAT, "model": model.path, "arch": info["arch"],
-        "fingerprint": info["fingerprint"], "dim": info["out_dim"], "size": list(args.size),
-        "crop": args.crop, "shard_size": args.shard_size, "images": len(paths),
+        "fingerprint": info["fingerprint"], "dim": info["out_dim"],
+        "size": list(args.size) if args.size else None, "crop": args.crop,
+        "transform": args.transform or info["transform"], "shard_size": args.shard_size,
+        "images": len(paths),
         "inputs_sha256": digest,
     }
 
@@ -270,10 +273,12 @@ def run_shards(client, spec, args, paths, todo, progress):
     todo = list(todo)
     S = args.shard_size
 
+    pp = {"size": args.size, "crop": args.crop, "transform": args.transform}
+
     def submit(k):
         first = k * S
-        return client.submit(embed_shard, spec, k, first, paths[first:first + S], args.size,
-                             args.crop, pure=False, key=f"pecore-shard-{k}-{os.urandom(4).hex()}")
+        return client.submit(embed_shard, spec, k, first, paths[first:first + S], pp,
+                             pure=False, key=f"pecore-shard-{k}-{os.urandom(4).hex()}")
 
     ac = as_completed([submit(todo.pop(0)) for _ in range(min(window, len(todo)))])
     for fut in ac:
@@ -362,8 +367,6 @@ def run(args):
         raise SystemExit("pecore.corpus: no images found")
     labels = read_labels(args.label_from, paths) if args.label_from else {}
     model = pecore.Model(args.model, threads=1, vision_only=True)
-    if args.size is None:
-        args.size = (model.info["image_size"],) * 2
     open_job(args.out, job_manifest(args, model, paths), paths)
     remove_stale(args.out)
     S = args.shard_size
@@ -415,8 +418,10 @@ def parse_args(argv=None):
     ap.add_argument("--gallery", help="also write a KNN gallery of the labelled images")
     ap.add_argument("--prototypes", help="also write one prototype per label")
     ap.add_argument("--label-from", help="'parent' (directory name) or a path<TAB>label file")
-    ap.add_argument("--size", type=parse_size, help="S or HxW (default: the model's native size)")
-    ap.add_argument("--crop", choices=("squash", "center"), default="squash")
+    ap.add_argument("--size", type=parse_size, help="S or HxW (default: the transform's)")
+    ap.add_argument("--crop", choices=("squash", "center"), help="default: the transform's")
+    ap.add_argument("--transform", choices=("pe", "dinov2-eval"),
+                    help="default: the model's eval transform")
     ap.add_argument("--shard-size", type=int, default=256, help="images per shard (256)")
     ap.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS")
     args = ap.parse_args(argv)

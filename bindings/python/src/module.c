@@ -185,8 +185,16 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         PyDict_SetItemString(d, "pool", o))
         goto fail;
     Py_DECREF(o);
+    if (!(o = PyUnicode_FromString(in->family)) || PyDict_SetItemString(d, "family", o)) goto fail;
+    Py_DECREF(o);
+    if (!(o = PyUnicode_FromString(in->transform == PE_TRANSFORM_DINOV2_EVAL ? "dinov2-eval" : "pe")) ||
+        PyDict_SetItemString(d, "transform", o))
+        goto fail;
+    Py_DECREF(o);
     if (!(o = PyFloat_FromDouble(in->logit_scale)) || PyDict_SetItemString(d, "logit_scale", o))
         goto fail;
+    Py_DECREF(o);
+    if (!(o = PyFloat_FromDouble(in->ln_eps)) || PyDict_SetItemString(d, "ln_eps", o)) goto fail;
     Py_DECREF(o);
     o = NULL;
     SET_INT(d, "patch", in->patch);
@@ -218,6 +226,10 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
     SET_INT(d, "n_bf16", in->n_bf16);
     SET_INT(d, "n_q8", in->n_q8);
     SET_INT(d, "n_q4", in->n_q4);
+    SET_INT(d, "n_registers", in->n_registers);
+    SET_INT(d, "ffn_swiglu", in->ffn_swiglu);
+    SET_INT(d, "rope", in->rope);
+    SET_INT(d, "pos_resample", in->pos_resample);
     if (!(o = PyLong_FromUnsignedLongLong(in->fingerprint)) ||
         PyDict_SetItemString(d, "fingerprint", o))
         goto fail;
@@ -292,7 +304,7 @@ typedef struct item {
     PyObject *ref;            /* bytes path, or the uint8 array             */
     const char *path;         /* NULL for pixels                            */
     pe_image img;
-    pe_resample resample;
+    int nearest;              /* resized with NEAREST whatever the transform */
 } item;
 
 static const pe_pixel_format FORMATS_BY_CHANNELS[5] = {
@@ -325,7 +337,7 @@ static int item_parse(PyObject *obj, item *it) {
     int h = as_int(d[0], "image height"), w = as_int(d[1], "image width");
     if (h < 0 || w < 0) return -1;
     it->img = (pe_image){PyArray_DATA(a), w, h, (size_t)w * (size_t)ch, FORMATS_BY_CHANNELS[ch]};
-    it->resample = rs ? PE_RESAMPLE_NEAREST : PE_RESAMPLE_BILINEAR;
+    it->nearest = rs != 0;
     return 0;
 }
 
@@ -351,18 +363,34 @@ static item *items_parse(PyObject *seq, Py_ssize_t *n) {
     return it;
 }
 
-/* The 8-bit image of it (decoding a file into buf). Without the GIL. */
+/* The 8-bit image of it (decoding a file into buf), and pp's resampling
+ * for it: NEAREST for palette and 1-bit images, as PIL (and the CLI's
+ * cli_image_filter), else the transform's.  Without the GIL. */
 static pe_status item_image(const item *it, img_buf *buf, const pe_image **img,
-                            pe_resample *rs, char *msg, size_t cap) {
-    if (!it->path) {
-        *img = &it->img;
-        *rs = it->resample;
-        return PE_OK;
+                            pe_preprocess *pp, char *msg, size_t cap) {
+    int nearest = it->nearest;
+    if (it->path) {
+        if (image_load(it->path, buf, msg, cap))
+            return access(it->path, R_OK) ? PE_ERR_IO : PE_ERR_FORMAT;
+        nearest = buf->resample == PE_RESAMPLE_NEAREST;
     }
-    if (image_load(it->path, buf, msg, cap))
-        return access(it->path, R_OK) ? PE_ERR_IO : PE_ERR_FORMAT;
-    *img = &buf->image;
-    *rs = buf->resample;
+    *img = it->path ? &buf->image : &it->img;
+    if (nearest) pp->resample = PE_RESAMPLE_NEAREST;
+    return PE_OK;
+}
+
+/* The preprocessing the CLI gives (tools/cli.c cli_preprocess): transform's
+ * defaults at a square size, then height x width (0: native) and crop (-1:
+ * the transform's). */
+static pe_status make_pp(int transform, int h, int w, int crop, int native, pe_preprocess *pp) {
+    pe_status s = pe_preprocess_init((pe_transform)transform, h == w ? h : 0, pp);
+    if (s) {
+        raise_status(s, NULL);
+        return s;
+    }
+    if (h) pp->height = h, pp->width = w;
+    if (!pp->height) pp->height = pp->width = native;
+    if (crop >= 0) pp->crop = crop ? PE_CROP_CENTER : PE_CROP_SQUASH;
     return PE_OK;
 }
 
@@ -375,9 +403,10 @@ static pe_status encode_items(ModelObject *self, const item *it, Py_ssize_t n, p
     for (Py_ssize_t i = 0; i < n && !s; i++) {
         img_buf buf = {0};
         const pe_image *img;
-        if (!(s = item_image(&it[i], &buf, &img, &pp.resample, msg, cap))) {
+        pe_preprocess ip = pp;
+        if (!(s = item_image(&it[i], &buf, &img, &ip, msg, cap))) {
             PyThread_acquire_lock(self->lock, WAIT_LOCK);
-            s = pe_encode_image(self->c, img, &pp, (pe_output)kind, out + per * (size_t)i, per);
+            s = pe_encode_image(self->c, img, &ip, (pe_output)kind, out + per * (size_t)i, per);
             if (s && it[i].path) snprintf(msg, cap, "%s: %s", it[i].path, pe_last_error());
             else if (s) snprintf(msg, cap, "image %zd: %s", i, pe_last_error());
             PyThread_release_lock(self->lock);
@@ -387,19 +416,22 @@ static pe_status encode_items(ModelObject *self, const item *it, Py_ssize_t n, p
     return s;
 }
 
-/* encode_images(items, kind, height, width, crop) -> float32 [N, rows, cols]. */
+/* encode_images(items, kind, transform, height, width, crop) -> float32
+ * [N, rows, cols]; transform -1, size 0 and crop -1 are the model's. */
 static PyObject *Model_encode_images(ModelObject *self, PyObject *args) {
     PyObject *seq;
-    int kind, h, w, crop, rows, cols;
+    int kind, t, h, w, crop, rows, cols;
     Py_ssize_t n;
-    if (!model_ready(self) || !PyArg_ParseTuple(args, "Oiiii", &seq, &kind, &h, &w, &crop))
+    pe_preprocess pp;
+    if (!model_ready(self) || !PyArg_ParseTuple(args, "Oiiiii", &seq, &kind, &t, &h, &w, &crop))
         return NULL;
-    if (out_shape(self, h, w, kind, &rows, &cols)) return NULL;
+    if (make_pp(t < 0 ? (int)self->info.transform : t, h, w, crop, self->info.image_size, &pp) ||
+        out_shape(self, pp.height, pp.width, kind, &rows, &cols))
+        return NULL;
     item *it = items_parse(seq, &n);
     if (!it) return NULL;
     PyObject *out = new_output(n, rows, cols);
     if (out && n) {
-        pe_preprocess pp = {h, w, crop ? PE_CROP_CENTER : PE_CROP_SQUASH, PE_RESAMPLE_BILINEAR};
         float *o = PyArray_DATA((PyArrayObject *)out);
         char msg[768] = "";
         pe_status s;
@@ -455,8 +487,8 @@ static PyMethodDef Model_methods[] = {
     {"_encode_f32", (PyCFunction)Model_encode_f32, METH_VARARGS,
      "encode_f32(x float32 [N,3,H,W], kind) -> float32 [N, rows, cols]."},
     {"_encode_images", (PyCFunction)Model_encode_images, METH_VARARGS,
-     "encode_images(items, kind, height, width, crop) -> float32 [N, rows, cols]; an item is "
-     "a path or (uint8 array, nearest)."},
+     "encode_images(items, kind, transform, height, width, crop) -> float32 [N, rows, cols]; "
+     "an item is a path or (uint8 array, nearest)."},
     {"_encode_text", (PyCFunction)Model_encode_text, METH_VARARGS,
      "encode_text(ids int32 [N, L]) -> float32 [N, D] (not normalised)."},
     {NULL, NULL, 0, NULL},
@@ -580,15 +612,14 @@ PyTypeObject Tokenizer_Type = {
 
 /* ---------------------------------------------------------------- outputs */
 
-/* encode_image(output=NAME): the pe_output of each name.  "linear4" joins
- * with PE_OUTPUT_LINEAR4 (one line here); until then the Python layer
- * refuses it with pecore.UnsupportedError. */
+/* encode_image(output=NAME): the pe_output of each name. */
 static const struct {
     const char *name;
     pe_output kind;
 } OUTPUTS[] = {
     {"embedding", PE_OUTPUT_EMBEDDING},
     {"tokens", PE_OUTPUT_TOKENS},
+    {"linear4", PE_OUTPUT_LINEAR4},
 };
 
 static int add_outputs(PyObject *mod) {
@@ -610,28 +641,32 @@ static int add_outputs(PyObject *mod) {
 
 /* ---------------------------------------------------------------- functions */
 
-/* preprocess(item, height, width, crop) -> float32 [3, H, W]. */
+/* preprocess(item, transform, height, width, crop, native) -> float32
+ * [3, H, W], as encode_images prepares each image. */
 static PyObject *py_preprocess(PyObject *mod, PyObject *args) {
     (void)mod;
     PyObject *obj;
-    int h, w, crop;
-    if (!PyArg_ParseTuple(args, "Oiii", &obj, &h, &w, &crop)) return NULL;
-    if (h < 1 || w < 1) return raise_status(PE_ERR_INVALID_ARG, "preprocess: size must be positive");
+    int t, h, w, crop, native;
+    pe_preprocess pp;
+    if (!PyArg_ParseTuple(args, "Oiiiii", &obj, &t, &h, &w, &crop, &native)) return NULL;
+    if (make_pp(t, h, w, crop, native, &pp)) return NULL;
+    if (pp.height < 1 || pp.width < 1)
+        return raise_status(PE_ERR_INVALID_ARG, "preprocess: size must be positive");
     item it;
     if (item_parse(obj, &it)) {
         Py_XDECREF(it.ref);
         return NULL;
     }
-    npy_intp dims[3] = {3, h, w};
+    npy_intp dims[3] = {3, pp.height, pp.width};
     PyObject *out = PyArray_SimpleNew(3, dims, NPY_FLOAT32);
     if (out) {
-        pe_preprocess pp = {h, w, crop ? PE_CROP_CENTER : PE_CROP_SQUASH, PE_RESAMPLE_BILINEAR};
         float *o = PyArray_DATA((PyArrayObject *)out);
+        size_t len = (size_t)3 * pp.height * pp.width;
         char msg[768] = "";
         pe_status s;
         WITHOUT_GIL(img_buf buf = {0}; const pe_image *img;
-                    s = item_image(&it, &buf, &img, &pp.resample, msg, sizeof msg);
-                    if (!s && (s = pe_preprocess_image(img, &pp, o, (size_t)3 * h * w)))
+                    s = item_image(&it, &buf, &img, &pp, msg, sizeof msg);
+                    if (!s && (s = pe_preprocess_image(img, &pp, o, len)))
                         snprintf(msg, sizeof msg, "%s", pe_last_error());
                     image_free(&buf));
         if (s) {
@@ -693,7 +728,7 @@ static PyObject *py_kernel_isa(PyObject *mod, PyObject *unused) {
 
 static PyMethodDef module_methods[] = {
     {"preprocess", py_preprocess, METH_VARARGS,
-     "preprocess(item, height, width, crop) -> float32 [3, H, W] in [-1, 1]."},
+     "preprocess(item, transform, height, width, crop, native) -> float32 [3, H, W]."},
     {"quantize", py_quantize, METH_VARARGS,
      "quantize(src, dst, type, rules, keep, vision_only)."},
     {"version", py_version, METH_NOARGS, "The library's version string."},

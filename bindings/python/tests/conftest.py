@@ -9,6 +9,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PKG_DIR = os.path.dirname(HERE)                       # bindings/python
 ROOT = os.path.dirname(os.path.dirname(PKG_DIR))
 GOLDEN = os.environ.get("PECORE_GOLDEN") or os.path.join(ROOT, "..", "shared", "golden")
+GOLDEN_DINOV2 = os.environ.get("PECORE_GOLDEN_DINOV2") or os.path.join(ROOT, "..", "shared",
+                                                                        "golden-dinov2")
 CLI = os.environ.get("PECORE_CLI") or os.path.join(ROOT, "build", "pecore")
 
 # The package from this checkout (make python), for us and for every process
@@ -25,8 +27,8 @@ def golden(*parts):
     return os.path.join(GOLDEN, *parts)
 
 
-def load_manifest():
-    with open(golden("manifest.json"), encoding="utf-8") as f:
+def load_manifest(root=GOLDEN):
+    with open(os.path.join(root, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)["cases"]
 
 

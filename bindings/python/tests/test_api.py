@@ -54,7 +54,7 @@ def test_every_image_input_gives_the_same_embedding():
     np.testing.assert_array_equal(batch[:2], np.vstack([ref, ref]))
     np.testing.assert_array_equal(batch[2:], m.encode_image(IMAGES[0]))
     # the float path is the preprocessed tensor
-    px = pecore.Transform(64)(CHELSEA)
+    px = pecore.Transform("pe", 64)(CHELSEA)
     np.testing.assert_allclose(m.encode_image(px), ref, rtol=1e-5, atol=1e-6)
 
 

@@ -1,6 +1,8 @@
-"""The golden manifest (official PE code, float64) through the binding:
-tensors, image files and PIL images, preprocessing, tokenizer ids, text,
-and zero-shot logits through the open_clip-style API."""
+"""The golden manifests (official PE and DINOv2 / Franca code, float64)
+through the binding: tensors (embedding, tokens, linear4), image files and
+PIL images, preprocessing, tokenizer ids, text, and zero-shot logits through
+the open_clip-style API."""
+import os
 import json
 
 import numpy as np
@@ -8,13 +10,15 @@ import pytest
 from PIL import Image
 
 import pecore
-from conftest import VOCAB, golden, load_manifest, model
+from conftest import GOLDEN, GOLDEN_DINOV2, VOCAB, golden, load_manifest, model
 
-CASES = load_manifest()
+# (root, case); the DINOv2 .pth twins are the C tests' business (tests/test_dinov2.c)
+CASES = [(GOLDEN, c) for c in load_manifest()] + [
+    (GOLDEN_DINOV2, c) for c in load_manifest(GOLDEN_DINOV2) if not c.get("model", "").endswith(".pth")]
 
 
 def cases(*kinds):
-    return [pytest.param(c, id=c["id"]) for c in CASES if c["kind"] in kinds]
+    return [pytest.param(root, c, id=c["id"]) for root, c in CASES if c["kind"] in kinds]
 
 
 def check_rows(out, ref, case):
@@ -30,35 +34,40 @@ def check_rows(out, ref, case):
 
 
 def test_manifest_has_cases():
-    kinds = {c["kind"] for c in CASES}
+    kinds = {c["kind"] for _, c in CASES}
     assert {"image_raw", "image_file", "preprocess", "text", "logits"} <= kinds
+    assert {c["output"] for _, c in CASES if "output" in c} == {"embedding", "tokens", "linear4"}
 
 
-@pytest.mark.parametrize("case", cases("image_raw"))
-def test_image_raw(case):
-    x = np.load(golden(case["input"]))
-    out = model(case["model"]).encode_image(x, output=case["output"])
-    check_rows(out, np.load(golden(case["expect"])), case)
+@pytest.mark.parametrize("root,case", cases("image_raw"))
+def test_image_raw(root, case):
+    x = np.load(os.path.join(root, case["input"]))
+    out = model(os.path.join(root, case["model"])).encode_image(x, output=case["output"])
+    check_rows(out, np.load(os.path.join(root, case["expect"])), case)
 
 
-@pytest.mark.parametrize("case", cases("image_file"))
-def test_image_file_path_and_pil(case):
-    m, ref = model(case["model"]), np.load(golden(case["expect"]))
-    kw = dict(output=case["output"], size=case["size"], crop=case["crop"])
-    by_path = m.encode_image(golden(case["image"]), **kw)
+@pytest.mark.parametrize("root,case", cases("image_file"))
+def test_image_file_path_and_pil(root, case):
+    m = model(os.path.join(root, case["model"]))
+    ref, image = np.load(os.path.join(root, case["expect"])), os.path.join(root, case["image"])
+    # PE cases give a size and crop; DINOv2 ones are the model's own transform
+    kw = dict(output=case["output"], size=case.get("size"), crop=case.get("crop"))
+    by_path = m.encode_image(image, **kw)
     check_rows(by_path, ref, case)
-    with Image.open(golden(case["image"])) as im:
+    with Image.open(image) as im:
         by_pil = m.encode_image(im, **kw)
     check_rows(by_pil, ref, case)
     # PIL decodes with the same libjpeg-turbo / libpng: the same pixels.
     np.testing.assert_array_equal(by_pil, by_path)
 
 
-@pytest.mark.parametrize("case", cases("preprocess"))
-def test_preprocess_transform(case):
-    ref = np.load(golden(case["expect"]))[0]
-    t = pecore.Transform(case["size"], case["crop"])
-    for src in (golden(case["image"]), Image.open(golden(case["image"]))):
+@pytest.mark.parametrize("root,case", cases("preprocess"))
+def test_preprocess_transform(root, case):
+    ref = np.load(os.path.join(root, case["expect"]))
+    ref = ref[0] if ref.ndim == 4 else ref
+    t = pecore.Transform(case.get("transform", "pe"), case["size"], case["crop"])
+    path = os.path.join(root, case["image"])
+    for src in (path, Image.open(path)):
         px = t(src)
         assert px.shape == ref.shape and px.dtype == np.float32
         assert np.abs(px - ref).max() <= case["abs_max"]
@@ -76,8 +85,8 @@ def test_tokenizer_ids():
     assert batch.shape == (len(items), items[0]["context_length"])
 
 
-@pytest.mark.parametrize("case", cases("text"))
-def test_text(case):
+@pytest.mark.parametrize("root,case", cases("text"))
+def test_text(root, case):
     m, ref = model(case["model"], vocab=VOCAB), np.load(golden(case["expect"]))
     ids = np.array(case["ids"])
     np.testing.assert_array_equal(m.tokenize(case["texts"], ids.shape[1]), ids)
@@ -85,8 +94,8 @@ def test_text(case):
     check_rows(m.encode_text(case["texts"]), ref, case)   # tokenized by the model
 
 
-@pytest.mark.parametrize("case", cases("logits"))
-def test_zero_shot_logits_open_clip_style(case):
+@pytest.mark.parametrize("root,case", cases("logits"))
+def test_zero_shot_logits_open_clip_style(root, case):
     # the five lines of an open_clip zero-shot snippet
     mdl, _, preprocess = pecore.create_model_and_transforms(golden(case["model"]), vocab=VOCAB)
     tokenizer = pecore.get_tokenizer(mdl)
