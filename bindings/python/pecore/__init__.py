@@ -78,7 +78,9 @@ def softmax(x, axis=-1):
 def _pil_pixels(im):
     """A PIL image as (uint8 array, nearest), matching what the CLI's decoder
     gives for the same file: palette and 1-bit images are resized with NEAREST,
-    as PIL resizes modes "P" and "1"."""
+    as PIL resizes modes "P" and "1".  Other modes (CMYK, 16-bit gray, ...)
+    go through PIL's convert("RGB"), which can differ from the CLI's decoder
+    for those files (tools/image_io.h says how)."""
     mode = im.mode
     if mode in ("RGB", "RGBA", "L", "LA"):
         return np.asarray(im), 0

@@ -378,6 +378,7 @@ def run(args):
             todo.append(k)
         else:
             done += count
+    log(f"{len(paths)} images in {n_shards} shards of {S}")
     if done:
         log(f"resuming: {n_shards - len(todo)} of {n_shards} shards already done")
     if todo:
