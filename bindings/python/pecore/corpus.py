@@ -117,16 +117,20 @@ def shard_path(out, k):
     return os.path.join(out, "shards", f"{k:06d}.npz")
 
 
-def read_shard(out, k, first, count):
+def read_shard(out, k, first, count, dim=None):
     """(rows, embeddings, failed rows, messages) of a finished shard, or None
-    when it is missing or does not hold exactly its images."""
+    when it is missing or does not hold exactly its images.  Without dim the
+    embeddings are not read (None): an npz member loads on its own."""
     try:
         with np.load(shard_path(out, k), allow_pickle=False) as z:
-            rows, emb, bad, msgs = z["rows"], z["embeddings"], z["failed"], z["messages"]
+            rows, bad, msgs = z["rows"], z["failed"], z["messages"]
+            emb = z["embeddings"] if dim else None
     except (OSError, KeyError, ValueError):
         return None
     want = np.arange(first, first + count)
-    if len(rows) != len(emb) or not np.array_equal(np.sort(np.concatenate([rows, bad])), want):
+    if not np.array_equal(np.sort(np.concatenate([rows, bad])), want) or len(bad) != len(msgs):
+        return None
+    if dim and emb.shape != (len(rows), dim):
         return None
     return rows, emb, bad, msgs
 
@@ -257,10 +261,10 @@ def open_job(out, manifest, paths):
 
 def remove_stale(out):
     """Temporary files of a run that was killed while writing."""
-    d = os.path.join(out, "shards")
-    for name in os.listdir(d):
-        if ".tmp." in name:
-            os.unlink(os.path.join(d, name))
+    for d in (out, os.path.join(out, "shards")):
+        for name in os.listdir(d):
+            if ".tmp." in name:
+                os.unlink(os.path.join(d, name))
 
 
 def run_shards(client, spec, args, paths, todo, progress):
@@ -292,56 +296,64 @@ def run_shards(client, spec, args, paths, todo, progress):
 
 
 def assemble(args, model, paths, n_shards, labels):
-    """embeddings.npy, index.jsonl, errors.jsonl from the shards; the
-    gallery or prototypes when asked.  Checks every image is there once."""
-    out, S = args.out, args.shard_size
-    shards = []
-    for k in range(n_shards):
-        sh = read_shard(out, k, k * S, len(paths[k * S:(k + 1) * S]))
+    """embeddings.npy, index.jsonl, errors.jsonl from the shards, streamed
+    (one shard in memory at a time); the gallery or prototypes when asked.
+    Checks every image is there once."""
+    out, S, dim = args.out, args.shard_size, model.info["out_dim"]
+
+    def shard(k, with_embeddings):
+        sh = read_shard(out, k, k * S, len(paths[k * S:(k + 1) * S]),
+                        dim if with_embeddings else None)
         if sh is None:
             raise SystemExit(f"pecore.corpus: shard {k} is missing or damaged; run again")
-        shards.append(sh)
-    n_ok = sum(len(sh[0]) for sh in shards)
-    dim = model.info["out_dim"]
-    emb_path = os.path.join(out, "embeddings.npy")
+        return sh
+
+    n_ok = sum(len(shard(k, False)[0]) for k in range(n_shards))
     tmp = os.path.join(out, f"embeddings.tmp.{os.getpid()}.npy")
     mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n_ok, dim))
-    index, errors, row = [], [], 0
-    for k, (rows, emb, bad, msgs) in enumerate(shards):
-        mm[row:row + len(rows)] = emb
-        for r in rows:
-            entry = {"path": paths[r], "row": row, "shard": k}
-            if labels.get(paths[r]) is not None:
-                entry["label"] = labels[paths[r]]
-            index.append(entry)
-            row += 1
-        errors.extend({"path": paths[r], "error": m} for r, m in zip(bad, msgs))
+    labelled, n_bad = [], 0                   # (row, label, path)
+
+    def write_rows(index, errors):
+        nonlocal n_bad
+        row = 0
+        for k in range(n_shards):
+            rows, emb, bad, msgs = shard(k, True)
+            mm[row:row + len(rows)] = emb
+            for r in rows:
+                entry = {"path": paths[r], "row": row, "shard": k}
+                if labels.get(paths[r]) is not None:
+                    entry["label"] = labels[paths[r]]
+                    labelled.append((row, entry["label"], paths[r]))
+                index.write((json.dumps(entry) + "\n").encode())
+                row += 1
+            for r, m in zip(bad, msgs):
+                errors.write((json.dumps({"path": paths[r], "error": m}) + "\n").encode())
+            n_bad += len(bad)
+
+    write_atomic(os.path.join(out, "index.jsonl"), lambda index: write_atomic(
+        os.path.join(out, "errors.jsonl"), lambda errors: write_rows(index, errors)))
     mm.flush()
     del mm
+    emb_path = os.path.join(out, "embeddings.npy")
     os.replace(tmp, emb_path)
-    write_atomic(os.path.join(out, "index.jsonl"), lambda f: f.writelines(
-        (json.dumps(e) + "\n").encode() for e in index))
-    write_atomic(os.path.join(out, "errors.jsonl"), lambda f: f.writelines(
-        (json.dumps(e) + "\n").encode() for e in errors))
     if args.gallery or args.prototypes:
-        build_classifier(args, model, np.load(emb_path, mmap_mode="r"), index)
-    return n_ok, len(errors)
+        build_classifier(args, model, np.load(emb_path, mmap_mode="r"), labelled)
+    return n_ok, n_bad
 
 
-def build_classifier(args, model, emb, index):
-    labelled = [e for e in index if "label" in e]
+def build_classifier(args, model, emb, labelled):
     if not labelled:
         raise SystemExit("pecore.corpus: no image has a label (see --label-from)")
     if args.gallery:
         g = pecore.Gallery(model)
-        for e in labelled:
-            g.add(e["label"], emb[e["row"]], source=e["path"])
+        for row, label, path in labelled:
+            g.add(label, emb[row], source=path)
         g.save(args.gallery)
         log(f"gallery {args.gallery}: {len(g)} entries, {len(g.labels())} labels")
     if args.prototypes:
         by_label = {}
-        for e in labelled:
-            by_label.setdefault(e["label"], []).append(e["row"])
+        for row, label, _ in labelled:
+            by_label.setdefault(label, []).append(row)
         p = pecore.Prototypes(model)
         for label in sorted(by_label):
             p.add(label, pecore.normalize(emb[by_label[label]]).mean(axis=0))

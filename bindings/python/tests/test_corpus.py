@@ -123,10 +123,12 @@ def test_corpus_killed_and_resumed(tmp_path):
     assert 1 <= len(done) < n_shards, f"{len(done)} of {n_shards} shards before the kill"
     assert not (out / "embeddings.npy").exists()
     (shards / f"{n_shards - 1:06d}.npz.tmp.12345").write_bytes(b"half a shard")  # killed mid-write
+    (out / "index.jsonl.tmp.12345").write_bytes(b"half an index")
     second = subprocess.run(corpus_cmd(out, imgs), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "resuming" in second.stderr and "skipped" in second.stderr
     finished = {f.name: f.stat().st_mtime_ns for f in shards.iterdir()}
-    assert len(finished) == n_shards                      # the stale temporary is gone
+    assert len(finished) == n_shards                      # the stale temporaries are gone
+    assert not any(".tmp." in f.name for f in out.iterdir())
     assert all(finished[name] == t for name, t in done.items())   # not embedded again
     check_exactly_once(out, paths, pecore.Model(T16, threads=1), None)
