@@ -306,6 +306,9 @@ PE_API pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int wid
  *   BGRA8, RGBA8, BGRX8, RGBX8   [0] 4 bytes per pixel; alpha ignored
  *               (no premultiply: a camera frame is opaque)
  *   GRAY8       [0] 1 byte per pixel
+ * Pixel strides: Y and GRAY8 1, NV12/NV21's UV plane 2, I420's chroma 1,
+ * YUV420_888's U and V 1 or 2 (the same for both), packed 4; 0 is always
+ * the format's own.  Every row stride must hold a row of samples.
  * Chroma of a 4:2:0 format covers ceil(width/2) x ceil(height/2) samples,
  * each shared by its 2x2 block of luma (nearest upsampling), so odd widths
  * and heights work.  Every plane's size is checked before it is read; the
@@ -325,7 +328,25 @@ typedef enum pe_frame_format {
 
 /* The YUV -> RGB matrix and range.  The default (0) is BT.601 limited
  * range: what Android cameras, ffmpeg's rgb->yuv default and iOS '420v'
- * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709. */
+ * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709.
+ *
+ * Exactly (Kr, Kb = 0.299, 0.114 for BT.601; 0.2126, 0.0722 for BT.709;
+ * Kg = 1 - Kr - Kb; limited: sy = 255/219, sc = 255/224, yoff = 16; full:
+ * sy = sc = 1, yoff = 0), with each coefficient computed in double and
+ * rounded once to float32:
+ *   cy = sy, crv = 2(1-Kr) sc, cbu = 2(1-Kb) sc,
+ *   cgu = -2(1-Kb) Kb/Kg sc, cgv = -2(1-Kr) Kr/Kg sc
+ * and per pixel, in float32, every product and sum rounded on its own (no
+ * fused multiply-add), on every CPU:
+ *   y = cy * (Y - yoff)
+ *   R = y + crv * (V - 128)
+ *   G = y + (cgu * (U - 128) + cgv * (V - 128))
+ *   B = y + cbu * (U - 128)
+ * each rounded to the nearest integer (ties to even) and clamped to 0..255.
+ * (BT.601 limited: cy 1.164384, crv 1.596027, cgu -0.391762,
+ * cgv -0.812968, cbu 2.017232.)  On flat chroma this agrees with ffmpeg's
+ * swscale (accurate_rnd) within one level; swscale interpolates chroma
+ * where pecore takes the 2x2 block's sample, so at chroma edges they part. */
 typedef enum pe_yuv_matrix {
     PE_YUV_BT601_LIMITED = 0,
     PE_YUV_BT601_FULL = 1,
@@ -351,8 +372,10 @@ typedef struct pe_frame {
     int width, height;       /* of the buffer, in pixels (luma)              */
     pe_plane planes[3];      /* as the format says; unused ones zeroed       */
     pe_yuv_matrix yuv;       /* YUV formats only                             */
-    pe_rect crop;            /* in buffer coordinates, before rotation;
-                                width or height 0 = the whole frame          */
+    pe_rect crop;            /* in buffer coordinates, before rotation, inside
+                                the frame; all zero = the whole frame.  Any
+                                offset works: chroma stays that of the
+                                buffer's 2x2 blocks                           */
     int rotation;            /* clockwise degrees that make the frame
                                 upright (CameraX rotationDegrees): 0, 90,
                                 180 or 270                                   */
@@ -368,7 +391,10 @@ PE_API pe_status pe_frame_check(const pe_frame *f);
 /* Size of the upright image the frame shows: the crop, rotated. */
 PE_API pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height);
 
-/* The upright 8-bit RGB image (crop, rotate, mirror applied): rgb receives
+/* The upright 8-bit RGB image (crop, rotate, mirror applied; gray frames
+ * give R = G = B): what pe_preprocess_frame and pe_encode_frame resize, so
+ * writing it to a lossless file and encoding that gives the frame's
+ * embedding bit for bit.  rgb receives
  * height rows of width * 3 bytes at the given stride (pe_frame_upright_size);
  * len is the capacity of rgb in bytes. */
 PE_API pe_status pe_frame_to_rgb8(const pe_frame *f, uint8_t *rgb, size_t stride, size_t len);
@@ -382,6 +408,13 @@ PE_API pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp,
  * nothing is allocated. */
 PE_API pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
                                  pe_output kind, float *out, size_t out_len);
+
+/* pe_preprocess_frame with the context's scratch: pp may be NULL (the
+ * model's native size, squash) and after the first frame of a given size
+ * nothing is allocated.  For callers that time or batch preprocessing
+ * apart from encoding; out holds 3 * height * width floats. */
+PE_API pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                         float *out, size_t out_len);
 
 /* ---------------------------------------------------------------- text */
 
@@ -412,8 +445,10 @@ PE_API pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int contex
 /* Floating-point operations of one forward pass at height x width (GEMMs and
  * attention; 2 per multiply-add), for GFLOP/s reports. */
 PE_API pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops);
-/* Name of the kernel set in use: "avx512", "avx2", "scalar" (PECORE_ISA
- * overrides it). */
+/* Name of the kernel level in use: "avx512", "avx2", "neon-i8mm", "neon-dot",
+ * "neon", "scalar" (PECORE_ISA=<name> forces one; a level this CPU lacks or
+ * an unknown name makes pe_model_load and pe_ctx_create fail with
+ * PE_ERR_UNSUPPORTED). */
 PE_API const char *pe_kernel_isa(void);
 /* Measures the machine's FMA throughput with the active kernel set's vector
  * width on n_threads threads (about 0.3 s). GFLOP/s. */

@@ -91,6 +91,8 @@ int cli_scan(int argc, char **argv, const char *allowed, const char *flags, cons
 
 static int take_opt(void *user, const char *a, const char *v) {
     opts *o = user;
+    int t = cli_frames_take(&o->fr, a, v);
+    if (t) return t < 0;
     if (!strcmp(a, "--tokens")) o->kind = "tokens";
     else if (!strcmp(a, "--output") && v && (!strcmp(v, "embedding") || !strcmp(v, "tokens") ||
                                              !strcmp(v, "linear4")))
@@ -105,6 +107,8 @@ static int take_opt(void *user, const char *a, const char *v) {
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
     else if (!strcmp(a, "--raw")) o->raw = v;
+    else if (!strcmp(a, "--frames")) o->frames = v;
+    else if (!strcmp(a, "--rgb-out")) o->rgb_out = v;
     else if (!strcmp(a, "--arch")) o->arch = v;
     else if (!strcmp(a, "--dtype")) o->dtype = v;
     else if (!strcmp(a, "--crop")) {
@@ -155,7 +159,8 @@ pe_output cli_output_kind(const opts *o, const pe_model_info *in) {
 int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
     memset(o, 0, sizeof *o);
     o->warmup = -1; /* unset */
-    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only ", o->inputs, &o->n_inputs, take_opt, o);
+    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only" CLI_FRAME_FLAGS, o->inputs,
+                    &o->n_inputs, take_opt, o);
 }
 
 int cli_wants_help(int argc, char **argv) {

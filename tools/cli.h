@@ -3,6 +3,7 @@
 #ifndef PE_CLI_H
 #define PE_CLI_H
 
+#include "frames.h"
 #include "pecore.h"
 
 #include <stdio.h>
@@ -24,6 +25,8 @@ typedef struct opts {
     const char *model, *out, *raw, *arch, *crop, *dtype;
     const char *transform;  /* --transform pe|dinov2-eval; NULL: the model's */
     const char *kind;       /* embed --output embedding|tokens|linear4 (--tokens) */
+    const char *frames, *rgb_out;   /* --frames FILE, --rgb-out PNG */
+    cli_frames fr;                  /* the frame options (frames.h) */
     const char *inputs[MAX_INPUTS];   /* positional arguments */
     int n_inputs;
     int height, width;      /* --size; 0: model's native size */
