@@ -97,8 +97,35 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 # Counts heap allocations on the hot path.
 $(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
-test: all $(TEST_BIN)
+# ---------------------------------------------------------------- Python binding
+# make python:      bindings/python/pecore/_pecore*.so in place, so that
+#                   PYTHONPATH=bindings/python /usr/bin/python3 -c "import pecore" works
+#                   (pip install --no-build-isolation bindings/python builds the same).
+# make test-python: its pytest suite; make test runs it too, except in sanitizer
+#                   builds (Python would need libasan preloaded).
+PYTHON ?= /usr/bin/python3
+PY_DIR := bindings/python
+PY_SRC := $(wildcard $(PY_DIR)/src/*.c)
+PY_EXT := $(PY_DIR)/pecore/_pecore$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_INC = $(shell $(PYTHON) -c 'import sysconfig, numpy; print("-I" + sysconfig.get_paths()["include"], "-I" + numpy.get_include())')
+PY_TEST_EXT := $(if $(findstring -fsanitize,$(CFLAGS)),,$(PY_EXT))
+PY_TEST_CMD = PYTHONPATH=$(PY_DIR) PECORE_CLI=$(BUILD)/pecore PYTHONDONTWRITEBYTECODE=1 \
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PY_DIR)/tests
+
+.PHONY: python test-python
+python: $(PY_EXT)
+
+$(PY_EXT): $(PY_SRC) $(PY_DIR)/src/binding.h $(BUILD)/libpecore.a $(BUILD)/obj/tools/image_io.o
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Iinclude -Itools $(PY_INC) $(WARN) $(CFLAGS) \
+		-o $@ $(PY_SRC) $(BUILD)/obj/tools/image_io.o $(BUILD)/libpecore.a $(LDLIBS_CLI) \
+		-Wl,--exclude-libs,ALL $(LDFLAGS)
+
+test-python: $(PY_EXT) $(BUILD)/pecore
+	@$(PY_TEST_CMD)
+
+test: all $(TEST_BIN) $(PY_TEST_EXT)
 	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh
+	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
 
 # Both compilers, warnings as errors.
 check-warnings:
@@ -106,7 +133,7 @@ check-warnings:
 	$(MAKE) BUILD=build/clang CC=clang CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/clang/%)
 
 clean:
-	rm -rf build
+	rm -rf build $(PY_DIR)/pecore/_pecore*.so
 
 # ---------------------------------------------------------------- hardening
 # make test-asan: the whole suite under AddressSanitizer + UBSan (CI runs it).
