@@ -64,14 +64,14 @@ public final class Encoder {
         f.height = Int32(CVPixelBufferGetHeight(pb))
         func plane(_ i: Int) -> pe_plane {
             let rows = CVPixelBufferGetHeightOfPlane(pb, i), stride = CVPixelBufferGetBytesPerRowOfPlane(pb, i)
-            return pe_plane(data: CVPixelBufferGetBaseAddressOfPlane(pb, i)?.assumingMemoryBound(to: UInt8.self),
+            return pe_plane(data: UnsafePointer(CVPixelBufferGetBaseAddressOfPlane(pb, i)?.assumingMemoryBound(to: UInt8.self)),
                             size: rows * stride, row_stride: stride, pixel_stride: 0)
         }
         switch CVPixelBufferGetPixelFormatType(pb) {
         case kCVPixelFormatType_32BGRA:
             let stride = CVPixelBufferGetBytesPerRow(pb)
             f.format = PE_FRAME_BGRA8
-            f.planes.0 = pe_plane(data: CVPixelBufferGetBaseAddress(pb)?.assumingMemoryBound(to: UInt8.self),
+            f.planes.0 = pe_plane(data: UnsafePointer(CVPixelBufferGetBaseAddress(pb)?.assumingMemoryBound(to: UInt8.self)),
                                   size: stride * Int(f.height), row_stride: stride, pixel_stride: 4)
         case let t where t == kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange
                       || t == kCVPixelFormatType_420YpCbCr8BiPlanarFullRange:
