@@ -306,6 +306,9 @@ PE_API pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int wid
  *   BGRA8, RGBA8, BGRX8, RGBX8   [0] 4 bytes per pixel; alpha ignored
  *               (no premultiply: a camera frame is opaque)
  *   GRAY8       [0] 1 byte per pixel
+ * Pixel strides: Y and GRAY8 1, NV12/NV21's UV plane 2, I420's chroma 1,
+ * YUV420_888's U and V 1 or 2 (the same for both), packed 4; 0 is always
+ * the format's own.  Every row stride must hold a row of samples.
  * Chroma of a 4:2:0 format covers ceil(width/2) x ceil(height/2) samples,
  * each shared by its 2x2 block of luma (nearest upsampling), so odd widths
  * and heights work.  Every plane's size is checked before it is read; the
@@ -325,7 +328,25 @@ typedef enum pe_frame_format {
 
 /* The YUV -> RGB matrix and range.  The default (0) is BT.601 limited
  * range: what Android cameras, ffmpeg's rgb->yuv default and iOS '420v'
- * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709. */
+ * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709.
+ *
+ * Exactly (Kr, Kb = 0.299, 0.114 for BT.601; 0.2126, 0.0722 for BT.709;
+ * Kg = 1 - Kr - Kb; limited: sy = 255/219, sc = 255/224, yoff = 16; full:
+ * sy = sc = 1, yoff = 0), with each coefficient computed in double and
+ * rounded once to float32:
+ *   cy = sy, crv = 2(1-Kr) sc, cbu = 2(1-Kb) sc,
+ *   cgu = -2(1-Kb) Kb/Kg sc, cgv = -2(1-Kr) Kr/Kg sc
+ * and per pixel, in float32, every product and sum rounded on its own (no
+ * fused multiply-add), on every CPU:
+ *   y = cy * (Y - yoff)
+ *   R = y + crv * (V - 128)
+ *   G = y + (cgu * (U - 128) + cgv * (V - 128))
+ *   B = y + cbu * (U - 128)
+ * each rounded to the nearest integer (ties to even) and clamped to 0..255.
+ * (BT.601 limited: cy 1.164384, crv 1.596027, cgu -0.391762,
+ * cgv -0.812968, cbu 2.017232.)  On flat chroma this agrees with ffmpeg's
+ * swscale (accurate_rnd) within one level; swscale interpolates chroma
+ * where pecore takes the 2x2 block's sample, so at chroma edges they part. */
 typedef enum pe_yuv_matrix {
     PE_YUV_BT601_LIMITED = 0,
     PE_YUV_BT601_FULL = 1,
@@ -351,8 +372,10 @@ typedef struct pe_frame {
     int width, height;       /* of the buffer, in pixels (luma)              */
     pe_plane planes[3];      /* as the format says; unused ones zeroed       */
     pe_yuv_matrix yuv;       /* YUV formats only                             */
-    pe_rect crop;            /* in buffer coordinates, before rotation;
-                                width or height 0 = the whole frame          */
+    pe_rect crop;            /* in buffer coordinates, before rotation, inside
+                                the frame; all zero = the whole frame.  Any
+                                offset works: chroma stays that of the
+                                buffer's 2x2 blocks                           */
     int rotation;            /* clockwise degrees that make the frame
                                 upright (CameraX rotationDegrees): 0, 90,
                                 180 or 270                                   */
@@ -368,7 +391,10 @@ PE_API pe_status pe_frame_check(const pe_frame *f);
 /* Size of the upright image the frame shows: the crop, rotated. */
 PE_API pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height);
 
-/* The upright 8-bit RGB image (crop, rotate, mirror applied): rgb receives
+/* The upright 8-bit RGB image (crop, rotate, mirror applied; gray frames
+ * give R = G = B): what pe_preprocess_frame and pe_encode_frame resize, so
+ * writing it to a lossless file and encoding that gives the frame's
+ * embedding bit for bit.  rgb receives
  * height rows of width * 3 bytes at the given stride (pe_frame_upright_size);
  * len is the capacity of rgb in bytes. */
 PE_API pe_status pe_frame_to_rgb8(const pe_frame *f, uint8_t *rgb, size_t stride, size_t len);
@@ -382,6 +408,13 @@ PE_API pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp,
  * nothing is allocated. */
 PE_API pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
                                  pe_output kind, float *out, size_t out_len);
+
+/* pe_preprocess_frame with the context's scratch: pp may be NULL (the
+ * model's native size, squash) and after the first frame of a given size
+ * nothing is allocated.  For callers that time or batch preprocessing
+ * apart from encoding; out holds 3 * height * width floats. */
+PE_API pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                         float *out, size_t out_len);
 
 /* ---------------------------------------------------------------- text */
 
@@ -412,8 +445,10 @@ PE_API pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int contex
 /* Floating-point operations of one forward pass at height x width (GEMMs and
  * attention; 2 per multiply-add), for GFLOP/s reports. */
 PE_API pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops);
-/* Name of the kernel set in use: "avx512", "avx2", "scalar" (PECORE_ISA
- * overrides it). */
+/* Name of the kernel level in use: "avx512", "avx2", "neon-i8mm", "neon-dot",
+ * "neon", "scalar" (PECORE_ISA=<name> forces one; a level this CPU lacks or
+ * an unknown name makes pe_model_load and pe_ctx_create fail with
+ * PE_ERR_UNSUPPORTED). */
 PE_API const char *pe_kernel_isa(void);
 /* Measures the machine's FMA throughput with the active kernel set's vector
  * width on n_threads threads (about 0.3 s). GFLOP/s. */
@@ -658,13 +693,17 @@ PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
  *     time constant tau_ms: a result dt ms after the previous one moves the
  *     average by 1 - exp(-dt / tau_ms) towards the new probabilities;
  *   - the stable label changes only when another class leads it in the
- *     smoothed probabilities by switch_margin for min_dwell_ms in a row;
+ *     smoothed probabilities by at least switch_margin for min_dwell_ms in
+ *     a row (the first update where it leads starts the clock; a different
+ *     leader restarts it);
  *   - it becomes "unknown" (-1) when its smoothed probability stays below
- *     unknown_enter for min_dwell_ms, and leaves unknown when a class
- *     rises above unknown_leave (>= unknown_enter: hysteresis);
- *   - a scene cut (the cosine between consecutive embeddings below
- *     scene_cut_cosine) restarts the average from the new frame and lets
- *     the stable label follow without the dwell. */
+ *     unknown_enter for min_dwell_ms, and leaves unknown as soon as the
+ *     best class rises above unknown_leave (>= unknown_enter: hysteresis);
+ *   - the first update, one after pe_smoother_reset, and a scene cut (the
+ *     cosine between consecutive embeddings below scene_cut_cosine) start
+ *     the average from the frame's probabilities and let the stable label
+ *     follow without the dwell: the best class, or unknown when unknown is
+ *     enabled and no class is above unknown_leave. */
 typedef struct pe_smoother_options {
     float tau_ms;            /* 0 = 300 ms                                   */
     float switch_margin;     /* 0 = 0.10                                     */
@@ -680,7 +719,7 @@ typedef struct pe_smoothed {
     const float *probs;      /* [n_classes] smoothed; owned by the smoother,
                                 valid until its next update                  */
     int stable;              /* class index of the stable label, -1 unknown  */
-    float stable_prob;       /* its smoothed probability                     */
+    float stable_prob;       /* its smoothed probability (0 when unknown)    */
     int changed;             /* 1: stable differs from the previous update   */
     int scene_cut;           /* 1: this update restarted the average         */
 } pe_smoothed;
@@ -689,19 +728,27 @@ PE_API pe_status pe_smoother_create(int n_classes, const pe_smoother_options *op
                                     pe_smoother **out);
 PE_API void pe_smoother_free(pe_smoother *s);
 PE_API void pe_smoother_reset(pe_smoother *s);
-/* One result at time t_ms (non-decreasing): probs [n_classes]; emb (dim
- * floats, may be NULL) feeds the scene-cut test. */
+/* One result at time t_ms (non-decreasing): probs [n_classes], each in
+ * [0, 1]; emb (dim floats, may be NULL) feeds the scene-cut test.  Nothing
+ * is allocated after the first embedding of a size. */
 PE_API pe_status pe_smoother_update(pe_smoother *s, double t_ms, const float *probs,
                                     int n_classes, const float *emb, int dim,
                                     pe_smoothed *out);
 
 /* A live stream: the app pushes camera frames from its callback and gets
- * results through another.  pe_stream_push copies the frame into a small
- * ring and returns at once; when the worker is busy the newest frame wins
- * and older waiting ones are dropped (counted), as CameraX's
- * KEEP_ONLY_LATEST.  One worker thread (with the context's pool) encodes,
- * classifies (prototypes / zero-shot labels, or a gallery's k nearest) and
- * smooths, then calls on_result on that thread. */
+ * results through another.  pe_stream_push copies the frame (only the bytes
+ * its planes use) into a small ring and returns at once; when the worker is
+ * busy the newest frame wins and older waiting ones are dropped (counted),
+ * as CameraX's KEEP_ONLY_LATEST: the worker always takes the newest frame.
+ * One worker thread (with its own context and pool) encodes, classifies
+ * (prototypes / zero-shot labels, or a gallery's k nearest) and smooths,
+ * then calls on_result on that thread.  Results come in push order.  After
+ * each ring slot has held the largest frame size nothing is allocated per
+ * frame by the ring.
+ *
+ * Threads: push may be called from any thread (concurrent pushes take
+ * turns); on_result runs on the worker and may call pe_stream_stats_get but
+ * not push, flush or free of its own stream.  free must not race a push. */
 typedef struct pe_stream pe_stream;
 
 typedef struct pe_stream_result {
@@ -722,16 +769,25 @@ typedef void (*pe_stream_callback)(void *user, const pe_stream_result *r);
 
 typedef struct pe_stream_stats {
     int64_t frames_in, processed, dropped;
+    int64_t failed;            /* encode/classify errors (pe_stream_flush
+                                  reports the first); frames_in = processed
+                                  + dropped + failed once flushed            */
     double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms;
-    double cpu_ms_per_result;  /* CPU time of the process per result         */
-    double fps;                /* results per second of wall time            */
+                               /* push to result, from a log histogram of
+                                  every result (within 1%; max exact)        */
+    double cpu_ms_per_result;  /* CPU time of the whole process (all its
+                                  threads) from the first push to the last
+                                  result, per result                         */
+    double fps;                /* results per second, first push to last
+                                  result                                     */
 } pe_stream_stats;
 
 typedef struct pe_stream_options {
     int n_threads;           /* of the encoding context; 0 = all cores       */
     int all_frames;          /* non-zero: drop nothing, push waits for room
                                 (offline video)                              */
-    int ring;                /* frames waiting at most; 0 = 1                */
+    int ring;                /* frames waiting at most, 1..64; 0 = 1 (more
+                                matters only with all_frames)                */
     pe_preprocess pp;        /* zeroed = the model's native size             */
     int top_k;               /* entries of scores->top; 0 = 5                */
     int k;                   /* gallery neighbours; 0 = 5                    */
@@ -741,14 +797,20 @@ typedef struct pe_stream_options {
     void *user;
 } pe_stream_options;
 
-/* Exactly one of protos and gallery is non-NULL; it must belong to m and
- * outlive the stream. */
+/* Exactly one of protos and gallery is non-NULL; it must belong to m,
+ * outlive the stream and stay unchanged while it runs.  The model needs a
+ * pooling head.  The classes (of smoothed[] and stable) are the pack's, at
+ * most PE_CLASSIFY_MAX_TOP, or the gallery's distinct labels, by index. */
 PE_API pe_status pe_stream_create(const pe_model *m, const pe_protos *protos,
                                   const pe_gallery *gallery, const pe_stream_options *opt,
                                   pe_stream **out);
-/* Copies f (checked as pe_frame_check) and returns; t_ms is its timestamp. */
+/* Copies f (checked as pe_frame_check; a bad frame is refused here) and
+ * returns; t_ms is its timestamp for the smoother (non-decreasing).  With
+ * all_frames it first waits while ring frames are waiting. */
 PE_API pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms);
-/* Waits until every frame pushed so far is processed or dropped. */
+/* Waits until every frame pushed before the call is processed or dropped;
+ * returns the first encode/classify error of the worker since the last
+ * flush, with its message. */
 PE_API pe_status pe_stream_flush(pe_stream *s);
 PE_API pe_status pe_stream_stats_get(const pe_stream *s, pe_stream_stats *out);
 /* Stops the worker after the frame in progress; waiting frames are dropped. */

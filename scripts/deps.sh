@@ -2,9 +2,9 @@
 # Installs the Debian packages pecore builds against, if any is missing.
 # Needs root (or sudo) only when something has to be installed.
 set -eu
-PKGS="make gcc clang libjpeg62-turbo-dev libpng-dev zlib1g-dev libutf8proc-dev"
-# the app bindings (make java, tests/test_java.sh): JDK, JUnit 4, kotlinc, ffmpeg for a camera frame
-PKGS="$PKGS default-jdk-headless junit4 kotlin ffmpeg"
+PKGS="make gcc clang libjpeg62-turbo-dev libpng-dev zlib1g-dev libutf8proc-dev ffmpeg python3-numpy python3-pil"
+# the app bindings (make java, tests/test_java.sh): JDK, JUnit 4, kotlinc
+PKGS="$PKGS default-jdk-headless junit4 kotlin"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

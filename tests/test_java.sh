@@ -31,21 +31,16 @@ set --; while IFS= read -r t; do set -- "$@" "$t"; done <"$T/texts.txt"
 "$PE" text -m "$M" --vocab "$V" -o "$T/cli_text.npy" "$@" >/dev/null; ok $? "CLI text"
 "$PE" classify -m "$M" --vocab "$V" --labels "$LABELS" --json "$G/images/chelsea.png" >"$T/cli_zeroshot.json"; ok $? "CLI zero-shot"
 # A camera frame: chelsea at an odd size as raw I420, which FrameTest hands
-# over as YUV_420_888 (once the library has frames: src/image/frame.c).
-FW=321; FH=181; CLASSES="GoldenTest ErrorTest ThreadTest"
-if [ -f src/image/frame.c ]; then
-    CLASSES="$CLASSES FrameTest"
-    ffmpeg -nostdin -loglevel error -y -i "$G/images/chelsea.png" -vf scale=$FW:$FH -f rawvideo -pix_fmt yuv420p "$T/frame.yuv"; ok $? "ffmpeg frame"
-    fr() { "$PE" embed -m "$M" --size 64 --threads 1 --frames "$T/frame.yuv" --pix-fmt i420 --video-size ${FW}x$FH "$@"; }
-    fr -o "$T/cli_frame.npy"; ok $? "CLI embed --frames"
-    fr --rotate 90 --mirror -o "$T/cli_frame_rot90_mirror.npy"; ok $? "CLI embed --frames --rotate 90 --mirror"
-else
-    echo "test_java: no camera frames in this build (src/image/frame.c): FrameTest left out"
-fi
+# over as YUV_420_888.
+FW=321; FH=181
+ffmpeg -nostdin -loglevel error -y -i "$G/images/chelsea.png" -vf scale=$FW:$FH -f rawvideo -pix_fmt yuv420p "$T/frame.yuv"; ok $? "ffmpeg frame"
+fr() { "$PE" embed -m "$M" --size 64 --threads 1 --frames "$T/frame.yuv" --pix-fmt i420 --video-size ${FW}x$FH "$@"; }
+fr -o "$T/cli_frame.npy"; ok $? "CLI embed --frames"
+fr --rotate 90 --mirror -o "$T/cli_frame_rot90_mirror.npy"; ok $? "CLI embed --frames --rotate 90 --mirror"
 
 # ---- JUnit
 jvm -cp "$CP" -Dpecore.labels="$LABELS" -Dpecore.frame.size=${FW}x$FH RunTests \
-    $CLASSES >"$T/junit.log" 2>&1; rc=$?
+    GoldenTest ErrorTest ThreadTest FrameTest >"$T/junit.log" 2>&1; rc=$?
 grep -E '^(FAIL|test_java)' "$T/junit.log" | grep -v ': [0-9]* passed, 0 failed$' || true
 line=$(grep -E '^test_java: [0-9]+ passed, [0-9]+ failed$' "$T/junit.log")
 if [ -n "$line" ]; then

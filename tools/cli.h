@@ -3,6 +3,7 @@
 #ifndef PE_CLI_H
 #define PE_CLI_H
 
+#include "frames.h"
 #include "pecore.h"
 
 #include <stdio.h>
@@ -24,6 +25,8 @@ typedef struct opts {
     const char *model, *out, *raw, *arch, *crop, *dtype;
     const char *transform;  /* --transform pe|dinov2-eval; NULL: the model's */
     const char *kind;       /* embed --output embedding|tokens|linear4 (--tokens) */
+    const char *frames, *rgb_out;   /* --frames FILE, --rgb-out PNG */
+    cli_frames fr;                  /* the frame options (frames.h) */
     const char *inputs[MAX_INPUTS];   /* positional arguments */
     int n_inputs;
     int height, width;      /* --size; 0: model's native size */
@@ -62,6 +65,13 @@ int cli_load_model(const char *path, int vision_only, pe_model **m);
 /* Writes float32 .npy; 0 on success, else prints the error and returns 1. */
 int cli_write_npy(const char *path, const float *data, int rank, const int64_t *shape);
 
+/* A JSON string of s on stdout: quotes, backslashes and control characters
+ * (C0 and C1) escaped, bytes that are not UTF-8 as U+FFFD. */
+void cli_json_str(const char *s);
+/* s for a terminal: printable ASCII and UTF-8 (no C1 controls) as they
+ * are, every other byte as \xNN (labels and names come from files). */
+void cli_print_safe(FILE *f, const char *s);
+
 /* Progress line on stderr when it is a terminal ("\r<stage> 42%"). */
 void cli_progress(void *user, const char *stage, double fraction);
 void cli_progress_done(void);
@@ -77,5 +87,6 @@ int cmd_quantize(int argc, char **argv);   /* tools/cmd_quant.c */
 int cmd_compare(int argc, char **argv);
 int cmd_convert(int argc, char **argv);    /* tools/cmd_model.c */
 int cmd_verify(int argc, char **argv);
+int cmd_stream(int argc, char **argv);     /* tools/cmd_stream.c */
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
+#include "../image/frame.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
 
@@ -37,11 +38,13 @@ pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model 
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: out is NULL");
     *out = NULL;
     if (!path) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: path is NULL");
+    pe_status s = pe_kernels_check();
+    if (s) return s;
     pe_model *m = pe_calloc(1, sizeof *m);
     if (!m) return PE_ERR_NOMEM;
     /* By magic bytes: a zip is a torch.save checkpoint, else safetensors.
      * Errors of the open already name the path. */
-    pe_status s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
+    s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
     if (!s && opt) s = set_heads(&m->st, opt);
     if (!s && (s = pe_model_bind(m, opt ? opt->vision_only : 0))) pe_error_prefix(s, "%s", path);
     if (s) {
@@ -80,6 +83,8 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: out is NULL");
     *out = NULL;
     if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: model is NULL");
+    pe_status s = pe_kernels_check();
+    if (s) return s;
     int n = opt && opt->n_threads > 0 ? opt->n_threads : pe_cpu_count();
     if (opt && opt->n_threads < 0)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d is negative", opt->n_threads);
@@ -100,7 +105,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
             return PE_ERR_NOMEM;
         }
     }
-    pe_status s = pe_pool_create(n, &c->pool);
+    s = pe_pool_create(n, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
     if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid);
@@ -161,30 +166,67 @@ static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess
     if (r->width == 0) r->width = m->info.image_size;
 }
 
-pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
-                          pe_output kind, float *out, size_t out_len) {
-    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
-    pe_preprocess r;
-    resolve_pp(c->m, pp, &r);
-    int rows, cols;
-    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
-    if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
-    size_t need = pe_preprocess_scratch_bytes(img, &r);
+/* Preprocesses a pixel source (an image or a frame) into out (NULL: the
+ * context's input tensor) with the context's scratch, which grows only for
+ * a larger size. */
+static pe_status preprocess_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *r,
+                                   float *out) {
+    size_t need;
+    pe_status s = pe_source_scratch(src, r, &need);
+    if (s) return s;
     if (need > c->img_scratch_bytes) {
         pe_free(c->img_scratch);
         c->img_scratch_bytes = 0;
         if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
         c->img_scratch_bytes = need;
     }
-    size_t floats = (size_t)3 * r.height * r.width;
-    if (floats > c->img_floats) {
+    size_t floats = (size_t)3 * r->height * r->width;
+    if (!out && floats > c->img_floats) {
         pe_free(c->img);
         c->img_floats = 0;
         if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
         c->img_floats = floats;
     }
-    if ((s = pe_image_to_tensor(img, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
+    return pe_source_to_tensor(src, r, out ? out : c->img, c->img_scratch, c->img_scratch_bytes);
+}
+
+static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *pp,
+                               pe_output kind, float *out, size_t out_len) {
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
+    if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
+    if ((s = preprocess_source(c, src, &r, NULL))) return s;
     return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
+}
+
+pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
+                          pe_output kind, float *out, size_t out_len) {
+    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
+    pe_image_source src;
+    pe_status s = pe_image_source_init(img, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
+}
+
+pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                  float *out, size_t out_len) {
+    if (!c || !f || !out)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_preprocess_frame: NULL argument");
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    if (s || (s = check_out((size_t)3 * r.height * r.width, out_len))) return s;
+    return preprocess_source(c, &src.base, &r, out);
+}
+
+pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp, pe_output kind,
+                          float *out, size_t out_len) {
+    if (!c || !f || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_frame: NULL argument");
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
 }
 
 pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len, float *out,

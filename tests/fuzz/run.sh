@@ -32,6 +32,7 @@ for t in "$@"; do
                                  -o "$c/micro-timm-$q.safetensors" --type $q >/dev/null 2>&1
                          done
                      fi ;;
+        frame)       max=20000 ;;  # seeds: tests/fuzz/regress/frame (valid NV12 and RGBA descriptions)
         tokenizer)   printf '\000a photo of a cat' >"$c/t1"; printf '\000<start_of_text>Hello, World! 123 &amp;' >"$c/t2" ;;
     esac
     [ -d "tests/fuzz/regress/$t" ] && cp tests/fuzz/regress/"$t"/* "$c"/ 2>/dev/null

@@ -385,12 +385,6 @@ JNIEXPORT void JNICALL Java_dev_pecore_Native_encodeFrame(JNIEnv *env, jclass cl
                                                           jint kind, jobject out,
                                                           jlong out_floats_n) {
     (void)cls;
-#ifndef PECORE_JNI_FRAMES
-    (void)ch, (void)format, (void)width, (void)height, (void)planes, (void)row_strides;
-    (void)pixel_strides, (void)yuv, (void)crop, (void)rotation, (void)mirror, (void)ppa;
-    (void)kind, (void)out, (void)out_floats_n;
-    fail(env, PE_ERR_UNSUPPORTED, "this build of pecore has no camera frames (src/image/frame.c)");
-#else
     HANDLE(pe_ctx, c, ch, "Encoder", );
     pe_preprocess pp;
     float *o = out_floats(env, out, out_floats_n);
@@ -425,7 +419,6 @@ JNIEXPORT void JNICALL Java_dev_pecore_Native_encodeFrame(JNIEnv *env, jclass cl
         f.planes[i] = (pe_plane){p, size, (size_t)rs[i], ps[i]};
     }
     failed(env, pe_encode_frame(c, &f, &pp, (pe_output)kind, o, (size_t)out_floats_n));
-#endif
 }
 
 JNIEXPORT void JNICALL Java_dev_pecore_Native_encodeText(JNIEnv *env, jclass cls, jlong ch,

@@ -1,8 +1,7 @@
 /* module_check.c — the C API through the CPecore Clang module, as Swift sees
  * it (tests/test_swift_module.sh builds it with clang -fmodules).  Loads a
  * model, encodes an image, and checks pe_frame_set_orientation against the
- * EXIF definitions of the eight orientations, through pe_frame_to_rgb8 when
- * the library has camera frames. */
+ * EXIF definitions of the eight orientations through pe_frame_to_rgb8. */
 #pragma clang module import CPecore
 #include <stdio.h>
 #include <string.h>
@@ -10,7 +9,6 @@
 static int failures, passes;
 #define CHECK(c, ...) do { if (c) passes++; else { failures++; printf("FAIL: " __VA_ARGS__); puts(""); } } while (0)
 
-#ifdef HAVE_FRAMES
 /* Pixel (r, c) of the upright image, as EXIF orientation o defines it, of a
  * stored image H x W whose pixel (r, c) has value r * W + c. */
 static int exif_expect(int o, int H, int W, int r, int c) {
@@ -25,7 +23,6 @@ static int exif_expect(int o, int H, int W, int r, int c) {
     default: return c * W + (W - 1 - r);             /* 8: 270 CW   */
     }
 }
-#endif
 
 static void orientations(void) {
     pe_frame f;
@@ -33,7 +30,6 @@ static void orientations(void) {
     CHECK(pe_frame_set_orientation(&f, 0) == PE_ERR_INVALID_ARG, "orientation 0 refused");
     CHECK(pe_frame_set_orientation(&f, 9) == PE_ERR_INVALID_ARG, "orientation 9 refused");
     CHECK(pe_frame_set_orientation(NULL, 1) == PE_ERR_INVALID_ARG, "NULL frame refused");
-#ifdef HAVE_FRAMES
     enum { H = 3, W = 5 };
     uint8_t gray[H * W], rgb[W * H * 3];
     for (int i = 0; i < H * W; i++) gray[i] = (uint8_t)(i * 10);
@@ -54,13 +50,6 @@ static void orientations(void) {
                 bad += rgb[(r * uw + c) * 3] != exif_expect(o, H, W, r, c) * 10;
         CHECK(bad == 0, "orientation %d: %d pixels not where EXIF puts them", o, bad);
     }
-#else
-    puts("module_check: no camera frames in this library: orientations checked as values only");
-    static const int rot[8] = {0, 0, 180, 180, 90, 90, 270, 270}, mir[8] = {0, 1, 0, 1, 1, 0, 1, 0};
-    for (int o = 1; o <= 8; o++)
-        CHECK(pe_frame_set_orientation(&f, o) == PE_OK && f.rotation == rot[o - 1] &&
-                  f.mirror == mir[o - 1], "orientation %d", o);
-#endif
 }
 
 int main(int argc, char **argv) {
