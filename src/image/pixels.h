@@ -125,6 +125,15 @@ void pe_yuv_planes_scalar(const uint8_t *y, const uint8_t *u, const uint8_t *v, 
 void pe_packed_planes_scalar(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb,
                              size_t ps);
 
+/* The three signed bytes of a 22-bit weight (see pe_hgather):
+ * w = b[2] * 65536 + b[1] * 256 + b[0]. */
+static inline void pe_weight_bytes(int32_t w, int32_t b[3]) {
+    b[0] = ((w & 255) ^ 128) - 128;
+    const int32_t r = (w - b[0]) / 256; /* exact */
+    b[1] = ((r & 255) ^ 128) - 128;
+    b[2] = (r - b[1]) / 256;
+}
+
 /* Pillow's clip8 on an int64 sum. */
 static inline uint8_t pe_clip8(int64_t ss) {
     if (ss < 0) return 0;

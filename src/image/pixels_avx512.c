@@ -115,35 +115,27 @@ PX512 static void packed_planes_avx512(const uint8_t *src, int n, int r, int g, 
     if (i < n) pe_packed_planes_scalar(src + 4 * (size_t)i, n - i, r, g, b, rgb + i, ps);
 }
 
-/* One group of 16 outputs of C planes (C a constant at each call site). */
-PX512 static inline __attribute__((always_inline)) void hgroup(const uint8_t *tq, int quads,
-                                                               const uint8_t *row, size_t ps,
-                                                               uint8_t *dst, size_t dps,
-                                                               __mmask16 keep, const int C) {
-    __m512i lo[3], hi[3], a0[3], a1[3], a2[3];
-    for (int c = 0; c < C; c++) {
-        lo[c] = _mm512_loadu_si512(row + (size_t)c * ps);
-        hi[c] = _mm512_loadu_si512(row + (size_t)c * ps + 64);
-        a0[c] = a1[c] = a2[c] = _mm512_setzero_si512();
-    }
-    for (int q = 0; q < quads; q++, tq += PE_HG_QUAD) {
-        const __m512i idx = _mm512_loadu_si512(tq), w0 = _mm512_loadu_si512(tq + 64);
-        const __m512i w1 = _mm512_loadu_si512(tq + 128), w2 = _mm512_loadu_si512(tq + 192);
-        for (int c = 0; c < C; c++) {
-            const __m512i px = _mm512_permutex2var_epi8(lo[c], idx, hi[c]);
-            a0[c] = _mm512_dpbusd_epi32(a0[c], px, w0);
-            a1[c] = _mm512_dpbusd_epi32(a1[c], px, w1);
-            a2[c] = _mm512_dpbusd_epi32(a2[c], px, w2);
-        }
-    }
-    const __m512i half = _mm512_set1_epi32(1 << (PP_PRECISION_BITS - 1));
-    for (int c = 0; c < C; c++) {
-        __m512i s = _mm512_add_epi32(_mm512_slli_epi32(a2[c], 16), _mm512_slli_epi32(a1[c], 8));
-        s = _mm512_add_epi32(_mm512_add_epi32(s, a0[c]), half);
-        s = _mm512_max_epi32(_mm512_srai_epi32(s, PP_PRECISION_BITS), _mm512_setzero_si512());
-        _mm512_mask_cvtusepi32_storeu_epi8(dst + (size_t)c * dps, keep, s); /* > 255: 255 */
-    }
+/* Four taps of one plane's 16 outputs: px gathered from the window lo:hi,
+ * times the weight's three bytes. */
+#define HTAPS(lo, hi, a0, a1, a2)                                                                  \
+    do {                                                                                           \
+        const __m512i px_ = _mm512_permutex2var_epi8(lo, idx, hi);                                 \
+        a0 = _mm512_dpbusd_epi32(a0, px_, w0);                                                     \
+        a1 = _mm512_dpbusd_epi32(a1, px_, w1);                                                     \
+        a2 = _mm512_dpbusd_epi32(a2, px_, w2);                                                     \
+    } while (0)
+
+/* clip8(2^21 + a2 * 65536 + a1 * 256 + a0) of 16 outputs, the kept ones stored. */
+PX512 static inline void hstore(__m512i a0, __m512i a1, __m512i a2, __mmask16 keep, uint8_t *dst) {
+    __m512i s = _mm512_add_epi32(_mm512_slli_epi32(a2, 16), _mm512_slli_epi32(a1, 8));
+    s = _mm512_add_epi32(_mm512_add_epi32(s, a0), _mm512_set1_epi32(1 << (PP_PRECISION_BITS - 1)));
+    s = _mm512_max_epi32(_mm512_srai_epi32(s, PP_PRECISION_BITS), _mm512_setzero_si512());
+    _mm512_mask_cvtusepi32_storeu_epi8(dst, keep, s); /* > 255: 255 */
 }
+
+#define HLOAD_QUAD(tq)                                                                             \
+    const __m512i idx = _mm512_loadu_si512(tq), w0 = _mm512_loadu_si512((tq) + 64);                \
+    const __m512i w1 = _mm512_loadu_si512((tq) + 128), w2 = _mm512_loadu_si512((tq) + 192)
 
 PX512 static void hpass_planes_avx512(const pe_hgather *t, int W, int C, const uint8_t *row,
                                       size_t ps, uint8_t *dst, size_t dps) {
@@ -152,10 +144,30 @@ PX512 static void hpass_planes_avx512(const pe_hgather *t, int W, int C, const u
         const int o = g * PE_HG_OUT, left = W - o;
         const __mmask16 keep = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
         const uint8_t *tq = t->taps + (size_t)g * qbytes, *r = row + t->base[g];
-        if (C == 3)
-            hgroup(tq, t->quads, r, ps, dst + o, dps, keep, 3);
-        else
-            hgroup(tq, t->quads, r, ps, dst + o, dps, keep, 1);
+        const __m512i z = _mm512_setzero_si512();
+        if (C == 3) { /* the table is read once for the three planes */
+            const __m512i lr = _mm512_loadu_si512(r), hr = _mm512_loadu_si512(r + 64);
+            const __m512i lg = _mm512_loadu_si512(r + ps), hg = _mm512_loadu_si512(r + ps + 64);
+            const __m512i lb = _mm512_loadu_si512(r + 2 * ps), hb = _mm512_loadu_si512(r + 2 * ps + 64);
+            __m512i r0 = z, r1 = z, r2 = z, g0 = z, g1 = z, g2 = z, b0 = z, b1 = z, b2 = z;
+            for (int q = 0; q < t->quads; q++, tq += PE_HG_QUAD) {
+                HLOAD_QUAD(tq);
+                HTAPS(lr, hr, r0, r1, r2);
+                HTAPS(lg, hg, g0, g1, g2);
+                HTAPS(lb, hb, b0, b1, b2);
+            }
+            hstore(r0, r1, r2, keep, dst + o);
+            hstore(g0, g1, g2, keep, dst + dps + o);
+            hstore(b0, b1, b2, keep, dst + 2 * dps + o);
+        } else {
+            const __m512i l = _mm512_loadu_si512(r), h = _mm512_loadu_si512(r + 64);
+            __m512i a0 = z, a1 = z, a2 = z;
+            for (int q = 0; q < t->quads; q++, tq += PE_HG_QUAD) {
+                HLOAD_QUAD(tq);
+                HTAPS(l, h, a0, a1, a2);
+            }
+            hstore(a0, a1, a2, keep, dst + o);
+        }
     }
 }
 
@@ -183,9 +195,67 @@ static void hpass_rgb_avx512(const pp_span *span, const int16_t *kp, int W, int 
     pe_pixels_avx2.hpass_rgb(span, kp, W, col0, row, dst);
 }
 
-static void vpass_avx512(const uint8_t *src, size_t stride, const int32_t *k, int count, size_t n,
-                         uint8_t *dst) {
-    pe_pixels_avx2.vpass(src, stride, k, count, n, dst);
+/* Taps of the vertical pass up to which its weights are split on the
+ * stack; wider ones (extreme downscales) take the AVX2 pass. */
+#define VPASS_MAX_TAPS 256
+
+#define VACC(d, a0, a1, a2)                                                                        \
+    do {                                                                                           \
+        a0 = _mm512_dpbusd_epi32(a0, d, w0);                                                       \
+        a1 = _mm512_dpbusd_epi32(a1, d, w1);                                                       \
+        a2 = _mm512_dpbusd_epi32(a2, d, w2);                                                       \
+    } while (0)
+
+PX512 static inline __m512i vfinish(__m512i a0, __m512i a1, __m512i a2) {
+    __m512i s = _mm512_add_epi32(_mm512_slli_epi32(a2, 16), _mm512_slli_epi32(a1, 8));
+    s = _mm512_add_epi32(_mm512_add_epi32(s, a0), _mm512_set1_epi32(1 << (PP_PRECISION_BITS - 1)));
+    return _mm512_srai_epi32(s, PP_PRECISION_BITS);
+}
+
+/* The vertical pass, 64 bytes a step: four rows' bytes interleaved into
+ * int32 lanes (byte q of lane j: row t+q, column j) meet the four taps'
+ * weight bytes in vpdpbusd, as in the horizontal pass; the unpacks work
+ * within 128-bit lanes and the packs undo their order. */
+PX512 static void vpass_avx512(const uint8_t *src, size_t stride, const int32_t *k, int count,
+                               size_t n, uint8_t *dst) {
+    if (count > VPASS_MAX_TAPS) {
+        pe_pixels_avx2.vpass(src, stride, k, count, n, dst);
+        return;
+    }
+    uint32_t wq[VPASS_MAX_TAPS / 4][3] = {{0}}; /* per quad of taps: its weights' bytes */
+    const uint8_t *rows[VPASS_MAX_TAPS + 3];
+    for (int t = 0; t < (count + 3) / 4 * 4; t++) {
+        /* a tap past the count: weight 0 on the last row, in bounds */
+        rows[t] = src + (size_t)(t < count ? t : count - 1) * stride;
+        if (t >= count) continue;
+        int32_t b[3];
+        pe_weight_bytes(k[t], b);
+        for (int j = 0; j < 3; j++) wq[t / 4][j] |= (uint32_t)(uint8_t)b[j] << (8 * (t & 3));
+    }
+    const __m512i z = _mm512_setzero_si512();
+    for (size_t i = 0; i < n; i += 64) {
+        const __mmask64 m = n - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (n - i)) - 1;
+        __m512i a0 = z, a1 = z, a2 = z, b0 = z, b1 = z, b2 = z;
+        __m512i c0 = z, c1 = z, c2 = z, d0 = z, d1 = z, d2 = z;
+        for (int t = 0; t < count; t += 4) {
+            const __m512i r0 = _mm512_maskz_loadu_epi8(m, rows[t] + i);
+            const __m512i r1 = _mm512_maskz_loadu_epi8(m, rows[t + 1] + i);
+            const __m512i r2 = _mm512_maskz_loadu_epi8(m, rows[t + 2] + i);
+            const __m512i r3 = _mm512_maskz_loadu_epi8(m, rows[t + 3] + i);
+            const __m512i t0 = _mm512_unpacklo_epi8(r0, r1), t1 = _mm512_unpackhi_epi8(r0, r1);
+            const __m512i t2 = _mm512_unpacklo_epi8(r2, r3), t3 = _mm512_unpackhi_epi8(r2, r3);
+            const __m512i w0 = _mm512_set1_epi32((int)wq[t / 4][0]);
+            const __m512i w1 = _mm512_set1_epi32((int)wq[t / 4][1]);
+            const __m512i w2 = _mm512_set1_epi32((int)wq[t / 4][2]);
+            VACC(_mm512_unpacklo_epi16(t0, t2), a0, a1, a2); /* columns 0-3 of each lane */
+            VACC(_mm512_unpackhi_epi16(t0, t2), b0, b1, b2); /* 4-7 */
+            VACC(_mm512_unpacklo_epi16(t1, t3), c0, c1, c2); /* 8-11 */
+            VACC(_mm512_unpackhi_epi16(t1, t3), d0, d1, d2); /* 12-15 */
+        }
+        const __m512i lo = _mm512_packs_epi32(vfinish(a0, a1, a2), vfinish(b0, b1, b2));
+        const __m512i hi = _mm512_packs_epi32(vfinish(c0, c1, c2), vfinish(d0, d1, d2));
+        _mm512_mask_storeu_epi8(dst + i, m, _mm512_packus_epi16(lo, hi));
+    }
 }
 
 const pe_pixels pe_pixels_avx512 = {

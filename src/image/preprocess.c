@@ -188,15 +188,11 @@ static void axis_gather(const pp_span *span, int n, const int32_t *k, int col0, 
             const pp_span *sp = &span[g * PE_HG_OUT + j];
             for (int t = 0; t < sp->count; t++) {
                 uint8_t *q = taps + ((size_t)g * quads + (size_t)(t / 4)) * PE_HG_QUAD;
-                const int32_t w = k[sp->off + (size_t)t];
-                /* balanced bytes: w = w2 * 65536 + w1 * 256 + w0 */
-                const int32_t w0 = ((w & 255) ^ 128) - 128, r = (w - w0) / 256;
-                const int32_t w1 = ((r & 255) ^ 128) - 128, w2 = (r - w1) / 256;
+                int32_t w[3];
+                pe_weight_bytes(k[sp->off + (size_t)t], w);
                 const int at = 4 * j + (t & 3);
                 q[at] = (uint8_t)(sp->min - b + t);
-                q[64 + at] = (uint8_t)(int8_t)w0;
-                q[128 + at] = (uint8_t)(int8_t)w1;
-                q[192 + at] = (uint8_t)(int8_t)w2;
+                for (int i = 0; i < 3; i++) q[64 * (i + 1) + at] = (uint8_t)(int8_t)w[i];
             }
         }
     }
