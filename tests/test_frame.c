@@ -466,6 +466,19 @@ static void test_preprocess_exact(void) {
 
 /* ------------------------------------------------ SIMD against scalar */
 
+/* 1 when set p preprocesses f differently from the scalar set. */
+static int differs_from_scalar(const pe_frame *f, const pe_preprocess *pp, const pe_pixels *p) {
+    pe_pixels_force(&pe_pixels_scalar);
+    float *a = prep_frame(f, pp);
+    pe_pixels_force(p);
+    float *b = prep_frame(f, pp);
+    pe_pixels_force(NULL);
+    const int bad = !same_floats(a, b, (size_t)3 * pp->width * pp->height);
+    free(a);
+    free(b);
+    return bad;
+}
+
 /* The planar kernels (pixels.h) against their scalar forms on runs of every
  * start parity, tail and chroma stride; the passes are checked through
  * whole preprocessings (test_planar_vs_scalar). */
@@ -551,15 +564,8 @@ static void test_planar_vs_scalar(const pe_pixels *best) {
                                     .crop = v & 1 ? PE_CROP_CENTER : PE_CROP_SQUASH,
                                     .resample = v & 1 ? PE_RESAMPLE_BICUBIC : PE_RESAMPLE_BILINEAR,
                                     .norm = v == 2 ? PE_NORM_IMAGENET : PE_NORM_HALF};
-                pe_pixels_force(&pe_pixels_scalar);
-                float *a = prep_frame(&g, &pp);
-                pe_pixels_force(best);
-                float *b2 = prep_frame(&g, &pp);
-                pe_pixels_force(NULL);
-                bad += !same_floats(a, b2, (size_t)3 * pp.width * pp.height);
+                bad += differs_from_scalar(&g, &pp, best);
                 runs++;
-                free(a);
-                free(b2);
             }
             bufs_free(&b);
         }
@@ -632,15 +638,8 @@ static void test_kernels_vs_scalar(const pe_pixels *best) {
                 pe_preprocess pp = {.height = targets[ti][0], .width = targets[ti][1],
                                     .crop = ti & 2 ? PE_CROP_CENTER : PE_CROP_SQUASH,
                                     .resample = rot == 90 ? PE_RESAMPLE_BICUBIC : PE_RESAMPLE_BILINEAR};
-                pe_pixels_force(&pe_pixels_scalar);
-                float *a = prep_frame(&g, &pp);
-                pe_pixels_force(best);
-                float *b2 = prep_frame(&g, &pp);
-                pe_pixels_force(NULL);
-                bad += !same_floats(a, b2, (size_t)3 * pp.width * pp.height);
+                bad += differs_from_scalar(&g, &pp, best);
                 runs++;
-                free(a);
-                free(b2);
             }
         bufs_free(&b);
         yuv_free(&m);

@@ -385,7 +385,7 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
                     axis_gather_size(&p->ax, widest, &p->hg_groups, &p->hg_quads);
         p->simd_h = !p->planar && p->px->hpass_rgb && p->C == 3 && widest <= PE_HPACK_MAX_TAPS;
         /* every group reads PE_HG_WIN bytes from its base */
-        p->ps = ((size_t)p->ncols + PE_HG_WIN + 63) & ~(size_t)63;
+        if (p->planar) p->ps = ((size_t)p->ncols + PE_HG_WIN + 63) & ~(size_t)63;
     } else {
         p->col0 = p->cx;
         p->ncols = p->W;
@@ -580,11 +580,10 @@ static void run_bilinear(pe_pixel_source *src, const pp_plan *p, float *out, uin
         /* the pass reads past the last column (zero weights): keep it defined */
         memset(row + (size_t)p->ncols * C, 0, 32);
     }
-    pe_hgather hg = {p->hg_groups, p->hg_quads, (int32_t *)(void *)(base + p->o_hgb),
-                     base + p->o_hgt};
+    int32_t *hgb = (int32_t *)(void *)(base + p->o_hgb);
+    const pe_hgather hg = {p->hg_groups, p->hg_quads, hgb, base + p->o_hgt};
     if (p->planar) {
-        axis_gather(xspan, p->W, xk, p->col0, (int32_t *)(void *)(base + p->o_hgb),
-                    base + p->o_hgt, p->hg_quads);
+        axis_gather(xspan, p->W, xk, p->col0, hgb, base + p->o_hgt, p->hg_quads);
         memset(row, 0, p->ps * (size_t)C); /* the windows read past the columns */
     }
 
