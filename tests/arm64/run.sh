@@ -20,7 +20,7 @@ PY=/usr/bin/python3
 CPUS="cortex-a53 cortex-a76 max"
 PER_CPU="test_kernels test_quant test_variants test_noalloc"
 ONCE="test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_classify \
-test_quantize_api"
+test_quantize_api test_cpu"
 # Golden cases, by id (shell patterns): the T16-384 ones cost minutes each
 # under emulation.
 GOLDEN="pe-micro/* pe-micro-timm/*"
