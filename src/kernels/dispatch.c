@@ -126,8 +126,8 @@ static const isa_level levels[] = {
     {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, x86_avx2, "AVX2+FMA+F16C"},
 #endif
 #ifdef PE_HAVE_ARM64
-    {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_neon /* -> pe_qkernels_i8mm */, arm_i8mm, "i8mm"},
-    {"neon-dot", &pe_kernels_neon, &pe_qkernels_neon /* -> pe_qkernels_neondot */, arm_dot, "dotprod+fp16"},
+    {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_i8mm, arm_i8mm, "i8mm"},
+    {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, arm_dot, "dotprod+fp16"},
     {"neon", &pe_kernels_neon, &pe_qkernels_neon, always, "NEON"},
 #endif
     {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, always, ""},

@@ -163,6 +163,8 @@ extern const pe_qkernels pe_qkernels_scalar;
 extern const pe_qkernels pe_qkernels_avx2;
 extern const pe_qkernels pe_qkernels_vnni;
 extern const pe_qkernels pe_qkernels_neon;
+extern const pe_qkernels pe_qkernels_neondot;
+extern const pe_qkernels pe_qkernels_i8mm;
 
 /* The set of the level pe_kernels_get() comes from (so PECORE_ISA applies):
  * avx512 picks avx512vnni when the CPU has VNNI, else avx2. Never NULL. */

@@ -1,0 +1,182 @@
+/* ARMv8.6 int8 matrix-multiply kernels for q8 weights (compiled with +i8mm;
+ * reached only through pe_qkernels_i8mm after dispatch saw I8MM and ASIMDDP
+ * in HWCAP).  qgemm_ref.c is the specification; the layouts are in quant.h.
+ *
+ * USMMLA multiplies a 2x8 block of unsigned bytes by the transpose of a 2x8
+ * block of signed ones into 2x2 int32: the stored weights (q + 128) are the
+ * unsigned side as they are, the activation codes the signed one, and the
+ * accumulators start at -128 * (row sum of the codes), as in the VNNI
+ * kernel.  The operand it wants is 2 columns x 8 consecutive k; the stored
+ * VNNI layout holds 4 columns x 4 k per 16 bytes (quant.h), so ZIP1/ZIP2 on
+ * the 32-bit lanes of the registers of groups g and g + 1 give columns
+ * (4c, 4c+1) and (4c+2, 4c+3) x k = 4g..4g+7.  That is 8 ZIPs per 8 k
+ * against 16 USMMLAs of a 4-row tile, a third of the vector work; so they
+ * are done once per panel and call into a stack copy that every row tile
+ * reads (for K up to ZIP_KMAX), and in registers otherwise.  A layout stored
+ * for i8mm would save even that, but quantized files are mapped zero-copy
+ * and shared by every ISA, so the file format stays one.
+ *
+ * q4 runs the dot-product set's SDOT kernel (its nibbles need unpacking
+ * either way, and a second float accumulator set leaves no registers for
+ * the 2x2 blocks); the other entries are the plain NEON set's. */
+#include "qgemm_arm.h"
+
+#include <arm_neon.h>
+
+/* 2 pairs of rows x 16 columns: 16 accumulators of 2 columns x 2 rows,
+ * lanes (c0 r0, c0 r1, c1 r0, c1 r1). */
+#define PAIRS 2
+#define Q8MR (2 * PAIRS)
+
+INLINE int8x16_t rows8(const int8_t *r0, const int8_t *r1) { return vcombine_s8(vld1_s8(r0), vld1_s8(r1)); }
+
+INLINE uint8x16_t zip1_32(uint8x16_t a, uint8x16_t b) {
+    return vreinterpretq_u8_u32(vzip1q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+}
+
+INLINE uint8x16_t zip2_32(uint8x16_t a, uint8x16_t b) {
+    return vreinterpretq_u8_u32(vzip2q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+}
+
+/* The ZIPs of one panel's codes done once per call instead of once per
+ * tile: 128 bytes per 8 k, the 8 operands (column pairs 0-1, 2-3, ..., 14-15)
+ * in order.  Held on the stack for K up to ZIP_KMAX (B16's 3072 inputs);
+ * longer rows zip in registers. */
+#define ZIP_KMAX 3072
+
+static void zip_panel(const uint8_t *W, int nb, uint8_t *Z) {
+    const uint8_t *t = W + PE_Q8_HEAD;
+    for (int k = 0; k < nb * PE_QK; k += 8) {
+        const uint8x16x4_t g0 = vld1q_u8_x4(t + (size_t)k * 16), g1 = vld1q_u8_x4(t + (size_t)k * 16 + 64);
+        uint8x16x4_t z0, z1;
+        z0.val[0] = zip1_32(g0.val[0], g1.val[0]);
+        z0.val[1] = zip2_32(g0.val[0], g1.val[0]);
+        z0.val[2] = zip1_32(g0.val[1], g1.val[1]);
+        z0.val[3] = zip2_32(g0.val[1], g1.val[1]);
+        z1.val[0] = zip1_32(g0.val[2], g1.val[2]);
+        z1.val[1] = zip2_32(g0.val[2], g1.val[2]);
+        z1.val[2] = zip1_32(g0.val[3], g1.val[3]);
+        z1.val[3] = zip2_32(g0.val[3], g1.val[3]);
+        vst1q_u8_x4(Z + (size_t)k * 16, z0);
+        vst1q_u8_x4(Z + (size_t)k * 16 + 64, z1);
+    }
+}
+
+/* mr rows (an odd last row is computed twice and stored once) over all of
+ * K, 16 at a time: the 16 codes of two rows are ZIPped (on 64 bits) into
+ * the operands of two 8-k steps; per step, the weights come pre-zipped from
+ * Z or are ZIPped here from the panel (zipped != 0), half a group at a time
+ * (the 8 registers of two groups and their ZIPs at once would spill an
+ * accumulator). */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                    const uint8_t *Z, int nb, float *tile, const int mr, const int zipped) {
+    const int pairs = (mr + 1) / 2;
+    const int8_t *row[Q8MR];
+    int32x4_t acc[PAIRS][8];
+#pragma GCC unroll 2
+    for (int p = 0; p < pairs; p++) {
+        const int r0 = 2 * p, r1 = 2 * p + 1 < mr ? 2 * p + 1 : 2 * p;
+        row[r0] = q + r0 * ldq;
+        row[2 * p + 1] = q + r1 * ldq;
+        const int32x2_t s = {-128 * rsum[r0], -128 * rsum[r1]};
+        const int32x4_t init = vcombine_s32(s, s);
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) acc[p][c] = init;
+    }
+    const uint8_t *t = W + PE_Q8_HEAD;
+    /* 8 codes of K are 2 groups of 64 bytes, or 8 operands: offset 16 k */
+    for (int k = 0; k < nb * PE_QK; k += 16) {
+        int8x16_t a[PAIRS][2];
+#pragma GCC unroll 2
+        for (int p = 0; p < pairs; p++) {
+            const int64x2_t r0 = vreinterpretq_s64_s8(vld1q_s8(row[2 * p] + k));
+            const int64x2_t r1 = vreinterpretq_s64_s8(vld1q_s8(row[2 * p + 1] + k));
+            a[p][0] = vreinterpretq_s8_s64(vzip1q_s64(r0, r1));
+            a[p][1] = vreinterpretq_s8_s64(vzip2q_s64(r0, r1));
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            const size_t o = (size_t)(k + 8 * h) * 16;
+#pragma GCC unroll 2
+            for (int c2 = 0; c2 < 4; c2 += 2) {
+                uint8x16_t b[4];
+                if (zipped) {
+                    const uint8x16x4_t z = vld1q_u8_x4(Z + o + 32 * c2);
+                    b[0] = z.val[0], b[1] = z.val[1], b[2] = z.val[2], b[3] = z.val[3];
+                } else {
+                    const uint8x16x2_t g0 = vld1q_u8_x2(t + o + 16 * c2), g1 = vld1q_u8_x2(t + o + 64 + 16 * c2);
+                    b[0] = zip1_32(g0.val[0], g1.val[0]), b[1] = zip2_32(g0.val[0], g1.val[0]);
+                    b[2] = zip1_32(g0.val[1], g1.val[1]), b[3] = zip2_32(g0.val[1], g1.val[1]);
+                }
+                LOAD_FENCE();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+                    for (int p = 0; p < pairs; p++)
+                        acc[p][2 * c2 + i] = vusmmlaq_s32(acc[p][2 * c2 + i], b[i], a[p][h]);
+            }
+        }
+    }
+    const float *d = (const float *)(const void *)W;
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        const float32x4_t dc = vld1q_f32(d + 4 * c);
+#pragma GCC unroll 2
+        for (int p = 0; p < pairs; p++) {
+            /* columns 4c..4c+3 of row 2p, then of row 2p + 1 */
+            vst1q_f32(tile + 2 * p * 16 + 4 * c,
+                      vmulq_f32(vcvtq_f32_s32(vuzp1q_s32(acc[p][2 * c], acc[p][2 * c + 1])), dc));
+            if (2 * p + 1 < mr)
+                vst1q_f32(tile + (2 * p + 1) * 16 + 4 * c,
+                          vmulq_f32(vcvtq_f32_s32(vuzp2q_s32(acc[p][2 * c], acc[p][2 * c + 1])), dc));
+        }
+    }
+}
+
+typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                      const uint8_t *Z, int nb, float *tile);
+
+#define Q8_FN(MR, ZIPPED)                                                                        \
+    static void q8_##MR##_##ZIPPED(const int8_t *q, size_t ldq, const int32_t *rsum,             \
+                                   const uint8_t *W, const uint8_t *Z, int nb, float *tile) {    \
+        q8_tile(q, ldq, rsum, W, Z, nb, tile, MR, ZIPPED);                                       \
+    }
+#define Q8_FNS(MR) Q8_FN(MR, 0) Q8_FN(MR, 1)
+Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
+static const q8_fn q8_tiles[2][Q8MR] = {{q8_1_0, q8_2_0, q8_3_0, q8_4_0}, {q8_1_1, q8_2_1, q8_3_1, q8_4_1}};
+
+static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    if (m1 <= m0 || n1 <= n0) return;
+    if (t == PE_WT_Q4) {
+        pe_neondot_gemm_q4(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep);
+        return;
+    }
+    const uint8_t *Wp = Wv;
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    /* one tile of rows cannot pay for zipping the panel first */
+    const int zipped = nb * PE_QK <= ZIP_KMAX && m1 - m0 > Q8MR;
+    uint8_t Z[ZIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
+        const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        if (zipped) zip_panel(w, nb, Z);
+        for (int m = m0; m < m1; m += Q8MR) {
+            const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
+            q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
+                                     tile);
+            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+const pe_qkernels pe_qkernels_i8mm = {
+    .name = "neon-i8mm",
+    .gemm_half = pe_neon_gemm_half,
+    .quantize_rows = pe_neon_quantize_rows,
+    .gemm_q = gemm_q,
+    .softmax_q8 = pe_neon_softmax_q8,
+    .pack_q8_t = pe_neon_pack_q8_t,
+};
