@@ -89,8 +89,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     /* the workers' cores (pe_cores); the default thread count is one per core */
     pe_cpuset cores;
     int n_cores, pin;
-    s = pe_cpu_choose(opt ? opt->cores : PE_CORES_FAST, opt ? opt->cpu_mask : 0, &cores,
-                                &n_cores, &pin);
+    s = pe_cpu_choose(opt ? opt->cores : PE_CORES_FAST, opt ? opt->cpu_mask : 0, &cores, &n_cores, &pin);
     if (s) return s;
     int n = opt && opt->n_threads > 0 ? opt->n_threads : PE_MIN(n_cores, 256);
     pe_ctx *c = pe_calloc(1, sizeof *c);
