@@ -6,7 +6,8 @@
 #   max        (+i8mm, bf16, ...)   must select neon-i8mm
 # On each: the level pecore selects (bench --json "isa"), that PECORE_ISA
 # cannot force a level the CPU lacks, every kernel against the scalar
-# reference (test_kernels, test_quant --kernels), the forward pass of every
+# reference (test_kernels, test_quant; PECORE_TEST_QUICK leaves out its
+# golden T16 round trip, minutes under emulation), the forward pass of every
 # SPEC variant against fp64 in f32 and q8 (test_variants), the hot path
 # without allocations (test_noalloc), and the golden image_raw cases through
 # build/arm64/pecore (golden.py).  The tests that do not depend on the CPU run
@@ -18,6 +19,7 @@ B=${1:-build/arm64}
 G=${PECORE_GOLDEN:-../shared/golden}
 QEMU=${QEMU:-qemu-aarch64}
 PY=/usr/bin/python3
+export PECORE_TEST_QUICK=1
 CPUS=${ARM64_CPUS:-"cortex-a53 cortex-a76 max"}
 PER_CPU="test_kernels test_quant test_variants test_noalloc"
 ONCE="test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_classify \
@@ -91,7 +93,7 @@ for cpu in $CPUS; do
     c0=$(now)
     check_isa "$cpu"
     for t in $PER_CPU; do
-        case $t in test_quant) run_test "$cpu" "$t" --kernels ;; *) run_test "$cpu" "$t" ;; esac
+        run_test "$cpu" "$t"
     done
     # shellcheck disable=SC2086
     if "$PY" tests/arm64/golden.py --golden "$G" --cases $GOLDEN -- "$QEMU" -cpu "$cpu" "$B/pecore" \
