@@ -21,14 +21,10 @@
  * the 2x2 blocks); the other entries are the plain NEON set's. */
 #include "qgemm_arm.h"
 
-#include <arm_neon.h>
-
 /* 2 pairs of rows x 16 columns: 16 accumulators of 2 columns x 2 rows,
  * lanes (c0 r0, c0 r1, c1 r0, c1 r1). */
 #define PAIRS 2
 #define Q8MR (2 * PAIRS)
-
-INLINE int8x16_t rows8(const int8_t *r0, const int8_t *r1) { return vcombine_s8(vld1_s8(r0), vld1_s8(r1)); }
 
 INLINE uint8x16_t zip1_32(uint8x16_t a, uint8x16_t b) {
     return vreinterpretq_u8_u32(vzip1q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
@@ -167,7 +163,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
                                      tile);
-            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
