@@ -98,7 +98,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 $(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
 test: all $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh
 
 # Both compilers, warnings as errors.
 check-warnings:
@@ -117,7 +117,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 FUZZ_SECONDS ?= 30
 FUZZ_BUILD := build/fuzz
 # gallery / protos start from an empty corpus: there are no golden files of them.
-FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos model
+FUZZ_TARGETS := safetensors pt npy image json tokenizer gallery protos model frame
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 G ?= ../shared/golden
 
@@ -134,8 +134,8 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h $(FUZZ_BUILD
 	clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer $(SAN_FLAGS) -Iinclude -Isrc -Itools $(WARN) \
 		-o $@ $< $(TOOL_LIB_OBJ:$(BUILD)/%=$(FUZZ_BUILD)/%) $(FUZZ_BUILD)/libpecore.a $(LDLIBS_CLI)
 
-fuzz: fuzz-build $(BUILD)/tests/test_pt $(BUILD)/pecore
-	TEST_PT=$(BUILD)/tests/test_pt PECORE_CLI=$(BUILD)/pecore sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+fuzz: fuzz-build $(BUILD)/tests/test_pt $(BUILD)/tests/test_dinov2 $(BUILD)/pecore
+	TEST_PT=$(BUILD)/tests/test_pt TEST_DINOV2=$(BUILD)/tests/test_dinov2 PECORE_CLI=$(BUILD)/pecore sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 valgrind: all
 	@T=$$(mktemp -d /tmp/pecore-vg.XXXXXX); \
@@ -180,7 +180,8 @@ install: all
 #                   through build/arm64/pecore; the CPU-independent tests once.
 ARM64_MAKE := $(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" LDFLAGS=-static
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
-               test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu
+               test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu \
+               test_frame
 .PHONY: cross-arm64 arm64-cli test-arm64
 cross-arm64:
 	$(ARM64_MAKE) build/arm64/libpecore.a

@@ -17,7 +17,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "build", "compare")
 PECORE = os.path.join(ROOT, "build", "pecore")
 PY = "/usr/bin/python3"  # Debian's, where python3-torch lives
-SIZES = {"PE-Core-T16-384": 384, "PE-Core-S16-384": 384, "PE-Core-B16-224": 224}
+SIZES = {"PE-Core-T16-384": 384, "PE-Core-S16-384": 384, "PE-Core-B16-224": 224,
+         "DINOv2-S14": 224, "DINOv2-B14": 224}
+
+
+def torch_script(arch):
+    """The PyTorch module (written from the SPEC) that runs and exports arch."""
+    return "bench/dinov2_torch.py" if arch.startswith(("DINOv2", "Franca")) else "bench/pe_torch.py"
 
 
 def run_json(cmd):
@@ -60,7 +66,7 @@ def prepare(arch):
                        check=True, cwd=ROOT)
     if not (os.path.exists(onnx) and os.path.exists(x)):
         print(f"  exporting {arch} to ONNX ...", flush=True)
-        subprocess.run([PY, "bench/pe_torch.py", "export", st, str(size), onnx, x, ref], check=True,
+        subprocess.run([PY, torch_script(arch), "export", st, str(size), onnx, x, ref], check=True,
                        cwd=ROOT, stderr=subprocess.DEVNULL)
     # agreement on the same input
     pe_out, ort_out = base + "_pecore.npy", base + "_ort.npy"
@@ -85,6 +91,11 @@ def main():
     a = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     archs, threads = a.archs.split(","), [int(t) for t in a.threads.split(",")]
+    golden = os.environ.get("PECORE_GOLDEN_DINOV2", os.path.join(ROOT, "..", "shared", "golden-dinov2"))
+    if any(torch_script(x) != "bench/pe_torch.py" for x in archs) and os.path.isdir(golden):
+        # the PyTorch module stands in for the official code: hold it to its outputs first
+        subprocess.run([PY, "bench/dinov2_torch.py", "check", golden], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
     quants = [q for q in a.quant.split(",") if q]
     rows = []
     for arch in archs:
@@ -98,18 +109,18 @@ def main():
             meta = {"pecore": [], "ort": [], "torch": []}
             for rnd in range(a.rounds):  # interleaved: each round runs all three
                 print(f"  {arch} {t} thread(s) round {rnd + 1}/{a.rounds}", flush=True)
-                p = run_json([PECORE, "bench", "-m", st, "--threads", str(t), "--runs", str(a.runs),
+                p = run_json([PECORE, "bench", "-m", st, "--size", str(size), "--threads", str(t), "--runs", str(a.runs),
                               "--warmup", "2", "--json"])
                 res["pecore"].append(p["p50_ms"])
                 meta["pecore"].append(p)
                 for q in quants:  # the same model quantized (pecore quantize), same round
-                    qp = run_json([PECORE, "bench", "-m", qfile(st, q), "--threads", str(t), "--runs",
+                    qp = run_json([PECORE, "bench", "-m", qfile(st, q), "--size", str(size), "--threads", str(t), "--runs",
                                    str(a.runs), "--warmup", "2", "--json"])
                     meta.setdefault("pecore_" + q, []).append(qp)
                 o = run_json(["node", "bench/ort_bench.js", onnx, x, str(t), str(a.runs), "2"])
                 res["ort"] += o["lat"]
                 meta["ort"].append(o)
-                tr = run_json([PY, "bench/pe_torch.py", "time", st, str(size), x, str(t),
+                tr = run_json([PY, torch_script(arch), "time", st, str(size), x, str(t),
                                str(max(3, a.runs // 2)), "1"])
                 res["torch"] += tr["lat"]
                 meta["torch"].append(tr)

@@ -126,11 +126,13 @@ class PEVision(torch.nn.Module):
         return self.pool(x) @ w["proj"]
 
 
-def main():
+def timing_main(make_model):
+    """export / time for any vision module make_model(sd, meta, size) builds
+    (dinov2_torch.py shares it)."""
     cmd, model_path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     t_load = time.perf_counter()
     sd, meta = load_safetensors(model_path)
-    model = PEVision(sd, meta, size).eval()
+    model = make_model(sd, meta, size).eval()
     del sd
     load_ms = (time.perf_counter() - t_load) * 1e3
     if cmd == "export":
@@ -157,6 +159,10 @@ def main():
                 lat.append((time.perf_counter() - t0) * 1e3)
     print(json.dumps({"load_ms": load_ms, "import_ms": (t_load - T_START) * 1e3, "first_ms": first, "lat": lat,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main():
+    timing_main(PEVision)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,28 @@ typedef struct pe_ctx pe_ctx;
 
 typedef enum pe_pool_kind {
     PE_POOL_NONE = 0,     /* output is the token grid (PE-Spatial, PE-Lang) */
-    PE_POOL_ATTN = 1      /* attention-pooling head: one embedding         */
+    PE_POOL_ATTN = 1,     /* attention-pooling head: one embedding         */
+    PE_POOL_CLS = 2       /* the normalised class token is the embedding
+                             (the DINOv2 family: DINOv2, Franca)            */
 } pe_pool_kind;
+
+/* How a model's learned position grid G x G is resampled to another input
+ * grid (the class slot never is). */
+typedef enum pe_pos_resample {
+    PE_POS_BILINEAR = 0,      /* PE: bilinear, align_corners False          */
+    PE_POS_BICUBIC_OFFSET = 1,/* DINOv2 / Franca: bicubic (A = -0.75) with
+                                 scale (g + 0.1) / G, borders clamped        */
+    PE_POS_BICUBIC_AA = 2     /* DINOv2 with registers: antialiased bicubic
+                                 (a = -0.5, PIL's) to the exact size         */
+} pe_pos_resample;
+
+/* The image transform a model is evaluated with (pe_preprocess_init). */
+typedef enum pe_transform {
+    PE_TRANSFORM_PE = 0,         /* squash to the native size, PIL bilinear,
+                                    scaled to [-1, 1]                         */
+    PE_TRANSFORM_DINOV2_EVAL = 1 /* shorter side to 256 (PIL bicubic),
+                                    center-crop 224, ImageNet mean / std      */
+} pe_transform;
 
 /* Load options; NULL or a zeroed struct gives the defaults. */
 typedef struct pe_model_options {
@@ -126,13 +146,30 @@ typedef struct pe_model_info {
     int n_f32, n_f16, n_bf16; /* tensors of each stored dtype (a quantized
                                file's f16 / bf16 panels count as such)        */
     int n_q8, n_q4;         /* linear weights stored as q8 / q4 (pe_quantize)  */
+    /* architecture switches (the DINOv2 family differs from PE in each) */
+    char family[16];        /* "PE", "DINOv2" or "Franca"                      */
+    int n_registers;        /* register tokens after the class token (0 or 4)  */
+    int ffn_swiglu;         /* 1: SwiGLU FFN (mlp = its hidden size h), 0: GELU */
+    int rope;               /* 1: 2-D RoPE in attention (PE)                   */
+    pe_pos_resample pos_resample;
+    float ln_eps;           /* LayerNorm epsilon of the vision tower           */
+    pe_transform transform; /* the family's eval transform                     */
 } pe_model_info;
 
 /* Loads a safetensors file or a PyTorch checkpoint (torch.save zip, read
  * without Python by a restricted unpickler), told apart by their first bytes;
  * memory-mapped. Official names (bare, "visual.", "module.", wrapped under
  * "state_dict"/"weights"/"model" in a .pt) and timm names; the architecture
- * is inferred from shapes and the "__metadata__" heads. opt may be NULL. */
+ * is inferred from shapes and the "__metadata__" heads. opt may be NULL.
+ * The DINOv2 family loads from its release files: DINOv2's flat state dicts
+ * (cls_token, pos_embed, register_tokens, blocks.<i>. ...), Franca's
+ * {"teacher": ...} with backbone.blocks.<chunk>.<i>. (training heads
+ * dino_head / ibot_head ignored), and safetensors with the flat names and
+ * the metadata num_heads, num_register_tokens, interpolate_antialias,
+ * interpolate_offset (heads default to 64 wide, as every release).
+ * Every tensor of a file is used or on an explicit ignore list (training
+ * heads, mask_token); a file with tensors no known architecture uses is
+ * refused with PE_ERR_UNSUPPORTED naming them. */
 PE_API pe_status pe_model_load(const char *path, const pe_model_options *opt,
                                pe_model **out);
 PE_API void pe_model_free(pe_model *m);
@@ -178,15 +215,22 @@ PE_API int pe_ctx_threads(const pe_ctx *c);
 /* ---------------------------------------------------------------- encoding */
 
 typedef enum pe_output {
-    PE_OUTPUT_EMBEDDING = 0, /* [D] per image (needs pool = attn)            */
-    PE_OUTPUT_TOKENS = 1     /* [T, W] per image: the final normalised tokens
-                                (cls first when present)                     */
+    PE_OUTPUT_EMBEDDING = 0, /* [D] per image (needs pool = attn or cls)     */
+    PE_OUTPUT_TOKENS = 1,    /* [T, W] per image: the final normalised tokens
+                                (cls first when present, then the registers,
+                                then the patches row by row)                 */
+    PE_OUTPUT_LINEAR4 = 2    /* [5W] per image, the DINOv2 family's linear-
+                                probe input: the normalised class tokens of
+                                the last 4 blocks, then the mean of the last
+                                block's normalised patch tokens               */
 } pe_output;
 
 /* Number of floats one image produces for an input of height x width:
- * D for an embedding, T*W for tokens (T = cls + (h/P)*(w/P)).  rows/cols may
- * be NULL.  Fails if h or w is not a positive multiple of the patch, or the
- * model has no pooling head and an embedding is asked for. */
+ * D for an embedding, T*W for tokens (T = cls + registers + (h/P)*(w/P)),
+ * 5W for linear4.  rows/cols may be NULL.  Fails if h or w is not a
+ * positive multiple of the patch, or the model has no pooling head and an
+ * embedding is asked for, or linear4 is asked of a model outside the
+ * DINOv2 family. */
 PE_API pe_status pe_output_shape(const pe_model *m, int height, int width,
                                  pe_output kind, int *rows, int *cols);
 
@@ -220,25 +264,44 @@ typedef enum pe_crop {
 
 typedef enum pe_resample {
     PE_RESAMPLE_BILINEAR = 0, /* PIL bilinear with antialiasing (default)     */
-    PE_RESAMPLE_NEAREST = 1   /* PIL nearest: what PIL uses for palette images */
+    PE_RESAMPLE_NEAREST = 1,  /* PIL nearest: what PIL uses for palette images */
+    PE_RESAMPLE_BICUBIC = 2   /* PIL bicubic (a = -0.5) with antialiasing     */
 } pe_resample;
+
+typedef enum pe_normalize {
+    PE_NORM_HALF = 0,        /* (x / 255 - 0.5) / 0.5, in [-1, 1] (PE)        */
+    PE_NORM_IMAGENET = 1     /* (x / 255 - mean) / std, ImageNet's mean
+                                (0.485, 0.456, 0.406), std (0.229, 0.224,
+                                0.225) (DINOv2, Franca)                       */
+} pe_normalize;
 
 typedef struct pe_preprocess {
     int height, width;       /* 0 = the model's native size                   */
     pe_crop crop;
     pe_resample resample;
+    int resize;              /* PE_CROP_CENTER: the shorter side becomes this
+                                before the crop (torchvision Resize(resize));
+                                0 = the crop size                             */
+    pe_normalize norm;
 } pe_preprocess;
+
+/* pp = transform t for a crop of size x size (0 = the transform's own: the
+ * model's native size for PE, 224 for DINOv2 eval, whose resize is then
+ * size * 256 / 224).  A zeroed pe_preprocess is PE_TRANSFORM_PE. */
+PE_API pe_status pe_preprocess_init(pe_transform t, int size, pe_preprocess *pp);
 
 /* Limit on width*height of an input image (decompression-bomb guard). */
 #define PE_MAX_IMAGE_PIXELS ((uint64_t)1 << 28)
 
 /* Resizes, crops and normalises one 8-bit image exactly as the reference
- * (PIL 9.4 + torchvision): out is float32 [3, pp->height, pp->width] in
- * [-1, 1].  pp->height and pp->width must be set (no model here). */
+ * (PIL 9.4 + torchvision): out is float32 [3, pp->height, pp->width],
+ * normalised as pp->norm.  pp->height and pp->width must be set (no model
+ * here). */
 PE_API pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp,
                                      float *out, size_t out_len);
 
-/* Preprocesses and encodes one image. pp may be NULL (native size, squash).
+/* Preprocesses and encodes one image. pp may be NULL: the model's own eval
+ * transform (pe_model_info.transform, at its default size).
  * Scratch memory lives in the context: after the first call with a given
  * size nothing is allocated. */
 PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,
@@ -270,6 +333,9 @@ PE_API pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int wid
  *   BGRA8, RGBA8, BGRX8, RGBX8   [0] 4 bytes per pixel; alpha ignored
  *               (no premultiply: a camera frame is opaque)
  *   GRAY8       [0] 1 byte per pixel
+ * Pixel strides: Y and GRAY8 1, NV12/NV21's UV plane 2, I420's chroma 1,
+ * YUV420_888's U and V 1 or 2 (the same for both), packed 4; 0 is always
+ * the format's own.  Every row stride must hold a row of samples.
  * Chroma of a 4:2:0 format covers ceil(width/2) x ceil(height/2) samples,
  * each shared by its 2x2 block of luma (nearest upsampling), so odd widths
  * and heights work.  Every plane's size is checked before it is read; the
@@ -289,7 +355,25 @@ typedef enum pe_frame_format {
 
 /* The YUV -> RGB matrix and range.  The default (0) is BT.601 limited
  * range: what Android cameras, ffmpeg's rgb->yuv default and iOS '420v'
- * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709. */
+ * produce.  iOS '420f' is BT.601 full range; HD video is usually BT.709.
+ *
+ * Exactly (Kr, Kb = 0.299, 0.114 for BT.601; 0.2126, 0.0722 for BT.709;
+ * Kg = 1 - Kr - Kb; limited: sy = 255/219, sc = 255/224, yoff = 16; full:
+ * sy = sc = 1, yoff = 0), with each coefficient computed in double and
+ * rounded once to float32:
+ *   cy = sy, crv = 2(1-Kr) sc, cbu = 2(1-Kb) sc,
+ *   cgu = -2(1-Kb) Kb/Kg sc, cgv = -2(1-Kr) Kr/Kg sc
+ * and per pixel, in float32, every product and sum rounded on its own (no
+ * fused multiply-add), on every CPU:
+ *   y = cy * (Y - yoff)
+ *   R = y + crv * (V - 128)
+ *   G = y + (cgu * (U - 128) + cgv * (V - 128))
+ *   B = y + cbu * (U - 128)
+ * each rounded to the nearest integer (ties to even) and clamped to 0..255.
+ * (BT.601 limited: cy 1.164384, crv 1.596027, cgu -0.391762,
+ * cgv -0.812968, cbu 2.017232.)  On flat chroma this agrees with ffmpeg's
+ * swscale (accurate_rnd) within one level; swscale interpolates chroma
+ * where pecore takes the 2x2 block's sample, so at chroma edges they part. */
 typedef enum pe_yuv_matrix {
     PE_YUV_BT601_LIMITED = 0,
     PE_YUV_BT601_FULL = 1,
@@ -315,8 +399,10 @@ typedef struct pe_frame {
     int width, height;       /* of the buffer, in pixels (luma)              */
     pe_plane planes[3];      /* as the format says; unused ones zeroed       */
     pe_yuv_matrix yuv;       /* YUV formats only                             */
-    pe_rect crop;            /* in buffer coordinates, before rotation;
-                                width or height 0 = the whole frame          */
+    pe_rect crop;            /* in buffer coordinates, before rotation, inside
+                                the frame; all zero = the whole frame.  Any
+                                offset works: chroma stays that of the
+                                buffer's 2x2 blocks                           */
     int rotation;            /* clockwise degrees that make the frame
                                 upright (CameraX rotationDegrees): 0, 90,
                                 180 or 270                                   */
@@ -332,7 +418,10 @@ PE_API pe_status pe_frame_check(const pe_frame *f);
 /* Size of the upright image the frame shows: the crop, rotated. */
 PE_API pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height);
 
-/* The upright 8-bit RGB image (crop, rotate, mirror applied): rgb receives
+/* The upright 8-bit RGB image (crop, rotate, mirror applied; gray frames
+ * give R = G = B): what pe_preprocess_frame and pe_encode_frame resize, so
+ * writing it to a lossless file and encoding that gives the frame's
+ * embedding bit for bit.  rgb receives
  * height rows of width * 3 bytes at the given stride (pe_frame_upright_size);
  * len is the capacity of rgb in bytes. */
 PE_API pe_status pe_frame_to_rgb8(const pe_frame *f, uint8_t *rgb, size_t stride, size_t len);
@@ -346,6 +435,13 @@ PE_API pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp,
  * nothing is allocated. */
 PE_API pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
                                  pe_output kind, float *out, size_t out_len);
+
+/* pe_preprocess_frame with the context's scratch: pp may be NULL (the
+ * model's native size, squash) and after the first frame of a given size
+ * nothing is allocated.  For callers that time or batch preprocessing
+ * apart from encoding; out holds 3 * height * width floats. */
+PE_API pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                         float *out, size_t out_len);
 
 /* ---------------------------------------------------------------- text */
 
@@ -624,13 +720,17 @@ PE_API pe_status pe_tokenizer_load_model(const pe_model *m, pe_tokenizer **out);
  *     time constant tau_ms: a result dt ms after the previous one moves the
  *     average by 1 - exp(-dt / tau_ms) towards the new probabilities;
  *   - the stable label changes only when another class leads it in the
- *     smoothed probabilities by switch_margin for min_dwell_ms in a row;
+ *     smoothed probabilities by at least switch_margin for min_dwell_ms in
+ *     a row (the first update where it leads starts the clock; a different
+ *     leader restarts it);
  *   - it becomes "unknown" (-1) when its smoothed probability stays below
- *     unknown_enter for min_dwell_ms, and leaves unknown when a class
- *     rises above unknown_leave (>= unknown_enter: hysteresis);
- *   - a scene cut (the cosine between consecutive embeddings below
- *     scene_cut_cosine) restarts the average from the new frame and lets
- *     the stable label follow without the dwell. */
+ *     unknown_enter for min_dwell_ms, and leaves unknown as soon as the
+ *     best class rises above unknown_leave (>= unknown_enter: hysteresis);
+ *   - the first update, one after pe_smoother_reset, and a scene cut (the
+ *     cosine between consecutive embeddings below scene_cut_cosine) start
+ *     the average from the frame's probabilities and let the stable label
+ *     follow without the dwell: the best class, or unknown when unknown is
+ *     enabled and no class is above unknown_leave. */
 typedef struct pe_smoother_options {
     float tau_ms;            /* 0 = 300 ms                                   */
     float switch_margin;     /* 0 = 0.10                                     */
@@ -646,7 +746,7 @@ typedef struct pe_smoothed {
     const float *probs;      /* [n_classes] smoothed; owned by the smoother,
                                 valid until its next update                  */
     int stable;              /* class index of the stable label, -1 unknown  */
-    float stable_prob;       /* its smoothed probability                     */
+    float stable_prob;       /* its smoothed probability (0 when unknown)    */
     int changed;             /* 1: stable differs from the previous update   */
     int scene_cut;           /* 1: this update restarted the average         */
 } pe_smoothed;
@@ -655,19 +755,27 @@ PE_API pe_status pe_smoother_create(int n_classes, const pe_smoother_options *op
                                     pe_smoother **out);
 PE_API void pe_smoother_free(pe_smoother *s);
 PE_API void pe_smoother_reset(pe_smoother *s);
-/* One result at time t_ms (non-decreasing): probs [n_classes]; emb (dim
- * floats, may be NULL) feeds the scene-cut test. */
+/* One result at time t_ms (non-decreasing): probs [n_classes], each in
+ * [0, 1]; emb (dim floats, may be NULL) feeds the scene-cut test.  Nothing
+ * is allocated after the first embedding of a size. */
 PE_API pe_status pe_smoother_update(pe_smoother *s, double t_ms, const float *probs,
                                     int n_classes, const float *emb, int dim,
                                     pe_smoothed *out);
 
 /* A live stream: the app pushes camera frames from its callback and gets
- * results through another.  pe_stream_push copies the frame into a small
- * ring and returns at once; when the worker is busy the newest frame wins
- * and older waiting ones are dropped (counted), as CameraX's
- * KEEP_ONLY_LATEST.  One worker thread (with the context's pool) encodes,
- * classifies (prototypes / zero-shot labels, or a gallery's k nearest) and
- * smooths, then calls on_result on that thread. */
+ * results through another.  pe_stream_push copies the frame (only the bytes
+ * its planes use) into a small ring and returns at once; when the worker is
+ * busy the newest frame wins and older waiting ones are dropped (counted),
+ * as CameraX's KEEP_ONLY_LATEST: the worker always takes the newest frame.
+ * One worker thread (with its own context and pool) encodes, classifies
+ * (prototypes / zero-shot labels, or a gallery's k nearest) and smooths,
+ * then calls on_result on that thread.  Results come in push order.  After
+ * each ring slot has held the largest frame size nothing is allocated per
+ * frame by the ring.
+ *
+ * Threads: push may be called from any thread (concurrent pushes take
+ * turns); on_result runs on the worker and may call pe_stream_stats_get but
+ * not push, flush or free of its own stream.  free must not race a push. */
 typedef struct pe_stream pe_stream;
 
 typedef struct pe_stream_result {
@@ -688,16 +796,25 @@ typedef void (*pe_stream_callback)(void *user, const pe_stream_result *r);
 
 typedef struct pe_stream_stats {
     int64_t frames_in, processed, dropped;
+    int64_t failed;            /* encode/classify errors (pe_stream_flush
+                                  reports the first); frames_in = processed
+                                  + dropped + failed once flushed            */
     double latency_p50_ms, latency_p90_ms, latency_p99_ms, latency_max_ms;
-    double cpu_ms_per_result;  /* CPU time of the process per result         */
-    double fps;                /* results per second of wall time            */
+                               /* push to result, from a log histogram of
+                                  every result (within 1%; max exact)        */
+    double cpu_ms_per_result;  /* CPU time of the whole process (all its
+                                  threads) from the first push to the last
+                                  result, per result                         */
+    double fps;                /* results per second, first push to last
+                                  result                                     */
 } pe_stream_stats;
 
 typedef struct pe_stream_options {
     int n_threads;           /* of the encoding context; 0 = one per fast core */
     int all_frames;          /* non-zero: drop nothing, push waits for room
                                 (offline video)                              */
-    int ring;                /* frames waiting at most; 0 = 1                */
+    int ring;                /* frames waiting at most, 1..64; 0 = 1 (more
+                                matters only with all_frames)                */
     pe_preprocess pp;        /* zeroed = the model's native size             */
     int top_k;               /* entries of scores->top; 0 = 5                */
     int k;                   /* gallery neighbours; 0 = 5                    */
@@ -707,14 +824,20 @@ typedef struct pe_stream_options {
     void *user;
 } pe_stream_options;
 
-/* Exactly one of protos and gallery is non-NULL; it must belong to m and
- * outlive the stream. */
+/* Exactly one of protos and gallery is non-NULL; it must belong to m,
+ * outlive the stream and stay unchanged while it runs.  The model needs a
+ * pooling head.  The classes (of smoothed[] and stable) are the pack's, at
+ * most PE_CLASSIFY_MAX_TOP, or the gallery's distinct labels, by index. */
 PE_API pe_status pe_stream_create(const pe_model *m, const pe_protos *protos,
                                   const pe_gallery *gallery, const pe_stream_options *opt,
                                   pe_stream **out);
-/* Copies f (checked as pe_frame_check) and returns; t_ms is its timestamp. */
+/* Copies f (checked as pe_frame_check; a bad frame is refused here) and
+ * returns; t_ms is its timestamp for the smoother (non-decreasing).  With
+ * all_frames it first waits while ring frames are waiting. */
 PE_API pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms);
-/* Waits until every frame pushed so far is processed or dropped. */
+/* Waits until every frame pushed before the call is processed or dropped;
+ * returns the first encode/classify error of the worker since the last
+ * flush, with its message. */
 PE_API pe_status pe_stream_flush(pe_stream *s);
 PE_API pe_status pe_stream_stats_get(const pe_stream *s, pe_stream_stats *out);
 /* Stops the worker after the frame in progress; waiting frames are dropped. */

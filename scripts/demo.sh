@@ -1,7 +1,10 @@
 #!/bin/sh
 # One command from a fresh Debian 12 clone: install dependencies, build, and
 # run the main job — embed photographs, label them zero-shot, then quantize
-# the vision tower to int8 and show how closely and how fast it runs.
+# the vision tower to int8 and show how closely and how fast it runs, and
+# end with a live stream: a clip of the photos played in real time into
+# `pecore stream`, stable labels from a gallery of the same photos.
+# The photos are examples/*.jpg (or the golden set beside the clone).
 #   MODEL=path/to/model.safetensors scripts/demo.sh   uses real weights;
 # without MODEL a synthetic PE-Core-T16-384 is generated (random weights:
 # the pipeline and the speed are real, the similarities are not meaningful).
@@ -12,9 +15,10 @@ make -j2 all >/dev/null
 GOLDEN=${PECORE_GOLDEN:-../shared/golden}
 IMAGES=""
 for f in "$GOLDEN"/images/*.jpg "$GOLDEN"/images/*.png; do [ -f "$f" ] && IMAGES="$IMAGES $f"; done
-if [ -z "$IMAGES" ]; then echo "no images found under $GOLDEN/images; pass your own: build/pecore embed -m MODEL -o out.npy IMG..." >&2; exit 1; fi
+[ -n "$IMAGES" ] || IMAGES=$(echo examples/*.jpg)
 OUT=${OUT:-build/demo}
 mkdir -p "$OUT"
+MODEL_GIVEN=${MODEL:-}
 if [ -z "${MODEL:-}" ]; then
     MODEL="$OUT/synthetic-pe-core-t16-384.safetensors"
     echo "No MODEL given: using a SYNTHETIC PE-Core-T16-384 (seeded random weights)."
@@ -43,3 +47,27 @@ build/pecore quantize -m "$MODEL" -o "$OUT/vision-q8.safetensors" --type q8 --vi
 # shellcheck disable=SC2086
 build/pecore compare -m "$MODEL" -m "$OUT/vision-q8.safetensors" $IMAGES
 build/pecore bench -m "$OUT/vision-q8.safetensors" --runs 10
+echo
+echo "live stream: a 9 s clip of the sample photos (3 s each), played in real time as"
+echo "640x480 NV12 (ffmpeg -re ... -f rawvideo -) into pecore stream with a gallery of them:"
+# The q8 model above when MODEL was given, else the golden T16 (real
+# weights) when it is beside the clone, else the synthetic q8.
+SMODEL="$OUT/vision-q8.safetensors"
+if [ -n "$MODEL_GIVEN" ]; then
+    echo "(model: the q8 copy of $MODEL_GIVEN)"
+elif [ -f "$GOLDEN/models/pe-core-t16-384.safetensors" ]; then
+    SMODEL="$GOLDEN/models/pe-core-t16-384.safetensors"
+    echo "(model: the golden PE-Core-T16-384, real weights)"
+else
+    echo "(model: the synthetic q8 T16 above: the labels are NOT meaningful, only the"
+    echo " pipeline, the drops and the timings are real)"
+fi
+rm -f "$OUT/demo.gal"
+for f in examples/astronaut.jpg examples/chelsea.jpg examples/coffee.jpg; do
+    build/pecore gallery add -m "$SMODEL" -g "$OUT/demo.gal" --label "$(basename "$f" .jpg)" "$f" 2>/dev/null
+done
+sh scripts/clip.sh "$OUT/clip.avi" 3 examples/astronaut.jpg examples/chelsea.jpg examples/coffee.jpg
+echo "scenes: astronaut 0-3 s, chelsea 3-6 s, coffee 6-9 s; lines where the stable label changes:"
+ffmpeg -hide_banner -loglevel error -re -i "$OUT/clip.avi" -f rawvideo -pix_fmt nv12 - |
+    build/pecore stream -m "$SMODEL" --gallery "$OUT/demo.gal" --k 1 --threads 2 \
+        --pix-fmt nv12 --video-size 640x480 --top 2 | grep -E -e '->|^summary'

@@ -2,7 +2,7 @@
 # Installs the Debian packages pecore builds against, if any is missing.
 # Needs root (or sudo) only when something has to be installed.
 set -eu
-PKGS="make gcc clang libjpeg62-turbo-dev libpng-dev zlib1g-dev libutf8proc-dev"
+PKGS="make gcc clang libjpeg62-turbo-dev libpng-dev zlib1g-dev libutf8proc-dev ffmpeg python3-numpy python3-pil"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -7,11 +7,30 @@
 
 static _Thread_local char g_errmsg[512];
 
+/* Messages quote names and strings read from files: bytes outside
+ * printable ASCII become \xHH, so no file can send a terminal an escape
+ * sequence through an error message. */
+static void escape_message(void) {
+    char out[sizeof g_errmsg];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)g_errmsg; *p && o + 5 < sizeof out; p++) {
+        if (*p >= 0x20 && *p < 0x7f) {
+            out[o++] = (char)*p;
+        } else {
+            snprintf(out + o, 5, "\\x%02x", *p);
+            o += 4;
+        }
+    }
+    out[o] = 0;
+    memcpy(g_errmsg, out, o + 1);
+}
+
 pe_status pe_error(pe_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_errmsg, sizeof g_errmsg, fmt, ap);
     va_end(ap);
+    escape_message();
     return s;
 }
 
@@ -30,6 +49,7 @@ pe_status pe_error_prefix(pe_status s, const char *fmt, ...) {
         memcpy(g_errmsg + used + 2, old, take);
         g_errmsg[used + 2 + take] = 0;
     }
+    escape_message();
     return s;
 }
 

@@ -27,11 +27,23 @@ static inline int test_done(const char *name) {
     return t_fail ? 1 : 0;
 }
 
+/* The golden set golden_dir() walks instead of the PE one, when set
+ * (golden_dinov2_dir(): tests that judge both sets). */
+static const char *t_golden_dir;
+
 /* Root of the golden data: $PECORE_GOLDEN, else ../shared/golden from the
  * repository root (where make runs the tests). */
 static inline const char *golden_dir(void) {
     const char *g = getenv("PECORE_GOLDEN");
+    if (t_golden_dir) return t_golden_dir;
     return g && *g ? g : "../shared/golden";
+}
+
+/* The DINOv2 family's golden set: $PECORE_GOLDEN_DINOV2, else
+ * ../shared/golden-dinov2. */
+static inline const char *golden_dinov2_dir(void) {
+    const char *g = getenv("PECORE_GOLDEN_DINOV2");
+    return g && *g ? g : "../shared/golden-dinov2";
 }
 
 static inline void golden_path(char *buf, size_t len, const char *rel) {

@@ -8,7 +8,7 @@
 
 static const struct { const char *dir; int (*fn)(const uint8_t *, size_t); } targets[] = {
     {"pt", fuzz_pt},       {"safetensors", fuzz_safetensors}, {"npy", fuzz_npy},
-    {"image", fuzz_image}, {"json", fuzz_json},               {"tokenizer", fuzz_tokenizer},
+    {"image", fuzz_image}, {"frame", fuzz_frame}, {"json", fuzz_json},               {"tokenizer", fuzz_tokenizer},
     {"gallery", fuzz_gallery}, {"protos", fuzz_protos},     {"model", fuzz_model},
 };
 

@@ -1,5 +1,6 @@
 /* End-to-end parity with the reference: every case of
- * ../shared/golden/manifest.json, read from the manifest (never re-listed),
+ * ../shared/golden/manifest.json and ../shared/golden-dinov2/manifest.json,
+ * read from the manifests (never re-listed),
  * with the manifest's own tolerances.  A case kind this test does not know
  * is a failure, so new golden data cannot be skipped silently. */
 #include "test.h"
@@ -42,6 +43,13 @@ static double jnum(const pe_json *o, const char *key, double dflt) {
 /* Models are loaded once per path and shared by the cases. */
 typedef struct cached { char path[512]; pe_model *m; pe_ctx *c; } cached;
 static cached g_models[16];
+
+static pe_output output_kind(const char *name) {
+    if (name && !strcmp(name, "tokens")) return PE_OUTPUT_TOKENS;
+    if (name && !strcmp(name, "linear4")) return PE_OUTPUT_LINEAR4;
+    CHECK(!name || !strcmp(name, "embedding"), "unknown output '%s'", name);
+    return PE_OUTPUT_EMBEDDING;
+}
 
 static pe_ctx *model_ctx(const char *rel, pe_model **mout) {
     char path[512];
@@ -105,7 +113,7 @@ static void case_image_raw(const pe_json *c, const char *id, const char *model) 
     pe_ctx *ctx = model_ctx(model, &m);
     npy_array in = {0}, exp = {0};
     if (!ctx || load_npy(jstr(c, "input"), &in) || load_npy(jstr(c, "expect"), &exp)) goto done;
-    pe_output kind = !strcmp(jstr(c, "output"), "tokens") ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
+    pe_output kind = output_kind(jstr(c, "output"));
     int n = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3], rows, cols;
     CHECK(pe_output_shape(m, H, W, kind, &rows, &cols) == PE_OK, "%s: %s", id, pe_last_error());
     size_t len = (size_t)n * rows * cols;
@@ -134,11 +142,23 @@ static void case_image_file(const pe_json *c, const char *id) {
     CHECK(rc == 0, "%s: %s", id, err);
     if (rc) goto done;
     int size = (int)jnum(c, "size", 0);
-    pe_preprocess pp = {size, size, !strcmp(jstr(c, "crop"), "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        img.resample};
+    const char *tr = jstr(c, "transform");
+    pe_preprocess pp;
+    if (tr) { /* a named transform: the model's own when the case gives no size */
+        CHECK(!strcmp(tr, "dinov2-eval"), "%s: unknown transform '%s'", id, tr);
+        pe_model_info in;
+        pe_model_get_info(m, &in);
+        CHECK(in.transform == PE_TRANSFORM_DINOV2_EVAL, "%s: the model's own transform is not dinov2-eval", id);
+        pe_preprocess_init(PE_TRANSFORM_DINOV2_EVAL, size, &pp);
+    } else {
+        pe_preprocess_init(PE_TRANSFORM_PE, size, &pp);
+        pp.crop = !strcmp(jstr(c, "crop"), "center") ? PE_CROP_CENTER : PE_CROP_SQUASH;
+    }
+    if (img.resample == PE_RESAMPLE_NEAREST) pp.resample = PE_RESAMPLE_NEAREST; /* PIL palette images */
     size_t len = exp.numel;
     float *out = malloc(len * sizeof(float));
-    pe_status s = pe_encode_image(ctx, &img.image, &pp, PE_OUTPUT_EMBEDDING, out, len);
+    /* with a named transform, the model's default (pp NULL) must be that transform */
+    pe_status s = pe_encode_image(ctx, &img.image, tr ? NULL : &pp, PE_OUTPUT_EMBEDDING, out, len);
     CHECK(s == PE_OK, "%s: %s", id, pe_last_error());
     if (!s) compare_rows(id, out, exp.data, 1, len, jnum(c, "cos_min", 1), jnum(c, "rel_max", 0));
     free(out);
@@ -315,18 +335,18 @@ static void check_vision_only(void) {
     pe_model_free(m);
 }
 
-int main(void) {
+/* Every case of the manifest under golden_dir(); returns the model cases. */
+static int run_manifest(pe_json **man, char **text) {
     char path[512];
     size_t len = 0;
     golden_path(path, sizeof path, "manifest.json");
-    char *text = read_all(path, &len);
-    CHECK(text != NULL, "cannot read %s", path);
-    pe_json *man = NULL;
-    if (!text || pe_json_parse(text, len, &man) != PE_OK) {
+    *text = read_all(path, &len);
+    CHECK(*text != NULL, "cannot read %s", path);
+    if (!*text || pe_json_parse(*text, len, man) != PE_OK) {
         CHECK(0, "manifest: %s", pe_last_error());
-        return test_done("golden");
+        return 0;
     }
-    const pe_json *cases = pe_json_get(man, "cases");
+    const pe_json *cases = pe_json_get(*man, "cases");
     int counted = 0;
     for (size_t i = 0; cases && i < cases->n; i++) {
         const pe_json *c = &cases->items[i];
@@ -341,13 +361,33 @@ int main(void) {
         else if (!strcmp(kind, "preprocess")) counted--; /* tests/test_preprocess.c */
         else CHECK(0, "%s: unknown case kind '%s'", id, kind);
     }
-    CHECK(counted >= 20, "only %d model cases found in the manifest", counted);
-    check_vision_only();
-    pt_twin_cases(cases);
+    return counted;
+}
+
+static void free_models(void) {
     for (int i = 0; i < 16; i++) {
         pe_ctx_free(g_models[i].c);
         pe_model_free(g_models[i].m);
+        memset(&g_models[i], 0, sizeof g_models[i]);
     }
+}
+
+int main(void) {
+    pe_json *man = NULL;
+    char *text = NULL;
+    int counted = run_manifest(&man, &text);
+    CHECK(counted >= 20, "only %d model cases found in the manifest", counted);
+    check_vision_only();
+    pt_twin_cases(man ? pe_json_get(man, "cases") : NULL);
+    free_models();
+    pe_json_free(man);
+    free(text);
+    /* The DINOv2 family's set: its .pth files are cases of their own. */
+    t_golden_dir = golden_dinov2_dir();
+    man = NULL;
+    counted = run_manifest(&man, &text);
+    CHECK(counted >= 25, "only %d model cases found in the DINOv2 manifest", counted);
+    free_models();
     pe_json_free(man);
     free(text);
     return test_done("golden");

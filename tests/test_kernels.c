@@ -36,6 +36,7 @@ static const pe_kernels *isas[4];
 static int n_isas;
 
 static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double silu_d(double x) { return x / (1.0 + exp(-x)); }
 
 /* ----------------------------------------------------------------- gemm */
 
@@ -43,6 +44,7 @@ typedef struct gemm_case {
     int M, N, K, lda, ldc, ldr;
     int m0, m1, n0, n1;
     int bias, gelu, gamma, residual; /* residual: 0 none, 1 separate, 2 aliases C */
+    int glu;                         /* SwiGLU gate operand: 0 none, 1 separate, 2 aliases C */
     int null_ep;
 } gemm_case;
 
@@ -50,8 +52,8 @@ typedef struct gemm_case {
  * the dot product may err by (K + 2) eps sum|a w|, each later step adds its
  * own rounding and scales what came before by its derivative. */
 static void gemm_expect(const gemm_case *g, const float *A, const float *W, const float *bias,
-                        const float *gamma, const float *res, int m, int n, double *val,
-                        double *bound) {
+                        const float *gamma, const float *res, const float *glu, int m, int n,
+                        double *val, double *bound) {
     double s = 0.0, sa = 0.0;
     for (int k = 0; k < g->K; k++) {
         double t = (double)A[(size_t)m * g->lda + k] * W[(size_t)n * g->K + k];
@@ -75,6 +77,13 @@ static void gemm_expect(const gemm_case *g, const float *A, const float *W, cons
         s = gelu_d(x);
         e = 1.13 * e + 4 * EPS * fabs(x) + 2e-7 * 0.5 * fabs(x) + 2 * EPS * fabs(s);
     }
+    if (g->glu) {
+        /* |silu'| <= 1.1; exp, add and divide: a few ulp of |x|; the product
+         * one more rounding. */
+        double x = s, b = glu[(size_t)m * g->ldc + n];
+        s = silu_d(x) * b;
+        e = fabs(b) * (1.1 * e + 6 * EPS * fabs(x)) + 2 * EPS * fabs(s);
+    }
     if (g->residual) {
         double gm = g->gamma ? gamma[n] : 1.0;
         double r = res[(size_t)m * g->ldr + n];
@@ -97,10 +106,11 @@ static void gemm_check(const gemm_case *g) {
     float *gamma = fill(falloc((size_t)g->N), (size_t)g->N, -2, 2);
     size_t csz = (size_t)g->M * g->ldc;
     float *res0 = fill(falloc(csz), csz, -2, 2); /* residual values, [M, ldc] */
-    float *Cref = falloc(csz), *C = falloc(csz), *R = falloc(csz);
+    float *glu0 = fill(falloc(csz), csz, -2, 2); /* gate operand values, [M, ldc] */
+    float *Cref = falloc(csz), *C = falloc(csz), *R = falloc(csz), *G = falloc(csz);
     pe_gemm_pack(Wp, W, g->N, g->K, g->K);
 
-    pe_epilogue ep = { g->bias ? bias : NULL, g->gelu, g->gamma ? gamma : NULL, NULL, g->ldc };
+    pe_epilogue ep = { .bias = g->bias ? bias : NULL, .gelu = g->gelu, .gamma = g->gamma ? gamma : NULL, .ldr = g->ldc };
     gemm_case gx = *g;
     gx.ldr = g->ldc;
 
@@ -115,6 +125,14 @@ static void gemm_check(const gemm_case *g) {
             memcpy(R, res0, csz * sizeof(float));
             ep.residual = R;
         }
+        if (g->glu == 2) { /* in place, as the SwiGLU FFN runs (never with an aliased residual) */
+            memcpy(out, glu0, csz * sizeof(float));
+            ep.glu = out;
+        } else if (g->glu == 1) {
+            memcpy(G, glu0, csz * sizeof(float));
+            ep.glu = G;
+        }
+        ep.ldg = g->ldc;
         isas[s]->gemm(A, g->lda, Wp, g->N, g->K, out, g->ldc, g->m0, g->m1, g->n0, g->n1,
                       g->null_ep ? NULL : &ep);
         int bad = 0;
@@ -123,7 +141,9 @@ static void gemm_check(const gemm_case *g) {
                 float got = out[(size_t)m * g->ldc + n];
                 int inside = m >= g->m0 && m < g->m1 && n >= g->n0 && n < g->n1;
                 if (!inside) {
-                    float want = g->residual == 2 ? res0[(size_t)m * g->ldc + n] : sentinel;
+                    float want = g->residual == 2 ? res0[(size_t)m * g->ldc + n]
+                                 : g->glu == 2    ? glu0[(size_t)m * g->ldc + n]
+                                                  : sentinel;
                     if (got != want) {
                         bad++;
                         CHECK(0, "%s gemm M%d N%d K%d: wrote outside range at [%d][%d]",
@@ -132,21 +152,21 @@ static void gemm_check(const gemm_case *g) {
                     continue;
                 }
                 double val, bound;
-                gemm_expect(&gx, A, W, bias, gamma, res0, m, n, &val, &bound);
+                gemm_expect(&gx, A, W, bias, gamma, res0, glu0, m, n, &val, &bound);
                 double err = s == 0 ? fabs(got - val) : fabs((double)got - Cref[(size_t)m * g->ldc + n]);
                 double tol = s == 0 ? bound : 2 * bound;
                 if (!(err <= tol)) {
                     bad++;
-                    CHECK(0, "%s gemm M%d N%d K%d ep(b%d g%d gm%d r%d) [%d][%d]: got %.9g want %.9g "
-                          "(err %.3g > tol %.3g)", isas[s]->name, g->M, g->N, g->K, g->bias,
-                          g->gelu, g->gamma, g->residual, m, n, got, val, err, tol);
+                    CHECK(0, "%s gemm M%d N%d K%d ep(b%d g%d gm%d r%d glu%d) [%d][%d]: got %.9g want "
+                          "%.9g (err %.3g > tol %.3g)", isas[s]->name, g->M, g->N, g->K, g->bias,
+                          g->gelu, g->gamma, g->residual, g->glu, m, n, got, val, err, tol);
                 }
                 if (tol > 0 && err / tol > worst) worst = err / tol;
             }
         CHECK(bad == 0, "%s gemm case failed", isas[s]->name);
     }
-    free(A); free(W); free(Wp); free(bias); free(gamma); free(res0);
-    free(Cref); free(C); free(R);
+    free(A); free(W); free(Wp); free(bias); free(gamma); free(res0); free(glu0);
+    free(Cref); free(C); free(R); free(G);
 }
 
 static void test_gemm(void) {
@@ -184,6 +204,16 @@ static void test_gemm(void) {
             g.lda = g.K + 1, g.ldc = g.N + 3;
             g.m0 = 0, g.m1 = g.M, g.n0 = 0, g.n1 = g.N;
             g.bias = e & 1, g.gelu = (e >> 1) & 1, g.gamma = (e >> 2) & 1, g.residual = e >> 3;
+            gemm_check(&g);
+        }
+    /* The SwiGLU gate (separate and in place), alone and with the others. */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int e = 0; e < 8; e++) {
+            gemm_case g = { 0 };
+            g.M = shapes[s][0], g.N = shapes[s][1], g.K = shapes[s][2];
+            g.lda = g.K + 2, g.ldc = g.N + 1;
+            g.m0 = 0, g.m1 = g.M, g.n0 = 0, g.n1 = g.N;
+            g.glu = 1 + (e & 1), g.bias = (e >> 1) & 1, g.gamma = e >> 2, g.residual = (e >> 2) & 1;
             gemm_check(&g);
         }
     /* Sub-ranges: n0 on a panel boundary, everything else arbitrary. */
@@ -228,7 +258,7 @@ static void test_gemm_threads(void) {
     float *Wp = falloc(pe_gemm_packed_floats(N, K));
     float *C1 = falloc((size_t)M * N), *C2 = falloc((size_t)M * N);
     pe_gemm_pack(Wp, W, N, K, K);
-    pe_epilogue ep = { bias, 1, NULL, NULL, 0 };
+    pe_epilogue ep = { .bias = bias, .gelu = 1 };
     for (int s = 0; s < n_isas; s++) {
         isas[s]->gemm(A, K, Wp, N, K, C1, N, 0, M, 0, N, &ep);
         gemm_job j[4] = {

@@ -63,6 +63,37 @@ static void run(const char *path, const char *what) {
     pe_model_free(m);
 }
 
+/* The DINOv2 family: SwiGLU, bicubic position resampling (planned once
+ * per size), linear4 and the dinov2-eval image transform (pp NULL). */
+static void run_dinov2(const char *path, const char *what) {
+    pe_model *m = NULL;
+    pe_ctx *c = NULL;
+    pe_ctx_options co = {.n_threads = 2};
+    if (pe_model_load(path, NULL, &m) || pe_ctx_create(m, &co, &c)) {
+        CHECK(0, "%s: load: %s", what, pe_last_error());
+        pe_model_free(m);
+        return;
+    }
+    static float x[3 * 70 * 98], out[64 * 128];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = (float)((i * 37) % 255) / 127.5f - 1.0f;
+    static uint8_t rgb[300 * 260 * 3];
+    for (size_t i = 0; i < sizeof rgb; i++) rgb[i] = (uint8_t)(i * 7);
+    pe_image img = {rgb, 300, 260, 300 * 3, PE_PIXEL_RGB8};
+    for (int round = 0; round < 3; round++) {
+        long before = atomic_load(&g_allocs);
+        pe_status s = pe_encode_f32(c, x, 1, 70, 98, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+        s |= pe_encode_f32(c, x, 1, 70, 98, PE_OUTPUT_LINEAR4, out, sizeof out / sizeof *out);
+        s |= pe_encode_f32(c, x, 1, 70, 98, PE_OUTPUT_TOKENS, out, sizeof out / sizeof *out);
+        s |= pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+        long n = atomic_load(&g_allocs) - before;
+        CHECK(s == PE_OK, "%s: encode: %s", what, pe_last_error());
+        /* round 0 plans the sizes; later rounds (each switches grids twice) must not allocate */
+        if (round > 0) CHECK(n == 0, "%s: round %d: %ld allocations on the hot path", what, round, n);
+    }
+    pe_ctx_free(c);
+    pe_model_free(m);
+}
+
 int main(void) {
     char path[512], q8[256];
     golden_path(path, sizeof path, "models/pe-micro.safetensors");
@@ -72,5 +103,7 @@ int main(void) {
     CHECK(pe_quantize(path, q8, &qo) == PE_OK, "quantize: %s", pe_last_error());
     run(q8, "q8");
     remove(q8);
+    snprintf(path, sizeof path, "%s/models/franca-micro.pth", golden_dinov2_dir());
+    run_dinov2(path, "franca f32");
     return test_done("noalloc");
 }

@@ -52,16 +52,20 @@ static void write_all(const char *path, const void *data, size_t len) {
 }
 
 /* Preprocesses into a fresh buffer (caller frees); NULL on failure. */
-static float *run(const pe_image *img, int h, int w, pe_crop crop, pe_resample rs) {
-    pe_preprocess pp = {h, w, crop, rs};
-    size_t n = 3 * (size_t)h * (size_t)w;
+static float *run_pp(const pe_image *img, const pe_preprocess *pp) {
+    size_t n = 3 * (size_t)pp->height * (size_t)pp->width;
     float *out = malloc(n * sizeof *out);
-    if (pe_preprocess_image(img, &pp, out, n) != PE_OK) {
+    if (pe_preprocess_image(img, pp, out, n) != PE_OK) {
         fprintf(stderr, "preprocess: %s\n", pe_last_error());
         free(out);
         return NULL;
     }
     return out;
+}
+
+static float *run(const pe_image *img, int h, int w, pe_crop crop, pe_resample rs) {
+    pe_preprocess pp = {.height = h, .width = w, .crop = crop, .resample = rs};
+    return run_pp(img, &pp);
 }
 
 static double max_diff(const float *a, const float *b, size_t n) {
@@ -113,7 +117,21 @@ static void test_golden(void) {
         }
         int S = (int)size;
         pe_crop cm = strcmp(crop->raw, "center") == 0 ? PE_CROP_CENTER : PE_CROP_SQUASH;
-        float *out = run(&b.image, S, S, cm, b.resample);
+        const pe_json *tr = pe_json_get(c, "transform");
+        pe_preprocess pp = {.height = S, .width = S, .crop = cm, .resample = b.resample};
+        if (tr) { /* a named transform: pe_preprocess_init must give what the case spells out */
+            uint64_t resize = 0;
+            pe_json_u64(pe_json_get(c, "resize"), &resize);
+            CHECK(tr->type == PE_JSON_STRING && !strcmp(tr->raw, "dinov2-eval"), "%s: unknown transform", id->raw);
+            pe_preprocess_init(PE_TRANSFORM_DINOV2_EVAL, S, &pp);
+            const pe_json *rs = pe_json_get(c, "resample"), *mean = pe_json_get(c, "mean");
+            CHECK(pp.resize == (int)resize && pp.crop == cm && rs && !strcmp(rs->raw, "bicubic") &&
+                  pp.resample == PE_RESAMPLE_BICUBIC && pp.norm == PE_NORM_IMAGENET && mean &&
+                  mean->n == 3 && fabs(mean->items[0].number - 0.485) < 1e-9,
+                  "%s: pe_preprocess_init does not match the case", id->raw);
+            if (b.resample == PE_RESAMPLE_NEAREST) pp.resample = PE_RESAMPLE_NEAREST;
+        }
+        float *out = run_pp(&b.image, &pp);
         npy_array ref = {0};
         golden_path(path, sizeof path, expect->raw);
         int rc = npy_read_f32(path, &ref, err, sizeof err);
@@ -133,7 +151,7 @@ static void test_golden(void) {
         free(out);
         image_free(&b);
     }
-    CHECK(ran >= 16, "only %d preprocess cases in the manifest", ran);
+    CHECK(ran >= (t_golden_dir ? 3 : 16), "only %d preprocess cases in the manifest", ran);
     printf("  golden preprocess: %d cases, worst max |diff| %.6g\n", ran, worst);
     pe_json_free(root);
     free(text);
@@ -330,7 +348,7 @@ static void test_small_and_nearest(void) {
 static void test_errors(void) {
     uint8_t px[64] = {0};
     float out[3 * 4 * 4];
-    pe_preprocess pp = {4, 4, PE_CROP_SQUASH, PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp = {.height = 4, .width = 4};
     pe_image ok = {px, 4, 4, 4, PE_PIXEL_GRAY8};
     CHECK(pe_preprocess_image(&ok, &pp, out, 48) == PE_OK, "valid call");
     CHECK(pe_preprocess_image(NULL, &pp, out, 48) == PE_ERR_INVALID_ARG, "NULL image");
@@ -699,6 +717,9 @@ int main(void) {
         return 1;
     }
     test_golden();
+    t_golden_dir = golden_dinov2_dir();
+    test_golden(); /* dinov2-eval: bicubic, resize 256, crop 224, ImageNet */
+    t_golden_dir = NULL;
     test_hand_values();
     test_premultiplied();
     test_format_equivalence();

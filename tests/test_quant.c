@@ -343,7 +343,7 @@ static const shape shapes[] = {
     {3, 16, 32, 0, 3, 0, 16},    {14, 24, 96, 0, 14, 0, 24},
 };
 
-/* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual. */
+/* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate. */
 static void make_ep(int v, int N, int M, float *bias, float *gamma, float *res, pe_epilogue *ep) {
     memset(ep, 0, sizeof *ep);
     for (int i = 0; i < N; i++) { bias[i] = rng_float(-0.5f, 0.5f); gamma[i] = rng_float(0.5f, 1.5f); }
@@ -351,6 +351,7 @@ static void make_ep(int v, int N, int M, float *bias, float *gamma, float *res, 
     if (v >= 1) ep->bias = bias;
     if (v == 2) ep->gelu = 1;
     if (v == 3) { ep->gamma = gamma; ep->residual = res; ep->ldr = N; }
+    if (v == 4) { ep->glu = res; ep->ldg = N; }
 }
 
 static void test_kernels_for(pe_wtype t) {
@@ -371,7 +372,7 @@ static void test_kernels_for(pe_wtype t) {
         pe_qact qa = pe_qact_bind(qmem, M, K), qb = pe_qact_bind(qmem2, M, K);
         const int quant = t == PE_WT_Q8 || t == PE_WT_Q4;
         if (quant) pe_qkernels_scalar.quantize_rows(A, K, K, 0, M, &qa);
-        for (int v = 0; v < 4; v++) {
+        for (int v = 0; v < 5; v++) {
             pe_epilogue ep;
             make_ep(v, N, M, bias, gamma, res, &ep);
             const pe_qkernels *r = &pe_qkernels_scalar;

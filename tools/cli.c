@@ -91,12 +91,24 @@ int cli_scan(int argc, char **argv, const char *allowed, const char *flags, cons
 
 static int take_opt(void *user, const char *a, const char *v) {
     opts *o = user;
-    if (!strcmp(a, "--tokens")) o->tokens = 1;
+    int t = cli_frames_take(&o->fr, a, v);
+    if (t) return t < 0;
+    if (!strcmp(a, "--tokens")) o->kind = "tokens";
+    else if (!strcmp(a, "--output") && v && (!strcmp(v, "embedding") || !strcmp(v, "tokens") ||
+                                             !strcmp(v, "linear4")))
+        o->kind = v; /* embed's output kind; a file of that name needs -o */
+    else if (!strcmp(a, "--transform")) {
+        if (strcmp(v, "pe") && strcmp(v, "dinov2-eval"))
+            return cli_fail("--transform must be pe or dinov2-eval, not '%s'", v);
+        o->transform = v;
+    }
     else if (!strcmp(a, "--vision-only")) o->vision_only = 1;
     else if (!strcmp(a, "--json")) o->json = 1;
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
     else if (!strcmp(a, "--raw")) o->raw = v;
+    else if (!strcmp(a, "--frames")) o->frames = v;
+    else if (!strcmp(a, "--rgb-out")) o->rgb_out = v;
     else if (!strcmp(a, "--arch")) o->arch = v;
     else if (!strcmp(a, "--dtype")) o->dtype = v;
     else if (!strcmp(a, "--crop")) {
@@ -122,10 +134,33 @@ static int take_opt(void *user, const char *a, const char *v) {
     return 0;
 }
 
+void cli_preprocess(const char *transform, int height, int width, const char *crop,
+                    const pe_model_info *in, pe_preprocess *pp) {
+    pe_transform t = transform ? (!strcmp(transform, "dinov2-eval") ? PE_TRANSFORM_DINOV2_EVAL
+                                                                    : PE_TRANSFORM_PE)
+                     : in ? in->transform : PE_TRANSFORM_PE;
+    pe_preprocess_init(t, height == width ? height : 0, pp);
+    if (height) pp->height = height, pp->width = width;
+    if (!pp->height) pp->height = pp->width = in ? in->image_size : 224;
+    if (crop) pp->crop = !strcmp(crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH;
+}
+
+void cli_image_filter(pe_preprocess *pp, pe_resample image_resample) {
+    if (image_resample == PE_RESAMPLE_NEAREST) pp->resample = PE_RESAMPLE_NEAREST;
+}
+
+pe_output cli_output_kind(const opts *o, const pe_model_info *in) {
+    if (o->kind && !strcmp(o->kind, "tokens")) return PE_OUTPUT_TOKENS;
+    if (o->kind && !strcmp(o->kind, "linear4")) return PE_OUTPUT_LINEAR4;
+    if (o->kind) return PE_OUTPUT_EMBEDDING;
+    return in->pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
+}
+
 int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
     memset(o, 0, sizeof *o);
     o->warmup = -1; /* unset */
-    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only ", o->inputs, &o->n_inputs, take_opt, o);
+    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only" CLI_FRAME_FLAGS, o->inputs,
+                    &o->n_inputs, take_opt, o);
 }
 
 int cli_wants_help(int argc, char **argv) {
@@ -147,3 +182,48 @@ int cli_write_npy(const char *path, const float *data, int rank, const int64_t *
     return 0;
 }
 
+
+/* Length (2..4) of the valid UTF-8 sequence at p, with its code point in
+ * *cp, or 0 (ASCII, a stray byte, an overlong or surrogate form). */
+static int utf8_seq(const unsigned char *p, uint32_t *cp) {
+    int n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+          : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    if (!n) return 0;
+    uint32_t c = p[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+void cli_json_str(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        int n = utf8_seq(p, &cp);
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f) printf("\\u%04x", *p);
+        else if (*p < 0x80) putchar(*p);
+        else if (!n) fputs("\\ufffd", stdout);           /* not UTF-8 */
+        else if (cp < 0xa0) printf("\\u%04x", (unsigned)cp); /* C1 controls */
+        else fwrite(p, 1, (size_t)n, stdout);
+        p += n ? n : 1;
+    }
+    putchar('"');
+}
+
+void cli_print_safe(FILE *f, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t cp;
+        int n = utf8_seq(p, &cp);
+        if (*p >= 0x20 && *p < 0x7f) fputc(*p, f);
+        else if (n && cp >= 0xa0) fwrite(p, 1, (size_t)n, f);
+        else { fprintf(f, "\\x%02x", *p); n = 1; }
+        p += n ? n : 1;
+    }
+}

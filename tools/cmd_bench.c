@@ -33,19 +33,59 @@ static double peak_rss_mb(void) {
     return ru.ru_maxrss / 1024.0;
 }
 
+/* Median time of pe_ctx_preprocess_frame on a frame of seeded random bytes,
+ * with the model's eval transform at H x W. */
+static int bench_frame(const opts *o, pe_ctx *c, const pe_model_info *in, int H, int W, int runs,
+                       int warmup, double *ms) {
+    size_t n = o->fr.frame_bytes, nf = (size_t)3 * H * W;
+    uint8_t *buf = malloc(n);
+    float *x = malloc(nf * sizeof(float));
+    double *t = malloc((size_t)runs * sizeof(double));
+    int rc = 1;
+    if (!buf || !x || !t) { cli_fail("out of memory"); goto out; }
+    uint32_t r = 777;
+    for (size_t i = 0; i < n; i++) {
+        r = r * 1664525u + 1013904223u;
+        buf[i] = (uint8_t)(r >> 24);
+    }
+    pe_frame f;
+    cli_frames_at(&o->fr, buf, &f);
+    pe_preprocess pp;
+    cli_preprocess(NULL, H, W, NULL, in, &pp);
+    for (int i = 0; i < warmup + runs; i++) {
+        double t0 = now_ms();
+        pe_status s = pe_ctx_preprocess_frame(c, &f, &pp, x, nf);
+        if (s) { cli_fail_status(s, "bench: frame"); goto out; }
+        if (i >= warmup) t[i - warmup] = now_ms() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    *ms = pct(t, runs, 50);
+    rc = 0;
+out:
+    free(buf);
+    free(x);
+    free(t);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore bench (-m MODEL | --arch NAME) [--size S|HxW] [--threads N]\n"
               "                    [--runs N] [--warmup N] [--json] [--dtype f32|f16|bf16|q8|q4]\n"
               "Times the vision tower on a seeded random input: load, first image, p50/p90/p99,\n"
               "images/s, peak RSS, GFLOP/s and its share of the measured FMA peak.\n"
-              "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n",
+              "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n"
+              "--pix-fmt F --video-size WxH [--rotate R --mirror --crop-rect X,Y,W,H --yuv M\n"
+              "--row-stride N] also times the preprocessing of such a camera frame (seeded\n"
+              "random bytes) into the model input, one thread (preprocess_ms: the median).\n",
               stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype ", &o))
+    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype"
+                  CLI_FRAME_OPTIONS, &o))
         return 1;
+    if ((o.fr.pix_fmt || o.fr.width) && cli_frames_setup(&o.fr)) return 1;
     if (o.n_inputs) return cli_fail("bench: unexpected argument '%s'", o.inputs[0]);
     if (!o.model == !o.arch) return cli_fail("bench: pass either -m MODEL or --arch NAME");
     int runs = o.runs > 0 ? (int)o.runs : 20, warmup = o.warmup >= 0 ? (int)o.warmup : 3;
@@ -93,7 +133,7 @@ int cmd_bench(int argc, char **argv) {
     pe_model_info in;
     pe_model_get_info(m, &in);
     int H = o.height ? o.height : in.image_size, W = o.width ? o.width : in.image_size, rows, cols;
-    pe_output kind = in.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_output kind = in.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
     double flops = 0;
     if ((s = pe_output_shape(m, H, W, kind, &rows, &cols)) || (s = pe_model_flops(m, H, W, &flops))) {
         cli_fail_status(s, "bench");
@@ -124,6 +164,8 @@ int cmd_bench(int argc, char **argv) {
     for (int i = 0; i < runs; i++) total += lat[i];
     qsort(lat, (size_t)runs, sizeof *lat, cmp_double);
     double p50 = pct(lat, runs, 50), p90 = pct(lat, runs, 90), p99 = pct(lat, runs, 99);
+    double pre_ms = -1;
+    if (o.fr.pix_fmt && bench_frame(&o, c, &in, H, W, runs, warmup, &pre_ms)) goto done;
     double rss = peak_rss_mb();
     double peak = pe_measure_peak_gflops(threads), gflops = flops / (p50 * 1e6);
     const char *name = o.arch ? o.arch : path;
@@ -132,10 +174,14 @@ int cmd_bench(int argc, char **argv) {
                "\"threads\": %d, \"isa\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
                "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f, \"gflop_per_image\": %.4f, "
-               "\"gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_share\": %.3f}\n",
+               "\"gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_share\": %.3f",
                name, in.arch, o.arch ? "true" : "false", H, W, threads, pe_kernel_isa(), runs,
                load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs / total, rss,
                flops / 1e9, gflops, peak, gflops / peak);
+        if (pre_ms >= 0)
+            printf(", \"pix_fmt\": \"%s\", \"video_size\": \"%dx%d\", \"preprocess_ms\": %.3f", o.fr.pix_fmt,
+                   o.fr.width, o.fr.height, pre_ms);
+        printf("}\n");
     } else {
         printf("model       %s (%s%s), input %dx%d\n", name, in.arch, o.arch ? ", synthetic" : "", H, W);
         printf("kernels     %s, %d thread%s\n", pe_kernel_isa(), threads, threads > 1 ? "s" : "");
@@ -148,6 +194,10 @@ int cmd_bench(int argc, char **argv) {
         printf("compute     %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of the measured FMA peak "
                "(%.0f GFLOP/s, %d thread%s)\n", flops / 1e9, gflops, 100 * gflops / peak, peak,
                threads, threads > 1 ? "s" : "");
+        if (pre_ms >= 0)
+            printf("preprocess  %.3f ms per %dx%d %s frame -> %dx%d (median, %d runs, 1 thread) = "
+                   "%.1f%% of the p50 pass\n", pre_ms, o.fr.width, o.fr.height, o.fr.pix_fmt, W, H, runs,
+                   100 * pre_ms / p50);
     }
     rc = 0;
 done:

@@ -1,5 +1,6 @@
 /* pecore tokenize | text | classify | prototypes | gallery: the CLIP text
  * tower and the classifiers of pecore.h ("classification"), public API only. */
+#include "classifier.h"
 #include "cli.h"
 #include "image_io.h"
 #include "npy.h"
@@ -14,20 +15,7 @@
 
 /* ------------------------------------------------------------ options */
 
-typedef struct copts {
-    const char *model, *out, *vocab, *raw, *protos, *gallery, *label;
-    const char *labels, *labels_file, *templates_file, *thresholds_file, *crop;
-    const char *templates[64];
-    int n_templates;
-    long top, k, context_length, threads;
-    int json, top_set, k_set;
-    pe_metric metric;
-    int metric_set;
-    const char *inputs[MAX_INPUTS];
-    int n_inputs;
-} copts;
-
-static int take_copt(void *user, const char *a, const char *v) {
+int copts_take(void *user, const char *a, const char *v) {
     copts *o = user;
     if (!strcmp(a, "--json")) o->json = 1;
     else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
@@ -44,6 +32,9 @@ static int take_copt(void *user, const char *a, const char *v) {
     else if (!strcmp(a, "--template")) {
         if (o->n_templates == 64) return cli_fail("too many --template options (max 64)");
         o->templates[o->n_templates++] = v;
+    } else if (!strcmp(a, "--size")) {
+        if (cli_parse_size(v, &o->height, &o->width))
+            return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
     } else if (!strcmp(a, "--crop")) {
         if (strcmp(v, "squash") && strcmp(v, "center"))
             return cli_fail("--crop must be squash or center, not '%s'", v);
@@ -71,13 +62,17 @@ static int take_copt(void *user, const char *a, const char *v) {
     return 0;
 }
 
-/* Strict parse (tools/cli.h cli_scan) with this file's options. */
-static int cparse(int argc, char **argv, const char *allowed, copts *o) {
+void copts_init(copts *o) {
     memset(o, 0, sizeof *o);
     o->top = 5;
     o->k = 5;
     o->context_length = 77;
-    return cli_scan(argc, argv, allowed, " --json ", o->inputs, &o->n_inputs, take_copt, o);
+}
+
+/* Strict parse (tools/cli.h cli_scan) with this file's options. */
+static int cparse(int argc, char **argv, const char *allowed, copts *o) {
+    copts_init(o);
+    return cli_scan(argc, argv, allowed, " --json ", o->inputs, &o->n_inputs, copts_take, o);
 }
 
 /* ------------------------------------------------------------ text files */
@@ -291,11 +286,12 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
     memset(e, 0, sizeof *e);
     pe_model_info in;
     pe_model_get_info(m, &in);
-    if (in.pool != PE_POOL_ATTN)
+    if (in.pool == PE_POOL_NONE)
         return cli_fail("%s has no pooling head: it gives token grids, not embeddings", o->model);
     if (o->raw && o->n_inputs) return cli_fail("give either --raw IN.npy or images, not both");
     if (!o->raw && !o->n_inputs) return cli_fail("no input: pass images or --raw IN.npy");
-    if (o->raw && o->crop) return cli_fail("--crop applies to images, not to --raw tensors");
+    if (o->raw && (o->crop || o->height))
+        return cli_fail("--crop and --size apply to images, not to --raw tensors");
     int D = e->dim = in.out_dim, rc = 0;
     npy_array a = {0};
     char err[512];
@@ -325,14 +321,14 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
                                     (size_t)e->n * D);
         if (s) rc = cli_fail_status(s, o->raw);
     }
-    pe_preprocess pp = {in.image_size, in.image_size,
-                        o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp;
+    cli_preprocess(NULL, o->height, o->width, o->crop, &in, &pp);
     for (int i = 0; !rc && !o->raw && i < e->n; i++) {
         img_buf img;
         if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        pe_status s = pe_encode_image(c, &img.image, &pp, PE_OUTPUT_EMBEDDING,
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        pe_status s = pe_encode_image(c, &img.image, &ip, PE_OUTPUT_EMBEDDING,
                                       e->data + (size_t)i * D, (size_t)D);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o->inputs[i]);
@@ -346,23 +342,13 @@ static int embed_inputs(const copts *o, const pe_model *m, pe_ctx *c, embeddings
 
 /* ------------------------------------------------------------ output */
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f) printf("\\u%04x", *p);
-        else putchar(*p);
-    }
-    putchar('"');
-}
-
 static void json_scores(const char *key, const pe_label_score *v, int n, int with_logit) {
     printf(", ");
-    json_str(key);
+    cli_json_str(key);
     printf(": [");
     for (int i = 0; i < n; i++) {
         printf(i ? ", {\"label\": " : "{\"label\": ");
-        json_str(v[i].label);
+        cli_json_str(v[i].label);
         printf(", \"score\": %.6g", (double)v[i].score);
         if (with_logit) printf(", \"logit\": %.6g", (double)v[i].logit);
         putchar('}');
@@ -376,7 +362,7 @@ static void json_scores(const char *key, const pe_label_score *v, int n, int wit
  * and "neighbors" (KNN). */
 static void print_json(const char *name, const pe_classification *r, int thresholds) {
     printf("{\"image\": ");
-    json_str(name);
+    cli_json_str(name);
     json_scores("labels", r->top, r->n_top, 1);
     if (thresholds) printf(", \"unknown\": %s", r->unknown ? "true" : "false");
     if (r->n_coarse) json_scores("coarse", r->coarse, r->n_coarse, 0);
@@ -385,9 +371,9 @@ static void print_json(const char *name, const pe_classification *r, int thresho
         for (int i = 0; i < r->n_neighbors; i++) {
             const pe_neighbor *nb = &r->neighbors[i];
             printf(i ? ", {\"label\": " : "{\"label\": ");
-            json_str(nb->label);
+            cli_json_str(nb->label);
             printf(", \"source\": ");
-            json_str(nb->source);
+            cli_json_str(nb->source);
             printf(", \"similarity\": %.6g, \"distance\": %.6g}", (double)nb->similarity,
                    (double)nb->distance);
         }
@@ -461,6 +447,42 @@ static int build_protos(const copts *o, const pe_model *m, pe_ctx *c, pe_protos 
 
 /* ------------------------------------------------------------ classify */
 
+int classifier_open(const copts *o, const char *cmd, pe_model **m, pe_ctx **c, pe_protos **p,
+                    pe_gallery **g) {
+    *m = NULL, *c = NULL, *p = NULL, *g = NULL;
+    int zero_shot = o->labels || o->labels_file;
+    if (zero_shot + !!o->protos + !!o->gallery != 1)
+        return cli_fail("%s: give exactly one of --labels/--labels-file, --prototypes, "
+                        "--gallery", cmd);
+    if (!zero_shot && (o->n_templates || o->templates_file || o->vocab || o->thresholds_file))
+        return cli_fail("%s: --template, --templates-file, --vocab and --thresholds-file "
+                        "go with --labels", cmd);
+    if (!o->gallery && (o->k_set || o->metric_set))
+        return cli_fail("%s: --k and --metric go with --gallery", cmd);
+    int rc = cli_load_model(o->model, !zero_shot, m);
+    if (!rc) rc = make_ctx(*m, o->threads, c);
+    if (!rc && zero_shot) rc = build_protos(o, *m, *c, p);
+    if (!rc && o->protos) {
+        pe_status s = pe_protos_load(o->protos, p);
+        if (!s) s = pe_protos_check_model(*p, *m);
+        if (s) rc = cli_fail_status(s, "cannot use the prototype pack");
+    }
+    if (!rc && o->gallery) {
+        pe_status s = pe_gallery_load(o->gallery, g);
+        if (!s) s = pe_gallery_check_model(*g, *m);
+        if (s) rc = cli_fail_status(s, "cannot use the gallery");
+        else if (!pe_gallery_count(*g)) rc = cli_fail("%s: the gallery is empty", o->gallery);
+    }
+    if (rc) {
+        pe_protos_free(*p);
+        pe_gallery_free(*g);
+        pe_ctx_free(*c);
+        pe_model_free(*m);
+        *m = NULL, *c = NULL, *p = NULL, *g = NULL;
+    }
+    return rc;
+}
+
 int cmd_classify(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore classify -m MODEL (--labels \"cat,dog\" | --labels-file F)\n"
@@ -472,45 +494,24 @@ int cmd_classify(int argc, char **argv) {
               "Zero-shot: softmax over logit_scale * cosine with the text embeddings (several\n"
               "templates are averaged the CLIP way). --json prints one object per image per line:\n"
               "{\"image\": ..., \"labels\": [{\"label\": ..., \"score\": p, \"logit\": x}, ...]}.\n"
-              "Labels \"coarse/fine\" also give the coarse level. Other options: --crop, --threads.\n",
+              "Labels \"coarse/fine\" also give the coarse level. Other options: --crop, --size\n"
+              "(S or HxW, default the model's native size), --threads.\n",
               stdout);
         return 0;
     }
     copts o;
     if (cparse(argc, argv,
                " -m --model --labels --labels-file --template --templates-file --vocab --top "
-               "--json --raw --prototypes -p --gallery -g --k --metric --crop --threads "
+               "--json --raw --prototypes -p --gallery -g --k --metric --crop --size --threads "
                "--thresholds-file ",
                &o))
         return 1;
-    int zero_shot = o.labels || o.labels_file;
-    if (zero_shot + !!o.protos + !!o.gallery != 1)
-        return cli_fail("classify: give exactly one of --labels/--labels-file, --prototypes, "
-                        "--gallery");
-    if (!zero_shot && (o.n_templates || o.templates_file || o.vocab || o.thresholds_file))
-        return cli_fail("classify: --template, --templates-file, --vocab and --thresholds-file "
-                        "go with --labels");
-    if (!o.gallery && (o.k_set || o.metric_set))
-        return cli_fail("classify: --k and --metric go with --gallery");
     pe_model *m = NULL;
     pe_ctx *c = NULL;
     pe_protos *p = NULL;
     pe_gallery *g = NULL;
     embeddings e = {0};
-    int rc = cli_load_model(o.model, !zero_shot, &m);
-    if (!rc) rc = make_ctx(m, o.threads, &c);
-    if (!rc && zero_shot) rc = build_protos(&o, m, c, &p);
-    if (!rc && o.protos) {
-        pe_status s = pe_protos_load(o.protos, &p);
-        if (!s) s = pe_protos_check_model(p, m);
-        if (s) rc = cli_fail_status(s, "cannot use the prototype pack");
-    }
-    if (!rc && o.gallery) {
-        pe_status s = pe_gallery_load(o.gallery, &g);
-        if (!s) s = pe_gallery_check_model(g, m);
-        if (s) rc = cli_fail_status(s, "cannot use the gallery");
-        else if (!pe_gallery_count(g)) rc = cli_fail("%s: the gallery is empty", o.gallery);
-    }
+    int rc = classifier_open(&o, "classify", &m, &c, &p, &g);
     if (!rc) rc = embed_inputs(&o, m, c, &e);
     int thresholds = 0;
     for (int i = 0; p && i < pe_protos_count(p); i++)
@@ -608,7 +609,8 @@ static int gallery_open(const char *path, const pe_model *m, pe_gallery **g) {
 
 int cmd_gallery(int argc, char **argv) {
     if (argc < 1 || cli_wants_help(argc, argv)) {
-        fputs("usage: pecore gallery add -m MODEL -g GALLERY --label L [--crop MODE] IMAGE...\n"
+        fputs("usage: pecore gallery add -m MODEL -g GALLERY --label L [--crop MODE] [--size S]\n"
+              "                         IMAGE...\n"
               "       pecore gallery list -g GALLERY\n"
               "       pecore gallery remove -g GALLERY --label L\n"
               "A gallery holds labelled image embeddings for pecore classify --gallery (KNN).\n"
@@ -641,7 +643,7 @@ int cmd_gallery(int argc, char **argv) {
     }
     if (strcmp(sub, "add"))
         return cli_fail("gallery: unknown subcommand '%s' (add, list, remove)", sub);
-    if (cparse(argc - 1, argv + 1, " -m --model -g --gallery --label --crop --threads --raw ", &o))
+    if (cparse(argc - 1, argv + 1, " -m --model -g --gallery --label --crop --size --threads --raw ", &o))
         return 1;
     if (!o.gallery) return cli_fail("gallery add: pass -g GALLERY");
     if (!o.label) return cli_fail("gallery add: pass --label L");

@@ -132,7 +132,7 @@ static int encode_all(pe_model *m, int threads, const char *raw, const char *con
     if (s) return cli_fail_status(s, "cannot create context");
     pe_model_info in;
     pe_model_get_info(m, &in);
-    pe_output kind = in.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_output kind = in.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
     int rc = 1, rows, cols;
     *out = NULL;
     if (raw) {
@@ -166,7 +166,10 @@ static int encode_all(pe_model *m, int threads, const char *raw, const char *con
             img_buf img;
             char err[512];
             if (image_load(imgs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-            pe_preprocess pp = {in.image_size, in.image_size, PE_CROP_SQUASH, img.resample};
+            pe_preprocess pp;
+            pe_preprocess_init(in.transform, 0, &pp);
+            if (!pp.height) pp.height = pp.width = in.image_size;
+            cli_image_filter(&pp, img.resample);
             s = pe_encode_image(c, &img.image, &pp, kind, *out + *per * i, *per);
             image_free(&img);
             if (s) rc = cli_fail_status(s, imgs[i]);

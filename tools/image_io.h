@@ -36,6 +36,9 @@ typedef struct img_buf {
 int image_load(const char *path, img_buf *out, char *err, size_t errlen);
 /* Same for a file already in memory; errors are prefixed "image". */
 int image_load_mem(const void *data, size_t len, img_buf *out, char *err, size_t errlen);
+/* Writes 8-bit RGB rows as a PNG; 0 on success, else err says why. */
+int image_save_png(const char *path, const uint8_t *rgb, int w, int h, size_t stride, char *err,
+                   size_t errlen);
 /* Frees the pixels; a zeroed or already freed img_buf is fine. */
 void image_free(img_buf *b);
 

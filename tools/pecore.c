@@ -16,11 +16,15 @@ static const char *USAGE =
     "\n"
     "commands:\n"
     "  info       -m MODEL                         architecture, dtypes, size\n"
-    "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
-    "             [--threads N] -o OUT.npy IMAGE...  image embeddings [N, D]\n"
-    "  embed      -m MODEL --raw IN.npy [--tokens] -o OUT.npy\n"
+    "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--transform T]\n"
+    "             [--output embedding|tokens|linear4] [--threads N] -o OUT.npy IMAGE...\n"
+    "                                              image embeddings [N, D]\n"
+    "  embed      -m MODEL --raw IN.npy [--output KIND] -o OUT.npy\n"
     "                                              float32 [N,3,H,W] input\n"
-    "  preprocess [--size S|HxW] [--crop MODE] -o OUT.npy IMAGE...\n"
+    "  preprocess [--size S|HxW] [--crop MODE] [--transform pe|dinov2-eval]\n"
+    "             -o OUT.npy IMAGE...              model input tensors [N,3,H,W]\n"
+    "  embed      -m MODEL --frames FILE --pix-fmt F --video-size WxH [--rotate R] ...\n"
+    "             -o OUT.npy                       one embedding per raw video frame\n"
     "                                              model input tensors [N,3,H,W]\n"
     "  synth      --arch NAME [--seed N] [--dtype f32|f16|bf16] [--vision-only]\n"
     "             -o FILE.safetensors              seeded synthetic weights\n"
@@ -33,6 +37,9 @@ static const char *USAGE =
     "  prototypes -m MODEL --labels-file F [--templates-file F] -o PACK\n"
     "                                              class embeddings from text, stored\n"
     "  gallery    add|list|remove -g GALLERY ...    labelled reference images for KNN\n"
+    "  stream     -m MODEL (--labels L | --prototypes P | --gallery G) --pix-fmt F\n"
+    "             --video-size WxH [--fps N] [--all-frames] [--json] < frames\n"
+    "                                              live labels for raw video (ffmpeg)\n"
     "  convert    -m IN.pt -o OUT.safetensors [--vocab F] [--vision-heads N]\n"
     "                                              .pt checkpoint to safetensors\n"
     "  verify     -m MODEL (--sha256 HEX | --manifest models.json [--name N])\n"
@@ -62,6 +69,13 @@ static int cmd_info(int argc, char **argv) {
     if (in.n_q8 || in.n_q4) printf(", %d q8, %d q4", in.n_q8, in.n_q4);
     printf(")\n");
     printf("architecture  %s (%s names)\n", in.arch, in.naming);
+    printf("family        %s\n", in.family);
+    if (in.pool == PE_POOL_CLS)
+        printf("variant       %s FFN, %d register tokens, LayerScale %s, learned position grid "
+               "(bicubic%s)\n", in.ffn_swiglu ? "SwiGLU" : "GELU", in.n_registers,
+               in.has_layerscale ? "yes" : "no",
+               in.pos_resample == PE_POS_BICUBIC_AA ? ", antialiased" : " with offset 0.1");
+    else
     printf("variant       %s\n", in.pool == PE_POOL_ATTN
                                     ? (in.has_text ? "Core CLIP (vision + text towers)" : "Core (pooled embedding)")
                                     : in.has_layerscale ? "Lang / Spatial (token grid, LayerScale)"
@@ -73,7 +87,10 @@ static int cmd_info(int argc, char **argv) {
            in.image_size, in.grid, in.grid, in.patch);
     printf("tokens        %s cls token, ln_post %s, LayerScale %s\n", in.has_cls ? "with" : "no",
            in.has_ln_post ? "yes" : "no", in.has_layerscale ? "yes" : "no");
-    if (in.pool == PE_POOL_ATTN)
+    if (in.pool == PE_POOL_CLS)
+        printf("output        normalised class token [%d]; tokens [1 + %d + patches, %d]; "
+               "linear4 [%d]\n", in.width, in.n_registers, in.width, 5 * in.width);
+    else if (in.pool == PE_POOL_ATTN)
         printf("output        attention pooling (%d heads)%s -> embedding [%d]\n", in.pool_heads,
                in.has_proj ? " + projection" : "", in.out_dim);
     else
@@ -89,6 +106,25 @@ static int cmd_info(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------ embed */
+
+#define FRAME_HELP                                                                            \
+    "  --pix-fmt nv12|nv21|i420|bgra|rgba|bgrx|rgbx|gray  (ffmpeg's yuv420p, bgr0, rgb0 too)\n" \
+    "  --video-size WxH        the buffer's size\n"                                           \
+    "  --row-stride N          bytes per luma (or packed) row; chroma rows padded alike\n"    \
+    "  --yuv bt601-limited|bt601-full|bt709-limited|bt709-full   (default bt601-limited)\n"   \
+    "  --rotate 0|90|180|270   clockwise degrees that make the frame upright\n"               \
+    "  --mirror                flip left-right after rotating\n"                              \
+    "  --crop-rect X,Y,W,H     in buffer coordinates, before rotation\n"                      \
+    "  --yuv420-888            describe the same bytes as Android's 3-plane YUV_420_888\n"
+
+/* Frame options without --frames are a mistake, not something to ignore. */
+static int frame_options_unused(const opts *o, const char *cmd) {
+    const cli_frames *f = &o->fr;
+    if (f->pix_fmt || f->width || f->row_stride || f->yuv || f->rotate || f->mirror || f->crop ||
+        f->as_888 || o->rgb_out)
+        return cli_fail("%s: frame options (--pix-fmt, --video-size ...) need --frames FILE", cmd);
+    return 0;
+}
 
 static int make_ctx(const pe_model *m, long threads, pe_ctx **c) {
     pe_ctx_options co = {.n_threads = (int)threads};
@@ -128,9 +164,8 @@ done:
 static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     pe_model_info in;
     pe_model_get_info(m, &in);
-    pe_preprocess pp = {o->height ? o->height : in.image_size, o->width ? o->width : in.image_size,
-                        o->crop && !strcmp(o->crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    pe_preprocess pp;
+    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, &pp);
     int rows, cols;
     pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
     if (s) return cli_fail_status(s, "cannot encode at this size");
@@ -142,8 +177,9 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         img_buf img;
         char err[512];
         if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        s = pe_encode_image(c, &img.image, &pp, kind, out + per * i, per);
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        s = pe_encode_image(c, &img.image, &ip, kind, out + per * i, per);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o->inputs[i]);
         if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i + 1) / o->n_inputs);
@@ -158,32 +194,83 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     return rc;
 }
 
+/* One embedding per frame of a raw video file. */
+static int embed_frames(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    pe_preprocess pp;
+    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, &pp);
+    int rows, cols;
+    pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
+    if (s) return cli_fail_status(s, "cannot encode at this size");
+    cli_frame_file ff;
+    if (cli_frames_open(&o->fr, o->frames, &ff)) return 1;
+    size_t per = (size_t)rows * cols;
+    float *out = malloc(per * (size_t)ff.n * sizeof(float));
+    int rc = out ? 0 : cli_fail("out of memory");
+    for (long i = 0; !rc && i < ff.n; i++) {
+        pe_frame f;
+        if ((rc = cli_frames_next(&ff, &o->fr, &f))) break;
+        if ((s = pe_encode_frame(c, &f, &pp, kind, out + per * i, per))) {
+            char what[600];
+            snprintf(what, sizeof what, "%s: frame %ld", o->frames, i);
+            rc = cli_fail_status(s, what);
+        }
+        if (ff.n > 1) cli_progress(NULL, "encoding", (double)(i + 1) / ff.n);
+    }
+    cli_progress_done();
+    if (!rc) {
+        int64_t shape[3] = {ff.n, rows, cols};
+        rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
+                                      : cli_write_npy(o->out, out, 2, (int64_t[]){ff.n, cols});
+    }
+    free(out);
+    cli_frames_close(&ff);
+    return rc;
+}
+
 static int cmd_embed(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center] [--tokens]\n"
+        fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center]\n"
+              "                    [--transform pe|dinov2-eval] [--output embedding|tokens|linear4]\n"
               "                    [--threads N] -o OUT.npy IMAGE...\n"
-              "       pecore embed -m MODEL --raw IN.npy [--tokens] [--threads N] -o OUT.npy\n"
-              "Writes float32 [N, D] embeddings, or [N, T, W] token grids with --tokens (always\n"
-              "for models without a pooling head). The default size is the model's native one.\n",
+              "       pecore embed -m MODEL --raw IN.npy [--output KIND] [--threads N] -o OUT.npy\n"
+              "       pecore embed -m MODEL --frames FILE --pix-fmt F --video-size WxH [frame options]\n"
+              "                    [--size S|HxW] [--crop squash|center] [--output KIND] -o OUT.npy\n"
+              "Writes float32 [N, D] embeddings (PE's pooled one, the DINOv2 family's normalised\n"
+              "class token), [N, T, W] token grids with --output tokens (--tokens; always for\n"
+              "models without a pooling head: class, registers, patches), or [N, 5W] linear4,\n"
+              "the DINOv2 linear-probe input.  Images go through the model's eval transform\n"
+              "(PE: squash to the native size; DINOv2 / Franca: dinov2-eval, resize 256 bicubic,\n"
+              "center-crop 224); --size, --crop and --transform override it.\n"
+              "--frames: one embedding per frame of a raw video file (frames back to back, as\n"
+              "`ffmpeg -f rawvideo` writes them), converted, cropped, rotated and mirrored as\n"
+              "the frame options say:\n" FRAME_HELP,
               stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --tokens --threads ", &o))
+    if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --transform --tokens --threads"
+                  " --frames" CLI_FRAME_OPTIONS, &o))
         return 1;
     if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
-    if (o.raw && o.n_inputs) return cli_fail("embed: give either --raw IN.npy or images, not both");
-    if (!o.raw && !o.n_inputs) return cli_fail("embed: no input: pass images or --raw IN.npy");
-    if (o.raw && (o.height || o.crop))
-        return cli_fail("embed: --size and --crop apply to images, not to --raw tensors");
+    if (!!o.raw + !!o.n_inputs + !!o.frames > 1)
+        return cli_fail("embed: give one of --raw IN.npy, --frames FILE or images, not both");
+    if (!o.raw && !o.n_inputs && !o.frames)
+        return cli_fail("embed: no input: pass images, --raw IN.npy or --frames FILE");
+    if (o.frames ? cli_frames_setup(&o.fr) : frame_options_unused(&o, "embed")) return 1;
+    if (o.raw && (o.height || o.crop || o.transform))
+        return cli_fail("embed: --size, --crop and --transform apply to images, not to --raw tensors");
     pe_model *m;
     pe_ctx *c = NULL;
     if (cli_load_model(o.model, 1, &m)) return 1;
     pe_model_info in;
     pe_model_get_info(m, &in);
-    pe_output kind = o.tokens || in.pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
+    pe_output kind = cli_output_kind(&o, &in);
     int rc = make_ctx(m, o.threads, &c);
-    if (!rc) rc = o.raw ? embed_raw(&o, m, c, kind) : embed_images(&o, m, c, kind);
+    if (!rc)
+        rc = o.raw ? embed_raw(&o, m, c, kind)
+                   : o.frames ? embed_frames(&o, m, c, kind) : embed_images(&o, m, c, kind);
     pe_ctx_free(c);
     pe_model_free(m);
     return rc;
@@ -191,19 +278,79 @@ static int cmd_embed(int argc, char **argv) {
 
 /* ------------------------------------------------------------ preprocess */
 
+/* name with its first "%d" replaced by i (the name is never a format). */
+static int frame_path(char *buf, size_t cap, const char *name, long i) {
+    const char *d = strstr(name, "%d");
+    int n = d ? snprintf(buf, cap, "%.*s%ld%s", (int)(d - name), name, i, d + 2)
+              : snprintf(buf, cap, "%s", name);
+    return n < 0 || (size_t)n >= cap;
+}
+
+/* The upright RGB of frame i as a PNG: --rgb-out names it, with a %d for
+ * the frame index when the file holds more than one. */
+static int write_frame_png(const opts *o, const pe_frame *f, long i, long n) {
+    int w, h;
+    pe_status s = pe_frame_upright_size(f, &w, &h);
+    if (s) return cli_fail_status(s, o->frames);
+    size_t len = (size_t)w * h * 3;
+    uint8_t *rgb = malloc(len);
+    if (!rgb) return cli_fail("out of memory");
+    char path[4096], err[600];
+    int rc = 0;
+    if ((s = pe_frame_to_rgb8(f, rgb, (size_t)w * 3, len))) rc = cli_fail_status(s, o->frames);
+    else if (n > 1 && !strstr(o->rgb_out, "%d"))
+        rc = cli_fail("--rgb-out: %s holds %ld frames: put %%d in the name", o->frames, n);
+    else if (frame_path(path, sizeof path, o->rgb_out, i))
+        rc = cli_fail("--rgb-out: name too long");
+    else if (image_save_png(path, rgb, w, h, (size_t)w * 3, err, sizeof err))
+        rc = cli_fail("%s", err);
+    free(rgb);
+    return rc;
+}
+
+static int preprocess_frames(const opts *o, const pe_preprocess *pp) {
+    cli_frame_file ff;
+    if (cli_frames_open(&o->fr, o->frames, &ff)) return 1;
+    size_t per = (size_t)3 * pp->height * pp->width;
+    float *out = o->out ? malloc(per * (size_t)ff.n * sizeof(float)) : NULL;
+    int rc = o->out && !out ? cli_fail("out of memory") : 0;
+    for (long i = 0; !rc && i < ff.n; i++) {
+        pe_frame f;
+        pe_status s;
+        if ((rc = cli_frames_next(&ff, &o->fr, &f))) break;
+        if (out && (s = pe_preprocess_frame(&f, pp, out + per * i, per))) rc = cli_fail_status(s, o->frames);
+        if (!rc && o->rgb_out) rc = write_frame_png(o, &f, i, ff.n);
+    }
+    if (!rc && out) rc = cli_write_npy(o->out, out, 4, (int64_t[]){ff.n, 3, pp->height, pp->width});
+    free(out);
+    cli_frames_close(&ff);
+    return rc;
+}
+
 static int cmd_preprocess(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center] -o OUT.npy IMAGE...\n"
-              "Writes the model input tensors float32 [N, 3, H, W] (default size 224).\n", stdout);
+        fputs("usage: pecore preprocess [--size S|HxW] [--crop squash|center]\n"
+              "                         [--transform pe|dinov2-eval] -o OUT.npy IMAGE...\n"
+              "       pecore preprocess --frames FILE --pix-fmt F --video-size WxH [frame options]\n"
+              "                         [--size S|HxW] [--crop MODE] [-o OUT.npy] [--rgb-out PNG]\n"
+              "Writes the model input tensors float32 [N, 3, H, W] (default size 224; pe: PIL\n"
+              "bilinear to [-1, 1]; dinov2-eval: shorter side to 256 with PIL bicubic, center-crop\n"
+              "224, ImageNet mean / std).  --rgb-out writes each frame's upright RGB\n"
+              "(pe_frame_to_rgb8) as a PNG (%d in the name for the frame index). Frame options:\n"
+              FRAME_HELP, stdout);
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -o --output --size --crop ", &o)) return 1;
-    if (!o.out) return cli_fail("preprocess: no output file: pass -o OUT.npy");
-    if (!o.n_inputs) return cli_fail("preprocess: no input images");
-    pe_preprocess pp = {o.height ? o.height : 224, o.width ? o.width : 224,
-                        o.crop && !strcmp(o.crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                        PE_RESAMPLE_BILINEAR};
+    if (cli_parse(argc, argv, " -o --output --size --crop --transform --frames --rgb-out" CLI_FRAME_OPTIONS,
+                  &o))
+        return 1;
+    if (o.frames && o.n_inputs) return cli_fail("preprocess: give --frames FILE or images, not both");
+    if (o.frames ? cli_frames_setup(&o.fr) : frame_options_unused(&o, "preprocess")) return 1;
+    if (!o.out && !o.rgb_out) return cli_fail("preprocess: no output file: pass -o OUT.npy");
+    if (!o.n_inputs && !o.frames) return cli_fail("preprocess: no input images");
+    pe_preprocess pp;
+    cli_preprocess(o.transform, o.height, o.width, o.crop, NULL, &pp);
+    if (o.frames) return preprocess_frames(&o, &pp);
     size_t per = (size_t)3 * pp.height * pp.width;
     float *out = malloc(per * (size_t)o.n_inputs * sizeof(float));
     if (!out) return cli_fail("out of memory");
@@ -212,8 +359,9 @@ static int cmd_preprocess(int argc, char **argv) {
         img_buf img;
         char err[512];
         if (image_load(o.inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pp.resample = img.resample;
-        pe_status s = pe_preprocess_image(&img.image, &pp, out + per * i, per);
+        pe_preprocess ip = pp;
+        cli_image_filter(&ip, img.resample);
+        pe_status s = pe_preprocess_image(&img.image, &ip, out + per * i, per);
         image_free(&img);
         if (s) rc = cli_fail_status(s, o.inputs[i]);
     }
@@ -277,6 +425,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "classify")) return cmd_classify(n, rest);
     if (!strcmp(cmd, "prototypes")) return cmd_prototypes(n, rest);
     if (!strcmp(cmd, "gallery")) return cmd_gallery(n, rest);
+    if (!strcmp(cmd, "stream")) return cmd_stream(n, rest);
     if (!strcmp(cmd, "quantize")) return cmd_quantize(n, rest);
     if (!strcmp(cmd, "compare")) return cmd_compare(n, rest);
     if (!strcmp(cmd, "convert")) return cmd_convert(n, rest);

@@ -106,7 +106,7 @@ static pe_status store_init(pe_store *s, const pe_model *m, int gallery) {
     if (s->id.dim < 1 || s->id.dim > PE_STORE_MAX_DIM)
         return pe_error(PE_ERR_UNSUPPORTED, "model embedding size %d is not supported",
                         s->id.dim);
-    if (m->info.pool != PE_POOL_ATTN)
+    if (m->info.pool == PE_POOL_NONE)
         return pe_error(PE_ERR_UNSUPPORTED,
                         "model %s has no pooling head: it gives token grids, not embeddings",
                         m->info.arch);

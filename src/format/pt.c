@@ -864,10 +864,11 @@ static void pk_free(pk_vm *vm) {
 
 /* ================================================================ result */
 
-/* The state dict: the root, or its "state_dict" / "weights" / "model" entry
- * (up to two levels) when the root holds no tensor itself. */
+/* The state dict: the root, or its "state_dict" / "weights" / "model" /
+ * "teacher" (Franca's releases) entry (up to two levels) when the root
+ * holds no tensor itself. */
 static pe_status pt_state_dict(const pk_vm *vm, uint32_t root, uint32_t *out) {
-    static const char *const wrap[] = {"state_dict", "weights", "model"};
+    static const char *const wrap[] = {"state_dict", "weights", "model", "teacher"};
     for (int level = 0; level < 3; level++) {
         const pk_obj *d = &vm->obj[root];
         if (d->kind != PK_DICT)
@@ -879,7 +880,7 @@ static pe_status pt_state_dict(const pk_vm *vm, uint32_t root, uint32_t *out) {
             return PE_OK;
         }
         uint32_t next = PK_UNSET;
-        for (int w = 0; w < 3 && next == PK_UNSET; w++)
+        for (int w = 0; w < 4 && next == PK_UNSET; w++)
             for (uint32_t i = 0; i < d->n; i += 2)
                 if (pk_str_eq(vm, d->u.items[i], wrap[w]) && pk_is(vm, d->u.items[i + 1], PK_DICT)) {
                     next = d->u.items[i + 1];
@@ -889,7 +890,7 @@ static pe_status pt_state_dict(const pk_vm *vm, uint32_t root, uint32_t *out) {
         root = next;
     }
     return pe_error(PE_ERR_FORMAT, "pt: no tensors found (neither at the top level nor under "
-                    "'state_dict', 'weights' or 'model')");
+                    "'state_dict', 'weights', 'model' or 'teacher')");
 }
 
 static bool pt_contiguous(const pk_tensor *t) {

@@ -28,7 +28,7 @@
 bool pe_pt_is_zip(const uint8_t *buf, size_t len);
 
 /* Parses a torch.save zip in buf[0:len] (not copied; must outlive st).
- * Wrappers "state_dict", "weights", "model" are unwrapped and "module."
+ * Wrappers "state_dict", "weights", "model", "teacher" are unwrapped and "module."
  * prefixes dropped.  Errors say what was refused and where. */
 pe_status pe_pt_parse(pe_safetensors *st, const uint8_t *buf, size_t len);
 

@@ -1,14 +1,16 @@
 /* Image preprocessing, bit-exact with the reference pipeline on 8-bit input:
  *
- *   squash: PIL 9.4 Image.resize((W, H), BILINEAR)
- *   center: torchvision Resize(S) + CenterCrop(S)  (see plan_geometry)
- *   then convert("RGB"), ToTensor (/255), Normalize(0.5, 0.5).
+ *   squash: PIL 9.4 Image.resize((W, H), BILINEAR or BICUBIC)
+ *   center: torchvision Resize(S or resize) + CenterCrop(S)  (see plan_geometry)
+ *   then convert("RGB"), ToTensor (/255), Normalize(0.5, 0.5) or ImageNet's.
  *
  * What "bit-exact" takes, all of it PIL behaviour:
- *   - Bilinear is separable: a horizontal pass into an 8-bit rounded
+ *   - Bilinear and bicubic are separable: a horizontal pass into an 8-bit rounded
  *     intermediate, then a vertical pass.  A pass is skipped when the size
  *     along its axis does not change, and no resize at all happens when
  *     neither does (PIL returns a copy).
+ *   - They differ only in the filter: bilinear's triangle (support 1) or
+ *     the Keys cubic with a = -0.5 (support 2), as PIL's filters table.
  *   - The filter support grows with the downscale factor (antialiasing); the
  *     weights of each output pixel are normalised to sum 1 in double, then
  *     rounded to 22-bit fixed point; sums start at half an LSB and are
@@ -23,6 +25,8 @@
  */
 #include "preprocess.h"
 
+#include "pixels.h"
+
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -34,9 +38,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-/* Pillow's PRECISION_BITS: 8 bits of result, 2 of headroom in an int32. */
-#define PP_PRECISION_BITS (32 - 8 - 2)
-
 /* ------------------------------------------------------------ one axis */
 
 /* Resampling geometry along one axis: input size, resized size, and the
@@ -45,27 +46,22 @@ typedef struct pp_axis {
     int in, out;
     int first, n;
     double scale;      /* in / out                                     */
-    double support;    /* bilinear support (1) times max(scale, 1)     */
+    double support;    /* filter support times max(scale, 1)          */
     double inv_fscale; /* 1 / max(scale, 1)                            */
+    int cubic;         /* bicubic filter, else bilinear                */
 } pp_axis;
 
-/* Coefficients of one output index: taps k[off .. off+count) apply to input
- * positions min .. min+count-1. */
-typedef struct pp_span {
-    int32_t min, count;
-    size_t off;
-} pp_span;
-
-static void axis_init(pp_axis *a, int in, int out, int first, int n) {
+static void axis_init(pp_axis *a, int in, int out, int first, int n, int cubic) {
     a->in = in;
     a->out = out;
     a->first = first;
     a->n = n;
+    a->cubic = cubic;
     /* Pillow computes (float)(in1 - in0) / outSize in double; the box is
      * (0, in), exact in float for any size that passes the pixel limit. */
     a->scale = (double)in / out;
     double fscale = a->scale < 1.0 ? 1.0 : a->scale;
-    a->support = 1.0 * fscale;
+    a->support = (cubic ? 2.0 : 1.0) * fscale;
     a->inv_fscale = 1.0 / fscale;
 }
 
@@ -85,13 +81,18 @@ static void axis_range(const pp_axis *a, int xx, int *xmin, int *count) {
     *count = hi - lo;
 }
 
-/* Sum of the tap counts over the window: the size of the weight table. */
-static size_t axis_taps(const pp_axis *a) {
+/* Sum of the tap counts over the window: the size of the weight table;
+ * *groups: the groups of four of its SIMD form, *widest: the largest count. */
+static size_t axis_taps(const pp_axis *a, size_t *groups, int *widest) {
     size_t total = 0;
+    *groups = 0;
+    *widest = 0;
     for (int i = 0; i < a->n; i++) {
         int lo, cnt;
         axis_range(a, a->first + i, &lo, &cnt);
         total += (size_t)cnt;
+        *groups += (size_t)(cnt + 3) / 4;
+        *widest = PE_MAX(*widest, cnt);
     }
     return total;
 }
@@ -101,19 +102,28 @@ static double bilinear_weight(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+/* Pillow's bicubic_filter, a = -0.5, written with its association. */
+static double bicubic_weight(double x) {
+    const double a = -0.5;
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+    if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0.0;
+}
+
 static double axis_weight(const pp_axis *a, int pos, double center) {
     /* Same association as Pillow: ((x + xmin) - center + 0.5) * ss. */
     double t = (double)pos - center;
     t = t + 0.5;
     t = t * a->inv_fscale;
-    return bilinear_weight(t);
+    return a->cubic ? bicubic_weight(t) : bilinear_weight(t);
 }
 
 /* Fills span[n] and k[axis_taps] with 22-bit fixed-point weights.  The
  * weights are computed twice (once for their sum) instead of being kept in
  * a double buffer: the computation is deterministic, so the values agree. */
 static void axis_coeffs(const pp_axis *a, pp_span *span, int32_t *k) {
-    size_t off = 0;
+    size_t off = 0, g = 0;
     for (int i = 0; i < a->n; i++) {
         int xx = a->first + i, lo, cnt;
         axis_range(a, xx, &lo, &cnt);
@@ -128,17 +138,33 @@ static void axis_coeffs(const pp_axis *a, pp_span *span, int32_t *k) {
         span[i].min = lo;
         span[i].count = cnt;
         span[i].off = off;
+        span[i].g = g;
         off += (size_t)cnt;
+        g += (size_t)(cnt + 3) / 4;
+    }
+}
+
+/* The SIMD form of the weights (pixels.h: pe_hpack). */
+static void axis_pack(const pp_span *span, int n, const int32_t *k, int16_t *kp) {
+    for (int i = 0; i < n; i++) {
+        const int32_t *kk = k + span[i].off;
+        int16_t *g = kp + span[i].g * PE_HPACK_GROUP;
+        for (int t0 = 0; t0 < span[i].count; t0 += 4, g += PE_HPACK_GROUP)
+            for (int t = 0; t < 4; t++) {
+                int32_t w = t0 + t < span[i].count ? kk[t0 + t] : 0;
+                int16_t hi = (int16_t)(w >> 11), lo = (int16_t)(w & 2047);
+                int half = t >> 1, odd = t & 1; /* taps 0,1 low half; 2,3 high */
+                for (int r = 0; r < 4; r++) {
+                    g[half * 8 + 2 * r + odd] = hi;
+                    g[16 + half * 8 + 2 * r + odd] = lo;
+                }
+            }
     }
 }
 
 /* Pillow's clip8: drop the fraction, clamp to a byte.  int64 sums keep
  * absurd aspect ratios (millions of taps) from overflowing. */
-static uint8_t clip8(int64_t ss) {
-    if (ss < 0) return 0;
-    ss >>= PP_PRECISION_BITS;
-    return ss > 255 ? 255 : (uint8_t)ss;
-}
+static uint8_t clip8(int64_t ss) { return pe_clip8(ss); }
 
 /* --------------------------------------------------------------- plan */
 
@@ -150,14 +176,18 @@ typedef struct pp_plan {
     int rw, rh;          /* size after resize (before the crop)            */
     int cx, cy;          /* crop offset in the resized image               */
     int nearest;
-    int need_h, need_v;  /* bilinear passes Pillow would run               */
+    int need_h, need_v;  /* bilinear / bicubic passes Pillow would run     */
+    pe_normalize norm;
     int premul;          /* RGBA -> RGBa round trip                        */
     pp_axis ax, ay;
     int col0, ncols;     /* source columns the horizontal stage reads      */
     int row0, nrows;     /* source rows the vertical stage reads           */
     size_t xtaps, ytaps;
+    const pe_pixels *px;  /* the kernel set                                */
+    int simd_h, simd_v;   /* its passes apply (3 channels, spans in range) */
+    size_t xgroups;       /* of the packed horizontal table                */
     /* scratch layout (byte offsets) */
-    size_t o_xspan, o_yspan, o_xk, o_yk, o_xin, o_row, o_tmp, o_acc, bytes;
+    size_t o_xspan, o_yspan, o_xk, o_yk, o_xkp, o_xin, o_row, o_tmp, o_acc, o_src, bytes;
 } pp_plan;
 
 static int format_channels(pe_pixel_format f, int *bpp, int *alpha) {
@@ -215,7 +245,7 @@ static int half_round_even(int d) {
  * height) is scaled to its target length, the other to int(T * len / len'),
  * which is then >= its target, and the crop is centred the same way.
  * With W == H both readings coincide. */
-static pe_status plan_geometry(pp_plan *p, pe_crop crop) {
+static pe_status plan_geometry(pp_plan *p, pe_crop crop, int resize) {
     p->cx = p->cy = 0;
     if (crop == PE_CROP_SQUASH) {
         p->rw = p->W;
@@ -223,20 +253,25 @@ static pe_status plan_geometry(pp_plan *p, pe_crop crop) {
         return PE_OK;
     }
     int64_t w = p->w, h = p->h;
+    /* resize: torchvision Resize(resize) before CenterCrop(H, W). */
+    const int RH = resize ? resize : p->H, RW = resize ? resize : p->W;
     double side;
-    if (w * p->H >= h * p->W) { /* height limits: it becomes H */
-        p->rh = p->H;
-        side = (double)((int64_t)p->H * w) / (double)h;
+    if (w * RH >= h * RW) { /* height limits: it becomes RH */
+        p->rh = RH;
+        side = (double)((int64_t)RH * w) / (double)h;
         if (side >= (double)INT_MAX)
             return pe_error(PE_ERR_LIMIT, "preprocess: resized width overflows");
         p->rw = (int)side;
     } else {
-        p->rw = p->W;
-        side = (double)((int64_t)p->W * h) / (double)w;
+        p->rw = RW;
+        side = (double)((int64_t)RW * h) / (double)w;
         if (side >= (double)INT_MAX)
             return pe_error(PE_ERR_LIMIT, "preprocess: resized height overflows");
         p->rh = (int)side;
     }
+    if (p->rw < p->W || p->rh < p->H)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: resize %d is smaller than the crop %dx%d",
+                        resize, p->W, p->H);
     p->cx = half_round_even(p->rw - p->W);
     p->cy = half_round_even(p->rh - p->H);
     return PE_OK;
@@ -252,10 +287,11 @@ static bool layout_add(size_t *at, size_t n, size_t elem, size_t *off) {
     return true;
 }
 
-static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan *p) {
+static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, pp_plan *p) {
     memset(p, 0, sizeof *p);
-    pe_status s = check_image(img, &p->C, &p->alpha);
-    if (s) return s;
+    pe_status s;
+    p->C = src->channels;
+    p->alpha = src->alpha;
     if (!pp) return pe_error(PE_ERR_INVALID_ARG, "preprocess: options are NULL");
     if (pp->width <= 0 || pp->height <= 0)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: target size %dx%d must be positive",
@@ -265,15 +301,21 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
                         pp->width, pp->height);
     if (pp->crop != PE_CROP_SQUASH && pp->crop != PE_CROP_CENTER)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown crop mode %d", (int)pp->crop);
-    if (pp->resample != PE_RESAMPLE_BILINEAR && pp->resample != PE_RESAMPLE_NEAREST)
+    if (pp->resample != PE_RESAMPLE_BILINEAR && pp->resample != PE_RESAMPLE_NEAREST &&
+        pp->resample != PE_RESAMPLE_BICUBIC)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown resample filter %d",
                         (int)pp->resample);
+    if (pp->norm != PE_NORM_HALF && pp->norm != PE_NORM_IMAGENET)
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: unknown normalisation %d", (int)pp->norm);
+    if (pp->resize < 0 || pp->resize > (1 << 20))
+        return pe_error(PE_ERR_INVALID_ARG, "preprocess: resize %d out of range", pp->resize);
 
-    p->w = img->width;
-    p->h = img->height;
+    p->w = src->width;
+    p->h = src->height;
     p->W = pp->width;
     p->H = pp->height;
-    s = plan_geometry(p, pp->crop);
+    p->norm = pp->norm;
+    s = plan_geometry(p, pp->crop, pp->resize);
     if (s) return s;
 
     int resize = p->rw != p->w || p->rh != p->h;
@@ -283,8 +325,9 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
         p->need_v = p->rh != p->h;
         p->premul = resize && p->alpha;
     }
-    axis_init(&p->ax, p->w, p->rw, p->cx, p->W);
-    axis_init(&p->ay, p->h, p->rh, p->cy, p->H);
+    const int cubic = pp->resample == PE_RESAMPLE_BICUBIC;
+    axis_init(&p->ax, p->w, p->rw, p->cx, p->W, cubic);
+    axis_init(&p->ay, p->h, p->rh, p->cy, p->H, cubic);
 
     /* Source columns read per row, and rows kept for the vertical pass. */
     if (p->need_h) {
@@ -293,7 +336,10 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
         axis_range(&p->ax, p->cx + p->W - 1, &lo2, &cnt2);
         p->col0 = lo;
         p->ncols = PE_MAX(lo2 + cnt2 - lo, 1);
-        p->xtaps = axis_taps(&p->ax);
+        int widest;
+        p->xtaps = axis_taps(&p->ax, &p->xgroups, &widest);
+        p->px = pe_pixels_get();
+        p->simd_h = p->px->hpass_rgb && p->C == 3 && widest <= PE_HPACK_MAX_TAPS;
     } else {
         p->col0 = p->cx;
         p->ncols = p->W;
@@ -304,7 +350,11 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
         axis_range(&p->ay, p->cy + p->H - 1, &lo2, &cnt2);
         p->row0 = lo;
         p->nrows = PE_MAX(lo2 + cnt2 - lo, 1);
-        p->ytaps = axis_taps(&p->ay);
+        size_t groups;
+        int widest;
+        p->ytaps = axis_taps(&p->ay, &groups, &widest);
+        p->px = pe_pixels_get();
+        p->simd_v = p->px->vpass && widest <= PE_HPACK_MAX_TAPS;
     } else {
         p->row0 = p->cy;
         p->nrows = 1; /* rows go straight to the output, one at a time */
@@ -317,14 +367,19 @@ static pe_status plan_make(const pe_image *img, const pe_preprocess *pp, pp_plan
     } else {
         ok = ok && layout_add(&at, p->need_h ? (size_t)p->W : 0, sizeof(pp_span), &p->o_xspan);
         ok = ok && layout_add(&at, p->xtaps, sizeof(int32_t), &p->o_xk);
+        ok = ok && layout_add(&at, p->simd_h ? p->xgroups : 0, PE_HPACK_GROUP * sizeof(int16_t),
+                              &p->o_xkp);
         ok = ok && layout_add(&at, p->need_v ? (size_t)p->H : 0, sizeof(pp_span), &p->o_yspan);
         ok = ok && layout_add(&at, p->ytaps, sizeof(int32_t), &p->o_yk);
         ok = ok && pe_mul_size((size_t)p->W, (size_t)p->C, &rowbytes);
-        /* The fetch row doubles as the vertical pass's output line. */
-        ok = ok && layout_add(&at, PE_MAX((size_t)p->ncols * p->C, rowbytes), 1, &p->o_row);
+        /* The fetch row doubles as the vertical pass's output line; the
+         * SIMD horizontal pass reads up to 4 taps + 16 bytes past a span. */
+        size_t fetch = (size_t)p->ncols * p->C + (p->simd_h ? 32 : 0);
+        ok = ok && layout_add(&at, PE_MAX(fetch, rowbytes), 1, &p->o_row);
         ok = ok && layout_add(&at, (size_t)p->nrows, rowbytes, &p->o_tmp);
         ok = ok && layout_add(&at, p->need_v ? rowbytes : 0, sizeof(int64_t), &p->o_acc);
     }
+    ok = ok && layout_add(&at, src->scratch_bytes, 1, &p->o_src);
     if (!ok) return pe_error(PE_ERR_LIMIT, "preprocess: scratch size overflows");
     p->bytes = at + 16; /* room to align the scratch base */
     return PE_OK;
@@ -337,53 +392,58 @@ static unsigned muldiv255(unsigned a, unsigned b) {
     return ((t >> 8) + t) >> 8;
 }
 
-/* Source pixel (x, y) in canonical order (L, LA, RGB or RGBA). */
-static void fetch_pixel(const pe_image *img, int x, int y, uint8_t *px) {
-    const uint8_t *s = img->data + (size_t)y * img->stride;
-    switch (img->format) {
-    case PE_PIXEL_GRAY8: px[0] = s[x]; break;
-    case PE_PIXEL_GRAYA8: memcpy(px, s + 2 * (size_t)x, 2); break;
-    case PE_PIXEL_RGB8: memcpy(px, s + 3 * (size_t)x, 3); break;
-    case PE_PIXEL_RGBA8: memcpy(px, s + 4 * (size_t)x, 4); break;
-    case PE_PIXEL_BGRA8:
-        s += 4 * (size_t)x;
-        px[0] = s[2]; px[1] = s[1]; px[2] = s[0]; px[3] = s[3];
-        break;
-    }
-}
-
-/* Source columns [col0, col0 + ncols) of row y, canonical order,
- * premultiplied (PIL's RGBA -> RGBa) when the plan says so. */
-static void fetch_row(const pe_image *img, const pp_plan *p, int y, uint8_t *row) {
-    const int C = p->C, n = p->ncols;
+static void image_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
+    const pe_image *img = ((const pe_image_source *)(void *)src)->img;
     const uint8_t *s = img->data + (size_t)y * img->stride;
     if (img->format == PE_PIXEL_BGRA8) {
-        s += 4 * (size_t)p->col0;
+        s += 4 * (size_t)x0;
         for (int i = 0; i < n; i++, s += 4, row += 4) {
             row[0] = s[2]; row[1] = s[1]; row[2] = s[0]; row[3] = s[3];
         }
-        row -= 4 * (size_t)n;
     } else {
-        memcpy(row, s + (size_t)p->col0 * C, (size_t)n * C);
+        const size_t C = (size_t)src->channels;
+        memcpy(row, s + (size_t)x0 * C, (size_t)n * C);
     }
+}
+
+pe_status pe_image_source_init(const pe_image *img, pe_image_source *is) {
+    memset(is, 0, sizeof *is);
+    pe_status s = check_image(img, &is->base.channels, &is->base.alpha);
+    if (s) return s;
+    is->img = img;
+    is->base.width = img->width;
+    is->base.height = img->height;
+    is->base.fetch = image_fetch;
+    return PE_OK;
+}
+
+/* Source columns [col0, col0 + ncols) of row y, premultiplied (PIL's
+ * RGBA -> RGBa) when the plan says so. */
+static void fetch_row(pe_pixel_source *src, const pp_plan *p, int y, uint8_t *row) {
+    const int C = p->C, n = p->ncols;
+    src->fetch(src, y, p->col0, n, row);
     if (!p->premul) return;
     for (int i = 0; i < n; i++, row += C)
         for (int c = 0; c < C - 1; c++) row[c] = (uint8_t)muldiv255(row[c], row[C - 1]);
 }
 
-/* [-1, 1] value of each byte, as torch computes it in float32:
- * (v / 255 - 0.5) / 0.5. */
-static void make_lut(float lut[256]) {
-    for (int v = 0; v < 256; v++) {
-        float t = (float)v / 255.0f;
-        t = t - 0.5f;
-        lut[v] = t / 0.5f;
-    }
+/* Normalised value of each byte per channel, as torch computes it in
+ * float32: (v / 255 - mean) / std. */
+static void make_lut(pe_normalize norm, float lut[3][256]) {
+    static const float mean[2][3] = {{0.5f, 0.5f, 0.5f}, {0.485f, 0.456f, 0.406f}};
+    static const float std[2][3] = {{0.5f, 0.5f, 0.5f}, {0.229f, 0.224f, 0.225f}};
+    const int n = norm == PE_NORM_IMAGENET;
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++) {
+            float t = (float)v / 255.0f;
+            t = t - mean[n][c];
+            lut[c][v] = t / std[n][c];
+        }
 }
 
 /* Writes one output pixel: undo the premultiplication (PIL's RGBa -> RGBA,
  * truncating), then convert("RGB") (gray is replicated, alpha dropped). */
-static void emit(const pp_plan *p, const float *lut, uint8_t *px, float *out, int oy, int ox) {
+static void emit(const pp_plan *p, float lut[3][256], uint8_t *px, float *out, int oy, int ox) {
     const size_t plane = (size_t)p->W * (size_t)p->H;
     const size_t at = (size_t)oy * (size_t)p->W + (size_t)ox;
     if (p->premul) {
@@ -394,16 +454,10 @@ static void emit(const pp_plan *p, const float *lut, uint8_t *px, float *out, in
                 px[c] = (uint8_t)(v > 255 ? 255 : v);
             }
     }
-    if (p->C <= 2) {
-        float v = lut[px[0]];
-        out[at] = v;
-        out[plane + at] = v;
-        out[2 * plane + at] = v;
-    } else {
-        out[at] = lut[px[0]];
-        out[plane + at] = lut[px[1]];
-        out[2 * plane + at] = lut[px[2]];
-    }
+    const int g = p->C <= 2; /* gray: one byte for all three channels */
+    out[at] = lut[0][px[0]];
+    out[plane + at] = lut[1][px[g ? 0 : 1]];
+    out[2 * plane + at] = lut[2][px[g ? 0 : 2]];
 }
 
 /* --------------------------------------------------------- resampling */
@@ -449,7 +503,7 @@ static void pass_v(const pp_plan *p, const pp_span *sp, const int32_t *kk,
     for (size_t i = 0; i < rowbytes; i++) dst[i] = clip8(acc[i]);
 }
 
-static void run_bilinear(const pe_image *img, const pp_plan *p, float *out, uint8_t *base) {
+static void run_bilinear(pe_pixel_source *src, const pp_plan *p, float *out, uint8_t *base) {
     const int C = p->C;
     const size_t rowbytes = (size_t)p->W * C;
     pp_span *xspan = (pp_span *)(void *)(base + p->o_xspan);
@@ -457,18 +511,26 @@ static void run_bilinear(const pe_image *img, const pp_plan *p, float *out, uint
     int32_t *xk = (int32_t *)(void *)(base + p->o_xk);
     int32_t *yk = (int32_t *)(void *)(base + p->o_yk);
     uint8_t *row = base + p->o_row, *tmp = base + p->o_tmp;
-    float lut[256];
+    float lut[3][256];
     uint8_t px[4];
-    make_lut(lut);
+    make_lut(p->norm, lut);
+    int16_t *xkp = (int16_t *)(void *)(base + p->o_xkp);
     if (p->need_h) axis_coeffs(&p->ax, xspan, xk);
     if (p->need_v) axis_coeffs(&p->ay, yspan, yk);
+    if (p->simd_h) {
+        axis_pack(xspan, p->W, xk, xkp);
+        /* the pass reads past the last column (zero weights): keep it defined */
+        memset(row + (size_t)p->ncols * C, 0, 32);
+    }
 
     /* Without a vertical pass each source row is one output row. */
     const int nrows = p->need_v ? p->nrows : p->H;
     for (int r = 0; r < nrows; r++) {
         uint8_t *dst = tmp + (p->need_v ? (size_t)r * rowbytes : 0);
-        fetch_row(img, p, p->row0 + r, row);
-        if (p->need_h)
+        fetch_row(src, p, p->row0 + r, row);
+        if (p->simd_h)
+            p->px->hpass_rgb(xspan, xkp, p->W, p->col0, row, dst);
+        else if (p->need_h)
             pass_h(p, xspan, xk, row, dst);
         else
             memcpy(dst, row, rowbytes);
@@ -483,7 +545,12 @@ static void run_bilinear(const pe_image *img, const pp_plan *p, float *out, uint
     int64_t *acc = (int64_t *)(void *)(base + p->o_acc);
     uint8_t *line = base + p->o_row; /* the fetch row is free by now */
     for (int oy = 0; oy < p->H; oy++) {
-        pass_v(p, &yspan[oy], yk + yspan[oy].off, tmp, acc, line);
+        const pp_span *sp = &yspan[oy];
+        if (p->simd_v)
+            p->px->vpass(tmp + (size_t)(sp->min - p->row0) * rowbytes, rowbytes, yk + sp->off,
+                         sp->count, rowbytes, line);
+        else
+            pass_v(p, sp, yk + sp->off, tmp, acc, line);
         for (int ox = 0; ox < p->W; ox++) {
             memcpy(px, line + (size_t)ox * C, (size_t)C);
             emit(p, lut, px, out, oy, ox);
@@ -497,11 +564,11 @@ static int coord(double v) { return v < 0.0 ? -1 : (int)v; }
 /* PIL NEAREST (ImagingScaleAffine): positions start at half a step and are
  * advanced by repeated addition, so we walk from index 0 to the crop window
  * instead of multiplying.  Pixels that fall outside stay zero (fill). */
-static void run_nearest(const pe_image *img, const pp_plan *p, float *out, uint8_t *base) {
+static void run_nearest(pe_pixel_source *src, const pp_plan *p, float *out, uint8_t *base) {
     int32_t *xin = (int32_t *)(void *)(base + p->o_xin);
     const double sx = (double)p->w / p->rw, sy = (double)p->h / p->rh;
-    float lut[256];
-    make_lut(lut);
+    float lut[3][256];
+    make_lut(p->norm, lut);
     double xo = 0.0 + sx * 0.5;
     for (int x = 0; x < p->cx + p->W; x++) {
         int xi = coord(xo);
@@ -514,7 +581,7 @@ static void run_nearest(const pe_image *img, const pp_plan *p, float *out, uint8
         int yi = coord(yo);
         for (int ox = 0; ox < p->W; ox++) {
             uint8_t px[4] = {0, 0, 0, 0};
-            if (yi >= 0 && yi < p->h && xin[ox] >= 0) fetch_pixel(img, xin[ox], yi, px);
+            if (yi >= 0 && yi < p->h && xin[ox] >= 0) src->fetch(src, yi, xin[ox], 1, px);
             emit(p, lut, px, out, oy, ox);
         }
     }
@@ -522,32 +589,49 @@ static void run_nearest(const pe_image *img, const pp_plan *p, float *out, uint8
 
 /* ------------------------------------------------------------- public */
 
-size_t pe_preprocess_scratch_bytes(const pe_image *img, const pe_preprocess *pp) {
+pe_status pe_source_scratch(const pe_pixel_source *src, const pe_preprocess *pp, size_t *bytes) {
     pp_plan p;
-    return plan_make(img, pp, &p) ? 0 : p.bytes;
+    pe_status s = plan_make(src, pp, &p);
+    *bytes = s ? 0 : p.bytes;
+    return s;
 }
 
-pe_status pe_image_to_tensor(const pe_image *img, const pe_preprocess *pp, float *out,
-                             uint8_t *scratch, size_t scratch_len) {
+pe_status pe_source_to_tensor(pe_pixel_source *src, const pe_preprocess *pp, float *out,
+                              uint8_t *scratch, size_t scratch_len) {
     pp_plan p;
-    pe_status s = plan_make(img, pp, &p);
+    pe_status s = plan_make(src, pp, &p);
     if (s) return s;
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "preprocess: output is NULL");
     if (!scratch || scratch_len < p.bytes)
         return pe_error(PE_ERR_INVALID_ARG, "preprocess: scratch of %zu bytes, need %zu",
                         scratch_len, p.bytes);
     uint8_t *base = scratch + ((16 - ((uintptr_t)scratch & 15)) & 15);
+    src->scratch = base + p.o_src;
     if (p.nearest)
-        run_nearest(img, &p, out, base);
+        run_nearest(src, &p, out, base);
     else
-        run_bilinear(img, &p, out, base);
+        run_bilinear(src, &p, out, base);
     return PE_OK;
 }
 
-pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp, float *out,
-                              size_t out_len) {
+size_t pe_preprocess_scratch_bytes(const pe_image *img, const pe_preprocess *pp) {
+    pe_image_source is;
+    size_t bytes = 0;
+    if (!pe_image_source_init(img, &is)) pe_source_scratch(&is.base, pp, &bytes);
+    return bytes;
+}
+
+pe_status pe_image_to_tensor(const pe_image *img, const pe_preprocess *pp, float *out,
+                             uint8_t *scratch, size_t scratch_len) {
+    pe_image_source is;
+    pe_status s = pe_image_source_init(img, &is);
+    return s ? s : pe_source_to_tensor(&is.base, pp, out, scratch, scratch_len);
+}
+
+pe_status pe_preprocess_source(pe_pixel_source *src, const pe_preprocess *pp, float *out,
+                               size_t out_len) {
     pp_plan p;
-    pe_status s = plan_make(img, pp, &p);
+    pe_status s = plan_make(src, pp, &p);
     if (s) return s;
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "preprocess: output is NULL");
     size_t need;
@@ -556,7 +640,31 @@ pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp, floa
                         out_len, p.H, p.W);
     uint8_t *scratch = pe_alloc(p.bytes);
     if (!scratch) return PE_ERR_NOMEM;
-    s = pe_image_to_tensor(img, pp, out, scratch, p.bytes);
+    s = pe_source_to_tensor(src, pp, out, scratch, p.bytes);
     pe_free(scratch);
     return s;
+}
+
+pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *pp, float *out,
+                              size_t out_len) {
+    pe_image_source is;
+    pe_status s = pe_image_source_init(img, &is);
+    return s ? s : pe_preprocess_source(&is.base, pp, out, out_len);
+}
+
+pe_status pe_preprocess_init(pe_transform t, int size, pe_preprocess *pp) {
+    if (!pp) return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: pp is NULL");
+    if (size < 0 || size > 65536) return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: size %d", size);
+    memset(pp, 0, sizeof *pp);
+    pp->height = pp->width = size;
+    if (t == PE_TRANSFORM_PE) return PE_OK;
+    if (t != PE_TRANSFORM_DINOV2_EVAL)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_preprocess_init: unknown transform %d", (int)t);
+    /* DINOv2's make_classification_eval_transform: Resize(256), CenterCrop(224). */
+    if (!size) pp->height = pp->width = 224;
+    pp->resize = pp->height * 256 / 224;
+    pp->crop = PE_CROP_CENTER;
+    pp->resample = PE_RESAMPLE_BICUBIC;
+    pp->norm = PE_NORM_IMAGENET;
+    return PE_OK;
 }

@@ -22,14 +22,24 @@
 /* What happens to each output value v = (A W^T)[m][n] before it is stored:
  *   v += bias[n]                       (bias != NULL)
  *   v  = gelu(v)                       (gelu: exact erf form)
+ *   v  = silu(v) * glu[m][n]           (glu != NULL; silu(v) = v / (1 + e^-v))
  *   v  = residual[m][n] + gamma[n] * v (residual != NULL; gamma NULL means 1)
- * residual may alias C (in-place residual add). */
+ * residual and glu may alias C (in-place residual add, in-place gating).
+ *
+ * SwiGLU FFN (DINOv2 g, Franca): u = x w12^T, y = silu(u[:h]) * u[h:].  The
+ * two halves are two GEMMs over the same activations: the second half is
+ * computed first into C, then the first half with glu = C writes
+ * silu(a) * b over it.  Gating two columns h apart inside one GEMM would
+ * couple output panels; as an element-wise operand it is one more load per
+ * output in every kernel set's epilogue, like residual. */
 typedef struct pe_epilogue {
     const float *bias;      /* [N] or NULL */
     int gelu;
     const float *gamma;     /* [N] or NULL */
     const float *residual;  /* [M, ldr] or NULL */
     int ldr;
+    const float *glu;       /* [M, ldg] or NULL: SwiGLU's ungated half */
+    int ldg;
 } pe_epilogue;
 
 typedef struct pe_kernels {
@@ -108,5 +118,7 @@ float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n);
 
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), scalar reference. */
 float pe_gelu_ref(float x);
+/* SiLU, x / (1 + exp(-x)), scalar reference. */
+float pe_silu_ref(float x);
 
 #endif

@@ -12,6 +12,10 @@ float pe_gelu_ref(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
 }
 
+float pe_silu_ref(float x) {
+    return x / (1.0f + expf(-x));
+}
+
 size_t pe_gemm_packed_floats(int N, int K) {
     size_t panels = ((size_t)N + PE_GEMM_NR - 1) / PE_GEMM_NR;
     return panels * (size_t)K * PE_GEMM_NR;
@@ -43,6 +47,7 @@ float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
     if (!ep) return v;
     if (ep->bias) v += ep->bias[n];
     if (ep->gelu) v = pe_gelu_ref(v);
+    if (ep->glu) v = pe_silu_ref(v) * ep->glu[(size_t)m * ep->ldg + n];
     if (ep->residual) {
         float g = ep->gamma ? ep->gamma[n] : 1.0f;
         v = ep->residual[(size_t)m * ep->ldr + n] + g * v;

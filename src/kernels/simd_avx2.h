@@ -85,6 +85,12 @@ INLINE __m256 gelu256(__m256 x) {
     return _mm256_fmadd_ps(h, erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), h);
 }
 
+/* x / (1 + e^-x); exp256 saturates, so large |x| gives x or -0. */
+INLINE __m256 silu256(__m256 x) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
 /* ---------------------------------------------------------------- epilogue */
 
 /* Applies the epilogue to an mr x 16 tile held in a stack buffer (row r
@@ -96,17 +102,19 @@ static inline void pe_tile_store256(const float *tile, int mr, int ncols, const 
         __m256i mk = lanes8(ncols - c0);
         __m256 bias = _mm256_setzero_ps(), gamma = _mm256_set1_ps(1.0f);
         int gelu = 0;
-        const float *res = NULL;
+        const float *res = NULL, *glu = NULL;
         if (ep) {
             if (ep->bias) bias = _mm256_maskload_ps(ep->bias + n + c0, mk);
             if (ep->gamma) gamma = _mm256_maskload_ps(ep->gamma + n + c0, mk);
             gelu = ep->gelu;
             if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
+            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
         }
         for (int r = 0; r < mr; r++) {
             __m256 v = _mm256_load_ps(tile + r * 16 + c0);
             v = rs ? _mm256_fmadd_ps(v, _mm256_set1_ps(rs[r]), bias) : _mm256_add_ps(v, bias);
             if (gelu) v = gelu256(v);
+            if (glu) v = _mm256_mul_ps(silu256(v), _mm256_maskload_ps(glu + (size_t)r * ep->ldg, mk));
             if (res) v = _mm256_fmadd_ps(gamma, v, _mm256_maskload_ps(res + (size_t)r * ep->ldr, mk));
             _mm256_maskstore_ps(C + (size_t)r * ldc + c0, mk, v);
         }

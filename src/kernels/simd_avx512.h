@@ -83,6 +83,12 @@ INLINE __m512 gelu512(__m512 x) {
     return _mm512_fmadd_ps(h, erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f))), h);
 }
 
+/* x / (1 + e^-x); exp512 saturates, so large |x| gives x or -0. */
+INLINE __m512 silu512(__m512 x) {
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
 /* ---------------------------------------------------------------- epilogue */
 
 /* Applies the epilogue to an mr x 32 tile held in a stack buffer (row r
@@ -96,17 +102,19 @@ static inline void pe_tile_store512(const float *tile, int mr, int ncols, const 
         __mmask16 mk = lanes16(ncols - c0);
         __m512 bias = _mm512_setzero_ps(), gamma = _mm512_set1_ps(1.0f);
         int gelu = 0;
-        const float *res = NULL;
+        const float *res = NULL, *glu = NULL;
         if (ep) {
             if (ep->bias) bias = _mm512_maskz_loadu_ps(mk, ep->bias + n + c0);
             if (ep->gamma) gamma = _mm512_maskz_loadu_ps(mk, ep->gamma + n + c0);
             gelu = ep->gelu;
             if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
+            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
         }
         for (int r = 0; r < mr; r++) {
             __m512 v = _mm512_load_ps(tile + r * 32 + c0);
             v = rs ? _mm512_fmadd_ps(v, _mm512_set1_ps(rs[r]), bias) : _mm512_add_ps(v, bias);
             if (gelu) v = gelu512(v);
+            if (glu) v = _mm512_mul_ps(silu512(v), _mm512_maskz_loadu_ps(mk, glu + (size_t)r * ep->ldg));
             if (res) v = _mm512_fmadd_ps(gamma, v,
                                          _mm512_maskz_loadu_ps(mk, res + (size_t)r * ep->ldr));
             _mm512_mask_storeu_ps(C + (size_t)r * ldc + c0, mk, v);

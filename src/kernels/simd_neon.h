@@ -108,6 +108,11 @@ INLINE float32x4_t gelu_neon(float32x4_t x) {
     return vfmaq_f32(h, h, erf_neon(vmulq_n_f32(x, 0.70710678118654752f)));
 }
 
+/* silu(x) = x / (1 + e^-x), as silu512 (SwiGLU's gate). */
+INLINE float32x4_t silu_neon(float32x4_t x) {
+    return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(x))));
+}
+
 /* ---------------------------------------------------------------- epilogue */
 
 /* Applies the epilogue to an mr x 16 tile of accumulators spilled once to a
@@ -122,17 +127,19 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
         const int nc = ncols - c0;
         float32x4_t bias = vdupq_n_f32(0.0f), gamma = vdupq_n_f32(1.0f);
         int gelu = 0;
-        const float *res = NULL;
+        const float *res = NULL, *glu = NULL;
         if (ep) {
             if (ep->bias) bias = load4_part(ep->bias + n + c0, nc);
             if (ep->gamma) gamma = load4_part(ep->gamma + n + c0, nc);
             gelu = ep->gelu;
             if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
+            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
         }
         for (int r = 0; r < mr; r++) {
             float32x4_t v = vld1q_f32(tile + r * PE_GEMM_NR + c0);
             v = rs ? vfmaq_n_f32(bias, v, rs[r]) : vaddq_f32(v, bias);
             if (gelu) v = gelu_neon(v);
+            if (glu) v = vmulq_f32(silu_neon(v), load4_part(glu + (size_t)r * ep->ldg, nc));
             if (res) v = vfmaq_f32(load4_part(res + (size_t)r * ep->ldr, nc), gamma, v);
             store4_part(C + (size_t)r * ldc + c0, v, nc);
         }

@@ -4,6 +4,7 @@
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
+#include "../image/frame.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
 
@@ -103,7 +104,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
     if (m->q_kmax) { /* int8 activations of q8/q4 linears: one native image or text */
         const pe_model_info *in = &m->info;
-        c->qact_rows = PE_MAX(in->has_cls + in->grid * in->grid, in->has_text ? in->text_context : 1);
+        c->qact_rows = PE_MAX(pe_forward_tokens(in, in->grid, in->grid), in->has_text ? in->text_context : 1);
         if (!(c->qact = pe_alloc(pe_qact_bytes(c->qact_rows, m->q_kmax)))) {
             pe_free(c);
             return PE_ERR_NOMEM;
@@ -164,37 +165,75 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
     return pe_forward_image(c, x, height, width, PE_OUTPUT_TOKENS, NULL, out);
 }
 
+/* pp, or the model's eval transform when NULL; sizes of 0 = native. */
 static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
     if (pp) *r = *pp;
-    else memset(r, 0, sizeof *r);
+    else pe_preprocess_init(m->info.transform, 0, r);
     if (r->height == 0) r->height = m->info.image_size;
     if (r->width == 0) r->width = m->info.image_size;
 }
 
-pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
-                          pe_output kind, float *out, size_t out_len) {
-    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
-    pe_preprocess r;
-    resolve_pp(c->m, pp, &r);
-    int rows, cols;
-    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
-    if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
-    size_t need = pe_preprocess_scratch_bytes(img, &r);
+/* Preprocesses a pixel source (an image or a frame) into out (NULL: the
+ * context's input tensor) with the context's scratch, which grows only for
+ * a larger size. */
+static pe_status preprocess_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *r,
+                                   float *out) {
+    size_t need;
+    pe_status s = pe_source_scratch(src, r, &need);
+    if (s) return s;
     if (need > c->img_scratch_bytes) {
         pe_free(c->img_scratch);
         c->img_scratch_bytes = 0;
         if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
         c->img_scratch_bytes = need;
     }
-    size_t floats = (size_t)3 * r.height * r.width;
-    if (floats > c->img_floats) {
+    size_t floats = (size_t)3 * r->height * r->width;
+    if (!out && floats > c->img_floats) {
         pe_free(c->img);
         c->img_floats = 0;
         if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
         c->img_floats = floats;
     }
-    if ((s = pe_image_to_tensor(img, &r, c->img, c->img_scratch, c->img_scratch_bytes))) return s;
+    return pe_source_to_tensor(src, r, out ? out : c->img, c->img_scratch, c->img_scratch_bytes);
+}
+
+static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preprocess *pp,
+                               pe_output kind, float *out, size_t out_len) {
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
+    if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
+    if ((s = preprocess_source(c, src, &r, NULL))) return s;
     return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
+}
+
+pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
+                          pe_output kind, float *out, size_t out_len) {
+    if (!c || !img || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_image: NULL argument");
+    pe_image_source src;
+    pe_status s = pe_image_source_init(img, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
+}
+
+pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,
+                                  float *out, size_t out_len) {
+    if (!c || !f || !out)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_preprocess_frame: NULL argument");
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    if (s || (s = check_out((size_t)3 * r.height * r.width, out_len))) return s;
+    return preprocess_source(c, &src.base, &r, out);
+}
+
+pe_status pe_encode_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp, pe_output kind,
+                          float *out, size_t out_len) {
+    if (!c || !f || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_encode_frame: NULL argument");
+    pe_frame_source src;
+    pe_status s = pe_frame_source_init(f, &src);
+    return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
 }
 
 pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len, float *out,

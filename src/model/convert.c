@@ -2,6 +2,7 @@
  * checks.  Conversion goes through pe_model_load, so a file is only written
  * once every check of the reader and of the loader has passed. */
 #include "model.h"
+#include "names.h"
 
 #include "../util/json.h"
 #include "../util/sha256.h"
@@ -153,12 +154,13 @@ pe_status pe_convert(const char *in, const char *out, const pe_model_options *op
         goto done;
     }
     const pe_safetensors *st = &m->st;
-    const int n = st->n_tensors + (vocab != NULL);
+    const int n = st->n_tensors + (vocab != NULL), info_dinov2 = m->info.pool == PE_POOL_CLS;
     pe_st_out *t = calloc((size_t)n, sizeof *t);
     if (!t) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < st->n_tensors; i++) {
         const pe_st_tensor *a = &st->tensors[i];
         if (!strcmp(a->name, PE_VOCAB_TENSOR) && vocab) continue;
+        if (pe_names_ignored(info_dinov2, a->name) && strcmp(a->name, PE_VOCAB_TENSOR)) continue; /* heads */
         pe_st_out *o = &t[i];
         o->name = a->name;
         o->dtype = a->dtype;
@@ -179,12 +181,24 @@ pe_status pe_convert(const char *in, const char *out, const pe_model_options *op
     int n_meta = 4 + (info->pool == PE_POOL_ATTN);
     if (info->pool != PE_POOL_ATTN) meta[4] = meta[5];
     if (info->has_text) n_meta++;
+    /* The DINOv2 family: the hub's metadata names, and pecore's family. */
+    char nr[16];
+    snprintf(nr, sizeof nr, "%d", info->n_registers);
+    pe_st_meta dmeta[] = {
+        {"format", "pt"}, {"pecore.arch", (char *)info->arch}, {"num_heads", vh},
+        {"pecore.source_sha256", src_hex}, {"num_register_tokens", nr},
+        {"interpolate_antialias", info->pos_resample == PE_POS_BICUBIC_AA ? "1" : "0"},
+        {"interpolate_offset", info->pos_resample == PE_POS_BICUBIC_AA ? "0.0" : "0.1"},
+        {"pecore.family", (char *)info->family},
+    };
+    const pe_st_meta *mp = info_dinov2 ? dmeta : meta;
+    if (info_dinov2) n_meta = (int)(sizeof dmeta / sizeof *dmeta);
     if (progress) progress(user, "write", 0.6);
     /* A tensor skipped above (an old vocabulary) leaves an empty slot: compact. */
     int k = 0;
     for (int i = 0; i < n; i++)
         if (t[i].name) t[k++] = t[i];
-    s = pe_st_write(out, t, k, meta, n_meta);
+    s = pe_st_write(out, t, k, mp, n_meta);
     free(t);
     if (!s && progress) progress(user, "write", 1);
 done:

@@ -2,7 +2,10 @@
  * text tower, on a context's planned scratch.  Read top to bottom:
  * tokens_one() + pool_one() are the whole vision model, pe_forward_text()
  * the whole text model; block() is the transformer block both share, its
- * attention() running qattention() (int8) in q8/q4 vision towers. */
+ * attention() running qattention() (int8) in q8/q4 vision towers.
+ * The DINOv2 family runs the same code with the switches of its
+ * pe_model_info: register tokens, no RoPE, a SwiGLU FFN, LayerNorm eps
+ * 1e-6, bicubic position resampling and the class token as embedding. */
 #include "forward.h"
 
 #include "../image/preprocess.h"
@@ -99,6 +102,7 @@ typedef struct ln_job {
     const float *x; float *y;
     int rows, n;
     const float *w, *b;
+    float eps;
     pe_qact qa;         /* when quant: y's rows quantized too */
     int quant;
 } ln_job;
@@ -108,15 +112,15 @@ static void ln_task(void *arg, int task, int thread) {
     const ln_job *j = arg;
     int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->rows, r0 + ROW_CHUNK);
     j->k->layernorm(j->x + (size_t)r0 * j->n, j->n, j->y + (size_t)r0 * j->n, j->n, r1 - r0,
-                    j->n, j->w, j->b, 1e-5f);
+                    j->n, j->w, j->b, j->eps);
     if (j->quant) j->qk->quantize_rows(j->y, j->n, j->n, r0, r1, &j->qa);
 }
 
 /* y = ln(x).  Returns whether it also quantized y into c->qact for next (a
  * q8/q4 linear of y whose rows fit qact_rows): pass that to linear_q. */
 static int layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
-                     const float *b, const pe_linear *next) {
-    ln_job j = {c->k, c->qk, x, y, rows, n, w, b, {0}, 0};
+                     const float *b, float eps, const pe_linear *next) {
+    ln_job j = {c->k, c->qk, x, y, rows, n, w, b, eps, {0}, 0};
     if (next && is_quant(next) && rows <= c->qact_rows) {
         j.qa = bind_qact(c, next, rows);
         j.quant = 1;
@@ -279,18 +283,31 @@ static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *
     pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
 }
 
+/* c->mlp [T, M] = the FFN's hidden layer of c->h: gelu(fc(h)), or SwiGLU's
+ * silu(fc(h)) * fc_up(h) (fc_up first, then fc gates it in place). */
+static void ffn_hidden(pe_ctx *c, const pe_tower *tw, const pe_block *b, int T, int ready) {
+    if (b->fc_up.n) {
+        linear_q(c, c->h, tw->width, &b->fc_up, c->mlp, tw->mlp, T, NULL, ready);
+        pe_epilogue gate = {.glu = c->mlp, .ldg = tw->mlp};
+        linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &gate, ready);
+    } else {
+        pe_epilogue act = {.gelu = 1};
+        linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &act, ready);
+    }
+}
+
 /* x [T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)) */
 static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int T,
                   const float *cs, int causal) {
     const int W = tw->width;
-    int ready = layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b, &b->qkv);
+    int ready = layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b, tw->eps, &b->qkv);
     linear_q(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL, ready);
     attention(c, c->qkv, c->h, T, tw, cs, causal);
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
     linear(c, c->h, W, &b->out, x, W, T, &res1);
-    ready = layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b, &b->fc);
-    pe_epilogue act = {.gelu = 1};
-    linear_q(c, c->h, W, &b->fc, c->mlp, tw->mlp, T, &act, ready);
+    ready = layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b, tw->eps, &b->fc);
+    /* both SwiGLU halves read the rows quantized for fc when their types agree */
+    ffn_hidden(c, tw, b, T, ready && (!b->fc_up.n || b->fc_up.wtype == b->fc.wtype));
     pe_epilogue res2 = {.gamma = b->ls2, .residual = x, .ldr = W};
     linear(c, c->mlp, tw->mlp, &b->proj, x, W, T, &res2);
 }
@@ -315,6 +332,75 @@ static void resample_pos(const float *src, int G, int W, int gh, int gw, float *
             float *o = dst + ((size_t)y * gw + x) * W;
             for (int i = 0; i < W; i++)
                 o[i] = (1 - ly) * ((1 - lx) * a[i] + lx * b[i]) + ly * ((1 - lx) * cc[i] + lx * d[i]);
+        }
+    }
+}
+
+/* Weights [g, G] of one axis of the DINOv2 family's bicubic resampling
+ * (SPEC-dinov2.md, step 3), in double like the float64 reference.  aa:
+ * antialiased (PIL's a = -0.5, support 2 max(G / g, 1), normalised); else
+ * cubic convolution A = -0.75 at x = (i + 0.5) G / (g + 0.1) - 0.5 with
+ * the taps clamped to the border. */
+static void bicubic_axis(int G, int g, int aa, double *w) {
+    memset(w, 0, (size_t)g * G * sizeof *w);
+    for (int i = 0; i < g; i++) {
+        double *row = w + (size_t)i * G;
+        if (aa) {
+            const double scale = (double)G / g, fs = scale > 1 ? scale : 1, support = 2 * fs;
+            const double center = scale * (i + 0.5);
+            int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
+            lo = lo < 0 ? 0 : lo;
+            hi = hi > G ? G : hi;
+            double sum = 0;
+            for (int j = lo; j < hi; j++) {
+                double t = fabs((j - center + 0.5) / fs), a = -0.5;
+                double v = t < 1 ? ((a + 2) * t - (a + 3)) * t * t + 1
+                                 : t < 2 ? (((t - 5) * t + 8) * t - 4) * a : 0;
+                row[j] = v;
+                sum += v;
+            }
+            for (int j = lo; j < hi && sum != 0; j++) row[j] /= sum;
+        } else {
+            const double A = -0.75, x = (i + 0.5) * G / (g + 0.1) - 0.5, x0 = floor(x), t = x - x0;
+            const double tw[4] = {((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A,
+                                  ((A + 2) * t - (A + 3)) * t * t + 1,
+                                  ((A + 2) * (1 - t) - (A + 3)) * (1 - t) * (1 - t) + 1,
+                                  ((A * (2 - t) - 5 * A) * (2 - t) + 8 * A) * (2 - t) - 4 * A};
+            for (int k = 0; k < 4; k++) {
+                int j = (int)x0 - 1 + k;
+                row[j < 0 ? 0 : j >= G ? G - 1 : j] += tw[k];
+            }
+        }
+    }
+}
+
+/* Doubles of resample_pos_bicubic's scratch. */
+static size_t bicubic_tmp_doubles(int G, int W, int gh, int gw) {
+    return (size_t)(gh + gw) * G + (size_t)G * W;
+}
+
+/* Separable bicubic resampling of the G x G grid src [G*G, W] to gh x gw;
+ * tmp holds bicubic_tmp_doubles. */
+static void resample_pos_bicubic(const float *src, int G, int W, int gh, int gw, int aa, double *tmp,
+                                 float *dst) {
+    double *wy = tmp, *wx = wy + (size_t)gh * G, *row = wx + (size_t)gw * G; /* row: [G, W] before the x pass */
+    bicubic_axis(G, gh, aa, wy);
+    bicubic_axis(G, gw, aa, wx);
+    for (int y = 0; y < gh; y++) {
+        memset(row, 0, (size_t)G * W * sizeof(double));
+        for (int j = 0; j < G; j++) {
+            const double wj = wy[(size_t)y * G + j];
+            if (wj == 0) continue;
+            for (int x = 0; x < G; x++)
+                for (int i = 0; i < W; i++) row[(size_t)x * W + i] += wj * src[((size_t)j * G + x) * W + i];
+        }
+        for (int x = 0; x < gw; x++) {
+            float *o = dst + ((size_t)y * gw + x) * W;
+            for (int i = 0; i < W; i++) {
+                double acc = 0;
+                for (int k = 0; k < G; k++) acc += wx[(size_t)x * G + k] * row[(size_t)k * W + i];
+                o[i] = (float)acc;
+            }
         }
     }
 }
@@ -351,14 +437,15 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
     if (gh == c->gh && gw == c->gw) return PE_OK;
-    size_t T = (size_t)in->has_cls + (size_t)gh * gw, W = (size_t)in->width;
+    size_t T = (size_t)pe_forward_tokens(in, gh, gw), W = (size_t)in->width;
     size_t need_T = T, need_W = W, need_M = (size_t)in->mlp;
     if (in->has_text) {
         need_T = PE_MAX(need_T, (size_t)in->text_context);
         need_W = PE_MAX(need_W, (size_t)in->text_width);
         need_M = PE_MAX(need_M, (size_t)m->txt.mlp);
     }
-    size_t rows_pool = 2 * W + (size_t)m->pool_fc.n;
+    /* attention pooling: [W] x2 + [M']; linear4: 4 class tokens */
+    size_t rows_pool = PE_MAX(2 * W + (size_t)m->pool_fc.n, 4 * W);
     size_t sizes[] = {
         need_T * need_W,                 /* x */
         need_T * need_W,                 /* h */
@@ -369,6 +456,7 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         T * (size_t)in->head_dim,        /* rope table */
         rows_pool,                       /* pool vectors */
         c->att_floats * (size_t)c->n_threads,
+        in->pos_resample == PE_POS_BILINEAR ? 0 : 2 * bicubic_tmp_doubles(in->grid, (int)W, gh, gw),
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += up64(sizes[i]);
@@ -396,22 +484,27 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
         c->qatt_thread = thread;
     }
     float *p = c->scratch;
+    float *pos_tmp;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,
-                       &c->att_scratch};
+                       &c->att_scratch, &pos_tmp};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         *slots[i] = p;
         p += up64(sizes[i]);
     }
     c->patches = c->mlp; /* first-touched memory is load time: share */
+    c->pos_tmp = (double *)(void *)pos_tmp; /* 64-byte aligned (up64) */
     c->gh = gh;
     c->gw = gw;
     /* Grid-dependent tables, computed once per input size. */
     const int G = in->grid, cls = in->has_cls;
     if (gh == G && gw == G)
         memcpy(c->pos_grid, m->pos + (size_t)cls * W, (size_t)G * G * W * sizeof(float));
-    else
+    else if (in->pos_resample == PE_POS_BILINEAR)
         resample_pos(m->pos + (size_t)cls * W, G, (int)W, gh, gw, c->pos_grid);
-    build_rope(c->rope, cls, gh, gw, in->head_dim);
+    else
+        resample_pos_bicubic(m->pos + (size_t)cls * W, G, (int)W, gh, gw,
+                             in->pos_resample == PE_POS_BICUBIC_AA, c->pos_tmp, c->pos_grid);
+    if (in->rope) build_rope(c->rope, cls, gh, gw, in->head_dim);
     return PE_OK;
 }
 
@@ -432,32 +525,55 @@ static void patchify(const float *img, int H, int Wd, int P, float *patches) {
         }
 }
 
-/* Runs one image [3, H, Wd] up to the final token grid in c->x ([T, W]).
- * stages, if not NULL, receives a copy of x after each stage. */
-static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages) {
+int pe_forward_tokens(const pe_model_info *in, int gh, int gw) {
+    return in->has_cls + in->n_registers + gh * gw;
+}
+
+/* Runs one image [3, H, Wd] up to the final token grid in c->x ([T, W]):
+ * class token, registers, patches.  stages, if not NULL, receives a copy
+ * of x after each stage; cls4, if not NULL, the class token after each of
+ * the last 4 blocks ([4, W], not normalised). */
+static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages, float *cls4) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
-    const int W = in->width, P = in->patch, cls = in->has_cls;
-    const int T = cls + (H / P) * (Wd / P);
+    const int W = in->width, P = in->patch, cls = in->has_cls, R = in->n_registers;
+    const int T = pe_forward_tokens(in, H / P, Wd / P), first = cls + R; /* first patch row */
     const size_t TW = (size_t)T * W;
+    const float eps = m->vis.eps;
     float *x = c->x;
 
     patchify(img, H, Wd, P, c->patches);
     pe_epilogue addpos = {.residual = c->pos_grid, .ldr = W};
-    linear(c, c->patches, 3 * P * P, &m->patch, x + (size_t)cls * W, W, T - cls, &addpos);
+    linear(c, c->patches, 3 * P * P, &m->patch, x + (size_t)first * W, W, T - first, &addpos);
     if (cls)
         for (int i = 0; i < W; i++) x[i] = m->cls[i] + m->pos[i];
+    if (R) memcpy(x + (size_t)cls * W, m->registers, (size_t)R * W * sizeof(float));
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
-    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b, NULL);
+    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b, eps, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
     for (int i = 0; i < in->layers; i++) {
-        block(c, &m->vis, &m->vis.blocks[i], x, T, c->rope, 0);
+        block(c, &m->vis, &m->vis.blocks[i], x, T, in->rope ? c->rope : NULL, 0);
         if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
+        if (cls4 && i >= in->layers - 4) memcpy(cls4 + (size_t)(i - in->layers + 4) * W, x, W * sizeof(float));
     }
-    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b, NULL);
+    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b, eps, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float));
+}
+
+/* DINOv2's linear-probe input out [5W]: the last 4 blocks' class tokens
+ * (c->pool_buf, normalised here) and the mean normalised patch token. */
+static void linear4_one(pe_ctx *c, int T, float *out) {
+    const pe_model *m = c->m;
+    const int W = m->info.width, first = m->info.has_cls + m->info.n_registers;
+    c->k->layernorm(c->pool_buf, W, out, W, 4, W, m->ln_post_w, m->ln_post_b, m->vis.eps);
+    float *mean = out + 4 * (size_t)W;
+    for (int i = 0; i < W; i++) {
+        double s = 0;
+        for (int t = first; t < T; t++) s += c->x[(size_t)t * W + i];
+        mean[i] = (float)(s / (T - first));
+    }
 }
 
 /* Attention pooling of c->x [T, W] with the probe, then projection: emb [D]. */
@@ -490,14 +606,20 @@ pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int
     if ((int64_t)H * Wd > (int64_t)in->patch * in->patch * 65536)
         return pe_error(PE_ERR_LIMIT, "input %dx%d: more than 65536 patches", H, Wd);
     if (kind == PE_OUTPUT_EMBEDDING) {
-        if (in->pool != PE_POOL_ATTN)
+        if (in->pool == PE_POOL_NONE)
             return pe_error(PE_ERR_UNSUPPORTED, "this model (%s) has no pooling head: ask for "
                                                 "tokens", in->arch);
         if (rows) *rows = 1;
         if (cols) *cols = in->out_dim;
     } else if (kind == PE_OUTPUT_TOKENS) {
-        if (rows) *rows = in->has_cls + (H / in->patch) * (Wd / in->patch);
+        if (rows) *rows = pe_forward_tokens(in, H / in->patch, Wd / in->patch);
         if (cols) *cols = in->width;
+    } else if (kind == PE_OUTPUT_LINEAR4) {
+        if (in->pool != PE_POOL_CLS || in->layers < 4)
+            return pe_error(PE_ERR_UNSUPPORTED, "linear4 is the DINOv2 family's linear-probe input (4+ "
+                                                "blocks, a class token); %s has none", in->arch);
+        if (rows) *rows = 1;
+        if (cols) *cols = 5 * in->width;
     } else {
         return pe_error(PE_ERR_INVALID_ARG, "unknown output kind %d", (int)kind);
     }
@@ -509,11 +631,15 @@ pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int Wd, pe_output
     const pe_model_info *in = &c->m->info;
     pe_status s = pe_forward_plan(c, H / in->patch, Wd / in->patch);
     if (s) return s;
-    const int T = in->has_cls + (H / in->patch) * (Wd / in->patch);
-    tokens_one(c, img, H, Wd, stages);
+    const int T = pe_forward_tokens(in, H / in->patch, Wd / in->patch);
+    tokens_one(c, img, H, Wd, stages, kind == PE_OUTPUT_LINEAR4 ? c->pool_buf : NULL);
     if (!out) return PE_OK;
     if (kind == PE_OUTPUT_TOKENS)
         memcpy(out, c->x, (size_t)T * in->width * sizeof(float));
+    else if (kind == PE_OUTPUT_LINEAR4)
+        linear4_one(c, T, out);
+    else if (in->pool == PE_POOL_CLS)
+        memcpy(out, c->x, (size_t)in->width * sizeof(float)); /* the normalised class token */
     else
         pool_one(c, T, out);
     return PE_OK;
@@ -551,27 +677,27 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
     }
     for (int i = 0; i < in->text_layers; i++) block(c, &m->txt, &m->txt.blocks[i], x, T, NULL, 1);
     float *last = x + (size_t)eot * W;
-    c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, 1e-5f);
+    c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, m->txt.eps);
     linear(c, c->h, W, &m->txt_proj, emb, m->txt_proj.n, 1, NULL);
     return PE_OK;
 }
 
 /* ------------------------------------------------------------ cost */
 
-static double block_flops(double T, double W, double M) {
-    return 2 * T * W * (3 * W) + 2 * T * W * W + 2 * T * W * M * 2 /* fc + proj */
-           + 2 * 2 * T * T * W;                                   /* QK^T and PV */
+static double block_flops(double T, double W, double M, int swiglu) {
+    return 2 * T * W * (3 * W) + 2 * T * W * W + 2 * T * W * M * (swiglu ? 3 : 2) /* FFN */
+           + 2 * 2 * T * T * W;                                                    /* QK^T and PV */
 }
 
 pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops) {
     if (!m || !flops) return pe_error(PE_ERR_INVALID_ARG, "pe_model_flops: NULL argument");
-    pe_output kind = m->info.pool == PE_POOL_ATTN ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_output kind = m->info.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
     pe_status s = pe_forward_check(m, height, width, kind, NULL, NULL);
     if (s) return s;
     const pe_model_info *in = &m->info;
     double P = in->patch, W = in->width, grid = (double)(height / in->patch) * (width / in->patch);
-    double T = in->has_cls + grid;
-    double f = 2 * grid * 3 * P * P * W + in->layers * block_flops(T, W, in->mlp);
+    double T = in->has_cls + in->n_registers + grid;
+    double f = 2 * grid * 3 * P * P * W + in->layers * block_flops(T, W, in->mlp, in->ffn_swiglu);
     if (in->pool == PE_POOL_ATTN)
         f += 2 * T * W * 2 * W + 2 * 2 * T * W + 2 * W * W + 2 * 2 * W * m->pool_fc.n +
              2 * W * in->out_dim * in->has_proj;

@@ -25,6 +25,7 @@ struct pe_ctx {
     float *mlp;                 /* [T, M]                        */
     float *patches;             /* [gh*gw, 3*P*P], aliases mlp   */
     float *pos_grid;            /* [gh*gw, W] position embedding */
+    double *pos_tmp;            /* bicubic resampling: weights [gh + gw, G], a row [G, W] */
     float *rope;                /* [T, dh] cos | sin             */
     float *pool_buf;            /* pooling vectors               */
     float *att_scratch;         /* [n_threads, att_floats]       */
@@ -51,8 +52,10 @@ struct pe_ctx {
 /* Sizes the context's scratch for a gh x gw patch grid (and the text tower);
  * allocates only when it grows. */
 pe_status pe_forward_plan(pe_ctx *c, int gh, int gw);
+/* Tokens of a gh x gw patch grid: class token, registers, patches. */
+int pe_forward_tokens(const pe_model_info *in, int gh, int gw);
 pe_status pe_forward_check(const pe_model *m, int H, int W, pe_output kind, int *rows, int *cols);
-/* One image [3, H, W] -> out (embedding [D] or tokens [T, W]); stages, if not
+/* One image [3, H, W] -> out (embedding [D], tokens [T, W] or linear4 [5W]); stages, if not
  * NULL, receives (layers + 3) * T * W floats. */
 pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int W, pe_output kind,
                            float *out, float *stages);

@@ -3,6 +3,7 @@
  * pass that sizes the arena for converted/packed weights, then the real one,
  * so the arena is one allocation (few page faults, one free). */
 #include "model.h"
+#include "names.h"
 
 #include "../kernels/kernels.h"
 #include "../kernels/quant.h"
@@ -14,7 +15,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-typedef enum naming { NAMING_OFFICIAL, NAMING_TIMM } naming;
+/* NAMING_DINOV2: the flat names of DINOv2 releases (timm's, plus the
+ * family's own: ls1.gamma, mlp.w12 / w3, register_tokens), which Franca's
+ * teacher layout becomes in names.c. */
+typedef enum naming { NAMING_OFFICIAL, NAMING_TIMM, NAMING_DINOV2 } naming;
 
 typedef struct loader {
     pe_model *m;
@@ -27,6 +31,8 @@ typedef struct loader {
     const uint8_t *packed;    /* per tensor: 0, or 1 + pe_wtype | 0x80 when
                                  stored transposed (pecore quantized files) */
     int vision_only;          /* leave a text tower unbound */
+    int franca;               /* the file had Franca's teacher layout */
+    uint8_t *claimed;         /* per tensor: the loader looked it up by name */
 } loader;
 
 /* ------------------------------------------------------------ lookup */
@@ -41,13 +47,15 @@ static const pe_st_tensor *find_pf(const loader *L, const char *prefix, const ch
     va_start(ap, fmt);
     vsnprintf(name + n, sizeof name - n, fmt, ap);
     va_end(ap);
-    return pe_st_find(&L->m->st, name);
+    const pe_st_tensor *t = pe_st_find(&L->m->st, name);
+    if (t && L->claimed) L->claimed[t - L->m->st.tensors] = 1;
+    return t;
 }
 
 #define VIS(L, ...) find_pf((L), (L)->vp, __VA_ARGS__)
 #define TXT(L, ...) find_pf((L), (L)->tp, __VA_ARGS__)
-/* A name that differs between the official and the timm checkpoints. */
-#define VN(L, off, timm) ((L)->nm == NAMING_TIMM ? (timm) : (off))
+/* A name that differs between the official and the timm (or DINOv2) checkpoints. */
+#define VN(L, off, timm) ((L)->nm != NAMING_OFFICIAL ? (timm) : (off))
 
 static int64_t last_dim(const pe_st_tensor *t) { return t->rank ? t->shape[t->rank - 1] : 1; }
 
@@ -244,13 +252,34 @@ static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
 
 /* ------------------------------------------------------------ blocks */
 
-static pe_status bind_block(loader *L, const char *prefix, int i, int is_timm, pe_tower *tw,
-                            pe_block *blk) {
-    const int W = tw->width, M = tw->mlp;
-    char base[64];
-    snprintf(base, sizeof base, is_timm ? "blocks.%d." : "transformer.resblocks.%d.", i);
-#define B(off, timm) find_pf(L, prefix, "%s%s", base, is_timm ? (timm) : (off))
+/* The SwiGLU FFN: w12 [2M, W] as its two halves (the first gated), w3. */
+static pe_status bind_swiglu(loader *L, const char *base, int W, int M, pe_block *blk) {
+    const pe_st_tensor *w = find_pf(L, base, "mlp.w12.weight"), *b = find_pf(L, base, "mlp.w12.bias");
     pe_status s;
+    if ((s = want_w(L, w, "mlp.w12.weight", 2ull * (uint64_t)M * (uint64_t)W, W)) ||
+        (s = want(b, "mlp.w12.bias", 2ull * (uint64_t)M, 0)) ||
+        (s = pack_linear(L, &blk->fc, w, 0, M, W, 0)) || (s = pack_linear(L, &blk->fc_up, w, M, M, W, 0)))
+        return s;
+    blk->fc.b = bind_vec(L, b, 0, (size_t)M);
+    blk->fc_up.b = bind_vec(L, b, (uint64_t)M, (size_t)M);
+    return bind_linear(L, &blk->proj, find_pf(L, base, "mlp.w3.weight"), find_pf(L, base, "mlp.w3.bias"),
+                       "mlp.w3.weight", W, M);
+}
+
+static pe_status bind_block(loader *L, const char *prefix, int i, naming nm, int swiglu, pe_tower *tw,
+                            pe_block *blk) {
+    const int W = tw->width, M = tw->mlp, is_timm = nm != NAMING_OFFICIAL;
+    char base[64];
+    snprintf(base, sizeof base, "%s%s%d.", prefix, is_timm ? "blocks." : "transformer.resblocks.", i);
+#define B(off, timm) find_pf(L, base, "%s", is_timm ? (timm) : (off))
+#define LS(n) (nm == NAMING_DINOV2 ? "ls" #n ".gamma" : "gamma_" #n)
+    pe_status s;
+    if (swiglu ? (s = bind_swiglu(L, base, W, M, blk)) != PE_OK
+               : ((s = bind_linear(L, &blk->fc, B("mlp.c_fc.weight", "mlp.fc1.weight"),
+                                   B("mlp.c_fc.bias", "mlp.fc1.bias"), "mlp.c_fc.weight", M, W)) ||
+                  (s = bind_linear(L, &blk->proj, B("mlp.c_proj.weight", "mlp.fc2.weight"),
+                                   B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M))))
+        return pe_error_prefix(s, "block %d", i);
     if ((s = req_vec(L, B("ln_1.weight", "norm1.weight"), "ln_1.weight", W, &blk->ln1_w)) ||
         (s = req_vec(L, B("ln_1.bias", "norm1.bias"), "ln_1.bias", W, &blk->ln1_b)) ||
         (s = req_vec(L, B("ln_2.weight", "norm2.weight"), "ln_2.weight", W, &blk->ln2_w)) ||
@@ -259,14 +288,11 @@ static pe_status bind_block(loader *L, const char *prefix, int i, int is_timm, p
                          B("attn.in_proj_bias", "attn.qkv.bias"), "attn.in_proj_weight", 3 * W, W)) ||
         (s = bind_linear(L, &blk->out, B("attn.out_proj.weight", "attn.proj.weight"),
                          B("attn.out_proj.bias", "attn.proj.bias"), "attn.out_proj.weight", W, W)) ||
-        (s = bind_linear(L, &blk->fc, B("mlp.c_fc.weight", "mlp.fc1.weight"),
-                         B("mlp.c_fc.bias", "mlp.fc1.bias"), "mlp.c_fc.weight", M, W)) ||
-        (s = bind_linear(L, &blk->proj, B("mlp.c_proj.weight", "mlp.fc2.weight"),
-                         B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M)) ||
-        (s = opt_vec(L, B("ls_1.gamma", "gamma_1"), "ls_1.gamma", W, &blk->ls1)) ||
-        (s = opt_vec(L, B("ls_2.gamma", "gamma_2"), "ls_2.gamma", W, &blk->ls2)))
+        (s = opt_vec(L, B("ls_1.gamma", LS(1)), "ls_1.gamma", W, &blk->ls1)) ||
+        (s = opt_vec(L, B("ls_2.gamma", LS(2)), "ls_2.gamma", W, &blk->ls2)))
         return pe_error_prefix(s, "block %d", i);
 #undef B
+#undef LS
     return PE_OK;
 }
 
@@ -317,6 +343,80 @@ static pe_status check_heads(const char *what, int width, int heads, int need_mu
     return PE_OK;
 }
 
+/* Size letter of a released DINOv2 / Franca ViT, or NULL. */
+static const char *vit_size(int width, int layers) {
+    static const struct { int w, l; const char *name; } sizes[] = {
+        {384, 12, "S"}, {768, 12, "B"}, {1024, 24, "L"}, {1536, 40, "g"}};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+        if (sizes[i].w == width && sizes[i].l == layers) return sizes[i].name;
+    return NULL;
+}
+
+/* The DINOv2 family (SPEC-dinov2.md): everything but the patch size and the
+ * position grid, which infer_vision read already. */
+static pe_status infer_dinov2(loader *L) {
+    pe_model *m = L->m;
+    pe_model_info *in = &m->info;
+    const int W = in->width;
+    if (!in->has_cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
+    const pe_st_tensor *reg = VIS(L, "register_tokens");
+    if (reg && (reg->rank != 3 || reg->shape[0] != 1 || reg->shape[2] != W || reg->shape[1] < 1 ||
+                reg->shape[1] > 64))
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected [1, R, %d] with R <= 64", reg->name, W);
+    in->n_registers = reg ? (int)reg->shape[1] : 0;
+    const char *nr = pe_st_meta_get(&m->st, "num_register_tokens");
+    if (nr && strtol(nr, NULL, 10) != in->n_registers)
+        return pe_error(PE_ERR_FORMAT, "metadata num_register_tokens %.16s does not match "
+                                       "register_tokens (%d rows)", nr, in->n_registers);
+    int r;
+    const pe_st_tensor *w12 = VIS(L, "blocks.0.mlp.w12.weight");
+    const pe_st_tensor *fc = w12 ? w12 : VIS(L, "blocks.0.mlp.fc1.weight");
+    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 2 || fc->shape[0] > (1 << 20) ||
+        (w12 && fc->shape[0] % 2))
+        return pe_error(PE_ERR_SHAPE, "block 0: mlp weight (mlp.fc1 or mlp.w12) missing or not [M, %d]", W);
+    in->ffn_swiglu = w12 != NULL;
+    in->mlp = (int)fc->shape[0] / (w12 ? 2 : 1);
+    in->has_layerscale = VIS(L, "blocks.0.ls1.gamma") != NULL;
+    in->has_ln_post = 1;
+    in->pool = PE_POOL_CLS;
+    in->has_proj = 0;
+    in->out_dim = W;
+    in->rope = 0;
+    in->ln_eps = 1e-6f;
+    in->transform = PE_TRANSFORM_DINOV2_EVAL;
+    /* Every release has 64-wide heads; files of pecore say so in metadata. */
+    if ((r = meta_int(m, "num_heads", &in->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &in->heads)) < 0))
+        return pe_error(PE_ERR_FORMAT, "metadata num_heads: not an integer in 1..4096");
+    if (!r) in->heads = W % 64 ? 0 : W / 64;
+    pe_status s = check_heads("vision tower", W, in->heads, 0);
+    if (s) return pe_error_prefix(s, "heads of 64 (the releases')");
+    in->head_dim = W / in->heads;
+    /* Position resampling: registers mean the antialiased mode of the _reg
+     * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
+    in->pos_resample = in->n_registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
+    const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
+    const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
+    if (aa || off) {
+        const int a = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
+        const double o = off ? strtod(off, NULL) : a ? 0.0 : 0.1;
+        if (a && o == 0.0) in->pos_resample = PE_POS_BICUBIC_AA;
+        else if (!a && fabs(o - 0.1) < 1e-9) in->pos_resample = PE_POS_BICUBIC_OFFSET;
+        else
+            return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
+                            "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
+                            aa ? aa : "(none)", off ? off : "(none)");
+    }
+    const char *fam = pe_st_meta_get(&m->st, "pecore.family");
+    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (in->ffn_swiglu && W != 1536);
+    snprintf(in->family, sizeof in->family, "%s", franca ? "Franca" : "DINOv2");
+    const char *sz = vit_size(W, in->layers);
+    char reg_s[16] = "";
+    if (in->n_registers) snprintf(reg_s, sizeof reg_s, " reg%d", in->n_registers);
+    if (sz) snprintf(in->arch, sizeof in->arch, "%s ViT-%s/%d%s", in->family, sz, in->patch, reg_s);
+    else snprintf(in->arch, sizeof in->arch, "%s custom (%dx%d)/%d%s", in->family, W, in->layers, in->patch, reg_s);
+    return PE_OK;
+}
+
 static pe_status infer_vision(loader *L) {
     pe_model *m = L->m;
     pe_model_info *in = &m->info;
@@ -332,14 +432,19 @@ static pe_status infer_vision(loader *L) {
     if (!conv)
         return pe_error(PE_ERR_NOT_FOUND, "no vision tower: found neither conv1.weight nor "
                                           "patch_embed.proj.weight (with or without visual./module.)");
-    snprintf(in->naming, sizeof in->naming, "%s", L->nm == NAMING_TIMM ? "timm" : "official");
+    /* A conv bias, LayerScale as ls1.gamma or a SwiGLU FFN: the DINOv2 family. */
+    if (L->nm == NAMING_TIMM && (VIS(L, "patch_embed.proj.bias") || VIS(L, "blocks.0.ls1.gamma") ||
+                                 VIS(L, "blocks.0.mlp.w12.weight") || VIS(L, "register_tokens")))
+        L->nm = NAMING_DINOV2;
+    snprintf(in->naming, sizeof in->naming, "%s", L->nm == NAMING_DINOV2 ? (L->franca ? "Franca" : "DINOv2")
+                                                  : L->nm == NAMING_TIMM ? "timm" : "official");
     if (conv->rank != 4 || conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] ||
         conv->shape[0] < 1 || conv->shape[0] > 65536 || conv->shape[2] < 1 || conv->shape[2] > 1024)
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [W, 3, P, P]", conv->name);
     in->width = (int)conv->shape[0];
     in->patch = (int)conv->shape[2];
     const int W = in->width;
-    int timm = L->nm == NAMING_TIMM;
+    int timm = L->nm != NAMING_OFFICIAL;
 
     in->has_cls = VIS(L, "%s", VN(L, "class_embedding", "cls_token")) != NULL;
     const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
@@ -356,6 +461,12 @@ static pe_status infer_vision(loader *L) {
 
     in->layers = count_layers(L, L->vp, timm);
     if (in->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
+    if (L->nm == NAMING_DINOV2) return infer_dinov2(L);
+    snprintf(in->family, sizeof in->family, "PE");
+    in->rope = 1;
+    in->pos_resample = PE_POS_BILINEAR;
+    in->ln_eps = 1e-5f;
+    in->transform = PE_TRANSFORM_PE;
     const pe_st_tensor *fc = VIS(L, timm ? "blocks.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight");
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
         return pe_error(PE_ERR_SHAPE, "block 0: mlp weight missing or not [M, %d]", W);
@@ -417,9 +528,11 @@ static pe_status infer_text(loader *L) {
 }
 
 static void name_arch(pe_model_info *in) {
+    if (in->pool == PE_POOL_CLS) return; /* infer_dinov2 named it */
     snprintf(in->arch, sizeof in->arch, "custom");
     for (int i = 0; i < pe_arch_count; i++) {
         const pe_arch *a = &pe_arch_table[i];
+        if (a->family) continue;
         if (a->patch == in->patch && a->width == in->width && a->layers == in->layers &&
             a->mlp == in->mlp && a->has_cls == in->has_cls && a->image == in->image_size &&
             a->pool_attn == (in->pool == PE_POOL_ATTN) && a->heads == in->heads) {
@@ -434,16 +547,22 @@ static void name_arch(pe_model_info *in) {
 static pe_status bind_vision(loader *L) {
     pe_model *m = L->m;
     const pe_model_info *in = &m->info;
-    const int W = in->width, P = in->patch, timm = L->nm == NAMING_TIMM;
+    const int W = in->width, P = in->patch, timm = L->nm != NAMING_OFFICIAL;
     pe_status s;
     m->vis.width = W;
     m->vis.layers = in->layers;
     m->vis.heads = in->heads;
     m->vis.head_dim = in->head_dim;
     m->vis.mlp = in->mlp;
+    m->vis.eps = in->ln_eps;
 
     const pe_st_tensor *conv = VIS(L, "%s", VN(L, "conv1.weight", "patch_embed.proj.weight"));
-    if ((s = bind_linear(L, &m->patch, conv, NULL, "conv1.weight", W, 3 * P * P))) return s;
+    const pe_st_tensor *conv_b = L->nm == NAMING_DINOV2 ? VIS(L, "patch_embed.proj.bias") : NULL;
+    if ((s = bind_linear(L, &m->patch, conv, conv_b, "conv1.weight", W, 3 * P * P))) return s;
+    if (in->n_registers &&
+        (s = want(VIS(L, "register_tokens"), "register_tokens", (uint64_t)in->n_registers * (uint64_t)W, W)))
+        return s;
+    m->registers = in->n_registers ? bind_vec(L, VIS(L, "register_tokens"), 0, (size_t)in->n_registers * W) : NULL;
     uint64_t t0 = (uint64_t)in->has_cls + (uint64_t)in->grid * (uint64_t)in->grid;
     if ((s = opt_vec(L, VIS(L, "%s", VN(L, "class_embedding", "cls_token")), "class_embedding", W, &m->cls)))
         return s;
@@ -460,7 +579,7 @@ static pe_status bind_vision(loader *L) {
         return pe_error(PE_ERR_NOT_FOUND, "a LayerNorm has a weight without a bias (or the reverse)");
 
     for (int i = 0; i < in->layers; i++)
-        if ((s = bind_block(L, L->vp, i, timm, &m->vis, &m->vis.blocks[i])))
+        if ((s = bind_block(L, L->vp, i, L->nm, in->ffn_swiglu, &m->vis, &m->vis.blocks[i])))
             return pe_error_prefix(s, "vision");
 
     if (in->pool == PE_POOL_ATTN) {
@@ -537,6 +656,7 @@ static pe_status bind_text(loader *L) {
     m->txt.heads = in->text_heads;
     m->txt.head_dim = W / in->text_heads;
     m->txt.mlp = (int)fc->shape[0];
+    m->txt.eps = 1e-5f;
     const pe_st_tensor *emb = TXT(L, "token_embedding.weight");
     if ((s = want(emb, "token_embedding.weight", emb->numel, W))) return s;
     m->tok_emb = emb->data;
@@ -545,7 +665,7 @@ static pe_status bind_text(loader *L) {
     if ((s = want(pos, "positional_embedding", (uint64_t)in->text_context * (uint64_t)W, W))) return s;
     m->txt_pos = bind_vec(L, pos, 0, (size_t)in->text_context * (size_t)W);
     for (int i = 0; i < in->text_layers; i++)
-        if ((s = bind_block(L, L->tp, i, 0, &m->txt, &m->txt.blocks[i])))
+        if ((s = bind_block(L, L->tp, i, NAMING_OFFICIAL, 0, &m->txt, &m->txt.blocks[i])))
             return pe_error_prefix(s, "text");
     if ((s = req_vec(L, TXT(L, "ln_final.weight"), "ln_final.weight", W, &m->ln_final_w)) ||
         (s = req_vec(L, TXT(L, "ln_final.bias"), "ln_final.bias", W, &m->ln_final_b)))
@@ -646,10 +766,18 @@ static pe_status read_packed(pe_model *m, uint8_t **out) {
 pe_status pe_model_bind(pe_model *m, int vision_only) {
     loader L = {.m = m, .vision_only = vision_only};
     uint8_t *packed;
-    pe_status s = read_packed(m, &packed);
-    if (s) return s;
+    pe_status s = pe_names_canonical(&m->st, &L.franca);
+    if (s || (s = read_packed(m, &packed))) return s;
     L.packed = packed;
-    s = bind_all(&L);
+    L.claimed = pe_calloc((size_t)PE_MAX(m->st.n_tensors, 1), 1);
+    s = L.claimed ? bind_all(&L) : PE_ERR_NOMEM;
+    /* Nothing of the file may be left unread (a text tower skipped on
+     * purpose aside): a tensor no part of the architecture uses means the
+     * file is something else than what it was taken for. */
+    if (!s)
+        s = pe_names_check_claimed(&m->st, L.claimed, m->info.pool == PE_POOL_CLS,
+                                   L.vision_only ? L.vp : NULL, m->info.arch);
+    pe_free(L.claimed);
     pe_free(packed);
     return s;
 }
@@ -658,6 +786,7 @@ static pe_status bind_all(loader *Lp) {
     loader L = *Lp;
     pe_model *m = L.m;
     pe_status s = infer_vision(&L);
+    Lp->vp = L.vp; /* for the check of unread tensors */
     if (s || (!L.vision_only && (s = infer_text(&L)))) return s;
     name_arch(&m->info);
     m->vis.blocks = pe_calloc((size_t)m->info.layers, sizeof(pe_block));

@@ -20,21 +20,25 @@ typedef struct pe_block {
     pe_linear out;                /* [W, W] */
     const float *ls1, *ls2;       /* [W] LayerScale or NULL */
     const float *ln2_w, *ln2_b;   /* [W] */
-    pe_linear fc;                 /* [M, W] */
-    pe_linear proj;               /* [W, M] */
+    pe_linear fc;                 /* [M, W] GELU fc1, or SwiGLU's gated half w12[:M] */
+    pe_linear fc_up;              /* [M, W] SwiGLU's other half w12[M:]; n = 0 for GELU */
+    pe_linear proj;               /* [W, M] fc2 / w3 */
 } pe_block;
 
 typedef struct pe_tower {
     int width, layers, heads, head_dim, mlp;
+    float eps;                    /* LayerNorm epsilon */
     pe_block *blocks;             /* [layers] */
 } pe_tower;
 
-/* An entry of the known-model table (SPEC.md "Model family"). */
+/* An entry of the known-model table (SPEC.md "Model family", SPEC-dinov2.md). */
 typedef struct pe_arch {
     const char *name;
     int patch, width, layers, heads, mlp, out_dim, has_cls, image;
     int pool_attn, ln_post, layerscale;
     int text_ctx, text_width, text_heads, text_layers; /* 0: no text tower */
+    const char *family;           /* NULL: PE; "DINOv2", "Franca" */
+    int registers, swiglu;        /* DINOv2 family only */
 } pe_arch;
 
 extern const pe_arch pe_arch_table[];
@@ -52,8 +56,9 @@ struct pe_model {
 
     /* vision */
     pe_tower vis;
-    pe_linear patch;              /* conv1 as [W, 3*P*P], no bias */
+    pe_linear patch;              /* conv1 as [W, 3*P*P], bias in the DINOv2 family */
     const float *cls;             /* [W] or NULL */
+    const float *registers;       /* [R, W] or NULL (info.n_registers) */
     const float *pos;             /* [T0, W], T0 = cls + G*G */
     const float *ln_pre_w, *ln_pre_b;    /* [W] or NULL */
     const float *ln_post_w, *ln_post_b;  /* [W] or NULL */

@@ -10,6 +10,7 @@
  * vision_only drops the text tower and writes the vision tower under bare
  * official names, as a vision-only checkpoint is named. */
 #include "model.h"
+#include "names.h"
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
@@ -32,8 +33,10 @@ static int linear_use(const pe_st_tensor *t) {
         strstr(t->name, ".text_projection"))
         return 1;
     if (strstr(t->name, "positional_embedding") || strstr(t->name, "pos_embed") ||
-        strstr(t->name, "token_embedding"))
+        strstr(t->name, "token_embedding") || !strcmp(t->name, "mask_token"))
         return -1;
+    /* SwiGLU's w12 splits at row h: a panel boundary only if h % 16 == 0 */
+    if (strstr(t->name, "mlp.w12.weight") && (t->shape[0] / 2) % PE_GEMM_NR) return -1;
     /* official attention pooling splits in_proj at row W: a panel boundary only if W % 16 == 0 */
     if (strstr(t->name, "attn_pool.attn.in_proj_weight") && (t->shape[0] / 3) % PE_GEMM_NR)
         return -1;
@@ -156,6 +159,7 @@ static pe_status add_meta(qout *o, const char *k, const char *v) {
  * vision_only, everything outside the vision tower (prefix vp) and the
  * tokenizer vocabulary; the vision tower loses its prefix. */
 static const char *out_name(const pe_st_tensor *t, const char *vp, int vision_only) {
+    if (pe_names_ignored(1, t->name) && strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL; /* training heads */
     if (!vision_only) return t->name;
     if (!strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL;
     size_t n = strlen(vp);
@@ -333,6 +337,8 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     if (!s) s = add_meta(&o, "vision_heads", own(&o, "%d", in->heads));
     if (!s && in->pool == PE_POOL_ATTN) s = add_meta(&o, "attn_pooler_heads", own(&o, "%d", in->pool_heads));
     if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
+    if (!s && in->pool == PE_POOL_CLS && !pe_st_meta_get(st, "pecore.family"))
+        s = add_meta(&o, "pecore.family", own(&o, "%s", in->family));
     /* Packed tensors first: their sizes are multiples of 32 bytes, so every
      * tensor after them keeps the alignment of its element size. */
     for (int pass = 1, done_n = 0; pass >= 0 && !s; pass--)

@@ -70,7 +70,48 @@ static int add_block(synth_list *l, const char *prefix, int i, int W, int M, int
     return r;
 }
 
+/* The DINOv2 family under its flat release names. */
+static int build_dinov2(const pe_arch *a, synth_list *l) {
+    const int W = a->width, P = a->patch, G = a->image / a->patch, M = a->mlp;
+    const float sw = 1.0f / sqrtf((float)W), sm = 1.0f / sqrtf((float)M);
+    int r = 0;
+    r |= add(l, "", "cls_token", 3, 1, 1, W, 0, 0.0f, 0.5f);
+    r |= add(l, "", "pos_embed", 3, 1, 1 + G * G, W, 0, 0.0f, 0.1f);
+    if (a->registers) r |= add(l, "", "register_tokens", 3, 1, a->registers, W, 0, 0.0f, 0.5f);
+    r |= add(l, "", "patch_embed.proj.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
+    r |= add(l, "", "patch_embed.proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    for (int i = 0; i < a->layers; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "blocks.%d.", i);
+        r |= add(l, p, "norm1.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+        r |= add(l, p, "norm1.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "attn.qkv.weight", 2, 3 * W, W, 0, 0, 0.0f, sw);
+        r |= add(l, p, "attn.qkv.bias", 1, 3 * W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "attn.proj.weight", 2, W, W, 0, 0, 0.0f, sw);
+        r |= add(l, p, "attn.proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        r |= add(l, p, "ls1.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
+        r |= add(l, p, "norm2.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+        r |= add(l, p, "norm2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        if (a->swiglu) {
+            r |= add(l, p, "mlp.w12.weight", 2, 2 * M, W, 0, 0, 0.0f, sw);
+            r |= add(l, p, "mlp.w12.bias", 1, 2 * M, 0, 0, 0, 0.0f, 0.02f);
+            r |= add(l, p, "mlp.w3.weight", 2, W, M, 0, 0, 0.0f, sm);
+            r |= add(l, p, "mlp.w3.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        } else {
+            r |= add(l, p, "mlp.fc1.weight", 2, M, W, 0, 0, 0.0f, sw);
+            r |= add(l, p, "mlp.fc1.bias", 1, M, 0, 0, 0, 0.0f, 0.02f);
+            r |= add(l, p, "mlp.fc2.weight", 2, W, M, 0, 0, 0.0f, sm);
+            r |= add(l, p, "mlp.fc2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+        }
+        r |= add(l, p, "ls2.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
+    }
+    r |= add(l, "", "norm.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
+    r |= add(l, "", "norm.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
+    return r;
+}
+
 static int build_list(const pe_arch *a, int with_text, synth_list *l) {
+    if (a->family) return build_dinov2(a, l);
     const int W = a->width, P = a->patch, G = a->image / a->patch;
     const char *vp = with_text ? "visual." : "";
     int r = 0;
@@ -193,6 +234,7 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
     pe_st_meta meta[] = {{"format", "pt"}, {"vision_heads", vh}, {"attn_pooler_heads", "8"},
                          {"pecore_arch", (char *)a->name}, {"pecore_synthetic", "1"},
                          {"text_heads", th}};
+    if (a->family) meta[2] = (pe_st_meta){"pecore.family", (char *)a->family};
     if (progress) progress(user, "writing", 0.0);
     s = pe_st_write(path, outs, l.n, meta, with_text ? 6 : 5);
     if (progress && !s) progress(user, "writing", 1.0);

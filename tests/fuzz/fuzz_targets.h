@@ -54,10 +54,62 @@ static inline int fuzz_image(const uint8_t *d, size_t n) {
     char err[256];
     if (image_load_mem(d, n, &b, err, sizeof err) == 0) {
         float out[3 * 16 * 16];
-        pe_preprocess pp = {16, 16, PE_CROP_CENTER, b.resample};
+        pe_preprocess pp = {.height = 16, .width = 16, .crop = PE_CROP_CENTER, .resample = b.resample};
+        (void)pe_preprocess_image(&b.image, &pp, out, sizeof out / sizeof out[0]);
+        /* the DINOv2 family's: bicubic, resize 18 then crop 16, ImageNet */
+        pe_preprocess_init(PE_TRANSFORM_DINOV2_EVAL, 16, &pp);
+        pp.resize = 18;
         (void)pe_preprocess_image(&b.image, &pp, out, sizeof out / sizeof out[0]);
     }
     image_free(&b);
+    return 0;
+}
+
+/* A frame description from the first 40 bytes (format, size, strides,
+ * pixel strides, plane sizes, crop, rotation, mirror, matrix), its planes
+ * in the rest; each plane a separate exact-size copy, so a read past what
+ * the description allows shows under ASan.  Check, then preprocess. */
+static inline int fuzz_frame(const uint8_t *d, size_t n) {
+    if (n < 40) return 0;
+    const uint8_t *h = d;
+    pe_frame f;
+    memset(&f, 0, sizeof f);
+    f.format = (pe_frame_format)(h[0] % 10);
+    f.width = 1 + (h[1] | (h[2] & 1) << 8);
+    f.height = 1 + (h[3] | (h[4] & 1) << 8);
+    f.yuv = (pe_yuv_matrix)(h[5] % 5);
+    f.rotation = (h[6] % 5) * 90 - (h[6] == 255);
+    f.mirror = h[7] & 1;
+    if (h[8] & 1) f.crop = (pe_rect){h[9] - 8, h[10] - 8, h[11], h[12]};
+    const uint8_t *rest = d + 40;
+    size_t left = n - 40;
+    uint8_t *copy[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *p = h + 13 + 9 * i;
+        size_t want = (size_t)(p[0] | p[1] << 8 | p[2] << 16);
+        size_t size = want < left ? want : left;
+        copy[i] = malloc(size ? size : 1);
+        if (size) memcpy(copy[i], rest, size);
+        rest += size;
+        left -= size;
+        f.planes[i].data = p[3] == 0xFF ? NULL : copy[i];
+        f.planes[i].size = size;
+        f.planes[i].row_stride = (size_t)(p[4] | p[5] << 8) + (p[6] == 0xFF ? SIZE_MAX / 2 : 0);
+        f.planes[i].pixel_stride = p[7] % 5;
+    }
+    if (pe_frame_check(&f) == PE_OK) {
+        float out[3 * 12 * 10];
+        pe_preprocess pp = {.height = 12, .width = 10,
+                            .crop = (pe_crop)(h[39] & 1), .resample = (pe_resample)((h[39] >> 1) & 1)};
+        (void)pe_preprocess_frame(&f, &pp, out, sizeof out / sizeof out[0]);
+        int w, ht;
+        if (pe_frame_upright_size(&f, &w, &ht) == PE_OK && (size_t)w * ht <= 1 << 16) {
+            uint8_t *rgb = malloc((size_t)w * ht * 3);
+            (void)pe_frame_to_rgb8(&f, rgb, (size_t)w * 3, (size_t)w * ht * 3);
+            free(rgb);
+        }
+    }
+    for (int i = 0; i < 3; i++) free(copy[i]);
     return 0;
 }
 

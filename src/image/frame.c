@@ -1,0 +1,323 @@
+/* Camera frames: validation, and conversion to upright RGB rows fed straight
+ * into the resampler's horizontal pass (nothing the size of the frame is
+ * ever stored).
+ *
+ * Semantics (pecore.h): 4:2:0 chroma is upsampled nearest (pixel (x, y)
+ * takes chroma sample (x / 2, y / 2) of the buffer, crop or not); the
+ * matrix is pixels.h's pe_yuv_coef; then the crop, the rotation and the
+ * mirror pick which converted pixels make the upright image.  Packed
+ * formats ignore alpha, gray stays one channel (the resampler replicates it
+ * exactly as for an RGB image of equal channels). */
+#include "frame.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ validation */
+
+static const char *format_name(pe_frame_format f) {
+    switch (f) {
+    case PE_FRAME_NV12: return "NV12";
+    case PE_FRAME_NV21: return "NV21";
+    case PE_FRAME_I420: return "I420";
+    case PE_FRAME_YUV420_888: return "YUV420_888";
+    case PE_FRAME_BGRA8: return "BGRA8";
+    case PE_FRAME_RGBA8: return "RGBA8";
+    case PE_FRAME_BGRX8: return "BGRX8";
+    case PE_FRAME_RGBX8: return "RGBX8";
+    case PE_FRAME_GRAY8: return "GRAY8";
+    }
+    return "?";
+}
+
+/* One plane of cols x rows samples of `bytes` each, pixel_stride apart (0:
+ * def), must hold every byte that is read: (rows - 1) full rows and the
+ * last row up to its last sample. */
+static pe_status check_plane(const pe_frame *f, int i, const char *what, int cols, int rows,
+                             int bytes, int def, int alt) {
+    const pe_plane *p = &f->planes[i];
+    const char *fmt = format_name(f->format);
+    if (!p->data) return pe_error(PE_ERR_INVALID_ARG, "frame: %s plane %d (%s) is NULL", fmt, i, what);
+    int ps = p->pixel_stride ? p->pixel_stride : def;
+    if (ps != def && ps != alt)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: %s plane %d (%s): pixel stride %d, expected %d%s",
+                        fmt, i, what, p->pixel_stride, def, alt != def ? " or 2" : "");
+    /* cols, rows >= 1 and their product is bounded by the pixel limit */
+    size_t row = (size_t)(cols - 1) * (size_t)ps + (size_t)bytes, need;
+    if (p->row_stride < row)
+        return pe_error(PE_ERR_INVALID_ARG,
+                        "frame: %s plane %d (%s): row stride %zu is less than a row (%zu bytes)",
+                        fmt, i, what, p->row_stride, row);
+    if (!pe_mul_size(p->row_stride, (size_t)rows - 1, &need) || !pe_add_size(need, row, &need))
+        return pe_error(PE_ERR_LIMIT, "frame: %s plane %d (%s): row stride %zu x %d rows overflows",
+                        fmt, i, what, p->row_stride, rows);
+    if (p->size < need)
+        return pe_error(PE_ERR_SHAPE,
+                        "frame: %s plane %d (%s) holds %zu bytes, %dx%d samples need %zu", fmt, i,
+                        what, p->size, cols, rows, need);
+    return PE_OK;
+}
+
+static pe_status check_planes(const pe_frame *f) {
+    const int w = f->width, h = f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    pe_status s;
+    switch (f->format) {
+    case PE_FRAME_NV12:
+    case PE_FRAME_NV21:
+        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1))) return s;
+        /* the interleaved pair is one 2-byte sample */
+        if (f->planes[1].pixel_stride && f->planes[1].pixel_stride != 2)
+            return pe_error(PE_ERR_INVALID_ARG, "frame: %s plane 1 (UV): pixel stride %d, expected 2",
+                            format_name(f->format), f->planes[1].pixel_stride);
+        return check_plane(f, 1, f->format == PE_FRAME_NV12 ? "UV" : "VU", cw, ch, 2, 2, 2);
+    case PE_FRAME_I420:
+    case PE_FRAME_YUV420_888: {
+        const int alt = f->format == PE_FRAME_YUV420_888 ? 2 : 1;
+        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1))) return s;
+        if ((s = check_plane(f, 1, "U", cw, ch, 1, 1, alt))) return s;
+        if ((s = check_plane(f, 2, "V", cw, ch, 1, 1, alt))) return s;
+        if (f->format == PE_FRAME_YUV420_888 &&
+            (f->planes[1].pixel_stride ? f->planes[1].pixel_stride : 1) !=
+                (f->planes[2].pixel_stride ? f->planes[2].pixel_stride : 1))
+            return pe_error(PE_ERR_INVALID_ARG,
+                            "frame: YUV420_888: U and V pixel strides differ (%d, %d)",
+                            f->planes[1].pixel_stride, f->planes[2].pixel_stride);
+        return PE_OK;
+    }
+    case PE_FRAME_BGRA8:
+    case PE_FRAME_RGBA8:
+    case PE_FRAME_BGRX8:
+    case PE_FRAME_RGBX8: return check_plane(f, 0, "pixels", w, h, 4, 4, 4);
+    case PE_FRAME_GRAY8: return check_plane(f, 0, "Y", w, h, 1, 1, 1);
+    }
+    return pe_error(PE_ERR_INVALID_ARG, "frame: unknown format %d", (int)f->format);
+}
+
+/* The crop rectangle, the whole frame when its width or height is 0. */
+static pe_status frame_crop(const pe_frame *f, pe_rect *r) {
+    *r = f->crop;
+    if (r->width == 0 || r->height == 0) {
+        if (r->x || r->y || r->width || r->height)
+            return pe_error(PE_ERR_INVALID_ARG,
+                            "frame: crop %d,%d %dx%d is empty (all zero means the whole frame)",
+                            r->x, r->y, r->width, r->height);
+        r->width = f->width;
+        r->height = f->height;
+        return PE_OK;
+    }
+    if (r->x < 0 || r->y < 0 || r->width < 0 || r->height < 0 || r->x > f->width - r->width ||
+        r->y > f->height - r->height)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: crop %d,%d %dx%d is outside the %dx%d frame",
+                        r->x, r->y, r->width, r->height, f->width, f->height);
+    return PE_OK;
+}
+
+pe_status pe_frame_check(const pe_frame *f) {
+    if (!f) return pe_error(PE_ERR_INVALID_ARG, "frame: NULL");
+    if ((unsigned)f->format > PE_FRAME_GRAY8)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: unknown format %d", (int)f->format);
+    if (f->width <= 0 || f->height <= 0)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: size %dx%d is empty", f->width, f->height);
+    if ((uint64_t)f->width * (uint64_t)f->height > PE_MAX_IMAGE_PIXELS)
+        return pe_error(PE_ERR_LIMIT, "frame: %dx%d pixels exceeds the limit of %llu", f->width,
+                        f->height, (unsigned long long)PE_MAX_IMAGE_PIXELS);
+    if (f->format <= PE_FRAME_YUV420_888 && (unsigned)f->yuv > PE_YUV_BT709_FULL)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: unknown YUV matrix %d", (int)f->yuv);
+    if (f->rotation != 0 && f->rotation != 90 && f->rotation != 180 && f->rotation != 270)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: rotation %d, expected 0, 90, 180 or 270",
+                        f->rotation);
+    pe_rect r;
+    pe_status s = frame_crop(f, &r);
+    return s ? s : check_planes(f);
+}
+
+pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height) {
+    pe_status s = pe_frame_check(f);
+    if (s) return s;
+    pe_rect r;
+    frame_crop(f, &r);
+    const int turn = f->rotation == 90 || f->rotation == 270;
+    if (width) *width = turn ? r.height : r.width;
+    if (height) *height = turn ? r.width : r.height;
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ conversion */
+
+/* Buffer pixels bx .. bx+n-1 of buffer row by, converted, into out. */
+static void convert_run(const pe_frame_source *s, int bx, int by, int n, uint8_t *out) {
+    const pe_plane *p0 = &s->f.planes[0];
+    const uint8_t *row = p0->data + (size_t)by * p0->row_stride;
+    if (s->yuv) {
+        const size_t cy = (size_t)(by >> 1);
+        s->px->yuv_rgb(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef, out);
+    } else if (s->base.channels == 1) {
+        memcpy(out, row + bx, (size_t)n);
+    } else {
+        s->px->packed_rgb(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out);
+    }
+}
+
+/* Reverses n pixels of C bytes in place. */
+static void reverse_pixels(uint8_t *p, int n, int C) {
+    for (int i = 0, j = n - 1; i < j; i++, j--)
+        for (int c = 0; c < C; c++) {
+            uint8_t t = p[(size_t)i * C + c];
+            p[(size_t)i * C + c] = p[(size_t)j * C + c];
+            p[(size_t)j * C + c] = t;
+        }
+}
+
+/* Rotated 90/270: upright rows y .. y+B-1 are B adjacent buffer columns; the
+ * block holds them (B rows of n pixels) after one short run per buffer row. */
+static void fill_block(pe_frame_source *s, int y, int x0, int n) {
+    const int C = s->base.channels;
+    const int B = PE_MIN(PE_FRAME_BLOCK, s->base.height - y);
+    uint8_t *blk = s->base.scratch, *run = blk + (size_t)PE_FRAME_BLOCK * n * C;
+    /* buffer column of upright row y + j: bx0 + (y + j) * dxy, dxy = +-1 */
+    const int bxa = s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+    for (int i = 0; i < n; i++) {
+        const int by = s->by0 + (x0 + i) * s->dyx;
+        convert_run(s, bxa, by, B, run);
+        uint8_t *to = blk + (size_t)i * C;
+        const size_t next = (size_t)n * C;
+        for (int j = 0; j < B; j++, to += next) {
+            const uint8_t *from = run + (size_t)(s->dxy > 0 ? j : B - 1 - j) * C; /* row y + j */
+            to[0] = from[0];
+            if (C == 3) {
+                to[1] = from[1];
+                to[2] = from[2];
+            }
+        }
+    }
+    s->blk_y = y;
+    s->blk_n = B;
+    s->blk_x0 = x0;
+    s->blk_cols = n;
+}
+
+static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
+    pe_frame_source *s = (pe_frame_source *)(void *)src;
+    const int C = src->channels;
+    if (s->dyx == 0) { /* upright rows are buffer rows, forwards or backwards */
+        const int by = s->by0 + y * s->dyy;
+        if (s->dxx > 0) {
+            convert_run(s, s->bx0 + x0, by, n, row);
+        } else {
+            convert_run(s, s->bx0 - (x0 + n - 1), by, n, row);
+            reverse_pixels(row, n, C);
+        }
+        return;
+    }
+    if (n < PE_FRAME_BLOCK) { /* a few pixels (NEAREST): one at a time */
+        for (int i = 0; i < n; i++)
+            convert_run(s, s->bx0 + y * s->dxy, s->by0 + (x0 + i) * s->dyx, 1, row + (size_t)i * C);
+        return;
+    }
+    if (!(y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 && n == s->blk_cols))
+        fill_block(s, y, x0, n);
+    memcpy(row, s->base.scratch + ((size_t)(y - s->blk_y) * n) * C, (size_t)n * C);
+}
+
+pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
+    memset(s, 0, sizeof *s);
+    pe_status st = pe_frame_check(f);
+    if (st) return st;
+    pe_rect r;
+    frame_crop(f, &r);
+    s->f = *f;
+    s->px = pe_pixels_get();
+    s->base.fetch = frame_fetch;
+    s->base.channels = f->format == PE_FRAME_GRAY8 ? 1 : 3;
+    s->blk_n = 0;
+    switch (f->format) {
+    case PE_FRAME_NV12:
+    case PE_FRAME_NV21: {
+        const pe_plane *uv = &f->planes[1];
+        s->yuv = 1;
+        s->u = uv->data + (f->format == PE_FRAME_NV21);
+        s->v = uv->data + (f->format == PE_FRAME_NV12);
+        s->us = s->vs = uv->row_stride;
+        s->cps = 2;
+        break;
+    }
+    case PE_FRAME_I420:
+    case PE_FRAME_YUV420_888:
+        s->yuv = 1;
+        s->u = f->planes[1].data;
+        s->v = f->planes[2].data;
+        s->us = f->planes[1].row_stride;
+        s->vs = f->planes[2].row_stride;
+        s->cps = f->planes[1].pixel_stride ? f->planes[1].pixel_stride : 1;
+        break;
+    case PE_FRAME_BGRA8: case PE_FRAME_BGRX8: s->ro = 2; s->go = 1; s->bo = 0; break;
+    case PE_FRAME_RGBA8: case PE_FRAME_RGBX8: s->ro = 0; s->go = 1; s->bo = 2; break;
+    case PE_FRAME_GRAY8: break;
+    }
+    if (s->yuv) pe_yuv_coef_init(f->yuv, &s->coef);
+
+    /* Upright (x, y) before the mirror comes from crop pixel
+     *   0: (x, y)   90: (y, ch-1-x)   180: (cw-1-x, ch-1-y)   270: (cw-1-y, x)
+     * and the mirror reads upright x as uw-1-x. */
+    const int cw = r.width, ch = r.height;
+    int ox = 0, oy = 0, xx = 0, xy = 0, yx = 0, yy = 0; /* crop = o + x*(xx,yx) + y*(xy,yy) */
+    switch (f->rotation) {
+    case 0: xx = 1; yy = 1; break;
+    case 90: oy = ch - 1; yx = -1; xy = 1; break;
+    case 180: ox = cw - 1; oy = ch - 1; xx = -1; yy = -1; break;
+    default: ox = cw - 1; yx = 1; xy = -1; break; /* 270 */
+    }
+    const int turn = f->rotation == 90 || f->rotation == 270;
+    s->base.width = turn ? ch : cw;
+    s->base.height = turn ? cw : ch;
+    if (f->mirror) { /* x -> uw-1-x: the origin moves to x = uw-1, x steps flip */
+        ox += (s->base.width - 1) * xx;
+        oy += (s->base.width - 1) * yx;
+        xx = -xx;
+        yx = -yx;
+    }
+    s->bx0 = r.x + ox;
+    s->by0 = r.y + oy;
+    s->dxx = xx;
+    s->dyx = yx;
+    s->dxy = xy;
+    s->dyy = yy;
+    /* a reversed run needs no room (in place); a block B rows + one run */
+    size_t w3 = (size_t)s->base.width * 3;
+    s->base.scratch_bytes = turn ? (PE_FRAME_BLOCK + 1) * w3 : 0;
+    return PE_OK;
+}
+
+/* ------------------------------------------------------------ public */
+
+pe_status pe_frame_to_rgb8(const pe_frame *f, uint8_t *rgb, size_t stride, size_t len) {
+    pe_frame_source s;
+    pe_status st = pe_frame_source_init(f, &s);
+    if (st) return st;
+    const int w = s.base.width, h = s.base.height;
+    size_t row = (size_t)w * 3, need;
+    if (!rgb) return pe_error(PE_ERR_INVALID_ARG, "frame: RGB output is NULL");
+    if (stride < row)
+        return pe_error(PE_ERR_INVALID_ARG, "frame: RGB stride %zu is less than a row (%zu)", stride, row);
+    if (!pe_mul_size(stride, (size_t)h - 1, &need) || !pe_add_size(need, row, &need) || len < need)
+        return pe_error(PE_ERR_SHAPE, "frame: RGB output holds %zu bytes, %dx%d needs %zu", len, w, h,
+                        need);
+    uint8_t *scratch = NULL;
+    if (s.base.scratch_bytes && !(scratch = pe_alloc(s.base.scratch_bytes))) return PE_ERR_NOMEM;
+    s.base.scratch = scratch;
+    for (int y = 0; y < h; y++) {
+        uint8_t *out = rgb + (size_t)y * stride;
+        s.base.fetch(&s.base, y, 0, w, out);
+        if (s.base.channels == 1) /* gray: spread in place, from the end */
+            for (int x = w - 1; x >= 0; x--) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = out[x];
+    }
+    pe_free(scratch);
+    return PE_OK;
+}
+
+pe_status pe_preprocess_frame(const pe_frame *f, const pe_preprocess *pp, float *out,
+                              size_t out_len) {
+    pe_frame_source s;
+    pe_status st = pe_frame_source_init(f, &s);
+    return st ? st : pe_preprocess_source(&s.base, pp, out, out_len);
+}

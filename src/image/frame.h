@@ -1,0 +1,33 @@
+/* Camera frames as a pixel source for the resampler (preprocess.h): the
+ * upright RGB (or gray) rows of a pe_frame, converted on demand. */
+#ifndef PE_FRAME_H
+#define PE_FRAME_H
+
+#include "pixels.h"
+#include "preprocess.h"
+
+typedef struct pe_frame_source {
+    pe_pixel_source base;     /* width x height: the upright image          */
+    pe_frame f;
+    const pe_pixels *px;
+    pe_yuv_coef coef;
+    int yuv;                  /* a 4:2:0 format                             */
+    const uint8_t *u, *v;     /* first chroma samples (YUV)                 */
+    size_t us, vs;            /* their row strides                          */
+    int cps;                  /* bytes between chroma samples: 1 or 2       */
+    int ro, go, bo;           /* byte offsets of R, G, B in a packed pixel  */
+    /* upright (x, y) -> buffer: x0 + x * dxx + y * dxy, y0 + x * dyx + y * dyy */
+    int bx0, by0, dxx, dxy, dyx, dyy;
+    /* rotated 90/270: upright rows are buffer columns, converted in blocks */
+    int blk_y, blk_n, blk_x0, blk_cols;
+} pe_frame_source;
+
+/* Upright rows a 90/270 frame converts at once (the buffer columns of one
+ * block are read as short runs of its rows). */
+#define PE_FRAME_BLOCK 16
+
+/* Checks f (pe_frame_check) and prepares src; src->base.scratch_bytes is
+ * what its fetch needs. */
+pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *src);
+
+#endif

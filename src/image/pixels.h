@@ -1,0 +1,93 @@
+/* The per-pixel kernels of the image path: YUV -> RGB conversion of a run of
+ * frame pixels and the two passes of the PIL-exact bilinear resampler.
+ *
+ * pixels.c holds the scalar versions, which are the specification; the
+ * per-ISA files (pixels_avx2.c, pixels_neon.c) give bit-identical results
+ * and are reached only through the table pe_pixels_get() picks. */
+#ifndef PE_PIXELS_H
+#define PE_PIXELS_H
+
+#include "../common.h"
+
+/* Pillow's PRECISION_BITS: 8 bits of result, 2 of headroom in an int32. */
+#define PP_PRECISION_BITS (32 - 8 - 2)
+
+/* Coefficients of one output index: taps k[off .. off+count) apply to input
+ * positions min .. min+count-1; the SIMD table (pe_hpack) holds the same
+ * taps from group g on (see pe_hpack_taps). */
+typedef struct pp_span {
+    int32_t min, count;
+    size_t off;
+    size_t g;
+} pp_span;
+
+/* The SIMD form of a horizontal weight table: each output's taps in groups
+ * of four (zero-padded), every weight w split into hi = w >> 11 and
+ * lo = w & 2047 (w = hi * 2048 + lo, both int16), laid out for a
+ * multiply-add of int16 pairs:
+ *   group: hi[k0 k1 k0 k1 k0 k1 k0 k1  k2 k3 k2 k3 k2 k3 k2 k3]
+ *          lo[the same]                         (32 int16 = 64 bytes)
+ * The sums stay exact in int32 as long as no output has more than
+ * PE_HPACK_MAX_TAPS taps (255 * (2^22 + taps) fits); wider spans use the
+ * scalar pass. */
+#define PE_HPACK_GROUP 32 /* int16 per group of four taps */
+#define PE_HPACK_MAX_TAPS 4096
+
+/* The YUV -> RGB matrix in float (see pecore.h: pe_yuv_matrix):
+ *   y = cy * (Y - yoff)
+ *   R = y + crv * (V - 128)
+ *   G = y + (cgu * (U - 128) + cgv * (V - 128))
+ *   B = y + cbu * (U - 128)
+ * each product and sum one float32 rounding (no fused multiply-add), then
+ * rounded to nearest (ties to even) and clamped to 0..255. */
+typedef struct pe_yuv_coef {
+    float cy, crv, cgu, cgv, cbu;
+    int yoff;
+} pe_yuv_coef;
+
+void pe_yuv_coef_init(pe_yuv_matrix m, pe_yuv_coef *c);
+
+typedef struct pe_pixels {
+    const char *name;
+    /* Pixels x0 .. x0+n-1 of one row of a 4:2:0 frame to packed RGB:
+     * y points at the row's first luma sample, u and v at its chroma row's
+     * first samples, cps bytes apart (1 or 2); pixel x takes chroma sample
+     * x / 2.  Reads only the samples those pixels use. */
+    void (*yuv_rgb)(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
+                    int n, const pe_yuv_coef *c, uint8_t *rgb);
+    /* n 4-byte pixels to packed RGB; r, g, b: byte offsets in a pixel. */
+    void (*packed_rgb)(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb);
+    /* Horizontal pass of one row of 3-channel pixels into W outputs, with the
+     * packed table (row: the fetched columns from col0 on, readable 16
+     * bytes past the last tap of every output). NULL: the scalar pass. */
+    void (*hpass_rgb)(const pp_span *span, const int16_t *kp, int W, int col0,
+                      const uint8_t *row, uint8_t *dst);
+    /* Vertical pass: dst[i] = clip8(2^21 + sum_t k[t] * src[t * stride + i])
+     * for i < n, count taps; exact in int32 for count <= PE_HPACK_MAX_TAPS. */
+    void (*vpass)(const uint8_t *src, size_t stride, const int32_t *k, int count, size_t n,
+                  uint8_t *dst);
+} pe_pixels;
+
+extern const pe_pixels pe_pixels_scalar;
+#if defined(__x86_64__)
+extern const pe_pixels pe_pixels_avx2;
+#endif
+#if defined(__aarch64__)
+extern const pe_pixels pe_pixels_neon;
+#endif
+
+/* The set for this CPU, following the GEMM kernels' choice (PECORE_ISA=scalar
+ * selects the scalar one); on ARM64 NEON is always there. */
+const pe_pixels *pe_pixels_get(void);
+/* Tests: use p (NULL: back to pe_pixels_get's choice) for the calls that
+ * follow in this process. */
+void pe_pixels_force(const pe_pixels *p);
+
+/* Pillow's clip8 on an int64 sum. */
+static inline uint8_t pe_clip8(int64_t ss) {
+    if (ss < 0) return 0;
+    ss >>= PP_PRECISION_BITS;
+    return ss > 255 ? 255 : (uint8_t)ss;
+}
+
+#endif
