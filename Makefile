@@ -178,10 +178,13 @@ install: all
 #                   cortex-a76, max) the kernel set each must select, the
 #                   kernel and variant tests, and the golden image_raw cases
 #                   through build/arm64/pecore; the CPU-independent tests once.
+#                   ARM64_TESTS: the binaries run.sh runs, all but test_golden and
+#                   test_golden_cli (golden.py runs the image_raw cases it can
+#                   afford: the T16-384 ones take minutes each under emulation).
 ARM64_MAKE := $(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" LDFLAGS=-static
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
                test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu \
-               test_frame
+               test_frame test_preprocess test_smooth test_stream test_dinov2 test_fuzz_regress
 .PHONY: cross-arm64 arm64-cli test-arm64
 cross-arm64:
 	$(ARM64_MAKE) build/arm64/libpecore.a

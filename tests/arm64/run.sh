@@ -23,7 +23,8 @@ export PECORE_TEST_QUICK=1
 CPUS=${ARM64_CPUS:-"cortex-a53 cortex-a76 max"}
 PER_CPU="test_kernels test_quant test_variants test_noalloc"
 ONCE="test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_classify \
-test_quantize_api test_cpu test_frame"
+test_quantize_api test_cpu test_frame test_preprocess test_smooth test_stream test_dinov2 \
+test_fuzz_regress"
 # Golden cases, by id (shell patterns; ARM64_GOLDEN='*' for all): one
 # T16-384 image at 224x224 costs ~75 s of CPU under emulation.
 GOLDEN=${ARM64_GOLDEN:-"pe-micro/* pe-micro-timm/*"}
