@@ -193,3 +193,21 @@ test-arm64: cross-arm64
 	    qemu-aarch64 build/arm64/tests/$$t >build/arm64/tests/$$t.log 2>&1 || { cat build/arm64/tests/$$t.log; exit 1; }; \
 	    echo "aarch64 $$(tail -n 1 build/arm64/tests/$$t.log)"; \
 	done
+
+# ---------------------------------------------------------------- ARM performance
+# bench/arm/: insncount.so, a qemu-aarch64 TCG plugin (host shared object) that
+# counts executed instructions by class and symbol, and its exact-count test
+# on a hand-written aarch64 program (seconds; needs qemu-user and
+# gcc-aarch64-linux-gnu).  bench/arm/run.sh makes the instruction table.
+ARM_BENCH := build/bench-arm
+.PHONY: bench-arm-test
+$(ARM_BENCH)/insncount.so: bench/arm/insncount.c bench/arm/qemu_plugin_api.h
+	@mkdir -p $(dir $@)
+	cc -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -fvisibility=hidden $(WARN) -o $@ $< -lpthread
+
+$(ARM_BENCH)/insncount_test: bench/arm/insncount_test.S
+	@mkdir -p $(dir $@)
+	aarch64-linux-gnu-gcc -nostdlib -static -o $@ $<
+
+bench-arm-test: $(ARM_BENCH)/insncount.so $(ARM_BENCH)/insncount_test
+	sh bench/arm/test.sh $^
