@@ -18,7 +18,12 @@
  * Output (FILE, or QEMU's log when out= is not given), tab separated:
  *   phase  symbol  total fmla dot mmla simd load store branch other
  * with symbol "*" for the phase's total, then every symbol that ran in it,
- * most instructions first. */
+ * most instructions first.
+ *
+ * blocks=FILE also counts how often each translated block runs (one more
+ * inline add per block) and writes, tab separated, most instructions first:
+ *   phase  vaddr(hex)  instructions  executions  symbol
+ * An inner loop is one block, so this finds the loops bench/arm/mca.sh models. */
 #include "qemu_plugin_api.h"
 
 #include <inttypes.h>
@@ -127,7 +132,31 @@ static sym_count **table; /* open addressing on the name pointer */
 static size_t table_cap, table_n;
 static int n_phase; /* phases ended so far */
 static int dropped_marks;
-static const char *out_path;
+static const char *out_path, *blocks_path;
+
+/* One translated block (blocks=); never freed or moved. */
+typedef struct block_count {
+    uint64_t vaddr;
+    const char *name;
+    uint32_t n_insns;
+    uint64_t live, snap[MAX_PHASES];
+} block_count;
+static block_count **blocks;
+static size_t blocks_n, blocks_cap;
+
+/* Called with lock held. */
+static block_count *block_new(uint64_t vaddr, size_t n, const char *name) {
+    if (blocks_n == blocks_cap) {
+        size_t cap = blocks_cap ? blocks_cap * 2 : 4096;
+        block_count **b = realloc(blocks, cap * sizeof *b);
+        if (!b) return NULL;
+        blocks = b, blocks_cap = cap;
+    }
+    block_count *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->vaddr = vaddr, b->n_insns = (uint32_t)n, b->name = name;
+    return blocks[blocks_n++] = b;
+}
 
 static size_t slot_of(const char *name) {
     uintptr_t h = (uintptr_t)name;
@@ -177,6 +206,11 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     int n_groups = 0;
     size_t n = qemu_plugin_tb_n_insns(tb);
     pthread_mutex_lock(&lock);
+    if (blocks_path && n) {
+        const char *name = qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0));
+        block_count *b = block_new(qemu_plugin_tb_vaddr(tb), n, name ? name : "?");
+        if (b) qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &b->live, 1);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint32_t w = 0;
@@ -209,6 +243,7 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
 static void phase_end(void) {
     for (size_t i = 0; i < table_cap; i++)
         if (table[i]) memcpy(table[i]->snap[n_phase], table[i]->live, sizeof table[i]->live);
+    for (size_t i = 0; i < blocks_n; i++) blocks[i]->snap[n_phase] = blocks[i]->live;
     n_phase++;
 }
 
@@ -277,6 +312,34 @@ static void write_report(FILE *f) {
     free(r);
 }
 
+/* Instructions the block ran in the phase being written. */
+static int blocks_phase;
+static uint64_t block_insns(const block_count *b) {
+    int p = blocks_phase;
+    return (b->snap[p] - (p ? b->snap[p - 1] : 0)) * b->n_insns;
+}
+
+static int cmp_block(const void *a, const void *b) {
+    const block_count *x = *(const block_count *const *)a, *y = *(const block_count *const *)b;
+    uint64_t u = block_insns(x), v = block_insns(y);
+    if (u != v) return u < v ? 1 : -1;
+    return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* A block translated again (after a flush) is listed once per translation. */
+static void write_blocks(FILE *f) {
+    fputs("# phase\tvaddr\tinstructions\texecutions\tsymbol\n", f);
+    for (int p = 0; p < n_phase; p++) {
+        blocks_phase = p;
+        qsort(blocks, blocks_n, sizeof *blocks, cmp_block);
+        for (size_t i = 0; i < blocks_n && block_insns(blocks[i]); i++) {
+            const block_count *b = blocks[i];
+            fprintf(f, "%d\t%" PRIx64 "\t%u\t%" PRIu64 "\t%s\n", p, b->vaddr, b->n_insns,
+                    b->snap[p] - (p ? b->snap[p - 1] : 0), b->name);
+        }
+    }
+}
+
 static void at_exit(qemu_plugin_id_t id, void *userdata) {
     (void)id, (void)userdata;
     pthread_mutex_lock(&lock);
@@ -298,6 +361,15 @@ static void at_exit(qemu_plugin_id_t id, void *userdata) {
             free(buf);
         }
     }
+    if (blocks_path) {
+        FILE *b = fopen(blocks_path, "w");
+        if (b) {
+            write_blocks(b);
+            fclose(b);
+        } else {
+            qemu_plugin_outs("insncount: cannot write the blocks= file\n");
+        }
+    }
     pthread_mutex_unlock(&lock);
 }
 
@@ -309,8 +381,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
     }
     for (int i = 0; i < argc; i++) {
         if (!strncmp(argv[i], "out=", 4)) out_path = argv[i] + 4;
+        else if (!strncmp(argv[i], "blocks=", 7)) blocks_path = argv[i] + 7;
         else {
-            qemu_plugin_outs("insncount: unknown option (expected out=FILE)\n");
+            qemu_plugin_outs("insncount: unknown option (expected out=FILE or blocks=FILE)\n");
             return -1;
         }
     }

@@ -5,8 +5,8 @@
 set -eu
 plugin=$1 prog=$2
 out=$(mktemp /tmp/insncount.XXXXXX)
-trap 'rm -f "$out" "$out.want"' EXIT
-qemu-aarch64 -cpu max -plugin "$plugin,out=$out" "$prog"
+trap 'rm -f "$out" "$out.want" "$out.blocks"' EXIT
+qemu-aarch64 -cpu max -plugin "$plugin,out=$out,blocks=$out.blocks" "$prog"
 # Per loop iteration (LOOPS = 1000): 8 fmla, 4 dot, 3 mmla, 7 simd, 9 load,
 # 6 store, 4 branch in _start and the ret in leaf, 2 other; the markers and
 # the set-up and exit code are listed in the .S.
@@ -23,4 +23,19 @@ if ! grep -v '^#' "$out" | diff "$out.want" - >&2; then
     echo "insncount: counts differ from the known program (want < > got)" >&2
     exit 1
 fi
-echo "insncount: all classes, phases and symbols exact"
+# Blocks: the loop is cut at the call, the two tests and the back branch.
+cat >"$out.want" <<'WANT'
+0	10	1	_start
+1	38	1000	_start
+1	3	1000	_start
+1	1	1000	_start
+1	1	1000	_start
+1	1	1000	leaf
+1	5	1	_start
+2	3	1	_start
+WANT
+if ! grep -v '^#' "$out.blocks" | cut -f1,3- | diff "$out.want" - >&2; then
+    echo "insncount: block counts differ from the known program (want < > got)" >&2
+    exit 1
+fi
+echo "insncount: all classes, phases, symbols and blocks exact"
