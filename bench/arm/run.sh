@@ -3,8 +3,9 @@
 # (synthetic weights, `pecore synth --seed 1 --vision-only`, quantized by the
 # host pecore) under qemu-aarch64 with the insncount plugin, 1 thread, for
 # each weight type and kernel set.  Instruction counts are deterministic, so
-# each configuration runs once; a configuration whose result exists is not
-# rerun (--force reruns).  Prints the Markdown table (bench/arm/table.sh).
+# each configuration runs once; a configuration whose result exists for the
+# same pass binary is not rerun (--force reruns).  Each result keeps the hash
+# of the binary it ran (NAME.bin, binary in runs/bin/) for bench/arm/mca.sh.  Prints the Markdown table (bench/arm/table.sh).
 #   bench/arm/run.sh [--models "T16-384 S16-384 B16-224"] [--dtypes "f32 q8 q4"]
 #                    [--sets "scalar:cortex-a53 neon:cortex-a53 ..."] [--jobs N] [--force]
 # A kernel set the build does not have (pass --isa under that CPU names
@@ -21,14 +22,17 @@ if [ "${1:-}" = --one ]; then
     got=$(PECORE_ISA=$4 qemu-aarch64 -cpu "$5" $B/pass --isa)
     if [ "$got" != "$4" ]; then
         echo "missing $got" >"$R/$name.skip"
+        sha256sum $B/pass | cut -c1-16 >"$R/$name.skip.bin"
         exit 0
     fi
+    sha=$(sha256sum $B/pass | cut -c1-16)
     t0=$(date +%s.%N)
-    PECORE_ISA=$4 qemu-aarch64 -cpu "$5" -plugin "$B/insncount.so,out=$R/$name.tsv.part" \
+    PECORE_ISA=$4 qemu-aarch64 -cpu "$5" -plugin "$B/insncount.so,out=$R/$name.tsv.part,blocks=$R/$name.blocks" \
         $B/pass "$f" >"$R/$name.out"
     t1=$(date +%s.%N)
     echo "$t0 $t1" | awk '{ printf "%.0f\n", $2 - $1 }' >"$R/$name.wall"
     mv "$R/$name.tsv.part" "$R/$name.tsv"
+    echo "$sha" >"$R/$name.bin"
     echo "done $name ($(cat "$R/$name.wall") s)" >&2
     exit 0
 fi
@@ -51,7 +55,9 @@ make -j2 cross-arm64 >/dev/null
 make $B/insncount.so >/dev/null
 aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Iinclude \
     -o $B/pass bench/arm/pass.c build/arm64/libpecore.a -lz -lutf8proc -lm -lpthread
-mkdir -p $M $R
+mkdir -p $M $R/bin
+sha=$(sha256sum $B/pass | cut -c1-16)
+cp $B/pass "$R/bin/$sha"
 
 jobsfile=$R/jobs.txt
 : >"$jobsfile"
@@ -66,8 +72,9 @@ for m in $models; do
             # f32 runs the same float kernels in every NEON set
             [ "$d" = f32 ] && [ "$isa" != scalar ] && [ "$isa" != neon ] && continue
             name=$m-$d-$isa-$cpu
-            [ -z "$force" ] && { [ -f "$R/$name.tsv" ] || [ -f "$R/$name.skip" ]; } && continue
-            rm -f "$R/$name.skip"
+            [ -z "$force" ] && [ "$(cat "$R/$name.bin" 2>/dev/null)" = "$sha" ] && continue
+            [ -z "$force" ] && [ "$(cat "$R/$name.skip.bin" 2>/dev/null)" = "$sha" ] && continue
+            rm -f "$R/$name.skip" "$R/$name.skip.bin" "$R/$name.bin"
             echo "$m $d $isa $cpu" >>"$jobsfile"
         done
     done
