@@ -29,6 +29,7 @@ expect_fail "unknown architecture" "$PE" synth --arch PE-Core-X99 -o "$T/s.safet
 expect_fail "--dtype must be" "$PE" synth --arch PE-Core-T16-384 --dtype f8 -o "$T/s.safetensors"
 expect_fail "--seed must be" "$PE" synth --arch PE-Core-T16-384 --seed -1 -o "$T/s.safetensors"
 expect_fail "no input images" "$PE" preprocess -o "$T/p.npy"
+expect_fail "PECORE_ISA=bogus: not a kernel set" env PECORE_ISA=bogus "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.npy" "$G/images/chelsea.png"
 
 # Good paths.
 "$PE" info -m "$G/models/pe-micro.safetensors" >"$T/info" 2>&1; ok $? "info pe-micro"

@@ -5,11 +5,14 @@
 #include "test.h"
 #include "common.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define EPS ((double)FLT_EPSILON)
 
@@ -29,7 +32,7 @@ static float *falloc(size_t n) {
     return p;
 }
 
-static const pe_kernels *isas[3];
+static const pe_kernels *isas[4];
 static int n_isas;
 
 static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
@@ -601,13 +604,62 @@ static void test_erf(void) {
 
 /* -------------------------------------------------------------- dispatch */
 
+/* PECORE_ISA is read once per process, so each value is tried in a child
+ * forked before this process chose its own.  want: the level it must give,
+ * or NULL for an error whose message holds msg (and no control bytes); the
+ * kernels then stay on a level the CPU runs. */
+static int isa_child(const char *isa, const char *want, const char *msg) {
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        setenv("PECORE_ISA", isa, 1);
+        pe_model *m = NULL;
+        int ok = pe_kernels_by_name(pe_kernel_isa()) == pe_kernels_get() &&
+                 pe_qkernels_by_name(pe_kernel_isa()) == pe_qkernels_get();
+        if (want) {
+            ok &= !strcmp(pe_kernel_isa(), want) && pe_kernels_check() == PE_OK &&
+                  pe_model_load("/nonexistent/model.safetensors", NULL, &m) == PE_ERR_NOT_FOUND;
+        } else {
+            const char *e = pe_last_error();
+            ok &= pe_kernels_check() == PE_ERR_UNSUPPORTED && strstr(e, msg) && !strchr(e, 0x1b);
+            ok &= pe_model_load("/nonexistent/model.safetensors", NULL, &m) == PE_ERR_UNSUPPORTED &&
+                  strstr(pe_last_error(), msg) && !m;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static void test_dispatch(void) {
-    /* PECORE_ISA is read once, at the first pe_kernels_get(): nothing before
-     * this in main() may call it. */
-    const char *want = pe_kernels_by_name("avx2") ? "avx2" : "scalar";
+    /* nothing before this in main() may call pe_kernels_get() */
+    static const char *levels[] = {
+#if defined(__x86_64__)
+        "avx512", "avx2",
+#elif defined(__aarch64__)
+        "neon-i8mm", "neon-dot", "neon",
+#endif
+        "scalar",
+    };
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+        int has = pe_kernels_by_name(levels[i]) != NULL;
+        CHECK(isa_child(levels[i], has ? levels[i] : NULL, "this CPU lacks"),
+              "PECORE_ISA=%s (%s on this CPU)", levels[i], has ? "supported" : "not supported");
+    }
+    CHECK(isa_child("bogus\x1b[31m", NULL, "PECORE_ISA=bogus?[31m: not a kernel set of this build"),
+          "unknown PECORE_ISA is an error, echoed safely");
+#if defined(__x86_64__)
+    CHECK(isa_child("neon-dot", NULL, "not a kernel set of this build"), "an ARM level on x86");
+#endif
+    CHECK(pe_kernels_by_name("neon") == NULL || pe_kernels_by_name("neon-dot") == NULL ||
+              pe_kernels_by_name("neon-dot") == pe_kernels_by_name("neon"),
+          "the NEON levels share one float32 set");
+
+    const char *want = pe_kernels_by_name("avx2") ? "avx2" : pe_kernels_by_name("neon") ? "neon" : "scalar";
     setenv("PECORE_ISA", want, 1);
     const pe_kernels *k = pe_kernels_get();
-    CHECK(k && strcmp(k->name, want) == 0, "PECORE_ISA=%s gave %s", want, k ? k->name : "NULL");
+    CHECK(k && strcmp(k->name, want) == 0 && !strcmp(pe_kernel_isa(), want), "PECORE_ISA=%s gave %s",
+          want, k ? k->name : "NULL");
     CHECK(pe_kernels_get() == k, "pe_kernels_get is stable");
     CHECK(pe_kernels_by_name("scalar") == &pe_kernels_scalar, "scalar always available");
     CHECK(pe_kernels_by_name("no-such-isa") == NULL && pe_kernels_by_name(NULL) == NULL,
@@ -617,8 +669,8 @@ static void test_dispatch(void) {
 
 int main(void) {
     test_dispatch();
-    static const char *names[] = { "scalar", "avx2", "avx512" };
-    for (int i = 0; i < 3; i++)
+    static const char *names[] = { "scalar", "avx2", "avx512", "neon" };
+    for (int i = 0; i < 4; i++)
         if (pe_kernels_by_name(names[i])) isas[n_isas++] = pe_kernels_by_name(names[i]);
     for (int i = 0; i < n_isas; i++) printf("kernel set: %s\n", isas[i]->name);
     test_erf();

@@ -140,7 +140,7 @@ static void test_pack(void) {
  * row scales. */
 static void test_attention_packs(void) {
     static const int shapes[][2] = {{1, 1}, {31, 17}, {32, 16}, {33, 24}, {577, 64}, {70, 3}};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int T = shapes[si][0], n = shapes[si][1], ld = n + 5;
         float *W = xalloc((size_t)T * ld * sizeof(float));
@@ -196,7 +196,7 @@ static void test_attention_packs(void) {
  * row sum and scale consistent. */
 static void test_softmax_q8(void) {
     static const int ns[] = {1, 7, 16, 31, 33, 577};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
         const int n = ns[c];
         float *x0 = xalloc((size_t)n * sizeof(float)), *x = xalloc((size_t)n * sizeof(float));
@@ -234,7 +234,7 @@ static void test_softmax_q8(void) {
  * turns that row's (column's) outputs into NaN, as float would, with no
  * out-of-range code or sum; the other rows are untouched. */
 static void test_nonfinite(void) {
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
     enum { M = 3, K = 40 };
     float A[M * K];
     for (int i = 0; i < M * K; i++) A[i] = rng_float(-1, 1);
@@ -309,7 +309,7 @@ static void test_nonfinite_source(void) {
 
 /* ------------------------------------------------------------ kernels */
 
-static const pe_qkernels *sets[3];
+static const pe_qkernels *sets[6];
 static int n_sets;
 
 typedef struct shape { int M, N, K, m0, m1, n0, n1; } shape;
@@ -580,9 +580,14 @@ static void test_round_trip(void) {
 
 int main(void) {
     rng_seed(0x243f6a8885a308d3ull);
-    const char *names[] = {"avx512vnni", "avx2", "scalar"};
-    for (int i = 0; i < 3; i++)
-        if ((sets[n_sets] = pe_qkernels_by_name(names[i]))) n_sets++;
+    /* level names and set names; a set several levels share is tested once */
+    const char *names[] = {"avx512vnni", "avx2", "neon-i8mm", "neon-dot", "neon", "scalar"};
+    for (int i = 0; i < 6; i++) {
+        const pe_qkernels *q = pe_qkernels_by_name(names[i]);
+        int seen = 0;
+        for (int j = 0; j < n_sets; j++) seen |= sets[j] == q;
+        if (q && !seen) sets[n_sets++] = q;
+    }
     printf("  quantized kernel sets: ");
     for (int i = 0; i < n_sets; i++) printf("%s ", sets[i]->name);
     printf("(active: %s)\n", pe_qkernels_get()->name);

@@ -1,9 +1,15 @@
-/* Chooses the kernel set once per process.  The ISA files are compiled with
- * their own flags and only reached through the tables below, after the CPU
- * (and the OS, for the wider register state) has been checked. */
+/* Chooses the kernel sets once per process.  The ISA files are compiled with
+ * their own flags and only reached through the levels below, after the CPU
+ * (and the OS, for the wider register state) has been checked.  A level is a
+ * name (PECORE_ISA, pe_kernel_isa()) with a float32 set and a
+ * reduced-precision set: several ARM levels share one float32 set and
+ * differ in their int8 kernels. */
 #include "kernels.h"
+#include "quant.h"
+#include "../common.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +18,24 @@
 #include <cpuid.h>
 #endif
 
-/* Candidate sets, best first.  A NEON set would be added here under
- * __aarch64__ (with its supported() answering from getauxval/HWCAP). */
-typedef struct isa_entry {
-    const pe_kernels *set;
+#if defined(__aarch64__)
+#define PE_HAVE_ARM64 1
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#elif defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#endif
+
+typedef struct isa_level {
+    const char *name;
+    const pe_kernels *f32;
+    const pe_qkernels *q;
     int (*supported)(void);
-} isa_entry;
+    const char *needs;   /* what a CPU without it lacks, for the error message */
+} isa_level;
+
+static int always(void) { return 1; }
 
 #ifdef PE_HAVE_X86
 /* clang 14 has no "f16c" for __builtin_cpu_supports: ask cpuid (leaf 1,
@@ -36,53 +54,173 @@ static int x86_avx512(void) {
            __builtin_cpu_supports("fma") && x86_f16c();
 }
 
+static int x86_avx512vnni(void) {
+    return x86_avx512() && __builtin_cpu_supports("avx512vnni");
+}
+
 static int x86_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && x86_f16c();
 }
 #endif
 
-static int always(void) { return 1; }
+#ifdef PE_HAVE_ARM64
+/* Linux/Android: the kernel's hwcap bits (asm/hwcap.h), defined here for
+ * older headers. */
+#define PE_HWCAP_FPHP (1ul << 9)
+#define PE_HWCAP_ASIMDHP (1ul << 10)
+#define PE_HWCAP_ASIMDDP (1ul << 20)
+#define PE_HWCAP2_I8MM (1ul << 13)
+#define PE_HWCAP2_BF16 (1ul << 14)
 
-static const isa_entry isa_table[] = {
-#ifdef PE_HAVE_X86
-    { &pe_kernels_avx512, x86_avx512 },
-    { &pe_kernels_avx2, x86_avx2 },
+typedef struct arm_features { int dot, fp16, i8mm, bf16; } arm_features;
+
+#if defined(__APPLE__)
+static int apple_has(const char *name) {
+    int v = 0;
+    size_t len = sizeof v;
+    return sysctlbyname(name, &v, &len, NULL, 0) == 0 && v != 0;
+}
 #endif
-    { &pe_kernels_scalar, always },
+
+static arm_features arm_detect(void) {
+    arm_features f = {0, 0, 0, 0};
+#if defined(__APPLE__)
+    f.dot = apple_has("hw.optional.arm.FEAT_DotProd");
+    f.fp16 = apple_has("hw.optional.arm.FEAT_FP16");
+    f.i8mm = apple_has("hw.optional.arm.FEAT_I8MM");
+    f.bf16 = apple_has("hw.optional.arm.FEAT_BF16");
+#elif defined(__linux__)
+    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    f.dot = (hw & PE_HWCAP_ASIMDDP) != 0;
+    f.fp16 = (hw & PE_HWCAP_FPHP) && (hw & PE_HWCAP_ASIMDHP);
+    f.i8mm = (hw2 & PE_HWCAP2_I8MM) != 0;
+    f.bf16 = (hw2 & PE_HWCAP2_BF16) != 0;
+#endif
+    return f;
+}
+
+static arm_features arm_feat;
+static pthread_once_t arm_once = PTHREAD_ONCE_INIT;
+static void arm_init(void) { arm_feat = arm_detect(); }
+static arm_features arm_features_get(void) {
+    pthread_once(&arm_once, arm_init);
+    return arm_feat;
+}
+
+/* The dot-product and i8mm files are built with +fp16 as well (Makefile), so
+ * their levels ask for it; every CPU with FEAT_DotProd shipped so far has it. */
+static int arm_dot(void) {
+    arm_features f = arm_features_get();
+    return f.dot && f.fp16;
+}
+static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
+#endif
+
+/* Best first; a name may appear twice (the same float32 set with the better
+ * int8 set first) and the first supported entry of a name wins. */
+static const isa_level levels[] = {
+#ifdef PE_HAVE_X86
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, x86_avx512vnni, "AVX-512"},
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_avx2, x86_avx512, "AVX-512"},
+    {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, x86_avx2, "AVX2+FMA+F16C"},
+#endif
+#ifdef PE_HAVE_ARM64
+    {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_i8mm, arm_i8mm, "i8mm"},
+    {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, arm_dot, "dotprod+fp16"},
+    {"neon", &pe_kernels_neon, &pe_qkernels_neon, always, "NEON"},
+#endif
+    {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, always, ""},
 };
 
-#define ISA_COUNT (sizeof isa_table / sizeof isa_table[0])
+#define LEVEL_COUNT (sizeof levels / sizeof levels[0])
 
-const pe_kernels *pe_kernels_by_name(const char *name) {
-    if (!name) return NULL;
-    for (size_t i = 0; i < ISA_COUNT; i++)
-        if (strcmp(isa_table[i].set->name, name) == 0)
-            return isa_table[i].supported() ? isa_table[i].set : NULL;
+static const isa_level *level_by_name(const char *name) {
+    for (size_t i = 0; name && i < LEVEL_COUNT; i++)
+        if (!strcmp(levels[i].name, name) && levels[i].supported()) return &levels[i];
     return NULL;
 }
 
-static const pe_kernels *chosen;
+const pe_kernels *pe_kernels_by_name(const char *name) {
+    const isa_level *l = level_by_name(name);
+    return l ? l->f32 : NULL;
+}
+
+/* A level name, or the name of a reduced-precision set some supported level
+ * uses ("avx512vnni"). */
+const pe_qkernels *pe_qkernels_by_name(const char *name) {
+    const isa_level *l = level_by_name(name);
+    if (l) return l->q;
+    for (size_t i = 0; name && i < LEVEL_COUNT; i++)
+        if (!strcmp(levels[i].q->name, name) && levels[i].supported()) return levels[i].q;
+    return NULL;
+}
+
+static const isa_level *chosen;
+static char forced_error[192]; /* set when PECORE_ISA could not be honoured */
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
-/* PECORE_ISA names a set to use instead of the best one; a name this CPU
- * cannot run, or does not know, leaves the best one in place (the library
- * never prints, so the choice is visible through pe_kernels_get()->name). */
+/* The supported level names, best first, each once. */
+static void list_supported(char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < LEVEL_COUNT; i++) {
+        if (!levels[i].supported() || (i > 0 && !strcmp(levels[i - 1].name, levels[i].name)))
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", levels[i].name);
+        if (n < 0 || (size_t)n >= len - used) break;
+        used += (size_t)n;
+    }
+}
+
+/* PECORE_ISA names a level to use instead of the best one.  One this CPU
+ * lacks, or an unknown name, is an error that pe_kernels_check() reports (the
+ * library never prints); the kernels themselves stay on the best level, so
+ * nothing can run an instruction the CPU does not have. */
 static void choose(void) {
+    for (size_t i = 0; i < LEVEL_COUNT && !chosen; i++)
+        if (levels[i].supported()) chosen = &levels[i];
     const char *env = getenv("PECORE_ISA");
-    const pe_kernels *forced = env && *env ? pe_kernels_by_name(env) : NULL;
+    if (!env || !*env) return;
+    const isa_level *forced = level_by_name(env);
     if (forced) {
         chosen = forced;
         return;
     }
-    for (size_t i = 0; i < ISA_COUNT; i++)
-        if (isa_table[i].supported()) {
-            chosen = isa_table[i].set;
-            return;
-        }
+    /* the value is echoed: printable ASCII only, and short */
+    char shown[33], has[96];
+    size_t n = 0;
+    for (; env[n] && n < sizeof shown - 1; n++)
+        shown[n] = env[n] >= 0x20 && env[n] < 0x7f ? env[n] : '?';
+    shown[n] = 0;
+    list_supported(has, sizeof has);
+    const isa_level *known = NULL;
+    for (size_t i = 0; i < LEVEL_COUNT && !known; i++)
+        if (!strcmp(levels[i].name, env)) known = &levels[i];
+    if (known)
+        snprintf(forced_error, sizeof forced_error, "PECORE_ISA=%s: this CPU lacks %s (it has: %s)",
+                 shown, known->needs, has);
+    else
+        snprintf(forced_error, sizeof forced_error,
+                 "PECORE_ISA=%s: not a kernel set of this build (this CPU has: %s)", shown, has);
 }
 
 const pe_kernels *pe_kernels_get(void) {
     pthread_once(&chosen_once, choose);
-    return chosen;
+    return chosen->f32;
+}
+
+const pe_qkernels *pe_qkernels_get(void) {
+    pthread_once(&chosen_once, choose);
+    return chosen->q;
+}
+
+const char *pe_kernel_isa(void) {
+    pthread_once(&chosen_once, choose);
+    return chosen->name;
+}
+
+pe_status pe_kernels_check(void) {
+    pthread_once(&chosen_once, choose);
+    return forced_error[0] ? pe_error(PE_ERR_UNSUPPORTED, "%s", forced_error) : PE_OK;
 }

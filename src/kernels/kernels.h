@@ -1,6 +1,6 @@
 /* Compute kernels.  Three layers (see STYLE.md): a plain C reference that is
  * the specification (kernels_ref.c), and one file per instruction set
- * (kernels_avx2.c, kernels_avx512.c; kernels_neon.c later), each compiled with
+ * (kernels_avx2.c, kernels_avx512.c, kernels_neon.c), each compiled with
  * its own flags.  The CPU is detected once and a table of function pointers is
  * filled; everything above this layer calls through pe_kernels_get().
  *
@@ -11,6 +11,8 @@
  * All kernel sets share this layout, so a model packed once runs on any. */
 #ifndef PE_KERNELS_H
 #define PE_KERNELS_H
+
+#include "pecore.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,7 @@ typedef struct pe_epilogue {
 } pe_epilogue;
 
 typedef struct pe_kernels {
-    const char *name;       /* "scalar", "avx2", "avx512" */
+    const char *name;       /* "scalar", "avx2", "avx512", "neon" */
 
     /* C[m0:m1, n0:n1] = epilogue(A[m0:m1, :K] W^T) with W packed as above.
      * n0 is a multiple of PE_GEMM_NR; n1 <= N. Rows and columns outside the
@@ -81,16 +83,24 @@ size_t pe_gemm_packed_floats(int N, int K);
 /* Packs W [N, K] (row stride ldw) into dst (pe_gemm_packed_floats floats). */
 void pe_gemm_pack(float *dst, const float *W, int N, int K, int ldw);
 
-/* The best kernel set for this CPU (chosen once; PECORE_ISA=scalar|avx2|avx512
- * in the environment forces a lower one). Never NULL. */
+/* The float32 set of the best ISA level for this CPU, chosen once (dispatch.c):
+ * avx512, avx2 | neon-i8mm, neon-dot, neon | scalar.  PECORE_ISA=<level> in
+ * the environment forces one; a level the CPU lacks or an unknown name leaves
+ * the best one here and makes pe_kernels_check() fail.  Never NULL. */
 const pe_kernels *pe_kernels_get(void);
-/* A named kernel set if this CPU supports it, else NULL (for tests/bench). */
+/* The float32 set of a named level if this CPU supports it, else NULL (for
+ * tests/bench). */
 const pe_kernels *pe_kernels_by_name(const char *name);
+/* PE_OK, or PE_ERR_UNSUPPORTED with the message set when PECORE_ISA could not
+ * be honoured: the library's entry points (pe_model_load, pe_ctx_create) call
+ * it before anything else, so the error reaches the caller. */
+pe_status pe_kernels_check(void);
 
 /* Per-ISA tables (NULL where not compiled in). */
 extern const pe_kernels pe_kernels_scalar;
 extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
+extern const pe_kernels pe_kernels_neon;
 
 /* The epilogue of pe_epilogue applied to one value v = (A W^T)[m][n]:
  * the scalar reference every GEMM (f32, f16/bf16, int8) is tested against. */

@@ -73,5 +73,3 @@ double pe_measure_peak_gflops(int n_threads) {
     }
     return best;
 }
-
-const char *pe_kernel_isa(void) { return pe_kernels_get()->name; }

@@ -1,15 +1,10 @@
-/* Reference quantizers, packing and the choice of quantized kernel set.
+/* Reference quantizers and packing (the kernel sets are chosen in dispatch.c).
  * The layouts are specified in quant.h. */
 #include "quant.h"
 #include "../common.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
-
-#if defined(__x86_64__) || defined(_M_X64)
-#define PE_HAVE_X86 1
-#endif
 
 static const char *const wtype_names[PE_WT_COUNT] = {"f32", "f16", "bf16", "q8", "q4"};
 
@@ -230,47 +225,4 @@ pe_qact pe_qact_bind(void *mem, int M, int K) {
     a.bsum = (int32_t *)(void *)p;
     a.ldq = (int)ldq;
     return a;
-}
-
-/* ------------------------------------------------------------ dispatch */
-
-#ifdef PE_HAVE_X86
-static int x86_vnni(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni");
-}
-#endif
-
-const pe_qkernels *pe_qkernels_by_name(const char *name) {
-    if (!name) return NULL;
-    if (!strcmp(name, "scalar")) return &pe_qkernels_scalar;
-#ifdef PE_HAVE_X86
-    if (!strcmp(name, "avx2")) return pe_kernels_by_name("avx2") ? &pe_qkernels_avx2 : NULL;
-    if (!strcmp(name, "avx512vnni"))
-        return pe_kernels_by_name("avx512") && x86_vnni() ? &pe_qkernels_vnni : NULL;
-#endif
-    return NULL;
-}
-
-static const pe_qkernels *qchosen;
-static pthread_once_t qchosen_once = PTHREAD_ONCE_INIT;
-
-static void qchoose(void) {
-    qchosen = &pe_qkernels_scalar;
-#ifdef PE_HAVE_X86
-    /* follow the float kernel set, so PECORE_ISA limits both */
-    const char *base = pe_kernels_get()->name;
-    if (!strcmp(base, "avx512")) {
-        qchosen = pe_qkernels_by_name("avx512vnni");
-        if (!qchosen) qchosen = pe_qkernels_by_name("avx2");
-        if (!qchosen) qchosen = &pe_qkernels_scalar;
-    } else if (!strcmp(base, "avx2")) {
-        qchosen = &pe_qkernels_avx2;
-    }
-#endif
-}
-
-const pe_qkernels *pe_qkernels_get(void) {
-    pthread_once(&qchosen_once, qchoose);
-    return qchosen;
 }

@@ -128,7 +128,7 @@ void pe_qact_row_nan(const pe_qact *qa, int m);
 void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows);
 
 typedef struct pe_qkernels {
-    const char *name;       /* "scalar", "avx2", "avx512vnni" */
+    const char *name;       /* "scalar", "avx2", "avx512vnni", "neon", ... */
 
     /* C[m0:m1, n0:n1] = epilogue(A W^T) with W [*, K] packed as t = f16 or
      * bf16 panels; otherwise the contract of pe_kernels.gemm. */
@@ -162,11 +162,15 @@ void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n);
 extern const pe_qkernels pe_qkernels_scalar;
 extern const pe_qkernels pe_qkernels_avx2;
 extern const pe_qkernels pe_qkernels_vnni;
+extern const pe_qkernels pe_qkernels_neon;
+extern const pe_qkernels pe_qkernels_neondot;
+extern const pe_qkernels pe_qkernels_i8mm;
 
-/* The set matching pe_kernels_get() (so PECORE_ISA applies): avx512 picks
- * avx512vnni when the CPU has VNNI, else avx2. Never NULL. */
+/* The set of the level pe_kernels_get() comes from (so PECORE_ISA applies):
+ * avx512 picks avx512vnni when the CPU has VNNI, else avx2. Never NULL. */
 const pe_qkernels *pe_qkernels_get(void);
-/* A named set if this CPU runs it, else NULL (tests). */
+/* The set of a named level ("neon-dot"), or a set named so ("avx512vnni"),
+ * if this CPU runs it, else NULL (tests). */
 const pe_qkernels *pe_qkernels_by_name(const char *name);
 
 #endif

@@ -37,11 +37,13 @@ pe_status pe_model_load(const char *path, const pe_model_options *opt, pe_model 
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: out is NULL");
     *out = NULL;
     if (!path) return pe_error(PE_ERR_INVALID_ARG, "pe_model_load: path is NULL");
+    pe_status s = pe_kernels_check();
+    if (s) return s;
     pe_model *m = pe_calloc(1, sizeof *m);
     if (!m) return PE_ERR_NOMEM;
     /* By magic bytes: a zip is a torch.save checkpoint, else safetensors.
      * Errors of the open already name the path. */
-    pe_status s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
+    s = pe_weights_open(&m->st, path, opt ? opt->sha256_hex : NULL);
     if (!s && opt) s = set_heads(&m->st, opt);
     if (!s && (s = pe_model_bind(m, opt ? opt->vision_only : 0))) pe_error_prefix(s, "%s", path);
     if (s) {
@@ -80,6 +82,8 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: out is NULL");
     *out = NULL;
     if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: model is NULL");
+    pe_status s = pe_kernels_check();
+    if (s) return s;
     int n = opt && opt->n_threads > 0 ? opt->n_threads : pe_cpu_count();
     if (opt && opt->n_threads < 0)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d is negative", opt->n_threads);
@@ -100,7 +104,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
             return PE_ERR_NOMEM;
         }
     }
-    pe_status s = pe_pool_create(n, &c->pool);
+    s = pe_pool_create(n, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
     if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid);

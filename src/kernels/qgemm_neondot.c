@@ -1,0 +1,286 @@
+/* ARMv8.2 dot-product kernels for q8 / q4 weights (compiled with
+ * -march=armv8.2-a+dotprod+fp16; reached only through pe_qkernels_neondot
+ * after dispatch saw ASIMDDP in HWCAP).  qgemm_ref.c is the specification;
+ * the layouts are in quant.h.  The entries without a dot product in them
+ * are the plain NEON set's.
+ *
+ * The VNNI layout of a q8 tile is what UDOT/SDOT by element wants: one
+ * 16-byte load at 64 g + 16 c holds columns 4c..4c+3 x codes k = 4g..4g+3,
+ * and lane g of a 16-byte load of activations holds the same 4 k of one row.
+ * The weights are stored unsigned (q + 128) and the activations are signed;
+ * without USDOT (i8mm) one side must change sign.  Flipping the activations
+ * (a ^ 0x80 = a + 128, one EOR per row and 16 k) costs far less in the inner
+ * loop than flipping the weights (4 EORs per 4 k), so the kernel multiplies
+ * u8 by u8 and corrects with the column sums of the stored codes, computed
+ * once per panel and call:
+ *   sum (w - 128) a = sum w (a + 128) - 128 sum w - 128 sum a,
+ * in uint32 arithmetic: it may wrap, but the true result fits int32
+ * (quant.h: K <= PE_Q8_KMAX), so the wrapped value read as int32 is it. */
+#include "qgemm_arm.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ epilogue */
+
+/* TODO(neon merge): the plain NEON set's vector GELU. */
+INLINE float32x4_t gelu4(float32x4_t v) {
+    float x[4];
+    vst1q_f32(x, v);
+    for (int i = 0; i < 4; i++) x[i] = pe_gelu_ref(x[i]);
+    return vld1q_f32(x);
+}
+
+/* Loads n <= 16 floats (zeros beyond) as 4 vectors. */
+INLINE void load16(const float *p, int n, float32x4_t v[4]) {
+    float b[PE_GEMM_NR] = {0};
+    if (n < PE_GEMM_NR) p = memcpy(b, p, (size_t)n * sizeof(float));
+    for (int c = 0; c < 4; c++) v[c] = vld1q_f32(p + 4 * c);
+}
+
+void pe_arm_qtile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
+                        const pe_epilogue *ep, int m, int n) {
+    float32x4_t bias[4], gamma[4];
+    for (int c = 0; c < 4; c++) { bias[c] = vdupq_n_f32(0.0f); gamma[c] = vdupq_n_f32(1.0f); }
+    int gelu = 0;
+    const float *res = NULL;
+    if (ep) {
+        if (ep->bias) load16(ep->bias + n, ncols, bias);
+        if (ep->gamma) load16(ep->gamma + n, ncols, gamma);
+        gelu = ep->gelu;
+        if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n;
+    }
+    for (int r = 0; r < mr; r++) {
+        float32x4_t v[4], rv[4];
+        const float32x4_t s = vdupq_n_f32(rs[r]);
+        if (res) load16(res + (size_t)r * ep->ldr, ncols, rv);
+        for (int c = 0; c < 4; c++) {
+            v[c] = vfmaq_f32(bias[c], vld1q_f32(tile + r * PE_GEMM_NR + 4 * c), s);
+            if (gelu) v[c] = gelu4(v[c]);
+            if (res) v[c] = vfmaq_f32(rv[c], gamma[c], v[c]);
+        }
+        float *o = C + (size_t)r * ldc;
+        if (ncols == PE_GEMM_NR) {
+            for (int c = 0; c < 4; c++) vst1q_f32(o + 4 * c, v[c]);
+        } else {
+            float b[PE_GEMM_NR];
+            for (int c = 0; c < 4; c++) vst1q_f32(b + 4 * c, v[c]);
+            memcpy(o, b, (size_t)ncols * sizeof(float));
+        }
+    }
+}
+
+/* ------------------------------------------------------------ q8 */
+
+#define Q8MR 5
+
+/* Per-column sums of the stored codes of one q8 panel over nb tiles. */
+static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
+    const uint8x16_t ones = vdupq_n_u8(1);
+    uint32x4_t s0 = vdupq_n_u32(0), s1 = s0, s2 = s0, s3 = s0;
+    const uint8_t *t = W + PE_Q8_HEAD;
+    for (int g = 0; g < nb * 8; g++) {
+        uint8x16x4_t w = vld1q_u8_x4(t + (size_t)g * 64);
+        s0 = vdotq_u32(s0, w.val[0], ones);
+        s1 = vdotq_u32(s1, w.val[1], ones);
+        s2 = vdotq_u32(s2, w.val[2], ones);
+        s3 = vdotq_u32(s3, w.val[3], ones);
+    }
+    vst1q_u32(sum, s0);
+    vst1q_u32(sum + 4, s1);
+    vst1q_u32(sum + 8, s2);
+    vst1q_u32(sum + 12, s3);
+}
+
+/* mr rows x 16 columns: the accumulators stay in registers over all of K
+ * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
+ * seeded with the correction, then one multiply by the column scales. */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                    const uint32_t *colsum, int nb, float *tile, const int mr) {
+    uint32x4_t acc[Q8MR][4];
+    uint32x4_t seed[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) seed[c] = vsubq_u32(vdupq_n_u32(0), vshlq_n_u32(vld1q_u32(colsum + 4 * c), 7));
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++) {
+        uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = vsubq_u32(seed[c], rs);
+    }
+    const uint8_t *t = W + PE_Q8_HEAD;
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    const uint8_t *a0 = (const uint8_t *)q;
+    /* 16 codes of K are 4 groups of 64 bytes: byte offset 16 k */
+    for (int k = 0; k < nb * PE_QK; k += 16) {
+        uint8x16_t a[Q8MR];
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) a[r] = veorq_u8(vld1q_u8(a0 + r * ldq + k), flip);
+        const uint8_t *w = t + (size_t)k * 16;
+#define Q8_GROUP(G)                                                                              \
+    do {                                                                                         \
+        uint8x16x4_t wg = vld1q_u8_x4(w + (G) * 64);                                             \
+        LOAD_FENCE();                                                                            \
+        _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                                   \
+            acc[r][0] = vdotq_laneq_u32(acc[r][0], wg.val[0], a[r], G);                          \
+            acc[r][1] = vdotq_laneq_u32(acc[r][1], wg.val[1], a[r], G);                          \
+            acc[r][2] = vdotq_laneq_u32(acc[r][2], wg.val[2], a[r], G);                          \
+            acc[r][3] = vdotq_laneq_u32(acc[r][3], wg.val[3], a[r], G);                          \
+        }                                                                                        \
+    } while (0)
+        Q8_GROUP(0);
+        Q8_GROUP(1);
+        Q8_GROUP(2);
+        Q8_GROUP(3);
+#undef Q8_GROUP
+    }
+    const float *d = (const float *)(const void *)W;
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            vst1q_f32(tile + r * 16 + 4 * c,
+                      vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), vld1q_f32(d + 4 * c)));
+}
+
+typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                      const uint32_t *colsum, int nb, float *tile);
+
+#define Q8_FN(MR)                                                                                \
+    static void q8_##MR(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,      \
+                        const uint32_t *colsum, int nb, float *tile) {                           \
+        q8_tile(q, ldq, rsum, W, colsum, nb, tile, MR);                                          \
+    }
+Q8_FN(1) Q8_FN(2) Q8_FN(3) Q8_FN(4) Q8_FN(5)
+static const q8_fn q8_tiles[Q8MR] = {q8_1, q8_2, q8_3, q8_4, q8_5};
+
+static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
+                    int n0, int n1, const pe_epilogue *ep) {
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    uint32_t colsum[PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
+        const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        q8_colsum(w, nb, colsum);
+        for (int m = m0; m < m1; m += Q8MR) {
+            const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
+            q8_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, tile);
+            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ q4 */
+
+#define Q4MR 5
+
+/* mr rows x 16 columns of q4: per 32-slice, SDOT of the 4-bit codes (0..15,
+ * non-negative as s8) with the activations, seeded with -8 * (slice sum);
+ * then scaled by the block scales into the float tile, which lives in
+ * memory: 20 integer accumulators, 5 activation rows and 4 weight registers
+ * leave no room for 20 float ones.  The half-slice loop loads the weight
+ * bytes twice (once per nibble) instead of holding both nibbles. */
+INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    int nb, float *tile, const int mr) {
+    memset(tile, 0, (size_t)mr * PE_GEMM_NR * sizeof(float));
+    const uint8x16_t low4 = vdupq_n_u8(15);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4);
+        int32x4_t acc[Q4MR][4];
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) {
+            int32x4_t init = vdupq_n_s32(-8 * bs[r * ldb + b]);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[r][c] = init;
+        }
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            int8x16_t a[Q4MR];
+#pragma GCC unroll 5
+            for (int r = 0; r < mr; r++) a[r] = vld1q_s8(q + r * ldq + (size_t)b * PE_QK + 16 * h);
+#define Q4_GROUP(G)                                                                              \
+    do {                                                                                         \
+        uint8x16x4_t v = vld1q_u8_x4(t + 2 * PE_GEMM_NR + (G) * 64);                             \
+        int8x16_t w0, w1, w2, w3;                                                                \
+        if (h) {                                                                                 \
+            w0 = vreinterpretq_s8_u8(vshrq_n_u8(v.val[0], 4));                                   \
+            w1 = vreinterpretq_s8_u8(vshrq_n_u8(v.val[1], 4));                                   \
+            w2 = vreinterpretq_s8_u8(vshrq_n_u8(v.val[2], 4));                                   \
+            w3 = vreinterpretq_s8_u8(vshrq_n_u8(v.val[3], 4));                                   \
+        } else {                                                                                 \
+            w0 = vreinterpretq_s8_u8(vandq_u8(v.val[0], low4));                                  \
+            w1 = vreinterpretq_s8_u8(vandq_u8(v.val[1], low4));                                  \
+            w2 = vreinterpretq_s8_u8(vandq_u8(v.val[2], low4));                                  \
+            w3 = vreinterpretq_s8_u8(vandq_u8(v.val[3], low4));                                  \
+        }                                                                                        \
+        _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                                   \
+            acc[r][0] = vdotq_laneq_s32(acc[r][0], w0, a[r], G);                                 \
+            acc[r][1] = vdotq_laneq_s32(acc[r][1], w1, a[r], G);                                 \
+            acc[r][2] = vdotq_laneq_s32(acc[r][2], w2, a[r], G);                                 \
+            acc[r][3] = vdotq_laneq_s32(acc[r][3], w3, a[r], G);                                 \
+        }                                                                                        \
+    } while (0)
+            Q4_GROUP(0);
+            Q4_GROUP(1);
+            Q4_GROUP(2);
+            Q4_GROUP(3);
+#undef Q4_GROUP
+        }
+        float16x8x2_t dh = vld1q_f16_x2((const float16_t *)(const void *)t);
+        const float32x4_t d[4] = {vcvt_f32_f16(vget_low_f16(dh.val[0])), vcvt_high_f32_f16(dh.val[0]),
+                                  vcvt_f32_f16(vget_low_f16(dh.val[1])), vcvt_high_f32_f16(dh.val[1])};
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                float *o = tile + r * 16 + 4 * c;
+                vst1q_f32(o, vfmaq_f32(vld1q_f32(o), vcvtq_f32_s32(acc[r][c]), d[c]));
+            }
+    }
+}
+
+typedef void (*q4_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                      int nb, float *tile);
+
+#define Q4_FN(MR)                                                                                \
+    static void q4_##MR(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb,              \
+                        const uint8_t *W, int nb, float *tile) {                                 \
+        q4_tile(q, ldq, bs, ldb, W, nb, tile, MR);                                               \
+    }
+Q4_FN(1) Q4_FN(2) Q4_FN(3) Q4_FN(4) Q4_FN(5)
+static const q4_fn q4_tiles[Q4MR] = {q4_1, q4_2, q4_3, q4_4, q4_5};
+
+void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep) {
+    const uint8_t *Wp = Wv;
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q4, K);
+    float tile[Q4MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
+        const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        for (int m = m0; m < m1; m += Q4MR) {
+            const int mr = m1 - m < Q4MR ? m1 - m : Q4MR;
+            q4_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
+                             (size_t)nb, w, nb, tile);
+            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+static void gemm_q(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    if (m1 <= m0 || n1 <= n0) return;
+    if (t == PE_WT_Q4) pe_neondot_gemm_q4(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep);
+    else gemm_q8(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep);
+}
+
+const pe_qkernels pe_qkernels_neondot = {
+    .name = "neon-dot",
+    .gemm_half = pe_neon_gemm_half,
+    .quantize_rows = pe_neon_quantize_rows,
+    .gemm_q = gemm_q,
+    .softmax_q8 = pe_neon_softmax_q8,
+    .pack_q8_t = pe_neon_pack_q8_t,
+};
