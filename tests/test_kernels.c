@@ -554,9 +554,10 @@ static void test_convert(void) {
 
 /* ------------------------------------------------------------- vector erf */
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 void pe_avx512_erf(const float *x, float *y, size_t n);
 void pe_avx2_erf(const float *x, float *y, size_t n);
+void pe_neon_erf(const float *x, float *y, size_t n);
 
 /* Dense sweep of the vector erf against libm's erff and against double erf,
  * plus the special values. */
@@ -599,6 +600,8 @@ static void test_erf(void) {
 #if defined(__x86_64__)
     if (pe_kernels_by_name("avx512")) erf_sweep("avx512", pe_avx512_erf);
     if (pe_kernels_by_name("avx2")) erf_sweep("avx2", pe_avx2_erf);
+#elif defined(__aarch64__)
+    erf_sweep("neon", pe_neon_erf);
 #endif
 }
 

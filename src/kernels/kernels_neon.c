@@ -1,38 +1,462 @@
-/* ARMv8.0 NEON kernels.  FIRST CUT: forwards to the scalar set until the NEON
- * code lands. */
+/* ARMv8.0 NEON kernels (AdvSIMD is part of every AArch64 CPU), compiled with
+ * -march=armv8-a and reached only through pe_kernels_neon.  kernels_ref.c is
+ * the specification; comments here say why, not what. */
+/* GCC 12's pre-allocation scheduler hoists the panel loads of later k steps
+ * and runs the 5 x 16 tile out of registers (a spill and reloads in the
+ * inner loop, seen in its assembly); without it the tile stays in
+ * registers.  Clang does not need it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
+
 #include "kernels.h"
+#include "simd_neon.h"
+
+#include <arm_neon.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Test hook: the vector erf on n floats (n any), for the dense sweep. */
+void pe_neon_erf(const float *x, float *y, size_t n);
+void pe_neon_erf(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i += 4) {
+        int c = n - i < 4 ? (int)(n - i) : 4;
+        store4_part(y + i, erf_neon(load4_part(x + i, c)), c);
+    }
+}
+
+/* ---------------------------------------------------------------- gemm */
+
+/* Register tile: MR rows x 16 columns (one panel) = 20 accumulators of 4
+ * floats.  Per 4 steps of k: one 4-float load of A per row (kept in a
+ * register and used by element), 16 loads of the panel, 80 by-element
+ * FMLAs; 20 + 5 + 4 of the 32 vector registers. */
+#define GEMM_MR 5
+
+/* One k of the tile: the panel row (4 vectors) times lane L of each row's
+ * A vector.  A macro because the lane must be a constant before unrolling. */
+#define GEMM_STEP(L)                                                                     \
+    do {                                                                                 \
+        const float *wl = w + (L) * PE_GEMM_NR;                                          \
+        float32x4_t b0 = vld1q_f32(wl), b1 = vld1q_f32(wl + 4), b2 = vld1q_f32(wl + 8),  \
+                    b3 = vld1q_f32(wl + 12);                                             \
+        _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                           \
+            acc[r][0] = vfmaq_laneq_f32(acc[r][0], b0, av[r], L);                        \
+            acc[r][1] = vfmaq_laneq_f32(acc[r][1], b1, av[r], L);                        \
+            acc[r][2] = vfmaq_laneq_f32(acc[r][2], b2, av[r], L);                        \
+            acc[r][3] = vfmaq_laneq_f32(acc[r][3], b3, av[r], L);                        \
+        }                                                                                \
+    } while (0)
+
+/* The microkernel, instantiated for every row count so that the
+ * accumulator array lives in registers (the loops over rows and columns are
+ * fully unrolled; GCC 12 spills otherwise). */
+INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *tile, const int mr) {
+    float32x4_t acc[GEMM_MR][4];
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    const float *a[GEMM_MR];
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++) a[r] = A + r * lda;
+
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        float32x4_t av[GEMM_MR];
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) av[r] = vld1q_f32(a[r] + k);
+        const float *w = W + (size_t)k * PE_GEMM_NR;
+        GEMM_STEP(0);
+        GEMM_STEP(1);
+        GEMM_STEP(2);
+        GEMM_STEP(3);
+    }
+    for (; k < K; k++) {
+        const float *w = W + (size_t)k * PE_GEMM_NR;
+        float32x4_t b0 = vld1q_f32(w), b1 = vld1q_f32(w + 4), b2 = vld1q_f32(w + 8),
+                    b3 = vld1q_f32(w + 12);
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) {
+            float ak = a[r][k];
+            acc[r][0] = vfmaq_n_f32(acc[r][0], b0, ak);
+            acc[r][1] = vfmaq_n_f32(acc[r][1], b1, ak);
+            acc[r][2] = vfmaq_n_f32(acc[r][2], b2, ak);
+            acc[r][3] = vfmaq_n_f32(acc[r][3], b3, ak);
+        }
+    }
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+}
+
+typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *tile);
+
+#define TILE_FN(MR)                                                                       \
+    static void gemm_tile_##MR(const float *A, size_t lda, const float *W, int K, float *t) { \
+        gemm_tile(A, lda, W, K, t, MR);                                                   \
+    }
+TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5)
+static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
+                                                 gemm_tile_4, gemm_tile_5};
+
+/* Panels of W kept hot in L2 while every row block of A passes over them
+ * (phone cores: 256-512 KiB of L2 per core, half of it for W). */
+#ifndef GEMM_W_BLOCK_BYTES
+#define GEMM_W_BLOCK_BYTES (128u * 1024u)
+#endif
 
 static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
-    pe_kernels_scalar.gemm(A, lda, Wp, N, K, C, ldc, m0, m1, n0, n1, ep);
+    (void)N;
+    if (m1 <= m0 || n1 <= n0) return;
+    const size_t pstride = (size_t)K * PE_GEMM_NR;
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
+    const int pblock = fit < 1 ? 1 : fit > 1024 ? 1024 : (int)fit;
+    float tile[GEMM_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int pb = p0; pb < p1; pb += pblock) {
+        int pe = pb + pblock < p1 ? pb + pblock : p1;
+        for (int m = m0; m < m1; m += GEMM_MR) {
+            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
+            const float *a = A + (size_t)m * lda;
+            for (int p = pb; p < pe; p++) {
+                int n = p * PE_GEMM_NR;
+                int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+                gemm_tiles[mr - 1](a, (size_t)lda, Wp + (size_t)p * pstride, K, tile);
+                pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            }
+        }
+    }
+}
+
+/* ----------------------------------------------------------- attention */
+
+/* Blocks of up to 32 queries stream over tiles of 64 keys.  Scores come
+ * query-major (st[i][j]) from 4 x 4 blocks of dot products whose lanes run
+ * along the head dimension (16 accumulators, one pairwise-add tree at the
+ * end), so neither q nor k needs a transpose; the online softmax is then a
+ * row operation, and P V is the GEMM tile again with P as A (used by
+ * element) and the value rows as the panel. */
+#define ATT_QB 32
+#define ATT_KT 64
+
+/* Scores of 4 queries (rows q[0..3]) against 4 keys (rows k[0..3]) into
+ * st[i][j0 + j], dh any. */
+static void att_scores4x4(const float *const q[4], const float *const k[4], int dh, float *st,
+                          int j0) {
+    float32x4_t acc[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.0f);
+    int d = 0;
+    for (; d + 4 <= dh; d += 4) {
+        float32x4_t qv[4], kv[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) qv[i] = vld1q_f32(q[i] + d), kv[i] = vld1q_f32(k[i] + d);
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) acc[i][j] = vfmaq_f32(acc[i][j], qv[i], kv[j]);
+    }
+    float tail[4][4] = {{0}};
+    for (; d < dh; d++)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 4; j++) tail[i][j] += q[i][d] * k[j][d];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        float32x4_t s = vpaddq_f32(vpaddq_f32(acc[i][0], acc[i][1]), vpaddq_f32(acc[i][2], acc[i][3]));
+        vst1q_f32(st + i * ATT_KT + j0, vaddq_f32(s, vld1q_f32(tail[i])));
+    }
+}
+
+/* st[i][0..nk) for queries [0, nq) of the block; rows past nq or nk are
+ * clamped to the last one and their results dropped. */
+static void att_scores(const float *q, size_t ldq, int nq, const float *k, size_t ldk, int nk,
+                       int dh, float *st) {
+    float tmp[4 * ATT_KT];
+    for (int i0 = 0; i0 < nq; i0 += 4) {
+        const float *qr[4], *kr[4];
+        for (int i = 0; i < 4; i++) qr[i] = q + (size_t)(i0 + i < nq ? i0 + i : nq - 1) * ldq;
+        const int full = nq - i0 >= 4;
+        float *dst = full ? st + i0 * ATT_KT : tmp;
+        for (int j0 = 0; j0 < nk; j0 += 4) {
+            for (int j = 0; j < 4; j++) kr[j] = k + (size_t)(j0 + j < nk ? j0 + j : nk - 1) * ldk;
+            if (j0 + 4 <= nk) {
+                att_scores4x4(qr, kr, dh, dst, j0);
+            } else {
+                float part[4 * ATT_KT];
+                att_scores4x4(qr, kr, dh, part, 0);
+                for (int i = 0; i < 4; i++)
+                    memcpy(dst + i * ATT_KT + j0, part + i * ATT_KT, (size_t)(nk - j0) * sizeof(float));
+            }
+        }
+        if (!full)
+            for (int i = 0; i < nq - i0; i++)
+                memcpy(st + (i0 + i) * ATT_KT, tmp + i * ATT_KT, (size_t)nk * sizeof(float));
+    }
+}
+
+/* Row i of the tile: scores to weights in place (zero past `vis`, the keys
+ * this query sees), advancing its running max m and sum l; returns the
+ * factor for its old accumulator. */
+static float att_softmax_row(float *s, int nk, int vis, float scale, float *m, float *l) {
+    if (vis <= 0) {
+        memset(s, 0, (size_t)nk * sizeof(float));
+        return 1.0f;
+    }
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    int j = 0;
+    for (; j + 4 <= vis; j += 4) mx = vmaxq_f32(mx, vld1q_f32(s + j));
+    float mt = vmaxvq_f32(mx);
+    for (; j < vis; j++) mt = fmaxf(mt, s[j]);
+    mt *= scale;
+    float mnew = fmaxf(*m, mt);
+    float alpha = expf(*m - mnew); /* 0 for the first tile (m = -inf) */
+    const float32x4_t vs = vdupq_n_f32(scale), vm = vdupq_n_f32(mnew);
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    for (j = 0; j < vis; j += 4) {
+        int c = vis - j < 4 ? vis - j : 4;
+        float32x4_t p = exp_neon(vsubq_f32(vmulq_f32(load4_part(s + j, c), vs), vm));
+        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
+        store4_part(s + j, p, c);
+        sum = vaddq_f32(sum, p);
+    }
+    if (nk > vis) memset(s + vis, 0, (size_t)(nk - vis) * sizeof(float));
+    *l = *l * alpha + vaddvq_f32(sum);
+    *m = mnew;
+    return alpha;
+}
+
+/* oacc[i][d0 .. d0 + 4 NC) = alpha_i oacc + sum_j p[i][j] v_j[...] for 4
+ * query rows (clamped like the scores; the rows past nq are scratch). */
+INLINE void att_pv4(const float *const p[4], const float *v, size_t ldv, int nk, float *const o[4],
+                    const float alpha[4], int d0, const int NC) {
+    float32x4_t acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) acc[r][c] = vmulq_n_f32(vld1q_f32(o[r] + d0 + c * 4), alpha[r]);
+    int j = 0;
+#define PV_STEP(L)                                                                        \
+    do {                                                                                  \
+        const float *vj = v + (size_t)(j + (L)) * ldv + d0;                               \
+        float32x4_t vv[4];                                                                \
+        _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++) vv[c] = vld1q_f32(vj + c * 4); \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                               \
+            _Pragma("GCC unroll 4") for (int c = 0; c < NC; c++)                          \
+                acc[r][c] = vfmaq_laneq_f32(acc[r][c], vv[c], pv[r], L);                  \
+    } while (0)
+    for (; j + 4 <= nk; j += 4) {
+        float32x4_t pv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) pv[r] = vld1q_f32(p[r] + j);
+        PV_STEP(0);
+        PV_STEP(1);
+        PV_STEP(2);
+        PV_STEP(3);
+    }
+#undef PV_STEP
+    for (; j < nk; j++) {
+        const float *vj = v + (size_t)j * ldv + d0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) {
+            float32x4_t vv = vld1q_f32(vj + c * 4);
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) acc[r][c] = vfmaq_n_f32(acc[r][c], vv, p[r][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) vst1q_f32(o[r] + d0 + c * 4, acc[r][c]);
+}
+
+static void att_pv(const float *st, int nq, const float *v, size_t ldv, int nk, float *oacc,
+                   int dh, const float *alpha) {
+    for (int i0 = 0; i0 < nq; i0 += 4) {
+        const float *p[4];
+        float *o[4], al[4];
+        for (int r = 0; r < 4; r++) {
+            int i = i0 + r < nq ? i0 + r : nq - 1;
+            p[r] = st + i * ATT_KT;
+            o[r] = oacc + (size_t)(i0 + r) * dh; /* rows < ATT_QB exist */
+            al[r] = alpha[i];
+        }
+        int d0 = 0;
+        for (; d0 + 16 <= dh; d0 += 16) att_pv4(p, v, ldv, nk, o, al, d0, 4);
+        switch ((dh - d0) / 4) {
+        case 3: att_pv4(p, v, ldv, nk, o, al, d0, 3); break;
+        case 2: att_pv4(p, v, ldv, nk, o, al, d0, 2); break;
+        case 1: att_pv4(p, v, ldv, nk, o, al, d0, 1); break;
+        default: break;
+        }
+        for (int d = d0 + (dh - d0) / 4 * 4; d < dh; d++)
+            for (int r = 0; r < 4; r++) {
+                float s = o[r][d] * al[r];
+                for (int j = 0; j < nk; j++) s += p[r][j] * v[(size_t)j * ldv + d];
+                o[r][d] = s;
+            }
+    }
 }
 
 static void attention_neon(const float *q, int ldq, const float *k, int ldk, const float *v,
                            int ldv, float *o, int ldo, int Tq, int Tk, int dh, float scale,
                            int causal, int causal_offset, float *scratch) {
-    pe_kernels_scalar.attention(q, ldq, k, ldk, v, ldv, o, ldo, Tq, Tk, dh, scale, causal,
-                                causal_offset, scratch);
+    float *st = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [32][64] */
+    float *oacc = st + ATT_QB * ATT_KT;                                  /* [32][dh] */
+    float m[ATT_QB], l[ATT_QB], alpha[ATT_QB];
+
+    for (int qb = 0; qb < Tq; qb += ATT_QB) {
+        int nq = Tq - qb < ATT_QB ? Tq - qb : ATT_QB;
+        long kend = Tk;
+        if (causal && (long)qb + nq + causal_offset < kend) kend = (long)qb + nq + causal_offset;
+        if (kend <= 0) {
+            for (int i = 0; i < nq; i++) memset(o + (size_t)(qb + i) * ldo, 0, (size_t)dh * 4);
+            continue;
+        }
+        memset(oacc, 0, (size_t)ATT_QB * dh * sizeof(float));
+        for (int i = 0; i < nq; i++) m[i] = -INFINITY, l[i] = 0.0f;
+
+        for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
+            int nk = kend - j0 < ATT_KT ? (int)(kend - j0) : ATT_KT;
+            att_scores(q + (size_t)qb * ldq, (size_t)ldq, nq, k + (size_t)j0 * ldk, (size_t)ldk, nk,
+                       dh, st);
+            for (int i = 0; i < nq; i++) {
+                /* query qb+i sees key j0+j iff j0 + j <= qb + i + offset */
+                long vis = causal ? (long)qb + i + causal_offset - j0 + 1 : nk;
+                vis = vis < 0 ? 0 : vis > nk ? nk : vis;
+                alpha[i] = att_softmax_row(st + i * ATT_KT, nk, (int)vis, scale, &m[i], &l[i]);
+            }
+            att_pv(st, nq, v + (size_t)j0 * ldv, (size_t)ldv, nk, oacc, dh, alpha);
+        }
+
+        for (int i = 0; i < nq; i++) {
+            const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+            const float *src = oacc + (size_t)i * dh;
+            float *dst = o + (size_t)(qb + i) * ldo;
+            for (int d = 0; d < dh; d += 4) {
+                int c = dh - d < 4 ? dh - d : 4;
+                store4_part(dst + d, vmulq_n_f32(load4_part(src + d, c), inv), c);
+            }
+        }
+    }
 }
 
 static float softmax_neon(float *x, int n, float scale) {
-    return pe_kernels_scalar.softmax(x, n, scale);
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxvq_f32(mx);
+    for (; i < n; i++) m = fmaxf(m, x[i]);
+    const float32x4_t vm = vdupq_n_f32(m), vs = vdupq_n_f32(scale);
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    for (i = 0; i < n; i += 4) {
+        int c = n - i < 4 ? n - i : 4;
+        float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + i, c), vm), vs));
+        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
+        store4_part(x + i, p, c);
+        sum = vaddq_f32(sum, p);
+    }
+    return vaddvq_f32(sum);
 }
+
+/* ----------------------------------------------------------- layernorm */
 
 static void layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows, int n,
                            const float *w, const float *b, float eps) {
-    pe_kernels_scalar.layernorm(x, ldx, y, ldy, rows, n, w, b, eps);
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * ldx;
+        float *yr = y + (size_t)r * ldy;
+        float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            s0 = vaddq_f32(s0, vld1q_f32(xr + i));
+            s1 = vaddq_f32(s1, vld1q_f32(xr + i + 4));
+        }
+        for (; i < n; i += 4) s0 = vaddq_f32(s0, load4_part(xr + i, n - i));
+        const float mean = vaddvq_f32(vaddq_f32(s0, s1)) / (float)n;
+
+        /* two passes: a large mean must not cancel the variance */
+        const float32x4_t vm = vdupq_n_f32(mean);
+        s0 = s1 = vdupq_n_f32(0.0f);
+        for (i = 0; i + 8 <= n; i += 8) {
+            float32x4_t d0 = vsubq_f32(vld1q_f32(xr + i), vm), d1 = vsubq_f32(vld1q_f32(xr + i + 4), vm);
+            s0 = vfmaq_f32(s0, d0, d0);
+            s1 = vfmaq_f32(s1, d1, d1);
+        }
+        float tail = 0.0f;
+        for (; i < n; i++) tail += (xr[i] - mean) * (xr[i] - mean);
+        const float var = (vaddvq_f32(vaddq_f32(s0, s1)) + tail) / (float)n;
+        const float32x4_t rstd = vdupq_n_f32(1.0f / sqrtf(var + eps));
+
+        for (i = 0; i < n; i += 4) {
+            int c = n - i < 4 ? n - i : 4;
+            float32x4_t t = vmulq_f32(vsubq_f32(load4_part(xr + i, c), vm), rstd);
+            t = vfmaq_f32(load4_part(b + i, c), t, load4_part(w + i, c));
+            store4_part(yr + i, t, c);
+        }
+    }
 }
+
+/* ---------------------------------------------------------------- rope */
 
 static void rope_neon(float *x, int ldx, int T, int n, const float *cs) {
-    pe_kernels_scalar.rope(x, ldx, T, n, cs);
+    const int h = n / 2;
+    for (int t = 0; t < T; t++) {
+        float *xt = x + (size_t)t * ldx;
+        const float *c = cs + (size_t)t * n, *s = c + h;
+        int i = 0;
+        /* 4 pairs at a time: de-interleave, rotate, interleave back */
+        for (; i + 4 <= h; i += 4) {
+            float32x4x2_t p = vld2q_f32(xt + 2 * i);
+            float32x4_t cv = vld1q_f32(c + i), sv = vld1q_f32(s + i);
+            float32x4x2_t o;
+            o.val[0] = vfmsq_f32(vmulq_f32(p.val[0], cv), p.val[1], sv);
+            o.val[1] = vfmaq_f32(vmulq_f32(p.val[1], cv), p.val[0], sv);
+            vst2q_f32(xt + 2 * i, o);
+        }
+        for (; i < h; i++) {
+            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
+            xt[2 * i] = x0 * c[i] - x1 * s[i];
+            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
+        }
+    }
 }
 
+/* --------------------------------------------------------- conversions */
+
+/* FCVTL (half to single) is in ARMv8.0 AdvSIMD; the half is reinterpreted
+ * from its bits, no fp16 arithmetic is involved. */
 static void f16_to_f32_neon(const uint16_t *src, float *dst, size_t n) {
-    pe_kernels_scalar.f16_to_f32(src, dst, n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t h = vld1q_u16(src + i);
+        vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h))));
+        vst1q_f32(dst + i + 4, vcvt_f32_f16(vreinterpret_f16_u16(vget_high_u16(h))));
+    }
+    for (; i < n; i += 4) {
+        int c = n - i < 4 ? (int)(n - i) : 4;
+        uint16_t t[4] = {0, 0, 0, 0};
+        memcpy(t, src + i, (size_t)c * 2);
+        store4_part(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(t))), c);
+    }
 }
 
 static void bf16_to_f32_neon(const uint16_t *src, float *dst, size_t n) {
-    pe_kernels_scalar.bf16_to_f32(src, dst, n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t h = vld1q_u16(src + i);
+        vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16)));
+        vst1q_f32(dst + i + 4, vreinterpretq_f32_u32(vshll_high_n_u16(h, 16)));
+    }
+    for (; i < n; i++) {
+        uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &u, 4);
+    }
 }
 
 const pe_kernels pe_kernels_neon = {
