@@ -252,6 +252,27 @@ static void test_nonfinite(void) {
             CHECK(isnan(qa.s[1]) && zeros == qa.ldq && qa.rsum[1] == 0 && qa.bsum[qa.ldq / PE_QK] == 0 &&
                       isfinite(qa.s[0]) && isfinite(qa.s[2]) && qa.rsum[0] != 0,
                   "%s quantize_rows with %s: row scale %g", sets[k], kind ? "inf" : "NaN", qa.s[1]);
+            /* the GEMMs: row 1 all NaN (through the epilogue too), the others finite */
+            for (int t = PE_WT_Q8; t <= PE_WT_Q4; t++) {
+                enum { N = 20 };
+                float W[N * K], C[M * N], bias[N];
+                for (int i = 0; i < N * K; i++) W[i] = rng_float(-1, 1);
+                for (int i = 0; i < N; i++) bias[i] = rng_float(-1, 1);
+                const size_t pb = pe_qpack_panel_bytes((pe_wtype)t, K);
+                uint8_t *Wp = xalloc(pe_qpack_bytes((pe_wtype)t, N, K));
+                for (int p = 0; p * 16 < N; p++)
+                    pe_qpack_panel((pe_wtype)t, Wp + p * pb, W + p * 16 * K, PE_MIN(16, N - p * 16), K, K);
+                const pe_epilogue ep = {.bias = bias, .gelu = 1};
+                qk->gemm_q(&qa, Wp, K, C, N, 0, M, 0, N, &ep, (pe_wtype)t);
+                int nan1 = 0, fin = 0;
+                for (int n = 0; n < N; n++) {
+                    nan1 += isnan(C[N + n]) != 0;
+                    fin += isfinite(C[n]) && isfinite(C[2 * N + n]);
+                }
+                CHECK(nan1 == N && fin == N, "%s %s gemm with a %s row: %d NaN in it, %d finite pairs", sets[k],
+                      pe_wtype_name((pe_wtype)t), kind ? "inf" : "NaN", nan1, fin);
+                pe_free(Wp);
+            }
             /* scores */
             float S[K];
             for (int i = 0; i < K; i++) S[i] = B[K + i];
@@ -318,6 +339,8 @@ static const shape shapes[] = {
     {1, 1, 1, 0, 1, 0, 1},       {5, 16, 32, 0, 5, 0, 16},   {7, 17, 33, 0, 7, 0, 17},
     {13, 33, 100, 2, 11, 16, 33}, {37, 64, 192, 0, 37, 0, 64}, {19, 48, 768, 3, 19, 16, 48},
     {1, 512, 192, 0, 1, 0, 512}, {61, 40, 61, 0, 61, 0, 40},
+    /* every row tail of the 4- and 5-row ARM tiles */
+    {3, 16, 32, 0, 3, 0, 16},    {14, 24, 96, 0, 14, 0, 24},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual. */

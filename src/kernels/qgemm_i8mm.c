@@ -9,10 +9,12 @@
  * kernel.  The operand it wants is 2 columns x 8 consecutive k; the stored
  * VNNI layout holds 4 columns x 4 k per 16 bytes (quant.h), so ZIP1/ZIP2 on
  * the 32-bit lanes of the registers of groups g and g + 1 give columns
- * (4c, 4c+1) and (4c+2, 4c+3) x k = 4g..4g+7.  That is 8 ZIPs per 8 k,
- * shared by the 16 USMMLAs of the 4 rows of a tile; a layout stored for
- * i8mm would save them, but quantized files are mapped zero-copy and shared
- * by every ISA, so the file format stays one.
+ * (4c, 4c+1) and (4c+2, 4c+3) x k = 4g..4g+7.  That is 8 ZIPs per 8 k
+ * against 16 USMMLAs of a 4-row tile, a third of the vector work; so they
+ * are done once per panel and call into a stack copy that every row tile
+ * reads (for K up to ZIP_KMAX), and in registers otherwise.  A layout stored
+ * for i8mm would save even that, but quantized files are mapped zero-copy
+ * and shared by every ISA, so the file format stays one.
  *
  * q4 runs the dot-product set's SDOT kernel (its nibbles need unpacking
  * either way, and a second float accumulator set leaves no registers for
@@ -36,9 +38,38 @@ INLINE uint8x16_t zip2_32(uint8x16_t a, uint8x16_t b) {
     return vreinterpretq_u8_u32(vzip2q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
 }
 
-/* mr rows (an odd last row is computed twice and stored once). */
-INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W, int nb,
-                    float *tile, const int mr) {
+/* The ZIPs of one panel's codes done once per call instead of once per
+ * tile: 128 bytes per 8 k, the 8 operands (column pairs 0-1, 2-3, ..., 14-15)
+ * in order.  Held on the stack for K up to ZIP_KMAX (B16's 3072 inputs);
+ * longer rows zip in registers. */
+#define ZIP_KMAX 3072
+
+static void zip_panel(const uint8_t *W, int nb, uint8_t *Z) {
+    const uint8_t *t = W + PE_Q8_HEAD;
+    for (int k = 0; k < nb * PE_QK; k += 8) {
+        const uint8x16x4_t g0 = vld1q_u8_x4(t + (size_t)k * 16), g1 = vld1q_u8_x4(t + (size_t)k * 16 + 64);
+        uint8x16x4_t z0, z1;
+        z0.val[0] = zip1_32(g0.val[0], g1.val[0]);
+        z0.val[1] = zip2_32(g0.val[0], g1.val[0]);
+        z0.val[2] = zip1_32(g0.val[1], g1.val[1]);
+        z0.val[3] = zip2_32(g0.val[1], g1.val[1]);
+        z1.val[0] = zip1_32(g0.val[2], g1.val[2]);
+        z1.val[1] = zip2_32(g0.val[2], g1.val[2]);
+        z1.val[2] = zip1_32(g0.val[3], g1.val[3]);
+        z1.val[3] = zip2_32(g0.val[3], g1.val[3]);
+        vst1q_u8_x4(Z + (size_t)k * 16, z0);
+        vst1q_u8_x4(Z + (size_t)k * 16 + 64, z1);
+    }
+}
+
+/* mr rows (an odd last row is computed twice and stored once) over all of
+ * K, 16 at a time: the 16 codes of two rows are ZIPped (on 64 bits) into
+ * the operands of two 8-k steps; per step, the weights come pre-zipped from
+ * Z or are ZIPped here from the panel (zipped != 0), half a group at a time
+ * (the 8 registers of two groups and their ZIPs at once would spill an
+ * accumulator). */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                    const uint8_t *Z, int nb, float *tile, const int mr, const int zipped) {
     const int pairs = (mr + 1) / 2;
     const int8_t *row[Q8MR];
     int32x4_t acc[PAIRS][8];
@@ -53,27 +84,36 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         for (int c = 0; c < 8; c++) acc[p][c] = init;
     }
     const uint8_t *t = W + PE_Q8_HEAD;
-    /* 8 codes of K are 2 groups of 64 bytes: byte offset 16 k */
-    for (int k = 0; k < nb * PE_QK; k += 8) {
-        int8x16_t a[PAIRS];
+    /* 8 codes of K are 2 groups of 64 bytes, or 8 operands: offset 16 k */
+    for (int k = 0; k < nb * PE_QK; k += 16) {
+        int8x16_t a[PAIRS][2];
 #pragma GCC unroll 2
-        for (int p = 0; p < pairs; p++) a[p] = rows8(row[2 * p] + k, row[2 * p + 1] + k);
-        const uint8_t *w = t + (size_t)k * 16;
-        /* half a group (8 columns) at a time: all 8 registers of the two
-         * groups and their 8 ZIPs at once would spill an accumulator */
+        for (int p = 0; p < pairs; p++) {
+            const int64x2_t r0 = vreinterpretq_s64_s8(vld1q_s8(row[2 * p] + k));
+            const int64x2_t r1 = vreinterpretq_s64_s8(vld1q_s8(row[2 * p + 1] + k));
+            a[p][0] = vreinterpretq_s8_s64(vzip1q_s64(r0, r1));
+            a[p][1] = vreinterpretq_s8_s64(vzip2q_s64(r0, r1));
+        }
 #pragma GCC unroll 2
-        for (int c2 = 0; c2 < 4; c2 += 2) {
-            const uint8x16x2_t g0 = vld1q_u8_x2(w + 16 * c2), g1 = vld1q_u8_x2(w + 64 + 16 * c2);
-            LOAD_FENCE();
+        for (int h = 0; h < 2; h++) {
+            const size_t o = (size_t)(k + 8 * h) * 16;
 #pragma GCC unroll 2
-            for (int i = 0; i < 2; i++) {
-                const int c = c2 + i;
-                const uint8x16_t lo = zip1_32(g0.val[i], g1.val[i]), hi = zip2_32(g0.val[i], g1.val[i]);
-#pragma GCC unroll 2
-                for (int p = 0; p < pairs; p++) {
-                    acc[p][2 * c] = vusmmlaq_s32(acc[p][2 * c], lo, a[p]);
-                    acc[p][2 * c + 1] = vusmmlaq_s32(acc[p][2 * c + 1], hi, a[p]);
+            for (int c2 = 0; c2 < 4; c2 += 2) {
+                uint8x16_t b[4];
+                if (zipped) {
+                    const uint8x16x4_t z = vld1q_u8_x4(Z + o + 32 * c2);
+                    b[0] = z.val[0], b[1] = z.val[1], b[2] = z.val[2], b[3] = z.val[3];
+                } else {
+                    const uint8x16x2_t g0 = vld1q_u8_x2(t + o + 16 * c2), g1 = vld1q_u8_x2(t + o + 64 + 16 * c2);
+                    b[0] = zip1_32(g0.val[0], g1.val[0]), b[1] = zip2_32(g0.val[0], g1.val[0]);
+                    b[2] = zip1_32(g0.val[1], g1.val[1]), b[3] = zip2_32(g0.val[1], g1.val[1]);
                 }
+                LOAD_FENCE();
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++)
+#pragma GCC unroll 2
+                    for (int p = 0; p < pairs; p++)
+                        acc[p][2 * c2 + i] = vusmmlaq_s32(acc[p][2 * c2 + i], b[i], a[p][h]);
             }
         }
     }
@@ -93,16 +133,17 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
     }
 }
 
-typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W, int nb,
-                      float *tile);
+typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                      const uint8_t *Z, int nb, float *tile);
 
-#define Q8_FN(MR)                                                                                \
-    static void q8_##MR(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,      \
-                        int nb, float *tile) {                                                   \
-        q8_tile(q, ldq, rsum, W, nb, tile, MR);                                                  \
+#define Q8_FN(MR, ZIPPED)                                                                        \
+    static void q8_##MR##_##ZIPPED(const int8_t *q, size_t ldq, const int32_t *rsum,             \
+                                   const uint8_t *W, const uint8_t *Z, int nb, float *tile) {    \
+        q8_tile(q, ldq, rsum, W, Z, nb, tile, MR, ZIPPED);                                       \
     }
-Q8_FN(1) Q8_FN(2) Q8_FN(3) Q8_FN(4)
-static const q8_fn q8_tiles[Q8MR] = {q8_1, q8_2, q8_3, q8_4};
+#define Q8_FNS(MR) Q8_FN(MR, 0) Q8_FN(MR, 1)
+Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
+static const q8_fn q8_tiles[2][Q8MR] = {{q8_1_0, q8_2_0, q8_3_0, q8_4_0}, {q8_1_1, q8_2_1, q8_3_1, q8_4_1}};
 
 static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
@@ -114,13 +155,18 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     const uint8_t *Wp = Wv;
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    /* one tile of rows cannot pay for zipping the panel first */
+    const int zipped = nb * PE_QK <= ZIP_KMAX && m1 - m0 > Q8MR;
+    uint8_t Z[ZIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        if (zipped) zip_panel(w, nb, Z);
         for (int m = m0; m < m1; m += Q8MR) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
-            q8_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, nb, tile);
+            q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
+                                     tile);
             pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
