@@ -349,8 +349,10 @@ PE_API pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int contex
 /* Floating-point operations of one forward pass at height x width (GEMMs and
  * attention; 2 per multiply-add), for GFLOP/s reports. */
 PE_API pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops);
-/* Name of the kernel set in use: "avx512", "avx2", "scalar" (PECORE_ISA
- * overrides it). */
+/* Name of the kernel level in use: "avx512", "avx2", "neon-i8mm", "neon-dot",
+ * "neon", "scalar" (PECORE_ISA=<name> forces one; a level this CPU lacks or
+ * an unknown name makes pe_model_load and pe_ctx_create fail with
+ * PE_ERR_UNSUPPORTED). */
 PE_API const char *pe_kernel_isa(void);
 /* Measures the machine's FMA throughput with the active kernel set's vector
  * width on n_threads threads (about 0.3 s). GFLOP/s. */

@@ -25,6 +25,8 @@ static loop_fn pick_loop(void) {
     const char *name = pe_kernels_get()->name;
     if (!strcmp(name, "avx512")) return pe_peak_loop_avx512;
     if (!strcmp(name, "avx2")) return pe_peak_loop_avx2;
+#elif defined(__aarch64__)
+    if (!strcmp(pe_kernels_get()->name, "neon")) return pe_peak_loop_neon;
 #endif
     return scalar_loop;
 }

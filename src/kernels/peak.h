@@ -7,5 +7,6 @@
  * number of floating-point operations done (2 per lane per FMA). */
 double pe_peak_loop_avx512(long iters);
 double pe_peak_loop_avx2(long iters);
+double pe_peak_loop_neon(long iters);
 
 #endif

@@ -1,28 +1,332 @@
-/* ARMv8.0 NEON kernels for reduced-precision weights.  qgemm_ref.c is the
- * specification; layouts are in quant.h.
- * FIRST CUT: entries forward to the scalar set until the NEON code lands. */
+/* ARMv8.0 NEON kernels for reduced-precision weights: no dot-product
+ * instructions, so int8 products are widened (SMULL/SMLAL into int16, SADALP
+ * into int32).  qgemm_ref.c is the specification; layouts are in quant.h.
+ * The entries of qgemm_neon.h are shared with the dot-product and i8mm sets. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
+#endif
+
 #include "qgemm_neon.h"
+#include "simd_neon.h"
 
 #include <arm_neon.h>
+#include <math.h>
+#include <string.h>
 
-void pe_neon_gemm_half(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+INLINE int imin(int a, int b) { return a < b ? a : b; }
+
+/* ------------------------------------------------------------ f16 / bf16 */
+
+/* The f32 tile of kernels_neon.c with the panel row widened as it is
+ * loaded: FCVTL for f16 (ARMv8.0), a 16-bit shift for bf16. */
+#define HALF_MR 5
+
+INLINE void load_half16(const uint16_t *p, float32x4_t b[4], const int bf16) {
+    uint16x8_t h0 = vld1q_u16(p), h1 = vld1q_u16(p + 8);
+    if (bf16) {
+        b[0] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h0), 16));
+        b[1] = vreinterpretq_f32_u32(vshll_high_n_u16(h0, 16));
+        b[2] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h1), 16));
+        b[3] = vreinterpretq_f32_u32(vshll_high_n_u16(h1, 16));
+    } else {
+        b[0] = vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h0)));
+        b[1] = vcvt_high_f32_f16(vreinterpretq_f16_u16(h0));
+        b[2] = vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(h1)));
+        b[3] = vcvt_high_f32_f16(vreinterpretq_f16_u16(h1));
+    }
+}
+
+#define HALF_STEP(L)                                                                 \
+    do {                                                                             \
+        float32x4_t b[4];                                                            \
+        load_half16(W + (size_t)(k + (L)) * PE_GEMM_NR, b, bf16);                    \
+        _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++)                         \
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                      \
+                acc[r][c] = vfmaq_laneq_f32(acc[r][c], b[c], av[r], L);              \
+    } while (0)
+
+INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
+                      const int mr, const int bf16) {
+    float32x4_t acc[HALF_MR][4];
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        float32x4_t av[HALF_MR];
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) av[r] = vld1q_f32(A + r * lda + k);
+        HALF_STEP(0);
+        HALF_STEP(1);
+        HALF_STEP(2);
+        HALF_STEP(3);
+    }
+    for (; k < K; k++) {
+        float32x4_t b[4];
+        load_half16(W + (size_t)k * PE_GEMM_NR, b, bf16);
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[r][c] = vfmaq_n_f32(acc[r][c], b[c], A[r * lda + k]);
+    }
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+}
+
+typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
+#define HALF_FN(R, BF)                                                                         \
+    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
+        half_tile(A, lda, W, K, t, R, BF);                                                     \
+    }
+#define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
+HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5)
+static const half_fn half_tiles[2][HALF_MR] = {
+    {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5},
+    {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5},
+};
+
+void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                        int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    pe_qkernels_scalar.gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, t);
+    const uint16_t *Wp = Wv;
+    const int bf16 = t == PE_WT_BF16;
+    float tile[HALF_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
+        int ncols = imin(n1 - n, PE_GEMM_NR);
+        for (int m = m0; m < m1; m += HALF_MR) {
+            int mr = imin(m1 - m, HALF_MR);
+            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
+            pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
 }
 
+/* ------------------------------------------------------------ activations */
+
+/* Bit-exact with quantize_rows_ref: the max of |a| taken on the bit
+ * patterns (a NaN or an infinity is above every finite value, so one
+ * compare finds them), the same single rounding of a * (127 / amax), and
+ * FCVTNS rounds to nearest even as lrintf does in the default mode. */
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
-    pe_qkernels_scalar.quantize_rows(A, lda, K, m0, m1, qa);
+    const int nb = qa->ldq / PE_QK;
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        int8_t *q = qa->q + (size_t)m * qa->ldq;
+        uint32x4_t mx = vdupq_n_u32(0);
+        const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
+        for (int k = 0; k < K; k += 4)
+            mx = vmaxq_u32(mx, vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
+        uint32_t bits = vmaxvq_u32(mx);
+        float amax;
+        memcpy(&amax, &bits, 4);
+        if (!isfinite(amax)) {
+            pe_qact_row_nan(qa, m);
+            continue;
+        }
+        const float is = amax > 0.0f ? 127.0f / amax : 0.0f;
+        qa->s[m] = amax / 127.0f;
+        int32_t total = 0;
+        for (int b = 0; b < nb; b++) {
+            int32x4_t sum = vdupq_n_s32(0);
+            for (int h = 0; h < PE_QK; h += 8) {
+                int k = b * PE_QK + h;
+                int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k, K - k), is));
+                int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k + 4, K - k - 4), is));
+                sum = vaddq_s32(sum, vaddq_s32(q0, q1));
+                int16x8_t w = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
+                vst1_s8(q + k, vmovn_s16(w));
+            }
+            int32_t s = vaddvq_s32(sum);
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = s;
+            total += s;
+        }
+        qa->rsum[m] = total;
+    }
 }
 
-static void gemm_q_neon(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
-                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    pe_qkernels_scalar.gemm_q(qa, Wp, K, C, ldc, m0, m1, n0, n1, ep, t);
+/* ------------------------------------------------------------ q8 / q4 */
+
+#define Q_MR 2
+
+INLINE int8x16_t bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return vreinterpretq_s8_s32(vdupq_n_s32(v));
 }
+
+/* Per int32 pair of lanes (column j, k 0+1 | 2+3) to one lane per column. */
+INLINE int32x4_t pair_sum(int32x4_t lo, int32x4_t hi) { return vpaddq_s32(lo, hi); }
+
+/* mr rows x 16 columns of q8.  A 16-byte weight vector holds 4 columns x 4
+ * k; times the row's 4 activation codes broadcast, SMULL/SMULL2 give 16
+ * int16 products, SMLAL/SMLAL2 add those of the next 4 k (two products of
+ * |127 * 127| fit int16), and SADALP folds pairs into int32 (two lanes per
+ * column, added at the end).  The stored codes are flipped back to signed
+ * (xor 0x80), so no offset correction is needed. */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
+                    const int mr) {
+    int32x4_t acc[Q_MR][8];
+#pragma GCC unroll 2
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) acc[r][c] = vdupq_n_s32(0);
+    const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        for (int g = 0; g < 8; g += 2) {
+            int8x16_t w0[4], w1[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                w0[c] = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(wq + g * 64 + c * 16)), flip);
+                w1[c] = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(wq + g * 64 + 64 + c * 16)), flip);
+            }
+#pragma GCC unroll 2
+            for (int r = 0; r < mr; r++) {
+                int8x16_t a0 = bcast4(qb + r * ldq + g * 4), a1 = bcast4(qb + r * ldq + g * 4 + 4);
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    int16x8_t lo = vmlal_s8(vmull_s8(vget_low_s8(w0[c]), vget_low_s8(a0)),
+                                            vget_low_s8(w1[c]), vget_low_s8(a1));
+                    int16x8_t hi = vmlal_high_s8(vmull_high_s8(w0[c], a0), w1[c], a1);
+                    acc[r][2 * c] = vpadalq_s16(acc[r][2 * c], lo);
+                    acc[r][2 * c + 1] = vpadalq_s16(acc[r][2 * c + 1], hi);
+                }
+            }
+        }
+    }
+    float d[PE_GEMM_NR];
+    memcpy(d, W, sizeof d);
+#pragma GCC unroll 2
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++)
+            vst1q_f32(tile + r * PE_GEMM_NR + c * 4,
+                      vmulq_f32(vcvtq_f32_s32(pair_sum(acc[r][2 * c], acc[r][2 * c + 1])), vld1q_f32(d + c * 4)));
+}
+
+/* mr rows x 16 columns of q4.  The codes minus 8 are signed 4-bit values,
+ * so all 8 products a lane sees in one 32-slice (|8 * 127| each) fit int16;
+ * per slice one widening pair add, then the block scales in float. */
+INLINE void q4_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
+                    const int mr) {
+    float32x4_t accf[Q_MR][4];
+#pragma GCC unroll 2
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) accf[r][c] = vdupq_n_f32(0.0f);
+    const uint8x16_t low4 = vdupq_n_u8(15);
+    const int8x16_t eight = vdupq_n_s8(8);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4), *wq = t + 2 * PE_GEMM_NR;
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        int16x8_t acc[Q_MR][8];
+#pragma GCC unroll 2
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) acc[r][c] = vdupq_n_s16(0);
+        for (int g = 0; g < 4; g++) {
+            int8x16_t lo[4], hi[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                uint8x16_t v = vld1q_u8(wq + g * 64 + c * 16);
+                lo[c] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, low4)), eight);
+                hi[c] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+            }
+#pragma GCC unroll 2
+            for (int r = 0; r < mr; r++) {
+                int8x16_t al = bcast4(qb + r * ldq + g * 4), ah = bcast4(qb + r * ldq + 16 + g * 4);
+#pragma GCC unroll 4
+                for (int c = 0; c < 4; c++) {
+                    acc[r][2 * c] = vmlal_s8(acc[r][2 * c], vget_low_s8(lo[c]), vget_low_s8(al));
+                    acc[r][2 * c] = vmlal_s8(acc[r][2 * c], vget_low_s8(hi[c]), vget_low_s8(ah));
+                    acc[r][2 * c + 1] = vmlal_high_s8(acc[r][2 * c + 1], lo[c], al);
+                    acc[r][2 * c + 1] = vmlal_high_s8(acc[r][2 * c + 1], hi[c], ah);
+                }
+            }
+        }
+        const uint16x8_t dh0 = vld1q_u16((const uint16_t *)(const void *)t);
+        const uint16x8_t dh1 = vld1q_u16((const uint16_t *)(const void *)t + 8);
+        const float32x4_t d[4] = {
+            vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(dh0))), vcvt_high_f32_f16(vreinterpretq_f16_u16(dh0)),
+            vcvt_f32_f16(vreinterpret_f16_u16(vget_low_u16(dh1))), vcvt_high_f32_f16(vreinterpretq_f16_u16(dh1)),
+        };
+#pragma GCC unroll 2
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                int32x4_t dot = pair_sum(vpaddlq_s16(acc[r][2 * c]), vpaddlq_s16(acc[r][2 * c + 1]));
+                accf[r][c] = vfmaq_f32(accf[r][c], vcvtq_f32_s32(dot), d[c]);
+            }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, accf[r][c]);
+}
+
+typedef void (*q_fn)(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile);
+#define Q_FN(KIND, R)                                                                         \
+    static void KIND##_##R(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile) { \
+        KIND##_tile(q, ldq, W, nb, tile, R);                                                  \
+    }
+Q_FN(q8, 1) Q_FN(q8, 2) Q_FN(q4, 1) Q_FN(q4, 2)
+static const q_fn q_tiles[2][Q_MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
+
+static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const uint8_t *Wp = Wv;
+    const int q4 = t == PE_WT_Q4;
+    const int nb = qa->ldq / PE_QK;
+    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
+    float tile[Q_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
+        int ncols = imin(n1 - n, PE_GEMM_NR);
+        for (int m = m0; m < m1; m += Q_MR) {
+            int mr = imin(m1 - m, Q_MR);
+            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, panel, nb, tile);
+            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ softmax */
 
 void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) {
-    pe_qkernels_scalar.softmax_q8(x, n, scale, qa, m);
+    float mx = x[0];
+    int finite = 1;
+    for (int i = 0; i < n; i++) {
+        mx = fmaxf(mx, x[i]);
+        finite &= isfinite(x[i]) != 0;
+    }
+    if (!finite) {
+        pe_qact_row_nan(qa, m);
+        return;
+    }
+    const float32x4_t vm = vdupq_n_f32(mx), vs = vdupq_n_f32(scale);
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
+    int32x4_t sum = vdupq_n_s32(0);
+    for (int i = 0; i < qa->ldq; i += 8) {
+        int32x4_t c[2];
+        for (int h = 0; h < 2; h++) {
+            int at = i + 4 * h, cnt = n - at;
+            float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + at, cnt), vm), vs));
+            c[h] = vandq_s32(vcvtnq_s32_f32(vmulq_n_f32(p, 127.0f)), vreinterpretq_s32_u32(lanes4(cnt)));
+            sum = vaddq_s32(sum, c[h]);
+        }
+        vst1_s8(q + i, vmovn_s16(vcombine_s16(vmovn_s32(c[0]), vmovn_s32(c[1]))));
+    }
+    const int32_t total = vaddvq_s32(sum);
+    qa->rsum[m] = total;
+    qa->s[m] = 1.0f / (float)total;
 }
 
+/* The transpose-and-quantize of the values runs once per head against the
+ * T^2 dh multiply-adds of P V: the scalar one serves. */
 void pe_neon_pack_q8_t(void *dst, const float *W, int ldw, int T, int n) {
     pe_pack_q8_t_ref(dst, W, ldw, T, n);
 }
