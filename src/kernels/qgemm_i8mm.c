@@ -21,8 +21,6 @@
  * the 2x2 blocks); the other entries are the plain NEON set's. */
 #include "qgemm_arm.h"
 
-#include <arm_neon.h>
-
 /* 2 pairs of rows x 16 columns: 16 accumulators of 2 columns x 2 rows,
  * lanes (c0 r0, c0 r1, c1 r0, c1 r1). */
 #define PAIRS 2
@@ -167,7 +165,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
                                      tile);
-            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

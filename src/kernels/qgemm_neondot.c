@@ -18,57 +18,7 @@
  * (quant.h: K <= PE_Q8_KMAX), so the wrapped value read as int32 is it. */
 #include "qgemm_arm.h"
 
-#include <arm_neon.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ epilogue */
-
-/* TODO(neon merge): the plain NEON set's vector GELU. */
-INLINE float32x4_t gelu4(float32x4_t v) {
-    float x[4];
-    vst1q_f32(x, v);
-    for (int i = 0; i < 4; i++) x[i] = pe_gelu_ref(x[i]);
-    return vld1q_f32(x);
-}
-
-/* Loads n <= 16 floats (zeros beyond) as 4 vectors. */
-INLINE void load16(const float *p, int n, float32x4_t v[4]) {
-    float b[PE_GEMM_NR] = {0};
-    if (n < PE_GEMM_NR) p = memcpy(b, p, (size_t)n * sizeof(float));
-    for (int c = 0; c < 4; c++) v[c] = vld1q_f32(p + 4 * c);
-}
-
-void pe_arm_qtile_store(const float *tile, int mr, int ncols, const float *rs, float *C, int ldc,
-                        const pe_epilogue *ep, int m, int n) {
-    float32x4_t bias[4], gamma[4];
-    for (int c = 0; c < 4; c++) { bias[c] = vdupq_n_f32(0.0f); gamma[c] = vdupq_n_f32(1.0f); }
-    int gelu = 0;
-    const float *res = NULL;
-    if (ep) {
-        if (ep->bias) load16(ep->bias + n, ncols, bias);
-        if (ep->gamma) load16(ep->gamma + n, ncols, gamma);
-        gelu = ep->gelu;
-        if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n;
-    }
-    for (int r = 0; r < mr; r++) {
-        float32x4_t v[4], rv[4];
-        const float32x4_t s = vdupq_n_f32(rs[r]);
-        if (res) load16(res + (size_t)r * ep->ldr, ncols, rv);
-        for (int c = 0; c < 4; c++) {
-            v[c] = vfmaq_f32(bias[c], vld1q_f32(tile + r * PE_GEMM_NR + 4 * c), s);
-            if (gelu) v[c] = gelu4(v[c]);
-            if (res) v[c] = vfmaq_f32(rv[c], gamma[c], v[c]);
-        }
-        float *o = C + (size_t)r * ldc;
-        if (ncols == PE_GEMM_NR) {
-            for (int c = 0; c < 4; c++) vst1q_f32(o + 4 * c, v[c]);
-        } else {
-            float b[PE_GEMM_NR];
-            for (int c = 0; c < 4; c++) vst1q_f32(b + 4 * c, v[c]);
-            memcpy(o, b, (size_t)ncols * sizeof(float));
-        }
-    }
-}
 
 /* ------------------------------------------------------------ q8 */
 
@@ -166,7 +116,7 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
         for (int m = m0; m < m1; m += Q8MR) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             q8_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, tile);
-            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -264,7 +214,7 @@ void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int 
             const int mr = m1 - m < Q4MR ? m1 - m : Q4MR;
             q4_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
                              (size_t)nb, w, nb, tile);
-            pe_arm_qtile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
