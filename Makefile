@@ -180,7 +180,7 @@ install: all
 #                   through build/arm64/pecore; the CPU-independent tests once.
 ARM64_MAKE := $(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" LDFLAGS=-static
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
-               test_quant test_variants test_classify test_noalloc test_quantize_api
+               test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu
 .PHONY: cross-arm64 arm64-cli test-arm64
 cross-arm64:
 	$(ARM64_MAKE) build/arm64/libpecore.a

@@ -140,13 +140,40 @@ PE_API pe_status pe_model_get_info(const pe_model *m, pe_model_info *info);
 
 /* ---------------------------------------------------------------- contexts */
 
+/* Which cores a context's worker threads run on.  Phones mix fast cores
+ * ("prime", "big") with slow, frugal ones ("LITTLE"); Linux and Android say
+ * which is which (sysfs cpuN/cpu_capacity, else cpufreq/cpuinfo_max_freq).
+ * A class is the cores within 10% of each other's speed.  Where nothing says
+ * (macOS, iOS, Windows, a VM without those files) every core counts as fast.
+ * Only the CPUs the calling thread may run on are candidates (Android
+ * cpusets, taskset).  The workers restrict themselves to the chosen cores
+ * when the OS lets them (sched_setaffinity; refused: they run unrestricted);
+ * the calling thread, which takes a share of every step, is never moved:
+ * call from a thread on a fast core when latency matters. */
+typedef enum pe_cores {
+    PE_CORES_FAST = 0,      /* default: all but the slowest class (4+4: the 4
+                               big; 1+3+4: prime and big), every core when
+                               they are alike.  Lowest latency.              */
+    PE_CORES_EFFICIENT = 1, /* the slowest class only: a stream that runs for
+                               minutes in the background, at less power      */
+    PE_CORES_ALL = 2,       /* every core, unrestricted: throughput of long
+                               batches when nothing else runs               */
+    PE_CORES_MASK = 3       /* exactly the CPUs of cpu_mask                  */
+} pe_cores;
+
 typedef struct pe_ctx_options {
-    int n_threads;          /* worker threads incl. the caller; 0 = all cores */
+    int n_threads;          /* threads incl. the caller; 0 = one per chosen
+                               core (a 4+4 phone: 4)                         */
+    pe_cores cores;         /* zeroed: PE_CORES_FAST                         */
+    uint64_t cpu_mask;      /* PE_CORES_MASK: bit i = CPU i (CPUs 0..63); a
+                               mask naming no usable CPU is an error         */
 } pe_ctx_options;
 
 PE_API pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt,
                                pe_ctx **out);
 PE_API void pe_ctx_free(pe_ctx *c);
+/* Threads the context runs on (n_threads, or the count it chose for 0). */
+PE_API int pe_ctx_threads(const pe_ctx *c);
 
 /* ---------------------------------------------------------------- encoding */
 
@@ -667,7 +694,7 @@ typedef struct pe_stream_stats {
 } pe_stream_stats;
 
 typedef struct pe_stream_options {
-    int n_threads;           /* of the encoding context; 0 = all cores       */
+    int n_threads;           /* of the encoding context; 0 = one per fast core */
     int all_frames;          /* non-zero: drop nothing, push waits for room
                                 (offline video)                              */
     int ring;                /* frames waiting at most; 0 = 1                */

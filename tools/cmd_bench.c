@@ -49,7 +49,7 @@ int cmd_bench(int argc, char **argv) {
     if (o.n_inputs) return cli_fail("bench: unexpected argument '%s'", o.inputs[0]);
     if (!o.model == !o.arch) return cli_fail("bench: pass either -m MODEL or --arch NAME");
     int runs = o.runs > 0 ? (int)o.runs : 20, warmup = o.warmup >= 0 ? (int)o.warmup : 3;
-    int threads = o.threads ? (int)o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = (int)o.threads; /* 0: the context chooses (one per fast core) */
     char tmp[] = "/tmp/pecore-bench-XXXXXX";
     const char *path = o.model;
     if (o.arch) {
@@ -89,6 +89,7 @@ int cmd_bench(int argc, char **argv) {
     double load_ms = now_ms() - t0;
     if (o.arch) unlink(tmp);
     if (s) { cli_fail_status(s, "cannot load model"); goto done; }
+    threads = pe_ctx_threads(c);
     pe_model_info in;
     pe_model_get_info(m, &in);
     int H = o.height ? o.height : in.image_size, W = o.width ? o.width : in.image_size, rows, cols;

@@ -84,9 +84,14 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: model is NULL");
     pe_status s = pe_kernels_check();
     if (s) return s;
-    int n = opt && opt->n_threads > 0 ? opt->n_threads : pe_cpu_count();
     if (opt && opt->n_threads < 0)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d is negative", opt->n_threads);
+    /* the workers' cores (pe_cores); the default thread count is one per core */
+    pe_cpuset cores;
+    int n_cores, pin;
+    s = pe_cpu_choose(opt ? opt->cores : PE_CORES_FAST, opt ? opt->cpu_mask : 0, &cores, &n_cores, &pin);
+    if (s) return s;
+    int n = opt && opt->n_threads > 0 ? opt->n_threads : PE_MIN(n_cores, 256);
     pe_ctx *c = pe_calloc(1, sizeof *c);
     if (!c) return PE_ERR_NOMEM;
     c->m = m;
@@ -104,7 +109,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
             return PE_ERR_NOMEM;
         }
     }
-    s = pe_pool_create(n, &c->pool);
+    s = pe_pool_create_on(n, pin ? &cores : NULL, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
     if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid);
@@ -112,6 +117,8 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     *out = c;
     return PE_OK;
 }
+
+int pe_ctx_threads(const pe_ctx *c) { return c ? c->n_threads : 0; }
 
 void pe_ctx_free(pe_ctx *c) {
     if (!c) return;

@@ -20,7 +20,7 @@ PY=/usr/bin/python3
 CPUS="cortex-a53 cortex-a76 max"
 PER_CPU="test_kernels test_quant test_variants test_noalloc"
 ONCE="test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_classify \
-test_quantize_api"
+test_quantize_api test_cpu"
 # Golden cases, by id (shell patterns): the T16-384 ones cost minutes each
 # under emulation.
 GOLDEN="pe-micro/* pe-micro-timm/*"
@@ -41,13 +41,7 @@ signal_name() {
         11) echo SIGSEGV ;; *) echo "signal $(($1 - 128))" ;; esac
 }
 
-# expected CPU level: the NEON sets are reached only on aarch64 builds that
-# have them; until they are in the tree the portable set is the only one.
-expect_isa() {
-    if ls src/kernels/*_neon.c >/dev/null 2>&1; then
-        case $1 in cortex-a53) echo neon ;; cortex-a76) echo neon-dot ;; *) echo neon-i8mm ;; esac
-    else echo scalar; fi
-}
+expect_isa() { case $1 in cortex-a53) echo neon ;; cortex-a76) echo neon-dot ;; *) echo neon-i8mm ;; esac; }
 
 # levels a CPU must not reach, even when PECORE_ISA asks for them
 above() { case $1 in cortex-a53) echo "neon-dot neon-i8mm" ;; cortex-a76) echo neon-i8mm ;; esac; }
