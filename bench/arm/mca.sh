@@ -56,7 +56,7 @@ block_asm() {
 cyc_header="$(for c in $cpus; do printf ' %s |' "$c"; done)"
 kern="$T/kernels.md" model="$T/model.md"
 {
-    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | % of pass |$cyc_header"
+    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | block % of pass |$cyc_header"
     echo "|---|---|---|---|---|---|---|---|$(for c in $cpus; do printf -- '---|'; done)"
 } >"$kern"
 {

@@ -59,8 +59,8 @@ mkdir -p $M $R/bin
 sha=$(sha256sum $B/pass | cut -c1-16)
 cp $B/pass "$R/bin/$sha"
 
-jobsfile=$R/jobs.txt
-: >"$jobsfile"
+jobsfile=$(mktemp "$R/jobs.XXXXXX")
+trap 'rm -f "$jobsfile"' EXIT
 for m in $models; do
     src=$M/PE-Core-$m-f32.safetensors
     [ -f "$src" ] || build/pecore synth --arch "PE-Core-$m" --seed 1 --vision-only -o "$src" >/dev/null
