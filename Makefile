@@ -199,7 +199,7 @@ test-arm64:
 # gcc-aarch64-linux-gnu).  bench/arm/run.sh makes the instruction table.
 ARM_BENCH := build/bench-arm
 .PHONY: bench-arm-test
-$(ARM_BENCH)/insncount.so: bench/arm/insncount.c bench/arm/qemu_plugin_api.h
+$(ARM_BENCH)/insncount.so: bench/arm/insncount.c bench/arm/qemu_plugin_api.h bench/arm/pe_mark.h
 	@mkdir -p $(dir $@)
 	cc -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -fvisibility=hidden $(WARN) -o $@ $< -lpthread
 

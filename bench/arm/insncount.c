@@ -24,6 +24,8 @@
  * inline add per block) and writes, tab separated, most instructions first:
  *   phase  vaddr(hex)  instructions  executions  symbol
  * An inner loop is one block, so this finds the loops bench/arm/mca.sh models. */
+#define PE_MARK_NO_CALL /* the constants only: this is the host side */
+#include "pe_mark.h"
 #include "qemu_plugin_api.h"
 
 #include <inttypes.h>
@@ -34,8 +36,6 @@
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
 
-#define PE_MARK_NR 0x7065         /* no Linux syscall has this number */
-#define PE_MARK_MAGIC 0x70656d61726bULL
 
 enum {
     C_FMLA,   /* AdvSIMD vector FMLA / FMLS / FMUL (f16, f32, f64; by element too) */

@@ -5,18 +5,13 @@
  *   pass --isa            prints the kernel set PECORE_ISA leads to */
 #include <pecore.h>
 
+#include "pe_mark.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-/* must match bench/arm/insncount.c */
-#define PE_MARK_NR 0x7065
-#define PE_MARK_MAGIC 0x70656d61726bULL
-
-static void mark(void) { syscall(PE_MARK_NR, PE_MARK_MAGIC); /* ENOSYS natively */ }
 
 static double now_ms(void) {
     struct timespec ts;
@@ -60,11 +55,11 @@ int main(int argc, char **argv) {
         r = r * 1664525u + 1013904223u;
         x[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
     }
-    mark();
+    pe_mark();
     double t0 = now_ms();
     s = pe_encode_f32(c, x, 1, hw, hw, kind, out, n_out);
     double ms = now_ms() - t0;
-    mark();
+    pe_mark();
     if (s) return fail("encode", s);
     printf("isa=%s flops=%.0f height=%d width=%d ms=%.1f\n", pe_kernel_isa(), flops, hw, hw, ms);
     free(x);

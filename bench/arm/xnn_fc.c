@@ -7,18 +7,13 @@
  * bench/arm/xnn_run.sh); never committed with it. */
 #include <xnnpack.h>
 
+#include "pe_mark.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-/* must match bench/arm/insncount.c */
-#define PE_MARK_NR 0x7065
-#define PE_MARK_MAGIC 0x70656d61726bULL
-
-static void mark(void) { syscall(PE_MARK_NR, PE_MARK_MAGIC); }
 
 /* T16-384: 577 tokens (24 x 24 patches + cls), width 192, MLP 768. */
 static const struct {
@@ -85,9 +80,9 @@ int main(int argc, char **argv) {
     else if (qs8) s = xnn_setup_fully_connected_nc_qs8(op, m, x, y, NULL);
     else s = xnn_setup_fully_connected_nc_qu8(op, m, x, y, NULL);
     if (check(s, "setup")) return 1;
-    mark();
+    pe_mark();
     s = xnn_run_operator(op, NULL);
-    mark();
+    pe_mark();
     if (check(s, "run")) return 1;
     /* a checksum, so that the run cannot be optimised into nothing unseen */
     double sum = 0;
