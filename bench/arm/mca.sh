@@ -13,14 +13,14 @@
 # llvm-mca-14's, whose ARM models are wrong).  A kernel set whose instructions
 # a core lacks (i8mm on Neoverse-N1 / Cortex-X1) gets no figure for it.
 #   bench/arm/mca.sh [--cover 0.95] [--max-blocks 60] [--ghz 3] [--cores 2]
-#                    [--cpus "neoverse-n1 cortex-x1 cortex-a710 cortex-a55"] RUN...
+#                    [--cpus "cortex-x1 neoverse-n1 cortex-a710 cortex-a55"] RUN...
 # RUN: build/bench-arm/runs/NAME.  Prints two Markdown tables: the hottest
 # block of each kernel (symbol) with its cycles per iteration, and the
 # modelled time per image.
 set -eu
 cd "$(dirname "$0")/../.."
 cover=0.95 max=60 ghz=3 cores=2
-cpus="neoverse-n1 cortex-x1 cortex-a710 cortex-a55"
+cpus="cortex-x1 neoverse-n1 cortex-a710 cortex-a55"
 while [ $# -gt 0 ]; do
     case "$1" in
     --cover) cover=$2; shift 2 ;;
@@ -56,8 +56,8 @@ block_asm() {
 cyc_header="$(for c in $cpus; do printf ' %s |' "$c"; done)"
 kern="$T/kernels.md" model="$T/model.md"
 {
-    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | block % of pass |$cyc_header"
-    echo "|---|---|---|---|---|---|---|---|$(for c in $cpus; do printf -- '---|'; done)"
+    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | block % of pass instr | block % of ${cpus%% *} cycles |$cyc_header"
+    echo "|---|---|---|---|---|---|---|---|---|$(for c in $cpus; do printf -- '---|'; done)"
 } >"$kern"
 {
     echo "| run | G instr | modelled by llvm-mca |$(for c in $cpus; do printf ' %s Gcycles / ms |' "$c"; done)"
@@ -93,12 +93,14 @@ for run in "$@"; do
         echo "$line $fm $dt $mm" >>"$T/cyc"
     done <"$T/hot"
     ncpu=$(echo $cpus | wc -w)
-    # hottest block of each symbol
-    awk -v run="$name" -v total="$total" -v ncpu="$ncpu" '
+    # hottest block of each symbol; its share of the first model's cycles
+    c0=$(awk -v total="$total" '{ ins += $2 * $3; c += $3 * $5 } END { print ins ? c * total / ins : 0 }' "$T/cyc")
+    awk -v run="$name" -v total="$total" -v ncpu="$ncpu" -v c0="$c0" '
         !($4 in seen) {
             seen[$4] = 1
-            printf "| %s | %s | 0x%s | %d | %d | %d | %d | %.1f%% |", run, $4, $1, $2,
-                $(5 + ncpu), $(6 + ncpu), $(7 + ncpu), 100 * $2 * $3 / total
+            printf "| %s | %s | 0x%s | %d | %d | %d | %d | %.1f%% | %s |", run, $4, $1, $2,
+                $(5 + ncpu), $(6 + ncpu), $(7 + ncpu), 100 * $2 * $3 / total,
+                $5 == "nan" || !(c0 > 0) ? "n/a" : sprintf("%.1f%%", 100 * $3 * $5 / c0)
             for (i = 0; i < ncpu; i++) printf " %s |", $(5 + i) == "nan" ? "n/a" : sprintf("%.2f", $(5 + i))
             printf "\n"
         }' "$T/cyc" >>"$kern"
