@@ -17,7 +17,7 @@ for m in T16-384 S16-384 B16-224; do
                 echo "| PE-Core-$m | $d | ${s%%:*} | ${s#*:} | not in this build ($(cut -d' ' -f2 "$R/$n.skip") ran) | | | | | | | | | | | |"
                 continue
             fi
-            [ -f "$R/$n.tsv" ] || continue
+            [ -f "$R/$n.tsv" ] && [ -f "$R/$n.bin" ] || continue  # none yet, or being rerun
             flops=$(sed -n 's/.*flops=\([0-9]*\).*/\1/p' "$R/$n.out")
             awk -F'\t' -v m="PE-Core-$m" -v d="$d" -v s="$s" -v flops="$flops" -v wall="$(cat "$R/$n.wall")" -v bin="$(cat "$R/$n.bin" 2>/dev/null)" '
                 $1 == 1 && $2 == "*" {
@@ -33,7 +33,7 @@ echo
 echo "Where the instructions of each pass go (symbols with the most instructions, % of the pass; inlined code counts in its caller):"
 echo
 for f in "$R"/*.tsv; do
-    [ -f "$f" ] || continue
+    [ -f "${f%.tsv}.bin" ] || continue
     awk -F'\t' -v n="$(basename "$f" .tsv)" -v top="$top" '
         $1 == 1 && $2 == "*" { t = $3; next }
         $1 == 1 && shown < top { line = line sprintf("%s%s %.1f%%", shown ? ", " : "", $2, 100 * $3 / t); shown++ }
