@@ -56,7 +56,7 @@ block_asm() {
 cyc_header="$(for c in $cpus; do printf ' %s |' "$c"; done)"
 kern="$T/kernels.md" model="$T/model.md"
 {
-    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | block % of pass instr | block % of ${cpus%% *} cycles |$cyc_header"
+    echo "| run | kernel (symbol) | block | insns | fmla | dot | mmla | block % of pass instr | block % of modelled cycles |$cyc_header"
     echo "|---|---|---|---|---|---|---|---|---|$(for c in $cpus; do printf -- '---|'; done)"
 } >"$kern"
 {
@@ -93,14 +93,18 @@ for run in "$@"; do
         echo "$line $fm $dt $mm" >>"$T/cyc"
     done <"$T/hot"
     ncpu=$(echo $cpus | wc -w)
-    # hottest block of each symbol; its share of the first model's cycles
-    c0=$(awk -v total="$total" '{ ins += $2 * $3; c += $3 * $5 } END { print ins ? c * total / ins : 0 }' "$T/cyc")
-    awk -v run="$name" -v total="$total" -v ncpu="$ncpu" -v c0="$c0" '
+    # hottest block of each symbol, with its share of the cycles of the first
+    # core model (of --cpus) that can run the whole pass: c0 = "COLUMN CYCLES"
+    c0=$(awk -v total="$total" -v ncpu="$ncpu" '
+        { ins += $2 * $3; for (i = 0; i < ncpu; i++) if ($(5 + i) == "nan") bad[i] = 1; else c[i] += $3 * $(5 + i) }
+        END { for (i = 0; i < ncpu; i++) if (!bad[i] && ins) { print 5 + i, c[i] * total / ins; exit } print 0, 0 }' "$T/cyc")
+    awk -v run="$name" -v total="$total" -v ncpu="$ncpu" -v col="${c0% *}" -v c0="${c0#* }" -v cpus="$cpus" '
+        BEGIN { split(cpus, cpu, " ") }
         !($4 in seen) {
             seen[$4] = 1
             printf "| %s | %s | 0x%s | %d | %d | %d | %d | %.1f%% | %s |", run, $4, $1, $2,
                 $(5 + ncpu), $(6 + ncpu), $(7 + ncpu), 100 * $2 * $3 / total,
-                $5 == "nan" || !(c0 > 0) ? "n/a" : sprintf("%.1f%%", 100 * $3 * $5 / c0)
+                !(c0 > 0) ? "n/a" : sprintf("%.1f%% (%s)", 100 * $3 * $col / c0, cpu[col - 4])
             for (i = 0; i < ncpu; i++) printf " %s |", $(5 + i) == "nan" ? "n/a" : sprintf("%.2f", $(5 + i))
             printf "\n"
         }' "$T/cyc" >>"$kern"
