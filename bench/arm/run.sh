@@ -5,7 +5,8 @@
 # each weight type and kernel set.  Instruction counts are deterministic, so
 # each configuration runs once; a configuration whose result exists for the
 # same pass binary is not rerun (--force reruns).  Each result keeps the hash
-# of the binary it ran (NAME.bin, binary in runs/bin/) for bench/arm/mca.sh.  Prints the Markdown table (bench/arm/table.sh).
+# of the binary it ran (NAME.bin, binary in runs/bin/) for bench/arm/mca.sh.
+# Prints the Markdown table (bench/arm/table.sh).
 #   bench/arm/run.sh [--models "T16-384 S16-384 B16-224"] [--dtypes "f32 q8 q4"]
 #                    [--sets "scalar:cortex-a53 neon:cortex-a53 ..."] [--jobs N] [--force]
 # A kernel set the build does not have (pass --isa under that CPU names
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
     --sets) sets=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --force) force=1; shift ;;
-    *) sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,13s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
     esac
 done
 
@@ -69,7 +70,7 @@ for m in $models; do
         [ -f "$f" ] || build/pecore quantize -m "$src" -o "$f" --type "$d" >/dev/null
         for s in $sets; do
             isa=${s%%:*} cpu=${s#*:}
-            # f32 runs the same float kernels in every NEON set
+            # f32 runs the same float kernels in every NEON level (dispatch.c)
             [ "$d" = f32 ] && [ "$isa" != scalar ] && [ "$isa" != neon ] && continue
             name=$m-$d-$isa-$cpu
             [ -z "$force" ] && [ "$(cat "$R/$name.bin" 2>/dev/null)" = "$sha" ] && continue
