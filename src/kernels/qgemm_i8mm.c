@@ -26,8 +26,6 @@
 #define PAIRS 2
 #define Q8MR (2 * PAIRS)
 
-INLINE int8x16_t rows8(const int8_t *r0, const int8_t *r1) { return vcombine_s8(vld1_s8(r0), vld1_s8(r1)); }
-
 INLINE uint8x16_t zip1_32(uint8x16_t a, uint8x16_t b) {
     return vreinterpretq_u8_u32(vzip1q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
 }

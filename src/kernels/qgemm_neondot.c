@@ -123,14 +123,15 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
 
 /* ------------------------------------------------------------ q4 */
 
-#define Q4MR 5
+#define Q4MR 4
 
 /* mr rows x 16 columns of q4: per 32-slice, SDOT of the 4-bit codes (0..15,
  * non-negative as s8) with the activations, seeded with -8 * (slice sum);
  * then scaled by the block scales into the float tile, which lives in
- * memory: 20 integer accumulators, 5 activation rows and 4 weight registers
- * leave no room for 20 float ones.  The half-slice loop loads the weight
- * bytes twice (once per nibble) instead of holding both nibbles. */
+ * memory: 16 integer accumulators, 4 activation rows and 4 weight registers
+ * leave no room for 16 float ones (5 rows spill under GCC 12).  The
+ * half-slice loop loads the weight bytes twice (once per nibble) instead of
+ * holding both nibbles. */
 INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
                     int nb, float *tile, const int mr) {
     memset(tile, 0, (size_t)mr * PE_GEMM_NR * sizeof(float));
@@ -152,6 +153,7 @@ INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, 
 #define Q4_GROUP(G)                                                                              \
     do {                                                                                         \
         uint8x16x4_t v = vld1q_u8_x4(t + 2 * PE_GEMM_NR + (G) * 64);                             \
+        LOAD_FENCE();                                                                            \
         int8x16_t w0, w1, w2, w3;                                                                \
         if (h) {                                                                                 \
             w0 = vreinterpretq_s8_u8(vshrq_n_u8(v.val[0], 4));                                   \
@@ -198,8 +200,8 @@ typedef void (*q4_fn)(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb
                         const uint8_t *W, int nb, float *tile) {                                 \
         q4_tile(q, ldq, bs, ldb, W, nb, tile, MR);                                               \
     }
-Q4_FN(1) Q4_FN(2) Q4_FN(3) Q4_FN(4) Q4_FN(5)
-static const q4_fn q4_tiles[Q4MR] = {q4_1, q4_2, q4_3, q4_4, q4_5};
+Q4_FN(1) Q4_FN(2) Q4_FN(3) Q4_FN(4)
+static const q4_fn q4_tiles[Q4MR] = {q4_1, q4_2, q4_3, q4_4};
 
 void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
                         int n0, int n1, const pe_epilogue *ep) {

@@ -364,7 +364,8 @@ static void pack_q8_t_vnni(void *dst, const float *W, int ldw, int T, int n) {
         for (int t = 0; t < T; t++) {
             __m512 v = _mm512_maskz_loadu_ps(mk, W + (size_t)t * ldw + c0);
             nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-            mx = _mm512_max_ps(mx, _mm512_andnot_ps(signbit, v));
+            /* NaN in the first operand gives the second: NaN is skipped, as fmaxf does */
+            mx = _mm512_max_ps(_mm512_andnot_ps(signbit, v), mx);
         }
         const __mmask16 nz = _mm512_cmp_ps_mask(mx, _mm512_setzero_ps(), _CMP_GT_OQ);
         const __m512 inv = _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), mx);
