@@ -269,3 +269,21 @@ build/java/tests.jar: $(JAVA_TEST_SRC) build/java/pecore.jar
 	$(JAVAC) -Xlint:all -Werror -encoding UTF-8 -cp build/java/pecore.jar:$(JUNIT_CP) \
 		-d build/java/test-classes $(JAVA_TEST_SRC)
 	jar cf $@ -C build/java/test-classes .
+
+# ---------------------------------------------------------------- ARM performance
+# bench/arm/: insncount.so, a qemu-aarch64 TCG plugin (host shared object) that
+# counts executed instructions by class and symbol, and its exact-count test
+# on a hand-written aarch64 program (seconds; needs qemu-user and
+# gcc-aarch64-linux-gnu).  bench/arm/run.sh makes the instruction table.
+ARM_BENCH := build/bench-arm
+.PHONY: bench-arm-test
+$(ARM_BENCH)/insncount.so: bench/arm/insncount.c bench/arm/qemu_plugin_api.h bench/arm/pe_mark.h
+	@mkdir -p $(dir $@)
+	cc -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -fvisibility=hidden $(WARN) -o $@ $< -lpthread
+
+$(ARM_BENCH)/insncount_test: bench/arm/insncount_test.S
+	@mkdir -p $(dir $@)
+	aarch64-linux-gnu-gcc -nostdlib -static -o $@ $<
+
+bench-arm-test: $(ARM_BENCH)/insncount.so $(ARM_BENCH)/insncount_test
+	sh bench/arm/test.sh $^
