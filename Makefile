@@ -179,7 +179,7 @@ cross-arm64:
 # dynamically linked aarch64 binary hangs in pthread_create under Debian 12's
 # qemu-user.  PECORE_TEST_QUICK makes test_quant leave out its golden T16
 # round trip, which takes minutes under emulation.
-ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
+ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels test_batch \
                test_quant test_variants test_classify test_noalloc test_quantize_api test_frame
 ARM64_CC := aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itools $(WARN) -O2 -Werror
 .PHONY: test-arm64
