@@ -180,9 +180,11 @@ PE_API pe_status pe_model_get_info(const pe_model *m, pe_model_info *info);
 typedef struct pe_ctx_options {
     int n_threads;          /* worker threads incl. the caller; 0 = all cores */
     int max_batch;          /* images pe_encode_f32 / pe_encode_images run as
-                               one batch, 1..PE_MAX_BATCH; 0 = as many native
-                               images as fit 64 MiB of activations, at most 8
-                               (a batch's scratch grows with it) */
+                               one batch, 1..PE_MAX_BATCH (a batch's scratch
+                               grows with it); 0 = the model's: batches pay
+                               when a block's weights outweigh an image's
+                               activations (B16 and larger), not for T16 or
+                               S16, so 1..8 images, within 64 MiB */
 } pe_ctx_options;
 
 #define PE_MAX_BATCH 256

@@ -255,8 +255,7 @@ static int cmd_embed(int argc, char **argv) {
               "(PE: squash to the native size; DINOv2 / Franca: dinov2-eval, resize 256 bicubic,\n"
               "center-crop 224); --size, --crop and --transform override it.\n"
               "--batch N: images encoded together (their linears as one matrix product;\n"
-              "the same numbers as one at a time); default: as many as fit 64 MiB of\n"
-              "activations, at most 8.\n"
+              "the same numbers as one at a time); default: the model's (pe_ctx_options).\n"
               "--frames: one embedding per frame of a raw video file (frames back to back, as\n"
               "`ffmpeg -f rawvideo` writes them), converted, cropped, rotated and mirrored as\n"
               "the frame options say:\n" FRAME_HELP,

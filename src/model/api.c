@@ -79,13 +79,27 @@ pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
     return PE_OK;
 }
 
-/* Images per batch when pe_ctx_options leaves it open: as many native
- * images as keep the batch's activations (x, h, qkv, mlp) within 64 MiB,
- * 1..8 (past 8 the linears gain nothing). */
-static int default_batch(const pe_model_info *in) {
-    double T = pe_forward_tokens(in, in->grid, in->grid);
-    double bytes = T * (5.0 * in->width + in->mlp) * sizeof(float);
-    return (int)PE_MAX(1.0, PE_MIN(8.0, (double)(64 << 20) / bytes));
+/* Images per batch when pe_ctx_options leaves it open.  A batch pays when
+ * a block's weights outweigh an image's activations (x, h, qkv, mlp): the
+ * weights then stream from memory once per batch instead of once per image,
+ * while the activations of a batch no longer stay in cache between steps
+ * (T16-384 q8, 0.4 MB of weights per block against 4 MB of activations,
+ * ran slower in batches of 8, bench/RESULTS.md).  So: about two images per
+ * block's weights' worth of activations, 1..8, within 64 MiB. */
+static int default_batch(const pe_model *m) {
+    const pe_model_info *in = &m->info;
+    if (!m->vis.layers) return 1;
+    const pe_block *b = &m->vis.blocks[0];
+    const pe_linear *l[] = {&b->qkv, &b->out, &b->fc, &b->fc_up, &b->proj};
+    double weights = 0;
+    for (int i = 0; i < 5; i++) {
+        const int t = l[i]->wtype;
+        const double bpe = t == PE_WT_F32 ? 4 : t == PE_WT_Q8 ? 1 : t == PE_WT_Q4 ? 0.5 : 2;
+        weights += (double)l[i]->n * l[i]->k * bpe;
+    }
+    const double act = pe_forward_tokens(in, in->grid, in->grid) * (5.0 * in->width + in->mlp) * sizeof(float);
+    const double nb = PE_MIN(2 * weights / act + 0.5, PE_MIN(8.0, (double)(64 << 20) / act));
+    return nb < 1 ? 1 : (int)nb;
 }
 
 pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **out) {
@@ -117,7 +131,7 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
             return PE_ERR_NOMEM;
         }
     }
-    c->max_batch = opt && opt->max_batch ? opt->max_batch : default_batch(&m->info);
+    c->max_batch = opt && opt->max_batch ? opt->max_batch : default_batch(m);
     s = pe_pool_create(n, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
