@@ -97,8 +97,40 @@ $(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
 # Counts heap allocations on the hot path.
 $(BUILD)/tests/test_noalloc: EXTRA_LDFLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign
 
-test: all $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh
+# ---------------------------------------------------------------- Python binding
+# make python:      bindings/python/pecore/_pecore*.so in place, so that
+#                   PYTHONPATH=bindings/python /usr/bin/python3 -c "import pecore" works
+#                   (pip install --no-build-isolation bindings/python builds the same).
+# make test-python: its pytest suite; make test runs it too, except in sanitizer
+#                   builds (Python would need libasan preloaded).
+PYTHON ?= /usr/bin/python3
+PY_DIR := bindings/python
+PY_SRC := $(wildcard $(PY_DIR)/src/*.c)
+PY_EXT := $(PY_DIR)/pecore/_pecore$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_INC = $(shell $(PYTHON) -c 'import sysconfig, numpy; print("-I" + sysconfig.get_paths()["include"], "-I" + numpy.get_include())')
+PY_TEST_EXT := $(if $(findstring -fsanitize,$(CFLAGS)),,$(PY_EXT))
+PY_TEST_CMD = PYTHONPATH=$(PY_DIR) PECORE_CLI=$(BUILD)/pecore PYTHONDONTWRITEBYTECODE=1 \
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PY_DIR)/tests
+
+.PHONY: python test-python
+python: $(PY_EXT)
+
+$(PY_EXT): $(PY_SRC) $(PY_DIR)/src/binding.h $(BUILD)/libpecore.a $(BUILD)/obj/tools/image_io.o
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -Iinclude -Itools $(PY_INC) $(WARN) $(CFLAGS) \
+		-o $@ $(PY_SRC) $(BUILD)/obj/tools/image_io.o $(BUILD)/libpecore.a $(LDLIBS_CLI) \
+		-Wl,--exclude-libs,ALL $(LDFLAGS)
+
+test-python: $(PY_EXT) $(BUILD)/pecore
+	@$(PY_TEST_CMD)
+
+# The app bindings' tests (Java/JNI, AAR layout, Swift module map: see below).
+BINDINGS_TESTS := tests/test_java.sh tests/test_aar.sh tests/test_swift_module.sh
+BINDINGS_TEST_DEPS := java build/java/tests.jar \
+    $(if $(shell command -v aarch64-linux-gnu-gcc 2>/dev/null),java-arm64)
+
+test: all $(TEST_BIN) $(PY_TEST_EXT) $(BINDINGS_TEST_DEPS)
+	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh $(BINDINGS_TESTS)
+	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
 
 # Both compilers, warnings as errors.
 check-warnings:
@@ -106,7 +138,7 @@ check-warnings:
 	$(MAKE) BUILD=build/clang CC=clang CFLAGS="-O2 -Werror" all $(TEST_BIN:$(BUILD)/%=build/clang/%)
 
 clean:
-	rm -rf build
+	rm -rf build $(PY_DIR)/pecore/_pecore*.so
 
 # ---------------------------------------------------------------- hardening
 # make test-asan: the whole suite under AddressSanitizer + UBSan (CI runs it).
@@ -193,3 +225,45 @@ test-arm64: cross-arm64
 	    PECORE_TEST_QUICK=1 qemu-aarch64 build/arm64/tests/$$t >build/arm64/tests/$$t.log 2>&1 || { cat build/arm64/tests/$$t.log; exit 1; }; \
 	    echo "aarch64 $$(tail -n 1 build/arm64/tests/$$t.log)"; \
 	done
+
+# ---------------------------------------------------------------- app bindings
+# make java: build/java/pecore.jar (package dev.pecore, Java 8 bytecode for
+# Android's D8) and $(BUILD)/java/libpecore_jni.so, the JNI glue with
+# libpecore.a linked in and its symbols hidden (only Java_* and JNI_OnLoad
+# are exported).  Debian: default-jdk-headless (scripts/deps.sh).
+# make java-arm64: the same glue cross-built for aarch64 against the JDK's
+# jni.h (build/arm64/java/libpecore_jni.so, 16 KB pages as Android 15 asks).
+# bindings/android/build-aar.sh builds the Android ABIs with the NDK through
+# the same rule; bindings/swift is the iOS package.
+JAVAC ?= javac
+JAVA_HOME ?= $(patsubst %/bin/javac,%,$(realpath $(shell command -v $(JAVAC) 2>/dev/null)))
+JNI_CFLAGS ?= -I$(JAVA_HOME)/include -I$(JAVA_HOME)/include/linux
+JNI_LDLIBS ?= $(LDLIBS_CORE)
+JAVA_SRC := $(sort $(wildcard bindings/java/src/dev/pecore/*.java))
+JAVA_TEST_SRC := $(sort $(wildcard bindings/java/test/*.java))
+JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
+
+.PHONY: java java-arm64
+java: build/java/pecore.jar $(BUILD)/java/libpecore_jni.so
+
+java-arm64:
+	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" build/arm64/java/libpecore_jni.so
+
+# javac -h writes the JNI header the glue is compiled against: a native
+# method whose Java and C signatures differ fails to build.
+build/java/pecore.jar: $(JAVA_SRC)
+	@rm -rf build/java/classes build/java/include && mkdir -p build/java/classes
+	$(JAVAC) --release 8 -Xlint:all,-options -Werror -encoding UTF-8 -d build/java/classes \
+		-h build/java/include $(JAVA_SRC)
+	jar cf $@ -C build/java/classes .
+
+$(BUILD)/java/libpecore_jni.so: bindings/java/jni/pecore_jni.c build/java/pecore.jar $(BUILD)/libpecore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(JNI_CFLAGS) -Ibuild/java/include -shared -o $@ $< $(BUILD)/libpecore.a \
+		$(JNI_LDLIBS) -Wl,--exclude-libs,ALL -Wl,--no-undefined -Wl,-z,max-page-size=16384 $(LDFLAGS)
+
+build/java/tests.jar: $(JAVA_TEST_SRC) build/java/pecore.jar
+	@rm -rf build/java/test-classes && mkdir -p build/java/test-classes
+	$(JAVAC) -Xlint:all -Werror -encoding UTF-8 -cp build/java/pecore.jar:$(JUNIT_CP) \
+		-d build/java/test-classes $(JAVA_TEST_SRC)
+	jar cf $@ -C build/java/test-classes .

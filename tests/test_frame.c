@@ -466,10 +466,122 @@ static void test_preprocess_exact(void) {
 
 /* ------------------------------------------------ SIMD against scalar */
 
-static void test_kernels_vs_scalar(void) {
-    const pe_pixels *best = pe_pixels_get();
+/* 1 when set p preprocesses f differently from the scalar set. */
+static int differs_from_scalar(const pe_frame *f, const pe_preprocess *pp, const pe_pixels *p) {
+    pe_pixels_force(&pe_pixels_scalar);
+    float *a = prep_frame(f, pp);
+    pe_pixels_force(p);
+    float *b = prep_frame(f, pp);
+    pe_pixels_force(NULL);
+    const int bad = !same_floats(a, b, (size_t)3 * pp->width * pp->height);
+    free(a);
+    free(b);
+    return bad;
+}
+
+/* The planar kernels (pixels.h) against their scalar forms on runs of every
+ * start parity, tail and chroma stride; the passes are checked through
+ * whole preprocessings (test_planar_vs_scalar). */
+static void test_planar_kernels(const pe_pixels *best) {
+    pe_yuv_coef c;
+    int bad = 0;
+    enum { MAXN = 140, PS = MAXN + 3 };
+    uint8_t a[3 * PS], b2[3 * PS];
+    for (int mtx = 0; mtx < 4; mtx++) {
+        pe_yuv_coef_init((pe_yuv_matrix)mtx, &c);
+        for (int it = 0; it < 300; it++) {
+            int x0 = (int)(rng_u32() % 9), n = 1 + (int)(rng_u32() % MAXN), cps = 1 + (int)(rng_u32() & 1);
+            int cw = (x0 + n + 1) / 2;
+            /* the ends of y, u, v are the ends of the allocations */
+            uint8_t *y = malloc((size_t)(x0 + n)), *u = malloc((size_t)cw * cps), *v = malloc((size_t)cw * cps);
+            for (int i = 0; i < x0 + n; i++) y[i] = (uint8_t)rng_u32();
+            for (int i = 0; i < cw * cps; i++) { u[i] = (uint8_t)rng_u32(); v[i] = (uint8_t)rng_u32(); }
+            memset(a, 0, sizeof a);
+            memset(b2, 0, sizeof b2);
+            pe_yuv_planes_scalar(y, u, v, cps, x0, n, &c, a, PS);
+            best->yuv_planes(y, u, v, cps, x0, n, &c, b2, PS);
+            bad += memcmp(a, b2, sizeof a) != 0; /* nothing written past n either */
+            free(y); free(u); free(v);
+        }
+    }
+    CHECK(bad == 0, "%s yuv_planes: %d runs differ from scalar", best->name, bad);
+    bad = 0;
+    for (int it = 0; it < 100; it++) {
+        int n = 1 + (int)(rng_u32() % MAXN), bgr = it & 1;
+        uint8_t *src = malloc((size_t)n * 4);
+        for (int i = 0; i < n * 4; i++) src[i] = (uint8_t)rng_u32();
+        memset(a, 0, sizeof a);
+        memset(b2, 0, sizeof b2);
+        pe_packed_planes_scalar(src, n, bgr ? 2 : 0, 1, bgr ? 0 : 2, a, PS);
+        best->packed_planes(src, n, bgr ? 2 : 0, 1, bgr ? 0 : 2, b2, PS);
+        bad += memcmp(a, b2, sizeof a) != 0;
+        free(src);
+    }
+    CHECK(bad == 0, "%s packed_planes: %d runs differ from scalar", best->name, bad);
+    float lut[256], fa[MAXN], fb[MAXN];
+    uint8_t idx[MAXN];
+    for (int i = 0; i < 256; i++) lut[i] = (float)i * 0.37f - 11.0f;
+    for (int i = 0; i < MAXN; i++) idx[i] = (uint8_t)rng_u32();
+    bad = 0;
+    for (int n = 1; n <= MAXN; n += 7) {
+        for (int i = 0; i < n; i++) fa[i] = lut[idx[i]];
+        best->lut_row(lut, idx, n, fb);
+        bad += memcmp(fa, fb, (size_t)n * sizeof *fa) != 0;
+    }
+    CHECK(bad == 0, "%s lut_row: %d lengths differ", best->name, bad);
+}
+
+/* Frames of every layout, big enough for the planar path's 32-pixel steps
+ * and 16-output groups and their tails, scalar against the set. */
+static void test_planar_vs_scalar(const pe_pixels *best) {
+    const int sizes[][2] = {{333, 101}, {700, 64}, {45, 300}};
+    const pe_frame_format fm[] = {PE_FRAME_NV12, PE_FRAME_YUV420_888, PE_FRAME_I420,
+                                  PE_FRAME_BGRA8, PE_FRAME_RGBX8, PE_FRAME_GRAY8};
+    int bad = 0, runs = 0;
+    for (size_t si = 0; si < 3; si++) {
+        const int w = sizes[si][0], h = sizes[si][1];
+        yuv_img m;
+        yuv_random(&m, w, h);
+        uint8_t *px = malloc((size_t)w * h * 4);
+        for (int i = 0; i < w * h * 4; i++) px[i] = (uint8_t)rng_u32();
+        for (int k = 0; k < 6; k++) {
+            bufs b;
+            memset(&b, 0, sizeof b);
+            pe_frame f;
+            if (k < 3) {
+                f = make_yuv(&m, fm[k], k == 1 ? 2 : 1, (size_t)k, &b);
+            } else {
+                const int bpp = fm[k] == PE_FRAME_GRAY8 ? 1 : 4;
+                f = (pe_frame){.format = fm[k], .width = w, .height = h,
+                               .planes = {{px, (size_t)w * h * bpp, (size_t)w * bpp, 0}}};
+            }
+            for (int v = 0; v < 4; v++) {
+                pe_frame g = f;
+                g.rotation = v & 1 ? 180 : 0;
+                g.mirror = v >> 1;
+                if (v == 3) g.crop = (pe_rect){3, 1, w - 8, h - 2}; /* odd start */
+                pe_preprocess pp = {.height = v & 1 ? 77 : 47, .width = v & 1 ? 128 : 61,
+                                    .crop = v & 1 ? PE_CROP_CENTER : PE_CROP_SQUASH,
+                                    .resample = v & 1 ? PE_RESAMPLE_BICUBIC : PE_RESAMPLE_BILINEAR,
+                                    .norm = v == 2 ? PE_NORM_IMAGENET : PE_NORM_HALF};
+                bad += differs_from_scalar(&g, &pp, best);
+                runs++;
+            }
+            bufs_free(&b);
+        }
+        free(px);
+        yuv_free(&m);
+    }
+    CHECK(bad == 0, "%s: %d of %d planar-size frames differ from scalar", best->name, bad, runs);
+}
+
+static void test_kernels_vs_scalar(const pe_pixels *best) {
     printf("  pixel kernels: %s\n", best->name);
     if (best == &pe_pixels_scalar) return;
+    if (best->hpass_planes) {
+        test_planar_kernels(best);
+        test_planar_vs_scalar(best);
+    }
     /* yuv_rgb on every start parity, length and chroma stride */
     pe_yuv_coef c;
     int bad = 0;
@@ -526,15 +638,8 @@ static void test_kernels_vs_scalar(void) {
                 pe_preprocess pp = {.height = targets[ti][0], .width = targets[ti][1],
                                     .crop = ti & 2 ? PE_CROP_CENTER : PE_CROP_SQUASH,
                                     .resample = rot == 90 ? PE_RESAMPLE_BICUBIC : PE_RESAMPLE_BILINEAR};
-                pe_pixels_force(&pe_pixels_scalar);
-                float *a = prep_frame(&g, &pp);
-                pe_pixels_force(best);
-                float *b2 = prep_frame(&g, &pp);
-                pe_pixels_force(NULL);
-                bad += !same_floats(a, b2, (size_t)3 * pp.width * pp.height);
+                bad += differs_from_scalar(&g, &pp, best);
                 runs++;
-                free(a);
-                free(b2);
             }
         bufs_free(&b);
         yuv_free(&m);
@@ -616,7 +721,12 @@ int main(void) {
     test_layouts_and_geometry();
     test_packed();
     test_preprocess_exact();
-    test_kernels_vs_scalar();
+    /* every set this CPU runs: the best one and the ones below it */
+    const pe_pixels *best = pe_pixels_get();
+    test_kernels_vs_scalar(best);
+#if defined(__x86_64__)
+    if (best == &pe_pixels_avx512) test_kernels_vs_scalar(&pe_pixels_avx2);
+#endif
     test_encode();
     return test_done("test_frame");
 }

@@ -240,14 +240,18 @@ int cmd_stream(int argc, char **argv) {
     int rc = classifier_open(&o.c, "stream", &m, &c, &p, &g);
     pe_ctx_free(c);   /* the stream has its own */
     printer pr = {o.c.json, (int)o.c.top, p, g};
+    pe_model_info in;
+    pe_preprocess pp;
+    if (!rc) {
+        pe_model_get_info(m, &in);   /* the model's eval transform, --size / --crop over it */
+        cli_preprocess(NULL, o.c.height, o.c.width, o.c.crop, &in, &pp);
+    }
     if (!rc) {
         pe_stream_options so = {
             .n_threads = (int)o.c.threads,
             .all_frames = o.all_frames,
             .ring = o.all_frames ? 4 : 1,
-            .pp = {o.c.height, o.c.width,
-                   o.c.crop && !strcmp(o.c.crop, "center") ? PE_CROP_CENTER : PE_CROP_SQUASH,
-                   PE_RESAMPLE_BILINEAR},
+            .pp = pp,
             .top_k = (int)o.c.top,
             .k = (int)o.c.k,
             .metric = o.c.metric,

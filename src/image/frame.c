@@ -158,6 +158,20 @@ static void convert_run(const pe_frame_source *s, int bx, int by, int n, uint8_t
     }
 }
 
+/* convert_run into three planes ps bytes apart (3 channels). */
+static void convert_planes(const pe_frame_source *s, int bx, int by, int n, uint8_t *out,
+                           size_t ps) {
+    const pe_plane *p0 = &s->f.planes[0];
+    const uint8_t *row = p0->data + (size_t)by * p0->row_stride;
+    if (s->yuv) {
+        const size_t cy = (size_t)(by >> 1);
+        s->px->yuv_planes(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef,
+                          out, ps);
+    } else {
+        s->px->packed_planes(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out, ps);
+    }
+}
+
 /* Reverses n pixels of C bytes in place. */
 static void reverse_pixels(uint8_t *p, int n, int C) {
     for (int i = 0, j = n - 1; i < j; i++, j--)
@@ -217,6 +231,19 @@ static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row
     if (!(y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 && n == s->blk_cols))
         fill_block(s, y, x0, n);
     memcpy(row, s->base.scratch + ((size_t)(y - s->blk_y) * n) * C, (size_t)n * C);
+}
+
+/* Upright rows that are buffer rows (rotation 0 / 180), as planes. */
+static void frame_fetch_planes(pe_pixel_source *src, int y, int x0, int n, uint8_t *planes,
+                               size_t ps) {
+    pe_frame_source *s = (pe_frame_source *)(void *)src;
+    const int by = s->by0 + y * s->dyy;
+    if (s->dxx > 0) {
+        convert_planes(s, s->bx0 + x0, by, n, planes, ps);
+        return;
+    }
+    convert_planes(s, s->bx0 - (x0 + n - 1), by, n, planes, ps);
+    for (int c = 0; c < 3; c++) reverse_pixels(planes + (size_t)c * ps, n, 1);
 }
 
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
@@ -282,6 +309,7 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->dyx = yx;
     s->dxy = xy;
     s->dyy = yy;
+    if (s->base.channels == 3 && !turn && s->px->yuv_planes) s->base.fetch_planes = frame_fetch_planes;
     /* a reversed run needs no room (in place); a block B rows + one run */
     size_t w3 = (size_t)s->base.width * 3;
     s->base.scratch_bytes = turn ? (PE_FRAME_BLOCK + 1) * w3 : 0;

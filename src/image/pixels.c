@@ -38,16 +38,25 @@ static uint8_t round8(float v) {
     return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
 }
 
+/* Pixel x of a 4:2:0 row: R, G, B at rgb[0], rgb[ps], rgb[2 ps]. */
+static void yuv_pixel(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x,
+                      const pe_yuv_coef *c, uint8_t *rgb, size_t ps) {
+    const size_t ci = (size_t)(x >> 1) * (size_t)cps;
+    const float fy = c->cy * (float)(y[x] - c->yoff);
+    const float fu = (float)(u[ci] - 128), fv = (float)(v[ci] - 128);
+    rgb[0] = round8(fy + c->crv * fv);
+    rgb[ps] = round8(fy + (c->cgu * fu + c->cgv * fv));
+    rgb[2 * ps] = round8(fy + c->cbu * fu);
+}
+
 static void yuv_rgb_scalar(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
                            int n, const pe_yuv_coef *c, uint8_t *rgb) {
-    for (int x = x0; x < x0 + n; x++, rgb += 3) {
-        const size_t ci = (size_t)(x >> 1) * (size_t)cps;
-        const float fy = c->cy * (float)(y[x] - c->yoff);
-        const float fu = (float)(u[ci] - 128), fv = (float)(v[ci] - 128);
-        rgb[0] = round8(fy + c->crv * fv);
-        rgb[1] = round8(fy + (c->cgu * fu + c->cgv * fv));
-        rgb[2] = round8(fy + c->cbu * fu);
-    }
+    for (int x = x0; x < x0 + n; x++, rgb += 3) yuv_pixel(y, u, v, cps, x, c, rgb, 1);
+}
+
+void pe_yuv_planes_scalar(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
+                          int n, const pe_yuv_coef *c, uint8_t *rgb, size_t ps) {
+    for (int x = x0; x < x0 + n; x++, rgb++) yuv_pixel(y, u, v, cps, x, c, rgb, ps);
 }
 
 static void packed_rgb_scalar(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb) {
@@ -55,6 +64,15 @@ static void packed_rgb_scalar(const uint8_t *src, int n, int r, int g, int b, ui
         rgb[0] = src[r];
         rgb[1] = src[g];
         rgb[2] = src[b];
+    }
+}
+
+void pe_packed_planes_scalar(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb,
+                             size_t ps) {
+    for (int i = 0; i < n; i++, src += 4) {
+        rgb[i] = src[r];
+        rgb[ps + i] = src[g];
+        rgb[2 * ps + i] = src[b];
     }
 }
 
@@ -75,9 +93,15 @@ void pe_pixels_force(const pe_pixels *p) { forced = p; }
 const pe_pixels *pe_pixels_get(void) {
     if (forced) return forced;
 #if defined(__x86_64__)
-    /* Both x86 GEMM sets imply AVX2; "scalar" (PECORE_ISA or an old CPU)
+    /* Every x86 GEMM set implies AVX2; "scalar" (PECORE_ISA or an old CPU)
      * keeps the scalar pixels too. */
-    return strcmp(pe_kernels_get()->name, "scalar") ? &pe_pixels_avx2 : &pe_pixels_scalar;
+    const char *isa = pe_kernels_get()->name;
+    if (!strcmp(isa, "scalar")) return &pe_pixels_scalar;
+    /* the avx512 GEMM set has checked the OS keeps the zmm state */
+    if (!strcmp(isa, "avx512") && __builtin_cpu_supports("avx512vbmi") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return &pe_pixels_avx512;
+    return &pe_pixels_avx2;
 #elif defined(__aarch64__)
     const char *env = getenv("PECORE_ISA");
     return env && !strcmp(env, "scalar") ? &pe_pixels_scalar : &pe_pixels_neon;

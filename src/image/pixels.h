@@ -47,6 +47,27 @@ typedef struct pe_yuv_coef {
 
 void pe_yuv_coef_init(pe_yuv_matrix m, pe_yuv_coef *c);
 
+/* The gather form of a horizontal weight table, for planar rows (one byte a
+ * sample): outputs in groups of PE_HG_OUT, each group reading the
+ * PE_HG_WIN bytes of the row from base[g] on.  Its taps come in quads of
+ * four, 256 bytes each at taps + (g * quads + q) * 256:
+ *   idx[64]  byte 4j+b: the row byte (from base[g]) of tap 4q+b of output
+ *            PE_HG_OUT*g + j; taps past an output's count have weight 0
+ *   w0[64], w1[64], w2[64]  int8: that tap's 22-bit weight
+ *            w = w2 * 65536 + w1 * 256 + w0 (w0, w1 in -128..127)
+ * so the sums are three dot products of unsigned pixels and signed bytes,
+ * exact in int32 for the spans PE_HPACK_MAX_TAPS allows (the combination
+ * wraps mod 2^32 but the true sum fits).  A table exists only where every
+ * group's taps fit its window (a downscale of up to about 7x). */
+#define PE_HG_OUT 16
+#define PE_HG_WIN 128
+#define PE_HG_QUAD 256
+typedef struct pe_hgather {
+    int groups, quads;
+    const int32_t *base; /* [groups] */
+    const uint8_t *taps; /* [groups * quads * PE_HG_QUAD] */
+} pe_hgather;
+
 typedef struct pe_pixels {
     const char *name;
     /* Pixels x0 .. x0+n-1 of one row of a 4:2:0 frame to packed RGB:
@@ -66,11 +87,26 @@ typedef struct pe_pixels {
      * for i < n, count taps; exact in int32 for count <= PE_HPACK_MAX_TAPS. */
     void (*vpass)(const uint8_t *src, size_t stride, const int32_t *k, int count, size_t n,
                   uint8_t *dst);
+    /* The planar path (all NULL in a set without it): rows are C planes of
+     * one byte per sample, ps bytes apart.  yuv_planes / packed_planes are
+     * yuv_rgb / packed_rgb writing R at rgb[i], G at rgb[ps + i], B at
+     * rgb[2 ps + i]. */
+    void (*yuv_planes)(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
+                       int n, const pe_yuv_coef *c, uint8_t *rgb, size_t ps);
+    void (*packed_planes)(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb, size_t ps);
+    /* Horizontal pass of C planes of row (each readable PE_HG_WIN bytes
+     * past every base) into C planes of W outputs, dps bytes apart. */
+    void (*hpass_planes)(const pe_hgather *t, int W, int C, const uint8_t *row, size_t ps,
+                         uint8_t *dst, size_t dps);
+    /* dst[i] = lut[src[i]] for i < n: the normalisation of one plane row. */
+    void (*lut_row)(const float *lut, const uint8_t *src, int n, float *dst);
 } pe_pixels;
 
 extern const pe_pixels pe_pixels_scalar;
 #if defined(__x86_64__)
 extern const pe_pixels pe_pixels_avx2;
+/* AVX-512 with VBMI (byte permutes) and VNNI (byte dot products) */
+extern const pe_pixels pe_pixels_avx512;
 #endif
 #if defined(__aarch64__)
 extern const pe_pixels pe_pixels_neon;
@@ -82,6 +118,21 @@ const pe_pixels *pe_pixels_get(void);
 /* Tests: use p (NULL: back to pe_pixels_get's choice) for the calls that
  * follow in this process. */
 void pe_pixels_force(const pe_pixels *p);
+
+/* The scalar planar conversions (the SIMD ones' tails and specification). */
+void pe_yuv_planes_scalar(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
+                          int n, const pe_yuv_coef *c, uint8_t *rgb, size_t ps);
+void pe_packed_planes_scalar(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb,
+                             size_t ps);
+
+/* The three signed bytes of a 22-bit weight (see pe_hgather):
+ * w = b[2] * 65536 + b[1] * 256 + b[0]. */
+static inline void pe_weight_bytes(int32_t w, int32_t b[3]) {
+    b[0] = ((w & 255) ^ 128) - 128;
+    const int32_t r = (w - b[0]) / 256; /* exact */
+    b[1] = ((r & 255) ^ 128) - 128;
+    b[2] = (r - b[1]) / 256;
+}
 
 /* Pillow's clip8 on an int64 sum. */
 static inline uint8_t pe_clip8(int64_t ss) {

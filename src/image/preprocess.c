@@ -162,6 +162,42 @@ static void axis_pack(const pp_span *span, int n, const int32_t *k, int16_t *kp)
     }
 }
 
+/* Groups and quads of the gather form of the table (pixels.h: pe_hgather),
+ * or 0 when a group's taps do not fit its window. */
+static int axis_gather_size(const pp_axis *a, int widest, int *groups, int *quads) {
+    *groups = (a->n + PE_HG_OUT - 1) / PE_HG_OUT;
+    *quads = (widest + 3) / 4;
+    for (int g = 0; g < *groups; g++) {
+        int lo, cnt, lo2, cnt2;
+        axis_range(a, a->first + g * PE_HG_OUT, &lo, &cnt);
+        axis_range(a, a->first + PE_MIN(a->n - 1, g * PE_HG_OUT + PE_HG_OUT - 1), &lo2, &cnt2);
+        if (lo2 + cnt2 - lo > PE_HG_WIN) return 0;
+    }
+    return 1;
+}
+
+/* The gather form of the weights: base[] relative to column col0. */
+static void axis_gather(const pp_span *span, int n, const int32_t *k, int col0, int32_t *base,
+                        uint8_t *taps, int quads) {
+    const int groups = (n + PE_HG_OUT - 1) / PE_HG_OUT;
+    memset(taps, 0, (size_t)groups * quads * PE_HG_QUAD);
+    for (int g = 0; g < groups; g++) {
+        const int b = span[g * PE_HG_OUT].min;
+        base[g] = b - col0;
+        for (int j = 0; j < PE_HG_OUT && g * PE_HG_OUT + j < n; j++) {
+            const pp_span *sp = &span[g * PE_HG_OUT + j];
+            for (int t = 0; t < sp->count; t++) {
+                uint8_t *q = taps + ((size_t)g * quads + (size_t)(t / 4)) * PE_HG_QUAD;
+                int32_t w[3];
+                pe_weight_bytes(k[sp->off + (size_t)t], w);
+                const int at = 4 * j + (t & 3);
+                q[at] = (uint8_t)(sp->min - b + t);
+                for (int i = 0; i < 3; i++) q[64 * (i + 1) + at] = (uint8_t)(int8_t)w[i];
+            }
+        }
+    }
+}
+
 /* Pillow's clip8: drop the fraction, clamp to a byte.  int64 sums keep
  * absurd aspect ratios (millions of taps) from overflowing. */
 static uint8_t clip8(int64_t ss) { return pe_clip8(ss); }
@@ -186,8 +222,13 @@ typedef struct pp_plan {
     const pe_pixels *px;  /* the kernel set                                */
     int simd_h, simd_v;   /* its passes apply (3 channels, spans in range) */
     size_t xgroups;       /* of the packed horizontal table                */
+    /* the planar path (pixels.h): rows as C planes ps bytes apart, the
+     * horizontal table in gather form */
+    int planar, hg_groups, hg_quads;
+    size_t ps;
     /* scratch layout (byte offsets) */
-    size_t o_xspan, o_yspan, o_xk, o_yk, o_xkp, o_xin, o_row, o_tmp, o_acc, o_src, bytes;
+    size_t o_xspan, o_yspan, o_xk, o_yk, o_xkp, o_hgb, o_hgt, o_xin, o_row, o_tmp, o_acc, o_src,
+        bytes;
 } pp_plan;
 
 static int format_channels(pe_pixel_format f, int *bpp, int *alpha) {
@@ -339,7 +380,12 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         int widest;
         p->xtaps = axis_taps(&p->ax, &p->xgroups, &widest);
         p->px = pe_pixels_get();
-        p->simd_h = p->px->hpass_rgb && p->C == 3 && widest <= PE_HPACK_MAX_TAPS;
+        p->planar = p->px->hpass_planes && !p->premul &&
+                    (p->C == 1 || (p->C == 3 && src->fetch_planes)) &&
+                    axis_gather_size(&p->ax, widest, &p->hg_groups, &p->hg_quads);
+        p->simd_h = !p->planar && p->px->hpass_rgb && p->C == 3 && widest <= PE_HPACK_MAX_TAPS;
+        /* every group reads PE_HG_WIN bytes from its base */
+        if (p->planar) p->ps = ((size_t)p->ncols + PE_HG_WIN + 63) & ~(size_t)63;
     } else {
         p->col0 = p->cx;
         p->ncols = p->W;
@@ -369,12 +415,15 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         ok = ok && layout_add(&at, p->xtaps, sizeof(int32_t), &p->o_xk);
         ok = ok && layout_add(&at, p->simd_h ? p->xgroups : 0, PE_HPACK_GROUP * sizeof(int16_t),
                               &p->o_xkp);
+        ok = ok && layout_add(&at, p->planar ? (size_t)p->hg_groups : 0, sizeof(int32_t), &p->o_hgb);
+        ok = ok && layout_add(&at, p->planar ? (size_t)p->hg_groups * p->hg_quads : 0, PE_HG_QUAD,
+                              &p->o_hgt);
         ok = ok && layout_add(&at, p->need_v ? (size_t)p->H : 0, sizeof(pp_span), &p->o_yspan);
         ok = ok && layout_add(&at, p->ytaps, sizeof(int32_t), &p->o_yk);
         ok = ok && pe_mul_size((size_t)p->W, (size_t)p->C, &rowbytes);
         /* The fetch row doubles as the vertical pass's output line; the
          * SIMD horizontal pass reads up to 4 taps + 16 bytes past a span. */
-        size_t fetch = (size_t)p->ncols * p->C + (p->simd_h ? 32 : 0);
+        size_t fetch = p->planar ? p->ps * p->C : (size_t)p->ncols * p->C + (p->simd_h ? 32 : 0);
         ok = ok && layout_add(&at, PE_MAX(fetch, rowbytes), 1, &p->o_row);
         ok = ok && layout_add(&at, (size_t)p->nrows, rowbytes, &p->o_tmp);
         ok = ok && layout_add(&at, p->need_v ? rowbytes : 0, sizeof(int64_t), &p->o_acc);
@@ -460,6 +509,15 @@ static void emit(const pp_plan *p, float lut[3][256], uint8_t *px, float *out, i
     out[2 * plane + at] = lut[2][px[g ? 0 : 2]];
 }
 
+/* emit for a row of C planes of W bytes (the planar path: no alpha). */
+static void emit_planes(const pp_plan *p, float lut[3][256], const uint8_t *line, float *out,
+                        int oy) {
+    const size_t plane = (size_t)p->W * (size_t)p->H, at = (size_t)oy * (size_t)p->W;
+    for (int c = 0; c < 3; c++)
+        p->px->lut_row(lut[c], line + (p->C == 1 ? 0 : (size_t)c * p->W), p->W,
+                       out + c * plane + at);
+}
+
 /* --------------------------------------------------------- resampling */
 
 /* Horizontal pass of one fetched row into W output pixels.  C is a
@@ -522,11 +580,26 @@ static void run_bilinear(pe_pixel_source *src, const pp_plan *p, float *out, uin
         /* the pass reads past the last column (zero weights): keep it defined */
         memset(row + (size_t)p->ncols * C, 0, 32);
     }
+    int32_t *hgb = (int32_t *)(void *)(base + p->o_hgb);
+    const pe_hgather hg = {p->hg_groups, p->hg_quads, hgb, base + p->o_hgt};
+    if (p->planar) {
+        axis_gather(xspan, p->W, xk, p->col0, hgb, base + p->o_hgt, p->hg_quads);
+        memset(row, 0, p->ps * (size_t)C); /* the windows read past the columns */
+    }
 
     /* Without a vertical pass each source row is one output row. */
     const int nrows = p->need_v ? p->nrows : p->H;
     for (int r = 0; r < nrows; r++) {
         uint8_t *dst = tmp + (p->need_v ? (size_t)r * rowbytes : 0);
+        if (p->planar) {
+            if (C == 1)
+                src->fetch(src, p->row0 + r, p->col0, p->ncols, row);
+            else
+                src->fetch_planes(src, p->row0 + r, p->col0, p->ncols, row, p->ps);
+            p->px->hpass_planes(&hg, p->W, C, row, p->ps, dst, (size_t)p->W);
+            if (!p->need_v) emit_planes(p, lut, dst, out, r);
+            continue;
+        }
         fetch_row(src, p, p->row0 + r, row);
         if (p->simd_h)
             p->px->hpass_rgb(xspan, xkp, p->W, p->col0, row, dst);
@@ -551,6 +624,10 @@ static void run_bilinear(pe_pixel_source *src, const pp_plan *p, float *out, uin
                          sp->count, rowbytes, line);
         else
             pass_v(p, sp, yk + sp->off, tmp, acc, line);
+        if (p->planar) {
+            emit_planes(p, lut, line, out, oy);
+            continue;
+        }
         for (int ox = 0; ox < p->W; ox++) {
             memcpy(px, line + (size_t)ox * C, (size_t)C);
             emit(p, lut, px, out, oy, ox);

@@ -16,6 +16,9 @@ typedef struct pe_pixel_source pe_pixel_source;
 struct pe_pixel_source {
     int width, height, channels, alpha;
     void (*fetch)(pe_pixel_source *src, int y, int x0, int n, uint8_t *row);
+    /* Optional, for 3 channels: the same pixels as three planes, channel c
+     * of pixel x0+i at planes[c * ps + i] (see pixels.h: the planar path). */
+    void (*fetch_planes)(pe_pixel_source *src, int y, int x0, int n, uint8_t *planes, size_t ps);
     size_t scratch_bytes;
     uint8_t *scratch;
 };
