@@ -204,7 +204,15 @@ typedef struct pe_ctx_options {
     pe_cores cores;         /* zeroed: PE_CORES_FAST                         */
     uint64_t cpu_mask;      /* PE_CORES_MASK: bit i = CPU i (CPUs 0..63); a
                                mask naming no usable CPU is an error         */
+    int max_batch;          /* images pe_encode_f32 / pe_encode_images run as
+                               one batch, 1..PE_MAX_BATCH (a batch's scratch
+                               grows with it); 0 = the model's: batches pay
+                               when a block's weights outweigh an image's
+                               activations (B16 and larger), not for T16 or
+                               S16, so 1..8 images, within 64 MiB */
 } pe_ctx_options;
+
+#define PE_MAX_BATCH 256
 
 PE_API pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt,
                                pe_ctx **out);
@@ -236,7 +244,12 @@ PE_API pe_status pe_output_shape(const pe_model *m, int height, int width,
 
 /* Encodes a batch of n images already normalised to the model's input range:
  * x is float32 [n, 3, height, width].  out receives n * rows * cols floats
- * (see pe_output_shape); out_len is its capacity in floats. */
+ * (see pe_output_shape); out_len is its capacity in floats.
+ * The images run in batches of the context's max_batch: each block's
+ * linears (QKV, out, FFN) as one matrix product over all the batch's
+ * tokens, attention per image.  The result is bit-identical to encoding
+ * the images one at a time (each output row's sums run in the same order
+ * whatever the batch). */
 PE_API pe_status pe_encode_f32(pe_ctx *c, const float *x, int n, int height,
                                int width, pe_output kind, float *out,
                                size_t out_len);
@@ -307,6 +320,16 @@ PE_API pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *p
 PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,
                                  const pe_preprocess *pp, pe_output kind,
                                  float *out, size_t out_len);
+
+/* Preprocesses n images with one transform (as pe_encode_image) and
+ * encodes them as pe_encode_f32 does, in batches of the context's
+ * max_batch: out receives n * rows * cols floats, image by image, the
+ * same as n calls of pe_encode_image.  An error names the image
+ * ("image 3: ...").  After the first call with a given size and batch
+ * nothing is allocated. */
+PE_API pe_status pe_encode_images(pe_ctx *c, const pe_image *imgs, int n,
+                                  const pe_preprocess *pp, pe_output kind,
+                                  float *out, size_t out_len);
 
 /* Debugging: per-stage activations of one image, for porting layer by layer.
  * Stage 0: patch embed + cls + position; 1: after ln_pre; 1+i: after block i;
