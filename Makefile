@@ -219,13 +219,13 @@ ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_toke
                test_frame test_preprocess test_smooth test_stream test_dinov2 test_fuzz_regress test_batch
 .PHONY: cross-arm64 arm64-cli test-arm64
 cross-arm64:
-	$(ARM64_MAKE) build/arm64/libpecore.a
+	+$(ARM64_MAKE) build/arm64/libpecore.a
 
 arm64-cli:
-	$(ARM64_MAKE) build/arm64/pecore
+	+$(ARM64_MAKE) build/arm64/pecore
 
 test-arm64:
-	$(ARM64_MAKE) build/arm64/pecore $(ARM64_TESTS:%=build/arm64/tests/%)
+	+$(ARM64_MAKE) build/arm64/pecore $(ARM64_TESTS:%=build/arm64/tests/%)
 	sh tests/arm64/run.sh build/arm64
 
 # ---------------------------------------------------------------- app bindings

@@ -503,6 +503,10 @@ PE_API const char *pe_kernel_isa(void);
 /* Measures the machine's FMA throughput with the active kernel set's vector
  * width on n_threads threads (about 0.3 s). GFLOP/s. */
 PE_API double pe_measure_peak_gflops(int n_threads);
+/* The same for int8 dot products (VNNI VPDPBUSD, ARM SDOT), 2 operations per
+ * multiply-add, GOP/s; 0 when the active level has no dot-product
+ * instruction. */
+PE_API double pe_measure_peak_int8_gops(int n_threads);
 
 /* ---------------------------------------------------------------- progress */
 

@@ -700,7 +700,27 @@ static void test_dispatch(void) {
     CHECK(pe_gemm_packed_floats(17, 5) == 2 * 5 * 16, "packed size");
 }
 
+/* The int8 peak loop runs exactly where the best level has a dot-product
+ * instruction (VNNI, SDOT), and is 0 elsewhere: never an illegal one.  In a
+ * child, before test_dispatch forces a level in this process. */
+static void test_peak_int8(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *isa = pe_kernel_isa(), *q = pe_qkernels_get()->name;
+        int dot = !strcmp(q, "avx512vnni") || !strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm");
+        double gops = pe_measure_peak_int8_gops(1);
+        printf("int8 dot-product peak: %.1f GOP/s (%s, %s)\n", gops, isa, q);
+        fflush(stdout);
+        _exit(dot ? gops > 0 ? 0 : 1 : gops == 0 ? 0 : 1);
+    }
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "int8 peak loop exactly where the level has dot products");
+}
+
 int main(void) {
+    test_peak_int8();
     test_dispatch();
     static const char *names[] = { "scalar", "avx2", "avx512", "neon" };
     for (int i = 0; i < 4; i++)

@@ -172,6 +172,8 @@ int cmd_bench(int argc, char **argv) {
     if (o.fr.pix_fmt && bench_frame(&o, c, &in, H, W, runs, warmup, &pre_ms)) goto done;
     double rss = peak_rss_mb();
     double peak = pe_measure_peak_gflops(threads), gflops = flops * batch / (p50 * 1e6);
+    /* int8 models: the dot-product peak too (0 where the level has none) */
+    double peak8 = in.n_q8 + in.n_q4 ? pe_measure_peak_int8_gops(threads) : 0;
     const char *name = o.arch ? o.arch : path;
     if (o.json) {
         printf("{\"model\": \"%s\", \"arch\": \"%s\", \"synthetic\": %s, \"height\": %d, \"width\": %d, "
@@ -182,6 +184,7 @@ int cmd_bench(int argc, char **argv) {
                name, in.arch, o.arch ? "true" : "false", H, W, threads, batch, pe_kernel_isa(), runs,
                load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs * batch / total, rss,
                flops / 1e9, gflops, peak, gflops / peak);
+        if (peak8 > 0) printf(", \"peak_int8_gops\": %.1f", peak8);
         if (pre_ms >= 0)
             printf(", \"pix_fmt\": \"%s\", \"video_size\": \"%dx%d\", \"preprocess_ms\": %.3f", o.fr.pix_fmt,
                    o.fr.width, o.fr.height, pre_ms);
@@ -199,6 +202,9 @@ int cmd_bench(int argc, char **argv) {
         printf("compute     %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of the measured FMA peak "
                "(%.0f GFLOP/s, %d thread%s)\n", flops / 1e9, gflops, 100 * gflops / peak, peak,
                threads, threads > 1 ? "s" : "");
+        if (peak8 > 0)
+            printf("int8 peak   %.0f GOP/s of dot products (%s, %d thread%s)\n", peak8, pe_kernel_isa(),
+                   threads, threads > 1 ? "s" : "");
         if (pre_ms >= 0)
             printf("preprocess  %.3f ms per %dx%d %s frame -> %dx%d (median, %d runs, 1 thread) = "
                    "%.1f%% of the p50 pass\n", pre_ms, o.fr.width, o.fr.height, o.fr.pix_fmt, W, H, runs,

@@ -3,6 +3,7 @@
 
 #include "../common.h"
 #include "kernels.h"
+#include "quant.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -31,6 +32,18 @@ static loop_fn pick_loop(void) {
     return scalar_loop;
 }
 
+/* The int8 dot-product loop of the active level, NULL where it has none
+ * (its int8 GEMMs then widen to int16/int32 and have no single peak). */
+static loop_fn pick_int8_loop(void) {
+#if defined(__x86_64__)
+    if (!strcmp(pe_qkernels_get()->name, "avx512vnni")) return pe_peak_loop_vnni;
+#elif defined(__aarch64__)
+    const char *isa = pe_kernel_isa();
+    if (!strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm")) return pe_peak_loop_neondot;
+#endif
+    return NULL;
+}
+
 typedef struct peak_arg { loop_fn fn; long iters; double flops; } peak_arg;
 
 static void *peak_thread(void *p) {
@@ -45,10 +58,9 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-double pe_measure_peak_gflops(int n_threads) {
+static double measure(loop_fn fn, int n_threads) {
     if (n_threads < 1) n_threads = 1;
     if (n_threads > 256) n_threads = 256;
-    loop_fn fn = pick_loop();
     /* Calibrate to ~100 ms per run, then keep the best of three. */
     long iters = 1 << 16;
     double t0 = now_s();
@@ -74,4 +86,11 @@ double pe_measure_peak_gflops(int n_threads) {
         if (el > 0 && flops / el / 1e9 > best) best = flops / el / 1e9;
     }
     return best;
+}
+
+double pe_measure_peak_gflops(int n_threads) { return measure(pick_loop(), n_threads); }
+
+double pe_measure_peak_int8_gops(int n_threads) {
+    loop_fn fn = pick_int8_loop();
+    return fn ? measure(fn, n_threads) : 0.0;
 }

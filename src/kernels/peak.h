@@ -8,5 +8,8 @@
 double pe_peak_loop_avx512(long iters);
 double pe_peak_loop_avx2(long iters);
 double pe_peak_loop_neon(long iters);
+/* The same for int8 dot products (2 operations per multiply-add). */
+double pe_peak_loop_vnni(long iters);
+double pe_peak_loop_neondot(long iters);
 
 #endif
