@@ -208,6 +208,7 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
     s->blk_n = B;
     s->blk_x0 = x0;
     s->blk_cols = n;
+    s->blk_planar = 0;
 }
 
 static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
@@ -228,22 +229,85 @@ static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row
             convert_run(s, s->bx0 + y * s->dxy, s->by0 + (x0 + i) * s->dyx, 1, row + (size_t)i * C);
         return;
     }
-    if (!(y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 && n == s->blk_cols))
+    if (!(!s->blk_planar && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
+          n == s->blk_cols))
         fill_block(s, y, x0, n);
     memcpy(row, s->base.scratch + ((size_t)(y - s->blk_y) * n) * C, (size_t)n * C);
 }
 
-/* Upright rows that are buffer rows (rotation 0 / 180), as planes. */
+/* The planar form of fill_block (C planes, gray or RGB): plane c of upright
+ * row y + j at scratch + (c * B + j) * n, each tile of buffer rows
+ * converted into planes of PE_FRAME_TILE_ROW-byte rows after the block and
+ * transposed into place.  Upright pixel x0 + i is buffer row by0 + (x0+i) dyx
+ * in either direction, so only the row order within the block can flip. */
+static void fill_planes_block(pe_frame_source *s, int y, int x0, int n) {
+    const int C = s->base.channels;
+    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y);
+    const size_t bps = (size_t)B * n, tps = (size_t)PE_FRAME_TILE * PE_FRAME_TILE_ROW;
+    uint8_t *blk = s->base.scratch, *tile = blk + (size_t)C * bps;
+    const int bxa = s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+    /* 4:2:0 conversions run in chroma pairs: start them on an even column */
+    const int odd = s->yuv && (bxa & 1);
+    const pe_plane *p0 = &s->f.planes[0];
+    for (int i = 0; i < n; i += PE_FRAME_TILE) {
+        const int rows = PE_MIN(PE_FRAME_TILE, n - i);
+        for (int r = 0; r < rows; r++) {
+            const int by = s->by0 + (x0 + i + r) * s->dyx;
+            uint8_t *t = tile + (size_t)r * PE_FRAME_TILE_ROW;
+            if (C == 1)
+                memcpy(t, p0->data + (size_t)by * p0->row_stride + bxa, (size_t)B);
+            else
+                convert_planes(s, bxa - odd, by, B + odd, t, tps);
+        }
+        for (int c = 0; c < C; c++)
+            s->px->transpose(tile + c * tps + odd, PE_FRAME_TILE_ROW, rows, B, blk + c * bps + i,
+                             (size_t)n);
+    }
+    s->blk_y = y;
+    s->blk_n = B;
+    s->blk_x0 = x0;
+    s->blk_cols = n;
+    s->blk_planar = 1;
+}
+
+/* Rotated 90/270 upright row y, planes ps bytes apart, from the block. */
+static void fetch_turned_planes(pe_frame_source *s, int y, int x0, int n, uint8_t *planes,
+                                size_t ps) {
+    if (!(s->blk_planar && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
+          n == s->blk_cols))
+        fill_planes_block(s, y, x0, n);
+    const int j = y - s->blk_y, col = s->dxy > 0 ? j : s->blk_n - 1 - j;
+    const size_t bps = (size_t)s->blk_n * n;
+    for (int c = 0; c < s->base.channels; c++)
+        memcpy(planes + c * ps, s->base.scratch + c * bps + (size_t)col * n, (size_t)n);
+}
+
+/* Gray frames on the planar path (the resampler reads one plane through
+ * fetch): rotated ones from the planar block. */
+static void frame_fetch_gray(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
+    pe_frame_source *s = (pe_frame_source *)(void *)src;
+    if (s->dyx == 0 || n < PE_FRAME_BLOCK) {
+        frame_fetch(src, y, x0, n, row);
+        return;
+    }
+    fetch_turned_planes(s, y, x0, n, row, 0);
+}
+
 static void frame_fetch_planes(pe_pixel_source *src, int y, int x0, int n, uint8_t *planes,
                                size_t ps) {
     pe_frame_source *s = (pe_frame_source *)(void *)src;
+    if (s->dyx != 0) {
+        fetch_turned_planes(s, y, x0, n, planes, ps);
+        return;
+    }
+    /* upright rows are buffer rows, forwards or backwards */
     const int by = s->by0 + y * s->dyy;
     if (s->dxx > 0) {
         convert_planes(s, s->bx0 + x0, by, n, planes, ps);
         return;
     }
     convert_planes(s, s->bx0 - (x0 + n - 1), by, n, planes, ps);
-    for (int c = 0; c < 3; c++) reverse_pixels(planes + (size_t)c * ps, n, 1);
+    for (int c = 0; c < 3; c++) s->px->reverse(planes + (size_t)c * ps, n);
 }
 
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
@@ -309,10 +373,15 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->dyx = yx;
     s->dxy = xy;
     s->dyy = yy;
-    if (s->base.channels == 3 && !turn && s->px->yuv_planes) s->base.fetch_planes = frame_fetch_planes;
-    /* a reversed run needs no room (in place); a block B rows + one run */
-    size_t w3 = (size_t)s->base.width * 3;
-    s->base.scratch_bytes = turn ? (PE_FRAME_BLOCK + 1) * w3 : 0;
+    const int planar = s->px->yuv_planes != NULL;
+    if (planar && s->base.channels == 3) s->base.fetch_planes = frame_fetch_planes;
+    if (planar && s->base.channels == 1) s->base.fetch = frame_fetch_gray;
+    /* a reversed run needs no room (in place); a block B rows + one run, on
+     * the planar path B planar rows and a tile */
+    const size_t w3 = (size_t)s->base.width * 3;
+    const size_t packed = (PE_FRAME_BLOCK + 1) * w3;
+    const size_t planes = PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_TILE_ROW;
+    s->base.scratch_bytes = !turn ? 0 : planar ? PE_MAX(packed, planes) : packed;
     return PE_OK;
 }
 

@@ -180,6 +180,71 @@ PX512 static void lut_row_avx512(const float *lut, const uint8_t *src, int n, fl
     for (; i < n; i++) dst[i] = lut[src[i]];
 }
 
+/* A 16x16 byte transpose in each 128-bit lane of r[0..15]: byte c of row i
+ * ends as byte i of row c.  One round of unpacks pairing rows i and i + 8
+ * into rows 2i, 2i + 1 rotates the 8-bit address (row, byte) left by one
+ * bit; four rounds swap its halves. */
+PX512 static inline void transpose16_lanes(__m512i r[16]) {
+    for (int round = 0; round < 4; round++) {
+        __m512i t[16];
+        for (int i = 0; i < 8; i++) {
+            t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
+            t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
+        }
+        for (int i = 0; i < 16; i++) r[i] = t[i];
+    }
+}
+
+/* Tiles of 16 rows x 64 columns: lane L of row k after the transpose is
+ * column 16 L + k; short tiles load zeros and store only what is there. */
+PX512 static void transpose_avx512(const uint8_t *src, size_t ss, int rows, int cols, uint8_t *dst,
+                                   size_t ds) {
+    for (int i0 = 0; i0 < rows; i0 += 16) {
+        const int nr = PE_MIN(16, rows - i0);
+        const __mmask16 sm = (__mmask16)((1u << nr) - 1);
+        for (int j0 = 0; j0 < cols; j0 += 64) {
+            const int nc = PE_MIN(64, cols - j0);
+            const __mmask64 lm = nc == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nc) - 1;
+            __m512i r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nr ? _mm512_maskz_loadu_epi8(lm, src + (size_t)(i0 + i) * ss + j0)
+                              : _mm512_setzero_si512();
+            transpose16_lanes(r);
+            uint8_t *d = dst + (size_t)j0 * ds + i0;
+            for (int k = 0; k < 16 && k < nc; k++) {
+                _mm_mask_storeu_epi8(d + (size_t)k * ds, sm, _mm512_castsi512_si128(r[k]));
+                if (16 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(16 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 1));
+                if (32 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(32 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 2));
+                if (48 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(48 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 3));
+            }
+        }
+    }
+}
+
+/* 64 bytes a step from both ends; the middle (under 128 bytes) as two
+ * overlapping vectors, or one masked one under 64. */
+PX512 static void reverse_avx512(uint8_t *p, int n) {
+    uint8_t m[64];
+    for (int k = 0; k < 64; k++) m[k] = (uint8_t)(63 - k);
+    const __m512i rev = _mm512_loadu_si512(m);
+    int i = 0, j = n;
+    for (; j - i >= 64; i += 64, j -= 64) { /* j - i < 128 the last time: overlapping, still right */
+        const __m512i a = _mm512_loadu_si512(p + i), b = _mm512_loadu_si512(p + j - 64);
+        _mm512_storeu_si512(p + i, _mm512_permutexvar_epi8(rev, b));
+        _mm512_storeu_si512(p + j - 64, _mm512_permutexvar_epi8(rev, a));
+    }
+    if (j - i > 1) { /* byte k from len - 1 - k */
+        const int len = j - i;
+        const __mmask64 lm = ((__mmask64)1 << len) - 1;
+        const __m512i idx = _mm512_sub_epi8(rev, _mm512_set1_epi8((char)(64 - len)));
+        const __m512i a = _mm512_maskz_loadu_epi8(lm, p + i);
+        _mm512_mask_storeu_epi8(p + i, lm, _mm512_permutexvar_epi8(idx, a));
+    }
+}
+
 /* The packed path (rotated frames, images) stays the AVX2 set's. */
 static void yuv_rgb_avx512(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,
                            int n, const pe_yuv_coef *c, uint8_t *rgb) {
@@ -268,4 +333,6 @@ const pe_pixels pe_pixels_avx512 = {
     .packed_planes = packed_planes_avx512,
     .hpass_planes = hpass_planes_avx512,
     .lut_row = lut_row_avx512,
+    .transpose = transpose_avx512,
+    .reverse = reverse_avx512,
 };
