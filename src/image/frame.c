@@ -182,6 +182,29 @@ static void reverse_pixels(uint8_t *p, int n, int C) {
         }
 }
 
+/* Which fill made the block (pe_frame_source.blk_kind). */
+enum { BLOCK_NONE, BLOCK_PACKED, BLOCK_PLANES, BLOCK_SAMPLES };
+
+static int block_holds(const pe_frame_source *s, int kind, int y, int x0, int n) {
+    return s->blk_kind == kind && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
+           n == s->blk_cols;
+}
+
+static void block_record(pe_frame_source *s, int kind, int y, int B, int x0, int n) {
+    s->blk_kind = kind;
+    s->blk_y = y;
+    s->blk_n = B;
+    s->blk_x0 = x0;
+    s->blk_cols = n;
+}
+
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* The buffer column of upright row y + j of a block of B rows from y. */
+static int block_column(const pe_frame_source *s, int y, int B) {
+    return s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+}
+
 /* Rotated 90/270: upright rows y .. y+B-1 are B adjacent buffer columns; the
  * block holds them (B rows of n pixels) after one short run per buffer row. */
 static void fill_block(pe_frame_source *s, int y, int x0, int n) {
@@ -189,7 +212,7 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
     const int B = PE_MIN(PE_FRAME_BLOCK, s->base.height - y);
     uint8_t *blk = s->base.scratch, *run = blk + (size_t)PE_FRAME_BLOCK * n * C;
     /* buffer column of upright row y + j: bx0 + (y + j) * dxy, dxy = +-1 */
-    const int bxa = s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+    const int bxa = block_column(s, y, B);
     for (int i = 0; i < n; i++) {
         const int by = s->by0 + (x0 + i) * s->dyx;
         convert_run(s, bxa, by, B, run);
@@ -204,11 +227,7 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
             }
         }
     }
-    s->blk_y = y;
-    s->blk_n = B;
-    s->blk_x0 = x0;
-    s->blk_cols = n;
-    s->blk_planar = 0;
+    block_record(s, BLOCK_PACKED, y, B, x0, n);
 }
 
 static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
@@ -229,57 +248,91 @@ static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row
             convert_run(s, s->bx0 + y * s->dxy, s->by0 + (x0 + i) * s->dyx, 1, row + (size_t)i * C);
         return;
     }
-    if (!(!s->blk_planar && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
-          n == s->blk_cols))
-        fill_block(s, y, x0, n);
+    if (!block_holds(s, BLOCK_PACKED, y, x0, n)) fill_block(s, y, x0, n);
     memcpy(row, s->base.scratch + ((size_t)(y - s->blk_y) * n) * C, (size_t)n * C);
 }
 
-/* The planar form of fill_block (C planes, gray or RGB): plane c of upright
- * row y + j at scratch + (c * B + j) * n, each tile of buffer rows
- * converted into planes of PE_FRAME_TILE_ROW-byte rows after the block and
- * transposed into place.  Upright pixel x0 + i is buffer row by0 + (x0+i) dyx
- * in either direction, so only the row order within the block can flip. */
+/* Packed formats on the planar path: plane c of upright row y + j at
+ * scratch + (c * B + j) * n, each tile of buffer rows converted into planes
+ * after the block and transposed into place.  Upright pixel x0 + i is buffer
+ * row by0 + (x0 + i) dyx either way, so only the row order can flip. */
 static void fill_planes_block(pe_frame_source *s, int y, int x0, int n) {
-    const int C = s->base.channels;
-    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y);
-    const size_t bps = (size_t)B * n, tps = (size_t)PE_FRAME_TILE * PE_FRAME_TILE_ROW;
-    uint8_t *blk = s->base.scratch, *tile = blk + (size_t)C * bps;
-    const int bxa = s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
-    /* 4:2:0 conversions run in chroma pairs: start them on an even column */
-    const int odd = s->yuv && (bxa & 1);
-    const pe_plane *p0 = &s->f.planes[0];
+    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
+    const size_t bps = (size_t)B * n, tps = (size_t)PE_FRAME_TILE * PE_FRAME_PBLOCK;
+    uint8_t *blk = s->base.scratch, *tile = blk + 3 * bps;
     for (int i = 0; i < n; i += PE_FRAME_TILE) {
         const int rows = PE_MIN(PE_FRAME_TILE, n - i);
-        for (int r = 0; r < rows; r++) {
-            const int by = s->by0 + (x0 + i + r) * s->dyx;
-            uint8_t *t = tile + (size_t)r * PE_FRAME_TILE_ROW;
-            if (C == 1)
-                memcpy(t, p0->data + (size_t)by * p0->row_stride + bxa, (size_t)B);
-            else
-                convert_planes(s, bxa - odd, by, B + odd, t, tps);
-        }
-        for (int c = 0; c < C; c++)
-            s->px->transpose(tile + c * tps + odd, PE_FRAME_TILE_ROW, rows, B, blk + c * bps + i,
-                             (size_t)n);
+        for (int r = 0; r < rows; r++)
+            convert_planes(s, bxa, s->by0 + (x0 + i + r) * s->dyx, B,
+                           tile + (size_t)r * PE_FRAME_PBLOCK, tps);
+        for (int c = 0; c < 3; c++)
+            s->px->transpose(tile + c * tps, PE_FRAME_PBLOCK, rows, B, blk + c * bps + i, (size_t)n);
     }
-    s->blk_y = y;
-    s->blk_n = B;
-    s->blk_x0 = x0;
-    s->blk_cols = n;
-    s->blk_planar = 1;
+    block_record(s, BLOCK_PLANES, y, B, x0, n);
 }
 
-/* Rotated 90/270 upright row y, planes ps bytes apart, from the block. */
+/* 4:2:0 and gray on the planar path: the block holds the samples of its B
+ * buffer columns transposed (buffer column bxa + j down buffer rows
+ * by .. by+n-1, in buffer order: row j of the Y block, then its chroma
+ * columns), so a fetch converts one such row as if it were a buffer row. */
+static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
+    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
+    const int by = s->by0 + (s->dyx > 0 ? x0 : -(x0 + n - 1));
+    const pe_plane *p0 = &s->f.planes[0];
+    const size_t yn = round64((size_t)n);
+    uint8_t *yt = s->base.scratch + 64; /* a run may start one byte before a row */
+    s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, p0->row_stride, n, B, yt, yn);
+    s->blk_ystep = yn;
+    s->blk_bx = bxa;
+    s->blk_by = by;
+    if (s->yuv) {
+        const int c0 = bxa >> 1, nc = ((bxa + B - 1) >> 1) - c0 + 1;
+        const int r0 = by >> 1, nr = ((by + n - 1) >> 1) - r0 + 1;
+        const size_t cn = round64((size_t)nr), cps = (size_t)s->cps;
+        const uint8_t *u = s->u + (size_t)r0 * s->us + (size_t)c0 * cps;
+        const uint8_t *v = s->v + (size_t)r0 * s->vs + (size_t)c0 * cps;
+        uint8_t *ct = yt + (size_t)B * yn;
+        if (cps == 2 && s->us == s->vs && (v == u + 1 || u == v + 1)) {
+            /* interleaved pairs (NV12, NV21): one transpose, U and V rows alternate */
+            const int vfirst = u == v + 1;
+            s->px->transpose(vfirst ? v : u, s->us, nr, 2 * nc, ct, cn);
+            s->blk_u = ct + (size_t)vfirst * cn;
+            s->blk_v = ct + (size_t)!vfirst * cn;
+        } else {
+            const int cols = (nc - 1) * s->cps + 1;
+            s->px->transpose(u, s->us, nr, cols, ct, cn);
+            s->px->transpose(v, s->vs, nr, cols, ct + (size_t)cols * cn, cn);
+            s->blk_u = ct;
+            s->blk_v = ct + (size_t)cols * cn;
+        }
+        s->blk_cstep = cps * cn;
+    }
+    block_record(s, BLOCK_SAMPLES, y, B, x0, n);
+}
+
+/* Rotated 90/270 upright row y as C planes ps bytes apart, from the block. */
 static void fetch_turned_planes(pe_frame_source *s, int y, int x0, int n, uint8_t *planes,
                                 size_t ps) {
-    if (!(s->blk_planar && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
-          n == s->blk_cols))
-        fill_planes_block(s, y, x0, n);
+    const int C = s->base.channels, samples = s->yuv || C == 1;
+    if (!block_holds(s, samples ? BLOCK_SAMPLES : BLOCK_PLANES, y, x0, n))
+        (samples ? fill_samples_block : fill_planes_block)(s, y, x0, n);
     const int j = y - s->blk_y, col = s->dxy > 0 ? j : s->blk_n - 1 - j;
-    const size_t bps = (size_t)s->blk_n * n;
-    for (int c = 0; c < s->base.channels; c++)
-        memcpy(planes + c * ps, s->base.scratch + c * bps + (size_t)col * n, (size_t)n);
+    if (!samples) {
+        const size_t bps = (size_t)s->blk_n * n;
+        for (int c = 0; c < 3; c++)
+            memcpy(planes + c * ps, s->base.scratch + c * bps + (size_t)col * n, (size_t)n);
+        return;
+    }
+    const uint8_t *yr = s->base.scratch + 64 + (size_t)col * s->blk_ystep;
+    if (C == 1) {
+        memcpy(planes, yr, (size_t)n);
+    } else { /* sample i is buffer row by + i: its chroma pairs start at an even row */
+        const int par = s->blk_by & 1;
+        const size_t k = (size_t)(((s->blk_bx + col) >> 1) - (s->blk_bx >> 1)) * s->blk_cstep;
+        s->px->yuv_planes(yr - par, s->blk_u + k, s->blk_v + k, 1, par, n, &s->coef, planes, ps);
+    }
+    if (s->dyx < 0) /* upright x runs up the buffer rows */
+        for (int c = 0; c < C; c++) s->px->reverse(planes + c * ps, n);
 }
 
 /* Gray frames on the planar path (the resampler reads one plane through
@@ -320,7 +373,6 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->px = pe_pixels_get();
     s->base.fetch = frame_fetch;
     s->base.channels = f->format == PE_FRAME_GRAY8 ? 1 : 3;
-    s->blk_n = 0;
     switch (f->format) {
     case PE_FRAME_NV12:
     case PE_FRAME_NV21: {
@@ -380,7 +432,10 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
      * the planar path B planar rows and a tile */
     const size_t w3 = (size_t)s->base.width * 3;
     const size_t packed = (PE_FRAME_BLOCK + 1) * w3;
-    const size_t planes = PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_TILE_ROW;
+    const size_t planes = s->yuv || s->base.channels == 1
+                              ? 64 + PE_FRAME_PBLOCK * round64((size_t)s->base.width) +
+                                    (2 * PE_FRAME_PBLOCK + 2) * round64((size_t)s->base.width / 2 + 1)
+                              : PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_PBLOCK;
     s->base.scratch_bytes = !turn ? 0 : planar ? PE_MAX(packed, planes) : packed;
     return PE_OK;
 }

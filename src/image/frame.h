@@ -19,19 +19,22 @@ typedef struct pe_frame_source {
     /* upright (x, y) -> buffer: x0 + x * dxx + y * dxy, y0 + x * dyx + y * dyy */
     int bx0, by0, dxx, dxy, dyx, dyy;
     /* rotated 90/270: upright rows are buffer columns, converted in blocks
-     * (blk_planar: the planar path's) */
-    int blk_y, blk_n, blk_x0, blk_cols, blk_planar;
+     * (blk_kind: which fill made the block, frame.c) */
+    int blk_y, blk_n, blk_x0, blk_cols, blk_kind;
+    /* a block of transposed samples: buffer columns from blk_bx, rows from
+     * blk_by, chroma column k's samples at blk_u / blk_v + k * blk_cstep */
+    int blk_bx, blk_by;
+    size_t blk_ystep, blk_cstep;
+    const uint8_t *blk_u, *blk_v;
 } pe_frame_source;
 
 /* Upright rows a 90/270 frame converts at once (the buffer columns of one
  * block are read as short runs of its rows). */
 #define PE_FRAME_BLOCK 16
-/* The same on the planar path: PE_FRAME_PBLOCK upright rows, converted
- * PE_FRAME_TILE buffer rows at a time into a tile and transposed; the tile's
- * rows hold one column more (an odd start converts from the column before). */
+/* The same on the planar path: PE_FRAME_PBLOCK upright rows (packed formats
+ * convert PE_FRAME_TILE buffer rows at a time into a tile, then transpose). */
 #define PE_FRAME_PBLOCK 64
 #define PE_FRAME_TILE 16
-#define PE_FRAME_TILE_ROW (PE_FRAME_PBLOCK + 16)
 
 /* Checks f (pe_frame_check) and prepares src; src->base.scratch_bytes is
  * what its fetch needs. */

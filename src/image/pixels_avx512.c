@@ -2,8 +2,9 @@
  * to pixels.c / preprocess.c's scalar code (tests/test_frame.c compares
  * them on awkward sizes).  The packed kernels are the AVX2 set's.
  *
- *   yuv_planes    32 pixels a step: even and odd pixels in separate
- *                 vectors, so each lines up with its chroma sample and the
+ *   yuv_planes    32 pixels a step, the last one masked: even and odd
+ *                 pixels in separate vectors, so each lines up with its
+ *                 chroma sample and the
  *                 chroma terms are computed once per pair; the same float
  *                 products and sums as the scalar code (no FMA), rounded by
  *                 cvtps2dq, clamped by the saturating packs, put in order
@@ -51,31 +52,32 @@ PX512 static void yuv_planes_avx512(const uint8_t *y, const uint8_t *u, const ui
     const __m512i yoff = _mm512_set1_epi32(c->yoff), c128 = _mm512_set1_epi32(128);
     const __m512i low = _mm512_set1_epi32(255);
     const __m512i order = _mm512_loadu_si512(plane_order);
-    for (; end - x >= 32; x += 32, rgb += 32) {
+    for (; x < end; x += 32, rgb += 32) {
+        const int m = PE_MIN(32, end - x); /* pixels this step; under 32: masked */
         const uint8_t *us = u + (size_t)(x >> 1) * (size_t)cps, *vs = v + (size_t)(x >> 1) * (size_t)cps;
         __m512i ui, vi; /* 16 chroma samples, one a lane */
         if (cps == 1) {
-            ui = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)us));
-            vi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)vs));
-        } else if (x >= 2) {
+            const __mmask16 cm = (__mmask16)((1u << ((m + 1) / 2)) - 1);
+            ui = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(cm, us));
+            vi = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(cm, vs));
+        } else if (m == 32 && x >= 2) {
             /* 32 bytes ending at the 16th sample: the first is the previous
              * sample's second byte, inside the row; samples are high bytes */
             ui = _mm512_srli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(us - 1))), 8);
             vi = _mm512_srli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(vs - 1))), 8);
-        } else if (end - x > 32) {
-            /* at the row start: one byte past the 16th sample, which the
-             * pixel after the block reads anyway */
-            ui = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)us)), low);
-            vi = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)vs)), low);
         } else {
-            break;
+            /* the samples' bytes, up to the last sample's first byte */
+            const __mmask32 cm = (__mmask32)((1ull << ((m + 1) / 2 * 2 - 1)) - 1);
+            ui = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(cm, us)), low);
+            vi = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(cm, vs)), low);
         }
         const __m512 fu = _mm512_cvtepi32_ps(_mm512_sub_epi32(ui, c128));
         const __m512 fv = _mm512_cvtepi32_ps(_mm512_sub_epi32(vi, c128));
         const __m512 tr = _mm512_mul_ps(crv, fv);
         const __m512 tg = _mm512_add_ps(_mm512_mul_ps(cgu, fu), _mm512_mul_ps(cgv, fv));
         const __m512 tb = _mm512_mul_ps(cbu, fu);
-        const __m512i yw = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(y + x)));
+        const __mmask32 pm = m == 32 ? ~(__mmask32)0 : (__mmask32)((1u << m) - 1);
+        const __m512i yw = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(pm, y + x));
         const __m512i yi[2] = {_mm512_and_si512(yw, low), _mm512_srli_epi32(yw, 8)};
         __m512i r[2], g[2], b[2];
         for (int h = 0; h < 2; h++) { /* even pixels, then odd */
@@ -88,11 +90,10 @@ PX512 static void yuv_planes_avx512(const uint8_t *y, const uint8_t *u, const ui
         const __m512i bw = _mm512_packs_epi32(b[0], b[1]);
         const __m512i rg = _mm512_permutexvar_epi8(order, _mm512_packus_epi16(rw, gw));
         const __m512i bb = _mm512_permutexvar_epi8(order, _mm512_packus_epi16(bw, bw));
-        _mm256_storeu_si256((__m256i *)(void *)rgb, _mm512_castsi512_si256(rg));
-        _mm256_storeu_si256((__m256i *)(void *)(rgb + ps), _mm512_extracti64x4_epi64(rg, 1));
-        _mm256_storeu_si256((__m256i *)(void *)(rgb + 2 * ps), _mm512_castsi512_si256(bb));
+        _mm256_mask_storeu_epi8(rgb, pm, _mm512_castsi512_si256(rg));
+        _mm256_mask_storeu_epi8(rgb + ps, pm, _mm512_extracti64x4_epi64(rg, 1));
+        _mm256_mask_storeu_epi8(rgb + 2 * ps, pm, _mm512_castsi512_si256(bb));
     }
-    if (x < end) pe_yuv_planes_scalar(y, u, v, cps, x, end - x, c, rgb, ps);
 }
 
 PX512 static void packed_planes_avx512(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb,
