@@ -185,15 +185,20 @@ PX512 static void lut_row_avx512(const float *lut, const uint8_t *src, int n, fl
  * ends as byte i of row c.  One round of unpacks pairing rows i and i + 8
  * into rows 2i, 2i + 1 rotates the 8-bit address (row, byte) left by one
  * bit; four rounds swap its halves. */
-PX512 static inline void transpose16_lanes(__m512i r[16]) {
-    for (int round = 0; round < 4; round++) {
-        __m512i t[16];
-        for (int i = 0; i < 8; i++) {
-            t[2 * i] = _mm512_unpacklo_epi8(r[i], r[i + 8]);
-            t[2 * i + 1] = _mm512_unpackhi_epi8(r[i], r[i + 8]);
-        }
-        for (int i = 0; i < 16; i++) r[i] = t[i];
+PX512 static inline void unpack_round(const __m512i *a, __m512i *b) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        b[2 * i] = _mm512_unpacklo_epi8(a[i], a[i + 8]);
+        b[2 * i + 1] = _mm512_unpackhi_epi8(a[i], a[i + 8]);
     }
+}
+
+PX512 static inline void transpose16_lanes(__m512i r[16]) {
+    __m512i t[16];
+    unpack_round(r, t);
+    unpack_round(t, r);
+    unpack_round(r, t);
+    unpack_round(t, r);
 }
 
 /* Tiles of 16 rows x 64 columns: lane L of row k after the transpose is
@@ -207,12 +212,26 @@ PX512 static void transpose_avx512(const uint8_t *src, size_t ss, int rows, int 
             const int nc = PE_MIN(64, cols - j0);
             const __mmask64 lm = nc == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nc) - 1;
             __m512i r[16];
+#pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = i < nr ? _mm512_maskz_loadu_epi8(lm, src + (size_t)(i0 + i) * ss + j0)
                               : _mm512_setzero_si512();
             transpose16_lanes(r);
             uint8_t *d = dst + (size_t)j0 * ds + i0;
-            for (int k = 0; k < 16 && k < nc; k++) {
+            if (nr == 16 && nc == 64) { /* plain stores: an extract into memory needs no shuffle */
+#pragma GCC unroll 16
+                for (int k = 0; k < 16; k++) {
+                    uint8_t *dk = d + (size_t)k * ds;
+                    _mm_storeu_si128((__m128i *)(void *)dk, _mm512_castsi512_si128(r[k]));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 16 * ds), _mm512_extracti32x4_epi32(r[k], 1));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 32 * ds), _mm512_extracti32x4_epi32(r[k], 2));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 48 * ds), _mm512_extracti32x4_epi32(r[k], 3));
+                }
+                continue;
+            }
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++) {
+                if (k >= nc) break;
                 _mm_mask_storeu_epi8(d + (size_t)k * ds, sm, _mm512_castsi512_si128(r[k]));
                 if (16 + k < nc)
                     _mm_mask_storeu_epi8(d + (size_t)(16 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 1));
