@@ -272,22 +272,25 @@ static void fill_planes_block(pe_frame_source *s, int y, int x0, int n) {
 }
 
 /* 4:2:0 and gray on the planar path: the block holds the samples of its B
- * buffer columns transposed (buffer column bxa + j down buffer rows
- * by .. by+n-1, in buffer order: row j of the Y block, then its chroma
- * columns), so a fetch converts one such row as if it were a buffer row. */
+ * buffer columns transposed (row j: buffer column bxa + j down the buffer
+ * rows of upright x0 .. x0+n-1, in upright order, so up the buffer when
+ * dyx < 0: row j of the Y block, then its chroma columns), so a fetch
+ * converts one such row as if it were a buffer row. */
 static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
     const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
-    const int by = s->by0 + (s->dyx > 0 ? x0 : -(x0 + n - 1));
+    const int by = s->by0 + x0 * s->dyx, d = s->dyx; /* upright x0 + i: buffer row by + i d */
     const pe_plane *p0 = &s->f.planes[0];
     const size_t yn = round64((size_t)n);
     uint8_t *yt = s->base.scratch + 64; /* a run may start one byte before a row */
-    s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, p0->row_stride, n, B, yt, yn);
+    s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, d * (ptrdiff_t)p0->row_stride, n,
+                     B, yt, yn);
     s->blk_ystep = yn;
     s->blk_bx = bxa;
-    s->blk_by = by;
+    /* samples i, i + 1 share a chroma row when i + par is even */
+    s->blk_par = d > 0 ? by & 1 : !(by & 1);
     if (s->yuv) {
         const int c0 = bxa >> 1, nc = ((bxa + B - 1) >> 1) - c0 + 1;
-        const int r0 = by >> 1, nr = ((by + n - 1) >> 1) - r0 + 1;
+        const int r0 = by >> 1, r1 = (by + (n - 1) * d) >> 1, nr = (r1 - r0) * d + 1;
         const size_t cn = round64((size_t)nr), cps = (size_t)s->cps;
         const uint8_t *u = s->u + (size_t)r0 * s->us + (size_t)c0 * cps;
         const uint8_t *v = s->v + (size_t)r0 * s->vs + (size_t)c0 * cps;
@@ -295,13 +298,13 @@ static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
         if (cps == 2 && s->us == s->vs && (v == u + 1 || u == v + 1)) {
             /* interleaved pairs (NV12, NV21): one transpose, U and V rows alternate */
             const int vfirst = u == v + 1;
-            s->px->transpose(vfirst ? v : u, s->us, nr, 2 * nc, ct, cn);
+            s->px->transpose(vfirst ? v : u, d * (ptrdiff_t)s->us, nr, 2 * nc, ct, cn);
             s->blk_u = ct + (size_t)vfirst * cn;
             s->blk_v = ct + (size_t)!vfirst * cn;
         } else {
             const int cols = (nc - 1) * s->cps + 1;
-            s->px->transpose(u, s->us, nr, cols, ct, cn);
-            s->px->transpose(v, s->vs, nr, cols, ct + (size_t)cols * cn, cn);
+            s->px->transpose(u, d * (ptrdiff_t)s->us, nr, cols, ct, cn);
+            s->px->transpose(v, d * (ptrdiff_t)s->vs, nr, cols, ct + (size_t)cols * cn, cn);
             s->blk_u = ct;
             s->blk_v = ct + (size_t)cols * cn;
         }
@@ -326,13 +329,11 @@ static void fetch_turned_planes(pe_frame_source *s, int y, int x0, int n, uint8_
     const uint8_t *yr = s->base.scratch + 64 + (size_t)col * s->blk_ystep;
     if (C == 1) {
         memcpy(planes, yr, (size_t)n);
-    } else { /* sample i is buffer row by + i: its chroma pairs start at an even row */
-        const int par = s->blk_by & 1;
+    } else { /* as a run from x = par: pixel x takes chroma sample x / 2 */
+        const int par = s->blk_par;
         const size_t k = (size_t)(((s->blk_bx + col) >> 1) - (s->blk_bx >> 1)) * s->blk_cstep;
         s->px->yuv_planes(yr - par, s->blk_u + k, s->blk_v + k, 1, par, n, &s->coef, planes, ps);
     }
-    if (s->dyx < 0) /* upright x runs up the buffer rows */
-        for (int c = 0; c < C; c++) s->px->reverse(planes + c * ps, n);
 }
 
 /* Gray frames on the planar path (the resampler reads one plane through

@@ -21,9 +21,10 @@ typedef struct pe_frame_source {
     /* rotated 90/270: upright rows are buffer columns, converted in blocks
      * (blk_kind: which fill made the block, frame.c) */
     int blk_y, blk_n, blk_x0, blk_cols, blk_kind;
-    /* a block of transposed samples: buffer columns from blk_bx, rows from
-     * blk_by, chroma column k's samples at blk_u / blk_v + k * blk_cstep */
-    int blk_bx, blk_by;
+    /* a block of transposed samples: buffer columns from blk_bx, chroma
+     * column k's samples at blk_u / blk_v + k * blk_cstep, sample i's chroma
+     * at (i + blk_par) / 2 */
+    int blk_bx, blk_par;
     size_t blk_ystep, blk_cstep;
     const uint8_t *blk_u, *blk_v;
 } pe_frame_source;

@@ -76,10 +76,10 @@ void pe_packed_planes_scalar(const uint8_t *src, int n, int r, int g, int b, uin
     }
 }
 
-void pe_transpose_scalar(const uint8_t *src, size_t ss, int rows, int cols, uint8_t *dst,
+void pe_transpose_scalar(const uint8_t *src, ptrdiff_t ss, int rows, int cols, uint8_t *dst,
                          size_t ds) {
     for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) dst[(size_t)j * ds + i] = src[(size_t)i * ss + j];
+        for (int j = 0; j < cols; j++) dst[(size_t)j * ds + i] = src[(ptrdiff_t)i * ss + j];
 }
 
 void pe_reverse_scalar(uint8_t *p, int n) {

@@ -203,7 +203,7 @@ PX512 static inline void transpose16_lanes(__m512i r[16]) {
 
 /* Tiles of 16 rows x 64 columns: lane L of row k after the transpose is
  * column 16 L + k; short tiles load zeros and store only what is there. */
-PX512 static void transpose_avx512(const uint8_t *src, size_t ss, int rows, int cols, uint8_t *dst,
+PX512 static void transpose_avx512(const uint8_t *src, ptrdiff_t ss, int rows, int cols, uint8_t *dst,
                                    size_t ds) {
     for (int i0 = 0; i0 < rows; i0 += 16) {
         const int nr = PE_MIN(16, rows - i0);
@@ -214,7 +214,7 @@ PX512 static void transpose_avx512(const uint8_t *src, size_t ss, int rows, int 
             __m512i r[16];
 #pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
-                r[i] = i < nr ? _mm512_maskz_loadu_epi8(lm, src + (size_t)(i0 + i) * ss + j0)
+                r[i] = i < nr ? _mm512_maskz_loadu_epi8(lm, src + (ptrdiff_t)(i0 + i) * ss + j0)
                               : _mm512_setzero_si512();
             transpose16_lanes(r);
             uint8_t *d = dst + (size_t)j0 * ds + i0;
