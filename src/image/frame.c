@@ -198,7 +198,7 @@ static void block_record(pe_frame_source *s, int kind, int y, int B, int x0, int
     s->blk_cols = n;
 }
 
-static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
+static uint64_t round64(uint64_t n) { return (n + 63) & ~(uint64_t)63; }
 
 /* The buffer column of upright row y + j of a block of B rows from y. */
 static int block_column(const pe_frame_source *s, int y, int B) {
@@ -280,7 +280,7 @@ static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
     const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
     const int by = s->by0 + x0 * s->dyx, d = s->dyx; /* upright x0 + i: buffer row by + i d */
     const pe_plane *p0 = &s->f.planes[0];
-    const size_t yn = round64((size_t)n);
+    const size_t yn = (size_t)round64((size_t)n);
     uint8_t *yt = s->base.scratch + 64; /* a run may start one byte before a row */
     s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, d * (ptrdiff_t)p0->row_stride, n,
                      B, yt, yn);
@@ -291,7 +291,7 @@ static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
     if (s->yuv) {
         const int c0 = bxa >> 1, nc = ((bxa + B - 1) >> 1) - c0 + 1;
         const int r0 = by >> 1, r1 = (by + (n - 1) * d) >> 1, nr = (r1 - r0) * d + 1;
-        const size_t cn = round64((size_t)nr), cps = (size_t)s->cps;
+        const size_t cn = (size_t)round64((size_t)nr), cps = (size_t)s->cps;
         const uint8_t *u = s->u + (size_t)r0 * s->us + (size_t)c0 * cps;
         const uint8_t *v = s->v + (size_t)r0 * s->vs + (size_t)c0 * cps;
         uint8_t *ct = yt + (size_t)B * yn;
@@ -431,13 +431,16 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     if (planar && s->base.channels == 1) s->base.fetch = frame_fetch_gray;
     /* a reversed run needs no room (in place); a block B rows + one run, on
      * the planar path B planar rows and a tile */
-    const size_t w3 = (size_t)s->base.width * 3;
-    const size_t packed = (PE_FRAME_BLOCK + 1) * w3;
-    const size_t planes = s->yuv || s->base.channels == 1
-                              ? 64 + PE_FRAME_PBLOCK * round64((size_t)s->base.width) +
-                                    (2 * PE_FRAME_PBLOCK + 2) * round64((size_t)s->base.width / 2 + 1)
-                              : PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_PBLOCK;
-    s->base.scratch_bytes = !turn ? 0 : planar ? PE_MAX(packed, planes) : packed;
+    const uint64_t w = (uint64_t)s->base.width, w3 = 3 * w;
+    const uint64_t packed = (PE_FRAME_BLOCK + 1) * w3;
+    const uint64_t planes = s->yuv || s->base.channels == 1
+                                ? 64 + PE_FRAME_PBLOCK * round64(w) + (2 * PE_FRAME_PBLOCK + 2) * round64(w / 2 + 1)
+                                : PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_PBLOCK;
+    const uint64_t need = !turn ? 0 : planar ? PE_MAX(packed, planes) : packed;
+    if (need > SIZE_MAX)
+        return pe_error(PE_ERR_LIMIT, "frame: rotated rows of %d pixels need %llu bytes of scratch", s->base.width,
+                        (unsigned long long)need);
+    s->base.scratch_bytes = (size_t)need;
     return PE_OK;
 }
 
