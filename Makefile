@@ -199,32 +199,34 @@ install: all
 	install -m 755 $(BUILD)/libpecore.so $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/pecore $(DESTDIR)$(PREFIX)/bin/
 
-# Library only, cross-compiled for ARM64 (Debian: gcc-aarch64-linux-gnu
-# libc6-dev-arm64-cross); checks that the portable build has no x86 leftovers.
-.PHONY: cross-arm64
-cross-arm64:
-	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" build/arm64/libpecore.a
-
-# The library and every test that needs no image decoder, cross-compiled for
-# ARM64 and run under qemu-aarch64 (Debian: qemu-user, and the arm64 zlib and
-# utf8proc dev packages; .ci/run installs them).  Linked statically: a
-# dynamically linked aarch64 binary hangs in pthread_create under Debian 12's
-# qemu-user.  PECORE_TEST_QUICK makes test_quant leave out its golden T16
-# round trip, which takes minutes under emulation.
+# ---------------------------------------------------------------- ARM64
+# Cross-built with Debian's gcc-aarch64-linux-gnu into build/arm64 and linked
+# statically (the libraries from Debian's arm64 -dev packages, dpkg
+# multiarch; scripts/deps-arm64.sh installs all of it): a dynamically linked
+# aarch64 binary hangs in pthread_create under Debian 12's qemu-user.
+# make cross-arm64: the library only (the portable build has no x86 leftovers).
+# make arm64-cli:   build/arm64/pecore, the whole CLI; runs under qemu-aarch64.
+# make test-arm64:  tests/arm64/run.sh: on three emulated CPUs (cortex-a53,
+#                   cortex-a76, max) the kernel set each must select, the
+#                   kernel and variant tests, and the golden image_raw cases
+#                   through build/arm64/pecore; the CPU-independent tests once.
+#                   ARM64_TESTS: the binaries run.sh runs, all but test_golden and
+#                   test_golden_cli (golden.py runs the image_raw cases it can
+#                   afford: the T16-384 ones take minutes each under emulation).
+ARM64_MAKE := $(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" LDFLAGS=-static
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
-               test_quant test_variants test_classify test_noalloc test_quantize_api test_frame
-ARM64_CC := aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Itools $(WARN) -O2 -Werror
-.PHONY: test-arm64
-test-arm64: cross-arm64
-	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" build/arm64/obj/tools/npy.o
-	@mkdir -p build/arm64/tests
-	@set -e; for t in $(ARM64_TESTS); do \
-	    wrap=; [ $$t = test_noalloc ] && wrap=-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign; \
-	    $(ARM64_CC) -o build/arm64/tests/$$t tests/$$t.c build/arm64/obj/tools/npy.o build/arm64/libpecore.a \
-	        $(LDLIBS_CORE) $$wrap 2>build/arm64/tests/$$t.link || { cat build/arm64/tests/$$t.link; exit 1; }; \
-	    PECORE_TEST_QUICK=1 qemu-aarch64 build/arm64/tests/$$t >build/arm64/tests/$$t.log 2>&1 || { cat build/arm64/tests/$$t.log; exit 1; }; \
-	    echo "aarch64 $$(tail -n 1 build/arm64/tests/$$t.log)"; \
-	done
+               test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu \
+               test_frame test_preprocess test_smooth test_stream test_dinov2 test_fuzz_regress test_batch
+.PHONY: cross-arm64 arm64-cli test-arm64
+cross-arm64:
+	$(ARM64_MAKE) build/arm64/libpecore.a
+
+arm64-cli:
+	$(ARM64_MAKE) build/arm64/pecore
+
+test-arm64:
+	$(ARM64_MAKE) build/arm64/pecore $(ARM64_TESTS:%=build/arm64/tests/%)
+	sh tests/arm64/run.sh build/arm64
 
 # ---------------------------------------------------------------- app bindings
 # make java: build/java/pecore.jar (package dev.pecore, Java 8 bytecode for
@@ -267,3 +269,21 @@ build/java/tests.jar: $(JAVA_TEST_SRC) build/java/pecore.jar
 	$(JAVAC) -Xlint:all -Werror -encoding UTF-8 -cp build/java/pecore.jar:$(JUNIT_CP) \
 		-d build/java/test-classes $(JAVA_TEST_SRC)
 	jar cf $@ -C build/java/test-classes .
+
+# ---------------------------------------------------------------- ARM performance
+# bench/arm/: insncount.so, a qemu-aarch64 TCG plugin (host shared object) that
+# counts executed instructions by class and symbol, and its exact-count test
+# on a hand-written aarch64 program (seconds; needs qemu-user and
+# gcc-aarch64-linux-gnu).  bench/arm/run.sh makes the instruction table.
+ARM_BENCH := build/bench-arm
+.PHONY: bench-arm-test
+$(ARM_BENCH)/insncount.so: bench/arm/insncount.c bench/arm/qemu_plugin_api.h bench/arm/pe_mark.h
+	@mkdir -p $(dir $@)
+	cc -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -fvisibility=hidden $(WARN) -o $@ $< -lpthread
+
+$(ARM_BENCH)/insncount_test: bench/arm/insncount_test.S
+	@mkdir -p $(dir $@)
+	aarch64-linux-gnu-gcc -nostdlib -static -o $@ $<
+
+bench-arm-test: $(ARM_BENCH)/insncount.so $(ARM_BENCH)/insncount_test
+	sh bench/arm/test.sh $^

@@ -177,13 +177,48 @@ PE_API pe_status pe_model_get_info(const pe_model *m, pe_model_info *info);
 
 /* ---------------------------------------------------------------- contexts */
 
+/* Which cores a context's worker threads run on.  Phones mix fast cores
+ * ("prime", "big") with slow, frugal ones ("LITTLE"); Linux and Android say
+ * which is which (sysfs cpuN/cpu_capacity, else cpufreq/cpuinfo_max_freq).
+ * A class is the cores within 10% of each other's speed.  Where nothing says
+ * (macOS, iOS, Windows, a VM without those files) every core counts as fast.
+ * Only the CPUs the calling thread may run on are candidates (Android
+ * cpusets, taskset).  The workers restrict themselves to the chosen cores
+ * when the OS lets them (sched_setaffinity; refused: they run unrestricted);
+ * the calling thread, which takes a share of every step, is never moved:
+ * call from a thread on a fast core when latency matters. */
+typedef enum pe_cores {
+    PE_CORES_FAST = 0,      /* default: all but the slowest class (4+4: the 4
+                               big; 1+3+4: prime and big), every core when
+                               they are alike.  Lowest latency.              */
+    PE_CORES_EFFICIENT = 1, /* the slowest class only: a stream that runs for
+                               minutes in the background, at less power      */
+    PE_CORES_ALL = 2,       /* every core, unrestricted: throughput of long
+                               batches when nothing else runs               */
+    PE_CORES_MASK = 3       /* exactly the CPUs of cpu_mask                  */
+} pe_cores;
+
 typedef struct pe_ctx_options {
-    int n_threads;          /* worker threads incl. the caller; 0 = all cores */
+    int n_threads;          /* threads incl. the caller; 0 = one per chosen
+                               core (a 4+4 phone: 4)                         */
+    pe_cores cores;         /* zeroed: PE_CORES_FAST                         */
+    uint64_t cpu_mask;      /* PE_CORES_MASK: bit i = CPU i (CPUs 0..63); a
+                               mask naming no usable CPU is an error         */
+    int max_batch;          /* images pe_encode_f32 / pe_encode_images run as
+                               one batch, 1..PE_MAX_BATCH (a batch's scratch
+                               grows with it); 0 = the model's: batches pay
+                               when a block's weights outweigh an image's
+                               activations (B16 and larger), not for T16 or
+                               S16, so 1..8 images, within 64 MiB */
 } pe_ctx_options;
+
+#define PE_MAX_BATCH 256
 
 PE_API pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt,
                                pe_ctx **out);
 PE_API void pe_ctx_free(pe_ctx *c);
+/* Threads the context runs on (n_threads, or the count it chose for 0). */
+PE_API int pe_ctx_threads(const pe_ctx *c);
 
 /* ---------------------------------------------------------------- encoding */
 
@@ -209,7 +244,12 @@ PE_API pe_status pe_output_shape(const pe_model *m, int height, int width,
 
 /* Encodes a batch of n images already normalised to the model's input range:
  * x is float32 [n, 3, height, width].  out receives n * rows * cols floats
- * (see pe_output_shape); out_len is its capacity in floats. */
+ * (see pe_output_shape); out_len is its capacity in floats.
+ * The images run in batches of the context's max_batch: each block's
+ * linears (QKV, out, FFN) as one matrix product over all the batch's
+ * tokens, attention per image.  The result is bit-identical to encoding
+ * the images one at a time (each output row's sums run in the same order
+ * whatever the batch). */
 PE_API pe_status pe_encode_f32(pe_ctx *c, const float *x, int n, int height,
                                int width, pe_output kind, float *out,
                                size_t out_len);
@@ -280,6 +320,16 @@ PE_API pe_status pe_preprocess_image(const pe_image *img, const pe_preprocess *p
 PE_API pe_status pe_encode_image(pe_ctx *c, const pe_image *img,
                                  const pe_preprocess *pp, pe_output kind,
                                  float *out, size_t out_len);
+
+/* Preprocesses n images with one transform (as pe_encode_image) and
+ * encodes them as pe_encode_f32 does, in batches of the context's
+ * max_batch: out receives n * rows * cols floats, image by image, the
+ * same as n calls of pe_encode_image.  An error names the image
+ * ("image 3: ...").  After the first call with a given size and batch
+ * nothing is allocated. */
+PE_API pe_status pe_encode_images(pe_ctx *c, const pe_image *imgs, int n,
+                                  const pe_preprocess *pp, pe_output kind,
+                                  float *out, size_t out_len);
 
 /* Debugging: per-stage activations of one image, for porting layer by layer.
  * Stage 0: patch embed + cls + position; 1: after ln_pre; 1+i: after block i;
@@ -783,7 +833,7 @@ typedef struct pe_stream_stats {
 } pe_stream_stats;
 
 typedef struct pe_stream_options {
-    int n_threads;           /* of the encoding context; 0 = all cores       */
+    int n_threads;           /* of the encoding context; 0 = one per fast core */
     int all_frames;          /* non-zero: drop nothing, push waits for room
                                 (offline video)                              */
     int ring;                /* frames waiting at most, 1..64; 0 = 1 (more

@@ -14,6 +14,12 @@ expect_fail "no input" "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.
 expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 0 -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 12xq -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "--threads must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --threads 0 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--batch must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --batch 0 -o "$T/o.npy" "$G/images/chelsea.png"
+# --batch: images encoded together (and a last, shorter batch) give the same bytes as one at a time
+"$PE" embed -m "$G/models/pe-micro.safetensors" --batch 2 -o "$T/b2.npy" "$G"/images/*.jpg "$G"/images/*.png >/dev/null 2>&1 &&
+    "$PE" embed -m "$G/models/pe-micro.safetensors" --batch 1 -o "$T/b1.npy" "$G"/images/*.jpg "$G"/images/*.png >/dev/null 2>&1 &&
+    cmp -s "$T/b1.npy" "$T/b2.npy"
+ok $? "embed --batch 2 = --batch 1"
 expect_fail "--crop must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --crop zoom -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "multiples of the patch" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 70 -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "not both" "$PE" embed -m "$G/models/pe-micro.safetensors" --raw "$G/inputs/pe-micro_raw_64x64.npy" -o "$T/o.npy" "$G/images/chelsea.png"

@@ -1,7 +1,8 @@
-/* The hot path allocates nothing: after the first image of a size, encoding
- * (float input, 8-bit image input, text) performs zero heap allocations, for
- * the float model and its q8 copy (int8 linears and attention).  Linked with
- * -Wl,--wrap for malloc, calloc, realloc and posix_memalign. */
+/* The hot path allocates nothing: after the first image of a size (and
+ * batch), encoding (float input, 8-bit image input, text) performs zero
+ * heap allocations, for the float model and its q8 copy (int8 linears and
+ * attention).  Linked with -Wl,--wrap for malloc, calloc, realloc and
+ * posix_memalign. */
 #include "test.h"
 
 #include "pecore.h"
@@ -48,6 +49,9 @@ static void run(const char *path, const char *what) {
         pe_status s = pe_encode_f32(c, x, 2, 64, 64, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
         s |= pe_encode_f32(c, x, 1, 64, 64, PE_OUTPUT_TOKENS, out, sizeof out / sizeof *out);
         s |= pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, out, sizeof out / sizeof *out);
+        /* a batch: planned once for (size, 2 images), then reused */
+        s |= pe_encode_images(c, (pe_image[]){img, img}, 2, NULL, PE_OUTPUT_EMBEDDING, out,
+                              sizeof out / sizeof *out);
         s |= pe_encode_text(c, ids, 1, 32, out, sizeof out / sizeof *out);
         long n = atomic_load(&g_allocs) - before;
         CHECK(s == PE_OK, "%s: encode: %s", what, pe_last_error());

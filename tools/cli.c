@@ -124,6 +124,9 @@ static int take_opt(void *user, const char *a, const char *v) {
     } else if (!strcmp(a, "--runs")) {
         if (cli_parse_int(v, 1, 100000, &o->runs))
             return cli_fail("--runs must be 1..100000, not '%s'", v);
+    } else if (!strcmp(a, "--batch")) {
+        if (cli_parse_int(v, 1, PE_MAX_BATCH, &o->batch))
+            return cli_fail("--batch must be 1..%d, not '%s'", PE_MAX_BATCH, v);
     } else if (!strcmp(a, "--warmup")) {
         if (cli_parse_int(v, 0, 100000, &o->warmup))
             return cli_fail("--warmup must be 0..100000, not '%s'", v);

@@ -32,6 +32,7 @@ typedef struct opts {
     int height, width;      /* --size; 0: model's native size */
     int json, vision_only;
     long threads, seed, runs, warmup;
+    long batch;             /* --batch: images per pass; 0: the library's default */
 } opts;
 
 /* Walks argv: positional arguments go to inputs; each option must be in

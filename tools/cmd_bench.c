@@ -72,8 +72,11 @@ int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore bench (-m MODEL | --arch NAME) [--size S|HxW] [--threads N]\n"
               "                    [--runs N] [--warmup N] [--json] [--dtype f32|f16|bf16|q8|q4]\n"
+              "                    [--batch N]\n"
               "Times the vision tower on a seeded random input: load, first image, p50/p90/p99,\n"
               "images/s, peak RSS, GFLOP/s and its share of the measured FMA peak.\n"
+              "--batch N: each run encodes N images as one batch (pe_encode_f32); the latencies\n"
+              "are per batch, images/s counts images.\n"
               "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n"
               "--pix-fmt F --video-size WxH [--rotate R --mirror --crop-rect X,Y,W,H --yuv M\n"
               "--row-stride N] also times the preprocessing of such a camera frame (seeded\n"
@@ -82,14 +85,14 @@ int cmd_bench(int argc, char **argv) {
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype"
+    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype --batch"
                   CLI_FRAME_OPTIONS, &o))
         return 1;
     if ((o.fr.pix_fmt || o.fr.width) && cli_frames_setup(&o.fr)) return 1;
     if (o.n_inputs) return cli_fail("bench: unexpected argument '%s'", o.inputs[0]);
     if (!o.model == !o.arch) return cli_fail("bench: pass either -m MODEL or --arch NAME");
     int runs = o.runs > 0 ? (int)o.runs : 20, warmup = o.warmup >= 0 ? (int)o.warmup : 3;
-    int threads = o.threads ? (int)o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = (int)o.threads; /* 0: the context chooses (one per fast core) */
     char tmp[] = "/tmp/pecore-bench-XXXXXX";
     const char *path = o.model;
     if (o.arch) {
@@ -124,11 +127,13 @@ int cmd_bench(int argc, char **argv) {
     double t0 = now_ms();
     pe_model_options mo = {.vision_only = 1}; /* bench times the vision tower */
     pe_status s = pe_model_load(path, &mo, &m);
-    pe_ctx_options co = {.n_threads = threads};
+    const int batch = o.batch ? (int)o.batch : 1;
+    pe_ctx_options co = {.n_threads = threads, .max_batch = batch};
     if (!s) s = pe_ctx_create(m, &co, &c);
     double load_ms = now_ms() - t0;
     if (o.arch) unlink(tmp);
     if (s) { cli_fail_status(s, "cannot load model"); goto done; }
+    threads = pe_ctx_threads(c);
     pe_model_info in;
     pe_model_get_info(m, &in);
     int H = o.height ? o.height : in.image_size, W = o.width ? o.width : in.image_size, rows, cols;
@@ -139,21 +144,21 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     size_t n_in = (size_t)3 * H * W, n_out = (size_t)rows * cols;
-    x = malloc(n_in * sizeof(float));
-    out = malloc(n_out * sizeof(float));
+    x = malloc(n_in * batch * sizeof(float));
+    out = malloc(n_out * batch * sizeof(float));
     lat = malloc((size_t)runs * sizeof(double));
     if (!x || !out || !lat) { cli_fail("out of memory"); goto done; }
     uint32_t r = 12345;
-    for (size_t i = 0; i < n_in; i++) {
+    for (size_t i = 0; i < n_in * batch; i++) {
         r = r * 1664525u + 1013904223u;
         x[i] = (float)(r >> 8) / 8388608.0f - 1.0f;
     }
     t0 = now_ms();
-    s = pe_encode_f32(c, x, 1, H, W, kind, out, n_out);
+    s = pe_encode_f32(c, x, batch, H, W, kind, out, n_out * batch);
     double first_ms = now_ms() - t0;
     for (int i = 0; !s && i < warmup + runs; i++) {
         t0 = now_ms();
-        s = pe_encode_f32(c, x, 1, H, W, kind, out, n_out);
+        s = pe_encode_f32(c, x, batch, H, W, kind, out, n_out * batch);
         if (i >= warmup) lat[i - warmup] = now_ms() - t0;
         cli_progress(NULL, i < warmup ? "warming up" : "timing", (double)(i + 1) / (warmup + runs));
     }
@@ -166,16 +171,16 @@ int cmd_bench(int argc, char **argv) {
     double pre_ms = -1;
     if (o.fr.pix_fmt && bench_frame(&o, c, &in, H, W, runs, warmup, &pre_ms)) goto done;
     double rss = peak_rss_mb();
-    double peak = pe_measure_peak_gflops(threads), gflops = flops / (p50 * 1e6);
+    double peak = pe_measure_peak_gflops(threads), gflops = flops * batch / (p50 * 1e6);
     const char *name = o.arch ? o.arch : path;
     if (o.json) {
         printf("{\"model\": \"%s\", \"arch\": \"%s\", \"synthetic\": %s, \"height\": %d, \"width\": %d, "
-               "\"threads\": %d, \"isa\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
+               "\"threads\": %d, \"batch\": %d, \"isa\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
                "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f, \"gflop_per_image\": %.4f, "
                "\"gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_share\": %.3f",
-               name, in.arch, o.arch ? "true" : "false", H, W, threads, pe_kernel_isa(), runs,
-               load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs / total, rss,
+               name, in.arch, o.arch ? "true" : "false", H, W, threads, batch, pe_kernel_isa(), runs,
+               load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs * batch / total, rss,
                flops / 1e9, gflops, peak, gflops / peak);
         if (pre_ms >= 0)
             printf(", \"pix_fmt\": \"%s\", \"video_size\": \"%dx%d\", \"preprocess_ms\": %.3f", o.fr.pix_fmt,
@@ -185,10 +190,11 @@ int cmd_bench(int argc, char **argv) {
         printf("model       %s (%s%s), input %dx%d\n", name, in.arch, o.arch ? ", synthetic" : "", H, W);
         printf("kernels     %s, %d thread%s\n", pe_kernel_isa(), threads, threads > 1 ? "s" : "");
         printf("load        %.1f ms (model + context)\n", load_ms);
-        printf("first image %.1f ms\n", first_ms);
+        printf("first %s %.1f ms\n", batch > 1 ? "batch" : "image", first_ms);
+        if (batch > 1) printf("batch       %d images per pass (latencies per batch)\n", batch);
         printf("latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (%d runs after %d warm-up)\n", p50,
                p90, p99, runs, warmup);
-        printf("throughput  %.1f images/s\n", 1000.0 * runs / total);
+        printf("throughput  %.1f images/s\n", 1000.0 * runs * batch / total);
         printf("peak RSS    %.1f MB\n", rss);
         printf("compute     %.2f GFLOP/image, %.1f GFLOP/s = %.0f%% of the measured FMA peak "
                "(%.0f GFLOP/s, %d thread%s)\n", flops / 1e9, gflops, 100 * gflops / peak, peak,

@@ -17,7 +17,7 @@ static const char *USAGE =
     "commands:\n"
     "  info       -m MODEL                         architecture, dtypes, size\n"
     "  embed      -m MODEL [--size S|HxW] [--crop squash|center] [--transform T]\n"
-    "             [--output embedding|tokens|linear4] [--threads N] -o OUT.npy IMAGE...\n"
+    "             [--output embedding|tokens|linear4] [--threads N] [--batch N] -o OUT.npy IMAGE...\n"
     "                                              image embeddings [N, D]\n"
     "  embed      -m MODEL --raw IN.npy [--output KIND] -o OUT.npy\n"
     "                                              float32 [N,3,H,W] input\n"
@@ -126,8 +126,8 @@ static int frame_options_unused(const opts *o, const char *cmd) {
     return 0;
 }
 
-static int make_ctx(const pe_model *m, long threads, pe_ctx **c) {
-    pe_ctx_options co = {.n_threads = (int)threads};
+static int make_ctx(const pe_model *m, long threads, long batch, pe_ctx **c) {
+    pe_ctx_options co = {.n_threads = (int)threads, .max_batch = (int)batch};
     pe_status s = pe_ctx_create(m, &co, c);
     return s ? cli_fail_status(s, "cannot create context") : 0;
 }
@@ -169,20 +169,29 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     int rows, cols;
     pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
     if (s) return cli_fail_status(s, "cannot encode at this size");
-    size_t per = (size_t)rows * cols;
+    /* Groups of --batch images (default 8, which the library runs in its
+     * own default batches): each decoded and preprocessed (with its own
+     * filter, see cli_image_filter), then encoded together. */
+    const int batch = o->batch ? (int)o->batch : 8;
+    size_t per = (size_t)rows * cols, nx = (size_t)3 * pp.height * pp.width;
     float *out = malloc(per * (size_t)o->n_inputs * sizeof(float));
-    if (!out) return cli_fail("out of memory");
-    int rc = 0;
-    for (int i = 0; i < o->n_inputs && !rc; i++) {
-        img_buf img;
-        char err[512];
-        if (image_load(o->inputs[i], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
-        pe_preprocess ip = pp;
-        cli_image_filter(&ip, img.resample);
-        s = pe_encode_image(c, &img.image, &ip, kind, out + per * i, per);
-        image_free(&img);
-        if (s) rc = cli_fail_status(s, o->inputs[i]);
-        if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i + 1) / o->n_inputs);
+    float *x = malloc(nx * (size_t)(batch < o->n_inputs ? batch : o->n_inputs) * sizeof(float));
+    int rc = out && x ? 0 : cli_fail("out of memory");
+    for (int i0 = 0; i0 < o->n_inputs && !rc; i0 += batch) {
+        const int b = batch < o->n_inputs - i0 ? batch : o->n_inputs - i0;
+        for (int j = 0; j < b && !rc; j++) {
+            img_buf img;
+            char err[512];
+            if (image_load(o->inputs[i0 + j], &img, err, sizeof err)) { rc = cli_fail("%s", err); break; }
+            pe_preprocess ip = pp;
+            cli_image_filter(&ip, img.resample);
+            s = pe_preprocess_image(&img.image, &ip, x + nx * j, nx);
+            image_free(&img);
+            if (s) rc = cli_fail_status(s, o->inputs[i0 + j]);
+        }
+        if (!rc && (s = pe_encode_f32(c, x, b, pp.height, pp.width, kind, out + per * i0, per * b)))
+            rc = cli_fail_status(s, b == 1 ? o->inputs[i0] : "encoding a batch of images");
+        if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i0 + b) / o->n_inputs);
     }
     cli_progress_done();
     if (!rc) {
@@ -191,6 +200,7 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
                                       : cli_write_npy(o->out, out, 2, (int64_t[]){o->n_inputs, cols});
     }
     free(out);
+    free(x);
     return rc;
 }
 
@@ -233,8 +243,9 @@ static int cmd_embed(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center]\n"
               "                    [--transform pe|dinov2-eval] [--output embedding|tokens|linear4]\n"
-              "                    [--threads N] -o OUT.npy IMAGE...\n"
-              "       pecore embed -m MODEL --raw IN.npy [--output KIND] [--threads N] -o OUT.npy\n"
+              "                    [--threads N] [--batch N] -o OUT.npy IMAGE...\n"
+              "       pecore embed -m MODEL --raw IN.npy [--output KIND] [--threads N] [--batch N]\n"
+              "                    -o OUT.npy\n"
               "       pecore embed -m MODEL --frames FILE --pix-fmt F --video-size WxH [frame options]\n"
               "                    [--size S|HxW] [--crop squash|center] [--output KIND] -o OUT.npy\n"
               "Writes float32 [N, D] embeddings (PE's pooled one, the DINOv2 family's normalised\n"
@@ -243,6 +254,8 @@ static int cmd_embed(int argc, char **argv) {
               "the DINOv2 linear-probe input.  Images go through the model's eval transform\n"
               "(PE: squash to the native size; DINOv2 / Franca: dinov2-eval, resize 256 bicubic,\n"
               "center-crop 224); --size, --crop and --transform override it.\n"
+              "--batch N: images encoded together (their linears as one matrix product;\n"
+              "the same numbers as one at a time); default: the model's (pe_ctx_options).\n"
               "--frames: one embedding per frame of a raw video file (frames back to back, as\n"
               "`ffmpeg -f rawvideo` writes them), converted, cropped, rotated and mirrored as\n"
               "the frame options say:\n" FRAME_HELP,
@@ -251,7 +264,7 @@ static int cmd_embed(int argc, char **argv) {
     }
     opts o;
     if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --transform --tokens --threads"
-                  " --frames" CLI_FRAME_OPTIONS, &o))
+                  " --batch --frames" CLI_FRAME_OPTIONS, &o))
         return 1;
     if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
     if (!!o.raw + !!o.n_inputs + !!o.frames > 1)
@@ -267,7 +280,7 @@ static int cmd_embed(int argc, char **argv) {
     pe_model_info in;
     pe_model_get_info(m, &in);
     pe_output kind = cli_output_kind(&o, &in);
-    int rc = make_ctx(m, o.threads, &c);
+    int rc = make_ctx(m, o.threads, o.batch, &c);
     if (!rc)
         rc = o.raw ? embed_raw(&o, m, c, kind)
                    : o.frames ? embed_frames(&o, m, c, kind) : embed_images(&o, m, c, kind);

@@ -79,15 +79,45 @@ pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
     return PE_OK;
 }
 
+/* Images per batch when pe_ctx_options leaves it open.  A batch pays when
+ * a block's weights outweigh an image's activations (x, h, qkv, mlp): the
+ * weights then stream from memory once per batch instead of once per image,
+ * while the activations of a batch no longer stay in cache between steps
+ * (T16-384 q8, 0.4 MB of weights per block against 4 MB of activations,
+ * ran slower in batches of 8, bench/RESULTS.md).  So: about two images per
+ * block's weights' worth of activations, 1..8, within 64 MiB. */
+static int default_batch(const pe_model *m) {
+    const pe_model_info *in = &m->info;
+    if (!m->vis.layers) return 1;
+    const pe_block *b = &m->vis.blocks[0];
+    const pe_linear *l[] = {&b->qkv, &b->out, &b->fc, &b->fc_up, &b->proj};
+    double weights = 0;
+    for (int i = 0; i < 5; i++) {
+        const int t = l[i]->wtype;
+        const double bpe = t == PE_WT_F32 ? 4 : t == PE_WT_Q8 ? 1 : t == PE_WT_Q4 ? 0.5 : 2;
+        weights += (double)l[i]->n * l[i]->k * bpe;
+    }
+    const double act = pe_forward_tokens(in, in->grid, in->grid) * (5.0 * in->width + in->mlp) * sizeof(float);
+    const double nb = PE_MIN(2 * weights / act + 0.5, PE_MIN(8.0, (double)(64 << 20) / act));
+    return nb < 1 ? 1 : (int)nb;
+}
+
 pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **out) {
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: out is NULL");
     *out = NULL;
     if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_ctx_create: model is NULL");
     pe_status s = pe_kernels_check();
     if (s) return s;
-    int n = opt && opt->n_threads > 0 ? opt->n_threads : pe_cpu_count();
     if (opt && opt->n_threads < 0)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d is negative", opt->n_threads);
+    /* the workers' cores (pe_cores); the default thread count is one per core */
+    pe_cpuset cores;
+    int n_cores, pin;
+    s = pe_cpu_choose(opt ? opt->cores : PE_CORES_FAST, opt ? opt->cpu_mask : 0, &cores, &n_cores, &pin);
+    if (s) return s;
+    int n = opt && opt->n_threads > 0 ? opt->n_threads : PE_MIN(n_cores, 256);
+    if (opt && (opt->max_batch < 0 || opt->max_batch > PE_MAX_BATCH))
+        return pe_error(PE_ERR_INVALID_ARG, "max_batch %d out of 0..%d", opt->max_batch, PE_MAX_BATCH);
     pe_ctx *c = pe_calloc(1, sizeof *c);
     if (!c) return PE_ERR_NOMEM;
     c->m = m;
@@ -100,19 +130,23 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     if (m->q_kmax) { /* int8 activations of q8/q4 linears: one native image or text */
         const pe_model_info *in = &m->info;
         c->qact_rows = PE_MAX(pe_forward_tokens(in, in->grid, in->grid), in->has_text ? in->text_context : 1);
-        if (!(c->qact = pe_alloc(pe_qact_bytes(c->qact_rows, m->q_kmax)))) {
+        c->qact_bytes = pe_qact_bytes(c->qact_rows, m->q_kmax);
+        if (!(c->qact = pe_alloc(c->qact_bytes))) {
             pe_free(c);
             return PE_ERR_NOMEM;
         }
     }
-    s = pe_pool_create(n, &c->pool);
+    c->max_batch = opt && opt->max_batch ? opt->max_batch : default_batch(m);
+    s = pe_pool_create_on(n, pin ? &cores : NULL, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
-    if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid);
+    if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid, 1);
     if (s) { pe_ctx_free(c); return s; }
     *out = c;
     return PE_OK;
 }
+
+int pe_ctx_threads(const pe_ctx *c) { return c ? c->n_threads : 0; }
 
 void pe_ctx_free(pe_ctx *c) {
     if (!c) return;
@@ -140,9 +174,11 @@ pe_status pe_encode_f32(pe_ctx *c, const float *x, int n, int height, int width,
     if (s) return s;
     size_t per = (size_t)rows * cols, img = (size_t)3 * height * width;
     if ((s = check_out(per * (size_t)n, out_len))) return s;
-    for (int i = 0; i < n; i++)
-        if ((s = pe_forward_image(c, x + img * i, height, width, kind, out + per * i, NULL)))
+    for (int i = 0; i < n; i += c->max_batch) {
+        int b = PE_MIN(c->max_batch, n - i);
+        if ((s = pe_forward_images(c, x + img * i, b, height, width, kind, out + per * i, NULL)))
             return s;
+    }
     return PE_OK;
 }
 
@@ -155,7 +191,7 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
     int ns = c->m->info.layers + 3;
     if ((s = check_out((size_t)ns * rows * cols, out_len))) return s;
     if (n_stages) *n_stages = ns;
-    return pe_forward_image(c, x, height, width, PE_OUTPUT_TOKENS, NULL, out);
+    return pe_forward_images(c, x, 1, height, width, PE_OUTPUT_TOKENS, NULL, out);
 }
 
 /* pp, or the model's eval transform when NULL; sizes of 0 = native. */
@@ -164,6 +200,16 @@ static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess
     else pe_preprocess_init(m->info.transform, 0, r);
     if (r->height == 0) r->height = m->info.image_size;
     if (r->width == 0) r->width = m->info.image_size;
+}
+
+/* The context's input tensor c->img, grown to hold floats. */
+static pe_status img_tensor(pe_ctx *c, size_t floats) {
+    if (floats <= c->img_floats) return PE_OK;
+    pe_free(c->img);
+    c->img_floats = 0;
+    if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
+    c->img_floats = floats;
+    return PE_OK;
 }
 
 /* Preprocesses a pixel source (an image or a frame) into out (NULL: the
@@ -180,13 +226,7 @@ static pe_status preprocess_source(pe_ctx *c, pe_pixel_source *src, const pe_pre
         if (!(c->img_scratch = pe_alloc(need))) return PE_ERR_NOMEM;
         c->img_scratch_bytes = need;
     }
-    size_t floats = (size_t)3 * r->height * r->width;
-    if (!out && floats > c->img_floats) {
-        pe_free(c->img);
-        c->img_floats = 0;
-        if (!(c->img = pe_alloc(floats * sizeof(float)))) return PE_ERR_NOMEM;
-        c->img_floats = floats;
-    }
+    if (!out && (s = img_tensor(c, (size_t)3 * r->height * r->width))) return s;
     return pe_source_to_tensor(src, r, out ? out : c->img, c->img_scratch, c->img_scratch_bytes);
 }
 
@@ -198,7 +238,7 @@ static pe_status encode_source(pe_ctx *c, pe_pixel_source *src, const pe_preproc
     pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
     if (s || (s = check_out((size_t)rows * cols, out_len))) return s;
     if ((s = preprocess_source(c, src, &r, NULL))) return s;
-    return pe_forward_image(c, c->img, r.height, r.width, kind, out, NULL);
+    return pe_forward_images(c, c->img, 1, r.height, r.width, kind, out, NULL);
 }
 
 pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *pp,
@@ -207,6 +247,33 @@ pe_status pe_encode_image(pe_ctx *c, const pe_image *img, const pe_preprocess *p
     pe_image_source src;
     pe_status s = pe_image_source_init(img, &src);
     return s ? s : encode_source(c, &src.base, pp, kind, out, out_len);
+}
+
+pe_status pe_encode_images(pe_ctx *c, const pe_image *imgs, int n, const pe_preprocess *pp,
+                           pe_output kind, float *out, size_t out_len) {
+    if (!c || !imgs || !out || n < 1)
+        return pe_error(PE_ERR_INVALID_ARG, "pe_encode_images: NULL argument or batch of %d", n);
+    pe_preprocess r;
+    resolve_pp(c->m, pp, &r);
+    int rows, cols;
+    pe_status s = pe_forward_check(c->m, r.height, r.width, kind, &rows, &cols);
+    const size_t per = (size_t)rows * cols, floats = (size_t)3 * r.height * r.width;
+    if (s || (s = check_out(per * (size_t)n, out_len))) return s;
+    if ((s = img_tensor(c, floats * (size_t)PE_MIN(n, c->max_batch)))) return s;
+    for (int i = 0; i < n; i += c->max_batch) {
+        const int b = PE_MIN(c->max_batch, n - i);
+        for (int j = 0; j < b; j++) {
+            pe_image_source src;
+            if ((s = pe_image_source_init(&imgs[i + j], &src)) ||
+                (s = preprocess_source(c, &src.base, &r, c->img + floats * j))) {
+                pe_error_prefix(s, "image %d", i + j);
+                return s;
+            }
+        }
+        if ((s = pe_forward_images(c, c->img, b, r.height, r.width, kind, out + per * i, NULL)))
+            return s;
+    }
+    return PE_OK;
 }
 
 pe_status pe_ctx_preprocess_frame(pe_ctx *c, const pe_frame *f, const pe_preprocess *pp,

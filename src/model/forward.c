@@ -131,17 +131,19 @@ static int layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const
 
 typedef struct attn_job {
     pe_ctx *c;
-    const float *qkv;   /* [T, 3W] */
-    float *out;         /* [T, W] */
+    const float *qkv;   /* [nimg * T, 3W] */
+    float *out;         /* [nimg * T, W] */
     int T, W, heads, dh, qblocks, causal;
     const float *cs;    /* RoPE table [T, dh] or NULL */
+    int nimg;           /* images of T tokens each, attending within themselves */
 } attn_job;
 
 static void rope_task(void *arg, int task, int thread) {
     (void)thread;
     const attn_job *j = arg;
-    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->T, r0 + ROW_CHUNK);
-    float *base = (float *)j->qkv + (size_t)r0 * 3 * j->W;
+    const int chunks = (j->T + ROW_CHUNK - 1) / ROW_CHUNK, img = task / chunks;
+    int r0 = task % chunks * ROW_CHUNK, r1 = PE_MIN(j->T, r0 + ROW_CHUNK);
+    float *base = (float *)j->qkv + ((size_t)img * j->T + r0) * 3 * j->W;
     for (int h = 0; h < j->heads; h++) {
         j->c->k->rope(base + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
         j->c->k->rope(base + j->W + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
@@ -150,14 +152,18 @@ static void rope_task(void *arg, int task, int thread) {
 
 static void attn_task(void *arg, int task, int thread) {
     const attn_job *j = arg;
-    int h = task % j->heads, q0 = task / j->heads * ATT_QB; /* query rows outer */
+    const int img = task / (j->heads * j->qblocks); /* images, then query rows, then heads */
+    task %= j->heads * j->qblocks;
+    int h = task % j->heads, q0 = task / j->heads * ATT_QB;
     int nq = PE_MIN(j->T - q0, ATT_QB);
     int ld = 3 * j->W;
-    const float *q = j->qkv + (size_t)q0 * ld + h * j->dh;
-    const float *k = j->qkv + j->W + h * j->dh, *v = j->qkv + 2 * j->W + h * j->dh;
+    const float *qkv = j->qkv + (size_t)img * j->T * ld;
+    float *out = j->out + (size_t)img * j->T * j->W;
+    const float *q = qkv + (size_t)q0 * ld + h * j->dh;
+    const float *k = qkv + j->W + h * j->dh, *v = qkv + 2 * j->W + h * j->dh;
     /* Causal: query q0+i sees keys 0..q0+i, so later keys are not even read. */
     int tk = j->causal ? q0 + nq : j->T;
-    j->c->k->attention(q, ld, k, ld, v, ld, j->out + (size_t)q0 * j->W + h * j->dh, j->W, nq, tk,
+    j->c->k->attention(q, ld, k, ld, v, ld, out + (size_t)q0 * j->W + h * j->dh, j->W, nq, tk,
                        j->dh, 1.0f / sqrtf((float)j->dh), j->causal, q0,
                        j->c->att_scratch + (size_t)thread * j->c->att_floats);
 }
@@ -176,11 +182,12 @@ static void attn_task(void *arg, int task, int thread) {
 typedef struct qatt_job {
     pe_ctx *c;
     const pe_qkernels *qk;
-    float *qkv;         /* [T, 3W], Q and K rotated in place when cs */
-    float *out;         /* [T, W] */
+    float *qkv;         /* [nimg * T, 3W], Q and K rotated in place when cs */
+    float *out;         /* [nimg * T, W] */
     int T, W, dh, heads, qblocks;
     float scale;
     const float *cs;    /* RoPE table [T, dh] or NULL */
+    int nimg;           /* images of T tokens each */
 } qatt_job;
 
 /* Bytes of a query block's scores, the first part of a thread's area. */
@@ -198,14 +205,18 @@ static void qatt_sizes(int T, int dh, size_t *head, size_t *thread) {
     *thread = PE_MAX(pe_qact_bytes(QATT_ROWS, dh), qatt_scores_bytes(T) + pe_qact_bytes(ATT_QB, T));
 }
 
-static uint8_t *qatt_head(const qatt_job *j, int h) { return j->c->qatt + (size_t)h * j->c->qatt_head; }
-
-static uint8_t *qatt_thread(const qatt_job *j, int thread) {
-    return j->c->qatt + (size_t)j->heads * j->c->qatt_head + (size_t)thread * j->c->qatt_thread;
+/* Head h of image img; the heads of all images come first, then the threads' areas. */
+static uint8_t *qatt_head(const qatt_job *j, int img, int h) {
+    return j->c->qatt + ((size_t)img * j->heads + h) * j->c->qatt_head;
 }
 
-/* Row tasks (row chunks outer, heads inner), then value tasks: per head
- * ceil(T / QATT_ROWS) of the first kind and ceil(dh / 16) of the second. */
+static uint8_t *qatt_thread(const qatt_job *j, int thread) {
+    return qatt_head(j, j->nimg, 0) + (size_t)thread * j->c->qatt_thread;
+}
+
+/* Per image (outermost): row tasks (row chunks outer, heads inner), then
+ * value tasks: per head ceil(T / QATT_ROWS) of the first kind and
+ * ceil(dh / 16) of the second. */
 static int qatt_row_tasks(const qatt_job *j) { return (j->T + QATT_ROWS - 1) / QATT_ROWS; }
 static int qatt_value_tasks(const qatt_job *j) { return (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR; }
 
@@ -215,9 +226,11 @@ static int qatt_value_tasks(const qatt_job *j) { return (j->dh + PE_GEMM_NR - 1)
 static void qatt_pack_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
     const int T = j->T, dh = j->dh, ld = 3 * j->W, rtasks = qatt_row_tasks(j) * j->heads;
+    const int img = task / (rtasks + qatt_value_tasks(j) * j->heads);
+    task %= rtasks + qatt_value_tasks(j) * j->heads;
     const int h = task < rtasks ? task % j->heads : (task - rtasks) / qatt_value_tasks(j);
-    uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh);
-    float *q = j->qkv + h * dh, *k = q + j->W;
+    uint8_t *hp = qatt_head(j, img, h), *kp = hp + pe_qact_bytes(T, dh);
+    float *q = j->qkv + (size_t)img * T * ld + h * dh, *k = q + j->W;
     if (task >= rtasks) {
         const int c0 = (task - rtasks) % qatt_value_tasks(j) * PE_GEMM_NR;
         j->qk->pack_q8_t(kp + pe_qpack_bytes(PE_WT_Q8, T, dh) + (size_t)(c0 / PE_GEMM_NR) *
@@ -242,24 +255,29 @@ static void qatt_pack_task(void *arg, int task, int thread) {
 /* Task (h, query block). */
 static void qatt_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
+    const int img = task / (j->heads * j->qblocks);
+    task %= j->heads * j->qblocks;
     const int T = j->T, dh = j->dh, h = task % j->heads, q0 = task / j->heads * ATT_QB;
     const int nq = PE_MIN(T - q0, ATT_QB);
-    uint8_t *hp = qatt_head(j, h), *kp = hp + pe_qact_bytes(T, dh), *tp = qatt_thread(j, thread);
+    uint8_t *hp = qatt_head(j, img, h), *kp = hp + pe_qact_bytes(T, dh), *tp = qatt_thread(j, thread);
     pe_qact qq = pe_qact_bind(hp, T, dh);
     pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
     float *S = (float *)(void *)tp;
     pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
     j->qk->gemm_q(&qv, kp, dh, S, T, 0, nq, 0, T, NULL, PE_WT_Q8);
     for (int r = 0; r < nq; r++) j->qk->softmax_q8(S + (size_t)r * T, T, j->scale, &qp, r);
-    j->qk->gemm_q(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), T, j->out + (size_t)q0 * j->W + h * dh, j->W,
+    j->qk->gemm_q(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), T,
+                  j->out + ((size_t)img * T + q0) * j->W + h * dh, j->W,
                   0, nq, 0, dh, NULL, PE_WT_Q8);
 }
 
-static void qattention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw, const float *cs) {
+static void qattention(pe_ctx *c, float *qkv, float *out, int T, int nimg, const pe_tower *tw,
+                       const float *cs) {
     qatt_job j = {c, c->qk, qkv, out, T, tw->width, tw->head_dim, tw->heads,
-                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs};
-    pe_pool_run(c->pool, qatt_pack_task, &j, tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
-    pe_pool_run(c->pool, qatt_task, &j, tw->heads * j.qblocks);
+                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs, nimg};
+    pe_pool_run(c->pool, qatt_pack_task, &j,
+                nimg * tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
+    pe_pool_run(c->pool, qatt_task, &j, nimg * tw->heads * j.qblocks);
 }
 
 /* Whether tower tw runs int8 attention (pe_forward_plan sized c->qatt when
@@ -269,18 +287,18 @@ static int use_qatt(const pe_ctx *c, const pe_tower *tw, int T) {
     return tw == &c->m->vis && (wt == PE_WT_Q8 || wt == PE_WT_Q4) && T <= PE_Q8_KMAX;
 }
 
-/* out[T, W] = multi-head attention of qkv [T, 3W] (RoPE applied first when
- * cs is given). */
-static void attention(pe_ctx *c, float *qkv, float *out, int T, const pe_tower *tw,
+/* out[nimg * T, W] = multi-head attention of qkv [nimg * T, 3W], each
+ * image's T tokens among themselves (RoPE applied first when cs is given). */
+static void attention(pe_ctx *c, float *qkv, float *out, int T, int nimg, const pe_tower *tw,
                       const float *cs, int causal) {
     attn_job j = {c, qkv, out, T, tw->width, tw->heads, tw->head_dim,
-                  (T + ATT_QB - 1) / ATT_QB, causal, cs};
+                  (T + ATT_QB - 1) / ATT_QB, causal, cs, nimg};
     if (!causal && use_qatt(c, tw, T)) {
-        qattention(c, qkv, out, T, tw, cs); /* rotates while it packs */
+        qattention(c, qkv, out, T, nimg, tw, cs); /* rotates while it packs */
         return;
     }
-    if (cs) pe_pool_run(c->pool, rope_task, &j, (T + ROW_CHUNK - 1) / ROW_CHUNK);
-    pe_pool_run(c->pool, attn_task, &j, tw->heads * j.qblocks);
+    if (cs) pe_pool_run(c->pool, rope_task, &j, nimg * ((T + ROW_CHUNK - 1) / ROW_CHUNK));
+    pe_pool_run(c->pool, attn_task, &j, nimg * tw->heads * j.qblocks);
 }
 
 /* c->mlp [T, M] = the FFN's hidden layer of c->h: gelu(fc(h)), or SwiGLU's
@@ -296,13 +314,14 @@ static void ffn_hidden(pe_ctx *c, const pe_tower *tw, const pe_block *b, int T, 
     }
 }
 
-/* x [T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)) */
-static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int T,
+/* x [nimg * T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)): the
+ * linears and norms see all nimg * T rows at once, attention one image. */
+static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int Ti, int nimg,
                   const float *cs, int causal) {
-    const int W = tw->width;
+    const int W = tw->width, T = Ti * nimg;
     int ready = layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b, tw->eps, &b->qkv);
     linear_q(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL, ready);
-    attention(c, c->qkv, c->h, T, tw, cs, causal);
+    attention(c, c->qkv, c->h, Ti, nimg, tw, cs, causal);
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
     linear(c, c->h, W, &b->out, x, W, T, &res1);
     ready = layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b, tw->eps, &b->fc);
@@ -431,21 +450,33 @@ static void build_rope(float *cs, int has_cls, int gh, int gw, int dh) {
 
 static size_t up64(size_t floats) { return (floats + 15) & ~(size_t)15; }
 
-/* Sizes the scratch for a vision input of gh x gw patches (and the text
+/* Grows *p (holding *have bytes) to need bytes, touched now: first-touch
+ * page faults belong to planning, not to the first image. */
+static pe_status grow(void **p, size_t *have, size_t need) {
+    if (need <= *have) return PE_OK;
+    pe_free(*p);
+    *p = pe_alloc(need);
+    *have = *p ? need : 0;
+    if (!*p) return PE_ERR_NOMEM;
+    memset(*p, 0, need);
+    return PE_OK;
+}
+
+/* Sizes the scratch for nb vision inputs of gh x gw patches (and the text
  * tower), reallocating only when it grows. */
-pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
+pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
-    if (gh == c->gh && gw == c->gw) return PE_OK;
+    if (gh == c->gh && gw == c->gw && nb <= c->nb) return PE_OK;
     size_t T = (size_t)pe_forward_tokens(in, gh, gw), W = (size_t)in->width;
-    size_t need_T = T, need_W = W, need_M = (size_t)in->mlp;
+    size_t need_T = T * nb, need_W = W, need_M = (size_t)in->mlp;
     if (in->has_text) {
         need_T = PE_MAX(need_T, (size_t)in->text_context);
         need_W = PE_MAX(need_W, (size_t)in->text_width);
         need_M = PE_MAX(need_M, (size_t)m->txt.mlp);
     }
     /* attention pooling: [W] x2 + [M']; linear4: 4 class tokens */
-    size_t rows_pool = PE_MAX(2 * W + (size_t)m->pool_fc.n, 4 * W);
+    size_t rows_pool = PE_MAX(2 * W + (size_t)m->pool_fc.n, 4 * W * nb);
     size_t sizes[] = {
         need_T * need_W,                 /* x */
         need_T * need_W,                 /* h */
@@ -460,28 +491,27 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += up64(sizes[i]);
-    if (total > c->scratch_floats) {
-        pe_free(c->scratch);
-        c->scratch = pe_alloc(total * sizeof(float));
-        c->scratch_floats = c->scratch ? total : 0;
-        if (!c->scratch) { c->gh = c->gw = 0; return PE_ERR_NOMEM; }
-        /* Touch it now: first-touch page faults belong to planning, not to
-         * the first image. */
-        memset(c->scratch, 0, total * sizeof(float));
-    }
+    size_t bytes = c->scratch_floats * sizeof(float);
+    c->gh = c->gw = c->nb = 0; /* unplanned until it all fits */
+    void *scratch = c->scratch;
+    pe_status s = grow(&scratch, &bytes, total * sizeof(float));
+    c->scratch = scratch;
+    c->scratch_floats = bytes / sizeof(float);
+    if (s) return s;
     if (use_qatt(c, &m->vis, (int)T)) {
-        size_t head, thread, bytes;
+        size_t head, thread;
         qatt_sizes((int)T, in->head_dim, &head, &thread);
-        bytes = (size_t)in->heads * head + (size_t)c->n_threads * thread;
-        if (bytes > c->qatt_bytes) {
-            pe_free(c->qatt);
-            c->qatt = pe_alloc(bytes);
-            c->qatt_bytes = c->qatt ? bytes : 0;
-            if (!c->qatt) { c->gh = c->gw = 0; return PE_ERR_NOMEM; }
-            memset(c->qatt, 0, bytes);
-        }
+        void *q = c->qatt;
+        s = grow(&q, &c->qatt_bytes, (size_t)nb * in->heads * head + (size_t)c->n_threads * thread);
+        c->qatt = q;
+        if (s) return s;
         c->qatt_head = head;
         c->qatt_thread = thread;
+    }
+    /* q8/q4 linears of a batch see all its rows at once */
+    if (m->q_kmax && nb > 1 && T * nb > (size_t)c->qact_rows) {
+        if ((s = grow(&c->qact, &c->qact_bytes, pe_qact_bytes((int)(T * nb), m->q_kmax)))) return s;
+        c->qact_rows = (int)(T * nb);
     }
     float *p = c->scratch;
     float *pos_tmp;
@@ -495,6 +525,7 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw) {
     c->pos_tmp = (double *)(void *)pos_tmp; /* 64-byte aligned (up64) */
     c->gh = gh;
     c->gw = gw;
+    c->nb = nb;
     /* Grid-dependent tables, computed once per input size. */
     const int G = in->grid, cls = in->has_cls;
     if (gh == G && gw == G)
@@ -529,11 +560,14 @@ int pe_forward_tokens(const pe_model_info *in, int gh, int gw) {
     return in->has_cls + in->n_registers + gh * gw;
 }
 
-/* Runs one image [3, H, Wd] up to the final token grid in c->x ([T, W]):
- * class token, registers, patches.  stages, if not NULL, receives a copy
- * of x after each stage; cls4, if not NULL, the class token after each of
- * the last 4 blocks ([4, W], not normalised). */
-static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages, float *cls4) {
+/* Runs nimg images [nimg, 3, H, Wd] up to their final token grids in c->x
+ * ([nimg * T, W], per image: class token, registers, patches).  The patch
+ * embedding runs per image, the blocks on all rows at once.  stages (one
+ * image only), if not NULL, receives a copy of x after each stage; cls4,
+ * if not NULL, per image the class token after each of the last 4 blocks
+ * ([nimg, 4, W], not normalised). */
+static void tokens_batch(pe_ctx *c, const float *img, int nimg, int H, int Wd, float *stages,
+                         float *cls4) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
     const int W = in->width, P = in->patch, cls = in->has_cls, R = in->n_registers;
@@ -542,47 +576,54 @@ static void tokens_one(pe_ctx *c, const float *img, int H, int Wd, float *stages
     const float eps = m->vis.eps;
     float *x = c->x;
 
-    patchify(img, H, Wd, P, c->patches);
-    pe_epilogue addpos = {.residual = c->pos_grid, .ldr = W};
-    linear(c, c->patches, 3 * P * P, &m->patch, x + (size_t)first * W, W, T - first, &addpos);
-    if (cls)
-        for (int i = 0; i < W; i++) x[i] = m->cls[i] + m->pos[i];
-    if (R) memcpy(x + (size_t)cls * W, m->registers, (size_t)R * W * sizeof(float));
+    for (int n = 0; n < nimg; n++) {
+        float *xn = x + n * TW;
+        patchify(img + (size_t)n * 3 * H * Wd, H, Wd, P, c->patches);
+        pe_epilogue addpos = {.residual = c->pos_grid, .ldr = W};
+        linear(c, c->patches, 3 * P * P, &m->patch, xn + (size_t)first * W, W, T - first, &addpos);
+        if (cls)
+            for (int i = 0; i < W; i++) xn[i] = m->cls[i] + m->pos[i];
+        if (R) memcpy(xn + (size_t)cls * W, m->registers, (size_t)R * W * sizeof(float));
+    }
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
-    if (m->ln_pre_w) layernorm(c, x, x, T, W, m->ln_pre_w, m->ln_pre_b, eps, NULL);
+    if (m->ln_pre_w) layernorm(c, x, x, T * nimg, W, m->ln_pre_w, m->ln_pre_b, eps, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
     for (int i = 0; i < in->layers; i++) {
-        block(c, &m->vis, &m->vis.blocks[i], x, T, in->rope ? c->rope : NULL, 0);
+        block(c, &m->vis, &m->vis.blocks[i], x, T, nimg, in->rope ? c->rope : NULL, 0);
         if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
-        if (cls4 && i >= in->layers - 4) memcpy(cls4 + (size_t)(i - in->layers + 4) * W, x, W * sizeof(float));
+        if (cls4 && i >= in->layers - 4)
+            for (int n = 0; n < nimg; n++)
+                memcpy(cls4 + ((size_t)n * 4 + i - in->layers + 4) * W, x + n * TW, W * sizeof(float));
     }
-    if (m->ln_post_w) layernorm(c, x, x, T, W, m->ln_post_w, m->ln_post_b, eps, NULL);
+    if (m->ln_post_w) layernorm(c, x, x, T * nimg, W, m->ln_post_w, m->ln_post_b, eps, NULL);
     if (stages) memcpy(stages, x, TW * sizeof(float));
 }
 
-/* DINOv2's linear-probe input out [5W]: the last 4 blocks' class tokens
- * (c->pool_buf, normalised here) and the mean normalised patch token. */
-static void linear4_one(pe_ctx *c, int T, float *out) {
+/* DINOv2's linear-probe input out [5W] of one image's tokens x [T, W]: the
+ * last 4 blocks' class tokens (cls4 [4, W], normalised here) and the mean
+ * normalised patch token. */
+static void linear4_one(pe_ctx *c, const float *x, const float *cls4, int T, float *out) {
     const pe_model *m = c->m;
     const int W = m->info.width, first = m->info.has_cls + m->info.n_registers;
-    c->k->layernorm(c->pool_buf, W, out, W, 4, W, m->ln_post_w, m->ln_post_b, m->vis.eps);
+    c->k->layernorm(cls4, W, out, W, 4, W, m->ln_post_w, m->ln_post_b, m->vis.eps);
     float *mean = out + 4 * (size_t)W;
     for (int i = 0; i < W; i++) {
         double s = 0;
-        for (int t = first; t < T; t++) s += c->x[(size_t)t * W + i];
+        for (int t = first; t < T; t++) s += x[(size_t)t * W + i];
         mean[i] = (float)(s / (T - first));
     }
 }
 
-/* Attention pooling of c->x [T, W] with the probe, then projection: emb [D]. */
-static void pool_one(pe_ctx *c, int T, float *emb) {
+/* Attention pooling of one image's tokens x [T, W] with the probe, then
+ * projection: emb [D]. */
+static void pool_one(pe_ctx *c, const float *x, int T, float *emb) {
     const pe_model *m = c->m;
     const int W = m->info.width, ph = m->info.pool_heads, dh = W / ph;
     float *kv = c->qkv;                       /* [T, 2W] */
     float *a = c->pool_buf, *y = a + W, *hid = y + W;   /* [W], [W], [M'] */
-    linear(c, c->x, W, &m->pool_kv, kv, 2 * W, T, NULL);
+    linear(c, x, W, &m->pool_kv, kv, 2 * W, T, NULL);
     for (int h = 0; h < ph; h++)
         c->k->attention(m->pool_q + h * dh, W, kv + h * dh, 2 * W, kv + W + h * dh, 2 * W,
                         c->h + h * dh, W, 1, T, dh, 1.0f / sqrtf((float)dh), 0, 0, c->att_scratch);
@@ -626,22 +667,32 @@ pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int
     return PE_OK;
 }
 
-pe_status pe_forward_image(pe_ctx *c, const float *img, int H, int Wd, pe_output kind,
-                           float *out, float *stages) {
+pe_status pe_forward_images(pe_ctx *c, const float *img, int nimg, int H, int Wd, pe_output kind,
+                            float *out, float *stages) {
     const pe_model_info *in = &c->m->info;
-    pe_status s = pe_forward_plan(c, H / in->patch, Wd / in->patch);
+    pe_status s = pe_forward_plan(c, H / in->patch, Wd / in->patch, nimg);
     if (s) return s;
     const int T = pe_forward_tokens(in, H / in->patch, Wd / in->patch);
-    tokens_one(c, img, H, Wd, stages, kind == PE_OUTPUT_LINEAR4 ? c->pool_buf : NULL);
+    const size_t TW = (size_t)T * in->width;
+    /* pool_buf holds the batch's class tokens [nimg, 4, W] until linear4_one
+     * reads them, image by image, into out */
+    tokens_batch(c, img, nimg, H, Wd, stages, kind == PE_OUTPUT_LINEAR4 ? c->pool_buf : NULL);
     if (!out) return PE_OK;
-    if (kind == PE_OUTPUT_TOKENS)
-        memcpy(out, c->x, (size_t)T * in->width * sizeof(float));
-    else if (kind == PE_OUTPUT_LINEAR4)
-        linear4_one(c, T, out);
-    else if (in->pool == PE_POOL_CLS)
-        memcpy(out, c->x, (size_t)in->width * sizeof(float)); /* the normalised class token */
-    else
-        pool_one(c, T, out);
+    int rows, cols;
+    pe_forward_check(c->m, H, Wd, kind, &rows, &cols);
+    const size_t per = (size_t)rows * cols;
+    for (int n = 0; n < nimg; n++) {
+        const float *x = c->x + n * TW;
+        float *o = out + n * per;
+        if (kind == PE_OUTPUT_TOKENS)
+            memcpy(o, x, TW * sizeof(float));
+        else if (kind == PE_OUTPUT_LINEAR4)
+            linear4_one(c, x, c->pool_buf + (size_t)n * 4 * in->width, T, o);
+        else if (in->pool == PE_POOL_CLS)
+            memcpy(o, x, (size_t)in->width * sizeof(float)); /* the normalised class token */
+        else
+            pool_one(c, x, T, o);
+    }
     return PE_OK;
 }
 
@@ -651,7 +702,7 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
     const pe_model *m = c->m;
     const pe_model_info *in = &m->info;
     const int W = in->text_width;
-    pe_status s = pe_forward_plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid);
+    pe_status s = pe_forward_plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid, PE_MAX(c->nb, 1));
     if (s) return s;
     /* The pooled row is the first maximal id (end of text); with a causal mask
      * later rows cannot influence it, so they are not computed. */
@@ -675,7 +726,7 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
             c->k->bf16_to_f32((const uint16_t *)m->tok_emb + off, row, (size_t)W);
         for (int i = 0; i < W; i++) row[i] += m->txt_pos[(size_t)t * W + i];
     }
-    for (int i = 0; i < in->text_layers; i++) block(c, &m->txt, &m->txt.blocks[i], x, T, NULL, 1);
+    for (int i = 0; i < in->text_layers; i++) block(c, &m->txt, &m->txt.blocks[i], x, T, 1, NULL, 1);
     float *last = x + (size_t)eot * W;
     c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, m->txt.eps);
     linear(c, c->h, W, &m->txt_proj, emb, m->txt_proj.n, 1, NULL);

@@ -686,12 +686,16 @@ static pe_status bind_text(loader *L) {
     return PE_OK;
 }
 
-/* Conversion scratch: one panel of the widest tensor row. */
+/* Conversion scratch: one panel of the widest linear row.  A tensor is
+ * packed as [shape[0], the product of the rest] (conv1 [W, 3, P, P] has rows
+ * of 3*P*P, wider than any one dimension) or as its transpose. */
 static size_t panel_scratch_floats(const pe_model *m) {
     int64_t mx = 1;
     for (int i = 0; i < m->st.n_tensors; i++) {
         const pe_st_tensor *t = &m->st.tensors[i];
-        for (int d = 0; d < t->rank; d++) mx = PE_MAX(mx, t->shape[d]);
+        int64_t rest = 1;
+        for (int d = 1; d < t->rank; d++) rest *= t->shape[d];
+        if (t->rank) mx = PE_MAX(mx, PE_MAX(t->shape[0], rest));
     }
     return (size_t)PE_GEMM_NR * (size_t)mx;
 }

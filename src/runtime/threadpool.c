@@ -35,6 +35,8 @@ struct pe_pool {
     atomic_int active;             /* workers still inside the current job */
     atomic_int sleeping;           /* workers blocked on start_cv */
     atomic_int quit;
+    int pinned;
+    pe_cpuset pin;                 /* the workers' CPUs, if pinned */
 };
 
 /* The tasks are cut into n_threads contiguous segments; thread t runs its
@@ -82,6 +84,7 @@ static void *worker_main(void *varg) {
     pe_pool *p = ((worker_arg *)varg)->p;
     int id = ((worker_arg *)varg)->id;
     free(varg);
+    if (p->pinned) (void)pe_cpu_pin(&p->pin); /* refused: run anywhere */
     int seen = 0;
     for (;;) {
         seen = wait_job(p, seen);
@@ -97,13 +100,16 @@ int pe_cpu_count(void) {
     return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
 }
 
-pe_status pe_pool_create(int n_threads, pe_pool **out) {
+pe_status pe_pool_create(int n_threads, pe_pool **out) { return pe_pool_create_on(n_threads, NULL, out); }
+
+pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out) {
     *out = NULL;
     if (n_threads < 1 || n_threads > 256)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d out of range 1..256", n_threads);
     pe_pool *p = pe_calloc(1, sizeof *p);
     if (!p) return PE_ERR_NOMEM;
     p->n_threads = 1;
+    if (pin) p->pinned = 1, p->pin = *pin;
     p->seg = pe_alloc((size_t)n_threads * sizeof *p->seg);
     if (!p->seg) { pe_free(p); return PE_ERR_NOMEM; }
     pthread_mutex_init(&p->mu, NULL);

@@ -8,6 +8,7 @@
 #define PE_THREADPOOL_H
 
 #include "../common.h"
+#include "cpu.h"
 
 typedef struct pe_pool pe_pool;
 
@@ -17,6 +18,10 @@ typedef void (*pe_task_fn)(void *arg, int task, int thread);
 
 /* n_threads includes the calling thread; 1 means no workers. */
 pe_status pe_pool_create(int n_threads, pe_pool **out);
+/* The same, each worker restricted to the CPUs of pin (NULL: unrestricted;
+ * where the OS refuses, a worker runs unrestricted).  The caller's thread
+ * is left alone. */
+pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out);
 void pe_pool_free(pe_pool *p);
 void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks);
 

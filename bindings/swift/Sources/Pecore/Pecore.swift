@@ -42,7 +42,8 @@ public final class Encoder {
     let lock = NSLock()
 
     public init(model: Model, threads: Int = 0) throws {
-        var opt = pe_ctx_options(n_threads: Int32(threads))
+        var opt = pe_ctx_options()   // zeroed: the fast cores (pe_cores)
+        opt.n_threads = Int32(threads)
         var c: OpaquePointer?
         try check(pe_ctx_create(model.ptr, &opt, &c))
         self.model = model
