@@ -529,14 +529,43 @@ static void test_planar_kernels(const pe_pixels *best) {
         bad += memcmp(fa, fb, (size_t)n * sizeof *fa) != 0;
     }
     CHECK(bad == 0, "%s lut_row: %d lengths differ", best->name, bad);
+    /* transpose: tiles of every shape around 16 x 64, nothing written
+     * outside the rows x cols it owns */
+    enum { TR = 40, TC = 150, TS = TC + 5, TD = TR + 3 };
+    static uint8_t tsrc[TR * TS], ta[TC * TD], tb[TC * TD];
+    for (size_t i = 0; i < sizeof tsrc; i++) tsrc[i] = (uint8_t)rng_u32();
+    bad = 0;
+    for (int it = 0; it < 200; it++) {
+        const int rows = 1 + (int)(rng_u32() % TR), cols = 1 + (int)(rng_u32() % TC);
+        memset(ta, 0x5A, sizeof ta);
+        memset(tb, 0x5A, sizeof tb);
+        pe_transpose_scalar(tsrc, TS, rows, cols, ta, TD);
+        best->transpose(tsrc, TS, rows, cols, tb, TD);
+        bad += memcmp(ta, tb, sizeof ta) != 0;
+    }
+    CHECK(bad == 0, "%s transpose: %d shapes differ from scalar", best->name, bad);
+    bad = 0;
+    for (int n = 0; n <= 300; n += 1 + n / 16) {
+        memcpy(ta, tsrc, (size_t)n + 8);
+        memcpy(tb, tsrc, (size_t)n + 8);
+        pe_reverse_scalar(ta, n);
+        best->reverse(tb, n);
+        bad += memcmp(ta, tb, (size_t)n + 8) != 0;
+    }
+    CHECK(bad == 0, "%s reverse: %d lengths differ from scalar", best->name, bad);
 }
 
-/* Frames of every layout, big enough for the planar path's 32-pixel steps
- * and 16-output groups and their tails, scalar against the set. */
+/* Frames of every layout, big enough for the planar path's 32-pixel steps,
+ * 16-output groups, 64-column rotation blocks and their tails, in every
+ * rotation and mirror, crops from odd x and y: scalar against the set. */
 static void test_planar_vs_scalar(const pe_pixels *best) {
     const int sizes[][2] = {{333, 101}, {700, 64}, {45, 300}};
-    const pe_frame_format fm[] = {PE_FRAME_NV12, PE_FRAME_YUV420_888, PE_FRAME_I420,
+    /* NV12, NV21, YUV420_888 with pixel stride 2 (one buffer, then U and V
+     * apart) and 1, I420, then the packed formats and gray */
+    const pe_frame_format fm[] = {PE_FRAME_NV12, PE_FRAME_NV21, PE_FRAME_YUV420_888,
+                                  PE_FRAME_YUV420_888, PE_FRAME_YUV420_888, PE_FRAME_I420,
                                   PE_FRAME_BGRA8, PE_FRAME_RGBX8, PE_FRAME_GRAY8};
+    const int cps[] = {0, 0, 2, 2, 1, 0};
     int bad = 0, runs = 0;
     for (size_t si = 0; si < 3; si++) {
         const int w = sizes[si][0], h = sizes[si][1];
@@ -544,22 +573,30 @@ static void test_planar_vs_scalar(const pe_pixels *best) {
         yuv_random(&m, w, h);
         uint8_t *px = malloc((size_t)w * h * 4);
         for (int i = 0; i < w * h * 4; i++) px[i] = (uint8_t)rng_u32();
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 9; k++) {
             bufs b;
             memset(&b, 0, sizeof b);
             pe_frame f;
-            if (k < 3) {
-                f = make_yuv(&m, fm[k], k == 1 ? 2 : 1, (size_t)k, &b);
+            if (k < 6) {
+                f = make_yuv(&m, fm[k], cps[k], (size_t)k, &b);
+                if (k == 3) { /* V in a buffer of its own, pixel stride 2 still */
+                    b.p[2] = malloc(f.planes[2].size);
+                    memcpy(b.p[2], f.planes[2].data, f.planes[2].size);
+                    f.planes[2].data = b.p[2];
+                }
             } else {
                 const int bpp = fm[k] == PE_FRAME_GRAY8 ? 1 : 4;
                 f = (pe_frame){.format = fm[k], .width = w, .height = h,
                                .planes = {{px, (size_t)w * h * bpp, (size_t)w * bpp, 0}}};
             }
-            for (int v = 0; v < 4; v++) {
+            for (int v = 0; v < 8; v++) {
                 pe_frame g = f;
-                g.rotation = v & 1 ? 180 : 0;
-                g.mirror = v >> 1;
-                if (v == 3) g.crop = (pe_rect){3, 1, w - 8, h - 2}; /* odd start */
+                g.rotation = 90 * (v & 3);
+                g.mirror = v >> 2;
+                /* odd starts: x and y, x alone, y alone */
+                if (v == 3) g.crop = (pe_rect){3, 1, w - 8, h - 2};
+                if (v == 5) g.crop = (pe_rect){1, 0, w - 2, h - 1};
+                if (v == 6) g.crop = (pe_rect){4, 3, w - 9, h - 5};
                 pe_preprocess pp = {.height = v & 1 ? 77 : 47, .width = v & 1 ? 128 : 61,
                                     .crop = v & 1 ? PE_CROP_CENTER : PE_CROP_SQUASH,
                                     .resample = v & 1 ? PE_RESAMPLE_BICUBIC : PE_RESAMPLE_BILINEAR,

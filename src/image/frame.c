@@ -182,6 +182,29 @@ static void reverse_pixels(uint8_t *p, int n, int C) {
         }
 }
 
+/* Which fill made the block (pe_frame_source.blk_kind). */
+enum { BLOCK_NONE, BLOCK_PACKED, BLOCK_PLANES, BLOCK_SAMPLES };
+
+static int block_holds(const pe_frame_source *s, int kind, int y, int x0, int n) {
+    return s->blk_kind == kind && y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 &&
+           n == s->blk_cols;
+}
+
+static void block_record(pe_frame_source *s, int kind, int y, int B, int x0, int n) {
+    s->blk_kind = kind;
+    s->blk_y = y;
+    s->blk_n = B;
+    s->blk_x0 = x0;
+    s->blk_cols = n;
+}
+
+static uint64_t round64(uint64_t n) { return (n + 63) & ~(uint64_t)63; }
+
+/* The buffer column of upright row y + j of a block of B rows from y. */
+static int block_column(const pe_frame_source *s, int y, int B) {
+    return s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+}
+
 /* Rotated 90/270: upright rows y .. y+B-1 are B adjacent buffer columns; the
  * block holds them (B rows of n pixels) after one short run per buffer row. */
 static void fill_block(pe_frame_source *s, int y, int x0, int n) {
@@ -189,7 +212,7 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
     const int B = PE_MIN(PE_FRAME_BLOCK, s->base.height - y);
     uint8_t *blk = s->base.scratch, *run = blk + (size_t)PE_FRAME_BLOCK * n * C;
     /* buffer column of upright row y + j: bx0 + (y + j) * dxy, dxy = +-1 */
-    const int bxa = s->bx0 + (s->dxy > 0 ? y : -(y + B - 1));
+    const int bxa = block_column(s, y, B);
     for (int i = 0; i < n; i++) {
         const int by = s->by0 + (x0 + i) * s->dyx;
         convert_run(s, bxa, by, B, run);
@@ -204,10 +227,7 @@ static void fill_block(pe_frame_source *s, int y, int x0, int n) {
             }
         }
     }
-    s->blk_y = y;
-    s->blk_n = B;
-    s->blk_x0 = x0;
-    s->blk_cols = n;
+    block_record(s, BLOCK_PACKED, y, B, x0, n);
 }
 
 static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
@@ -228,22 +248,120 @@ static void frame_fetch(pe_pixel_source *src, int y, int x0, int n, uint8_t *row
             convert_run(s, s->bx0 + y * s->dxy, s->by0 + (x0 + i) * s->dyx, 1, row + (size_t)i * C);
         return;
     }
-    if (!(y >= s->blk_y && y < s->blk_y + s->blk_n && x0 == s->blk_x0 && n == s->blk_cols))
-        fill_block(s, y, x0, n);
+    if (!block_holds(s, BLOCK_PACKED, y, x0, n)) fill_block(s, y, x0, n);
     memcpy(row, s->base.scratch + ((size_t)(y - s->blk_y) * n) * C, (size_t)n * C);
 }
 
-/* Upright rows that are buffer rows (rotation 0 / 180), as planes. */
+/* Packed formats on the planar path: plane c of upright row y + j at
+ * scratch + (c * B + j) * n, each tile of buffer rows converted into planes
+ * after the block and transposed into place.  Upright pixel x0 + i is buffer
+ * row by0 + (x0 + i) dyx either way, so only the row order can flip. */
+static void fill_planes_block(pe_frame_source *s, int y, int x0, int n) {
+    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
+    const size_t bps = (size_t)B * n, tps = (size_t)PE_FRAME_TILE * PE_FRAME_PBLOCK;
+    uint8_t *blk = s->base.scratch, *tile = blk + 3 * bps;
+    for (int i = 0; i < n; i += PE_FRAME_TILE) {
+        const int rows = PE_MIN(PE_FRAME_TILE, n - i);
+        for (int r = 0; r < rows; r++)
+            convert_planes(s, bxa, s->by0 + (x0 + i + r) * s->dyx, B,
+                           tile + (size_t)r * PE_FRAME_PBLOCK, tps);
+        for (int c = 0; c < 3; c++)
+            s->px->transpose(tile + c * tps, PE_FRAME_PBLOCK, rows, B, blk + c * bps + i, (size_t)n);
+    }
+    block_record(s, BLOCK_PLANES, y, B, x0, n);
+}
+
+/* 4:2:0 and gray on the planar path: the block holds the samples of its B
+ * buffer columns transposed (row j: buffer column bxa + j down the buffer
+ * rows of upright x0 .. x0+n-1, in upright order, so up the buffer when
+ * dyx < 0: row j of the Y block, then its chroma columns), so a fetch
+ * converts one such row as if it were a buffer row. */
+static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
+    const int B = PE_MIN(PE_FRAME_PBLOCK, s->base.height - y), bxa = block_column(s, y, B);
+    const int by = s->by0 + x0 * s->dyx, d = s->dyx; /* upright x0 + i: buffer row by + i d */
+    const pe_plane *p0 = &s->f.planes[0];
+    const size_t yn = (size_t)round64((size_t)n);
+    uint8_t *yt = s->base.scratch + 64; /* a run may start one byte before a row */
+    s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, d * (ptrdiff_t)p0->row_stride, n,
+                     B, yt, yn);
+    s->blk_ystep = yn;
+    s->blk_bx = bxa;
+    /* samples i, i + 1 share a chroma row when i + par is even */
+    s->blk_par = d > 0 ? by & 1 : !(by & 1);
+    if (s->yuv) {
+        const int c0 = bxa >> 1, nc = ((bxa + B - 1) >> 1) - c0 + 1;
+        const int r0 = by >> 1, r1 = (by + (n - 1) * d) >> 1, nr = (r1 - r0) * d + 1;
+        const size_t cn = (size_t)round64((size_t)nr), cps = (size_t)s->cps;
+        const uint8_t *u = s->u + (size_t)r0 * s->us + (size_t)c0 * cps;
+        const uint8_t *v = s->v + (size_t)r0 * s->vs + (size_t)c0 * cps;
+        uint8_t *ct = yt + (size_t)B * yn;
+        if (cps == 2 && s->us == s->vs && (v == u + 1 || u == v + 1)) {
+            /* interleaved pairs (NV12, NV21): one transpose, U and V rows alternate */
+            const int vfirst = u == v + 1;
+            s->px->transpose(vfirst ? v : u, d * (ptrdiff_t)s->us, nr, 2 * nc, ct, cn);
+            s->blk_u = ct + (size_t)vfirst * cn;
+            s->blk_v = ct + (size_t)!vfirst * cn;
+        } else {
+            const int cols = (nc - 1) * s->cps + 1;
+            s->px->transpose(u, d * (ptrdiff_t)s->us, nr, cols, ct, cn);
+            s->px->transpose(v, d * (ptrdiff_t)s->vs, nr, cols, ct + (size_t)cols * cn, cn);
+            s->blk_u = ct;
+            s->blk_v = ct + (size_t)cols * cn;
+        }
+        s->blk_cstep = cps * cn;
+    }
+    block_record(s, BLOCK_SAMPLES, y, B, x0, n);
+}
+
+/* Rotated 90/270 upright row y as C planes ps bytes apart, from the block. */
+static void fetch_turned_planes(pe_frame_source *s, int y, int x0, int n, uint8_t *planes,
+                                size_t ps) {
+    const int C = s->base.channels, samples = s->yuv || C == 1;
+    if (!block_holds(s, samples ? BLOCK_SAMPLES : BLOCK_PLANES, y, x0, n))
+        (samples ? fill_samples_block : fill_planes_block)(s, y, x0, n);
+    const int j = y - s->blk_y, col = s->dxy > 0 ? j : s->blk_n - 1 - j;
+    if (!samples) {
+        const size_t bps = (size_t)s->blk_n * n;
+        for (int c = 0; c < 3; c++)
+            memcpy(planes + c * ps, s->base.scratch + c * bps + (size_t)col * n, (size_t)n);
+        return;
+    }
+    const uint8_t *yr = s->base.scratch + 64 + (size_t)col * s->blk_ystep;
+    if (C == 1) {
+        memcpy(planes, yr, (size_t)n);
+    } else { /* as a run from x = par: pixel x takes chroma sample x / 2 */
+        const int par = s->blk_par;
+        const size_t k = (size_t)(((s->blk_bx + col) >> 1) - (s->blk_bx >> 1)) * s->blk_cstep;
+        s->px->yuv_planes(yr - par, s->blk_u + k, s->blk_v + k, 1, par, n, &s->coef, planes, ps);
+    }
+}
+
+/* Gray frames on the planar path (the resampler reads one plane through
+ * fetch): rotated ones from the planar block. */
+static void frame_fetch_gray(pe_pixel_source *src, int y, int x0, int n, uint8_t *row) {
+    pe_frame_source *s = (pe_frame_source *)(void *)src;
+    if (s->dyx == 0 || n < PE_FRAME_BLOCK) {
+        frame_fetch(src, y, x0, n, row);
+        return;
+    }
+    fetch_turned_planes(s, y, x0, n, row, 0);
+}
+
 static void frame_fetch_planes(pe_pixel_source *src, int y, int x0, int n, uint8_t *planes,
                                size_t ps) {
     pe_frame_source *s = (pe_frame_source *)(void *)src;
+    if (s->dyx != 0) {
+        fetch_turned_planes(s, y, x0, n, planes, ps);
+        return;
+    }
+    /* upright rows are buffer rows, forwards or backwards */
     const int by = s->by0 + y * s->dyy;
     if (s->dxx > 0) {
         convert_planes(s, s->bx0 + x0, by, n, planes, ps);
         return;
     }
     convert_planes(s, s->bx0 - (x0 + n - 1), by, n, planes, ps);
-    for (int c = 0; c < 3; c++) reverse_pixels(planes + (size_t)c * ps, n, 1);
+    for (int c = 0; c < 3; c++) s->px->reverse(planes + (size_t)c * ps, n);
 }
 
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
@@ -256,7 +374,6 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->px = pe_pixels_get();
     s->base.fetch = frame_fetch;
     s->base.channels = f->format == PE_FRAME_GRAY8 ? 1 : 3;
-    s->blk_n = 0;
     switch (f->format) {
     case PE_FRAME_NV12:
     case PE_FRAME_NV21: {
@@ -309,10 +426,21 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->dyx = yx;
     s->dxy = xy;
     s->dyy = yy;
-    if (s->base.channels == 3 && !turn && s->px->yuv_planes) s->base.fetch_planes = frame_fetch_planes;
-    /* a reversed run needs no room (in place); a block B rows + one run */
-    size_t w3 = (size_t)s->base.width * 3;
-    s->base.scratch_bytes = turn ? (PE_FRAME_BLOCK + 1) * w3 : 0;
+    const int planar = s->px->yuv_planes != NULL;
+    if (planar && s->base.channels == 3) s->base.fetch_planes = frame_fetch_planes;
+    if (planar && s->base.channels == 1) s->base.fetch = frame_fetch_gray;
+    /* a reversed run needs no room (in place); a block B rows + one run, on
+     * the planar path B planar rows and a tile */
+    const uint64_t w = (uint64_t)s->base.width, w3 = 3 * w;
+    const uint64_t packed = (PE_FRAME_BLOCK + 1) * w3;
+    const uint64_t planes = s->yuv || s->base.channels == 1
+                                ? 64 + PE_FRAME_PBLOCK * round64(w) + (2 * PE_FRAME_PBLOCK + 2) * round64(w / 2 + 1)
+                                : PE_FRAME_PBLOCK * w3 + 3 * PE_FRAME_TILE * PE_FRAME_PBLOCK;
+    const uint64_t need = !turn ? 0 : planar ? PE_MAX(packed, planes) : packed;
+    if (need > SIZE_MAX)
+        return pe_error(PE_ERR_LIMIT, "frame: rotated rows of %d pixels need %llu bytes of scratch", s->base.width,
+                        (unsigned long long)need);
+    s->base.scratch_bytes = (size_t)need;
     return PE_OK;
 }
 

@@ -76,6 +76,20 @@ void pe_packed_planes_scalar(const uint8_t *src, int n, int r, int g, int b, uin
     }
 }
 
+void pe_transpose_scalar(const uint8_t *src, ptrdiff_t ss, int rows, int cols, uint8_t *dst,
+                         size_t ds) {
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) dst[(size_t)j * ds + i] = src[(ptrdiff_t)i * ss + j];
+}
+
+void pe_reverse_scalar(uint8_t *p, int n) {
+    for (int i = 0, j = n - 1; i < j; i++, j--) {
+        const uint8_t t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+    }
+}
+
 /* The resampler's own scalar passes (preprocess.c) are the reference: a
  * NULL here sends it to them. */
 const pe_pixels pe_pixels_scalar = {

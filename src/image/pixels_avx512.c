@@ -2,8 +2,9 @@
  * to pixels.c / preprocess.c's scalar code (tests/test_frame.c compares
  * them on awkward sizes).  The packed kernels are the AVX2 set's.
  *
- *   yuv_planes    32 pixels a step: even and odd pixels in separate
- *                 vectors, so each lines up with its chroma sample and the
+ *   yuv_planes    32 pixels a step, the last one masked: even and odd
+ *                 pixels in separate vectors, so each lines up with its
+ *                 chroma sample and the
  *                 chroma terms are computed once per pair; the same float
  *                 products and sums as the scalar code (no FMA), rounded by
  *                 cvtps2dq, clamped by the saturating packs, put in order
@@ -51,31 +52,32 @@ PX512 static void yuv_planes_avx512(const uint8_t *y, const uint8_t *u, const ui
     const __m512i yoff = _mm512_set1_epi32(c->yoff), c128 = _mm512_set1_epi32(128);
     const __m512i low = _mm512_set1_epi32(255);
     const __m512i order = _mm512_loadu_si512(plane_order);
-    for (; end - x >= 32; x += 32, rgb += 32) {
+    for (; x < end; x += 32, rgb += 32) {
+        const int m = PE_MIN(32, end - x); /* pixels this step; under 32: masked */
         const uint8_t *us = u + (size_t)(x >> 1) * (size_t)cps, *vs = v + (size_t)(x >> 1) * (size_t)cps;
         __m512i ui, vi; /* 16 chroma samples, one a lane */
         if (cps == 1) {
-            ui = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)us));
-            vi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)vs));
-        } else if (x >= 2) {
+            const __mmask16 cm = (__mmask16)((1u << ((m + 1) / 2)) - 1);
+            ui = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(cm, us));
+            vi = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(cm, vs));
+        } else if (m == 32 && x >= 2) {
             /* 32 bytes ending at the 16th sample: the first is the previous
              * sample's second byte, inside the row; samples are high bytes */
             ui = _mm512_srli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(us - 1))), 8);
             vi = _mm512_srli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(vs - 1))), 8);
-        } else if (end - x > 32) {
-            /* at the row start: one byte past the 16th sample, which the
-             * pixel after the block reads anyway */
-            ui = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)us)), low);
-            vi = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)vs)), low);
         } else {
-            break;
+            /* the samples' bytes, up to the last sample's first byte */
+            const __mmask32 cm = (__mmask32)((1ull << ((m + 1) / 2 * 2 - 1)) - 1);
+            ui = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(cm, us)), low);
+            vi = _mm512_and_si512(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(cm, vs)), low);
         }
         const __m512 fu = _mm512_cvtepi32_ps(_mm512_sub_epi32(ui, c128));
         const __m512 fv = _mm512_cvtepi32_ps(_mm512_sub_epi32(vi, c128));
         const __m512 tr = _mm512_mul_ps(crv, fv);
         const __m512 tg = _mm512_add_ps(_mm512_mul_ps(cgu, fu), _mm512_mul_ps(cgv, fv));
         const __m512 tb = _mm512_mul_ps(cbu, fu);
-        const __m512i yw = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(y + x)));
+        const __mmask32 pm = m == 32 ? ~(__mmask32)0 : (__mmask32)((1u << m) - 1);
+        const __m512i yw = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi8(pm, y + x));
         const __m512i yi[2] = {_mm512_and_si512(yw, low), _mm512_srli_epi32(yw, 8)};
         __m512i r[2], g[2], b[2];
         for (int h = 0; h < 2; h++) { /* even pixels, then odd */
@@ -88,11 +90,10 @@ PX512 static void yuv_planes_avx512(const uint8_t *y, const uint8_t *u, const ui
         const __m512i bw = _mm512_packs_epi32(b[0], b[1]);
         const __m512i rg = _mm512_permutexvar_epi8(order, _mm512_packus_epi16(rw, gw));
         const __m512i bb = _mm512_permutexvar_epi8(order, _mm512_packus_epi16(bw, bw));
-        _mm256_storeu_si256((__m256i *)(void *)rgb, _mm512_castsi512_si256(rg));
-        _mm256_storeu_si256((__m256i *)(void *)(rgb + ps), _mm512_extracti64x4_epi64(rg, 1));
-        _mm256_storeu_si256((__m256i *)(void *)(rgb + 2 * ps), _mm512_castsi512_si256(bb));
+        _mm256_mask_storeu_epi8(rgb, pm, _mm512_castsi512_si256(rg));
+        _mm256_mask_storeu_epi8(rgb + ps, pm, _mm512_extracti64x4_epi64(rg, 1));
+        _mm256_mask_storeu_epi8(rgb + 2 * ps, pm, _mm512_castsi512_si256(bb));
     }
-    if (x < end) pe_yuv_planes_scalar(y, u, v, cps, x, end - x, c, rgb, ps);
 }
 
 PX512 static void packed_planes_avx512(const uint8_t *src, int n, int r, int g, int b, uint8_t *rgb,
@@ -178,6 +179,90 @@ PX512 static void lut_row_avx512(const float *lut, const uint8_t *src, int n, fl
         _mm512_storeu_ps(dst + i, _mm512_i32gather_ps(idx, lut, 4));
     }
     for (; i < n; i++) dst[i] = lut[src[i]];
+}
+
+/* A 16x16 byte transpose in each 128-bit lane of r[0..15]: byte c of row i
+ * ends as byte i of row c.  One round of unpacks pairing rows i and i + 8
+ * into rows 2i, 2i + 1 rotates the 8-bit address (row, byte) left by one
+ * bit; four rounds swap its halves. */
+PX512 static inline void unpack_round(const __m512i *a, __m512i *b) {
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        b[2 * i] = _mm512_unpacklo_epi8(a[i], a[i + 8]);
+        b[2 * i + 1] = _mm512_unpackhi_epi8(a[i], a[i + 8]);
+    }
+}
+
+PX512 static inline void transpose16_lanes(__m512i r[16]) {
+    __m512i t[16];
+    unpack_round(r, t);
+    unpack_round(t, r);
+    unpack_round(r, t);
+    unpack_round(t, r);
+}
+
+/* Tiles of 16 rows x 64 columns: lane L of row k after the transpose is
+ * column 16 L + k; short tiles load zeros and store only what is there. */
+PX512 static void transpose_avx512(const uint8_t *src, ptrdiff_t ss, int rows, int cols, uint8_t *dst,
+                                   size_t ds) {
+    for (int i0 = 0; i0 < rows; i0 += 16) {
+        const int nr = PE_MIN(16, rows - i0);
+        const __mmask16 sm = (__mmask16)((1u << nr) - 1);
+        for (int j0 = 0; j0 < cols; j0 += 64) {
+            const int nc = PE_MIN(64, cols - j0);
+            const __mmask64 lm = nc == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nc) - 1;
+            __m512i r[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                r[i] = i < nr ? _mm512_maskz_loadu_epi8(lm, src + (ptrdiff_t)(i0 + i) * ss + j0)
+                              : _mm512_setzero_si512();
+            transpose16_lanes(r);
+            uint8_t *d = dst + (size_t)j0 * ds + i0;
+            if (nr == 16 && nc == 64) { /* plain stores: an extract into memory needs no shuffle */
+#pragma GCC unroll 16
+                for (int k = 0; k < 16; k++) {
+                    uint8_t *dk = d + (size_t)k * ds;
+                    _mm_storeu_si128((__m128i *)(void *)dk, _mm512_castsi512_si128(r[k]));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 16 * ds), _mm512_extracti32x4_epi32(r[k], 1));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 32 * ds), _mm512_extracti32x4_epi32(r[k], 2));
+                    _mm_storeu_si128((__m128i *)(void *)(dk + 48 * ds), _mm512_extracti32x4_epi32(r[k], 3));
+                }
+                continue;
+            }
+#pragma GCC unroll 16
+            for (int k = 0; k < 16; k++) {
+                if (k >= nc) break;
+                _mm_mask_storeu_epi8(d + (size_t)k * ds, sm, _mm512_castsi512_si128(r[k]));
+                if (16 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(16 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 1));
+                if (32 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(32 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 2));
+                if (48 + k < nc)
+                    _mm_mask_storeu_epi8(d + (size_t)(48 + k) * ds, sm, _mm512_extracti32x4_epi32(r[k], 3));
+            }
+        }
+    }
+}
+
+/* 64 bytes a step from both ends; the middle (under 128 bytes) as two
+ * overlapping vectors, or one masked one under 64. */
+PX512 static void reverse_avx512(uint8_t *p, int n) {
+    uint8_t m[64];
+    for (int k = 0; k < 64; k++) m[k] = (uint8_t)(63 - k);
+    const __m512i rev = _mm512_loadu_si512(m);
+    int i = 0, j = n;
+    for (; j - i >= 64; i += 64, j -= 64) { /* j - i < 128 the last time: overlapping, still right */
+        const __m512i a = _mm512_loadu_si512(p + i), b = _mm512_loadu_si512(p + j - 64);
+        _mm512_storeu_si512(p + i, _mm512_permutexvar_epi8(rev, b));
+        _mm512_storeu_si512(p + j - 64, _mm512_permutexvar_epi8(rev, a));
+    }
+    if (j - i > 1) { /* byte k from len - 1 - k */
+        const int len = j - i;
+        const __mmask64 lm = ((__mmask64)1 << len) - 1;
+        const __m512i idx = _mm512_sub_epi8(rev, _mm512_set1_epi8((char)(64 - len)));
+        const __m512i a = _mm512_maskz_loadu_epi8(lm, p + i);
+        _mm512_mask_storeu_epi8(p + i, lm, _mm512_permutexvar_epi8(idx, a));
+    }
 }
 
 /* The packed path (rotated frames, images) stays the AVX2 set's. */
@@ -268,4 +353,6 @@ const pe_pixels pe_pixels_avx512 = {
     .packed_planes = packed_planes_avx512,
     .hpass_planes = hpass_planes_avx512,
     .lut_row = lut_row_avx512,
+    .transpose = transpose_avx512,
+    .reverse = reverse_avx512,
 };
