@@ -70,7 +70,9 @@ int main(int argc, char **argv) {
         CHECK(in.out_dim <= 1024 && pe_encode_image(c, &img, NULL, PE_OUTPUT_EMBEDDING, emb,
                                                     (size_t)in.out_dim) == PE_OK,
               "encode: %s", pe_last_error());
-        CHECK(pe_model_load("/nonexistent.safetensors", NULL, &m) != PE_OK && pe_last_error()[0],
+        pe_model *missing = NULL;   /* not m: a failed load sets its out to NULL */
+        CHECK(pe_model_load("/nonexistent.safetensors", NULL, &missing) != PE_OK && !missing &&
+                  pe_last_error()[0],
               "a missing model fails with a message");
     }
     orientations();
