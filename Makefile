@@ -90,7 +90,7 @@ $(BUILD)/libpecore.so: $(LIB_OBJ)
 $(BUILD)/pecore: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_CLI)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h
+$(BUILD)/tests/%: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a tests/test.h tests/golden.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) -Isrc -Itools -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(LDLIBS_CLI) $(LDFLAGS) $(EXTRA_LDFLAGS)
 

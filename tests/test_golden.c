@@ -8,6 +8,7 @@
 #include "image_io.h"
 #include "npy.h"
 #include "pecore.h"
+#include "golden.h"
 #include "util/json.h"
 
 #include "format/safetensors.h"
@@ -28,16 +29,6 @@ static char *read_all(const char *path, size_t *len) {
     fclose(f);
     if (buf) { buf[n] = 0; *len = (size_t)n; }
     return buf;
-}
-
-static const char *jstr(const pe_json *o, const char *key) {
-    const pe_json *v = pe_json_get(o, key);
-    return v && v->type == PE_JSON_STRING ? v->raw : NULL;
-}
-
-static double jnum(const pe_json *o, const char *key, double dflt) {
-    const pe_json *v = pe_json_get(o, key);
-    return v && v->type == PE_JSON_NUMBER ? v->number : dflt;
 }
 
 /* Models are loaded once per path and shared by the cases. */

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include "npy.h"
+#include "golden.h"
 #include "util/json.h"
 
 #include <math.h>
@@ -14,16 +15,6 @@
 #include <unistd.h>
 
 static char g_tmp[64];
-
-static const char *jstr(const pe_json *o, const char *key) {
-    const pe_json *v = pe_json_get(o, key);
-    return v && v->type == PE_JSON_STRING ? v->raw : NULL;
-}
-
-static double jnum(const pe_json *o, const char *key, double dflt) {
-    const pe_json *v = pe_json_get(o, key);
-    return v && v->type == PE_JSON_NUMBER ? v->number : dflt;
-}
 
 /* Manifest paths are plain relative names: refuse anything a shell would read. */
 static int safe(const char *s) {

@@ -132,6 +132,24 @@ static int make_ctx(const pe_model *m, long threads, long batch, pe_ctx **c) {
     return s ? cli_fail_status(s, "cannot create context") : 0;
 }
 
+/* The embeddings [n, cols] or token grids [n, rows, cols] of n inputs. */
+static int write_outputs(const opts *o, const float *out, int64_t n, int rows, int cols, pe_output kind) {
+    int64_t shape[3] = {n, rows, cols};
+    return kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
+                                    : cli_write_npy(o->out, out, 2, (int64_t[]){n, cols});
+}
+
+/* The model's eval transform (--size / --crop / --transform over it) and the
+ * output shape of one image at that size. */
+static int embed_plan(const opts *o, const pe_model *m, pe_output kind, pe_preprocess *pp, int *rows,
+                      int *cols) {
+    pe_model_info in;
+    pe_model_get_info(m, &in);
+    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, pp);
+    pe_status s = pe_output_shape(m, pp->height, pp->width, kind, rows, cols);
+    return s ? cli_fail_status(s, "cannot encode at this size") : 0;
+}
+
 static int embed_raw(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
     npy_array in;
     char err[512];
@@ -152,9 +170,7 @@ static int embed_raw(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         cli_fail_status(s, o->raw);
         goto done;
     }
-    int64_t shape[3] = {n, rows, cols};
-    rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
-                                  : cli_write_npy(o->out, out, 2, (int64_t[]){n, cols});
+    rc = write_outputs(o, out, n, rows, cols, kind);
 done:
     free(out);
     npy_free(&in);
@@ -162,13 +178,10 @@ done:
 }
 
 static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
-    pe_model_info in;
-    pe_model_get_info(m, &in);
     pe_preprocess pp;
-    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, &pp);
     int rows, cols;
-    pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
-    if (s) return cli_fail_status(s, "cannot encode at this size");
+    if (embed_plan(o, m, kind, &pp, &rows, &cols)) return 1;
+    pe_status s;
     /* Groups of --batch images (default 8, which the library runs in its
      * own default batches): each decoded and preprocessed (with its own
      * filter, see cli_image_filter), then encoded together. */
@@ -194,11 +207,7 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         if (o->n_inputs > 1) cli_progress(NULL, "encoding", (double)(i0 + b) / o->n_inputs);
     }
     cli_progress_done();
-    if (!rc) {
-        int64_t shape[3] = {o->n_inputs, rows, cols};
-        rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
-                                      : cli_write_npy(o->out, out, 2, (int64_t[]){o->n_inputs, cols});
-    }
+    if (!rc) rc = write_outputs(o, out, o->n_inputs, rows, cols, kind);
     free(out);
     free(x);
     return rc;
@@ -206,13 +215,10 @@ static int embed_images(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
 
 /* One embedding per frame of a raw video file. */
 static int embed_frames(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
-    pe_model_info in;
-    pe_model_get_info(m, &in);
     pe_preprocess pp;
-    cli_preprocess(o->transform, o->height, o->width, o->crop, &in, &pp);
     int rows, cols;
-    pe_status s = pe_output_shape(m, pp.height, pp.width, kind, &rows, &cols);
-    if (s) return cli_fail_status(s, "cannot encode at this size");
+    if (embed_plan(o, m, kind, &pp, &rows, &cols)) return 1;
+    pe_status s;
     cli_frame_file ff;
     if (cli_frames_open(&o->fr, o->frames, &ff)) return 1;
     size_t per = (size_t)rows * cols;
@@ -229,11 +235,7 @@ static int embed_frames(const opts *o, pe_model *m, pe_ctx *c, pe_output kind) {
         if (ff.n > 1) cli_progress(NULL, "encoding", (double)(i + 1) / ff.n);
     }
     cli_progress_done();
-    if (!rc) {
-        int64_t shape[3] = {ff.n, rows, cols};
-        rc = kind == PE_OUTPUT_TOKENS ? cli_write_npy(o->out, out, 3, shape)
-                                      : cli_write_npy(o->out, out, 2, (int64_t[]){ff.n, cols});
-    }
+    if (!rc) rc = write_outputs(o, out, ff.n, rows, cols, kind);
     free(out);
     cli_frames_close(&ff);
     return rc;
