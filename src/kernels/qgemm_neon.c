@@ -296,10 +296,68 @@ static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int 
 
 /* ------------------------------------------------------------ softmax */
 
+/* 127 * 2^t for t <= 0, as exp2_q8 of qgemm_vnni.c: the weights only need 7
+ * bits, so a degree-4 polynomial in the fraction (relative error < 6e-5,
+ * against 1 / 254 for a code), with the 127 folded into its coefficients,
+ * and 2^n added to the exponent field.  t is clamped to [-125, 0] first
+ * (FMAXNM: a NaN becomes -125), so the sum stays a normal float and the
+ * codes in [0, 127]. */
+INLINE int32x4_t exp2_127(float32x4_t t) {
+    t = vminq_f32(vmaxnmq_f32(t, vdupq_n_f32(-125.0f)), vdupq_n_f32(0.0f));
+    const float32x4_t n = vrndnq_f32(t), r = vsubq_f32(t, n);
+    float32x4_t p = vdupq_n_f32(127.0f * 9.6181291e-3f);         /* ln2^4 / 24 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 5.5504109e-2f), p, r);    /* ln2^3 / 6 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 2.4022651e-1f), p, r);    /* ln2^2 / 2 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 6.9314718e-1f), p, r);    /* ln2 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f), p, r);
+    const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
+    return vcvtnq_s32_f32(vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e)));
+}
+
+/* 16 codes 127 exp(c (x - max)) (c = scale log2 e) into q; their sum added
+ * to sum.  Four independent 4-lane chains per call. */
+INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_t *q, int32x4_t sum) {
+    const float32x4x4_t v = vld1q_f32_x4(x);
+    const int32x4_t k0 = exp2_127(vmulq_f32(vsubq_f32(v.val[0], vm), vc));
+    const int32x4_t k1 = exp2_127(vmulq_f32(vsubq_f32(v.val[1], vm), vc));
+    const int32x4_t k2 = exp2_127(vmulq_f32(vsubq_f32(v.val[2], vm), vc));
+    const int32x4_t k3 = exp2_127(vmulq_f32(vsubq_f32(v.val[3], vm), vc));
+    const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(k0), vreinterpretq_s16_s32(k1));
+    const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(k2), vreinterpretq_s16_s32(k3));
+    const int8x16_t b = vuzp1q_s8(vreinterpretq_s8_s16(h0), vreinterpretq_s8_s16(h1));
+    vst1q_s8(q, b);
+    return vpadalq_s16(sum, vpaddlq_s8(b));
+}
+
+/* Same contract as softmax_q8_ref (a row with a NaN or an infinity is
+ * marked NaN, the codes within the polynomial's error of 127 exp(scale (x -
+ * max)), the padding zero).  x - max may overflow to -inf for huge finite
+ * scores; times c that is -inf or NaN, and the clamp makes its code 0. */
 void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) {
-    float mx = x[0];
-    int finite = 1;
-    for (int i = 0; i < n; i++) {
+    /* the max, and the max of |x|: FMAX returns a NaN when either input is
+     * one, so a NaN or an infinity anywhere leaves amax not below inf */
+    float32x4_t vmx[4], amax[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) vmx[j] = vdupq_n_f32(x[0]), amax[j] = vdupq_n_f32(0.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const float32x4x4_t v = vld1q_f32_x4(x + i);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            amax[j] = vmaxq_f32(amax[j], vabsq_f32(v.val[j]));
+            vmx[j] = vmaxq_f32(vmx[j], v.val[j]);
+        }
+    }
+    float32x4_t vm4 = vmaxq_f32(vmaxq_f32(vmx[0], vmx[1]), vmaxq_f32(vmx[2], vmx[3]));
+    float32x4_t am4 = vmaxq_f32(vmaxq_f32(amax[0], amax[1]), vmaxq_f32(amax[2], amax[3]));
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vld1q_f32(x + i);
+        am4 = vmaxq_f32(am4, vabsq_f32(v));
+        vm4 = vmaxq_f32(vm4, v);
+    }
+    float mx = vmaxvq_f32(vm4);
+    int finite = vmaxvq_f32(am4) < INFINITY;
+    for (; i < n; i++) {
         mx = fmaxf(mx, x[i]);
         finite &= isfinite(x[i]) != 0;
     }
@@ -307,18 +365,15 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
         pe_qact_row_nan(qa, m);
         return;
     }
-    const float32x4_t vm = vdupq_n_f32(mx), vs = vdupq_n_f32(scale);
+    const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);
-    for (int i = 0; i < qa->ldq; i += 8) {
-        int32x4_t c[2];
-        for (int h = 0; h < 2; h++) {
-            int at = i + 4 * h, cnt = n - at;
-            float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + at, cnt), vm), vs));
-            c[h] = vandq_s32(vcvtnq_s32_f32(vmulq_n_f32(p, 127.0f)), vreinterpretq_s32_u32(lanes4(cnt)));
-            sum = vaddq_s32(sum, c[h]);
-        }
-        vst1_s8(q + i, vmovn_s16(vcombine_s16(vmovn_s32(c[0]), vmovn_s32(c[1]))));
+    for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum);
+    for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq (ldq is a multiple of 32) */
+        float t[16];
+        for (int j = 0; j < 16; j++) t[j] = -INFINITY;
+        if (n > i) memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        sum = softmax16(t, vm, vc, q + i, sum);
     }
     const int32_t total = vaddvq_s32(sum);
     qa->rsum[m] = total;
