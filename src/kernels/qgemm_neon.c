@@ -380,10 +380,65 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
     qa->s[m] = 1.0f / (float)total;
 }
 
-/* The transpose-and-quantize of the values runs once per head against the
- * T^2 dh multiply-adds of P V: the scalar one serves. */
+/* ------------------------------------------------------------ values */
+
+/* The nc (0..16) floats at p as 4 vectors, zeros beyond. */
+INLINE float32x4x4_t load16_part(const float *p, int nc) {
+    if (nc == 16) return vld1q_f32_x4(p);
+    float t[16] = {0};
+    memcpy(t, p, (size_t)nc * sizeof(float));
+    return vld1q_f32_x4(t);
+}
+
+/* Same arithmetic as pe_pack_q8_t_ref (FRINTN rounds to nearest even as
+ * rintf; FMAXNM skips a NaN as fmaxf, and sends a NaN product to -127 as
+ * the reference's clamp): a panel's 16 columns are 4 vectors per row of W,
+ * each row's codes narrow to one byte vector, and ST4 interleaves 4 rows
+ * into the 64 bytes of one k-group. */
 void pe_neon_pack_q8_t(void *dst, const float *W, int ldw, int T, int n) {
-    pe_pack_q8_t_ref(dst, W, ldw, T, n);
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int Tp = (T + PE_QK - 1) / PE_QK * PE_QK;
+    const float32x4_t v127 = vdupq_n_f32(127.0f), lo = vdupq_n_f32(-127.0f), zero = vdupq_n_f32(0.0f);
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        const int nc = imin(n - c0, PE_GEMM_NR);
+        float32x4_t mx[4], nanmx[4], inv[4]; /* nanmx: FMAX, which keeps a NaN */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) mx[j] = nanmx[j] = zero;
+        for (int t = 0; t < T; t++) {
+            const float32x4x4_t v = load16_part(W + (size_t)t * ldw + c0, nc);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const float32x4_t a = vabsq_f32(v.val[j]);
+                mx[j] = vmaxnmq_f32(mx[j], a);
+                nanmx[j] = vmaxq_f32(nanmx[j], a);
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const uint32x4_t nz = vcgtq_f32(mx[j], zero), nan = vmvnq_u32(vceqq_f32(nanmx[j], nanmx[j]));
+            inv[j] = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vdivq_f32(v127, mx[j])), nz));
+            vst1q_f32((float *)(void *)o + 4 * j, vbslq_f32(nan, vdupq_n_f32(NAN), vdivq_f32(mx[j], v127)));
+        }
+        for (int t0 = 0; t0 < Tp; t0 += 4) {
+            uint8x16x4_t g;
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const int t = t0 + i;
+                float32x4x4_t v = {{zero, zero, zero, zero}};
+                if (t < T) v = load16_part(W + (size_t)t * ldw + c0, nc);
+                int32x4_t c[4];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    c[j] = vcvtq_s32_f32(vminq_f32(vmaxnmq_f32(vrndnq_f32(vmulq_f32(v.val[j], inv[j])), lo), v127));
+                const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(c[0]), vreinterpretq_s16_s32(c[1]));
+                const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(c[2]), vreinterpretq_s16_s32(c[3]));
+                /* code + 128 is code ^ 0x80 in a byte */
+                g.val[i] = veorq_u8(vuzp1q_u8(vreinterpretq_u8_s16(h0), vreinterpretq_u8_s16(h1)), vdupq_n_u8(0x80));
+            }
+            vst4q_u8(o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t0 % PE_QK) / 4) * 64, g);
+        }
+    }
 }
 
 const pe_qkernels pe_qkernels_neon = {
