@@ -106,20 +106,35 @@ void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C,
 
 /* ------------------------------------------------------------ activations */
 
+/* The low bytes of 16 int32 lanes (codes that fit a byte), in order. */
+INLINE int8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+    const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b));
+    const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(c), vreinterpretq_s16_s32(d));
+    return vuzp1q_s8(vreinterpretq_s8_s16(h0), vreinterpretq_s8_s16(h1));
+}
+
 /* Bit-exact with quantize_rows_ref: the max of |a| taken on the bit
  * patterns (a NaN or an infinity is above every finite value, so one
  * compare finds them), the same single rounding of a * (127 / amax), and
  * FCVTNS rounds to nearest even as lrintf does in the default mode. */
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
     const int nb = qa->ldq / PE_QK;
+    const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        uint32x4_t mx = vdupq_n_u32(0);
-        const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
-        for (int k = 0; k < K; k += 4)
-            mx = vmaxq_u32(mx, vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
-        uint32_t bits = vmaxvq_u32(mx);
+        uint32x4_t mx[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) mx[j] = vdupq_n_u32(0);
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            const float32x4x4_t v = vld1q_f32_x4(a + k);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) mx[j] = vmaxq_u32(mx[j], vandq_u32(absmask, vreinterpretq_u32_f32(v.val[j])));
+        }
+        for (; k < K; k += 4)
+            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
+        uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
         float amax;
         memcpy(&amax, &bits, 4);
         if (!isfinite(amax)) {
@@ -130,16 +145,32 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
         qa->s[m] = amax / 127.0f;
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
-            int32x4_t sum = vdupq_n_s32(0);
-            for (int h = 0; h < PE_QK; h += 8) {
-                int k = b * PE_QK + h;
-                int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k, K - k), is));
-                int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k + 4, K - k - 4), is));
-                sum = vaddq_s32(sum, vaddq_s32(q0, q1));
-                int16x8_t w = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
-                vst1_s8(q + k, vmovn_s16(w));
+            const int k0 = b * PE_QK;
+            int32_t s;
+            if (k0 + PE_QK <= K) { /* a whole block: 32 codes, their sum in int16 (|sum| <= 32 * 127) */
+                const float32x4x4_t v0 = vld1q_f32_x4(a + k0), v1 = vld1q_f32_x4(a + k0 + 16);
+                int32x4_t c[8];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    c[j] = vcvtnq_s32_f32(vmulq_n_f32(v0.val[j], is));
+                    c[4 + j] = vcvtnq_s32_f32(vmulq_n_f32(v1.val[j], is));
+                }
+                const int8x16_t q0 = narrow16(c[0], c[1], c[2], c[3]), q1 = narrow16(c[4], c[5], c[6], c[7]);
+                vst1q_s8(q + k0, q0);
+                vst1q_s8(q + k0 + 16, q1);
+                s = vaddlvq_s16(vpadalq_s8(vpaddlq_s8(q0), q1));
+            } else {
+                int32x4_t sum = vdupq_n_s32(0);
+                for (int h = 0; h < PE_QK; h += 8) {
+                    int kk = k0 + h;
+                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk, K - kk), is));
+                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk + 4, K - kk - 4), is));
+                    sum = vaddq_s32(sum, vaddq_s32(c0, c1));
+                    int16x8_t w = vcombine_s16(vmovn_s32(c0), vmovn_s32(c1));
+                    vst1_s8(q + kk, vmovn_s16(w));
+                }
+                s = vaddvq_s32(sum);
             }
-            int32_t s = vaddvq_s32(sum);
             if (qa->bsum) qa->bsum[(size_t)m * nb + b] = s;
             total += s;
         }
@@ -322,9 +353,7 @@ INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_
     const int32x4_t k1 = exp2_127(vmulq_f32(vsubq_f32(v.val[1], vm), vc));
     const int32x4_t k2 = exp2_127(vmulq_f32(vsubq_f32(v.val[2], vm), vc));
     const int32x4_t k3 = exp2_127(vmulq_f32(vsubq_f32(v.val[3], vm), vc));
-    const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(k0), vreinterpretq_s16_s32(k1));
-    const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(k2), vreinterpretq_s16_s32(k3));
-    const int8x16_t b = vuzp1q_s8(vreinterpretq_s8_s16(h0), vreinterpretq_s8_s16(h1));
+    const int8x16_t b = narrow16(k0, k1, k2, k3);
     vst1q_s8(q, b);
     return vpadalq_s16(sum, vpaddlq_s8(b));
 }
@@ -431,10 +460,8 @@ void pe_neon_pack_q8_t(void *dst, const float *W, int ldw, int T, int n) {
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++)
                     c[j] = vcvtq_s32_f32(vminq_f32(vmaxnmq_f32(vrndnq_f32(vmulq_f32(v.val[j], inv[j])), lo), v127));
-                const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(c[0]), vreinterpretq_s16_s32(c[1]));
-                const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(c[2]), vreinterpretq_s16_s32(c[3]));
                 /* code + 128 is code ^ 0x80 in a byte */
-                g.val[i] = veorq_u8(vuzp1q_u8(vreinterpretq_u8_s16(h0), vreinterpretq_u8_s16(h1)), vdupq_n_u8(0x80));
+                g.val[i] = veorq_u8(vreinterpretq_u8_s8(narrow16(c[0], c[1], c[2], c[3])), vdupq_n_u8(0x80));
             }
             vst4q_u8(o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t0 % PE_QK) / 4) * 64, g);
         }
