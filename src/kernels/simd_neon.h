@@ -189,6 +189,14 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
             v[c] = rs ? vfmaq_n_f32(bias[c], v[c], rs[r]) : vaddq_f32(v[c], bias[c]);
         }
         if (gelu) gelu4_neon(v);
+        if (ncols == PE_GEMM_NR && !glu) { /* the common case, unrolled: v stays in registers */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                if (res) v[c] = vfmaq_f32(vld1q_f32(res + (size_t)r * ep->ldr + 4 * c), gamma[c], v[c]);
+                vst1q_f32(C + (size_t)r * ldc + 4 * c, v[c]);
+            }
+            continue;
+        }
         for (int c = 0; c < nv; c++) {
             const int nc = ncols - 4 * c;
             if (glu) v[c] = vmulq_f32(silu_neon(v[c]), load4_part(glu + (size_t)r * ep->ldg + 4 * c, nc));
