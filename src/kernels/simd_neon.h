@@ -67,10 +67,11 @@ INLINE float32x4_t exp_neon(float32x4_t x) {
 }
 
 /* The constants of erf4_neon, 4 copies of each as 4 vectors: a Horner step
- * over 4 vectors loads each into the register its FMLA then writes (two
- * LDP; GCC makes one load and 4 copies of a shared one, and a constant kept
- * in a register needs a copy before each FMLA, which overwrites its
- * addend).  In kernels_neon.c. */
+ * loads each vector's copy straight into the register its FMLA then writes,
+ * one LDR (or half an LDP) from a base register.  A constant kept in a
+ * register needs a copy before each FMLA (which overwrites its addend), and
+ * one shared by the 4 vectors GCC turns into one load and 4 copies; a
+ * literal-pool constant is ADRP + LDR per use.  In kernels_neon.c. */
 enum {
     ERF_S0, ERF_S1, ERF_S2, ERF_S3, ERF_S4, ERF_S5, ERF_S6, ERF_S7, ERF_B0, ERF_B1, ERF_B2, ERF_B3,
     ERF_B4, ERF_B5, ERF_B6, ERF_B7, ERF_B8, ERF_B9, ERF_B10, ERF_B11, ERF_B12, ERF_U0, ERF_E0,
@@ -84,8 +85,10 @@ extern const float pe_neon_erf_k[ERF_NK][16];
         (y)[j_] = vfmaq_f32(vld1q_f32((k)[c] + 4 * j_), (y)[j_], (x)[j_])
 
 /* erf of 4 vectors, in place, as erf512: odd polynomial up to |x| = 1,
- * 1 - exp(-x^2) B(x) beyond.  Four independent chains, and each constant
- * loaded once for all four. */
+ * 1 - exp(-x^2) B(x) beyond; four independent chains.  The exp is
+ * exp_neon's polynomial with 2^n (n in [-24, 0] for t <= 4) added to the
+ * exponent field in one step: p 2^n stays normal, so the bits are
+ * exp_neon's, without the clamps and the split it needs elsewhere. */
 INLINE void erf4_neon(float32x4_t x[4]) {
     const float (*k)[16] = pe_neon_erf_k;
     __asm__("" : "+r"(k)); /* keep the table loads: no per-use literal pool loads */
