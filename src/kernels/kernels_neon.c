@@ -17,12 +17,25 @@
 #include <stdint.h>
 #include <string.h>
 
+#define K16(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
+const float pe_neon_erf_k[ERF_NK][16] __attribute__((aligned(16))) = {
+    K16(PE_ERF_S0), K16(PE_ERF_S1), K16(PE_ERF_S2), K16(PE_ERF_S3), K16(PE_ERF_S4), K16(PE_ERF_S5),
+    K16(PE_ERF_S6), K16(PE_ERF_S7), K16(PE_ERF_B0), K16(PE_ERF_B1), K16(PE_ERF_B2), K16(PE_ERF_B3),
+    K16(PE_ERF_B4), K16(PE_ERF_B5), K16(PE_ERF_B6), K16(PE_ERF_B7), K16(PE_ERF_B8), K16(PE_ERF_B9),
+    K16(PE_ERF_B10), K16(PE_ERF_B11), K16(PE_ERF_B12), K16(-5.0f / 3.0f), K16(PE_EXP_E0),
+    K16(PE_EXP_E1), K16(PE_EXP_E2), K16(PE_EXP_E3), K16(PE_EXP_E4), K16(1.0f),
+};
+#undef K16
+
 /* Test hook: the vector erf on n floats (n any), for the dense sweep. */
 void pe_neon_erf(const float *x, float *y, size_t n);
 void pe_neon_erf(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 4) {
-        int c = n - i < 4 ? (int)(n - i) : 4;
-        store4_part(y + i, erf_neon(load4_part(x + i, c)), c);
+    for (size_t i = 0; i < n; i += 16) {
+        const int left = n - i < 16 ? (int)(n - i) : 16; /* load4_part takes a count <= 0 as none */
+        float32x4_t v[4];
+        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
+        erf4_neon(v);
+        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
     }
 }
 

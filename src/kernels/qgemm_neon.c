@@ -106,20 +106,35 @@ void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C,
 
 /* ------------------------------------------------------------ activations */
 
+/* The low bytes of 16 int32 lanes (codes that fit a byte), in order. */
+INLINE int8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
+    const int16x8_t h0 = vuzp1q_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b));
+    const int16x8_t h1 = vuzp1q_s16(vreinterpretq_s16_s32(c), vreinterpretq_s16_s32(d));
+    return vuzp1q_s8(vreinterpretq_s8_s16(h0), vreinterpretq_s8_s16(h1));
+}
+
 /* Bit-exact with quantize_rows_ref: the max of |a| taken on the bit
  * patterns (a NaN or an infinity is above every finite value, so one
  * compare finds them), the same single rounding of a * (127 / amax), and
  * FCVTNS rounds to nearest even as lrintf does in the default mode. */
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
     const int nb = qa->ldq / PE_QK;
+    const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        uint32x4_t mx = vdupq_n_u32(0);
-        const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
-        for (int k = 0; k < K; k += 4)
-            mx = vmaxq_u32(mx, vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
-        uint32_t bits = vmaxvq_u32(mx);
+        uint32x4_t mx[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) mx[j] = vdupq_n_u32(0);
+        int k = 0;
+        for (; k + 16 <= K; k += 16) {
+            const float32x4x4_t v = vld1q_f32_x4(a + k);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) mx[j] = vmaxq_u32(mx[j], vandq_u32(absmask, vreinterpretq_u32_f32(v.val[j])));
+        }
+        for (; k < K; k += 4)
+            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
+        uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
         float amax;
         memcpy(&amax, &bits, 4);
         if (!isfinite(amax)) {
@@ -130,16 +145,32 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
         qa->s[m] = amax / 127.0f;
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
-            int32x4_t sum = vdupq_n_s32(0);
-            for (int h = 0; h < PE_QK; h += 8) {
-                int k = b * PE_QK + h;
-                int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k, K - k), is));
-                int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + k + 4, K - k - 4), is));
-                sum = vaddq_s32(sum, vaddq_s32(q0, q1));
-                int16x8_t w = vcombine_s16(vmovn_s32(q0), vmovn_s32(q1));
-                vst1_s8(q + k, vmovn_s16(w));
+            const int k0 = b * PE_QK;
+            int32_t s;
+            if (k0 + PE_QK <= K) { /* a whole block: 32 codes, their sum in int16 (|sum| <= 32 * 127) */
+                const float32x4x4_t v0 = vld1q_f32_x4(a + k0), v1 = vld1q_f32_x4(a + k0 + 16);
+                int32x4_t c[8];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    c[j] = vcvtnq_s32_f32(vmulq_n_f32(v0.val[j], is));
+                    c[4 + j] = vcvtnq_s32_f32(vmulq_n_f32(v1.val[j], is));
+                }
+                const int8x16_t q0 = narrow16(c[0], c[1], c[2], c[3]), q1 = narrow16(c[4], c[5], c[6], c[7]);
+                vst1q_s8(q + k0, q0);
+                vst1q_s8(q + k0 + 16, q1);
+                s = vaddlvq_s16(vpadalq_s8(vpaddlq_s8(q0), q1));
+            } else {
+                int32x4_t sum = vdupq_n_s32(0);
+                for (int h = 0; h < PE_QK; h += 8) {
+                    int kk = k0 + h;
+                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk, K - kk), is));
+                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk + 4, K - kk - 4), is));
+                    sum = vaddq_s32(sum, vaddq_s32(c0, c1));
+                    int16x8_t w = vcombine_s16(vmovn_s32(c0), vmovn_s32(c1));
+                    vst1_s8(q + kk, vmovn_s16(w));
+                }
+                s = vaddvq_s32(sum);
             }
-            int32_t s = vaddvq_s32(sum);
             if (qa->bsum) qa->bsum[(size_t)m * nb + b] = s;
             total += s;
         }
@@ -296,10 +327,66 @@ static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int 
 
 /* ------------------------------------------------------------ softmax */
 
+/* 127 * 2^t for t <= 0, as exp2_q8 of qgemm_vnni.c: the weights only need 7
+ * bits, so a degree-4 polynomial in the fraction (relative error < 6e-5,
+ * against 1 / 254 for a code), with the 127 folded into its coefficients,
+ * and 2^n added to the exponent field.  t is clamped to [-125, 0] first
+ * (FMAXNM: a NaN becomes -125), so the sum stays a normal float and the
+ * codes in [0, 127]. */
+INLINE int32x4_t exp2_127(float32x4_t t) {
+    t = vminq_f32(vmaxnmq_f32(t, vdupq_n_f32(-125.0f)), vdupq_n_f32(0.0f));
+    const float32x4_t n = vrndnq_f32(t), r = vsubq_f32(t, n);
+    float32x4_t p = vdupq_n_f32(127.0f * 9.6181291e-3f);         /* ln2^4 / 24 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 5.5504109e-2f), p, r);    /* ln2^3 / 6 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 2.4022651e-1f), p, r);    /* ln2^2 / 2 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f * 6.9314718e-1f), p, r);    /* ln2 */
+    p = vfmaq_f32(vdupq_n_f32(127.0f), p, r);
+    const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
+    return vcvtnq_s32_f32(vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e)));
+}
+
+/* 16 codes 127 exp(c (x - max)) (c = scale log2 e) into q; their sum added
+ * to sum.  Four independent 4-lane chains per call. */
+INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_t *q, int32x4_t sum) {
+    const float32x4x4_t v = vld1q_f32_x4(x);
+    const int32x4_t k0 = exp2_127(vmulq_f32(vsubq_f32(v.val[0], vm), vc));
+    const int32x4_t k1 = exp2_127(vmulq_f32(vsubq_f32(v.val[1], vm), vc));
+    const int32x4_t k2 = exp2_127(vmulq_f32(vsubq_f32(v.val[2], vm), vc));
+    const int32x4_t k3 = exp2_127(vmulq_f32(vsubq_f32(v.val[3], vm), vc));
+    const int8x16_t b = narrow16(k0, k1, k2, k3);
+    vst1q_s8(q, b);
+    return vpadalq_s16(sum, vpaddlq_s8(b));
+}
+
+/* Same contract as softmax_q8_ref (a row with a NaN or an infinity is
+ * marked NaN, the codes within the polynomial's error of 127 exp(scale (x -
+ * max)), the padding zero).  x - max may overflow to -inf for huge finite
+ * scores; times c that is -inf or NaN, and the clamp makes its code 0. */
 void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) {
-    float mx = x[0];
-    int finite = 1;
-    for (int i = 0; i < n; i++) {
+    /* the max, and the max of |x|: FMAX returns a NaN when either input is
+     * one, so a NaN or an infinity anywhere leaves amax not below inf */
+    float32x4_t vmx[4], amax[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) vmx[j] = vdupq_n_f32(x[0]), amax[j] = vdupq_n_f32(0.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const float32x4x4_t v = vld1q_f32_x4(x + i);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            amax[j] = vmaxq_f32(amax[j], vabsq_f32(v.val[j]));
+            vmx[j] = vmaxq_f32(vmx[j], v.val[j]);
+        }
+    }
+    float32x4_t vm4 = vmaxq_f32(vmaxq_f32(vmx[0], vmx[1]), vmaxq_f32(vmx[2], vmx[3]));
+    float32x4_t am4 = vmaxq_f32(vmaxq_f32(amax[0], amax[1]), vmaxq_f32(amax[2], amax[3]));
+    for (; i + 4 <= n; i += 4) {
+        const float32x4_t v = vld1q_f32(x + i);
+        am4 = vmaxq_f32(am4, vabsq_f32(v));
+        vm4 = vmaxq_f32(vm4, v);
+    }
+    float mx = vmaxvq_f32(vm4);
+    int finite = vmaxvq_f32(am4) < INFINITY;
+    for (; i < n; i++) {
         mx = fmaxf(mx, x[i]);
         finite &= isfinite(x[i]) != 0;
     }
@@ -307,28 +394,78 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
         pe_qact_row_nan(qa, m);
         return;
     }
-    const float32x4_t vm = vdupq_n_f32(mx), vs = vdupq_n_f32(scale);
+    const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);
-    for (int i = 0; i < qa->ldq; i += 8) {
-        int32x4_t c[2];
-        for (int h = 0; h < 2; h++) {
-            int at = i + 4 * h, cnt = n - at;
-            float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + at, cnt), vm), vs));
-            c[h] = vandq_s32(vcvtnq_s32_f32(vmulq_n_f32(p, 127.0f)), vreinterpretq_s32_u32(lanes4(cnt)));
-            sum = vaddq_s32(sum, c[h]);
-        }
-        vst1_s8(q + i, vmovn_s16(vcombine_s16(vmovn_s32(c[0]), vmovn_s32(c[1]))));
+    for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum);
+    for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq (ldq is a multiple of 32) */
+        float t[16];
+        for (int j = 0; j < 16; j++) t[j] = -INFINITY;
+        if (n > i) memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        sum = softmax16(t, vm, vc, q + i, sum);
     }
     const int32_t total = vaddvq_s32(sum);
     qa->rsum[m] = total;
     qa->s[m] = 1.0f / (float)total;
 }
 
-/* The transpose-and-quantize of the values runs once per head against the
- * T^2 dh multiply-adds of P V: the scalar one serves. */
+/* ------------------------------------------------------------ values */
+
+/* The nc (0..16) floats at p as 4 vectors, zeros beyond. */
+INLINE float32x4x4_t load16_part(const float *p, int nc) {
+    if (nc == 16) return vld1q_f32_x4(p);
+    float t[16] = {0};
+    memcpy(t, p, (size_t)nc * sizeof(float));
+    return vld1q_f32_x4(t);
+}
+
+/* Same arithmetic as pe_pack_q8_t_ref (FRINTN rounds to nearest even as
+ * rintf; FMAXNM skips a NaN as fmaxf, and sends a NaN product to -127 as
+ * the reference's clamp): a panel's 16 columns are 4 vectors per row of W,
+ * each row's codes narrow to one byte vector, and ST4 interleaves 4 rows
+ * into the 64 bytes of one k-group. */
 void pe_neon_pack_q8_t(void *dst, const float *W, int ldw, int T, int n) {
-    pe_pack_q8_t_ref(dst, W, ldw, T, n);
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int Tp = (T + PE_QK - 1) / PE_QK * PE_QK;
+    const float32x4_t v127 = vdupq_n_f32(127.0f), lo = vdupq_n_f32(-127.0f), zero = vdupq_n_f32(0.0f);
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        const int nc = imin(n - c0, PE_GEMM_NR);
+        float32x4_t mx[4], nanmx[4], inv[4]; /* nanmx: FMAX, which keeps a NaN */
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) mx[j] = nanmx[j] = zero;
+        for (int t = 0; t < T; t++) {
+            const float32x4x4_t v = load16_part(W + (size_t)t * ldw + c0, nc);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                const float32x4_t a = vabsq_f32(v.val[j]);
+                mx[j] = vmaxnmq_f32(mx[j], a);
+                nanmx[j] = vmaxq_f32(nanmx[j], a);
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const uint32x4_t nz = vcgtq_f32(mx[j], zero), nan = vmvnq_u32(vceqq_f32(nanmx[j], nanmx[j]));
+            inv[j] = vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(vdivq_f32(v127, mx[j])), nz));
+            vst1q_f32((float *)(void *)o + 4 * j, vbslq_f32(nan, vdupq_n_f32(NAN), vdivq_f32(mx[j], v127)));
+        }
+        for (int t0 = 0; t0 < Tp; t0 += 4) {
+            uint8x16x4_t g;
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const int t = t0 + i;
+                float32x4x4_t v = {{zero, zero, zero, zero}};
+                if (t < T) v = load16_part(W + (size_t)t * ldw + c0, nc);
+                int32x4_t c[4];
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    c[j] = vcvtq_s32_f32(vminq_f32(vmaxnmq_f32(vrndnq_f32(vmulq_f32(v.val[j], inv[j])), lo), v127));
+                /* code + 128 is code ^ 0x80 in a byte */
+                g.val[i] = veorq_u8(vreinterpretq_u8_s8(narrow16(c[0], c[1], c[2], c[3])), vdupq_n_u8(0x80));
+            }
+            vst4q_u8(o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t0 % PE_QK) / 4) * 64, g);
+        }
+    }
 }
 
 const pe_qkernels pe_qkernels_neon = {

@@ -66,46 +66,92 @@ INLINE float32x4_t exp_neon(float32x4_t x) {
     return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
-/* erf as erf512: odd polynomial up to |x| = 1, 1 - exp(-x^2) B(x) beyond. */
-INLINE float32x4_t erf_neon(float32x4_t x) {
-    float32x4_t t = vabsq_f32(x);
-    float32x4_t s = vmulq_f32(t, t);
-    float32x4_t p = vdupq_n_f32(PE_ERF_S7);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S6), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S5), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S4), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S3), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S2), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S1), p, s);
-    p = vfmaq_f32(vdupq_n_f32(PE_ERF_S0), p, s);
-    float32x4_t small = vfmaq_f32(t, t, p);
+/* The constants of erf4_neon, 4 copies of each as 4 vectors: a Horner step
+ * loads each vector's copy straight into the register its FMLA then writes,
+ * one LDR (or half an LDP) from a base register.  A constant kept in a
+ * register needs a copy before each FMLA (which overwrites its addend), and
+ * one shared by the 4 vectors GCC turns into one load and 4 copies; a
+ * literal-pool constant is ADRP + LDR per use.  In kernels_neon.c. */
+enum {
+    ERF_S0, ERF_S1, ERF_S2, ERF_S3, ERF_S4, ERF_S5, ERF_S6, ERF_S7, ERF_B0, ERF_B1, ERF_B2, ERF_B3,
+    ERF_B4, ERF_B5, ERF_B6, ERF_B7, ERF_B8, ERF_B9, ERF_B10, ERF_B11, ERF_B12, ERF_U0, ERF_E0,
+    ERF_E1, ERF_E2, ERF_E3, ERF_E4, ERF_ONE, ERF_NK
+};
+extern const float pe_neon_erf_k[ERF_NK][16];
 
-    float32x4_t tc = vminq_f32(vdupq_n_f32(4.0f), t);
-    float32x4_t u = vfmaq_f32(vdupq_n_f32(-5.0f / 3.0f), tc, vdupq_n_f32(2.0f / 3.0f));
-    float32x4_t b = vdupq_n_f32(PE_ERF_B12);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B11), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B10), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B9), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B8), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B7), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B6), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B5), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B4), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B3), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B2), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B1), b, u);
-    b = vfmaq_f32(vdupq_n_f32(PE_ERF_B0), b, u);
-    float32x4_t e = exp_neon(vnegq_f32(vmulq_f32(tc, tc)));
-    float32x4_t big = vfmsq_f32(vdupq_n_f32(1.0f), e, b);
+/* y[j] = c + y[j] x[j] for 4 vectors, c from the table. */
+#define HORNER4(k, c, y, x)                                                              \
+    _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 4; j_++)                               \
+        (y)[j_] = vfmaq_f32(vld1q_f32((k)[c] + 4 * j_), (y)[j_], (x)[j_])
 
-    /* t <= 1 is false for NaN: big, which is NaN as well */
-    float32x4_t r = vbslq_f32(vcleq_f32(t, vdupq_n_f32(1.0f)), small, big);
-    return vbslq_f32(vdupq_n_u32(0x80000000u), x, r);
+/* erf of 4 vectors, in place, as erf512: odd polynomial up to |x| = 1,
+ * 1 - exp(-x^2) B(x) beyond; four independent chains.  The exp is
+ * exp_neon's polynomial with 2^n (n in [-24, 0] for t <= 4) added to the
+ * exponent field in one step: p 2^n stays normal, so the bits are
+ * exp_neon's, without the clamps and the split it needs elsewhere. */
+INLINE void erf4_neon(float32x4_t x[4]) {
+    const float (*k)[16] = pe_neon_erf_k;
+    __asm__("" : "+r"(k)); /* keep the table loads: no per-use literal pool loads */
+    float32x4_t t[4], s[4], p[4], u[4], b[4], e[4], r[4], w[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        t[j] = vabsq_f32(x[j]);
+        s[j] = vmulq_f32(t[j], t[j]);
+        p[j] = vld1q_f32(k[ERF_S7] + 4 * j);
+    }
+#pragma GCC unroll 8
+    for (int c = ERF_S6; c >= ERF_S0; c--) HORNER4(k, c, p, s);
+    const float32x4_t four = vdupq_n_f32(4.0f);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        p[j] = vfmaq_f32(t[j], t[j], p[j]); /* the small-|x| result */
+        t[j] = vminq_f32(four, t[j]);       /* NaN stays NaN */
+        u[j] = t[j];
+        b[j] = vld1q_f32(k[ERF_B12] + 4 * j);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) u[j] = vfmaq_n_f32(vld1q_f32(k[ERF_U0] + 4 * j), u[j], 2.0f / 3.0f);
+#pragma GCC unroll 12
+    for (int c = ERF_B11; c >= ERF_B0; c--) HORNER4(k, c, b, u);
+    /* exp(-t^2), t <= 4 */
+    float32x4_t n[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        w[j] = vnegq_f32(vmulq_f32(t[j], t[j]));
+        n[j] = vrndnq_f32(vmulq_n_f32(w[j], PE_LOG2E));
+        r[j] = vfmsq_n_f32(w[j], n[j], PE_LN2_HI);
+        r[j] = vfmsq_n_f32(r[j], n[j], PE_LN2_LO);
+        e[j] = vld1q_f32(k[ERF_E4] + 4 * j);
+    }
+    HORNER4(k, ERF_E3, e, r);
+    HORNER4(k, ERF_E2, e, r);
+    HORNER4(k, ERF_E1, e, r);
+    HORNER4(k, ERF_E0, e, r);
+    const float32x4_t vone = vdupq_n_f32(1.0f);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        e[j] = vfmaq_f32(r[j], e[j], vmulq_f32(r[j], r[j]));
+        e[j] = vaddq_f32(e[j], vone);
+        const int32x4_t sc = vshlq_n_s32(vcvtq_s32_f32(n[j]), 23);
+        e[j] = vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(e[j]), sc));
+        const float32x4_t big = vfmsq_f32(vld1q_f32(k[ERF_ONE] + 4 * j), e[j], b[j]);
+        /* t <= 1 is false for NaN: big, which is NaN as well */
+        const float32x4_t res = vbslq_f32(vcleq_f32(vabsq_f32(x[j]), vone), p[j], big);
+        x[j] = vbslq_f32(vdupq_n_u32(0x80000000u), x[j], res);
+    }
 }
 
-INLINE float32x4_t gelu_neon(float32x4_t x) {
-    float32x4_t h = vmulq_n_f32(x, 0.5f);
-    return vfmaq_f32(h, h, erf_neon(vmulq_n_f32(x, 0.70710678118654752f)));
+/* gelu of 4 vectors, in place. */
+INLINE void gelu4_neon(float32x4_t v[4]) {
+    float32x4_t e[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) e[j] = vmulq_n_f32(v[j], 0.70710678118654752f);
+    erf4_neon(e);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const float32x4_t h = vmulq_n_f32(v[j], 0.5f);
+        v[j] = vfmaq_f32(h, h, e[j]);
+    }
 }
 
 /* silu(x) = x / (1 + e^-x), as silu512 (SwiGLU's gate). */
@@ -120,28 +166,45 @@ INLINE float32x4_t silu_neon(float32x4_t x) {
  * scale of the int8 kernels) and stores the valid columns: C is written once,
  * with every step done in registers.  Kept out of the unrolled microkernels
  * (it runs once per tile against K iterations of the inner loop), and the one
- * place a new epilogue step goes. */
+ * place a new epilogue step goes.  A row's 4 vectors go through the GELU
+ * together (every tile kernel writes all 16 columns of its rows). */
 static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, const float *rs,
                                       float *C, int ldc, const pe_epilogue *ep, int m, int n) {
-    for (int c0 = 0; c0 < ncols; c0 += 4) {
-        const int nc = ncols - c0;
-        float32x4_t bias = vdupq_n_f32(0.0f), gamma = vdupq_n_f32(1.0f);
-        int gelu = 0;
-        const float *res = NULL, *glu = NULL;
-        if (ep) {
-            if (ep->bias) bias = load4_part(ep->bias + n + c0, nc);
-            if (ep->gamma) gamma = load4_part(ep->gamma + n + c0, nc);
-            gelu = ep->gelu;
-            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
-            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
+    const int nv = (ncols + 3) / 4;
+    float32x4_t bias[4], gamma[4];
+    int gelu = 0;
+    const float *res = NULL, *glu = NULL;
+    for (int c = 0; c < 4; c++) bias[c] = vdupq_n_f32(0.0f), gamma[c] = vdupq_n_f32(1.0f);
+    if (ep) {
+        for (int c = 0; c < nv; c++) {
+            if (ep->bias) bias[c] = load4_part(ep->bias + n + 4 * c, ncols - 4 * c);
+            if (ep->gamma) gamma[c] = load4_part(ep->gamma + n + 4 * c, ncols - 4 * c);
         }
-        for (int r = 0; r < mr; r++) {
-            float32x4_t v = vld1q_f32(tile + r * PE_GEMM_NR + c0);
-            v = rs ? vfmaq_n_f32(bias, v, rs[r]) : vaddq_f32(v, bias);
-            if (gelu) v = gelu_neon(v);
-            if (glu) v = vmulq_f32(silu_neon(v), load4_part(glu + (size_t)r * ep->ldg, nc));
-            if (res) v = vfmaq_f32(load4_part(res + (size_t)r * ep->ldr, nc), gamma, v);
-            store4_part(C + (size_t)r * ldc + c0, v, nc);
+        gelu = ep->gelu;
+        if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n;
+        if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n;
+    }
+    for (int r = 0; r < mr; r++) {
+        float32x4_t v[4];
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            v[c] = vld1q_f32(tile + r * PE_GEMM_NR + 4 * c);
+            v[c] = rs ? vfmaq_n_f32(bias[c], v[c], rs[r]) : vaddq_f32(v[c], bias[c]);
+        }
+        if (gelu) gelu4_neon(v);
+        if (ncols == PE_GEMM_NR && !glu) { /* the common case, unrolled: v stays in registers */
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                if (res) v[c] = vfmaq_f32(vld1q_f32(res + (size_t)r * ep->ldr + 4 * c), gamma[c], v[c]);
+                vst1q_f32(C + (size_t)r * ldc + 4 * c, v[c]);
+            }
+            continue;
+        }
+        for (int c = 0; c < nv; c++) {
+            const int nc = ncols - 4 * c;
+            if (glu) v[c] = vmulq_f32(silu_neon(v[c]), load4_part(glu + (size_t)r * ep->ldg + 4 * c, nc));
+            if (res) v[c] = vfmaq_f32(load4_part(res + (size_t)r * ep->ldr + 4 * c, nc), gamma[c], v[c]);
+            store4_part(C + (size_t)r * ldc + 4 * c, v[c], nc);
         }
     }
 }
