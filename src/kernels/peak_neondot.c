@@ -17,7 +17,7 @@ double pe_peak_loop_neondot(long iters) {
     int32x4_t s = vaddq_s32(vaddq_s32(vaddq_s32(a0, a1), vaddq_s32(a2, a3)),
                             vaddq_s32(vaddq_s32(a4, a5), vaddq_s32(a6, a7)));
     s = vaddq_s32(s, vaddq_s32(vaddq_s32(a8, a9), vaddq_s32(a10, a11)));
-    volatile int sink = vaddvq_s32(s);
+    volatile unsigned sink = vaddvq_u32(vreinterpretq_u32_s32(s)); /* the sums wrap */
     (void)sink;
     return (double)iters * 12 * 16 * 2;
 }

@@ -19,7 +19,12 @@ double pe_peak_loop_vnni(long iters) {
     __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
                                  _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
-    volatile int sink = _mm512_reduce_add_epi32(s);
+    /* the sums wrap (in the vector unit, where that is defined): fold them as
+     * unsigned, never through GCC's scalar int reduction */
+    unsigned lanes[16], acc = 0;
+    _mm512_storeu_si512(lanes, s);
+    for (int i = 0; i < 16; i++) acc += lanes[i];
+    volatile unsigned sink = acc;
     (void)sink;
     return (double)iters * 12 * 64 * 2;
 }
