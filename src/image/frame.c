@@ -34,7 +34,7 @@ static const char *format_name(pe_frame_format f) {
  * def), must hold every byte that is read: (rows - 1) full rows and the
  * last row up to its last sample. */
 static pe_status check_plane(const pe_frame *f, int i, const char *what, int cols, int rows,
-                             int bytes, int def, int alt) {
+                             int bytes, int def, int alt, size_t used[3]) {
     const pe_plane *p = &f->planes[i];
     const char *fmt = format_name(f->format);
     if (!p->data) return pe_error(PE_ERR_INVALID_ARG, "frame: %s plane %d (%s) is NULL", fmt, i, what);
@@ -55,27 +55,28 @@ static pe_status check_plane(const pe_frame *f, int i, const char *what, int col
         return pe_error(PE_ERR_SHAPE,
                         "frame: %s plane %d (%s) holds %zu bytes, %dx%d samples need %zu", fmt, i,
                         what, p->size, cols, rows, need);
+    used[i] = need;
     return PE_OK;
 }
 
-static pe_status check_planes(const pe_frame *f) {
+static pe_status check_planes(const pe_frame *f, size_t used[3]) {
     const int w = f->width, h = f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
     pe_status s;
     switch (f->format) {
     case PE_FRAME_NV12:
     case PE_FRAME_NV21:
-        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1))) return s;
+        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1, used))) return s;
         /* the interleaved pair is one 2-byte sample */
         if (f->planes[1].pixel_stride && f->planes[1].pixel_stride != 2)
             return pe_error(PE_ERR_INVALID_ARG, "frame: %s plane 1 (UV): pixel stride %d, expected 2",
                             format_name(f->format), f->planes[1].pixel_stride);
-        return check_plane(f, 1, f->format == PE_FRAME_NV12 ? "UV" : "VU", cw, ch, 2, 2, 2);
+        return check_plane(f, 1, f->format == PE_FRAME_NV12 ? "UV" : "VU", cw, ch, 2, 2, 2, used);
     case PE_FRAME_I420:
     case PE_FRAME_YUV420_888: {
         const int alt = f->format == PE_FRAME_YUV420_888 ? 2 : 1;
-        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1))) return s;
-        if ((s = check_plane(f, 1, "U", cw, ch, 1, 1, alt))) return s;
-        if ((s = check_plane(f, 2, "V", cw, ch, 1, 1, alt))) return s;
+        if ((s = check_plane(f, 0, "Y", w, h, 1, 1, 1, used))) return s;
+        if ((s = check_plane(f, 1, "U", cw, ch, 1, 1, alt, used))) return s;
+        if ((s = check_plane(f, 2, "V", cw, ch, 1, 1, alt, used))) return s;
         if (f->format == PE_FRAME_YUV420_888 &&
             (f->planes[1].pixel_stride ? f->planes[1].pixel_stride : 1) !=
                 (f->planes[2].pixel_stride ? f->planes[2].pixel_stride : 1))
@@ -87,8 +88,8 @@ static pe_status check_planes(const pe_frame *f) {
     case PE_FRAME_BGRA8:
     case PE_FRAME_RGBA8:
     case PE_FRAME_BGRX8:
-    case PE_FRAME_RGBX8: return check_plane(f, 0, "pixels", w, h, 4, 4, 4);
-    case PE_FRAME_GRAY8: return check_plane(f, 0, "Y", w, h, 1, 1, 1);
+    case PE_FRAME_RGBX8: return check_plane(f, 0, "pixels", w, h, 4, 4, 4, used);
+    case PE_FRAME_GRAY8: return check_plane(f, 0, "Y", w, h, 1, 1, 1, used);
     }
     return pe_error(PE_ERR_INVALID_ARG, "frame: unknown format %d", (int)f->format);
 }
@@ -113,6 +114,12 @@ static pe_status frame_crop(const pe_frame *f, pe_rect *r) {
 }
 
 pe_status pe_frame_check(const pe_frame *f) {
+    size_t used[3];
+    return pe_frame_check_bytes(f, used);
+}
+
+pe_status pe_frame_check_bytes(const pe_frame *f, size_t used[3]) {
+    used[0] = used[1] = used[2] = 0;
     if (!f) return pe_error(PE_ERR_INVALID_ARG, "frame: NULL");
     if ((unsigned)f->format > PE_FRAME_GRAY8)
         return pe_error(PE_ERR_INVALID_ARG, "frame: unknown format %d", (int)f->format);
@@ -128,7 +135,7 @@ pe_status pe_frame_check(const pe_frame *f) {
                         f->rotation);
     pe_rect r;
     pe_status s = frame_crop(f, &r);
-    return s ? s : check_planes(f);
+    return s ? s : check_planes(f, used);
 }
 
 pe_status pe_frame_upright_size(const pe_frame *f, int *width, int *height) {

@@ -37,6 +37,10 @@ typedef struct pe_frame_source {
 #define PE_FRAME_PBLOCK 64
 #define PE_FRAME_TILE 16
 
+/* pe_frame_check, also giving the bytes of each plane that are read (0 for
+ * planes the format does not have): what a copy of the frame must keep. */
+pe_status pe_frame_check_bytes(const pe_frame *f, size_t used[3]);
+
 /* Checks f (pe_frame_check) and prepares src; src->base.scratch_bytes is
  * what its fetch needs. */
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *src);

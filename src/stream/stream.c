@@ -25,6 +25,7 @@
  * pe_stream_stats_get, but not push, flush or free on its own stream (an
  * all_frames push would wait for the worker that is running it). */
 #include "../common.h"
+#include "../image/frame.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -85,37 +86,16 @@ static double clock_ms(clockid_t id) {
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
-/* ------------------------------------------------------------ frame bytes */
-
-/* Bytes of plane i the frame's format reads: every row at its stride, the
- * last one only up to its last sample (0 for a plane the format does not
- * use).  f has passed pe_frame_check, so this is within the plane's size. */
-static size_t plane_bytes(const pe_frame *f, int i) {
-    int yuv420 = f->format <= PE_FRAME_YUV420_888;
-    int n_planes = f->format <= PE_FRAME_NV21 ? 2 : yuv420 ? 3 : 1;
-    if (i >= n_planes) return 0;
-    size_t cols = (size_t)f->width, rows = (size_t)f->height, sample = 1, ps = 1;
-    if (i > 0) cols = (cols + 1) / 2, rows = (rows + 1) / 2;
-    if (f->format <= PE_FRAME_NV21 && i == 1) sample = ps = 2;
-    if (f->format >= PE_FRAME_BGRA8 && f->format <= PE_FRAME_RGBX8) sample = ps = 4;
-    if (f->planes[i].pixel_stride > 0) ps = (size_t)f->planes[i].pixel_stride;
-    size_t used, last;
-    if (!pe_mul_size(rows - 1, f->planes[i].row_stride, &used) ||
-        !pe_mul_size(cols - 1, ps, &last) || !pe_add_size(used, last, &used) ||
-        !pe_add_size(used, sample, &used) || used > f->planes[i].size)
-        return f->planes[i].size;
-    return used;
-}
-
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Copies f into s (which the caller holds FILLING), growing its buffer when
- * the frame is bigger than any before. */
-static pe_status slot_fill(slot *s, const pe_frame *f) {
+/* Copies the used bytes of f's planes (used[], from pe_frame_check_bytes)
+ * into s (which the caller holds FILLING), growing its buffer when the frame
+ * is bigger than any before. */
+static pe_status slot_fill(slot *s, const pe_frame *f, const size_t used[3]) {
     size_t need = 0, off[3];
     for (int i = 0; i < 3; i++) {
         off[i] = need;
-        need += align64(plane_bytes(f, i));
+        need += align64(used[i]);
     }
     if (need > s->cap) {
         uint8_t *b = pe_alloc(need);
@@ -126,7 +106,7 @@ static pe_status slot_fill(slot *s, const pe_frame *f) {
     }
     s->f = *f;
     for (int i = 0; i < 3; i++) {
-        size_t n = plane_bytes(f, i);
+        size_t n = used[i];
         if (n) memcpy(s->buf + off[i], f->planes[i].data, n);
         s->f.planes[i].data = n ? s->buf + off[i] : NULL;
         s->f.planes[i].size = n;
@@ -308,7 +288,8 @@ pe_status pe_stream_create(const pe_model *m, const pe_protos *protos, const pe_
 pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms) {
     if (!s || !f) return pe_error(PE_ERR_INVALID_ARG, "pe_stream_push: NULL argument");
     if (!isfinite(t_ms)) return pe_error(PE_ERR_INVALID_ARG, "pe_stream_push: timestamp is not finite");
-    pe_status st = pe_frame_check(f);
+    size_t used[3];
+    pe_status st = pe_frame_check_bytes(f, used);
     if (st) return pe_error_prefix(st, "pe_stream_push");
     double now = clock_ms(CLOCK_MONOTONIC);
 
@@ -334,7 +315,7 @@ pe_status pe_stream_push(pe_stream *s, const pe_frame *f, double t_ms) {
     x->state = SLOT_FILLING;
     pthread_mutex_unlock(&s->mu);
 
-    st = slot_fill(x, f);
+    st = slot_fill(x, f, used);
 
     pthread_mutex_lock(&s->mu);
     if (st) {
