@@ -1,6 +1,8 @@
 """Side-by-side benchmark: pecore vs ONNX Runtime vs PyTorch eager, same
-synthetic weights, same machine, interleaved runs.  Run through compare.sh
-(which installs the dependencies).  Writes bench/RESULTS.md (appends a run).
+synthetic weights, same machine, interleaved runs; pecore's q8 / q4 files
+beside ONNX Runtime int8 (the fp32 export through bench/onnx_int8.py).  Run
+through compare.sh (which installs the dependencies).  Writes bench/RESULTS.md
+(appends a run).
 
   compare.py [--archs A,B] [--threads 1,2] [--rounds R] [--runs N]
 """
@@ -17,6 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "build", "compare")
 PECORE = os.path.join(ROOT, "build", "pecore")
 PY = "/usr/bin/python3"  # Debian's, where python3-torch lives
+INT8_COS_FLOOR = 0.99  # ORT int8 vs PyTorch: a sanity floor, not the f32 0.9999
 SIZES = {"PE-Core-T16-384": 384, "PE-Core-S16-384": 384, "PE-Core-B16-224": 224,
          "DINOv2-S14": 224, "DINOv2-B14": 224}
 
@@ -59,7 +62,7 @@ def prepare(arch):
     base = os.path.join(OUT, arch)
     # vision only: every engine times the vision tower, so the file (and its
     # quantized copies' sizes) leave the text tower out
-    st, onnx = base + "-vision.safetensors", base + ".onnx"
+    st, onnx, onnx8 = base + "-vision.safetensors", base + ".onnx", base + "-int8.onnx"
     x, ref = base + "_in.npy", base + "_torch.npy"
     if not os.path.exists(st):
         subprocess.run([PECORE, "synth", "--arch", arch, "--seed", "1", "--vision-only", "-o", st],
@@ -68,16 +71,23 @@ def prepare(arch):
         print(f"  exporting {arch} to ONNX ...", flush=True)
         subprocess.run([PY, torch_script(arch), "export", st, str(size), onnx, x, ref], check=True,
                        cwd=ROOT, stderr=subprocess.DEVNULL)
+    made_from = (onnx, os.path.join(ROOT, "bench", "onnx_int8.py"))
+    if not os.path.exists(onnx8) or os.path.getmtime(onnx8) < max(map(os.path.getmtime, made_from)):
+        subprocess.run([PY, "bench/onnx_int8.py", onnx, onnx8], check=True, cwd=ROOT)
     # agreement on the same input
-    pe_out, ort_out = base + "_pecore.npy", base + "_ort.npy"
+    pe_out, ort_out, ort8_out = base + "_pecore.npy", base + "_ort.npy", base + "_ort_int8.npy"
     subprocess.run([PECORE, "embed", "-m", st, "--raw", x, "-o", pe_out], check=True, cwd=ROOT)
     run_json(["node", "bench/ort_bench.js", onnx, x, "1", "1", "0", ort_out])
+    run_json(["node", "bench/ort_bench.js", onnx8, x, "1", "1", "0", ort8_out])
     r = npy_f32(ref)
-    c_pe, c_ort = cosine(npy_f32(pe_out), r), cosine(npy_f32(ort_out), r)
-    print(f"  {arch}: cosine vs PyTorch: pecore {c_pe:.7f}, ONNX Runtime {c_ort:.7f}")
+    c_pe, c_ort, c_ort8 = (cosine(npy_f32(o), r) for o in (pe_out, ort_out, ort8_out))
+    print(f"  {arch}: cosine vs PyTorch: pecore {c_pe:.7f}, ONNX Runtime {c_ort:.7f}, "
+          f"ONNX Runtime int8 {c_ort8:.7f} (floor {INT8_COS_FLOOR})")
     if c_pe < 0.9999 or c_ort < 0.9999:
         sys.exit(f"compare: {arch}: outputs disagree (cosine < 0.9999); not timing")
-    return size, st, onnx, x, c_pe, c_ort
+    if c_ort8 < INT8_COS_FLOOR:
+        sys.exit(f"compare: {arch}: ONNX Runtime int8 cosine {c_ort8:.6f} < {INT8_COS_FLOOR}; not timing")
+    return size, st, onnx, onnx8, x, r, {"pe": c_pe, "ort": c_ort, "ort8": c_ort8}
 
 
 def main():
@@ -99,15 +109,19 @@ def main():
     quants = [q for q in a.quant.split(",") if q]
     rows = []
     for arch in archs:
-        size, st, onnx, x, c_pe, c_ort = prepare(arch)
+        size, st, onnx, onnx8, x, ref, cos = prepare(arch)
         for q in quants:
             if not os.path.exists(qfile(st, q)):
                 subprocess.run([PECORE, "quantize", "-m", st, "-o", qfile(st, q), "--type", q],
                                check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+            q_out = os.path.join(OUT, f"{arch}_pecore_{q}.npy")
+            subprocess.run([PECORE, "embed", "-m", qfile(st, q), "--raw", x, "-o", q_out], check=True, cwd=ROOT)
+            cos[q] = cosine(npy_f32(q_out), ref)
+            print(f"  {arch}: cosine vs PyTorch: pecore {q} {cos[q]:.7f}")
         for t in threads:
-            res = {"pecore": [], "ort": [], "torch": []}
-            meta = {"pecore": [], "ort": [], "torch": []}
-            for rnd in range(a.rounds):  # interleaved: each round runs all three
+            res = {"pecore": [], "ort": [], "ort8": [], "torch": []}
+            meta = {"pecore": [], "ort": [], "ort8": [], "torch": []}
+            for rnd in range(a.rounds):  # interleaved: each round runs every engine
                 print(f"  {arch} {t} thread(s) round {rnd + 1}/{a.rounds}", flush=True)
                 p = run_json([PECORE, "bench", "-m", st, "--size", str(size), "--threads", str(t), "--runs", str(a.runs),
                               "--warmup", "2", "--json"])
@@ -120,6 +134,9 @@ def main():
                 o = run_json(["node", "bench/ort_bench.js", onnx, x, str(t), str(a.runs), "2"])
                 res["ort"] += o["lat"]
                 meta["ort"].append(o)
+                o8 = run_json(["node", "bench/ort_bench.js", onnx8, x, str(t), str(a.runs), "2"])
+                res["ort8"] += o8["lat"]
+                meta["ort8"].append(o8)
                 tr = run_json([PY, torch_script(arch), "time", st, str(size), x, str(t),
                                str(max(3, a.runs // 2)), "1"])
                 res["torch"] += tr["lat"]
@@ -127,7 +144,8 @@ def main():
             pe_lat = []
             for m in meta["pecore"]:
                 pe_lat += [m["p50_ms"]] * 1
-            row = {"arch": arch, "threads": t, "cos_pe": c_pe, "cos_ort": c_ort}
+            row = {"arch": arch, "threads": t, "cos_pe": cos["pe"], "cos_ort": cos["ort"], "cos_ort8": cos["ort8"],
+                   "ort8_mb": os.path.getsize(onnx8) / 1e6}
             row["pe_p50"] = statistics.median(m["p50_ms"] for m in meta["pecore"])
             row["pe_p90"] = statistics.median(m["p90_ms"] for m in meta["pecore"])
             row["pe_rss"] = max(m["peak_rss_mb"] for m in meta["pecore"])
@@ -136,8 +154,10 @@ def main():
             for q in quants:
                 row[q + "_p50"] = statistics.median(m["p50_ms"] for m in meta["pecore_" + q])
                 row[q + "_rss"] = max(m["peak_rss_mb"] for m in meta["pecore_" + q])
+                row[q + "_load"] = statistics.median(m["load_ms"] for m in meta["pecore_" + q])
                 row[q + "_mb"] = os.path.getsize(qfile(st, q)) / 1e6
-            for k in ("ort", "torch"):
+                row["cos_" + q] = cos[q]
+            for k in ("ort", "ort8", "torch"):
                 lat = sorted(res[k])
                 row[k + "_p50"] = statistics.median(lat)
                 row[k + "_p90"] = lat[min(len(lat) - 1, int(0.9 * len(lat)))]
@@ -145,7 +165,8 @@ def main():
                 row[k + "_load"] = statistics.median(m["load_ms"] for m in meta[k])
             rows.append(row)
             print(f"  -> pecore {row['pe_p50']:.1f} ms, ORT {row['ort_p50']:.1f} ms, "
-                  f"PyTorch {row['torch_p50']:.1f} ms", flush=True)
+                  f"ORT int8 {row['ort8_p50']:.1f} ms, PyTorch {row['torch_p50']:.1f} ms"
+                  + "".join(f", pecore {q} {row[q + '_p50']:.1f} ms" for q in quants), flush=True)
     write_results(rows, a)
 
 
@@ -193,17 +214,25 @@ def write_results(rows, a):
         if scal:
             f.write(f"\npecore 2-thread speed-up over 1 thread (p50): {', '.join(sorted(scal))}\n")
         qs = [q for q in ("f16", "bf16", "q8", "q4") if rows and q + "_p50" in rows[0]]
-        if qs:
-            f.write("\npecore quantized (`pecore quantize` of the same file; int8 kernels with per-row "
-                    "activation quantization; q4 is the default policy, attention and pooling head at q8), "
-                    "timed in the same rounds:\n\n")
-            f.write("| model | thr | type | file MB | p50 ms | / pecore f32 | / ORT f32 | RSS MB |\n")
-            f.write("|---|---|---|---|---|---|---|---|\n")
-            for r in rows:
-                for q in qs:
-                    f.write(f"| {r['arch']} | {r['threads']} | {q} | {r[q + '_mb']:.1f} | "
-                            f"{r[q + '_p50']:.1f} | {r[q + '_p50'] / r['pe_p50']:.2f} | "
-                            f"{r[q + '_p50'] / r['ort_p50']:.2f} | {r[q + '_rss']:.0f} |\n")
+        f.write("\nQuantized, timed in the same rounds. pecore: `pecore quantize` of the same file "
+                "(int8 kernels with per-row activation quantization; q4 is the default policy, attention "
+                "and pooling head at q8). ORT int8: the fp32 export rewritten by `bench/onnx_int8.py` as "
+                "`onnxruntime.quantization.quantize_dynamic` does with its defaults for MatMul (every "
+                "MatMul with a constant weight: per-tensor symmetric int8 weights, zero point 0; "
+                "activations uint8, quantized per call by DynamicQuantizeLinear; MatMulInteger, Cast, "
+                "scale), which ORT fuses into DynamicQuantizeMatMul; attention's activation x activation "
+                "MatMuls and the patch Conv stay fp32. Its file MB is the whole .onnx, including the "
+                "tables the export traced as fp32 constants (PE: the RoPE cos/sin of every layer).\n\n")
+        f.write("| model | thr | type | file MB | p50 ms | / pecore f32 | / ORT f32 | / ORT int8 | RSS MB "
+                "| load ms | cos vs PyTorch |\n")
+        f.write("|---|---|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            for q in qs + ["ort8"]:
+                name = "ORT int8" if q == "ort8" else q
+                f.write(f"| {r['arch']} | {r['threads']} | {name} | {r[q + '_mb']:.1f} | "
+                        f"{r[q + '_p50']:.1f} | {r[q + '_p50'] / r['pe_p50']:.2f} | "
+                        f"{r[q + '_p50'] / r['ort_p50']:.2f} | {r[q + '_p50'] / r['ort8_p50']:.2f} | "
+                        f"{r[q + '_rss']:.0f} | {r[q + '_load']:.0f} | {r['cos_' + q]:.6f} |\n")
     print(f"wrote {path}")
 
 

@@ -4,7 +4,8 @@
 # libopenblas0-pthread so torch does not fall back to the reference BLAS;
 # npm: onnxruntime-node, whose install script downloads GPU files and is
 # skipped — the CPU runtime ships inside the package), builds pecore, checks
-# the three agree (cosine >= 0.9999), then times them interleaved.
+# the three agree (cosine >= 0.9999; ONNX Runtime int8, the export through
+# bench/onnx_int8.py, >= 0.99), then times them interleaved.
 #   bench/compare.sh [--archs PE-Core-T16-384,...] [--threads 1,2] [--rounds 3] [--runs 10]
 set -eu
 cd "$(dirname "$0")/.."
