@@ -32,15 +32,14 @@ typedef struct row_blocks {
 } row_blocks;
 
 static row_blocks row_split(const pe_ctx *c, int T, int nimg) {
-    const int n = c->n_threads;
-    row_blocks r = {T, nimg, n * ((T + n * ROW_MB - 1) / (n * ROW_MB))};
+    const int n = c->n_threads, per = n * ((T + n * ROW_MB - 1) / (n * ROW_MB));
+    row_blocks r = {T, nimg, PE_MAX(1, PE_MIN(per, T))}; /* no empty blocks */
     return r;
 }
 
 static int row_tasks(row_blocks r) { return r.nimg * r.per; }
 
-/* Rows [*r0, *r1) of block task (at most ROW_MB; possibly empty when T is
- * smaller than the thread count). */
+/* Rows [*r0, *r1) of block task (at most ROW_MB; empty only when T is 0). */
 static void row_range(row_blocks r, int task, int *r0, int *r1) {
     const int img = task / r.per, b = task % r.per;
     *r0 = img * r.T + (int)((int64_t)b * r.T / r.per);
