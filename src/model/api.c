@@ -127,15 +127,6 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     int dh = PE_MAX(m->info.head_dim, m->info.width / PE_MAX(m->info.pool_heads, 1));
     if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
-    if (m->q_kmax) { /* int8 activations of q8/q4 linears: one native image or text */
-        const pe_model_info *in = &m->info;
-        c->qact_rows = PE_MAX(pe_forward_tokens(in, in->grid, in->grid), in->has_text ? in->text_context : 1);
-        c->qact_bytes = pe_qact_bytes(c->qact_rows, m->q_kmax);
-        if (!(c->qact = pe_alloc(c->qact_bytes))) {
-            pe_free(c);
-            return PE_ERR_NOMEM;
-        }
-    }
     c->max_batch = opt && opt->max_batch ? opt->max_batch : default_batch(m);
     s = pe_pool_create_on(n, pin ? &cores : NULL, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
@@ -151,7 +142,8 @@ int pe_ctx_threads(const pe_ctx *c) { return c ? c->n_threads : 0; }
 void pe_ctx_free(pe_ctx *c) {
     if (!c) return;
     pe_pool_free(c->pool);
-    pe_free(c->qact);
+    pe_free(c->qact[0]);
+    pe_free(c->qact[1]);
     pe_free(c->qatt);
     pe_free(c->scratch);
     pe_free(c->img_scratch);

@@ -14,156 +14,231 @@
 #include <math.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ parallel ops */
+/* ------------------------------------------------------------ row blocks */
 
-enum { GEMM_MB = 96, GEMM_NB = 64, ATT_QB = 64, ROW_CHUNK = 32 };
+/* The steps of a block cut the rows of each image (T tokens) into the same
+ * blocks: as many as a multiple of the thread count, of ROW_MB rows at most,
+ * never spanning two images.  The pool runs each thread's contiguous share
+ * of the tasks first, so in consecutive steps a thread works on the same
+ * rows (on this VM a core reads what the other wrote at ~1/4 speed), and a
+ * task that owns whole rows can finish them: the epilogue, then LayerNorm
+ * and the int8 quantization for the next linear (row_post), with no step of
+ * its own. */
+enum { ROW_MB = 64, GEMM_MB = 96, GEMM_NB = 64, ATT_QB = ROW_MB };
 
-typedef struct gemm_job {
-    const pe_kernels *k;
-    const pe_qkernels *qk;
+typedef struct row_blocks {
+    int T, nimg;    /* nimg images of T rows each */
+    int per;        /* blocks per image */
+} row_blocks;
+
+static row_blocks row_split(const pe_ctx *c, int T, int nimg) {
+    const int n = c->n_threads, per = n * ((T + n * ROW_MB - 1) / (n * ROW_MB));
+    row_blocks r = {T, nimg, PE_MAX(1, PE_MIN(per, T))}; /* no empty blocks */
+    return r;
+}
+
+static int row_tasks(row_blocks r) { return r.nimg * r.per; }
+
+/* Rows [*r0, *r1) of block task (at most ROW_MB; empty only when T is 0). */
+static void row_range(row_blocks r, int task, int *r0, int *r1) {
+    const int img = task / r.per, b = task % r.per;
+    *r0 = img * r.T + (int)((int64_t)b * r.T / r.per);
+    *r1 = img * r.T + (int)((int64_t)(b + 1) * r.T / r.per);
+}
+
+/* What a step does to each output row of C [*, n] once it is final, in this
+ * order: RoPE on the query and key parts of a qkv row ([q | k | v], n =
+ * 3W); y = ln(row) (y [*, n] may be C itself); the int8 quantization of y
+ * (or of C without LayerNorm) into qa, for the q8/q4 linear that reads
+ * those rows next. */
+typedef struct row_post {
+    const float *rope; int heads, dh;   /* rope: table [T, dh] or NULL */
+    const float *ln_w, *ln_b;           /* ln_w NULL: no LayerNorm */
+    float eps;
+    float *y;
+    int quant;
+    pe_qact qa;
+} row_post;
+
+static void row_post_run(const pe_ctx *c, const row_post *p, float *C, int ldc, int n, int T, int r0,
+                         int r1) {
+    if (p->rope) {
+        const int W = n / 3;
+        const float *cs = p->rope + (size_t)(r0 % T) * p->dh; /* blocks never span images */
+        for (int h = 0; h < p->heads; h++) {
+            c->k->rope(C + (size_t)r0 * ldc + h * p->dh, ldc, r1 - r0, p->dh, cs);
+            c->k->rope(C + (size_t)r0 * ldc + W + h * p->dh, ldc, r1 - r0, p->dh, cs);
+        }
+    }
+    const float *src = C;
+    int lds = ldc;
+    if (p->ln_w) {
+        c->k->layernorm(C + (size_t)r0 * ldc, ldc, p->y + (size_t)r0 * n, n, r1 - r0, n, p->ln_w,
+                        p->ln_b, p->eps);
+        src = p->y;
+        lds = n;
+    }
+    if (p->quant) c->qk->quantize_rows(src, lds, n, r0, r1, &p->qa);
+}
+
+/* ------------------------------------------------------------ int8 rows */
+
+/* The int8 rows of a q8/q4 linear's input live in one of two buffers, so a
+ * step can quantize its output rows for the next linear while its other
+ * tasks still read their input rows: QA_NORM holds normalised rows (the
+ * inputs of qkv and fc), QA_HID the others (attention output, FFN hidden,
+ * the pooling head). */
+enum { QA_HID = 0, QA_NORM = 1 };
+
+static int is_quant(const pe_linear *lin) { return lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4; }
+
+/* Buffer buf bound for M rows of K; with slice sums when a q4 linear reads
+ * them (q8 kernels read row sums only). */
+static pe_qact qbind(const pe_ctx *c, int buf, int M, int K, int q4) {
+    pe_qact qa = pe_qact_bind(c->qact[buf], M, K);
+    if (!q4) qa.bsum = NULL;
+    return qa;
+}
+
+/* post quantizes its rows (M of K) into buf for the linears a and b (b may
+ * be NULL) when either is q8/q4; returns whether it does. */
+static int post_quant(const pe_ctx *c, row_post *post, int buf, int M, int K, const pe_linear *a,
+                      const pe_linear *b) {
+    post->quant = is_quant(a) || (b && is_quant(b));
+    if (post->quant)
+        post->qa = qbind(c, buf, M, K, a->wtype == PE_WT_Q4 || (b && b->wtype == PE_WT_Q4));
+    return post->quant;
+}
+
+/* ------------------------------------------------------------ linears */
+
+typedef struct lin_job {
+    const pe_ctx *c;
     const float *A; int lda;
     const pe_linear *lin;
     float *C; int ldc;
-    int M, mblocks;
+    int n;                    /* columns of C */
+    row_blocks r;
     pe_epilogue ep;
-    pe_qact qa;               /* q8/q4: A quantized per row */
-} gemm_job;
+    pe_qact qa;               /* q8/q4: A's rows, quantized */
+    int quantize;             /* ... by the task that owns them */
+    const row_post *post;
+} lin_job;
 
-static void gemm_task(void *arg, int task, int thread) {
-    (void)thread;
-    const gemm_job *j = arg;
+static void gemm_range(const lin_job *j, int m0, int m1, int n0, int n1) {
     const pe_linear *l = j->lin;
-    /* row blocks outer: consecutive tasks share rows (threadpool.c) */
-    int nblocks = (l->n + GEMM_NB - 1) / GEMM_NB, mb = task / nblocks, nb = task % nblocks;
-    int m0 = mb * GEMM_MB, n0 = nb * GEMM_NB;
-    int m1 = PE_MIN(j->M, m0 + GEMM_MB), n1 = PE_MIN(l->n, n0 + GEMM_NB);
     switch (l->wtype) {
     case PE_WT_F16:
     case PE_WT_BF16:
-        j->qk->gemm_half(j->A, j->lda, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
+        j->c->qk->gemm_half(j->A, j->lda, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
         break;
     case PE_WT_Q8:
     case PE_WT_Q4:
-        j->qk->gemm_q(&j->qa, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
+        j->c->qk->gemm_q(&j->qa, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
         break;
     default:
-        j->k->gemm(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        j->c->k->gemm(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
     }
+}
+
+/* A row block whole: its int8 rows, all columns, then post. */
+static void row_task(void *arg, int task, int thread) {
+    (void)thread;
+    const lin_job *j = arg;
+    int r0, r1;
+    row_range(j->r, task, &r0, &r1);
+    if (r1 <= r0) return;
+    if (j->quantize) j->c->qk->quantize_rows(j->A, j->lda, j->lin->k, r0, r1, &j->qa);
+    gemm_range(j, r0, r1, 0, j->n);
+    if (j->post) row_post_run(j->c, j->post, j->C, j->ldc, j->n, j->r.T, r0, r1);
+}
+
+/* Few rows (the pooling head, short texts): GEMM_MB x GEMM_NB tiles, row
+ * blocks outer, so that the columns are split too; the int8 rows and post
+ * are steps of their own. */
+static void tile_task(void *arg, int task, int thread) {
+    (void)thread;
+    const lin_job *j = arg;
+    const int M = j->r.T * j->r.nimg, n = j->n, nblocks = (n + GEMM_NB - 1) / GEMM_NB;
+    const int m0 = task / nblocks * GEMM_MB, n0 = task % nblocks * GEMM_NB;
+    gemm_range(j, m0, PE_MIN(M, m0 + GEMM_MB), n0, PE_MIN(n, n0 + GEMM_NB));
 }
 
 static void quant_task(void *arg, int task, int thread) {
     (void)thread;
-    const gemm_job *j = arg;
-    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->M, r0 + ROW_CHUNK);
-    j->qk->quantize_rows(j->A, j->lda, j->lin->k, r0, r1, &j->qa);
+    const lin_job *j = arg;
+    int r0, r1;
+    row_range(j->r, task, &r0, &r1);
+    if (r1 > r0) j->c->qk->quantize_rows(j->A, j->lda, j->lin->k, r0, r1, &j->qa);
 }
 
-static int is_quant(const pe_linear *lin) { return lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4; }
-
-/* c->qact bound for rows of lin's input (q8 kernels read row sums only). */
-static pe_qact bind_qact(const pe_ctx *c, const pe_linear *lin, int rows) {
-    pe_qact qa = pe_qact_bind(c->qact, rows, lin->k);
-    if (lin->wtype == PE_WT_Q8) qa.bsum = NULL;
-    return qa;
+static void post_task(void *arg, int task, int thread) {
+    (void)thread;
+    const lin_job *j = arg;
+    int r0, r1;
+    row_range(j->r, task, &r0, &r1);
+    if (r1 > r0) row_post_run(j->c, j->post, j->C, j->ldc, j->n, j->r.T, r0, r1);
 }
 
-/* C[M, n] = epilogue(A[M, k] lin^T + bias).  ep may be NULL; its bias is
- * replaced by the linear's.  q8/q4 weights: the rows of A are quantized
- * first (in chunks of the context's qact_rows), unless ready says c->qact
- * already holds them (layernorm() quantized its output). */
-static void linear_q(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc,
-                     int M, const pe_epilogue *ep, int ready) {
-    const int quant = is_quant(lin);
-    const int step = quant ? c->qact_rows : M;
-    for (int r0 = 0; r0 < M; r0 += step) {
-        int rows = PE_MIN(step, M - r0);
-        gemm_job j = {c->k, c->qk, A + (size_t)r0 * lda, lda, lin, C + (size_t)r0 * ldc,
-                      ldc, rows, (rows + GEMM_MB - 1) / GEMM_MB, {0}, {0}};
-        if (ep) j.ep = *ep;
-        j.ep.bias = lin->b;
-        if (j.ep.residual) j.ep.residual += (size_t)r0 * j.ep.ldr;
-        if (quant) {
-            j.qa = bind_qact(c, lin, rows);
-            if (!ready) pe_pool_run(c->pool, quant_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
-        }
-        int nblocks = (lin->n + GEMM_NB - 1) / GEMM_NB;
-        pe_pool_run(c->pool, gemm_task, &j, j.mblocks * nblocks);
+/* Whether row blocks of r keep every thread busy (else tiles split the columns). */
+static int rows_owned(const pe_ctx *c, row_blocks r) { return c->n_threads == 1 || r.T >= 16 * c->n_threads; }
+
+/* C [M, n] = epilogue(A lin^T + bias) for the M = r.T * r.nimg rows of r,
+ * then post (NULL: none) on each row of C.  ep may be NULL; its bias is
+ * replaced by the linear's.  q8/q4: ready says that int8 buffer buf holds
+ * A's rows already (a previous step's post quantized them); otherwise they
+ * are quantized into it here. */
+static void linear_rows(pe_ctx *c, row_blocks r, const float *A, int lda, const pe_linear *lin, int buf,
+                        int ready, float *C, int ldc, const pe_epilogue *ep, const row_post *post) {
+    const int M = r.T * r.nimg, quant = is_quant(lin);
+    lin_job j = {c, A, lda, lin, C, ldc, lin->n, r, {0}, {0}, 0, post};
+    if (ep) j.ep = *ep;
+    j.ep.bias = lin->b;
+    if (quant) j.qa = qbind(c, buf, M, lin->k, lin->wtype == PE_WT_Q4);
+    if (rows_owned(c, r)) {
+        j.quantize = quant && !ready;
+        pe_pool_run(c->pool, row_task, &j, row_tasks(r));
+        return;
     }
+    if (quant && !ready) pe_pool_run(c->pool, quant_task, &j, row_tasks(r));
+    pe_pool_run(c->pool, tile_task, &j, (M + GEMM_MB - 1) / GEMM_MB * ((lin->n + GEMM_NB - 1) / GEMM_NB));
+    if (post) pe_pool_run(c->pool, post_task, &j, row_tasks(r));
 }
 
+/* The same for M rows of one input, nothing quantized yet, no post. */
 static void linear(pe_ctx *c, const float *A, int lda, const pe_linear *lin, float *C, int ldc, int M,
                    const pe_epilogue *ep) {
-    linear_q(c, A, lda, lin, C, ldc, M, ep, 0);
+    linear_rows(c, row_split(c, M, 1), A, lda, lin, QA_HID, 0, C, ldc, ep, NULL);
 }
 
-typedef struct ln_job {
-    const pe_kernels *k;
-    const pe_qkernels *qk;
-    const float *x; float *y;
-    int rows, n;
-    const float *w, *b;
-    float eps;
-    pe_qact qa;         /* when quant: y's rows quantized too */
-    int quant;
-} ln_job;
-
-static void ln_task(void *arg, int task, int thread) {
-    (void)thread;
-    const ln_job *j = arg;
-    int r0 = task * ROW_CHUNK, r1 = PE_MIN(j->rows, r0 + ROW_CHUNK);
-    j->k->layernorm(j->x + (size_t)r0 * j->n, j->n, j->y + (size_t)r0 * j->n, j->n, r1 - r0,
-                    j->n, j->w, j->b, j->eps);
-    if (j->quant) j->qk->quantize_rows(j->y, j->n, j->n, r0, r1, &j->qa);
-}
-
-/* y = ln(x).  Returns whether it also quantized y into c->qact for next (a
- * q8/q4 linear of y whose rows fit qact_rows): pass that to linear_q. */
-static int layernorm(pe_ctx *c, const float *x, float *y, int rows, int n, const float *w,
-                     const float *b, float eps, const pe_linear *next) {
-    ln_job j = {c->k, c->qk, x, y, rows, n, w, b, eps, {0}, 0};
-    if (next && is_quant(next) && rows <= c->qact_rows) {
-        j.qa = bind_qact(c, next, rows);
-        j.quant = 1;
-    }
-    pe_pool_run(c->pool, ln_task, &j, (rows + ROW_CHUNK - 1) / ROW_CHUNK);
-    return j.quant;
+/* post on the rows of x [M, n] (a LayerNorm step of its own). */
+static void rows_step(pe_ctx *c, row_blocks r, float *x, int n, const row_post *post) {
+    lin_job j = {c, NULL, 0, NULL, x, n, n, r, {0}, {0}, 0, post};
+    pe_pool_run(c->pool, post_task, &j, row_tasks(r));
 }
 
 typedef struct attn_job {
     pe_ctx *c;
     const float *qkv;   /* [nimg * T, 3W] */
     float *out;         /* [nimg * T, W] */
-    int T, W, heads, dh, qblocks, causal;
-    const float *cs;    /* RoPE table [T, dh] or NULL */
-    int nimg;           /* images of T tokens each, attending within themselves */
+    row_blocks r;
+    int W, heads, dh, causal;
 } attn_job;
 
-static void rope_task(void *arg, int task, int thread) {
-    (void)thread;
-    const attn_job *j = arg;
-    const int chunks = (j->T + ROW_CHUNK - 1) / ROW_CHUNK, img = task / chunks;
-    int r0 = task % chunks * ROW_CHUNK, r1 = PE_MIN(j->T, r0 + ROW_CHUNK);
-    float *base = (float *)j->qkv + ((size_t)img * j->T + r0) * 3 * j->W;
-    for (int h = 0; h < j->heads; h++) {
-        j->c->k->rope(base + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
-        j->c->k->rope(base + j->W + h * j->dh, 3 * j->W, r1 - r0, j->dh, j->cs + (size_t)r0 * j->dh);
-    }
-}
-
+/* Task (row block, head), heads inner. */
 static void attn_task(void *arg, int task, int thread) {
     const attn_job *j = arg;
-    const int img = task / (j->heads * j->qblocks); /* images, then query rows, then heads */
-    task %= j->heads * j->qblocks;
-    int h = task % j->heads, q0 = task / j->heads * ATT_QB;
-    int nq = PE_MIN(j->T - q0, ATT_QB);
-    int ld = 3 * j->W;
-    const float *qkv = j->qkv + (size_t)img * j->T * ld;
-    float *out = j->out + (size_t)img * j->T * j->W;
+    const int h = task % j->heads, T = j->r.T, ld = 3 * j->W;
+    int r0, r1;
+    row_range(j->r, task / j->heads, &r0, &r1);
+    if (r1 <= r0) return;
+    const int img = r0 / T, q0 = r0 - img * T, nq = r1 - r0;
+    const float *qkv = j->qkv + (size_t)img * T * ld;
     const float *q = qkv + (size_t)q0 * ld + h * j->dh;
     const float *k = qkv + j->W + h * j->dh, *v = qkv + 2 * j->W + h * j->dh;
     /* Causal: query q0+i sees keys 0..q0+i, so later keys are not even read. */
-    int tk = j->causal ? q0 + nq : j->T;
-    j->c->k->attention(q, ld, k, ld, v, ld, out + (size_t)q0 * j->W + h * j->dh, j->W, nq, tk,
+    int tk = j->causal ? q0 + nq : T;
+    j->c->k->attention(q, ld, k, ld, v, ld, j->out + (size_t)r0 * j->W + h * j->dh, j->W, nq, tk,
                        j->dh, 1.0f / sqrtf((float)j->dh), j->causal, q0,
                        j->c->att_scratch + (size_t)thread * j->c->att_floats);
 }
@@ -184,10 +259,12 @@ typedef struct qatt_job {
     const pe_qkernels *qk;
     float *qkv;         /* [nimg * T, 3W], Q and K rotated in place when cs */
     float *out;         /* [nimg * T, W] */
-    int T, W, dh, heads, qblocks;
+    row_blocks r;
+    int T, W, dh, heads;
     float scale;
     const float *cs;    /* RoPE table [T, dh] or NULL */
     int nimg;           /* images of T tokens each */
+    const row_post *post; /* on out's rows: their int8 rows for the output projection */
 } qatt_job;
 
 /* Bytes of a query block's scores, the first part of a thread's area. */
@@ -252,32 +329,36 @@ static void qatt_pack_task(void *arg, int task, int thread) {
         pe_qpack_q8_qact(kp + (size_t)((r0 + r) / PE_GEMM_NR) * pb, &qk, r, PE_MIN(PE_GEMM_NR, rows - r));
 }
 
-/* Task (h, query block). */
+/* Task: a row block of queries of one image, every head, then post on its
+ * (complete) output rows. */
 static void qatt_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
-    const int img = task / (j->heads * j->qblocks);
-    task %= j->heads * j->qblocks;
-    const int T = j->T, dh = j->dh, h = task % j->heads, q0 = task / j->heads * ATT_QB;
-    const int nq = PE_MIN(T - q0, ATT_QB);
-    uint8_t *hp = qatt_head(j, img, h), *kp = hp + pe_qact_bytes(T, dh), *tp = qatt_thread(j, thread);
-    pe_qact qq = pe_qact_bind(hp, T, dh);
-    pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
+    int r0, r1;
+    row_range(j->r, task, &r0, &r1);
+    if (r1 <= r0) return;
+    const int T = j->T, dh = j->dh, img = r0 / T, q0 = r0 - img * T, nq = r1 - r0;
+    uint8_t *tp = qatt_thread(j, thread);
     float *S = (float *)(void *)tp;
     pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
-    j->qk->gemm_q(&qv, kp, dh, S, T, 0, nq, 0, T, NULL, PE_WT_Q8);
-    for (int r = 0; r < nq; r++) j->qk->softmax_q8(S + (size_t)r * T, T, j->scale, &qp, r);
-    j->qk->gemm_q(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), T,
-                  j->out + ((size_t)img * T + q0) * j->W + h * dh, j->W,
-                  0, nq, 0, dh, NULL, PE_WT_Q8);
+    for (int h = 0; h < j->heads; h++) {
+        uint8_t *hp = qatt_head(j, img, h), *kp = hp + pe_qact_bytes(T, dh);
+        pe_qact qq = pe_qact_bind(hp, T, dh);
+        pe_qact qv = {qq.q + (size_t)q0 * qq.ldq, qq.s + q0, qq.rsum + q0, NULL, qq.ldq};
+        j->qk->gemm_q(&qv, kp, dh, S, T, 0, nq, 0, T, NULL, PE_WT_Q8);
+        for (int r = 0; r < nq; r++) j->qk->softmax_q8(S + (size_t)r * T, T, j->scale, &qp, r);
+        j->qk->gemm_q(&qp, kp + pe_qpack_bytes(PE_WT_Q8, T, dh), T, j->out + (size_t)r0 * j->W + h * dh,
+                      j->W, 0, nq, 0, dh, NULL, PE_WT_Q8);
+    }
+    if (j->post) row_post_run(j->c, j->post, j->out, j->W, j->W, T, r0, r1);
 }
 
-static void qattention(pe_ctx *c, float *qkv, float *out, int T, int nimg, const pe_tower *tw,
-                       const float *cs) {
-    qatt_job j = {c, c->qk, qkv, out, T, tw->width, tw->head_dim, tw->heads,
-                  (T + ATT_QB - 1) / ATT_QB, 1.0f / sqrtf((float)tw->head_dim), cs, nimg};
+static void qattention(pe_ctx *c, row_blocks r, float *qkv, float *out, const pe_tower *tw, const float *cs,
+                       const row_post *post) {
+    qatt_job j = {c, c->qk, qkv, out, r, r.T, tw->width, tw->head_dim, tw->heads,
+                  1.0f / sqrtf((float)tw->head_dim), cs, r.nimg, post};
     pe_pool_run(c->pool, qatt_pack_task, &j,
-                nimg * tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
-    pe_pool_run(c->pool, qatt_task, &j, nimg * tw->heads * j.qblocks);
+                r.nimg * tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
+    pe_pool_run(c->pool, qatt_task, &j, row_tasks(r));
 }
 
 /* Whether tower tw runs int8 attention (pe_forward_plan sized c->qatt when
@@ -287,48 +368,71 @@ static int use_qatt(const pe_ctx *c, const pe_tower *tw, int T) {
     return tw == &c->m->vis && (wt == PE_WT_Q8 || wt == PE_WT_Q4) && T <= PE_Q8_KMAX;
 }
 
-/* out[nimg * T, W] = multi-head attention of qkv [nimg * T, 3W], each
- * image's T tokens among themselves (RoPE applied first when cs is given). */
-static void attention(pe_ctx *c, float *qkv, float *out, int T, int nimg, const pe_tower *tw,
-                      const float *cs, int causal) {
-    attn_job j = {c, qkv, out, T, tw->width, tw->heads, tw->head_dim,
-                  (T + ATT_QB - 1) / ATT_QB, causal, cs, nimg};
-    if (!causal && use_qatt(c, tw, T)) {
-        qattention(c, qkv, out, T, nimg, tw, cs); /* rotates while it packs */
-        return;
-    }
-    if (cs) pe_pool_run(c->pool, rope_task, &j, nimg * ((T + ROW_CHUNK - 1) / ROW_CHUNK));
-    pe_pool_run(c->pool, attn_task, &j, nimg * tw->heads * j.qblocks);
-}
-
-/* c->mlp [T, M] = the FFN's hidden layer of c->h: gelu(fc(h)), or SwiGLU's
- * silu(fc(h)) * fc_up(h) (fc_up first, then fc gates it in place). */
-static void ffn_hidden(pe_ctx *c, const pe_tower *tw, const pe_block *b, int T, int ready) {
-    if (b->fc_up.n) {
-        linear_q(c, c->h, tw->width, &b->fc_up, c->mlp, tw->mlp, T, NULL, ready);
-        pe_epilogue gate = {.glu = c->mlp, .ldg = tw->mlp};
-        linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &gate, ready);
-    } else {
-        pe_epilogue act = {.gelu = 1};
-        linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &act, ready);
-    }
-}
-
 /* x [nimg * T, W] += ls1 * attn(ln_1(x)); x += ls2 * mlp(ln_2(x)): the
- * linears and norms see all nimg * T rows at once, attention one image. */
-static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, float *x, int Ti, int nimg,
-                  const float *cs, int causal) {
-    const int W = tw->width, T = Ti * nimg;
-    int ready = layernorm(c, x, c->h, T, W, b->ln1_w, b->ln1_b, tw->eps, &b->qkv);
-    linear_q(c, c->h, W, &b->qkv, c->qkv, 3 * W, T, NULL, ready);
-    attention(c, c->qkv, c->h, Ti, nimg, tw, cs, causal);
+ * linears and norms see all nimg * T rows at once, attention one image.
+ * Every step but attention's packing finishes whole rows, so the norms and
+ * int8 rows come out of the step before.  On entry c->h holds ln_1(x) and,
+ * when qkv is q8/q4, its int8 rows in QA_NORM (a previous step's post); on
+ * return the same for next's ln_1 when next is given (cs: the RoPE table,
+ * or NULL). */
+static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_block *next, float *x,
+                  int Ti, int nimg, const float *cs, int causal) {
+    const int W = tw->width, T = Ti * nimg, M = tw->mlp;
+    const row_blocks r = row_split(c, Ti, nimg);
+    const int qatt = !causal && use_qatt(c, tw, Ti);
+
+    row_post rope = {.rope = cs, .heads = tw->heads, .dh = tw->head_dim};
+    linear_rows(c, r, c->h, W, &b->qkv, QA_NORM, 1, c->qkv, 3 * W, NULL, cs && !qatt ? &rope : NULL);
+
+    row_post att = {0};
+    int ready = post_quant(c, &att, QA_HID, T, W, &b->out, NULL);
+    if (qatt) {
+        qattention(c, r, c->qkv, c->h, tw, cs, &att); /* rotates while it packs */
+    } else {
+        attn_job j = {c, c->qkv, c->h, r, W, tw->heads, tw->head_dim, causal};
+        pe_pool_run(c->pool, attn_task, &j, row_tasks(r) * tw->heads);
+        ready = 0; /* heads of a row are apart: out quantizes its own rows */
+    }
+
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
-    linear(c, c->h, W, &b->out, x, W, T, &res1);
-    ready = layernorm(c, x, c->h, T, W, b->ln2_w, b->ln2_b, tw->eps, &b->fc);
-    /* both SwiGLU halves read the rows quantized for fc when their types agree */
-    ffn_hidden(c, tw, b, T, ready && (!b->fc_up.n || b->fc_up.wtype == b->fc.wtype));
+    row_post ln2 = {.ln_w = b->ln2_w, .ln_b = b->ln2_b, .eps = tw->eps, .y = c->h};
+    post_quant(c, &ln2, QA_NORM, T, W, &b->fc, b->fc_up.n ? &b->fc_up : NULL);
+    linear_rows(c, r, c->h, W, &b->out, QA_HID, ready, x, W, &res1, &ln2);
+
+    /* FFN hidden layer: gelu(fc(h)), or SwiGLU's silu(fc(h)) * fc_up(h)
+     * (fc_up first, then fc gates it in place); its int8 rows for proj */
+    row_post hid = {0};
+    post_quant(c, &hid, QA_HID, T, M, &b->proj, NULL);
+    pe_epilogue act = {.gelu = 1};
+    if (b->fc_up.n) {
+        linear_rows(c, r, c->h, W, &b->fc_up, QA_NORM, 1, c->mlp, M, NULL, NULL);
+        act = (pe_epilogue){.glu = c->mlp, .ldg = M};
+    }
+    linear_rows(c, r, c->h, W, &b->fc, QA_NORM, 1, c->mlp, M, &act, &hid);
+
     pe_epilogue res2 = {.gamma = b->ls2, .residual = x, .ldr = W};
-    linear(c, c->mlp, tw->mlp, &b->proj, x, W, T, &res2);
+    row_post ln1 = {0};
+    if (next) {
+        ln1 = (row_post){.ln_w = next->ln1_w, .ln_b = next->ln1_b, .eps = tw->eps, .y = c->h};
+        post_quant(c, &ln1, QA_NORM, T, W, &next->qkv, NULL);
+    }
+    linear_rows(c, r, c->mlp, M, &b->proj, QA_HID, 1, x, W, &res2, next ? &ln1 : NULL);
+}
+
+/* c->h = ln_1 of tw's first block over x [nimg * Ti, W], with its int8 rows
+ * for qkv: what block() expects on entry. */
+static void first_norm(pe_ctx *c, const pe_tower *tw, float *x, int Ti, int nimg) {
+    const pe_block *b = &tw->blocks[0];
+    row_post ln1 = {.ln_w = b->ln1_w, .ln_b = b->ln1_b, .eps = tw->eps, .y = c->h};
+    post_quant(c, &ln1, QA_NORM, Ti * nimg, tw->width, &b->qkv, NULL);
+    rows_step(c, row_split(c, Ti, nimg), x, tw->width, &ln1);
+}
+
+/* x [nimg * Ti, n] = ln(x) in place. */
+static void norm_in_place(pe_ctx *c, float *x, int Ti, int nimg, int n, const float *w, const float *b,
+                          float eps) {
+    row_post ln = {.ln_w = w, .ln_b = b, .eps = eps, .y = x};
+    rows_step(c, row_split(c, Ti, nimg), x, n, &ln);
 }
 
 /* ------------------------------------------------------------ grids */
@@ -508,11 +612,10 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
         c->qatt_head = head;
         c->qatt_thread = thread;
     }
-    /* q8/q4 linears of a batch see all its rows at once */
-    if (m->q_kmax && nb > 1 && T * nb > (size_t)c->qact_rows) {
-        if ((s = grow(&c->qact, &c->qact_bytes, pe_qact_bytes((int)(T * nb), m->q_kmax)))) return s;
-        c->qact_rows = (int)(T * nb);
-    }
+    /* int8 rows of q8/q4 linears, which see all rows of a batch (or a text) at once */
+    if (m->q_kmax)
+        for (int i = 0; i < 2; i++)
+            if ((s = grow(&c->qact[i], &c->qact_bytes[i], pe_qact_bytes((int)need_T, m->q_kmax)))) return s;
     float *p = c->scratch;
     float *pos_tmp;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,
@@ -587,17 +690,19 @@ static void tokens_batch(pe_ctx *c, const float *img, int nimg, int H, int Wd, f
     }
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
-    if (m->ln_pre_w) layernorm(c, x, x, T * nimg, W, m->ln_pre_w, m->ln_pre_b, eps, NULL);
+    if (m->ln_pre_w) norm_in_place(c, x, T, nimg, W, m->ln_pre_w, m->ln_pre_b, eps);
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
+    if (in->layers) first_norm(c, &m->vis, x, T, nimg);
     for (int i = 0; i < in->layers; i++) {
-        block(c, &m->vis, &m->vis.blocks[i], x, T, nimg, in->rope ? c->rope : NULL, 0);
+        block(c, &m->vis, &m->vis.blocks[i], i + 1 < in->layers ? &m->vis.blocks[i + 1] : NULL, x, T,
+              nimg, in->rope ? c->rope : NULL, 0);
         if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
         if (cls4 && i >= in->layers - 4)
             for (int n = 0; n < nimg; n++)
                 memcpy(cls4 + ((size_t)n * 4 + i - in->layers + 4) * W, x + n * TW, W * sizeof(float));
     }
-    if (m->ln_post_w) layernorm(c, x, x, T * nimg, W, m->ln_post_w, m->ln_post_b, eps, NULL);
+    if (m->ln_post_w) norm_in_place(c, x, T, nimg, W, m->ln_post_w, m->ln_post_b, eps);
     if (stages) memcpy(stages, x, TW * sizeof(float));
 }
 
@@ -726,7 +831,10 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
             c->k->bf16_to_f32((const uint16_t *)m->tok_emb + off, row, (size_t)W);
         for (int i = 0; i < W; i++) row[i] += m->txt_pos[(size_t)t * W + i];
     }
-    for (int i = 0; i < in->text_layers; i++) block(c, &m->txt, &m->txt.blocks[i], x, T, 1, NULL, 1);
+    if (in->text_layers) first_norm(c, &m->txt, x, T, 1);
+    for (int i = 0; i < in->text_layers; i++)
+        block(c, &m->txt, &m->txt.blocks[i], i + 1 < in->text_layers ? &m->txt.blocks[i + 1] : NULL, x,
+              T, 1, NULL, 1);
     float *last = x + (size_t)eot * W;
     c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, m->txt.eps);
     linear(c, c->h, W, &m->txt_proj, emb, m->txt_proj.n, 1, NULL);

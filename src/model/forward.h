@@ -32,12 +32,11 @@ struct pe_ctx {
     float *pool_buf;            /* pooling vectors; linear4: [nb, 4, W] */
     float *att_scratch;         /* [n_threads, att_floats]       */
 
-    /* int8 activations of q8/q4 linears (pe_qact, kernels/quant.h), for up
-     * to qact_rows rows of m->q_kmax (one native image or text, or a
-     * batch); longer inputs run in row chunks. */
-    void *qact;
-    size_t qact_bytes;
-    int qact_rows;
+    /* int8 rows of the inputs of q8/q4 linears (pe_qact, kernels/quant.h),
+     * two buffers (forward.c: QA_HID, QA_NORM) of up to nb * T (or a
+     * text's) rows of m->q_kmax; planned with the grid. */
+    void *qact[2];
+    size_t qact_bytes[2];
 
     /* int8 attention of a vision tower with q8/q4 linears (forward.c,
      * qattention): per head qatt_head bytes (quantized queries, packed keys
