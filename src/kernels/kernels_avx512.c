@@ -34,12 +34,17 @@ void pe_avx512_erf(const float *x, float *y, size_t n) {
  * partial sums wait in a stack buffer between K blocks; the epilogue runs
  * from that buffer after the last one, so C (which residual and glu may
  * alias) is written once, as before, and each sum is accumulated in the
- * same order as without blocking. */
+ * same order as without blocking.  A tile's rows of A serve GEMM_NG panel
+ * pairs in a row (their W blocks, 2 x 16 KB, share L1), halving A's trips
+ * from L2. */
 #ifndef GEMM_KC
 #define GEMM_KC 128
 #endif
 #ifndef GEMM_MC
 #define GEMM_MC (8 * GEMM_MR)
+#endif
+#ifndef GEMM_NG
+#define GEMM_NG 2
 #endif
 
 /* W is prefetched this many k (one line per panel each) ahead: the first
@@ -112,7 +117,7 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
                         const pe_epilogue *ep) {
     (void)N;
     if (m1 <= m0 || n1 <= n0) return;
-    float part[GEMM_MC * 32] __attribute__((aligned(64)));
+    float part[GEMM_MC * 32 * GEMM_NG] __attribute__((aligned(64)));
     size_t pstride = (size_t)K * PE_GEMM_NR;
     int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     /* Equal K blocks, so that no short last block pays the reload alone. */
@@ -123,20 +128,23 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
     int mcs = (tiles + nmc - 1) / nmc * GEMM_MR;
     for (int mc = m0; mc < m1; mc += mcs) {
         int mce = m1 - mc < mcs ? m1 : mc + mcs;
-        for (int p = p0; p < p1; p += GEMM_NP) {
-            int np = p1 - p < GEMM_NP ? p1 - p : GEMM_NP;
-            int n = p * PE_GEMM_NR;
-            int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
-            const float *w = Wp + (size_t)p * pstride;
+        for (int pg = p0; pg < p1; pg += GEMM_NP * GEMM_NG) {
+            int pge = p1 - pg < GEMM_NP * GEMM_NG ? p1 : pg + GEMM_NP * GEMM_NG;
             int k0 = 0;
             do {
                 int kn = K - k0 < kc ? K - k0 : kc;
                 for (int m = mc; m < mce; m += GEMM_MR) {
                     int mr = mce - m < GEMM_MR ? mce - m : GEMM_MR;
-                    gemm_tiles[mr - 1][np - 1](A + (size_t)m * lda + k0, (size_t)lda,
-                                               w + (size_t)k0 * PE_GEMM_NR, pstride, kn,
-                                               part + (m - mc) * 32, k0 == 0, k0 + kn >= K,
-                                               C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
+                    for (int p = pg; p < pge; p += GEMM_NP) {
+                        int np = pge - p < GEMM_NP ? pge - p : GEMM_NP;
+                        int n = p * PE_GEMM_NR;
+                        int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+                        float *pt = part + ((size_t)(p - pg) / GEMM_NP * mcs + (m - mc)) * 32;
+                        gemm_tiles[mr - 1][np - 1](A + (size_t)m * lda + k0, (size_t)lda,
+                                                   Wp + (size_t)p * pstride + (size_t)k0 * PE_GEMM_NR,
+                                                   pstride, kn, pt, k0 == 0, k0 + kn >= K,
+                                                   C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
+                    }
                 }
                 k0 += kn;
             } while (k0 < K);
@@ -155,9 +163,15 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
 #define ATT_QB 32
 #define ATT_KT 64
 
-/* Scores of 8 consecutive keys into st[g][lane]. */
-INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, float *st,
+/* Scores of up to 8 consecutive keys (ng of them) into st[g][lane], 16 NV
+ * queries each.  Past ng the last key is scored again into rows the
+ * softmax never reads, so a tail of keys keeps all 16 accumulator chains
+ * (one key alone would be a single chain: FMA latency, not throughput). */
+INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int ng, int dh, float *st,
                         const int NV) {
+    const float *kr[8];
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) kr[g] = k + (size_t)(g < ng ? g : ng - 1) * ldk;
     __m512 acc[2][8];
 #pragma GCC unroll 2
     for (int u = 0; u < NV; u++)
@@ -166,10 +180,9 @@ INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, flo
     for (int d = 0; d < dh; d++) {
         __m512 q0 = _mm512_load_ps(qt + (size_t)d * ATT_QB);
         __m512 q1 = NV > 1 ? _mm512_load_ps(qt + (size_t)d * ATT_QB + 16) : q0;
-        const float *kd = k + d;
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
-            __m512 kv = _mm512_set1_ps(kd[g * ldk]);
+            __m512 kv = _mm512_set1_ps(kr[g][d]);
             acc[0][g] = _mm512_fmadd_ps(q0, kv, acc[0][g]);
             if (NV > 1) acc[1][g] = _mm512_fmadd_ps(q1, kv, acc[1][g]);
         }
@@ -180,24 +193,13 @@ INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, flo
         for (int g = 0; g < 8; g++) _mm512_store_ps(st + g * ATT_QB + u * 16, acc[u][g]);
 }
 
-static void att_scores1(const float *qt, const float *k, int dh, float *st, int nv) {
-    for (int u = 0; u < nv; u++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int d = 0; d < dh; d++)
-            acc = _mm512_fmadd_ps(_mm512_load_ps(qt + (size_t)d * ATT_QB + u * 16),
-                                  _mm512_set1_ps(k[d]), acc);
-        _mm512_store_ps(st + u * 16, acc);
-    }
-}
-
 static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
                        int nv) {
-    int j = 0;
-    for (; j + 8 <= nk; j += 8) {
-        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 2);
-        else att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 1);
+    for (int j = 0; j < nk; j += 8) {
+        int ng = nk - j < 8 ? nk - j : 8;
+        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 2);
+        else att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 1);
     }
-    for (; j < nk; j++) att_scores1(qt, k + (size_t)j * ldk, dh, st + j * ATT_QB, nv);
 }
 
 /* oacc[q0 .. q0+QG)[d0 .. d0+16 NC) = alpha * oacc + sum_j p[j][q] v[j]; the
