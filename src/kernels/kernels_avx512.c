@@ -27,8 +27,8 @@ void pe_avx512_erf(const float *x, float *y, size_t n) {
 
 /* Cache blocking.  Without it every tile streams its 2 x K x 16 floats of W
  * from L2 or beyond (at K = 384 they alone fill a 48 KB L1), 64 bytes per 12
- * FMAs, and evicts the tile's rows of A on the way.  Instead K is cut into blocks of about
- * GEMM_KC so that one block of a panel pair (KC x 32 floats, 16 KB) stays in
+ * FMAs, and evicts the tile's rows of A on the way.  Instead K is cut into
+ * blocks of about GEMM_KC so that one block of a panel pair (KC x 32 floats, 16 KB) stays in
  * L1 while the row tiles of a chunk of GEMM_MC rows pass over it, and only A
  * (MR floats per k, shared by 32 columns) comes from L2.  The chunk's
  * partial sums wait in a stack buffer between K blocks; the epilogue runs
@@ -139,9 +139,9 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
                         int np = pge - p < GEMM_NP ? pge - p : GEMM_NP;
                         int n = p * PE_GEMM_NR;
                         int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+                        const float *w = Wp + (size_t)p * pstride + (size_t)k0 * PE_GEMM_NR;
                         float *pt = part + ((size_t)(p - pg) / GEMM_NP * mcs + (m - mc)) * 32;
-                        gemm_tiles[mr - 1][np - 1](A + (size_t)m * lda + k0, (size_t)lda,
-                                                   Wp + (size_t)p * pstride + (size_t)k0 * PE_GEMM_NR,
+                        gemm_tiles[mr - 1][np - 1](A + (size_t)m * lda + k0, (size_t)lda, w,
                                                    pstride, kn, pt, k0 == 0, k0 + kn >= K,
                                                    C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
                     }
