@@ -1,6 +1,7 @@
-/* Single-thread kernel benchmark: GEMM at the shapes of PE-Core-T16-384 and
- * B16-224, and attention for one head at T = 577, dh = 64.  Prints the
- * median of several timed runs.
+/* Single-thread kernel benchmark: GEMM at the shapes of PE-Core-T16-384,
+ * S16-384 and B16-224, and attention for one head at T = 577 and 197, dh =
+ * 64.  Prints the median of several timed runs and its share of the FMA
+ * peak loop (measured once before, on the same thread).
  *
  * Build (from the repository root, after `make lib`):
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/bench_kernels.c \
@@ -10,6 +11,7 @@
  * Time is the thread's CPU time, so that other processes sharing the cores
  * inflate the numbers less (they still evict caches). */
 #include "kernels/kernels.h"
+#include "kernels/peak.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 #include <time.h>
 
 #define RUNS 9
+
+static double peak_gflops; /* of the FMA loop of the set benched, 0 if none */
 
 static double now(void) {
     struct timespec ts;
@@ -83,8 +87,10 @@ static void bench_gemm(const pe_kernels *ks, const char *what, int M, int K, int
     pe_gemm_pack(Wp, W, N, K, K);
     g.A = A, g.Wp = Wp, g.bias = bias, g.C = C;
     double best, gf = median_rate(run_gemm, &g, 2.0 * M * N * K, &best) * 1e-9;
-    printf("%-7s gemm %-9s M=%4d K=%4d N=%4d%s  %6.1f GFLOP/s (best %6.1f)\n", ks->name, what,
+    printf("%-7s gemm %-9s M=%4d K=%4d N=%4d%s  %6.1f GFLOP/s (best %6.1f)", ks->name, what,
            M, K, N, gelu ? " +gelu" : "      ", gf, best * 1e-9);
+    if (peak_gflops > 0) printf("  %4.1f%% of peak", 100.0 * gf / peak_gflops);
+    printf("\n");
     free(A); free(W); free(Wp); free(bias); free(C);
 }
 
@@ -109,17 +115,44 @@ static void bench_attention(const pe_kernels *ks, int T, int dh) {
                   aligned_floats(pe_attention_scratch_floats(dh)), T, dh, ld };
     double best, rate = median_rate(run_attention, &a, 1.0, &best);
     double flops = 4.0 * T * T * dh;
-    printf("%-7s attention T=%d dh=%d: %.3f ms/head, %.1f GFLOP/s (best %.1f)\n", ks->name, T,
+    printf("%-7s attention T=%d dh=%d: %.3f ms/head, %.1f GFLOP/s (best %.1f)", ks->name, T,
            dh, 1e3 / rate, flops * rate * 1e-9, flops * best * 1e-9);
+    if (peak_gflops > 0) printf("  %4.1f%% of peak", 100.0 * flops * rate * 1e-9 / peak_gflops);
+    printf("\n");
     free((void *)a.qkv); free(a.o); free(a.scratch);
 }
 
+/* Best of a few 0.1 s runs of the set's FMA loop, GFLOP/s. */
+static double measure_peak(const pe_kernels *ks) {
+    double (*loop)(long) = NULL;
+#if defined(__x86_64__)
+    if (!strcmp(ks->name, "avx512")) loop = pe_peak_loop_avx512;
+    if (!strcmp(ks->name, "avx2")) loop = pe_peak_loop_avx2;
+#elif defined(__aarch64__)
+    if (!strcmp(ks->name, "neon")) loop = pe_peak_loop_neon;
+#endif
+    double best = 0;
+    for (int r = 0; loop && r < 5; r++) {
+        long iters = 1L << 22;
+        double t0 = now(), flops = loop(iters), t = now() - t0;
+        if (t > 0 && flops / t > best) best = flops / t;
+    }
+    return best * 1e-9;
+}
+
 static void bench_set(const pe_kernels *ks) {
+    peak_gflops = measure_peak(ks);
+    if (peak_gflops > 0) printf("%-7s FMA peak loop %.1f GFLOP/s\n", ks->name, peak_gflops);
     /* PE-Core-T16-384: 577 tokens, width 192, MLP 768. */
     bench_gemm(ks, "T16 qkv", 577, 192, 576, 0);
     bench_gemm(ks, "T16 proj", 577, 192, 192, 0);
     bench_gemm(ks, "T16 fc1", 577, 192, 768, 1);
     bench_gemm(ks, "T16 fc2", 577, 768, 192, 0);
+    /* PE-Core-S16-384: 577 tokens, width 384, MLP 1536. */
+    bench_gemm(ks, "S16 qkv", 577, 384, 1152, 0);
+    bench_gemm(ks, "S16 proj", 577, 384, 384, 0);
+    bench_gemm(ks, "S16 fc1", 577, 384, 1536, 1);
+    bench_gemm(ks, "S16 fc2", 577, 1536, 384, 0);
     /* PE-Core-B16-224: 197 tokens, width 768, MLP 3072. */
     bench_gemm(ks, "B16 qkv", 197, 768, 2304, 0);
     bench_gemm(ks, "B16 proj", 197, 768, 768, 0);

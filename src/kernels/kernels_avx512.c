@@ -25,19 +25,53 @@ void pe_avx512_erf(const float *x, float *y, size_t n) {
 #define GEMM_MR 12
 #define GEMM_NP 2
 
+/* Cache blocking.  Without it every tile streams its 2 x K x 16 floats of W
+ * from L2 or beyond (at K = 384 they alone fill a 48 KB L1), 64 bytes per 12
+ * FMAs, and evicts the tile's rows of A on the way.  Instead K is cut into
+ * blocks of about GEMM_KC so that one block of a panel pair (KC x 32 floats, 16 KB) stays in
+ * L1 while the row tiles of a chunk of GEMM_MC rows pass over it, and only A
+ * (MR floats per k, shared by 32 columns) comes from L2.  The chunk's
+ * partial sums wait in a stack buffer between K blocks; the epilogue runs
+ * from that buffer after the last one, so C (which residual and glu may
+ * alias) is written once, as before, and each sum is accumulated in the
+ * same order as without blocking.  A tile's rows of A serve GEMM_NG panel
+ * pairs in a row (their W blocks, 2 x 16 KB, share L1), halving A's trips
+ * from L2. */
+#ifndef GEMM_KC
+#define GEMM_KC 128
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC (8 * GEMM_MR)
+#endif
+#ifndef GEMM_NG
+#define GEMM_NG 2
+#endif
+
+/* W is prefetched this many k (one line per panel each) ahead: the first
+ * row tile of a K block meets its W lines from L2 or L3, and in the last
+ * tile the prefetch runs on into the next K block of the same panels. */
+#ifndef GEMM_PFW
+#define GEMM_PFW 24
+#endif
+
 /* The microkernel, instantiated for every (rows, panels) pair so that the
- * accumulator array lives in registers. */
-INLINE void gemm_tile(const float *A, size_t lda, const float *W, size_t pstride, int K,
-                      float *C, int ldc, int ncols, const pe_epilogue *ep, int m, int n,
-                      const int mr, const int np) {
+ * accumulator array lives in registers.  part holds the tile's partial sums
+ * as [mr][32]: read unless first, written unless last (then the tile is
+ * finished into C). */
+INLINE void gemm_tile(const float *A, size_t lda, const float *W, size_t pstride, int kc,
+                      float *part, int first, int last, float *C, int ldc, int ncols,
+                      const pe_epilogue *ep, int m, int n, const int mr, const int np) {
     __m512 acc[GEMM_MR][GEMM_NP];
 #pragma GCC unroll 16
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
-        for (int c = 0; c < np; c++) acc[r][c] = _mm512_setzero_ps();
+        for (int c = 0; c < np; c++)
+            acc[r][c] = first ? _mm512_setzero_ps() : _mm512_load_ps(part + r * 32 + c * 16);
 
     const float *w0 = W, *w1 = W + pstride;
-    for (int k = 0; k < K; k++) {
+    for (int k = 0; k < kc; k++) {
+        _mm_prefetch((const char *)(w0 + (size_t)(k + GEMM_PFW) * 16), _MM_HINT_T0);
+        if (np > 1) _mm_prefetch((const char *)(w1 + (size_t)(k + GEMM_PFW) * 16), _MM_HINT_T0);
         __m512 b0 = _mm512_loadu_ps(w0 + (size_t)k * 16);
         __m512 b1 = np > 1 ? _mm512_loadu_ps(w1 + (size_t)k * 16) : b0;
         const float *a = A + k;
@@ -49,23 +83,24 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, size_t pstride
         }
     }
 
-    float tile[GEMM_MR * 32] __attribute__((aligned(64)));
 #pragma GCC unroll 16
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
-        for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, acc[r][c]);
-    pe_tile_store512(tile, mr, ncols, NULL, C, ldc, ep, m, n);
+        for (int c = 0; c < np; c++) _mm512_store_ps(part + r * 32 + c * 16, acc[r][c]);
+    if (last) pe_tile_store512(part, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, size_t pstride,
-                             int K, float *C, int ldc, int ncols, const pe_epilogue *ep,
-                             int m, int n);
+                             int kc, float *part, int first, int last, float *C, int ldc,
+                             int ncols, const pe_epilogue *ep, int m, int n);
 
-#define TILE_FN(MR, NP)                                                                  \
-    static void gemm_tile_##MR##_##NP(const float *A, size_t lda, const float *W,        \
-                                      size_t pstride, int K, float *C, int ldc, int ncols, \
-                                      const pe_epilogue *ep, int m, int n) {             \
-        gemm_tile(A, lda, W, pstride, K, C, ldc, ncols, ep, m, n, MR, NP);               \
+#define TILE_FN(MR, NP)                                                                    \
+    static void gemm_tile_##MR##_##NP(const float *A, size_t lda, const float *W,          \
+                                      size_t pstride, int kc, float *part, int first,      \
+                                      int last, float *C, int ldc, int ncols,              \
+                                      const pe_epilogue *ep, int m, int n) {               \
+        gemm_tile(A, lda, W, pstride, kc, part, first, last, C, ldc, ncols, ep, m, n, MR,  \
+                  NP);                                                                     \
     }
 #define TILE_FNS(MR) TILE_FN(MR, 1) TILE_FN(MR, 2)
 TILE_FNS(1) TILE_FNS(2) TILE_FNS(3) TILE_FNS(4) TILE_FNS(5) TILE_FNS(6)
@@ -77,32 +112,42 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR][GEMM_NP] = {
     TILE_ROW(7), TILE_ROW(8), TILE_ROW(9), TILE_ROW(10), TILE_ROW(11), TILE_ROW(12),
 };
 
-/* Panels of W kept hot in L2 while every row block of A passes over them. */
-#ifndef GEMM_W_BLOCK_BYTES
-#define GEMM_W_BLOCK_BYTES (128u * 1024u)
-#endif
-
 static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
                         float *C, int ldc, int m0, int m1, int n0, int n1,
                         const pe_epilogue *ep) {
     (void)N;
     if (m1 <= m0 || n1 <= n0) return;
+    float part[GEMM_MC * 32 * GEMM_NG] __attribute__((aligned(64)));
     size_t pstride = (size_t)K * PE_GEMM_NR;
     int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
-    int pblock = fit < GEMM_NP ? GEMM_NP : (int)(fit < 1024 ? fit : 1024) & ~(GEMM_NP - 1);
-    for (int pb = p0; pb < p1; pb += pblock) {
-        int pe = pb + pblock < p1 ? pb + pblock : p1;
-        for (int m = m0; m < m1; m += GEMM_MR) {
-            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
-            const float *a = A + (size_t)m * lda;
-            for (int p = pb; p < pe; p += GEMM_NP) {
-                int np = pe - p < GEMM_NP ? pe - p : GEMM_NP;
-                int n = p * PE_GEMM_NR;
-                int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
-                gemm_tiles[mr - 1][np - 1](a, (size_t)lda, Wp + (size_t)p * pstride, pstride,
-                                           K, C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
-            }
+    /* Equal K blocks, so that no short last block pays the reload alone. */
+    int nkb = (K + GEMM_KC - 1) / GEMM_KC, kc = nkb ? (K + nkb - 1) / nkb : 0;
+    /* Row chunks of equal whole tiles (197 rows: 72, 72, 53, not 96, 96, 5),
+     * so that no chunk of a few rows streams the W blocks for itself. */
+    int nmc = (m1 - m0 + GEMM_MC - 1) / GEMM_MC, tiles = (m1 - m0 + GEMM_MR - 1) / GEMM_MR;
+    int mcs = (tiles + nmc - 1) / nmc * GEMM_MR;
+    for (int mc = m0; mc < m1; mc += mcs) {
+        int mce = m1 - mc < mcs ? m1 : mc + mcs;
+        for (int pg = p0; pg < p1; pg += GEMM_NP * GEMM_NG) {
+            int pge = p1 - pg < GEMM_NP * GEMM_NG ? p1 : pg + GEMM_NP * GEMM_NG;
+            int k0 = 0;
+            do {
+                int kn = K - k0 < kc ? K - k0 : kc;
+                for (int m = mc; m < mce; m += GEMM_MR) {
+                    int mr = mce - m < GEMM_MR ? mce - m : GEMM_MR;
+                    for (int p = pg; p < pge; p += GEMM_NP) {
+                        int np = pge - p < GEMM_NP ? pge - p : GEMM_NP;
+                        int n = p * PE_GEMM_NR;
+                        int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
+                        const float *w = Wp + (size_t)p * pstride + (size_t)k0 * PE_GEMM_NR;
+                        float *pt = part + ((size_t)(p - pg) / GEMM_NP * mcs + (m - mc)) * 32;
+                        gemm_tiles[mr - 1][np - 1](A + (size_t)m * lda + k0, (size_t)lda, w,
+                                                   pstride, kn, pt, k0 == 0, k0 + kn >= K,
+                                                   C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
+                    }
+                }
+                k0 += kn;
+            } while (k0 < K);
         }
     }
 }
@@ -118,9 +163,15 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
 #define ATT_QB 32
 #define ATT_KT 64
 
-/* Scores of 8 consecutive keys into st[g][lane]. */
-INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, float *st,
+/* Scores of up to 8 consecutive keys (ng of them) into st[g][lane], 16 NV
+ * queries each.  Past ng the last key is scored again into rows the
+ * softmax never reads, so a tail of keys keeps all 16 accumulator chains
+ * (one key alone would be a single chain: FMA latency, not throughput). */
+INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int ng, int dh, float *st,
                         const int NV) {
+    const float *kr[8];
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; g++) kr[g] = k + (size_t)(g < ng ? g : ng - 1) * ldk;
     __m512 acc[2][8];
 #pragma GCC unroll 2
     for (int u = 0; u < NV; u++)
@@ -129,10 +180,9 @@ INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, flo
     for (int d = 0; d < dh; d++) {
         __m512 q0 = _mm512_load_ps(qt + (size_t)d * ATT_QB);
         __m512 q1 = NV > 1 ? _mm512_load_ps(qt + (size_t)d * ATT_QB + 16) : q0;
-        const float *kd = k + d;
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
-            __m512 kv = _mm512_set1_ps(kd[g * ldk]);
+            __m512 kv = _mm512_set1_ps(kr[g][d]);
             acc[0][g] = _mm512_fmadd_ps(q0, kv, acc[0][g]);
             if (NV > 1) acc[1][g] = _mm512_fmadd_ps(q1, kv, acc[1][g]);
         }
@@ -143,24 +193,13 @@ INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int dh, flo
         for (int g = 0; g < 8; g++) _mm512_store_ps(st + g * ATT_QB + u * 16, acc[u][g]);
 }
 
-static void att_scores1(const float *qt, const float *k, int dh, float *st, int nv) {
-    for (int u = 0; u < nv; u++) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int d = 0; d < dh; d++)
-            acc = _mm512_fmadd_ps(_mm512_load_ps(qt + (size_t)d * ATT_QB + u * 16),
-                                  _mm512_set1_ps(k[d]), acc);
-        _mm512_store_ps(st + u * 16, acc);
-    }
-}
-
 static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
                        int nv) {
-    int j = 0;
-    for (; j + 8 <= nk; j += 8) {
-        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 2);
-        else att_scores8(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 1);
+    for (int j = 0; j < nk; j += 8) {
+        int ng = nk - j < 8 ? nk - j : 8;
+        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 2);
+        else att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 1);
     }
-    for (; j < nk; j++) att_scores1(qt, k + (size_t)j * ldk, dh, st + j * ATT_QB, nv);
 }
 
 /* oacc[q0 .. q0+QG)[d0 .. d0+16 NC) = alpha * oacc + sum_j p[j][q] v[j]; the
