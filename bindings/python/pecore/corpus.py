@@ -187,16 +187,14 @@ def embed_shard(spec, k, first, paths, pp):
         try:
             embs.append(model.encode_image(batch, **pp))
             rows.extend(range(first + j, first + j + len(batch)))
-            continue
         except pecore.Error:
-            pass
-        for i, path in enumerate(batch, first + j):
-            try:
-                embs.append(model.encode_image(path, **pp))
-                rows.append(i)
-            except pecore.Error as e:
-                bad.append(i)
-                msgs.append(str(e))
+            for i, path in enumerate(batch, first + j):
+                try:
+                    embs.append(model.encode_image(path, **pp))
+                    rows.append(i)
+                except pecore.Error as e:
+                    bad.append(i)
+                    msgs.append(str(e))
     dim = model.info["out_dim"]
     emb = np.concatenate(embs) if embs else np.zeros((0, dim), np.float32)
     return k, rows, emb, bad, msgs
