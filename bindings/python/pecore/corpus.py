@@ -389,7 +389,7 @@ def run(args):
     if not paths:
         raise SystemExit("pecore.corpus: no images found")
     labels = read_labels(args.label_from, paths) if args.label_from else {}
-    model = pecore.Model(args.model, threads=1, vision_only=True)
+    model = pecore.Model(args.model, threads=1, vision_only=True, batch=args.batch)  # checks it
     open_job(args.out, job_manifest(args, model, paths), paths)
     remove_stale(args.out)
     S = args.shard_size
@@ -455,8 +455,6 @@ def parse_args(argv=None):
         ap.error("--gallery and --prototypes need --label-from")
     if args.workers < 1 or args.threads < 1 or args.shard_size < 1:
         ap.error("--workers, --threads and --shard-size must be >= 1")
-    if not 0 <= args.batch <= 256:
-        ap.error("--batch must be 0..256 (0: the model's)")
     return args
 
 

@@ -117,6 +117,9 @@ def test_corpus_batches_change_no_bit(tmp_path, dask_cluster):
     check_exactly_once(tmp_path / "three", paths, pecore.Model(MICRO, threads=1), 64)
     os.unlink(corpus.shard_path(str(tmp_path / "one"), 1))
     assert run(tmp_path / "one", 3) == one
+    assert corpus.main(["--model", MICRO, "--workers", "1", "--out", str(tmp_path / "x"),
+                        "--batch", "300", str(tmp_path / "imgs")]) == 1     # max_batch 0..256
+    assert not (tmp_path / "x").exists()
 
 
 def corpus_cmd(out, imgs):
