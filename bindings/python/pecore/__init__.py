@@ -49,6 +49,10 @@ _CROPS = {None: -1, "squash": 0, "center": 1}          # None: the transform's
 _TRANSFORMS = {None: -1, "pe": 0, "dinov2-eval": 1}    # None: the model's
 _WEIGHT_TYPES = {"f16": 1, "bf16": 2, "q8": 3, "q4": 4}
 DEFAULT_CONTEXT = 32  # PE's text context; the CLI's tokenize uses 77 unless told
+# Images encode_image decodes and hands the engine at once when Model(batch=0):
+# the engine's own default batch is 1..8 images (pe_ctx_options.max_batch),
+# and it cuts a larger group into its batches itself.
+DEFAULT_BATCH = 8
 
 
 def kernel_isa():
@@ -191,14 +195,17 @@ class Model(_pecore.Model):
     a CLIP file's text tower unloaded.  vocab: the tokenizer vocabulary for
     encode_text(str) (else $PECORE_VOCAB, else the copy stored in the file).
     sha256: expected SHA-256 of the file (ChecksumError when it differs).
+    batch: images the engine runs as one batch (pe_ctx_options.max_batch,
+    1..256; 0 = the model's default, 1..8 by its size): their linears as one
+    matrix product, the results bit-identical to one image at a time.
     Pickles by path and options: the receiving process loads the file again.
     """
 
-    def __init__(self, path, threads=0, vision_only=False, vocab=None, sha256=None):
+    def __init__(self, path, threads=0, vision_only=False, vocab=None, sha256=None, batch=0):
         path = os.path.abspath(os.fspath(path))
         vocab = os.path.abspath(os.fspath(vocab)) if vocab else None
-        self._args = (path, threads, vision_only, vocab, sha256)
-        super().__init__(path, threads, vision_only, sha256)
+        self._args = (path, threads, vision_only, vocab, sha256, batch)
+        super().__init__(path, threads, vision_only, sha256, batch=batch)
         self._info = super()._info()
         self._tokenizer = None
         self._tokenizer_lock = threading.Lock()
@@ -213,6 +220,12 @@ class Model(_pecore.Model):
     @property
     def path(self):
         return self._args[0]
+
+    @property
+    def batch(self):
+        """Images encode_image decodes and encodes together: batch=, else
+        DEFAULT_BATCH (8; the engine then runs its own default batches)."""
+        return self._args[5] or DEFAULT_BATCH
 
     @property
     def info(self):
@@ -261,7 +274,13 @@ class Model(_pecore.Model):
         transform="pe" | "dinov2-eval", at size= (an int or (h, w)) with
         crop= "squash" | "center".  Images are a path, a PIL image, a uint8
         HxW / HxWx{1,3,4} array (RGB order), a uint8 [N, H, W, C] batch, or
-        a list of those."""
+        a list of those.
+
+        A batch runs self.batch images at a time, with the GIL released: a
+        group's files are decoded, then encoded together (pe_encode_images),
+        bit-identical to one image at a time.  An image that fails stops the
+        call with an error naming it (its path, or "image I") whose .index
+        is its position in x."""
         kind = _output_kind(output)
         if isinstance(x, np.ndarray) and x.dtype.kind == "f":
             if size is not None or crop is not None or transform is not None:
@@ -269,7 +288,7 @@ class Model(_pecore.Model):
                                            "tensor is already preprocessed")
             out = self._encode_f32(x[None] if x.ndim == 3 else x, kind)
         else:
-            out = self._encode_images(_items(x), kind, *_pp(transform, size, crop))
+            out = self._encode_images(_items(x), kind, *_pp(transform, size, crop), self.batch)
         if output != "tokens":
             out = out.reshape(out.shape[0], out.shape[1] * out.shape[2])
         return _unit(out) if normalize else out

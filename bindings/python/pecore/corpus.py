@@ -6,10 +6,11 @@
 The images (files, and the .jpg/.jpeg/.png files under directories) are
 sorted by path and cut into shards of --shard-size; shard k is always the
 same images.  Each worker process loads the model once (a worker plugin) and
-embeds whole shards; the client writes each finished shard atomically
-(temporary file, fsync, rename) to DIR/shards/.  A job killed at any moment
-and run again skips the shards on disk, so every image is embedded exactly
-once per job.  At the end:
+embeds whole shards, --batch images at a time; the client writes each
+finished shard atomically (temporary file, fsync, rename) to DIR/shards/.  A
+job killed at any moment and run again skips the shards on disk, so every
+image is embedded exactly once per job.  A batch changes no bit of a result,
+so a job may be resumed with another --batch.  At the end:
 
     DIR/embeddings.npy   float32 [N, D], the readable images in path order
     DIR/index.jsonl      {"path", "row", "shard"[, "label"]} per row
@@ -151,7 +152,8 @@ def worker_model(spec):
     """The model of spec, loaded once per process."""
     with _models_lock:
         if spec not in _models:
-            _models[spec] = pecore.Model(spec[0], threads=spec[1], vision_only=True)
+            _models[spec] = pecore.Model(spec[0], threads=spec[1], vision_only=True,
+                                         batch=spec[2])
         return _models[spec]
 
 
@@ -174,18 +176,27 @@ class ModelPlugin(WorkerPlugin):
 
 def embed_shard(spec, k, first, paths, pp):
     """Runs on a worker: (k, rows, embeddings, failed rows, messages); pp
-    holds encode_image's size, crop and transform."""
+    holds encode_image's size, crop and transform.  The images go in
+    batches of the model's batch; a batch that fails is done again one image
+    at a time, so that each unreadable image is recorded with its own
+    message and the others embedded (a batch changes no bit of a result)."""
     model = worker_model(spec)
     rows, embs, bad, msgs = [], [], [], []
-    for i, path in enumerate(paths):
+    for j in range(0, len(paths), model.batch):
+        batch = paths[j:j + model.batch]
         try:
-            embs.append(model.encode_image(path, **pp)[0])
-            rows.append(first + i)
-        except pecore.Error as e:
-            bad.append(first + i)
-            msgs.append(str(e))
+            embs.append(model.encode_image(batch, **pp))
+            rows.extend(range(first + j, first + j + len(batch)))
+        except pecore.Error:
+            for i, path in enumerate(batch, first + j):
+                try:
+                    embs.append(model.encode_image(path, **pp))
+                    rows.append(i)
+                except pecore.Error as e:
+                    bad.append(i)
+                    msgs.append(str(e))
     dim = model.info["out_dim"]
-    emb = np.stack(embs) if embs else np.zeros((0, dim), np.float32)
+    emb = np.concatenate(embs) if embs else np.zeros((0, dim), np.float32)
     return k, rows, emb, bad, msgs
 
 
@@ -378,7 +389,7 @@ def run(args):
     if not paths:
         raise SystemExit("pecore.corpus: no images found")
     labels = read_labels(args.label_from, paths) if args.label_from else {}
-    model = pecore.Model(args.model, threads=1, vision_only=True)
+    model = pecore.Model(args.model, threads=1, vision_only=True, batch=args.batch)  # checks it
     open_job(args.out, job_manifest(args, model, paths), paths)
     remove_stale(args.out)
     S = args.shard_size
@@ -396,7 +407,7 @@ def run(args):
     if todo:
         client, cluster = connect(args)
         try:
-            spec = (model.path, args.threads)
+            spec = (model.path, args.threads, args.batch)
             client.register_worker_plugin(ModelPlugin(spec))
             run_shards(client, spec, args, paths, todo, Progress(len(paths), done))
         finally:
@@ -436,6 +447,8 @@ def parse_args(argv=None):
     ap.add_argument("--transform", choices=("pe", "dinov2-eval"),
                     help="default: the model's eval transform")
     ap.add_argument("--shard-size", type=int, default=256, help="images per shard (256)")
+    ap.add_argument("--batch", type=int, default=0,
+                    help="images encoded together (default: the model's, 1..8)")
     ap.add_argument("inputs", nargs="+", metavar="IMAGES_OR_DIRS")
     args = ap.parse_args(argv)
     if (args.gallery or args.prototypes) and not args.label_from:

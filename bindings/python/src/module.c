@@ -46,6 +46,7 @@ static int add_errors(PyObject *mod) {
     g_err[0] = PyErr_NewExceptionWithDoc(
         "pecore.Error", "A pecore call failed; the message is the library's one line.", NULL, NULL);
     if (!g_err[0] || PyObject_SetAttrString(g_err[0], "status", Py_None) ||
+        PyObject_SetAttrString(g_err[0], "index", Py_None) ||
         PyModule_AddObjectRef(mod, "Error", g_err[0]))
         return -1;
     for (size_t i = 0; i < sizeof ERRORS / sizeof ERRORS[0]; i++) {
@@ -115,12 +116,12 @@ static void Model_dealloc(ModelObject *self) {
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"path", "threads", "vision_only", "sha256", "vision_heads",
-                             "text_heads", "pool_heads", NULL};
+                             "text_heads", "pool_heads", "batch", NULL};
     PyObject *path = NULL;
-    int threads = 0, vision_only = 0, vh = 0, th = 0, ph = 0;
+    int threads = 0, vision_only = 0, vh = 0, th = 0, ph = 0, batch = 0;
     const char *sha = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|ipziii", kwlist, PyUnicode_FSConverter, &path,
-                                     &threads, &vision_only, &sha, &vh, &th, &ph))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|ipziiii", kwlist, PyUnicode_FSConverter, &path,
+                                     &threads, &vision_only, &sha, &vh, &th, &ph, &batch))
         return -1;
     if (self->m) {
         Py_DECREF(path);
@@ -134,7 +135,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     pe_model_options mo = {.sha256_hex = sha, .vision_heads = vh, .text_heads = th,
                            .pool_heads = ph, .vision_only = vision_only};
-    pe_ctx_options co = {.n_threads = threads};
+    pe_ctx_options co = {.n_threads = threads, .max_batch = batch};
     pe_status s;
     char msg[512] = "";
     const char *p = PyBytes_AS_STRING(path);
@@ -394,37 +395,119 @@ static pe_status make_pp(int transform, int h, int w, int crop, int native, pe_p
     return PE_OK;
 }
 
-/* Encodes each image into out + per * i; stops at the first error.  Runs
- * without the GIL; files are decoded outside the model's lock, so another
- * thread's forward pass overlaps the decoding. */
-static pe_status encode_items(ModelObject *self, const item *it, Py_ssize_t n, pe_preprocess pp,
-                              int kind, float *out, size_t per, char *msg, size_t cap) {
-    pe_status s = PE_OK;
-    for (Py_ssize_t i = 0; i < n && !s; i++) {
-        img_buf buf = {0};
-        const pe_image *img;
-        pe_preprocess ip = pp;
-        if (!(s = item_image(&it[i], &buf, &img, &ip, msg, cap))) {
-            PyThread_acquire_lock(self->lock, WAIT_LOCK);
-            s = pe_encode_image(self->c, img, &ip, (pe_output)kind, out + per * (size_t)i, per);
-            if (s && it[i].path) snprintf(msg, cap, "%s: %s", it[i].path, pe_last_error());
-            else if (s) snprintf(msg, cap, "image %zd: %s", i, pe_last_error());
-            PyThread_release_lock(self->lock);
-        }
-        image_free(&buf);
+/* msg for the library's error in images first..first+count-1 of the call,
+ * which were one pe_encode_images: that names the image relative to its
+ * own call ("image 2: ..."), msg names it by path or by its index in ours.
+ * Returns that index, or -1 when the error is the batch's as a whole. */
+static Py_ssize_t run_error(pe_status s, const item *it, Py_ssize_t first, int count, char *msg,
+                            size_t cap) {
+    const char *e = pe_last_error();
+    int j, len = 0;
+    if (sscanf(e, "image %d%n", &j, &len) == 1 && j >= 0 && j < count && !strncmp(e + len, ": ", 2))
+        e += len + 2;
+    else if (count == 1)
+        j = 0;
+    else {
+        snprintf(msg, cap, "images %zd to %zd: %s", first, first + count - 1, e);
+        return -1;
     }
+    if (!*e) e = pe_status_string(s);
+    const Py_ssize_t i = first + j;
+    if (it[i].path) snprintf(msg, cap, "%s: %s", it[i].path, e);
+    else snprintf(msg, cap, "image %zd: %s", i, e);
+    return i;
+}
+
+/* Encodes it[first..first+b), decoded as imgs and resampled with rs[], into
+ * out (the call's): one pe_encode_images per run of images resampled alike,
+ * under the model's lock.  *bad as encode_items. */
+static pe_status encode_group(ModelObject *self, const item *it, Py_ssize_t first, int b,
+                              const pe_image *imgs, const pe_resample *rs, pe_preprocess pp,
+                              int kind, float *out, size_t per, Py_ssize_t *bad, char *msg,
+                              size_t cap) {
+    pe_status s = PE_OK;
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    for (int r0 = 0, r1; r0 < b && !s; r0 = r1) {
+        for (r1 = r0 + 1; r1 < b && rs[r1] == rs[r0]; r1++) {}
+        pp.resample = rs[r0];
+        float *o = out + per * (size_t)(first + r0);
+        if ((s = pe_encode_images(self->c, imgs + r0, r1 - r0, &pp, (pe_output)kind, o,
+                                  per * (size_t)(r1 - r0))))
+            *bad = run_error(s, it, first + r0, r1 - r0, msg, cap);
+    }
+    PyThread_release_lock(self->lock);
     return s;
 }
 
-/* encode_images(items, kind, transform, height, width, crop) -> float32
- * [N, rows, cols]; transform -1, size 0 and crop -1 are the model's. */
+/* Encodes each image into out + per * i, in groups of `group`: a group's
+ * files are decoded without the model's lock (another thread's forward pass
+ * overlaps the decoding), then the group runs as batches (pe_encode_images,
+ * bit-identical to one image at a time).  Stops at the first error: msg
+ * names the image and *bad is its index (-1: none, the batch failed as a
+ * whole).  Runs without the GIL. */
+static pe_status encode_items(ModelObject *self, const item *it, Py_ssize_t n, pe_preprocess pp,
+                              int kind, float *out, size_t per, int group, Py_ssize_t *bad,
+                              char *msg, size_t cap) {
+    img_buf *bufs = PyMem_RawCalloc((size_t)group, sizeof *bufs);
+    pe_image *imgs = PyMem_RawCalloc((size_t)group, sizeof *imgs);
+    pe_resample *rs = PyMem_RawCalloc((size_t)group, sizeof *rs);
+    pe_status s = bufs && imgs && rs ? PE_OK : PE_ERR_NOMEM;
+    if (s) snprintf(msg, cap, "encode_image: no memory for a batch of %d images", group);
+    *bad = -1;
+    for (Py_ssize_t i0 = 0; i0 < n && !s; i0 += group) {
+        const int b = n - i0 < group ? (int)(n - i0) : group;
+        for (int j = 0; j < b && !s; j++) {
+            pe_preprocess ip = pp;
+            const pe_image *img;
+            if ((s = item_image(&it[i0 + j], &bufs[j], &img, &ip, msg, cap))) *bad = i0 + j;
+            else imgs[j] = *img, rs[j] = ip.resample;
+        }
+        if (!s) s = encode_group(self, it, i0, b, imgs, rs, pp, kind, out, per, bad, msg, cap);
+        for (int j = 0; j < b; j++) image_free(&bufs[j]);
+    }
+    PyMem_RawFree(bufs);
+    PyMem_RawFree(imgs);
+    PyMem_RawFree(rs);
+    return s;
+}
+
+/* raise_status, with the failing image's position in the call as the
+ * exception's .index (pecore.Error.index is None). */
+static PyObject *raise_image_error(pe_status s, const char *msg, Py_ssize_t index) {
+    raise_status(s, msg);
+    if (index < 0) return NULL;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    PyObject *i = PyLong_FromSsize_t(index);
+    const int failed = !i || PyObject_SetAttrString(v, "index", i);
+    Py_XDECREF(i);
+    if (failed) {
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    PyErr_Restore(t, v, tb);
+    return NULL;
+}
+
+/* encode_images(items, kind, transform, height, width, crop, group) ->
+ * float32 [N, rows, cols]; transform -1, size 0 and crop -1 are the model's;
+ * group: images decoded, then encoded, together. */
 static PyObject *Model_encode_images(ModelObject *self, PyObject *args) {
     PyObject *seq;
-    int kind, t, h, w, crop, rows, cols;
+    int kind, t, h, w, crop, group, rows, cols;
     Py_ssize_t n;
     pe_preprocess pp;
-    if (!model_ready(self) || !PyArg_ParseTuple(args, "Oiiiii", &seq, &kind, &t, &h, &w, &crop))
+    if (!model_ready(self) ||
+        !PyArg_ParseTuple(args, "Oiiiiii", &seq, &kind, &t, &h, &w, &crop, &group))
         return NULL;
+    if (group < 1 || group > PE_MAX_BATCH) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "batch %d out of 1..%d", group, PE_MAX_BATCH);
+        return raise_status(PE_ERR_INVALID_ARG, msg);
+    }
     if (make_pp(t < 0 ? (int)self->info.transform : t, h, w, crop, self->info.image_size, &pp) ||
         out_shape(self, pp.height, pp.width, kind, &rows, &cols))
         return NULL;
@@ -435,11 +518,12 @@ static PyObject *Model_encode_images(ModelObject *self, PyObject *args) {
         float *o = PyArray_DATA((PyArrayObject *)out);
         char msg[768] = "";
         pe_status s;
-        WITHOUT_GIL(s = encode_items(self, it, n, pp, kind, o, (size_t)rows * cols, msg,
-                                     sizeof msg));
+        Py_ssize_t bad;
+        WITHOUT_GIL(s = encode_items(self, it, n, pp, kind, o, (size_t)rows * cols, group, &bad,
+                                     msg, sizeof msg));
         if (s) {
             Py_CLEAR(out);
-            raise_status(s, msg);
+            raise_image_error(s, msg, bad);
         }
     }
     items_free(it, n);
@@ -487,8 +571,8 @@ static PyMethodDef Model_methods[] = {
     {"_encode_f32", (PyCFunction)Model_encode_f32, METH_VARARGS,
      "encode_f32(x float32 [N,3,H,W], kind) -> float32 [N, rows, cols]."},
     {"_encode_images", (PyCFunction)Model_encode_images, METH_VARARGS,
-     "encode_images(items, kind, transform, height, width, crop) -> float32 [N, rows, cols]; "
-     "an item is a path or (uint8 array, nearest)."},
+     "encode_images(items, kind, transform, height, width, crop, group) -> float32 "
+     "[N, rows, cols]; an item is a path or (uint8 array, nearest)."},
     {"_encode_text", (PyCFunction)Model_encode_text, METH_VARARGS,
      "encode_text(ids int32 [N, L]) -> float32 [N, D] (not normalised)."},
     {NULL, NULL, 0, NULL},
@@ -500,7 +584,8 @@ PyTypeObject Model_Type = {
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "Model(path, threads=0, vision_only=False, sha256=None, vision_heads=0, "
-              "text_heads=0, pool_heads=0): a loaded model and its context.",
+              "text_heads=0, pool_heads=0, batch=0): a loaded model and its context "
+              "(batch: its max_batch, 0 = the model's).",
     .tp_methods = Model_methods,
     .tp_init = (initproc)Model_init,
     .tp_new = PyType_GenericNew,

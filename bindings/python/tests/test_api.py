@@ -83,6 +83,58 @@ def test_normalize_tokens_size_crop():
     assert m.encode_image([]).shape == (0, 32)
 
 
+def test_batches_are_bit_identical_to_one_image_at_a_time():
+    """T16 (its own default batch is 1) with batch=4 against batch=1: files,
+    PIL (a palette image: NEAREST, a run of its own inside a batch), arrays
+    and float tensors; 7 images, not a multiple of the batch."""
+    one, four = (model("models/pe-core-t16-384.safetensors", batch=b) for b in (1, 4))
+    assert one.batch == 1 and four.batch == 4
+    assert model("models/pe-core-t16-384.safetensors").batch == pecore.DEFAULT_BATCH
+    with Image.open(CHELSEA) as im:
+        pal, rgb = im.convert("P"), np.asarray(im.convert("RGB"))
+        images = IMAGES[:3] + [pal, rgb, im.copy(), IMAGES[3]]
+    want = np.vstack([one.encode_image(x) for x in images])
+    got = four.encode_image(images)
+    assert got.shape == (7, 512)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(one.encode_image(images), want)
+    # several engine batches in one group, tokens, another size and crop
+    m3 = model("models/pe-micro.safetensors", batch=3)
+    kw = dict(output="tokens", size=48, crop="center")
+    np.testing.assert_array_equal(m3.encode_image(IMAGES * 2, **kw),
+                                  np.vstack([micro().encode_image(p, **kw) for p in IMAGES * 2]))
+    x = np.stack([pecore.Transform("pe", 384)(p) for p in IMAGES])
+    np.testing.assert_array_equal(four.encode_image(x),
+                                  np.vstack([one.encode_image(e) for e in x]))
+
+
+def test_an_error_in_a_batch_names_its_image(tmp_path):
+    m = model("models/pe-micro.safetensors", batch=4)
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(pecore.FormatError, match="junk.jpg") as e:
+        m.encode_image(IMAGES[:2] + [junk] + IMAGES[2:])
+    assert e.value.index == 2
+    with pytest.raises(pecore.FileError, match="missing.png") as e:
+        m.encode_image(IMAGES + [tmp_path / "missing.png"])    # in the second group
+    assert e.value.index == len(IMAGES)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    empty = np.zeros((0, 8, 3), np.uint8)                       # fails inside pe_encode_images
+    with pytest.raises(pecore.InvalidArgumentError, match=r"^image 5: .*empty") as e:
+        m.encode_image([rgb] * 5 + [empty, rgb])
+    assert e.value.index == 5
+    with Image.open(CHELSEA) as im:                             # a run of its own (NEAREST)
+        pal = im.convert("P")
+    with pytest.raises(pecore.InvalidArgumentError, match=r"^image 2: ") as e:
+        m.encode_image([pal, rgb, empty])
+    assert e.value.index == 2
+    with pytest.raises(pecore.Error) as e:
+        m.encode_image(IMAGES, size=63)                         # no image's fault
+    assert e.value.index is None
+    with pytest.raises(pecore.InvalidArgumentError, match="max_batch"):
+        pecore.Model(MICRO, batch=257)
+
+
 def test_text_inputs():
     m = micro()
     a = m.encode_text("a photo of a cat")
@@ -178,9 +230,10 @@ def test_threads_share_one_model():
         assert sorted(ex.map(work, range(6))) == list(range(6))
 
 
-def test_gil_is_released_while_encoding():
-    m = model("models/pe-core-t16-384.safetensors", threads=1)
-    x = np.zeros((4, 3, 384, 384), np.float32)
+@pytest.mark.parametrize("images", [False, True])
+def test_gil_is_released_while_encoding(images):
+    m = model("models/pe-core-t16-384.safetensors", threads=1, batch=2)
+    x = [CHELSEA] * 4 if images else np.zeros((4, 3, 384, 384), np.float32)
     m.encode_image(x[:1])                    # warm: plan the context
     ticks, stop = [0], threading.Event()
 
@@ -192,7 +245,7 @@ def test_gil_is_released_while_encoding():
     t.start()
     time.sleep(0.01)
     before = ticks[0]
-    m.encode_image(x)                        # one C call of ~100+ ms
+    m.encode_image(x)                        # one C call of ~100+ ms, in batches of 2
     during = ticks[0] - before
     stop.set()
     t.join()
@@ -206,11 +259,12 @@ def _embed_in_child(m):
 
 
 def test_pickle_by_path_and_options():
-    m = pecore.Model(MICRO, threads=1, vision_only=True)
+    m = pecore.Model(MICRO, threads=1, vision_only=True, batch=3)
     blob = pickle.dumps(m)
     assert len(blob) < 1000                  # the path and options, not the weights
     m2 = pickle.loads(blob)
     assert m2.path == m.path and m2.info["has_text"] == 0 and m2._args == m._args
+    assert m2.batch == 3
     np.testing.assert_array_equal(m2.encode_image(CHELSEA), m.encode_image(CHELSEA))
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=ctx) as ex:

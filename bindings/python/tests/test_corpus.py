@@ -96,6 +96,32 @@ def test_corpus_labels_from_file(tmp_path, dask_cluster):
     assert sorted(pecore.Gallery.load(gal).labels()) == ["animal/cat", "person/astronaut"]
 
 
+def test_corpus_batches_change_no_bit(tmp_path, dask_cluster):
+    """--batch 3 over shards of 6 (11 images: shards of 6 and 5, batches of
+    3, 3 | 3, 2 with the broken file, the last path, in the last) writes the
+    same bytes as --batch 1, and a --batch 1 job missing a shard is finished
+    with --batch 3 to the same bytes."""
+    paths = make_tree(tmp_path / "imgs", copies=2)
+    assert len(paths) == 11 and paths[-1].endswith("broken.jpg")
+
+    def run(out, batch):
+        assert corpus.main(["--model", MICRO, "--scheduler", dask_cluster.scheduler_address,
+                            "--out", str(out), "--size", "64", "--shard-size", "6",
+                            "--batch", str(batch), str(tmp_path / "imgs")]) == 0
+        return {f: (out / f).read_bytes() for f in ("embeddings.npy", "index.jsonl",
+                                                    "errors.jsonl")}
+
+    one = run(tmp_path / "one", 1)
+    three = run(tmp_path / "three", 3)
+    assert three == one
+    check_exactly_once(tmp_path / "three", paths, pecore.Model(MICRO, threads=1), 64)
+    os.unlink(corpus.shard_path(str(tmp_path / "one"), 1))
+    assert run(tmp_path / "one", 3) == one
+    assert corpus.main(["--model", MICRO, "--workers", "1", "--out", str(tmp_path / "x"),
+                        "--batch", "300", str(tmp_path / "imgs")]) == 1     # max_batch 0..256
+    assert not (tmp_path / "x").exists()
+
+
 def corpus_cmd(out, imgs):
     return [sys.executable, "-m", "pecore.corpus", "--model", T16, "--workers", "2",
             "--out", str(out), "--shard-size", "3", str(imgs)]
