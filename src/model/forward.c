@@ -309,7 +309,7 @@ static void ffn_hidden(pe_ctx *c, const pe_tower *tw, const pe_block *b, int T, 
         pe_epilogue gate = {.glu = c->mlp, .ldg = tw->mlp};
         linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &gate, ready);
     } else {
-        pe_epilogue act = {.gelu = 1};
+        pe_epilogue act = {.gelu = is_quant(&b->fc) ? PE_GELU_FAST : PE_GELU_EXACT};
         linear_q(c, c->h, tw->width, &b->fc, c->mlp, tw->mlp, T, &act, ready);
     }
 }
