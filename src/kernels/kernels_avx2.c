@@ -23,7 +23,7 @@ void pe_avx2_erf(const float *x, float *y, size_t n) {
 void pe_avx2_gelu_fast(const float *x, float *y, size_t n);
 void pe_avx2_gelu_fast(const float *x, float *y, size_t n) {
     __m256 k[8];
-    for (int c = 0; c < 8; c++) k[c] = _mm256_load_ps(pe_gelu_fast_k[c / 2] + 8 * (c % 2));
+    gelu_fast_k256(k);
     for (size_t i = 0; i < n; i += 8) {
         __m256i m = lanes8(n - i < 8 ? (int)(n - i) : 8);
         _mm256_maskstore_ps(y + i, m, gelu_fast256(_mm256_maskload_ps(x + i, m), k));

@@ -85,10 +85,15 @@ INLINE __m256 gelu256(__m256 x) {
     return _mm256_fmadd_ps(h, erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), h);
 }
 
+/* The coefficient registers of gelu_fast256: k[2c], k[2c+1] hold entries
+ * 0-7, 8-15 of pe_gelu_fast_k[c]. */
+INLINE void gelu_fast_k256(__m256 k[8]) {
+    for (int c = 0; c < 8; c++) k[c] = _mm256_load_ps(pe_gelu_fast_k[c / 2] + 8 * (c % 2));
+}
+
 /* pe_gelu_fast_ref: each coefficient of the interval from its 16 entries
- * as two 8-lane permutes, index bit 3 choosing between them; k[2c], k[2c+1]
- * hold entries 0-7, 8-15 of pe_gelu_fast_k[c].  A NaN converts to index
- * 0x80000000, which picks interval 0, and stays NaN. */
+ * as two 8-lane permutes, index bit 3 choosing between them.  A NaN
+ * converts to index 0x80000000, which picks interval 0, and stays NaN. */
 INLINE __m256 gelu_fast256(__m256 x, const __m256 k[8]) {
     const __m256 t = _mm256_min_ps(_mm256_set1_ps(PE_GELU_FAST_T), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x));
     const __m256i i = _mm256_cvttps_epi32(_mm256_mul_ps(t, _mm256_set1_ps(PE_GELU_FAST_INV_W)));
@@ -117,7 +122,7 @@ INLINE __m256 silu256(__m256 x) {
 static inline void pe_tile_store256(const float *tile, int mr, int ncols, const float *rs, float *C,
                                     int ldc, const pe_epilogue *ep, int m, int n) {
     __m256 gk[8];
-    for (int c = 0; c < 8; c++) gk[c] = _mm256_load_ps(pe_gelu_fast_k[c / 2] + 8 * (c % 2));
+    gelu_fast_k256(gk);
     for (int c0 = 0; c0 < ncols; c0 += 8) {
         __m256i mk = lanes8(ncols - c0);
         __m256 bias = _mm256_setzero_ps(), gamma = _mm256_set1_ps(1.0f);

@@ -83,9 +83,14 @@ INLINE __m512 gelu512(__m512 x) {
     return _mm512_fmadd_ps(h, erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f))), h);
 }
 
+/* The coefficient registers of gelu_fast512: k[c] = pe_gelu_fast_k[c]. */
+INLINE void gelu_fast_k512(__m512 k[4]) {
+    for (int c = 0; c < 4; c++) k[c] = _mm512_load_ps(pe_gelu_fast_k[c]);
+}
+
 /* pe_gelu_fast_ref: the interval's coefficients picked by vpermps from the
- * 16 lanes of k[c] (pe_gelu_fast_k).  A NaN converts to index 0x80000000,
- * whose low 4 bits pick interval 0, and stays NaN through the polynomial. */
+ * 16 lanes of k[c].  A NaN converts to index 0x80000000, whose low 4 bits
+ * pick interval 0, and stays NaN through the polynomial. */
 INLINE __m512 gelu_fast512(__m512 x, const __m512 k[4]) {
     const __m512 t = _mm512_min_ps(_mm512_set1_ps(PE_GELU_FAST_T), _mm512_abs_ps(x));
     const __m512i i = _mm512_cvttps_epi32(_mm512_mul_ps(t, _mm512_set1_ps(PE_GELU_FAST_INV_W)));
@@ -112,7 +117,7 @@ INLINE __m512 silu512(__m512 x) {
 static inline void pe_tile_store512(const float *tile, int mr, int ncols, const float *rs, float *C,
                                     int ldc, const pe_epilogue *ep, int m, int n) {
     __m512 gk[4];
-    for (int c = 0; c < 4; c++) gk[c] = _mm512_load_ps(pe_gelu_fast_k[c]);
+    gelu_fast_k512(gk);
     for (int c0 = 0; c0 < ncols; c0 += 16) {
         __mmask16 mk = lanes16(ncols - c0);
         __m512 bias = _mm512_setzero_ps(), gamma = _mm512_set1_ps(1.0f);
