@@ -171,6 +171,7 @@ INLINE void gelu_fast4_neon(float32x4_t v[4]) {
     const uint8x16x4_t k3 = vld1q_u8_x4(k + 3 * 64);
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) p[j] = vreinterpretq_f32_u8(vqtbl4q_u8(k3, b[j]));
+#pragma GCC unroll 3
     for (int c = 2; c >= 0; c--) {
         const uint8x16x4_t kc = vld1q_u8_x4(k + c * 64);
 #pragma GCC unroll 4
