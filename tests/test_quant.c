@@ -262,7 +262,7 @@ static void test_nonfinite(void) {
                 uint8_t *Wp = xalloc(pe_qpack_bytes((pe_wtype)t, N, K));
                 for (int p = 0; p * 16 < N; p++)
                     pe_qpack_panel((pe_wtype)t, Wp + p * pb, W + p * 16 * K, PE_MIN(16, N - p * 16), K, K);
-                const pe_epilogue ep = {.bias = bias, .gelu = 1};
+                const pe_epilogue ep = {.bias = bias, .gelu = kind ? PE_GELU_FAST : PE_GELU_EXACT};
                 qk->gemm_q(&qa, Wp, K, C, N, 0, M, 0, N, &ep, (pe_wtype)t);
                 int nan1 = 0, fin = 0;
                 for (int n = 0; n < N; n++) {
@@ -343,13 +343,15 @@ static const shape shapes[] = {
     {3, 16, 32, 0, 3, 0, 16},    {14, 24, 96, 0, 14, 0, 24},
 };
 
-/* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate. */
+/* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,
+ * bias+fast gelu. */
 static void make_ep(int v, int N, int M, float *bias, float *gamma, float *res, pe_epilogue *ep) {
     memset(ep, 0, sizeof *ep);
     for (int i = 0; i < N; i++) { bias[i] = rng_float(-0.5f, 0.5f); gamma[i] = rng_float(0.5f, 1.5f); }
     for (int i = 0; i < M * N; i++) res[i] = rng_float(-1, 1);
     if (v >= 1) ep->bias = bias;
-    if (v == 2) ep->gelu = 1;
+    if (v == 2) ep->gelu = PE_GELU_EXACT;
+    if (v == 5) ep->gelu = PE_GELU_FAST;
     if (v == 3) { ep->gamma = gamma; ep->residual = res; ep->ldr = N; }
     if (v == 4) { ep->glu = res; ep->ldg = N; }
 }
@@ -372,7 +374,7 @@ static void test_kernels_for(pe_wtype t) {
         pe_qact qa = pe_qact_bind(qmem, M, K), qb = pe_qact_bind(qmem2, M, K);
         const int quant = t == PE_WT_Q8 || t == PE_WT_Q4;
         if (quant) pe_qkernels_scalar.quantize_rows(A, K, K, 0, M, &qa);
-        for (int v = 0; v < 5; v++) {
+        for (int v = 0; v < 6; v++) {
             pe_epilogue ep;
             make_ep(v, N, M, bias, gamma, res, &ep);
             const pe_qkernels *r = &pe_qkernels_scalar;

@@ -21,7 +21,7 @@
 
 /* What happens to each output value v = (A W^T)[m][n] before it is stored:
  *   v += bias[n]                       (bias != NULL)
- *   v  = gelu(v)                       (gelu: exact erf form)
+ *   v  = gelu(v)                       (gelu: PE_GELU_EXACT or PE_GELU_FAST)
  *   v  = silu(v) * glu[m][n]           (glu != NULL; silu(v) = v / (1 + e^-v))
  *   v  = residual[m][n] + gamma[n] * v (residual != NULL; gamma NULL means 1)
  * residual and glu may alias C (in-place residual add, in-place gating).
@@ -31,10 +31,17 @@
  * computed first into C, then the first half with glu = C writes
  * silu(a) * b over it.  Gating two columns h apart inside one GEMM would
  * couple output panels; as an element-wise operand it is one more load per
- * output in every kernel set's epilogue, like residual. */
+ * output in every kernel set's epilogue, like residual.
+ *
+ * PE_GELU_EXACT is the erf form (pe_gelu_ref); PE_GELU_FAST is a piecewise
+ * cubic within 7e-6 of it (pe_gelu_fast_ref), for the linears whose output
+ * is quantized to int8 again right after (the q8/q4 FFN: a step of
+ * max|row| / 127 makes a closer GELU wasted work).  Every kernel set
+ * implements both, so either may be asked of any GEMM. */
+enum { PE_GELU_NONE = 0, PE_GELU_EXACT = 1, PE_GELU_FAST = 2 };
 typedef struct pe_epilogue {
     const float *bias;      /* [N] or NULL */
-    int gelu;
+    int gelu;               /* PE_GELU_NONE, _EXACT or _FAST */
     const float *gamma;     /* [N] or NULL */
     const float *residual;  /* [M, ldr] or NULL */
     int ldr;
@@ -118,6 +125,13 @@ float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n);
 
 /* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), scalar reference. */
 float pe_gelu_ref(float x);
+/* The fast GELU, scalar reference (the specification of PE_GELU_FAST):
+ * max(x, 0) + the cubic of interval (int)(t * PE_GELU_FAST_INV_W) at
+ * t = min(|x|, PE_GELU_FAST_T), evaluated by fmaf in Horner order; a NaN
+ * stays NaN.  The vector sets compute it bit for bit. */
+float pe_gelu_fast_ref(float x);
+/* Its coefficients, PE_GELU_FAST_K of vecmath_coef.h: [power][interval]. */
+extern const float pe_gelu_fast_k[4][16];
 /* SiLU, x / (1 + exp(-x)), scalar reference. */
 float pe_silu_ref(float x);
 

@@ -19,6 +19,17 @@ void pe_avx2_erf(const float *x, float *y, size_t n) {
     }
 }
 
+/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
+void pe_avx2_gelu_fast(const float *x, float *y, size_t n);
+void pe_avx2_gelu_fast(const float *x, float *y, size_t n) {
+    __m256 k[8];
+    gelu_fast_k256(k);
+    for (size_t i = 0; i < n; i += 8) {
+        __m256i m = lanes8(n - i < 8 ? (int)(n - i) : 8);
+        _mm256_maskstore_ps(y + i, m, gelu_fast256(_mm256_maskload_ps(x + i, m), k));
+    }
+}
+
 /* ---------------------------------------------------------------- gemm */
 
 /* Register tile: 6 rows x one 16-column panel = 12 ymm accumulators; per k,

@@ -18,6 +18,17 @@ void pe_avx512_erf(const float *x, float *y, size_t n) {
     }
 }
 
+/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
+void pe_avx512_gelu_fast(const float *x, float *y, size_t n);
+void pe_avx512_gelu_fast(const float *x, float *y, size_t n) {
+    __m512 k[4];
+    gelu_fast_k512(k);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = lanes16(n - i < 16 ? (int)(n - i) : 16);
+        _mm512_mask_storeu_ps(y + i, m, gelu_fast512(_mm512_maskz_loadu_ps(m, x + i), k));
+    }
+}
+
 /* ---------------------------------------------------------------- gemm */
 
 /* Register tile: MR rows x 32 columns (two adjacent panels) = 24 zmm

@@ -39,6 +39,18 @@ void pe_neon_erf(const float *x, float *y, size_t n) {
     }
 }
 
+/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
+void pe_neon_gelu_fast(const float *x, float *y, size_t n);
+void pe_neon_gelu_fast(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const int left = n - i < 16 ? (int)(n - i) : 16;
+        float32x4_t v[4];
+        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
+        gelu_fast4_neon(v);
+        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
+    }
+}
+
 /* ---------------------------------------------------------------- gemm */
 
 /* Register tile: MR rows x 16 columns (one panel) = 20 accumulators of 4

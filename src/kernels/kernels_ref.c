@@ -3,6 +3,7 @@
  * clarity; the inner loops are simple enough for the baseline compiler to
  * vectorise, which keeps the fallback usable. */
 #include "kernels.h"
+#include "vecmath_coef.h"
 #include "../common.h"
 
 #include <math.h>
@@ -10,6 +11,18 @@
 
 float pe_gelu_ref(float x) {
     return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+_Alignas(64) const float pe_gelu_fast_k[4][16] = PE_GELU_FAST_K;
+
+float pe_gelu_fast_ref(float x) {
+    if (isnan(x)) return x;
+    float t = fabsf(x);
+    if (t > PE_GELU_FAST_T) t = PE_GELU_FAST_T; /* interval 15: all zero, gelu = max(x, 0) */
+    const int i = (int)(t * PE_GELU_FAST_INV_W);
+    const float (*k)[16] = pe_gelu_fast_k;
+    const float p = fmaf(fmaf(fmaf(k[3][i], t, k[2][i]), t, k[1][i]), t, k[0][i]);
+    return (x > 0.0f ? x : 0.0f) + p;
 }
 
 float pe_silu_ref(float x) {
@@ -46,7 +59,8 @@ size_t pe_attention_scratch_floats(int dh) {
 float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
     if (!ep) return v;
     if (ep->bias) v += ep->bias[n];
-    if (ep->gelu) v = pe_gelu_ref(v);
+    if (ep->gelu == PE_GELU_EXACT) v = pe_gelu_ref(v);
+    if (ep->gelu == PE_GELU_FAST) v = pe_gelu_fast_ref(v);
     if (ep->glu) v = pe_silu_ref(v) * ep->glu[(size_t)m * ep->ldg + n];
     if (ep->residual) {
         float g = ep->gamma ? ep->gamma[n] : 1.0f;

@@ -237,6 +237,21 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     }
 }
 
+/* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_vnni.c:
+ * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
+ * field.  t is clamped to -125 first (a NaN from -inf scores becomes -125,
+ * code 0), so the product stays a normal float and the codes in [0, 127]. */
+INLINE __m256i exp2_q8(__m256 t) {
+    t = _mm256_max_ps(t, _mm256_set1_ps(-125.0f));
+    const __m256 f = _mm256_floor_ps(t), r = _mm256_sub_ps(t, f);
+    __m256 p = _mm256_set1_ps(PE_EXP2Q_C3);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP2Q_C2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP2Q_C1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(PE_EXP2Q_C0));
+    const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(f), 23);
+    return _mm256_cvtps_epi32(_mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e)));
+}
+
 static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
     int finite = 1;
@@ -248,13 +263,13 @@ static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int
         pe_qact_row_nan(qa, m);
         return;
     }
-    const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale), v127 = _mm256_set1_ps(127.0f);
+    /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
+    const __m256 vm = _mm256_set1_ps(mx), vc = _mm256_set1_ps(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     __m256i sum = _mm256_setzero_si256();
     for (int i = 0; i < qa->ldq; i += 8) {
         __m256i mk = lanes8(n - i);
-        __m256 p = exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vs));
-        __m256i c = _mm256_and_si256(_mm256_cvtps_epi32(_mm256_mul_ps(p, v127)), mk);
+        __m256i c = _mm256_and_si256(exp2_q8(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vc)), mk);
         sum = _mm256_add_epi32(sum, c);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
         _mm_storel_epi64((__m128i *)(void *)(q + i), _mm_packs_epi16(w, w));

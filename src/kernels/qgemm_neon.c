@@ -327,20 +327,18 @@ static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int 
 
 /* ------------------------------------------------------------ softmax */
 
-/* 127 * 2^t for t <= 0, as exp2_q8 of qgemm_vnni.c: the weights only need 7
- * bits, so a degree-4 polynomial in the fraction (relative error < 6e-5,
- * against 1 / 254 for a code), with the 127 folded into its coefficients,
- * and 2^n added to the exponent field.  t is clamped to [-125, 0] first
- * (FMAXNM: a NaN becomes -125), so the sum stays a normal float and the
- * codes in [0, 127]. */
+/* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_vnni.c:
+ * PE_EXP2Q's cubic of the fraction t - floor t (127 folded into its
+ * coefficients), with floor t added to the exponent field.  t is clamped to
+ * [-125, 0] first (FMAXNM: a NaN becomes -125), so the sum stays a normal
+ * float and the codes in [0, 127]. */
 INLINE int32x4_t exp2_127(float32x4_t t) {
     t = vminq_f32(vmaxnmq_f32(t, vdupq_n_f32(-125.0f)), vdupq_n_f32(0.0f));
-    const float32x4_t n = vrndnq_f32(t), r = vsubq_f32(t, n);
-    float32x4_t p = vdupq_n_f32(127.0f * 9.6181291e-3f);         /* ln2^4 / 24 */
-    p = vfmaq_f32(vdupq_n_f32(127.0f * 5.5504109e-2f), p, r);    /* ln2^3 / 6 */
-    p = vfmaq_f32(vdupq_n_f32(127.0f * 2.4022651e-1f), p, r);    /* ln2^2 / 2 */
-    p = vfmaq_f32(vdupq_n_f32(127.0f * 6.9314718e-1f), p, r);    /* ln2 */
-    p = vfmaq_f32(vdupq_n_f32(127.0f), p, r);
+    const float32x4_t n = vrndmq_f32(t), r = vsubq_f32(t, n);
+    float32x4_t p = vdupq_n_f32(PE_EXP2Q_C3);
+    p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C1), p, r);
+    p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C0), p, r);
     const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
     return vcvtnq_s32_f32(vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e)));
 }

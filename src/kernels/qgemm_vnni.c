@@ -289,18 +289,19 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     }
 }
 
-/* 2^t for t <= 0: the weights only need 7 bits, so a degree-4 polynomial
- * in the fraction (relative error < 5e-5, against 1 / 254 for a code) and
- * scalef for the exponent, which also flushes very negative t to 0. */
-INLINE __m512 exp2_q8(__m512 t) {
-    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_sub_ps(t, n);
-    __m512 p = _mm512_set1_ps(9.6181291e-3f);                   /* ln2^4 / 24 */
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.5504109e-2f));  /* ln2^3 / 6 */
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022651e-1f));  /* ln2^2 / 2 */
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.9314718e-1f));  /* ln2 */
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+/* The code round(127 2^t) for t <= 0: PE_EXP2Q's cubic of the fraction
+ * t - floor t (one VREDUCEPS), times 2^floor(t) by scalef, which takes the
+ * floor itself.  t is clamped to -126 first, which also turns the NaN of
+ * -inf scores into code 0; the cubic stays below 127.5 on [0, 1), so the
+ * codes lie in [0, 127] with no clamp. */
+INLINE __m512i exp2_q8(__m512 t) {
+    t = _mm512_max_ps(t, _mm512_set1_ps(-126.0f));
+    const __m512 r = _mm512_reduce_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 p = _mm512_set1_ps(PE_EXP2Q_C3);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP2Q_C2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP2Q_C1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(PE_EXP2Q_C0));
+    return _mm512_cvtps_epi32(_mm512_scalef_ps(p, t));
 }
 
 static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int m) {
@@ -325,22 +326,18 @@ static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int
     }
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e);
-     * x - max may overflow to -inf for huge finite scores: exp2_q8 then
-     * gives NaN, and the clamp of the codes to [0, 127] turns it into 0. */
+     * x - max may overflow to -inf for huge finite scores, which exp2_q8
+     * clamps to code 0. */
     const __m512 vc = _mm512_set1_ps(scale * 1.44269504088896341f), vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-    const __m512 v127 = _mm512_set1_ps(127.0f);
-    const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(127);
     __m512i sum = _mm512_setzero_si512();
     for (i = 0; i + 16 <= n; i += 16) {
-        __m512 p = exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vc));
-        __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(p, v127)), zero), top);
+        __m512i k = exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vc));
         sum = _mm512_add_epi32(sum, k);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
     }
     for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq */
         __mmask16 mk = lanes16(n - i);
-        __m512 p = exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vc));
-        __m512i k = _mm512_min_epi32(_mm512_max_epi32(_mm512_maskz_cvtps_epi32(mk, _mm512_mul_ps(p, v127)), zero), top);
+        __m512i k = _mm512_maskz_mov_epi32(mk, exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vc)));
         sum = _mm512_add_epi32(sum, k);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
     }

@@ -146,7 +146,9 @@ typedef struct pe_qkernels {
     /* Softmax weights of scores x [n] quantized into row m of qa (K = n):
      * q[i] = round(127 * exp(scale * (x[i] - max x))) (so the largest is
      * 127), rsum[m] = sum of q, s[m] = 1 / rsum[m]: the quantized weights,
-     * normalised.  bsum is not written.  x is used as scratch. */
+     * normalised.  The vector sets round 127 exp() within a relative 1e-4
+     * (PE_EXP2Q's cubic), so a code may differ from the scalar one by 1.
+     * bsum is not written.  x is used as scratch. */
     void (*softmax_q8)(float *x, int n, float scale, const pe_qact *qa, int m);
 
     /* dst (pe_qpack_bytes(PE_WT_Q8, n, T)) = the q8 weight W^T [n, T] of

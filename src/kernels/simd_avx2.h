@@ -85,6 +85,29 @@ INLINE __m256 gelu256(__m256 x) {
     return _mm256_fmadd_ps(h, erf256(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), h);
 }
 
+/* The coefficient registers of gelu_fast256: k[2c], k[2c+1] hold entries
+ * 0-7, 8-15 of pe_gelu_fast_k[c]. */
+INLINE void gelu_fast_k256(__m256 k[8]) {
+    for (int c = 0; c < 8; c++) k[c] = _mm256_load_ps(pe_gelu_fast_k[c / 2] + 8 * (c % 2));
+}
+
+/* pe_gelu_fast_ref: each coefficient of the interval from its 16 entries
+ * as two 8-lane permutes, index bit 3 choosing between them.  A NaN
+ * converts to index 0x80000000, which picks interval 0, and stays NaN. */
+INLINE __m256 gelu_fast256(__m256 x, const __m256 k[8]) {
+    const __m256 t = _mm256_min_ps(_mm256_set1_ps(PE_GELU_FAST_T), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x));
+    const __m256i i = _mm256_cvttps_epi32(_mm256_mul_ps(t, _mm256_set1_ps(PE_GELU_FAST_INV_W)));
+    const __m256 hi = _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)); /* bit 3 to the sign */
+#define GELU_K256(c) \
+    _mm256_blendv_ps(_mm256_permutevar8x32_ps(k[2 * (c)], i), _mm256_permutevar8x32_ps(k[2 * (c) + 1], i), hi)
+    __m256 p = GELU_K256(3);
+    p = _mm256_fmadd_ps(p, t, GELU_K256(2));
+    p = _mm256_fmadd_ps(p, t, GELU_K256(1));
+    p = _mm256_fmadd_ps(p, t, GELU_K256(0));
+#undef GELU_K256
+    return _mm256_add_ps(_mm256_max_ps(x, _mm256_setzero_ps()), p);
+}
+
 /* x / (1 + e^-x); exp256 saturates, so large |x| gives x or -0. */
 INLINE __m256 silu256(__m256 x) {
     __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));
@@ -98,6 +121,8 @@ INLINE __m256 silu256(__m256 x) {
  * kernels) and stores the valid columns. */
 static inline void pe_tile_store256(const float *tile, int mr, int ncols, const float *rs, float *C,
                                     int ldc, const pe_epilogue *ep, int m, int n) {
+    __m256 gk[8];
+    gelu_fast_k256(gk);
     for (int c0 = 0; c0 < ncols; c0 += 8) {
         __m256i mk = lanes8(ncols - c0);
         __m256 bias = _mm256_setzero_ps(), gamma = _mm256_set1_ps(1.0f);
@@ -113,7 +138,8 @@ static inline void pe_tile_store256(const float *tile, int mr, int ncols, const 
         for (int r = 0; r < mr; r++) {
             __m256 v = _mm256_load_ps(tile + r * 16 + c0);
             v = rs ? _mm256_fmadd_ps(v, _mm256_set1_ps(rs[r]), bias) : _mm256_add_ps(v, bias);
-            if (gelu) v = gelu256(v);
+            if (gelu == PE_GELU_EXACT) v = gelu256(v);
+            if (gelu == PE_GELU_FAST) v = gelu_fast256(v, gk);
             if (glu) v = _mm256_mul_ps(silu256(v), _mm256_maskload_ps(glu + (size_t)r * ep->ldg, mk));
             if (res) v = _mm256_fmadd_ps(gamma, v, _mm256_maskload_ps(res + (size_t)r * ep->ldr, mk));
             _mm256_maskstore_ps(C + (size_t)r * ldc + c0, mk, v);

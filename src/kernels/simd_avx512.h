@@ -83,6 +83,24 @@ INLINE __m512 gelu512(__m512 x) {
     return _mm512_fmadd_ps(h, erf512(_mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f))), h);
 }
 
+/* The coefficient registers of gelu_fast512: k[c] = pe_gelu_fast_k[c]. */
+INLINE void gelu_fast_k512(__m512 k[4]) {
+    for (int c = 0; c < 4; c++) k[c] = _mm512_load_ps(pe_gelu_fast_k[c]);
+}
+
+/* pe_gelu_fast_ref: the interval's coefficients picked by vpermps from the
+ * 16 lanes of k[c].  A NaN converts to index 0x80000000, whose low 4 bits
+ * pick interval 0, and stays NaN through the polynomial. */
+INLINE __m512 gelu_fast512(__m512 x, const __m512 k[4]) {
+    const __m512 t = _mm512_min_ps(_mm512_set1_ps(PE_GELU_FAST_T), _mm512_abs_ps(x));
+    const __m512i i = _mm512_cvttps_epi32(_mm512_mul_ps(t, _mm512_set1_ps(PE_GELU_FAST_INV_W)));
+    __m512 p = _mm512_permutexvar_ps(i, k[3]);
+    p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(i, k[2]));
+    p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(i, k[1]));
+    p = _mm512_fmadd_ps(p, t, _mm512_permutexvar_ps(i, k[0]));
+    return _mm512_add_ps(_mm512_max_ps(x, _mm512_setzero_ps()), p);
+}
+
 /* x / (1 + e^-x); exp512 saturates, so large |x| gives x or -0. */
 INLINE __m512 silu512(__m512 x) {
     __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), x));
@@ -98,6 +116,8 @@ INLINE __m512 silu512(__m512 x) {
  * loop. */
 static inline void pe_tile_store512(const float *tile, int mr, int ncols, const float *rs, float *C,
                                     int ldc, const pe_epilogue *ep, int m, int n) {
+    __m512 gk[4];
+    gelu_fast_k512(gk);
     for (int c0 = 0; c0 < ncols; c0 += 16) {
         __mmask16 mk = lanes16(ncols - c0);
         __m512 bias = _mm512_setzero_ps(), gamma = _mm512_set1_ps(1.0f);
@@ -113,7 +133,8 @@ static inline void pe_tile_store512(const float *tile, int mr, int ncols, const 
         for (int r = 0; r < mr; r++) {
             __m512 v = _mm512_load_ps(tile + r * 32 + c0);
             v = rs ? _mm512_fmadd_ps(v, _mm512_set1_ps(rs[r]), bias) : _mm512_add_ps(v, bias);
-            if (gelu) v = gelu512(v);
+            if (gelu == PE_GELU_EXACT) v = gelu512(v);
+            if (gelu == PE_GELU_FAST) v = gelu_fast512(v, gk);
             if (glu) v = _mm512_mul_ps(silu512(v), _mm512_maskz_loadu_ps(mk, glu + (size_t)r * ep->ldg));
             if (res) v = _mm512_fmadd_ps(gamma, v,
                                          _mm512_maskz_loadu_ps(mk, res + (size_t)r * ep->ldr));

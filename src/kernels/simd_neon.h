@@ -154,6 +154,33 @@ INLINE void gelu4_neon(float32x4_t v[4]) {
     }
 }
 
+/* pe_gelu_fast_ref of 4 vectors, in place: each coefficient of the
+ * interval is a byte lookup (TBL, 4 registers) into its 16 entries of
+ * pe_gelu_fast_k, with byte indices 4i .. 4i + 3 for interval i.  FCVTZU
+ * turns a NaN into 0 (interval 0) and FMIN keeps it NaN. */
+INLINE void gelu_fast4_neon(float32x4_t v[4]) {
+    const uint8_t *k = (const uint8_t *)(const void *)pe_gelu_fast_k;
+    float32x4_t t[4], p[4];
+    uint8x16_t b[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        t[j] = vminq_f32(vdupq_n_f32(PE_GELU_FAST_T), vabsq_f32(v[j]));
+        const uint32x4_t i = vcvtq_u32_f32(vmulq_n_f32(t[j], PE_GELU_FAST_INV_W));
+        b[j] = vreinterpretq_u8_u32(vmlaq_n_u32(vdupq_n_u32(0x03020100u), i, 0x04040404u));
+    }
+    const uint8x16x4_t k3 = vld1q_u8_x4(k + 3 * 64);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) p[j] = vreinterpretq_f32_u8(vqtbl4q_u8(k3, b[j]));
+#pragma GCC unroll 3
+    for (int c = 2; c >= 0; c--) {
+        const uint8x16x4_t kc = vld1q_u8_x4(k + c * 64);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) p[j] = vfmaq_f32(vreinterpretq_f32_u8(vqtbl4q_u8(kc, b[j])), p[j], t[j]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) v[j] = vaddq_f32(vmaxq_f32(v[j], vdupq_n_f32(0.0f)), p[j]);
+}
+
 /* silu(x) = x / (1 + e^-x), as silu512 (SwiGLU's gate). */
 INLINE float32x4_t silu_neon(float32x4_t x) {
     return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(x))));
@@ -191,7 +218,8 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
             v[c] = vld1q_f32(tile + r * PE_GEMM_NR + 4 * c);
             v[c] = rs ? vfmaq_n_f32(bias[c], v[c], rs[r]) : vaddq_f32(v[c], bias[c]);
         }
-        if (gelu) gelu4_neon(v);
+        if (gelu == PE_GELU_EXACT) gelu4_neon(v);
+        if (gelu == PE_GELU_FAST) gelu_fast4_neon(v);
         if (ncols == PE_GEMM_NR && !glu) { /* the common case, unrolled: v stays in registers */
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {

@@ -403,7 +403,8 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
      * (fc_up first, then fc gates it in place); its int8 rows for proj */
     row_post hid = {0};
     post_quant(c, &hid, QA_HID, T, M, &b->proj, NULL);
-    pe_epilogue act = {.gelu = 1};
+    /* int8 rows carry ~1/254 of a row's range: the cheap GELU is far inside that */
+    pe_epilogue act = {.gelu = is_quant(&b->fc) ? PE_GELU_FAST : PE_GELU_EXACT};
     if (b->fc_up.n) {
         linear_rows(c, r, c->h, W, &b->fc_up, QA_NORM, 1, c->mlp, M, NULL, NULL);
         act = (pe_epilogue){.glu = c->mlp, .ldg = M};
