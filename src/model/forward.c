@@ -735,7 +735,7 @@ static void pool_one(pe_ctx *c, const float *x, int T, float *emb) {
                         c->h + h * dh, W, 1, T, dh, 1.0f / sqrtf((float)dh), 0, 0, c->att_scratch);
     linear(c, c->h, W, &m->pool_out, a, W, 1, NULL);
     c->k->layernorm(a, W, y, W, 1, W, m->pool_ln_w, m->pool_ln_b, 1e-5f);
-    pe_epilogue act = {.gelu = 1};
+    pe_epilogue act = {.gelu = PE_GELU_EXACT};
     linear(c, y, W, &m->pool_fc, hid, m->pool_fc.n, 1, &act);
     pe_epilogue res = {.residual = a, .ldr = W};
     linear(c, hid, m->pool_fc.n, &m->pool_proj, y, W, 1, &res);
