@@ -40,7 +40,12 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # baseline so one binary runs on any x86-64 (dispatch happens at run time).
 AVX2_FLAGS   := -mavx2 -mfma -mf16c
 AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
-VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni
+# GCC's partial-redundancy elimination hoists the q8 tile's activation
+# broadcasts across its unrolled k loop and so spills most of its 24
+# accumulators every 32 k; without it they stay in registers (q8 GEMM
+# 1.25-1.55x, bench/bench_kernels).  Clang has no such flag (nor the spills).
+NO_TREE_PRE  := $(shell $(CC) -fno-tree-pre -c -x c /dev/null -o /dev/null 2>/dev/null && echo -fno-tree-pre)
+VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni $(NO_TREE_PRE)
 # ARM64: NEON is baseline ARMv8.0; the dot-product and i8mm files get the
 # extensions they use and are only reached after HWCAP says the CPU has them.
 NEON_FLAGS    := -march=armv8-a

@@ -1,7 +1,8 @@
 /* Single-thread kernel benchmark: GEMM at the shapes of PE-Core-T16-384,
  * S16-384 and B16-224, and attention for one head at T = 577 and 197, dh =
- * 64.  Prints the median of several timed runs and its share of the FMA
- * peak loop (measured once before, on the same thread).
+ * 64, then the q8 GEMM (int8 sets) at T16 and B16 shapes.  Prints the
+ * median of several timed runs and its share of the FMA (int8) peak loop
+ * (measured once before, on the same thread).
  *
  * Build (from the repository root, after `make lib`):
  *   cc -std=c11 -D_GNU_SOURCE -O2 -Iinclude -Isrc bench/bench_kernels.c \
@@ -11,6 +12,7 @@
  * Time is the thread's CPU time, so that other processes sharing the cores
  * inflate the numbers less (they still evict caches). */
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "kernels/peak.h"
 
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #define RUNS 9
 
 static double peak_gflops; /* of the FMA loop of the set benched, 0 if none */
+static double peak_int8;   /* pe_measure_peak_int8_gops(1) */
 
 static double now(void) {
     struct timespec ts;
@@ -75,7 +78,7 @@ typedef struct gemm_arg {
 
 static void run_gemm(void *p) {
     const gemm_arg *g = p;
-    pe_epilogue ep = { g->bias, g->gelu, NULL, NULL, 0 };
+    pe_epilogue ep = {.bias = g->bias, .gelu = g->gelu};
     g->ks->gemm(g->A, g->K, g->Wp, g->N, g->K, g->C, g->N, 0, g->M, 0, g->N, &ep);
 }
 
@@ -92,6 +95,47 @@ static void bench_gemm(const pe_kernels *ks, const char *what, int M, int K, int
     if (peak_gflops > 0) printf("  %4.1f%% of peak", 100.0 * gf / peak_gflops);
     printf("\n");
     free(A); free(W); free(Wp); free(bias); free(C);
+}
+
+typedef struct qgemm_arg {
+    const pe_qkernels *qk;
+    const pe_qact *qa;
+    const void *Wp;
+    const float *bias;
+    float *C;
+    int M, N, K, gelu;
+} qgemm_arg;
+
+/* As forward.c's row tasks: blocks of 64 rows, every column. */
+static void run_qgemm(void *p) {
+    const qgemm_arg *g = p;
+    pe_epilogue ep = {.bias = g->bias, .gelu = g->gelu};
+    for (int m0 = 0; m0 < g->M; m0 += 64)
+        g->qk->gemm_q(g->qa, g->Wp, g->K, g->C, g->N, m0, g->M < m0 + 64 ? g->M : m0 + 64, 0, g->N, &ep,
+                      PE_WT_Q8);
+}
+
+/* The q8 GEMM (int8 activations quantized once, outside the timing), with
+ * the int8 forward pass's GELU; its share of the int8 peak loop. */
+static void bench_qgemm(const pe_qkernels *qk, const char *what, int M, int K, int N, int gelu) {
+    float *A = aligned_floats((size_t)M * K), *W = aligned_floats((size_t)N * K);
+    float *bias = aligned_floats((size_t)N), *C = aligned_floats((size_t)M * N);
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    void *Wp = aligned_floats(pe_qpack_bytes(PE_WT_Q8, N, K) / sizeof(float) + 1);
+    for (int p = 0; p * PE_GEMM_NR < N; p++)
+        pe_qpack_panel(PE_WT_Q8, (uint8_t *)Wp + p * pb, W + (size_t)p * PE_GEMM_NR * K,
+                       N - p * PE_GEMM_NR < PE_GEMM_NR ? N - p * PE_GEMM_NR : PE_GEMM_NR, K, K);
+    void *mem = aligned_floats(pe_qact_bytes(M, K) / sizeof(float) + 1);
+    pe_qact qa = pe_qact_bind(mem, M, K);
+    qa.bsum = NULL;
+    qk->quantize_rows(A, K, K, 0, M, &qa);
+    qgemm_arg g = {qk, &qa, Wp, bias, C, M, N, K, gelu ? PE_GELU_FAST : PE_GELU_NONE};
+    double best, gops = median_rate(run_qgemm, &g, 2.0 * M * N * K, &best) * 1e-9;
+    printf("%-10s q8 %-9s M=%4d K=%4d N=%4d%s  %6.1f GOP/s (best %6.1f)", qk->name, what, M, K, N,
+           gelu ? " +gelu" : "      ", gops, best * 1e-9);
+    if (peak_int8 > 0) printf("  %4.1f%% of int8 peak", 100.0 * gops / peak_int8);
+    printf("\n");
+    free(A); free(W); free(Wp); free(bias); free(C); free(mem);
 }
 
 typedef struct att_arg {
@@ -160,6 +204,17 @@ static void bench_set(const pe_kernels *ks) {
     bench_gemm(ks, "B16 fc2", 197, 3072, 768, 0);
     bench_attention(ks, 577, 64);
     bench_attention(ks, 197, 64);
+    const pe_qkernels *qk = pe_qkernels_by_name(ks->name);
+    if (!qk || !strcmp(ks->name, "scalar")) return;
+    peak_int8 = pe_measure_peak_int8_gops(1);
+    printf("%-10s int8 peak loop %.1f GOP/s\n", qk->name, peak_int8);
+    bench_qgemm(qk, "T16 qkv", 577, 192, 576, 0);
+    bench_qgemm(qk, "T16 fc1", 577, 192, 768, 1);
+    bench_qgemm(qk, "T16 fc2", 577, 768, 192, 0);
+    bench_qgemm(qk, "B16 qkv", 197, 768, 2304, 0);
+    bench_qgemm(qk, "B16 proj", 197, 768, 768, 0);
+    bench_qgemm(qk, "B16 fc1", 197, 768, 3072, 1);
+    bench_qgemm(qk, "B16 fc2", 197, 3072, 768, 0);
 }
 
 int main(int argc, char **argv) {
