@@ -21,7 +21,7 @@ endif
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
 ifndef HAVE_X86
-  LIB_SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c,$(LIB_SRC))
+  LIB_SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c %_amx.c,$(LIB_SRC))
 endif
 ifndef HAVE_ARM64
   LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c,$(LIB_SRC))
@@ -46,6 +46,7 @@ AVX512_FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c
 # 1.25-1.55x, bench/bench_kernels).  Clang has no such flag (nor the spills).
 NO_TREE_PRE  := $(shell $(CC) -fno-tree-pre -c -x c /dev/null -o /dev/null 2>/dev/null && echo -fno-tree-pre)
 VNNI_FLAGS   := $(AVX512_FLAGS) -mavx512vnni $(NO_TREE_PRE)
+AMX_FLAGS    := $(VNNI_FLAGS) -mamx-tile -mamx-int8
 # ARM64: NEON is baseline ARMv8.0; the dot-product and i8mm files get the
 # extensions they use and are only reached after HWCAP says the CPU has them.
 NEON_FLAGS    := -march=armv8-a
@@ -68,6 +69,10 @@ $(BUILD)/obj/%_avx512.o: %_avx512.c
 $(BUILD)/obj/%_vnni.o: %_vnni.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(VNNI_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%_amx.o: %_amx.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(AMX_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%_neon.o: %_neon.c
 	@mkdir -p $(dir $@)

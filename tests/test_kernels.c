@@ -769,7 +769,7 @@ static void test_peak_int8(void) {
     pid_t pid = fork();
     if (pid == 0) {
         const char *isa = pe_kernel_isa(), *q = pe_qkernels_get()->name;
-        int dot = !strcmp(q, "avx512vnni") || !strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm");
+        int dot = !strcmp(q, "avx512vnni") || !strcmp(q, "avx512amx") || !strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm");
         double gops = pe_measure_peak_int8_gops(1);
         printf("int8 dot-product peak: %.1f GOP/s (%s, %s)\n", gops, isa, q);
         fflush(stdout);

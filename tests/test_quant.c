@@ -140,7 +140,7 @@ static void test_pack(void) {
  * row scales. */
 static void test_attention_packs(void) {
     static const int shapes[][2] = {{1, 1}, {31, 17}, {32, 16}, {33, 24}, {577, 64}, {70, 3}};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int T = shapes[si][0], n = shapes[si][1], ld = n + 5;
         float *W = xalloc((size_t)T * ld * sizeof(float));
@@ -196,7 +196,7 @@ static void test_attention_packs(void) {
  * row sum and scale consistent. */
 static void test_softmax_q8(void) {
     static const int ns[] = {1, 7, 16, 31, 33, 577};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
         const int n = ns[c];
         float *x0 = xalloc((size_t)n * sizeof(float)), *x = xalloc((size_t)n * sizeof(float));
@@ -234,7 +234,7 @@ static void test_softmax_q8(void) {
  * turns that row's (column's) outputs into NaN, as float would, with no
  * out-of-range code or sum; the other rows are untouched. */
 static void test_nonfinite(void) {
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot", "neon-i8mm"};
+    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     enum { M = 3, K = 40 };
     float A[M * K];
     for (int i = 0; i < M * K; i++) A[i] = rng_float(-1, 1);
@@ -330,7 +330,7 @@ static void test_nonfinite_source(void) {
 
 /* ------------------------------------------------------------ kernels */
 
-static const pe_qkernels *sets[6];
+static const pe_qkernels *sets[8];
 static int n_sets;
 
 typedef struct shape { int M, N, K, m0, m1, n0, n1; } shape;
@@ -341,6 +341,9 @@ static const shape shapes[] = {
     {1, 512, 192, 0, 1, 0, 512}, {61, 40, 61, 0, 61, 0, 40},
     /* every row tail of the 4- and 5-row ARM tiles */
     {3, 16, 32, 0, 3, 0, 16},    {14, 24, 96, 0, 14, 0, 24},
+    /* AMX: 32- and 16-row tiles with a row tail, a panel pair and a single
+     * panel, column tails; an odd number of 32-slices (VNNI) */
+    {50, 70, 256, 1, 50, 16, 70}, {96, 33, 64, 0, 96, 0, 33}, {40, 32, 96, 0, 40, 0, 32},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,
@@ -607,8 +610,8 @@ static void test_round_trip(void) {
 int main(void) {
     rng_seed(0x243f6a8885a308d3ull);
     /* level names and set names; a set several levels share is tested once */
-    const char *names[] = {"avx512vnni", "avx2", "neon-i8mm", "neon-dot", "neon", "scalar"};
-    for (int i = 0; i < 6; i++) {
+    const char *names[] = {"avx512amx", "avx512vnni", "avx2", "neon-i8mm", "neon-dot", "neon", "scalar"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         const pe_qkernels *q = pe_qkernels_by_name(names[i]);
         int seen = 0;
         for (int j = 0; j < n_sets; j++) seen |= sets[j] == q;

@@ -58,6 +58,33 @@ static int x86_avx512vnni(void) {
     return x86_avx512() && __builtin_cpu_supports("avx512vnni");
 }
 
+/* AMX-TILE and AMX-INT8 (cpuid leaf 7: EDX bits 24, 25), and Linux's
+ * permission to use the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM,
+ * asked once for the process; an OS that does not grant it gets VNNI). */
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+static int amx_granted;
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static void amx_request(void) {
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    amx_granted = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+#endif
+
+static int x86_avx512amx(void) {
+    unsigned a, b, c, d;
+    if (!x86_avx512vnni() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) ||
+        !(d & (1u << 25)))
+        return 0;
+#if defined(__linux__)
+    pthread_once(&amx_once, amx_request);
+    return amx_granted;
+#else
+    return 0;
+#endif
+}
+
 static int x86_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && x86_f16c();
@@ -121,6 +148,7 @@ static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
  * int8 set first) and the first supported entry of a name wins. */
 static const isa_level levels[] = {
 #ifdef PE_HAVE_X86
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_amx, x86_avx512amx, "AVX-512"},
     {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, x86_avx512vnni, "AVX-512"},
     {"avx512", &pe_kernels_avx512, &pe_qkernels_avx2, x86_avx512, "AVX-512"},
     {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, x86_avx2, "AVX2+FMA+F16C"},

@@ -36,6 +36,7 @@ static loop_fn pick_loop(void) {
  * (its int8 GEMMs then widen to int16/int32 and have no single peak). */
 static loop_fn pick_int8_loop(void) {
 #if defined(__x86_64__)
+    if (!strcmp(pe_qkernels_get()->name, "avx512amx")) return pe_peak_loop_amx;
     if (!strcmp(pe_qkernels_get()->name, "avx512vnni")) return pe_peak_loop_vnni;
 #elif defined(__aarch64__)
     const char *isa = pe_kernel_isa();

@@ -10,6 +10,7 @@ double pe_peak_loop_avx2(long iters);
 double pe_peak_loop_neon(long iters);
 /* The same for int8 dot products (2 operations per multiply-add). */
 double pe_peak_loop_vnni(long iters);
+double pe_peak_loop_amx(long iters);     /* in qgemm_amx.c, beside its tile configuration */
 double pe_peak_loop_neondot(long iters);
 
 #endif

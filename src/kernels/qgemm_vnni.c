@@ -396,3 +396,13 @@ const pe_qkernels pe_qkernels_vnni = {
     .softmax_q8 = softmax_q8_vnni,
     .pack_q8_t = pack_q8_t_vnni,
 };
+
+/* The same with the q8 GEMM on AMX tiles (qgemm_amx.c). */
+const pe_qkernels pe_qkernels_amx = {
+    .name = "avx512amx",
+    .gemm_half = gemm_half,
+    .quantize_rows = quantize_rows_vnni,
+    .gemm_q = pe_gemm_q_amx,
+    .softmax_q8 = softmax_q8_vnni,
+    .pack_q8_t = pack_q8_t_vnni,
+};

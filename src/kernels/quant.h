@@ -158,12 +158,19 @@ typedef struct pe_qkernels {
     void (*pack_q8_t)(void *dst, const float *W, int ldw, int T, int n);
 } pe_qkernels;
 
+/* The AMX-INT8 gemm_q of pe_qkernels_amx (qgemm_amx.c); what the tiles do
+ * not take goes to pe_qkernels_vnni's.  Only on CPUs (and kernels) that
+ * grant AMX (dispatch.c). */
+void pe_gemm_q_amx(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t);
+
 /* The scalar pack_q8_t, shared by the sets without their own. */
 void pe_pack_q8_t_ref(void *dst, const float *W, int ldw, int T, int n);
 
 extern const pe_qkernels pe_qkernels_scalar;
 extern const pe_qkernels pe_qkernels_avx2;
 extern const pe_qkernels pe_qkernels_vnni;
+extern const pe_qkernels pe_qkernels_amx;   /* vnni with an AMX-INT8 q8 GEMM */
 extern const pe_qkernels pe_qkernels_neon;
 extern const pe_qkernels pe_qkernels_neondot;
 extern const pe_qkernels pe_qkernels_i8mm;
