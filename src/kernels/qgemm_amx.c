@@ -10,7 +10,7 @@
  * int32 sums are those of the VNNI kernel (s8 x u8 over the row, minus 128
  * times the row's code sum), converted and scaled the same way, so the
  * outputs are bit-identical to it.  What the tiles cannot take (q4, a K of
- * an odd number of 32-slices, fewer than 16 rows) runs on the VNNI kernel. */
+ * an odd number of 32-slices) runs on the VNNI kernel. */
 #include "peak.h"
 #include "quant.h"
 #include "simd_avx512.h"
@@ -35,20 +35,25 @@ typedef struct tile_config {
     uint8_t rows[16];
 } tile_config;
 
-/* Every tile 16 rows of 64 bytes: C [16 rows, 16 int32], A [16 rows, 64 k],
- * B [16 k/4, 16 columns x 4]. */
-static const tile_config config __attribute__((aligned(64))) = {
-    .palette = 1,
-    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
-    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
-};
+/* Tiles of 64 bytes a row: C [rows, 16 int32], A [rows, 64 k], B [16 k/4,
+ * 16 columns x 4], for blocks of `rows` activation rows (the first row
+ * tile up to 16, the second the rest). */
+static tile_config config_for(int rows) {
+    tile_config c = {.palette = 1};
+    for (int i = 0; i < 8; i++) c.colsb[i] = 64;
+    c.rows[C00] = c.rows[C01] = c.rows[A0] = (uint8_t)(rows < 16 ? rows : 16);
+    c.rows[C10] = c.rows[C11] = c.rows[A1] = (uint8_t)(rows > 16 ? rows - 16 : 16);
+    c.rows[B0] = c.rows[B1] = 16;
+    return c;
+}
 
-/* Rows [m, m + 16 * rt) (rt 1 or 2) x panels p, p + 1 (np 1 or 2) -> C,
- * through the epilogue. */
-static void amx_block(const pe_qact *qa, const uint8_t *w, size_t pstride, int nb, int m, int rt,
+/* Rows [m, m + rows) (1..32, as configured) x panels p, p + 1 (np 1 or 2)
+ * -> C, through the epilogue. */
+static void amx_block(const pe_qact *qa, const uint8_t *w, size_t pstride, int nb, int m, int rows,
                       int np, float *C, int ldc, int n, int ncols, const pe_epilogue *ep) {
     const int8_t *a = qa->q + (size_t)m * qa->ldq;
     const size_t lda = (size_t)qa->ldq, ld16 = 16 * lda;
+    const int rt = rows > 16 ? 2 : 1;
     _tile_zero(C00);
     _tile_zero(C01);
     _tile_zero(C10);
@@ -75,7 +80,7 @@ static void amx_block(const pe_qact *qa, const uint8_t *w, size_t pstride, int n
     _tile_stored(C11, acc + 16 * 32 + 16, 128);
     const __m512 d0 = _mm512_loadu_ps(w), d1 = np > 1 ? _mm512_loadu_ps(w + pstride) : d0;
     float tile[32 * 32] __attribute__((aligned(64)));
-    for (int r = 0; r < 16 * rt; r++) {
+    for (int r = 0; r < rows; r++) {
         const __m512i off = _mm512_set1_epi32(-128 * qa->rsum[m + r]);
         __m512i s0 = _mm512_add_epi32(off, _mm512_load_si512(acc + r * 32));
         __m512i s1 = _mm512_add_epi32(off, _mm512_load_si512(acc + r * 32 + 16));
@@ -83,36 +88,43 @@ static void amx_block(const pe_qact *qa, const uint8_t *w, size_t pstride, int n
         _mm512_store_ps(tile + r * 32 + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(s1), d1));
     }
     /* pe_tile_store512 takes at most 32 rows of 32 columns */
-    pe_tile_store512(tile, 16 * rt, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+    pe_tile_store512(tile, rows, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
 }
 
-void pe_gemm_q_amx(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                       int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const int nb = qa->ldq / PE_QK;
-    const int m16 = m0 + (m1 - m0) / 16 * 16; /* rows the tiles take */
-    if (t != PE_WT_Q8 || nb % 2 || m16 == m0 || n1 <= n0) {
-        pe_qkernels_vnni.gemm_q(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
-        return;
-    }
-    const uint8_t *Wp = Wv;
-    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+/* Blocks of `rows` rows from m0 to m1 (a multiple of them) over every panel
+ * pair of [n0, n1), panels outer so a pair's weights serve all blocks. */
+static void amx_rows(const pe_qact *qa, const uint8_t *Wp, size_t pstride, int nb, int m0, int m1,
+                     int rows, float *C, int ldc, int n0, int n1, const pe_epilogue *ep) {
+    const tile_config cfg __attribute__((aligned(64))) = config_for(rows);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    _tile_loadconfig(&config);
+    _tile_loadconfig(&cfg);
     for (int p = p0; p < p1; p += 2) {
         const int np = p1 - p < 2 ? p1 - p : 2, n = p * PE_GEMM_NR;
         const int ncols = n1 - n < np * PE_GEMM_NR ? n1 - n : np * PE_GEMM_NR;
-        for (int m = m0; m < m16; m += 32)
-            amx_block(qa, Wp + (size_t)p * pstride, pstride, nb, m, m16 - m >= 32 ? 2 : 1, np, C, ldc,
-                      n, ncols, ep);
+        for (int m = m0; m < m1; m += rows)
+            amx_block(qa, Wp + (size_t)p * pstride, pstride, nb, m, rows, np, C, ldc, n, ncols, ep);
     }
+}
+
+void pe_gemm_q_amx(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const int nb = qa->ldq / PE_QK;
+    if (t != PE_WT_Q8 || nb % 2 || m1 <= m0 || n1 <= n0) {
+        pe_qkernels_vnni.gemm_q(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
+        return;
+    }
+    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    const int m32 = m0 + (m1 - m0) / 32 * 32; /* 32-row blocks, then the rest as one */
+    if (m32 > m0) amx_rows(qa, Wv, pstride, nb, m0, m32, 32, C, ldc, n0, n1, ep);
+    if (m32 < m1) amx_rows(qa, Wv, pstride, nb, m32, m1, m1 - m32, C, ldc, n0, n1, ep);
     _tile_release(); /* no tile state for the OS to save between calls */
-    if (m16 < m1) pe_qkernels_vnni.gemm_q(qa, Wv, K, C, ldc, m16, m1, n0, n1, ep, t);
 }
 
 /* The int8 peak of the tile unit (peak.c): four independent TDPBSUD, 16 x
  * 16 x 64 multiply-adds each. */
 double pe_peak_loop_amx(long iters) {
-    _tile_loadconfig(&config);
+    const tile_config cfg __attribute__((aligned(64))) = config_for(32);
+    _tile_loadconfig(&cfg);
     _tile_zero(A0);
     _tile_zero(B0);
     _tile_zero(C00);
