@@ -259,11 +259,10 @@ typedef struct qatt_job {
     const pe_qkernels *qk;
     float *qkv;         /* [nimg * T, 3W], Q and K rotated in place when cs */
     float *out;         /* [nimg * T, W] */
-    row_blocks r;
-    int T, W, dh, heads;
+    row_blocks r;       /* r.nimg images of r.T tokens */
+    int W, dh, heads;
     float scale;
     const float *cs;    /* RoPE table [T, dh] or NULL */
-    int nimg;           /* images of T tokens each */
     const row_post *post; /* on out's rows: their int8 rows for the output projection */
 } qatt_job;
 
@@ -288,13 +287,13 @@ static uint8_t *qatt_head(const qatt_job *j, int img, int h) {
 }
 
 static uint8_t *qatt_thread(const qatt_job *j, int thread) {
-    return qatt_head(j, j->nimg, 0) + (size_t)thread * j->c->qatt_thread;
+    return qatt_head(j, j->r.nimg, 0) + (size_t)thread * j->c->qatt_thread;
 }
 
 /* Per image (outermost): row tasks (row chunks outer, heads inner), then
  * value tasks: per head ceil(T / QATT_ROWS) of the first kind and
  * ceil(dh / 16) of the second. */
-static int qatt_row_tasks(const qatt_job *j) { return (j->T + QATT_ROWS - 1) / QATT_ROWS; }
+static int qatt_row_tasks(const qatt_job *j) { return (j->r.T + QATT_ROWS - 1) / QATT_ROWS; }
 static int qatt_value_tasks(const qatt_job *j) { return (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR; }
 
 /* A row task rotates (RoPE) and quantizes QATT_ROWS queries and keys of a
@@ -302,7 +301,7 @@ static int qatt_value_tasks(const qatt_job *j) { return (j->dh + PE_GEMM_NR - 1)
  * head's values over all tokens. */
 static void qatt_pack_task(void *arg, int task, int thread) {
     const qatt_job *j = arg;
-    const int T = j->T, dh = j->dh, ld = 3 * j->W, rtasks = qatt_row_tasks(j) * j->heads;
+    const int T = j->r.T, dh = j->dh, ld = 3 * j->W, rtasks = qatt_row_tasks(j) * j->heads;
     const int img = task / (rtasks + qatt_value_tasks(j) * j->heads);
     task %= rtasks + qatt_value_tasks(j) * j->heads;
     const int h = task < rtasks ? task % j->heads : (task - rtasks) / qatt_value_tasks(j);
@@ -336,7 +335,7 @@ static void qatt_task(void *arg, int task, int thread) {
     int r0, r1;
     row_range(j->r, task, &r0, &r1);
     if (r1 <= r0) return;
-    const int T = j->T, dh = j->dh, img = r0 / T, q0 = r0 - img * T, nq = r1 - r0;
+    const int T = j->r.T, dh = j->dh, img = r0 / T, q0 = r0 - img * T, nq = r1 - r0;
     uint8_t *tp = qatt_thread(j, thread);
     float *S = (float *)(void *)tp;
     pe_qact qp = pe_qact_bind(tp + qatt_scores_bytes(T), nq, T);
@@ -354,8 +353,8 @@ static void qatt_task(void *arg, int task, int thread) {
 
 static void qattention(pe_ctx *c, row_blocks r, float *qkv, float *out, const pe_tower *tw, const float *cs,
                        const row_post *post) {
-    qatt_job j = {c, c->qk, qkv, out, r, r.T, tw->width, tw->head_dim, tw->heads,
-                  1.0f / sqrtf((float)tw->head_dim), cs, r.nimg, post};
+    qatt_job j = {c, c->qk, qkv, out, r, tw->width, tw->head_dim, tw->heads,
+                  1.0f / sqrtf((float)tw->head_dim), cs, post};
     pe_pool_run(c->pool, qatt_pack_task, &j,
                 r.nimg * tw->heads * (qatt_row_tasks(&j) + qatt_value_tasks(&j)));
     pe_pool_run(c->pool, qatt_task, &j, row_tasks(r));
@@ -384,14 +383,16 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
     row_post rope = {.rope = cs, .heads = tw->heads, .dh = tw->head_dim};
     linear_rows(c, r, c->h, W, &b->qkv, QA_NORM, 1, c->qkv, 3 * W, NULL, cs && !qatt ? &rope : NULL);
 
-    row_post att = {0};
-    int ready = post_quant(c, &att, QA_HID, T, W, &b->out, NULL);
+    /* int8 attention owns whole rows and quantizes them for out; the float
+     * one splits a row's heads over tasks, so out quantizes its own rows */
+    int ready = 0;
     if (qatt) {
+        row_post att = {0};
+        ready = post_quant(c, &att, QA_HID, T, W, &b->out, NULL);
         qattention(c, r, c->qkv, c->h, tw, cs, &att); /* rotates while it packs */
     } else {
         attn_job j = {c, c->qkv, c->h, r, W, tw->heads, tw->head_dim, causal};
         pe_pool_run(c->pool, attn_task, &j, row_tasks(r) * tw->heads);
-        ready = 0; /* heads of a row are apart: out quantizes its own rows */
     }
 
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
