@@ -1,10 +1,9 @@
 #include "cpu.h"
 
-#include "threadpool.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef __linux__
 #include <sched.h>
@@ -14,6 +13,11 @@ int pe_cpuset_count(const pe_cpuset *s) {
     int n = 0;
     for (int w = 0; w < PE_CPU_MAX / 64; w++) n += __builtin_popcountll(s->bits[w]);
     return n;
+}
+
+int pe_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
 }
 
 /* One unsigned number from a sysfs file; 0 when absent or unreadable. */

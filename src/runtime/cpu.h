@@ -18,6 +18,9 @@ static inline int pe_cpuset_has(const pe_cpuset *s, int cpu) {
 static inline void pe_cpuset_add(pe_cpuset *s, int cpu) { s->bits[cpu / 64] |= 1ull << (cpu % 64); }
 int pe_cpuset_count(const pe_cpuset *s);
 
+/* Number of online CPUs (>= 1, at most 256: the pool's limit). */
+int pe_cpu_count(void);
+
 /* The CPUs `mode` picks among the online ones of the sysfs tree at root
  * (normally "/sys/devices/system/cpu"; the tests pass fake trees) that are
  * also in allowed (NULL: no restriction; a restriction that leaves none is

@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sched.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -93,11 +92,6 @@ static void *worker_main(void *varg) {
         atomic_fetch_sub_explicit(&p->active, 1, memory_order_release);
     }
     return NULL;
-}
-
-int pe_cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (n > 256 ? 256 : (int)n);
 }
 
 pe_status pe_pool_create(int n_threads, pe_pool **out) { return pe_pool_create_on(n_threads, NULL, out); }

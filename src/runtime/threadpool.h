@@ -25,7 +25,4 @@ pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out);
 void pe_pool_free(pe_pool *p);
 void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks);
 
-/* Number of online CPUs (>= 1). */
-int pe_cpu_count(void);
-
 #endif
