@@ -50,14 +50,16 @@ build/pecore bench -m "$OUT/vision-q8.safetensors" --runs 10
 echo
 echo "live stream: a 9 s clip of the sample photos (3 s each), played in real time as"
 echo "640x480 NV12 (ffmpeg -re ... -f rawvideo -) into pecore stream with a gallery of them:"
-# The q8 model above when MODEL was given, else the golden T16 (real
-# weights) when it is beside the clone, else the synthetic q8.
+# The q8 model above when MODEL was given, else the golden T16 when it is
+# beside the clone (seeded synthetic weights too, ../shared/golden/README.md,
+# but the reference model of the golden tests), else the synthetic q8.
 SMODEL="$OUT/vision-q8.safetensors"
 if [ -n "$MODEL_GIVEN" ]; then
     echo "(model: the q8 copy of $MODEL_GIVEN)"
 elif [ -f "$GOLDEN/models/pe-core-t16-384.safetensors" ]; then
     SMODEL="$GOLDEN/models/pe-core-t16-384.safetensors"
-    echo "(model: the golden PE-Core-T16-384, real weights)"
+    echo "(model: the golden PE-Core-T16-384: seeded synthetic weights, not a trained model;"
+    echo " the gallery matches frames to the photos it holds, the pipeline and timings are real)"
 else
     echo "(model: the synthetic q8 T16 above: the labels are NOT meaningful, only the"
     echo " pipeline, the drops and the timings are real)"
