@@ -3,7 +3,7 @@
 #ifndef PE_CLASSIFIER_H
 #define PE_CLASSIFIER_H
 
-#include "cli.h"
+#include "options.h"
 
 typedef struct copts {
     const char *model, *out, *vocab, *raw, *protos, *gallery, *label;

@@ -1,4 +1,6 @@
 #include "cli.h"
+
+#include "image_io.h"
 #include "npy.h"
 
 #include <errno.h>
@@ -66,77 +68,6 @@ void cli_progress_done(void) {
     g_progress_shown = 0;
 }
 
-int cli_scan(int argc, char **argv, const char *allowed, const char *flags, const char **inputs,
-             int *n_inputs, cli_take_fn take, void *user) {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (*n_inputs == MAX_INPUTS) return cli_fail("too many inputs (max %d)", MAX_INPUTS);
-            inputs[(*n_inputs)++] = a;
-            continue;
-        }
-        char key[40];
-        snprintf(key, sizeof key, " %s ", a);
-        if (strlen(a) > 30 || !strstr(allowed, key))
-            return cli_fail("unknown option %s (see --help)", a);
-        const char *v = NULL;
-        if (!strstr(flags, key)) {
-            if (i + 1 >= argc) return cli_fail("option %s needs a value", a);
-            v = argv[++i];
-        }
-        if (take(user, a, v)) return 1;
-    }
-    return 0;
-}
-
-static int take_opt(void *user, const char *a, const char *v) {
-    opts *o = user;
-    int t = cli_frames_take(&o->fr, a, v);
-    if (t) return t < 0;
-    if (!strcmp(a, "--tokens")) o->kind = "tokens";
-    else if (!strcmp(a, "--output") && v && (!strcmp(v, "embedding") || !strcmp(v, "tokens") ||
-                                             !strcmp(v, "linear4")))
-        o->kind = v; /* embed's output kind; a file of that name needs -o */
-    else if (!strcmp(a, "--transform")) {
-        if (strcmp(v, "pe") && strcmp(v, "dinov2-eval"))
-            return cli_fail("--transform must be pe or dinov2-eval, not '%s'", v);
-        o->transform = v;
-    }
-    else if (!strcmp(a, "--vision-only")) o->vision_only = 1;
-    else if (!strcmp(a, "--json")) o->json = 1;
-    else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
-    else if (!strcmp(a, "--raw")) o->raw = v;
-    else if (!strcmp(a, "--frames")) o->frames = v;
-    else if (!strcmp(a, "--rgb-out")) o->rgb_out = v;
-    else if (!strcmp(a, "--arch")) o->arch = v;
-    else if (!strcmp(a, "--dtype")) o->dtype = v;
-    else if (!strcmp(a, "--crop")) {
-        if (strcmp(v, "squash") && strcmp(v, "center"))
-            return cli_fail("--crop must be squash or center, not '%s'", v);
-        o->crop = v;
-    } else if (!strcmp(a, "--size")) {
-        if (cli_parse_size(v, &o->height, &o->width))
-            return cli_fail("--size must be S or HxW with 1..16384, not '%s'", v);
-    } else if (!strcmp(a, "--threads")) {
-        if (cli_parse_int(v, 1, 256, &o->threads))
-            return cli_fail("--threads must be 1..256, not '%s'", v);
-    } else if (!strcmp(a, "--runs")) {
-        if (cli_parse_int(v, 1, 100000, &o->runs))
-            return cli_fail("--runs must be 1..100000, not '%s'", v);
-    } else if (!strcmp(a, "--batch")) {
-        if (cli_parse_int(v, 1, PE_MAX_BATCH, &o->batch))
-            return cli_fail("--batch must be 1..%d, not '%s'", PE_MAX_BATCH, v);
-    } else if (!strcmp(a, "--warmup")) {
-        if (cli_parse_int(v, 0, 100000, &o->warmup))
-            return cli_fail("--warmup must be 0..100000, not '%s'", v);
-    } else if (!strcmp(a, "--seed")) {
-        if (cli_parse_int(v, 0, 2147483647L, &o->seed))
-            return cli_fail("--seed must be 0..2147483647, not '%s'", v);
-    }
-    return 0;
-}
-
 void cli_preprocess(const char *transform, int height, int width, const char *crop,
                     const pe_model_info *in, pe_preprocess *pp) {
     pe_transform t = transform ? (!strcmp(transform, "dinov2-eval") ? PE_TRANSFORM_DINOV2_EVAL
@@ -152,23 +83,18 @@ void cli_image_filter(pe_preprocess *pp, pe_resample image_resample) {
     if (image_resample == PE_RESAMPLE_NEAREST) pp->resample = PE_RESAMPLE_NEAREST;
 }
 
-pe_output cli_output_kind(const opts *o, const pe_model_info *in) {
-    if (o->kind && !strcmp(o->kind, "tokens")) return PE_OUTPUT_TOKENS;
-    if (o->kind && !strcmp(o->kind, "linear4")) return PE_OUTPUT_LINEAR4;
-    if (o->kind) return PE_OUTPUT_EMBEDDING;
-    return in->pool == PE_POOL_NONE ? PE_OUTPUT_TOKENS : PE_OUTPUT_EMBEDDING;
-}
-
-int cli_parse(int argc, char **argv, const char *allowed, opts *o) {
-    memset(o, 0, sizeof *o);
-    o->warmup = -1; /* unset */
-    return cli_scan(argc, argv, allowed, " --tokens --json --vision-only" CLI_FRAME_FLAGS, o->inputs,
-                    &o->n_inputs, take_opt, o);
-}
-
-int cli_wants_help(int argc, char **argv) {
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+int cli_load_images(const char *const *paths, int n, const pe_preprocess *pp, float *x) {
+    const size_t per = (size_t)3 * pp->height * pp->width;
+    for (int i = 0; i < n; i++) {
+        img_buf img;
+        char err[512];
+        if (image_load(paths[i], &img, err, sizeof err)) return cli_fail("%s", err);
+        pe_preprocess ip = *pp;
+        cli_image_filter(&ip, img.resample);
+        pe_status s = pe_preprocess_image(&img.image, &ip, x + per * i, per);
+        image_free(&img);
+        if (s) return cli_fail_status(s, paths[i]);
+    }
     return 0;
 }
 

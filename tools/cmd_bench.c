@@ -1,6 +1,8 @@
 /* pecore bench: load time, first-image time, latency percentiles, throughput,
  * peak RSS and achieved GFLOP/s against the machine's measured FMA peak. */
 #include "cli.h"
+#include "commands.h"
+#include "options.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -2,6 +2,7 @@
  * tower and the classifiers of pecore.h ("classification"), public API only. */
 #include "classifier.h"
 #include "cli.h"
+#include "commands.h"
 #include "image_io.h"
 #include "npy.h"
 #include "pecore.h"
@@ -69,7 +70,7 @@ void copts_init(copts *o) {
     o->context_length = 77;
 }
 
-/* Strict parse (tools/cli.h cli_scan) with this file's options. */
+/* Strict parse (tools/options.h cli_scan) with this file's options. */
 static int cparse(int argc, char **argv, const char *allowed, copts *o) {
     copts_init(o);
     return cli_scan(argc, argv, allowed, " --json ", o->inputs, &o->n_inputs, copts_take, o);

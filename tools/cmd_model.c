@@ -1,6 +1,8 @@
 /* pecore convert and pecore verify: model files for apps that download
  * models — convert an official .pt once, check every download before use. */
 #include "cli.h"
+#include "commands.h"
+#include "options.h"
 #include "pecore.h"
 
 #include <stdlib.h>

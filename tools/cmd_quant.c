@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "image_io.h"
 #include "npy.h"
+#include "options.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
  * reports it); a second SIGINT kills at once. */
 #include "classifier.h"
 #include "cli.h"
+#include "commands.h"
 #include "frames.h"
 
 #include <errno.h>

@@ -30,6 +30,16 @@ int cli_frames_take(cli_frames *fr, const char *a, const char *v);
 /* The options every frame command accepts, for cli_scan's lists. */
 #define CLI_FRAME_OPTIONS " --pix-fmt --video-size --row-stride --yuv --rotate --mirror --crop-rect --yuv420-888 "
 #define CLI_FRAME_FLAGS " --mirror --yuv420-888 "
+/* Their --help lines. */
+#define CLI_FRAME_HELP                                                                        \
+    "  --pix-fmt nv12|nv21|i420|bgra|rgba|bgrx|rgbx|gray  (ffmpeg's yuv420p, bgr0, rgb0 too)\n" \
+    "  --video-size WxH        the buffer's size\n"                                           \
+    "  --row-stride N          bytes per luma (or packed) row; chroma rows padded alike\n"    \
+    "  --yuv bt601-limited|bt601-full|bt709-limited|bt709-full   (default bt601-limited)\n"   \
+    "  --rotate 0|90|180|270   clockwise degrees that make the frame upright\n"               \
+    "  --mirror                flip left-right after rotating\n"                              \
+    "  --crop-rect X,Y,W,H     in buffer coordinates, before rotation\n"                      \
+    "  --yuv420-888            describe the same bytes as Android's 3-plane YUV_420_888\n"
 /* Checks the options and computes the layout; 0, or 1 after an error line. */
 int cli_frames_setup(cli_frames *fr);
 /* The frame whose bytes start at data (fr->frame_bytes of them). */
