@@ -48,6 +48,11 @@ def pad(a, s):
 np.concatenate([pad(y, S), pad(u, cs), pad(v, cs)]).tofile(t + "/p.i420")
 uv = np.empty((ch, 2 * cw), np.uint8); uv[:, 0::2] = u; uv[:, 1::2] = v
 np.concatenate([pad(y, S), pad(uv, 2 * cs)]).tofile(t + "/p.nv12")
+# an odd luma stride (643): the interleaved plane at the same stride (the
+# default) or at 644; I420 planes at 330 instead of half of 648
+np.concatenate([pad(y, 643), pad(uv, 643)]).tofile(t + "/same.nv12")
+np.concatenate([pad(y, 643), pad(uv, 644)]).tofile(t + "/even.nv12")
+np.concatenate([pad(y, S), pad(u, 330), pad(v, 330)]).tofile(t + "/uv.i420")
 EOF
 ok $? "NV12, NV21 and padded copies of the I420 bytes"
 F="--video-size ${W}x$H"
@@ -59,6 +64,20 @@ emb --frames "$T/f.nv21" --pix-fmt nv21 --yuv420-888 $F -o "$T/888b.npy"; ok $? 
 emb --frames "$T/p.i420" --pix-fmt i420 --row-stride 648 $F -o "$T/pi420.npy"; ok $? "padded I420"
 emb --frames "$T/p.nv12" --pix-fmt nv12 --row-stride 648 $F -o "$T/pnv12.npy"; ok $? "padded NV12"
 for x in nv12 nv21 888a 888b pi420 pnv12; do same "$T/i420.npy" "$T/$x.npy" "$x gives the I420 embedding bit for bit"; done
+
+# --- chroma row stride: the same samples in the layouts written above, each
+# read with the flag that says its chroma stride
+emb --frames "$T/same.nv12" --pix-fmt nv12 --row-stride 643 $F -o "$T/same.npy"; ok $? "odd stride, chroma at the luma stride (default)"
+emb --frames "$T/even.nv12" --pix-fmt nv12 --row-stride 643 --uv-stride 644 $F -o "$T/even.npy"; ok $? "odd stride, --uv-stride 644"
+emb --frames "$T/same.nv12" --pix-fmt nv12 --row-stride 643 --uv-stride 643 $F -o "$T/same2.npy"; ok $? "odd stride, --uv-stride 643 said"
+emb --frames "$T/uv.i420" --pix-fmt i420 --row-stride 648 --uv-stride 330 $F -o "$T/uvi420.npy"; ok $? "I420, --uv-stride 330"
+for x in same even same2 uvi420; do same "$T/i420.npy" "$T/$x.npy" "$x gives the I420 embedding bit for bit"; done
+# a file of the other layout is a byte per chroma row off: not whole frames
+expect_fail "frame 1 is truncated (180 of" emb --frames "$T/even.nv12" --pix-fmt nv12 --row-stride 643 $F -o "$T/x.npy"
+expect_fail "--uv-stride 641 is less than a chroma row" emb --frames "$T/f.nv12" --pix-fmt nv12 $F --uv-stride 641 -o "$T/x.npy"
+expect_fail "--uv-stride applies to nv12, nv21 and i420" emb --frames "$T/f.bgra" --pix-fmt bgra $F --uv-stride 700 -o "$T/x.npy"
+expect_fail "--uv-stride must be" emb --frames "$T/f.nv12" --pix-fmt nv12 $F --uv-stride 0 -o "$T/x.npy"
+expect_fail "need --frames" emb --uv-stride 644 -o "$T/x.npy" "$T/up.png"
 
 # --- the frame's own RGB conversion, as PNG, gives its embedding exactly
 "$PE" preprocess --frames "$T/f.nv12" --pix-fmt nv12 $F --rgb-out "$T/own.png"; ok $? "preprocess --rgb-out"
@@ -166,5 +185,7 @@ expect_fail "need --frames" emb --pix-fmt nv12 -o "$T/x.npy" "$T/up.png"
 expect_fail "--yuv must be" emb --frames "$T/f.nv12" --pix-fmt nv12 $F --yuv bt2020 -o "$T/x.npy"
 "$PE" bench -m "$M" --threads 1 --runs 3 --warmup 1 --pix-fmt nv12 --video-size 640x480 --json >"$T/b.json"; ok $? "bench --pix-fmt"
 grep -q '"preprocess_ms": [0-9]' "$T/b.json"; ok $? "bench --json reports preprocess_ms"
+"$PE" bench -m "$M" --threads 1 --runs 1 --warmup 0 --pix-fmt nv21 --video-size 641x359 --row-stride 643 \
+    --uv-stride 644 --json >"$T/b2.json"; ok $? "bench --row-stride --uv-stride"
 
 finish test_frames_cli

@@ -81,7 +81,7 @@ int cmd_bench(int argc, char **argv) {
               "are per batch, images/s counts images.\n"
               "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n"
               "--pix-fmt F --video-size WxH [--rotate R --mirror --crop-rect X,Y,W,H --yuv M\n"
-              "--row-stride N] also times the preprocessing of such a camera frame (seeded\n"
+              "--row-stride N --uv-stride N] also times the preprocessing of such a camera frame (seeded\n"
               "random bytes) into the model input, one thread (preprocess_ms: the median).\n",
               stdout);
         return 0;

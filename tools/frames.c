@@ -25,6 +25,11 @@ int cli_frames_take(cli_frames *fr, const char *a, const char *v) {
             cli_fail("--row-stride must be 1..1048576 bytes, not '%s'", v);
             return -1;
         }
+    } else if (!strcmp(a, "--uv-stride")) {
+        if (cli_parse_int(v, 1, 1L << 20, &fr->uv_stride)) {
+            cli_fail("--uv-stride must be 1..1048576 bytes, not '%s'", v);
+            return -1;
+        }
     } else if (!strcmp(a, "--rotate")) {
         if (cli_parse_int(v, 0, 270, &fr->rotate) || fr->rotate % 90) {
             cli_fail("--rotate must be 0, 90, 180 or 270, not '%s'", v);
@@ -72,6 +77,7 @@ int cli_frames_setup(cli_frames *fr) {
         f->yuv = (pe_yuv_matrix)i;
     }
     if (fr->as_888 && !yuv) return cli_fail("--yuv420-888 applies to nv12, nv21 and i420 frames only");
+    if (fr->uv_stride && !yuv) return cli_fail("--uv-stride applies to nv12, nv21 and i420 frames only");
     const int W = fr->width, H = fr->height, ch = (H + 1) / 2;
     const int bpp = f->format == PE_FRAME_GRAY8 || yuv ? 1 : 4;
     const size_t S = fr->row_stride ? (size_t)fr->row_stride : (size_t)W * bpp;
@@ -87,22 +93,30 @@ int cli_frames_setup(cli_frames *fr) {
                    &tail) != 4 || f->crop.width <= 0 || f->crop.height <= 0)
             return cli_fail("--crop-rect must be X,Y,W,H with W and H positive, not '%s'", fr->crop);
     }
-    /* Chroma rows are padded like the luma rows (stride ceil(S / 2) per
-     * chroma byte); fr->off holds where each plane starts in a frame. */
+    /* The chroma row stride: --uv-stride, else the interleaved plane's is
+     * the luma plane's (Android's and ffmpeg's padded buffers; a tight odd
+     * width needs the one byte more of its last U,V pair) and each I420
+     * plane's half of it.  fr->off holds where each plane starts in a frame. */
+    const int nv = f->format == PE_FRAME_NV12 || f->format == PE_FRAME_NV21;
+    const size_t crow = (size_t)(W + 1) / 2 * (nv ? 2 : 1);
+    const size_t cs = fr->uv_stride ? (size_t)fr->uv_stride : !nv ? (S + 1) / 2 : S > crow ? S : crow;
+    if (yuv && cs < crow)
+        return cli_fail("--uv-stride %zu is less than a chroma row of %d pixels (%zu bytes)", cs, (W + 1) / 2,
+                        crow);
     memset(fr->off, 0, sizeof fr->off);
-    const size_t ysz = S * (size_t)H, cs = (S + 1) / 2;
+    const size_t ysz = S * (size_t)H;
     f->planes[0] = (pe_plane){NULL, ysz, S, 0};
-    if (f->format == PE_FRAME_NV12 || f->format == PE_FRAME_NV21) {
-        const size_t uvs = 2 * cs, uvsz = uvs * (size_t)ch;
-        f->planes[1] = (pe_plane){NULL, uvsz, uvs, 0};
+    if (nv) {
+        const size_t uvsz = cs * (size_t)ch;
+        f->planes[1] = (pe_plane){NULL, uvsz, cs, 0};
         fr->off[1] = ysz;
         fr->frame_bytes = ysz + uvsz;
         if (fr->as_888) { /* U and V point into the interleaved plane */
             const size_t uo = f->format == PE_FRAME_NV21;
             fr->off[1] = ysz + uo;
             fr->off[2] = ysz + !uo;
-            f->planes[1] = (pe_plane){NULL, uvsz - uo, uvs, 2};
-            f->planes[2] = (pe_plane){NULL, uvsz - !uo, uvs, 2};
+            f->planes[1] = (pe_plane){NULL, uvsz - uo, cs, 2};
+            f->planes[2] = (pe_plane){NULL, uvsz - !uo, cs, 2};
             f->format = PE_FRAME_YUV420_888;
         }
     } else if (f->format == PE_FRAME_I420) {

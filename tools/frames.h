@@ -13,6 +13,7 @@ typedef struct cli_frames {
     const char *pix_fmt;       /* nv12 nv21 i420 (yuv420p) bgra rgba bgrx (bgr0) rgbx (rgb0) gray */
     int width, height;         /* --video-size WxH                                   */
     long row_stride;           /* --row-stride: luma / packed row bytes; 0 = tight   */
+    long uv_stride;            /* --uv-stride: chroma row bytes; 0 = the default     */
     const char *yuv;           /* --yuv bt601-limited ... (default bt601-limited)    */
     long rotate;               /* --rotate 0|90|180|270                              */
     int mirror;                /* --mirror                                           */
@@ -28,13 +29,15 @@ typedef struct cli_frames {
  * returns 1 when taken, 0 when not a frame option, -1 after an error line. */
 int cli_frames_take(cli_frames *fr, const char *a, const char *v);
 /* The options every frame command accepts, for cli_scan's lists. */
-#define CLI_FRAME_OPTIONS " --pix-fmt --video-size --row-stride --yuv --rotate --mirror --crop-rect --yuv420-888 "
+#define CLI_FRAME_OPTIONS " --pix-fmt --video-size --row-stride --uv-stride --yuv --rotate --mirror --crop-rect --yuv420-888 "
 #define CLI_FRAME_FLAGS " --mirror --yuv420-888 "
 /* Their --help lines. */
 #define CLI_FRAME_HELP                                                                        \
     "  --pix-fmt nv12|nv21|i420|bgra|rgba|bgrx|rgbx|gray  (ffmpeg's yuv420p, bgr0, rgb0 too)\n" \
     "  --video-size WxH        the buffer's size\n"                                           \
-    "  --row-stride N          bytes per luma (or packed) row; chroma rows padded alike\n"    \
+    "  --row-stride N          bytes per luma (or packed) row (default: the row, tight)\n"    \
+    "  --uv-stride N           bytes per chroma row (default: nv12 / nv21 the luma stride,\n" \
+    "                          as Android and ffmpeg pad; i420 half of it, rounded up)\n"    \
     "  --yuv bt601-limited|bt601-full|bt709-limited|bt709-full   (default bt601-limited)\n"   \
     "  --rotate 0|90|180|270   clockwise degrees that make the frame upright\n"               \
     "  --mirror                flip left-right after rotating\n"                              \

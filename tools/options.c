@@ -105,7 +105,7 @@ int cli_help(int argc, char **argv, const char *usage) {
 
 int cli_frames_unused(const opts *o, const char *cmd) {
     const cli_frames *f = &o->fr;
-    if (f->pix_fmt || f->width || f->row_stride || f->yuv || f->rotate || f->mirror || f->crop ||
+    if (f->pix_fmt || f->width || f->row_stride || f->uv_stride || f->yuv || f->rotate || f->mirror || f->crop ||
         f->as_888 || o->rgb_out)
         return cli_fail("%s: frame options (--pix-fmt, --video-size ...) need --frames FILE", cmd);
     return 0;
