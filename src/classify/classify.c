@@ -16,15 +16,17 @@ struct hier {
     int any;                  /* some label has a '/'                        */
 };
 
-struct pe_protos {
+/* A prototype pack and a gallery are one kind of object, labelled unit
+ * embeddings with their label hierarchy; they differ in what the store
+ * keeps (a gallery: several entries per label, each with its source) and
+ * in how they classify.  Each handle is a classes, its first member. */
+typedef struct classes {
     pe_store s;
     struct hier h;
-};
+} classes;
 
-struct pe_gallery {
-    pe_store s;
-    struct hier h;
-};
+struct pe_protos { classes c; };
+struct pe_gallery { classes c; };
 
 /* ------------------------------------------------------------ helpers */
 
@@ -272,51 +274,74 @@ pe_status pe_text_class_embedding(pe_ctx *c, const pe_tokenizer *t, const char *
     return s;
 }
 
+/* ------------------------------------------------------------ handles */
+
+static void classes_free(classes *c) {
+    if (!c) return;
+    pe_store_clear(&c->s);
+    hier_clear(&c->h);
+    free(c);
+}
+
+/* A new handle of size bytes (a pe_protos or pe_gallery: a classes first),
+ * loaded from path, or else empty for model m; NULL with *st set on an
+ * error. */
+static classes *classes_new(size_t size, const pe_model *m, const char *path, int gallery,
+                            pe_status *st) {
+    classes *c = calloc(1, size);
+    if (!c) return *st = pe_error(PE_ERR_NOMEM, "out of memory"), NULL;
+    pe_status s = path ? pe_store_load(&c->s, path, gallery) : store_init(&c->s, m, gallery);
+    if (!s && path && !gallery && !c->s.count)
+        s = pe_error(PE_ERR_FORMAT, "%s: the prototype pack has no classes", path);
+    if (!s && path) s = hier_build(&c->h, c->s.labels, c->s.n_labels);
+    if (s) classes_free(c);
+    *st = s;
+    return s ? NULL : c;
+}
+
+/* Adds emb, made unit length, under label (new unless a gallery has it
+ * already: a pack's label gets threshold) with source; the hierarchy
+ * follows a new label. */
+static pe_status classes_add(classes *c, const char *label, const char *source, const float *emb,
+                             int dim, float threshold) {
+    float *unit = malloc((size_t)dim * sizeof(float));
+    if (!unit) return pe_error(PE_ERR_NOMEM, "out of memory");
+    pe_status s = normalise(emb, dim, unit, label);
+    int li = s ? -1 : find_label(&c->s, label), added = 0;
+    if (!s && li < 0) {
+        s = store_add_label(&c->s, label, &li);
+        added = !s;
+        if (added && !c->s.gallery) c->s.thresholds[li] = threshold;
+    }
+    if (!s) s = store_push(&c->s, li, source, unit);
+    if (s && added) free(c->s.labels[--c->s.n_labels]);
+    free(unit);
+    if (!s && added) s = hier_build(&c->h, c->s.labels, c->s.n_labels);
+    return s;
+}
+
 /* ------------------------------------------------------------ prototypes */
 
 pe_status pe_protos_create(const pe_model *m, pe_protos **out) {
-    if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_create: out is NULL");
-    *out = NULL;
-    if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_create: model is NULL");
-    pe_protos *p = calloc(1, sizeof *p);
-    if (!p) return pe_error(PE_ERR_NOMEM, "out of memory");
-    pe_status s = store_init(&p->s, m, 0);
-    if (s) { free(p); return s; }
-    *out = p;
-    return PE_OK;
+    pe_status s = out && m ? PE_OK : pe_error(PE_ERR_INVALID_ARG, "pe_protos_create: %s is NULL", out ? "model" : "out");
+    if (out) *out = s ? NULL : (pe_protos *)classes_new(sizeof **out, m, NULL, 0, &s);
+    return s;
 }
 
-void pe_protos_free(pe_protos *p) {
-    if (!p) return;
-    pe_store_clear(&p->s);
-    hier_clear(&p->h);
-    free(p);
-}
+void pe_protos_free(pe_protos *p) { classes_free(p ? &p->c : NULL); }
 
 pe_status pe_protos_add(pe_protos *p, const char *label, const float *emb, int dim,
                         float threshold) {
     if (!p || !label || !emb) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_add: NULL argument");
-    if (dim != p->s.id.dim)
+    if (dim != p->c.s.id.dim)
         return pe_error(PE_ERR_SHAPE, "class '%s': embedding of %d floats, the pack holds %d",
-                        label, dim, p->s.id.dim);
+                        label, dim, p->c.s.id.dim);
     if (!(threshold >= -1.0f && threshold <= 1.0f))
         return pe_error(PE_ERR_INVALID_ARG, "class '%s': threshold %g is not a cosine in [-1, 1]",
                         label, (double)threshold);
-    if (find_label(&p->s, label) >= 0)
+    if (find_label(&p->c.s, label) >= 0)
         return pe_error(PE_ERR_INVALID_ARG, "class '%s' is already in the pack", label);
-    float *unit = malloc((size_t)dim * sizeof(float));
-    if (!unit) return pe_error(PE_ERR_NOMEM, "out of memory");
-    int li = -1;
-    pe_status s = normalise(emb, dim, unit, label);
-    if (!s) s = store_add_label(&p->s, label, &li);
-    if (!s) {
-        p->s.thresholds[li] = threshold;
-        s = store_push(&p->s, li, NULL, unit);
-        if (s) free(p->s.labels[--p->s.n_labels]);
-    }
-    free(unit);
-    if (!s) s = hier_build(&p->h, p->s.labels, p->s.n_labels);
-    return s;
+    return classes_add(&p->c, label, NULL, emb, dim, threshold);
 }
 
 pe_status pe_protos_add_text(pe_protos *p, pe_ctx *c, const pe_tokenizer *t,
@@ -324,22 +349,22 @@ pe_status pe_protos_add_text(pe_protos *p, pe_ctx *c, const pe_tokenizer *t,
                              const char *const *templates, int n_templates) {
     if (!p || !c || !t || !labels || n_labels < 1)
         return pe_error(PE_ERR_INVALID_ARG, "pe_protos_add_text: NULL argument or no labels");
-    pe_status s = check_identity(&p->s.id, c->m, "the prototype pack");
+    pe_status s = check_identity(&p->c.s.id, c->m, "the prototype pack");
     if (s) return s;
-    if (c->m->info.has_text && c->m->info.text_out_dim != p->s.id.dim)
+    if (c->m->info.has_text && c->m->info.text_out_dim != p->c.s.id.dim)
         return pe_error(PE_ERR_UNSUPPORTED, "text embeddings have %d floats, image ones %d",
-                        c->m->info.text_out_dim, p->s.id.dim);
-    float *e = malloc((size_t)p->s.id.dim * sizeof(float));
+                        c->m->info.text_out_dim, p->c.s.id.dim);
+    float *e = malloc((size_t)p->c.s.id.dim * sizeof(float));
     if (!e) return pe_error(PE_ERR_NOMEM, "out of memory");
     for (int i = 0; !s && i < n_labels; i++) {
         if (!labels[i]) { s = pe_error(PE_ERR_INVALID_ARG, "label %d is NULL", i); break; }
-        if (find_label(&p->s, labels[i]) >= 0) {
+        if (find_label(&p->c.s, labels[i]) >= 0) {
             s = pe_error(PE_ERR_INVALID_ARG, "class '%s' is given twice", labels[i]);
             break;
         }
         s = pe_text_class_embedding(c, t, labels[i], templates, n_templates, e,
-                                    (size_t)p->s.id.dim);
-        if (!s) s = pe_protos_add(p, labels[i], e, p->s.id.dim, PE_NO_THRESHOLD);
+                                    (size_t)p->c.s.id.dim);
+        if (!s) s = pe_protos_add(p, labels[i], e, p->c.s.id.dim, PE_NO_THRESHOLD);
     }
     free(e);
     return s;
@@ -350,54 +375,48 @@ pe_status pe_protos_set_threshold(pe_protos *p, const char *label, float thresho
     if (!(threshold >= -1.0f && threshold <= 1.0f))
         return pe_error(PE_ERR_INVALID_ARG, "class '%s': threshold %g is not a cosine in [-1, 1]",
                         label, (double)threshold);
-    int i = find_label(&p->s, label);
+    int i = find_label(&p->c.s, label);
     if (i < 0) return pe_error(PE_ERR_NOT_FOUND, "no class '%s' in the pack", label);
-    p->s.thresholds[i] = threshold;
+    p->c.s.thresholds[i] = threshold;
     return PE_OK;
 }
 
-int pe_protos_count(const pe_protos *p) { return p ? p->s.count : 0; }
+int pe_protos_count(const pe_protos *p) { return p ? p->c.s.count : 0; }
 
 const char *pe_protos_label(const pe_protos *p, int i) {
-    return p && i >= 0 && i < p->s.n_labels ? p->s.labels[i] : NULL;
+    return p && i >= 0 && i < p->c.s.n_labels ? p->c.s.labels[i] : NULL;
 }
 
 float pe_protos_threshold(const pe_protos *p, int i) {
-    return p && i >= 0 && i < p->s.n_labels ? p->s.thresholds[i] : PE_NO_THRESHOLD;
+    return p && i >= 0 && i < p->c.s.n_labels ? p->c.s.thresholds[i] : PE_NO_THRESHOLD;
 }
 
 const float *pe_protos_embedding(const pe_protos *p, int i) {
-    return p && i >= 0 && i < p->s.count ? p->s.emb + (size_t)i * p->s.id.dim : NULL;
+    return p && i >= 0 && i < p->c.s.count ? p->c.s.emb + (size_t)i * p->c.s.id.dim : NULL;
 }
 
 pe_status pe_protos_identity(const pe_protos *p, pe_model_identity *id) {
     if (!p || !id) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_identity: NULL argument");
-    *id = p->s.id;
+    *id = p->c.s.id;
     return PE_OK;
 }
 
 pe_status pe_protos_save(const pe_protos *p, const char *path) {
     if (!p) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_save: NULL argument");
-    if (!p->s.count) return pe_error(PE_ERR_INVALID_ARG, "the prototype pack has no classes");
-    return pe_store_save(&p->s, path);
+    if (!p->c.s.count) return pe_error(PE_ERR_INVALID_ARG, "the prototype pack has no classes");
+    return pe_store_save(&p->c.s, path);
 }
 
 pe_status pe_protos_load(const char *path, pe_protos **out) {
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_load: out is NULL");
-    *out = NULL;
-    pe_protos *p = calloc(1, sizeof *p);
-    if (!p) return pe_error(PE_ERR_NOMEM, "out of memory");
-    pe_status s = pe_store_load(&p->s, path, 0);
-    if (!s && !p->s.count) s = pe_error(PE_ERR_FORMAT, "%s: the prototype pack has no classes", path);
-    if (!s) s = hier_build(&p->h, p->s.labels, p->s.n_labels);
-    if (s) { pe_protos_free(p); return s; }
-    *out = p;
-    return PE_OK;
+    pe_status s;
+    *out = (pe_protos *)classes_new(sizeof **out, NULL, path, 0, &s);
+    return s;
 }
 
 pe_status pe_protos_check_model(const pe_protos *p, const pe_model *m) {
     if (!p) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_check_model: NULL argument");
-    return check_identity(&p->s.id, m, "the prototype pack");
+    return check_identity(&p->c.s.id, m, "the prototype pack");
 }
 
 /* ------------------------------------------------------------ ranking */
@@ -430,7 +449,7 @@ static pe_status check_query(const pe_store *s, const float *emb, int dim, int t
 pe_status pe_protos_classify(const pe_protos *p, const float *emb, int dim, int top_k,
                              pe_classification *out) {
     if (!p) return pe_error(PE_ERR_INVALID_ARG, "pe_protos_classify: NULL argument");
-    const pe_store *s = &p->s;
+    const pe_store *s = &p->c.s;
     pe_status st = check_query(s, emb, dim, top_k, out);
     if (st) return st;
     memset(out, 0, sizeof *out);
@@ -438,7 +457,7 @@ pe_status pe_protos_classify(const pe_protos *p, const float *emb, int dim, int 
     float *q = malloc((size_t)dim * sizeof(float));
     ranked *r = malloc((size_t)n * sizeof *r);
     double *prob = malloc((size_t)n * sizeof(double));
-    double *cs = calloc((size_t)p->h.n_coarse + 1, sizeof(double));
+    double *cs = calloc((size_t)p->c.h.n_coarse + 1, sizeof(double));
     if (!q || !r || !prob || !cs) st = pe_error(PE_ERR_NOMEM, "out of memory");
     if (!st) st = normalise(emb, dim, q, "image");
     if (!st) {
@@ -461,14 +480,14 @@ pe_status pe_protos_classify(const pe_protos *p, const float *emb, int dim, int 
         int best = r[0].idx;
         out->unknown = s->thresholds[best] > PE_NO_THRESHOLD &&
                        r[0].key / s->logit_scale < s->thresholds[best];
-        if (p->h.any) {
-            int nc = p->h.n_coarse;
-            for (int i = 0; i < n; i++) cs[p->h.coarse_of[i]] += prob[i];
+        if (p->c.h.any) {
+            int nc = p->c.h.n_coarse;
+            for (int i = 0; i < n; i++) cs[p->c.h.coarse_of[i]] += prob[i];
             for (int i = 0; i < nc; i++) r[i] = (ranked){cs[i], i};
             qsort(r, (size_t)nc, sizeof *r, by_key_desc);
             out->n_coarse = PE_MIN(top_k, nc);
             for (int i = 0; i < out->n_coarse; i++)
-                out->coarse[i] = (pe_label_score){p->h.coarse[r[i].idx], r[i].idx,
+                out->coarse[i] = (pe_label_score){p->c.h.coarse[r[i].idx], r[i].idx,
                                                   (float)r[i].key, (float)log(r[i].key)};
         }
     }
@@ -482,51 +501,28 @@ pe_status pe_protos_classify(const pe_protos *p, const float *emb, int dim, int 
 /* ------------------------------------------------------------ galleries */
 
 pe_status pe_gallery_create(const pe_model *m, pe_gallery **out) {
-    if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_create: out is NULL");
-    *out = NULL;
-    if (!m) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_create: model is NULL");
-    pe_gallery *g = calloc(1, sizeof *g);
-    if (!g) return pe_error(PE_ERR_NOMEM, "out of memory");
-    pe_status s = store_init(&g->s, m, 1);
-    if (s) { free(g); return s; }
-    *out = g;
-    return PE_OK;
+    pe_status s = out && m ? PE_OK : pe_error(PE_ERR_INVALID_ARG, "pe_gallery_create: %s is NULL", out ? "model" : "out");
+    if (out) *out = s ? NULL : (pe_gallery *)classes_new(sizeof **out, m, NULL, 1, &s);
+    return s;
 }
 
-void pe_gallery_free(pe_gallery *g) {
-    if (!g) return;
-    pe_store_clear(&g->s);
-    hier_clear(&g->h);
-    free(g);
-}
+void pe_gallery_free(pe_gallery *g) { classes_free(g ? &g->c : NULL); }
 
 pe_status pe_gallery_add(pe_gallery *g, const char *label, const char *source, const float *emb,
                          int dim) {
     if (!g || !label || !emb) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_add: NULL argument");
-    if (dim != g->s.id.dim)
+    if (dim != g->c.s.id.dim)
         return pe_error(PE_ERR_SHAPE, "embedding of %d floats, the gallery holds %d", dim,
-                        g->s.id.dim);
+                        g->c.s.id.dim);
     if (source && strlen(source) > 4096)
         return pe_error(PE_ERR_LIMIT, "source name of %zu bytes (max 4096)", strlen(source));
-    float *unit = malloc((size_t)dim * sizeof(float));
-    if (!unit) return pe_error(PE_ERR_NOMEM, "out of memory");
-    pe_status s = normalise(emb, dim, unit, label);
-    int li = s ? -1 : find_label(&g->s, label), added = 0;
-    if (!s && li < 0) {
-        s = store_add_label(&g->s, label, &li);
-        added = !s;
-    }
-    if (!s) s = store_push(&g->s, li, source, unit);
-    if (s && added) free(g->s.labels[--g->s.n_labels]);
-    free(unit);
-    if (!s && added) s = hier_build(&g->h, g->s.labels, g->s.n_labels);
-    return s;
+    return classes_add(&g->c, label, source, emb, dim, PE_NO_THRESHOLD);
 }
 
 pe_status pe_gallery_remove(pe_gallery *g, const char *label, int *removed) {
     if (removed) *removed = 0;
     if (!g || !label) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_remove: NULL argument");
-    pe_store *s = &g->s;
+    pe_store *s = &g->c.s;
     int li = find_label(s, label);
     if (li < 0) return pe_error(PE_ERR_NOT_FOUND, "no label '%s' in the gallery", label);
     int w = 0, dim = s->id.dim;
@@ -545,56 +541,51 @@ pe_status pe_gallery_remove(pe_gallery *g, const char *label, int *removed) {
     free(s->labels[li]);
     memmove(s->labels + li, s->labels + li + 1, (size_t)(s->n_labels - li - 1) * sizeof(char *));
     s->n_labels--;
-    return hier_build(&g->h, s->labels, s->n_labels);
+    return hier_build(&g->c.h, s->labels, s->n_labels);
 }
 
-int pe_gallery_count(const pe_gallery *g) { return g ? g->s.count : 0; }
-int pe_gallery_label_count(const pe_gallery *g) { return g ? g->s.n_labels : 0; }
+int pe_gallery_count(const pe_gallery *g) { return g ? g->c.s.count : 0; }
+int pe_gallery_label_count(const pe_gallery *g) { return g ? g->c.s.n_labels : 0; }
 
 const char *pe_gallery_label(const pe_gallery *g, int i) {
-    return g && i >= 0 && i < g->s.n_labels ? g->s.labels[i] : NULL;
+    return g && i >= 0 && i < g->c.s.n_labels ? g->c.s.labels[i] : NULL;
 }
 
 pe_status pe_gallery_entry(const pe_gallery *g, int i, const char **label, const char **source) {
-    if (!g || i < 0 || i >= g->s.count)
+    if (!g || i < 0 || i >= g->c.s.count)
         return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_entry: no entry %d", i);
-    if (label) *label = g->s.labels[g->s.label_of[i]];
-    if (source) *source = g->s.sources[i];
+    if (label) *label = g->c.s.labels[g->c.s.label_of[i]];
+    if (source) *source = g->c.s.sources[i];
     return PE_OK;
 }
 
 pe_status pe_gallery_identity(const pe_gallery *g, pe_model_identity *id) {
     if (!g || !id) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_identity: NULL argument");
-    *id = g->s.id;
+    *id = g->c.s.id;
     return PE_OK;
 }
 
 pe_status pe_gallery_save(const pe_gallery *g, const char *path) {
     if (!g) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_save: NULL argument");
-    return pe_store_save(&g->s, path);
+    return pe_store_save(&g->c.s, path);
 }
 
 pe_status pe_gallery_load(const char *path, pe_gallery **out) {
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_load: out is NULL");
-    *out = NULL;
-    pe_gallery *g = calloc(1, sizeof *g);
-    if (!g) return pe_error(PE_ERR_NOMEM, "out of memory");
-    pe_status s = pe_store_load(&g->s, path, 1);
-    if (!s) s = hier_build(&g->h, g->s.labels, g->s.n_labels);
-    if (s) { pe_gallery_free(g); return s; }
-    *out = g;
-    return PE_OK;
+    pe_status s;
+    *out = (pe_gallery *)classes_new(sizeof **out, NULL, path, 1, &s);
+    return s;
 }
 
 pe_status pe_gallery_check_model(const pe_gallery *g, const pe_model *m) {
     if (!g) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_check_model: NULL argument");
-    return check_identity(&g->s.id, m, "the gallery");
+    return check_identity(&g->c.s.id, m, "the gallery");
 }
 
 pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int dim, int k,
                               pe_metric metric, int top_k, pe_classification *out) {
     if (!g) return pe_error(PE_ERR_INVALID_ARG, "pe_gallery_classify: NULL argument");
-    const pe_store *s = &g->s;
+    const pe_store *s = &g->c.s;
     pe_status st = check_query(s, emb, dim, top_k, out);
     if (st) return st;
     if (k < 1 || k > PE_CLASSIFY_MAX_TOP)
@@ -645,11 +636,11 @@ pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int dim, in
         out->top[i] = (pe_label_score){s->labels[li], li, (float)(r[i].key / total),
                                        (float)r[i].key};
     }
-    if (g->h.any) {
+    if (g->c.h.any) {
         int cl[PE_CLASSIFY_MAX_TOP], nc = 0;
         double cw[PE_CLASSIFY_MAX_TOP];
         for (int j = 0; j < nv; j++) {
-            int ci = g->h.coarse_of[vl[j]], x = 0;
+            int ci = g->c.h.coarse_of[vl[j]], x = 0;
             while (x < nc && cl[x] != ci) x++;
             if (x == nc) { cl[nc] = ci; cw[nc++] = 0; }
             cw[x] += vw[j];
@@ -659,7 +650,7 @@ pe_status pe_gallery_classify(const pe_gallery *g, const float *emb, int dim, in
         out->n_coarse = PE_MIN(top_k, nc);
         for (int i = 0; i < out->n_coarse; i++) {
             int ci = cl[r[i].idx];
-            out->coarse[i] = (pe_label_score){g->h.coarse[ci], ci, (float)(r[i].key / total),
+            out->coarse[i] = (pe_label_score){g->c.h.coarse[ci], ci, (float)(r[i].key / total),
                                               (float)r[i].key};
         }
     }
