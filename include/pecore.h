@@ -1,7 +1,9 @@
 /*
- * pecore.h — the public C API of pecore, an inference engine for Meta's
- * Perception Encoder (PE Core / Spatial / Lang) vision towers and the CLIP
- * text tower.  This header is the manual.
+ * pecore.h — the public C API of pecore, an inference engine for vision
+ * transformers on CPUs: Meta's Perception Encoder (PE Core / Spatial / Lang)
+ * vision towers with the CLIP text tower, and the DINOv2 family (DINOv2,
+ * DINOv2 with registers, Franca).  This header is the manual; docs/pe.md and
+ * docs/dinov2.md explain what each family computes, docs/design.md the code.
  *
  * Conventions
  *   - Every fallible call returns a pe_status; PE_OK (0) is success.  On failure
