@@ -1,0 +1,210 @@
+/* The quality report (pe_quant_report): per int8 linear of the vision
+ * blocks, the relative error of its output on the calibration activations
+ * with plain rounding and as quantized (the engine's int8 path emulated on
+ * the sample rows); the cosine of the written model's outputs to the
+ * source's on the calibration images; what was done. */
+#include "calib.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ERR_ROWS = 256 };
+
+/* Wd [N, K] = linear t as quantized, back in float. */
+static void dequantized(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt, int plain, float *Wd,
+                        void *panel, float *rows16) {
+    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
+    const size_t pb = pe_qpack_panel_bytes(wt, K);
+    for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) {
+        const int rows = PE_MIN(PE_GEMM_NR, N - p0);
+        const void *src = panel;
+        if (!plain && p->packed[t]) {
+            src = (const uint8_t *)p->packed[t] + (size_t)(p0 / PE_GEMM_NR) * pb;
+        } else {
+            for (int j = 0; j < rows; j++)
+                for (int k = 0; k < K; k++)
+                    rows16[(size_t)j * K + k] = pe_qplan_elem(plain ? NULL : p, st, t, (uint64_t)(p0 + j) * K + k);
+            pe_qpack_panel(wt, panel, rows16, rows, K, K);
+        }
+        for (int j = 0; j < rows; j++)
+            for (int k = 0; k < K; k++) Wd[(size_t)(p0 + j) * K + k] = pe_qpanel_get(wt, src, K, j, k);
+    }
+}
+
+/* Y [R, N] = X [R, K] W^T on the float kernels. */
+static void matmul(const float *X, int R, const float *W, int N, int K, float *Y, float *packed) {
+    pe_gemm_pack(packed, W, N, K, K);
+    const pe_epilogue none = {0};
+    pe_kernels_get()->gemm(X, K, packed, N, K, Y, N, 0, R, 0, N, &none);
+}
+
+double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
+                             const pe_calib_site *site, const float *in_scale, int plain) {
+    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
+    const int R = PE_MIN(site->n_sample, ERR_ROWS), nc = plain ? 0 : p->n_fcols[t];
+    const size_t nk = (size_t)N * K;
+    float *W = malloc(nk * sizeof(float)), *Wd = malloc(nk * sizeof(float));
+    float *packed = malloc(pe_gemm_packed_floats(N, K) * sizeof(float));
+    float *X = malloc((size_t)R * K * sizeof(float)), *Y = malloc((size_t)R * N * sizeof(float));
+    float *Yq = malloc((size_t)R * N * sizeof(float)), *rows16 = malloc((size_t)PE_GEMM_NR * K * sizeof(float));
+    void *panel = malloc(pe_qpack_panel_bytes(wt, K));
+    int8_t *q = malloc((size_t)K);
+    double err = -1;
+    if (!W || !Wd || !packed || !X || !Y || !Yq || !rows16 || !panel || !q || R == 0) goto out;
+    for (size_t i = 0; i < nk; i++) W[i] = pe_qplan_elem(NULL, st, t, i);
+    matmul(site->sample, R, W, N, K, Y, packed);
+    dequantized(p, st, t, wt, plain, Wd, panel, rows16);
+    for (int r = 0; r < R; r++) { /* the row as the engine quantizes it */
+        float *x = X + (size_t)r * K;
+        for (int k = 0; k < K; k++) x[k] = site->sample[(size_t)r * K + k] / (!plain && in_scale ? in_scale[k] : 1.0f);
+        for (int c = 0; c < nc; c++) x[p->fcols[t][c]] = 0.0f;
+        pe_dequantize_q8_ref(q, K, pe_quantize_q8_ref(x, K, q), x);
+    }
+    matmul(X, R, Wd, N, K, Yq, packed);
+    double num = 0, den = 0;
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            double y = Yq[(size_t)r * N + n];
+            for (int c = 0; c < nc; c++)
+                y += (double)site->sample[(size_t)r * K + p->fcols[t][c]] * p->fcol_w[t][(size_t)n * nc + c];
+            const double d = y - Y[(size_t)r * N + n];
+            num += d * d;
+            den += (double)Y[(size_t)r * N + n] * Y[(size_t)r * N + n];
+        }
+    err = den > 0 ? sqrt(num / den) : 0;
+out:
+    free(W); free(Wd); free(packed); free(X); free(Y); free(Yq); free(rows16); free(panel); free(q);
+    return err;
+}
+
+void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib *cal, int plain) {
+    memset(r, 0, sizeof *r);
+    r->n_images = cal ? cal->n_images : 0;
+    if (plain || !p) {
+        snprintf(r->method, sizeof r->method, "plain");
+        return;
+    }
+    int smoothed = 0, gptq = 0;
+    for (int i = 0; i < p->layers; i++) smoothed += (p->blk[i].s_qkv != NULL) + (p->blk[i].s_fc != NULL);
+    for (int t = 0; t < p->n_tensors; t++) {
+        r->n_fcols += p->n_fcols[t];
+        gptq += p->packed[t] != NULL;
+    }
+    r->n_smoothed = smoothed;
+    r->n_gptq = gptq;
+    snprintf(r->method, sizeof r->method, "%s%s%s, %s", smoothed ? "smooth" : "",
+             r->n_fcols ? (smoothed ? "+fcols" : "fcols") : "", gptq ? "+gptq" : "",
+             cal ? "calibrated" : "from the weights");
+}
+
+static void describe(const pe_qplan *p, int t, const float *scale, char *buf, size_t n) {
+    const int nc = p->n_fcols[t];
+    snprintf(buf, n, "%s%s%s%s%s", scale ? "smoothed" : "", scale && (nc || p->packed[t]) ? ", " : "",
+             nc ? "" : "", p->packed[t] ? "gptq" : "", !scale && !nc && !p->packed[t] ? "rounded" : "");
+    if (nc) {
+        size_t at = strlen(buf);
+        snprintf(buf + at, n - at, "%s%d float columns", at ? ", " : "", nc);
+    }
+}
+
+pe_status pe_quant_report_measure(pe_quant_report *r, pe_qplan *p, const pe_model *m, const pe_calib *cal,
+                                  pe_wtype (*wt_of)(void *, int), void *u) {
+    const pe_safetensors *st = &m->st;
+    for (int i = 0; i < p->layers; i++) {
+        const pe_qblock *b = &p->blk[i];
+        const int lin[4] = {b->qkvw, b->outw, b->fcw, b->projw};
+        const float *scale[4] = {b->s_qkv, NULL, b->s_fc, NULL};
+        for (int j = 0; j < 4; j++) {
+            const int t = lin[j];
+            const pe_wtype wt = t >= 0 ? wt_of(u, t) : PE_WT_F32;
+            if (wt != PE_WT_Q8 && wt != PE_WT_Q4) continue;
+            const pe_calib_site *site = pe_calib_at(cal, i, j);
+            p->err_before[t] = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 1);
+            p->err_after[t] = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 0);
+            r->n_linears++;
+            /* keep the three worst (after), worst first */
+            int at = r->n_worst < 3 ? r->n_worst++ : 3;
+            while (at > 0 && r->worst[at - 1].after < p->err_after[t]) {
+                if (at < 3) r->worst[at] = r->worst[at - 1];
+                at--;
+            }
+            if (at < 3) {
+                pe_quant_loss *w = &r->worst[at];
+                snprintf(w->name, sizeof w->name, "%s", st->tensors[t].name);
+                w->before = p->err_before[t];
+                w->after = p->err_after[t];
+                describe(p, t, scale[j], w->action, sizeof w->action);
+            }
+        }
+    }
+    return PE_OK;
+}
+
+static double cosine(const float *a, const float *b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+}
+
+pe_status pe_quant_report_compare(pe_quant_report *r, const char *path, const pe_calib *cal,
+                                  const pe_quantize_options *o) {
+    pe_model *q;
+    pe_ctx *c = NULL;
+    float *out = malloc(cal->out_len * sizeof(float));
+    pe_status s = out ? pe_model_load(path, NULL, &q) : pe_error(PE_ERR_NOMEM, "out of memory");
+    if (s) { free(out); return s; }
+    if (!(s = pe_ctx_create(q, NULL, &c))) {
+        r->cos_mean = 0;
+        r->cos_min = 1;
+        for (int i = 0; i < cal->n_images && !s; i++) {
+            pe_image img;
+            if (!(s = o->calib_image(o->user, i, &img)))
+                s = pe_encode_image(c, &img, NULL, cal->kind, out, cal->out_len);
+            if (s) break;
+            const double cs = cosine(out, cal->out + (size_t)i * cal->out_len, cal->out_len);
+            r->cos_mean += cs / cal->n_images;
+            r->cos_min = PE_MIN(r->cos_min, cs);
+            if (o->progress) o->progress(o->user, "checking", (double)(i + 1) / cal->n_images);
+        }
+    }
+    pe_ctx_free(c);
+    pe_model_free(q);
+    free(out);
+    return s;
+}
+
+/* s as a JSON string body: quotes, backslashes and control bytes escaped. */
+static size_t json_str(char *dst, size_t n, const char *s) {
+    size_t at = 0;
+    for (; *s && at + 7 < n; s++) {
+        const unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') { dst[at++] = '\\'; dst[at++] = (char)ch; }
+        else if (ch < 0x20) at += (size_t)snprintf(dst + at, n - at, "\\u%04x", ch);
+        else dst[at++] = (char)ch;
+    }
+    dst[at] = 0;
+    return at;
+}
+
+const char *pe_quant_report_json(const pe_quant_report *r, char *buf, size_t n) {
+    size_t at = (size_t)snprintf(buf, n, "{\"method\": \"%s\", \"images\": %d, \"cos_mean\": %.6f, "
+                                 "\"cos_min\": %.6f, \"linears\": %d, \"smoothed\": %d, \"gptq\": %d, "
+                                 "\"float_columns\": %d, \"worst\": [", r->method, r->n_images, r->cos_mean,
+                                 r->cos_min, r->n_linears, r->n_smoothed, r->n_gptq, r->n_fcols);
+    for (int i = 0; i < r->n_worst && at + 200 < n; i++) {
+        char name[200], action[200];
+        json_str(name, sizeof name, r->worst[i].name);
+        json_str(action, sizeof action, r->worst[i].action);
+        at += (size_t)snprintf(buf + at, n - at, "%s{\"name\": \"%s\", \"before\": %.5f, \"after\": %.5f, "
+                               "\"action\": \"%s\"}", i ? ", " : "", name, r->worst[i].before,
+                               r->worst[i].after, action);
+    }
+    if (at + 3 < n) snprintf(buf + at, n - at, "]}");
+    return buf;
+}
