@@ -77,6 +77,14 @@ pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal,
 pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
                         const pe_calib_site *site);
 
+/* The relative error ||y' - y|| / ||y|| of y' = the engine's int8 product
+ * against y = X W^T for the R rows X [R, K] and W [N, K] (source values):
+ * rows divided by s [K] (NULL: 1) and weight columns multiplied by it,
+ * columns fcols [nc] kept apart in float, rows quantized per row, the
+ * weight as type wt (or as packed_w, already packed, when not NULL). */
+double pe_quant_emulate(const float *X, int R, const float *W, int N, int K, pe_wtype wt, const float *s,
+                        const int32_t *fcols, int nc, const void *packed_w);
+
 /* The relative output error of linear t as quantized (wt), on the
  * site's sample rows, emulating the engine's int8 path: rows divided by
  * in_scale (NULL: 1), their float columns apart, per-row int8 (plain: the

@@ -12,27 +12,6 @@
 
 enum { ERR_ROWS = 256 };
 
-/* Wd [N, K] = linear t as quantized, back in float. */
-static void dequantized(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt, int plain, float *Wd,
-                        void *panel, float *rows16) {
-    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
-    const size_t pb = pe_qpack_panel_bytes(wt, K);
-    for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) {
-        const int rows = PE_MIN(PE_GEMM_NR, N - p0);
-        const void *src = panel;
-        if (!plain && p->packed[t]) {
-            src = (const uint8_t *)p->packed[t] + (size_t)(p0 / PE_GEMM_NR) * pb;
-        } else {
-            for (int j = 0; j < rows; j++)
-                for (int k = 0; k < K; k++)
-                    rows16[(size_t)j * K + k] = pe_qplan_elem(plain ? NULL : p, st, t, (uint64_t)(p0 + j) * K + k);
-            pe_qpack_panel(wt, panel, rows16, rows, K, K);
-        }
-        for (int j = 0; j < rows; j++)
-            for (int k = 0; k < K; k++) Wd[(size_t)(p0 + j) * K + k] = pe_qpanel_get(wt, src, K, j, k);
-    }
-}
-
 /* Y [R, N] = X [R, K] W^T on the float kernels. */
 static void matmul(const float *X, int R, const float *W, int N, int K, float *Y, float *packed) {
     pe_gemm_pack(packed, W, N, K, K);
@@ -40,43 +19,65 @@ static void matmul(const float *X, int R, const float *W, int N, int K, float *Y
     pe_kernels_get()->gemm(X, K, packed, N, K, Y, N, 0, R, 0, N, &none);
 }
 
-double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
-                             const pe_calib_site *site, const float *in_scale, int plain) {
-    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
-    const int R = PE_MIN(site->n_sample, ERR_ROWS), nc = plain ? 0 : p->n_fcols[t];
+double pe_quant_emulate(const float *X, int R, const float *W, int N, int K, pe_wtype wt, const float *s,
+                        const int32_t *fcols, int nc, const void *packed_w) {
     const size_t nk = (size_t)N * K;
-    float *W = malloc(nk * sizeof(float)), *Wd = malloc(nk * sizeof(float));
-    float *packed = malloc(pe_gemm_packed_floats(N, K) * sizeof(float));
-    float *X = malloc((size_t)R * K * sizeof(float)), *Y = malloc((size_t)R * N * sizeof(float));
+    float *Wd = malloc(nk * sizeof(float)), *packed = malloc(pe_gemm_packed_floats(N, K) * sizeof(float));
+    float *Xq = malloc((size_t)R * K * sizeof(float)), *Y = malloc((size_t)R * N * sizeof(float));
     float *Yq = malloc((size_t)R * N * sizeof(float)), *rows16 = malloc((size_t)PE_GEMM_NR * K * sizeof(float));
-    void *panel = malloc(pe_qpack_panel_bytes(wt, K));
+    const size_t pb = pe_qpack_panel_bytes(wt, K);
+    void *panel = malloc(pb);
     int8_t *q = malloc((size_t)K);
+    uint8_t *fc = calloc((size_t)K, 1);
     double err = -1;
-    if (!W || !Wd || !packed || !X || !Y || !Yq || !rows16 || !panel || !q || R == 0) goto out;
-    for (size_t i = 0; i < nk; i++) W[i] = pe_qplan_elem(NULL, st, t, i);
-    matmul(site->sample, R, W, N, K, Y, packed);
-    dequantized(p, st, t, wt, plain, Wd, panel, rows16);
+    if (!Wd || !packed || !Xq || !Y || !Yq || !rows16 || !panel || !q || !fc || R <= 0) goto out;
+    for (int c = 0; c < nc; c++) fc[fcols[c]] = 1;
+    matmul(X, R, W, N, K, Y, packed);
+    for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) { /* the weight as stored, back in float */
+        const int rows = PE_MIN(PE_GEMM_NR, N - p0);
+        const void *src = packed_w ? (const uint8_t *)packed_w + (size_t)(p0 / PE_GEMM_NR) * pb : panel;
+        if (!packed_w) {
+            for (int j = 0; j < rows; j++)
+                for (int k = 0; k < K; k++)
+                    rows16[(size_t)j * K + k] = fc[k] ? 0.0f : W[(size_t)(p0 + j) * K + k] * (s ? s[k] : 1.0f);
+            pe_qpack_panel(wt, panel, rows16, rows, K, K);
+        }
+        for (int j = 0; j < rows; j++)
+            for (int k = 0; k < K; k++) Wd[(size_t)(p0 + j) * K + k] = pe_qpanel_get(wt, src, K, j, k);
+    }
     for (int r = 0; r < R; r++) { /* the row as the engine quantizes it */
-        float *x = X + (size_t)r * K;
-        for (int k = 0; k < K; k++) x[k] = site->sample[(size_t)r * K + k] / (!plain && in_scale ? in_scale[k] : 1.0f);
-        for (int c = 0; c < nc; c++) x[p->fcols[t][c]] = 0.0f;
+        float *x = Xq + (size_t)r * K;
+        for (int k = 0; k < K; k++) x[k] = fc[k] ? 0.0f : X[(size_t)r * K + k] / (s ? s[k] : 1.0f);
         pe_dequantize_q8_ref(q, K, pe_quantize_q8_ref(x, K, q), x);
     }
-    matmul(X, R, Wd, N, K, Yq, packed);
+    matmul(Xq, R, Wd, N, K, Yq, packed);
     double num = 0, den = 0;
     for (int r = 0; r < R; r++)
         for (int n = 0; n < N; n++) {
             double y = Yq[(size_t)r * N + n];
-            for (int c = 0; c < nc; c++)
-                y += (double)site->sample[(size_t)r * K + p->fcols[t][c]] * p->fcol_w[t][(size_t)n * nc + c];
+            for (int c = 0; c < nc; c++) /* float columns: exact */
+                y += (double)X[(size_t)r * K + fcols[c]] * W[(size_t)n * K + fcols[c]];
             const double d = y - Y[(size_t)r * N + n];
             num += d * d;
             den += (double)Y[(size_t)r * N + n] * Y[(size_t)r * N + n];
         }
     err = den > 0 ? sqrt(num / den) : 0;
 out:
-    free(W); free(Wd); free(packed); free(X); free(Y); free(Yq); free(rows16); free(panel); free(q);
+    free(Wd); free(packed); free(Xq); free(Y); free(Yq); free(rows16); free(panel); free(q); free(fc);
     return err;
+}
+
+double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
+                             const pe_calib_site *site, const float *in_scale, int plain) {
+    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
+    float *W = malloc((size_t)N * K * sizeof(float));
+    if (!W) return -1;
+    for (size_t i = 0; i < (size_t)N * K; i++) W[i] = pe_qplan_elem(NULL, st, t, i);
+    const double e = pe_quant_emulate(site->sample, PE_MIN(site->n_sample, ERR_ROWS), W, N, K, wt,
+                                      plain ? NULL : in_scale, plain ? NULL : p->fcols[t],
+                                      plain ? 0 : p->n_fcols[t], plain ? NULL : p->packed[t]);
+    free(W);
+    return e;
 }
 
 void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib *cal, int plain) {

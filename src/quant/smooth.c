@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FCOLS_MAX = 32 };
-#define SMOOTH_ALPHA 0.5f
+enum { FCOLS_MAX = 32, SMOOTH_ROWS = 256 };
+#define SMOOTH_GAIN 0.97   /* smoothing must cut the emulated error by 3% to be chosen */
 #define WEIGHT_OUTLIER 8.0f    /* a column max this many medians is huge */
 #define ROW_GAIN 0.03          /* a float column must cut the mean log row max this much */
 
@@ -54,39 +54,86 @@ static void column_max(const pe_qplan *p, const pe_safetensors *st, int t, float
         }
 }
 
-/* One LayerNorm (lnw, lnb) and the linear w reading it: scales folded in,
- * returned in *s_out [K]. */
-static pe_status smooth_group(pe_qplan *p, const pe_safetensors *st, int lnw, int lnb, int w,
-                              const pe_calib_site *site, float **s_out) {
-    const int K = (int)st->tensors[w].shape[1], N = (int)st->tensors[w].shape[0];
-    float *wmax = calloc((size_t)K, sizeof *wmax), *s = malloc((size_t)K * sizeof *s);
-    float *g = pe_qplan_values(p, st, lnw), *b = pe_qplan_values(p, st, lnb);
-    float *W = pe_qplan_values(p, st, w);
-    if (!wmax || !s || !g || !b || !W) {
-        free(wmax);
-        free(s);
-        return pe_error(PE_ERR_NOMEM, "quantize: out of memory");
+/* Rows standing in for a LayerNorm's output when there are no calibration
+ * images: unit normals times the gain plus the bias, per channel
+ * (deterministic). */
+static float *synthetic_rows(const float *g, const float *b, int K, int R) {
+    float *x = malloc((size_t)R * K * sizeof *x);
+    uint64_t st = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; x && i < (size_t)R * K; i += 2) {
+        double u[2];
+        for (int j = 0; j < 2; j++) { /* xorshift64*, 53 bits in (0, 1) */
+            st ^= st >> 12, st ^= st << 25, st ^= st >> 27;
+            u[j] = ((double)((st * 0x2545f4914f6cdd1dull) >> 11) + 0.5) / 9007199254740992.0;
+        }
+        const double r = sqrt(-2 * log(u[0])), z[2] = {r * cos(6.283185307179586 * u[1]),
+                                                        r * sin(6.283185307179586 * u[1])};
+        for (size_t j = 0; j < 2 && i + j < (size_t)R * K; j++) {
+            const int k = (int)((i + j) % (size_t)K);
+            x[i + j] = (float)z[j] * g[k] + b[k];
+        }
     }
-    column_max(p, st, w, wmax);
+    return x;
+}
+
+/* s [K] for migration strength alpha, geometric mean 1 (only ratios matter). */
+static void scales(const float *amax, const float *wmax, int K, float alpha, float *s) {
     double logsum = 0;
     for (int j = 0; j < K; j++) {
-        /* a normalised channel is ~unit: 3 sigma of the gain plus the bias */
-        const float a = site ? site->absmax[j] : 3.0f * fabsf(g[j]) + fabsf(b[j]);
-        s[j] = a > 0 && wmax[j] > 0 ? powf(a, SMOOTH_ALPHA) / powf(wmax[j], 1.0f - SMOOTH_ALPHA) : 1.0f;
+        s[j] = amax[j] > 0 && wmax[j] > 0 ? powf(amax[j], alpha) / powf(wmax[j], 1.0f - alpha) : 1.0f;
         logsum += log(s[j]);
     }
-    /* only ratios matter: keep the geometric mean at 1 */
     const float norm = (float)exp(-logsum / K);
-    for (int j = 0; j < K; j++) {
-        s[j] *= norm;
-        g[j] /= s[j];
-        b[j] /= s[j];
+    for (int j = 0; j < K; j++) s[j] *= norm;
+}
+
+/* One LayerNorm (lnw, lnb) and the linear w (type wt) reading it: of no
+ * smoothing and ALPHAS, the one whose emulated output error on the rows
+ * (the calibration sample, else synthetic rows) is least; folded in, its
+ * scales returned in *s_out [K] (NULL: none chosen). */
+static pe_status smooth_group(pe_qplan *p, const pe_safetensors *st, int lnw, int lnb, int w, pe_wtype wt,
+                              const pe_calib_site *site, float **s_out) {
+    static const float alphas[] = {0.25f, 0.5f, 0.75f};
+    const int K = (int)st->tensors[w].shape[1], N = (int)st->tensors[w].shape[0];
+    float *g = pe_qplan_values(p, st, lnw), *b = pe_qplan_values(p, st, lnb);
+    float *W = pe_qplan_values(p, st, w);
+    float *wmax = calloc((size_t)K, sizeof *wmax), *amax = calloc((size_t)K, sizeof *amax);
+    float *s = malloc((size_t)K * sizeof *s), *best = malloc((size_t)K * sizeof *best);
+    const int R = site ? PE_MIN(site->n_sample, SMOOTH_ROWS) : SMOOTH_ROWS;
+    float *X = site ? site->sample : g && b ? synthetic_rows(g, b, K, R) : NULL;
+    pe_status err = PE_OK;
+    if (!g || !b || !W || !wmax || !amax || !s || !best || !X) {
+        err = pe_error(PE_ERR_NOMEM, "quantize: out of memory");
+        goto out;
     }
-    for (int r = 0; r < N; r++)
-        for (int j = 0; j < K; j++) W[(size_t)r * K + j] *= s[j];
+    column_max(p, st, w, wmax);
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < K; j++) amax[j] = fmaxf(amax[j], fabsf(X[(size_t)r * K + j]));
+    double least = pe_quant_emulate(X, R, W, N, K, wt, NULL, NULL, 0, NULL);
+    int chosen = 0;
+    for (size_t a = 0; a < sizeof alphas / sizeof *alphas; a++) {
+        scales(site ? site->absmax : amax, wmax, K, alphas[a], s);
+        const double e = pe_quant_emulate(X, R, W, N, K, wt, s, NULL, 0, NULL);
+        if (e >= 0 && e < least * (chosen ? 1.0 : SMOOTH_GAIN)) {
+            least = e;
+            chosen = 1;
+            memcpy(best, s, (size_t)K * sizeof *s);
+        }
+    }
+    if (chosen) {
+        for (int j = 0; j < K; j++) g[j] /= best[j], b[j] /= best[j];
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < K; j++) W[(size_t)r * K + j] *= best[j];
+        *s_out = best;
+        best = NULL;
+    }
+out:
+    if (!site) free(X);
     free(wmax);
-    *s_out = s;
-    return PE_OK;
+    free(amax);
+    free(s);
+    free(best);
+    return err;
 }
 
 /* Greedy: while dropping one more channel from the rows' maxima cuts the
@@ -167,9 +214,11 @@ pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal,
         pe_qblock *b = &p->blk[i];
         const pe_calib_site *at = cal ? pe_calib_at(cal, i, 0) : NULL;
         if (b->ln1w >= 0 && b->ln1b >= 0 && b->qkvw >= 0 && is_int8(wt_of(u, b->qkvw)))
-            s = smooth_group(p, st, b->ln1w, b->ln1b, b->qkvw, at ? at + PE_OBS_QKV : NULL, &b->s_qkv);
+            s = smooth_group(p, st, b->ln1w, b->ln1b, b->qkvw, wt_of(u, b->qkvw), at ? at + PE_OBS_QKV : NULL,
+                             &b->s_qkv);
         if (!s && b->ln2w >= 0 && b->ln2b >= 0 && b->fcw >= 0 && is_int8(wt_of(u, b->fcw)))
-            s = smooth_group(p, st, b->ln2w, b->ln2b, b->fcw, at ? at + PE_OBS_FC : NULL, &b->s_fc);
+            s = smooth_group(p, st, b->ln2w, b->ln2b, b->fcw, wt_of(u, b->fcw), at ? at + PE_OBS_FC : NULL,
+                             &b->s_fc);
         if (!s && b->projw >= 0 && is_int8(wt_of(u, b->projw)))
             s = float_columns(p, st, b->projw, at ? at + PE_OBS_PROJ : NULL);
     }
