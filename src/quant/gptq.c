@@ -17,11 +17,22 @@
 
 #define DAMP 0.01 /* of the mean diagonal, added to it */
 
+static void reverse(double *a, size_t n) {
+    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+        const double t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
 /* In place: A [K, K] symmetric positive definite -> U upper triangular with
- * A^-1 = U^T U.  0 on success. */
+ * A^-1 = U^T U (GPTQ's factor).  With P the reversal, P A P = L L^T gives
+ * A = V V^T for the upper V = P L P, so U = V^-1 = P L^-1 P: one Cholesky
+ * and one triangular inverse, every inner loop along a row.  0 on success. */
 static int inverse_cholesky_upper(double *A, int K) {
-    /* A = L L^T (L in the lower triangle of A) */
-    for (int j = 0; j < K; j++) {
+    const size_t n = (size_t)K * K;
+    reverse(A, n); /* P A P */
+    for (int j = 0; j < K; j++) { /* L in the lower triangle */
         double d = A[(size_t)j * K + j];
         for (int k = 0; k < j; k++) d -= A[(size_t)j * K + k] * A[(size_t)j * K + k];
         if (!(d > 0)) return -1;
@@ -29,46 +40,29 @@ static int inverse_cholesky_upper(double *A, int K) {
         A[(size_t)j * K + j] = d;
         for (int i = j + 1; i < K; i++) {
             double v = A[(size_t)i * K + j];
-            for (int k = 0; k < j; k++) v -= A[(size_t)i * K + k] * A[(size_t)j * K + k];
+            const double *li = A + (size_t)i * K, *lj = A + (size_t)j * K;
+            for (int k = 0; k < j; k++) v -= li[k] * lj[k];
             A[(size_t)i * K + j] = v / d;
         }
     }
-    /* L^-1 in place (lower) */
-    for (int j = 0; j < K; j++) {
-        A[(size_t)j * K + j] = 1.0 / A[(size_t)j * K + j];
-        for (int i = j + 1; i < K; i++) {
+    /* Mt = (L^-1)^T, upper: row j of Mt is column j of L^-1 */
+    double *Mt = calloc(n, sizeof *Mt);
+    if (!Mt) return -1;
+    for (int i = 0; i < K; i++) {
+        const double *li = A + (size_t)i * K;
+        Mt[(size_t)i * K + i] = 1.0 / li[i];
+        for (int j = 0; j < i; j++) {
+            const double *mj = Mt + (size_t)j * K;
             double v = 0;
-            for (int k = j; k < i; k++) v -= A[(size_t)i * K + k] * A[(size_t)k * K + j];
-            A[(size_t)i * K + j] = v / A[(size_t)i * K + i];
+            for (int k = j; k < i; k++) v += li[k] * mj[k];
+            Mt[(size_t)j * K + i] = -v / li[i];
         }
     }
-    /* A^-1 = L^-T L^-1 into the upper triangle, then its Cholesky factor */
-    double *B = malloc((size_t)K * K * sizeof *B);
-    if (!B) return -1;
+    /* U = P L^-1 P = P Mt^T P: U[i][j] = Mt[K-1-j][K-1-i] */
     for (int i = 0; i < K; i++)
-        for (int j = i; j < K; j++) {
-            double v = 0;
-            for (int k = j; k < K; k++) v += A[(size_t)k * K + i] * A[(size_t)k * K + j];
-            B[(size_t)i * K + j] = B[(size_t)j * K + i] = v;
-        }
-    int bad = 0;
-    /* B = U^T U, U upper: row i of U */
-    for (int i = 0; i < K && !bad; i++) {
-        double d = B[(size_t)i * K + i];
-        for (int k = 0; k < i; k++) d -= A[(size_t)k * K + i] * A[(size_t)k * K + i];
-        if (!(d > 0)) { bad = 1; break; }
-        d = sqrt(d);
-        A[(size_t)i * K + i] = d;
-        for (int j = i + 1; j < K; j++) {
-            double v = B[(size_t)i * K + j];
-            for (int k = 0; k < i; k++) v -= A[(size_t)k * K + i] * A[(size_t)k * K + j];
-            A[(size_t)i * K + j] = v / d;
-        }
-    }
-    free(B);
-    for (int i = 0; i < K; i++) /* clear the lower triangle */
-        for (int j = 0; j < i; j++) A[(size_t)i * K + j] = 0;
-    return bad ? -1 : 0;
+        for (int j = 0; j < K; j++) A[(size_t)i * K + j] = Mt[(size_t)(K - 1 - j) * K + (K - 1 - i)];
+    free(Mt);
+    return 0;
 }
 
 /* Byte of (k, column j) in a q8 panel's tiles (quant.h). */
@@ -127,8 +121,10 @@ pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype w
             for (int k = 0; k < (K + PE_QK - 1) / PE_QK * PE_QK; k++)
                 for (int j = 0; j < PE_GEMM_NR; j++) q4_put(out + (size_t)(p0 / PE_GEMM_NR) * pb, k, j, 8);
     }
+    float *u = malloc((size_t)K * sizeof *u); /* row k of U, as float */
+    if (!u) { err = pe_error(PE_ERR_NOMEM, "quantize: out of memory"); goto done; }
     for (int k = 0; k < K; k++) {
-        const double *u = U + (size_t)k * K;
+        for (int i = k; i < K; i++) u[i] = (float)U[(size_t)k * K + i];
         for (int r = 0; r < N; r++) {
             float *w = W + (size_t)r * K;
             uint8_t *panel = out + (size_t)(r / PE_GEMM_NR) * pb;
@@ -156,10 +152,11 @@ pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype w
                     deq = d[r] * (q - 8);
                 }
             }
-            const float e = (float)((w[k] - deq) / u[k]);
-            for (int i = k + 1; i < K; i++) w[i] -= e * (float)u[i];
+            const float e = (w[k] - deq) / u[k];
+            for (int i = k + 1; i < K; i++) w[i] -= e * u[i];
         }
     }
+    free(u);
     p->packed[t] = out;
     out = NULL;
 done:
