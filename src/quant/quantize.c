@@ -134,7 +134,7 @@ static char *own(qout *o, const char *fmt, ...) PE_PRINTF(2, 3);
 static char *own(qout *o, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    char buf[512];
+    char buf[4096];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     char *s = strdup(buf);
@@ -431,7 +431,7 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     /* The figures measured on the written file travel with it: the same
      * tensors written again with them in the metadata. */
     if (!s && have_cal && !(s = pe_quant_report_compare(rep, out_path, &cal, opt))) {
-        char line[1024];
+        char line[4096];
         s = add_meta(&o, "pecore_quant_report", own(&o, "%s", pe_quant_report_json(rep, line, sizeof line)));
         if (!s) s = pe_st_write(out_path, o.t, o.n, o.meta, o.n_meta);
     }

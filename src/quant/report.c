@@ -95,9 +95,11 @@ void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib 
     }
     r->n_smoothed = smoothed;
     r->n_gptq = gptq;
-    snprintf(r->method, sizeof r->method, "%s%s%s, %s", smoothed ? "smooth" : "",
-             r->n_fcols ? (smoothed ? "+fcols" : "fcols") : "", gptq ? "+gptq" : "",
-             cal ? "calibrated" : "from the weights");
+    snprintf(r->method, sizeof r->method, "%s%s%s%s%s, %s", smoothed ? "smooth" : "",
+             smoothed && r->n_fcols ? "+" : "", r->n_fcols ? "fcols" : "", (smoothed || r->n_fcols) && gptq ? "+" : "",
+             gptq ? "gptq" : "", cal ? "calibrated" : "from the weights");
+    if (r->method[0] == ',') /* nothing found to do */
+        snprintf(r->method, sizeof r->method, "plain, %s", cal ? "calibrated" : "from the weights");
 }
 
 static void describe(const pe_qplan *p, int t, const float *scale, char *buf, size_t n) {

@@ -95,17 +95,22 @@ static pe_status smooth_group(pe_qplan *p, const pe_safetensors *st, int lnw, in
                               const pe_calib_site *site, float **s_out) {
     static const float alphas[] = {0.25f, 0.5f, 0.75f};
     const int K = (int)st->tensors[w].shape[1], N = (int)st->tensors[w].shape[0];
-    float *g = pe_qplan_values(p, st, lnw), *b = pe_qplan_values(p, st, lnb);
-    float *W = pe_qplan_values(p, st, w);
+    /* read, not yet the plan's: a pair left alone keeps the source's tensors */
+    float *g = malloc((size_t)K * sizeof *g), *b = malloc((size_t)K * sizeof *b);
+    float *W = malloc((size_t)N * K * sizeof *W);
     float *wmax = calloc((size_t)K, sizeof *wmax), *amax = calloc((size_t)K, sizeof *amax);
     float *s = malloc((size_t)K * sizeof *s), *best = malloc((size_t)K * sizeof *best);
     const int R = site ? PE_MIN(site->n_sample, SMOOTH_ROWS) : SMOOTH_ROWS;
-    float *X = site ? site->sample : g && b ? synthetic_rows(g, b, K, R) : NULL;
+    float *X = NULL;
     pe_status err = PE_OK;
+    if (g && b)
+        for (int j = 0; j < K; j++) g[j] = pe_qplan_elem(p, st, lnw, j), b[j] = pe_qplan_elem(p, st, lnb, j);
+    if (g && b) X = site ? site->sample : synthetic_rows(g, b, K, R);
     if (!g || !b || !W || !wmax || !amax || !s || !best || !X) {
         err = pe_error(PE_ERR_NOMEM, "quantize: out of memory");
         goto out;
     }
+    for (size_t i = 0; i < (size_t)N * K; i++) W[i] = pe_qplan_elem(p, st, w, i);
     column_max(p, st, w, wmax);
     for (int r = 0; r < R; r++)
         for (int j = 0; j < K; j++) amax[j] = fmaxf(amax[j], fabsf(X[(size_t)r * K + j]));
@@ -120,15 +125,22 @@ static pe_status smooth_group(pe_qplan *p, const pe_safetensors *st, int lnw, in
             memcpy(best, s, (size_t)K * sizeof *s);
         }
     }
-    if (chosen) {
-        for (int j = 0; j < K; j++) g[j] /= best[j], b[j] /= best[j];
+    float *pg = chosen ? pe_qplan_values(p, st, lnw) : NULL, *pb = chosen ? pe_qplan_values(p, st, lnb) : NULL;
+    float *pw = chosen ? pe_qplan_values(p, st, w) : NULL;
+    if (chosen && (!pg || !pb || !pw)) {
+        err = pe_error(PE_ERR_NOMEM, "quantize: out of memory");
+    } else if (chosen) {
+        for (int j = 0; j < K; j++) pg[j] /= best[j], pb[j] /= best[j];
         for (int r = 0; r < N; r++)
-            for (int j = 0; j < K; j++) W[(size_t)r * K + j] *= best[j];
+            for (int j = 0; j < K; j++) pw[(size_t)r * K + j] *= best[j];
         *s_out = best;
         best = NULL;
     }
 out:
     if (!site) free(X);
+    free(g);
+    free(b);
+    free(W);
     free(wmax);
     free(amax);
     free(s);
