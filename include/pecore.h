@@ -559,6 +559,30 @@ typedef struct pe_quant_rule {
     const char *patterns;
 } pe_quant_rule;
 
+/* How far a quantized model is from its source, measured on the
+ * calibration images (pe_quantize_options.report). */
+typedef struct pe_quant_loss {
+    char name[96];          /* a linear weight, by its name in the source     */
+    float before;           /* relative error ||y' - y|| / ||y|| of its output
+                               on the calibration activations, plain rounding  */
+    float after;            /* the same as quantized                           */
+    char action[80];        /* what was done about it                          */
+} pe_quant_loss;
+
+typedef struct pe_quant_report {
+    char method[96];        /* what the quantizer did, e.g. "smooth+fcols+gptq" */
+    int n_images;           /* calibration images                             */
+    double cos_mean, cos_min; /* cosine of the quantized model's outputs to the
+                               source's on those images (embedding, or the
+                               token grid of a model without pooling)          */
+    int n_linears;          /* quantized linear weights of the vision tower   */
+    int n_smoothed;         /* ... with their input channels rescaled          */
+    int n_gptq;             /* ... rounded with error compensation             */
+    int n_fcols;            /* input columns kept in float, all linears        */
+    int n_worst;
+    pe_quant_loss worst[3]; /* the linears that lose most, worst first         */
+} pe_quant_report;
+
 typedef struct pe_quantize_options {
     /* Type of the linear weights (f16, bf16, q8 or q4).  q4's default
      * policy keeps at q8 the attention projections of every block
@@ -583,7 +607,25 @@ typedef struct pe_quantize_options {
      * the metadata no text_heads, as a vision-only checkpoint. */
     int vision_only;
     pe_progress_fn progress;  /* may be NULL                                  */
-    void *user;               /* passed to progress                           */
+    void *user;               /* passed to progress and calib_image           */
+    /* Calibration: n_calib images, handed over one at a time by calib_image
+     * (the pixels stay valid until its next call), run through the source
+     * model with its own eval transform.  The quantizer measures the
+     * activations every q8 / q4 linear of the vision tower reads and
+     * chooses with them: per-channel scales folded into the LayerNorm before
+     * qkv and fc (SmoothQuant), input columns of the FFN's output projection
+     * kept in float (outlier channels, LLM.int8), and rounding that
+     * compensates its own error on those activations (GPTQ).  Without
+     * images the first two use the weights alone.  A failing calib_image
+     * fails the call with its status. */
+    int n_calib;
+    pe_status (*calib_image)(void *user, int index, pe_image *img);
+    /* Non-zero: plain per-channel rounding (no smoothing, no float
+     * columns, no error compensation), for comparison. */
+    int plain;
+    /* When not NULL, filled with the quality report (needs calibration
+     * images for the measured figures; n_images 0 otherwise). */
+    pe_quant_report *report;
 } pe_quantize_options;
 
 /* Writes a copy of the model at in_path (any file pe_model_load reads) with

@@ -6,9 +6,11 @@
 #include "npy.h"
 #include "options.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static int parse_type(const char *s, size_t n, pe_weight_type *t) {
@@ -22,9 +24,9 @@ static int parse_type(const char *s, size_t n, pe_weight_type *t) {
 #define MAX_RULES 32
 
 typedef struct quant_opts {
-    const char *in, *out, *type, *keep;
+    const char *in, *out, *type, *keep, *calib;
     pe_quant_rule rules[MAX_RULES];
-    int n_rules, vision_only;
+    int n_rules, vision_only, json, plain;
     const char *inputs[MAX_INPUTS];
     int n_inputs;
 } quant_opts;
@@ -52,6 +54,9 @@ static int take_quant(void *user, const char *a, const char *v) {
     else if (!strcmp(a, "-o") || !strcmp(a, "--output")) q->out = v;
     else if (!strcmp(a, "--type")) q->type = v;
     else if (!strcmp(a, "--vision-only")) q->vision_only = 1;
+    else if (!strcmp(a, "--json")) q->json = 1;
+    else if (!strcmp(a, "--plain")) q->plain = 1;
+    else if (!strcmp(a, "--calibrate")) q->calib = v;
     else if (!strcmp(a, "--as")) return parse_rule(q, v);
     else q->keep = v; /* --keep */
     return 0;
@@ -78,11 +83,102 @@ static int take_cmp(void *user, const char *a, const char *v) {
     return 0;
 }
 
+/* ------------------------------------------------------------ calibration */
+
+/* The JPEG and PNG files of a directory, sorted by name, decoded one at a
+ * time when the quantizer asks (pe_quantize_options.calib_image). */
+typedef struct calib_dir {
+    char **paths;
+    int n;
+    img_buf img;
+    int loaded;
+    char err[512];          /* why an image could not be read */
+} calib_dir;
+
+static int is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int calib_list(const char *dir, calib_dir *cd) {
+    DIR *d = opendir(dir);
+    if (!d) return cli_fail("quantize: --calibrate %s: not a readable directory", dir);
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !is_image_name(e->d_name)) continue;
+        if (cd->n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **p = realloc(cd->paths, (size_t)cap * sizeof *p);
+            if (!p) { closedir(d); return cli_fail("quantize: out of memory"); }
+            cd->paths = p;
+        }
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(cd->paths[cd->n] = malloc(len))) { closedir(d); return cli_fail("quantize: out of memory"); }
+        snprintf(cd->paths[cd->n++], len, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (!cd->n) return cli_fail("quantize: --calibrate %s: no .jpg, .jpeg or .png files there", dir);
+    qsort(cd->paths, (size_t)cd->n, sizeof *cd->paths, cmp_str);
+    return 0;
+}
+
+static void calib_free(calib_dir *cd) {
+    if (cd->loaded) image_free(&cd->img);
+    for (int i = 0; i < cd->n; i++) free(cd->paths[i]);
+    free(cd->paths);
+}
+
+static pe_status calib_image(void *user, int i, pe_image *img) {
+    calib_dir *cd = user;
+    if (cd->loaded) image_free(&cd->img);
+    cd->loaded = 0;
+    if (image_load(cd->paths[i], &cd->img, cd->err, sizeof cd->err)) return PE_ERR_FORMAT;
+    cd->loaded = 1;
+    *img = cd->img.image;
+    return PE_OK;
+}
+
+/* The report: one screen, or one JSON object with --json. */
+static void print_report(const pe_quant_report *r, int json) {
+    if (json) {
+        printf("{\"method\": ");
+        cli_json_str(r->method);
+        printf(", \"images\": %d, \"cos_mean\": %.6f, \"cos_min\": %.6f, \"linears\": %d, "
+               "\"smoothed\": %d, \"gptq\": %d, \"float_columns\": %d, \"worst\": [",
+               r->n_images, r->cos_mean, r->cos_min, r->n_linears, r->n_smoothed, r->n_gptq, r->n_fcols);
+        for (int i = 0; i < r->n_worst; i++) {
+            printf("%s{\"name\": ", i ? ", " : "");
+            cli_json_str(r->worst[i].name);
+            printf(", \"before\": %.5f, \"after\": %.5f, \"action\": ", r->worst[i].before, r->worst[i].after);
+            cli_json_str(r->worst[i].action);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("quality on %d calibration image%s (%s):\n", r->n_images, r->n_images == 1 ? "" : "s", r->method);
+    printf("  cosine to the float model   mean %.5f   min %.5f\n", r->cos_mean, r->cos_min);
+    printf("  %d int8 linears: %d smoothed, %d with error-compensated rounding, %d input columns in float\n",
+           r->n_linears, r->n_smoothed, r->n_gptq, r->n_fcols);
+    if (r->n_worst) printf("  losing most (relative output error, plain rounding -> as quantized):\n");
+    for (int i = 0; i < r->n_worst; i++) {
+        printf("    %-44s %.4f -> %.4f  ", r->worst[i].name, r->worst[i].before, r->worst[i].after);
+        cli_print_safe(stdout, r->worst[i].action);
+        printf("\n");
+    }
+    if (r->cos_min < 0.99)
+        printf("  below 0.99: check these images with `pecore compare`, or keep the worst linears at f16\n"
+               "  (--as 'f16:NAME') or the whole model at f16\n");
+}
+
 int cmd_quantize(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore quantize -m IN -o OUT.safetensors --type f16|bf16|q8|q4\n"
               "                       [--as TYPE:PATTERN[,PATTERN...]]... [--keep PATTERN[,...]]\n"
-              "                       [--vision-only]\n"
+              "                       [--vision-only] [--calibrate DIR [--json]] [--plain]\n"
               "Writes a copy of IN (any model file pecore loads) with its linear weights as f16,\n"
               "bf16, q8 (int8, one scale per output channel) or q4 (4-bit blocks of 32), stored\n"
               "in the kernels' layout so loading maps them without a copy.  Patch/position/token\n"
@@ -96,12 +192,19 @@ int cmd_quantize(int argc, char **argv) {
               "                 repeatable, the last match wins; a rule matching nothing is an error\n"
               "  --keep PAT     tensors kept exactly as they are\n"
               "  --vision-only  drop the text tower (CLIP files): a smaller file for image embedding\n"
+              "  --calibrate DIR  run the .jpg/.png images of DIR through the model first and choose\n"
+              "                 with their activations (smoothing, float columns, GPTQ rounding);\n"
+              "                 ends with a quality report: the cosine to the float model on them\n"
+              "                 and the linears that lose most\n"
+              "  --json         the report as one JSON object (with --calibrate)\n"
+              "  --plain        plain per-channel rounding (no outlier handling), for comparison\n"
               "Patterns are comma-separated globs or substrings of IN's tensor names; quote globs.\n",
               stdout);
         return 0;
     }
     quant_opts q = {0};
-    if (cli_scan(argc, argv, " -m --model -o --output --type --keep --as --vision-only ", " --vision-only ",
+    if (cli_scan(argc, argv, " -m --model -o --output --type --keep --as --vision-only --calibrate --json --plain ",
+                 " --vision-only --json --plain ",
                  q.inputs, &q.n_inputs, take_quant, &q))
         return 1;
     if (q.n_inputs) return cli_fail("quantize: unexpected argument '%s' (see --help)", q.inputs[0]);
@@ -111,11 +214,27 @@ int cmd_quantize(int argc, char **argv) {
     if (!in || !out) return cli_fail("quantize: pass -m IN and -o OUT");
     if (!type || parse_type(type, strlen(type), &qo.type))
         return cli_fail("quantize: --type must be f16, bf16, q8 or q4");
+    if (q.json && !q.calib) return cli_fail("quantize: --json prints the report of --calibrate DIR");
+    calib_dir cd = {0};
+    if (q.calib && calib_list(q.calib, &cd)) { calib_free(&cd); return 1; }
+    pe_quant_report rep;
+    qo.n_calib = cd.n;
+    qo.calib_image = cd.n ? calib_image : NULL;
+    qo.user = &cd;
+    qo.plain = q.plain;
+    qo.report = &rep;
     pe_status s = pe_quantize(in, out, &qo);
     cli_progress_done();
+    if (s && cd.err[0]) {
+        cli_fail("quantize: calibration: %s", cd.err);
+        calib_free(&cd);
+        return 1;
+    }
+    calib_free(&cd);
     if (s) return cli_fail_status(s, "quantize");
+    if (q.calib) print_report(&rep, q.json);
     struct stat a, b;
-    if (!stat(in, &a) && !stat(out, &b))
+    if (!q.json && !stat(in, &a) && !stat(out, &b))
         printf("%s: %.2f MB -> %s: %.2f MB (%s%s%s)\n", in, a.st_size / 1e6, out, b.st_size / 1e6, type,
                q.n_rules ? ", with --as rules" : !strcmp(type, "q4") ? ", attention and head q8" : "",
                q.vision_only ? ", vision only" : "");

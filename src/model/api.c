@@ -144,6 +144,7 @@ void pe_ctx_free(pe_ctx *c) {
     pe_pool_free(c->pool);
     pe_free(c->qact[0]);
     pe_free(c->qact[1]);
+    pe_free(c->fside);
     pe_free(c->qatt);
     pe_free(c->scratch);
     pe_free(c->img_scratch);

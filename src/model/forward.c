@@ -58,6 +58,8 @@ typedef struct row_post {
     float *y;
     int quant;
     pe_qact qa;
+    const pe_linear *split;             /* its float columns leave the int8 rows */
+    float *side;                        /* ... into side [*, split->n_fcols] */
 } row_post;
 
 static void row_post_run(const pe_ctx *c, const row_post *p, float *C, int ldc, int n, int T, int r0,
@@ -77,6 +79,16 @@ static void row_post_run(const pe_ctx *c, const row_post *p, float *C, int ldc, 
                         p->ln_b, p->eps);
         src = p->y;
         lds = n;
+    }
+    if (p->split) { /* the columns the next linear adds in float, out of its int8 rows */
+        const int nc = p->split->n_fcols;
+        float *rows = (float *)src; /* C or y: this step's own rows */
+        for (int r = r0; r < r1; r++)
+            for (int i = 0; i < nc; i++) {
+                float *v = rows + (size_t)r * lds + p->split->fcols[i];
+                p->side[(size_t)r * nc + i] = *v;
+                *v = 0.0f;
+            }
     }
     if (p->quant) c->qk->quantize_rows(src, lds, n, r0, r1, &p->qa);
 }
@@ -135,6 +147,11 @@ static void gemm_range(const lin_job *j, int m0, int m1, int n0, int n1) {
     case PE_WT_Q8:
     case PE_WT_Q4:
         j->c->qk->gemm_q(&j->qa, l->w, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep, l->wtype);
+        if (l->n_fcols) { /* C += gamma * side fcol_w^T, after the residual epilogue */
+            const pe_epilogue add = {.gamma = j->ep.gamma, .residual = j->C, .ldr = j->ldc};
+            j->c->k->gemm(j->c->fside, l->n_fcols, l->fcol_w, l->n, l->n_fcols, j->C, j->ldc, m0, m1, n0,
+                          n1, &add);
+        }
         break;
     default:
         j->c->k->gemm(j->A, j->lda, l->w, l->n, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
@@ -379,6 +396,11 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
     const int W = tw->width, T = Ti * nimg, M = tw->mlp;
     const row_blocks r = row_split(c, Ti, nimg);
     const int qatt = !causal && use_qatt(c, tw, Ti);
+    const int obs = c->observe && tw == &c->m->vis, layer = (int)(b - tw->blocks);
+#define OBSERVE(site, rows, n) \
+    if (obs) c->observe(c->observe_user, layer, site, rows, T, n)
+
+    OBSERVE(PE_OBS_QKV, c->h, W);
 
     row_post rope = {.rope = cs, .heads = tw->heads, .dh = tw->head_dim};
     linear_rows(c, r, c->h, W, &b->qkv, QA_NORM, 1, c->qkv, 3 * W, NULL, cs && !qatt ? &rope : NULL);
@@ -394,16 +416,19 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
         attn_job j = {c, c->qkv, c->h, r, W, tw->heads, tw->head_dim, causal};
         pe_pool_run(c->pool, attn_task, &j, row_tasks(r) * tw->heads);
     }
+    OBSERVE(PE_OBS_OUT, c->h, W);
 
     pe_epilogue res1 = {.gamma = b->ls1, .residual = x, .ldr = W};
     row_post ln2 = {.ln_w = b->ln2_w, .ln_b = b->ln2_b, .eps = tw->eps, .y = c->h};
     post_quant(c, &ln2, QA_NORM, T, W, &b->fc, b->fc_up.n ? &b->fc_up : NULL);
     linear_rows(c, r, c->h, W, &b->out, QA_HID, ready, x, W, &res1, &ln2);
+    OBSERVE(PE_OBS_FC, c->h, W);
 
     /* FFN hidden layer: gelu(fc(h)), or SwiGLU's silu(fc(h)) * fc_up(h)
      * (fc_up first, then fc gates it in place); its int8 rows for proj */
     row_post hid = {0};
-    post_quant(c, &hid, QA_HID, T, M, &b->proj, NULL);
+    if (post_quant(c, &hid, QA_HID, T, M, &b->proj, NULL) && b->proj.n_fcols)
+        hid.split = &b->proj, hid.side = c->fside;
     /* int8 rows carry ~1/254 of a row's range: the cheap GELU is far inside that */
     pe_epilogue act = {.gelu = is_quant(&b->fc) ? PE_GELU_FAST : PE_GELU_EXACT};
     if (b->fc_up.n) {
@@ -411,6 +436,8 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
         act = (pe_epilogue){.glu = c->mlp, .ldg = M};
     }
     linear_rows(c, r, c->h, W, &b->fc, QA_NORM, 1, c->mlp, M, &act, &hid);
+    OBSERVE(PE_OBS_PROJ, c->mlp, M);
+#undef OBSERVE
 
     pe_epilogue res2 = {.gamma = b->ls2, .residual = x, .ldr = W};
     row_post ln1 = {0};
@@ -618,6 +645,12 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
     if (m->q_kmax)
         for (int i = 0; i < 2; i++)
             if ((s = grow(&c->qact[i], &c->qact_bytes[i], pe_qact_bytes((int)need_T, m->q_kmax)))) return s;
+    if (m->fcol_max) {
+        void *f = c->fside;
+        s = grow(&f, &c->fside_bytes, need_T * (size_t)m->fcol_max * sizeof(float));
+        c->fside = f;
+        if (s) return s;
+    }
     float *p = c->scratch;
     float *pos_tmp;
     float **slots[] = {&c->x, &c->h, &c->qkv, &c->mlp, &c->pos_grid, &c->rope, &c->pool_buf,

@@ -37,6 +37,10 @@ struct pe_ctx {
      * text's) rows of m->q_kmax; planned with the grid. */
     void *qact[2];
     size_t qact_bytes[2];
+    /* The float columns of a q8/q4 linear's input rows (pe_linear.fcols):
+     * [rows, m->fcol_max]; planned with the grid. */
+    float *fside;
+    size_t fside_bytes;
 
     /* int8 attention of a vision tower with q8/q4 linears (forward.c,
      * qattention): per head qatt_head bytes (quantized queries, packed keys
@@ -46,12 +50,21 @@ struct pe_ctx {
     uint8_t *qatt;
     size_t qatt_bytes, qatt_head, qatt_thread;
 
+    /* Calibration (quant/calib.c): when set, called by the vision tower's
+     * blocks with the rows each linear reads (site pe_obs_site), once they
+     * are final; x [rows, n]. */
+    void (*observe)(void *user, int layer, int site, const float *x, int rows, int n);
+    void *observe_user;
+
     /* 8-bit image preprocessing */
     uint8_t *img_scratch;
     size_t img_scratch_bytes;
     float *img;                 /* [3, H, W] */
     size_t img_floats;
 };
+
+/* The inputs of a block's linears, as pe_ctx.observe sees them. */
+enum { PE_OBS_QKV = 0, PE_OBS_OUT = 1, PE_OBS_FC = 2, PE_OBS_PROJ = 3, PE_OBS_SITES = 4 };
 
 /* Sizes the context's scratch for nb inputs of a gh x gw patch grid (and
  * the text tower); allocates only when it grows. */

@@ -250,6 +250,55 @@ static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
     return PE_OK;
 }
 
+/* The float columns `pecore quantize` may give a q8/q4 linear (model.h):
+ * NAME.pecore_fcols (I32 [n], ascending column indices) and
+ * NAME.pecore_fcols_w ([N, n] their weights), NAME the weight's name
+ * without ".weight". */
+static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, const char *wname) {
+    char stem[128];
+    const size_t n = strlen(wname) > 7 ? strlen(wname) - 7 : 0; /* ".weight" */
+    snprintf(stem, sizeof stem, "%.*s", (int)n, wname);
+    const pe_st_tensor *ci = find_pf(L, base, "%s.pecore_fcols", stem);
+    const pe_st_tensor *cw = find_pf(L, base, "%s.pecore_fcols_w", stem);
+    lin->n_fcols = 0;
+    if (!ci && !cw) return PE_OK;
+    if (!ci || !cw || ci->dtype != PE_DT_I32 || ci->rank != 1 || ci->numel < 1 || ci->numel > 256 ||
+        (lin->wtype != PE_WT_Q8 && lin->wtype != PE_WT_Q4))
+        return pe_error(PE_ERR_FORMAT, "%s%s.pecore_fcols: float columns must be an I32 list of 1..256 "
+                        "beside a q8/q4 weight, with their weights", base, stem);
+    const int nc = (int)ci->numel;
+    pe_status s = want(cw, "pecore_fcols_w", (uint64_t)lin->n * (uint64_t)nc, nc);
+    if (s) return s;
+    int32_t prev = -1;
+    for (int i = 0; i < nc; i++) {
+        int32_t c;
+        memcpy(&c, (const uint8_t *)ci->data + 4 * (size_t)i, 4);
+        if (c <= prev || c >= lin->k)
+            return pe_error(PE_ERR_FORMAT, "%s%s.pecore_fcols: column %d is out of order or not below %d",
+                            base, stem, (int)c, lin->k);
+        prev = c;
+    }
+    lin->n_fcols = nc;
+    lin->fcols = (const int32_t *)ci->data;
+    if (((uintptr_t)ci->data & 3) != 0) {
+        int32_t *cp = arena_take_bytes(L, (size_t)nc * 4);
+        if (cp) memcpy(cp, ci->data, (size_t)nc * 4);
+        lin->fcols = cp;
+    }
+    float *dst = arena_take(L, pe_gemm_packed_floats(lin->n, nc));
+    lin->fcol_w = dst;
+    if (dst) {
+        float *tmp = L->tmp; /* the panel scratch holds [16, k] >= [n, nc] in panels */
+        for (int p0 = 0; p0 < lin->n; p0 += PE_GEMM_NR) {
+            const int rows = PE_MIN(PE_GEMM_NR, lin->n - p0);
+            convert(cw, (uint64_t)p0 * (uint64_t)nc, (size_t)rows * (size_t)nc, tmp);
+            pe_gemm_pack(dst + (size_t)p0 * (size_t)nc, tmp, rows, nc, nc);
+        }
+    }
+    L->m->fcol_max = PE_MAX(L->m->fcol_max, nc);
+    return PE_OK;
+}
+
 /* ------------------------------------------------------------ blocks */
 
 /* The SwiGLU FFN: w12 [2M, W] as its two halves (the first gated), w3. */
@@ -262,8 +311,10 @@ static pe_status bind_swiglu(loader *L, const char *base, int W, int M, pe_block
         return s;
     blk->fc.b = bind_vec(L, b, 0, (size_t)M);
     blk->fc_up.b = bind_vec(L, b, (uint64_t)M, (size_t)M);
-    return bind_linear(L, &blk->proj, find_pf(L, base, "mlp.w3.weight"), find_pf(L, base, "mlp.w3.bias"),
-                       "mlp.w3.weight", W, M);
+    if ((s = bind_linear(L, &blk->proj, find_pf(L, base, "mlp.w3.weight"), find_pf(L, base, "mlp.w3.bias"),
+                         "mlp.w3.weight", W, M)))
+        return s;
+    return bind_fcols(L, &blk->proj, base, "mlp.w3.weight");
 }
 
 static pe_status bind_block(loader *L, const char *prefix, int i, naming nm, int swiglu, pe_tower *tw,
@@ -278,7 +329,8 @@ static pe_status bind_block(loader *L, const char *prefix, int i, naming nm, int
                : ((s = bind_linear(L, &blk->fc, B("mlp.c_fc.weight", "mlp.fc1.weight"),
                                    B("mlp.c_fc.bias", "mlp.fc1.bias"), "mlp.c_fc.weight", M, W)) ||
                   (s = bind_linear(L, &blk->proj, B("mlp.c_proj.weight", "mlp.fc2.weight"),
-                                   B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M))))
+                                   B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M)) ||
+                  (s = bind_fcols(L, &blk->proj, base, is_timm ? "mlp.fc2.weight" : "mlp.c_proj.weight"))))
         return pe_error_prefix(s, "block %d", i);
     if ((s = req_vec(L, B("ln_1.weight", "norm1.weight"), "ln_1.weight", W, &blk->ln1_w)) ||
         (s = req_vec(L, B("ln_1.bias", "norm1.bias"), "ln_1.bias", W, &blk->ln1_b)) ||

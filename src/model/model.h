@@ -12,6 +12,11 @@ typedef struct pe_linear {
     const float *b;         /* [n] or NULL */
     int n, k;
     int wtype;              /* pe_wtype: f32, f16, bf16, q8, q4 */
+    /* q8/q4 only (pecore quantize's float columns): input columns left out
+     * of the int8 product (zero in w) and added in float at run time */
+    int n_fcols;
+    const int32_t *fcols;   /* [n_fcols] ascending column indices */
+    const float *fcol_w;    /* [n, n_fcols] packed as a float32 weight */
 } pe_linear;
 
 typedef struct pe_block {
@@ -53,6 +58,7 @@ struct pe_model {
     void *map;                    /* the anonymous mapping holding the arena */
     size_t map_bytes;
     int q_kmax;                   /* widest k of a q8/q4 linear; 0: none */
+    int fcol_max;                 /* most float columns of a linear; 0: none */
 
     /* vision */
     pe_tower vis;

@@ -9,8 +9,9 @@
  * Each linear weight may get its own type (rules, the q4 default policy), and
  * vision_only drops the text tower and writes the vision tower under bare
  * official names, as a vision-only checkpoint is named. */
-#include "model.h"
-#include "names.h"
+#include "../model/model.h"
+#include "../model/names.h"
+#include "calib.h"
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
@@ -95,18 +96,13 @@ static pe_wtype type_for(const char *name, const pe_quantize_options *o, int *hi
     return wt;
 }
 
-static float elem(const pe_st_tensor *t, uint64_t i) {
-    if (t->dtype == PE_DT_F32) { float v; memcpy(&v, (const uint8_t *)t->data + 4 * i, 4); return v; }
-    uint16_t h;
-    memcpy(&h, (const uint8_t *)t->data + 2 * i, 2);
-    return t->dtype == PE_DT_F16 ? pe_f16_to_f32(h) : pe_bf16_to_f32(h);
-}
-
-/* Packs t as the linear weight [N, K] (transposed: t is [K, N]); returns
- * how many of its values are NaN or infinite (a damaged checkpoint: the
- * caller refuses it rather than quantizing them to something finite). */
-static uint64_t pack_tensor(const pe_st_tensor *t, int transposed, pe_wtype wt, uint8_t *dst,
-                            float *tmp) {
+/* Packs tensor ti of st (as the plan has it) as the linear weight [N, K]
+ * (transposed: t is [K, N]); returns how many of its values are NaN or
+ * infinite (a damaged checkpoint: the caller refuses it rather than
+ * quantizing them to something finite). */
+static uint64_t pack_tensor(const pe_qplan *plan, const pe_safetensors *st, int ti, int transposed,
+                            pe_wtype wt, uint8_t *dst, float *tmp) {
+    const pe_st_tensor *t = &st->tensors[ti];
     const int N = (int)(transposed ? t->shape[1] : t->shape[0]);
     const int K = (int)(t->numel / (uint64_t)N);
     const size_t pb = pe_qpack_panel_bytes(wt, K);
@@ -115,13 +111,14 @@ static uint64_t pack_tensor(const pe_st_tensor *t, int transposed, pe_wtype wt, 
         int rows = PE_MIN(PE_GEMM_NR, N - p0);
         for (int j = 0; j < rows; j++)
             for (int k = 0; k < K; k++) {
-                float v = elem(t, transposed ? (uint64_t)k * N + (uint64_t)(p0 + j)
-                                             : (uint64_t)(p0 + j) * K + (uint64_t)k);
+                float v = pe_qplan_elem(plan, st, ti, transposed ? (uint64_t)k * N + (uint64_t)(p0 + j)
+                                                                 : (uint64_t)(p0 + j) * K + (uint64_t)k);
                 bad += !isfinite(v);
                 tmp[(size_t)j * K + k] = v;
             }
-        pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
+        if (!plan || !plan->packed[ti]) pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
     }
+    if (plan && plan->packed[ti]) memcpy(dst, plan->packed[ti], pe_qpack_bytes(wt, N, K));
     return bad;
 }
 
@@ -137,7 +134,7 @@ static char *own(qout *o, const char *fmt, ...) PE_PRINTF(2, 3);
 static char *own(qout *o, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    char buf[512];
+    char buf[4096];
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     char *s = strdup(buf);
@@ -179,12 +176,28 @@ static const char *vision_prefix(const pe_safetensors *st) {
 }
 
 /* One output tensor; packed ones are placed first by the caller's order. */
-static pe_status convert_one(qout *o, const pe_st_tensor *t, const char *name,
-                             const pe_quantize_options *opt, float *tmp, int want_packed) {
+/* The float columns of linear ti (plan) as two tensors beside its weight:
+ * NAME.pecore_fcols (I32 indices) and NAME.pecore_fcols_w (F32 [N, n]),
+ * NAME its output name without ".weight" (load.c, bind_fcols). */
+static pe_status add_fcols(qout *o, const pe_qplan *plan, int ti, const char *name, int N) {
+    const int n = plan->n_fcols[ti];
+    const size_t stem = strlen(name) > 7 ? strlen(name) - 7 : 0;
+    pe_st_out *a = &o->t[o->n++], *b = &o->t[o->n++];
+    *a = (pe_st_out){.name = own(o, "%.*s.pecore_fcols", (int)stem, name), .dtype = PE_DT_I32, .rank = 1,
+                     .shape = {n}, .data = plan->fcols[ti]};
+    *b = (pe_st_out){.name = own(o, "%.*s.pecore_fcols_w", (int)stem, name), .dtype = PE_DT_F32, .rank = 2,
+                     .shape = {N, n}, .data = plan->fcol_w[ti]};
+    return a->name && b->name ? PE_OK : pe_error(PE_ERR_NOMEM, "out of memory");
+}
+
+static pe_status convert_one(qout *o, const pe_qplan *plan, const pe_safetensors *st, int ti,
+                             const char *name, const pe_quantize_options *opt, float *tmp, int want_packed) {
+    const pe_st_tensor *t = &st->tensors[ti];
     int use = linear_use(t);
     int keep_it = matches(t->name, opt->keep, 1);
     int packed = use >= 0 && !keep_it;
-    if (packed != want_packed) return PE_OK;
+    if (packed != want_packed) /* float columns go with the vectors: packed tensors stay aligned */
+        return packed && plan && plan->n_fcols[ti] ? add_fcols(o, plan, ti, name, (int)t->shape[0]) : PE_OK;
     pe_wtype base;
     wtype_of(opt->type, &base);
     pe_st_out *out = &o->t[o->n];
@@ -199,7 +212,7 @@ static pe_status convert_one(qout *o, const pe_st_tensor *t, const char *name,
         uint8_t *buf = malloc(bytes);
         if (!buf) return pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
         o->bufs[o->n] = buf;
-        uint64_t bad = pack_tensor(t, use, wt, buf, tmp);
+        uint64_t bad = pack_tensor(plan, st, ti, use, wt, buf, tmp);
         if (bad)
             return pe_error(PE_ERR_FORMAT, "tensor %s: %llu NaN or infinite values; not quantizing a damaged model",
                             t->name, (unsigned long long)bad);
@@ -219,7 +232,10 @@ static pe_status convert_one(qout *o, const pe_st_tensor *t, const char *name,
     for (int d = 0; d < t->rank; d++) out->shape[d] = t->shape[d];
     /* Vectors stay F32; tables and the patch embedding go to half precision. */
     int half = !keep_it && t->dtype == PE_DT_F32 && t->numel > 4096;
-    if (!half) {
+    if (plan && plan->val[ti]) { /* a vector the plan changed (a smoothed LayerNorm) */
+        out->dtype = PE_DT_F32;
+        out->data = plan->val[ti];
+    } else if (!half) {
         out->dtype = t->dtype;
         out->data = t->data;
     } else {
@@ -228,7 +244,7 @@ static pe_status convert_one(qout *o, const pe_st_tensor *t, const char *name,
         o->bufs[o->n] = buf;
         const int bf = base == PE_WT_BF16;
         for (uint64_t i = 0; i < t->numel; i++) {
-            float v = elem(t, i);
+            float v = pe_qplan_elem(NULL, st, ti, i);
             buf[i] = bf ? pe_f32_to_bf16(v) : pe_f32_to_f16(v);
         }
         out->dtype = bf ? PE_DT_BF16 : PE_DT_F16;
@@ -292,10 +308,56 @@ static pe_status check_rules_hit(const pe_safetensors *st, const char *vp, const
     return s;
 }
 
+/* The type the output gives linear weight ti, or f32 for anything else. */
+typedef struct typing {
+    const pe_safetensors *st;
+    const pe_quantize_options *opt;
+} typing;
+
+static pe_wtype type_of_tensor(void *u, int ti) {
+    const typing *ty = u;
+    const pe_st_tensor *t = &ty->st->tensors[ti];
+    if (linear_use(t) < 0 || matches(t->name, ty->opt->keep, 1)) return PE_WT_F32;
+    return type_for(t->name, ty->opt, NULL);
+}
+
+static int any_int8(const pe_quantize_options *o) {
+    int r = o->type == PE_WEIGHTS_Q8 || o->type == PE_WEIGHTS_Q4;
+    for (int i = 0; i < o->n_rules; i++) r |= o->rules[i].type == PE_WEIGHTS_Q8 || o->rules[i].type == PE_WEIGHTS_Q4;
+    return r;
+}
+
+/* The plan for int8 weights: calibration, smoothing, float columns and
+ * error-compensated rounding (calib.h).  have_cal says cal was filled. */
+static pe_status make_plan(const pe_model *m, const char *vp, const pe_quantize_options *opt, pe_qplan *plan,
+                           pe_calib *cal, int *have_cal) {
+    typing ty = {&m->st, opt};
+    pe_status s = pe_qplan_init(plan, m, vp);
+    if (!s && opt->n_calib) {
+        s = pe_calib_run(m, opt, cal);
+        *have_cal = !s;
+    }
+    if (!s) s = pe_quant_smooth(plan, m, *have_cal ? cal : NULL, type_of_tensor, &ty);
+    for (int i = 0; i < plan->layers && !s && *have_cal; i++) {
+        const pe_qblock *b = &plan->blk[i];
+        const int lin[4] = {b->qkvw, b->outw, b->fcw, b->projw};
+        const int site[4] = {PE_OBS_QKV, PE_OBS_OUT, PE_OBS_FC, PE_OBS_PROJ};
+        for (int j = 0; j < 4 && !s; j++) {
+            const pe_wtype wt = lin[j] >= 0 ? type_of_tensor(&ty, lin[j]) : PE_WT_F32;
+            if (wt == PE_WT_Q8 || wt == PE_WT_Q4)
+                s = pe_quant_gptq(plan, &m->st, lin[j], wt, pe_calib_at(cal, i, site[j]));
+        }
+    }
+    return s;
+}
+
 pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quantize_options *opt) {
     if (!in_path || !out_path || !opt) return pe_error(PE_ERR_INVALID_ARG, "pe_quantize: NULL argument");
     pe_status s = check_options(opt);
     if (s) return s;
+    if (opt->n_calib < 0 || (opt->n_calib && !opt->calib_image))
+        return pe_error(PE_ERR_INVALID_ARG, "quantize: n_calib is %d but calib_image is %s", opt->n_calib,
+                        opt->calib_image ? "set" : "NULL");
     pe_wtype wt;
     wtype_of(opt->type, &wt);
     /* Loading first checks the source is a model pecore runs and gives its
@@ -311,16 +373,25 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
         }
     const char *vp = vision_prefix(st);
     if ((s = check_rules_hit(st, vp, opt))) { pe_model_free(m); return s; }
+    pe_qplan plan_, *plan = NULL;
+    pe_calib cal = {0};
+    int have_cal = 0;
+    if (!opt->plain && any_int8(opt)) {
+        plan = &plan_;
+        s = make_plan(m, vp, opt, plan, &cal, &have_cal);
+    }
     qout o = {0};
     int64_t widest = 1;
     for (int i = 0; i < st->n_tensors; i++)
         for (int d = 0; d < st->tensors[i].rank; d++) widest = PE_MAX(widest, st->tensors[i].shape[d]);
-    o.t = calloc((size_t)st->n_tensors, sizeof *o.t);
-    o.bufs = calloc((size_t)st->n_tensors, sizeof *o.bufs);
+    const size_t n_out = 3 * (size_t)st->n_tensors; /* a linear with float columns writes three */
+    o.t = calloc(n_out, sizeof *o.t);
+    o.bufs = calloc(n_out, sizeof *o.bufs);
     o.meta = calloc((size_t)(st->n_tensors + st->n_meta + 16), sizeof *o.meta);
-    o.strs = calloc((size_t)(2 * st->n_tensors + 16), sizeof *o.strs);
+    o.strs = calloc(2 * n_out + 16, sizeof *o.strs);
     float *tmp = malloc((size_t)PE_GEMM_NR * (size_t)widest * sizeof(float));
-    if (!o.t || !o.bufs || !o.meta || !o.strs || !tmp) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
+    if (!s && (!o.t || !o.bufs || !o.meta || !o.strs || !tmp)) s = pe_error(PE_ERR_NOMEM, "out of memory");
+    if (s) goto done;
     /* The source's metadata carries over, but a vision-only file has no text heads. */
     for (int i = 0; i < st->n_meta && !s; i++)
         if (!opt->vision_only || strcmp(st->meta[i].key, "text_heads"))
@@ -339,27 +410,41 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
     if (!s && in->pool == PE_POOL_CLS && !pe_st_meta_get(st, "pecore.family"))
         s = add_meta(&o, "pecore.family", own(&o, "%s", in->family));
+    pe_quant_report rep_;
+    pe_quant_report *rep = opt->report ? opt->report : &rep_;
+    if (!s) pe_quant_report_init(rep, plan, have_cal ? &cal : NULL, opt->plain || !any_int8(opt));
+    if (!s) s = add_meta(&o, "pecore_quant_method", own(&o, "%s", rep->method));
     /* Packed tensors first: their sizes are multiples of 32 bytes, so every
      * tensor after them keeps the alignment of its element size. */
     for (int pass = 1, done_n = 0; pass >= 0 && !s; pass--)
         for (int i = 0; i < st->n_tensors && !s; i++) {
             const char *name = out_name(&st->tensors[i], vp, opt->vision_only);
-            if (name) s = convert_one(&o, &st->tensors[i], name, opt, tmp, pass);
+            if (name) s = convert_one(&o, plan, st, i, name, opt, tmp, pass);
             if (opt->progress) opt->progress(opt->user, "quantizing", (double)++done_n / (2 * st->n_tensors));
         }
+    if (!s && have_cal) s = pe_quant_report_measure(rep, plan, m, &cal, type_of_tensor, &(typing){st, opt});
     if (!s) {
         if (opt->progress) opt->progress(opt->user, "writing", 0.0);
         s = pe_st_write(out_path, o.t, o.n, o.meta, o.n_meta);
         if (opt->progress && !s) opt->progress(opt->user, "writing", 1.0);
     }
+    /* The figures measured on the written file travel with it: the same
+     * tensors written again with them in the metadata. */
+    if (!s && have_cal && !(s = pe_quant_report_compare(rep, out_path, &cal, opt))) {
+        char line[4096];
+        s = add_meta(&o, "pecore_quant_report", own(&o, "%s", pe_quant_report_json(rep, line, sizeof line)));
+        if (!s) s = pe_st_write(out_path, o.t, o.n, o.meta, o.n_meta);
+    }
 done:
-    for (int i = 0; o.bufs && i < st->n_tensors; i++) free(o.bufs[i]);
+    for (int i = 0; o.bufs && i < o.n; i++) free(o.bufs[i]);
     for (int i = 0; i < o.n_strs; i++) free(o.strs[i]);
     free(o.t);
     free(o.bufs);
     free(o.meta);
     free(o.strs);
     free(tmp);
+    if (plan) pe_qplan_free(plan);
+    if (have_cal) pe_calib_free(&cal);
     pe_model_free(m);
     return s;
 }

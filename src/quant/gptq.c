@@ -1,0 +1,169 @@
+/* Error-compensated rounding (GPTQ): the columns of a weight are rounded
+ * one at a time, and the error each leaves is spread over the columns not
+ * yet rounded, weighted by the inverse of the inputs' second moments
+ * H = sum x x^T (calibration), so that the product with the inputs the
+ * linear really sees changes least.  The result is written straight in the
+ * packed layouts of kernels/quant.h with the scales it used (re-packing
+ * rounded values would pick other scales).
+ *
+ * The inputs are the ones the int8 product sees: divided by the smoothing
+ * scales (H becomes S^-1 H S^-1), without the float columns (rounded to 0
+ * with no error to spread). */
+#include "calib.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAMP 0.01 /* of the mean diagonal, added to it */
+
+static void reverse(double *a, size_t n) {
+    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+        const double t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+/* In place: A [K, K] symmetric positive definite -> U upper triangular with
+ * A^-1 = U^T U (GPTQ's factor).  With P the reversal, P A P = L L^T gives
+ * A = V V^T for the upper V = P L P, so U = V^-1 = P L^-1 P: one Cholesky
+ * and one triangular inverse, every inner loop along a row.  0 on success. */
+static int inverse_cholesky_upper(double *A, int K) {
+    const size_t n = (size_t)K * K;
+    reverse(A, n); /* P A P */
+    for (int j = 0; j < K; j++) { /* L in the lower triangle */
+        double d = A[(size_t)j * K + j];
+        for (int k = 0; k < j; k++) d -= A[(size_t)j * K + k] * A[(size_t)j * K + k];
+        if (!(d > 0)) return -1;
+        d = sqrt(d);
+        A[(size_t)j * K + j] = d;
+        for (int i = j + 1; i < K; i++) {
+            double v = A[(size_t)i * K + j];
+            const double *li = A + (size_t)i * K, *lj = A + (size_t)j * K;
+            for (int k = 0; k < j; k++) v -= li[k] * lj[k];
+            A[(size_t)i * K + j] = v / d;
+        }
+    }
+    /* Mt = (L^-1)^T, upper: row j of Mt is column j of L^-1 */
+    double *Mt = calloc(n, sizeof *Mt);
+    if (!Mt) return -1;
+    for (int i = 0; i < K; i++) {
+        const double *li = A + (size_t)i * K;
+        Mt[(size_t)i * K + i] = 1.0 / li[i];
+        for (int j = 0; j < i; j++) {
+            const double *mj = Mt + (size_t)j * K;
+            double v = 0;
+            for (int k = j; k < i; k++) v += li[k] * mj[k];
+            Mt[(size_t)j * K + i] = -v / li[i];
+        }
+    }
+    /* U = P L^-1 P = P Mt^T P: U[i][j] = Mt[K-1-j][K-1-i] */
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) A[(size_t)i * K + j] = Mt[(size_t)(K - 1 - j) * K + (K - 1 - i)];
+    free(Mt);
+    return 0;
+}
+
+/* Byte of (k, column j) in a q8 panel's tiles (quant.h). */
+static size_t q8_at(int k, int j) {
+    return PE_Q8_HEAD + (size_t)(k / PE_QK) * sizeof(pe_tile_q8) + (size_t)((k % PE_QK) / 4) * 64 +
+           (size_t)j * 4 + (size_t)(k % 4);
+}
+
+static void q4_put(uint8_t *panel, int k, int j, int code) {
+    pe_tile_q4 *t = (pe_tile_q4 *)(void *)(panel + (size_t)(k / PE_QK) * sizeof(pe_tile_q4));
+    const int i = k % PE_QK, lo = i < 16, g = (i % 16) / 4;
+    uint8_t *b = &t->q[g * 64 + j * 4 + i % 4];
+    *b = lo ? (uint8_t)((*b & 0xf0) | code) : (uint8_t)((*b & 0x0f) | code << 4);
+}
+
+pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
+                        const pe_calib_site *site) {
+    const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
+    const float *s = NULL;
+    for (int i = 0; i < p->layers; i++) { /* the smoothing this linear's inputs had */
+        if (p->blk[i].qkvw == t) s = p->blk[i].s_qkv;
+        if (p->blk[i].fcw == t) s = p->blk[i].s_fc;
+    }
+    const size_t bytes = pe_qpack_bytes(wt, N, K), pb = pe_qpack_panel_bytes(wt, K);
+    double *U = malloc((size_t)K * K * sizeof *U);
+    float *W = malloc((size_t)N * K * sizeof *W), *d = malloc((size_t)N * sizeof *d);
+    uint8_t *out = calloc(bytes, 1), *fc = calloc((size_t)K, 1);
+    pe_status err = PE_OK;
+    if (!U || !W || !d || !out || !fc) {
+        err = pe_error(PE_ERR_NOMEM, "quantize: out of memory");
+        goto done;
+    }
+    for (int c = 0; c < p->n_fcols[t]; c++) fc[p->fcols[t][c]] = 1;
+    for (size_t i = 0; i < (size_t)N * K; i++) W[i] = pe_qplan_elem(p, st, t, i);
+    double mean = 0;
+    for (int i = 0; i < K; i++) mean += site->H[(size_t)i * K + i] / ((s ? s[i] * s[i] : 1.0) * K);
+    for (int i = 0; i < K; i++)
+        for (int j = 0; j < K; j++) {
+            double h = fc[i] || fc[j] ? 0 : site->H[(size_t)i * K + j] / (s ? (double)s[i] * s[j] : 1.0);
+            U[(size_t)i * K + j] = h + (i == j ? DAMP * mean + (mean > 0 ? 0 : 1) : 0);
+        }
+    if (inverse_cholesky_upper(U, K)) goto done; /* not positive definite: plain rounding */
+    if (wt == PE_WT_Q8) { /* the scales of plain rounding, codes 128 (0) where no column */
+        for (int r = 0; r < N; r++) {
+            float amax = 0;
+            for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(W[(size_t)r * K + k]));
+            d[r] = amax / 127.0f;
+        }
+        for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) {
+            uint8_t *panel = out + (size_t)(p0 / PE_GEMM_NR) * pb;
+            memset(panel + PE_Q8_HEAD, 128, pb - PE_Q8_HEAD);
+            memcpy(panel, d + p0, (size_t)PE_MIN(PE_GEMM_NR, N - p0) * sizeof(float));
+        }
+    } else {
+        for (int p0 = 0; p0 < N; p0 += PE_GEMM_NR) /* code 8 is 0 */
+            for (int k = 0; k < (K + PE_QK - 1) / PE_QK * PE_QK; k++)
+                for (int j = 0; j < PE_GEMM_NR; j++) q4_put(out + (size_t)(p0 / PE_GEMM_NR) * pb, k, j, 8);
+    }
+    float *u = malloc((size_t)K * sizeof *u); /* row k of U, as float */
+    if (!u) { err = pe_error(PE_ERR_NOMEM, "quantize: out of memory"); goto done; }
+    for (int k = 0; k < K; k++) {
+        for (int i = k; i < K; i++) u[i] = (float)U[(size_t)k * K + i];
+        for (int r = 0; r < N; r++) {
+            float *w = W + (size_t)r * K;
+            uint8_t *panel = out + (size_t)(r / PE_GEMM_NR) * pb;
+            const int j = r % PE_GEMM_NR;
+            if (wt == PE_WT_Q4 && k % PE_QK == 0) { /* the block's scale from its current values */
+                float x[PE_QK];
+                for (int i = 0; i < PE_QK; i++) x[i] = k + i < K ? w[k + i] : 0.0f;
+                pe_block_q4 b;
+                pe_quantize_q4_ref(x, &b);
+                ((pe_tile_q4 *)(void *)(panel + (size_t)(k / PE_QK) * sizeof(pe_tile_q4)))->d[j] = b.d;
+                d[r] = pe_f16_to_f32(b.d);
+            }
+            float deq = 0;
+            if (!fc[k]) {
+                const float inv = d[r] != 0 ? 1.0f / d[r] : 0.0f;
+                if (wt == PE_WT_Q8) {
+                    float q = roundf(w[k] * inv);
+                    q = q > 127 ? 127 : q < -127 ? -127 : q;
+                    panel[q8_at(k, j)] = (uint8_t)((int)q + 128);
+                    deq = d[r] * q;
+                } else {
+                    float q = roundf(w[k] * inv) + 8;
+                    q = q > 15 ? 15 : q < 0 ? 0 : q;
+                    q4_put(panel, k, j, (int)q);
+                    deq = d[r] * (q - 8);
+                }
+            }
+            const float e = (w[k] - deq) / u[k];
+            for (int i = k + 1; i < K; i++) w[i] -= e * u[i];
+        }
+    }
+    free(u);
+    p->packed[t] = out;
+    out = NULL;
+done:
+    free(U);
+    free(W);
+    free(d);
+    free(out);
+    free(fc);
+    return err;
+}
