@@ -583,6 +583,12 @@ typedef struct pe_quant_report {
     pe_quant_loss worst[3]; /* the linears that lose most, worst first         */
 } pe_quant_report;
 
+enum {
+    PE_QUANT_NO_SMOOTH = 1,   /* no per-channel scales folded into LayerNorms */
+    PE_QUANT_NO_FCOLS = 2,    /* no input columns kept in float               */
+    PE_QUANT_NO_GPTQ = 4      /* plain rounding even with calibration images  */
+};
+
 typedef struct pe_quantize_options {
     /* Type of the linear weights (f16, bf16, q8 or q4).  q4's default
      * policy keeps at q8 the attention projections of every block
@@ -623,6 +629,8 @@ typedef struct pe_quantize_options {
     /* Non-zero: plain per-channel rounding (no smoothing, no float
      * columns, no error compensation), for comparison. */
     int plain;
+    /* Methods left out (PE_QUANT_NO_*), to measure what each buys. */
+    unsigned without;
     /* When not NULL, filled with the quality report (needs calibration
      * images for the measured figures; n_images 0 otherwise). */
     pe_quant_report *report;

@@ -27,6 +27,7 @@ typedef struct quant_opts {
     const char *in, *out, *type, *keep, *calib;
     pe_quant_rule rules[MAX_RULES];
     int n_rules, vision_only, json, plain;
+    unsigned without;
     const char *inputs[MAX_INPUTS];
     int n_inputs;
 } quant_opts;
@@ -48,6 +49,20 @@ static int parse_rule(quant_opts *q, const char *v) {
     return 0;
 }
 
+/* --without smooth,fcols,gptq */
+static int parse_without(quant_opts *q, const char *v) {
+    static const struct { const char *name; unsigned bit; } methods[] = {
+        {"smooth", PE_QUANT_NO_SMOOTH}, {"fcols", PE_QUANT_NO_FCOLS}, {"gptq", PE_QUANT_NO_GPTQ}};
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ","), i = 0;
+        while (i < 3 && (strlen(methods[i].name) != n || strncmp(p, methods[i].name, n))) i++;
+        if (i == 3) return cli_fail("quantize: --without takes smooth, fcols and gptq, comma-separated");
+        q->without |= methods[i].bit;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 static int take_quant(void *user, const char *a, const char *v) {
     quant_opts *q = user;
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) q->in = v;
@@ -57,6 +72,7 @@ static int take_quant(void *user, const char *a, const char *v) {
     else if (!strcmp(a, "--json")) q->json = 1;
     else if (!strcmp(a, "--plain")) q->plain = 1;
     else if (!strcmp(a, "--calibrate")) q->calib = v;
+    else if (!strcmp(a, "--without")) return parse_without(q, v);
     else if (!strcmp(a, "--as")) return parse_rule(q, v);
     else q->keep = v; /* --keep */
     return 0;
@@ -198,12 +214,13 @@ int cmd_quantize(int argc, char **argv) {
               "                 and the linears that lose most\n"
               "  --json         the report as one JSON object (with --calibrate)\n"
               "  --plain        plain per-channel rounding (no outlier handling), for comparison\n"
+              "  --without M    leave out methods M (smooth,fcols,gptq), to measure what each buys\n"
               "Patterns are comma-separated globs or substrings of IN's tensor names; quote globs.\n",
               stdout);
         return 0;
     }
     quant_opts q = {0};
-    if (cli_scan(argc, argv, " -m --model -o --output --type --keep --as --vision-only --calibrate --json --plain ",
+    if (cli_scan(argc, argv, " -m --model -o --output --type --keep --as --vision-only --calibrate --json --plain --without ",
                  " --vision-only --json --plain ",
                  q.inputs, &q.n_inputs, take_quant, &q))
         return 1;
@@ -222,6 +239,7 @@ int cmd_quantize(int argc, char **argv) {
     qo.calib_image = cd.n ? calib_image : NULL;
     qo.user = &cd;
     qo.plain = q.plain;
+    qo.without = q.without;
     qo.report = &rep;
     pe_status s = pe_quantize(in, out, &qo);
     cli_progress_done();

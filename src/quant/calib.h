@@ -68,8 +68,9 @@ float *pe_qplan_values(pe_qplan *p, const pe_safetensors *st, int t);
 
 /* smooth.c: folds per-channel scales into ln_1 -> qkv and ln_2 -> fc, and
  * picks the float columns of each FFN output projection; cal may be NULL
- * (weights alone).  wt_of gives each linear weight's type. */
-pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal,
+ * (weights alone); without: PE_QUANT_NO_SMOOTH / _NO_FCOLS.  wt_of gives
+ * each linear weight's type. */
+pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal, unsigned without,
                           pe_wtype (*wt_of)(void *, int), void *u);
 
 /* gptq.c: packs linear weight t of type wt (q8 / q4) with error

@@ -337,8 +337,8 @@ static pe_status make_plan(const pe_model *m, const char *vp, const pe_quantize_
         s = pe_calib_run(m, opt, cal);
         *have_cal = !s;
     }
-    if (!s) s = pe_quant_smooth(plan, m, *have_cal ? cal : NULL, type_of_tensor, &ty);
-    for (int i = 0; i < plan->layers && !s && *have_cal; i++) {
+    if (!s) s = pe_quant_smooth(plan, m, *have_cal ? cal : NULL, opt->without, type_of_tensor, &ty);
+    for (int i = 0; i < plan->layers && !s && *have_cal && !(opt->without & PE_QUANT_NO_GPTQ); i++) {
         const pe_qblock *b = &plan->blk[i];
         const int lin[4] = {b->qkvw, b->outw, b->fcw, b->projw};
         const int site[4] = {PE_OBS_QKV, PE_OBS_OUT, PE_OBS_FC, PE_OBS_PROJ};
@@ -355,6 +355,8 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     if (!in_path || !out_path || !opt) return pe_error(PE_ERR_INVALID_ARG, "pe_quantize: NULL argument");
     pe_status s = check_options(opt);
     if (s) return s;
+    if (opt->without & ~(unsigned)(PE_QUANT_NO_SMOOTH | PE_QUANT_NO_FCOLS | PE_QUANT_NO_GPTQ))
+        return pe_error(PE_ERR_INVALID_ARG, "quantize: unknown methods in without (0x%x)", opt->without);
     if (opt->n_calib < 0 || (opt->n_calib && !opt->calib_image))
         return pe_error(PE_ERR_INVALID_ARG, "quantize: n_calib is %d but calib_image is %s", opt->n_calib,
                         opt->calib_image ? "set" : "NULL");
