@@ -58,7 +58,12 @@ static int g_progress_shown;
 void cli_progress(void *user, const char *stage, double fraction) {
     (void)user;
     if (!isatty(STDERR_FILENO)) return;
-    fprintf(stderr, "\r%-24s %3d%%", stage, (int)(fraction * 100 + 0.5));
+    /* a bar of 24 cells, the stage name before it (library text, ASCII) */
+    const int pct = (int)(fraction * 100 + 0.5), full = (int)(fraction * 24 + 0.5);
+    char bar[25];
+    for (int i = 0; i < 24; i++) bar[i] = i < full ? '#' : '.';
+    bar[24] = 0;
+    fprintf(stderr, "\r%-14.14s [%s] %3d%%", stage, bar, pct < 0 ? 0 : pct > 100 ? 100 : pct);
     fflush(stderr);
     g_progress_shown = 1;
 }

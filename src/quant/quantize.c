@@ -347,6 +347,7 @@ static pe_status make_plan(const pe_model *m, const char *vp, const pe_quantize_
             if (wt == PE_WT_Q8 || wt == PE_WT_Q4)
                 s = pe_quant_gptq(plan, &m->st, lin[j], wt, pe_calib_at(cal, i, site[j]));
         }
+        if (opt->progress) opt->progress(opt->user, "rounding (GPTQ)", (double)(i + 1) / plan->layers);
     }
     return s;
 }
