@@ -102,14 +102,16 @@ void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib 
         snprintf(r->method, sizeof r->method, "plain, %s", cal ? "calibrated" : "from the weights");
 }
 
+/* "smoothed, gptq, 5 float columns", or "rounded" when nothing was done. */
 static void describe(const pe_qplan *p, int t, const float *scale, char *buf, size_t n) {
-    const int nc = p->n_fcols[t];
-    snprintf(buf, n, "%s%s%s%s%s", scale ? "smoothed" : "", scale && (nc || p->packed[t]) ? ", " : "",
-             nc ? "" : "", p->packed[t] ? "gptq" : "", !scale && !nc && !p->packed[t] ? "rounded" : "");
-    if (nc) {
-        size_t at = strlen(buf);
-        snprintf(buf + at, n - at, "%s%d float columns", at ? ", " : "", nc);
-    }
+    size_t at = 0;
+    buf[0] = 0;
+    if (scale) at += (size_t)snprintf(buf + at, n - at, "smoothed");
+    if (p->packed[t]) at += (size_t)snprintf(buf + at, n - at, "%sgptq", at ? ", " : "");
+    if (p->n_fcols[t])
+        at += (size_t)snprintf(buf + at, n - at, "%s%d float column%s", at ? ", " : "", p->n_fcols[t],
+                               p->n_fcols[t] == 1 ? "" : "s");
+    if (!at) snprintf(buf, n, "rounded");
 }
 
 pe_status pe_quant_report_measure(pe_quant_report *r, pe_qplan *p, const pe_model *m, const pe_calib *cal,
