@@ -572,13 +572,13 @@ static pe_status grow(void **p, size_t *have, size_t need) {
  * tower), reallocating only when it grows. */
 pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
     const pe_model *m = c->m;
-    const pe_model_info *in = &m->info;
+    const pe_arch *a = &m->arch;
     if (gh == c->gh && gw == c->gw && nb <= c->nb) return PE_OK;
-    size_t T = (size_t)pe_forward_tokens(in, gh, gw), W = (size_t)in->width;
-    size_t need_T = T * nb, need_W = W, need_M = (size_t)in->mlp;
-    if (in->has_text) {
-        need_T = PE_MAX(need_T, (size_t)in->text_context);
-        need_W = PE_MAX(need_W, (size_t)in->text_width);
+    size_t T = (size_t)pe_arch_tokens(a, gh, gw), W = (size_t)a->width;
+    size_t need_T = T * nb, need_W = W, need_M = (size_t)a->mlp;
+    if (a->text.layers) {
+        need_T = PE_MAX(need_T, (size_t)a->text.context);
+        need_W = PE_MAX(need_W, (size_t)a->text.width);
         need_M = PE_MAX(need_M, (size_t)m->txt.mlp);
     }
     /* attention pooling: [W] x2 + [M']; linear4: 4 class tokens */
@@ -588,12 +588,12 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
         need_T * need_W,                 /* h */
         need_T * need_W * 3,             /* qkv */
         /* mlp, and before the first block the im2col patches */
-        PE_MAX(need_T * need_M, T * 3 * (size_t)in->patch * in->patch),
+        PE_MAX(need_T * need_M, T * 3 * (size_t)a->patch * a->patch),
         T * W,                           /* pos grid */
-        T * (size_t)in->head_dim,        /* rope table */
+        T * (size_t)a->head_dim,        /* rope table */
         rows_pool,                       /* pool vectors */
         c->att_floats * (size_t)c->n_threads,
-        in->pos_resample == PE_POS_BILINEAR ? 0 : 2 * bicubic_tmp_doubles(in->grid, (int)W, gh, gw),
+        a->pos_resample == PE_POS_BILINEAR ? 0 : 2 * bicubic_tmp_doubles(a->grid, (int)W, gh, gw),
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += up64(sizes[i]);
@@ -606,9 +606,9 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
     if (s) return s;
     if (use_qatt(c, &m->vis, (int)T)) {
         size_t head, thread;
-        qatt_sizes((int)T, in->head_dim, &head, &thread);
+        qatt_sizes((int)T, a->head_dim, &head, &thread);
         void *q = c->qatt;
-        s = grow(&q, &c->qatt_bytes, (size_t)nb * in->heads * head + (size_t)c->n_threads * thread);
+        s = grow(&q, &c->qatt_bytes, (size_t)nb * a->heads * head + (size_t)c->n_threads * thread);
         c->qatt = q;
         if (s) return s;
         c->qatt_head = head;
@@ -632,15 +632,15 @@ pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb) {
     c->gw = gw;
     c->nb = nb;
     /* Grid-dependent tables, computed once per input size. */
-    const int G = in->grid, cls = in->has_cls;
+    const int G = a->grid, cls = a->cls;
     if (gh == G && gw == G)
         memcpy(c->pos_grid, m->pos + (size_t)cls * W, (size_t)G * G * W * sizeof(float));
-    else if (in->pos_resample == PE_POS_BILINEAR)
+    else if (a->pos_resample == PE_POS_BILINEAR)
         resample_pos(m->pos + (size_t)cls * W, G, (int)W, gh, gw, c->pos_grid);
     else
         resample_pos_bicubic(m->pos + (size_t)cls * W, G, (int)W, gh, gw,
-                             in->pos_resample == PE_POS_BICUBIC_AA, c->pos_tmp, c->pos_grid);
-    if (in->rope) build_rope(c->rope, cls, gh, gw, in->head_dim);
+                             a->pos_resample == PE_POS_BICUBIC_AA, c->pos_tmp, c->pos_grid);
+    if (a->rope) build_rope(c->rope, cls, gh, gw, a->head_dim);
     return PE_OK;
 }
 
@@ -661,10 +661,6 @@ static void patchify(const float *img, int H, int Wd, int P, float *patches) {
         }
 }
 
-int pe_forward_tokens(const pe_model_info *in, int gh, int gw) {
-    return in->has_cls + in->n_registers + gh * gw;
-}
-
 /* Runs nimg images [nimg, 3, H, Wd] up to their final token grids in c->x
  * ([nimg * T, W], per image: class token, registers, patches).  The patch
  * embedding runs per image, the blocks on all rows at once.  stages (one
@@ -674,9 +670,9 @@ int pe_forward_tokens(const pe_model_info *in, int gh, int gw) {
 static void tokens_batch(pe_ctx *c, const float *img, int nimg, int H, int Wd, float *stages,
                          float *cls4) {
     const pe_model *m = c->m;
-    const pe_model_info *in = &m->info;
-    const int W = in->width, P = in->patch, cls = in->has_cls, R = in->n_registers;
-    const int T = pe_forward_tokens(in, H / P, Wd / P), first = cls + R; /* first patch row */
+    const pe_arch *a = &m->arch;
+    const int W = a->width, P = a->patch, cls = a->cls, R = a->registers;
+    const int T = pe_arch_tokens(a, H / P, Wd / P), first = cls + R; /* first patch row */
     const size_t TW = (size_t)T * W;
     const float eps = m->vis.eps;
     float *x = c->x;
@@ -695,14 +691,14 @@ static void tokens_batch(pe_ctx *c, const float *img, int nimg, int H, int Wd, f
     if (m->ln_pre_w) norm_in_place(c, x, T, nimg, W, m->ln_pre_w, m->ln_pre_b, eps);
     if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
 
-    if (in->layers) first_norm(c, &m->vis, x, T, nimg);
-    for (int i = 0; i < in->layers; i++) {
-        block(c, &m->vis, &m->vis.blocks[i], i + 1 < in->layers ? &m->vis.blocks[i + 1] : NULL, x, T,
-              nimg, in->rope ? c->rope : NULL, 0);
+    if (a->layers) first_norm(c, &m->vis, x, T, nimg);
+    for (int i = 0; i < a->layers; i++) {
+        block(c, &m->vis, &m->vis.blocks[i], i + 1 < a->layers ? &m->vis.blocks[i + 1] : NULL, x, T,
+              nimg, a->rope ? c->rope : NULL, 0);
         if (stages) memcpy(stages, x, TW * sizeof(float)), stages += TW;
-        if (cls4 && i >= in->layers - 4)
+        if (cls4 && i >= a->layers - 4)
             for (int n = 0; n < nimg; n++)
-                memcpy(cls4 + ((size_t)n * 4 + i - in->layers + 4) * W, x + n * TW, W * sizeof(float));
+                memcpy(cls4 + ((size_t)n * 4 + i - a->layers + 4) * W, x + n * TW, W * sizeof(float));
     }
     if (m->ln_post_w) norm_in_place(c, x, T, nimg, W, m->ln_post_w, m->ln_post_b, eps);
     if (stages) memcpy(stages, x, TW * sizeof(float));
@@ -713,7 +709,7 @@ static void tokens_batch(pe_ctx *c, const float *img, int nimg, int H, int Wd, f
  * normalised patch token. */
 static void linear4_one(pe_ctx *c, const float *x, const float *cls4, int T, float *out) {
     const pe_model *m = c->m;
-    const int W = m->info.width, first = m->info.has_cls + m->info.n_registers;
+    const int W = m->arch.width, first = m->arch.cls + m->arch.registers;
     c->k->layernorm(cls4, W, out, W, 4, W, m->ln_post_w, m->ln_post_b, m->vis.eps);
     float *mean = out + 4 * (size_t)W;
     for (int i = 0; i < W; i++) {
@@ -727,7 +723,7 @@ static void linear4_one(pe_ctx *c, const float *x, const float *cls4, int T, flo
  * projection: emb [D]. */
 static void pool_one(pe_ctx *c, const float *x, int T, float *emb) {
     const pe_model *m = c->m;
-    const int W = m->info.width, ph = m->info.pool_heads, dh = W / ph;
+    const int W = m->arch.width, ph = m->arch.pool_heads, dh = W / ph;
     float *kv = c->qkv;                       /* [T, 2W] */
     float *a = c->pool_buf, *y = a + W, *hid = y + W;   /* [W], [W], [M'] */
     linear(c, x, W, &m->pool_kv, kv, 2 * W, T, NULL);
@@ -747,27 +743,27 @@ static void pool_one(pe_ctx *c, const float *x, int T, float *emb) {
 }
 
 pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int *rows, int *cols) {
-    const pe_model_info *in = &m->info;
-    if (H <= 0 || Wd <= 0 || H % in->patch || Wd % in->patch)
+    const pe_arch *a = &m->arch;
+    if (H <= 0 || Wd <= 0 || H % a->patch || Wd % a->patch)
         return pe_error(PE_ERR_SHAPE, "input %dx%d: height and width must be positive multiples "
-                                      "of the patch size %d", H, Wd, in->patch);
-    if ((int64_t)H * Wd > (int64_t)in->patch * in->patch * 65536)
+                                      "of the patch size %d", H, Wd, a->patch);
+    if ((int64_t)H * Wd > (int64_t)a->patch * a->patch * 65536)
         return pe_error(PE_ERR_LIMIT, "input %dx%d: more than 65536 patches", H, Wd);
     if (kind == PE_OUTPUT_EMBEDDING) {
-        if (in->pool == PE_POOL_NONE)
+        if (a->pool == PE_POOL_NONE)
             return pe_error(PE_ERR_UNSUPPORTED, "this model (%s) has no pooling head: ask for "
-                                                "tokens", in->arch);
+                                                "tokens", a->name);
         if (rows) *rows = 1;
-        if (cols) *cols = in->out_dim;
+        if (cols) *cols = a->out_dim;
     } else if (kind == PE_OUTPUT_TOKENS) {
-        if (rows) *rows = pe_forward_tokens(in, H / in->patch, Wd / in->patch);
-        if (cols) *cols = in->width;
+        if (rows) *rows = pe_arch_tokens(a, H / a->patch, Wd / a->patch);
+        if (cols) *cols = a->width;
     } else if (kind == PE_OUTPUT_LINEAR4) {
-        if (in->pool != PE_POOL_CLS || in->layers < 4)
+        if (!pe_arch_dinov2(a) || a->layers < 4)
             return pe_error(PE_ERR_UNSUPPORTED, "linear4 is the DINOv2 family's linear-probe input (4+ "
-                                                "blocks, a class token); %s has none", in->arch);
+                                                "blocks, a class token); %s has none", a->name);
         if (rows) *rows = 1;
-        if (cols) *cols = 5 * in->width;
+        if (cols) *cols = 5 * a->width;
     } else {
         return pe_error(PE_ERR_INVALID_ARG, "unknown output kind %d", (int)kind);
     }
@@ -776,11 +772,11 @@ pe_status pe_forward_check(const pe_model *m, int H, int Wd, pe_output kind, int
 
 pe_status pe_forward_images(pe_ctx *c, const float *img, int nimg, int H, int Wd, pe_output kind,
                             float *out, float *stages) {
-    const pe_model_info *in = &c->m->info;
-    pe_status s = pe_forward_plan(c, H / in->patch, Wd / in->patch, nimg);
+    const pe_arch *a = &c->m->arch;
+    pe_status s = pe_forward_plan(c, H / a->patch, Wd / a->patch, nimg);
     if (s) return s;
-    const int T = pe_forward_tokens(in, H / in->patch, Wd / in->patch);
-    const size_t TW = (size_t)T * in->width;
+    const int T = pe_arch_tokens(a, H / a->patch, Wd / a->patch);
+    const size_t TW = (size_t)T * a->width;
     /* pool_buf holds the batch's class tokens [nimg, 4, W] until linear4_one
      * reads them, image by image, into out */
     tokens_batch(c, img, nimg, H, Wd, stages, kind == PE_OUTPUT_LINEAR4 ? c->pool_buf : NULL);
@@ -794,9 +790,9 @@ pe_status pe_forward_images(pe_ctx *c, const float *img, int nimg, int H, int Wd
         if (kind == PE_OUTPUT_TOKENS)
             memcpy(o, x, TW * sizeof(float));
         else if (kind == PE_OUTPUT_LINEAR4)
-            linear4_one(c, x, c->pool_buf + (size_t)n * 4 * in->width, T, o);
-        else if (in->pool == PE_POOL_CLS)
-            memcpy(o, x, (size_t)in->width * sizeof(float)); /* the normalised class token */
+            linear4_one(c, x, c->pool_buf + (size_t)n * 4 * a->width, T, o);
+        else if (a->pool == PE_POOL_CLS)
+            memcpy(o, x, (size_t)a->width * sizeof(float)); /* the normalised class token */
         else
             pool_one(c, x, T, o);
     }
@@ -807,17 +803,17 @@ pe_status pe_forward_images(pe_ctx *c, const float *img, int nimg, int H, int Wd
 
 pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
     const pe_model *m = c->m;
-    const pe_model_info *in = &m->info;
-    const int W = in->text_width;
-    pe_status s = pe_forward_plan(c, c->gh ? c->gh : in->grid, c->gw ? c->gw : in->grid, PE_MAX(c->nb, 1));
+    const pe_arch *a = &m->arch;
+    const int W = a->text.width;
+    pe_status s = pe_forward_plan(c, c->gh ? c->gh : a->grid, c->gw ? c->gw : a->grid, PE_MAX(c->nb, 1));
     if (s) return s;
     /* The pooled row is the first maximal id (end of text); with a causal mask
      * later rows cannot influence it, so they are not computed. */
     int eot = 0;
     for (int t = 0; t < len; t++) {
-        if (ids[t] < 0 || ids[t] >= in->text_vocab)
+        if (ids[t] < 0 || ids[t] >= a->text.vocab)
             return pe_error(PE_ERR_INVALID_ARG, "token id %d at position %d is outside the "
-                                                "vocabulary (0..%d)", ids[t], t, in->text_vocab - 1);
+                                                "vocabulary (0..%d)", ids[t], t, a->text.vocab - 1);
         if (ids[t] > ids[eot]) eot = t;
     }
     const int T = eot + 1;
@@ -833,9 +829,9 @@ pe_status pe_forward_text(pe_ctx *c, const int32_t *ids, int len, float *emb) {
             c->k->bf16_to_f32((const uint16_t *)m->tok_emb + off, row, (size_t)W);
         for (int i = 0; i < W; i++) row[i] += m->txt_pos[(size_t)t * W + i];
     }
-    if (in->text_layers) first_norm(c, &m->txt, x, T, 1);
-    for (int i = 0; i < in->text_layers; i++)
-        block(c, &m->txt, &m->txt.blocks[i], i + 1 < in->text_layers ? &m->txt.blocks[i + 1] : NULL, x,
+    if (a->text.layers) first_norm(c, &m->txt, x, T, 1);
+    for (int i = 0; i < a->text.layers; i++)
+        block(c, &m->txt, &m->txt.blocks[i], i + 1 < a->text.layers ? &m->txt.blocks[i + 1] : NULL, x,
               T, 1, NULL, 1);
     float *last = x + (size_t)eot * W;
     c->k->layernorm(last, W, c->h, W, 1, W, m->ln_final_w, m->ln_final_b, m->txt.eps);
@@ -852,16 +848,16 @@ static double block_flops(double T, double W, double M, int swiglu) {
 
 pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops) {
     if (!m || !flops) return pe_error(PE_ERR_INVALID_ARG, "pe_model_flops: NULL argument");
-    pe_output kind = m->info.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_output kind = m->arch.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
     pe_status s = pe_forward_check(m, height, width, kind, NULL, NULL);
     if (s) return s;
-    const pe_model_info *in = &m->info;
-    double P = in->patch, W = in->width, grid = (double)(height / in->patch) * (width / in->patch);
-    double T = in->has_cls + in->n_registers + grid;
-    double f = 2 * grid * 3 * P * P * W + in->layers * block_flops(T, W, in->mlp, in->ffn_swiglu);
-    if (in->pool == PE_POOL_ATTN)
+    const pe_arch *a = &m->arch;
+    double P = a->patch, W = a->width, grid = (double)(height / a->patch) * (width / a->patch);
+    double T = a->cls + a->registers + grid;
+    double f = 2 * grid * 3 * P * P * W + a->layers * block_flops(T, W, a->mlp, a->ffn == PE_FFN_SWIGLU);
+    if (a->pool == PE_POOL_ATTN)
         f += 2 * T * W * 2 * W + 2 * 2 * T * W + 2 * W * W + 2 * 2 * W * m->pool_fc.n +
-             2 * W * in->out_dim * in->has_proj;
+             2 * W * a->out_dim * a->proj;
     *flops = f;
     return PE_OK;
 }

@@ -56,8 +56,6 @@ struct pe_ctx {
 /* Sizes the context's scratch for nb inputs of a gh x gw patch grid (and
  * the text tower); allocates only when it grows. */
 pe_status pe_forward_plan(pe_ctx *c, int gh, int gw, int nb);
-/* Tokens of a gh x gw patch grid: class token, registers, patches. */
-int pe_forward_tokens(const pe_model_info *in, int gh, int gw);
 pe_status pe_forward_check(const pe_model *m, int H, int W, pe_output kind, int *rows, int *cols);
 /* nimg images [nimg, 3, H, W] -> out, per image an embedding [D], tokens [T, W] or
  * linear4 [5W], as one batch: the linears run on all nimg * T rows at once (the

@@ -324,7 +324,7 @@ static pe_status heads_for(const pe_model *m, const char *key, int width, int te
     for (int i = 0; i < pe_arch_count; i++) {
         const pe_arch *a = &pe_arch_table[i];
         if (!text && a->width == width) { *heads = a->heads; return PE_OK; }
-        if (text && a->text_width == width) { *heads = a->text_heads; return PE_OK; }
+        if (text && a->text.width == width) { *heads = a->text.heads; return PE_OK; }
     }
     return pe_error(PE_ERR_UNSUPPORTED,
                     "cannot tell the number of %s heads for width %d: not a known PE model; "
@@ -356,70 +356,71 @@ static const char *vit_size(int width, int layers) {
  * position grid, which infer_vision read already. */
 static pe_status infer_dinov2(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
-    const int W = in->width;
-    if (!in->has_cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
+    pe_arch *a = &m->arch;
+    const int W = a->width;
+    if (!a->cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
     const pe_st_tensor *reg = VIS(L, "register_tokens");
     if (reg && (reg->rank != 3 || reg->shape[0] != 1 || reg->shape[2] != W || reg->shape[1] < 1 ||
                 reg->shape[1] > 64))
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [1, R, %d] with R <= 64", reg->name, W);
-    in->n_registers = reg ? (int)reg->shape[1] : 0;
+    a->registers = reg ? (int)reg->shape[1] : 0;
     const char *nr = pe_st_meta_get(&m->st, "num_register_tokens");
-    if (nr && strtol(nr, NULL, 10) != in->n_registers)
+    if (nr && strtol(nr, NULL, 10) != a->registers)
         return pe_error(PE_ERR_FORMAT, "metadata num_register_tokens %.16s does not match "
-                                       "register_tokens (%d rows)", nr, in->n_registers);
+                                       "register_tokens (%d rows)", nr, a->registers);
     int r;
     const pe_st_tensor *w12 = VIS(L, "blocks.0.mlp.w12.weight");
     const pe_st_tensor *fc = w12 ? w12 : VIS(L, "blocks.0.mlp.fc1.weight");
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 2 || fc->shape[0] > (1 << 20) ||
         (w12 && fc->shape[0] % 2))
         return pe_error(PE_ERR_SHAPE, "block 0: mlp weight (mlp.fc1 or mlp.w12) missing or not [M, %d]", W);
-    in->ffn_swiglu = w12 != NULL;
-    in->mlp = (int)fc->shape[0] / (w12 ? 2 : 1);
-    in->has_layerscale = VIS(L, "blocks.0.ls1.gamma") != NULL;
-    in->has_ln_post = 1;
-    in->pool = PE_POOL_CLS;
-    in->has_proj = 0;
-    in->out_dim = W;
-    in->rope = 0;
-    in->ln_eps = 1e-6f;
-    in->transform = PE_TRANSFORM_DINOV2_EVAL;
+    a->ffn = w12 ? PE_FFN_SWIGLU : PE_FFN_GELU;
+    a->mlp = (int)fc->shape[0] / (w12 ? 2 : 1);
+    a->layerscale = VIS(L, "blocks.0.ls1.gamma") != NULL;
+    a->ln_post = 1;
+    a->pool = PE_POOL_CLS;
+    a->proj = 0;
+    a->out_dim = W;
+    a->rope = 0;
+    a->ln_eps = 1e-6f;
+    a->transform = PE_TRANSFORM_DINOV2_EVAL;
     /* Every release has 64-wide heads; files of pecore say so in metadata. */
-    if ((r = meta_int(m, "num_heads", &in->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &in->heads)) < 0))
+    if ((r = meta_int(m, "num_heads", &a->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &a->heads)) < 0))
         return pe_error(PE_ERR_FORMAT, "metadata num_heads: not an integer in 1..4096");
-    if (!r) in->heads = W % 64 ? 0 : W / 64;
-    pe_status s = check_heads("vision tower", W, in->heads, 0);
+    if (!r) a->heads = W % 64 ? 0 : W / 64;
+    pe_status s = check_heads("vision tower", W, a->heads, 0);
     if (s) return pe_error_prefix(s, "heads of 64 (the releases')");
-    in->head_dim = W / in->heads;
+    a->head_dim = W / a->heads;
     /* Position resampling: registers mean the antialiased mode of the _reg
      * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
-    in->pos_resample = in->n_registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
+    a->pos_resample = a->registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
     const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
     const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
     if (aa || off) {
-        const int a = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
-        const double o = off ? strtod(off, NULL) : a ? 0.0 : 0.1;
-        if (a && o == 0.0) in->pos_resample = PE_POS_BICUBIC_AA;
-        else if (!a && fabs(o - 0.1) < 1e-9) in->pos_resample = PE_POS_BICUBIC_OFFSET;
+        const int anti = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
+        const double o = off ? strtod(off, NULL) : anti ? 0.0 : 0.1;
+        if (anti && o == 0.0) a->pos_resample = PE_POS_BICUBIC_AA;
+        else if (!anti && fabs(o - 0.1) < 1e-9) a->pos_resample = PE_POS_BICUBIC_OFFSET;
         else
             return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
                             "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
                             aa ? aa : "(none)", off ? off : "(none)");
     }
     const char *fam = pe_st_meta_get(&m->st, "pecore.family");
-    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (in->ffn_swiglu && W != 1536);
-    snprintf(in->family, sizeof in->family, "%s", franca ? "Franca" : "DINOv2");
-    const char *sz = vit_size(W, in->layers);
+    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (w12 && W != 1536);
+    a->family = franca ? PE_FAMILY_FRANCA : PE_FAMILY_DINOV2;
+    const char *family = pe_family_name(a->family);
+    const char *sz = vit_size(W, a->layers);
     char reg_s[16] = "";
-    if (in->n_registers) snprintf(reg_s, sizeof reg_s, " reg%d", in->n_registers);
-    if (sz) snprintf(in->arch, sizeof in->arch, "%s ViT-%s/%d%s", in->family, sz, in->patch, reg_s);
-    else snprintf(in->arch, sizeof in->arch, "%s custom (%dx%d)/%d%s", in->family, W, in->layers, in->patch, reg_s);
+    if (a->registers) snprintf(reg_s, sizeof reg_s, " reg%d", a->registers);
+    if (sz) snprintf(a->name, sizeof a->name, "%s ViT-%s/%d%s", family, sz, a->patch, reg_s);
+    else snprintf(a->name, sizeof a->name, "%s custom (%dx%d)/%d%s", family, W, a->layers, a->patch, reg_s);
     return PE_OK;
 }
 
 static pe_status infer_vision(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
+    pe_arch *a = &m->arch;
     static const char *const prefixes[] = {"", "visual.", "module.", "module.visual."};
     const pe_st_tensor *conv = NULL;
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !conv; i++) {
@@ -436,70 +437,69 @@ static pe_status infer_vision(loader *L) {
     if (L->nm == NAMING_TIMM && (VIS(L, "patch_embed.proj.bias") || VIS(L, "blocks.0.ls1.gamma") ||
                                  VIS(L, "blocks.0.mlp.w12.weight") || VIS(L, "register_tokens")))
         L->nm = NAMING_DINOV2;
-    snprintf(in->naming, sizeof in->naming, "%s", L->nm == NAMING_DINOV2 ? (L->franca ? "Franca" : "DINOv2")
+    snprintf(m->info.naming, sizeof m->info.naming, "%s", L->nm == NAMING_DINOV2 ? (L->franca ? "Franca" : "DINOv2")
                                                   : L->nm == NAMING_TIMM ? "timm" : "official");
     if (conv->rank != 4 || conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] ||
         conv->shape[0] < 1 || conv->shape[0] > 65536 || conv->shape[2] < 1 || conv->shape[2] > 1024)
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [W, 3, P, P]", conv->name);
-    in->width = (int)conv->shape[0];
-    in->patch = (int)conv->shape[2];
-    const int W = in->width;
+    a->width = (int)conv->shape[0];
+    a->patch = (int)conv->shape[2];
+    const int W = a->width;
     int timm = L->nm != NAMING_OFFICIAL;
 
-    in->has_cls = VIS(L, "%s", VN(L, "class_embedding", "cls_token")) != NULL;
+    a->cls = VIS(L, "%s", VN(L, "class_embedding", "cls_token")) != NULL;
     const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
     if (!pos) return pe_error(PE_ERR_NOT_FOUND, "missing tensor: positional_embedding");
     if (last_dim(pos) != W || pos->numel % (uint64_t)W)
         return pe_error(PE_ERR_SHAPE, "tensor %s: last dim must be the width %d", pos->name, W);
-    uint64_t t0 = pos->numel / (uint64_t)W, cells = t0 - (uint64_t)in->has_cls;
+    uint64_t t0 = pos->numel / (uint64_t)W, cells = t0 - (uint64_t)a->cls;
     uint64_t g = (uint64_t)llround(sqrt((double)cells));
-    if (t0 <= (uint64_t)in->has_cls || g * g != cells || g > 4096)
+    if (t0 <= (uint64_t)a->cls || g * g != cells || g > 4096)
         return pe_error(PE_ERR_SHAPE, "tensor %s: %llu rows is not %s a square grid", pos->name,
-                        (unsigned long long)t0, in->has_cls ? "1 + " : "");
-    in->grid = (int)g;
-    in->image_size = in->grid * in->patch;
+                        (unsigned long long)t0, a->cls ? "1 + " : "");
+    a->grid = (int)g;
 
-    in->layers = count_layers(L, L->vp, timm);
-    if (in->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
+    a->layers = count_layers(L, L->vp, timm);
+    if (a->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
     if (L->nm == NAMING_DINOV2) return infer_dinov2(L);
-    snprintf(in->family, sizeof in->family, "PE");
-    in->rope = 1;
-    in->pos_resample = PE_POS_BILINEAR;
-    in->ln_eps = 1e-5f;
-    in->transform = PE_TRANSFORM_PE;
+    a->family = PE_FAMILY_PE;
+    a->rope = 1;
+    a->pos_resample = PE_POS_BILINEAR;
+    a->ln_eps = 1e-5f;
+    a->transform = PE_TRANSFORM_PE;
     const pe_st_tensor *fc = VIS(L, timm ? "blocks.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight");
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
         return pe_error(PE_ERR_SHAPE, "block 0: mlp weight missing or not [M, %d]", W);
-    in->mlp = (int)fc->shape[0];
-    in->has_layerscale = VIS(L, "%s", timm ? "blocks.0.gamma_1" : "transformer.resblocks.0.ls_1.gamma") != NULL;
-    in->has_ln_post = VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != NULL;
-    in->pool = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent")) ? PE_POOL_ATTN : PE_POOL_NONE;
+    a->mlp = (int)fc->shape[0];
+    a->layerscale = VIS(L, "%s", timm ? "blocks.0.gamma_1" : "transformer.resblocks.0.ls_1.gamma") != NULL;
+    a->ln_post = VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != NULL;
+    a->pool = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent")) ? PE_POOL_ATTN : PE_POOL_NONE;
 
-    pe_status s = heads_for(m, "vision_heads", W, 0, &in->heads);
-    if (s || (s = check_heads("vision tower", W, in->heads, 1))) return s;
-    in->head_dim = W / in->heads;
-    in->pool_heads = 8;
-    if (in->pool == PE_POOL_ATTN) {
-        int r = meta_int(m, "attn_pooler_heads", &in->pool_heads);
+    pe_status s = heads_for(m, "vision_heads", W, 0, &a->heads);
+    if (s || (s = check_heads("vision tower", W, a->heads, 1))) return s;
+    a->head_dim = W / a->heads;
+    a->pool_heads = 8;
+    if (a->pool == PE_POOL_ATTN) {
+        int r = meta_int(m, "attn_pooler_heads", &a->pool_heads);
         if (r < 0) return pe_error(PE_ERR_FORMAT, "metadata attn_pooler_heads: not an integer in 1..4096");
-        if ((s = check_heads("attention pooling", W, in->pool_heads, 0))) return s;
+        if ((s = check_heads("attention pooling", W, a->pool_heads, 0))) return s;
     }
     const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
-    in->has_proj = proj != NULL;
-    in->out_dim = W;
+    a->proj = proj != NULL;
+    a->out_dim = W;
     if (proj) {
         if (proj->rank != 2 || proj->shape[timm ? 1 : 0] != W || proj->shape[timm ? 0 : 1] < 1 ||
             proj->shape[timm ? 0 : 1] > 65536)
             return pe_error(PE_ERR_SHAPE, "tensor %s: expected %s", proj->name,
                             timm ? "[D, W]" : "[W, D]");
-        in->out_dim = (int)proj->shape[timm ? 0 : 1];
+        a->out_dim = (int)proj->shape[timm ? 0 : 1];
     }
     return PE_OK;
 }
 
 static pe_status infer_text(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
+    pe_arch *a = &m->arch;
     static const char *const prefixes[] = {"", "module."};
     const pe_st_tensor *emb = NULL;
     for (size_t i = 0; i < 2 && !emb; i++) {
@@ -511,32 +511,32 @@ static pe_status infer_text(loader *L) {
     if (!emb || strstr(L->vp, "visual.") == NULL) return PE_OK;
     if (emb->rank != 2 || emb->shape[0] < 49408 || emb->shape[1] < 1 || emb->shape[1] > 65536)
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [V >= 49408, W]", emb->name);
-    in->has_text = 1;
-    in->text_vocab = (int)emb->shape[0];
-    in->text_width = (int)emb->shape[1];
+    a->text.vocab = (int)emb->shape[0];
+    a->text.width = (int)emb->shape[1];
     const pe_st_tensor *pos = TXT(L, "positional_embedding");
-    if (!pos || pos->rank != 2 || pos->shape[1] != in->text_width || pos->shape[0] < 2 ||
+    if (!pos || pos->rank != 2 || pos->shape[1] != a->text.width || pos->shape[0] < 2 ||
         pos->shape[0] > 4096)
         return pe_error(PE_ERR_SHAPE, "text positional_embedding missing or not [C, %d]",
-                        in->text_width);
-    in->text_context = (int)pos->shape[0];
-    in->text_layers = count_layers(L, L->tp, 0);
-    if (in->text_layers < 1) return pe_error(PE_ERR_NOT_FOUND, "text tower has no blocks");
-    pe_status s = heads_for(m, "text_heads", in->text_width, 1, &in->text_heads);
-    if (s || (s = check_heads("text tower", in->text_width, in->text_heads, 0))) return s;
+                        a->text.width);
+    a->text.context = (int)pos->shape[0];
+    a->text.layers = count_layers(L, L->tp, 0);
+    if (a->text.layers < 1) return pe_error(PE_ERR_NOT_FOUND, "text tower has no blocks");
+    pe_status s = heads_for(m, "text_heads", a->text.width, 1, &a->text.heads);
+    if (s || (s = check_heads("text tower", a->text.width, a->text.heads, 0))) return s;
     return PE_OK;
 }
 
-static void name_arch(pe_model_info *in) {
-    if (in->pool == PE_POOL_CLS) return; /* infer_dinov2 named it */
-    snprintf(in->arch, sizeof in->arch, "custom");
+/* A PE model whose shapes match a known one gets its name (infer_dinov2
+ * names the DINOv2 family's). */
+static void name_arch(pe_arch *a) {
+    if (pe_arch_dinov2(a)) return;
+    snprintf(a->name, sizeof a->name, "custom");
     for (int i = 0; i < pe_arch_count; i++) {
-        const pe_arch *a = &pe_arch_table[i];
-        if (a->family) continue;
-        if (a->patch == in->patch && a->width == in->width && a->layers == in->layers &&
-            a->mlp == in->mlp && a->has_cls == in->has_cls && a->image == in->image_size &&
-            a->pool_attn == (in->pool == PE_POOL_ATTN) && a->heads == in->heads) {
-            snprintf(in->arch, sizeof in->arch, "%s", a->name);
+        const pe_arch *k = &pe_arch_table[i];
+        if (k->family == PE_FAMILY_PE && k->patch == a->patch && k->width == a->width &&
+            k->layers == a->layers && k->mlp == a->mlp && k->cls == a->cls && k->grid == a->grid &&
+            (k->pool == PE_POOL_ATTN) == (a->pool == PE_POOL_ATTN) && k->heads == a->heads) {
+            snprintf(a->name, sizeof a->name, "%s", k->name);
             return;
         }
     }
@@ -546,24 +546,24 @@ static void name_arch(pe_model_info *in) {
 
 static pe_status bind_vision(loader *L) {
     pe_model *m = L->m;
-    const pe_model_info *in = &m->info;
-    const int W = in->width, P = in->patch, timm = L->nm != NAMING_OFFICIAL;
+    const pe_arch *a = &m->arch;
+    const int W = a->width, P = a->patch, timm = L->nm != NAMING_OFFICIAL;
     pe_status s;
     m->vis.width = W;
-    m->vis.layers = in->layers;
-    m->vis.heads = in->heads;
-    m->vis.head_dim = in->head_dim;
-    m->vis.mlp = in->mlp;
-    m->vis.eps = in->ln_eps;
+    m->vis.layers = a->layers;
+    m->vis.heads = a->heads;
+    m->vis.head_dim = a->head_dim;
+    m->vis.mlp = a->mlp;
+    m->vis.eps = a->ln_eps;
 
     const pe_st_tensor *conv = VIS(L, "%s", VN(L, "conv1.weight", "patch_embed.proj.weight"));
     const pe_st_tensor *conv_b = L->nm == NAMING_DINOV2 ? VIS(L, "patch_embed.proj.bias") : NULL;
     if ((s = bind_linear(L, &m->patch, conv, conv_b, "conv1.weight", W, 3 * P * P))) return s;
-    if (in->n_registers &&
-        (s = want(VIS(L, "register_tokens"), "register_tokens", (uint64_t)in->n_registers * (uint64_t)W, W)))
+    if (a->registers &&
+        (s = want(VIS(L, "register_tokens"), "register_tokens", (uint64_t)a->registers * (uint64_t)W, W)))
         return s;
-    m->registers = in->n_registers ? bind_vec(L, VIS(L, "register_tokens"), 0, (size_t)in->n_registers * W) : NULL;
-    uint64_t t0 = (uint64_t)in->has_cls + (uint64_t)in->grid * (uint64_t)in->grid;
+    m->registers = a->registers ? bind_vec(L, VIS(L, "register_tokens"), 0, (size_t)a->registers * W) : NULL;
+    uint64_t t0 = (uint64_t)a->cls + (uint64_t)a->grid * (uint64_t)a->grid;
     if ((s = opt_vec(L, VIS(L, "%s", VN(L, "class_embedding", "cls_token")), "class_embedding", W, &m->cls)))
         return s;
     const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
@@ -578,11 +578,11 @@ static pe_status bind_vision(loader *L) {
         !VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != !VIS(L, "%s", VN(L, "ln_post.bias", "norm.bias")))
         return pe_error(PE_ERR_NOT_FOUND, "a LayerNorm has a weight without a bias (or the reverse)");
 
-    for (int i = 0; i < in->layers; i++)
-        if ((s = bind_block(L, L->vp, i, L->nm, in->ffn_swiglu, &m->vis, &m->vis.blocks[i])))
+    for (int i = 0; i < a->layers; i++)
+        if ((s = bind_block(L, L->vp, i, L->nm, a->ffn == PE_FFN_SWIGLU, &m->vis, &m->vis.blocks[i])))
             return pe_error_prefix(s, "vision");
 
-    if (in->pool == PE_POOL_ATTN) {
+    if (a->pool == PE_POOL_ATTN) {
         const pe_st_tensor *probe = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent"));
         const float *probe_v;
         if ((s = req_vec(L, probe, "attn_pool.probe", W, &probe_v))) return s;
@@ -627,9 +627,9 @@ static pe_status bind_vision(loader *L) {
         m->pool_q = pq;
         if (pq) linear_row(&q, probe_v, pq);
     }
-    if (in->has_proj) {
+    if (a->proj) {
         const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
-        const int D = in->out_dim;
+        const int D = a->out_dim;
         if ((s = want_w(L, proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D)) ||
             (s = pack_linear(L, &m->proj, proj, 0, D, W, !timm)))
             return s;
@@ -645,16 +645,16 @@ static pe_status bind_vision(loader *L) {
 
 static pe_status bind_text(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
-    const int W = in->text_width;
+    pe_arch *a = &m->arch;
+    const int W = a->text.width;
     pe_status s;
     const pe_st_tensor *fc = TXT(L, "transformer.resblocks.0.mlp.c_fc.weight");
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
         return pe_error(PE_ERR_SHAPE, "text block 0: mlp weight missing or not [M, %d]", W);
     m->txt.width = W;
-    m->txt.layers = in->text_layers;
-    m->txt.heads = in->text_heads;
-    m->txt.head_dim = W / in->text_heads;
+    m->txt.layers = a->text.layers;
+    m->txt.heads = a->text.heads;
+    m->txt.head_dim = W / a->text.heads;
     m->txt.mlp = (int)fc->shape[0];
     m->txt.eps = 1e-5f;
     const pe_st_tensor *emb = TXT(L, "token_embedding.weight");
@@ -662,9 +662,9 @@ static pe_status bind_text(loader *L) {
     m->tok_emb = emb->data;
     m->tok_emb_dtype = emb->dtype;
     const pe_st_tensor *pos = TXT(L, "positional_embedding");
-    if ((s = want(pos, "positional_embedding", (uint64_t)in->text_context * (uint64_t)W, W))) return s;
-    m->txt_pos = bind_vec(L, pos, 0, (size_t)in->text_context * (size_t)W);
-    for (int i = 0; i < in->text_layers; i++)
+    if ((s = want(pos, "positional_embedding", (uint64_t)a->text.context * (uint64_t)W, W))) return s;
+    m->txt_pos = bind_vec(L, pos, 0, (size_t)a->text.context * (size_t)W);
+    for (int i = 0; i < a->text.layers; i++)
         if ((s = bind_block(L, L->tp, i, NAMING_OFFICIAL, 0, &m->txt, &m->txt.blocks[i])))
             return pe_error_prefix(s, "text");
     if ((s = req_vec(L, TXT(L, "ln_final.weight"), "ln_final.weight", W, &m->ln_final_w)) ||
@@ -681,8 +681,8 @@ static pe_status bind_text(loader *L) {
     const float *lsv;
     if ((s = req_vec(L, ls, "logit_scale", 1, &lsv))) return s;
     if (lsv) m->logit_scale = expf(*lsv);
-    in->text_out_dim = m->txt_proj.n;
-    in->logit_scale = m->logit_scale;
+    a->text.out_dim = m->txt_proj.n;
+    m->info.logit_scale = m->logit_scale;
     return PE_OK;
 }
 
@@ -779,8 +779,9 @@ pe_status pe_model_bind(pe_model *m, int vision_only) {
      * purpose aside): a tensor no part of the architecture uses means the
      * file is something else than what it was taken for. */
     if (!s)
-        s = pe_names_check_claimed(&m->st, L.claimed, m->info.pool == PE_POOL_CLS,
-                                   L.vision_only ? L.vp : NULL, m->info.arch);
+        s = pe_names_check_claimed(&m->st, L.claimed, m->arch.family, L.vision_only ? L.vp : NULL,
+                                   m->arch.name);
+    if (!s) pe_arch_info(&m->arch, &m->info);
     pe_free(L.claimed);
     pe_free(packed);
     return s;
@@ -792,15 +793,16 @@ static pe_status bind_all(loader *Lp) {
     pe_status s = infer_vision(&L);
     Lp->vp = L.vp; /* for the check of unread tensors */
     if (s || (!L.vision_only && (s = infer_text(&L)))) return s;
-    name_arch(&m->info);
-    m->vis.blocks = pe_calloc((size_t)m->info.layers, sizeof(pe_block));
-    m->txt.blocks = m->info.has_text ? pe_calloc((size_t)m->info.text_layers, sizeof(pe_block)) : NULL;
-    if (!m->vis.blocks || (m->info.has_text && !m->txt.blocks)) return PE_ERR_NOMEM;
+    name_arch(&m->arch);
+    const int text = m->arch.text.layers > 0;
+    m->vis.blocks = pe_calloc((size_t)m->arch.layers, sizeof(pe_block));
+    m->txt.blocks = text ? pe_calloc((size_t)m->arch.text.layers, sizeof(pe_block)) : NULL;
+    if (!m->vis.blocks || (text && !m->txt.blocks)) return PE_ERR_NOMEM;
 
     /* Pass 1 sizes the arena, pass 2 fills it. The conversion scratch sits
      * at its end, so the whole load touches one huge-page-backed region. */
     L.dry = 1;
-    if ((s = bind_vision(&L)) || (m->info.has_text && (s = bind_text(&L)))) return s;
+    if ((s = bind_vision(&L)) || (text && (s = bind_text(&L)))) return s;
     size_t tmp_bytes = panel_scratch_floats(m) * sizeof(float);
     m->arena_bytes = L.used + tmp_bytes;
     const size_t huge = (size_t)2 << 20;
@@ -819,7 +821,7 @@ static pe_status bind_all(loader *Lp) {
     L.dry = 0;
     L.used = 0;
     s = bind_vision(&L);
-    if (!s && m->info.has_text) s = bind_text(&L);
+    if (!s && text) s = bind_text(&L);
     return s;
 }
 

@@ -71,13 +71,13 @@ pe_status pe_names_canonical(pe_safetensors *st, int *franca) {
     return PE_OK;
 }
 
-int pe_names_ignored(int dinov2_family, const char *name) {
+int pe_names_ignored(pe_family family, const char *name) {
     if (!strcmp(name, "pecore.vocab_bpe_gz")) return 1; /* read by pe_tokenizer_load_model */
-    if (!dinov2_family) return 0;
+    if (family == PE_FAMILY_PE) return 0;
     return !strcmp(name, "mask_token") || starts(name, "dino_head.") || starts(name, "ibot_head.");
 }
 
-pe_status pe_names_check_claimed(const pe_safetensors *st, const uint8_t *claimed, int dinov2_family,
+pe_status pe_names_check_claimed(const pe_safetensors *st, const uint8_t *claimed, pe_family family,
                                  const char *skip_outside, const char *what) {
     char list[320];
     size_t at = 0;
@@ -85,7 +85,7 @@ pe_status pe_names_check_claimed(const pe_safetensors *st, const uint8_t *claime
     list[0] = 0;
     for (int i = 0; i < st->n_tensors; i++) {
         const char *name = st->tensors[i].name;
-        if (claimed[i] || pe_names_ignored(dinov2_family, name)) continue;
+        if (claimed[i] || pe_names_ignored(family, name)) continue;
         if (skip_outside && *skip_outside && !starts(name, skip_outside)) continue;
         if (bad++ < 4 && at + 8 < sizeof list) {
             int n = snprintf(list + at, sizeof list - at, "%s%.60s", shown++ ? ", " : "", name);

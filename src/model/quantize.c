@@ -337,8 +337,8 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     if (!s) s = add_meta(&o, "vision_heads", own(&o, "%d", in->heads));
     if (!s && in->pool == PE_POOL_ATTN) s = add_meta(&o, "attn_pooler_heads", own(&o, "%d", in->pool_heads));
     if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
-    if (!s && in->pool == PE_POOL_CLS && !pe_st_meta_get(st, "pecore.family"))
-        s = add_meta(&o, "pecore.family", own(&o, "%s", in->family));
+    if (!s && pe_arch_dinov2(&m->arch) && !pe_st_meta_get(st, "pecore.family"))
+        s = add_meta(&o, "pecore.family", own(&o, "%s", pe_family_name(in->family)));
     /* Packed tensors first: their sizes are multiples of 32 bytes, so every
      * tensor after them keeps the alignment of its element size. */
     for (int pass = 1, done_n = 0; pass >= 0 && !s; pass--)

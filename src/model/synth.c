@@ -72,7 +72,7 @@ static int add_block(synth_list *l, const char *prefix, int i, int W, int M, int
 
 /* The DINOv2 family under its flat release names. */
 static int build_dinov2(const pe_arch *a, synth_list *l) {
-    const int W = a->width, P = a->patch, G = a->image / a->patch, M = a->mlp;
+    const int W = a->width, P = a->patch, G = a->grid, M = a->mlp;
     const float sw = 1.0f / sqrtf((float)W), sm = 1.0f / sqrtf((float)M);
     int r = 0;
     r |= add(l, "", "cls_token", 3, 1, 1, W, 0, 0.0f, 0.5f);
@@ -92,7 +92,7 @@ static int build_dinov2(const pe_arch *a, synth_list *l) {
         r |= add(l, p, "ls1.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
         r |= add(l, p, "norm2.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, p, "norm2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        if (a->swiglu) {
+        if (a->ffn == PE_FFN_SWIGLU) {
             r |= add(l, p, "mlp.w12.weight", 2, 2 * M, W, 0, 0, 0.0f, sw);
             r |= add(l, p, "mlp.w12.bias", 1, 2 * M, 0, 0, 0, 0.0f, 0.02f);
             r |= add(l, p, "mlp.w3.weight", 2, W, M, 0, 0, 0.0f, sm);
@@ -111,12 +111,12 @@ static int build_dinov2(const pe_arch *a, synth_list *l) {
 }
 
 static int build_list(const pe_arch *a, int with_text, synth_list *l) {
-    if (a->family) return build_dinov2(a, l);
-    const int W = a->width, P = a->patch, G = a->image / a->patch;
+    if (pe_arch_dinov2(a)) return build_dinov2(a, l);
+    const int W = a->width, P = a->patch, G = a->grid;
     const char *vp = with_text ? "visual." : "";
     int r = 0;
-    if (a->has_cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
-    r |= add(l, vp, "positional_embedding", 2, a->has_cls + G * G, W, 0, 0, 0.0f, 0.1f);
+    if (a->cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
+    r |= add(l, vp, "positional_embedding", 2, a->cls + G * G, W, 0, 0, 0.0f, 0.1f);
     r |= add(l, vp, "conv1.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
     r |= add(l, vp, "ln_pre.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
     r |= add(l, vp, "ln_pre.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
@@ -125,7 +125,7 @@ static int build_list(const pe_arch *a, int with_text, synth_list *l) {
         r |= add(l, vp, "ln_post.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, vp, "ln_post.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
     }
-    if (a->pool_attn) {
+    if (a->pool == PE_POOL_ATTN) {
         const float sw = 1.0f / sqrtf((float)W), s4 = 1.0f / sqrtf(4.0f * W);
         char p[64];
         snprintf(p, sizeof p, "%sattn_pool.", vp);
@@ -141,13 +141,13 @@ static int build_list(const pe_arch *a, int with_text, synth_list *l) {
         r |= add(l, p, "mlp.c_proj.weight", 2, W, 4 * W, 0, 0, 0.0f, s4);
         r |= add(l, p, "mlp.c_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
     }
-    if (a->out_dim)
+    if (a->proj)
         r |= add(l, vp, "proj", 2, W, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)W));
     if (with_text) {
-        const int Wt = a->text_width;
+        const int Wt = a->text.width;
         r |= add(l, "", "token_embedding.weight", 2, 49408, Wt, 0, 0, 0.0f, 0.5f);
-        r |= add(l, "", "positional_embedding", 2, a->text_ctx, Wt, 0, 0, 0.0f, 0.1f);
-        for (int i = 0; i < a->text_layers; i++) r |= add_block(l, "", i, Wt, 4 * Wt, 0);
+        r |= add(l, "", "positional_embedding", 2, a->text.context, Wt, 0, 0, 0.0f, 0.1f);
+        for (int i = 0; i < a->text.layers; i++) r |= add_block(l, "", i, Wt, 4 * Wt, 0);
         r |= add(l, "", "ln_final.weight", 1, Wt, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, "", "ln_final.bias", 1, Wt, 0, 0, 0, 0.0f, 0.02f);
         r |= add(l, "", "text_projection", 2, Wt, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)Wt));
@@ -199,7 +199,7 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
     const pe_weight_type type = opt->type;
     if (type != PE_WEIGHTS_F32 && type != PE_WEIGHTS_F16 && type != PE_WEIGHTS_BF16)
         return pe_error(PE_ERR_INVALID_ARG, "synthetic weights are f32, f16 or bf16, not type %d", (int)type);
-    const int with_text = a->text_width && !opt->vision_only;
+    const int with_text = a->text.layers && !opt->vision_only;
     const uint64_t seed = opt->seed;
     const pe_progress_fn progress = opt->progress;
     void *const user = opt->user;
@@ -220,7 +220,7 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
             s = pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
             goto done;
         }
-        fill(t, a->text_width && !with_text ? "visual." : "", seed, n, type, bufs[i]);
+        fill(t, a->text.layers && !with_text ? "visual." : "", seed, n, type, bufs[i]);
         outs[i].name = t->name;
         outs[i].dtype = type == PE_WEIGHTS_F32 ? PE_DT_F32 : type == PE_WEIGHTS_F16 ? PE_DT_F16 : PE_DT_BF16;
         outs[i].rank = t->rank;
@@ -230,11 +230,11 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
     }
     char vh[16], th[16];
     snprintf(vh, sizeof vh, "%d", a->heads);
-    snprintf(th, sizeof th, "%d", a->text_heads);
+    snprintf(th, sizeof th, "%d", a->text.heads);
     pe_st_meta meta[] = {{"format", "pt"}, {"vision_heads", vh}, {"attn_pooler_heads", "8"},
                          {"pecore_arch", (char *)a->name}, {"pecore_synthetic", "1"},
                          {"text_heads", th}};
-    if (a->family) meta[2] = (pe_st_meta){"pecore.family", (char *)a->family};
+    if (pe_arch_dinov2(a)) meta[2] = (pe_st_meta){"pecore.family", (char *)pe_family_name(a->family)};
     if (progress) progress(user, "writing", 0.0);
     s = pe_st_write(path, outs, l.n, meta, with_text ? 6 : 5);
     if (progress && !s) progress(user, "writing", 1.0);
