@@ -75,34 +75,22 @@ const char *pe_family_name(pe_family f) {
 }
 
 void pe_arch_info(const pe_arch *a, pe_model_info *in) {
+    const pe_model_info file = *in; /* what the loader counted of the file */
+    *in = (pe_model_info){
+        .family = a->family, .patch = a->patch, .width = a->width, .layers = a->layers,
+        .heads = a->heads, .head_dim = a->head_dim, .mlp = a->mlp, .grid = a->grid,
+        .image_size = a->grid * a->patch, .has_cls = a->cls, .n_registers = a->registers,
+        .has_ln_post = a->ln_post, .has_layerscale = a->layerscale, .pool = a->pool,
+        .pool_heads = a->pool_heads, .has_proj = a->proj, .out_dim = a->out_dim,
+        .ffn_swiglu = a->ffn == PE_FFN_SWIGLU, .rope = a->rope, .pos_resample = a->pos_resample,
+        .ln_eps = a->ln_eps, .transform = a->transform,
+        .has_text = a->text.layers > 0, .text_context = a->text.context, .text_width = a->text.width,
+        .text_heads = a->text.heads, .text_layers = a->text.layers, .text_vocab = a->text.vocab,
+        .text_out_dim = a->text.out_dim, .logit_scale = file.logit_scale,
+        .n_params = file.n_params, .file_bytes = file.file_bytes, .fingerprint = file.fingerprint,
+        .n_tensors = file.n_tensors, .n_f32 = file.n_f32, .n_f16 = file.n_f16, .n_bf16 = file.n_bf16,
+        .n_q8 = file.n_q8, .n_q4 = file.n_q4,
+    };
     snprintf(in->arch, sizeof in->arch, "%s", a->name);
-    in->family = a->family;
-    in->patch = a->patch;
-    in->width = a->width;
-    in->layers = a->layers;
-    in->heads = a->heads;
-    in->head_dim = a->head_dim;
-    in->mlp = a->mlp;
-    in->image_size = a->grid * a->patch;
-    in->grid = a->grid;
-    in->has_cls = a->cls;
-    in->n_registers = a->registers;
-    in->has_ln_post = a->ln_post;
-    in->has_layerscale = a->layerscale;
-    in->pool = a->pool;
-    in->pool_heads = a->pool_heads;
-    in->has_proj = a->proj;
-    in->out_dim = a->out_dim;
-    in->ffn_swiglu = a->ffn == PE_FFN_SWIGLU;
-    in->rope = a->rope;
-    in->pos_resample = a->pos_resample;
-    in->ln_eps = a->ln_eps;
-    in->transform = a->transform;
-    in->has_text = a->text.layers > 0;
-    in->text_context = a->text.context;
-    in->text_width = a->text.width;
-    in->text_heads = a->text.heads;
-    in->text_layers = a->text.layers;
-    in->text_vocab = a->text.vocab;
-    in->text_out_dim = a->text.out_dim;
+    snprintf(in->naming, sizeof in->naming, "%s", file.naming);
 }

@@ -159,7 +159,7 @@ static pe_status add_meta(qout *o, const char *k, const char *v) {
  * vision_only, everything outside the vision tower (prefix vp) and the
  * tokenizer vocabulary; the vision tower loses its prefix. */
 static const char *out_name(const pe_st_tensor *t, const char *vp, int vision_only) {
-    if (pe_names_ignored(1, t->name) && strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL; /* training heads */
+    if (pe_names_ignored(PE_FAMILY_DINOV2, t->name) && strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL; /* training heads */
     if (!vision_only) return t->name;
     if (!strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL;
     size_t n = strlen(vp);
