@@ -6,7 +6,6 @@
 #include "../kernels/quant.h"
 #include "../image/frame.h"
 #include "../image/preprocess.h"
-#include "../classify/store.h"
 
 #include <stdio.h>
 #include <string.h>

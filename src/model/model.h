@@ -68,6 +68,10 @@ struct pe_model {
     float logit_scale;            /* already exp()'d */
 };
 
+/* Hash of the tensor names, shapes, dtypes and a sample of the weight
+ * bytes (fingerprint.c): tells models apart. */
+uint64_t pe_model_fingerprint(const pe_model *m);
+
 /* Loader internals shared with synth.c. */
 pe_status pe_model_bind(pe_model *m, int vision_only);
 void pe_model_unbind(pe_model *m);
