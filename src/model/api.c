@@ -1,6 +1,7 @@
 /* The public API of models and contexts: argument checks, then the forward
  * pass.  Nothing here allocates once a context has seen an input size. */
 #include "forward.h"
+#include "plan.h"
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
@@ -130,7 +131,8 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     s = pe_pool_create_on(n, pin ? &cores : NULL, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
-    if (!s) s = pe_forward_plan(c, m->arch.grid, m->arch.grid, 1);
+    if (!s) s = pe_plan_vision(c, m->arch.grid, m->arch.grid, 1);
+    if (!s && m->arch.text.layers) s = pe_plan_text(c);
     if (s) { pe_ctx_free(c); return s; }
     *out = c;
     return PE_OK;
@@ -144,10 +146,20 @@ void pe_ctx_free(pe_ctx *c) {
     pe_free(c->qact[0]);
     pe_free(c->qact[1]);
     pe_free(c->qatt);
-    pe_free(c->scratch);
+    pe_free(c->rows);
+    pe_free(c->grid);
     pe_free(c->img_scratch);
     pe_free(c->img);
     pe_free(c);
+}
+
+pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops) {
+    if (!m || !flops) return pe_error(PE_ERR_INVALID_ARG, "pe_model_flops: NULL argument");
+    pe_output kind = m->arch.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_status s = pe_forward_check(m, height, width, kind, NULL, NULL);
+    if (s) return s;
+    *flops = pe_arch_flops(&m->arch, height / m->arch.patch, width / m->arch.patch, m->pool_fc.n);
+    return PE_OK;
 }
 
 pe_status pe_output_shape(const pe_model *m, int height, int width, pe_output kind, int *rows,

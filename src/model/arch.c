@@ -17,14 +17,16 @@
 /* PE Lang / Spatial: LayerScale, the token grid is the output. */
 #define PE_TOKENS PE_FIXED, .cls = 1, .layerscale = 1, .pool = PE_POOL_NONE
 #define PE_TOKENS_NO_CLS PE_FIXED, .layerscale = 1, .pool = PE_POOL_NONE
-#define CLIP_TEXT(ctx, w, h, l, d) .text = {.context = ctx, .width = w, .heads = h, .layers = l, .vocab = 49408, .out_dim = d}
+#define CLIP_TEXT(ctx, w, h, l, d)                                                                      \
+    .text = {.context = ctx, .width = w, .heads = h, .layers = l, .vocab = 49408, .out_dim = d}
 /* The DINOv2 family: class token as the embedding, heads of 64, bicubic
  * position resampling (antialiased with registers), LayerScale. */
 #define DINOV2_FIXED                                                                                    \
     .cls = 1, .ln_eps = 1e-6f, .layerscale = 1, .ln_post = 1, .pool = PE_POOL_CLS,                     \
     .transform = PE_TRANSFORM_DINOV2_EVAL
 #define DINOV2 .family = PE_FAMILY_DINOV2, DINOV2_FIXED, .ffn = PE_FFN_GELU
-#define FRANCA .family = PE_FAMILY_FRANCA, DINOV2_FIXED, .ffn = PE_FFN_SWIGLU, .pos_resample = PE_POS_BICUBIC_OFFSET
+#define FRANCA                                                                                          \
+    .family = PE_FAMILY_FRANCA, DINOV2_FIXED, .ffn = PE_FFN_SWIGLU, .pos_resample = PE_POS_BICUBIC_OFFSET
 
 const pe_arch pe_arch_table[] = {
     {.name = "PE-Core-T16-384", PE_CORE, .cls = 1, .patch = 16, .width = 192, .layers = 12, .heads = 3,
@@ -93,4 +95,18 @@ void pe_arch_info(const pe_arch *a, pe_model_info *in) {
     };
     snprintf(in->arch, sizeof in->arch, "%s", a->name);
     snprintf(in->naming, sizeof in->naming, "%s", file.naming);
+}
+
+static double block_flops(double T, double W, double M, int swiglu) {
+    return 2 * T * W * (3 * W) + 2 * T * W * W + 2 * T * W * M * (swiglu ? 3 : 2) /* FFN */
+           + 2 * 2 * T * T * W;                                                    /* QK^T and PV */
+}
+
+double pe_arch_flops(const pe_arch *a, int gh, int gw, int pool_mlp) {
+    const double P = a->patch, W = a->width, grid = (double)gh * gw, T = a->cls + a->registers + grid;
+    double f = 2 * grid * 3 * P * P * W + a->layers * block_flops(T, W, a->mlp, a->ffn == PE_FFN_SWIGLU);
+    if (a->pool == PE_POOL_ATTN)
+        f += 2 * T * W * 2 * W + 2 * 2 * T * W + 2 * W * W + 2 * 2 * W * pool_mlp +
+             2 * W * a->out_dim * a->proj;
+    return f;
 }

@@ -53,6 +53,10 @@ static inline int pe_arch_dinov2(const pe_arch *a) { return a->family != PE_FAMI
 /* Tokens of a gh x gw patch grid: class token, registers, patches. */
 static inline int pe_arch_tokens(const pe_arch *a, int gh, int gw) { return a->cls + a->registers + gh * gw; }
 
+/* Floating-point operations of one vision pass over a gh x gw patch grid
+ * (pool_mlp: the attention pooling's MLP width, which the file gives). */
+double pe_arch_flops(const pe_arch *a, int gh, int gw, int pool_mlp);
+
 /* The public view's architecture fields (the file's counts are the
  * loader's). */
 void pe_arch_info(const pe_arch *a, pe_model_info *in);

@@ -31,7 +31,8 @@ uint64_t pe_model_fingerprint(const pe_model *m) {
         memset(meta, 0, sizeof meta);
         put_le(meta, (uint32_t)t->dtype, 4);
         put_le(meta + 4, (uint32_t)t->rank, 4);
-        for (int d = 0; d < t->rank && d < PE_ST_MAX_RANK; d++) put_le(meta + 8 + 8 * d, (uint64_t)t->shape[d], 8);
+        for (int d = 0; d < t->rank && d < PE_ST_MAX_RANK; d++)
+            put_le(meta + 8 + 8 * d, (uint64_t)t->shape[d], 8);
         h = fnv(h, t->name, strlen(t->name) + 1);
         h = fnv(h, meta, sizeof meta);
         if (!t->data || !t->nbytes) continue;

@@ -273,7 +273,8 @@ static pe_status bind_swiglu(loader *L, const char *base, pe_layout nm, int W, i
     return bind_slots(L, &blk->proj, base, nm, PE_SLOT_W3_W, PE_SLOT_W3_B, W, M);
 }
 
-static pe_status bind_ffn(loader *L, const char *base, pe_layout nm, pe_ffn ffn, int W, int M, pe_block *blk) {
+static pe_status bind_ffn(loader *L, const char *base, pe_layout nm, pe_ffn ffn, int W, int M,
+                          pe_block *blk) {
     if (ffn == PE_FFN_SWIGLU) return bind_swiglu(L, base, nm, W, M, blk);
     pe_status s = bind_slots(L, &blk->fc, base, nm, PE_SLOT_FC_W, PE_SLOT_FC_B, M, W);
     return s ? s : bind_slots(L, &blk->proj, base, nm, PE_SLOT_FC2_W, PE_SLOT_FC2_B, W, M);
@@ -364,7 +365,7 @@ static const char *vit_size(int width, int layers) {
     return NULL;
 }
 
-/* The DINOv2 family (SPEC-dinov2.md): everything but the patch size and the
+/* The DINOv2 family (docs/dinov2.md): everything but the patch size and the
  * position grid, which infer_vision read already. */
 static pe_status infer_dinov2(loader *L) {
     pe_model *m = L->m;
@@ -618,7 +619,8 @@ static pe_status bind_pool_qkv(loader *L, pe_linear *q) {
     pe_status s;
     if (!pe_names_slot(L->nm, PE_SLOT_POOL_QKV_W)) {
         s = bind_slots(L, q, L->vp, L->nm, PE_SLOT_POOL_Q_W, PE_SLOT_POOL_Q_B, W, W);
-        return s ? s : bind_slots(L, &m->pool_kv, L->vp, L->nm, PE_SLOT_POOL_KV_W, PE_SLOT_POOL_KV_B, 2 * W, W);
+        if (s) return s;
+        return bind_slots(L, &m->pool_kv, L->vp, L->nm, PE_SLOT_POOL_KV_W, PE_SLOT_POOL_KV_B, 2 * W, W);
     }
     const pe_st_tensor *w = vis(L, PE_SLOT_POOL_QKV_W), *b = vis(L, PE_SLOT_POOL_QKV_B);
     if ((s = want_w(L, w, pe_names_what(PE_SLOT_POOL_QKV_W), 3ull * (uint64_t)W * (uint64_t)W, W)) ||

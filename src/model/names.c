@@ -82,7 +82,9 @@ const char *pe_names_slot(pe_layout l, pe_slot s) {
     return (unsigned)l < PE_LAYOUT_COUNT && (unsigned)s < PE_SLOT_COUNT ? slot_names[s][l] : NULL;
 }
 
-const char *pe_names_block(pe_layout l) { return l == PE_LAYOUT_OFFICIAL ? "transformer.resblocks." : "blocks."; }
+const char *pe_names_block(pe_layout l) {
+    return l == PE_LAYOUT_OFFICIAL ? "transformer.resblocks." : "blocks.";
+}
 
 const char *pe_names_what(pe_slot s) {
     for (int l = 0; l < PE_LAYOUT_COUNT; l++)

@@ -87,7 +87,8 @@ static int add_slot(synth_list *l, const char *base, pe_layout nm, pe_slot s, in
 }
 
 /* Block i of the tower under prefix, in layout nm. */
-static int add_block(synth_list *l, const char *prefix, pe_layout nm, int i, int W, int M, int ls, pe_ffn ffn) {
+static int add_block(synth_list *l, const char *prefix, pe_layout nm, int i, int W, int M, int ls,
+                     pe_ffn ffn) {
     const pe_slot *order = nm == PE_LAYOUT_OFFICIAL ? official_order : dinov2_order;
     const size_t n = nm == PE_LAYOUT_OFFICIAL ? sizeof official_order / sizeof *order
                                               : sizeof dinov2_order / sizeof *order;
@@ -124,7 +125,8 @@ static int build_list(const pe_arch *a, int with_text, synth_list *l) {
     r |= add(l, vp, "conv1.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
     r |= add(l, vp, "ln_pre.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
     r |= add(l, vp, "ln_pre.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    for (int i = 0; i < a->layers; i++) r |= add_block(l, vp, PE_LAYOUT_OFFICIAL, i, W, a->mlp, a->layerscale, a->ffn);
+    for (int i = 0; i < a->layers; i++)
+        r |= add_block(l, vp, PE_LAYOUT_OFFICIAL, i, W, a->mlp, a->layerscale, a->ffn);
     if (a->ln_post) {
         r |= add(l, vp, "ln_post.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, vp, "ln_post.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
@@ -151,7 +153,8 @@ static int build_list(const pe_arch *a, int with_text, synth_list *l) {
         const int Wt = a->text.width;
         r |= add(l, "", "token_embedding.weight", 2, 49408, Wt, 0, 0, 0.0f, 0.5f);
         r |= add(l, "", "positional_embedding", 2, a->text.context, Wt, 0, 0, 0.0f, 0.1f);
-        for (int i = 0; i < a->text.layers; i++) r |= add_block(l, "", PE_LAYOUT_OFFICIAL, i, Wt, 4 * Wt, 0, PE_FFN_GELU);
+        for (int i = 0; i < a->text.layers; i++)
+            r |= add_block(l, "", PE_LAYOUT_OFFICIAL, i, Wt, 4 * Wt, 0, PE_FFN_GELU);
         r |= add(l, "", "ln_final.weight", 1, Wt, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, "", "ln_final.bias", 1, Wt, 0, 0, 0, 0.0f, 0.02f);
         r |= add(l, "", "text_projection", 2, Wt, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)Wt));
