@@ -12,7 +12,6 @@
 #include "ops.h"
 #include "plan.h"
 
-#include <math.h>
 #include <string.h>
 
 /* ------------------------------------------------------------ blocks */
@@ -150,13 +149,11 @@ static void linear4_one(pe_ctx *c, const float *x, const float *cls4, int T, flo
  * projection: emb [D]. */
 static void pool_one(pe_ctx *c, const float *x, int T, float *emb) {
     const pe_model *m = c->m;
-    const int W = m->arch.width, ph = m->arch.pool_heads, dh = W / ph;
+    const int W = m->arch.width, ph = m->arch.pool_heads;
     float *kv = c->qkv;                       /* [T, 2W] */
     float *a = c->pool_buf, *y = a + W, *hid = y + W;   /* [W], [W], [M'] */
     pe_op_linear(c, x, W, &m->pool_kv, kv, 2 * W, T, NULL);
-    for (int h = 0; h < ph; h++)
-        c->k->attention(m->pool_q + h * dh, W, kv + h * dh, 2 * W, kv + W + h * dh, 2 * W,
-                        c->h + h * dh, W, 1, T, dh, 1.0f / sqrtf((float)dh), 0, 0, c->att_scratch);
+    pe_op_probe_attention(c, m->pool_q, kv, T, W, ph, c->h);
     pe_op_linear(c, c->h, W, &m->pool_out, a, W, 1, NULL);
     c->k->layernorm(a, W, y, W, 1, W, m->pool_ln_w, m->pool_ln_b, 1e-5f);
     pe_epilogue act = {.gelu = PE_GELU_EXACT};

@@ -365,23 +365,64 @@ static const char *vit_size(int width, int layers) {
     return NULL;
 }
 
-/* The DINOv2 family (docs/dinov2.md): everything but the patch size and the
- * position grid, which infer_vision read already. */
-static pe_status infer_dinov2(loader *L) {
-    pe_model *m = L->m;
-    pe_arch *a = &m->arch;
+/* Register tokens [1, R, W], checked against the metadata's count. */
+static pe_status infer_registers(loader *L) {
+    pe_arch *a = &L->m->arch;
     const int W = a->width;
-    if (!a->cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
     const pe_st_tensor *reg = vis(L, PE_SLOT_REGISTERS);
     if (reg && (reg->rank != 3 || reg->shape[0] != 1 || reg->shape[2] != W || reg->shape[1] < 1 ||
                 reg->shape[1] > 64))
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [1, R, %d] with R <= 64", reg->name, W);
     a->registers = reg ? (int)reg->shape[1] : 0;
-    const char *nr = pe_st_meta_get(&m->st, "num_register_tokens");
+    const char *nr = pe_st_meta_get(&L->m->st, "num_register_tokens");
     if (nr && strtol(nr, NULL, 10) != a->registers)
         return pe_error(PE_ERR_FORMAT, "metadata num_register_tokens %.16s does not match "
                                        "register_tokens (%d rows)", nr, a->registers);
-    int r;
+    return PE_OK;
+}
+
+/* Position resampling: registers mean the antialiased mode of the _reg
+ * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
+static pe_status infer_resampling(const pe_model *m, pe_arch *a) {
+    a->pos_resample = a->registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
+    const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
+    const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
+    if (!aa && !off) return PE_OK;
+    const int anti = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
+    const double o = off ? strtod(off, NULL) : anti ? 0.0 : 0.1;
+    if (anti && o == 0.0) a->pos_resample = PE_POS_BICUBIC_AA;
+    else if (!anti && fabs(o - 0.1) < 1e-9) a->pos_resample = PE_POS_BICUBIC_OFFSET;
+    else
+        return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
+                        "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
+                        aa ? aa : "(none)", off ? off : "(none)");
+    return PE_OK;
+}
+
+/* Franca or DINOv2 (Franca's teacher layout, pecore's metadata, or a
+ * SwiGLU FFN outside DINOv2's giant), and the name: "DINOv2 ViT-S/14 reg4". */
+static void name_dinov2(const loader *L, pe_arch *a) {
+    const char *fam = pe_st_meta_get(&L->m->st, "pecore.family");
+    const int swiglu = a->ffn == PE_FFN_SWIGLU;
+    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (swiglu && a->width != 1536);
+    a->family = franca ? PE_FAMILY_FRANCA : PE_FAMILY_DINOV2;
+    const char *family = pe_family_name(a->family), *sz = vit_size(a->width, a->layers);
+    char reg_s[16] = "";
+    if (a->registers) snprintf(reg_s, sizeof reg_s, " reg%d", a->registers);
+    if (sz) snprintf(a->name, sizeof a->name, "%s ViT-%s/%d%s", family, sz, a->patch, reg_s);
+    else
+        snprintf(a->name, sizeof a->name, "%s custom (%dx%d)/%d%s", family, a->width, a->layers, a->patch,
+                 reg_s);
+}
+
+/* The DINOv2 family (docs/dinov2.md): everything infer_vision did not read. */
+static pe_status infer_dinov2(loader *L) {
+    pe_model *m = L->m;
+    pe_arch *a = &m->arch;
+    const int W = a->width;
+    if (!a->cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
+    pe_status s = infer_registers(L);
+    if (s) return s;
     const pe_st_tensor *w12 = block0(L, L->nm, PE_SLOT_W12_W);
     const pe_st_tensor *fc = w12 ? w12 : block0(L, L->nm, PE_SLOT_FC_W);
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 2 || fc->shape[0] > (1 << 20) ||
@@ -398,36 +439,15 @@ static pe_status infer_dinov2(loader *L) {
     a->ln_eps = 1e-6f;
     a->transform = PE_TRANSFORM_DINOV2_EVAL;
     /* Every release has 64-wide heads; files of pecore say so in metadata. */
+    int r;
     if ((r = meta_int(m, "num_heads", &a->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &a->heads)) < 0))
         return pe_error(PE_ERR_FORMAT, "metadata num_heads: not an integer in 1..4096");
     if (!r) a->heads = W % 64 ? 0 : W / 64;
-    pe_status s = check_heads("vision tower", W, a->heads, 0);
-    if (s) return pe_error_prefix(s, "heads of 64 (the releases')");
+    if ((s = check_heads("vision tower", W, a->heads, 0)))
+        return pe_error_prefix(s, "heads of 64 (the releases')");
     a->head_dim = W / a->heads;
-    /* Position resampling: registers mean the antialiased mode of the _reg
-     * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
-    a->pos_resample = a->registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
-    const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
-    const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
-    if (aa || off) {
-        const int anti = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
-        const double o = off ? strtod(off, NULL) : anti ? 0.0 : 0.1;
-        if (anti && o == 0.0) a->pos_resample = PE_POS_BICUBIC_AA;
-        else if (!anti && fabs(o - 0.1) < 1e-9) a->pos_resample = PE_POS_BICUBIC_OFFSET;
-        else
-            return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
-                            "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
-                            aa ? aa : "(none)", off ? off : "(none)");
-    }
-    const char *fam = pe_st_meta_get(&m->st, "pecore.family");
-    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (w12 && W != 1536);
-    a->family = franca ? PE_FAMILY_FRANCA : PE_FAMILY_DINOV2;
-    const char *family = pe_family_name(a->family);
-    const char *sz = vit_size(W, a->layers);
-    char reg_s[16] = "";
-    if (a->registers) snprintf(reg_s, sizeof reg_s, " reg%d", a->registers);
-    if (sz) snprintf(a->name, sizeof a->name, "%s ViT-%s/%d%s", family, sz, a->patch, reg_s);
-    else snprintf(a->name, sizeof a->name, "%s custom (%dx%d)/%d%s", family, W, a->layers, a->patch, reg_s);
+    if ((s = infer_resampling(m, a))) return s;
+    name_dinov2(L, a);
     return PE_OK;
 }
 

@@ -199,6 +199,13 @@ void pe_op_attention(pe_ctx *c, pe_rows r, const float *qkv, float *out, const p
     pe_pool_run(c->pool, attn_task, &j, row_tasks(r) * tw->heads);
 }
 
+void pe_op_probe_attention(pe_ctx *c, const float *q, const float *kv, int T, int W, int heads, float *out) {
+    const int dh = W / heads;
+    for (int h = 0; h < heads; h++)
+        c->k->attention(q + h * dh, W, kv + h * dh, 2 * W, kv + W + h * dh, 2 * W, out + h * dh, W, 1, T, dh,
+                        1.0f / sqrtf((float)dh), 0, 0, c->att_scratch);
+}
+
 /* ------------------------------------------------------------ int8 attention */
 
 /* Vision towers whose linears are q8/q4 run attention in int8 too (the

@@ -69,6 +69,10 @@ void pe_op_rows(pe_ctx *c, pe_rows r, float *x, int n, const pe_row_post *post);
  * its own (the text tower). */
 void pe_op_attention(pe_ctx *c, pe_rows r, const float *qkv, float *out, const pe_tower *tw, int causal);
 
+/* out [W] = attention of the one query q [W] (heads of W / heads) over the
+ * keys and values kv [T, 2W] (k | v): attention pooling's probe. */
+void pe_op_probe_attention(pe_ctx *c, const float *q, const float *kv, int T, int W, int heads, float *out);
+
 /* The same in int8 for a vision tower with q8/q4 linears, rotating q and k
  * by the RoPE table cs [T, dh] (NULL: none) while it packs them, then post
  * on out's rows.  Used when pe_op_qattention_used; the plan sizes c->qatt
