@@ -79,8 +79,8 @@ static void test_view(void) {
         CHECK(!strcmp(in.arch, a->name) && in.family == PE_FAMILY_PE && !strcmp(in.naming, "official"),
               "named %s (%s)", in.arch, in.naming);
         CHECK(in.patch == a->patch && in.width == a->width && in.layers == a->layers &&
-                  in.heads == a->heads && in.head_dim == a->head_dim && in.mlp == a->mlp && in.grid == a->grid &&
-                  in.image_size == a->grid * a->patch && in.has_cls == a->cls && in.pool == a->pool &&
+                  in.heads == a->heads && in.head_dim == a->head_dim && in.mlp == a->mlp &&
+                  in.grid == a->grid && in.image_size == a->grid * a->patch && in.has_cls == a->cls && in.pool == a->pool &&
                   in.pool_heads == a->pool_heads && in.has_proj == a->proj && in.out_dim == a->out_dim &&
                   in.rope == a->rope && in.ln_eps == a->ln_eps && in.pos_resample == a->pos_resample &&
                   in.has_ln_post == a->ln_post && in.has_layerscale == a->layerscale && !in.has_text &&
