@@ -8,13 +8,13 @@
 #include "forward.h"
 
 /* The steps of a block cut the rows of each image (T tokens) into the same
- * blocks: as many as a multiple of the thread count, of ROW_MB rows at most,
- * never spanning two images.  The pool runs each thread's contiguous share
- * of the tasks first, so in consecutive steps a thread works on the same
- * rows (on this VM a core reads what the other wrote at ~1/4 speed), and a
- * task that owns whole rows can finish them: the epilogue, then LayerNorm
- * and the int8 quantization for the next linear (pe_row_post), with no step of
- * its own. */
+ * blocks: as many as a multiple of the thread count, of 64 rows at most
+ * (ops.c: ROW_MB), never spanning two images.  The pool runs each thread's
+ * contiguous share of the tasks first, so in consecutive steps a thread
+ * works on the same rows (on this VM a core reads what the other wrote at
+ * ~1/4 speed), and a task that owns whole rows can finish them: the
+ * epilogue, then LayerNorm and the int8 quantization for the next linear
+ * (pe_row_post), with no step of its own. */
 typedef struct pe_rows {
     int T, nimg;    /* nimg images of T rows each */
     int per;        /* blocks per image */
