@@ -71,6 +71,17 @@ PE_API const char *pe_version(void);
 typedef struct pe_model pe_model;
 typedef struct pe_ctx pe_ctx;
 
+/* The model families pecore runs: one architecture with per-family
+ * switches (tokens, positions, FFN, pooling; docs/pe.md, docs/dinov2.md). */
+typedef enum pe_family {
+    PE_FAMILY_PE = 0,     /* Perception Encoder: Core (CLIP), Lang, Spatial  */
+    PE_FAMILY_DINOV2 = 1, /* DINOv2, with or without register tokens        */
+    PE_FAMILY_FRANCA = 2  /* Franca: DINOv2's computation, SwiGLU FFN        */
+} pe_family;
+
+/* "PE", "DINOv2", "Franca" ("unknown" outside the enum). Never NULL. */
+PE_API const char *pe_family_name(pe_family f);
+
 typedef enum pe_pool_kind {
     PE_POOL_NONE = 0,     /* output is the token grid (PE-Spatial, PE-Lang) */
     PE_POOL_ATTN = 1,     /* attention-pooling head: one embedding         */
@@ -113,7 +124,8 @@ typedef struct pe_model_options {
 typedef struct pe_model_info {
     char arch[48];          /* "PE-Core-T16-384" when the shapes match a known
                                model, else "custom"                          */
-    char naming[16];        /* "official" or "timm"                           */
+    char naming[16];        /* checkpoint layout: "official", "timm",
+                               "DINOv2" (flat) or "Franca" (teacher)         */
     /* vision tower */
     int patch;              /* P                                               */
     int width;              /* W                                               */
@@ -149,7 +161,7 @@ typedef struct pe_model_info {
                                file's f16 / bf16 panels count as such)        */
     int n_q8, n_q4;         /* linear weights stored as q8 / q4 (pe_quantize)  */
     /* architecture switches (the DINOv2 family differs from PE in each) */
-    char family[16];        /* "PE", "DINOv2" or "Franca"                      */
+    pe_family family;       /* pe_family_name() spells it                      */
     int n_registers;        /* register tokens after the class token (0 or 4)  */
     int ffn_swiglu;         /* 1: SwiGLU FFN (mlp = its hidden size h), 0: GELU */
     int rope;               /* 1: 2-D RoPE in attention (PE)                   */
@@ -526,7 +538,8 @@ typedef enum pe_weight_type {
     PE_WEIGHTS_Q4 = 4        /* 4-bit blocks of 32 with an f16 scale          */
 } pe_weight_type;
 
-/* Known architectures (SPEC.md's table plus PE-Lang / PE-Spatial). */
+/* Known architectures: PE Core / Lang / Spatial (docs/pe.md) and the DINOv2
+ * family's releases (docs/dinov2.md). */
 PE_API int pe_arch_list_count(void);
 PE_API const char *pe_arch_list_name(int i);
 

@@ -77,7 +77,8 @@ static void test_release_files(void) {
         pe_model_info in;
         pe_model_get_info(m, &in);
         CHECK(!strcmp(in.arch, files[i].arch), "%s: arch '%s'", files[i].file, in.arch);
-        CHECK(!strcmp(in.family, files[i].family), "%s: family '%s'", files[i].file, in.family);
+        CHECK(!strcmp(pe_family_name(in.family), files[i].family), "%s: family '%s'", files[i].file,
+              pe_family_name(in.family));
         CHECK(in.n_registers == files[i].regs && in.ffn_swiglu == files[i].swiglu && in.mlp == files[i].mlp,
               "%s: registers %d swiglu %d mlp %d", files[i].file, in.n_registers, in.ffn_swiglu, in.mlp);
         CHECK(in.pos_resample == files[i].pos && !in.rope && in.ln_eps == 1e-6f && in.head_dim == 64 &&
@@ -99,7 +100,7 @@ static void test_release_files(void) {
         CHECK(pe_output_shape(m, 64, 64, PE_OUTPUT_LINEAR4, NULL, NULL) == PE_ERR_UNSUPPORTED, "PE linear4");
         pe_model_info in;
         pe_model_get_info(m, &in);
-        CHECK(!strcmp(in.family, "PE") && in.rope && in.ln_eps == 1e-5f && !in.n_registers, "PE switches");
+        CHECK(in.family == PE_FAMILY_PE && in.rope && in.ln_eps == 1e-5f && !in.n_registers, "PE switches");
         pe_model_free(m);
     }
 }
@@ -128,7 +129,8 @@ static void test_misreads(void) {
         if (s == PE_OK) {
             pe_model_info in;
             pe_model_get_info(m, &in);
-            CHECK(!strcmp(in.family, "DINOv2") && !in.rope, "bias-less DINOv2 read as %s", in.family);
+            CHECK(in.family == PE_FAMILY_DINOV2 && !in.rope, "bias-less DINOv2 read as %s",
+                  pe_family_name(in.family));
             pe_model_free(m);
         }
     }

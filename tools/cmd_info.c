@@ -20,8 +20,8 @@ int cmd_info(int argc, char **argv) {
     if (in.n_q8 || in.n_q4) printf(", %d q8, %d q4", in.n_q8, in.n_q4);
     printf(")\n");
     printf("architecture  %s (%s names)\n", in.arch, in.naming);
-    printf("family        %s\n", in.family);
-    if (in.pool == PE_POOL_CLS)
+    printf("family        %s\n", pe_family_name(in.family));
+    if (in.family != PE_FAMILY_PE)
         printf("variant       %s FFN, %d register tokens, LayerScale %s, learned position grid "
                "(bicubic%s)\n", in.ffn_swiglu ? "SwiGLU" : "GELU", in.n_registers,
                in.has_layerscale ? "yes" : "no",

@@ -2,7 +2,6 @@
  * model fingerprint.  See store.h for the layout. */
 #include "store.h"
 
-#include "../model/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -405,41 +404,4 @@ pe_status pe_store_load(pe_store *s, const char *path, int want_gallery) {
     free(buf);
     if (s2 && got == n) pe_error_prefix(s2, "%s", path);
     return s2;
-}
-
-/* ------------------------------------------------------------ fingerprint */
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/* Names, dtypes and shapes of every tensor plus 32 bytes at the start,
- * middle and end of each: a few pages touched, yet two checkpoints of the
- * same architecture (or a fine-tune) get different fingerprints. */
-uint64_t pe_model_fingerprint(const pe_model *m) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    const pe_safetensors *st = &m->st;
-    for (int i = 0; i < st->n_tensors; i++) {
-        const pe_st_tensor *t = &st->tensors[i];
-        uint8_t meta[8 + 8 * PE_ST_MAX_RANK];
-        memset(meta, 0, sizeof meta);
-        put_u32(meta, (uint32_t)t->dtype);
-        put_u32(meta + 4, (uint32_t)t->rank);
-        for (int d = 0; d < t->rank && d < PE_ST_MAX_RANK; d++)
-            put_u64(meta + 8 + 8 * d, (uint64_t)t->shape[d]);
-        h = fnv(h, t->name, strlen(t->name) + 1);
-        h = fnv(h, meta, sizeof meta);
-        if (!t->data || !t->nbytes) continue;
-        const uint8_t *d = t->data;
-        size_t n = (size_t)t->nbytes, k = PE_MIN(n, (size_t)32);
-        h = fnv(h, d, k);
-        h = fnv(h, d + (n - k) / 2, k);
-        h = fnv(h, d + n - k, k);
-    }
-    return h;
 }

@@ -71,7 +71,4 @@ pe_status pe_write_atomic(const char *path, const void *data, size_t len);
  * bytes of the temporary file (a simulated full disk / crash). */
 extern long pe_write_atomic_fail_after;
 
-struct pe_model;
-uint64_t pe_model_fingerprint(const struct pe_model *m);
-
 #endif

@@ -1,12 +1,12 @@
 /* The public API of models and contexts: argument checks, then the forward
  * pass.  Nothing here allocates once a context has seen an input size. */
 #include "forward.h"
+#include "plan.h"
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
 #include "../image/frame.h"
 #include "../image/preprocess.h"
-#include "../classify/store.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -87,7 +87,7 @@ pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
  * ran slower in batches of 8, bench/RESULTS.md).  So: about two images per
  * block's weights' worth of activations, 1..8, within 64 MiB. */
 static int default_batch(const pe_model *m) {
-    const pe_model_info *in = &m->info;
+    const pe_arch *a = &m->arch;
     if (!m->vis.layers) return 1;
     const pe_block *b = &m->vis.blocks[0];
     const pe_linear *l[] = {&b->qkv, &b->out, &b->fc, &b->fc_up, &b->proj};
@@ -97,7 +97,7 @@ static int default_batch(const pe_model *m) {
         const double bpe = t == PE_WT_F32 ? 4 : t == PE_WT_Q8 ? 1 : t == PE_WT_Q4 ? 0.5 : 2;
         weights += (double)l[i]->n * l[i]->k * bpe;
     }
-    const double act = pe_forward_tokens(in, in->grid, in->grid) * (5.0 * in->width + in->mlp) * sizeof(float);
+    const double act = pe_arch_tokens(a, a->grid, a->grid) * (5.0 * a->width + a->mlp) * sizeof(float);
     const double nb = PE_MIN(2 * weights / act + 0.5, PE_MIN(8.0, (double)(64 << 20) / act));
     return nb < 1 ? 1 : (int)nb;
 }
@@ -124,14 +124,15 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     c->k = pe_kernels_get();
     c->qk = pe_qkernels_get();
     c->n_threads = n;
-    int dh = PE_MAX(m->info.head_dim, m->info.width / PE_MAX(m->info.pool_heads, 1));
-    if (m->info.has_text) dh = PE_MAX(dh, m->txt.head_dim);
+    int dh = PE_MAX(m->arch.head_dim, m->arch.width / PE_MAX(m->arch.pool_heads, 1));
+    if (m->arch.text.layers) dh = PE_MAX(dh, m->txt.head_dim);
     c->att_floats = (pe_attention_scratch_floats(dh) + 15) & ~(size_t)15;
     c->max_batch = opt && opt->max_batch ? opt->max_batch : default_batch(m);
     s = pe_pool_create_on(n, pin ? &cores : NULL, &c->pool);
     /* Plan the scratch for the native size now, so the first image does not
      * pay for it. */
-    if (!s) s = pe_forward_plan(c, m->info.grid, m->info.grid, 1);
+    if (!s) s = pe_plan_vision(c, m->arch.grid, m->arch.grid, 1);
+    if (!s && m->arch.text.layers) s = pe_plan_text(c);
     if (s) { pe_ctx_free(c); return s; }
     *out = c;
     return PE_OK;
@@ -146,10 +147,20 @@ void pe_ctx_free(pe_ctx *c) {
     pe_free(c->qact[1]);
     pe_free(c->fside);
     pe_free(c->qatt);
-    pe_free(c->scratch);
+    pe_free(c->rows);
+    pe_free(c->grid);
     pe_free(c->img_scratch);
     pe_free(c->img);
     pe_free(c);
+}
+
+pe_status pe_model_flops(const pe_model *m, int height, int width, double *flops) {
+    if (!m || !flops) return pe_error(PE_ERR_INVALID_ARG, "pe_model_flops: NULL argument");
+    pe_output kind = m->arch.pool != PE_POOL_NONE ? PE_OUTPUT_EMBEDDING : PE_OUTPUT_TOKENS;
+    pe_status s = pe_forward_check(m, height, width, kind, NULL, NULL);
+    if (s) return s;
+    *flops = pe_arch_flops(&m->arch, height / m->arch.patch, width / m->arch.patch, m->pool_fc.n);
+    return PE_OK;
 }
 
 pe_status pe_output_shape(const pe_model *m, int height, int width, pe_output kind, int *rows,
@@ -181,7 +192,7 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
     int rows, cols;
     pe_status s = pe_forward_check(c->m, height, width, PE_OUTPUT_TOKENS, &rows, &cols);
     if (s) return s;
-    int ns = c->m->info.layers + 3;
+    int ns = c->m->arch.layers + 3;
     if ((s = check_out((size_t)ns * rows * cols, out_len))) return s;
     if (n_stages) *n_stages = ns;
     return pe_forward_images(c, x, 1, height, width, PE_OUTPUT_TOKENS, NULL, out);
@@ -190,9 +201,9 @@ pe_status pe_encode_stages(pe_ctx *c, const float *x, int height, int width, flo
 /* pp, or the model's eval transform when NULL; sizes of 0 = native. */
 static void resolve_pp(const pe_model *m, const pe_preprocess *pp, pe_preprocess *r) {
     if (pp) *r = *pp;
-    else pe_preprocess_init(m->info.transform, 0, r);
-    if (r->height == 0) r->height = m->info.image_size;
-    if (r->width == 0) r->width = m->info.image_size;
+    else pe_preprocess_init(m->arch.transform, 0, r);
+    if (r->height == 0) r->height = m->arch.grid * m->arch.patch;
+    if (r->width == 0) r->width = m->arch.grid * m->arch.patch;
 }
 
 /* The context's input tensor c->img, grown to hold floats. */
@@ -293,12 +304,12 @@ pe_status pe_encode_text(pe_ctx *c, const int32_t *ids, int n, int context_len, 
                          size_t out_len) {
     if (!c || !ids || !out || n < 1)
         return pe_error(PE_ERR_INVALID_ARG, "pe_encode_text: NULL argument or batch of %d", n);
-    const pe_model_info *in = &c->m->info;
-    if (!in->has_text) return pe_error(PE_ERR_UNSUPPORTED, "this model file has no text tower");
-    if (context_len < 1 || context_len > in->text_context)
+    const pe_arch *a = &c->m->arch;
+    if (!a->text.layers) return pe_error(PE_ERR_UNSUPPORTED, "this model file has no text tower");
+    if (context_len < 1 || context_len > a->text.context)
         return pe_error(PE_ERR_SHAPE, "context length %d: the text tower takes 1..%d tokens",
-                        context_len, in->text_context);
-    const size_t D = (size_t)in->text_out_dim;
+                        context_len, a->text.context);
+    const size_t D = (size_t)a->text.out_dim;
     pe_status s = check_out(D * (size_t)n, out_len);
     for (int i = 0; !s && i < n; i++)
         s = pe_forward_text(c, ids + (size_t)i * context_len, context_len, out + D * i);

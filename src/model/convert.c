@@ -154,13 +154,13 @@ pe_status pe_convert(const char *in, const char *out, const pe_model_options *op
         goto done;
     }
     const pe_safetensors *st = &m->st;
-    const int n = st->n_tensors + (vocab != NULL), info_dinov2 = m->info.pool == PE_POOL_CLS;
+    const int n = st->n_tensors + (vocab != NULL), dinov2 = pe_arch_dinov2(&m->arch);
     pe_st_out *t = calloc((size_t)n, sizeof *t);
     if (!t) { s = pe_error(PE_ERR_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < st->n_tensors; i++) {
         const pe_st_tensor *a = &st->tensors[i];
         if (!strcmp(a->name, PE_VOCAB_TENSOR) && vocab) continue;
-        if (pe_names_ignored(info_dinov2, a->name) && strcmp(a->name, PE_VOCAB_TENSOR)) continue; /* heads */
+        if (pe_names_ignored(m->arch.family, a->name) && strcmp(a->name, PE_VOCAB_TENSOR)) continue; /* heads */
         pe_st_out *o = &t[i];
         o->name = a->name;
         o->dtype = a->dtype;
@@ -169,30 +169,30 @@ pe_status pe_convert(const char *in, const char *out, const pe_model_options *op
         o->data = a->data;
     }
     if (vocab) t[n - 1] = (pe_st_out){PE_VOCAB_TENSOR, PE_DT_U8, 1, {(int64_t)vocab_len}, vocab};
-    const pe_model_info *info = &m->info;
+    const pe_arch *arch = &m->arch;
     char vh[16], ph[16], th[16];
-    snprintf(vh, sizeof vh, "%d", info->heads);
-    snprintf(ph, sizeof ph, "%d", info->pool_heads);
-    snprintf(th, sizeof th, "%d", info->text_heads);
+    snprintf(vh, sizeof vh, "%d", arch->heads);
+    snprintf(ph, sizeof ph, "%d", arch->pool_heads);
+    snprintf(th, sizeof th, "%d", arch->text.heads);
     pe_st_meta meta[7] = {
-        {"format", "pt"}, {"pecore.arch", (char *)info->arch}, {"vision_heads", vh},
+        {"format", "pt"}, {"pecore.arch", (char *)arch->name}, {"vision_heads", vh},
         {"pecore.source_sha256", src_hex}, {"attn_pooler_heads", ph}, {"text_heads", th},
     };
-    int n_meta = 4 + (info->pool == PE_POOL_ATTN);
-    if (info->pool != PE_POOL_ATTN) meta[4] = meta[5];
-    if (info->has_text) n_meta++;
+    int n_meta = 4 + (arch->pool == PE_POOL_ATTN);
+    if (arch->pool != PE_POOL_ATTN) meta[4] = meta[5];
+    if (arch->text.layers) n_meta++;
     /* The DINOv2 family: the hub's metadata names, and pecore's family. */
     char nr[16];
-    snprintf(nr, sizeof nr, "%d", info->n_registers);
+    snprintf(nr, sizeof nr, "%d", arch->registers);
     pe_st_meta dmeta[] = {
-        {"format", "pt"}, {"pecore.arch", (char *)info->arch}, {"num_heads", vh},
+        {"format", "pt"}, {"pecore.arch", (char *)arch->name}, {"num_heads", vh},
         {"pecore.source_sha256", src_hex}, {"num_register_tokens", nr},
-        {"interpolate_antialias", info->pos_resample == PE_POS_BICUBIC_AA ? "1" : "0"},
-        {"interpolate_offset", info->pos_resample == PE_POS_BICUBIC_AA ? "0.0" : "0.1"},
-        {"pecore.family", (char *)info->family},
+        {"interpolate_antialias", arch->pos_resample == PE_POS_BICUBIC_AA ? "1" : "0"},
+        {"interpolate_offset", arch->pos_resample == PE_POS_BICUBIC_AA ? "0.0" : "0.1"},
+        {"pecore.family", (char *)pe_family_name(arch->family)},
     };
-    const pe_st_meta *mp = info_dinov2 ? dmeta : meta;
-    if (info_dinov2) n_meta = (int)(sizeof dmeta / sizeof *dmeta);
+    const pe_st_meta *mp = dinov2 ? dmeta : meta;
+    if (dinov2) n_meta = (int)(sizeof dmeta / sizeof *dmeta);
     if (progress) progress(user, "write", 0.6);
     /* A tensor skipped above (an old vocabulary) leaves an empty slot: compact. */
     int k = 0;

@@ -9,20 +9,14 @@
 #include "../kernels/quant.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-/* NAMING_DINOV2: the flat names of DINOv2 releases (timm's, plus the
- * family's own: ls1.gamma, mlp.w12 / w3, register_tokens), which Franca's
- * teacher layout becomes in names.c. */
-typedef enum naming { NAMING_OFFICIAL, NAMING_TIMM, NAMING_DINOV2 } naming;
-
 typedef struct loader {
     pe_model *m;
-    naming nm;
+    pe_layout nm;             /* the vision tower's names (names.c) */
     const char *vp;           /* vision prefix: "", "visual.", "module.", ... */
     const char *tp;           /* text prefix */
     int dry;                  /* sizing pass: count arena bytes, write nothing */
@@ -37,25 +31,26 @@ typedef struct loader {
 
 /* ------------------------------------------------------------ lookup */
 
-static const pe_st_tensor *find_pf(const loader *L, const char *prefix, const char *fmt, ...)
-    PE_PRINTF(3, 4);
-
-static const pe_st_tensor *find_pf(const loader *L, const char *prefix, const char *fmt, ...) {
+/* Slot s under base (a tower's prefix, or a block's) in layout nm; NULL
+ * when absent or when the layout has no such tensor.  A tensor looked up
+ * is claimed: read as part of the model. */
+static const pe_st_tensor *at(const loader *L, const char *base, pe_layout nm, pe_slot s) {
+    const char *slot = pe_names_slot(nm, s);
+    if (!slot) return NULL;
     char name[512];
-    size_t n = (size_t)snprintf(name, sizeof name, "%s", prefix);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name + n, sizeof name - n, fmt, ap);
-    va_end(ap);
+    snprintf(name, sizeof name, "%s%s", base, slot);
     const pe_st_tensor *t = pe_st_find(&L->m->st, name);
     if (t && L->claimed) L->claimed[t - L->m->st.tensors] = 1;
     return t;
 }
 
-#define VIS(L, ...) find_pf((L), (L)->vp, __VA_ARGS__)
-#define TXT(L, ...) find_pf((L), (L)->tp, __VA_ARGS__)
-/* A name that differs between the official and the timm (or DINOv2) checkpoints. */
-#define VN(L, off, timm) ((L)->nm != NAMING_OFFICIAL ? (timm) : (off))
+static const pe_st_tensor *vis(const loader *L, pe_slot s) { return at(L, L->vp, L->nm, s); }
+static const pe_st_tensor *txt(const loader *L, pe_slot s) { return at(L, L->tp, PE_LAYOUT_OFFICIAL, s); }
+
+/* Block i's prefix: the tower's, then the layout's block names. */
+static void block_base(char *base, size_t cap, const char *prefix, pe_layout nm, int i) {
+    snprintf(base, cap, "%s%s%d.", prefix, pe_names_block(nm), i);
+}
 
 static int64_t last_dim(const pe_st_tensor *t) { return t->rank ? t->shape[t->rank - 1] : 1; }
 
@@ -250,22 +245,40 @@ static pe_status bind_linear(loader *L, pe_linear *lin, const pe_st_tensor *w,
     return PE_OK;
 }
 
+/* The linear of slots w and b (b may be absent from the file) under base. */
+static pe_status bind_slots(loader *L, pe_linear *lin, const char *base, pe_layout nm, pe_slot w, pe_slot b,
+                            int n, int k) {
+    return bind_linear(L, lin, at(L, base, nm, w), at(L, base, nm, b), pe_names_what(w), n, k);
+}
+
+/* The vector [n] of slot s under base: required, or NULL when absent. */
+static pe_status vec_slot(loader *L, const char *base, pe_layout nm, pe_slot s, int required, int64_t n,
+                          const float **out) {
+    const pe_st_tensor *t = at(L, base, nm, s);
+    return required ? req_vec(L, t, pe_names_what(s), n, out) : opt_vec(L, t, pe_names_what(s), n, out);
+}
+
 /* The float columns `pecore quantize` may give a q8/q4 linear (model.h):
  * NAME.pecore_fcols (I32 [n], ascending column indices) and
- * NAME.pecore_fcols_w ([N, n] their weights), NAME the weight's name
- * without ".weight". */
-static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, const char *wname) {
-    char stem[128];
-    const size_t n = strlen(wname) > 7 ? strlen(wname) - 7 : 0; /* ".weight" */
-    snprintf(stem, sizeof stem, "%.*s", (int)n, wname);
-    const pe_st_tensor *ci = find_pf(L, base, "%s.pecore_fcols", stem);
-    const pe_st_tensor *cw = find_pf(L, base, "%s.pecore_fcols_w", stem);
+ * NAME.pecore_fcols_w ([N, n] their weights), NAME the weight's name (slot
+ * w under base) without ".weight". */
+static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, pe_layout nm, pe_slot w) {
+    const char *wname = pe_names_slot(nm, w);
+    const size_t n = wname && strlen(wname) > 7 ? strlen(wname) - 7 : 0; /* ".weight" */
+    char stem[160];
+    snprintf(stem, sizeof stem, "%s%.*s", base, (int)n, wname ? wname : "");
+    char ni[192], nw[192];
+    snprintf(ni, sizeof ni, "%s.pecore_fcols", stem);
+    snprintf(nw, sizeof nw, "%s.pecore_fcols_w", stem);
+    const pe_st_tensor *ci = pe_st_find(&L->m->st, ni), *cw = pe_st_find(&L->m->st, nw);
+    if (ci && L->claimed) L->claimed[ci - L->m->st.tensors] = 1;
+    if (cw && L->claimed) L->claimed[cw - L->m->st.tensors] = 1;
     lin->n_fcols = 0;
     if (!ci && !cw) return PE_OK;
     if (!ci || !cw || ci->dtype != PE_DT_I32 || ci->rank != 1 || ci->numel < 1 || ci->numel > 256 ||
         (lin->wtype != PE_WT_Q8 && lin->wtype != PE_WT_Q4))
-        return pe_error(PE_ERR_FORMAT, "%s%s.pecore_fcols: float columns must be an I32 list of 1..256 "
-                        "beside a q8/q4 weight, with their weights", base, stem);
+        return pe_error(PE_ERR_FORMAT, "%s: float columns must be an I32 list of 1..256 beside a q8/q4 "
+                        "weight, with their weights", ni);
     const int nc = (int)ci->numel;
     pe_status s = want(cw, "pecore_fcols_w", (uint64_t)lin->n * (uint64_t)nc, nc);
     if (s) return s;
@@ -274,8 +287,7 @@ static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, const c
         int32_t c;
         memcpy(&c, (const uint8_t *)ci->data + 4 * (size_t)i, 4);
         if (c <= prev || c >= lin->k)
-            return pe_error(PE_ERR_FORMAT, "%s%s.pecore_fcols: column %d is out of order or not below %d",
-                            base, stem, (int)c, lin->k);
+            return pe_error(PE_ERR_FORMAT, "%s: column %d is out of order or not below %d", ni, (int)c, lin->k);
         prev = c;
     }
     lin->n_fcols = nc;
@@ -287,13 +299,10 @@ static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, const c
     }
     float *dst = arena_take(L, pe_gemm_packed_floats(lin->n, nc));
     lin->fcol_w = dst;
-    if (dst) {
-        float *tmp = L->tmp; /* the panel scratch holds [16, k] >= [n, nc] in panels */
-        for (int p0 = 0; p0 < lin->n; p0 += PE_GEMM_NR) {
-            const int rows = PE_MIN(PE_GEMM_NR, lin->n - p0);
-            convert(cw, (uint64_t)p0 * (uint64_t)nc, (size_t)rows * (size_t)nc, tmp);
-            pe_gemm_pack(dst + (size_t)p0 * (size_t)nc, tmp, rows, nc, nc);
-        }
+    for (int p0 = 0; dst && p0 < lin->n; p0 += PE_GEMM_NR) { /* L->tmp holds [16, k] >= [16, nc] */
+        const int rows = PE_MIN(PE_GEMM_NR, lin->n - p0);
+        convert(cw, (uint64_t)p0 * (uint64_t)nc, (size_t)rows * (size_t)nc, L->tmp);
+        pe_gemm_pack(dst + (size_t)p0 * (size_t)nc, L->tmp, rows, nc, nc);
     }
     L->m->fcol_max = PE_MAX(L->m->fcol_max, nc);
     return PE_OK;
@@ -302,49 +311,43 @@ static pe_status bind_fcols(loader *L, pe_linear *lin, const char *base, const c
 /* ------------------------------------------------------------ blocks */
 
 /* The SwiGLU FFN: w12 [2M, W] as its two halves (the first gated), w3. */
-static pe_status bind_swiglu(loader *L, const char *base, int W, int M, pe_block *blk) {
-    const pe_st_tensor *w = find_pf(L, base, "mlp.w12.weight"), *b = find_pf(L, base, "mlp.w12.bias");
+static pe_status bind_swiglu(loader *L, const char *base, pe_layout nm, int W, int M, pe_block *blk) {
+    const pe_st_tensor *w = at(L, base, nm, PE_SLOT_W12_W), *b = at(L, base, nm, PE_SLOT_W12_B);
     pe_status s;
-    if ((s = want_w(L, w, "mlp.w12.weight", 2ull * (uint64_t)M * (uint64_t)W, W)) ||
-        (s = want(b, "mlp.w12.bias", 2ull * (uint64_t)M, 0)) ||
+    if ((s = want_w(L, w, pe_names_what(PE_SLOT_W12_W), 2ull * (uint64_t)M * (uint64_t)W, W)) ||
+        (s = want(b, pe_names_what(PE_SLOT_W12_B), 2ull * (uint64_t)M, 0)) ||
         (s = pack_linear(L, &blk->fc, w, 0, M, W, 0)) || (s = pack_linear(L, &blk->fc_up, w, M, M, W, 0)))
         return s;
     blk->fc.b = bind_vec(L, b, 0, (size_t)M);
     blk->fc_up.b = bind_vec(L, b, (uint64_t)M, (size_t)M);
-    if ((s = bind_linear(L, &blk->proj, find_pf(L, base, "mlp.w3.weight"), find_pf(L, base, "mlp.w3.bias"),
-                         "mlp.w3.weight", W, M)))
-        return s;
-    return bind_fcols(L, &blk->proj, base, "mlp.w3.weight");
+    if ((s = bind_slots(L, &blk->proj, base, nm, PE_SLOT_W3_W, PE_SLOT_W3_B, W, M))) return s;
+    return bind_fcols(L, &blk->proj, base, nm, PE_SLOT_W3_W);
 }
 
-static pe_status bind_block(loader *L, const char *prefix, int i, naming nm, int swiglu, pe_tower *tw,
+static pe_status bind_ffn(loader *L, const char *base, pe_layout nm, pe_ffn ffn, int W, int M,
+                          pe_block *blk) {
+    if (ffn == PE_FFN_SWIGLU) return bind_swiglu(L, base, nm, W, M, blk);
+    pe_status s = bind_slots(L, &blk->fc, base, nm, PE_SLOT_FC_W, PE_SLOT_FC_B, M, W);
+    if (!s) s = bind_slots(L, &blk->proj, base, nm, PE_SLOT_FC2_W, PE_SLOT_FC2_B, W, M);
+    return s ? s : bind_fcols(L, &blk->proj, base, nm, PE_SLOT_FC2_W);
+}
+
+static pe_status bind_block(loader *L, const char *prefix, int i, pe_layout nm, pe_ffn ffn, pe_tower *tw,
                             pe_block *blk) {
-    const int W = tw->width, M = tw->mlp, is_timm = nm != NAMING_OFFICIAL;
+    const int W = tw->width;
     char base[64];
-    snprintf(base, sizeof base, "%s%s%d.", prefix, is_timm ? "blocks." : "transformer.resblocks.", i);
-#define B(off, timm) find_pf(L, base, "%s", is_timm ? (timm) : (off))
-#define LS(n) (nm == NAMING_DINOV2 ? "ls" #n ".gamma" : "gamma_" #n)
+    block_base(base, sizeof base, prefix, nm, i);
     pe_status s;
-    if (swiglu ? (s = bind_swiglu(L, base, W, M, blk)) != PE_OK
-               : ((s = bind_linear(L, &blk->fc, B("mlp.c_fc.weight", "mlp.fc1.weight"),
-                                   B("mlp.c_fc.bias", "mlp.fc1.bias"), "mlp.c_fc.weight", M, W)) ||
-                  (s = bind_linear(L, &blk->proj, B("mlp.c_proj.weight", "mlp.fc2.weight"),
-                                   B("mlp.c_proj.bias", "mlp.fc2.bias"), "mlp.c_proj.weight", W, M)) ||
-                  (s = bind_fcols(L, &blk->proj, base, is_timm ? "mlp.fc2.weight" : "mlp.c_proj.weight"))))
+    if ((s = bind_ffn(L, base, nm, ffn, W, tw->mlp, blk)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LN1_W, 1, W, &blk->ln1_w)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LN1_B, 1, W, &blk->ln1_b)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LN2_W, 1, W, &blk->ln2_w)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LN2_B, 1, W, &blk->ln2_b)) ||
+        (s = bind_slots(L, &blk->qkv, base, nm, PE_SLOT_QKV_W, PE_SLOT_QKV_B, 3 * W, W)) ||
+        (s = bind_slots(L, &blk->out, base, nm, PE_SLOT_OUT_W, PE_SLOT_OUT_B, W, W)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LS1, 0, W, &blk->ls1)) ||
+        (s = vec_slot(L, base, nm, PE_SLOT_LS2, 0, W, &blk->ls2)))
         return pe_error_prefix(s, "block %d", i);
-    if ((s = req_vec(L, B("ln_1.weight", "norm1.weight"), "ln_1.weight", W, &blk->ln1_w)) ||
-        (s = req_vec(L, B("ln_1.bias", "norm1.bias"), "ln_1.bias", W, &blk->ln1_b)) ||
-        (s = req_vec(L, B("ln_2.weight", "norm2.weight"), "ln_2.weight", W, &blk->ln2_w)) ||
-        (s = req_vec(L, B("ln_2.bias", "norm2.bias"), "ln_2.bias", W, &blk->ln2_b)) ||
-        (s = bind_linear(L, &blk->qkv, B("attn.in_proj_weight", "attn.qkv.weight"),
-                         B("attn.in_proj_bias", "attn.qkv.bias"), "attn.in_proj_weight", 3 * W, W)) ||
-        (s = bind_linear(L, &blk->out, B("attn.out_proj.weight", "attn.proj.weight"),
-                         B("attn.out_proj.bias", "attn.proj.bias"), "attn.out_proj.weight", W, W)) ||
-        (s = opt_vec(L, B("ls_1.gamma", LS(1)), "ls_1.gamma", W, &blk->ls1)) ||
-        (s = opt_vec(L, B("ls_2.gamma", LS(2)), "ls_2.gamma", W, &blk->ls2)))
-        return pe_error_prefix(s, "block %d", i);
-#undef B
-#undef LS
     return PE_OK;
 }
 
@@ -360,12 +363,22 @@ static int meta_int(const pe_model *m, const char *key, int *out) {
     return 1;
 }
 
-static int count_layers(const loader *L, const char *prefix, int is_timm) {
+/* Blocks of the tower under prefix: those with an ln_1 weight, from 0 on. */
+static int count_layers(const loader *L, const char *prefix, pe_layout nm) {
     int n = 0;
-    while (n < 1000 && find_pf(L, prefix, is_timm ? "blocks.%d.norm1.weight"
-                                                 : "transformer.resblocks.%d.ln_1.weight", n))
-        n++;
+    char base[64];
+    for (; n < 1000; n++) {
+        block_base(base, sizeof base, prefix, nm, n);
+        if (!at(L, base, nm, PE_SLOT_LN1_W)) break;
+    }
     return n;
+}
+
+/* Slot s of the vision tower's block 0. */
+static const pe_st_tensor *block0(const loader *L, pe_layout nm, pe_slot s) {
+    char base[64];
+    block_base(base, sizeof base, L->vp, nm, 0);
+    return at(L, base, nm, s);
 }
 
 /* Heads for a tower: metadata first, then the known table by width. */
@@ -376,7 +389,7 @@ static pe_status heads_for(const pe_model *m, const char *key, int width, int te
     for (int i = 0; i < pe_arch_count; i++) {
         const pe_arch *a = &pe_arch_table[i];
         if (!text && a->width == width) { *heads = a->heads; return PE_OK; }
-        if (text && a->text_width == width) { *heads = a->text_heads; return PE_OK; }
+        if (text && a->text.width == width) { *heads = a->text.heads; return PE_OK; }
     }
     return pe_error(PE_ERR_UNSUPPORTED,
                     "cannot tell the number of %s heads for width %d: not a known PE model; "
@@ -404,191 +417,237 @@ static const char *vit_size(int width, int layers) {
     return NULL;
 }
 
-/* The DINOv2 family (SPEC-dinov2.md): everything but the patch size and the
- * position grid, which infer_vision read already. */
-static pe_status infer_dinov2(loader *L) {
-    pe_model *m = L->m;
-    pe_model_info *in = &m->info;
-    const int W = in->width;
-    if (!in->has_cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
-    const pe_st_tensor *reg = VIS(L, "register_tokens");
+/* Register tokens [1, R, W], checked against the metadata's count. */
+static pe_status infer_registers(loader *L) {
+    pe_arch *a = &L->m->arch;
+    const int W = a->width;
+    const pe_st_tensor *reg = vis(L, PE_SLOT_REGISTERS);
     if (reg && (reg->rank != 3 || reg->shape[0] != 1 || reg->shape[2] != W || reg->shape[1] < 1 ||
                 reg->shape[1] > 64))
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [1, R, %d] with R <= 64", reg->name, W);
-    in->n_registers = reg ? (int)reg->shape[1] : 0;
-    const char *nr = pe_st_meta_get(&m->st, "num_register_tokens");
-    if (nr && strtol(nr, NULL, 10) != in->n_registers)
+    a->registers = reg ? (int)reg->shape[1] : 0;
+    const char *nr = pe_st_meta_get(&L->m->st, "num_register_tokens");
+    if (nr && strtol(nr, NULL, 10) != a->registers)
         return pe_error(PE_ERR_FORMAT, "metadata num_register_tokens %.16s does not match "
-                                       "register_tokens (%d rows)", nr, in->n_registers);
-    int r;
-    const pe_st_tensor *w12 = VIS(L, "blocks.0.mlp.w12.weight");
-    const pe_st_tensor *fc = w12 ? w12 : VIS(L, "blocks.0.mlp.fc1.weight");
-    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 2 || fc->shape[0] > (1 << 20) ||
-        (w12 && fc->shape[0] % 2))
-        return pe_error(PE_ERR_SHAPE, "block 0: mlp weight (mlp.fc1 or mlp.w12) missing or not [M, %d]", W);
-    in->ffn_swiglu = w12 != NULL;
-    in->mlp = (int)fc->shape[0] / (w12 ? 2 : 1);
-    in->has_layerscale = VIS(L, "blocks.0.ls1.gamma") != NULL;
-    in->has_ln_post = 1;
-    in->pool = PE_POOL_CLS;
-    in->has_proj = 0;
-    in->out_dim = W;
-    in->rope = 0;
-    in->ln_eps = 1e-6f;
-    in->transform = PE_TRANSFORM_DINOV2_EVAL;
-    /* Every release has 64-wide heads; files of pecore say so in metadata. */
-    if ((r = meta_int(m, "num_heads", &in->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &in->heads)) < 0))
-        return pe_error(PE_ERR_FORMAT, "metadata num_heads: not an integer in 1..4096");
-    if (!r) in->heads = W % 64 ? 0 : W / 64;
-    pe_status s = check_heads("vision tower", W, in->heads, 0);
-    if (s) return pe_error_prefix(s, "heads of 64 (the releases')");
-    in->head_dim = W / in->heads;
-    /* Position resampling: registers mean the antialiased mode of the _reg
-     * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
-    in->pos_resample = in->n_registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
-    const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
-    const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
-    if (aa || off) {
-        const int a = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
-        const double o = off ? strtod(off, NULL) : a ? 0.0 : 0.1;
-        if (a && o == 0.0) in->pos_resample = PE_POS_BICUBIC_AA;
-        else if (!a && fabs(o - 0.1) < 1e-9) in->pos_resample = PE_POS_BICUBIC_OFFSET;
-        else
-            return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
-                            "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
-                            aa ? aa : "(none)", off ? off : "(none)");
-    }
-    const char *fam = pe_st_meta_get(&m->st, "pecore.family");
-    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (in->ffn_swiglu && W != 1536);
-    snprintf(in->family, sizeof in->family, "%s", franca ? "Franca" : "DINOv2");
-    const char *sz = vit_size(W, in->layers);
-    char reg_s[16] = "";
-    if (in->n_registers) snprintf(reg_s, sizeof reg_s, " reg%d", in->n_registers);
-    if (sz) snprintf(in->arch, sizeof in->arch, "%s ViT-%s/%d%s", in->family, sz, in->patch, reg_s);
-    else snprintf(in->arch, sizeof in->arch, "%s custom (%dx%d)/%d%s", in->family, W, in->layers, in->patch, reg_s);
+                                       "register_tokens (%d rows)", nr, a->registers);
     return PE_OK;
 }
 
-static pe_status infer_vision(loader *L) {
+/* Position resampling: registers mean the antialiased mode of the _reg
+ * releases, else DINOv2's offset 0.1; metadata may say so explicitly. */
+static pe_status infer_resampling(const pe_model *m, pe_arch *a) {
+    a->pos_resample = a->registers ? PE_POS_BICUBIC_AA : PE_POS_BICUBIC_OFFSET;
+    const char *aa = pe_st_meta_get(&m->st, "interpolate_antialias");
+    const char *off = pe_st_meta_get(&m->st, "interpolate_offset");
+    if (!aa && !off) return PE_OK;
+    const int anti = aa && (!strcmp(aa, "1") || !strcmp(aa, "True") || !strcmp(aa, "true"));
+    const double o = off ? strtod(off, NULL) : anti ? 0.0 : 0.1;
+    if (anti && o == 0.0) a->pos_resample = PE_POS_BICUBIC_AA;
+    else if (!anti && fabs(o - 0.1) < 1e-9) a->pos_resample = PE_POS_BICUBIC_OFFSET;
+    else
+        return pe_error(PE_ERR_UNSUPPORTED, "position resampling with interpolate_antialias %.8s and "
+                        "interpolate_offset %.16s: pecore runs antialiased with offset 0, or offset 0.1",
+                        aa ? aa : "(none)", off ? off : "(none)");
+    return PE_OK;
+}
+
+/* Franca or DINOv2 (Franca's teacher layout, pecore's metadata, or a
+ * SwiGLU FFN outside DINOv2's giant), and the name: "DINOv2 ViT-S/14 reg4". */
+static void name_dinov2(const loader *L, pe_arch *a) {
+    const char *fam = pe_st_meta_get(&L->m->st, "pecore.family");
+    const int swiglu = a->ffn == PE_FFN_SWIGLU;
+    const int franca = L->franca || (fam && !strcmp(fam, "Franca")) || (swiglu && a->width != 1536);
+    a->family = franca ? PE_FAMILY_FRANCA : PE_FAMILY_DINOV2;
+    const char *family = pe_family_name(a->family), *sz = vit_size(a->width, a->layers);
+    char reg_s[16] = "";
+    if (a->registers) snprintf(reg_s, sizeof reg_s, " reg%d", a->registers);
+    if (sz) snprintf(a->name, sizeof a->name, "%s ViT-%s/%d%s", family, sz, a->patch, reg_s);
+    else
+        snprintf(a->name, sizeof a->name, "%s custom (%dx%d)/%d%s", family, a->width, a->layers, a->patch,
+                 reg_s);
+}
+
+/* The DINOv2 family (docs/dinov2.md): everything infer_vision did not read. */
+static pe_status infer_dinov2(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
+    pe_arch *a = &m->arch;
+    const int W = a->width;
+    if (!a->cls) return pe_error(PE_ERR_NOT_FOUND, "DINOv2-family file without cls_token");
+    pe_status s = infer_registers(L);
+    if (s) return s;
+    const pe_st_tensor *w12 = block0(L, L->nm, PE_SLOT_W12_W);
+    const pe_st_tensor *fc = w12 ? w12 : block0(L, L->nm, PE_SLOT_FC_W);
+    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 2 || fc->shape[0] > (1 << 20) ||
+        (w12 && fc->shape[0] % 2))
+        return pe_error(PE_ERR_SHAPE, "block 0: mlp weight (mlp.fc1 or mlp.w12) missing or not [M, %d]", W);
+    a->ffn = w12 ? PE_FFN_SWIGLU : PE_FFN_GELU;
+    a->mlp = (int)fc->shape[0] / (w12 ? 2 : 1);
+    a->layerscale = block0(L, L->nm, PE_SLOT_LS1) != NULL;
+    a->ln_post = 1;
+    a->pool = PE_POOL_CLS;
+    a->proj = 0;
+    a->out_dim = W;
+    a->rope = 0;
+    a->ln_eps = 1e-6f;
+    a->transform = PE_TRANSFORM_DINOV2_EVAL;
+    /* Every release has 64-wide heads; files of pecore say so in metadata. */
+    int r;
+    if ((r = meta_int(m, "num_heads", &a->heads)) < 0 || (!r && (r = meta_int(m, "vision_heads", &a->heads)) < 0))
+        return pe_error(PE_ERR_FORMAT, "metadata num_heads: not an integer in 1..4096");
+    if (!r) a->heads = W % 64 ? 0 : W / 64;
+    if ((s = check_heads("vision tower", W, a->heads, 0)))
+        return pe_error_prefix(s, "heads of 64 (the releases')");
+    a->head_dim = W / a->heads;
+    if ((s = infer_resampling(m, a))) return s;
+    name_dinov2(L, a);
+    return PE_OK;
+}
+
+/* The vision tower's prefix and layout: the first prefix under which the
+ * patch embedding has official or timm names; timm names with any of the
+ * DINOv2 family's own tensors (a conv bias, ls1.gamma, a SwiGLU FFN,
+ * registers) are the DINOv2 layout. */
+static const pe_st_tensor *find_vision(loader *L) {
     static const char *const prefixes[] = {"", "visual.", "module.", "module.visual."};
     const pe_st_tensor *conv = NULL;
-    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !conv; i++) {
-        L->vp = prefixes[i];
-        L->nm = NAMING_OFFICIAL;
-        if ((conv = VIS(L, "conv1.weight"))) break;
-        L->nm = NAMING_TIMM;
-        conv = VIS(L, "patch_embed.proj.weight");
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes && !conv; i++)
+        for (int nm = PE_LAYOUT_OFFICIAL; nm <= PE_LAYOUT_TIMM && !conv; nm++) {
+            L->vp = prefixes[i];
+            L->nm = (pe_layout)nm;
+            conv = vis(L, PE_SLOT_CONV1);
+        }
+    if (conv && L->nm == PE_LAYOUT_TIMM) {
+        L->nm = PE_LAYOUT_DINOV2;
+        if (!vis(L, PE_SLOT_CONV1_B) && !block0(L, L->nm, PE_SLOT_LS1) && !block0(L, L->nm, PE_SLOT_W12_W) &&
+            !vis(L, PE_SLOT_REGISTERS))
+            L->nm = PE_LAYOUT_TIMM;
     }
-    if (!conv)
-        return pe_error(PE_ERR_NOT_FOUND, "no vision tower: found neither conv1.weight nor "
-                                          "patch_embed.proj.weight (with or without visual./module.)");
-    /* A conv bias, LayerScale as ls1.gamma or a SwiGLU FFN: the DINOv2 family. */
-    if (L->nm == NAMING_TIMM && (VIS(L, "patch_embed.proj.bias") || VIS(L, "blocks.0.ls1.gamma") ||
-                                 VIS(L, "blocks.0.mlp.w12.weight") || VIS(L, "register_tokens")))
-        L->nm = NAMING_DINOV2;
-    snprintf(in->naming, sizeof in->naming, "%s", L->nm == NAMING_DINOV2 ? (L->franca ? "Franca" : "DINOv2")
-                                                  : L->nm == NAMING_TIMM ? "timm" : "official");
-    if (conv->rank != 4 || conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] ||
-        conv->shape[0] < 1 || conv->shape[0] > 65536 || conv->shape[2] < 1 || conv->shape[2] > 1024)
-        return pe_error(PE_ERR_SHAPE, "tensor %s: expected [W, 3, P, P]", conv->name);
-    in->width = (int)conv->shape[0];
-    in->patch = (int)conv->shape[2];
-    const int W = in->width;
-    int timm = L->nm != NAMING_OFFICIAL;
+    return conv;
+}
 
-    in->has_cls = VIS(L, "%s", VN(L, "class_embedding", "cls_token")) != NULL;
-    const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
+/* The class token and the learned position grid G x G. */
+static pe_status infer_grid(loader *L) {
+    pe_arch *a = &L->m->arch;
+    const int W = a->width;
+    a->cls = vis(L, PE_SLOT_CLS) != NULL;
+    const pe_st_tensor *pos = vis(L, PE_SLOT_POS);
     if (!pos) return pe_error(PE_ERR_NOT_FOUND, "missing tensor: positional_embedding");
     if (last_dim(pos) != W || pos->numel % (uint64_t)W)
         return pe_error(PE_ERR_SHAPE, "tensor %s: last dim must be the width %d", pos->name, W);
-    uint64_t t0 = pos->numel / (uint64_t)W, cells = t0 - (uint64_t)in->has_cls;
+    uint64_t t0 = pos->numel / (uint64_t)W, cells = t0 - (uint64_t)a->cls;
     uint64_t g = (uint64_t)llround(sqrt((double)cells));
-    if (t0 <= (uint64_t)in->has_cls || g * g != cells || g > 4096)
+    if (t0 <= (uint64_t)a->cls || g * g != cells || g > 4096)
         return pe_error(PE_ERR_SHAPE, "tensor %s: %llu rows is not %s a square grid", pos->name,
-                        (unsigned long long)t0, in->has_cls ? "1 + " : "");
-    in->grid = (int)g;
-    in->image_size = in->grid * in->patch;
+                        (unsigned long long)t0, a->cls ? "1 + " : "");
+    a->grid = (int)g;
+    return PE_OK;
+}
 
-    in->layers = count_layers(L, L->vp, timm);
-    if (in->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
-    if (L->nm == NAMING_DINOV2) return infer_dinov2(L);
-    snprintf(in->family, sizeof in->family, "PE");
-    in->rope = 1;
-    in->pos_resample = PE_POS_BILINEAR;
-    in->ln_eps = 1e-5f;
-    in->transform = PE_TRANSFORM_PE;
-    const pe_st_tensor *fc = VIS(L, timm ? "blocks.0.mlp.fc1.weight" : "transformer.resblocks.0.mlp.c_fc.weight");
+/* PE (docs/pe.md): everything infer_vision did not read. */
+static pe_status infer_pe(loader *L) {
+    pe_model *m = L->m;
+    pe_arch *a = &m->arch;
+    const int W = a->width, timm = L->nm != PE_LAYOUT_OFFICIAL;
+    a->family = PE_FAMILY_PE;
+    a->rope = 1;
+    a->pos_resample = PE_POS_BILINEAR;
+    a->ln_eps = 1e-5f;
+    a->transform = PE_TRANSFORM_PE;
+    const pe_st_tensor *fc = block0(L, L->nm, PE_SLOT_FC_W);
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
         return pe_error(PE_ERR_SHAPE, "block 0: mlp weight missing or not [M, %d]", W);
-    in->mlp = (int)fc->shape[0];
-    in->has_layerscale = VIS(L, "%s", timm ? "blocks.0.gamma_1" : "transformer.resblocks.0.ls_1.gamma") != NULL;
-    in->has_ln_post = VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != NULL;
-    in->pool = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent")) ? PE_POOL_ATTN : PE_POOL_NONE;
+    a->mlp = (int)fc->shape[0];
+    a->layerscale = block0(L, L->nm, PE_SLOT_LS1) != NULL;
+    a->ln_post = vis(L, PE_SLOT_LN_POST_W) != NULL;
+    a->pool = vis(L, PE_SLOT_PROBE) ? PE_POOL_ATTN : PE_POOL_NONE;
 
-    pe_status s = heads_for(m, "vision_heads", W, 0, &in->heads);
-    if (s || (s = check_heads("vision tower", W, in->heads, 1))) return s;
-    in->head_dim = W / in->heads;
-    in->pool_heads = 8;
-    if (in->pool == PE_POOL_ATTN) {
-        int r = meta_int(m, "attn_pooler_heads", &in->pool_heads);
+    pe_status s = heads_for(m, "vision_heads", W, 0, &a->heads);
+    if (s || (s = check_heads("vision tower", W, a->heads, 1))) return s;
+    a->head_dim = W / a->heads;
+    a->pool_heads = 8;
+    if (a->pool == PE_POOL_ATTN) {
+        int r = meta_int(m, "attn_pooler_heads", &a->pool_heads);
         if (r < 0) return pe_error(PE_ERR_FORMAT, "metadata attn_pooler_heads: not an integer in 1..4096");
-        if ((s = check_heads("attention pooling", W, in->pool_heads, 0))) return s;
+        if ((s = check_heads("attention pooling", W, a->pool_heads, 0))) return s;
     }
-    const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
-    in->has_proj = proj != NULL;
-    in->out_dim = W;
+    /* the projection is [W, D] in official names, [D, W] in timm's */
+    const pe_st_tensor *proj = vis(L, PE_SLOT_PROJ);
+    a->proj = proj != NULL;
+    a->out_dim = W;
     if (proj) {
         if (proj->rank != 2 || proj->shape[timm ? 1 : 0] != W || proj->shape[timm ? 0 : 1] < 1 ||
             proj->shape[timm ? 0 : 1] > 65536)
             return pe_error(PE_ERR_SHAPE, "tensor %s: expected %s", proj->name,
                             timm ? "[D, W]" : "[W, D]");
-        in->out_dim = (int)proj->shape[timm ? 0 : 1];
+        a->out_dim = (int)proj->shape[timm ? 0 : 1];
     }
     return PE_OK;
 }
 
+static pe_status infer_vision(loader *L) {
+    pe_model *m = L->m;
+    pe_arch *a = &m->arch;
+    const pe_st_tensor *conv = find_vision(L);
+    if (!conv)
+        return pe_error(PE_ERR_NOT_FOUND, "no vision tower: found neither conv1.weight nor "
+                                          "patch_embed.proj.weight (with or without visual./module.)");
+    m->layout = L->nm;
+    m->vision_prefix = L->vp;
+    static const char *const layout_names[] = {"official", "timm", "DINOv2"};
+    snprintf(m->info.naming, sizeof m->info.naming, "%s",
+             L->nm == PE_LAYOUT_DINOV2 && L->franca ? "Franca" : layout_names[L->nm]);
+    if (conv->rank != 4 || conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] ||
+        conv->shape[0] < 1 || conv->shape[0] > 65536 || conv->shape[2] < 1 || conv->shape[2] > 1024)
+        return pe_error(PE_ERR_SHAPE, "tensor %s: expected [W, 3, P, P]", conv->name);
+    a->width = (int)conv->shape[0];
+    a->patch = (int)conv->shape[2];
+    pe_status s = infer_grid(L);
+    if (s) return s;
+    a->layers = count_layers(L, L->vp, L->nm);
+    if (a->layers < 1) return pe_error(PE_ERR_NOT_FOUND, "vision tower has no blocks");
+    return L->nm == PE_LAYOUT_DINOV2 ? infer_dinov2(L) : infer_pe(L);
+}
+
 static pe_status infer_text(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
+    pe_arch *a = &m->arch;
     static const char *const prefixes[] = {"", "module."};
     const pe_st_tensor *emb = NULL;
     for (size_t i = 0; i < 2 && !emb; i++) {
         L->tp = prefixes[i];
-        emb = TXT(L, "token_embedding.weight");
+        emb = txt(L, PE_SLOT_TOK_EMB);
     }
     /* A bare vision file has transformer.* for the vision tower, so a text
      * tower needs token_embedding and a vision tower under visual. */
     if (!emb || strstr(L->vp, "visual.") == NULL) return PE_OK;
     if (emb->rank != 2 || emb->shape[0] < 49408 || emb->shape[1] < 1 || emb->shape[1] > 65536)
         return pe_error(PE_ERR_SHAPE, "tensor %s: expected [V >= 49408, W]", emb->name);
-    in->has_text = 1;
-    in->text_vocab = (int)emb->shape[0];
-    in->text_width = (int)emb->shape[1];
-    const pe_st_tensor *pos = TXT(L, "positional_embedding");
-    if (!pos || pos->rank != 2 || pos->shape[1] != in->text_width || pos->shape[0] < 2 ||
+    a->text.vocab = (int)emb->shape[0];
+    a->text.width = (int)emb->shape[1];
+    const pe_st_tensor *pos = txt(L, PE_SLOT_POS);
+    if (!pos || pos->rank != 2 || pos->shape[1] != a->text.width || pos->shape[0] < 2 ||
         pos->shape[0] > 4096)
         return pe_error(PE_ERR_SHAPE, "text positional_embedding missing or not [C, %d]",
-                        in->text_width);
-    in->text_context = (int)pos->shape[0];
-    in->text_layers = count_layers(L, L->tp, 0);
-    if (in->text_layers < 1) return pe_error(PE_ERR_NOT_FOUND, "text tower has no blocks");
-    pe_status s = heads_for(m, "text_heads", in->text_width, 1, &in->text_heads);
-    if (s || (s = check_heads("text tower", in->text_width, in->text_heads, 0))) return s;
+                        a->text.width);
+    a->text.context = (int)pos->shape[0];
+    a->text.layers = count_layers(L, L->tp, PE_LAYOUT_OFFICIAL);
+    if (a->text.layers < 1) return pe_error(PE_ERR_NOT_FOUND, "text tower has no blocks");
+    pe_status s = heads_for(m, "text_heads", a->text.width, 1, &a->text.heads);
+    if (s || (s = check_heads("text tower", a->text.width, a->text.heads, 0))) return s;
     return PE_OK;
 }
 
-static void name_arch(pe_model_info *in) {
-    if (in->pool == PE_POOL_CLS) return; /* infer_dinov2 named it */
-    snprintf(in->arch, sizeof in->arch, "custom");
+/* A PE model whose shapes match a known one gets its name (infer_dinov2
+ * names the DINOv2 family's). */
+static void name_arch(pe_arch *a) {
+    if (pe_arch_dinov2(a)) return;
+    snprintf(a->name, sizeof a->name, "custom");
     for (int i = 0; i < pe_arch_count; i++) {
-        const pe_arch *a = &pe_arch_table[i];
-        if (a->family) continue;
-        if (a->patch == in->patch && a->width == in->width && a->layers == in->layers &&
-            a->mlp == in->mlp && a->has_cls == in->has_cls && a->image == in->image_size &&
-            a->pool_attn == (in->pool == PE_POOL_ATTN) && a->heads == in->heads) {
-            snprintf(in->arch, sizeof in->arch, "%s", a->name);
+        const pe_arch *k = &pe_arch_table[i];
+        if (k->family == PE_FAMILY_PE && k->patch == a->patch && k->width == a->width &&
+            k->layers == a->layers && k->mlp == a->mlp && k->cls == a->cls && k->grid == a->grid &&
+            (k->pool == PE_POOL_ATTN) == (a->pool == PE_POOL_ATTN) && k->heads == a->heads) {
+            snprintf(a->name, sizeof a->name, "%s", k->name);
             return;
         }
     }
@@ -596,145 +655,155 @@ static void name_arch(pe_model_info *in) {
 
 /* ------------------------------------------------------------ binding */
 
-static pe_status bind_vision(loader *L) {
+/* Patch embedding, class token, registers, positions, ln_pre / ln_post. */
+static pe_status bind_stem(loader *L) {
     pe_model *m = L->m;
-    const pe_model_info *in = &m->info;
-    const int W = in->width, P = in->patch, timm = L->nm != NAMING_OFFICIAL;
+    const pe_arch *a = &m->arch;
+    const int W = a->width, P = a->patch;
+    const char *vp = L->vp;
+    const pe_layout nm = L->nm;
     pe_status s;
-    m->vis.width = W;
-    m->vis.layers = in->layers;
-    m->vis.heads = in->heads;
-    m->vis.head_dim = in->head_dim;
-    m->vis.mlp = in->mlp;
-    m->vis.eps = in->ln_eps;
-
-    const pe_st_tensor *conv = VIS(L, "%s", VN(L, "conv1.weight", "patch_embed.proj.weight"));
-    const pe_st_tensor *conv_b = L->nm == NAMING_DINOV2 ? VIS(L, "patch_embed.proj.bias") : NULL;
-    if ((s = bind_linear(L, &m->patch, conv, conv_b, "conv1.weight", W, 3 * P * P))) return s;
-    if (in->n_registers &&
-        (s = want(VIS(L, "register_tokens"), "register_tokens", (uint64_t)in->n_registers * (uint64_t)W, W)))
+    if ((s = bind_slots(L, &m->patch, vp, nm, PE_SLOT_CONV1, PE_SLOT_CONV1_B, W, 3 * P * P))) return s;
+    const pe_st_tensor *reg = a->registers ? vis(L, PE_SLOT_REGISTERS) : NULL;
+    if (a->registers &&
+        (s = want(reg, "register_tokens", (uint64_t)a->registers * (uint64_t)W, W)))
         return s;
-    m->registers = in->n_registers ? bind_vec(L, VIS(L, "register_tokens"), 0, (size_t)in->n_registers * W) : NULL;
-    uint64_t t0 = (uint64_t)in->has_cls + (uint64_t)in->grid * (uint64_t)in->grid;
-    if ((s = opt_vec(L, VIS(L, "%s", VN(L, "class_embedding", "cls_token")), "class_embedding", W, &m->cls)))
-        return s;
-    const pe_st_tensor *pos = VIS(L, "%s", VN(L, "positional_embedding", "pos_embed"));
+    m->registers = a->registers ? bind_vec(L, reg, 0, (size_t)a->registers * W) : NULL;
+    uint64_t t0 = (uint64_t)a->cls + (uint64_t)a->grid * (uint64_t)a->grid;
+    if ((s = vec_slot(L, vp, nm, PE_SLOT_CLS, 0, W, &m->cls))) return s;
+    const pe_st_tensor *pos = vis(L, PE_SLOT_POS);
     if ((s = want(pos, "positional_embedding", t0 * (uint64_t)W, W))) return s;
     m->pos = bind_vec(L, pos, 0, (size_t)(t0 * (uint64_t)W));
-    if ((s = opt_vec(L, VIS(L, "%s", VN(L, "ln_pre.weight", "norm_pre.weight")), "ln_pre.weight", W, &m->ln_pre_w)) ||
-        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_pre.bias", "norm_pre.bias")), "ln_pre.bias", W, &m->ln_pre_b)) ||
-        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")), "ln_post.weight", W, &m->ln_post_w)) ||
-        (s = opt_vec(L, VIS(L, "%s", VN(L, "ln_post.bias", "norm.bias")), "ln_post.bias", W, &m->ln_post_b)))
+    if ((s = vec_slot(L, vp, nm, PE_SLOT_LN_PRE_W, 0, W, &m->ln_pre_w)) ||
+        (s = vec_slot(L, vp, nm, PE_SLOT_LN_PRE_B, 0, W, &m->ln_pre_b)) ||
+        (s = vec_slot(L, vp, nm, PE_SLOT_LN_POST_W, 0, W, &m->ln_post_w)) ||
+        (s = vec_slot(L, vp, nm, PE_SLOT_LN_POST_B, 0, W, &m->ln_post_b)))
         return s;
-    if (!VIS(L, "%s", VN(L, "ln_pre.weight", "norm_pre.weight")) != !VIS(L, "%s", VN(L, "ln_pre.bias", "norm_pre.bias")) ||
-        !VIS(L, "%s", VN(L, "ln_post.weight", "norm.weight")) != !VIS(L, "%s", VN(L, "ln_post.bias", "norm.bias")))
+    if (!vis(L, PE_SLOT_LN_PRE_W) != !vis(L, PE_SLOT_LN_PRE_B) ||
+        !vis(L, PE_SLOT_LN_POST_W) != !vis(L, PE_SLOT_LN_POST_B))
         return pe_error(PE_ERR_NOT_FOUND, "a LayerNorm has a weight without a bias (or the reverse)");
+    return PE_OK;
+}
 
-    for (int i = 0; i < in->layers; i++)
-        if ((s = bind_block(L, L->vp, i, L->nm, in->ffn_swiglu, &m->vis, &m->vis.blocks[i])))
-            return pe_error_prefix(s, "vision");
-
-    if (in->pool == PE_POOL_ATTN) {
-        const pe_st_tensor *probe = VIS(L, "%s", VN(L, "attn_pool.probe", "attn_pool.latent"));
-        const float *probe_v;
-        if ((s = req_vec(L, probe, "attn_pool.probe", W, &probe_v))) return s;
-        pe_linear q;
-        if (timm) {
-            if ((s = bind_linear(L, &q, VIS(L, "attn_pool.q.weight"), VIS(L, "attn_pool.q.bias"),
-                                 "attn_pool.q.weight", W, W)) ||
-                (s = bind_linear(L, &m->pool_kv, VIS(L, "attn_pool.kv.weight"),
-                                 VIS(L, "attn_pool.kv.bias"), "attn_pool.kv.weight", 2 * W, W)))
-                return s;
-        } else {
-            const pe_st_tensor *w = VIS(L, "attn_pool.attn.in_proj_weight");
-            const pe_st_tensor *b = VIS(L, "attn_pool.attn.in_proj_bias");
-            if ((s = want_w(L, w, "attn_pool.attn.in_proj_weight", 3ull * (uint64_t)W * (uint64_t)W, W)) ||
-                (s = want(b, "attn_pool.attn.in_proj_bias", 3ull * (uint64_t)W, 0)))
-                return s;
-            if ((s = pack_linear(L, &q, w, 0, W, W, 0))) return s;
-            q.b = bind_vec(L, b, 0, (size_t)W);
-            if ((s = pack_linear(L, &m->pool_kv, w, W, 2 * W, W, 0))) return s;
-            m->pool_kv.b = bind_vec(L, b, (uint64_t)W, 2 * (size_t)W);
-        }
-        if ((s = bind_linear(L, &m->pool_out, VIS(L, "%s", VN(L, "attn_pool.attn.out_proj.weight", "attn_pool.proj.weight")),
-                             VIS(L, "%s", VN(L, "attn_pool.attn.out_proj.bias", "attn_pool.proj.bias")),
-                             "attn_pool.attn.out_proj.weight", W, W)) ||
-            (s = req_vec(L, VIS(L, "%s", VN(L, "attn_pool.layernorm.weight", "attn_pool.norm.weight")),
-                         "attn_pool.layernorm.weight", W, &m->pool_ln_w)) ||
-            (s = req_vec(L, VIS(L, "%s", VN(L, "attn_pool.layernorm.bias", "attn_pool.norm.bias")),
-                         "attn_pool.layernorm.bias", W, &m->pool_ln_b)))
-            return s;
-        const pe_st_tensor *pfc = VIS(L, "%s", VN(L, "attn_pool.mlp.c_fc.weight", "attn_pool.mlp.fc1.weight"));
-        if (!pfc || pfc->rank != 2 || pfc->shape[1] != W || pfc->shape[0] < 1 || pfc->shape[0] > (1 << 20))
-            return pe_error(PE_ERR_SHAPE, "attn_pool mlp weight missing or not [M, %d]", W);
-        int pm = (int)pfc->shape[0];
-        if ((s = bind_linear(L, &m->pool_fc, pfc, VIS(L, "%s", VN(L, "attn_pool.mlp.c_fc.bias", "attn_pool.mlp.fc1.bias")),
-                             "attn_pool.mlp.c_fc.weight", pm, W)) ||
-            (s = bind_linear(L, &m->pool_proj, VIS(L, "%s", VN(L, "attn_pool.mlp.c_proj.weight", "attn_pool.mlp.fc2.weight")),
-                             VIS(L, "%s", VN(L, "attn_pool.mlp.c_proj.bias", "attn_pool.mlp.fc2.bias")),
-                             "attn_pool.mlp.c_proj.weight", W, pm)))
-            return s;
-        /* The probe is a constant, so its query projection is too. */
-        float *pq = arena_take(L, (size_t)W);
-        m->pool_q = pq;
-        if (pq) linear_row(&q, probe_v, pq);
+/* The probe's query and key/value projections: one in_proj [3W, W] in
+ * official names (rows q | k | v), q and kv in timm's. */
+static pe_status bind_pool_qkv(loader *L, pe_linear *q) {
+    pe_model *m = L->m;
+    const int W = m->arch.width;
+    pe_status s;
+    if (!pe_names_slot(L->nm, PE_SLOT_POOL_QKV_W)) {
+        s = bind_slots(L, q, L->vp, L->nm, PE_SLOT_POOL_Q_W, PE_SLOT_POOL_Q_B, W, W);
+        if (s) return s;
+        return bind_slots(L, &m->pool_kv, L->vp, L->nm, PE_SLOT_POOL_KV_W, PE_SLOT_POOL_KV_B, 2 * W, W);
     }
-    if (in->has_proj) {
-        const pe_st_tensor *proj = VIS(L, "%s", VN(L, "proj", "head.weight"));
-        const int D = in->out_dim;
-        if ((s = want_w(L, proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D)) ||
-            (s = pack_linear(L, &m->proj, proj, 0, D, W, !timm)))
-            return s;
-        m->proj.b = NULL;
-        const pe_st_tensor *hb = timm ? VIS(L, "head.bias") : NULL;
-        if (hb) {
-            if ((s = want(hb, "head.bias", (uint64_t)D, D))) return s;
-            m->proj.b = bind_vec(L, hb, 0, (size_t)D);
-        }
+    const pe_st_tensor *w = vis(L, PE_SLOT_POOL_QKV_W), *b = vis(L, PE_SLOT_POOL_QKV_B);
+    if ((s = want_w(L, w, pe_names_what(PE_SLOT_POOL_QKV_W), 3ull * (uint64_t)W * (uint64_t)W, W)) ||
+        (s = want(b, pe_names_what(PE_SLOT_POOL_QKV_B), 3ull * (uint64_t)W, 0)))
+        return s;
+    if ((s = pack_linear(L, q, w, 0, W, W, 0))) return s;
+    q->b = bind_vec(L, b, 0, (size_t)W);
+    if ((s = pack_linear(L, &m->pool_kv, w, W, 2 * W, W, 0))) return s;
+    m->pool_kv.b = bind_vec(L, b, (uint64_t)W, 2 * (size_t)W);
+    return PE_OK;
+}
+
+/* Attention pooling: the probe (its query computed here), then out, a
+ * LayerNorm and an MLP of its own width M'. */
+static pe_status bind_pool(loader *L) {
+    pe_model *m = L->m;
+    const int W = m->arch.width;
+    const char *vp = L->vp;
+    const pe_layout nm = L->nm;
+    const float *probe;
+    pe_linear q;
+    pe_status s;
+    if ((s = vec_slot(L, vp, nm, PE_SLOT_PROBE, 1, W, &probe)) || (s = bind_pool_qkv(L, &q)) ||
+        (s = bind_slots(L, &m->pool_out, vp, nm, PE_SLOT_POOL_OUT_W, PE_SLOT_POOL_OUT_B, W, W)) ||
+        (s = vec_slot(L, vp, nm, PE_SLOT_POOL_LN_W, 1, W, &m->pool_ln_w)) ||
+        (s = vec_slot(L, vp, nm, PE_SLOT_POOL_LN_B, 1, W, &m->pool_ln_b)))
+        return s;
+    const pe_st_tensor *fc = vis(L, PE_SLOT_POOL_FC_W);
+    if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
+        return pe_error(PE_ERR_SHAPE, "attn_pool mlp weight missing or not [M, %d]", W);
+    const int pm = (int)fc->shape[0];
+    if ((s = bind_slots(L, &m->pool_fc, vp, nm, PE_SLOT_POOL_FC_W, PE_SLOT_POOL_FC_B, pm, W)) ||
+        (s = bind_slots(L, &m->pool_proj, vp, nm, PE_SLOT_POOL_FC2_W, PE_SLOT_POOL_FC2_B, W, pm)))
+        return s;
+    /* The probe is a constant, so its query projection is too. */
+    float *pq = arena_take(L, (size_t)W);
+    m->pool_q = pq;
+    if (pq) linear_row(&q, probe, pq);
+    return PE_OK;
+}
+
+/* The projection to the embedding: [W, D] official (used transposed),
+ * [D, W] with a bias in timm's names. */
+static pe_status bind_proj(loader *L) {
+    pe_model *m = L->m;
+    const int W = m->arch.width, D = m->arch.out_dim, timm = L->nm != PE_LAYOUT_OFFICIAL;
+    const pe_st_tensor *proj = vis(L, PE_SLOT_PROJ), *b = vis(L, PE_SLOT_PROJ_B);
+    pe_status s;
+    if ((s = want_w(L, proj, "proj", (uint64_t)W * (uint64_t)D, timm ? W : D)) ||
+        (s = pack_linear(L, &m->proj, proj, 0, D, W, !timm)))
+        return s;
+    m->proj.b = NULL;
+    if (b) {
+        if ((s = want(b, "head.bias", (uint64_t)D, D))) return s;
+        m->proj.b = bind_vec(L, b, 0, (size_t)D);
     }
     return PE_OK;
 }
 
+static pe_status bind_vision(loader *L) {
+    pe_model *m = L->m;
+    const pe_arch *a = &m->arch;
+    pe_status s;
+    m->vis = (pe_tower){a->width, a->layers, a->heads, a->head_dim, a->mlp, a->ln_eps, m->vis.blocks};
+    if ((s = bind_stem(L))) return s;
+    for (int i = 0; i < a->layers; i++)
+        if ((s = bind_block(L, L->vp, i, L->nm, a->ffn, &m->vis, &m->vis.blocks[i])))
+            return pe_error_prefix(s, "vision");
+    if (a->pool == PE_POOL_ATTN && (s = bind_pool(L))) return s;
+    return a->proj ? bind_proj(L) : PE_OK;
+}
+
 static pe_status bind_text(loader *L) {
     pe_model *m = L->m;
-    pe_model_info *in = &m->info;
-    const int W = in->text_width;
+    pe_arch *a = &m->arch;
+    const int W = a->text.width;
     pe_status s;
-    const pe_st_tensor *fc = TXT(L, "transformer.resblocks.0.mlp.c_fc.weight");
+    char base[64];
+    block_base(base, sizeof base, L->tp, PE_LAYOUT_OFFICIAL, 0);
+    const pe_st_tensor *fc = at(L, base, PE_LAYOUT_OFFICIAL, PE_SLOT_FC_W);
     if (!fc || fc->rank != 2 || fc->shape[1] != W || fc->shape[0] < 1 || fc->shape[0] > (1 << 20))
         return pe_error(PE_ERR_SHAPE, "text block 0: mlp weight missing or not [M, %d]", W);
-    m->txt.width = W;
-    m->txt.layers = in->text_layers;
-    m->txt.heads = in->text_heads;
-    m->txt.head_dim = W / in->text_heads;
-    m->txt.mlp = (int)fc->shape[0];
-    m->txt.eps = 1e-5f;
-    const pe_st_tensor *emb = TXT(L, "token_embedding.weight");
+    m->txt = (pe_tower){W, a->text.layers, a->text.heads, W / a->text.heads, (int)fc->shape[0], 1e-5f,
+                        m->txt.blocks};
+    const pe_st_tensor *emb = txt(L, PE_SLOT_TOK_EMB);
     if ((s = want(emb, "token_embedding.weight", emb->numel, W))) return s;
     m->tok_emb = emb->data;
     m->tok_emb_dtype = emb->dtype;
-    const pe_st_tensor *pos = TXT(L, "positional_embedding");
-    if ((s = want(pos, "positional_embedding", (uint64_t)in->text_context * (uint64_t)W, W))) return s;
-    m->txt_pos = bind_vec(L, pos, 0, (size_t)in->text_context * (size_t)W);
-    for (int i = 0; i < in->text_layers; i++)
-        if ((s = bind_block(L, L->tp, i, NAMING_OFFICIAL, 0, &m->txt, &m->txt.blocks[i])))
+    const pe_st_tensor *pos = txt(L, PE_SLOT_POS);
+    if ((s = want(pos, "positional_embedding", (uint64_t)a->text.context * (uint64_t)W, W))) return s;
+    m->txt_pos = bind_vec(L, pos, 0, (size_t)a->text.context * (size_t)W);
+    for (int i = 0; i < a->text.layers; i++)
+        if ((s = bind_block(L, L->tp, i, PE_LAYOUT_OFFICIAL, PE_FFN_GELU, &m->txt, &m->txt.blocks[i])))
             return pe_error_prefix(s, "text");
-    if ((s = req_vec(L, TXT(L, "ln_final.weight"), "ln_final.weight", W, &m->ln_final_w)) ||
-        (s = req_vec(L, TXT(L, "ln_final.bias"), "ln_final.bias", W, &m->ln_final_b)))
+    if ((s = vec_slot(L, L->tp, PE_LAYOUT_OFFICIAL, PE_SLOT_LN_FINAL_W, 1, W, &m->ln_final_w)) ||
+        (s = vec_slot(L, L->tp, PE_LAYOUT_OFFICIAL, PE_SLOT_LN_FINAL_B, 1, W, &m->ln_final_b)))
         return s;
-    const pe_st_tensor *tp = TXT(L, "text_projection");
+    const pe_st_tensor *tp = txt(L, PE_SLOT_TEXT_PROJ);
     if (!tp || tp->rank != 2 || tp->shape[0] != W || tp->shape[1] < 1 || tp->shape[1] > 65536)
         return pe_error(PE_ERR_SHAPE, "text_projection missing or not [%d, D]", W);
     if ((s = want_w(L, tp, "text_projection", tp->numel, 0)) ||
         (s = pack_linear(L, &m->txt_proj, tp, 0, (int)tp->shape[1], W, 1)))
         return s;
     m->txt_proj.b = NULL;
-    const pe_st_tensor *ls = TXT(L, "logit_scale");
     const float *lsv;
-    if ((s = req_vec(L, ls, "logit_scale", 1, &lsv))) return s;
+    if ((s = vec_slot(L, L->tp, PE_LAYOUT_OFFICIAL, PE_SLOT_LOGIT_SCALE, 1, 1, &lsv))) return s;
     if (lsv) m->logit_scale = expf(*lsv);
-    in->text_out_dim = m->txt_proj.n;
-    in->logit_scale = m->logit_scale;
+    a->text.out_dim = m->txt_proj.n;
+    m->info.logit_scale = m->logit_scale;
     return PE_OK;
 }
 
@@ -831,8 +900,9 @@ pe_status pe_model_bind(pe_model *m, int vision_only) {
      * purpose aside): a tensor no part of the architecture uses means the
      * file is something else than what it was taken for. */
     if (!s)
-        s = pe_names_check_claimed(&m->st, L.claimed, m->info.pool == PE_POOL_CLS,
-                                   L.vision_only ? L.vp : NULL, m->info.arch);
+        s = pe_names_check_claimed(&m->st, L.claimed, m->arch.family, L.vision_only ? L.vp : NULL,
+                                   m->arch.name);
+    if (!s) pe_arch_info(&m->arch, &m->info);
     pe_free(L.claimed);
     pe_free(packed);
     return s;
@@ -844,15 +914,16 @@ static pe_status bind_all(loader *Lp) {
     pe_status s = infer_vision(&L);
     Lp->vp = L.vp; /* for the check of unread tensors */
     if (s || (!L.vision_only && (s = infer_text(&L)))) return s;
-    name_arch(&m->info);
-    m->vis.blocks = pe_calloc((size_t)m->info.layers, sizeof(pe_block));
-    m->txt.blocks = m->info.has_text ? pe_calloc((size_t)m->info.text_layers, sizeof(pe_block)) : NULL;
-    if (!m->vis.blocks || (m->info.has_text && !m->txt.blocks)) return PE_ERR_NOMEM;
+    name_arch(&m->arch);
+    const int text = m->arch.text.layers > 0;
+    m->vis.blocks = pe_calloc((size_t)m->arch.layers, sizeof(pe_block));
+    m->txt.blocks = text ? pe_calloc((size_t)m->arch.text.layers, sizeof(pe_block)) : NULL;
+    if (!m->vis.blocks || (text && !m->txt.blocks)) return PE_ERR_NOMEM;
 
     /* Pass 1 sizes the arena, pass 2 fills it. The conversion scratch sits
      * at its end, so the whole load touches one huge-page-backed region. */
     L.dry = 1;
-    if ((s = bind_vision(&L)) || (m->info.has_text && (s = bind_text(&L)))) return s;
+    if ((s = bind_vision(&L)) || (text && (s = bind_text(&L)))) return s;
     size_t tmp_bytes = panel_scratch_floats(m) * sizeof(float);
     m->arena_bytes = L.used + tmp_bytes;
     const size_t huge = (size_t)2 << 20;
@@ -871,7 +942,7 @@ static pe_status bind_all(loader *Lp) {
     L.dry = 0;
     L.used = 0;
     s = bind_vision(&L);
-    if (!s && m->info.has_text) s = bind_text(&L);
+    if (!s && text) s = bind_text(&L);
     return s;
 }
 

@@ -6,6 +6,8 @@
 
 #include "../common.h"
 #include "../format/safetensors.h"
+#include "arch.h"
+#include "names.h"
 
 typedef struct pe_linear {
     const void *w;          /* packed [n, k] in wtype's layout (kernels.h, quant.h) */
@@ -36,23 +38,12 @@ typedef struct pe_tower {
     pe_block *blocks;             /* [layers] */
 } pe_tower;
 
-/* An entry of the known-model table (SPEC.md "Model family", SPEC-dinov2.md). */
-typedef struct pe_arch {
-    const char *name;
-    int patch, width, layers, heads, mlp, out_dim, has_cls, image;
-    int pool_attn, ln_post, layerscale;
-    int text_ctx, text_width, text_heads, text_layers; /* 0: no text tower */
-    const char *family;           /* NULL: PE; "DINOv2", "Franca" */
-    int registers, swiglu;        /* DINOv2 family only */
-} pe_arch;
-
-extern const pe_arch pe_arch_table[];
-extern const int pe_arch_count;
-const pe_arch *pe_arch_find(const char *name);   /* case-insensitive; NULL */
-
 struct pe_model {
     pe_safetensors st;
-    pe_model_info info;
+    pe_arch arch;                 /* what the file is (the loader fills it)  */
+    pe_layout layout;             /* the vision tower's checkpoint layout ... */
+    const char *vision_prefix;    /* ... under this prefix ("", "visual.", ...) */
+    pe_model_info info;           /* its public view, plus the file's counts */
     uint8_t *arena;               /* converted and packed weights (in map) */
     size_t arena_bytes;
     void *map;                    /* the anonymous mapping holding the arena */
@@ -64,11 +55,11 @@ struct pe_model {
     pe_tower vis;
     pe_linear patch;              /* conv1 as [W, 3*P*P], bias in the DINOv2 family */
     const float *cls;             /* [W] or NULL */
-    const float *registers;       /* [R, W] or NULL (info.n_registers) */
+    const float *registers;       /* [R, W] or NULL (arch.registers) */
     const float *pos;             /* [T0, W], T0 = cls + G*G */
     const float *ln_pre_w, *ln_pre_b;    /* [W] or NULL */
     const float *ln_post_w, *ln_post_b;  /* [W] or NULL */
-    /* attention pooling (pool == PE_POOL_ATTN) */
+    /* attention pooling (arch.pool == PE_POOL_ATTN) */
     const float *pool_q;          /* [W] probe Wq^T + bq, computed at load */
     pe_linear pool_kv;            /* [2W, W] */
     pe_linear pool_out;           /* [W, W] */
@@ -76,7 +67,7 @@ struct pe_model {
     pe_linear pool_fc, pool_proj; /* [M, W], [W, M] */
     pe_linear proj;               /* [D, W] (proj transposed) or n = 0 */
 
-    /* text (info.has_text) */
+    /* text (arch.text.layers) */
     pe_tower txt;
     const void *tok_emb;          /* [V, Wt] in its stored dtype */
     pe_dtype tok_emb_dtype;
@@ -85,6 +76,10 @@ struct pe_model {
     pe_linear txt_proj;           /* [D, Wt] (text_projection transposed) */
     float logit_scale;            /* already exp()'d */
 };
+
+/* Hash of the tensor names, shapes, dtypes and a sample of the weight
+ * bytes (fingerprint.c): tells models apart. */
+uint64_t pe_model_fingerprint(const pe_model *m);
 
 /* Loader internals shared with synth.c. */
 pe_status pe_model_bind(pe_model *m, int vision_only);

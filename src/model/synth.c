@@ -2,6 +2,7 @@
  * tried without downloading anything.  Values are scaled so activations stay
  * in a realistic range (unit-variance linears, LayerNorm near identity). */
 #include "model.h"
+#include "names.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -45,87 +46,92 @@ static int add(synth_list *l, const char *prefix, const char *name, int rank, in
     return 0;
 }
 
-/* One transformer block, official names. */
-static int add_block(synth_list *l, const char *prefix, int i, int W, int M, int ls) {
-    char p[64];
-    snprintf(p, sizeof p, "%stransformer.resblocks.%d.", prefix, i);
+/* A block's tensors in the order each layout's releases store them; the
+ * FFN of the other kind and LayerScale of a model without it are skipped. */
+static const pe_slot official_order[] = {
+    PE_SLOT_LN1_W, PE_SLOT_LN1_B, PE_SLOT_QKV_W, PE_SLOT_QKV_B, PE_SLOT_OUT_W, PE_SLOT_OUT_B,
+    PE_SLOT_LN2_W, PE_SLOT_LN2_B, PE_SLOT_FC_W,  PE_SLOT_FC_B,  PE_SLOT_FC2_W, PE_SLOT_FC2_B,
+    PE_SLOT_LS1,   PE_SLOT_LS2};
+static const pe_slot dinov2_order[] = {
+    PE_SLOT_LN1_W, PE_SLOT_LN1_B, PE_SLOT_QKV_W, PE_SLOT_QKV_B, PE_SLOT_OUT_W, PE_SLOT_OUT_B,
+    PE_SLOT_LS1,   PE_SLOT_LN2_W, PE_SLOT_LN2_B, PE_SLOT_W12_W, PE_SLOT_W12_B, PE_SLOT_W3_W,
+    PE_SLOT_W3_B,  PE_SLOT_FC_W,  PE_SLOT_FC_B,  PE_SLOT_FC2_W, PE_SLOT_FC2_B, PE_SLOT_LS2};
+
+static int slot_used(pe_slot s, int ls, pe_ffn ffn) {
+    if (s == PE_SLOT_LS1 || s == PE_SLOT_LS2) return ls;
+    if (s >= PE_SLOT_W12_W && s <= PE_SLOT_W3_B) return ffn == PE_FFN_SWIGLU;
+    if (s >= PE_SLOT_FC_W && s <= PE_SLOT_FC2_B) return ffn == PE_FFN_GELU;
+    return 1;
+}
+
+/* Block slot s under base: its shape from W and M (SwiGLU's h), values
+ * scaled for unit-variance linears and LayerNorms near identity. */
+static int add_slot(synth_list *l, const char *base, pe_layout nm, pe_slot s, int W, int M) {
     const float sw = 1.0f / sqrtf((float)W), sm = 1.0f / sqrtf((float)M);
-    int r = 0;
-    r |= add(l, p, "ln_1.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
-    r |= add(l, p, "ln_1.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    r |= add(l, p, "attn.in_proj_weight", 2, 3 * W, W, 0, 0, 0.0f, sw);
-    r |= add(l, p, "attn.in_proj_bias", 1, 3 * W, 0, 0, 0, 0.0f, 0.02f);
-    r |= add(l, p, "attn.out_proj.weight", 2, W, W, 0, 0, 0.0f, sw);
-    r |= add(l, p, "attn.out_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    r |= add(l, p, "ln_2.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
-    r |= add(l, p, "ln_2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    r |= add(l, p, "mlp.c_fc.weight", 2, M, W, 0, 0, 0.0f, sw);
-    r |= add(l, p, "mlp.c_fc.bias", 1, M, 0, 0, 0, 0.0f, 0.02f);
-    r |= add(l, p, "mlp.c_proj.weight", 2, W, M, 0, 0, 0.0f, sm);
-    r |= add(l, p, "mlp.c_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    if (ls) {
-        r |= add(l, p, "ls_1.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
-        r |= add(l, p, "ls_2.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
+    int64_t rows = W, cols = 0;
+    float mean = 0.0f, std = 0.02f; /* biases */
+    switch (s) {
+    case PE_SLOT_LN1_W: case PE_SLOT_LN2_W: mean = 1.0f; std = 0.05f; break;
+    case PE_SLOT_LS1: case PE_SLOT_LS2: mean = 0.1f; std = 0.01f; break;
+    case PE_SLOT_QKV_W: rows = 3 * W; cols = W; std = sw; break;
+    case PE_SLOT_QKV_B: rows = 3 * W; break;
+    case PE_SLOT_OUT_W: cols = W; std = sw; break;
+    case PE_SLOT_FC_W: rows = M; cols = W; std = sw; break;
+    case PE_SLOT_FC_B: rows = M; break;
+    case PE_SLOT_W12_W: rows = 2 * M; cols = W; std = sw; break;
+    case PE_SLOT_W12_B: rows = 2 * M; break;
+    case PE_SLOT_FC2_W: case PE_SLOT_W3_W: cols = M; std = sm; break;
+    default: break;
     }
+    return add(l, base, pe_names_slot(nm, s), cols ? 2 : 1, rows, cols, 0, 0, mean, std);
+}
+
+/* Block i of the tower under prefix, in layout nm. */
+static int add_block(synth_list *l, const char *prefix, pe_layout nm, int i, int W, int M, int ls,
+                     pe_ffn ffn) {
+    const pe_slot *order = nm == PE_LAYOUT_OFFICIAL ? official_order : dinov2_order;
+    const size_t n = nm == PE_LAYOUT_OFFICIAL ? sizeof official_order / sizeof *order
+                                              : sizeof dinov2_order / sizeof *order;
+    char p[64];
+    snprintf(p, sizeof p, "%s%s%d.", prefix, pe_names_block(nm), i);
+    int r = 0;
+    for (size_t k = 0; k < n; k++)
+        if (slot_used(order[k], ls, ffn)) r |= add_slot(l, p, nm, order[k], W, M);
     return r;
 }
 
 /* The DINOv2 family under its flat release names. */
 static int build_dinov2(const pe_arch *a, synth_list *l) {
-    const int W = a->width, P = a->patch, G = a->image / a->patch, M = a->mlp;
-    const float sw = 1.0f / sqrtf((float)W), sm = 1.0f / sqrtf((float)M);
+    const int W = a->width, P = a->patch, G = a->grid;
     int r = 0;
     r |= add(l, "", "cls_token", 3, 1, 1, W, 0, 0.0f, 0.5f);
     r |= add(l, "", "pos_embed", 3, 1, 1 + G * G, W, 0, 0.0f, 0.1f);
     if (a->registers) r |= add(l, "", "register_tokens", 3, 1, a->registers, W, 0, 0.0f, 0.5f);
     r |= add(l, "", "patch_embed.proj.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
     r |= add(l, "", "patch_embed.proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    for (int i = 0; i < a->layers; i++) {
-        char p[64];
-        snprintf(p, sizeof p, "blocks.%d.", i);
-        r |= add(l, p, "norm1.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
-        r |= add(l, p, "norm1.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        r |= add(l, p, "attn.qkv.weight", 2, 3 * W, W, 0, 0, 0.0f, sw);
-        r |= add(l, p, "attn.qkv.bias", 1, 3 * W, 0, 0, 0, 0.0f, 0.02f);
-        r |= add(l, p, "attn.proj.weight", 2, W, W, 0, 0, 0.0f, sw);
-        r |= add(l, p, "attn.proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        r |= add(l, p, "ls1.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
-        r |= add(l, p, "norm2.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
-        r |= add(l, p, "norm2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        if (a->swiglu) {
-            r |= add(l, p, "mlp.w12.weight", 2, 2 * M, W, 0, 0, 0.0f, sw);
-            r |= add(l, p, "mlp.w12.bias", 1, 2 * M, 0, 0, 0, 0.0f, 0.02f);
-            r |= add(l, p, "mlp.w3.weight", 2, W, M, 0, 0, 0.0f, sm);
-            r |= add(l, p, "mlp.w3.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        } else {
-            r |= add(l, p, "mlp.fc1.weight", 2, M, W, 0, 0, 0.0f, sw);
-            r |= add(l, p, "mlp.fc1.bias", 1, M, 0, 0, 0, 0.0f, 0.02f);
-            r |= add(l, p, "mlp.fc2.weight", 2, W, M, 0, 0, 0.0f, sm);
-            r |= add(l, p, "mlp.fc2.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-        }
-        r |= add(l, p, "ls2.gamma", 1, W, 0, 0, 0, 0.1f, 0.01f);
-    }
+    for (int i = 0; i < a->layers; i++) r |= add_block(l, "", PE_LAYOUT_DINOV2, i, W, a->mlp, 1, a->ffn);
     r |= add(l, "", "norm.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
     r |= add(l, "", "norm.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
     return r;
 }
 
 static int build_list(const pe_arch *a, int with_text, synth_list *l) {
-    if (a->family) return build_dinov2(a, l);
-    const int W = a->width, P = a->patch, G = a->image / a->patch;
+    if (pe_arch_dinov2(a)) return build_dinov2(a, l);
+    const int W = a->width, P = a->patch, G = a->grid;
     const char *vp = with_text ? "visual." : "";
     int r = 0;
-    if (a->has_cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
-    r |= add(l, vp, "positional_embedding", 2, a->has_cls + G * G, W, 0, 0, 0.0f, 0.1f);
+    if (a->cls) r |= add(l, vp, "class_embedding", 1, W, 0, 0, 0, 0.0f, 0.5f);
+    r |= add(l, vp, "positional_embedding", 2, a->cls + G * G, W, 0, 0, 0.0f, 0.1f);
     r |= add(l, vp, "conv1.weight", 4, W, 3, P, P, 0.0f, 1.0f / sqrtf(3.0f * P * P));
     r |= add(l, vp, "ln_pre.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
     r |= add(l, vp, "ln_pre.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
-    for (int i = 0; i < a->layers; i++) r |= add_block(l, vp, i, W, a->mlp, a->layerscale);
+    for (int i = 0; i < a->layers; i++)
+        r |= add_block(l, vp, PE_LAYOUT_OFFICIAL, i, W, a->mlp, a->layerscale, a->ffn);
     if (a->ln_post) {
         r |= add(l, vp, "ln_post.weight", 1, W, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, vp, "ln_post.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
     }
-    if (a->pool_attn) {
+    if (a->pool == PE_POOL_ATTN) {
         const float sw = 1.0f / sqrtf((float)W), s4 = 1.0f / sqrtf(4.0f * W);
         char p[64];
         snprintf(p, sizeof p, "%sattn_pool.", vp);
@@ -141,13 +147,14 @@ static int build_list(const pe_arch *a, int with_text, synth_list *l) {
         r |= add(l, p, "mlp.c_proj.weight", 2, W, 4 * W, 0, 0, 0.0f, s4);
         r |= add(l, p, "mlp.c_proj.bias", 1, W, 0, 0, 0, 0.0f, 0.02f);
     }
-    if (a->out_dim)
+    if (a->proj)
         r |= add(l, vp, "proj", 2, W, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)W));
     if (with_text) {
-        const int Wt = a->text_width;
+        const int Wt = a->text.width;
         r |= add(l, "", "token_embedding.weight", 2, 49408, Wt, 0, 0, 0.0f, 0.5f);
-        r |= add(l, "", "positional_embedding", 2, a->text_ctx, Wt, 0, 0, 0.0f, 0.1f);
-        for (int i = 0; i < a->text_layers; i++) r |= add_block(l, "", i, Wt, 4 * Wt, 0);
+        r |= add(l, "", "positional_embedding", 2, a->text.context, Wt, 0, 0, 0.0f, 0.1f);
+        for (int i = 0; i < a->text.layers; i++)
+            r |= add_block(l, "", PE_LAYOUT_OFFICIAL, i, Wt, 4 * Wt, 0, PE_FFN_GELU);
         r |= add(l, "", "ln_final.weight", 1, Wt, 0, 0, 0, 1.0f, 0.05f);
         r |= add(l, "", "ln_final.bias", 1, Wt, 0, 0, 0, 0.0f, 0.02f);
         r |= add(l, "", "text_projection", 2, Wt, a->out_dim, 0, 0, 0.0f, 1.0f / sqrtf((float)Wt));
@@ -199,7 +206,7 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
     const pe_weight_type type = opt->type;
     if (type != PE_WEIGHTS_F32 && type != PE_WEIGHTS_F16 && type != PE_WEIGHTS_BF16)
         return pe_error(PE_ERR_INVALID_ARG, "synthetic weights are f32, f16 or bf16, not type %d", (int)type);
-    const int with_text = a->text_width && !opt->vision_only;
+    const int with_text = a->text.layers && !opt->vision_only;
     const uint64_t seed = opt->seed;
     const pe_progress_fn progress = opt->progress;
     void *const user = opt->user;
@@ -220,7 +227,7 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
             s = pe_error(PE_ERR_NOMEM, "out of memory for tensor %s", t->name);
             goto done;
         }
-        fill(t, a->text_width && !with_text ? "visual." : "", seed, n, type, bufs[i]);
+        fill(t, a->text.layers && !with_text ? "visual." : "", seed, n, type, bufs[i]);
         outs[i].name = t->name;
         outs[i].dtype = type == PE_WEIGHTS_F32 ? PE_DT_F32 : type == PE_WEIGHTS_F16 ? PE_DT_F16 : PE_DT_BF16;
         outs[i].rank = t->rank;
@@ -230,11 +237,11 @@ pe_status pe_synth_write(const char *arch, const char *path, const pe_synth_opti
     }
     char vh[16], th[16];
     snprintf(vh, sizeof vh, "%d", a->heads);
-    snprintf(th, sizeof th, "%d", a->text_heads);
+    snprintf(th, sizeof th, "%d", a->text.heads);
     pe_st_meta meta[] = {{"format", "pt"}, {"vision_heads", vh}, {"attn_pooler_heads", "8"},
                          {"pecore_arch", (char *)a->name}, {"pecore_synthetic", "1"},
                          {"text_heads", th}};
-    if (a->family) meta[2] = (pe_st_meta){"pecore.family", (char *)a->family};
+    if (pe_arch_dinov2(a)) meta[2] = (pe_st_meta){"pecore.family", (char *)pe_family_name(a->family)};
     if (progress) progress(user, "writing", 0.0);
     s = pe_st_write(path, outs, l.n, meta, with_text ? 6 : 5);
     if (progress && !s) progress(user, "writing", 1.0);

@@ -33,8 +33,8 @@ static inline pe_calib_site *pe_calib_at(const pe_calib *cal, int layer, int sit
     return &cal->site[layer * PE_OBS_SITES + site];
 }
 
-/* The tensors of one vision block that the methods change, found by name
- * in the source (official, timm or DINOv2 flat names). */
+/* The tensors of one vision block that the methods change, found through
+ * the loader's name tables (model/names.h) in the source. */
 typedef struct pe_qblock {
     int ln1w, ln1b, qkvw, qkvb, outw, ln2w, ln2b, fcw, fcb, projw; /* tensor indices, -1: none */
     int swiglu;             /* fcw is SwiGLU's w12 (both halves read ln_2) */
@@ -59,7 +59,7 @@ typedef struct pe_qplan {
     pe_qblock *blk;         /* [layers] */
 } pe_qplan;
 
-pe_status pe_qplan_init(pe_qplan *p, const pe_model *m, const char *vp);
+pe_status pe_qplan_init(pe_qplan *p, const pe_model *m);
 void pe_qplan_free(pe_qplan *p);
 /* Element i of tensor t as the plan has it. */
 float pe_qplan_elem(const pe_qplan *p, const pe_safetensors *st, int t, uint64_t i);

@@ -26,43 +26,34 @@ float *pe_qplan_values(pe_qplan *p, const pe_safetensors *st, int t) {
     return p->val[t] = v;
 }
 
-static int find(const pe_safetensors *st, const char *fmt, const char *vp, int i, const char *rest) {
+/* Tensor index of slot s of vision block i (the loader's name tables), or -1. */
+static int find(const pe_model *m, int i, pe_slot s) {
+    const char *slot = pe_names_slot(m->layout, s);
     char name[256];
-    snprintf(name, sizeof name, fmt, vp, i, rest);
-    const pe_st_tensor *t = pe_st_find(st, name);
-    return t ? (int)(t - st->tensors) : -1;
+    snprintf(name, sizeof name, "%s%s%d.%s", m->vision_prefix, pe_names_block(m->layout), i, slot ? slot : "");
+    const pe_st_tensor *t = slot ? pe_st_find(&m->st, name) : NULL;
+    return t ? (int)(t - m->st.tensors) : -1;
 }
 
-/* The block tensors by their names in the three layouts the loader reads
- * (Franca's was renamed to DINOv2's flat names when the model loaded). */
-static void block_names(const pe_safetensors *st, const char *vp, int i, pe_qblock *b) {
-    const int official = find(st, "%stransformer.resblocks.%d.%s", vp, i, "ln_1.weight") >= 0;
-    const char *fmt = official ? "%stransformer.resblocks.%d.%s" : "%sblocks.%d.%s";
-#define T(off, timm) find(st, fmt, vp, i, official ? (off) : (timm))
-    b->ln1w = T("ln_1.weight", "norm1.weight");
-    b->ln1b = T("ln_1.bias", "norm1.bias");
-    b->qkvw = T("attn.in_proj_weight", "attn.qkv.weight");
-    b->qkvb = T("attn.in_proj_bias", "attn.qkv.bias");
-    b->outw = T("attn.out_proj.weight", "attn.proj.weight");
-    b->ln2w = T("ln_2.weight", "norm2.weight");
-    b->ln2b = T("ln_2.bias", "norm2.bias");
-    b->fcw = T("mlp.c_fc.weight", "mlp.fc1.weight");
-    b->fcb = T("mlp.c_fc.bias", "mlp.fc1.bias");
-    b->projw = T("mlp.c_proj.weight", "mlp.fc2.weight");
-    b->swiglu = 0;
-    if (b->fcw < 0 && (b->fcw = T("-", "mlp.w12.weight")) >= 0) {
-        b->swiglu = 1;
-        b->fcb = T("-", "mlp.w12.bias");
-        b->projw = T("-", "mlp.w3.weight");
-    }
-#undef T
+static void block_names(const pe_model *m, int i, pe_qblock *b) {
+    b->ln1w = find(m, i, PE_SLOT_LN1_W);
+    b->ln1b = find(m, i, PE_SLOT_LN1_B);
+    b->qkvw = find(m, i, PE_SLOT_QKV_W);
+    b->qkvb = find(m, i, PE_SLOT_QKV_B);
+    b->outw = find(m, i, PE_SLOT_OUT_W);
+    b->ln2w = find(m, i, PE_SLOT_LN2_W);
+    b->ln2b = find(m, i, PE_SLOT_LN2_B);
+    b->swiglu = m->arch.ffn == PE_FFN_SWIGLU;
+    b->fcw = find(m, i, b->swiglu ? PE_SLOT_W12_W : PE_SLOT_FC_W);
+    b->fcb = find(m, i, b->swiglu ? PE_SLOT_W12_B : PE_SLOT_FC_B);
+    b->projw = find(m, i, b->swiglu ? PE_SLOT_W3_W : PE_SLOT_FC2_W);
 }
 
-pe_status pe_qplan_init(pe_qplan *p, const pe_model *m, const char *vp) {
+pe_status pe_qplan_init(pe_qplan *p, const pe_model *m) {
     memset(p, 0, sizeof *p);
     const int n = m->st.n_tensors;
     p->n_tensors = n;
-    p->layers = m->info.layers;
+    p->layers = m->arch.layers;
     p->val = calloc((size_t)n, sizeof *p->val);
     p->fcols = calloc((size_t)n, sizeof *p->fcols);
     p->n_fcols = calloc((size_t)n, sizeof *p->n_fcols);
@@ -78,7 +69,7 @@ pe_status pe_qplan_init(pe_qplan *p, const pe_model *m, const char *vp) {
         return pe_error(PE_ERR_NOMEM, "quantize: out of memory");
     }
     for (int i = 0; i < n; i++) p->err_before[i] = p->err_after[i] = -1.0f;
-    for (int i = 0; i < p->layers; i++) block_names(&m->st, vp, i, &p->blk[i]);
+    for (int i = 0; i < p->layers; i++) block_names(m, i, &p->blk[i]);
     return PE_OK;
 }
 

@@ -156,23 +156,11 @@ static pe_status add_meta(qout *o, const char *k, const char *v) {
  * vision_only, everything outside the vision tower (prefix vp) and the
  * tokenizer vocabulary; the vision tower loses its prefix. */
 static const char *out_name(const pe_st_tensor *t, const char *vp, int vision_only) {
-    if (pe_names_ignored(1, t->name) && strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL; /* training heads */
+    if (pe_names_ignored(PE_FAMILY_DINOV2, t->name) && strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL; /* training heads */
     if (!vision_only) return t->name;
     if (!strcmp(t->name, "pecore.vocab_bpe_gz")) return NULL;
     size_t n = strlen(vp);
     return strncmp(t->name, vp, n) ? NULL : t->name + n;
-}
-
-/* The prefix of the vision tower, found as the loader finds it. */
-static const char *vision_prefix(const pe_safetensors *st) {
-    static const char *const prefixes[] = {"", "visual.", "module.", "module.visual."};
-    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
-        char a[64], b[64];
-        snprintf(a, sizeof a, "%sconv1.weight", prefixes[i]);
-        snprintf(b, sizeof b, "%spatch_embed.proj.weight", prefixes[i]);
-        if (pe_st_find(st, a) || pe_st_find(st, b)) return prefixes[i];
-    }
-    return "";
 }
 
 /* One output tensor; packed ones are placed first by the caller's order. */
@@ -329,10 +317,10 @@ static int any_int8(const pe_quantize_options *o) {
 
 /* The plan for int8 weights: calibration, smoothing, float columns and
  * error-compensated rounding (calib.h).  have_cal says cal was filled. */
-static pe_status make_plan(const pe_model *m, const char *vp, const pe_quantize_options *opt, pe_qplan *plan,
+static pe_status make_plan(const pe_model *m, const pe_quantize_options *opt, pe_qplan *plan,
                            pe_calib *cal, int *have_cal) {
     typing ty = {&m->st, opt};
-    pe_status s = pe_qplan_init(plan, m, vp);
+    pe_status s = pe_qplan_init(plan, m);
     if (!s && opt->n_calib) {
         s = pe_calib_run(m, opt, cal);
         *have_cal = !s;
@@ -374,14 +362,14 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
             pe_model_free(m);
             return pe_error(PE_ERR_UNSUPPORTED, "%s is already quantized: quantize the original", in_path);
         }
-    const char *vp = vision_prefix(st);
+    const char *vp = m->vision_prefix;
     if ((s = check_rules_hit(st, vp, opt))) { pe_model_free(m); return s; }
     pe_qplan plan_, *plan = NULL;
     pe_calib cal = {0};
     int have_cal = 0;
     if (!opt->plain && any_int8(opt)) {
         plan = &plan_;
-        s = make_plan(m, vp, opt, plan, &cal, &have_cal);
+        s = make_plan(m, opt, plan, &cal, &have_cal);
     }
     qout o = {0};
     int64_t widest = 1;
@@ -411,8 +399,8 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     if (!s) s = add_meta(&o, "vision_heads", own(&o, "%d", in->heads));
     if (!s && in->pool == PE_POOL_ATTN) s = add_meta(&o, "attn_pooler_heads", own(&o, "%d", in->pool_heads));
     if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
-    if (!s && in->pool == PE_POOL_CLS && !pe_st_meta_get(st, "pecore.family"))
-        s = add_meta(&o, "pecore.family", own(&o, "%s", in->family));
+    if (!s && pe_arch_dinov2(&m->arch) && !pe_st_meta_get(st, "pecore.family"))
+        s = add_meta(&o, "pecore.family", own(&o, "%s", pe_family_name(in->family)));
     pe_quant_report rep_;
     pe_quant_report *rep = opt->report ? opt->report : &rep_;
     if (!s) pe_quant_report_init(rep, plan, have_cal ? &cal : NULL, opt->plain || !any_int8(opt));

@@ -267,7 +267,7 @@ JNIEXPORT jobject JNICALL Java_dev_pecore_Native_modelInfo(JNIEnv *env, jclass c
     const jsize nv = (jsize)(sizeof v / sizeof v[0]);
     jintArray ints = (*env)->NewIntArray(env, nv);
     jbyteArray arch = bytes_of(env, in.arch), naming = bytes_of(env, in.naming),
-               family = bytes_of(env, in.family);
+               family = bytes_of(env, pe_family_name(in.family));
     if (!ints || !arch || !naming || !family) return NULL;
     (*env)->SetIntArrayRegion(env, ints, 0, nv, v);
     return (*env)->NewObject(env, g_info, g_info_new, arch, naming, family, ints,

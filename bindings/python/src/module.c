@@ -186,7 +186,8 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         PyDict_SetItemString(d, "pool", o))
         goto fail;
     Py_DECREF(o);
-    if (!(o = PyUnicode_FromString(in->family)) || PyDict_SetItemString(d, "family", o)) goto fail;
+    if (!(o = PyUnicode_FromString(pe_family_name(in->family))) || PyDict_SetItemString(d, "family", o))
+        goto fail;
     Py_DECREF(o);
     if (!(o = PyUnicode_FromString(in->transform == PE_TRANSFORM_DINOV2_EVAL ? "dinov2-eval" : "pe")) ||
         PyDict_SetItemString(d, "transform", o))
