@@ -4,7 +4,7 @@
  * methods need: the largest magnitude of each channel (smoothing, float
  * columns), the sum of x x^T (GPTQ's Hessian) and a sample of rows (the
  * errors of the report). */
-#include "calib.h"
+#include "quant_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

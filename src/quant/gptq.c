@@ -9,7 +9,7 @@
  * The inputs are the ones the int8 product sees: divided by the smoothing
  * scales (H becomes S^-1 H S^-1), without the float columns (rounded to 0
  * with no error to spread). */
-#include "calib.h"
+#include "quant_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -95,7 +95,7 @@ pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype w
         err = pe_error(PE_ERR_NOMEM, "quantize: out of memory");
         goto done;
     }
-    for (int c = 0; c < p->n_fcols[t]; c++) fc[p->fcols[t][c]] = 1;
+    for (int c = 0; c < p->t[t].n_fcols; c++) fc[p->t[t].fcols[c]] = 1;
     for (size_t i = 0; i < (size_t)N * K; i++) W[i] = pe_qplan_elem(p, st, t, i);
     double mean = 0;
     for (int i = 0; i < K; i++) mean += site->H[(size_t)i * K + i] / ((s ? s[i] * s[i] : 1.0) * K);
@@ -157,7 +157,7 @@ pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype w
         }
     }
     free(u);
-    p->packed[t] = out;
+    p->t[t].packed = out;
     out = NULL;
 done:
     free(U);

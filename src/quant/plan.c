@@ -1,6 +1,6 @@
 /* The quantization plan (calib.h): the tensors of each vision block that
  * the methods change, and per tensor what replaces the source's values. */
-#include "calib.h"
+#include "quant_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +14,16 @@ static float src_elem(const pe_st_tensor *t, uint64_t i) {
 }
 
 float pe_qplan_elem(const pe_qplan *p, const pe_safetensors *st, int t, uint64_t i) {
-    return p && p->val[t] ? p->val[t][i] : src_elem(&st->tensors[t], i);
+    return p && p->t[t].val ? p->t[t].val[i] : src_elem(&st->tensors[t], i);
 }
 
 float *pe_qplan_values(pe_qplan *p, const pe_safetensors *st, int t) {
-    if (p->val[t]) return p->val[t];
+    if (p->t[t].val) return p->t[t].val;
     const pe_st_tensor *s = &st->tensors[t];
     float *v = malloc((size_t)s->numel * sizeof(float));
     if (!v) return NULL;
     for (uint64_t i = 0; i < s->numel; i++) v[i] = src_elem(s, i);
-    return p->val[t] = v;
+    return p->t[t].val = v;
 }
 
 /* Tensor index of slot s of vision block i (the loader's name tables), or -1. */
@@ -51,48 +51,30 @@ static void block_names(const pe_model *m, int i, pe_qblock *b) {
 
 pe_status pe_qplan_init(pe_qplan *p, const pe_model *m) {
     memset(p, 0, sizeof *p);
-    const int n = m->st.n_tensors;
-    p->n_tensors = n;
+    p->n_tensors = m->st.n_tensors;
     p->layers = m->arch.layers;
-    p->val = calloc((size_t)n, sizeof *p->val);
-    p->fcols = calloc((size_t)n, sizeof *p->fcols);
-    p->n_fcols = calloc((size_t)n, sizeof *p->n_fcols);
-    p->fcol_w = calloc((size_t)n, sizeof *p->fcol_w);
-    p->packed = calloc((size_t)n, sizeof *p->packed);
-    p->err_before = malloc((size_t)n * sizeof *p->err_before);
-    p->err_after = malloc((size_t)n * sizeof *p->err_after);
-    p->action = calloc((size_t)n, sizeof *p->action);
+    p->t = calloc((size_t)PE_MAX(p->n_tensors, 1), sizeof *p->t);
     p->blk = calloc((size_t)PE_MAX(p->layers, 1), sizeof *p->blk);
-    if (!p->val || !p->fcols || !p->n_fcols || !p->fcol_w || !p->packed || !p->err_before ||
-        !p->err_after || !p->action || !p->blk) {
+    if (!p->t || !p->blk) {
         pe_qplan_free(p);
         return pe_error(PE_ERR_NOMEM, "quantize: out of memory");
     }
-    for (int i = 0; i < n; i++) p->err_before[i] = p->err_after[i] = -1.0f;
     for (int i = 0; i < p->layers; i++) block_names(m, i, &p->blk[i]);
     return PE_OK;
 }
 
 void pe_qplan_free(pe_qplan *p) {
-    for (int i = 0; i < p->n_tensors; i++) {
-        if (p->val) free(p->val[i]);
-        if (p->fcols) free(p->fcols[i]);
-        if (p->fcol_w) free(p->fcol_w[i]);
-        if (p->packed) free(p->packed[i]);
-        if (p->action) free(p->action[i]);
+    for (int i = 0; p->t && i < p->n_tensors; i++) {
+        free(p->t[i].val);
+        free(p->t[i].fcols);
+        free(p->t[i].fcol_w);
+        free(p->t[i].packed);
     }
     for (int i = 0; p->blk && i < p->layers; i++) {
         free(p->blk[i].s_qkv);
         free(p->blk[i].s_fc);
     }
-    free(p->val);
-    free(p->fcols);
-    free(p->n_fcols);
-    free(p->fcol_w);
-    free(p->packed);
-    free(p->err_before);
-    free(p->err_after);
-    free(p->action);
+    free(p->t);
     free(p->blk);
     memset(p, 0, sizeof *p);
 }

@@ -11,7 +11,7 @@
  * official names, as a vision-only checkpoint is named. */
 #include "../model/model.h"
 #include "../model/names.h"
-#include "calib.h"
+#include "quant_internal.h"
 
 #include "../format/pt.h"
 #include "../kernels/quant.h"
@@ -116,9 +116,9 @@ static uint64_t pack_tensor(const pe_qplan *plan, const pe_safetensors *st, int 
                 bad += !isfinite(v);
                 tmp[(size_t)j * K + k] = v;
             }
-        if (!plan || !plan->packed[ti]) pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
+        if (!plan || !plan->t[ti].packed) pe_qpack_panel(wt, dst + (size_t)(p0 / PE_GEMM_NR) * pb, tmp, rows, K, K);
     }
-    if (plan && plan->packed[ti]) memcpy(dst, plan->packed[ti], pe_qpack_bytes(wt, N, K));
+    if (plan && plan->t[ti].packed) memcpy(dst, plan->t[ti].packed, pe_qpack_bytes(wt, N, K));
     return bad;
 }
 
@@ -168,13 +168,13 @@ static const char *out_name(const pe_st_tensor *t, const char *vp, int vision_on
  * NAME.pecore_fcols (I32 indices) and NAME.pecore_fcols_w (F32 [N, n]),
  * NAME its output name without ".weight" (load.c, bind_fcols). */
 static pe_status add_fcols(qout *o, const pe_qplan *plan, int ti, const char *name, int N) {
-    const int n = plan->n_fcols[ti];
+    const int n = plan->t[ti].n_fcols;
     const size_t stem = strlen(name) > 7 ? strlen(name) - 7 : 0;
     pe_st_out *a = &o->t[o->n++], *b = &o->t[o->n++];
     *a = (pe_st_out){.name = own(o, "%.*s.pecore_fcols", (int)stem, name), .dtype = PE_DT_I32, .rank = 1,
-                     .shape = {n}, .data = plan->fcols[ti]};
+                     .shape = {n}, .data = plan->t[ti].fcols};
     *b = (pe_st_out){.name = own(o, "%.*s.pecore_fcols_w", (int)stem, name), .dtype = PE_DT_F32, .rank = 2,
-                     .shape = {N, n}, .data = plan->fcol_w[ti]};
+                     .shape = {N, n}, .data = plan->t[ti].fcol_w};
     return a->name && b->name ? PE_OK : pe_error(PE_ERR_NOMEM, "out of memory");
 }
 
@@ -185,7 +185,7 @@ static pe_status convert_one(qout *o, const pe_qplan *plan, const pe_safetensors
     int keep_it = matches(t->name, opt->keep, 1);
     int packed = use >= 0 && !keep_it;
     if (packed != want_packed) /* float columns go with the vectors: packed tensors stay aligned */
-        return packed && plan && plan->n_fcols[ti] ? add_fcols(o, plan, ti, name, (int)t->shape[0]) : PE_OK;
+        return packed && plan && plan->t[ti].n_fcols ? add_fcols(o, plan, ti, name, (int)t->shape[0]) : PE_OK;
     pe_wtype base;
     wtype_of(opt->type, &base);
     pe_st_out *out = &o->t[o->n];
@@ -220,9 +220,9 @@ static pe_status convert_one(qout *o, const pe_qplan *plan, const pe_safetensors
     for (int d = 0; d < t->rank; d++) out->shape[d] = t->shape[d];
     /* Vectors stay F32; tables and the patch embedding go to half precision. */
     int half = !keep_it && t->dtype == PE_DT_F32 && t->numel > 4096;
-    if (plan && plan->val[ti]) { /* a vector the plan changed (a smoothed LayerNorm) */
+    if (plan && plan->t[ti].val) { /* a vector the plan changed (a smoothed LayerNorm) */
         out->dtype = PE_DT_F32;
-        out->data = plan->val[ti];
+        out->data = plan->t[ti].val;
     } else if (!half) {
         out->dtype = t->dtype;
         out->data = t->data;

@@ -3,7 +3,7 @@
  * with plain rounding and as quantized (the engine's int8 path emulated on
  * the sample rows); the cosine of the written model's outputs to the
  * source's on the calibration images; what was done. */
-#include "calib.h"
+#include "quant_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,8 +74,8 @@ double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t,
     if (!W) return -1;
     for (size_t i = 0; i < (size_t)N * K; i++) W[i] = pe_qplan_elem(NULL, st, t, i);
     const double e = pe_quant_emulate(site->sample, PE_MIN(site->n_sample, ERR_ROWS), W, N, K, wt,
-                                      plain ? NULL : in_scale, plain ? NULL : p->fcols[t],
-                                      plain ? 0 : p->n_fcols[t], plain ? NULL : p->packed[t]);
+                                      plain ? NULL : in_scale, plain ? NULL : p->t[t].fcols,
+                                      plain ? 0 : p->t[t].n_fcols, plain ? NULL : p->t[t].packed);
     free(W);
     return e;
 }
@@ -90,8 +90,8 @@ void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib 
     int smoothed = 0, gptq = 0;
     for (int i = 0; i < p->layers; i++) smoothed += (p->blk[i].s_qkv != NULL) + (p->blk[i].s_fc != NULL);
     for (int t = 0; t < p->n_tensors; t++) {
-        r->n_fcols += p->n_fcols[t];
-        gptq += p->packed[t] != NULL;
+        r->n_fcols += p->t[t].n_fcols;
+        gptq += p->t[t].packed != NULL;
     }
     r->n_smoothed = smoothed;
     r->n_gptq = gptq;
@@ -107,10 +107,10 @@ static void describe(const pe_qplan *p, int t, const float *scale, char *buf, si
     size_t at = 0;
     buf[0] = 0;
     if (scale) at += (size_t)snprintf(buf + at, n - at, "smoothed");
-    if (p->packed[t]) at += (size_t)snprintf(buf + at, n - at, "%sgptq", at ? ", " : "");
-    if (p->n_fcols[t])
-        at += (size_t)snprintf(buf + at, n - at, "%s%d float column%s", at ? ", " : "", p->n_fcols[t],
-                               p->n_fcols[t] == 1 ? "" : "s");
+    if (p->t[t].packed) at += (size_t)snprintf(buf + at, n - at, "%sgptq", at ? ", " : "");
+    if (p->t[t].n_fcols)
+        at += (size_t)snprintf(buf + at, n - at, "%s%d float column%s", at ? ", " : "", p->t[t].n_fcols,
+                               p->t[t].n_fcols == 1 ? "" : "s");
     if (!at) snprintf(buf, n, "rounded");
 }
 
@@ -126,20 +126,20 @@ pe_status pe_quant_report_measure(pe_quant_report *r, pe_qplan *p, const pe_mode
             const pe_wtype wt = t >= 0 ? wt_of(u, t) : PE_WT_F32;
             if (wt != PE_WT_Q8 && wt != PE_WT_Q4) continue;
             const pe_calib_site *site = pe_calib_at(cal, i, j);
-            p->err_before[t] = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 1);
-            p->err_after[t] = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 0);
+            const float before = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 1);
+            const float after = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 0);
             r->n_linears++;
             /* keep the three worst (after), worst first */
             int at = r->n_worst < 3 ? r->n_worst++ : 3;
-            while (at > 0 && r->worst[at - 1].after < p->err_after[t]) {
+            while (at > 0 && r->worst[at - 1].after < after) {
                 if (at < 3) r->worst[at] = r->worst[at - 1];
                 at--;
             }
             if (at < 3) {
                 pe_quant_loss *w = &r->worst[at];
                 snprintf(w->name, sizeof w->name, "%s", st->tensors[t].name);
-                w->before = p->err_before[t];
-                w->after = p->err_after[t];
+                w->before = before;
+                w->after = after;
                 describe(p, t, scale[j], w->action, sizeof w->action);
             }
         }

@@ -16,7 +16,7 @@
  * an output channel's one step coarse for everything else.  Those input
  * columns of the output projection are taken out of the int8 product and
  * added in float at run time (forward.c, pe_linear.fcols). */
-#include "calib.h"
+#include "quant_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -210,9 +210,9 @@ static pe_status float_columns(pe_qplan *p, const pe_safetensors *st, int t, con
             *w = 0.0f; /* the int8 product leaves them out */
         }
     free(in);
-    p->fcols[t] = cols;
-    p->n_fcols[t] = n;
-    p->fcol_w[t] = fw;
+    p->t[t].fcols = cols;
+    p->t[t].n_fcols = n;
+    p->t[t].fcol_w = fw;
     return PE_OK;
 }
 

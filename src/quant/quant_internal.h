@@ -1,8 +1,8 @@
-/* What the quantizer learns from calibration images (calib.c), and the
- * plan it makes from them and from the weights (smooth.c, gptq.c), which
- * quantize.c writes and report.c measures. */
-#ifndef PE_QUANT_CALIB_H
-#define PE_QUANT_CALIB_H
+/* The quantizer's internals: what it learns from calibration images
+ * (calib.c), the plan it makes from them and from the weights (plan.c,
+ * smooth.c, gptq.c), which quantize.c writes and report.c measures. */
+#ifndef PE_QUANT_INTERNAL_H
+#define PE_QUANT_INTERNAL_H
 
 #include "../model/forward.h"
 
@@ -42,19 +42,19 @@ typedef struct pe_qblock {
                                by (folded into ln_1 / ln_2), or NULL */
 } pe_qblock;
 
-/* The quantization plan: per source tensor, new float values (the source's
- * layout and shape) that replace its own, and for a linear weight the input
- * columns kept in float.  Filled by smooth.c and gptq.c. */
+/* The quantization plan: per source tensor what replaces the source's
+ * values, filled by smooth.c and gptq.c. */
+typedef struct pe_qtensor {
+    float *val;             /* new values (the source's layout and shape), or NULL */
+    int32_t *fcols;         /* a linear's input columns kept in float (ascending), or NULL */
+    int n_fcols;
+    float *fcol_w;          /* [N, n_fcols] their weights */
+    void *packed;           /* the weight packed here (GPTQ), or NULL */
+} pe_qtensor;
+
 typedef struct pe_qplan {
     int n_tensors;
-    float **val;            /* [n_tensors] values or NULL (the source's) */
-    int32_t **fcols;        /* [n_tensors] sorted column indices or NULL */
-    int *n_fcols;           /* [n_tensors] */
-    float **fcol_w;         /* [n_tensors] [N, n_fcols] the float columns */
-    void **packed;          /* [n_tensors] packed bytes made here (GPTQ) or NULL */
-    float *err_before;      /* [n_tensors] relative output error, plain rounding; <0: unmeasured */
-    float *err_after;       /* [n_tensors] ... as quantized */
-    char **action;          /* [n_tensors] what was done, or NULL */
+    pe_qtensor *t;          /* [n_tensors] */
     int layers;
     pe_qblock *blk;         /* [layers] */
 } pe_qplan;
@@ -74,7 +74,7 @@ pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal, u
                           pe_wtype (*wt_of)(void *, int), void *u);
 
 /* gptq.c: packs linear weight t of type wt (q8 / q4) with error
- * compensation on the site's Hessian into p->packed[t]. */
+ * compensation on the site's Hessian into p->t[t].packed. */
 pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
                         const pe_calib_site *site);
 
