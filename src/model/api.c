@@ -7,6 +7,7 @@
 #include "../image/frame.h"
 #include "../image/preprocess.h"
 #include "../classify/store.h"
+#include "../quant/calib.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,18 @@ pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
     if (!m || !info) return pe_error(PE_ERR_INVALID_ARG, "pe_model_get_info: NULL argument");
     *info = m->info;
     return PE_OK;
+}
+
+const char *pe_model_meta(const pe_model *m, const char *key) {
+    return m && key ? pe_st_meta_get(&m->st, key) : NULL;
+}
+
+pe_status pe_model_quant_report(const pe_model *m, pe_quant_report *out) {
+    if (!m || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_quant_report: NULL argument");
+    memset(out, 0, sizeof *out);
+    const char *v = pe_st_meta_get(&m->st, "pecore_quant_report");
+    if (!v) return pe_error(PE_ERR_NOT_FOUND, "the file has no quantization report");
+    return pe_quant_report_parse(v, strlen(v), out);
 }
 
 /* Images per batch when pe_ctx_options leaves it open.  A batch pays when
