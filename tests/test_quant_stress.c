@@ -216,23 +216,25 @@ int main(void) {
     float *ref = access(model, R_OK) ? NULL : embed_all(model, &dim);
     if (ref) {
         test_massive();
+        /* (Without images but not plain, q8 reached 0.99988 / 0.99987: the
+         * weights alone find the hot channels; not run here, for time.) */
         static const struct { const char *name; pe_weight_type t; int cal, plain; } runs[] = {
-            {"q8 plain", PE_WEIGHTS_Q8, 0, 1},      {"q8 weights only", PE_WEIGHTS_Q8, 0, 0},
-            {"q8 calibrated", PE_WEIGHTS_Q8, 1, 0}, {"q4 plain", PE_WEIGHTS_Q4, 0, 1},
-            {"q4 calibrated", PE_WEIGHTS_Q4, 1, 0},
+            {"q8 plain", PE_WEIGHTS_Q8, 0, 1}, {"q8 calibrated", PE_WEIGHTS_Q8, 1, 0},
+            {"q4 plain", PE_WEIGHTS_Q4, 0, 1}, {"q4 calibrated", PE_WEIGHTS_Q4, 1, 0},
         };
-        double mean[5], min[5];
-        for (int i = 0; i < 5; i++) {
+        double mean[4], min[4];
+        for (int i = 0; i < 4; i++) {
             quantize_and_compare(ref, dim, runs[i].t, runs[i].cal, runs[i].plain, &mean[i], &min[i]);
             printf("%-16s cosine to f32 on %d images: mean %.5f, min %.5f\n", runs[i].name, n_eval, mean[i],
                    min[i]);
         }
         /* The model is a stress: plain rounding misses the bar calibration reaches. */
         CHECK(min[0] < 0.998, "plain q8 reaches %.5f: the model is no stress", min[0]);
-        CHECK(1 - mean[0] > 3 * (1 - mean[2]), "plain q8 (%.5f) not visibly worse than calibrated (%.5f)",
-              mean[0], mean[2]);
-        CHECK(min[2] >= 0.998, "calibrated q8 min %.5f < 0.998", min[2]);
-        CHECK(min[4] >= 0.99, "calibrated q4 min %.5f < 0.99", min[4]);
+        CHECK(1 - mean[0] > 3 * (1 - mean[1]), "plain q8 (%.5f) not visibly worse than calibrated (%.5f)",
+              mean[0], mean[1]);
+        CHECK(min[1] >= 0.998, "calibrated q8 min %.5f < 0.998", min[1]);
+        CHECK(min[3] >= 0.99, "calibrated q4 min %.5f < 0.99", min[3]);
+        CHECK(mean[3] > mean[2], "calibrated q4 (%.5f) no better than plain (%.5f)", mean[3], mean[2]);
     }
     free(ref);
     remove(model);
