@@ -25,8 +25,9 @@ the images reach, and whose fc2 columns (+V, -V) make a ramp that saturates
 at TARGET whatever the image's contrast.
 
 Input: a float32 safetensors file of `pecore synth --arch DINOv2-S14
---vision-only` (GELU MLPs, flat DINOv2 names: blocks.N.norm1, attn.qkv,
-mlp.fc1/fc2, ls2.gamma).  Deterministic: the same input and seed give the
+--vision-only` (flat DINOv2 names: blocks.N.norm1, attn.qkv, mlp.fc1/fc2,
+ls2.gamma), or of a Franca architecture (SwiGLU: mlp.w12/w3; the hot hidden
+channels get their gate's bias raised).  Deterministic: the same input and seed give the
 same bytes.  The choices go into the metadata as "pecore_stress" (JSON).
 
 usage: make_stress_model.py IN.safetensors OUT.safetensors [--seed N]
@@ -83,10 +84,36 @@ def write_safetensors(path, tensors, order, meta):
             f.write(np.ascontiguousarray(tensors[name], np.float32).tobytes())
 
 
-def spread_norms(t, rng, n_blocks, width):
+class Mlp:
+    """The FFN's tensors under either layout.  GELU (DINOv2): hidden =
+    GELU(fc1 x), out = fc2 hidden.  SwiGLU (Franca): [x1; x2] = w12 x,
+    hidden = SiLU(x1) * x2, out = w3 hidden.  Hidden unit u's pre-activation
+    is row u of `inp` (fc1, or w12's gate half); `value(u)` pins the SwiGLU
+    unit's x2 to 1 so that it behaves as a GELU unit would."""
+
+    def __init__(self, t):
+        self.swiglu = "blocks.0.mlp.w12.weight" in t
+        self.inp, self.out = ("w12", "w3") if self.swiglu else ("fc1", "fc2")
+        self.t = t
+        self.hidden = t[f"blocks.0.mlp.{self.out}.weight"].shape[1]
+
+    def w_in(self, b):
+        return self.t[f"blocks.{b}.mlp.{self.inp}.weight"], self.t[f"blocks.{b}.mlp.{self.inp}.bias"]
+
+    def w_out(self, b):
+        return self.t[f"blocks.{b}.mlp.{self.out}.weight"]
+
+    def value(self, b, u):
+        if self.swiglu:
+            w, bias = self.w_in(b)
+            w[self.hidden + u, :] = 0
+            bias[self.hidden + u] = 1
+
+
+def spread_norms(t, rng, n_blocks, width, ffn):
     hot = {}
     for b in range(n_blocks):
-        for norm, lin in (("norm1", "attn.qkv"), ("norm2", "mlp.fc1")):
+        for norm, lin in (("norm1", "attn.qkv"), ("norm2", f"mlp.{ffn.inp}")):
             g = np.exp(rng.uniform(-np.log(SPREAD), np.log(SPREAD), width))
             h = rng.choice(width, HOT, replace=False)
             g[h] *= rng.uniform(10, 30, HOT)
@@ -109,23 +136,25 @@ def blob_positions(grid):
     return pos
 
 
-def add_massive(t, rng, width, mlp, hot):
+def add_massive(t, rng, width, ffn, hot):
     b = MASSIVE_BLOCK
     busy = set(hot[f"blocks.{b}.norm2"])
     chans = [int(c) for c in rng.permutation(width) if int(c) not in busy][:N_MASSIVE + 1]
     mark, targets = chans[0], chans[1:]
-    units = [int(u) for u in rng.choice(mlp, 2 * N_MASSIVE, replace=False)]
+    units = [int(u) for u in rng.choice(ffn.hidden, 2 * N_MASSIVE, replace=False)]
     grid = int(round((t["pos_embed"].shape[1] - 1) ** 0.5))
     t["pos_embed"][0, [1 + p for p in blob_positions(grid)], mark] += MARK
     # Each channel gets a pair of units reading the marker channel, z (that
     # channel normalised by its token's statistics: norm2's gain and bias
     # undone): GELU(S (z - Z_FIRE)) - GELU(S (z - Z_FIRE) - S) is 0 below
+    # (SiLU for SwiGLU, its x2 held at 1)
     # Z_FIRE and S from Z_FIRE + 1 on, so what a marked token receives does
     # not depend on how far its marker stands out (its image's contrast).
     g = t[f"blocks.{b}.norm2.weight"][mark]
     beta = t[f"blocks.{b}.norm2.bias"][mark]
     gamma = t[f"blocks.{b}.ls2.gamma"]
-    fc1, fc1b, fc2 = (t[f"blocks.{b}.mlp.{n}"] for n in ("fc1.weight", "fc1.bias", "fc2.weight"))
+    fc1, fc1b = ffn.w_in(b)
+    fc2 = ffn.w_out(b)
     for k, c in enumerate(targets):
         for j, u in enumerate(units[2 * k:2 * k + 2]):
             fc1[u, :] = 0
@@ -133,6 +162,7 @@ def add_massive(t, rng, width, mlp, hot):
             fc1b[u] = -SLOPE * Z_FIRE - SLOPE * beta / g - j * SLOPE
             fc2[:, u] = 0
             fc2[c, u] = (1 - 2 * j) * TARGET / (gamma[c] * SLOPE)
+            ffn.value(b, u)
     return {"block": b, "marker_channel": mark, "channels": targets, "units": units,
             "target": TARGET, "tokens": "3 position blobs (~1% of the patches)"}
 
@@ -144,18 +174,20 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     t, order, meta = read_safetensors(a.src)
-    if "blocks.0.mlp.fc1.weight" not in t or "blocks.0.norm1.weight" not in t:
-        sys.exit(f"{a.src}: not a DINOv2 file with GELU MLPs (blocks.N.mlp.fc1, blocks.N.norm1)")
+    if not ({"blocks.0.mlp.fc1.weight", "blocks.0.mlp.w12.weight"} & set(t)) or "blocks.0.norm1.weight" not in t:
+        sys.exit(f"{a.src}: not a DINOv2 / Franca file (blocks.N.norm1, blocks.N.mlp.fc1 or mlp.w12)")
     n_blocks = 1 + max(int(k.split(".")[1]) for k in t if k.startswith("blocks."))
-    mlp, width = t["blocks.0.mlp.fc1.weight"].shape
+    ffn = Mlp(t)
+    width = t["blocks.0.norm1.weight"].shape[0]
     rng = np.random.default_rng(a.seed)
-    hot = spread_norms(t, rng, n_blocks, width)
-    massive = add_massive(t, rng, width, mlp, hot)
+    hot = spread_norms(t, rng, n_blocks, width, ffn)
+    massive = add_massive(t, rng, width, ffn, hot)
     gelu = {}
     for b in range(n_blocks):
-        free = [int(u) for u in rng.permutation(mlp) if b != MASSIVE_BLOCK or int(u) not in massive["units"]]
+        free = [int(u) for u in rng.permutation(ffn.hidden)
+                if b != MASSIVE_BLOCK or int(u) not in massive["units"]]
         units = free[:GELU_HOT]
-        t[f"blocks.{b}.mlp.fc1.bias"][units] += rng.uniform(6, 10, GELU_HOT).astype(np.float32)
+        ffn.w_in(b)[1][units] += rng.uniform(6, 10, GELU_HOT).astype(np.float32)
         gelu[str(b)] = units
     meta = dict(meta)
     meta.pop("pecore_synthetic", None)

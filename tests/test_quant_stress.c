@@ -195,7 +195,9 @@ static void quantize_and_compare(const float *ref, int dim, pe_weight_type type,
 }
 
 int main(void) {
-    const char *py = getenv("PYTHON"), *g = getenv("PECORE_GOLDEN_STRESS");
+    /* PECORE_STRESS_ARCH=Franca-B14 runs the same on a SwiGLU tower (by
+     * hand: four times the time). */
+    const char *py = getenv("PYTHON"), *g = getenv("PECORE_GOLDEN_STRESS"), *arch = getenv("PECORE_STRESS_ARCH");
     snprintf(stress_root, sizeof stress_root, "%s", g && *g ? g : "../shared/golden-stress");
     n_calib = list_jpgs("calib", calib);
     n_eval = list_jpgs("images", evals);
@@ -206,7 +208,8 @@ int main(void) {
     snprintf(src, sizeof src, "%s/synth.safetensors", dir);
     snprintf(model, sizeof model, "%s/stress.safetensors", dir);
     pe_synth_options so = {.seed = 1, .vision_only = 1, .type = PE_WEIGHTS_F32};
-    CHECK(pe_synth_write("DINOv2-S14", src, &so) == PE_OK, "synth: %s", pe_last_error());
+    if (!arch || !*arch) arch = "DINOv2-S14";
+    CHECK(pe_synth_write(arch, src, &so) == PE_OK, "synth %s: %s", arch, pe_last_error());
     char cmd[600];
     snprintf(cmd, sizeof cmd, "'%s' scripts/make_stress_model.py '%s' '%s'", py && *py ? py : "/usr/bin/python3",
              src, model);
