@@ -4,6 +4,7 @@
  * epsilon (XNNPACK's gemm tester style), never widened to pass. */
 #include "test.h"
 #include "common.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
@@ -32,7 +33,7 @@ static float *falloc(size_t n) {
     return p;
 }
 
-static const pe_kernels *isas[4];
+static const pe_kernels *isas[8];
 static int n_isas;
 
 static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
@@ -726,19 +727,15 @@ static int isa_child(const char *isa, const char *want, const char *msg) {
 }
 
 static void test_dispatch(void) {
-    /* nothing before this in main() may call pe_kernels_get() */
-    static const char *levels[] = {
-#if defined(__x86_64__)
-        "avx512", "avx2",
-#elif defined(__aarch64__)
-        "neon-i8mm", "neon-dot", "neon",
-#endif
-        "scalar",
-    };
-    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
-        int has = pe_kernels_by_name(levels[i]) != NULL;
-        CHECK(isa_child(levels[i], has ? levels[i] : NULL, "this CPU lacks"),
-              "PECORE_ISA=%s (%s on this CPU)", levels[i], has ? "supported" : "not supported");
+    /* nothing before this in main() may call pe_kernels_get(); every level
+     * name of the registry, once */
+    for (int i = 0; i < pe_isa_count(); i++) {
+        const char *name = pe_isa_at(i)->name;
+        if (i > 0 && !strcmp(pe_isa_at(i - 1)->name, name)) continue;
+        int has = pe_isa_by_name(name) != NULL;
+        CHECK((pe_kernels_by_name(name) != NULL) == has, "%s: pe_kernels_by_name agrees with the registry", name);
+        CHECK(isa_child(name, has ? name : NULL, "this CPU lacks"),
+              "PECORE_ISA=%s (%s on this CPU)", name, has ? "supported" : "not supported");
     }
     CHECK(isa_child("bogus\x1b[31m", NULL, "PECORE_ISA=bogus?[31m: not a kernel set of this build"),
           "unknown PECORE_ISA is an error, echoed safely");
@@ -769,7 +766,7 @@ static void test_peak_int8(void) {
     pid_t pid = fork();
     if (pid == 0) {
         const char *isa = pe_kernel_isa(), *q = pe_qkernels_get()->name;
-        int dot = !strcmp(q, "avx512vnni") || !strcmp(q, "avx512amx") || !strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm");
+        int dot = pe_isa_get()->peak_int8 != NULL;
         double gops = pe_measure_peak_int8_gops(1);
         printf("int8 dot-product peak: %.1f GOP/s (%s, %s)\n", gops, isa, q);
         fflush(stdout);
@@ -783,9 +780,13 @@ static void test_peak_int8(void) {
 int main(void) {
     test_peak_int8();
     test_dispatch();
-    static const char *names[] = { "scalar", "avx2", "avx512", "neon" };
-    for (int i = 0; i < 4; i++)
-        if (pe_kernels_by_name(names[i])) isas[n_isas++] = pe_kernels_by_name(names[i]);
+    /* the float32 sets this CPU runs, each once, scalar first */
+    for (int i = pe_isa_count() - 1; i >= 0 && n_isas < 8; i--) {
+        const pe_isa *row = pe_isa_at(i);
+        int seen = 0;
+        for (int j = 0; j < n_isas; j++) seen |= isas[j] == row->f32;
+        if (row->supported() && !seen) isas[n_isas++] = row->f32;
+    }
     for (int i = 0; i < n_isas; i++) printf("kernel set: %s\n", isas[i]->name);
     test_erf();
     test_gelu_fast();

@@ -379,7 +379,7 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         p->ncols = PE_MAX(lo2 + cnt2 - lo, 1);
         int widest;
         p->xtaps = axis_taps(&p->ax, &p->xgroups, &widest);
-        p->px = pe_pixels_get();
+        p->px = src->px ? src->px : pe_pixels_get();
         p->planar = p->px->hpass_planes && !p->premul &&
                     (p->C == 1 || (p->C == 3 && src->fetch_planes)) &&
                     axis_gather_size(&p->ax, widest, &p->hg_groups, &p->hg_quads);
@@ -399,7 +399,7 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         size_t groups;
         int widest;
         p->ytaps = axis_taps(&p->ay, &groups, &widest);
-        p->px = pe_pixels_get();
+        p->px = src->px ? src->px : pe_pixels_get();
         p->simd_v = p->px->vpass && widest <= PE_HPACK_MAX_TAPS;
     } else {
         p->row0 = p->cy;
@@ -463,6 +463,7 @@ pe_status pe_image_source_init(const pe_image *img, pe_image_source *is) {
     is->base.width = img->width;
     is->base.height = img->height;
     is->base.fetch = image_fetch;
+    is->base.px = pe_pixels_get();
     return PE_OK;
 }
 

@@ -1,4 +1,4 @@
-/* Compute kernels.  Three layers (see STYLE.md): a plain C reference that is
+/* Compute kernels.  Three layers (docs/design.md): a plain C reference that is
  * the specification (kernels_ref.c), and one file per instruction set
  * (kernels_avx2.c, kernels_avx512.c, kernels_neon.c), each compiled with
  * its own flags.  The CPU is detected once and a table of function pointers is
@@ -100,8 +100,8 @@ size_t pe_gemm_packed_floats(int N, int K);
 /* Packs W [N, K] (row stride ldw) into dst (pe_gemm_packed_floats floats). */
 void pe_gemm_pack(float *dst, const float *W, int N, int K, int ldw);
 
-/* The float32 set of the best ISA level for this CPU, chosen once (dispatch.c):
- * avx512, avx2 | neon-i8mm, neon-dot, neon | scalar.  PECORE_ISA=<level> in
+/* The float32 set of the best ISA level for this CPU, chosen once (isa.c):
+ * avx512 (avx512-vnni), avx2 | neon-i8mm, neon-dot, neon | scalar.  PECORE_ISA=<level> in
  * the environment forces one; a level the CPU lacks or an unknown name leaves
  * the best one here and makes pe_kernels_check() fail.  Never NULL. */
 const pe_kernels *pe_kernels_get(void);

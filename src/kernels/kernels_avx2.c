@@ -1,5 +1,5 @@
 /* AVX2 + FMA + F16C kernels, compiled with those flags and reached only
- * through pe_kernels_avx2 after dispatch.c checked the CPU.  Same structure
+ * through pe_kernels_avx2 after isa.c checked the CPU.  Same structure
  * as kernels_avx512.c at 8 lanes; kernels_ref.c is the specification. */
 #include "kernels.h"
 #include "simd_avx2.h"

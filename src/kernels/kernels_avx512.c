@@ -1,5 +1,5 @@
 /* AVX-512 kernels (F, BW, VL, DQ + FMA + F16C), compiled with those flags and
- * reached only through pe_kernels_avx512 after dispatch.c checked the CPU.
+ * reached only through pe_kernels_avx512 after isa.c checked the CPU.
  * kernels_ref.c is the specification; comments here say why, not what. */
 #include "kernels.h"
 #include "simd_avx512.h"

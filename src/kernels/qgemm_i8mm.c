@@ -1,5 +1,5 @@
 /* ARMv8.6 int8 matrix-multiply kernels for q8 weights (compiled with +i8mm;
- * reached only through pe_qkernels_i8mm after dispatch saw I8MM and ASIMDDP
+ * reached only through pe_qkernels_i8mm after isa.c saw I8MM and ASIMDDP
  * in HWCAP).  qgemm_ref.c is the specification; the layouts are in quant.h.
  *
  * USMMLA multiplies a 2x8 block of unsigned bytes by the transpose of a 2x8

@@ -1,6 +1,6 @@
 /* ARMv8.2 dot-product kernels for q8 / q4 weights (compiled with
  * -march=armv8.2-a+dotprod+fp16; reached only through pe_qkernels_neondot
- * after dispatch saw ASIMDDP in HWCAP).  qgemm_ref.c is the specification;
+ * after isa.c saw ASIMDDP in HWCAP).  qgemm_ref.c is the specification;
  * the layouts are in quant.h.  The entries without a dot product in them
  * are the plain NEON set's.
  *

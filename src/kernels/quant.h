@@ -1,7 +1,7 @@
 /* Reduced-precision weights: f16 and bf16 panels converted inside the GEMM,
  * and q8 / q4 blocks multiplied with int8 activations.
  *
- * Reference formats (STYLE.md: fixed blocks, the scalar quantizer is the
+ * Reference formats (fixed blocks, and the scalar quantizer is the
  * specification):
  *   q8: one float32 scale d per output row (per channel) over all of K:
  *       w = d * q, q in [-127, 127], d = max|row| / 127.  Per channel
@@ -160,7 +160,7 @@ typedef struct pe_qkernels {
 
 /* The AMX-INT8 gemm_q of pe_qkernels_amx (qgemm_amx.c); what the tiles do
  * not take goes to pe_qkernels_vnni's.  Only on CPUs (and kernels) that
- * grant AMX (dispatch.c). */
+ * grant AMX (isa.c). */
 void pe_gemm_q_amx(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, pe_wtype t);
 
