@@ -591,11 +591,6 @@ static void test_convert(void) {
 
 /* ------------------------------------------------------------- vector erf */
 
-#if defined(__x86_64__) || defined(__aarch64__)
-void pe_avx512_erf(const float *x, float *y, size_t n);
-void pe_avx2_erf(const float *x, float *y, size_t n);
-void pe_neon_erf(const float *x, float *y, size_t n);
-
 /* Dense sweep of the vector erf against libm's erff and against double erf,
  * plus the special values. */
 static void erf_sweep(const char *name, void (*fn)(const float *, float *, size_t)) {
@@ -622,7 +617,6 @@ static void erf_sweep(const char *name, void (*fn)(const float *, float *, size_
     printf("%s erf: max |err| %.3g vs erff, %.3g vs exact\n", name, worst_f, worst_d);
     free(x); free(y);
 }
-#endif
 
 static void test_erf(void) {
     /* The reference GELU itself against double precision. */
@@ -634,22 +628,11 @@ static void test_erf(void) {
         if (e / tol > worst) worst = e / tol;
     }
     CHECK(worst <= 1.0, "pe_gelu_ref error %.3g of bound", worst);
-#if defined(__x86_64__)
-    if (pe_kernels_by_name("avx512")) erf_sweep("avx512", pe_avx512_erf);
-    if (pe_kernels_by_name("avx2")) erf_sweep("avx2", pe_avx2_erf);
-#elif defined(__aarch64__)
-    erf_sweep("neon", pe_neon_erf);
-#endif
+    for (int s = 0; s < n_isas; s++)
+        if (isas[s]->erf) erf_sweep(isas[s]->name, isas[s]->erf);
 }
 
 /* ------------------------------------------------------------ fast GELU */
-
-#if defined(__x86_64__)
-void pe_avx512_gelu_fast(const float *x, float *y, size_t n);
-void pe_avx2_gelu_fast(const float *x, float *y, size_t n);
-#elif defined(__aarch64__)
-void pe_neon_gelu_fast(const float *x, float *y, size_t n);
-#endif
 
 /* PE_GELU_FAST: the scalar reference within its documented 7e-6 of the
  * exact GELU on a dense sweep (every interval, both tails), exact where it
@@ -674,17 +657,10 @@ static void test_gelu_fast(void) {
           "pe_gelu_fast_ref specials: %g %g %g %g %g %g %g %g", r[n], r[n + 1], r[n + 2], r[n + 3], r[n + 4],
           r[n + 5], r[n + 6], r[n + 7]);
     printf("fast gelu: max |err| %.3g vs exact (at %g)\n", worst, at);
-    struct { const char *name; void (*fn)(const float *, float *, size_t); } sets[2];
-    int ns = 0;
-#if defined(__x86_64__)
-    if (pe_kernels_by_name("avx512")) sets[ns].name = "avx512", sets[ns++].fn = pe_avx512_gelu_fast;
-    if (pe_kernels_by_name("avx2")) sets[ns].name = "avx2", sets[ns++].fn = pe_avx2_gelu_fast;
-#elif defined(__aarch64__)
-    sets[ns].name = "neon", sets[ns++].fn = pe_neon_gelu_fast;
-#endif
-    for (int s = 0; s < ns; s++) {
+    for (int s = 0; s < n_isas; s++) {
+        if (!isas[s]->gelu_fast) continue;
         for (size_t i = 0; i < n + 8; i++) y[i] = -123.0f;
-        sets[s].fn(x, y, n + 8);
+        isas[s]->gelu_fast(x, y, n + 8);
         size_t bad = 0, first = 0;
         for (size_t i = 0; i < n + 8; i++)
             if (memcmp(&y[i], &r[i], 4) && !(isnan(y[i]) && isnan(r[i]))) {
@@ -692,7 +668,7 @@ static void test_gelu_fast(void) {
                 bad++;
             }
         CHECK(bad == 0, "%s fast gelu: %zu values differ from pe_gelu_fast_ref (first x = %.9g: %.9g vs %.9g)",
-              sets[s].name, bad, x[first], y[first], r[first]);
+              isas[s]->name, bad, x[first], y[first], r[first]);
     }
     free(x); free(y); free(r);
 }

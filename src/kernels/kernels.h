@@ -90,6 +90,11 @@ typedef struct pe_kernels {
     /* Widening conversions for weights stored in half precision. */
     void (*f16_to_f32)(const uint16_t *src, float *dst, size_t n);
     void (*bf16_to_f32)(const uint16_t *src, float *dst, size_t n);
+
+    /* Tests only (NULL in the scalar set): the set's vector erf and fast
+     * GELU over n floats, for the dense sweeps against the references. */
+    void (*erf)(const float *x, float *y, size_t n);
+    void (*gelu_fast)(const float *x, float *y, size_t n);
 } pe_kernels;
 
 /* Floats needed by one attention call's scratch for head size dh. */
@@ -132,6 +137,9 @@ float pe_gelu_ref(float x);
 float pe_gelu_fast_ref(float x);
 /* Its coefficients, PE_GELU_FAST_K of vecmath_coef.h: [power][interval]. */
 extern const float pe_gelu_fast_k[4][16];
+/* Pairs i0 .. h-1 of one row of rope (see pe_kernels.rope): the reference,
+ * and the vector sets' tails. */
+void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h);
 /* SiLU, x / (1 + exp(-x)), scalar reference. */
 float pe_silu_ref(float x);
 

@@ -1,6 +1,7 @@
 /* AVX2 + FMA + F16C kernels, compiled with those flags and reached only
- * through pe_kernels_avx2 after isa.c checked the CPU.  Same structure
- * as kernels_avx512.c at 8 lanes; kernels_ref.c is the specification. */
+ * through pe_kernels_avx2 after isa.c checked the CPU.  The GEMM and
+ * attention tiles are its own; the rest is kernels_body.h at 8 lanes.
+ * kernels_ref.c is the specification. */
 #include "kernels.h"
 #include "simd_avx2.h"
 #include "../common.h"
@@ -9,26 +10,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-/* Test hook: the vector erf on n floats, for the dense sweep. */
-void pe_avx2_erf(const float *x, float *y, size_t n);
-void pe_avx2_erf(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 8) {
-        __m256i m = lanes8(n - i < 8 ? (int)(n - i) : 8);
-        _mm256_maskstore_ps(y + i, m, erf256(_mm256_maskload_ps(x + i, m)));
-    }
-}
-
-/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
-void pe_avx2_gelu_fast(const float *x, float *y, size_t n);
-void pe_avx2_gelu_fast(const float *x, float *y, size_t n) {
-    __m256 k[8];
-    gelu_fast_k256(k);
-    for (size_t i = 0; i < n; i += 8) {
-        __m256i m = lanes8(n - i < 8 ? (int)(n - i) : 8);
-        _mm256_maskstore_ps(y + i, m, gelu_fast256(_mm256_maskload_ps(x + i, m), k));
-    }
-}
 
 /* ---------------------------------------------------------------- gemm */
 
@@ -58,7 +39,7 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
         _mm256_store_ps(tile + r * 16, acc[r][0]);
         _mm256_store_ps(tile + r * 16 + 8, acc[r][1]);
     }
-    pe_tile_store256(tile, mr, ncols, NULL, C, ldc, ep, m, n);
+    pe_tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *C,
@@ -77,7 +58,7 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {
 
 #define GEMM_W_BLOCK_BYTES (384u * 1024u)
 
-static void gemm_avx2(const float *A, int lda, const float *Wp, int N, int K,
+static void gemm(const float *A, int lda, const float *Wp, int N, int K,
                       float *C, int ldc, int m0, int m1, int n0, int n1,
                       const pe_epilogue *ep) {
     (void)N;
@@ -103,11 +84,12 @@ static void gemm_avx2(const float *A, int lda, const float *Wp, int N, int K,
 
 /* ----------------------------------------------------------- attention */
 
-/* Up to 16 queries at a time, one per lane of NV = 1 or 2 vectors (see
- * attention_avx512 for the scheme).  Needs dh a multiple of 8; other head
- * sizes go to the reference. */
+/* Up to 16 queries at a time, one per lane of NV = 1 or 2 vectors (the
+ * driver and its online softmax: kernels_body.h).  The tiles need dh a
+ * multiple of 8; other head sizes go to the reference. */
 #define ATT_QB 16
 #define ATT_KT 64
+#define ATT_DH_OK(dh) ((dh) % 8 == 0)
 
 /* Scores of 6 consecutive keys: 12 accumulators, 2 query vectors and a
  * broadcast fit the 16 ymm registers. */
@@ -198,146 +180,9 @@ static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, floa
         for (int q0 = 0; q0 < nq; q0 += 8) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, 8, 1);
 }
 
-static void att_softmax(float *st, int nk, float scale, int mask_from, int nv, __m256 *m,
-                        __m256 *l, float *alpha) {
-    const __m256 vscale = _mm256_set1_ps(scale), ninf = _mm256_set1_ps(-INFINITY);
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int u = 0; u < nv; u++) {
-        float *su = st + u * 8;
-        __m256 mt = ninf;
-        for (int j = 0; j < nk; j++) {
-            __m256 s = _mm256_mul_ps(_mm256_load_ps(su + j * ATT_QB), vscale);
-            int thr = j - mask_from - u * 8;
-            if (thr > 0) {
-                __m256i hide = _mm256_cmpgt_epi32(_mm256_set1_epi32(thr), iota);
-                s = _mm256_blendv_ps(s, ninf, _mm256_castsi256_ps(hide));
-            }
-            _mm256_store_ps(su + j * ATT_QB, s);
-            mt = _mm256_max_ps(mt, s);
-        }
-        __m256 mnew = _mm256_max_ps(m[u], mt);
-        __m256 msafe = _mm256_blendv_ps(mnew, _mm256_setzero_ps(),
-                                        _mm256_cmp_ps(mnew, ninf, _CMP_EQ_OQ));
-        __m256 a = exp256(_mm256_sub_ps(m[u], msafe));
-        __m256 sum = _mm256_setzero_ps();
-        for (int j = 0; j < nk; j++) {
-            __m256 pj = exp256(_mm256_sub_ps(_mm256_load_ps(su + j * ATT_QB), msafe));
-            _mm256_store_ps(su + j * ATT_QB, pj);
-            sum = _mm256_add_ps(sum, pj);
-        }
-        l[u] = _mm256_fmadd_ps(l[u], a, sum);
-        m[u] = mnew;
-        _mm256_store_ps(alpha + u * 8, a);
-    }
-}
-
-static void attention_avx2(const float *q, int ldq, const float *k, int ldk,
-                           const float *v, int ldv, float *o, int ldo, int Tq, int Tk,
-                           int dh, float scale, int causal, int causal_offset,
-                           float *scratch) {
-    if (dh % 8 != 0) {
-        pe_kernels_scalar.attention(q, ldq, k, ldk, v, ldv, o, ldo, Tq, Tk, dh, scale, causal,
-                                    causal_offset, scratch);
-        return;
-    }
-    float *qt = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [dh][16] */
-    float *st = qt + (size_t)dh * ATT_QB;                              /* [64][16] */
-    float *oacc = st + ATT_KT * ATT_QB;                                /* [16][dh] */
-    float *alpha = oacc + (size_t)ATT_QB * dh;                         /* [16] */
-
-    for (int qb = 0; qb < Tq; qb += ATT_QB) {
-        int nq = Tq - qb < ATT_QB ? Tq - qb : ATT_QB;
-        int nv = nq > 8 ? 2 : 1;
-        long kend = Tk;
-        if (causal && (long)qb + nq + causal_offset < kend) kend = (long)qb + nq + causal_offset;
-        if (kend <= 0) {
-            for (int i = 0; i < nq; i++) memset(o + (size_t)(qb + i) * ldo, 0, (size_t)dh * 4);
-            continue;
-        }
-        for (int d = 0; d < dh; d++)
-            for (int i = 0; i < ATT_QB; i++)
-                qt[(size_t)d * ATT_QB + i] = i < nq ? q[(size_t)(qb + i) * ldq + d] : 0.0f;
-        memset(oacc, 0, (size_t)ATT_QB * dh * sizeof(float));
-        __m256 m[2], l[2];
-        m[0] = m[1] = _mm256_set1_ps(-INFINITY);
-        l[0] = l[1] = _mm256_setzero_ps();
-
-        for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
-            int nk = kend - j0 < ATT_KT ? (int)(kend - j0) : ATT_KT;
-            att_scores(qt, k + (size_t)j0 * ldk, (size_t)ldk, nk, dh, st, nv);
-            long from = causal ? (long)qb + causal_offset - j0 : (long)(1 << 30);
-            if (from > (1 << 30)) from = 1 << 30; /* no overflow in j - from */
-            att_softmax(st, nk, scale, (int)from, nv, m, l, alpha);
-            att_pv_tile(st, v + (size_t)j0 * ldv, (size_t)ldv, nk, oacc, dh, alpha, nq);
-        }
-
-        for (int u = 0; u < nv; u++) {
-            __m256 inv = _mm256_and_ps(_mm256_div_ps(_mm256_set1_ps(1.0f), l[u]),
-                                       _mm256_cmp_ps(l[u], _mm256_setzero_ps(), _CMP_GT_OQ));
-            _mm256_store_ps(alpha + u * 8, inv);
-        }
-        for (int i = 0; i < nq; i++) {
-            __m256 s = _mm256_broadcast_ss(alpha + i);
-            const float *src = oacc + (size_t)i * dh;
-            float *dst = o + (size_t)(qb + i) * ldo;
-            for (int d = 0; d < dh; d += 8)
-                _mm256_storeu_ps(dst + d, _mm256_mul_ps(_mm256_load_ps(src + d), s));
-        }
-    }
-}
-
-/* ----------------------------------------------------------- layernorm */
-
-INLINE float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static void layernorm_avx2(const float *x, int ldx, float *y, int ldy, int rows, int n,
-                           const float *w, const float *b, float eps) {
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * ldx;
-        float *yr = y + (size_t)r * ldy;
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            s0 = _mm256_add_ps(s0, _mm256_loadu_ps(xr + i));
-            s1 = _mm256_add_ps(s1, _mm256_loadu_ps(xr + i + 8));
-        }
-        for (; i < n; i += 8) s0 = _mm256_add_ps(s0, _mm256_maskload_ps(xr + i, lanes8(n - i)));
-        float mean = hsum256(_mm256_add_ps(s0, s1)) / (float)n;
-
-        __m256 vm = _mm256_set1_ps(mean);
-        s0 = s1 = _mm256_setzero_ps();
-        for (i = 0; i + 16 <= n; i += 16) {
-            __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(xr + i), vm);
-            __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(xr + i + 8), vm);
-            s0 = _mm256_fmadd_ps(d0, d0, s0);
-            s1 = _mm256_fmadd_ps(d1, d1, s1);
-        }
-        for (; i < n; i += 8) {
-            __m256i mk = lanes8(n - i);
-            __m256 d0 = _mm256_and_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + i, mk), vm),
-                                      _mm256_castsi256_ps(mk));
-            s0 = _mm256_fmadd_ps(d0, d0, s0);
-        }
-        float var = hsum256(_mm256_add_ps(s0, s1)) / (float)n;
-        __m256 rstd = _mm256_set1_ps(1.0f / sqrtf(var + eps));
-
-        for (i = 0; i < n; i += 8) {
-            __m256i mk = lanes8(n - i);
-            __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(xr + i, mk), vm), rstd);
-            t = _mm256_fmadd_ps(t, _mm256_maskload_ps(w + i, mk), _mm256_maskload_ps(b + i, mk));
-            _mm256_maskstore_ps(yr + i, mk, t);
-        }
-    }
-}
-
 /* ---------------------------------------------------------------- rope */
 
-static void rope_avx2(float *x, int ldx, int T, int n, const float *cs) {
+static void rope(float *x, int ldx, int T, int n, const float *cs) {
     const int h = n / 2;
     const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
     for (int t = 0; t < T; t++) {
@@ -351,24 +196,20 @@ static void rope_avx2(float *x, int ldx, int T, int n, const float *cs) {
             __m256 xs = _mm256_permute_ps(xv, 0xB1);
             _mm256_storeu_ps(xt + 2 * i, _mm256_fmaddsub_ps(xv, cv, _mm256_mul_ps(xs, sv)));
         }
-        for (; i < h; i++) {
-            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-            xt[2 * i] = x0 * c[i] - x1 * s[i];
-            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-        }
+        pe_rope_pairs_ref(xt, c, s, i, h);
     }
 }
 
 /* --------------------------------------------------------- conversions */
 
-static void f16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+static void f16_to_f32(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = pe_f16_to_f32(src[i]);
 }
 
-static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
+static void bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
@@ -377,39 +218,8 @@ static void bf16_to_f32_avx2(const uint16_t *src, float *dst, size_t n) {
     for (; i < n; i++) dst[i] = pe_bf16_to_f32(src[i]);
 }
 
-static float softmax_avx2(float *x, int n, float scale) {
-    float mx = x[0];
-    int i = 0;
-    if (n >= 8) {
-        __m256 m = _mm256_loadu_ps(x);
-        for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + i));
-        float t[8];
-        _mm256_storeu_ps(t, m);
-        for (int j = 0; j < 8; j++) mx = fmaxf(mx, t[j]);
-    }
-    for (; i < n; i++) mx = fmaxf(mx, x[i]);
-    const __m256 vm = _mm256_set1_ps(mx), vs = _mm256_set1_ps(scale);
-    __m256 sum = _mm256_setzero_ps();
-    for (i = 0; i < n; i += 8) {
-        __m256i mk = lanes8(n - i);
-        __m256 p = exp256(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vs));
-        p = _mm256_and_ps(p, _mm256_castsi256_ps(mk));
-        _mm256_maskstore_ps(x + i, mk, p);
-        sum = _mm256_add_ps(sum, p);
-    }
-    float t[8], total = 0.0f;
-    _mm256_storeu_ps(t, sum);
-    for (int j = 0; j < 8; j++) total += t[j];
-    return total;
-}
-
-const pe_kernels pe_kernels_avx2 = {
-    .name = "avx2",
-    .gemm = gemm_avx2,
-    .attention = attention_avx2,
-    .softmax = softmax_avx2,
-    .layernorm = layernorm_avx2,
-    .rope = rope_avx2,
-    .f16_to_f32 = f16_to_f32_avx2,
-    .bf16_to_f32 = bf16_to_f32_avx2,
-};
+/* softmax's row sum: lane 0 first, then 1, ... as this file always added it */
+#define VF_SOFTMAX_SUM vf_reduce_add_seq
+#define PE_KERNELS_SET pe_kernels_avx2
+#define PE_KERNELS_NAME "avx2"
+#include "kernels_body.h"

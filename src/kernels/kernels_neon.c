@@ -27,9 +27,8 @@ const float pe_neon_erf_k[ERF_NK][16] __attribute__((aligned(16))) = {
 };
 #undef K16
 
-/* Test hook: the vector erf on n floats (n any), for the dense sweep. */
-void pe_neon_erf(const float *x, float *y, size_t n);
-void pe_neon_erf(const float *x, float *y, size_t n) {
+/* The vector erf and fast GELU over n floats (tests: the dense sweeps). */
+static void erf_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const int left = n - i < 16 ? (int)(n - i) : 16; /* load4_part takes a count <= 0 as none */
         float32x4_t v[4];
@@ -39,9 +38,7 @@ void pe_neon_erf(const float *x, float *y, size_t n) {
     }
 }
 
-/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
-void pe_neon_gelu_fast(const float *x, float *y, size_t n);
-void pe_neon_gelu_fast(const float *x, float *y, size_t n) {
+static void gelu_fast_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const int left = n - i < 16 ? (int)(n - i) : 16;
         float32x4_t v[4];
@@ -444,11 +441,7 @@ static void rope_neon(float *x, int ldx, int T, int n, const float *cs) {
             o.val[1] = vfmaq_f32(vmulq_f32(p.val[1], cv), p.val[0], sv);
             vst2q_f32(xt + 2 * i, o);
         }
-        for (; i < h; i++) {
-            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-            xt[2 * i] = x0 * c[i] - x1 * s[i];
-            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-        }
+        pe_rope_pairs_ref(xt, c, s, i, h);
     }
 }
 
@@ -493,4 +486,6 @@ const pe_kernels pe_kernels_neon = {
     .rope = rope_neon,
     .f16_to_f32 = f16_to_f32_neon,
     .bf16_to_f32 = bf16_to_f32_neon,
+    .erf = erf_array,
+    .gelu_fast = gelu_fast_array,
 };

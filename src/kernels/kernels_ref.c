@@ -163,16 +163,19 @@ static void layernorm_ref(const float *x, int ldx, float *y, int ldy, int rows, 
 
 /* ------------------------------------------------------------------ rope */
 
+void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h) {
+    for (int i = i0; i < h; i++) {
+        float x0 = xt[2 * i], x1 = xt[2 * i + 1];
+        xt[2 * i] = x0 * c[i] - x1 * s[i];
+        xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
+    }
+}
+
 static void rope_ref(float *x, int ldx, int T, int n, const float *cs) {
     int h = n / 2;
     for (int t = 0; t < T; t++) {
-        float *xt = x + (size_t)t * ldx;
-        const float *c = cs + (size_t)t * n, *s = c + h;
-        for (int i = 0; i < h; i++) {
-            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-            xt[2 * i] = x0 * c[i] - x1 * s[i];
-            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-        }
+        const float *c = cs + (size_t)t * n;
+        pe_rope_pairs_ref(x + (size_t)t * ldx, c, c + h, 0, h);
     }
 }
 

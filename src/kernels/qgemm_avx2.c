@@ -65,7 +65,7 @@ static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, 
         for (int m = m0; m < m1; m += MR) {
             int mr = imin(m1 - m, MR);
             half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store256(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -81,7 +81,7 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
         /* |x| as integers: a NaN compares above every finite value and inf */
         __m256i mx = _mm256_setzero_si256();
         for (int k = 0; k < K; k += 8)
-            mx = _mm256_max_epu32(mx, _mm256_castps_si256(_mm256_and_ps(absmask, _mm256_maskload_ps(a + k, lanes8(K - k)))));
+            mx = _mm256_max_epu32(mx, _mm256_castps_si256(_mm256_and_ps(absmask, _mm256_maskload_ps(a + k, vm_lanes(K - k)))));
         uint32_t t[8], bits = 0;
         _mm256_storeu_si256((__m256i *)(void *)t, mx);
         for (int i = 0; i < 8; i++) bits = t[i] > bits ? t[i] : bits;
@@ -99,7 +99,7 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
             __m256i sum = _mm256_setzero_si256();
             for (int h = 0; h < 4; h++) {
                 int k = b * PE_QK + h * 8;
-                __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(a + k, lanes8(K - k)), vis));
+                __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(a + k, vm_lanes(K - k)), vis));
                 sum = _mm256_add_epi32(sum, qi);
                 __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
                 w = _mm_packs_epi16(w, w);
@@ -232,7 +232,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
             int mr = imin(m1 - m, MR);
             q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
                                 q4 ? qa->bsum + (size_t)m * nb : NULL, (size_t)nb, panel, nb, tile);
-            pe_tile_store256(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -268,7 +268,7 @@ static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     __m256i sum = _mm256_setzero_si256();
     for (int i = 0; i < qa->ldq; i += 8) {
-        __m256i mk = lanes8(n - i);
+        __m256i mk = vm_lanes(n - i);
         __m256i c = _mm256_and_si256(exp2_q8(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vc)), mk);
         sum = _mm256_add_epi32(sum, c);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
