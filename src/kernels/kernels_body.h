@@ -40,8 +40,9 @@ static void gelu_fast_array(const float *x, float *y, size_t n) {
 /* Turns a tile of raw scores into weights (in place) and advances the
  * running max m and sum l of each of the nv lane vectors; alpha gets the
  * factor for the old accumulators.  Lane i sees key j of the tile iff
- * i >= j - mask_from. */
-static void att_softmax(float *st, int nk, float scale, int mask_from, int nv, vf32 *m, vf32 *l,
+ * i >= j - mask_from.  Not inlined: its exp constants would take the
+ * registers the score tile needs (a spill in its inner loop). */
+__attribute__((noinline)) static void att_softmax(float *st, int nk, float scale, int mask_from, int nv, vf32 *m, vf32 *l,
                         float *alpha) {
     const vf32 vscale = vf_set1(scale), ninf = vf_set1(-INFINITY);
     for (int u = 0; u < nv; u++) {

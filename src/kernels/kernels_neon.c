@@ -30,11 +30,11 @@ const float pe_neon_erf_k[ERF_NK][16] __attribute__((aligned(16))) = {
 /* The vector erf and fast GELU over n floats (tests: the dense sweeps). */
 static void erf_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
-        const int left = n - i < 16 ? (int)(n - i) : 16; /* load4_part takes a count <= 0 as none */
+        const int left = n - i < 16 ? (int)(n - i) : 16; /* vf_load_n takes a count <= 0 as none */
         float32x4_t v[4];
-        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
-        erf4_neon(v);
-        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
+        for (int j = 0; j < 4; j++) v[j] = vf_load_n(x + i + 4 * j, left - 4 * j);
+        vf_erf_x4(v);
+        for (int j = 0; j < 4; j++) vf_store_n(y + i + 4 * j, v[j], left - 4 * j);
     }
 }
 
@@ -42,9 +42,9 @@ static void gelu_fast_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const int left = n - i < 16 ? (int)(n - i) : 16;
         float32x4_t v[4];
-        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
-        gelu_fast4_neon(v);
-        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
+        for (int j = 0; j < 4; j++) v[j] = vf_load_n(x + i + 4 * j, left - 4 * j);
+        vf_gelu_fast_x4(v);
+        for (int j = 0; j < 4; j++) vf_store_n(y + i + 4 * j, v[j], left - 4 * j);
     }
 }
 
@@ -148,7 +148,7 @@ static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, fl
                 int n = p * PE_GEMM_NR;
                 int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
                 gemm_tiles[mr - 1](a, (size_t)lda, Wp + (size_t)p * pstride, K, tile);
-                pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+                pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
             }
         }
     }
@@ -242,9 +242,9 @@ static float att_softmax_row(float *s, int nk, int vis, float scale, float *m, f
     float32x4_t sum = vdupq_n_f32(0.0f);
     for (j = 0; j < vis; j += 4) {
         int c = vis - j < 4 ? vis - j : 4;
-        float32x4_t p = exp_neon(vsubq_f32(vmulq_f32(load4_part(s + j, c), vs), vm));
-        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
-        store4_part(s + j, p, c);
+        float32x4_t p = vf_exp(vsubq_f32(vmulq_f32(vf_load_n(s + j, c), vs), vm));
+        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
+        vf_store_n(s + j, p, c);
         sum = vaddq_f32(sum, p);
     }
     if (nk > vis) memset(s + vis, 0, (size_t)(nk - vis) * sizeof(float));
@@ -362,7 +362,7 @@ static void attention_neon(const float *q, int ldq, const float *k, int ldk, con
             float *dst = o + (size_t)(qb + i) * ldo;
             for (int d = 0; d < dh; d += 4) {
                 int c = dh - d < 4 ? dh - d : 4;
-                store4_part(dst + d, vmulq_n_f32(load4_part(src + d, c), inv), c);
+                vf_store_n(dst + d, vmulq_n_f32(vf_load_n(src + d, c), inv), c);
             }
         }
     }
@@ -378,9 +378,9 @@ static float softmax_neon(float *x, int n, float scale) {
     float32x4_t sum = vdupq_n_f32(0.0f);
     for (i = 0; i < n; i += 4) {
         int c = n - i < 4 ? n - i : 4;
-        float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + i, c), vm), vs));
-        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
-        store4_part(x + i, p, c);
+        float32x4_t p = vf_exp(vmulq_f32(vsubq_f32(vf_load_n(x + i, c), vm), vs));
+        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
+        vf_store_n(x + i, p, c);
         sum = vaddq_f32(sum, p);
     }
     return vaddvq_f32(sum);
@@ -399,7 +399,7 @@ static void layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows,
             s0 = vaddq_f32(s0, vld1q_f32(xr + i));
             s1 = vaddq_f32(s1, vld1q_f32(xr + i + 4));
         }
-        for (; i < n; i += 4) s0 = vaddq_f32(s0, load4_part(xr + i, n - i));
+        for (; i < n; i += 4) s0 = vaddq_f32(s0, vf_load_n(xr + i, n - i));
         const float mean = vaddvq_f32(vaddq_f32(s0, s1)) / (float)n;
 
         /* two passes: a large mean must not cancel the variance */
@@ -417,9 +417,9 @@ static void layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows,
 
         for (i = 0; i < n; i += 4) {
             int c = n - i < 4 ? n - i : 4;
-            float32x4_t t = vmulq_f32(vsubq_f32(load4_part(xr + i, c), vm), rstd);
-            t = vfmaq_f32(load4_part(b + i, c), t, load4_part(w + i, c));
-            store4_part(yr + i, t, c);
+            float32x4_t t = vmulq_f32(vsubq_f32(vf_load_n(xr + i, c), vm), rstd);
+            t = vfmaq_f32(vf_load_n(b + i, c), t, vf_load_n(w + i, c));
+            vf_store_n(yr + i, t, c);
         }
     }
 }
@@ -460,7 +460,7 @@ static void f16_to_f32_neon(const uint16_t *src, float *dst, size_t n) {
         int c = n - i < 4 ? (int)(n - i) : 4;
         uint16_t t[4] = {0, 0, 0, 0};
         memcpy(t, src + i, (size_t)c * 2);
-        store4_part(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(t))), c);
+        vf_store_n(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(t))), c);
     }
 }
 

@@ -99,7 +99,7 @@ void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C,
         for (int m = m0; m < m1; m += HALF_MR) {
             int mr = imin(m1 - m, HALF_MR);
             half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -133,7 +133,7 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
             for (int j = 0; j < 4; j++) mx[j] = vmaxq_u32(mx[j], vandq_u32(absmask, vreinterpretq_u32_f32(v.val[j])));
         }
         for (; k < K; k += 4)
-            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
+            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(vf_load_n(a + k, K - k))));
         uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
         float amax;
         memcpy(&amax, &bits, 4);
@@ -163,8 +163,8 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
                 int32x4_t sum = vdupq_n_s32(0);
                 for (int h = 0; h < PE_QK; h += 8) {
                     int kk = k0 + h;
-                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk, K - kk), is));
-                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk + 4, K - kk - 4), is));
+                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(vf_load_n(a + kk, K - kk), is));
+                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(vf_load_n(a + kk + 4, K - kk - 4), is));
                     sum = vaddq_s32(sum, vaddq_s32(c0, c1));
                     int16x8_t w = vcombine_s16(vmovn_s32(c0), vmovn_s32(c1));
                     vst1_s8(q + kk, vmovn_s16(w));
@@ -320,7 +320,7 @@ static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int 
         for (int m = m0; m < m1; m += Q_MR) {
             int mr = imin(m1 - m, Q_MR);
             q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, panel, nb, tile);
-            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

@@ -33,6 +33,10 @@ INLINE vf32 vf_exp(vf32 x);
 INLINE void vf_gelu_fast_k(vf32 k[VF_GELU_FAST_K]);
 INLINE vf32 vf_gelu_fast(vf32 x, const vf32 k[VF_GELU_FAST_K]);
 
+/* The first n lanes at p, zeros beyond (simd_neon.h's count form). */
+INLINE vf32 vf_load_n(const float *p, int n) { return vf_load_part(p, vm_lanes(n)); }
+INLINE void vf_store_n(float *p, vf32 v, int n) { vf_store_part(p, vm_lanes(n), v); }
+
 #include "simd_common.h"
 
 /* erf: odd polynomial up to |x| = 1, 1 - exp(-x^2) B(x) beyond (both are
