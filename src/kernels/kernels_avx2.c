@@ -90,95 +90,14 @@ static void gemm(const float *A, int lda, const float *Wp, int N, int K,
 #define ATT_QB 16
 #define ATT_KT 64
 #define ATT_DH_OK(dh) ((dh) % 8 == 0)
-
-/* Scores of 6 consecutive keys: 12 accumulators, 2 query vectors and a
- * broadcast fit the 16 ymm registers. */
-INLINE void att_scores6(const float *qt, const float *k, size_t ldk, int dh, float *st,
-                        const int NV) {
-    __m256 acc[2][6];
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 6
-        for (int g = 0; g < 6; g++) acc[u][g] = _mm256_setzero_ps();
-    for (int d = 0; d < dh; d++) {
-        __m256 q0 = _mm256_load_ps(qt + (size_t)d * ATT_QB);
-        __m256 q1 = NV > 1 ? _mm256_load_ps(qt + (size_t)d * ATT_QB + 8) : q0;
-        const float *kd = k + d;
-#pragma GCC unroll 6
-        for (int g = 0; g < 6; g++) {
-            __m256 kv = _mm256_broadcast_ss(kd + g * ldk);
-            acc[0][g] = _mm256_fmadd_ps(q0, kv, acc[0][g]);
-            if (NV > 1) acc[1][g] = _mm256_fmadd_ps(q1, kv, acc[1][g]);
-        }
-    }
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 6
-        for (int g = 0; g < 6; g++) _mm256_store_ps(st + g * ATT_QB + u * 8, acc[u][g]);
-}
-
-static void att_scores1(const float *qt, const float *k, int dh, float *st, int nv) {
-    for (int u = 0; u < nv; u++) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int d = 0; d < dh; d++)
-            acc = _mm256_fmadd_ps(_mm256_load_ps(qt + (size_t)d * ATT_QB + u * 8),
-                                  _mm256_broadcast_ss(k + d), acc);
-        _mm256_store_ps(st + u * 8, acc);
-    }
-}
-
-static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
-                       int nv) {
-    int j = 0;
-    for (; j + 6 <= nk; j += 6) {
-        if (nv > 1) att_scores6(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 2);
-        else att_scores6(qt, k + (size_t)j * ldk, ldk, dh, st + j * ATT_QB, 1);
-    }
-    for (; j < nk; j++) att_scores1(qt, k + (size_t)j * ldk, dh, st + j * ATT_QB, nv);
-}
-
-INLINE void att_pv(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
-                   const float *alpha, int q0, int d0, const int QG, const int NC) {
-    __m256 acc[8][3];
-#pragma GCC unroll 8
-    for (int r = 0; r < QG; r++) {
-        __m256 a = _mm256_broadcast_ss(alpha + q0 + r);
-        const float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 3
-        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_mul_ps(a, _mm256_load_ps(o + c * 8));
-    }
-    for (int j = 0; j < nk; j++) {
-        const float *vj = v + (size_t)j * ldv + d0;
-        __m256 vv[3];
-#pragma GCC unroll 3
-        for (int c = 0; c < NC; c++) vv[c] = _mm256_loadu_ps(vj + c * 8);
-#pragma GCC unroll 8
-        for (int r = 0; r < QG; r++) {
-            __m256 pr = _mm256_broadcast_ss(p + j * ATT_QB + q0 + r);
-#pragma GCC unroll 3
-            for (int c = 0; c < NC; c++) acc[r][c] = _mm256_fmadd_ps(pr, vv[c], acc[r][c]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < QG; r++) {
-        float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 3
-        for (int c = 0; c < NC; c++) _mm256_store_ps(o + c * 8, acc[r][c]);
-    }
-}
-
-/* One tile of keys through PV for queries [0, nq): head-dim chunks of 24,
- * then 16 or 8, with 12 or 8 accumulators. */
-static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, float *oacc,
-                        int dh, const float *alpha, int nq) {
-    int d0 = 0;
-    for (; d0 + 24 <= dh; d0 += 24)
-        for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, 4, 3);
-    if (dh - d0 == 16)
-        for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, 4, 2);
-    else if (dh - d0 == 8)
-        for (int q0 = 0; q0 < nq; q0 += 8) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, 8, 1);
-}
+#define ATT_PV_MASKED 0
+/* Scores of 6 keys: 12 accumulators, 2 query vectors and a broadcast fit
+ * the 16 ymm registers; P V in head-dim chunks of 24, then 16 or 8, with
+ * 12 or 8 accumulators. */
+#define ATT_G 6
+#define ATT_PV_NC 3
+#define ATT_PV_QG(nc) ((nc) == 1 ? 8 : 4)
+#define ATT_PV_QG_MAX 8
 
 /* ---------------------------------------------------------------- rope */
 

@@ -151,108 +151,14 @@ static void gemm(const float *A, int lda, const float *Wp, int N, int K,
 #define ATT_QB 32
 #define ATT_KT 64
 #define ATT_DH_OK(dh) ((void)(dh), 1)
-
-/* Scores of up to 8 consecutive keys (ng of them) into st[g][lane], 16 NV
- * queries each.  Past ng the last key is scored again into rows the
- * softmax never reads, so a tail of keys keeps all 16 accumulator chains
- * (one key alone would be a single chain: FMA latency, not throughput). */
-INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int ng, int dh, float *st,
-                        const int NV) {
-    const float *kr[8];
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; g++) kr[g] = k + (size_t)(g < ng ? g : ng - 1) * ldk;
-    __m512 acc[2][8];
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) acc[u][g] = _mm512_setzero_ps();
-    for (int d = 0; d < dh; d++) {
-        __m512 q0 = _mm512_load_ps(qt + (size_t)d * ATT_QB);
-        __m512 q1 = NV > 1 ? _mm512_load_ps(qt + (size_t)d * ATT_QB + 16) : q0;
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            __m512 kv = _mm512_set1_ps(kr[g][d]);
-            acc[0][g] = _mm512_fmadd_ps(q0, kv, acc[0][g]);
-            if (NV > 1) acc[1][g] = _mm512_fmadd_ps(q1, kv, acc[1][g]);
-        }
-    }
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) _mm512_store_ps(st + g * ATT_QB + u * 16, acc[u][g]);
-}
-
-static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
-                       int nv) {
-    for (int j = 0; j < nk; j += 8) {
-        int ng = nk - j < 8 ? nk - j : 8;
-        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 2);
-        else att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 1);
-    }
-}
-
-/* oacc[q0 .. q0+QG)[d0 .. d0+16 NC) = alpha * oacc + sum_j p[j][q] v[j]; the
- * last vector of the chunk is masked when dh is not a multiple of 16. */
-INLINE void att_pv(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
-                   const float *alpha, int q0, int d0, __mmask16 last, const int QG,
-                   const int NC) {
-    __m512 acc[16][4];
-#pragma GCC unroll 16
-    for (int r = 0; r < QG; r++) {
-        __m512 a = _mm512_set1_ps(alpha[q0 + r]);
-        const float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm512_mul_ps(
-                a, _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, o + c * 16));
-    }
-    for (int j = 0; j < nk; j++) {
-        const float *vj = v + (size_t)j * ldv + d0;
-        __m512 vv[4];
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            vv[c] = _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, vj + c * 16);
-#pragma GCC unroll 16
-        for (int r = 0; r < QG; r++) {
-            __m512 pr = _mm512_set1_ps(p[j * ATT_QB + q0 + r]);
-#pragma GCC unroll 4
-            for (int c = 0; c < NC; c++) acc[r][c] = _mm512_fmadd_ps(pr, vv[c], acc[r][c]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < QG; r++) {
-        float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            _mm512_mask_storeu_ps(o + c * 16, c == NC - 1 ? last : 0xffff, acc[r][c]);
-    }
-}
-
-/* One tile of keys through PV for queries [0, nq), in head-dim chunks of up
- * to 64 floats, with the query group sized so that ~16 accumulators stay in
+#define ATT_PV_MASKED 1
+/* Scores of 8 keys: 16 accumulators; P V in head-dim chunks of up to 64
+ * floats, the query group sized so that ~16 accumulators stay in
  * registers. */
-static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, float *oacc,
-                        int dh, const float *alpha, int nq) {
-    for (int d0 = 0; d0 < dh; d0 += 64) {
-        int rem = dh - d0;
-        __mmask16 last = vm_lanes(rem >= 64 || rem % 16 == 0 ? 16 : rem % 16);
-        int nc = rem >= 64 ? 4 : (rem + 15) / 16;
-        switch (nc) {
-        case 4:
-            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 4);
-            break;
-        case 3:
-            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 3);
-            break;
-        case 2:
-            for (int q0 = 0; q0 < nq; q0 += 8) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 8, 2);
-            break;
-        default:
-            for (int q0 = 0; q0 < nq; q0 += 16) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 16, 1);
-            break;
-        }
-    }
-}
+#define ATT_G 8
+#define ATT_PV_NC 4
+#define ATT_PV_QG(nc) ((nc) >= 3 ? 4 : (nc) == 2 ? 8 : 16)
+#define ATT_PV_QG_MAX 16
 
 /* ---------------------------------------------------------------- rope */
 

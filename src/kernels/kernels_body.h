@@ -3,9 +3,12 @@
  * each ISA file, which includes this last, after its vocabulary and:
  *   PE_KERNELS_SET, PE_KERNELS_NAME  its table and level name
  *   ATT_QB, ATT_KT      queries per block (2 VF_LANES), keys per tile
- *   ATT_DH_OK(dh)       the head sizes its attention tiles take
- *   att_scores()        a key tile's scores, st[j][lane] (qt transposed)
- *   att_pv_tile()       a key tile's weights times values into oacc
+ *   ATT_DH_OK(dh)       the head sizes its attention takes (others: the
+ *                       reference); ATT_PV_MASKED when some are not a
+ *                       multiple of VF_LANES
+ *   ATT_G               keys per score tile
+ *   ATT_PV_NC, ATT_PV_QG(nc), ATT_PV_QG_MAX   the P V tile: up to NC
+ *                       column vectors for QG(nc) queries
  *   gemm, rope, f16_to_f32, bf16_to_f32   its own kernels
  *   VF_SOFTMAX_SUM      the lane order of softmax's row sum
  * Every function here does the operations the two files had in intrinsics,
@@ -36,6 +39,114 @@ static void gelu_fast_array(const float *x, float *y, size_t n) {
 }
 
 /* ----------------------------------------------------------- attention */
+
+/* Scores of up to ATT_G consecutive keys (ng of them) into st[g][lane], NV
+ * query vectors each (ATT_G x NV accumulators, the query vectors and a
+ * broadcast fill the registers).  Past ng the last key is scored again,
+ * unstored, so a tail of keys keeps every accumulator chain (one key alone
+ * would be a single chain: FMA latency, not throughput). */
+INLINE void att_scores_g(const float *qt, const float *k, size_t ldk, int ng, int dh, float *st,
+                         const int NV) {
+    const float *kr[ATT_G];
+#pragma GCC unroll 8
+    for (int g = 0; g < ATT_G; g++) kr[g] = k + (size_t)(g < ng ? g : ng - 1) * ldk;
+    vf32 acc[2][ATT_G];
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; u++)
+#pragma GCC unroll 8
+        for (int g = 0; g < ATT_G; g++) acc[u][g] = vf_zero();
+    for (int d = 0; d < dh; d++) {
+        const vf32 q0 = vf_load(qt + (size_t)d * ATT_QB);
+        const vf32 q1 = NV > 1 ? vf_load(qt + (size_t)d * ATT_QB + VF_LANES) : q0;
+#pragma GCC unroll 8
+        for (int g = 0; g < ATT_G; g++) {
+            const vf32 kv = vf_set1(kr[g][d]);
+            acc[0][g] = vf_fmadd(q0, kv, acc[0][g]);
+            if (NV > 1) acc[1][g] = vf_fmadd(q1, kv, acc[1][g]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int u = 0; u < NV; u++)
+#pragma GCC unroll 8
+        for (int g = 0; g < ATT_G; g++)
+            if (g < ng) vf_store(st + g * ATT_QB + u * VF_LANES, acc[u][g]);
+}
+
+static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
+                       int nv) {
+    for (int j = 0; j < nk; j += ATT_G) {
+        const int ng = nk - j < ATT_G ? nk - j : ATT_G;
+        if (nv > 1) att_scores_g(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 2);
+        else att_scores_g(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 1);
+    }
+}
+
+/* Column vector c of NC at p; the chunk's last is masked where head sizes
+ * that are not a multiple of VF_LANES reach the tiles (ATT_PV_MASKED). */
+#define ATT_LOAD(p, c, NC, last) \
+    (ATT_PV_MASKED && (c) == (NC) - 1 ? vf_load_part(p, last) : vf_load(p))
+
+/* oacc[q0 .. q0+QG)[d0 .. d0+VF_LANES NC) = alpha * oacc + sum_j p[j][q] v[j]. */
+INLINE void att_pv(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
+                   const float *alpha, int q0, int d0, vmask last, const int QG, const int NC) {
+    vf32 acc[ATT_PV_QG_MAX][ATT_PV_NC];
+#pragma GCC unroll 16
+    for (int r = 0; r < QG; r++) {
+        const vf32 a = vf_set1(alpha[q0 + r]);
+        const float *o = oacc + (size_t)(q0 + r) * dh + d0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) acc[r][c] = vf_mul(a, ATT_LOAD(o + c * VF_LANES, c, NC, last));
+    }
+    for (int j = 0; j < nk; j++) {
+        const float *vj = v + (size_t)j * ldv + d0;
+        vf32 vv[ATT_PV_NC];
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) vv[c] = ATT_LOAD(vj + c * VF_LANES, c, NC, last);
+#pragma GCC unroll 16
+        for (int r = 0; r < QG; r++) {
+            const vf32 pr = vf_set1(p[j * ATT_QB + q0 + r]);
+#pragma GCC unroll 4
+            for (int c = 0; c < NC; c++) acc[r][c] = vf_fmadd(pr, vv[c], acc[r][c]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < QG; r++) {
+        float *o = oacc + (size_t)(q0 + r) * dh + d0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NC; c++) {
+            if (ATT_PV_MASKED && c == NC - 1) vf_store_part(o + c * VF_LANES, last, acc[r][c]);
+            else vf_store(o + c * VF_LANES, acc[r][c]);
+        }
+    }
+}
+
+/* One tile of keys through PV for queries [0, nq), in head-dim chunks of
+ * ATT_PV_NC vectors, the query group sized (ATT_PV_QG) so that the
+ * accumulators stay in registers. */
+static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
+                        const float *alpha, int nq) {
+    const int chunk = ATT_PV_NC * VF_LANES;
+    for (int d0 = 0; d0 < dh; d0 += chunk) {
+        const int rem = dh - d0;
+        const vmask last = vm_lanes(rem >= chunk || rem % VF_LANES == 0 ? VF_LANES : rem % VF_LANES);
+        const int nc = rem >= chunk ? ATT_PV_NC : (rem + VF_LANES - 1) / VF_LANES;
+#define PV_CASE(NC)                                                                             \
+    case NC:                                                                                    \
+        for (int q0 = 0; q0 < nq; q0 += ATT_PV_QG(NC))                                          \
+            att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, ATT_PV_QG(NC), NC);           \
+        break
+        switch (nc) {
+#if ATT_PV_NC >= 4
+            PV_CASE(4);
+#endif
+            PV_CASE(3);
+            PV_CASE(2);
+            PV_CASE(1);
+        default: break;
+        }
+#undef PV_CASE
+    }
+}
 
 /* Turns a tile of raw scores into weights (in place) and advances the
  * running max m and sum l of each of the nv lane vectors; alpha gets the
