@@ -81,6 +81,16 @@ static void axis_range(const pp_axis *a, int xx, int *xmin, int *count) {
     *count = hi - lo;
 }
 
+/* The input positions outputs first .. first+n-1 read: returns the first,
+ * *count how many (at least 1). */
+static int axis_window(const pp_axis *a, int first, int n, int *count) {
+    int lo, cnt, lo2, cnt2;
+    axis_range(a, first, &lo, &cnt);
+    axis_range(a, first + n - 1, &lo2, &cnt2);
+    *count = PE_MAX(lo2 + cnt2 - lo, 1);
+    return lo;
+}
+
 /* Sum of the tap counts over the window: the size of the weight table;
  * *groups: the groups of four of its SIMD form, *widest: the largest count. */
 static size_t axis_taps(const pp_axis *a, size_t *groups, int *widest) {
@@ -372,11 +382,7 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
 
     /* Source columns read per row, and rows kept for the vertical pass. */
     if (p->need_h) {
-        int lo, cnt, lo2, cnt2;
-        axis_range(&p->ax, p->cx, &lo, &cnt);
-        axis_range(&p->ax, p->cx + p->W - 1, &lo2, &cnt2);
-        p->col0 = lo;
-        p->ncols = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->col0 = axis_window(&p->ax, p->cx, p->W, &p->ncols);
         int widest;
         p->xtaps = axis_taps(&p->ax, &p->xgroups, &widest);
         p->px = src->px ? src->px : pe_pixels_get();
@@ -391,11 +397,7 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         p->ncols = p->W;
     }
     if (p->need_v) {
-        int lo, cnt, lo2, cnt2;
-        axis_range(&p->ay, p->cy, &lo, &cnt);
-        axis_range(&p->ay, p->cy + p->H - 1, &lo2, &cnt2);
-        p->row0 = lo;
-        p->nrows = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->row0 = axis_window(&p->ay, p->cy, p->H, &p->nrows);
         size_t groups;
         int widest;
         p->ytaps = axis_taps(&p->ay, &groups, &widest);

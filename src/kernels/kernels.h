@@ -124,6 +124,11 @@ extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
 extern const pe_kernels pe_kernels_neon;
 
+/* The reference GEMM (the scalar set's) over panels of float32 (half 0),
+ * IEEE half (1) or bfloat16 (2) weights. */
+void pe_gemm_ref_panels(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                        int m1, int n0, int n1, const pe_epilogue *ep, int half);
+
 /* The epilogue of pe_epilogue applied to one value v = (A W^T)[m][n]:
  * the scalar reference every GEMM (f32, f16/bf16, int8) is tested against. */
 float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n);

@@ -85,14 +85,8 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
         uint32_t t[8], bits = 0;
         _mm256_storeu_si256((__m256i *)(void *)t, mx);
         for (int i = 0; i < 8; i++) bits = t[i] > bits ? t[i] : bits;
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         const __m256 vis = _mm256_set1_ps(is);
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
@@ -254,15 +248,7 @@ INLINE __m256i exp2_q8(__m256 t) {
 
 static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
-    int finite = 1;
-    for (int i = 0; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    if (!finite) {
-        pe_qact_row_nan(qa, m);
-        return;
-    }
+    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
     const __m256 vm = _mm256_set1_ps(mx), vc = _mm256_set1_ps(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;

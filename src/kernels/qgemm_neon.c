@@ -135,14 +135,8 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
         for (; k < K; k += 4)
             mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(vf_load_n(a + k, K - k))));
         uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        const float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             const int k0 = b * PE_QK;
@@ -383,15 +377,7 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
         vm4 = vmaxq_f32(vm4, v);
     }
     float mx = vmaxvq_f32(vm4);
-    int finite = vmaxvq_f32(am4) < INFINITY;
-    for (; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    if (!finite) {
-        pe_qact_row_nan(qa, m);
-        return;
-    }
+    if (!pe_softmax_q8_max(x, i, n, &mx, vmaxvq_f32(am4) < INFINITY, qa, m)) return;
     const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);

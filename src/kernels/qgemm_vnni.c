@@ -114,14 +114,8 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
         for (; k < K; k += 16)
             mx0 = _mm512_max_epu32(mx0, _mm512_castps_si512(_mm512_andnot_ps(signbit, load_tail(a, k, K))));
         uint32_t bits = _mm512_reduce_max_epu32(_mm512_max_epu32(mx0, mx1));
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         __m512 vis = _mm512_set1_ps(is);
         __m512i total = _mm512_setzero_si512();
         for (int b = 0; b < nb; b++) {

@@ -120,6 +120,15 @@ pe_qact pe_qact_bind(void *mem, int M, int K);
 /* Row m of qa as a row holding a NaN or an infinity: s = NaN, codes and sums
  * 0 (see pe_qact). */
 void pe_qact_row_nan(const pe_qact *qa, int m);
+/* Row m's scale from the bits of max|x| (as integers a NaN compares above
+ * every finite value and infinity): qa->s[m] = max / 127 and returns
+ * 127 / max (0 for an all-zero row); a row with a NaN or an infinity is
+ * set to NaN (pe_qact_row_nan) and gets -1, for the caller to skip it. */
+float pe_qact_row_scale(const pe_qact *qa, int m, uint32_t amax_bits);
+/* softmax_q8's first pass: folds x[i0 .. n) into *mx (fmaxf) and finite
+ * (all of them finite); 0, with code row m set to NaN, when finite ends 0. */
+int pe_softmax_q8_max(const float *x, int i0, int n, float *mx, int finite, const pe_qact *qa,
+                      int m);
 
 /* Packs rows [r0, r0 + rows) (rows <= 16) of quantized activations as one q8
  * panel over K = qa->ldq inputs: the codes and row scales become the weight
