@@ -42,44 +42,23 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
     pe_tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
-typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *C,
-                             int ldc, int ncols, const pe_epilogue *ep, int m, int n);
-
-#define TILE_FN(MR)                                                                        \
-    static void gemm_tile_##MR(const float *A, size_t lda, const float *W, int K, float *C, \
-                               int ldc, int ncols, const pe_epilogue *ep, int m, int n) {   \
-        gemm_tile(A, lda, W, K, C, ldc, ncols, ep, m, n, MR);                              \
+#define TILE_FN(MR)                                                                          \
+    static void gemm_tile_##MR(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
+                               int ncols, const pe_epilogue *ep, int m, int n) {             \
+        gemm_tile(A, lda, W, K, C, ldc, ncols, ep, m, n, MR);                                \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 
-static const gemm_tile_fn gemm_tiles[GEMM_MR] = {
+static const pe_panel_tile gemm_tiles[GEMM_MR] = {
     gemm_tile_1, gemm_tile_2, gemm_tile_3, gemm_tile_4, gemm_tile_5, gemm_tile_6,
 };
 
-#define GEMM_W_BLOCK_BYTES (384u * 1024u)
-
-static void gemm(const float *A, int lda, const float *Wp, int N, int K,
-                      float *C, int ldc, int m0, int m1, int n0, int n1,
-                      const pe_epilogue *ep) {
+/* Panels of W kept hot in cache while every row block of A passes over them. */
+static void gemm(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc, int m0,
+                 int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    if (m1 <= m0 || n1 <= n0) return;
-    size_t pstride = (size_t)K * PE_GEMM_NR;
-    int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
-    int pblock = fit < 1 ? 1 : (int)(fit < 1024 ? fit : 1024);
-    for (int pb = p0; pb < p1; pb += pblock) {
-        int pe = pb + pblock < p1 ? pb + pblock : p1;
-        for (int m = m0; m < m1; m += GEMM_MR) {
-            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
-            const float *a = A + (size_t)m * lda;
-            for (int p = pb; p < pe; p++) {
-                int n = p * PE_GEMM_NR;
-                int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-                gemm_tiles[mr - 1](a, (size_t)lda, Wp + (size_t)p * pstride, K,
-                                   C + (size_t)m * ldc + n, ldc, ncols, ep, m, n);
-            }
-        }
-    }
+    pe_gemm_panels(gemm_tiles, GEMM_MR, 384u * 1024u, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1,
+                   n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */

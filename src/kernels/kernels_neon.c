@@ -76,10 +76,7 @@ static void gelu_fast_array(const float *x, float *y, size_t n) {
  * fully unrolled; GCC 12 spills otherwise). */
 INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *tile, const int mr) {
     float32x4_t acc[GEMM_MR][4];
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     const float *a[GEMM_MR];
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) a[r] = A + r * lda;
@@ -108,21 +105,20 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
             acc[r][3] = vfmaq_n_f32(acc[r][3], b3, ak);
         }
     }
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+    PE_TILE_SPILL(tile, acc, mr);
 }
 
-typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *tile);
-
-#define TILE_FN(MR)                                                                       \
-    static void gemm_tile_##MR(const float *A, size_t lda, const float *W, int K, float *t) { \
-        gemm_tile(A, lda, W, K, t, MR);                                                   \
+/* The tile through the epilogue (pe_tile_store). */
+#define TILE_FN(MR)                                                                          \
+    static void gemm_tile_##MR(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
+                               int ncols, const pe_epilogue *ep, int m, int n) {             \
+        float tile[MR * PE_GEMM_NR] __attribute__((aligned(16)));                            \
+        gemm_tile(A, lda, W, K, tile, MR);                                                   \
+        pe_tile_store(tile, MR, ncols, NULL, C, ldc, ep, m, n);                              \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5)
-static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
-                                                 gemm_tile_4, gemm_tile_5};
+static const pe_panel_tile gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
+                                                  gemm_tile_4, gemm_tile_5};
 
 /* Panels of W kept hot in L2 while every row block of A passes over them
  * (phone cores: 256-512 KiB of L2 per core, half of it for W). */
@@ -133,25 +129,8 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_
 static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    if (m1 <= m0 || n1 <= n0) return;
-    const size_t pstride = (size_t)K * PE_GEMM_NR;
-    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
-    const int pblock = fit < 1 ? 1 : fit > 1024 ? 1024 : (int)fit;
-    float tile[GEMM_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int pb = p0; pb < p1; pb += pblock) {
-        int pe = pb + pblock < p1 ? pb + pblock : p1;
-        for (int m = m0; m < m1; m += GEMM_MR) {
-            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
-            const float *a = A + (size_t)m * lda;
-            for (int p = pb; p < pe; p++) {
-                int n = p * PE_GEMM_NR;
-                int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-                gemm_tiles[mr - 1](a, (size_t)lda, Wp + (size_t)p * pstride, K, tile);
-                pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-            }
-        }
-    }
+    pe_gemm_panels(gemm_tiles, GEMM_MR, GEMM_W_BLOCK_BYTES, sizeof(float), A, lda, Wp, K, C, ldc, m0,
+                   m1, n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */
@@ -222,6 +201,32 @@ static void att_scores(const float *q, size_t ldq, int nq, const float *k, size_
     }
 }
 
+/* max x[0 .. n), n >= 1 */
+static float row_max(const float *x, int n) {
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxvq_f32(mx);
+    for (; i < n; i++) m = fmaxf(m, x[i]);
+    return m;
+}
+
+/* x[i] = exp(x[i] scale - m) (scaled_first, attention) or
+ * exp((x[i] - m) scale) (softmax) for i < n, in place; returns their sum. */
+INLINE float exp_row(float *x, int n, float m, float scale, const int scaled_first) {
+    const float32x4_t vm = vdupq_n_f32(m), vs = vdupq_n_f32(scale);
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    for (int i = 0; i < n; i += 4) {
+        const int c = n - i < 4 ? n - i : 4;
+        const float32x4_t v = vf_load_n(x + i, c);
+        float32x4_t p = vf_exp(scaled_first ? vsubq_f32(vmulq_f32(v, vs), vm) : vmulq_f32(vsubq_f32(v, vm), vs));
+        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
+        vf_store_n(x + i, p, c);
+        sum = vaddq_f32(sum, p);
+    }
+    return vaddvq_f32(sum);
+}
+
 /* Row i of the tile: scores to weights in place (zero past `vis`, the keys
  * this query sees), advancing its running max m and sum l; returns the
  * factor for its old accumulator. */
@@ -230,25 +235,11 @@ static float att_softmax_row(float *s, int nk, int vis, float scale, float *m, f
         memset(s, 0, (size_t)nk * sizeof(float));
         return 1.0f;
     }
-    float32x4_t mx = vdupq_n_f32(-INFINITY);
-    int j = 0;
-    for (; j + 4 <= vis; j += 4) mx = vmaxq_f32(mx, vld1q_f32(s + j));
-    float mt = vmaxvq_f32(mx);
-    for (; j < vis; j++) mt = fmaxf(mt, s[j]);
-    mt *= scale;
-    float mnew = fmaxf(*m, mt);
-    float alpha = expf(*m - mnew); /* 0 for the first tile (m = -inf) */
-    const float32x4_t vs = vdupq_n_f32(scale), vm = vdupq_n_f32(mnew);
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (j = 0; j < vis; j += 4) {
-        int c = vis - j < 4 ? vis - j : 4;
-        float32x4_t p = vf_exp(vsubq_f32(vmulq_f32(vf_load_n(s + j, c), vs), vm));
-        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
-        vf_store_n(s + j, p, c);
-        sum = vaddq_f32(sum, p);
-    }
+    const float mnew = fmaxf(*m, row_max(s, vis) * scale);
+    const float alpha = expf(*m - mnew); /* 0 for the first tile (m = -inf) */
+    const float sum = exp_row(s, vis, mnew, scale, 1);
     if (nk > vis) memset(s + vis, 0, (size_t)(nk - vis) * sizeof(float));
-    *l = *l * alpha + vaddvq_f32(sum);
+    *l = *l * alpha + sum;
     *m = mnew;
     return alpha;
 }
@@ -368,23 +359,7 @@ static void attention_neon(const float *q, int ldq, const float *k, int ldk, con
     }
 }
 
-static float softmax_neon(float *x, int n, float scale) {
-    float32x4_t mx = vdupq_n_f32(-INFINITY);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
-    float m = vmaxvq_f32(mx);
-    for (; i < n; i++) m = fmaxf(m, x[i]);
-    const float32x4_t vm = vdupq_n_f32(m), vs = vdupq_n_f32(scale);
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (i = 0; i < n; i += 4) {
-        int c = n - i < 4 ? n - i : 4;
-        float32x4_t p = vf_exp(vmulq_f32(vsubq_f32(vf_load_n(x + i, c), vm), vs));
-        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
-        vf_store_n(x + i, p, c);
-        sum = vaddq_f32(sum, p);
-    }
-    return vaddvq_f32(sum);
-}
+static float softmax_neon(float *x, int n, float scale) { return exp_row(x, n, row_max(x, n), scale, 0); }
 
 /* ----------------------------------------------------------- layernorm */
 

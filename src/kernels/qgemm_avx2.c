@@ -42,32 +42,26 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
     }
 }
 
-typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
+/* The tile through the epilogue (pe_tile_store). */
 #define HALF_FN(R, BF)                                                                         \
-    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
-        half_tile(A, lda, W, K, t, R, BF);                                                     \
+    static void half_##BF##_##R(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
+                                int ncols, const pe_epilogue *ep, int m, int n) {             \
+        float tile[R * PE_GEMM_NR] __attribute__((aligned(32)));                              \
+        half_tile(A, lda, W, K, tile, R, BF);                                                  \
+        pe_tile_store(tile, R, ncols, NULL, C, ldc, ep, m, n);                                 \
     }
 #define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
 HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5) HALF_FNS(6)
-static const half_fn half_tiles[2][MR] = {
+static const pe_panel_tile half_tiles[2][MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5, half_0_6},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
 };
 
+/* Panel by panel (no blocking), every row tile of A over each. */
 static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint16_t *Wp = Wv;
-    const int bf16 = t == PE_WT_BF16;
-    float tile[MR * 16] __attribute__((aligned(32)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += MR) {
-            int mr = imin(m1 - m, MR);
-            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
+    pe_gemm_panels(half_tiles[t == PE_WT_BF16], MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1,
+                   n0, n1, ep);
 }
 
 /* ------------------------------------------------------------ activations */

@@ -48,10 +48,7 @@ INLINE void load_half16(const uint16_t *p, float32x4_t b[4], const int bf16) {
 INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
                       const int mr, const int bf16) {
     float32x4_t acc[HALF_MR][4];
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     int k = 0;
     for (; k + 4 <= K; k += 4) {
         float32x4_t av[HALF_MR];
@@ -70,38 +67,29 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) acc[r][c] = vfmaq_n_f32(acc[r][c], b[c], A[r * lda + k]);
     }
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+    PE_TILE_SPILL(tile, acc, mr);
 }
 
-typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
+/* The tile through the epilogue (pe_tile_store). */
 #define HALF_FN(R, BF)                                                                         \
-    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
-        half_tile(A, lda, W, K, t, R, BF);                                                     \
+    static void half_##BF##_##R(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
+                                int ncols, const pe_epilogue *ep, int m, int n) {             \
+        float tile[R * PE_GEMM_NR] __attribute__((aligned(16)));                              \
+        half_tile(A, lda, W, K, tile, R, BF);                                                  \
+        pe_tile_store(tile, R, ncols, NULL, C, ldc, ep, m, n);                                 \
     }
 #define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
 HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5)
-static const half_fn half_tiles[2][HALF_MR] = {
+static const pe_panel_tile half_tiles[2][HALF_MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5},
 };
 
+/* Panel by panel (no blocking), every row tile of A over each. */
 void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                        int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint16_t *Wp = Wv;
-    const int bf16 = t == PE_WT_BF16;
-    float tile[HALF_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += HALF_MR) {
-            int mr = imin(m1 - m, HALF_MR);
-            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
+    pe_gemm_panels(half_tiles[t == PE_WT_BF16], HALF_MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1,
+                   n0, n1, ep);
 }
 
 /* ------------------------------------------------------------ activations */
@@ -194,10 +182,7 @@ INLINE int32x4_t pair_sum(int32x4_t lo, int32x4_t hi) { return vpaddq_s32(lo, hi
 INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
                     const int mr) {
     int32x4_t acc[Q_MR][8];
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-        for (int c = 0; c < 8; c++) acc[r][c] = vdupq_n_s32(0);
+    PE_TILE_SET(acc, mr, 8, vdupq_n_s32(0));
     const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
     for (int b = 0; b < nb; b++) {
         const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
@@ -239,10 +224,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float
 INLINE void q4_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
                     const int mr) {
     float32x4_t accf[Q_MR][4];
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) accf[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(accf, mr, 4, vdupq_n_f32(0.0f));
     const uint8x16_t low4 = vdupq_n_u8(15);
     const int8x16_t eight = vdupq_n_s8(8);
     for (int b = 0; b < nb; b++) {
@@ -287,10 +269,7 @@ INLINE void q4_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float
                 accf[r][c] = vfmaq_f32(accf[r][c], vcvtq_f32_s32(dot), d[c]);
             }
     }
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, accf[r][c]);
+    PE_TILE_SPILL(tile, accf, mr);
 }
 
 typedef void (*q_fn)(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile);

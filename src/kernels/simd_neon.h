@@ -204,6 +204,18 @@ INLINE vf32 vf_silu(vf32 x) {
 
 /* ---------------------------------------------------------------- epilogue */
 
+/* Sets the mr x nc accumulator vectors of a register tile to v. */
+#define PE_TILE_SET(acc, mr, nc, v)                                         \
+    _Pragma("GCC unroll 5") for (int r_ = 0; r_ < (mr); r_++)               \
+        _Pragma("GCC unroll 8") for (int c_ = 0; c_ < (nc); c_++) (acc)[r_][c_] = (v)
+
+/* Spills the mr x 4 accumulator vectors of a register tile to tile[r][16]
+ * (a macro: the accumulators must stay an array of registers). */
+#define PE_TILE_SPILL(tile, acc, mr)                                        \
+    _Pragma("GCC unroll 5") for (int r_ = 0; r_ < (mr); r_++)               \
+        _Pragma("GCC unroll 4") for (int c_ = 0; c_ < 4; c_++)              \
+            vst1q_f32((tile) + r_ * PE_GEMM_NR + c_ * 4, (acc)[r_][c_])
+
 /* Applies the epilogue to an mr x 16 tile of accumulators spilled once to a
  * stack buffer (row r first scaled by rs[r] when rs is given: the activation
  * scale of the int8 kernels) and stores the valid columns: C is written once,
