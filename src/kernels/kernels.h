@@ -124,20 +124,6 @@ extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
 extern const pe_kernels pe_kernels_neon;
 
-/* A register tile of mr rows (fixed per function) of one panel: rows m ..
- * m+mr-1 of A (A: the first) times panel W (its first weight), columns n ..
- * n+ncols-1 of C (C: row m, column n) through the epilogue. */
-typedef void (*pe_panel_tile)(const float *A, size_t lda, const void *W, int K, float *C, int ldc,
-                              int ncols, const pe_epilogue *ep, int m, int n);
-/* The GEMM driver of the sets whose tile covers one panel (gemm_panels.c:
- * AVX2 and NEON, float32 and f16/bf16 panels of wbytes a weight):
- * tiles[mr - 1] for each mr <= mr_max, panels in blocks of about wblock
- * bytes (0: one at a time) that stay in cache while every row tile of A
- * passes over them. */
-void pe_gemm_panels(const pe_panel_tile *tiles, int mr_max, size_t wblock, size_t wbytes,
-                    const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
-                    int m1, int n0, int n1, const pe_epilogue *ep);
-
 /* The reference GEMM (the scalar set's) over panels of float32 (half 0),
  * IEEE half (1) or bfloat16 (2) weights. */
 void pe_gemm_ref_panels(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
@@ -158,7 +144,13 @@ float pe_gelu_fast_ref(float x);
 extern const float pe_gelu_fast_k[4][16];
 /* Pairs i0 .. h-1 of one row of rope (see pe_kernels.rope): the reference,
  * and the vector sets' tails. */
-void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h);
+static inline void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h) {
+    for (int i = i0; i < h; i++) {
+        float x0 = xt[2 * i], x1 = xt[2 * i + 1];
+        xt[2 * i] = x0 * c[i] - x1 * s[i];
+        xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
+    }
+}
 /* SiLU, x / (1 + exp(-x)), scalar reference. */
 float pe_silu_ref(float x);
 

@@ -42,23 +42,29 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
     pe_tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
-#define TILE_FN(MR)                                                                          \
-    static void gemm_tile_##MR(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
-                               int ncols, const pe_epilogue *ep, int m, int n) {             \
-        gemm_tile(A, lda, W, K, C, ldc, ncols, ep, m, n, MR);                                \
+typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *C,
+                             int ldc, int ncols, const pe_epilogue *ep, int m, int n);
+
+#define TILE_FN(MR)                                                                        \
+    static void gemm_tile_##MR(const float *A, size_t lda, const float *W, int K, float *C, \
+                               int ldc, int ncols, const pe_epilogue *ep, int m, int n) {   \
+        gemm_tile(A, lda, W, K, C, ldc, ncols, ep, m, n, MR);                              \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5) TILE_FN(6)
 
-static const pe_panel_tile gemm_tiles[GEMM_MR] = {
+static const gemm_tile_fn gemm_tiles[GEMM_MR] = {
     gemm_tile_1, gemm_tile_2, gemm_tile_3, gemm_tile_4, gemm_tile_5, gemm_tile_6,
 };
+
+#define PANEL_TILE(v, mr, a, lda, w, K, c, ldc, ncols, ep, m, n) \
+    gemm_tiles[(mr) - 1](a, lda, w, K, c, ldc, ncols, ep, m, n)
+#include "gemm_panels.h"
 
 /* Panels of W kept hot in cache while every row block of A passes over them. */
 static void gemm(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc, int m0,
                  int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    pe_gemm_panels(gemm_tiles, GEMM_MR, 384u * 1024u, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1,
-                   n0, n1, ep);
+    gemm_panels(0, GEMM_MR, 384u * 1024u, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */

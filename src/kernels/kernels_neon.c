@@ -108,17 +108,19 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
     PE_TILE_SPILL(tile, acc, mr);
 }
 
-/* The tile through the epilogue (pe_tile_store). */
-#define TILE_FN(MR)                                                                          \
-    static void gemm_tile_##MR(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
-                               int ncols, const pe_epilogue *ep, int m, int n) {             \
-        float tile[MR * PE_GEMM_NR] __attribute__((aligned(16)));                            \
-        gemm_tile(A, lda, W, K, tile, MR);                                                   \
-        pe_tile_store(tile, MR, ncols, NULL, C, ldc, ep, m, n);                              \
+typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *tile);
+
+#define TILE_FN(MR)                                                                       \
+    static void gemm_tile_##MR(const float *A, size_t lda, const float *W, int K, float *t) { \
+        gemm_tile(A, lda, W, K, t, MR);                                                   \
     }
 TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5)
-static const pe_panel_tile gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
-                                                  gemm_tile_4, gemm_tile_5};
+static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
+                                                 gemm_tile_4, gemm_tile_5};
+
+/* The tile to a buffer, then through the epilogue (pe_tile_store). */
+#define PANEL_TILE(v, mr, ...) PANEL_TILE_BUFFERED(gemm_tiles, GEMM_MR, mr, __VA_ARGS__)
+#include "gemm_panels.h"
 
 /* Panels of W kept hot in L2 while every row block of A passes over them
  * (phone cores: 256-512 KiB of L2 per core, half of it for W). */
@@ -129,8 +131,8 @@ static const pe_panel_tile gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm
 static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    pe_gemm_panels(gemm_tiles, GEMM_MR, GEMM_W_BLOCK_BYTES, sizeof(float), A, lda, Wp, K, C, ldc, m0,
-                   m1, n0, n1, ep);
+    gemm_panels(0, GEMM_MR, GEMM_W_BLOCK_BYTES, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1, n0, n1,
+                ep);
 }
 
 /* ----------------------------------------------------------- attention */
@@ -202,7 +204,7 @@ static void att_scores(const float *q, size_t ldq, int nq, const float *k, size_
 }
 
 /* max x[0 .. n), n >= 1 */
-static float row_max(const float *x, int n) {
+INLINE float row_max(const float *x, int n) {
     float32x4_t mx = vdupq_n_f32(-INFINITY);
     int i = 0;
     for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));

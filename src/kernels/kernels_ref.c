@@ -173,14 +173,6 @@ static void layernorm_ref(const float *x, int ldx, float *y, int ldy, int rows, 
 
 /* ------------------------------------------------------------------ rope */
 
-void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h) {
-    for (int i = i0; i < h; i++) {
-        float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-        xt[2 * i] = x0 * c[i] - x1 * s[i];
-        xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-    }
-}
-
 static void rope_ref(float *x, int ldx, int T, int n, const float *cs) {
     int h = n / 2;
     for (int t = 0; t < T; t++) {

@@ -42,26 +42,20 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
     }
 }
 
-/* The tile through the epilogue (pe_tile_store). */
-#define HALF_FN(R, BF)                                                                         \
-    static void half_##BF##_##R(const float *A, size_t lda, const void *W, int K, float *C, int ldc, \
-                                int ncols, const pe_epilogue *ep, int m, int n) {             \
-        float tile[R * PE_GEMM_NR] __attribute__((aligned(32)));                              \
-        half_tile(A, lda, W, K, tile, R, BF);                                                  \
-        pe_tile_store(tile, R, ncols, NULL, C, ldc, ep, m, n);                                 \
-    }
-#define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
+#include "gemm_panels.h"
+
 HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5) HALF_FNS(6)
-static const pe_panel_tile half_tiles[2][MR] = {
+static const half_fn half_tiles[2][MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5, half_0_6},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
 };
+#define PANEL_TILE(bf16, mr, ...) PANEL_TILE_BUFFERED(half_tiles[bf16], MR, mr, __VA_ARGS__)
+#include "gemm_panels.h"
 
 /* Panel by panel (no blocking), every row tile of A over each. */
 static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    pe_gemm_panels(half_tiles[t == PE_WT_BF16], MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1,
-                   n0, n1, ep);
+    gemm_panels(t == PE_WT_BF16, MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep);
 }
 
 /* ------------------------------------------------------------ activations */

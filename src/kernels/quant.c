@@ -160,29 +160,6 @@ void pe_qact_row_nan(const pe_qact *qa, int m) {
     qa->rsum[m] = 0;
 }
 
-float pe_qact_row_scale(const pe_qact *qa, int m, uint32_t amax_bits) {
-    float amax;
-    memcpy(&amax, &amax_bits, 4);
-    if (!isfinite(amax)) {
-        pe_qact_row_nan(qa, m);
-        return -1.0f;
-    }
-    qa->s[m] = amax / 127.0f;
-    return amax > 0.0f ? 127.0f / amax : 0.0f;
-}
-
-int pe_softmax_q8_max(const float *x, int i0, int n, float *mx, int finite, const pe_qact *qa,
-                      int m) {
-    float v = *mx;
-    for (int i = i0; i < n; i++) {
-        v = fmaxf(v, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    *mx = v;
-    if (!finite) pe_qact_row_nan(qa, m);
-    return finite;
-}
-
 void pe_qpack_q8_qact(void *dst, const pe_qact *qa, int r0, int rows) {
     const int ldq = qa->ldq;
     uint8_t *o = dst;

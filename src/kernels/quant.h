@@ -40,7 +40,9 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PE_QK 32
 
@@ -124,11 +126,30 @@ void pe_qact_row_nan(const pe_qact *qa, int m);
  * every finite value and infinity): qa->s[m] = max / 127 and returns
  * 127 / max (0 for an all-zero row); a row with a NaN or an infinity is
  * set to NaN (pe_qact_row_nan) and gets -1, for the caller to skip it. */
-float pe_qact_row_scale(const pe_qact *qa, int m, uint32_t amax_bits);
+static inline float pe_qact_row_scale(const pe_qact *qa, int m, uint32_t amax_bits) {
+    float amax;
+    memcpy(&amax, &amax_bits, 4);
+    if (!isfinite(amax)) {
+        pe_qact_row_nan(qa, m);
+        return -1.0f;
+    }
+    qa->s[m] = amax / 127.0f;
+    return amax > 0.0f ? 127.0f / amax : 0.0f;
+}
+
 /* softmax_q8's first pass: folds x[i0 .. n) into *mx (fmaxf) and finite
  * (all of them finite); 0, with code row m set to NaN, when finite ends 0. */
-int pe_softmax_q8_max(const float *x, int i0, int n, float *mx, int finite, const pe_qact *qa,
-                      int m);
+static inline int pe_softmax_q8_max(const float *x, int i0, int n, float *mx, int finite,
+                                    const pe_qact *qa, int m) {
+    float v = *mx;
+    for (int i = i0; i < n; i++) {
+        v = fmaxf(v, x[i]);
+        finite &= isfinite(x[i]) != 0;
+    }
+    *mx = v;
+    if (!finite) pe_qact_row_nan(qa, m);
+    return finite;
+}
 
 /* Packs rows [r0, r0 + rows) (rows <= 16) of quantized activations as one q8
  * panel over K = qa->ldq inputs: the codes and row scales become the weight
