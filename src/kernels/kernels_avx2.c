@@ -56,15 +56,17 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {
     gemm_tile_1, gemm_tile_2, gemm_tile_3, gemm_tile_4, gemm_tile_5, gemm_tile_6,
 };
 
-#define PANEL_TILE(v, mr, a, lda, w, K, c, ldc, ncols, ep, m, n) \
-    gemm_tiles[(mr) - 1](a, lda, w, K, c, ldc, ncols, ep, m, n)
+#define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n) \
+    gemm_tiles[(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), c, ldc, ncols, ep, m, n)
 #include "gemm_panels.h"
 
 /* Panels of W kept hot in cache while every row block of A passes over them. */
 static void gemm(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc, int m0,
                  int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    gemm_panels(0, GEMM_MR, 384u * 1024u, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep);
+    const pe_rows x = {A, (size_t)lda, K};
+    gemm_panels(&x, 0, GEMM_MR, 384u * 1024u, (size_t)K * PE_GEMM_NR * sizeof(float), Wp, C, ldc, m0,
+                m1, n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */

@@ -119,7 +119,9 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_
                                                  gemm_tile_4, gemm_tile_5};
 
 /* The tile to a buffer, then through the epilogue (pe_tile_store). */
-#define PANEL_TILE(v, mr, ...) PANEL_TILE_BUFFERED(gemm_tiles, GEMM_MR, mr, __VA_ARGS__)
+#define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)                                       \
+    PANEL_TILE_BUFFERED(GEMM_MR, gemm_tiles[(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), tile_), \
+                        NULL, mr, c, ldc, ncols, ep, m, n)
 #include "gemm_panels.h"
 
 /* Panels of W kept hot in L2 while every row block of A passes over them
@@ -131,8 +133,9 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_
 static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    gemm_panels(0, GEMM_MR, GEMM_W_BLOCK_BYTES, sizeof(float), A, lda, Wp, K, C, ldc, m0, m1, n0, n1,
-                ep);
+    const pe_rows x = {A, (size_t)lda, K};
+    gemm_panels(&x, 0, GEMM_MR, GEMM_W_BLOCK_BYTES, (size_t)K * PE_GEMM_NR * sizeof(float), Wp, C, ldc,
+                m0, m1, n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */

@@ -49,14 +49,6 @@ static const half_fn half_tiles[2][MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5, half_0_6},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
 };
-#define PANEL_TILE(bf16, mr, ...) PANEL_TILE_BUFFERED(half_tiles[bf16], MR, mr, __VA_ARGS__)
-#include "gemm_panels.h"
-
-/* Panel by panel (no blocking), every row tile of A over each. */
-static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
-                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    gemm_panels(t == PE_WT_BF16, MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep);
-}
 
 /* ------------------------------------------------------------ activations */
 
@@ -200,24 +192,13 @@ static const q_fn q_tiles[2][MR] = {
 
 /* The sum pairs of pmaddubsw hold |a| * |w| <= 127 * 127 twice (q8) or
  * 15 * 127 four times (q4): no int16 saturation. */
-static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint8_t *Wp = Wv;
-    const int q4 = t == PE_WT_Q4;
-    const int nb = qa->ldq / PE_QK;
-    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
-    float tile[MR * 16] __attribute__((aligned(32)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += MR) {
-            int mr = imin(m1 - m, MR);
-            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                q4 ? qa->bsum + (size_t)m * nb : NULL, (size_t)nb, panel, nb, tile);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
-}
+#define HALF_MR MR
+#define Q_MR MR
+#define Q_TILE(x, v, mr, m, w)                                                                 \
+    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq,       \
+                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : NULL,  \
+                               (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
+#include "gemm_panels.h" /* gemm_half, gemm_q */
 
 /* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_vnni.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent

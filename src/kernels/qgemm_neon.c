@@ -77,14 +77,6 @@ static const half_fn half_tiles[2][HALF_MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5},
 };
-#define PANEL_TILE(bf16, mr, ...) PANEL_TILE_BUFFERED(half_tiles[bf16], HALF_MR, mr, __VA_ARGS__)
-#include "gemm_panels.h"
-
-/* Panel by panel (no blocking), every row tile of A over each. */
-void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
-                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    gemm_panels(t == PE_WT_BF16, HALF_MR, 0, sizeof(uint16_t), A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep);
-}
 
 /* ------------------------------------------------------------ activations */
 
@@ -274,22 +266,13 @@ typedef void (*q_fn)(const int8_t *q, size_t ldq, const uint8_t *W, int nb, floa
 Q_FN(q8, 1) Q_FN(q8, 2) Q_FN(q4, 1) Q_FN(q4, 2)
 static const q_fn q_tiles[2][Q_MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
 
-static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint8_t *Wp = Wv;
-    const int q4 = t == PE_WT_Q4;
-    const int nb = qa->ldq / PE_QK;
-    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
-    float tile[Q_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += Q_MR) {
-            int mr = imin(m1 - m, Q_MR);
-            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, panel, nb, tile);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
+#define Q_TILE(x, v, mr, m, w) \
+    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq, w, PE_QA(x)->nb, tile_)
+#include "gemm_panels.h" /* gemm_half, gemm_q */
+
+void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
 }
 
 /* ------------------------------------------------------------ softmax */
@@ -429,7 +412,7 @@ const pe_qkernels pe_qkernels_neon = {
     .name = "neon",
     .gemm_half = pe_neon_gemm_half,
     .quantize_rows = pe_neon_quantize_rows,
-    .gemm_q = gemm_q_neon,
+    .gemm_q = gemm_q,
     .softmax_q8 = pe_neon_softmax_q8,
     .pack_q8_t = pe_neon_pack_q8_t,
 };
