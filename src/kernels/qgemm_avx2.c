@@ -9,8 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-INLINE int imin(int a, int b) { return a < b ? a : b; }
-
 #define MR 6
 
 /* ------------------------------------------------------------ f16 / bf16 */
