@@ -4,7 +4,7 @@
  * passes over them (wblock 0: one panel at a time).  The includer defines
  *   PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)
  * which computes rows m .. m+mr-1 of its operand x (pe_rows for float
- * rows, the pe_qact of int8 ones) times panel w (its first byte) and stores
+ * rows, pe_qrows for int8 ones) times panel w (its first byte) and stores
  * columns n .. n+ncols-1 (c: row m, column n) through the epilogue; v is the
  * caller's variant (f16 or bf16, q8 or q4), passed on. */
 #ifndef PE_GEMM_PANELS_H

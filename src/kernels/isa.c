@@ -144,8 +144,10 @@ static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
 #endif
 
 /* Best first; the first supported row of a name wins, so a name's rows go
- * from the most the CPU must have to the least.  avx512-vnni is avx512 with
- * the VNNI int8 set even where AMX is there (to compare the two). */
+ * from the most the CPU must have to the least.  The AVX-512 pixel passes
+ * also need VBMI and VNNI (a Cascade Lake has VNNI, no VBMI: AVX2 pixels).
+ * avx512-vnni is avx512 with the VNNI int8 set even where AMX is there (to
+ * compare the two). */
 static const pe_isa levels[] = {
 #ifdef PE_HAVE_X86
     {"avx512", &pe_kernels_avx512, &pe_qkernels_amx, &pe_pixels_avx512, pe_peak_loop_avx512,
