@@ -22,6 +22,24 @@ static int t_pass, t_fail;
         }                                                                    \
     } while (0)
 
+/* The whole file at path with a NUL after it (*len its size), or NULL. */
+static inline char *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = 0;
+    if (len) *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
 /* PE_TEST_REDUCED: the sanitizer builds (make test-asan) run the slowest
  * end-to-end tests on fewer inputs (their figures are held by the plain
  * build's run; what ASan and UBSan watch is the code, which runs the same). */

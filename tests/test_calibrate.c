@@ -32,19 +32,6 @@ static const char *stress_dir(void) {
 
 static void stress_path(char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", stress_dir(), rel); }
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    return buf;
-}
-
 /* ------------------------------------------------------------ calibration images */
 
 typedef struct images {
@@ -179,7 +166,7 @@ static void check_metadata(const char *path, int n_images) {
 static void test_stress(void) {
     char man_path[512];
     stress_path(man_path, sizeof man_path, "manifest.json");
-    char *text = read_all(man_path);
+    char *text = test_read_file(man_path, NULL);
     pe_json *man = NULL;
     CHECK(text && pe_json_parse(text, strlen(text), &man) == PE_OK, "cannot read %s", man_path);
     if (!man) { free(text); return; }

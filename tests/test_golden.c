@@ -18,19 +18,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    fclose(f);
-    if (buf) { buf[n] = 0; *len = (size_t)n; }
-    return buf;
-}
-
 /* Models are loaded once per path and shared by the cases. */
 typedef struct cached { char path[512]; pe_model *m; pe_ctx *c; } cached;
 static cached g_models[16];
@@ -331,7 +318,7 @@ static int run_manifest(pe_json **man, char **text) {
     char path[512];
     size_t len = 0;
     golden_path(path, sizeof path, "manifest.json");
-    *text = read_all(path, &len);
+    *text = test_read_file(path, &len);
     CHECK(*text != NULL, "cannot read %s", path);
     if (!*text || pe_json_parse(*text, len, man) != PE_OK) {
         CHECK(0, "manifest: %s", pe_last_error());

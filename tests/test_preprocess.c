@@ -28,22 +28,6 @@ static void tmp_path(char *buf, size_t len, const char *name) {
     snprintf(buf, len, "%s/%s", g_tmp, name);
 }
 
-static uint8_t *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void write_all(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
     if (!f) return;
@@ -86,7 +70,7 @@ static void test_golden(void) {
     char path[1024];
     size_t len = 0;
     golden_path(path, sizeof path, "manifest.json");
-    char *text = (char *)read_all(path, &len);
+    char *text = test_read_file(path, &len);
     CHECK(text != NULL, "cannot read %s", path);
     if (!text) return;
     pe_json *root = NULL;
@@ -632,7 +616,7 @@ static void test_bad_files(void) {
                            "images/chelsea.png", "images/camera_gray.png"};
     for (size_t i = 0; i < 4; i++) {
         golden_path(src, sizeof src, files[i]);
-        uint8_t *data = read_all(src, &len);
+        uint8_t *data = (uint8_t *)test_read_file(src, &len);
         CHECK(data != NULL, "read %s", src);
         if (!data) continue;
         tmp_path(path, sizeof path, strstr(files[i], ".png") ? "trunc.png" : "trunc.jpg");
@@ -647,7 +631,7 @@ static void test_bad_files(void) {
 
     /* Corrupt: a flipped IHDR byte (CRC), JPEG garbage after SOI, random. */
     golden_path(src, sizeof src, "images/chelsea.png");
-    uint8_t *png = read_all(src, &len);
+    uint8_t *png = (uint8_t *)test_read_file(src, &len);
     if (png) {
         png[18] ^= 0x5a;
         tmp_path(path, sizeof path, "crc.png");

@@ -12,22 +12,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (n == cap) buf = realloc(buf, cap *= 2);
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (!got) break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int tokenize_cmp(const pe_tokenizer *t, const char *text, const pe_json *ids,
                         const char *what) {
     int ctx = (int)ids->n;
@@ -52,7 +36,7 @@ static void test_golden_file(const pe_tokenizer *t) {
     char path[1024];
     golden_path(path, sizeof path, "tokenizer.json");
     size_t len;
-    char *txt = read_all(path, &len);
+    char *txt = test_read_file(path, &len);
     CHECK(txt != NULL, "cannot read %s", path);
     if (!txt) return;
     pe_json *j = NULL;
@@ -79,7 +63,7 @@ static void test_manifest(const pe_tokenizer *t) {
     char path[1024];
     golden_path(path, sizeof path, "manifest.json");
     size_t len;
-    char *txt = read_all(path, &len);
+    char *txt = test_read_file(path, &len);
     CHECK(txt != NULL, "cannot read %s", path);
     if (!txt) return;
     pe_json *j = NULL;
@@ -321,7 +305,7 @@ static void test_broken(const char *vocab_path) {
     pe_tokenizer_free(NULL);
 
     size_t n;
-    char *gz = read_all(vocab_path, &n);
+    char *gz = test_read_file(vocab_path, &n);
     CHECK(gz && n > 1000, "read %s", vocab_path);
     if (!gz) return;
     expect_load_fail(gz, n / 2, PE_ERR_FORMAT, "truncated gzip");
