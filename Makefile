@@ -29,6 +29,9 @@ endif
 ifndef HAVE_ARM64
   LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c,$(LIB_SRC))
 endif
+ifndef HAVE_WASM
+  LIB_SRC := $(filter-out %_wasm.c,$(LIB_SRC))
+endif
 TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
 ifdef HAVE_WASM
   # make wasm (see "WebAssembly" below): zlib built from source, no utf8proc
@@ -44,6 +47,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The tests use the CLI's file helpers, not its commands.
 TEST_TOOL_OBJ := $(BUILD)/obj/tools/npy.o $(BUILD)/obj/tools/image_io.o
+ifdef HAVE_WASM
+  TEST_TOOL_OBJ := $(BUILD)/obj/tools/npy.o $(BUILD)/obj/wasm/image_io_none.o
+endif
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -256,28 +262,36 @@ test-arm64:
 #                 SIMD128, single-threaded, run by node over the real file
 #                 system: node --no-experimental-fetch build/wasm/pecore.js ARGS
 #                 (NODE_PATH=/usr/share/nodejs, as Debian's emscripten needs).
-#                 The kernels are the scalar reference set.  zlib is compiled
+#                 Kernels: wasm-simd128 (kernels_wasm.c: the f32 GEMM tile, the
+#                 rest the scalar reference's), PECORE_ISA=scalar.  zlib is compiled
 #                 from the copy in Debian's binutils-source (no Debian package
 #                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
 #                 and emscripten's ports download at build time): the text
 #                 tokenizer and JPEG/PNG decoding refuse with one line.
-# make test-wasm: that build on the golden pe-micro image_raw cases and the
-#                 error cases through node (tests/wasm/run.sh).
+# make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
+#                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
+#                 at 224 on both kernel sets, and the one-line refusals.
 EMCC ?= emcc
 WASM_CFLAGS ?= -O2 -msimd128 -Werror
 WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
 WASM_LDFLAGS := -msimd128 -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 \
-                -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=8MB -sENVIRONMENT=node
+                -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=8MB -sENVIRONMENT=node --pre-js wasm/node_env.js
 BINUTILS_SRC ?= $(lastword $(sort $(wildcard /usr/src/binutils/binutils-*.tar.xz)))
 ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
+# The unit tests that run as they are in this build (the others need threads,
+# JPEG/PNG decoding or the tokenizer); test_kernels checks wasm-simd128
+# against the scalar reference.
+WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
+              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
 .PHONY: wasm test-wasm
 # Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
 wasm test-wasm: export NODE_PATH ?= /usr/share/nodejs
 wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js
 
-test-wasm: wasm
-	sh tests/wasm/run.sh build/wasm
+test-wasm:
+	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
+	WASM_TESTS="$(WASM_TESTS)" sh tests/wasm/run.sh build/wasm
 
 ifdef HAVE_WASM
 $(BUILD)/zlib/zlib.h:
@@ -293,7 +307,15 @@ $(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h
 
 $(LIB_OBJ) $(TOOL_LIB_OBJ) $(BUILD)/obj/tools/pecore.o: | $(BUILD)/zlib/zlib.h
 
-$(BUILD)/pecore.js: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a $(BUILD)/zlib/libz.a
+# Test programs for node: build/wasm/tests/NAME.js (WASM_TESTS).
+$(BUILD)/tests/%.js: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(BUILD)/zlib/libz.a \
+                     tests/test.h tests/golden.h wasm/node_env.js
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Isrc -Itools $(WASM_LDFLAGS) -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a \
+		$(LDLIBS_CLI)
+
+$(BUILD)/pecore.js: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a $(BUILD)/zlib/libz.a \
+                    wasm/node_env.js
 	$(CC) $(CFLAGS) $(LDFLAGS) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libpecore.a $(LDLIBS_CLI)
 endif
 

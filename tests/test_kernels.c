@@ -32,7 +32,7 @@ static float *falloc(size_t n) {
     return p;
 }
 
-static const pe_kernels *isas[4];
+static const pe_kernels *isas[5];
 static int n_isas;
 
 static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
@@ -273,9 +273,14 @@ static void test_gemm_threads(void) {
             { isas[s], A, Wp, C2, M, N, K, 30, M, 0, 32, &ep },
             { isas[s], A, Wp, C2, M, N, K, 30, M, 32, N, &ep },
         };
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+        /* single-threaded WebAssembly: the four ranges one after another */
+        for (int i = 0; i < 4; i++) gemm_thread(&j[i]);
+#else
         pthread_t th[4];
         for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, gemm_thread, &j[i]);
         for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+#endif
         CHECK(memcmp(C1, C2, (size_t)M * N * sizeof(float)) == 0,
               "%s gemm: threaded result differs", isas[s]->name);
     }
@@ -725,6 +730,14 @@ static int isa_child(const char *isa, const char *want, const char *msg) {
     return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* WebAssembly has no fork(): the PECORE_ISA values are tried through the
+ * CLI there (tests/wasm/run.sh), and only the in-process checks run. */
+#ifdef __EMSCRIPTEN__
+#define PE_TEST_FORK 0
+#else
+#define PE_TEST_FORK 1
+#endif
+
 static void test_dispatch(void) {
     /* nothing before this in main() may call pe_kernels_get() */
     static const char *levels[] = {
@@ -735,12 +748,13 @@ static void test_dispatch(void) {
 #endif
         "scalar",
     };
-    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+    for (size_t i = 0; PE_TEST_FORK && i < sizeof levels / sizeof *levels; i++) {
         int has = pe_kernels_by_name(levels[i]) != NULL;
         CHECK(isa_child(levels[i], has ? levels[i] : NULL, "this CPU lacks"),
               "PECORE_ISA=%s (%s on this CPU)", levels[i], has ? "supported" : "not supported");
     }
-    CHECK(isa_child("bogus\x1b[31m", NULL, "PECORE_ISA=bogus?[31m: not a kernel set of this build"),
+    CHECK(!PE_TEST_FORK ||
+              isa_child("bogus\x1b[31m", NULL, "PECORE_ISA=bogus?[31m: not a kernel set of this build"),
           "unknown PECORE_ISA is an error, echoed safely");
 #if defined(__x86_64__)
     CHECK(isa_child("neon-dot", NULL, "not a kernel set of this build"), "an ARM level on x86");
@@ -749,7 +763,10 @@ static void test_dispatch(void) {
               pe_kernels_by_name("neon-dot") == pe_kernels_by_name("neon"),
           "the NEON levels share one float32 set");
 
-    const char *want = pe_kernels_by_name("avx2") ? "avx2" : pe_kernels_by_name("neon") ? "neon" : "scalar";
+    const char *want = pe_kernels_by_name("avx2")           ? "avx2"
+                       : pe_kernels_by_name("neon")         ? "neon"
+                       : pe_kernels_by_name("wasm-simd128") ? "wasm-simd128"
+                                                            : "scalar";
     setenv("PECORE_ISA", want, 1);
     const pe_kernels *k = pe_kernels_get();
     CHECK(k && strcmp(k->name, want) == 0 && !strcmp(pe_kernel_isa(), want), "PECORE_ISA=%s gave %s",
@@ -765,6 +782,7 @@ static void test_dispatch(void) {
  * instruction (VNNI, SDOT), and is 0 elsewhere: never an illegal one.  In a
  * child, before test_dispatch forces a level in this process. */
 static void test_peak_int8(void) {
+    if (!PE_TEST_FORK) return;
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -783,8 +801,8 @@ static void test_peak_int8(void) {
 int main(void) {
     test_peak_int8();
     test_dispatch();
-    static const char *names[] = { "scalar", "avx2", "avx512", "neon" };
-    for (int i = 0; i < 4; i++)
+    static const char *names[] = { "scalar", "avx2", "avx512", "neon", "wasm-simd128" };
+    for (int i = 0; i < 5; i++)
         if (pe_kernels_by_name(names[i])) isas[n_isas++] = pe_kernels_by_name(names[i]);
     for (int i = 0; i < n_isas; i++) printf("kernel set: %s\n", isas[i]->name);
     test_erf();

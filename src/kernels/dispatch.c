@@ -158,6 +158,11 @@ static const isa_level levels[] = {
     {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, arm_dot, "dotprod+fp16"},
     {"neon", &pe_kernels_neon, &pe_qkernels_neon, always, "NEON"},
 #endif
+#ifdef __wasm_simd128__
+    /* make wasm: the whole module is built with SIMD128, so an engine that
+     * runs it has it */
+    {"wasm-simd128", &pe_kernels_wasm, &pe_qkernels_scalar, always, "SIMD128"},
+#endif
     {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, always, ""},
 };
 

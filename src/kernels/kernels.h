@@ -50,7 +50,7 @@ typedef struct pe_epilogue {
 } pe_epilogue;
 
 typedef struct pe_kernels {
-    const char *name;       /* "scalar", "avx2", "avx512", "neon" */
+    const char *name;       /* "scalar", "avx2", "avx512", "neon", "wasm-simd128" */
 
     /* C[m0:m1, n0:n1] = epilogue(A[m0:m1, :K] W^T) with W packed as above.
      * n0 is a multiple of PE_GEMM_NR; n1 <= N. Rows and columns outside the
@@ -118,6 +118,7 @@ extern const pe_kernels pe_kernels_scalar;
 extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
 extern const pe_kernels pe_kernels_neon;
+extern const pe_kernels pe_kernels_wasm;
 
 /* The epilogue of pe_epilogue applied to one value v = (A W^T)[m][n]:
  * the scalar reference every GEMM (f32, f16/bf16, int8) is tested against. */

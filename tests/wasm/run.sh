@@ -1,14 +1,19 @@
 #!/bin/sh
-# make test-wasm: the WebAssembly CLI (make wasm, build/wasm/pecore.js) under
-# node over the real file system, as a user runs it:
+# make test-wasm: the WebAssembly build (make wasm) under node over the real
+# file system:
+#   - the unit tests of WASM_TESTS (build/wasm/tests/NAME.js; test_kernels
+#     checks the wasm-simd128 set against the scalar reference);
 #   - the golden image_raw cases through `embed --raw`, at the manifest's
-#     tolerances (tests/arm64/golden.py with node as the runner, one thread);
+#     tolerances (tests/arm64/golden.py with node as the runner, one thread),
+#     on the default kernel set (wasm-simd128) and on PECORE_ISA=scalar;
+#   - PECORE_ISA reaches the program (emscripten has its own environment);
 #   - info, bench --json (the kernel set, one thread), quantize + compare;
 #   - what this build cannot do fails with exit 1 and one line on stderr:
 #     a truncated model, a missing file, an image file (no codecs), two
 #     threads (single-threaded build), text (no Unicode tables).
-# usage: tests/wasm/run.sh [BUILD]   (PECORE_GOLDEN, NODE, WASM_GOLDEN override;
-# WASM_GOLDEN='*' runs every image_raw case, about a minute more)
+# usage: tests/wasm/run.sh [BUILD]   (PECORE_GOLDEN, NODE, WASM_TESTS,
+# WASM_GOLDEN, WASM_GOLDEN_SCALAR override; WASM_GOLDEN='*' runs every
+# image_raw case, about a minute more)
 set -u
 B=${1:-build/wasm}
 G=${PECORE_GOLDEN:-../shared/golden}
@@ -17,8 +22,10 @@ NODE=${NODE:-node}
 # Debian's emscripten runs its JS helpers from there; pecore.js needs nothing of it
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 GOLDEN=${WASM_GOLDEN:-"pe-micro/* pe-micro-timm/* pe-core-t16-384/raw/224x224"}
+WASM_TESTS=${WASM_TESTS:-"test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
+test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch"}
 PE="$NODE --no-experimental-fetch $B/pecore.js"
-pass=0; fail=0; bad=""
+pass=0; fail=0; bad=""; RUN_ENV=""
 T=$(mktemp -d /tmp/pecore-wasm.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
@@ -29,7 +36,7 @@ no() { fail=$((fail + 1)); bad="$bad
 # refused NAME WORD ARGS...: exit 1, stderr one line "pecore: ..." holding WORD
 refused() {
     name=$1; word=$2; shift 2
-    $PE "$@" >"$T/out" 2>"$T/err"
+    $RUN_ENV $PE "$@" >"$T/out" 2>"$T/err"
     rc=$?
     lines=$(wc -l <"$T/err")
     if [ "$rc" -ne 1 ]; then no "$name: exit $rc, expected 1 ($(head -c 300 "$T/err"))"
@@ -45,19 +52,37 @@ fi
 start=$(date +%s)
 M=$G/models/pe-micro.safetensors
 
-# golden image_raw cases
-# shellcheck disable=SC2086
-if $PY tests/arm64/golden.py --golden "$G" --threads 1 --cases $GOLDEN -- $PE >"$T/golden" 2>&1; then ok
-else no "golden image_raw cases"; fi
-cat "$T/golden"
+# unit tests
+for t in $WASM_TESTS; do
+    s=$(date +%s)
+    if PECORE_TEST_QUICK=1 $NODE --no-experimental-fetch "$B/tests/$t.js" >"$T/unit" 2>&1; then
+        ok; echo "ok   $t ($(($(date +%s) - s)) s): $(tail -1 "$T/unit")"
+    else no "$t: $(grep FAIL "$T/unit" | head -5) $(tail -3 "$T/unit")"; fi
+done
 
-# info and bench: one thread, the kernel set it reports
+# golden image_raw cases, on each kernel set
+for isa in wasm-simd128 scalar; do
+    isa_env=""
+    [ "$isa" = scalar ] && isa_env=PECORE_ISA=scalar
+    # shellcheck disable=SC2086
+    if env $isa_env $PY tests/arm64/golden.py --golden "$G" --threads 1 --cases $GOLDEN -- $PE \
+        >"$T/golden" 2>&1; then ok
+    else no "golden image_raw cases ($isa kernels)"; fi
+    echo "-- golden image_raw, $isa kernels"
+    cat "$T/golden"
+    GOLDEN=${WASM_GOLDEN_SCALAR:-"pe-micro/* pe-micro-timm/*"}
+done
+
+# info and bench: one thread, the kernel set it reports (PECORE_ISA honoured)
 if $PE info -m "$M" >"$T/info" 2>"$T/err" && grep -q '^vision ' "$T/info"; then ok; echo "ok   info"
 else no "info: $(cat "$T/err")"; fi
-if $PE bench -m "$M" --runs 2 --warmup 1 --json >"$T/bench" 2>"$T/err" &&
-    grep -q '"threads": 1,' "$T/bench"; then
-    ok; echo "ok   bench: isa $(sed -n 's/.*"isa": "\([^"]*\)".*/\1/p' "$T/bench"), $(sed -n 's/.*"p50_ms": \([0-9.]*\).*/\1/p' "$T/bench") ms"
-else no "bench: $(cat "$T/err" "$T/bench")"; fi
+for want in wasm-simd128 scalar; do
+    if [ "$want" = scalar ]; then set -- env PECORE_ISA=scalar; else set -- env; fi
+    if "$@" $PE bench -m "$M" --runs 2 --warmup 1 --json >"$T/bench" 2>"$T/err" &&
+        grep -q '"threads": 1,' "$T/bench" && grep -q "\"isa\": \"$want\"" "$T/bench"; then
+        ok; echo "ok   bench: isa $want, $(sed -n 's/.*"p50_ms": \([0-9.]*\).*/\1/p' "$T/bench") ms"
+    else no "bench ($want): $(cat "$T/err" "$T/bench")"; fi
+done
 
 # quantize, then compare the two on a golden input: q8 stays close
 if $PE quantize -m "$M" --type q8 -o "$T/q8.safetensors" >/dev/null 2>"$T/err" &&
@@ -76,6 +101,9 @@ refused "image file" "--raw" embed -m "$M" --threads 1 -o "$T/e.npy" "$G/images/
 refused "two threads" "use --threads 1" embed -m "$M" --raw "$G/inputs/pe-micro_raw_64x64.npy" \
     --threads 2 -o "$T/e.npy"
 printf 'bpe vocabulary\n' | gzip >"$T/vocab.txt.gz"
+RUN_ENV="env PECORE_ISA=avx2"
+refused "PECORE_ISA=avx2" "not a kernel set of this build" info -m "$M"
+RUN_ENV=""
 refused "tokenize" "utf8proc" tokenize --vocab "$T/vocab.txt.gz" "a photo of a cat"
 [ -f "$T/e.npy" ] && no "a refused embed wrote its output"
 
