@@ -157,7 +157,7 @@ BINDINGS_TEST_DEPS := java build/java/tests.jar \
     $(if $(shell command -v aarch64-linux-gnu-gcc 2>/dev/null),java-arm64)
 
 test: all $(TEST_BIN) $(PY_TEST_EXT) $(BINDINGS_TEST_DEPS)
-	@BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh $(BINDINGS_TESTS)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh $(BINDINGS_TESTS)
 	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
 
 # Both compilers, warnings as errors.

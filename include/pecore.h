@@ -662,6 +662,20 @@ typedef struct pe_quantize_options {
 PE_API pe_status pe_quantize(const char *in_path, const char *out_path,
                              const pe_quantize_options *opt);
 
+/* What a file says about itself: the value of key in its safetensors
+ * "__metadata__" (e.g. "pecore_type", "pecore_quant_method"), or NULL when
+ * it has no such key (a .pt checkpoint has none).  Valid while m lives.
+ * The bytes come from the file: escape them before showing them. */
+PE_API const char *pe_model_meta(const pe_model *m, const char *key);
+
+/* The quality report pe_quantize stored with a file it wrote from
+ * calibration images (metadata "pecore_quant_report"), read back with the
+ * library's strict JSON reader into *out: PE_ERR_NOT_FOUND when the file
+ * has none, PE_ERR_FORMAT when it is malformed (a field missing, of the
+ * wrong type, out of range or too long for its array).  The names and
+ * actions are the file's text, untrusted like pe_model_meta's. */
+PE_API pe_status pe_model_quant_report(const pe_model *m, pe_quant_report *out);
+
 /* ---------------------------------------------------------------- classification: zero-shot, prototypes, galleries */
 
 /* Three ways to name what an image embedding shows, all on L2-normalised

@@ -113,6 +113,26 @@ grep -q '"pecore.packed.transformer.resblocks.0.mlp.c_fc.weight":"q4 ' "$T/h"; o
 cmp -s "$T/e1.npy" "$T/e2.npy"; ok $? "vision-only file embeds exactly as the CLIP file"
 expect_fail "has no text tower" "$PE" text -m "$T/vo.safetensors" --vocab "$G/bpe_simple_vocab_16e6.txt.gz" -o "$T/x.npy" "a cat"
 expect_fail "matches no linear weight of the vision tower" "$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/x.safetensors" --type q4 --vision-only --as 'q8:text_projection'
+# info on a quantized file: its type, method and the calibration report it carries.
+"$PE" quantize -m "$G/models/pe-micro.safetensors" -o "$T/cal.safetensors" --type q8 --vision-only \
+    --calibrate "${PECORE_GOLDEN_STRESS:-../shared/golden-stress}/calib" >/dev/null 2>&1; ok $? "quantize --calibrate"
+"$PE" info -m "$T/cal.safetensors" >"$T/info" 2>&1 &&
+grep -q '^quantized     q8 (smooth' "$T/info" &&
+grep -Eq '^quality       cosine to the float model mean 0\.99[0-9]+, min 0\.99[0-9]+ on 8 calibration images$' "$T/info" &&
+grep -Eq '^              [0-9]+ int8 linears: ' "$T/info" &&
+[ "$(grep -Ec '(^losing most   |^              )(visual\.)?transformer\.resblocks\.[0-9]\.[a-z_.]+  [0-9.]+ -> [0-9.]+  ' "$T/info")" -eq 3 ]
+ok $? "info shows the quantization report (cosines on 8 images, the 3 worst linears)"
+"$PE" info -m "$T/vo.safetensors" >"$T/info" 2>&1 && grep -q '^quantized     q4 (' "$T/info" && ! grep -q '^quality' "$T/info"
+ok $? "info on a file quantized without calibration: the method, no report"
+! "$PE" info -m "$G/models/pe-micro.safetensors" | grep -q '^quantized'; ok $? "info on a float file: nothing about quantization"
+# A report's strings are the file's: a control byte in a name is shown escaped;
+# a malformed report is named, not parsed by halves.
+perl -0777 -pe 's/(\{\\"name\\": \\")visual\./$1\\\\u001b/' "$T/cal.safetensors" >"$T/esc.safetensors" &&
+"$PE" info -m "$T/esc.safetensors" >"$T/info" 2>&1 && grep -q 'losing most   \\x1btransformer\.' "$T/info" &&
+! grep -q "$(printf '\033')" "$T/info"; ok $? "info escapes control bytes of the report"
+perl -0777 -pe 's/cos_min/cos_mix/' "$T/cal.safetensors" >"$T/bad.safetensors" &&
+"$PE" info -m "$T/bad.safetensors" >"$T/info" 2>&1 && grep -q '^quality       unreadable report: ' "$T/info"
+ok $? "info names a malformed report"
 "$PE" synth --arch PE-Core-T16-384 --seed 7 --dtype bf16 --vision-only -o "$T/svo.safetensors" 2>/dev/null; ok $? "synth --vision-only"
 "$PE" info -m "$T/svo.safetensors" | grep -q "text          none"; ok $? "synth --vision-only has no text tower"
 "$PE" embed -m "$T/svo.safetensors" --size 224 -o "$T/sve.npy" "$G/images/coffee_progressive.jpg" && cmp -s "$T/se.npy" "$T/sve.npy"; ok $? "synth --vision-only holds the CLIP file's vision tower"

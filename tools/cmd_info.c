@@ -6,6 +6,42 @@
 
 #include <stdio.h>
 
+/* What pe_quantize wrote into a file it made: the type, the method and the
+ * quality report measured on the calibration images.  Every string is the
+ * file's, shown escaped. */
+static void print_quantized(const pe_model *m) {
+    const char *type = pe_model_meta(m, "pecore_type"), *method = pe_model_meta(m, "pecore_quant_method");
+    if (!type) return;
+    printf("quantized     ");
+    cli_print_safe(stdout, type);
+    if (method) {
+        printf(" (");
+        cli_print_safe(stdout, method);
+        printf(")");
+    }
+    printf("\n");
+    pe_quant_report r;
+    pe_status s = pe_model_quant_report(m, &r);
+    if (s == PE_ERR_NOT_FOUND) return;
+    if (s) {
+        printf("quality       unreadable report: ");
+        cli_print_safe(stdout, pe_last_error());
+        printf("\n");
+        return;
+    }
+    printf("quality       cosine to the float model mean %.5f, min %.5f on %d calibration image%s\n",
+           r.cos_mean, r.cos_min, r.n_images, r.n_images == 1 ? "" : "s");
+    printf("              %d int8 linears: %d smoothed, %d error-compensated, %d input columns in float\n",
+           r.n_linears, r.n_smoothed, r.n_gptq, r.n_fcols);
+    for (int i = 0; i < r.n_worst; i++) {
+        printf("%s", i ? "              " : "losing most   ");
+        cli_print_safe(stdout, r.worst[i].name);
+        printf("  %.4f -> %.4f  ", r.worst[i].before, r.worst[i].after);
+        cli_print_safe(stdout, r.worst[i].action);
+        printf("\n");
+    }
+}
+
 int cmd_info(int argc, char **argv) {
     opts o;
     if (cli_help(argc, argv, "usage: pecore info -m MODEL\n")) return 0;
@@ -52,6 +88,7 @@ int cmd_info(int argc, char **argv) {
                in.logit_scale);
     else
         printf("text          none (vision tower only)\n");
+    print_quantized(m);
     pe_model_free(m);
     return 0;
 }

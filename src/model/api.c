@@ -79,6 +79,10 @@ pe_status pe_model_get_info(const pe_model *m, pe_model_info *info) {
     return PE_OK;
 }
 
+const char *pe_model_meta(const pe_model *m, const char *key) {
+    return m && key ? pe_st_meta_get(&m->st, key) : NULL;
+}
+
 /* Images per batch when pe_ctx_options leaves it open.  A batch pays when
  * a block's weights outweigh an image's activations (x, h, qkv, mlp): the
  * weights then stream from memory once per batch instead of once per image,

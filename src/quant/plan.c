@@ -1,4 +1,4 @@
-/* The quantization plan (calib.h): the tensors of each vision block that
+/* The quantization plan (quant_internal.h): the tensors of each vision block that
  * the methods change, and per tensor what replaces the source's values. */
 #include "quant_internal.h"
 

@@ -103,5 +103,8 @@ pe_status pe_quant_report_compare(pe_quant_report *r, const char *path, const pe
                                   const pe_quantize_options *o);
 /* The report as one JSON object (the file's pecore_quant_report). */
 const char *pe_quant_report_json(const pe_quant_report *r, char *buf, size_t n);
+/* That JSON read back strictly (text from a file: untrusted): every field
+ * present, typed and in range, strings short enough; PE_ERR_FORMAT else. */
+pe_status pe_quant_report_parse(const char *text, size_t len, pe_quant_report *r);
 
 #endif

@@ -316,7 +316,7 @@ static int any_int8(const pe_quantize_options *o) {
 }
 
 /* The plan for int8 weights: calibration, smoothing, float columns and
- * error-compensated rounding (calib.h).  have_cal says cal was filled. */
+ * error-compensated rounding (quant_internal.h).  have_cal says cal was filled. */
 static pe_status make_plan(const pe_model *m, const pe_quantize_options *opt, pe_qplan *plan,
                            pe_calib *cal, int *have_cal) {
     typing ty = {&m->st, opt};

@@ -4,6 +4,7 @@
  * the sample rows); the cosine of the written model's outputs to the
  * source's on the calibration images; what was done. */
 #include "quant_internal.h"
+#include "../util/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -212,4 +213,72 @@ const char *pe_quant_report_json(const pe_quant_report *r, char *buf, size_t n) 
     }
     if (at + 3 < n) snprintf(buf + at, n - at, "]}");
     return buf;
+}
+
+/* ---------------------------------------------------------------- reading it back */
+
+static int rd_str(const pe_json *o, const char *key, char *dst, size_t n) {
+    const pe_json *v = pe_json_get(o, key);
+    if (!v || v->type != PE_JSON_STRING || v->len >= n || strlen(v->raw) != v->len) return -1;
+    memcpy(dst, v->raw, v->len + 1);
+    return 0;
+}
+
+static int rd_num(const pe_json *o, const char *key, double lo, double hi, double *out) {
+    const pe_json *v = pe_json_get(o, key);
+    if (!v || v->type != PE_JSON_NUMBER || !(v->number >= lo && v->number <= hi)) return -1;
+    *out = v->number;
+    return 0;
+}
+
+static int rd_int(const pe_json *o, const char *key, int *out) {
+    int64_t i;
+    const pe_json *v = pe_json_get(o, key);
+    if (!v || !pe_json_i64(v, &i) || i < 0 || i > 1000000000) return -1;
+    *out = (int)i;
+    return 0;
+}
+
+pe_status pe_quant_report_parse(const char *text, size_t len, pe_quant_report *r) {
+    memset(r, 0, sizeof *r);
+    pe_json *j = NULL;
+    pe_status s = pe_json_parse(text, len, &j);
+    if (s) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", pe_last_error());
+        return pe_error(PE_ERR_FORMAT, "pecore_quant_report: not JSON (%s)", why);
+    }
+    const pe_json *w = pe_json_get(j, "worst");
+    int bad = j->type != PE_JSON_OBJECT || rd_str(j, "method", r->method, sizeof r->method) ||
+              rd_int(j, "images", &r->n_images) || rd_num(j, "cos_mean", -1, 1, &r->cos_mean) ||
+              rd_num(j, "cos_min", -1, 1, &r->cos_min) || rd_int(j, "linears", &r->n_linears) ||
+              rd_int(j, "smoothed", &r->n_smoothed) || rd_int(j, "gptq", &r->n_gptq) ||
+              rd_int(j, "float_columns", &r->n_fcols) || !w || w->type != PE_JSON_ARRAY ||
+              w->n > sizeof r->worst / sizeof *r->worst;
+    for (size_t i = 0; !bad && i < w->n; i++) {
+        pe_quant_loss *l = &r->worst[i];
+        double before = 0, after = 0;
+        bad = w->items[i].type != PE_JSON_OBJECT || rd_str(&w->items[i], "name", l->name, sizeof l->name) ||
+              rd_str(&w->items[i], "action", l->action, sizeof l->action) ||
+              rd_num(&w->items[i], "before", 0, 1e30, &before) || rd_num(&w->items[i], "after", 0, 1e30, &after);
+        l->before = (float)before;
+        l->after = (float)after;
+        r->n_worst = (int)i + 1;
+    }
+    pe_json_free(j);
+    if (bad) {
+        memset(r, 0, sizeof *r);
+        return pe_error(PE_ERR_FORMAT, "pecore_quant_report: a field is missing, of the wrong type, "
+                        "out of range or too long");
+    }
+    return PE_OK;
+}
+
+/* The report a quantized file carries (pe_quantize wrote it). */
+pe_status pe_model_quant_report(const pe_model *m, pe_quant_report *out) {
+    if (!m || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_model_quant_report: NULL argument");
+    memset(out, 0, sizeof *out);
+    const char *v = pe_st_meta_get(&m->st, "pecore_quant_report");
+    if (!v) return pe_error(PE_ERR_NOT_FOUND, "the file has no quantization report");
+    return pe_quant_report_parse(v, strlen(v), out);
 }

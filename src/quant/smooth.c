@@ -1,4 +1,4 @@
-/* Outliers, before any rounding (calib.h):
+/* Outliers, before any rounding (quant_internal.h):
  *
  * Smoothing (SmoothQuant).  A LayerNorm's output channels can differ in
  * range 20-50x in trained ViTs, and an int8 row has one step for all of

@@ -361,17 +361,32 @@ def _weight_type(name):
                                    f"not {name!r}") from None
 
 
-def quantize(src, dst, type="q8", rules=(), keep=None, vision_only=False):
+def quantize(src, dst, type="q8", rules=(), keep=None, vision_only=False, calibrate=None,
+             plain=False):
     """Writes a copy of src with its linear weights as type (f16, bf16, q8,
     q4), as ``pecore quantize``: rules are "TYPE:PATTERNS" strings (the
     CLI's --as, the last match winning) or (type, patterns) pairs; keep:
     comma-separated patterns of tensors kept as they are; vision_only drops
-    the text tower."""
+    the text tower.
+
+    calibrate: images (paths, PIL images or uint8 arrays, as encode_image
+    takes them) run through the model first, as ``--calibrate DIR``: the
+    quantizer chooses its outlier handling with their activations and
+    returns its quality report as a dict shaped like ``--json`` (method,
+    images, cos_mean, cos_min, linears, smoothed, gptq, float_columns,
+    worst: [{name, before, after, action}]).  Without it, None.  An image
+    that cannot be read raises an error naming it (path or ``image I``) with
+    its position in ``.index``.  plain: per-channel rounding without outlier
+    handling, for comparison."""
     parsed = []
     for r in rules:
         t, _, pats = r.partition(":") if isinstance(r, str) else (r[0], ":", r[1])
         if not pats:
             raise InvalidArgumentError(f"rule {r!r}: expected TYPE:PATTERNS")
         parsed.append((_weight_type(t), pats))
-    _pecore.quantize(os.fspath(src), os.fspath(dst), _weight_type(type), parsed, keep,
-                     bool(vision_only))
+    if calibrate is not None:
+        if isinstance(calibrate, (str, bytes, os.PathLike)) or _is_pil(calibrate):
+            calibrate = [calibrate]
+        calibrate = _items(calibrate)
+    return _pecore.quantize(os.fspath(src), os.fspath(dst), _weight_type(type), parsed, keep,
+                            bool(vision_only), calibrate, bool(plain))

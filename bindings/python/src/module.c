@@ -764,19 +764,72 @@ static PyObject *py_preprocess(PyObject *mod, PyObject *args) {
     return out;
 }
 
-/* quantize(src, dst, type, rules [(type, patterns)], keep, vision_only). */
+/* Calibration images for pe_quantize, decoded one at a time when asked
+ * (calib_image; called without the GIL: only C data is touched). */
+typedef struct calib_items {
+    const item *it;
+    Py_ssize_t n;
+    img_buf buf;
+    Py_ssize_t bad;           /* the image that failed, or -1                */
+    char msg[768];            /* why, naming it                             */
+} calib_items;
+
+static pe_status calib_image(void *user, int i, pe_image *img) {
+    calib_items *ci = user;
+    image_free(&ci->buf);
+    if (i < 0 || i >= ci->n) return PE_ERR_INVALID_ARG;
+    pe_preprocess pp = {0}; /* the quantizer resizes with the model's own transform */
+    const pe_image *p;
+    char why[640] = "";
+    pe_status s = item_image(&ci->it[i], &ci->buf, &p, &pp, why, sizeof why);
+    if (s) {
+        ci->bad = i;
+        if (ci->it[i].path) snprintf(ci->msg, sizeof ci->msg, "calibrate: %s", why);
+        else snprintf(ci->msg, sizeof ci->msg, "calibrate: image %d: %s", i, why);
+        return s;
+    }
+    *img = *p;
+    return PE_OK;
+}
+
+/* The report as a dict shaped like `pecore quantize --calibrate --json`. */
+static PyObject *report_dict(const pe_quant_report *r) {
+    PyObject *worst = PyList_New(0);
+    for (int i = 0; worst && i < r->n_worst; i++) {
+        PyObject *w = Py_BuildValue("{s:s,s:d,s:d,s:s}", "name", r->worst[i].name, "before",
+                                    (double)r->worst[i].before, "after", (double)r->worst[i].after,
+                                    "action", r->worst[i].action);
+        if (!w || PyList_Append(worst, w)) {
+            Py_XDECREF(w);
+            Py_CLEAR(worst);
+            break;
+        }
+        Py_DECREF(w);
+    }
+    if (!worst) return NULL;
+    return Py_BuildValue("{s:s,s:i,s:d,s:d,s:i,s:i,s:i,s:i,s:N}", "method", r->method, "images",
+                         r->n_images, "cos_mean", r->cos_mean, "cos_min", r->cos_min, "linears",
+                         r->n_linears, "smoothed", r->n_smoothed, "gptq", r->n_gptq, "float_columns",
+                         r->n_fcols, "worst", worst);
+}
+
+/* quantize(src, dst, type, rules [(type, patterns)], keep, vision_only,
+ * calibrate [items] or None, plain) -> the report dict, or None without
+ * calibration images. */
 static PyObject *py_quantize(PyObject *mod, PyObject *args) {
     (void)mod;
-    PyObject *src, *dst, *rules;
-    int type, vision_only;
+    PyObject *src, *dst, *rules, *calib;
+    int type, vision_only, plain;
     const char *keep;
-    if (!PyArg_ParseTuple(args, "O&O&iOzp", PyUnicode_FSConverter, &src, PyUnicode_FSConverter,
-                          &dst, &type, &rules, &keep, &vision_only))
+    if (!PyArg_ParseTuple(args, "O&O&iOzpOp", PyUnicode_FSConverter, &src, PyUnicode_FSConverter,
+                          &dst, &type, &rules, &keep, &vision_only, &calib, &plain))
         return NULL;
     PyObject *fast = PySequence_Fast(rules, "rules must be a list of (type, patterns)");
     Py_ssize_t n = fast ? PySequence_Fast_GET_SIZE(fast) : 0;
     pe_quant_rule *r = fast ? PyMem_Calloc((size_t)n + 1, sizeof *r) : NULL;
     PyObject *ret = NULL;
+    calib_items ci = {.bad = -1};
+    item *it = NULL;
     if (fast && !r) PyErr_NoMemory();
     for (Py_ssize_t i = 0; r && i < n; i++) {
         int t;
@@ -784,17 +837,31 @@ static PyObject *py_quantize(PyObject *mod, PyObject *args) {
             goto done;
         r[i].type = (pe_weight_type)t;
     }
+    if (r && calib != Py_None) {
+        if (!(it = items_parse(calib, &ci.n))) goto done;
+        ci.it = it;
+        if (!ci.n || ci.n > 0x7fffffff) {
+            raise_status(PE_ERR_INVALID_ARG, "calibrate: expected a non-empty list of images");
+            goto done;
+        }
+    }
     if (r) {
+        pe_quant_report rep;
         pe_quantize_options qo = {.type = (pe_weight_type)type, .rules = r, .n_rules = (int)n,
-                                  .keep = keep, .vision_only = vision_only};
+                                  .keep = keep, .vision_only = vision_only, .plain = plain,
+                                  .n_calib = (int)ci.n, .calib_image = ci.n ? calib_image : NULL,
+                                  .user = &ci, .report = &rep};
         const char *in = PyBytes_AS_STRING(src), *out = PyBytes_AS_STRING(dst);
-        char msg[512] = "";
+        char msg[768] = "";
         pe_status s;
         WITHOUT_GIL(s = pe_quantize(in, out, &qo);
-                    if (s) snprintf(msg, sizeof msg, "%s", pe_last_error()));
-        ret = s ? raise_status(s, msg) : Py_NewRef(Py_None);
+                    if (s) snprintf(msg, sizeof msg, "%s", ci.bad >= 0 ? ci.msg : pe_last_error());
+                    image_free(&ci.buf));
+        if (s) ret = raise_image_error(s, msg, ci.bad);
+        else ret = ci.n ? report_dict(&rep) : Py_NewRef(Py_None);
     }
 done:
+    if (it) items_free(it, ci.n);
     PyMem_Free(r);
     Py_XDECREF(fast);
     Py_DECREF(src);
@@ -816,7 +883,7 @@ static PyMethodDef module_methods[] = {
     {"preprocess", py_preprocess, METH_VARARGS,
      "preprocess(item, transform, height, width, crop, native) -> float32 [3, H, W]."},
     {"quantize", py_quantize, METH_VARARGS,
-     "quantize(src, dst, type, rules, keep, vision_only)."},
+     "quantize(src, dst, type, rules, keep, vision_only, calibrate, plain) -> report or None."},
     {"version", py_version, METH_NOARGS, "The library's version string."},
     {"kernel_isa", py_kernel_isa, METH_NOARGS, "The kernel set in use (avx512, avx2, scalar)."},
     {NULL, NULL, 0, NULL},

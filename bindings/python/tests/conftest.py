@@ -11,6 +11,8 @@ ROOT = os.path.dirname(os.path.dirname(PKG_DIR))
 GOLDEN = os.environ.get("PECORE_GOLDEN") or os.path.join(ROOT, "..", "shared", "golden")
 GOLDEN_DINOV2 = os.environ.get("PECORE_GOLDEN_DINOV2") or os.path.join(ROOT, "..", "shared",
                                                                         "golden-dinov2")
+GOLDEN_STRESS = os.environ.get("PECORE_GOLDEN_STRESS") or os.path.join(ROOT, "..", "shared",
+                                                                        "golden-stress")
 CLI = os.environ.get("PECORE_CLI") or os.path.join(ROOT, "build", "pecore")
 
 # The package from this checkout (make python), for us and for every process

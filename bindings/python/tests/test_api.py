@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import pecore
-from conftest import CLI, IMAGES, MICRO, T16, VOCAB, golden, model
+from conftest import CLI, GOLDEN_STRESS, IMAGES, MICRO, T16, VOCAB, golden, model
 
 CHELSEA = golden("images", "chelsea.png")
 RGBA = golden("images", "logo_rgba.png")
@@ -338,6 +338,85 @@ def test_quantize(tmp_path):
         pecore.quantize(T16, tmp_path / "x.safetensors", type="q4", rules=["q4:*no-such-name*"])
     with pytest.raises(pecore.InvalidArgumentError):
         pecore.quantize(T16, tmp_path / "x.safetensors", type="q3")
+
+
+STRESS = os.path.join(GOLDEN_STRESS, "models", "pe-core-t16-384-outlier.safetensors")
+CALIB = sorted(os.path.join(GOLDEN_STRESS, "calib", f)
+               for f in os.listdir(os.path.join(GOLDEN_STRESS, "calib")))
+
+
+def _check_report(r, n_images):
+    assert set(r) == {"method", "images", "cos_mean", "cos_min", "linears", "smoothed", "gptq",
+                      "float_columns", "worst"}
+    assert isinstance(r["method"], str) and "calibrated" in r["method"]
+    assert r["images"] == n_images
+    assert 0.99 < r["cos_min"] <= r["cos_mean"] <= 1.0 + 1e-9
+    for k in ("linears", "smoothed", "gptq", "float_columns"):
+        assert isinstance(r[k], int) and r[k] >= 0
+    assert r["linears"] > 0 and 1 <= len(r["worst"]) <= 3
+    for w in r["worst"]:
+        assert set(w) == {"name", "before", "after", "action"}
+        assert w["name"] and w["action"] and w["before"] >= 0 and w["after"] >= 0
+
+
+def test_quantize_calibrate_stress(tmp_path):
+    """The outlier-heavy T16 calibrated on golden-stress/calib: the report
+    as a dict, and the file carries it."""
+    out = tmp_path / "stress-q8.safetensors"
+    r = pecore.quantize(STRESS, out, type="q8", calibrate=CALIB)
+    _check_report(r, len(CALIB))
+    assert r["smoothed"] > 0 and r["float_columns"] > 0
+    assert pecore.Model(out, threads=2).info["n_q8"] > 0
+
+
+def test_quantize_calibrate_matches_cli(tmp_path):
+    """Paths go through the CLI's decoder: the report is --json's."""
+    import json
+    r = pecore.quantize(MICRO, tmp_path / "a.safetensors", type="q4", vision_only=True,
+                        calibrate=CALIB)
+    cli = subprocess.run([CLI, "quantize", "-m", MICRO, "-o", str(tmp_path / "b.safetensors"),
+                          "--type", "q4", "--vision-only", "--calibrate",
+                          os.path.join(GOLDEN_STRESS, "calib"), "--json"],
+                         check=True, capture_output=True, text=True)
+    want = json.loads(cli.stdout)
+    assert r["method"] == want["method"] and r["worst"][0]["name"] == want["worst"][0]["name"]
+    for k in ("images", "linears", "smoothed", "gptq", "float_columns"):
+        assert r[k] == want[k], k
+    assert abs(r["cos_mean"] - want["cos_mean"]) < 2e-6 and abs(r["cos_min"] - want["cos_min"]) < 2e-6
+
+
+def test_quantize_calibrate_inputs(tmp_path):
+    """PIL images and uint8 arrays calibrate as encode_image takes them;
+    no calibration, or plain rounding, gives no measured report."""
+    pil = Image.open(CALIB[0])
+    arr = np.asarray(Image.open(CALIB[1]).convert("RGB"))
+    r = pecore.quantize(MICRO, tmp_path / "q.safetensors", calibrate=[pil, arr, CALIB[2]])
+    _check_report(r, 3)
+    assert pecore.quantize(MICRO, tmp_path / "q.safetensors", calibrate=CALIB[0])["images"] == 1
+    assert pecore.quantize(MICRO, tmp_path / "q.safetensors") is None
+    assert pecore.quantize(MICRO, tmp_path / "q.safetensors", calibrate=CALIB, plain=True)["images"] == 0
+    with pytest.raises(pecore.InvalidArgumentError):
+        pecore.quantize(MICRO, tmp_path / "q.safetensors", calibrate=[])
+    with pytest.raises(TypeError):
+        pecore.quantize(MICRO, tmp_path / "q.safetensors", calibrate=[1.5])
+
+
+def test_quantize_calibrate_bad_image(tmp_path):
+    """An image that cannot be read fails the call, names the image and
+    writes nothing."""
+    out = tmp_path / "q.safetensors"
+    missing = str(tmp_path / "missing.jpg")
+    with pytest.raises(pecore.FileError) as e:
+        pecore.quantize(MICRO, out, calibrate=[CALIB[0], missing])
+    assert missing in str(e.value) and e.value.index == 1
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"not a jpeg")
+    with pytest.raises(pecore.FormatError) as e:
+        pecore.quantize(MICRO, out, calibrate=[junk])
+    assert str(junk) in str(e.value) and e.value.index == 0
+    with pytest.raises(pecore.ShapeError) as e:
+        pecore.quantize(MICRO, out, calibrate=[np.zeros((8, 8, 5), np.uint8)])
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------- leaks
