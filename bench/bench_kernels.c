@@ -11,6 +11,7 @@
  *
  * Time is the thread's CPU time, so that other processes sharing the cores
  * inflate the numbers less (they still evict caches). */
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "kernels/peak.h"
@@ -168,13 +169,8 @@ static void bench_attention(const pe_kernels *ks, int T, int dh) {
 
 /* Best of a few 0.1 s runs of the set's FMA loop, GFLOP/s. */
 static double measure_peak(const pe_kernels *ks) {
-    double (*loop)(long) = NULL;
-#if defined(__x86_64__)
-    if (!strcmp(ks->name, "avx512")) loop = pe_peak_loop_avx512;
-    if (!strcmp(ks->name, "avx2")) loop = pe_peak_loop_avx2;
-#elif defined(__aarch64__)
-    if (!strcmp(ks->name, "neon")) loop = pe_peak_loop_neon;
-#endif
+    const pe_isa *row = pe_isa_by_name(ks->name);
+    pe_peak_loop loop = row && strcmp(ks->name, "scalar") ? row->peak_f32 : NULL;
     double best = 0;
     for (int r = 0; loop && r < 5; r++) {
         long iters = 1L << 22;

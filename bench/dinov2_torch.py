@@ -1,5 +1,5 @@
 """DINOv2-family vision transformer (DINOv2, DINOv2 with registers, Franca) in
-plain PyTorch, written from ../shared/SPEC-dinov2.md, for the side-by-side
+plain PyTorch, written from docs/dinov2.md, for the side-by-side
 benchmark: the same weights run in PyTorch eager and, exported from this
 module, in ONNX Runtime.  The official code cannot be installed here (no
 PyPI, no hub); `check` holds this module to the official outputs instead:

@@ -1,4 +1,4 @@
-"""PE vision tower in plain PyTorch, written from ../shared/SPEC.md, for the
+"""PE vision tower in plain PyTorch, written from docs/pe.md, for the
 side-by-side benchmark: the same synthetic weights run in PyTorch eager and,
 exported from this module, in ONNX Runtime.
 

@@ -4,6 +4,7 @@
  * epsilon (XNNPACK's gemm tester style), never widened to pass. */
 #include "test.h"
 #include "common.h"
+#include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
@@ -32,7 +33,7 @@ static float *falloc(size_t n) {
     return p;
 }
 
-static const pe_kernels *isas[5];
+static const pe_kernels *isas[8];
 static int n_isas;
 
 static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
@@ -595,11 +596,6 @@ static void test_convert(void) {
 
 /* ------------------------------------------------------------- vector erf */
 
-#if defined(__x86_64__) || defined(__aarch64__)
-void pe_avx512_erf(const float *x, float *y, size_t n);
-void pe_avx2_erf(const float *x, float *y, size_t n);
-void pe_neon_erf(const float *x, float *y, size_t n);
-
 /* Dense sweep of the vector erf against libm's erff and against double erf,
  * plus the special values. */
 static void erf_sweep(const char *name, void (*fn)(const float *, float *, size_t)) {
@@ -626,7 +622,6 @@ static void erf_sweep(const char *name, void (*fn)(const float *, float *, size_
     printf("%s erf: max |err| %.3g vs erff, %.3g vs exact\n", name, worst_f, worst_d);
     free(x); free(y);
 }
-#endif
 
 static void test_erf(void) {
     /* The reference GELU itself against double precision. */
@@ -638,22 +633,11 @@ static void test_erf(void) {
         if (e / tol > worst) worst = e / tol;
     }
     CHECK(worst <= 1.0, "pe_gelu_ref error %.3g of bound", worst);
-#if defined(__x86_64__)
-    if (pe_kernels_by_name("avx512")) erf_sweep("avx512", pe_avx512_erf);
-    if (pe_kernels_by_name("avx2")) erf_sweep("avx2", pe_avx2_erf);
-#elif defined(__aarch64__)
-    erf_sweep("neon", pe_neon_erf);
-#endif
+    for (int s = 0; s < n_isas; s++)
+        if (isas[s]->erf) erf_sweep(isas[s]->name, isas[s]->erf);
 }
 
 /* ------------------------------------------------------------ fast GELU */
-
-#if defined(__x86_64__)
-void pe_avx512_gelu_fast(const float *x, float *y, size_t n);
-void pe_avx2_gelu_fast(const float *x, float *y, size_t n);
-#elif defined(__aarch64__)
-void pe_neon_gelu_fast(const float *x, float *y, size_t n);
-#endif
 
 /* PE_GELU_FAST: the scalar reference within its documented 7e-6 of the
  * exact GELU on a dense sweep (every interval, both tails), exact where it
@@ -678,17 +662,10 @@ static void test_gelu_fast(void) {
           "pe_gelu_fast_ref specials: %g %g %g %g %g %g %g %g", r[n], r[n + 1], r[n + 2], r[n + 3], r[n + 4],
           r[n + 5], r[n + 6], r[n + 7]);
     printf("fast gelu: max |err| %.3g vs exact (at %g)\n", worst, at);
-    struct { const char *name; void (*fn)(const float *, float *, size_t); } sets[2];
-    int ns = 0;
-#if defined(__x86_64__)
-    if (pe_kernels_by_name("avx512")) sets[ns].name = "avx512", sets[ns++].fn = pe_avx512_gelu_fast;
-    if (pe_kernels_by_name("avx2")) sets[ns].name = "avx2", sets[ns++].fn = pe_avx2_gelu_fast;
-#elif defined(__aarch64__)
-    sets[ns].name = "neon", sets[ns++].fn = pe_neon_gelu_fast;
-#endif
-    for (int s = 0; s < ns; s++) {
+    for (int s = 0; s < n_isas; s++) {
+        if (!isas[s]->gelu_fast) continue;
         for (size_t i = 0; i < n + 8; i++) y[i] = -123.0f;
-        sets[s].fn(x, y, n + 8);
+        isas[s]->gelu_fast(x, y, n + 8);
         size_t bad = 0, first = 0;
         for (size_t i = 0; i < n + 8; i++)
             if (memcmp(&y[i], &r[i], 4) && !(isnan(y[i]) && isnan(r[i]))) {
@@ -696,7 +673,7 @@ static void test_gelu_fast(void) {
                 bad++;
             }
         CHECK(bad == 0, "%s fast gelu: %zu values differ from pe_gelu_fast_ref (first x = %.9g: %.9g vs %.9g)",
-              sets[s].name, bad, x[first], y[first], r[first]);
+              isas[s]->name, bad, x[first], y[first], r[first]);
     }
     free(x); free(y); free(r);
 }
@@ -739,19 +716,15 @@ static int isa_child(const char *isa, const char *want, const char *msg) {
 #endif
 
 static void test_dispatch(void) {
-    /* nothing before this in main() may call pe_kernels_get() */
-    static const char *levels[] = {
-#if defined(__x86_64__)
-        "avx512", "avx2",
-#elif defined(__aarch64__)
-        "neon-i8mm", "neon-dot", "neon",
-#endif
-        "scalar",
-    };
-    for (size_t i = 0; PE_TEST_FORK && i < sizeof levels / sizeof *levels; i++) {
-        int has = pe_kernels_by_name(levels[i]) != NULL;
-        CHECK(isa_child(levels[i], has ? levels[i] : NULL, "this CPU lacks"),
-              "PECORE_ISA=%s (%s on this CPU)", levels[i], has ? "supported" : "not supported");
+    /* nothing before this in main() may call pe_kernels_get(); every level
+     * name of the registry, once */
+    for (int i = 0; i < pe_isa_count(); i++) {
+        const char *name = pe_isa_at(i)->name;
+        if (i > 0 && !strcmp(pe_isa_at(i - 1)->name, name)) continue;
+        int has = pe_isa_by_name(name) != NULL;
+        CHECK((pe_kernels_by_name(name) != NULL) == has, "%s: pe_kernels_by_name agrees with the registry", name);
+        CHECK(!PE_TEST_FORK || isa_child(name, has ? name : NULL, "this CPU lacks"),
+              "PECORE_ISA=%s (%s on this CPU)", name, has ? "supported" : "not supported");
     }
     CHECK(!PE_TEST_FORK ||
               isa_child("bogus\x1b[31m", NULL, "PECORE_ISA=bogus?[31m: not a kernel set of this build"),
@@ -787,7 +760,7 @@ static void test_peak_int8(void) {
     pid_t pid = fork();
     if (pid == 0) {
         const char *isa = pe_kernel_isa(), *q = pe_qkernels_get()->name;
-        int dot = !strcmp(q, "avx512vnni") || !strcmp(q, "avx512amx") || !strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm");
+        int dot = pe_isa_get()->peak_int8 != NULL;
         double gops = pe_measure_peak_int8_gops(1);
         printf("int8 dot-product peak: %.1f GOP/s (%s, %s)\n", gops, isa, q);
         fflush(stdout);
@@ -801,9 +774,13 @@ static void test_peak_int8(void) {
 int main(void) {
     test_peak_int8();
     test_dispatch();
-    static const char *names[] = { "scalar", "avx2", "avx512", "neon", "wasm-simd128" };
-    for (int i = 0; i < 5; i++)
-        if (pe_kernels_by_name(names[i])) isas[n_isas++] = pe_kernels_by_name(names[i]);
+    /* the float32 sets this CPU runs, each once, scalar first */
+    for (int i = pe_isa_count() - 1; i >= 0 && n_isas < 8; i--) {
+        const pe_isa *row = pe_isa_at(i);
+        int seen = 0;
+        for (int j = 0; j < n_isas; j++) seen |= isas[j] == row->f32;
+        if (row->supported() && !seen) isas[n_isas++] = row->f32;
+    }
     for (int i = 0; i < n_isas; i++) printf("kernel set: %s\n", isas[i]->name);
     test_erf();
     test_gelu_fast();

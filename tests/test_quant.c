@@ -6,6 +6,7 @@
 #include "test.h"
 #include "common.h"
 #include "format/safetensors.h"
+#include "kernels/isa.h"
 #include "kernels/quant.h"
 #include "npy.h"
 #include "pecore.h"
@@ -14,6 +15,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <unistd.h>
+
+/* The int8 sets this CPU runs, each once (from the rows of the ISA registry). */
+static const pe_qkernels *sets[8];
+static int n_sets;
 
 #define EPS ((double)FLT_EPSILON)
 
@@ -140,7 +145,6 @@ static void test_pack(void) {
  * row scales. */
 static void test_attention_packs(void) {
     static const int shapes[][2] = {{1, 1}, {31, 17}, {32, 16}, {33, 24}, {577, 64}, {70, 3}};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int T = shapes[si][0], n = shapes[si][1], ld = n + 5;
         float *W = xalloc((size_t)T * ld * sizeof(float));
@@ -149,12 +153,11 @@ static void test_attention_packs(void) {
         const size_t bytes = pe_qpack_bytes(PE_WT_Q8, n, T), pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
         uint8_t *ref = xalloc(bytes), *got = xalloc(bytes);
         pe_pack_q8_t_ref(ref, W, ld, T, n);
-        for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
-            const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
-            if (!qk) continue;
+        for (int k = 0; k < n_sets; k++) {
+            const pe_qkernels *qk = sets[k];
             memset(got, 0xA5, bytes);
             qk->pack_q8_t(got, W, ld, T, n);
-            CHECK(!memcmp(ref, got, bytes), "%s pack_q8_t T=%d n=%d differs from the scalar one", sets[k], T, n);
+            CHECK(!memcmp(ref, got, bytes), "%s pack_q8_t T=%d n=%d differs from the scalar one", qk->name, T, n);
         }
         int bad = 0;
         for (int c = 0; c < n; c++) {
@@ -196,15 +199,13 @@ static void test_attention_packs(void) {
  * row sum and scale consistent. */
 static void test_softmax_q8(void) {
     static const int ns[] = {1, 7, 16, 31, 33, 577};
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
         const int n = ns[c];
         float *x0 = xalloc((size_t)n * sizeof(float)), *x = xalloc((size_t)n * sizeof(float));
         for (int i = 0; i < n; i++) x0[i] = rng_float(-40, 40);
         pe_qact qa = pe_qact_bind(xalloc(pe_qact_bytes(2, n)), 2, n);
-        for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
-            const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
-            if (!qk) continue;
+        for (int k = 0; k < n_sets; k++) {
+            const pe_qkernels *qk = sets[k];
             memcpy(x, x0, (size_t)n * sizeof(float));
             memset(qa.q, 0x77, (size_t)2 * qa.ldq);
             qk->softmax_q8(x, n, 0.125f, &qa, 1);
@@ -220,9 +221,9 @@ static void test_softmax_q8(void) {
                 top += q[i] == 127;
                 sum += q[i];
             }
-            CHECK(bad == 0 && top >= 1, "%s softmax_q8 n=%d: %d bad codes, %d at 127", sets[k], n, bad, top);
+            CHECK(bad == 0 && top >= 1, "%s softmax_q8 n=%d: %d bad codes, %d at 127", qk->name, n, bad, top);
             CHECK(qa.rsum[1] == sum && qa.s[1] == 1.0f / (float)sum, "%s softmax_q8 n=%d: row sum %d vs %d",
-                  sets[k], n, qa.rsum[1], sum);
+                  qk->name, n, qa.rsum[1], sum);
         }
         pe_free(qa.q);
         pe_free(x0);
@@ -234,13 +235,11 @@ static void test_softmax_q8(void) {
  * turns that row's (column's) outputs into NaN, as float would, with no
  * out-of-range code or sum; the other rows are untouched. */
 static void test_nonfinite(void) {
-    static const char *sets[] = {"scalar", "avx2", "avx512vnni", "avx512amx", "neon", "neon-dot", "neon-i8mm"};
     enum { M = 3, K = 40 };
     float A[M * K];
     for (int i = 0; i < M * K; i++) A[i] = rng_float(-1, 1);
-    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
-        const pe_qkernels *qk = pe_qkernels_by_name(sets[k]);
-        if (!qk) continue;
+    for (int k = 0; k < n_sets; k++) {
+        const pe_qkernels *qk = sets[k];
         for (int kind = 0; kind < 2; kind++) {
             float B[M * K];
             memcpy(B, A, sizeof B);
@@ -251,7 +250,7 @@ static void test_nonfinite(void) {
             for (int i = 0; i < qa.ldq; i++) zeros += qa.q[qa.ldq + i] == 0;
             CHECK(isnan(qa.s[1]) && zeros == qa.ldq && qa.rsum[1] == 0 && qa.bsum[qa.ldq / PE_QK] == 0 &&
                       isfinite(qa.s[0]) && isfinite(qa.s[2]) && qa.rsum[0] != 0,
-                  "%s quantize_rows with %s: row scale %g", sets[k], kind ? "inf" : "NaN", qa.s[1]);
+                  "%s quantize_rows with %s: row scale %g", qk->name, kind ? "inf" : "NaN", qa.s[1]);
             /* the GEMMs: row 1 all NaN (through the epilogue too), the others finite */
             for (int t = PE_WT_Q8; t <= PE_WT_Q4; t++) {
                 enum { N = 20 };
@@ -269,7 +268,7 @@ static void test_nonfinite(void) {
                     nan1 += isnan(C[N + n]) != 0;
                     fin += isfinite(C[n]) && isfinite(C[2 * N + n]);
                 }
-                CHECK(nan1 == N && fin == N, "%s %s gemm with a %s row: %d NaN in it, %d finite pairs", sets[k],
+                CHECK(nan1 == N && fin == N, "%s %s gemm with a %s row: %d NaN in it, %d finite pairs", qk->name,
                       pe_wtype_name((pe_wtype)t), kind ? "inf" : "NaN", nan1, fin);
                 pe_free(Wp);
             }
@@ -279,7 +278,7 @@ static void test_nonfinite(void) {
             qk->softmax_q8(S, K, 0.125f, &qa, 2);
             zeros = 0;
             for (int i = 0; i < qa.ldq; i++) zeros += qa.q[2 * qa.ldq + i] == 0;
-            CHECK(isnan(qa.s[2]) && zeros == qa.ldq && qa.rsum[2] == 0, "%s softmax_q8 with %s", sets[k],
+            CHECK(isnan(qa.s[2]) && zeros == qa.ldq && qa.rsum[2] == 0, "%s softmax_q8 with %s", qk->name,
                   kind ? "inf" : "NaN");
             pe_free(qa.q);
             /* values: column 5 of W [K, 16] */
@@ -293,7 +292,7 @@ static void test_nonfinite(void) {
             memcpy(&d5, got + 5 * 4, 4);
             memcpy(&d4, got + 4 * 4, 4);
             CHECK(!memcmp(ref, got, pe_qpack_bytes(PE_WT_Q8, 16, K)) && !isfinite(d5) && isfinite(d4),
-                  "%s pack_q8_t with %s: column scale %g", sets[k], kind ? "inf" : "NaN", d5);
+                  "%s pack_q8_t with %s: column scale %g", qk->name, kind ? "inf" : "NaN", d5);
             pe_free(ref);
             pe_free(got);
         }
@@ -330,8 +329,6 @@ static void test_nonfinite_source(void) {
 
 /* ------------------------------------------------------------ kernels */
 
-static const pe_qkernels *sets[8];
-static int n_sets;
 
 typedef struct shape { int M, N, K, m0, m1, n0, n1; } shape;
 
@@ -609,13 +606,12 @@ static void test_round_trip(void) {
 
 int main(void) {
     rng_seed(0x243f6a8885a308d3ull);
-    /* level names and set names; a set several levels share is tested once */
-    const char *names[] = {"avx512amx", "avx512vnni", "avx2", "neon-i8mm", "neon-dot", "neon", "scalar"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        const pe_qkernels *q = pe_qkernels_by_name(names[i]);
+    /* a set several levels share is tested once */
+    for (int i = 0; i < pe_isa_count() && n_sets < 8; i++) {
+        const pe_isa *row = pe_isa_at(i);
         int seen = 0;
-        for (int j = 0; j < n_sets; j++) seen |= sets[j] == q;
-        if (q && !seen) sets[n_sets++] = q;
+        for (int j = 0; j < n_sets; j++) seen |= sets[j] == row->q;
+        if (row->supported() && !seen) sets[n_sets++] = row->q;
     }
     printf("  quantized kernel sets: ");
     for (int i = 0; i < n_sets; i++) printf("%s ", sets[i]->name);

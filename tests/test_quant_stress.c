@@ -203,6 +203,11 @@ int main(void) {
     n_eval = list_jpgs("images", evals);
     CHECK(n_calib == 8 && n_eval == 8, "%s: %d calibration and %d evaluation images, not 8 and 8", stress_root,
           n_calib, n_eval);
+#ifdef PE_TEST_REDUCED /* 2 of each, the calibrated runs only (7 minutes under ASan otherwise) */
+    for (int i = 2; i < n_calib; i++) free(calib[i]);
+    for (int i = 2; i < n_eval; i++) free(evals[i]);
+    n_calib = n_calib < 2 ? n_calib : 2, n_eval = n_eval < 2 ? n_eval : 2;
+#endif
     snprintf(dir, sizeof dir, "/tmp/pecore-stress-XXXXXX");
     if (!n_calib || !n_eval || !mkdtemp(dir)) return test_done("test_quant_stress");
     snprintf(src, sizeof src, "%s/synth.safetensors", dir);
@@ -225,19 +230,24 @@ int main(void) {
             {"q8 plain", PE_WEIGHTS_Q8, 0, 1}, {"q8 calibrated", PE_WEIGHTS_Q8, 1, 0},
             {"q4 plain", PE_WEIGHTS_Q4, 0, 1}, {"q4 calibrated", PE_WEIGHTS_Q4, 1, 0},
         };
-        double mean[4], min[4];
+        double mean[4] = {0}, min[4] = {0};
         for (int i = 0; i < 4; i++) {
+#ifdef PE_TEST_REDUCED
+            if (!runs[i].cal) continue;
+#endif
             quantize_and_compare(ref, dim, runs[i].t, runs[i].cal, runs[i].plain, &mean[i], &min[i]);
             printf("%-16s cosine to f32 on %d images: mean %.5f, min %.5f\n", runs[i].name, n_eval, mean[i],
                    min[i]);
         }
+#ifndef PE_TEST_REDUCED
         /* The model is a stress: plain rounding misses the bar calibration reaches. */
         CHECK(min[0] < 0.998, "plain q8 reaches %.5f: the model is no stress", min[0]);
         CHECK(1 - mean[0] > 3 * (1 - mean[1]), "plain q8 (%.5f) not visibly worse than calibrated (%.5f)",
               mean[0], mean[1]);
+        CHECK(mean[3] > mean[2], "calibrated q4 (%.5f) no better than plain (%.5f)", mean[3], mean[2]);
+#endif
         CHECK(min[1] >= 0.998, "calibrated q8 min %.5f < 0.998", min[1]);
         CHECK(min[3] >= 0.99, "calibrated q4 min %.5f < 0.99", min[3]);
-        CHECK(mean[3] > mean[2], "calibrated q4 (%.5f) no better than plain (%.5f)", mean[3], mean[2]);
     }
     free(ref);
     remove(model);

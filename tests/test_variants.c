@@ -1,4 +1,4 @@
-/* Every PE variant of SPEC.md against an independent, naive double-precision
+/* Every PE variant (docs/pe.md) against an independent, naive double-precision
  * forward pass written straight from the spec: no cls token (RoPE offset 0),
  * LayerScale, no pooling (token output), no ln_post, no proj, patch 14,
  * head size 16 and 24, fractional MLP ratio, non-square inputs (position

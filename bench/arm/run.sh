@@ -70,7 +70,7 @@ for m in $models; do
         [ -f "$f" ] || build/pecore quantize -m "$src" -o "$f" --type "$d" >/dev/null
         for s in $sets; do
             isa=${s%%:*} cpu=${s#*:}
-            # f32 runs the same float kernels in every NEON level (dispatch.c)
+            # f32 runs the same float kernels in every NEON level (isa.c)
             [ "$d" = f32 ] && [ "$isa" != scalar ] && [ "$isa" != neon ] && continue
             name=$m-$d-$isa-$cpu
             [ -z "$force" ] && [ "$(cat "$R/$name.bin" 2>/dev/null)" = "$sha" ] && continue

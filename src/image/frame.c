@@ -157,11 +157,11 @@ static void convert_run(const pe_frame_source *s, int bx, int by, int n, uint8_t
     const uint8_t *row = p0->data + (size_t)by * p0->row_stride;
     if (s->yuv) {
         const size_t cy = (size_t)(by >> 1);
-        s->px->yuv_rgb(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef, out);
+        s->base.px->yuv_rgb(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef, out);
     } else if (s->base.channels == 1) {
         memcpy(out, row + bx, (size_t)n);
     } else {
-        s->px->packed_rgb(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out);
+        s->base.px->packed_rgb(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out);
     }
 }
 
@@ -172,10 +172,10 @@ static void convert_planes(const pe_frame_source *s, int bx, int by, int n, uint
     const uint8_t *row = p0->data + (size_t)by * p0->row_stride;
     if (s->yuv) {
         const size_t cy = (size_t)(by >> 1);
-        s->px->yuv_planes(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef,
+        s->base.px->yuv_planes(row, s->u + cy * s->us, s->v + cy * s->vs, s->cps, bx, n, &s->coef,
                           out, ps);
     } else {
-        s->px->packed_planes(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out, ps);
+        s->base.px->packed_planes(row + 4 * (size_t)bx, n, s->ro, s->go, s->bo, out, ps);
     }
 }
 
@@ -273,7 +273,7 @@ static void fill_planes_block(pe_frame_source *s, int y, int x0, int n) {
             convert_planes(s, bxa, s->by0 + (x0 + i + r) * s->dyx, B,
                            tile + (size_t)r * PE_FRAME_PBLOCK, tps);
         for (int c = 0; c < 3; c++)
-            s->px->transpose(tile + c * tps, PE_FRAME_PBLOCK, rows, B, blk + c * bps + i, (size_t)n);
+            s->base.px->transpose(tile + c * tps, PE_FRAME_PBLOCK, rows, B, blk + c * bps + i, (size_t)n);
     }
     block_record(s, BLOCK_PLANES, y, B, x0, n);
 }
@@ -289,7 +289,7 @@ static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
     const pe_plane *p0 = &s->f.planes[0];
     const size_t yn = (size_t)round64((size_t)n);
     uint8_t *yt = s->base.scratch + 64; /* a run may start one byte before a row */
-    s->px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, d * (ptrdiff_t)p0->row_stride, n,
+    s->base.px->transpose(p0->data + (size_t)by * p0->row_stride + bxa, d * (ptrdiff_t)p0->row_stride, n,
                      B, yt, yn);
     s->blk_ystep = yn;
     s->blk_bx = bxa;
@@ -305,13 +305,13 @@ static void fill_samples_block(pe_frame_source *s, int y, int x0, int n) {
         if (cps == 2 && s->us == s->vs && (v == u + 1 || u == v + 1)) {
             /* interleaved pairs (NV12, NV21): one transpose, U and V rows alternate */
             const int vfirst = u == v + 1;
-            s->px->transpose(vfirst ? v : u, d * (ptrdiff_t)s->us, nr, 2 * nc, ct, cn);
+            s->base.px->transpose(vfirst ? v : u, d * (ptrdiff_t)s->us, nr, 2 * nc, ct, cn);
             s->blk_u = ct + (size_t)vfirst * cn;
             s->blk_v = ct + (size_t)!vfirst * cn;
         } else {
             const int cols = (nc - 1) * s->cps + 1;
-            s->px->transpose(u, d * (ptrdiff_t)s->us, nr, cols, ct, cn);
-            s->px->transpose(v, d * (ptrdiff_t)s->vs, nr, cols, ct + (size_t)cols * cn, cn);
+            s->base.px->transpose(u, d * (ptrdiff_t)s->us, nr, cols, ct, cn);
+            s->base.px->transpose(v, d * (ptrdiff_t)s->vs, nr, cols, ct + (size_t)cols * cn, cn);
             s->blk_u = ct;
             s->blk_v = ct + (size_t)cols * cn;
         }
@@ -339,7 +339,7 @@ static void fetch_turned_planes(pe_frame_source *s, int y, int x0, int n, uint8_
     } else { /* as a run from x = par: pixel x takes chroma sample x / 2 */
         const int par = s->blk_par;
         const size_t k = (size_t)(((s->blk_bx + col) >> 1) - (s->blk_bx >> 1)) * s->blk_cstep;
-        s->px->yuv_planes(yr - par, s->blk_u + k, s->blk_v + k, 1, par, n, &s->coef, planes, ps);
+        s->base.px->yuv_planes(yr - par, s->blk_u + k, s->blk_v + k, 1, par, n, &s->coef, planes, ps);
     }
 }
 
@@ -368,17 +368,21 @@ static void frame_fetch_planes(pe_pixel_source *src, int y, int x0, int n, uint8
         return;
     }
     convert_planes(s, s->bx0 - (x0 + n - 1), by, n, planes, ps);
-    for (int c = 0; c < 3; c++) s->px->reverse(planes + (size_t)c * ps, n);
+    for (int c = 0; c < 3; c++) s->base.px->reverse(planes + (size_t)c * ps, n);
 }
 
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
+    return pe_frame_source_init_px(f, pe_pixels_get(), s);
+}
+
+pe_status pe_frame_source_init_px(const pe_frame *f, const pe_pixels *px, pe_frame_source *s) {
     memset(s, 0, sizeof *s);
     pe_status st = pe_frame_check(f);
     if (st) return st;
     pe_rect r;
     frame_crop(f, &r);
     s->f = *f;
-    s->px = pe_pixels_get();
+    s->base.px = px;
     s->base.fetch = frame_fetch;
     s->base.channels = f->format == PE_FRAME_GRAY8 ? 1 : 3;
     switch (f->format) {
@@ -433,7 +437,7 @@ pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *s) {
     s->dyx = yx;
     s->dxy = xy;
     s->dyy = yy;
-    const int planar = s->px->yuv_planes != NULL;
+    const int planar = s->base.px->yuv_planes != NULL;
     if (planar && s->base.channels == 3) s->base.fetch_planes = frame_fetch_planes;
     if (planar && s->base.channels == 1) s->base.fetch = frame_fetch_gray;
     /* a reversed run needs no room (in place); a block B rows + one run, on

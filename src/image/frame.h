@@ -9,7 +9,6 @@
 typedef struct pe_frame_source {
     pe_pixel_source base;     /* width x height: the upright image          */
     pe_frame f;
-    const pe_pixels *px;
     pe_yuv_coef coef;
     int yuv;                  /* a 4:2:0 format                             */
     const uint8_t *u, *v;     /* first chroma samples (YUV)                 */
@@ -44,5 +43,8 @@ pe_status pe_frame_check_bytes(const pe_frame *f, size_t used[3]);
 /* Checks f (pe_frame_check) and prepares src; src->base.scratch_bytes is
  * what its fetch needs. */
 pe_status pe_frame_source_init(const pe_frame *f, pe_frame_source *src);
+/* The same with the pixel passes px (tests: a set other than the chosen
+ * level's). */
+pe_status pe_frame_source_init_px(const pe_frame *f, const pe_pixels *px, pe_frame_source *src);
 
 #endif

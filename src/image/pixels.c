@@ -1,11 +1,8 @@
-/* Scalar pixel kernels (the specification the SIMD files match) and the
- * choice of a kernel set. */
+/* Scalar pixel kernels: the specification the SIMD files match.  Which set
+ * runs is the chosen ISA level's (src/kernels/isa.c). */
 #include "pixels.h"
 
-#include "../kernels/kernels.h"
-
-#include <stdlib.h>
-#include <string.h>
+#include "../kernels/isa.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF /* the matrix is separate roundings; see pixels.h */
@@ -100,26 +97,6 @@ const pe_pixels pe_pixels_scalar = {
     .vpass = NULL,
 };
 
-static const pe_pixels *forced;
-
-void pe_pixels_force(const pe_pixels *p) { forced = p; }
-
-const pe_pixels *pe_pixels_get(void) {
-    if (forced) return forced;
-#if defined(__x86_64__)
-    /* Every x86 GEMM set implies AVX2; "scalar" (PECORE_ISA or an old CPU)
-     * keeps the scalar pixels too. */
-    const char *isa = pe_kernels_get()->name;
-    if (!strcmp(isa, "scalar")) return &pe_pixels_scalar;
-    /* the avx512 GEMM set has checked the OS keeps the zmm state */
-    if (!strcmp(isa, "avx512") && __builtin_cpu_supports("avx512vbmi") &&
-        __builtin_cpu_supports("avx512vnni"))
-        return &pe_pixels_avx512;
-    return &pe_pixels_avx2;
-#elif defined(__aarch64__)
-    const char *env = getenv("PECORE_ISA");
-    return env && !strcmp(env, "scalar") ? &pe_pixels_scalar : &pe_pixels_neon;
-#else
-    return &pe_pixels_scalar;
-#endif
-}
+/* The pixel passes of the chosen ISA level (PECORE_ISA=scalar selects the
+ * scalar ones). */
+const pe_pixels *pe_pixels_get(void) { return pe_isa_get()->pixels; }

@@ -2,8 +2,9 @@
  * frame pixels and the two passes of the PIL-exact bilinear resampler.
  *
  * pixels.c holds the scalar versions, which are the specification; the
- * per-ISA files (pixels_avx2.c, pixels_neon.c) give bit-identical results
- * and are reached only through the table pe_pixels_get() picks. */
+ * per-ISA files (pixels_avx2.c, pixels_avx512.c, pixels_neon.c) give
+ * bit-identical results and are reached only through a row of the ISA
+ * registry (src/kernels/isa.h). */
 #ifndef PE_PIXELS_H
 #define PE_PIXELS_H
 
@@ -118,12 +119,8 @@ extern const pe_pixels pe_pixels_avx512;
 extern const pe_pixels pe_pixels_neon;
 #endif
 
-/* The set for this CPU, following the GEMM kernels' choice (PECORE_ISA=scalar
- * selects the scalar one); on ARM64 NEON is always there. */
+/* The set of the chosen ISA level (src/kernels/isa.h: its row's pixels). */
 const pe_pixels *pe_pixels_get(void);
-/* Tests: use p (NULL: back to pe_pixels_get's choice) for the calls that
- * follow in this process. */
-void pe_pixels_force(const pe_pixels *p);
 
 /* The scalar planar conversions (the SIMD ones' tails and specification). */
 void pe_yuv_planes_scalar(const uint8_t *y, const uint8_t *u, const uint8_t *v, int cps, int x0,

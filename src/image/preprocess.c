@@ -81,6 +81,16 @@ static void axis_range(const pp_axis *a, int xx, int *xmin, int *count) {
     *count = hi - lo;
 }
 
+/* The input positions outputs first .. first+n-1 read: returns the first,
+ * *count how many (at least 1). */
+static int axis_window(const pp_axis *a, int first, int n, int *count) {
+    int lo, cnt, lo2, cnt2;
+    axis_range(a, first, &lo, &cnt);
+    axis_range(a, first + n - 1, &lo2, &cnt2);
+    *count = PE_MAX(lo2 + cnt2 - lo, 1);
+    return lo;
+}
+
 /* Sum of the tap counts over the window: the size of the weight table;
  * *groups: the groups of four of its SIMD form, *widest: the largest count. */
 static size_t axis_taps(const pp_axis *a, size_t *groups, int *widest) {
@@ -372,14 +382,10 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
 
     /* Source columns read per row, and rows kept for the vertical pass. */
     if (p->need_h) {
-        int lo, cnt, lo2, cnt2;
-        axis_range(&p->ax, p->cx, &lo, &cnt);
-        axis_range(&p->ax, p->cx + p->W - 1, &lo2, &cnt2);
-        p->col0 = lo;
-        p->ncols = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->col0 = axis_window(&p->ax, p->cx, p->W, &p->ncols);
         int widest;
         p->xtaps = axis_taps(&p->ax, &p->xgroups, &widest);
-        p->px = pe_pixels_get();
+        p->px = src->px ? src->px : pe_pixels_get();
         p->planar = p->px->hpass_planes && !p->premul &&
                     (p->C == 1 || (p->C == 3 && src->fetch_planes)) &&
                     axis_gather_size(&p->ax, widest, &p->hg_groups, &p->hg_quads);
@@ -391,15 +397,11 @@ static pe_status plan_make(const pe_pixel_source *src, const pe_preprocess *pp, 
         p->ncols = p->W;
     }
     if (p->need_v) {
-        int lo, cnt, lo2, cnt2;
-        axis_range(&p->ay, p->cy, &lo, &cnt);
-        axis_range(&p->ay, p->cy + p->H - 1, &lo2, &cnt2);
-        p->row0 = lo;
-        p->nrows = PE_MAX(lo2 + cnt2 - lo, 1);
+        p->row0 = axis_window(&p->ay, p->cy, p->H, &p->nrows);
         size_t groups;
         int widest;
         p->ytaps = axis_taps(&p->ay, &groups, &widest);
-        p->px = pe_pixels_get();
+        p->px = src->px ? src->px : pe_pixels_get();
         p->simd_v = p->px->vpass && widest <= PE_HPACK_MAX_TAPS;
     } else {
         p->row0 = p->cy;
@@ -463,6 +465,7 @@ pe_status pe_image_source_init(const pe_image *img, pe_image_source *is) {
     is->base.width = img->width;
     is->base.height = img->height;
     is->base.fetch = image_fetch;
+    is->base.px = pe_pixels_get();
     return PE_OK;
 }
 

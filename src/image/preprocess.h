@@ -21,6 +21,9 @@ struct pe_pixel_source {
     void (*fetch_planes)(pe_pixel_source *src, int y, int x0, int n, uint8_t *planes, size_t ps);
     size_t scratch_bytes;
     uint8_t *scratch;
+    /* The pixel passes (pixels.h) the source and the resampler run: the
+     * chosen ISA level's unless a test sets another after init. */
+    const struct pe_pixels *px;
 };
 
 /* An 8-bit image as a pixel source, in canonical channel order. */

@@ -1,4 +1,4 @@
-/* Compute kernels.  Three layers (see STYLE.md): a plain C reference that is
+/* Compute kernels.  Three layers (docs/design.md): a plain C reference that is
  * the specification (kernels_ref.c), and one file per instruction set
  * (kernels_avx2.c, kernels_avx512.c, kernels_neon.c), each compiled with
  * its own flags.  The CPU is detected once and a table of function pointers is
@@ -90,6 +90,11 @@ typedef struct pe_kernels {
     /* Widening conversions for weights stored in half precision. */
     void (*f16_to_f32)(const uint16_t *src, float *dst, size_t n);
     void (*bf16_to_f32)(const uint16_t *src, float *dst, size_t n);
+
+    /* Tests only (NULL in the scalar set): the set's vector erf and fast
+     * GELU over n floats, for the dense sweeps against the references. */
+    void (*erf)(const float *x, float *y, size_t n);
+    void (*gelu_fast)(const float *x, float *y, size_t n);
 } pe_kernels;
 
 /* Floats needed by one attention call's scratch for head size dh. */
@@ -100,8 +105,8 @@ size_t pe_gemm_packed_floats(int N, int K);
 /* Packs W [N, K] (row stride ldw) into dst (pe_gemm_packed_floats floats). */
 void pe_gemm_pack(float *dst, const float *W, int N, int K, int ldw);
 
-/* The float32 set of the best ISA level for this CPU, chosen once (dispatch.c):
- * avx512, avx2 | neon-i8mm, neon-dot, neon | scalar.  PECORE_ISA=<level> in
+/* The float32 set of the best ISA level for this CPU, chosen once (isa.c):
+ * avx512 (avx512-vnni), avx2 | neon-i8mm, neon-dot, neon | scalar.  PECORE_ISA=<level> in
  * the environment forces one; a level the CPU lacks or an unknown name leaves
  * the best one here and makes pe_kernels_check() fail.  Never NULL. */
 const pe_kernels *pe_kernels_get(void);
@@ -120,6 +125,11 @@ extern const pe_kernels pe_kernels_avx512;
 extern const pe_kernels pe_kernels_neon;
 extern const pe_kernels pe_kernels_wasm;
 
+/* The reference GEMM (the scalar set's) over panels of float32 (half 0),
+ * IEEE half (1) or bfloat16 (2) weights. */
+void pe_gemm_ref_panels(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                        int m1, int n0, int n1, const pe_epilogue *ep, int half);
+
 /* The epilogue of pe_epilogue applied to one value v = (A W^T)[m][n]:
  * the scalar reference every GEMM (f32, f16/bf16, int8) is tested against. */
 float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n);
@@ -133,6 +143,15 @@ float pe_gelu_ref(float x);
 float pe_gelu_fast_ref(float x);
 /* Its coefficients, PE_GELU_FAST_K of vecmath_coef.h: [power][interval]. */
 extern const float pe_gelu_fast_k[4][16];
+/* Pairs i0 .. h-1 of one row of rope (see pe_kernels.rope): the reference,
+ * and the vector sets' tails. */
+static inline void pe_rope_pairs_ref(float *xt, const float *c, const float *s, int i0, int h) {
+    for (int i = i0; i < h; i++) {
+        float x0 = xt[2 * i], x1 = xt[2 * i + 1];
+        xt[2 * i] = x0 * c[i] - x1 * s[i];
+        xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
+    }
+}
 /* SiLU, x / (1 + exp(-x)), scalar reference. */
 float pe_silu_ref(float x);
 

@@ -1,6 +1,7 @@
 /* AVX-512 kernels (F, BW, VL, DQ + FMA + F16C), compiled with those flags and
- * reached only through pe_kernels_avx512 after dispatch.c checked the CPU.
- * kernels_ref.c is the specification; comments here say why, not what. */
+ * reached only through pe_kernels_avx512 after isa.c checked the CPU.  The
+ * GEMM and attention tiles are its own; the rest is kernels_body.h at 16
+ * lanes.  kernels_ref.c is the specification; comments say why, not what. */
 #include "kernels.h"
 #include "simd_avx512.h"
 
@@ -8,26 +9,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-/* Test hook: the vector erf on n floats (n any), for the dense sweep. */
-void pe_avx512_erf(const float *x, float *y, size_t n);
-void pe_avx512_erf(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = lanes16(n - i < 16 ? (int)(n - i) : 16);
-        _mm512_mask_storeu_ps(y + i, m, erf512(_mm512_maskz_loadu_ps(m, x + i)));
-    }
-}
-
-/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
-void pe_avx512_gelu_fast(const float *x, float *y, size_t n);
-void pe_avx512_gelu_fast(const float *x, float *y, size_t n) {
-    __m512 k[4];
-    gelu_fast_k512(k);
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = lanes16(n - i < 16 ? (int)(n - i) : 16);
-        _mm512_mask_storeu_ps(y + i, m, gelu_fast512(_mm512_maskz_loadu_ps(m, x + i), k));
-    }
-}
 
 /* ---------------------------------------------------------------- gemm */
 
@@ -98,7 +79,7 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, size_t pstride
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < np; c++) _mm512_store_ps(part + r * 32 + c * 16, acc[r][c]);
-    if (last) pe_tile_store512(part, mr, ncols, NULL, C, ldc, ep, m, n);
+    if (last) pe_tile_store(part, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, size_t pstride,
@@ -123,7 +104,7 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR][GEMM_NP] = {
     TILE_ROW(7), TILE_ROW(8), TILE_ROW(9), TILE_ROW(10), TILE_ROW(11), TILE_ROW(12),
 };
 
-static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
+static void gemm(const float *A, int lda, const float *Wp, int N, int K,
                         float *C, int ldc, int m0, int m1, int n0, int n1,
                         const pe_epilogue *ep) {
     (void)N;
@@ -165,268 +146,23 @@ static void gemm_avx512(const float *A, int lda, const float *Wp, int N, int K,
 
 /* ----------------------------------------------------------- attention */
 
-/* Up to 32 queries at a time, one per lane of NV = 1 or 2 vectors: the query
- * block is transposed once (qt[d][lane]) so that the scores of a key come out
- * as vectors, q . k_j = sum_d qt[d] * k_j[d], each broadcast k_j[d] feeding NV
- * FMAs, and the online softmax (running max, sum, rescale) is plain lane-wise
- * arithmetic.  Keys stream in tiles of 64; a tile of K and V is reused by all
- * queries of the block while it is in L1. */
+/* Up to 32 queries at a time, one per lane of NV = 1 or 2 vectors (the
+ * driver and its online softmax: kernels_body.h); any head size. */
 #define ATT_QB 32
 #define ATT_KT 64
-
-/* Scores of up to 8 consecutive keys (ng of them) into st[g][lane], 16 NV
- * queries each.  Past ng the last key is scored again into rows the
- * softmax never reads, so a tail of keys keeps all 16 accumulator chains
- * (one key alone would be a single chain: FMA latency, not throughput). */
-INLINE void att_scores8(const float *qt, const float *k, size_t ldk, int ng, int dh, float *st,
-                        const int NV) {
-    const float *kr[8];
-#pragma GCC unroll 8
-    for (int g = 0; g < 8; g++) kr[g] = k + (size_t)(g < ng ? g : ng - 1) * ldk;
-    __m512 acc[2][8];
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) acc[u][g] = _mm512_setzero_ps();
-    for (int d = 0; d < dh; d++) {
-        __m512 q0 = _mm512_load_ps(qt + (size_t)d * ATT_QB);
-        __m512 q1 = NV > 1 ? _mm512_load_ps(qt + (size_t)d * ATT_QB + 16) : q0;
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) {
-            __m512 kv = _mm512_set1_ps(kr[g][d]);
-            acc[0][g] = _mm512_fmadd_ps(q0, kv, acc[0][g]);
-            if (NV > 1) acc[1][g] = _mm512_fmadd_ps(q1, kv, acc[1][g]);
-        }
-    }
-#pragma GCC unroll 2
-    for (int u = 0; u < NV; u++)
-#pragma GCC unroll 8
-        for (int g = 0; g < 8; g++) _mm512_store_ps(st + g * ATT_QB + u * 16, acc[u][g]);
-}
-
-static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int dh, float *st,
-                       int nv) {
-    for (int j = 0; j < nk; j += 8) {
-        int ng = nk - j < 8 ? nk - j : 8;
-        if (nv > 1) att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 2);
-        else att_scores8(qt, k + (size_t)j * ldk, ldk, ng, dh, st + j * ATT_QB, 1);
-    }
-}
-
-/* oacc[q0 .. q0+QG)[d0 .. d0+16 NC) = alpha * oacc + sum_j p[j][q] v[j]; the
- * last vector of the chunk is masked when dh is not a multiple of 16. */
-INLINE void att_pv(const float *p, const float *v, size_t ldv, int nk, float *oacc, int dh,
-                   const float *alpha, int q0, int d0, __mmask16 last, const int QG,
-                   const int NC) {
-    __m512 acc[16][4];
-#pragma GCC unroll 16
-    for (int r = 0; r < QG; r++) {
-        __m512 a = _mm512_set1_ps(alpha[q0 + r]);
-        const float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            acc[r][c] = _mm512_mul_ps(
-                a, _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, o + c * 16));
-    }
-    for (int j = 0; j < nk; j++) {
-        const float *vj = v + (size_t)j * ldv + d0;
-        __m512 vv[4];
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            vv[c] = _mm512_maskz_loadu_ps(c == NC - 1 ? last : 0xffff, vj + c * 16);
-#pragma GCC unroll 16
-        for (int r = 0; r < QG; r++) {
-            __m512 pr = _mm512_set1_ps(p[j * ATT_QB + q0 + r]);
-#pragma GCC unroll 4
-            for (int c = 0; c < NC; c++) acc[r][c] = _mm512_fmadd_ps(pr, vv[c], acc[r][c]);
-        }
-    }
-#pragma GCC unroll 16
-    for (int r = 0; r < QG; r++) {
-        float *o = oacc + (size_t)(q0 + r) * dh + d0;
-#pragma GCC unroll 4
-        for (int c = 0; c < NC; c++)
-            _mm512_mask_storeu_ps(o + c * 16, c == NC - 1 ? last : 0xffff, acc[r][c]);
-    }
-}
-
-/* One tile of keys through PV for queries [0, nq), in head-dim chunks of up
- * to 64 floats, with the query group sized so that ~16 accumulators stay in
+#define ATT_DH_OK(dh) ((void)(dh), 1)
+#define ATT_PV_MASKED 1
+/* Scores of 8 keys: 16 accumulators; P V in head-dim chunks of up to 64
+ * floats, the query group sized so that ~16 accumulators stay in
  * registers. */
-static void att_pv_tile(const float *p, const float *v, size_t ldv, int nk, float *oacc,
-                        int dh, const float *alpha, int nq) {
-    for (int d0 = 0; d0 < dh; d0 += 64) {
-        int rem = dh - d0;
-        __mmask16 last = lanes16(rem >= 64 || rem % 16 == 0 ? 16 : rem % 16);
-        int nc = rem >= 64 ? 4 : (rem + 15) / 16;
-        switch (nc) {
-        case 4:
-            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 4);
-            break;
-        case 3:
-            for (int q0 = 0; q0 < nq; q0 += 4) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 4, 3);
-            break;
-        case 2:
-            for (int q0 = 0; q0 < nq; q0 += 8) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 8, 2);
-            break;
-        default:
-            for (int q0 = 0; q0 < nq; q0 += 16) att_pv(p, v, ldv, nk, oacc, dh, alpha, q0, d0, last, 16, 1);
-            break;
-        }
-    }
-}
-
-/* Turns a tile of raw scores into weights (in place) and advances the
- * running max m and sum l of each of the nv lane vectors; alpha gets the
- * factor for the old accumulators.  Lane i sees key j of the tile iff
- * i >= j - mask_from. */
-static void att_softmax(float *st, int nk, float scale, int mask_from, int nv, __m512 *m,
-                        __m512 *l, float *alpha) {
-    const __m512 vscale = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
-    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int u = 0; u < nv; u++) {
-        float *su = st + u * 16;
-        __m512 mt = ninf;
-        for (int j = 0; j < nk; j++) {
-            __m512 s = _mm512_mul_ps(_mm512_load_ps(su + j * ATT_QB), vscale);
-            int thr = j - mask_from - u * 16;
-            if (thr > 0)
-                s = _mm512_mask_mov_ps(s, _mm512_cmplt_epi32_mask(iota, _mm512_set1_epi32(thr)), ninf);
-            _mm512_store_ps(su + j * ATT_QB, s);
-            mt = _mm512_max_ps(mt, s);
-        }
-        __m512 mnew = _mm512_max_ps(m[u], mt);
-        /* A lane that has seen only masked keys keeps max -inf; shift by 0
-         * instead so that exp gives 0 rather than NaN. */
-        __m512 msafe = _mm512_mask_mov_ps(mnew, _mm512_cmp_ps_mask(mnew, ninf, _CMP_EQ_OQ),
-                                          _mm512_setzero_ps());
-        __m512 a = exp512(_mm512_sub_ps(m[u], msafe));
-        __m512 sum = _mm512_setzero_ps();
-        for (int j = 0; j < nk; j++) {
-            __m512 pj = exp512(_mm512_sub_ps(_mm512_load_ps(su + j * ATT_QB), msafe));
-            _mm512_store_ps(su + j * ATT_QB, pj);
-            sum = _mm512_add_ps(sum, pj);
-        }
-        l[u] = _mm512_fmadd_ps(l[u], a, sum);
-        m[u] = mnew;
-        _mm512_store_ps(alpha + u * 16, a);
-    }
-}
-
-static void attention_avx512(const float *q, int ldq, const float *k, int ldk,
-                             const float *v, int ldv, float *o, int ldo, int Tq, int Tk,
-                             int dh, float scale, int causal, int causal_offset,
-                             float *scratch) {
-    float *qt = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [dh][32] */
-    float *st = qt + (size_t)dh * ATT_QB;                              /* [64][32] */
-    float *oacc = st + ATT_KT * ATT_QB;                                /* [32][dh] */
-    float *alpha = oacc + (size_t)ATT_QB * dh;                         /* [32] */
-
-    for (int qb = 0; qb < Tq; qb += ATT_QB) {
-        int nq = Tq - qb < ATT_QB ? Tq - qb : ATT_QB;
-        int nv = nq > 16 ? 2 : 1;
-        long kend = Tk;
-        if (causal && (long)qb + nq + causal_offset < kend) kend = (long)qb + nq + causal_offset;
-        if (kend <= 0) {
-            for (int i = 0; i < nq; i++) memset(o + (size_t)(qb + i) * ldo, 0, (size_t)dh * 4);
-            continue;
-        }
-        for (int d = 0; d < dh; d++)
-            for (int i = 0; i < ATT_QB; i++)
-                qt[(size_t)d * ATT_QB + i] = i < nq ? q[(size_t)(qb + i) * ldq + d] : 0.0f;
-        memset(oacc, 0, (size_t)ATT_QB * dh * sizeof(float));
-        __m512 m[2], l[2];
-        m[0] = m[1] = _mm512_set1_ps(-INFINITY);
-        l[0] = l[1] = _mm512_setzero_ps();
-
-        for (long j0 = 0; j0 < kend; j0 += ATT_KT) {
-            int nk = kend - j0 < ATT_KT ? (int)(kend - j0) : ATT_KT;
-            att_scores(qt, k + (size_t)j0 * ldk, (size_t)ldk, nk, dh, st, nv);
-            /* Query qb+i sees key j0+j iff j0 + j <= qb + i + offset, i.e.
-             * i >= j - (qb + offset - j0). */
-            long from = causal ? (long)qb + causal_offset - j0 : (long)(1 << 30);
-            if (from > (1 << 30)) from = 1 << 30; /* no overflow in j - from */
-            att_softmax(st, nk, scale, (int)from, nv, m, l, alpha);
-            att_pv_tile(st, v + (size_t)j0 * ldv, (size_t)ldv, nk, oacc, dh, alpha, nq);
-        }
-
-        for (int u = 0; u < nv; u++) {
-            __m512 inv = _mm512_maskz_div_ps(
-                _mm512_cmp_ps_mask(l[u], _mm512_setzero_ps(), _CMP_GT_OQ), _mm512_set1_ps(1.0f), l[u]);
-            _mm512_store_ps(alpha + u * 16, inv);
-        }
-        for (int i = 0; i < nq; i++) {
-            __m512 s = _mm512_set1_ps(alpha[i]);
-            const float *src = oacc + (size_t)i * dh;
-            float *dst = o + (size_t)(qb + i) * ldo;
-            for (int d = 0; d < dh; d += 16) {
-                __mmask16 mk = lanes16(dh - d);
-                _mm512_mask_storeu_ps(dst + d, mk,
-                                      _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, src + d), s));
-            }
-        }
-    }
-}
-
-static float softmax_avx512(float *x, int n, float scale) {
-    __m512 mx = _mm512_set1_ps(-INFINITY);
-    for (int i = 0; i < n; i += 16)
-        mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(mx, lanes16(n - i), x + i));
-    const __m512 vm = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), vs = _mm512_set1_ps(scale);
-    __m512 sum = _mm512_setzero_ps();
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 mk = lanes16(n - i);
-        __m512 p = exp512(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vs));
-        _mm512_mask_storeu_ps(x + i, mk, p);
-        sum = _mm512_mask_add_ps(sum, mk, sum, p);
-    }
-    return _mm512_reduce_add_ps(sum);
-}
-
-/* ----------------------------------------------------------- layernorm */
-
-static void layernorm_avx512(const float *x, int ldx, float *y, int ldy, int rows, int n,
-                             const float *w, const float *b, float eps) {
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * ldx;
-        float *yr = y + (size_t)r * ldy;
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-        int i = 0;
-        for (; i + 32 <= n; i += 32) {
-            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(xr + i));
-            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(xr + i + 16));
-        }
-        for (; i < n; i += 16) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(lanes16(n - i), xr + i));
-        float mean = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) / (float)n;
-
-        __m512 vm = _mm512_set1_ps(mean);
-        s0 = s1 = _mm512_setzero_ps();
-        for (i = 0; i + 32 <= n; i += 32) {
-            __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(xr + i), vm);
-            __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(xr + i + 16), vm);
-            s0 = _mm512_fmadd_ps(d0, d0, s0);
-            s1 = _mm512_fmadd_ps(d1, d1, s1);
-        }
-        for (; i < n; i += 16) {
-            __mmask16 mk = lanes16(n - i);
-            __m512 d0 = _mm512_maskz_sub_ps(mk, _mm512_maskz_loadu_ps(mk, xr + i), vm);
-            s0 = _mm512_fmadd_ps(d0, d0, s0);
-        }
-        float var = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) / (float)n;
-        __m512 rstd = _mm512_set1_ps(1.0f / sqrtf(var + eps));
-
-        for (i = 0; i < n; i += 16) {
-            __mmask16 mk = lanes16(n - i);
-            __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, xr + i), vm), rstd);
-            t = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(mk, w + i), _mm512_maskz_loadu_ps(mk, b + i));
-            _mm512_mask_storeu_ps(yr + i, mk, t);
-        }
-    }
-}
+#define ATT_G 8
+#define ATT_PV_NC 4
+#define ATT_PV_QG(nc) ((nc) >= 3 ? 4 : (nc) == 2 ? 8 : 16)
+#define ATT_PV_QG_MAX 16
 
 /* ---------------------------------------------------------------- rope */
 
-static void rope_avx512(float *x, int ldx, int T, int n, const float *cs) {
+static void rope(float *x, int ldx, int T, int n, const float *cs) {
     const int h = n / 2;
     /* Each of 8 cos/sin values serves one interleaved pair (two lanes). */
     const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
@@ -436,7 +172,7 @@ static void rope_avx512(float *x, int ldx, int T, int n, const float *cs) {
         for (int i = 0; i < h; i += 8) {
             int np = h - i < 8 ? h - i : 8;
             __mmask8 m8 = (__mmask8)((1u << np) - 1u);
-            __mmask16 m16 = lanes16(2 * np);
+            __mmask16 m16 = vm_lanes(2 * np);
             __m512 cv = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(m8, c + i)));
             __m512 sv = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(m8, s + i)));
             __m512 xv = _mm512_maskz_loadu_ps(m16, xt + 2 * i);
@@ -449,36 +185,30 @@ static void rope_avx512(float *x, int ldx, int T, int n, const float *cs) {
 
 /* --------------------------------------------------------- conversions */
 
-static void f16_to_f32_avx512(const uint16_t *src, float *dst, size_t n) {
+static void f16_to_f32(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
     if (i < n) {
-        __mmask16 mk = lanes16((int)(n - i));
+        __mmask16 mk = vm_lanes((int)(n - i));
         _mm512_mask_storeu_ps(dst + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, src + i)));
     }
 }
 
-static void bf16_to_f32_avx512(const uint16_t *src, float *dst, size_t n) {
+static void bf16_to_f32(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
         _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
     }
     if (i < n) {
-        __mmask16 mk = lanes16((int)(n - i));
+        __mmask16 mk = vm_lanes((int)(n - i));
         __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mk, src + i));
         _mm512_mask_storeu_ps(dst + i, mk, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
     }
 }
 
-const pe_kernels pe_kernels_avx512 = {
-    .name = "avx512",
-    .gemm = gemm_avx512,
-    .attention = attention_avx512,
-    .softmax = softmax_avx512,
-    .layernorm = layernorm_avx512,
-    .rope = rope_avx512,
-    .f16_to_f32 = f16_to_f32_avx512,
-    .bf16_to_f32 = bf16_to_f32_avx512,
-};
+#define VF_SOFTMAX_SUM vf_reduce_add
+#define PE_KERNELS_SET pe_kernels_avx512
+#define PE_KERNELS_NAME "avx512"
+#include "kernels_body.h"

@@ -27,27 +27,24 @@ const float pe_neon_erf_k[ERF_NK][16] __attribute__((aligned(16))) = {
 };
 #undef K16
 
-/* Test hook: the vector erf on n floats (n any), for the dense sweep. */
-void pe_neon_erf(const float *x, float *y, size_t n);
-void pe_neon_erf(const float *x, float *y, size_t n) {
+/* The vector erf and fast GELU over n floats (tests: the dense sweeps). */
+static void erf_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
-        const int left = n - i < 16 ? (int)(n - i) : 16; /* load4_part takes a count <= 0 as none */
+        const int left = n - i < 16 ? (int)(n - i) : 16; /* vf_load_n takes a count <= 0 as none */
         float32x4_t v[4];
-        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
-        erf4_neon(v);
-        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
+        for (int j = 0; j < 4; j++) v[j] = vf_load_n(x + i + 4 * j, left - 4 * j);
+        vf_erf_x4(v);
+        for (int j = 0; j < 4; j++) vf_store_n(y + i + 4 * j, v[j], left - 4 * j);
     }
 }
 
-/* The fast GELU over an array (tests: against pe_gelu_fast_ref). */
-void pe_neon_gelu_fast(const float *x, float *y, size_t n);
-void pe_neon_gelu_fast(const float *x, float *y, size_t n) {
+static void gelu_fast_array(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         const int left = n - i < 16 ? (int)(n - i) : 16;
         float32x4_t v[4];
-        for (int j = 0; j < 4; j++) v[j] = load4_part(x + i + 4 * j, left - 4 * j);
-        gelu_fast4_neon(v);
-        for (int j = 0; j < 4; j++) store4_part(y + i + 4 * j, v[j], left - 4 * j);
+        for (int j = 0; j < 4; j++) v[j] = vf_load_n(x + i + 4 * j, left - 4 * j);
+        vf_gelu_fast_x4(v);
+        for (int j = 0; j < 4; j++) vf_store_n(y + i + 4 * j, v[j], left - 4 * j);
     }
 }
 
@@ -79,10 +76,7 @@ void pe_neon_gelu_fast(const float *x, float *y, size_t n) {
  * fully unrolled; GCC 12 spills otherwise). */
 INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *tile, const int mr) {
     float32x4_t acc[GEMM_MR][4];
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     const float *a[GEMM_MR];
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) a[r] = A + r * lda;
@@ -111,10 +105,7 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *W, int K, float *
             acc[r][3] = vfmaq_n_f32(acc[r][3], b3, ak);
         }
     }
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+    PE_TILE_SPILL(tile, acc, mr);
 }
 
 typedef void (*gemm_tile_fn)(const float *A, size_t lda, const float *W, int K, float *tile);
@@ -127,6 +118,12 @@ TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4) TILE_FN(5)
 static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_tile_3,
                                                  gemm_tile_4, gemm_tile_5};
 
+/* The tile to a buffer, then through the epilogue (pe_tile_store). */
+#define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)                                       \
+    PANEL_TILE_BUFFERED(GEMM_MR, gemm_tiles[(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), tile_), \
+                        NULL, mr, c, ldc, ncols, ep, m, n)
+#include "gemm_panels.h"
+
 /* Panels of W kept hot in L2 while every row block of A passes over them
  * (phone cores: 256-512 KiB of L2 per core, half of it for W). */
 #ifndef GEMM_W_BLOCK_BYTES
@@ -136,25 +133,9 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2, gemm_
 static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, float *C, int ldc,
                       int m0, int m1, int n0, int n1, const pe_epilogue *ep) {
     (void)N;
-    if (m1 <= m0 || n1 <= n0) return;
-    const size_t pstride = (size_t)K * PE_GEMM_NR;
-    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    size_t fit = GEMM_W_BLOCK_BYTES / (pstride * sizeof(float) + 1);
-    const int pblock = fit < 1 ? 1 : fit > 1024 ? 1024 : (int)fit;
-    float tile[GEMM_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int pb = p0; pb < p1; pb += pblock) {
-        int pe = pb + pblock < p1 ? pb + pblock : p1;
-        for (int m = m0; m < m1; m += GEMM_MR) {
-            int mr = m1 - m < GEMM_MR ? m1 - m : GEMM_MR;
-            const float *a = A + (size_t)m * lda;
-            for (int p = pb; p < pe; p++) {
-                int n = p * PE_GEMM_NR;
-                int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-                gemm_tiles[mr - 1](a, (size_t)lda, Wp + (size_t)p * pstride, K, tile);
-                pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-            }
-        }
-    }
+    const pe_rows x = {A, (size_t)lda, K};
+    gemm_panels(&x, 0, GEMM_MR, GEMM_W_BLOCK_BYTES, (size_t)K * PE_GEMM_NR * sizeof(float), Wp, C, ldc,
+                m0, m1, n0, n1, ep);
 }
 
 /* ----------------------------------------------------------- attention */
@@ -225,6 +206,32 @@ static void att_scores(const float *q, size_t ldq, int nq, const float *k, size_
     }
 }
 
+/* max x[0 .. n), n >= 1 */
+INLINE float row_max(const float *x, int n) {
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxvq_f32(mx);
+    for (; i < n; i++) m = fmaxf(m, x[i]);
+    return m;
+}
+
+/* x[i] = exp(x[i] scale - m) (scaled_first, attention) or
+ * exp((x[i] - m) scale) (softmax) for i < n, in place; returns their sum. */
+INLINE float exp_row(float *x, int n, float m, float scale, const int scaled_first) {
+    const float32x4_t vm = vdupq_n_f32(m), vs = vdupq_n_f32(scale);
+    float32x4_t sum = vdupq_n_f32(0.0f);
+    for (int i = 0; i < n; i += 4) {
+        const int c = n - i < 4 ? n - i : 4;
+        const float32x4_t v = vf_load_n(x + i, c);
+        float32x4_t p = vf_exp(scaled_first ? vsubq_f32(vmulq_f32(v, vs), vm) : vmulq_f32(vsubq_f32(v, vm), vs));
+        p = vbslq_f32(vm_lanes(c), p, vdupq_n_f32(0.0f));
+        vf_store_n(x + i, p, c);
+        sum = vaddq_f32(sum, p);
+    }
+    return vaddvq_f32(sum);
+}
+
 /* Row i of the tile: scores to weights in place (zero past `vis`, the keys
  * this query sees), advancing its running max m and sum l; returns the
  * factor for its old accumulator. */
@@ -233,25 +240,11 @@ static float att_softmax_row(float *s, int nk, int vis, float scale, float *m, f
         memset(s, 0, (size_t)nk * sizeof(float));
         return 1.0f;
     }
-    float32x4_t mx = vdupq_n_f32(-INFINITY);
-    int j = 0;
-    for (; j + 4 <= vis; j += 4) mx = vmaxq_f32(mx, vld1q_f32(s + j));
-    float mt = vmaxvq_f32(mx);
-    for (; j < vis; j++) mt = fmaxf(mt, s[j]);
-    mt *= scale;
-    float mnew = fmaxf(*m, mt);
-    float alpha = expf(*m - mnew); /* 0 for the first tile (m = -inf) */
-    const float32x4_t vs = vdupq_n_f32(scale), vm = vdupq_n_f32(mnew);
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (j = 0; j < vis; j += 4) {
-        int c = vis - j < 4 ? vis - j : 4;
-        float32x4_t p = exp_neon(vsubq_f32(vmulq_f32(load4_part(s + j, c), vs), vm));
-        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
-        store4_part(s + j, p, c);
-        sum = vaddq_f32(sum, p);
-    }
+    const float mnew = fmaxf(*m, row_max(s, vis) * scale);
+    const float alpha = expf(*m - mnew); /* 0 for the first tile (m = -inf) */
+    const float sum = exp_row(s, vis, mnew, scale, 1);
     if (nk > vis) memset(s + vis, 0, (size_t)(nk - vis) * sizeof(float));
-    *l = *l * alpha + vaddvq_f32(sum);
+    *l = *l * alpha + sum;
     *m = mnew;
     return alpha;
 }
@@ -365,29 +358,13 @@ static void attention_neon(const float *q, int ldq, const float *k, int ldk, con
             float *dst = o + (size_t)(qb + i) * ldo;
             for (int d = 0; d < dh; d += 4) {
                 int c = dh - d < 4 ? dh - d : 4;
-                store4_part(dst + d, vmulq_n_f32(load4_part(src + d, c), inv), c);
+                vf_store_n(dst + d, vmulq_n_f32(vf_load_n(src + d, c), inv), c);
             }
         }
     }
 }
 
-static float softmax_neon(float *x, int n, float scale) {
-    float32x4_t mx = vdupq_n_f32(-INFINITY);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) mx = vmaxq_f32(mx, vld1q_f32(x + i));
-    float m = vmaxvq_f32(mx);
-    for (; i < n; i++) m = fmaxf(m, x[i]);
-    const float32x4_t vm = vdupq_n_f32(m), vs = vdupq_n_f32(scale);
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (i = 0; i < n; i += 4) {
-        int c = n - i < 4 ? n - i : 4;
-        float32x4_t p = exp_neon(vmulq_f32(vsubq_f32(load4_part(x + i, c), vm), vs));
-        p = vbslq_f32(lanes4(c), p, vdupq_n_f32(0.0f));
-        store4_part(x + i, p, c);
-        sum = vaddq_f32(sum, p);
-    }
-    return vaddvq_f32(sum);
-}
+static float softmax_neon(float *x, int n, float scale) { return exp_row(x, n, row_max(x, n), scale, 0); }
 
 /* ----------------------------------------------------------- layernorm */
 
@@ -402,7 +379,7 @@ static void layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows,
             s0 = vaddq_f32(s0, vld1q_f32(xr + i));
             s1 = vaddq_f32(s1, vld1q_f32(xr + i + 4));
         }
-        for (; i < n; i += 4) s0 = vaddq_f32(s0, load4_part(xr + i, n - i));
+        for (; i < n; i += 4) s0 = vaddq_f32(s0, vf_load_n(xr + i, n - i));
         const float mean = vaddvq_f32(vaddq_f32(s0, s1)) / (float)n;
 
         /* two passes: a large mean must not cancel the variance */
@@ -420,9 +397,9 @@ static void layernorm_neon(const float *x, int ldx, float *y, int ldy, int rows,
 
         for (i = 0; i < n; i += 4) {
             int c = n - i < 4 ? n - i : 4;
-            float32x4_t t = vmulq_f32(vsubq_f32(load4_part(xr + i, c), vm), rstd);
-            t = vfmaq_f32(load4_part(b + i, c), t, load4_part(w + i, c));
-            store4_part(yr + i, t, c);
+            float32x4_t t = vmulq_f32(vsubq_f32(vf_load_n(xr + i, c), vm), rstd);
+            t = vfmaq_f32(vf_load_n(b + i, c), t, vf_load_n(w + i, c));
+            vf_store_n(yr + i, t, c);
         }
     }
 }
@@ -444,11 +421,7 @@ static void rope_neon(float *x, int ldx, int T, int n, const float *cs) {
             o.val[1] = vfmaq_f32(vmulq_f32(p.val[1], cv), p.val[0], sv);
             vst2q_f32(xt + 2 * i, o);
         }
-        for (; i < h; i++) {
-            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-            xt[2 * i] = x0 * c[i] - x1 * s[i];
-            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-        }
+        pe_rope_pairs_ref(xt, c, s, i, h);
     }
 }
 
@@ -467,7 +440,7 @@ static void f16_to_f32_neon(const uint16_t *src, float *dst, size_t n) {
         int c = n - i < 4 ? (int)(n - i) : 4;
         uint16_t t[4] = {0, 0, 0, 0};
         memcpy(t, src + i, (size_t)c * 2);
-        store4_part(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(t))), c);
+        vf_store_n(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(t))), c);
     }
 }
 
@@ -493,4 +466,6 @@ const pe_kernels pe_kernels_neon = {
     .rope = rope_neon,
     .f16_to_f32 = f16_to_f32_neon,
     .bf16_to_f32 = bf16_to_f32_neon,
+    .erf = erf_array,
+    .gelu_fast = gelu_fast_array,
 };

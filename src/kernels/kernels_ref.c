@@ -69,18 +69,21 @@ float pe_epilogue_ref(float v, const pe_epilogue *ep, int m, int n) {
     return v;
 }
 
-static void gemm_ref(const float *A, int lda, const float *Wp, int N, int K,
-                     float *C, int ldc, int m0, int m1, int n0, int n1,
-                     const pe_epilogue *ep) {
-    (void)N;
+void pe_gemm_ref_panels(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                        int m1, int n0, int n1, const pe_epilogue *ep, int half) {
+    const float *wf = Wp;
+    const uint16_t *wh = Wp;
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         for (int n = n0; n < n1; n += PE_GEMM_NR) {
-            const float *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
+            const size_t panel = (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
             /* Each column is summed in k order, like the textbook loop. */
             float acc[PE_GEMM_NR] = { 0 };
             for (int k = 0; k < K; k++) {
-                const float *w = panel + (size_t)k * PE_GEMM_NR;
+                const size_t at = panel + (size_t)k * PE_GEMM_NR;
+                float w[PE_GEMM_NR];
+                for (int j = 0; j < PE_GEMM_NR; j++)
+                    w[j] = half == 0 ? wf[at + j] : half == 2 ? pe_bf16_to_f32(wh[at + j]) : pe_f16_to_f32(wh[at + j]);
                 for (int j = 0; j < PE_GEMM_NR; j++) acc[j] += a[k] * w[j];
             }
             int nj = PE_MIN(PE_GEMM_NR, n1 - n);
@@ -88,6 +91,13 @@ static void gemm_ref(const float *A, int lda, const float *Wp, int N, int K,
                 C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j], ep, m, n + j);
         }
     }
+}
+
+static void gemm_ref(const float *A, int lda, const float *Wp, int N, int K,
+                     float *C, int ldc, int m0, int m1, int n0, int n1,
+                     const pe_epilogue *ep) {
+    (void)N;
+    pe_gemm_ref_panels(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, 0);
 }
 
 /* ------------------------------------------------------------- attention */
@@ -166,13 +176,8 @@ static void layernorm_ref(const float *x, int ldx, float *y, int ldy, int rows, 
 static void rope_ref(float *x, int ldx, int T, int n, const float *cs) {
     int h = n / 2;
     for (int t = 0; t < T; t++) {
-        float *xt = x + (size_t)t * ldx;
-        const float *c = cs + (size_t)t * n, *s = c + h;
-        for (int i = 0; i < h; i++) {
-            float x0 = xt[2 * i], x1 = xt[2 * i + 1];
-            xt[2 * i] = x0 * c[i] - x1 * s[i];
-            xt[2 * i + 1] = x1 * c[i] + x0 * s[i];
-        }
+        const float *c = cs + (size_t)t * n;
+        pe_rope_pairs_ref(x + (size_t)t * ldx, c, c + h, 0, h);
     }
 }
 

@@ -1,15 +1,14 @@
-/* Runs the FMA loop of the active kernel set on n threads at once. */
+/* Runs the FMA (int8 dot-product) loop of the chosen ISA level on n threads
+ * at once. */
 #include "peak.h"
 
 #include "../common.h"
-#include "kernels.h"
-#include "quant.h"
+#include "isa.h"
 
 #include <pthread.h>
-#include <string.h>
 #include <time.h>
 
-static double scalar_loop(long iters) {
+double pe_peak_loop_scalar(long iters) {
     float a[16], m = 0.999999f, b = 1e-7f;
     for (int i = 0; i < 16; i++) a[i] = (float)i;
     for (long it = 0; it < iters; it++)
@@ -20,30 +19,6 @@ static double scalar_loop(long iters) {
 }
 
 typedef double (*loop_fn)(long);
-
-static loop_fn pick_loop(void) {
-#if defined(__x86_64__)
-    const char *name = pe_kernels_get()->name;
-    if (!strcmp(name, "avx512")) return pe_peak_loop_avx512;
-    if (!strcmp(name, "avx2")) return pe_peak_loop_avx2;
-#elif defined(__aarch64__)
-    if (!strcmp(pe_kernels_get()->name, "neon")) return pe_peak_loop_neon;
-#endif
-    return scalar_loop;
-}
-
-/* The int8 dot-product loop of the active level, NULL where it has none
- * (its int8 GEMMs then widen to int16/int32 and have no single peak). */
-static loop_fn pick_int8_loop(void) {
-#if defined(__x86_64__)
-    if (!strcmp(pe_qkernels_get()->name, "avx512amx")) return pe_peak_loop_amx;
-    if (!strcmp(pe_qkernels_get()->name, "avx512vnni")) return pe_peak_loop_vnni;
-#elif defined(__aarch64__)
-    const char *isa = pe_kernel_isa();
-    if (!strcmp(isa, "neon-dot") || !strcmp(isa, "neon-i8mm")) return pe_peak_loop_neondot;
-#endif
-    return NULL;
-}
 
 typedef struct peak_arg { loop_fn fn; long iters; double flops; } peak_arg;
 
@@ -89,9 +64,9 @@ static double measure(loop_fn fn, int n_threads) {
     return best;
 }
 
-double pe_measure_peak_gflops(int n_threads) { return measure(pick_loop(), n_threads); }
+double pe_measure_peak_gflops(int n_threads) { return measure(pe_isa_get()->peak_f32, n_threads); }
 
 double pe_measure_peak_int8_gops(int n_threads) {
-    loop_fn fn = pick_int8_loop();
+    loop_fn fn = pe_isa_get()->peak_int8;
     return fn ? measure(fn, n_threads) : 0.0;
 }

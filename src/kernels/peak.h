@@ -5,10 +5,12 @@
 
 /* Each runs `iters` iterations of independent FMA chains and returns the
  * number of floating-point operations done (2 per lane per FMA). */
+double pe_peak_loop_scalar(long iters);
 double pe_peak_loop_avx512(long iters);
 double pe_peak_loop_avx2(long iters);
 double pe_peak_loop_neon(long iters);
-/* The same for int8 dot products (2 operations per multiply-add). */
+/* The same for int8 dot products (2 operations per multiply-add).  Each
+ * level's pair is in its row of the ISA registry (isa.c). */
 double pe_peak_loop_vnni(long iters);
 double pe_peak_loop_amx(long iters);     /* in qgemm_amx.c, beside its tile configuration */
 double pe_peak_loop_neondot(long iters);

@@ -1,27 +1,7 @@
+/* Twelve FMA chains cover the FMA latency times two FMA ports. */
 #include "peak.h"
+#include "simd_avx512.h"
 
-#include <immintrin.h>
-
-/* Twelve named accumulators cover the FMA latency times two FMA ports. */
-
-double pe_peak_loop_avx512(long iters) {
-    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2),
-           a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5),
-           a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8),
-           a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
-    const __m512 m = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (long it = 0; it < iters; it++) {
-        a0 = _mm512_fmadd_ps(a0, m, b); a1 = _mm512_fmadd_ps(a1, m, b);
-        a2 = _mm512_fmadd_ps(a2, m, b); a3 = _mm512_fmadd_ps(a3, m, b);
-        a4 = _mm512_fmadd_ps(a4, m, b); a5 = _mm512_fmadd_ps(a5, m, b);
-        a6 = _mm512_fmadd_ps(a6, m, b); a7 = _mm512_fmadd_ps(a7, m, b);
-        a8 = _mm512_fmadd_ps(a8, m, b); a9 = _mm512_fmadd_ps(a9, m, b);
-        a10 = _mm512_fmadd_ps(a10, m, b); a11 = _mm512_fmadd_ps(a11, m, b);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-    volatile float sink = _mm512_reduce_add_ps(s);
-    (void)sink;
-    return (double)iters * 12 * 16 * 2;
-}
+#define PEAK_FN pe_peak_loop_avx512
+#define PEAK_N 12
+#include "peak_body.h"

@@ -87,8 +87,8 @@ static void amx_block(const pe_qact *qa, const uint8_t *w, size_t pstride, int n
         _mm512_store_ps(tile + r * 32, _mm512_mul_ps(_mm512_cvtepi32_ps(s0), d0));
         _mm512_store_ps(tile + r * 32 + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(s1), d1));
     }
-    /* pe_tile_store512 takes at most 32 rows of 32 columns */
-    pe_tile_store512(tile, rows, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+    /* pe_tile_store takes at most 32 rows of 32 columns */
+    pe_tile_store(tile, rows, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
 }
 
 /* Blocks of `rows` rows from m0 to m1 (a multiple of them) over every panel

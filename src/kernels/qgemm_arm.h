@@ -1,6 +1,6 @@
 /* Shared by the ARM64 int8 kernel sets with dot-product instructions
  * (qgemm_neondot.c, qgemm_i8mm.c); the epilogue of their tiles is
- * pe_tile_store_neon (simd_neon.h).  Include only from files compiled for
+ * pe_tile_store (simd_neon.h).  Include only from files compiled for
  * ARMv8.2 or later. */
 #ifndef PE_QGEMM_ARM_H
 #define PE_QGEMM_ARM_H

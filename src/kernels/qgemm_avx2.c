@@ -9,8 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-INLINE int imin(int a, int b) { return a < b ? a : b; }
-
 #define MR 6
 
 /* ------------------------------------------------------------ f16 / bf16 */
@@ -42,33 +40,13 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
     }
 }
 
-typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
-#define HALF_FN(R, BF)                                                                         \
-    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
-        half_tile(A, lda, W, K, t, R, BF);                                                     \
-    }
-#define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
+#include "gemm_panels.h"
+
 HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5) HALF_FNS(6)
 static const half_fn half_tiles[2][MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5, half_0_6},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5, half_1_6},
 };
-
-static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
-                      int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint16_t *Wp = Wv;
-    const int bf16 = t == PE_WT_BF16;
-    float tile[MR * 16] __attribute__((aligned(32)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += MR) {
-            int mr = imin(m1 - m, MR);
-            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store256(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
-}
 
 /* ------------------------------------------------------------ activations */
 
@@ -81,25 +59,19 @@ static void quantize_rows_avx2(const float *A, int lda, int K, int m0, int m1, c
         /* |x| as integers: a NaN compares above every finite value and inf */
         __m256i mx = _mm256_setzero_si256();
         for (int k = 0; k < K; k += 8)
-            mx = _mm256_max_epu32(mx, _mm256_castps_si256(_mm256_and_ps(absmask, _mm256_maskload_ps(a + k, lanes8(K - k)))));
+            mx = _mm256_max_epu32(mx, _mm256_castps_si256(_mm256_and_ps(absmask, _mm256_maskload_ps(a + k, vm_lanes(K - k)))));
         uint32_t t[8], bits = 0;
         _mm256_storeu_si256((__m256i *)(void *)t, mx);
         for (int i = 0; i < 8; i++) bits = t[i] > bits ? t[i] : bits;
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         const __m256 vis = _mm256_set1_ps(is);
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             __m256i sum = _mm256_setzero_si256();
             for (int h = 0; h < 4; h++) {
                 int k = b * PE_QK + h * 8;
-                __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(a + k, lanes8(K - k)), vis));
+                __m256i qi = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_maskload_ps(a + k, vm_lanes(K - k)), vis));
                 sum = _mm256_add_epi32(sum, qi);
                 __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(qi), _mm256_extracti128_si256(qi, 1));
                 w = _mm_packs_epi16(w, w);
@@ -218,24 +190,13 @@ static const q_fn q_tiles[2][MR] = {
 
 /* The sum pairs of pmaddubsw hold |a| * |w| <= 127 * 127 twice (q8) or
  * 15 * 127 four times (q4): no int16 saturation. */
-static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint8_t *Wp = Wv;
-    const int q4 = t == PE_WT_Q4;
-    const int nb = qa->ldq / PE_QK;
-    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
-    float tile[MR * 16] __attribute__((aligned(32)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += MR) {
-            int mr = imin(m1 - m, MR);
-            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                q4 ? qa->bsum + (size_t)m * nb : NULL, (size_t)nb, panel, nb, tile);
-            pe_tile_store256(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
-}
+#define HALF_MR MR
+#define Q_MR MR
+#define Q_TILE(x, v, mr, m, w)                                                                 \
+    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq,       \
+                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : NULL,  \
+                               (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
+#include "gemm_panels.h" /* gemm_half, gemm_q */
 
 /* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_vnni.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
@@ -254,21 +215,13 @@ INLINE __m256i exp2_q8(__m256 t) {
 
 static void softmax_q8_avx2(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
-    int finite = 1;
-    for (int i = 0; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    if (!finite) {
-        pe_qact_row_nan(qa, m);
-        return;
-    }
+    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
     const __m256 vm = _mm256_set1_ps(mx), vc = _mm256_set1_ps(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     __m256i sum = _mm256_setzero_si256();
     for (int i = 0; i < qa->ldq; i += 8) {
-        __m256i mk = lanes8(n - i);
+        __m256i mk = vm_lanes(n - i);
         __m256i c = _mm256_and_si256(exp2_q8(_mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mk), vm), vc)), mk);
         sum = _mm256_add_epi32(sum, c);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));

@@ -1,5 +1,5 @@
 /* ARMv8.6 int8 matrix-multiply kernels for q8 weights (compiled with +i8mm;
- * reached only through pe_qkernels_i8mm after dispatch saw I8MM and ASIMDDP
+ * reached only through pe_qkernels_i8mm after isa.c saw I8MM and ASIMDDP
  * in HWCAP).  qgemm_ref.c is the specification; the layouts are in quant.h.
  *
  * USMMLA multiplies a 2x8 block of unsigned bytes by the transpose of a 2x8
@@ -163,7 +163,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
                                      tile);
-            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

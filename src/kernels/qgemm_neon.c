@@ -48,10 +48,7 @@ INLINE void load_half16(const uint16_t *p, float32x4_t b[4], const int bf16) {
 INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
                       const int mr, const int bf16) {
     float32x4_t acc[HALF_MR][4];
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     int k = 0;
     for (; k + 4 <= K; k += 4) {
         float32x4_t av[HALF_MR];
@@ -70,39 +67,16 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) acc[r][c] = vfmaq_n_f32(acc[r][c], b[c], A[r * lda + k]);
     }
-#pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, acc[r][c]);
+    PE_TILE_SPILL(tile, acc, mr);
 }
 
-typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, int K, float *tile);
-#define HALF_FN(R, BF)                                                                         \
-    static void half_##BF##_##R(const float *A, size_t lda, const uint16_t *W, int K, float *t) { \
-        half_tile(A, lda, W, K, t, R, BF);                                                     \
-    }
-#define HALF_FNS(R) HALF_FN(R, 0) HALF_FN(R, 1)
+#include "gemm_panels.h"
+
 HALF_FNS(1) HALF_FNS(2) HALF_FNS(3) HALF_FNS(4) HALF_FNS(5)
 static const half_fn half_tiles[2][HALF_MR] = {
     {half_0_1, half_0_2, half_0_3, half_0_4, half_0_5},
     {half_1_1, half_1_2, half_1_3, half_1_4, half_1_5},
 };
-
-void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
-                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint16_t *Wp = Wv;
-    const int bf16 = t == PE_WT_BF16;
-    float tile[HALF_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += HALF_MR) {
-            int mr = imin(m1 - m, HALF_MR);
-            half_tiles[bf16][mr - 1](A + (size_t)m * lda, (size_t)lda, panel, K, tile);
-            pe_tile_store_neon(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
-}
 
 /* ------------------------------------------------------------ activations */
 
@@ -133,16 +107,10 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
             for (int j = 0; j < 4; j++) mx[j] = vmaxq_u32(mx[j], vandq_u32(absmask, vreinterpretq_u32_f32(v.val[j])));
         }
         for (; k < K; k += 4)
-            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(load4_part(a + k, K - k))));
+            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(vf_load_n(a + k, K - k))));
         uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        const float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             const int k0 = b * PE_QK;
@@ -163,8 +131,8 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
                 int32x4_t sum = vdupq_n_s32(0);
                 for (int h = 0; h < PE_QK; h += 8) {
                     int kk = k0 + h;
-                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk, K - kk), is));
-                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(load4_part(a + kk + 4, K - kk - 4), is));
+                    int32x4_t c0 = vcvtnq_s32_f32(vmulq_n_f32(vf_load_n(a + kk, K - kk), is));
+                    int32x4_t c1 = vcvtnq_s32_f32(vmulq_n_f32(vf_load_n(a + kk + 4, K - kk - 4), is));
                     sum = vaddq_s32(sum, vaddq_s32(c0, c1));
                     int16x8_t w = vcombine_s16(vmovn_s32(c0), vmovn_s32(c1));
                     vst1_s8(q + kk, vmovn_s16(w));
@@ -200,10 +168,7 @@ INLINE int32x4_t pair_sum(int32x4_t lo, int32x4_t hi) { return vpaddq_s32(lo, hi
 INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
                     const int mr) {
     int32x4_t acc[Q_MR][8];
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 8
-        for (int c = 0; c < 8; c++) acc[r][c] = vdupq_n_s32(0);
+    PE_TILE_SET(acc, mr, 8, vdupq_n_s32(0));
     const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
     for (int b = 0; b < nb; b++) {
         const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
@@ -245,10 +210,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float
 INLINE void q4_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile,
                     const int mr) {
     float32x4_t accf[Q_MR][4];
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) accf[r][c] = vdupq_n_f32(0.0f);
+    PE_TILE_SET(accf, mr, 4, vdupq_n_f32(0.0f));
     const uint8x16_t low4 = vdupq_n_u8(15);
     const int8x16_t eight = vdupq_n_s8(8);
     for (int b = 0; b < nb; b++) {
@@ -293,10 +255,7 @@ INLINE void q4_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float
                 accf[r][c] = vfmaq_f32(accf[r][c], vcvtq_f32_s32(dot), d[c]);
             }
     }
-#pragma GCC unroll 2
-    for (int r = 0; r < mr; r++)
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(tile + r * PE_GEMM_NR + c * 4, accf[r][c]);
+    PE_TILE_SPILL(tile, accf, mr);
 }
 
 typedef void (*q_fn)(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile);
@@ -307,22 +266,13 @@ typedef void (*q_fn)(const int8_t *q, size_t ldq, const uint8_t *W, int nb, floa
 Q_FN(q8, 1) Q_FN(q8, 2) Q_FN(q4, 1) Q_FN(q4, 2)
 static const q_fn q_tiles[2][Q_MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
 
-static void gemm_q_neon(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint8_t *Wp = Wv;
-    const int q4 = t == PE_WT_Q4;
-    const int nb = qa->ldq / PE_QK;
-    const size_t pstride = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
-    float tile[Q_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-    for (int n = n0; n < n1; n += PE_GEMM_NR) {
-        const uint8_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
-        int ncols = imin(n1 - n, PE_GEMM_NR);
-        for (int m = m0; m < m1; m += Q_MR) {
-            int mr = imin(m1 - m, Q_MR);
-            q_tiles[q4][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, panel, nb, tile);
-            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
-        }
-    }
+#define Q_TILE(x, v, mr, m, w) \
+    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq, w, PE_QA(x)->nb, tile_)
+#include "gemm_panels.h" /* gemm_half, gemm_q */
+
+void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
 }
 
 /* ------------------------------------------------------------ softmax */
@@ -383,15 +333,7 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
         vm4 = vmaxq_f32(vm4, v);
     }
     float mx = vmaxvq_f32(vm4);
-    int finite = vmaxvq_f32(am4) < INFINITY;
-    for (; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    if (!finite) {
-        pe_qact_row_nan(qa, m);
-        return;
-    }
+    if (!pe_softmax_q8_max(x, i, n, &mx, vmaxvq_f32(am4) < INFINITY, qa, m)) return;
     const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);
@@ -470,7 +412,7 @@ const pe_qkernels pe_qkernels_neon = {
     .name = "neon",
     .gemm_half = pe_neon_gemm_half,
     .quantize_rows = pe_neon_quantize_rows,
-    .gemm_q = gemm_q_neon,
+    .gemm_q = gemm_q,
     .softmax_q8 = pe_neon_softmax_q8,
     .pack_q8_t = pe_neon_pack_q8_t,
 };

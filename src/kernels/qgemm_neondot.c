@@ -1,6 +1,6 @@
 /* ARMv8.2 dot-product kernels for q8 / q4 weights (compiled with
  * -march=armv8.2-a+dotprod+fp16; reached only through pe_qkernels_neondot
- * after dispatch saw ASIMDDP in HWCAP).  qgemm_ref.c is the specification;
+ * after isa.c saw ASIMDDP in HWCAP).  qgemm_ref.c is the specification;
  * the layouts are in quant.h.  The entries without a dot product in them
  * are the plain NEON set's.
  *
@@ -116,7 +116,7 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
         for (int m = m0; m < m1; m += Q8MR) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             q8_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, tile);
-            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -216,7 +216,7 @@ void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int 
             const int mr = m1 - m < Q4MR ? m1 - m : Q4MR;
             q4_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
                              (size_t)nb, w, nb, tile);
-            pe_tile_store_neon(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

@@ -9,23 +9,7 @@
 
 static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                       int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    const uint16_t *Wp = Wv;
-    const int bf16 = t == PE_WT_BF16;
-    for (int m = m0; m < m1; m++) {
-        const float *a = A + (size_t)m * lda;
-        for (int n = n0; n < n1; n += PE_GEMM_NR) {
-            const uint16_t *panel = Wp + (size_t)(n / PE_GEMM_NR) * K * PE_GEMM_NR;
-            float acc[PE_GEMM_NR] = {0};
-            for (int k = 0; k < K; k++) {
-                const uint16_t *w = panel + (size_t)k * PE_GEMM_NR;
-                for (int j = 0; j < PE_GEMM_NR; j++)
-                    acc[j] += a[k] * (bf16 ? pe_bf16_to_f32(w[j]) : pe_f16_to_f32(w[j]));
-            }
-            int nj = PE_MIN(PE_GEMM_NR, n1 - n);
-            for (int j = 0; j < nj; j++)
-                C[(size_t)m * ldc + n + j] = pe_epilogue_ref(acc[j], ep, m, n + j);
-        }
-    }
+    pe_gemm_ref_panels(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t == PE_WT_BF16 ? 2 : 1);
 }
 
 /* s = max|a| / 127 (a row of zeros gets s = 0 and q = 0); q = round(a / s). */
@@ -126,15 +110,7 @@ static void gemm_q_ref(const pe_qact *qa, const void *Wp, int K, float *C, int l
 
 static void softmax_q8_ref(float *x, int n, float scale, const pe_qact *qa, int m) {
     float mx = x[0];
-    int finite = 1;
-    for (int i = 0; i < n; i++) {
-        mx = fmaxf(mx, x[i]);
-        finite &= isfinite(x[i]) != 0;
-    }
-    if (!finite) {
-        pe_qact_row_nan(qa, m);
-        return;
-    }
+    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32_t sum = 0;
     for (int i = 0; i < n; i++) sum += q[i] = (int8_t)lrintf(127.0f * expf(scale * (x[i] - mx)));

@@ -48,7 +48,7 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, size_t pstr
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
         for (int c = 0; c < np; c++) _mm512_store_ps(tile + r * 32 + c * 16, acc[r][c]);
-    pe_tile_store512(tile, mr, ncols, NULL, C, ldc, ep, m, n);
+    pe_tile_store(tile, mr, ncols, NULL, C, ldc, ep, m, n);
 }
 
 typedef void (*half_fn)(const float *A, size_t lda, const uint16_t *W, size_t pstride, int K,
@@ -95,7 +95,7 @@ static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, 
 /* Same arithmetic as the reference (max, 127 / max, round to nearest even),
  * so the codes are identical. */
 INLINE __m512 load_tail(const float *a, int k, int K) {
-    return k + 16 <= K ? _mm512_loadu_ps(a + k) : _mm512_maskz_loadu_ps(lanes16(K - k), a + k);
+    return k + 16 <= K ? _mm512_loadu_ps(a + k) : _mm512_maskz_loadu_ps(vm_lanes(K - k), a + k);
 }
 
 static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
@@ -114,14 +114,8 @@ static void quantize_rows_vnni(const float *A, int lda, int K, int m0, int m1, c
         for (; k < K; k += 16)
             mx0 = _mm512_max_epu32(mx0, _mm512_castps_si512(_mm512_andnot_ps(signbit, load_tail(a, k, K))));
         uint32_t bits = _mm512_reduce_max_epu32(_mm512_max_epu32(mx0, mx1));
-        float amax;
-        memcpy(&amax, &bits, 4);
-        if (!isfinite(amax)) {
-            pe_qact_row_nan(qa, m);
-            continue;
-        }
-        float is = amax > 0.0f ? 127.0f / amax : 0.0f;
-        qa->s[m] = amax / 127.0f;
+        const float is = pe_qact_row_scale(qa, m, bits);
+        if (is < 0.0f) continue;
         __m512 vis = _mm512_set1_ps(is);
         __m512i total = _mm512_setzero_si512();
         for (int b = 0; b < nb; b++) {
@@ -284,7 +278,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
                 mr = imin(m1 - m, Q8MR);
                 q8_tiles[mr - 1][np - 1](q, (size_t)qa->ldq, qa->rsum + m, 1, w, pstride, nb, tile);
             }
-            pe_tile_store512(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -315,7 +309,7 @@ static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int
         mx = _mm512_max_ps(mx, v);
     }
     if (i < n) {
-        __mmask16 mk = lanes16(n - i);
+        __mmask16 mk = vm_lanes(n - i);
         __m512 v = _mm512_mask_loadu_ps(mx, mk, x + i);
         bad |= _mm512_mask_cmp_ps_mask(mk, _mm512_andnot_ps(signbit, v), inf, _CMP_NLT_UQ);
         mx = _mm512_max_ps(mx, v);
@@ -336,7 +330,7 @@ static void softmax_q8_vnni(float *x, int n, float scale, const pe_qact *qa, int
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
     }
     for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq */
-        __mmask16 mk = lanes16(n - i);
+        __mmask16 mk = vm_lanes(n - i);
         __m512i k = _mm512_maskz_mov_epi32(mk, exp2_q8(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), vm), vc)));
         sum = _mm512_add_epi32(sum, k);
         _mm_storeu_si128((__m128i *)(void *)(q + i), _mm512_cvtepi32_epi8(k));
@@ -355,7 +349,7 @@ static void pack_q8_t_vnni(void *dst, const float *W, int ldw, int T, int n) {
     const __m512 signbit = _mm512_set1_ps(-0.0f);
     for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
         uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
-        const __mmask16 mk = lanes16(n - c0);
+        const __mmask16 mk = vm_lanes(n - c0);
         __m512 mx = _mm512_setzero_ps();
         __mmask16 nan = 0;
         for (int t = 0; t < T; t++) {

@@ -1,4 +1,4 @@
-/* Reference quantizers and packing (the kernel sets are chosen in dispatch.c).
+/* Reference quantizers and packing (the kernel sets are chosen in isa.c).
  * The layouts are specified in quant.h. */
 #include "quant.h"
 #include "../common.h"

@@ -1,7 +1,7 @@
 /* Reduced-precision weights: f16 and bf16 panels converted inside the GEMM,
  * and q8 / q4 blocks multiplied with int8 activations.
  *
- * Reference formats (STYLE.md: fixed blocks, the scalar quantizer is the
+ * Reference formats (fixed blocks, and the scalar quantizer is the
  * specification):
  *   q8: one float32 scale d per output row (per channel) over all of K:
  *       w = d * q, q in [-127, 127], d = max|row| / 127.  Per channel
@@ -40,7 +40,9 @@
 
 #include <assert.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PE_QK 32
 
@@ -120,6 +122,34 @@ pe_qact pe_qact_bind(void *mem, int M, int K);
 /* Row m of qa as a row holding a NaN or an infinity: s = NaN, codes and sums
  * 0 (see pe_qact). */
 void pe_qact_row_nan(const pe_qact *qa, int m);
+/* Row m's scale from the bits of max|x| (as integers a NaN compares above
+ * every finite value and infinity): qa->s[m] = max / 127 and returns
+ * 127 / max (0 for an all-zero row); a row with a NaN or an infinity is
+ * set to NaN (pe_qact_row_nan) and gets -1, for the caller to skip it. */
+static inline float pe_qact_row_scale(const pe_qact *qa, int m, uint32_t amax_bits) {
+    float amax;
+    memcpy(&amax, &amax_bits, 4);
+    if (!isfinite(amax)) {
+        pe_qact_row_nan(qa, m);
+        return -1.0f;
+    }
+    qa->s[m] = amax / 127.0f;
+    return amax > 0.0f ? 127.0f / amax : 0.0f;
+}
+
+/* softmax_q8's first pass: folds x[i0 .. n) into *mx (fmaxf) and finite
+ * (all of them finite); 0, with code row m set to NaN, when finite ends 0. */
+static inline int pe_softmax_q8_max(const float *x, int i0, int n, float *mx, int finite,
+                                    const pe_qact *qa, int m) {
+    float v = *mx;
+    for (int i = i0; i < n; i++) {
+        v = fmaxf(v, x[i]);
+        finite &= isfinite(x[i]) != 0;
+    }
+    *mx = v;
+    if (!finite) pe_qact_row_nan(qa, m);
+    return finite;
+}
 
 /* Packs rows [r0, r0 + rows) (rows <= 16) of quantized activations as one q8
  * panel over K = qa->ldq inputs: the codes and row scales become the weight
@@ -160,7 +190,7 @@ typedef struct pe_qkernels {
 
 /* The AMX-INT8 gemm_q of pe_qkernels_amx (qgemm_amx.c); what the tiles do
  * not take goes to pe_qkernels_vnni's.  Only on CPUs (and kernels) that
- * grant AMX (dispatch.c). */
+ * grant AMX (isa.c). */
 void pe_gemm_q_amx(const pe_qact *qa, const void *Wp, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, pe_wtype t);
 

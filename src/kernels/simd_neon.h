@@ -1,8 +1,9 @@
 /* NEON (ARMv8.0 AdvSIMD) inline helpers shared by the float32 kernels
  * (kernels_neon.c) and the reduced-precision ones (qgemm_neon.c and the
- * dot-product / i8mm sets): partial loads and stores, exp, erf, GELU and the
- * GEMM epilogue of a register tile.  Mirrors simd_avx512.h; include only
- * from files built for aarch64. */
+ * dot-product / i8mm sets): the SIMD vocabulary of simd_avx2.h at 4 lanes,
+ * exp, erf and GELU four vectors at a time (the _x4 forms) and the GEMM
+ * epilogue of a register tile.  Include only from files built for
+ * aarch64. */
 #ifndef PE_SIMD_NEON_H
 #define PE_SIMD_NEON_H
 
@@ -14,23 +15,45 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* ------------------------------------------------------------- partial */
+/* ---------------------------------------------------------- vocabulary */
+
+/* The names of simd_avx2.h (see there) at 4 lanes.  NEON has no masked
+ * loads: its partial loads and stores take a lane count (vf_load_n), which
+ * the x86 headers spell the same way. */
+typedef float32x4_t vf32;
+typedef uint32x4_t vmask;
+#define VF_LANES 4
+
+INLINE vf32 vf_zero(void) { return vdupq_n_f32(0.0f); }
+INLINE vf32 vf_set1(float x) { return vdupq_n_f32(x); }
+INLINE vf32 vf_load(const float *p) { return vld1q_f32(p); }
+INLINE void vf_store(float *p, vf32 v) { vst1q_f32(p, v); }
+INLINE vf32 vf_add(vf32 a, vf32 b) { return vaddq_f32(a, b); }
+INLINE vf32 vf_sub(vf32 a, vf32 b) { return vsubq_f32(a, b); }
+INLINE vf32 vf_mul(vf32 a, vf32 b) { return vmulq_f32(a, b); }
+INLINE vf32 vf_max(vf32 a, vf32 b) { return vmaxq_f32(a, b); }
+/* a b + c and c - a b, rounded once */
+INLINE vf32 vf_fmadd(vf32 a, vf32 b, vf32 c) { return vfmaq_f32(c, a, b); }
+INLINE vf32 vf_fnmadd(vf32 a, vf32 b, vf32 c) { return vfmsq_f32(c, a, b); }
+INLINE float vf_reduce_add(vf32 v) { return vaddvq_f32(v); }
+INLINE float vf_reduce_max(vf32 v) { return vmaxvq_f32(v); }
 
 /* All ones in the first n (0..4) lanes. */
-INLINE uint32x4_t lanes4(int n) {
+INLINE vmask vm_lanes(int n) {
     static const uint32_t iota[4] = {0, 1, 2, 3};
     return vcltq_u32(vld1q_u32(iota), vdupq_n_u32((uint32_t)(n > 0 ? n : 0)));
 }
+INLINE vf32 vf_select(vmask m, vf32 a, vf32 b) { return vbslq_f32(m, a, b); }
 
 /* The first n (0..4) floats at p, zeros beyond; never reads past p + n. */
-INLINE float32x4_t load4_part(const float *p, int n) {
+INLINE vf32 vf_load_n(const float *p, int n) {
     if (n >= 4) return vld1q_f32(p);
     float t[4] = {0, 0, 0, 0};
     if (n > 0) memcpy(t, p, (size_t)n * sizeof(float));
     return vld1q_f32(t);
 }
 
-INLINE void store4_part(float *p, float32x4_t v, int n) {
+INLINE void vf_store_n(float *p, vf32 v, int n) {
     if (n >= 4) {
         vst1q_f32(p, v);
         return;
@@ -40,25 +63,18 @@ INLINE void store4_part(float *p, float32x4_t v, int n) {
     if (n > 0) memcpy(p, t, (size_t)n * sizeof(float));
 }
 
+#include "simd_common.h"
+
 /* ---------------------------------------------------------------- math */
 
-/* exp with ~1 ulp error, the algorithm of exp512: n = round(x log2 e), a
+/* exp with ~1 ulp error, the algorithm of the x86 vf_exp: n = round(x log2 e), a
  * polynomial in r = x - n ln 2, times 2^n built in two halves so that
  * n in [-150, 128] (the clamps) neither overflows the exponent field nor
  * flushes gradual underflow.  The clamps keep a NaN input NaN. */
-INLINE float32x4_t exp_neon(float32x4_t x) {
-    x = vmaxq_f32(vdupq_n_f32(-104.0f), x);
-    x = vminq_f32(vdupq_n_f32(89.0f), x);
-    float32x4_t n = vrndnq_f32(vmulq_n_f32(x, PE_LOG2E));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(PE_LN2_HI));
-    r = vfmsq_f32(r, n, vdupq_n_f32(PE_LN2_LO));
-    float32x4_t p = vdupq_n_f32(PE_EXP_E4);
-    p = vfmaq_f32(vdupq_n_f32(PE_EXP_E3), p, r);
-    p = vfmaq_f32(vdupq_n_f32(PE_EXP_E2), p, r);
-    p = vfmaq_f32(vdupq_n_f32(PE_EXP_E1), p, r);
-    p = vfmaq_f32(vdupq_n_f32(PE_EXP_E0), p, r);
-    p = vfmaq_f32(r, p, vmulq_f32(r, r));
-    p = vaddq_f32(p, vdupq_n_f32(1.0f));
+INLINE vf32 vf_exp(vf32 x) {
+    x = vminq_f32(vdupq_n_f32(89.0f), vmaxq_f32(vdupq_n_f32(-104.0f), x));
+    const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, PE_LOG2E));
+    const float32x4_t p = vf_exp_core(x, n);
     int32x4_t ni = vcvtq_s32_f32(n);
     int32x4_t n1 = vshrq_n_s32(ni, 1), n2 = vsubq_s32(ni, n1);
     float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23));
@@ -66,7 +82,7 @@ INLINE float32x4_t exp_neon(float32x4_t x) {
     return vmulq_f32(vmulq_f32(p, s1), s2);
 }
 
-/* The constants of erf4_neon, 4 copies of each as 4 vectors: a Horner step
+/* The constants of vf_erf_x4, 4 copies of each as 4 vectors: a Horner step
  * loads each vector's copy straight into the register its FMLA then writes,
  * one LDR (or half an LDP) from a base register.  A constant kept in a
  * register needs a copy before each FMLA (which overwrites its addend), and
@@ -84,12 +100,12 @@ extern const float pe_neon_erf_k[ERF_NK][16];
     _Pragma("GCC unroll 4") for (int j_ = 0; j_ < 4; j_++)                               \
         (y)[j_] = vfmaq_f32(vld1q_f32((k)[c] + 4 * j_), (y)[j_], (x)[j_])
 
-/* erf of 4 vectors, in place, as erf512: odd polynomial up to |x| = 1,
+/* erf of 4 vectors, in place, as the x86 vf_erf: odd polynomial up to |x| = 1,
  * 1 - exp(-x^2) B(x) beyond; four independent chains.  The exp is
- * exp_neon's polynomial with 2^n (n in [-24, 0] for t <= 4) added to the
+ * vf_exp's polynomial with 2^n (n in [-24, 0] for t <= 4) added to the
  * exponent field in one step: p 2^n stays normal, so the bits are
- * exp_neon's, without the clamps and the split it needs elsewhere. */
-INLINE void erf4_neon(float32x4_t x[4]) {
+ * vf_exp's, without the clamps and the split it needs elsewhere. */
+INLINE void vf_erf_x4(float32x4_t x[4]) {
     const float (*k)[16] = pe_neon_erf_k;
     __asm__("" : "+r"(k)); /* keep the table loads: no per-use literal pool loads */
     float32x4_t t[4], s[4], p[4], u[4], b[4], e[4], r[4], w[4];
@@ -142,11 +158,11 @@ INLINE void erf4_neon(float32x4_t x[4]) {
 }
 
 /* gelu of 4 vectors, in place. */
-INLINE void gelu4_neon(float32x4_t v[4]) {
+INLINE void vf_gelu_x4(float32x4_t v[4]) {
     float32x4_t e[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) e[j] = vmulq_n_f32(v[j], 0.70710678118654752f);
-    erf4_neon(e);
+    vf_erf_x4(e);
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const float32x4_t h = vmulq_n_f32(v[j], 0.5f);
@@ -158,7 +174,7 @@ INLINE void gelu4_neon(float32x4_t v[4]) {
  * interval is a byte lookup (TBL, 4 registers) into its 16 entries of
  * pe_gelu_fast_k, with byte indices 4i .. 4i + 3 for interval i.  FCVTZU
  * turns a NaN into 0 (interval 0) and FMIN keeps it NaN. */
-INLINE void gelu_fast4_neon(float32x4_t v[4]) {
+INLINE void vf_gelu_fast_x4(float32x4_t v[4]) {
     const uint8_t *k = (const uint8_t *)(const void *)pe_gelu_fast_k;
     float32x4_t t[4], p[4];
     uint8x16_t b[4];
@@ -181,12 +197,24 @@ INLINE void gelu_fast4_neon(float32x4_t v[4]) {
     for (int j = 0; j < 4; j++) v[j] = vaddq_f32(vmaxq_f32(v[j], vdupq_n_f32(0.0f)), p[j]);
 }
 
-/* silu(x) = x / (1 + e^-x), as silu512 (SwiGLU's gate). */
-INLINE float32x4_t silu_neon(float32x4_t x) {
-    return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(x))));
+/* silu(x) = x / (1 + e^-x), as the x86 vf_silu (SwiGLU's gate). */
+INLINE vf32 vf_silu(vf32 x) {
+    return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), vf_exp(vnegq_f32(x))));
 }
 
 /* ---------------------------------------------------------------- epilogue */
+
+/* Sets the mr x nc accumulator vectors of a register tile to v. */
+#define PE_TILE_SET(acc, mr, nc, v)                                         \
+    _Pragma("GCC unroll 5") for (int r_ = 0; r_ < (mr); r_++)               \
+        _Pragma("GCC unroll 8") for (int c_ = 0; c_ < (nc); c_++) (acc)[r_][c_] = (v)
+
+/* Spills the mr x 4 accumulator vectors of a register tile to tile[r][16]
+ * (a macro: the accumulators must stay an array of registers). */
+#define PE_TILE_SPILL(tile, acc, mr)                                        \
+    _Pragma("GCC unroll 5") for (int r_ = 0; r_ < (mr); r_++)               \
+        _Pragma("GCC unroll 4") for (int c_ = 0; c_ < 4; c_++)              \
+            vst1q_f32((tile) + r_ * PE_GEMM_NR + c_ * 4, (acc)[r_][c_])
 
 /* Applies the epilogue to an mr x 16 tile of accumulators spilled once to a
  * stack buffer (row r first scaled by rs[r] when rs is given: the activation
@@ -195,7 +223,7 @@ INLINE float32x4_t silu_neon(float32x4_t x) {
  * (it runs once per tile against K iterations of the inner loop), and the one
  * place a new epilogue step goes.  A row's 4 vectors go through the GELU
  * together (every tile kernel writes all 16 columns of its rows). */
-static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, const float *rs,
+static inline void pe_tile_store(const float *tile, int mr, int ncols, const float *rs,
                                       float *C, int ldc, const pe_epilogue *ep, int m, int n) {
     const int nv = (ncols + 3) / 4;
     float32x4_t bias[4], gamma[4];
@@ -204,8 +232,8 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
     for (int c = 0; c < 4; c++) bias[c] = vdupq_n_f32(0.0f), gamma[c] = vdupq_n_f32(1.0f);
     if (ep) {
         for (int c = 0; c < nv; c++) {
-            if (ep->bias) bias[c] = load4_part(ep->bias + n + 4 * c, ncols - 4 * c);
-            if (ep->gamma) gamma[c] = load4_part(ep->gamma + n + 4 * c, ncols - 4 * c);
+            if (ep->bias) bias[c] = vf_load_n(ep->bias + n + 4 * c, ncols - 4 * c);
+            if (ep->gamma) gamma[c] = vf_load_n(ep->gamma + n + 4 * c, ncols - 4 * c);
         }
         gelu = ep->gelu;
         if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n;
@@ -218,8 +246,8 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
             v[c] = vld1q_f32(tile + r * PE_GEMM_NR + 4 * c);
             v[c] = rs ? vfmaq_n_f32(bias[c], v[c], rs[r]) : vaddq_f32(v[c], bias[c]);
         }
-        if (gelu == PE_GELU_EXACT) gelu4_neon(v);
-        if (gelu == PE_GELU_FAST) gelu_fast4_neon(v);
+        if (gelu == PE_GELU_EXACT) vf_gelu_x4(v);
+        if (gelu == PE_GELU_FAST) vf_gelu_fast_x4(v);
         if (ncols == PE_GEMM_NR && !glu) { /* the common case, unrolled: v stays in registers */
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
@@ -230,9 +258,9 @@ static inline void pe_tile_store_neon(const float *tile, int mr, int ncols, cons
         }
         for (int c = 0; c < nv; c++) {
             const int nc = ncols - 4 * c;
-            if (glu) v[c] = vmulq_f32(silu_neon(v[c]), load4_part(glu + (size_t)r * ep->ldg + 4 * c, nc));
-            if (res) v[c] = vfmaq_f32(load4_part(res + (size_t)r * ep->ldr + 4 * c, nc), gamma[c], v[c]);
-            store4_part(C + (size_t)r * ldc + 4 * c, v[c], nc);
+            if (glu) v[c] = vmulq_f32(vf_silu(v[c]), vf_load_n(glu + (size_t)r * ep->ldg + 4 * c, nc));
+            if (res) v[c] = vfmaq_f32(vf_load_n(res + (size_t)r * ep->ldr + 4 * c, nc), gamma[c], v[c]);
+            vf_store_n(C + (size_t)r * ldc + 4 * c, v[c], nc);
         }
     }
 }

@@ -340,6 +340,31 @@ static pe_status make_plan(const pe_model *m, const pe_quantize_options *opt, pe
     return s;
 }
 
+/* The metadata of the output: the source's (less the text heads of a
+ * vision-only file), the format, type, source SHA-256, architecture, heads. */
+static pe_status add_file_meta(qout *o, const pe_model *m, const pe_quantize_options *opt, pe_wtype wt) {
+    const pe_safetensors *st = &m->st;
+    const pe_model_info *in = &m->info;
+    pe_status s = PE_OK;
+    for (int i = 0; i < st->n_meta && !s; i++)
+        if (!opt->vision_only || strcmp(st->meta[i].key, "text_heads"))
+            s = add_meta(o, st->meta[i].key, st->meta[i].value);
+    uint8_t dig[32];
+    char hex[65];
+    pe_sha256(st->base, st->size, dig);
+    pe_sha256_hex(dig, hex);
+    if (!s) s = add_meta(o, "pecore_format", PE_QFORMAT);
+    if (!s) s = add_meta(o, "pecore_type", pe_wtype_name(wt));
+    if (!s) s = add_meta(o, "pecore_source_sha256", own(o, "%s", hex));
+    if (!s) s = add_meta(o, "pecore_arch", own(o, "%s", in->arch));
+    if (!s) s = add_meta(o, "vision_heads", own(o, "%d", in->heads));
+    if (!s && in->pool == PE_POOL_ATTN) s = add_meta(o, "attn_pooler_heads", own(o, "%d", in->pool_heads));
+    if (!s && in->has_text) s = add_meta(o, "text_heads", own(o, "%d", in->text_heads));
+    if (!s && pe_arch_dinov2(&m->arch) && !pe_st_meta_get(st, "pecore.family"))
+        s = add_meta(o, "pecore.family", own(o, "%s", pe_family_name(in->family)));
+    return s;
+}
+
 pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quantize_options *opt) {
     if (!in_path || !out_path || !opt) return pe_error(PE_ERR_INVALID_ARG, "pe_quantize: NULL argument");
     pe_status s = check_options(opt);
@@ -383,24 +408,7 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
     float *tmp = malloc((size_t)PE_GEMM_NR * (size_t)widest * sizeof(float));
     if (!s && (!o.t || !o.bufs || !o.meta || !o.strs || !tmp)) s = pe_error(PE_ERR_NOMEM, "out of memory");
     if (s) goto done;
-    /* The source's metadata carries over, but a vision-only file has no text heads. */
-    for (int i = 0; i < st->n_meta && !s; i++)
-        if (!opt->vision_only || strcmp(st->meta[i].key, "text_heads"))
-            s = add_meta(&o, st->meta[i].key, st->meta[i].value);
-    uint8_t dig[32];
-    char hex[65];
-    pe_sha256(st->base, st->size, dig);
-    pe_sha256_hex(dig, hex);
-    const pe_model_info *in = &m->info;
-    if (!s) s = add_meta(&o, "pecore_format", PE_QFORMAT);
-    if (!s) s = add_meta(&o, "pecore_type", pe_wtype_name(wt));
-    if (!s) s = add_meta(&o, "pecore_source_sha256", own(&o, "%s", hex));
-    if (!s) s = add_meta(&o, "pecore_arch", own(&o, "%s", in->arch));
-    if (!s) s = add_meta(&o, "vision_heads", own(&o, "%d", in->heads));
-    if (!s && in->pool == PE_POOL_ATTN) s = add_meta(&o, "attn_pooler_heads", own(&o, "%d", in->pool_heads));
-    if (!s && in->has_text) s = add_meta(&o, "text_heads", own(&o, "%d", in->text_heads));
-    if (!s && pe_arch_dinov2(&m->arch) && !pe_st_meta_get(st, "pecore.family"))
-        s = add_meta(&o, "pecore.family", own(&o, "%s", pe_family_name(in->family)));
+    s = add_file_meta(&o, m, opt, wt);
     pe_quant_report rep_;
     pe_quant_report *rep = opt->report ? opt->report : &rep_;
     if (!s) pe_quant_report_init(rep, plan, have_cal ? &cal : NULL, opt->plain || !any_int8(opt));

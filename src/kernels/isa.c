@@ -1,12 +1,13 @@
-/* Chooses the kernel sets once per process.  The ISA files are compiled with
- * their own flags and only reached through the levels below, after the CPU
- * (and the OS, for the wider register state) has been checked.  A level is a
- * name (PECORE_ISA, pe_kernel_isa()) with a float32 set and a
- * reduced-precision set: several ARM levels share one float32 set and
- * differ in their int8 kernels. */
-#include "kernels.h"
-#include "quant.h"
+/* The ISA registry (isa.h): the rows of each architecture, the CPU
+ * features behind their predicates, and the one reading of PECORE_ISA.  The
+ * ISA files are compiled with their own flags and only reached through a row
+ * whose predicate holds, so nothing runs an instruction the CPU (or the OS,
+ * for the wider register state) lacks. */
+#include "isa.h"
+
+#include "peak.h"
 #include "../common.h"
+#include "../image/pixels.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -26,14 +27,6 @@
 #include <sys/auxv.h>
 #endif
 #endif
-
-typedef struct isa_level {
-    const char *name;
-    const pe_kernels *f32;
-    const pe_qkernels *q;
-    int (*supported)(void);
-    const char *needs;   /* what a CPU without it lacks, for the error message */
-} isa_level;
 
 static int always(void) { return 1; }
 
@@ -57,6 +50,10 @@ static int x86_avx512(void) {
 static int x86_avx512vnni(void) {
     return x86_avx512() && __builtin_cpu_supports("avx512vnni");
 }
+
+/* The AVX-512 pixel passes also use VBMI's byte permutes (and VNNI). */
+static int x86_vbmi(void) { return __builtin_cpu_supports("avx512vbmi"); }
+static int x86_vnni_vbmi(void) { return x86_avx512vnni() && x86_vbmi(); }
 
 /* AMX-TILE and AMX-INT8 (cpuid leaf 7: EDX bits 24, 25), and Linux's
  * permission to use the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM,
@@ -84,6 +81,8 @@ static int x86_avx512amx(void) {
     return 0;
 #endif
 }
+
+static int x86_amx_vbmi(void) { return x86_avx512amx() && x86_vbmi(); }
 
 static int x86_avx2(void) {
     __builtin_cpu_init();
@@ -144,52 +143,74 @@ static int arm_dot(void) {
 static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
 #endif
 
-/* Best first; a name may appear twice (the same float32 set with the better
- * int8 set first) and the first supported entry of a name wins. */
-static const isa_level levels[] = {
+/* Best first; the first supported row of a name wins, so a name's rows go
+ * from the most the CPU must have to the least.  The AVX-512 pixel passes
+ * also need VBMI and VNNI (a Cascade Lake has VNNI, no VBMI: AVX2 pixels).
+ * avx512-vnni is avx512 with the VNNI int8 set even where AMX is there (to
+ * compare the two). */
+static const pe_isa levels[] = {
 #ifdef PE_HAVE_X86
-    {"avx512", &pe_kernels_avx512, &pe_qkernels_amx, x86_avx512amx, "AVX-512"},
-    {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, x86_avx512vnni, "AVX-512"},
-    {"avx512", &pe_kernels_avx512, &pe_qkernels_avx2, x86_avx512, "AVX-512"},
-    {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, x86_avx2, "AVX2+FMA+F16C"},
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_amx, &pe_pixels_avx512, pe_peak_loop_avx512,
+     pe_peak_loop_amx, x86_amx_vbmi, "AVX-512"},
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx512, pe_peak_loop_avx512,
+     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512"},
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx2, pe_peak_loop_avx512,
+     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512"},
+    {"avx512", &pe_kernels_avx512, &pe_qkernels_avx2, &pe_pixels_avx2, pe_peak_loop_avx512, NULL,
+     x86_avx512, "AVX-512"},
+    {"avx512-vnni", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx512, pe_peak_loop_avx512,
+     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512 VNNI"},
+    {"avx512-vnni", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx2, pe_peak_loop_avx512,
+     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512 VNNI"},
+    {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, &pe_pixels_avx2, pe_peak_loop_avx2, NULL, x86_avx2,
+     "AVX2+FMA+F16C"},
 #endif
 #ifdef PE_HAVE_ARM64
-    {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_i8mm, arm_i8mm, "i8mm"},
-    {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, arm_dot, "dotprod+fp16"},
-    {"neon", &pe_kernels_neon, &pe_qkernels_neon, always, "NEON"},
+    {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_i8mm, &pe_pixels_neon, pe_peak_loop_neon,
+     pe_peak_loop_neondot, arm_i8mm, "i8mm"},
+    {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, &pe_pixels_neon, pe_peak_loop_neon,
+     pe_peak_loop_neondot, arm_dot, "dotprod+fp16"},
+    {"neon", &pe_kernels_neon, &pe_qkernels_neon, &pe_pixels_neon, pe_peak_loop_neon, NULL, always,
+     "NEON"},
 #endif
 #ifdef __wasm_simd128__
     /* make wasm: the whole module is built with SIMD128, so an engine that
      * runs it has it */
-    {"wasm-simd128", &pe_kernels_wasm, &pe_qkernels_scalar, always, "SIMD128"},
+    {"wasm-simd128", &pe_kernels_wasm, &pe_qkernels_scalar, &pe_pixels_scalar, pe_peak_loop_scalar,
+     NULL, always, "SIMD128"},
 #endif
-    {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, always, ""},
+    {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, &pe_pixels_scalar, pe_peak_loop_scalar, NULL,
+     always, ""},
 };
 
 #define LEVEL_COUNT (sizeof levels / sizeof levels[0])
 
-static const isa_level *level_by_name(const char *name) {
+int pe_isa_count(void) { return (int)LEVEL_COUNT; }
+
+const pe_isa *pe_isa_at(int i) { return i >= 0 && i < (int)LEVEL_COUNT ? &levels[i] : NULL; }
+
+const pe_isa *pe_isa_by_name(const char *name) {
     for (size_t i = 0; name && i < LEVEL_COUNT; i++)
         if (!strcmp(levels[i].name, name) && levels[i].supported()) return &levels[i];
     return NULL;
 }
 
 const pe_kernels *pe_kernels_by_name(const char *name) {
-    const isa_level *l = level_by_name(name);
+    const pe_isa *l = pe_isa_by_name(name);
     return l ? l->f32 : NULL;
 }
 
 /* A level name, or the name of a reduced-precision set some supported level
  * uses ("avx512vnni"). */
 const pe_qkernels *pe_qkernels_by_name(const char *name) {
-    const isa_level *l = level_by_name(name);
+    const pe_isa *l = pe_isa_by_name(name);
     if (l) return l->q;
     for (size_t i = 0; name && i < LEVEL_COUNT; i++)
         if (!strcmp(levels[i].q->name, name) && levels[i].supported()) return levels[i].q;
     return NULL;
 }
 
-static const isa_level *chosen;
+static const pe_isa *chosen;
 static char forced_error[192]; /* set when PECORE_ISA could not be honoured */
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
@@ -198,8 +219,7 @@ static void list_supported(char *buf, size_t len) {
     size_t used = 0;
     buf[0] = 0;
     for (size_t i = 0; i < LEVEL_COUNT; i++) {
-        if (!levels[i].supported() || (i > 0 && !strcmp(levels[i - 1].name, levels[i].name)))
-            continue;
+        if (pe_isa_by_name(levels[i].name) != &levels[i]) continue; /* first supported of its name */
         int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", levels[i].name);
         if (n < 0 || (size_t)n >= len - used) break;
         used += (size_t)n;
@@ -215,7 +235,7 @@ static void choose(void) {
         if (levels[i].supported()) chosen = &levels[i];
     const char *env = getenv("PECORE_ISA");
     if (!env || !*env) return;
-    const isa_level *forced = level_by_name(env);
+    const pe_isa *forced = pe_isa_by_name(env);
     if (forced) {
         chosen = forced;
         return;
@@ -227,7 +247,7 @@ static void choose(void) {
         shown[n] = env[n] >= 0x20 && env[n] < 0x7f ? env[n] : '?';
     shown[n] = 0;
     list_supported(has, sizeof has);
-    const isa_level *known = NULL;
+    const pe_isa *known = NULL;
     for (size_t i = 0; i < LEVEL_COUNT && !known; i++)
         if (!strcmp(levels[i].name, env)) known = &levels[i];
     if (known)
@@ -236,6 +256,11 @@ static void choose(void) {
     else
         snprintf(forced_error, sizeof forced_error,
                  "PECORE_ISA=%s: not a kernel set of this build (this CPU has: %s)", shown, has);
+}
+
+const pe_isa *pe_isa_get(void) {
+    pthread_once(&chosen_once, choose);
+    return chosen;
 }
 
 const pe_kernels *pe_kernels_get(void) {
