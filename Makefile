@@ -18,6 +18,9 @@ endif
 ifneq (,$(findstring aarch64,$(ARCH)))
   HAVE_ARM64 := 1
 endif
+ifneq (,$(findstring emscripten,$(ARCH)))
+  HAVE_WASM := 1
+endif
 
 LIB_SRC := $(shell find src -name '*.c' | sort)
 ifndef HAVE_X86
@@ -26,12 +29,27 @@ endif
 ifndef HAVE_ARM64
   LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c,$(LIB_SRC))
 endif
+ifndef HAVE_WASM
+  LIB_SRC := $(filter-out %_wasm.c,$(LIB_SRC))
+endif
+TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
+ifdef HAVE_WASM
+  # make wasm (see "WebAssembly" below): zlib built from source, no utf8proc
+  # and no image codecs; wasm/ holds the stand-ins, each says why.
+  BASEFLAGS += -Iwasm/compat -I$(BUILD)/zlib -DPE_NO_UTF8PROC
+  LIB_SRC += wasm/utf8proc_none.c
+  TOOL_LIB_SRC := $(filter-out tools/image_io.c,$(TOOL_LIB_SRC)) wasm/image_io_none.c
+  LDLIBS_CORE := $(BUILD)/zlib/libz.a -lm
+  LDLIBS_CLI := $(LDLIBS_CORE)
+endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
-TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
 TOOL_LIB_OBJ := $(TOOL_LIB_SRC:%.c=$(BUILD)/obj/%.o)
 # The tests use the CLI's file helpers, not its commands.
 TEST_TOOL_OBJ := $(BUILD)/obj/tools/npy.o $(BUILD)/obj/tools/image_io.o
+ifdef HAVE_WASM
+  TEST_TOOL_OBJ := $(BUILD)/obj/tools/npy.o $(BUILD)/obj/wasm/image_io_none.o
+endif
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -92,7 +110,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/libpecore.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/libpecore.so: $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LDLIBS_CORE)
@@ -237,6 +255,69 @@ arm64-cli:
 test-arm64:
 	+$(ARM64_MAKE) build/arm64/pecore $(ARM64_TESTS:%=build/arm64/tests/%)
 	sh tests/arm64/run.sh build/arm64
+
+# ---------------------------------------------------------------- WebAssembly
+# make wasm:      build/wasm/pecore.js + pecore.wasm, the library and the CLI
+#                 built by Debian's emscripten (scripts/deps-wasm.sh) with
+#                 SIMD128, single-threaded, run by node over the real file
+#                 system: node --no-experimental-fetch build/wasm/pecore.js ARGS
+#                 (NODE_PATH=/usr/share/nodejs, as Debian's emscripten needs).
+#                 Kernels: wasm-simd128 (kernels_wasm.c: the f32 GEMM tile, the
+#                 rest the scalar reference's), PECORE_ISA=scalar.  zlib is compiled
+#                 from the copy in Debian's binutils-source (no Debian package
+#                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
+#                 and emscripten's ports download at build time): the text
+#                 tokenizer and JPEG/PNG decoding refuse with one line.
+# make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
+#                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
+#                 at 224 on both kernel sets, and the one-line refusals.
+EMCC ?= emcc
+WASM_CFLAGS ?= -O2 -msimd128 -Werror
+WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
+WASM_LDFLAGS := -msimd128 -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 \
+                -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=8MB -sENVIRONMENT=node --pre-js wasm/node_env.js
+BINUTILS_SRC ?= $(lastword $(sort $(wildcard /usr/src/binutils/binutils-*.tar.xz)))
+ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
+# The unit tests that run as they are in this build (the others need threads,
+# JPEG/PNG decoding or the tokenizer); test_kernels checks wasm-simd128
+# against the scalar reference.
+WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
+              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
+.PHONY: wasm test-wasm
+# Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
+wasm test-wasm: export NODE_PATH ?= /usr/share/nodejs
+wasm:
+	+$(WASM_MAKE) build/wasm/pecore.js
+
+test-wasm:
+	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
+	WASM_TESTS="$(WASM_TESTS)" sh tests/wasm/run.sh build/wasm
+
+ifdef HAVE_WASM
+$(BUILD)/zlib/zlib.h:
+	@test -n "$(BINUTILS_SRC)" || { echo "make wasm: no /usr/src/binutils/binutils-*.tar.xz (sh scripts/deps-wasm.sh)" >&2; exit 1; }
+	@rm -rf $(BUILD)/zlib && mkdir -p $(BUILD)/zlib
+	tar -xJf $(BINUTILS_SRC) -C $(BUILD)/zlib --strip-components=2 --wildcards '*/zlib/*.[ch]'
+	@touch $@
+
+$(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h
+	cd $(BUILD)/zlib && $(CC) -O2 -msimd128 -c $(ZLIB_NAMES:%=%.c)
+	@rm -f $@
+	$(AR) rcs $@ $(ZLIB_NAMES:%=$(BUILD)/zlib/%.o)
+
+$(LIB_OBJ) $(TOOL_LIB_OBJ) $(BUILD)/obj/tools/pecore.o: | $(BUILD)/zlib/zlib.h
+
+# Test programs for node: build/wasm/tests/NAME.js (WASM_TESTS).
+$(BUILD)/tests/%.js: tests/%.c $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a $(BUILD)/zlib/libz.a \
+                     tests/test.h tests/golden.h wasm/node_env.js
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Isrc -Itools $(WASM_LDFLAGS) -o $@ $< $(TEST_TOOL_OBJ) $(BUILD)/libpecore.a \
+		$(LDLIBS_CLI)
+
+$(BUILD)/pecore.js: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpecore.a $(BUILD)/zlib/libz.a \
+                    wasm/node_env.js
+	$(CC) $(CFLAGS) $(LDFLAGS) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libpecore.a $(LDLIBS_CLI)
+endif
 
 # ---------------------------------------------------------------- app bindings
 # make java: build/java/pecore.jar (package dev.pecore, Java 8 bytecode for

@@ -9,6 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+/* Emscripten's isatty() answers yes for the standard streams whatever they
+ * are (a pipe, a file); node knows. */
+EM_JS(int, stderr_is_tty, (void), {
+    return typeof process !== 'undefined' && process.stderr && process.stderr.isTTY ? 1 : 0;
+});
+#else
+static int stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+#endif
+
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -57,7 +68,7 @@ static int g_progress_shown;
 
 void cli_progress(void *user, const char *stage, double fraction) {
     (void)user;
-    if (!isatty(STDERR_FILENO)) return;
+    if (!stderr_is_tty()) return;
     /* a bar of 24 cells, the stage name before it (library text, ASCII) */
     const int pct = (int)(fraction * 100 + 0.5), full = (int)(fraction * 24 + 0.5);
     char bar[25];

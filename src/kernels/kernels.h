@@ -50,7 +50,7 @@ typedef struct pe_epilogue {
 } pe_epilogue;
 
 typedef struct pe_kernels {
-    const char *name;       /* "scalar", "avx2", "avx512", "neon" */
+    const char *name;       /* "scalar", "avx2", "avx512", "neon", "wasm-simd128" */
 
     /* C[m0:m1, n0:n1] = epilogue(A[m0:m1, :K] W^T) with W packed as above.
      * n0 is a multiple of PE_GEMM_NR; n1 <= N. Rows and columns outside the
@@ -123,6 +123,7 @@ extern const pe_kernels pe_kernels_scalar;
 extern const pe_kernels pe_kernels_avx2;
 extern const pe_kernels pe_kernels_avx512;
 extern const pe_kernels pe_kernels_neon;
+extern const pe_kernels pe_kernels_wasm;
 
 /* The reference GEMM (the scalar set's) over panels of float32 (half 0),
  * IEEE half (1) or bfloat16 (2) weights. */

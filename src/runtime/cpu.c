@@ -131,13 +131,23 @@ static int thread_allowed(pe_cpuset *s) {
 #endif
 }
 
+/* The kernel's CPU list.  Under Emscripten /sys is the host's (node with
+ * NODERAWFS) or absent (a browser), never the CPUs the module may use: a
+ * root that cannot exist makes pe_cpu_select count sysconf's CPUs (1
+ * without pthreads). */
+#ifdef __EMSCRIPTEN__
+#define SYS_CPU "/nonexistent/pecore-wasm"
+#else
+#define SYS_CPU "/sys/devices/system/cpu"
+#endif
+
 pe_status pe_cpu_choose(pe_cores mode, uint64_t mask, pe_cpuset *out, int *n, int *pin) {
     pe_cpuset allowed, all;
     const int known = thread_allowed(&allowed);
-    pe_status s = pe_cpu_select("/sys/devices/system/cpu", known ? &allowed : NULL, mode, mask, out, n);
+    pe_status s = pe_cpu_select(SYS_CPU, known ? &allowed : NULL, mode, mask, out, n);
     if (s) return s;
     int n_all;
-    pe_cpu_select("/sys/devices/system/cpu", known ? &allowed : NULL, PE_CORES_ALL, 0, &all, &n_all);
+    pe_cpu_select(SYS_CPU, known ? &allowed : NULL, PE_CORES_ALL, 0, &all, &n_all);
     *pin = *n < n_all;
     return PE_OK;
 }

@@ -100,6 +100,12 @@ pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out) 
     *out = NULL;
     if (n_threads < 1 || n_threads > 256)
         return pe_error(PE_ERR_INVALID_ARG, "thread count %d out of range 1..256", n_threads);
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+    /* make wasm is single-threaded (no SharedArrayBuffer workers yet) */
+    if (n_threads > 1)
+        return pe_error(PE_ERR_UNSUPPORTED, "%d threads: this WebAssembly build has one; use --threads 1",
+                        n_threads);
+#endif
     pe_pool *p = pe_calloc(1, sizeof *p);
     if (!p) return PE_ERR_NOMEM;
     p->n_threads = 1;

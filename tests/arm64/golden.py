@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """The golden image_raw cases of manifest.json through a pecore binary.
 
-usage: golden.py [--golden DIR] [--cases PATTERN...] -- PECORE_COMMAND...
+usage: golden.py [--golden DIR] [--threads N] [--cases PATTERN...] -- PECORE_COMMAND...
 
 Each case whose id matches one of the shell patterns (all when none is given)
-runs `PECORE_COMMAND embed -m MODEL --raw INPUT [--tokens] -o OUT.npy` (for
-make test-arm64 the command is `qemu-aarch64 -cpu CPU build/arm64/pecore`)
+runs `PECORE_COMMAND embed -m MODEL --raw INPUT [--tokens] --threads N -o
+OUT.npy` (N is 2 unless given; for make test-arm64 the command is
+`qemu-aarch64 -cpu CPU build/arm64/pecore`, for make test-wasm `node
+--no-experimental-fetch build/wasm/pecore.js` with --threads 1)
 and is compared row by row with the expected output at the manifest's
 tolerances, as tests/test_golden.c does: cosine >= cos_min and
 max|out - ref| / max|ref| <= rel_max.  A case killed by a signal (SIGILL
@@ -34,7 +36,7 @@ def compare(out, ref, cos_min, rel_max):
 
 
 def main(argv):
-    golden, patterns = "../shared/golden", []
+    golden, patterns, threads = "../shared/golden", [], "2"
     if "--" not in argv:
         sys.exit(__doc__)
     sep = argv.index("--")
@@ -43,6 +45,9 @@ def main(argv):
     while i < len(opts):
         if opts[i] == "--golden":
             golden = opts[i + 1]
+            i += 2
+        elif opts[i] == "--threads":
+            threads = opts[i + 1]
             i += 2
         elif opts[i] == "--cases":
             i += 1
@@ -63,7 +68,7 @@ def main(argv):
         for c in chosen:
             out_path = os.path.join(tmp, "out.npy")
             args = cmd + ["embed", "-m", os.path.join(golden, c["model"]), "--raw",
-                          os.path.join(golden, c["input"]), "--threads", "2", "-o", out_path]
+                          os.path.join(golden, c["input"]), "--threads", threads, "-o", out_path]
             if c["output"] == "tokens":
                 args.append("--tokens")
             r = subprocess.run(args, capture_output=True, text=True)
