@@ -435,7 +435,7 @@ pe_status pe_quantize(const char *in_path, const char *out_path, const pe_quanti
         if (!s) s = pe_st_write(out_path, o.t, o.n, o.meta, o.n_meta);
     }
 done:
-    for (int i = 0; o.bufs && i < o.n; i++) free(o.bufs[i]);
+    for (size_t i = 0; o.bufs && i < n_out; i++) free(o.bufs[i]); /* a failed tensor leaves its buffer past o.n */
     for (int i = 0; i < o.n_strs; i++) free(o.strs[i]);
     free(o.t);
     free(o.bufs);
