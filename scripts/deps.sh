@@ -7,15 +7,5 @@ PKGS="make gcc clang libjpeg62-turbo-dev libpng-dev zlib1g-dev libutf8proc-dev f
 PKGS="$PKGS python3-dev python3-pytest python3-setuptools python3-venv python3-dask python3-distributed"
 # the app bindings (make java, tests/test_java.sh): JDK, JUnit 4, kotlinc
 PKGS="$PKGS default-jdk-headless junit4 kotlin"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-[ -z "$missing" ] && exit 0
-echo "installing:$missing" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+sh "$(dirname "$0")/apt-missing.sh" $PKGS
