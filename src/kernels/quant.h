@@ -59,6 +59,9 @@ typedef enum pe_wtype {
     PE_WT_COUNT
 } pe_wtype;
 
+/* q8 or q4: weights multiplied with int8 activation rows. */
+static inline int pe_wtype_int8(pe_wtype t) { return t == PE_WT_Q8 || t == PE_WT_Q4; }
+
 const char *pe_wtype_name(pe_wtype t);        /* "f32", "f16", "bf16", "q8", "q4" */
 int pe_wtype_parse(const char *s, pe_wtype *t); /* 0 on success */
 

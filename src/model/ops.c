@@ -60,7 +60,7 @@ static void row_post_run(const pe_ctx *c, const pe_row_post *p, float *C, int ld
 
 /* ------------------------------------------------------------ int8 rows */
 
-int pe_linear_quantized(const pe_linear *lin) { return lin->wtype == PE_WT_Q8 || lin->wtype == PE_WT_Q4; }
+int pe_linear_quantized(const pe_linear *lin) { return pe_wtype_int8((pe_wtype)lin->wtype); }
 
 /* Buffer buf bound for M rows of K; with slice sums when a q4 linear reads
  * them (q8 kernels read row sums only). */
@@ -346,7 +346,7 @@ void pe_op_qattention(pe_ctx *c, pe_rows r, float *qkv, float *out, const pe_tow
  * does; rows of P V are at most PE_Q8_KMAX keys). */
 int pe_op_qattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
     const pe_wtype wt = tw->layers ? tw->blocks[0].qkv.wtype : PE_WT_F32;
-    return tw == &c->m->vis && (wt == PE_WT_Q8 || wt == PE_WT_Q4) && T <= PE_Q8_KMAX;
+    return tw == &c->m->vis && pe_wtype_int8(wt) && T <= PE_Q8_KMAX;
 }
 
 /* im2col: patches[gy * gw + gx][ch * P*P + ky * P + kx], the conv1 weight order. */

@@ -39,14 +39,12 @@ static void block_names(const pe_model *m, int i, pe_qblock *b) {
     b->ln1w = find(m, i, PE_SLOT_LN1_W);
     b->ln1b = find(m, i, PE_SLOT_LN1_B);
     b->qkvw = find(m, i, PE_SLOT_QKV_W);
-    b->qkvb = find(m, i, PE_SLOT_QKV_B);
     b->outw = find(m, i, PE_SLOT_OUT_W);
     b->ln2w = find(m, i, PE_SLOT_LN2_W);
     b->ln2b = find(m, i, PE_SLOT_LN2_B);
-    b->swiglu = m->arch.ffn == PE_FFN_SWIGLU;
-    b->fcw = find(m, i, b->swiglu ? PE_SLOT_W12_W : PE_SLOT_FC_W);
-    b->fcb = find(m, i, b->swiglu ? PE_SLOT_W12_B : PE_SLOT_FC_B);
-    b->projw = find(m, i, b->swiglu ? PE_SLOT_W3_W : PE_SLOT_FC2_W);
+    const int swiglu = m->arch.ffn == PE_FFN_SWIGLU;
+    b->fcw = find(m, i, swiglu ? PE_SLOT_W12_W : PE_SLOT_FC_W);
+    b->projw = find(m, i, swiglu ? PE_SLOT_W3_W : PE_SLOT_FC2_W);
 }
 
 pe_status pe_qplan_init(pe_qplan *p, const pe_model *m) {

@@ -36,8 +36,8 @@ static inline pe_calib_site *pe_calib_at(const pe_calib *cal, int layer, int sit
 /* The tensors of one vision block that the methods change, found through
  * the loader's name tables (model/names.h) in the source. */
 typedef struct pe_qblock {
-    int ln1w, ln1b, qkvw, qkvb, outw, ln2w, ln2b, fcw, fcb, projw; /* tensor indices, -1: none */
-    int swiglu;             /* fcw is SwiGLU's w12 (both halves read ln_2) */
+    int ln1w, ln1b, qkvw, outw, ln2w, ln2b, fcw, projw; /* tensor indices, -1: none;
+                               fcw is SwiGLU's w12 (both halves read ln_2) */
     float *s_qkv, *s_fc;    /* [W] the scales qkv's / fc's inputs were divided
                                by (folded into ln_1 / ln_2), or NULL */
 } pe_qblock;
@@ -86,12 +86,6 @@ pe_status pe_quant_gptq(pe_qplan *p, const pe_safetensors *st, int t, pe_wtype w
 double pe_quant_emulate(const float *X, int R, const float *W, int N, int K, pe_wtype wt, const float *s,
                         const int32_t *fcols, int nc, const void *packed_w);
 
-/* The relative output error of linear t as quantized (wt), on the
- * site's sample rows, emulating the engine's int8 path: rows divided by
- * in_scale (NULL: 1), their float columns apart, per-row int8 (plain: the
- * source's weights and rows rounded as plain quantization does). */
-double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
-                             const pe_calib_site *site, const float *in_scale, int plain);
 
 /* report.c: the quality report of pe_quantize_options.report. */
 void pe_quant_report_init(pe_quant_report *r, const pe_qplan *p, const pe_calib *cal, int plain);

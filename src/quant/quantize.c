@@ -332,7 +332,7 @@ static pe_status make_plan(const pe_model *m, const pe_quantize_options *opt, pe
         const int site[4] = {PE_OBS_QKV, PE_OBS_OUT, PE_OBS_FC, PE_OBS_PROJ};
         for (int j = 0; j < 4 && !s; j++) {
             const pe_wtype wt = lin[j] >= 0 ? type_of_tensor(&ty, lin[j]) : PE_WT_F32;
-            if (wt == PE_WT_Q8 || wt == PE_WT_Q4)
+            if (pe_wtype_int8(wt))
                 s = pe_quant_gptq(plan, &m->st, lin[j], wt, pe_calib_at(cal, i, site[j]));
         }
         if (opt->progress) opt->progress(opt->user, "rounding (GPTQ)", (double)(i + 1) / plan->layers);

@@ -68,7 +68,11 @@ out:
     return err;
 }
 
-double pe_quant_linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
+/* The relative output error of linear t as quantized (wt), on the site's
+ * sample rows: rows divided by in_scale (NULL: 1) with their float columns
+ * apart, or (plain) the source's weights and rows rounded as plain
+ * quantization does. */
+static double linear_error(const pe_qplan *p, const pe_safetensors *st, int t, pe_wtype wt,
                              const pe_calib_site *site, const float *in_scale, int plain) {
     const int N = (int)st->tensors[t].shape[0], K = (int)st->tensors[t].shape[1];
     float *W = malloc((size_t)N * K * sizeof(float));
@@ -125,10 +129,10 @@ pe_status pe_quant_report_measure(pe_quant_report *r, pe_qplan *p, const pe_mode
         for (int j = 0; j < 4; j++) {
             const int t = lin[j];
             const pe_wtype wt = t >= 0 ? wt_of(u, t) : PE_WT_F32;
-            if (wt != PE_WT_Q8 && wt != PE_WT_Q4) continue;
+            if (!pe_wtype_int8(wt)) continue;
             const pe_calib_site *site = pe_calib_at(cal, i, j);
-            const float before = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 1);
-            const float after = (float)pe_quant_linear_error(p, st, t, wt, site, scale[j], 0);
+            const float before = (float)linear_error(p, st, t, wt, site, scale[j], 1);
+            const float after = (float)linear_error(p, st, t, wt, site, scale[j], 0);
             r->n_linears++;
             /* keep the three worst (after), worst first */
             int at = r->n_worst < 3 ? r->n_worst++ : 3;

@@ -216,8 +216,6 @@ static pe_status float_columns(pe_qplan *p, const pe_safetensors *st, int t, con
     return PE_OK;
 }
 
-static int is_int8(pe_wtype wt) { return wt == PE_WT_Q8 || wt == PE_WT_Q4; }
-
 pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal, unsigned without,
                           pe_wtype (*wt_of)(void *, int), void *u) {
     const pe_safetensors *st = &m->st;
@@ -226,13 +224,13 @@ pe_status pe_quant_smooth(pe_qplan *p, const pe_model *m, const pe_calib *cal, u
         pe_qblock *b = &p->blk[i];
         const pe_calib_site *at = cal ? pe_calib_at(cal, i, 0) : NULL;
         const int smooth = !(without & PE_QUANT_NO_SMOOTH), fcols = !(without & PE_QUANT_NO_FCOLS);
-        if (smooth && b->ln1w >= 0 && b->ln1b >= 0 && b->qkvw >= 0 && is_int8(wt_of(u, b->qkvw)))
+        if (smooth && b->ln1w >= 0 && b->ln1b >= 0 && b->qkvw >= 0 && pe_wtype_int8(wt_of(u, b->qkvw)))
             s = smooth_group(p, st, b->ln1w, b->ln1b, b->qkvw, wt_of(u, b->qkvw), at ? at + PE_OBS_QKV : NULL,
                              &b->s_qkv);
-        if (smooth && !s && b->ln2w >= 0 && b->ln2b >= 0 && b->fcw >= 0 && is_int8(wt_of(u, b->fcw)))
+        if (smooth && !s && b->ln2w >= 0 && b->ln2b >= 0 && b->fcw >= 0 && pe_wtype_int8(wt_of(u, b->fcw)))
             s = smooth_group(p, st, b->ln2w, b->ln2b, b->fcw, wt_of(u, b->fcw), at ? at + PE_OBS_FC : NULL,
                              &b->s_fc);
-        if (fcols && !s && b->projw >= 0 && is_int8(wt_of(u, b->projw)))
+        if (fcols && !s && b->projw >= 0 && pe_wtype_int8(wt_of(u, b->projw)))
             s = float_columns(p, st, b->projw, at ? at + PE_OBS_PROJ : NULL);
     }
     return s;
