@@ -339,7 +339,10 @@ JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
 .PHONY: java java-arm64
 java: build/java/pecore.jar $(BUILD)/java/libpecore_jni.so
 
-java-arm64:
+# The jar (and the JNI header javac writes beside it) is built here, before
+# the sub-make starts: a sub-make that built it too would race this make's
+# javac under -j, one deleting build/java/include while the other compiles.
+java-arm64: build/java/pecore.jar
 	$(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" build/arm64/java/libpecore_jni.so
 
 # javac -h writes the JNI header the glue is compiled against: a native
