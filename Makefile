@@ -27,7 +27,7 @@ ifndef HAVE_X86
   LIB_SRC := $(filter-out %_avx2.c %_avx512.c %_vnni.c %_amx.c,$(LIB_SRC))
 endif
 ifndef HAVE_ARM64
-  LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c,$(LIB_SRC))
+  LIB_SRC := $(filter-out %_neon.c %_neondot.c %_i8mm.c %_neonfp16.c,$(LIB_SRC))
 endif
 ifndef HAVE_WASM
   LIB_SRC := $(filter-out %_wasm.c,$(LIB_SRC))
@@ -70,6 +70,9 @@ AMX_FLAGS    := $(VNNI_FLAGS) -mamx-tile -mamx-int8
 NEON_FLAGS    := -march=armv8-a
 NEONDOT_FLAGS := -march=armv8.2-a+dotprod+fp16
 I8MM_FLAGS    := -march=armv8.2-a+dotprod+fp16+i8mm
+# fp16 compute (FEAT_FP16 arithmetic): its own file, reached only where the
+# registry's fp16 predicate holds.
+NEONFP16_FLAGS := -march=armv8.2-a+fp16
 
 .PHONY: all lib test clean check-warnings
 all: $(BUILD)/libpecore.a $(BUILD)/libpecore.so $(BUILD)/pecore
@@ -99,6 +102,10 @@ $(BUILD)/obj/%_neon.o: %_neon.c
 $(BUILD)/obj/%_neondot.o: %_neondot.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(NEONDOT_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%_neonfp16.o: %_neonfp16.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) $(NEONFP16_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%_i8mm.o: %_i8mm.c
 	@mkdir -p $(dir $@)

@@ -212,6 +212,28 @@ typedef enum pe_cores {
     PE_CORES_MASK = 3       /* exactly the CPUs of cpu_mask                  */
 } pe_cores;
 
+/* The arithmetic of the forward pass (pe_ctx_options.compute).
+ * PE_COMPUTE_F16 runs the linears of the transformer blocks with half
+ * precision multiply-adds (8 lanes a NEON instruction): each row of
+ * activations is rounded to half, slices of 32 products are summed in half
+ * and added up in float32, the bias, GELU, gating and residual stay in
+ * float32 (docs/design.md, "fp16 compute").  Weights are used as f16: an
+ * f16 file as stored, an f32 or bf16 file's block linears converted once
+ * per model when its first f16 context is created (half the bytes of those
+ * weights again, held until pe_model_free).  A row of activations beyond
+ * 1024 in magnitude, a weight beyond the half range and q8/q4 linears stay
+ * in their own precision; attention, LayerNorm, the patch embedding and the
+ * heads stay float32.  Needs ARMv8.2 FP16 arithmetic (Cortex-A76 class and
+ * later, Apple M1 and later): elsewhere, or with PECORE_ISA naming a level
+ * without fp16 kernels, pe_ctx_create fails with PE_ERR_UNSUPPORTED.
+ * Embeddings differ from float32 by about the rounding of half (cosine to
+ * the float64 reference: docs/design.md). */
+typedef enum pe_compute {
+    PE_COMPUTE_DEFAULT = 0, /* float32 (the weights in their stored type) */
+    PE_COMPUTE_F32 = 0,
+    PE_COMPUTE_F16 = 1
+} pe_compute;
+
 typedef struct pe_ctx_options {
     int n_threads;          /* threads incl. the caller; 0 = one per chosen
                                core (a 4+4 phone: 4)                         */
@@ -224,6 +246,7 @@ typedef struct pe_ctx_options {
                                when a block's weights outweigh an image's
                                activations (B16 and larger), not for T16 or
                                S16, so 1..8 images, within 64 MiB */
+    pe_compute compute;     /* zeroed: float32; PE_COMPUTE_F16 see above     */
 } pe_ctx_options;
 
 #define PE_MAX_BATCH 256

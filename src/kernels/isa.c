@@ -141,6 +141,9 @@ static int arm_dot(void) {
     return f.dot && f.fp16;
 }
 static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
+/* FEAT_FP16 arithmetic, scalar and vector (HWCAP_FPHP and HWCAP_ASIMDHP,
+ * FEAT_FP16 on Apple): what the fp16 compute set runs. */
+static int arm_fp16(void) { return arm_features_get().fp16; }
 #endif
 
 /* Best first; the first supported row of a name wins, so a name's rows go
@@ -151,36 +154,36 @@ static int arm_i8mm(void) { return arm_dot() && arm_features_get().i8mm; }
 static const pe_isa levels[] = {
 #ifdef PE_HAVE_X86
     {"avx512", &pe_kernels_avx512, &pe_qkernels_amx, &pe_pixels_avx512, pe_peak_loop_avx512,
-     pe_peak_loop_amx, x86_amx_vbmi, "AVX-512"},
+     pe_peak_loop_amx, x86_amx_vbmi, "AVX-512", NULL, NULL},
     {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx512, pe_peak_loop_avx512,
-     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512"},
+     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512", NULL, NULL},
     {"avx512", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx2, pe_peak_loop_avx512,
-     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512"},
+     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512", NULL, NULL},
     {"avx512", &pe_kernels_avx512, &pe_qkernels_avx2, &pe_pixels_avx2, pe_peak_loop_avx512, NULL,
-     x86_avx512, "AVX-512"},
+     x86_avx512, "AVX-512", NULL, NULL},
     {"avx512-vnni", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx512, pe_peak_loop_avx512,
-     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512 VNNI"},
+     pe_peak_loop_vnni, x86_vnni_vbmi, "AVX-512 VNNI", NULL, NULL},
     {"avx512-vnni", &pe_kernels_avx512, &pe_qkernels_vnni, &pe_pixels_avx2, pe_peak_loop_avx512,
-     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512 VNNI"},
+     pe_peak_loop_vnni, x86_avx512vnni, "AVX-512 VNNI", NULL, NULL},
     {"avx2", &pe_kernels_avx2, &pe_qkernels_avx2, &pe_pixels_avx2, pe_peak_loop_avx2, NULL, x86_avx2,
-     "AVX2+FMA+F16C"},
+     "AVX2+FMA+F16C", NULL, NULL},
 #endif
 #ifdef PE_HAVE_ARM64
     {"neon-i8mm", &pe_kernels_neon, &pe_qkernels_i8mm, &pe_pixels_neon, pe_peak_loop_neon,
-     pe_peak_loop_neondot, arm_i8mm, "i8mm"},
+     pe_peak_loop_neondot, arm_i8mm, "i8mm", &pe_f16kernels_neon, arm_fp16},
     {"neon-dot", &pe_kernels_neon, &pe_qkernels_neondot, &pe_pixels_neon, pe_peak_loop_neon,
-     pe_peak_loop_neondot, arm_dot, "dotprod+fp16"},
+     pe_peak_loop_neondot, arm_dot, "dotprod+fp16", &pe_f16kernels_neon, arm_fp16},
     {"neon", &pe_kernels_neon, &pe_qkernels_neon, &pe_pixels_neon, pe_peak_loop_neon, NULL, always,
-     "NEON"},
+     "NEON", NULL, NULL},
 #endif
 #ifdef __wasm_simd128__
     /* make wasm: the whole module is built with SIMD128, so an engine that
      * runs it has it */
     {"wasm-simd128", &pe_kernels_wasm, &pe_qkernels_scalar, &pe_pixels_scalar, pe_peak_loop_scalar,
-     NULL, always, "SIMD128"},
+     NULL, always, "SIMD128", NULL, NULL},
 #endif
     {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, &pe_pixels_scalar, pe_peak_loop_scalar, NULL,
-     always, ""},
+     always, "", NULL, NULL},
 };
 
 #define LEVEL_COUNT (sizeof levels / sizeof levels[0])
@@ -276,6 +279,25 @@ const pe_qkernels *pe_qkernels_get(void) {
 const char *pe_kernel_isa(void) {
     pthread_once(&chosen_once, choose);
     return chosen->name;
+}
+
+/* The refusal says which of the three it is: the level has fp16 kernels
+ * but the CPU lacks the arithmetic; the CPU has them at another level than
+ * the one PECORE_ISA forced; or no level of this build has any (x86). */
+const pe_f16kernels *pe_f16kernels_get(void) {
+    const pe_isa *l = pe_isa_get();
+    if (l->f16 && l->fp16_supported()) return l->f16;
+    const pe_isa *other = NULL;
+    for (size_t i = 0; i < LEVEL_COUNT && !other; i++)
+        if (levels[i].f16 && levels[i].supported() && levels[i].fp16_supported()) other = &levels[i];
+    if (l->f16 || (!other && levels[0].f16))
+        pe_error(PE_ERR_UNSUPPORTED, "compute f16: this CPU lacks FP16 arithmetic (ARMv8.2 FEAT_FP16)");
+    else if (other)
+        pe_error(PE_ERR_UNSUPPORTED, "compute f16: kernel level %s has no fp16 kernels (%s has; unset PECORE_ISA)",
+                 l->name, other->name);
+    else
+        pe_error(PE_ERR_UNSUPPORTED, "compute f16: no fp16 kernels for this CPU (ARMv8.2 FEAT_FP16 only)");
+    return NULL;
 }
 
 pe_status pe_kernels_check(void) {

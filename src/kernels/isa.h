@@ -17,6 +17,7 @@
 #define PE_ISA_H
 
 #include "kernels.h"
+#include "f16.h"
 #include "quant.h"
 
 typedef struct pe_pixels pe_pixels; /* src/image/pixels.h */
@@ -35,6 +36,11 @@ typedef struct pe_isa {
                                    level has no single dot-product instruction */
     int (*supported)(void);     /* this CPU and OS run every piece above */
     const char *needs;          /* what a CPU without it lacks, for the error */
+    /* fp16 compute (f16.h): NULL where the level has none; usable only when
+     * fp16_supported() also holds (its own predicate: FEAT_FP16 arithmetic
+     * is checked, never inferred from the level) */
+    const pe_f16kernels *f16;
+    int (*fp16_supported)(void);
 } pe_isa;
 
 /* The rows of this build's architecture, best first (scalar last), whether
@@ -47,5 +53,10 @@ const pe_isa *pe_isa_at(int i);
 const pe_isa *pe_isa_get(void);
 /* The first row of that name this CPU supports, else NULL. */
 const pe_isa *pe_isa_by_name(const char *name);
+
+/* The chosen level's fp16 compute set, or NULL with the error set
+ * (PE_ERR_UNSUPPORTED: this CPU lacks FP16 arithmetic, or the level, e.g.
+ * PECORE_ISA=neon, has no fp16 kernels). */
+const pe_f16kernels *pe_f16kernels_get(void);
 
 #endif

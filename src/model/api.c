@@ -1,9 +1,11 @@
 /* The public API of models and contexts: argument checks, then the forward
  * pass.  Nothing here allocates once a context has seen an input size. */
+#include "f16_weights.h"
 #include "forward.h"
 #include "plan.h"
 
 #include "../format/pt.h"
+#include "../kernels/isa.h"
 #include "../kernels/quant.h"
 #include "../image/frame.h"
 #include "../image/preprocess.h"
@@ -122,9 +124,17 @@ pe_status pe_ctx_create(const pe_model *m, const pe_ctx_options *opt, pe_ctx **o
     int n = opt && opt->n_threads > 0 ? opt->n_threads : PE_MIN(n_cores, 256);
     if (opt && (opt->max_batch < 0 || opt->max_batch > PE_MAX_BATCH))
         return pe_error(PE_ERR_INVALID_ARG, "max_batch %d out of 0..%d", opt->max_batch, PE_MAX_BATCH);
+    const pe_f16kernels *fk = NULL;
+    if (opt && opt->compute != PE_COMPUTE_F32 && opt->compute != PE_COMPUTE_F16)
+        return pe_error(PE_ERR_INVALID_ARG, "compute %d is not PE_COMPUTE_F32 or PE_COMPUTE_F16", (int)opt->compute);
+    if (opt && opt->compute == PE_COMPUTE_F16) {
+        if (!(fk = pe_f16kernels_get())) return PE_ERR_UNSUPPORTED; /* the message is set */
+        if ((s = pe_model_f16_prepare(m))) return s;
+    }
     pe_ctx *c = pe_calloc(1, sizeof *c);
     if (!c) return PE_ERR_NOMEM;
     c->m = m;
+    c->fk = fk;
     c->k = pe_kernels_get();
     c->qk = pe_qkernels_get();
     c->n_threads = n;

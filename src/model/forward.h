@@ -3,6 +3,7 @@
 #ifndef PE_FORWARD_H
 #define PE_FORWARD_H
 
+#include "../kernels/f16.h"
 #include "../kernels/kernels.h"
 #include "../kernels/quant.h"
 #include "../runtime/threadpool.h"
@@ -15,6 +16,7 @@ struct pe_ctx {
     const pe_model *m;
     const pe_kernels *k;
     const pe_qkernels *qk;      /* reduced-precision set matching k */
+    const pe_f16kernels *fk;    /* PE_COMPUTE_F16: the fp16 set, else NULL */
     pe_pool *pool;
     int n_threads;
     size_t att_floats;          /* attention scratch per thread */

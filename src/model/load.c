@@ -950,6 +950,9 @@ void pe_model_unbind(pe_model *m) {
     if (m->map) munmap(m->map, m->map_bytes);
     m->map = NULL;
     m->arena = NULL;
+    pe_free(m->f16_arena);
+    m->f16_arena = NULL;
+    m->f16_ready = 0;
     pe_free(m->vis.blocks);
     pe_free(m->txt.blocks);
     m->vis.blocks = m->txt.blocks = NULL;

@@ -19,6 +19,10 @@ typedef struct pe_linear {
     int n_fcols;
     const int32_t *fcols;   /* [n_fcols] ascending column indices */
     const float *fcol_w;    /* [n, n_fcols] packed as a float32 weight */
+    /* fp16 compute (f16.h): f16 panels of w (w itself for an f16 linear,
+     * else a converted copy in pe_model.f16_arena), or NULL: the linear
+     * runs in its own precision then */
+    const void *w16;
 } pe_linear;
 
 typedef struct pe_block {
@@ -50,6 +54,8 @@ struct pe_model {
     size_t map_bytes;
     int q_kmax;                   /* widest k of a q8/q4 linear; 0: none */
     int fcol_max;                 /* most float columns of a linear; 0: none */
+    void *f16_arena;              /* the f16 panels of fp16 compute (pe_linear.w16), */
+    int f16_ready;                /* made by the first f16 context (f16_weights.c) */
 
     /* vision */
     pe_tower vis;

@@ -99,6 +99,10 @@ typedef struct lin_job {
 
 static void gemm_range(const lin_job *j, int m0, int m1, int n0, int n1) {
     const pe_linear *l = j->lin;
+    if (j->c->fk && l->w16) { /* fp16 compute */
+        j->c->fk->gemm(j->A, j->lda, l->w16, l->k, j->C, j->ldc, m0, m1, n0, n1, &j->ep);
+        return;
+    }
     switch (l->wtype) {
     case PE_WT_F16:
     case PE_WT_BF16:

@@ -1,0 +1,237 @@
+/* fp16 compute GEMM for ARMv8.2 FEAT_FP16 (built with +fp16; reached only
+ * through a registry row whose fp16 predicate holds).  f16.h gives the
+ * semantics and gemm_f16_ref.c the specification, matched bit for bit up
+ * to the epilogue.
+ *
+ * Register tile: 4 rows x 16 columns.  Each k step is one load of the
+ * panel row (16 halves, two vectors) and 8 FMLA .8h by element: 64
+ * multiply-adds for 9 instructions plus an eighth of a load of A per row.
+ * The half sums (8 vectors) are widened into float32 accumulators (16
+ * vectors) every PE_F16_SLICE k: 8 FCVTL and 16 FADD per 32 k steps of
+ * 256 FMLA.  A row tile of A is rounded to half once (into a stack buffer)
+ * and reused by every panel of the call. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
+#endif
+
+#include "f16.h"
+#include "gemm_panels.h"
+#include "qgemm_neon.h"
+#include "simd_neon.h"
+
+#include <arm_neon.h>
+#include <string.h>
+
+#define F16_MR 4
+
+/* Eight k steps of a 4-row tile in assembly: GCC 12 spells
+ * vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction per
+ * multiply-add pair) once the lane is used twice.  FMLA .8h by element
+ * takes its element from V0-V15 ("x"). */
+#define F16_STEP8_4(h, a, Wk)                                                               \
+    do {                                                                                    \
+        float16x8_t w0_, w1_;                                                               \
+        __asm__(F16_ASM_8                                                                   \
+                : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] "+w"(h[0][0]), [h01] "+w"(h[0][1]), \
+                  [h10] "+w"(h[1][0]), [h11] "+w"(h[1][1]), [h20] "+w"(h[2][0]),            \
+                  [h21] "+w"(h[2][1]), [h30] "+w"(h[3][0]), [h31] "+w"(h[3][1])             \
+                : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]),           \
+                  [wp] "r"(Wk), "m"(*(const float16_t(*)[8 * PE_GEMM_NR])(Wk)));            \
+    } while (0)
+#define F16_ASM_8 \
+    "ldp %q[w0], %q[w1], [%[wp], #0]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[0]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[0]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[0]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[0]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[0]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[0]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[0]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[0]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #32]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[1]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[1]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[1]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[1]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[1]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[1]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[1]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[1]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #64]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[2]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[2]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[2]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[2]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[2]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[2]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[2]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[2]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #96]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[3]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[3]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[3]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[3]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[3]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[3]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[3]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[3]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #128]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[4]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[4]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[4]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[4]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[4]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[4]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[4]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[4]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #160]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[5]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[5]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[5]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[5]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[5]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[5]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[5]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[5]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #192]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[6]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[6]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[6]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[6]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[6]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[6]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[6]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[6]\n" \
+    "ldp %q[w0], %q[w1], [%[wp], #224]\n" \
+    "fmla %[h00].8h, %[w0].8h, %[a0].h[7]\n" \
+    "fmla %[h01].8h, %[w1].8h, %[a0].h[7]\n" \
+    "fmla %[h10].8h, %[w0].8h, %[a1].h[7]\n" \
+    "fmla %[h11].8h, %[w1].8h, %[a1].h[7]\n" \
+    "fmla %[h20].8h, %[w0].8h, %[a2].h[7]\n" \
+    "fmla %[h21].8h, %[w1].8h, %[a2].h[7]\n" \
+    "fmla %[h30].8h, %[w0].8h, %[a3].h[7]\n" \
+    "fmla %[h31].8h, %[w1].8h, %[a3].h[7]\n"
+
+/* Eight k steps (one vector of A per row, lane L = step L) of one slice. */
+#define F16_STEP(L)                                                                         \
+    do {                                                                                    \
+        const float16x8_t w0 = vld1q_f16(W + (size_t)(k + (L)) * PE_GEMM_NR);               \
+        const float16x8_t w1 = vld1q_f16(W + (size_t)(k + (L)) * PE_GEMM_NR + 8);           \
+        _Pragma("GCC unroll 4") for (int r = 0; r < mr; r++) {                              \
+            h[r][0] = vfmaq_laneq_f16(h[r][0], w0, a[r], L);                                \
+            h[r][1] = vfmaq_laneq_f16(h[r][1], w1, a[r], L);                                \
+        }                                                                                   \
+    } while (0)
+
+/* tile[r][16] = the float32 totals of rows r < mr of A16 (rows of ld
+ * halves, K used) times panel W. */
+INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile,
+                     const int mr) {
+    float32x4_t acc[F16_MR][4];
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
+    for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
+        const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
+        float16x8_t h[F16_MR][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
+        int k = k0;
+        for (; k + 8 <= ke; k += 8) {
+            float16x8_t a[F16_MR];
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
+            if (mr == F16_MR) {
+                F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
+                continue;
+            }
+            F16_STEP(0);
+            F16_STEP(1);
+            F16_STEP(2);
+            F16_STEP(3);
+            F16_STEP(4);
+            F16_STEP(5);
+            F16_STEP(6);
+            F16_STEP(7);
+        }
+        for (; k < ke; k++) { /* K's last few, in the same order */
+            const float16x8_t w0 = vld1q_f16(W + (size_t)k * PE_GEMM_NR);
+            const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++) {
+                h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
+                h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
+            acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
+            acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
+            acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
+        }
+    }
+    PE_TILE_SPILL(tile, acc, mr);
+}
+
+typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile);
+#define F16_FN(R)                                                                              \
+    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *t) { \
+        f16_tile(A16, ld, W, K, t, R);                                                         \
+    }
+F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
+static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
+
+/* Row a rounded to half into a16 (FCVTN: to nearest even, as the
+ * reference); returns whether max |a| <= PE_F16_AMAX (NaN: no). */
+static int row_to_f16(const float *a, int K, float16_t *a16) {
+    uint32x4_t fit = vdupq_n_u32(~0u);
+    const float32x4_t lim = vdupq_n_f32(PE_F16_AMAX);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const float32x4_t x0 = vld1q_f32(a + k), x1 = vld1q_f32(a + k + 4);
+        fit = vandq_u32(fit, vandq_u32(vcaleq_f32(x0, lim), vcaleq_f32(x1, lim)));
+        vst1q_f16(a16 + k, vcvt_high_f16_f32(vcvt_f16_f32(x0), x1));
+    }
+    int ok = vminvq_u32(fit) != 0;
+    for (; k < K; k++) {
+        ok &= fabsf(a[k]) <= PE_F16_AMAX;
+        a16[k] = (float16_t)a[k];
+    }
+    return ok;
+}
+
+static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                     int m1, int n0, int n1, const pe_epilogue *ep) {
+    if (m1 <= m0 || n1 <= n0) return;
+    if (K > PE_F16_KMAX) {
+        pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_F16);
+        return;
+    }
+    float16_t a16[F16_MR * PE_F16_KMAX] __attribute__((aligned(16)));
+    const size_t ld = ((size_t)K + 7) & ~(size_t)7;
+    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    for (int m = m0; m < m1; m += F16_MR) {
+        const int mr = m1 - m < F16_MR ? m1 - m : F16_MR;
+        int fits[F16_MR], all = 1;
+        for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * ld);
+        for (int r = 0; r < (all ? 1 : mr); r++) {
+            /* a tile with an outsized row: row by row, that row in float32 */
+            const int rm = all ? m : m + r, rr = all ? mr : 1;
+            if (!all && !fits[r]) {
+                pe_neon_gemm_half(A, lda, Wp, K, C, ldc, rm, rm + 1, n0, n1, ep, PE_WT_F16);
+                continue;
+            }
+            for (int p = p0; p < p1; p++) {
+                const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+                const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
+                PANEL_TILE_BUFFERED(F16_MR, f16_tiles[rr - 1](a16 + (all ? 0 : r) * ld, ld, w, K, tile_),
+                                    NULL, rr, C + (size_t)rm * ldc + n, ldc, ncols, ep, rm, n);
+            }
+        }
+    }
+}
+
+const pe_f16kernels pe_f16kernels_neon = {
+    .name = "neon-fp16",
+    .gemm = gemm_f16,
+};

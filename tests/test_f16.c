@@ -1,0 +1,234 @@
+/* fp16 compute (kernels/f16.h): the scalar reference against exact
+ * arithmetic, every registry row's fp16 set against the reference (bit for
+ * bit before the epilogue), and pe_ctx_create's choice: an f16 context where
+ * the CPU has FP16 arithmetic, a clear refusal where not (x86, cortex-a53,
+ * PECORE_ISA=neon).  The numerics run under qemu (tests/arm64/run.sh). */
+#include "test.h"
+#include "common.h"
+#include "kernels/f16.h"
+#include "kernels/isa.h"
+#include "kernels/quant.h"
+
+#include <float.h>
+#include <math.h>
+
+#define EPS ((double)FLT_EPSILON)
+#define U16 (1.0 / 2048.0) /* half's unit roundoff, 2^-11 */
+
+static float half_of(float x) { return pe_f16_to_f32(pe_f32_to_f16(x)); }
+
+/* pe_f16_round_ref rounds as the (tested) float-to-half conversion does,
+ * subnormals and overflow included. */
+static void test_round(void) {
+    static const float edges[] = {0.0f, 1.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65504.0f,
+                                  65519.99f, 65520.0f, 5.96e-8f, 2.98e-8f, 2.99e-8f, 6.1e-5f,
+                                  -3.0e-6f, 1e-30f};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof edges / sizeof *edges; i++)
+        bad += pe_f16_round_ref(edges[i]) != half_of(edges[i]);
+    for (int i = 0; i < 200000; i++) {
+        float x = ldexpf(rng_float(-1, 1), (int)(rng_u32() % 46) - 28);
+        bad += pe_f16_round_ref(x) != half_of(x);
+    }
+    CHECK(bad == 0, "pe_f16_round_ref differs from pe_f32_to_f16 %d times", bad);
+}
+
+/* The semantics by hand: 1024 + 0.5 in one slice is a tie that rounds to
+ * even (1024); the same 0.5 in the next slice is added in float32. */
+static void test_slices(void) {
+    const int K = PE_F16_SLICE + 1;
+    float A[PE_F16_SLICE + 1] = {1024.0f, 0.5f}, W[16 * (PE_F16_SLICE + 1)], C[16];
+    uint16_t Wp[16 * (PE_F16_SLICE + 1)];
+    for (int i = 0; i < 16 * K; i++) W[i] = 1.0f;
+    pe_qpack_panel(PE_WT_F16, Wp, W, 16, K, K);
+    pe_gemm_f16_ref(A, K, Wp, K, C, 16, 0, 1, 0, 16, NULL);
+    CHECK(C[0] == 1024.0f, "a half sum rounds to half: got %.9g", C[0]);
+    A[1] = 0.0f, A[PE_F16_SLICE] = 0.5f;
+    pe_gemm_f16_ref(A, K, Wp, K, C, 16, 0, 1, 0, 16, NULL);
+    CHECK(C[0] == 1024.5f, "slices are summed in float32: got %.9g", C[0]);
+    A[0] = PE_F16_AMAX * 1.5f, A[1] = 0.5f, A[PE_F16_SLICE] = 0.0f; /* beyond: float32 */
+    pe_gemm_f16_ref(A, K, Wp, K, C, 16, 0, 1, 0, 16, NULL);
+    CHECK(C[0] == PE_F16_AMAX * 1.5f + 0.5f, "a row beyond PE_F16_AMAX runs in float32: got %.9g", C[0]);
+}
+
+typedef struct f16_case {
+    int M, N, K, m0, m1, n0, n1;
+    int ep;   /* 0 NULL; 1 bias; 2 bias+gelu; 3 fast gelu+gamma+residual; 4 glu in place */
+    int big;  /* rows 1 and M-1 beyond PE_F16_AMAX (one of them with a NaN when big == 2) */
+} f16_case;
+
+/* Exact a16 . w of row m, column n, and sum |a16 w|. */
+static double dot_exact(const float *A, int K, const uint16_t *Wp, int m, int n, double *sa) {
+    double s = 0;
+    *sa = 0;
+    for (int k = 0; k < K; k++) {
+        const double t = (double)half_of(A[(size_t)m * K + k]) *
+                         pe_f16_to_f32(Wp[(size_t)(n / 16) * K * 16 + (size_t)k * 16 + n % 16]);
+        s += t;
+        *sa += fabs(t);
+    }
+    return s;
+}
+
+static int row_big(const f16_case *g, int m) { return g->big && (m == 1 || m == g->M - 1); }
+
+static void case_run(const f16_case *g, const pe_f16kernels *const *sets, int n_sets) {
+    const int M = g->M, N = g->N, K = g->K, ldc = N;
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K);
+    float *bias = malloc(sizeof(float) * N), *gamma = malloc(sizeof(float) * N);
+    float *R = malloc(sizeof(float) * M * N), *G = malloc(sizeof(float) * M * N);
+    float *Cref = malloc(sizeof(float) * M * N), *C = malloc(sizeof(float) * M * N);
+    float *X = malloc(sizeof(float) * M * N); /* the totals before the epilogue */
+    void *Wp = malloc(pe_qpack_bytes(PE_WT_F16, N, K));
+    for (int i = 0; i < M * K; i++) A[i] = rng_float(-2, 2);
+    for (int i = 0; i < N * K; i++) W[i] = rng_float(-1, 1);
+    for (int n = 0; n < N; n++) bias[n] = rng_float(-1, 1), gamma[n] = rng_float(-2, 2);
+    for (int i = 0; i < M * N; i++) R[i] = rng_float(-2, 2), G[i] = rng_float(-2, 2);
+    for (int m = 0; m < M; m++)
+        if (row_big(g, m)) A[(size_t)m * K + K / 2] = g->big == 2 && m == 1 ? NAN : 3 * PE_F16_AMAX;
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_F16, K);
+    for (int p = 0; p * 16 < N; p++)
+        pe_qpack_panel(PE_WT_F16, (uint8_t *)Wp + p * pb, W + (size_t)p * 16 * K, PE_MIN(16, N - p * 16), K, K);
+    pe_epilogue ep = {.ldr = ldc, .ldg = ldc};
+    if (g->ep >= 1 && g->ep <= 2) ep.bias = bias;
+    if (g->ep == 2) ep.gelu = PE_GELU_EXACT;
+    if (g->ep == 3) ep.gelu = PE_GELU_FAST, ep.gamma = gamma, ep.residual = R;
+    const pe_epilogue *epp = g->ep ? &ep : NULL;
+
+    /* the reference against exact arithmetic, before the epilogue: the
+     * rounding of A to half (u |a w| each) and of each of at most
+     * PE_F16_SLICE half sums (u times the sum of |a w| so far), then the
+     * float32 sums of the slices */
+    pe_gemm_f16_ref(A, K, Wp, K, X, ldc, 0, M, 0, N, NULL);
+    int bad = 0;
+    for (int m = 0; m < M && bad < 3; m++)
+        for (int n = 0; n < N && bad < 3; n++) {
+            double sa, want = dot_exact(A, K, Wp, m, n, &sa), got = X[(size_t)m * ldc + n];
+            double tol = (PE_F16_SLICE + 1) * U16 * sa + (K / PE_F16_SLICE + 2) * EPS * sa;
+            if (row_big(g, m)) continue; /* float32 rows: test_kernels' reference */
+            if (!(fabs(got - want) <= tol)) {
+                bad++;
+                CHECK(0, "ref M%d N%d K%d [%d][%d]: got %.9g want %.9g (tol %.3g)", M, N, K, m, n, got, want, tol);
+            }
+        }
+    CHECK(bad == 0, "reference case M%d N%d K%d", M, N, K);
+    for (int s = -1; s < n_sets; s++) {
+        float *out = s < 0 ? Cref : C;
+        for (int i = 0; i < M * N; i++) out[i] = g->ep == 4 ? G[i] : 12345.0f;
+        if (g->ep == 4) ep.glu = out;
+        if (s < 0) pe_gemm_f16_ref(A, K, Wp, K, out, ldc, g->m0, g->m1, g->n0, g->n1, epp);
+        else sets[s]->gemm(A, K, Wp, K, out, ldc, g->m0, g->m1, g->n0, g->n1, epp);
+        if (s < 0) continue;
+        bad = 0;
+        for (int m = 0; m < M && bad < 3; m++)
+            for (int n = 0; n < N && bad < 3; n++) {
+                const size_t i = (size_t)m * ldc + n;
+                const int in = m >= g->m0 && m < g->m1 && n >= g->n0 && n < g->n1;
+                double sa;
+                dot_exact(A, K, Wp, m, n, &sa);
+                /* the same half sums, so only the vector epilogue (its erf,
+                 * fast GELU and SiLU, documented in kernels.h) and, on a
+                 * float32 row, the order of the float32 sums may differ */
+                double x = fabs(X[i]), tol = 0;
+                if (epp) tol = 16 * EPS * (x + fabs(Cref[i]) + fabs(R[i]) + fabs(G[i]) * x) + 1e-7 * x +
+                               (g->ep == 3 ? 7.1e-6 * 2.5 : 0);
+                if (row_big(g, m)) tol += 2 * (K + 2) * EPS * sa;
+                const int ok = in ? (isnan(Cref[i]) ? isnan(C[i]) != 0 : fabs((double)C[i] - Cref[i]) <= tol)
+                                  : memcmp(&C[i], &Cref[i], sizeof(float)) == 0;
+                if (!ok) {
+                    bad++;
+                    CHECK(0, "%s M%d N%d K%d ep%d big%d [%d][%d]%s: got %.9g want %.9g (tol %.3g)", sets[s]->name, M,
+                          N, K, g->ep, g->big, m, n, in ? "" : " (outside the range)", C[i], Cref[i], tol);
+                }
+            }
+        CHECK(bad == 0, "%s case M%d N%d K%d", sets[s]->name, M, N, K);
+    }
+    free(A); free(W); free(bias); free(gamma); free(R); free(G); free(Cref); free(C); free(X); free(Wp);
+}
+
+/* The fp16 sets of every registry row this CPU runs with FP16 arithmetic. */
+static int f16_sets(const pe_f16kernels **sets, int max) {
+    int n = 0;
+    for (int i = 0; i < pe_isa_count(); i++) {
+        const pe_isa *l = pe_isa_at(i);
+        if (!l->f16 || !l->supported() || !l->fp16_supported()) continue;
+        int seen = 0;
+        for (int j = 0; j < n; j++) seen |= sets[j] == l->f16;
+        if (!seen && n < max) sets[n++] = l->f16;
+    }
+    return n;
+}
+
+static void test_gemm(void) {
+    const pe_f16kernels *sets[8];
+    const int n_sets = f16_sets(sets, 8);
+    printf("fp16 sets on this CPU: %d%s%s%s\n", n_sets, n_sets ? " (" : "", n_sets ? sets[0]->name : "", n_sets ? ")" : "");
+    static const int ms[] = {1, 2, 3, 4, 5, 9}, ns[] = {1, 15, 16, 17, 40}, ks[] = {1, 7, 8, 9, 31, 32, 33, 72, 200};
+    int e = 0;
+    for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof *ks; c++, e++) {
+                const int M = ms[a], N = ns[b];
+                f16_case g = {M, N, ks[c], 0, M, 0, N, e % 5, 0};
+                case_run(&g, sets, n_sets);
+            }
+    /* sub-ranges (threads split M and N), rows beyond the half range, a long K */
+    case_run(&(f16_case){9, 40, 33, 2, 7, 16, 37, 1, 0}, sets, n_sets);
+    case_run(&(f16_case){9, 40, 33, 0, 9, 0, 40, 2, 1}, sets, n_sets);
+    case_run(&(f16_case){6, 17, 40, 1, 6, 0, 17, 0, 2}, sets, n_sets);
+    case_run(&(f16_case){5, 32, 768, 0, 5, 0, 32, 3, 0}, sets, n_sets);
+}
+
+/* pe_ctx_create with PE_COMPUTE_F16: made exactly where the chosen level has
+ * fp16 kernels and the CPU the arithmetic; its embedding close to float32's
+ * and not identical (the half path ran). */
+static void test_ctx(void) {
+    char path[512];
+    golden_path(path, sizeof path, "models/pe-micro.safetensors");
+    pe_model *m = NULL;
+    if (pe_model_load(path, NULL, &m)) {
+        CHECK(0, "load %s: %s", path, pe_last_error());
+        return;
+    }
+    const pe_isa *l = pe_isa_get();
+    const int can = l->f16 && l->fp16_supported();
+    pe_ctx *c32 = NULL, *c16 = NULL;
+    pe_ctx_options o = {.n_threads = 1};
+    CHECK(pe_ctx_create(m, &o, &c32) == PE_OK, "f32 context: %s", pe_last_error());
+    o.compute = (pe_compute)7;
+    CHECK(pe_ctx_create(m, &o, &c16) == PE_ERR_INVALID_ARG && !c16, "compute 7 is refused");
+    o.compute = PE_COMPUTE_F16;
+    pe_status s = pe_ctx_create(m, &o, &c16);
+    if (!can) {
+        CHECK(s == PE_ERR_UNSUPPORTED && !c16 && strstr(pe_last_error(), "compute f16"),
+              "level %s: f16 refused with PE_ERR_UNSUPPORTED (got %d: %s)", l->name, (int)s, pe_last_error());
+        printf("compute f16 on %s: refused: %s\n", l->name, pe_last_error());
+    } else {
+        CHECK(s == PE_OK && c16, "level %s: f16 context: %s", l->name, pe_last_error());
+        static float x[3 * 64 * 64], e32[64], e16[64];
+        for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = rng_float(-1, 1);
+        int rows, cols;
+        pe_output_shape(m, 64, 64, PE_OUTPUT_EMBEDDING, &rows, &cols);
+        CHECK(cols <= 64 && pe_encode_f32(c32, x, 1, 64, 64, PE_OUTPUT_EMBEDDING, e32, 64) == PE_OK &&
+                  pe_encode_f32(c16, x, 1, 64, 64, PE_OUTPUT_EMBEDDING, e16, 64) == PE_OK,
+              "encode: %s", pe_last_error());
+        double d = 0, a = 0, b = 0;
+        int same = 1;
+        for (int i = 0; i < cols; i++) d += (double)e32[i] * e16[i], a += (double)e32[i] * e32[i],
+                                      b += (double)e16[i] * e16[i], same &= e32[i] == e16[i];
+        const double cosv = d / sqrt(a * b);
+        printf("compute f16 on %s: cosine to f32 %.7f\n", l->name, cosv);
+        CHECK(cosv > 0.999 && !same, "f16 embedding: cosine %.7f to f32, identical %d", cosv, same);
+    }
+    pe_ctx_free(c16);
+    pe_ctx_free(c32);
+    pe_model_free(m);
+}
+
+int main(void) {
+    test_round();
+    test_slices();
+    test_gemm();
+    test_ctx();
+    return test_done("f16");
+}
