@@ -251,7 +251,8 @@ install: all
 ARM64_MAKE := $(MAKE) CC=aarch64-linux-gnu-gcc BUILD=build/arm64 CFLAGS="-O2 -Werror" LDFLAGS=-static
 ARM64_TESTS := test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_kernels \
                test_quant test_variants test_classify test_noalloc test_quantize_api test_cpu \
-               test_frame test_preprocess test_smooth test_stream test_dinov2 test_fuzz_regress test_batch
+               test_frame test_preprocess test_smooth test_stream test_dinov2 test_fuzz_regress test_batch \
+               test_f16
 .PHONY: cross-arm64 arm64-cli test-arm64
 cross-arm64:
 	+$(ARM64_MAKE) build/arm64/libpecore.a

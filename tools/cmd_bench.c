@@ -74,11 +74,12 @@ int cmd_bench(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         fputs("usage: pecore bench (-m MODEL | --arch NAME) [--size S|HxW] [--threads N]\n"
               "                    [--runs N] [--warmup N] [--json] [--dtype f32|f16|bf16|q8|q4]\n"
-              "                    [--batch N]\n"
+              "                    [--batch N] [--compute f32|f16]\n"
               "Times the vision tower on a seeded random input: load, first image, p50/p90/p99,\n"
               "images/s, peak RSS, GFLOP/s and its share of the measured FMA peak.\n"
               "--batch N: each run encodes N images as one batch (pe_encode_f32); the latencies\n"
               "are per batch, images/s counts images.\n"
+              CLI_COMPUTE_HELP
               "--arch writes a synthetic model (f32, or --dtype) to a temporary file first.\n"
               "--pix-fmt F --video-size WxH [--rotate R --mirror --crop-rect X,Y,W,H --yuv M\n"
               "--row-stride N --uv-stride N] also times the preprocessing of such a camera frame (seeded\n"
@@ -87,7 +88,7 @@ int cmd_bench(int argc, char **argv) {
         return 0;
     }
     opts o;
-    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype --batch"
+    if (cli_parse(argc, argv, " -m --model --arch --size --threads --runs --warmup --json --dtype --batch --compute"
                   CLI_FRAME_OPTIONS, &o))
         return 1;
     if ((o.fr.pix_fmt || o.fr.width) && cli_frames_setup(&o.fr)) return 1;
@@ -130,7 +131,7 @@ int cmd_bench(int argc, char **argv) {
     pe_model_options mo = {.vision_only = 1}; /* bench times the vision tower */
     pe_status s = pe_model_load(path, &mo, &m);
     const int batch = o.batch ? (int)o.batch : 1;
-    pe_ctx_options co = {.n_threads = threads, .max_batch = batch};
+    pe_ctx_options co = {.n_threads = threads, .max_batch = batch, .compute = cli_compute(o.compute)};
     if (!s) s = pe_ctx_create(m, &co, &c);
     double load_ms = now_ms() - t0;
     if (o.arch) unlink(tmp);
@@ -179,11 +180,11 @@ int cmd_bench(int argc, char **argv) {
     const char *name = o.arch ? o.arch : path;
     if (o.json) {
         printf("{\"model\": \"%s\", \"arch\": \"%s\", \"synthetic\": %s, \"height\": %d, \"width\": %d, "
-               "\"threads\": %d, \"batch\": %d, \"isa\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
+               "\"threads\": %d, \"batch\": %d, \"isa\": \"%s\", \"compute\": \"%s\", \"runs\": %d, \"load_ms\": %.3f, \"first_ms\": %.3f, "
                "\"p50_ms\": %.3f, \"p90_ms\": %.3f, \"p99_ms\": %.3f, \"mean_ms\": %.3f, "
                "\"images_per_s\": %.2f, \"peak_rss_mb\": %.1f, \"gflop_per_image\": %.4f, "
                "\"gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_share\": %.3f",
-               name, in.arch, o.arch ? "true" : "false", H, W, threads, batch, pe_kernel_isa(), runs,
+               name, in.arch, o.arch ? "true" : "false", H, W, threads, batch, pe_kernel_isa(), o.compute ? o.compute : "f32", runs,
                load_ms, first_ms, p50, p90, p99, total / runs, 1000.0 * runs * batch / total, rss,
                flops / 1e9, gflops, peak, gflops / peak);
         if (peak8 > 0) printf(", \"peak_int8_gops\": %.1f", peak8);
@@ -193,7 +194,8 @@ int cmd_bench(int argc, char **argv) {
         printf("}\n");
     } else {
         printf("model       %s (%s%s), input %dx%d\n", name, in.arch, o.arch ? ", synthetic" : "", H, W);
-        printf("kernels     %s, %d thread%s\n", pe_kernel_isa(), threads, threads > 1 ? "s" : "");
+        printf("kernels     %s, %d thread%s, compute %s\n", pe_kernel_isa(), threads, threads > 1 ? "s" : "",
+               o.compute ? o.compute : "f32");
         printf("load        %.1f ms (model + context)\n", load_ms);
         printf("first %s %.1f ms\n", batch > 1 ? "batch" : "image", first_ms);
         if (batch > 1) printf("batch       %d images per pass (latencies per batch)\n", batch);

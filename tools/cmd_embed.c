@@ -7,8 +7,8 @@
 
 #include <stdlib.h>
 
-static int make_ctx(const pe_model *m, long threads, long batch, pe_ctx **c) {
-    pe_ctx_options co = {.n_threads = (int)threads, .max_batch = (int)batch};
+static int make_ctx(const pe_model *m, const opts *o, pe_ctx **c) {
+    pe_ctx_options co = {.n_threads = (int)o->threads, .max_batch = (int)o->batch, .compute = cli_compute(o->compute)};
     pe_status s = pe_ctx_create(m, &co, c);
     return s ? cli_fail_status(s, "cannot create context") : 0;
 }
@@ -130,9 +130,9 @@ static int embed_frames(embed_job *j) {
 static const char EMBED_USAGE[] =
     "usage: pecore embed -m MODEL [--size S|HxW] [--crop squash|center]\n"
     "                    [--transform pe|dinov2-eval] [--output embedding|tokens|linear4]\n"
-    "                    [--threads N] [--batch N] -o OUT.npy IMAGE...\n"
+    "                    [--threads N] [--batch N] [--compute f32|f16] -o OUT.npy IMAGE...\n"
     "       pecore embed -m MODEL --raw IN.npy [--output KIND] [--threads N] [--batch N]\n"
-    "                    -o OUT.npy\n"
+    "                    [--compute f32|f16] -o OUT.npy\n"
     "       pecore embed -m MODEL --frames FILE --pix-fmt F --video-size WxH [frame options]\n"
     "                    [--size S|HxW] [--crop squash|center] [--output KIND] -o OUT.npy\n"
     "Writes float32 [N, D] embeddings (PE's pooled one, the DINOv2 family's normalised\n"
@@ -143,6 +143,7 @@ static const char EMBED_USAGE[] =
     "center-crop 224); --size, --crop and --transform override it.\n"
     "--batch N: images encoded together (their linears as one matrix product;\n"
     "the same numbers as one at a time); default: the model's (pe_ctx_options).\n"
+    CLI_COMPUTE_HELP
     "--frames: one embedding per frame of a raw video file (frames back to back, as\n"
     "`ffmpeg -f rawvideo` writes them), converted, cropped, rotated and mirrored as\n"
     "the frame options say:\n" CLI_FRAME_HELP;
@@ -151,7 +152,7 @@ int cmd_embed(int argc, char **argv) {
     if (cli_help(argc, argv, EMBED_USAGE)) return 0;
     opts o;
     if (cli_parse(argc, argv, " -m --model -o --output --raw --size --crop --transform --tokens --threads"
-                  " --batch --frames" CLI_FRAME_OPTIONS, &o))
+                  " --batch --compute --frames" CLI_FRAME_OPTIONS, &o))
         return 1;
     if (!o.out) return cli_fail("embed: no output file: pass -o OUT.npy");
     if (!!o.raw + !!o.n_inputs + !!o.frames > 1)
@@ -167,7 +168,7 @@ int cmd_embed(int argc, char **argv) {
     pe_model_info in;
     pe_model_get_info(m, &in);
     pe_output kind = cli_output_kind(&o, &in);
-    int rc = make_ctx(m, o.threads, o.batch, &c);
+    int rc = make_ctx(m, &o, &c);
     embed_job j = {.o = &o, .c = c, .kind = kind};
     if (!rc && o.raw) rc = embed_raw(&o, m, c, kind);
     else if (!rc && !(rc = embed_plan(&o, m, kind, &j.pp, &j.rows, &j.cols)))

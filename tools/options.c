@@ -40,6 +40,7 @@ static const struct { const char *name; size_t at; } str_opts[] = {
 static const struct { const char *name, *one, *other; size_t at; } word_opts[] = {
     {"--crop", "squash", "center", offsetof(opts, crop)},
     {"--transform", "pe", "dinov2-eval", offsetof(opts, transform)},
+    {"--compute", "f32", "f16", offsetof(opts, compute)},
 };
 static const struct { const char *name; long lo, hi; size_t at; } int_opts[] = {
     {"--threads", 1, 256, offsetof(opts, threads)},    {"--runs", 1, 100000, offsetof(opts, runs)},
@@ -102,6 +103,8 @@ int cli_help(int argc, char **argv, const char *usage) {
     fputs(usage, stdout);
     return 1;
 }
+
+pe_compute cli_compute(const char *v) { return v && !strcmp(v, "f16") ? PE_COMPUTE_F16 : PE_COMPUTE_F32; }
 
 int cli_frames_unused(const opts *o, const char *cmd) {
     const cli_frames *f = &o->fr;

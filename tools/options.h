@@ -28,6 +28,7 @@ int cli_help(int argc, char **argv, const char *usage);
 typedef struct opts {
     const char *model, *out, *raw, *arch, *crop, *dtype;
     const char *transform;  /* --transform pe|dinov2-eval; NULL: the model's */
+    const char *compute;    /* --compute f32|f16; NULL: f32 */
     const char *kind;       /* embed --output embedding|tokens|linear4 (--tokens) */
     const char *frames, *rgb_out;   /* --frames FILE, --rgb-out PNG */
     cli_frames fr;                  /* the frame options (frames.h) */
@@ -48,5 +49,11 @@ pe_output cli_output_kind(const opts *o, const pe_model_info *in);
 /* Frame options without --frames are a mistake, not something to ignore:
  * 0, or 1 after an error line naming cmd. */
 int cli_frames_unused(const opts *o, const char *cmd);
+/* The precision of --compute f32|f16 (NULL: f32), for pe_ctx_options. */
+pe_compute cli_compute(const char *v);
+/* The usage line of --compute, for every command that runs a model. */
+#define CLI_COMPUTE_HELP                                                                     \
+    "--compute f16: the block linears in half precision (ARMv8.2 FP16 CPUs; elsewhere an\n" \
+    "error), f32 (default): float32 throughout.\n"
 
 #endif

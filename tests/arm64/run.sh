@@ -10,8 +10,11 @@
 # golden T16 round trip, minutes under emulation), the forward pass of every
 # SPEC variant against fp64 in f32 and q8 (test_variants), the hot path
 # without allocations (test_noalloc), and the golden image_raw cases through
-# build/arm64/pecore (golden.py).  The tests that do not depend on the CPU run
-# once, on cortex-a53.  Any exit by a signal fails, SIGILL above all.
+# build/arm64/pecore (golden.py).  fp16 compute: its kernels against the
+# scalar reference and the f16 context or its refusal (test_f16, on every
+# CPU), the golden image_raw cases with --compute f16 where the CPU has FP16
+# arithmetic (cortex-a76, max), and the CLI's refusal where not (cortex-a53).
+# The tests that do not depend on the CPU run once, on cortex-a53.  Any exit by a signal fails, SIGILL above all.
 # usage: tests/arm64/run.sh [BUILD]   (PECORE_GOLDEN, QEMU, ARM64_CPUS,
 # ARM64_GOLDEN override)
 set -u
@@ -21,7 +24,7 @@ QEMU=${QEMU:-qemu-aarch64}
 PY=/usr/bin/python3
 export PECORE_TEST_QUICK=1
 CPUS=${ARM64_CPUS:-"cortex-a53 cortex-a76 max"}
-PER_CPU="test_kernels test_quant test_variants test_noalloc"
+PER_CPU="test_kernels test_quant test_variants test_noalloc test_f16"
 ONCE="test_json test_sha256 test_npy test_safetensors test_pt test_tokenizer test_classify \
 test_quantize_api test_cpu test_frame test_preprocess test_smooth test_stream test_dinov2 \
 test_fuzz_regress"
@@ -43,6 +46,17 @@ signal_name() {
     [ "$1" -gt 128 ] || return 0
     case $(($1 - 128)) in 4) echo SIGILL ;; 6) echo SIGABRT ;; 7) echo SIGBUS ;; 9) echo SIGKILL ;;
         11) echo SIGSEGV ;; *) echo "signal $(($1 - 128))" ;; esac
+}
+
+# fp16 compute: cortex-a53 lacks FEAT_FP16 (a clean refusal, no signal)
+has_fp16() { [ "$1" != cortex-a53 ]; }
+
+check_f16_refusal() {
+    "$QEMU" -cpu "$1" "$B/pecore" bench -m "$G/models/pe-micro.safetensors" --runs 1 --warmup 0 --threads 1 \
+        --compute f16 >"$T/f16.out" 2>&1; rc=$?
+    if [ -z "$(signal_name $rc)" ] && [ "$rc" -ne 0 ] && grep -q "compute f16" "$T/f16.out"; then ok
+        echo "aarch64 $1: --compute f16 refused: $(tail -n 1 "$T/f16.out")"
+    else no "$1: --compute f16 gave exit $rc $(signal_name $rc), expected a refusal"; cat "$T/f16.out"; fi
 }
 
 expect_isa() { case $1 in cortex-a53) echo neon ;; cortex-a76) echo neon-dot ;; *) echo neon-i8mm ;; esac; }
@@ -101,6 +115,14 @@ for cpu in $CPUS; do
     if "$PY" tests/arm64/golden.py --golden "$G" --cases $GOLDEN -- "$QEMU" -cpu "$cpu" "$B/pecore" \
         >"$T/golden.log" 2>&1; then ok; else no "$cpu golden image_raw cases"; fi
     sed "s/^/aarch64 $cpu /" "$T/golden.log"
+    if has_fp16 "$cpu"; then
+        # shellcheck disable=SC2086
+        if "$PY" tests/arm64/golden.py --golden "$G" --compute f16 --cases $GOLDEN -- "$QEMU" -cpu "$cpu" \
+            "$B/pecore" >"$T/golden.log" 2>&1; then ok; else no "$cpu golden image_raw cases, compute f16"; fi
+        sed "s/^/aarch64 $cpu /" "$T/golden.log"
+    else
+        check_f16_refusal "$cpu"
+    fi
     echo "aarch64 $cpu: $(secs "$c0") s"
 done
 # wall time, and the user CPU time of everything emulated (times: children)
