@@ -1,7 +1,9 @@
 /* One forward pass of a model file between two insncount phase marks, so
  * that the plugin counts the pass apart from loading (phase 0) and exit
  * (phase 2).  Public API only; 1 thread, the input pecore bench uses.
- *   pass MODEL [SIZE]     prints: isa=NAME flops=F height=H width=W ms=WALL
+ *   pass [--compute f16] MODEL [SIZE]
+ *                         prints: isa=NAME flops=F height=H width=W ms=WALL
+ *                         (compute=f16 before ms with --compute f16)
  *   pass --isa            prints the kernel set PECORE_ISA leads to */
 #include <pecore.h>
 
@@ -29,8 +31,15 @@ int main(int argc, char **argv) {
         puts(pe_kernel_isa());
         return 0;
     }
-    if (argc < 2 || argc > 3) {
-        fputs("usage: pass MODEL [SIZE]\n", stderr);
+    pe_ctx_options co = {.n_threads = 1};
+    int bad = 0;
+    if (argc > 2 && !strcmp(argv[1], "--compute")) {
+        bad = strcmp(argv[2], "f16") && strcmp(argv[2], "f32");
+        co.compute = !strcmp(argv[2], "f16") ? PE_COMPUTE_F16 : PE_COMPUTE_F32;
+        argc -= 2, argv += 2;
+    }
+    if (bad || argc < 2 || argc > 3) {
+        fputs("usage: pass [--compute f32|f16] MODEL [SIZE]\n", stderr);
         return 2;
     }
     pe_model *m = NULL;
@@ -38,7 +47,6 @@ int main(int argc, char **argv) {
     pe_model_options mo = {.vision_only = 1};
     pe_status s = pe_model_load(argv[1], &mo, &m);
     if (s) return fail("load", s);
-    pe_ctx_options co = {.n_threads = 1};
     if ((s = pe_ctx_create(m, &co, &c))) return fail("context", s);
     pe_model_info in;
     pe_model_get_info(m, &in);
@@ -61,7 +69,8 @@ int main(int argc, char **argv) {
     double ms = now_ms() - t0;
     pe_mark();
     if (s) return fail("encode", s);
-    printf("isa=%s flops=%.0f height=%d width=%d ms=%.1f\n", pe_kernel_isa(), flops, hw, hw, ms);
+    printf("isa=%s flops=%.0f height=%d width=%d %sms=%.1f\n", pe_kernel_isa(), flops, hw, hw,
+           co.compute == PE_COMPUTE_F16 ? "compute=f16 " : "", ms);
     free(x);
     free(out);
     pe_ctx_free(c);

@@ -11,15 +11,18 @@ echo "| model | type | kernels | -cpu | G instr | MAC/instr | fmla | dot | mmla 
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for m in T16-384 S16-384 B16-224; do
     for d in f32 q8 q4; do
-        for s in scalar:cortex-a53 neon:cortex-a53 neon-dot:cortex-a76 neon-i8mm:max; do
-            n=$m-$d-${s%%:*}-${s#*:}
+        for s in scalar:cortex-a53 neon:cortex-a53 neon-dot:cortex-a76 neon-i8mm:max \
+                 neon-dot:cortex-a76:c16; do
+            n=$m-$d-${s%%:*}-$(echo "${s#*:}" | tr : -)
+            dt=$d
+            case $s in *:c16) s=${s%:c16} dt="$d, compute f16" ;; esac
             if [ -f "$R/$n.skip" ]; then
-                echo "| PE-Core-$m | $d | ${s%%:*} | ${s#*:} | not in this build ($(cut -d' ' -f2 "$R/$n.skip") ran) | | | | | | | | | | | |"
+                echo "| PE-Core-$m | $dt | ${s%%:*} | ${s#*:} | not in this build ($(cut -d' ' -f2 "$R/$n.skip") ran) | | | | | | | | | | | |"
                 continue
             fi
             [ -f "$R/$n.tsv" ] && [ -f "$R/$n.bin" ] || continue  # none yet, or being rerun
             flops=$(sed -n 's/.*flops=\([0-9]*\).*/\1/p' "$R/$n.out")
-            awk -F'\t' -v m="PE-Core-$m" -v d="$d" -v s="$s" -v flops="$flops" -v wall="$(cat "$R/$n.wall")" -v bin="$(cat "$R/$n.bin" 2>/dev/null)" '
+            awk -F'\t' -v m="PE-Core-$m" -v d="$dt" -v s="$s" -v flops="$flops" -v wall="$(cat "$R/$n.wall")" -v bin="$(cat "$R/$n.bin" 2>/dev/null)" '
                 $1 == 1 && $2 == "*" {
                     split(s, k, ":")
                     printf "| %s | %s | %s | %s | %.2f | %.3f |", m, d, k[1], k[2], $3 / 1e9, flops / 2 / $3
