@@ -198,14 +198,18 @@ class Model(_pecore.Model):
     batch: images the engine runs as one batch (pe_ctx_options.max_batch,
     1..256; 0 = the model's default, 1..8 by its size): their linears as one
     matrix product, the results bit-identical to one image at a time.
+    compute: "f32" (default) or "f16": the block linears in half precision
+    (pe_ctx_options.compute; ARMv8.2 FP16 CPUs only, UnsupportedError
+    elsewhere), embeddings within about 1e-5 of float32's cosine.
     Pickles by path and options: the receiving process loads the file again.
     """
 
-    def __init__(self, path, threads=0, vision_only=False, vocab=None, sha256=None, batch=0):
+    def __init__(self, path, threads=0, vision_only=False, vocab=None, sha256=None, batch=0,
+                 compute="f32"):
         path = os.path.abspath(os.fspath(path))
         vocab = os.path.abspath(os.fspath(vocab)) if vocab else None
-        self._args = (path, threads, vision_only, vocab, sha256, batch)
-        super().__init__(path, threads, vision_only, sha256, batch=batch)
+        self._args = (path, threads, vision_only, vocab, sha256, batch, compute)
+        super().__init__(path, threads, vision_only, sha256, batch=batch, compute=compute)
         self._info = super()._info()
         self._tokenizer = None
         self._tokenizer_lock = threading.Lock()

@@ -116,12 +116,12 @@ static void Model_dealloc(ModelObject *self) {
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"path", "threads", "vision_only", "sha256", "vision_heads",
-                             "text_heads", "pool_heads", "batch", NULL};
+                             "text_heads", "pool_heads", "batch", "compute", NULL};
     PyObject *path = NULL;
     int threads = 0, vision_only = 0, vh = 0, th = 0, ph = 0, batch = 0;
-    const char *sha = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|ipziiii", kwlist, PyUnicode_FSConverter, &path,
-                                     &threads, &vision_only, &sha, &vh, &th, &ph, &batch))
+    const char *sha = NULL, *compute = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|ipziiiiz", kwlist, PyUnicode_FSConverter, &path,
+                                     &threads, &vision_only, &sha, &vh, &th, &ph, &batch, &compute))
         return -1;
     if (self->m) {
         Py_DECREF(path);
@@ -135,7 +135,13 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     }
     pe_model_options mo = {.sha256_hex = sha, .vision_heads = vh, .text_heads = th,
                            .pool_heads = ph, .vision_only = vision_only};
-    pe_ctx_options co = {.n_threads = threads, .max_batch = batch};
+    if (compute && strcmp(compute, "f32") && strcmp(compute, "f16")) {
+        Py_DECREF(path);
+        raise_status(PE_ERR_INVALID_ARG, "compute must be 'f32' or 'f16'");
+        return -1;
+    }
+    pe_ctx_options co = {.n_threads = threads, .max_batch = batch,
+                         .compute = compute && !strcmp(compute, "f16") ? PE_COMPUTE_F16 : PE_COMPUTE_F32};
     pe_status s;
     char msg[512] = "";
     const char *p = PyBytes_AS_STRING(path);
@@ -585,8 +591,8 @@ PyTypeObject Model_Type = {
     .tp_dealloc = (destructor)Model_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "Model(path, threads=0, vision_only=False, sha256=None, vision_heads=0, "
-              "text_heads=0, pool_heads=0, batch=0): a loaded model and its context "
-              "(batch: its max_batch, 0 = the model's).",
+              "text_heads=0, pool_heads=0, batch=0, compute=None): a loaded model and its context "
+              "(batch: its max_batch, 0 = the model's; compute: 'f32' or 'f16').",
     .tp_methods = Model_methods,
     .tp_init = (initproc)Model_init,
     .tp_new = PyType_GenericNew,

@@ -135,6 +135,24 @@ def test_an_error_in_a_batch_names_its_image(tmp_path):
         pecore.Model(MICRO, batch=257)
 
 
+def test_compute_f16():
+    """compute="f16" runs where the CPU has FP16 arithmetic (close to f32,
+    not identical) and is refused with UnsupportedError elsewhere (x86:
+    this host); a bad value is an argument error; the choice pickles."""
+    with pytest.raises(pecore.InvalidArgumentError, match="compute"):
+        pecore.Model(MICRO, compute="f8")
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 3, 64, 64)).astype(np.float32)
+    if not pecore.kernel_isa().startswith("neon-"):  # x86, wasm, ARMv8.0: no fp16 kernels
+        with pytest.raises(pecore.UnsupportedError, match="compute f16"):
+            pecore.Model(MICRO, compute="f16")
+        return
+    m16 = pecore.Model(MICRO, threads=1, compute="f16")
+    e16, e32 = m16.encode_image(x), pecore.Model(MICRO, threads=1).encode_image(x)
+    cos = float((e16 * e32).sum() / np.sqrt((e16 * e16).sum() * (e32 * e32).sum()))
+    assert cos > 0.999 and not np.array_equal(e16, e32)
+    assert pickle.loads(pickle.dumps(m16))._args[6] == "f16"
+
+
 def test_text_inputs():
     m = micro()
     a = m.encode_text("a photo of a cat")
