@@ -307,10 +307,11 @@ JNIEXPORT jintArray JNICALL Java_dev_pecore_Native_preprocessInit(JNIEnv *env, j
 /* ---------------------------------------------------------------- contexts and encoding */
 
 JNIEXPORT jlong JNICALL Java_dev_pecore_Native_ctxCreate(JNIEnv *env, jclass cls, jlong mh,
-                                                         jint threads) {
+                                                         jint threads, jint compute) {
     (void)cls;
     HANDLE(pe_model, m, mh, "Model", 0);
-    pe_ctx_options o = {.n_threads = threads};
+    /* Compute's ordinals are pe_compute's values (F32 = 0, F16 = 1) */
+    pe_ctx_options o = {.n_threads = threads, .compute = (pe_compute)compute};
     pe_ctx *c = NULL;
     failed(env, pe_ctx_create(m, &o, &c));
     return to_handle(c);

@@ -2,6 +2,7 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import dev.pecore.Compute;
 import dev.pecore.Encoder;
 import dev.pecore.Gallery;
 import dev.pecore.Model;
@@ -70,6 +71,31 @@ public class ErrorTest {
             expect(Status.SHAPE, "", () -> e.encodeTensor(new float[5], 1, 64, 64, Output.EMBEDDING));
             /* the encoder still works after all that */
             assertEquals(m.info().outDim, e.encodeImage(ok, 64, 64, 256, PixelFormat.RGBA8).length);
+        }
+    }
+
+    /** Compute.F16: an encoder close to F32's where the CPU has FP16
+     * arithmetic, else Status.UNSUPPORTED naming it (x86: this host). */
+    @Test
+    public void computeF16() throws Exception {
+        try (Model m = Model.load(TestData.MICRO)) {
+            String arch = System.getProperty("os.arch");
+            if (arch.equals("amd64") || arch.equals("x86_64")) {
+                expect(Status.UNSUPPORTED, "compute f16", () -> m.newEncoder(1, Compute.F16));
+                return;
+            }
+            try (Encoder e16 = m.newEncoder(1, Compute.F16); Encoder e32 = m.newEncoder(1, Compute.F32)) {
+                float[] x = new float[3 * 64 * 64];
+                for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i * 0.37);
+                float[] a = e16.encodeTensor(x, 1, 64, 64, Output.EMBEDDING);
+                float[] b = e32.encodeTensor(x, 1, 64, 64, Output.EMBEDDING);
+                double d = 0, na = 0, nb = 0;
+                for (int i = 0; i < a.length; i++) { d += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+                assertTrue("f16 cosine to f32", d / Math.sqrt(na * nb) > 0.999);
+            } catch (PecoreException ex) {
+                assertEquals(Status.UNSUPPORTED, ex.status());
+                assertTrue(ex.getMessage(), ex.getMessage().contains("compute f16"));
+            }
         }
     }
 

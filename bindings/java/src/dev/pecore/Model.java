@@ -44,10 +44,15 @@ public final class Model extends Handle {
     }
 
     /** A context for one thread, with nThreads workers (0 = all cores). */
-    public Encoder newEncoder(int nThreads) {
+    public Encoder newEncoder(int nThreads) { return newEncoder(nThreads, Compute.F32); }
+
+    /** A context for one thread computing in the given precision (Compute.F16:
+     * Status.UNSUPPORTED where the CPU lacks FP16 arithmetic). */
+    public Encoder newEncoder(int nThreads, Compute compute) {
+        if (compute == null) throw new PecoreException(Status.INVALID_ARG, "compute is null");
         long mp = acquire();
         try {
-            return new Encoder(this, mp, Native.ctxCreate(mp, nThreads));
+            return new Encoder(this, mp, Native.ctxCreate(mp, nThreads, compute.ordinal()));
         } catch (RuntimeException e) {
             release();
             throw e;

@@ -27,7 +27,7 @@ final class Native {
     static native int[] outputShape(long m, int height, int width, int kind);
     static native int[] preprocessInit(int transform, int size);
 
-    static native long ctxCreate(long m, int threads);
+    static native long ctxCreate(long m, int threads, int compute);
     static native void ctxFree(long c);
     static native void encodeF32(long c, ByteBuffer x, int n, int height, int width, int kind,
                                  ByteBuffer out, long outFloats);
