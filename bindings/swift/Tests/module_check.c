@@ -75,6 +75,14 @@ int main(int argc, char **argv) {
                   pe_last_error()[0],
               "a missing model fails with a message");
     }
+    if (m) { /* Encoder(compute: .f16): made, or refused with the reason (this host: x86) */
+        pe_ctx *c16 = NULL;
+        pe_ctx_options o = {.n_threads = 1, .compute = PE_COMPUTE_F16};
+        pe_status s = pe_ctx_create(m, &o, &c16);
+        CHECK(s == PE_OK ? c16 != NULL : s == PE_ERR_UNSUPPORTED && !c16 && strstr(pe_last_error(), "compute f16"),
+              "compute f16: %d %s", (int)s, pe_last_error());
+        pe_ctx_free(c16);
+    }
     orientations();
     pe_ctx_free(c);
     pe_model_free(m);

@@ -36,14 +36,24 @@ public final class Model {
     public var embeddingSize: Int { Int(info.out_dim) }
 }
 
+/// The arithmetic of an Encoder (pe_compute).
+public enum Compute {
+    case f32
+    case f16
+}
+
 public final class Encoder {
     public let model: Model      // kept alive as long as the encoder
     let ctx: OpaquePointer
     let lock = NSLock()
 
-    public init(model: Model, threads: Int = 0) throws {
+    /// compute: .f32 (default) or .f16, the block linears in half precision
+    /// (pe_compute; ARMv8.2 FP16: A13 / M1 and later, else a PecoreError
+    /// with PE_ERR_UNSUPPORTED).
+    public init(model: Model, threads: Int = 0, compute: Compute = .f32) throws {
         var opt = pe_ctx_options()   // zeroed: the fast cores (pe_cores)
         opt.n_threads = Int32(threads)
+        opt.compute = compute == .f16 ? PE_COMPUTE_F16 : PE_COMPUTE_F32
         var c: OpaquePointer?
         try check(pe_ctx_create(model.ptr, &opt, &c))
         self.model = model
