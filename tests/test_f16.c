@@ -11,6 +11,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <unistd.h>
 
 #define EPS ((double)FLT_EPSILON)
 #define U16 (1.0 / 2048.0) /* half's unit roundoff, 2^-11 */
@@ -225,10 +226,48 @@ static void test_ctx(void) {
     pe_model_free(m);
 }
 
+/* f16 and bf16 files (an f16 file's panels used as stored, a bf16 one's
+ * converted): the f16 context close to the float32 one on a small input. */
+static void test_half_files(void) {
+    const pe_isa *l = pe_isa_get();
+    if (!l->f16 || !l->fp16_supported()) return; /* test_ctx checked the refusal */
+    static const pe_weight_type types[] = {PE_WEIGHTS_F16, PE_WEIGHTS_BF16};
+    for (int t = 0; t < 2; t++) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/pecore-f16-%d-%d.safetensors", (int)getpid(), t);
+        pe_synth_options so = {.seed = 5, .type = types[t], .vision_only = 1};
+        pe_model *m = NULL;
+        pe_ctx *c32 = NULL, *c16 = NULL;
+        pe_ctx_options o = {.n_threads = 1};
+        pe_status s = pe_synth_write("PE-Core-T16-384", path, &so);
+        if (!s) s = pe_model_load(path, NULL, &m);
+        if (!s) s = pe_ctx_create(m, &o, &c32);
+        o.compute = PE_COMPUTE_F16;
+        if (!s) s = pe_ctx_create(m, &o, &c16);
+        static float x[3 * 32 * 32], e32[1024], e16[1024];
+        for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = rng_float(-1, 1);
+        int rows = 0, cols = 0;
+        if (!s) s = pe_output_shape(m, 32, 32, PE_OUTPUT_EMBEDDING, &rows, &cols);
+        if (!s && cols <= 1024) s = pe_encode_f32(c32, x, 1, 32, 32, PE_OUTPUT_EMBEDDING, e32, 1024);
+        if (!s && cols <= 1024) s = pe_encode_f32(c16, x, 1, 32, 32, PE_OUTPUT_EMBEDDING, e16, 1024);
+        CHECK(s == PE_OK && cols <= 1024, "%s file: %s", t ? "bf16" : "f16", pe_last_error());
+        double d = 0, a = 0, b = 0;
+        for (int i = 0; i < cols; i++) d += (double)e32[i] * e16[i], a += (double)e32[i] * e32[i], b += (double)e16[i] * e16[i];
+        const double cosv = cols ? d / sqrt(a * b) : 0;
+        printf("compute f16, %s file: cosine to f32 %.7f\n", t ? "bf16" : "f16", cosv);
+        CHECK(cosv > 0.999, "%s file: cosine %.7f", t ? "bf16" : "f16", cosv);
+        pe_ctx_free(c16);
+        pe_ctx_free(c32);
+        pe_model_free(m);
+        remove(path);
+    }
+}
+
 int main(void) {
     test_round();
     test_slices();
     test_gemm();
     test_ctx();
+    test_half_files();
     return test_done("f16");
 }
