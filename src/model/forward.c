@@ -28,6 +28,7 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
     const int W = tw->width, T = Ti * nimg, M = tw->mlp;
     const pe_rows r = pe_rows_split(c, Ti, nimg);
     const int qatt = !causal && pe_op_qattention_used(c, tw, Ti);
+    const int hatt = !causal && pe_op_hattention_used(c, tw, Ti); /* fp16 compute */
     const int obs = c->observe && tw == &c->m->vis, layer = (int)(b - tw->blocks);
 #define OBSERVE(site, rows, n) \
     if (obs) c->observe(c->observe_user, layer, site, rows, T, n)
@@ -44,6 +45,8 @@ static void block(pe_ctx *c, const pe_tower *tw, const pe_block *b, const pe_blo
         pe_row_post att = {0};
         ready = pe_op_post_quant(c, &att, PE_QA_HID, T, W, &b->out, NULL);
         pe_op_qattention(c, r, c->qkv, c->h, tw, cs, &att); /* rotates while it packs */
+    } else if (hatt) {
+        pe_op_hattention(c, r, c->qkv, c->h, tw);
     } else {
         pe_op_attention(c, r, c->qkv, c->h, tw, causal);
     }

@@ -353,6 +353,92 @@ int pe_op_qattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
     return tw == &c->m->vis && pe_wtype_int8(wt) && T <= PE_Q8_KMAX;
 }
 
+/* ------------------------------------------------------------ fp16 attention */
+
+/* With fp16 compute (f16.h) a vision tower's attention is two fp16 GEMMs
+ * per head and query block, laid out as the int8 attention above (its
+ * buffer c->qatt, planned by the same step): per head the keys (already
+ * rotated by the qkv linear's RoPE post) as f16 panels [T, dh] and the
+ * values as f16 panels of V^T [dh, T]; per query block S = Q K^T (the
+ * queries rounded to half inside the GEMM), the float32 softmax normalised
+ * in place, then O = P V straight into the output.  The half sums of the
+ * GEMMs are the contract of f16.h: 32 terms at most, then float32. */
+typedef struct hatt_job {
+    pe_ctx *c;
+    const float *qkv;   /* [nimg * T, 3W] */
+    float *out;         /* [nimg * T, W] */
+    pe_rows r;
+    int W, dh, heads;
+    float scale;
+} hatt_job;
+
+int pe_op_hattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
+    return c->fk && tw == &c->m->vis && !pe_op_qattention_used(c, tw, T) && T <= PE_F16_KMAX &&
+           tw->head_dim <= PE_F16_KMAX;
+}
+
+void pe_op_hattention_sizes(int T, int dh, size_t *head, size_t *thread) {
+    *head = pe_qpack_bytes(PE_WT_F16, T, dh) + pe_qpack_bytes(PE_WT_F16, dh, T);
+    *thread = qatt_scores_bytes(T);
+}
+
+static uint8_t *hatt_head(const hatt_job *j, int img, int h) {
+    return j->c->qatt + ((size_t)img * j->heads + h) * j->c->qatt_head;
+}
+
+/* Per image and head: ceil(T / 16) key panels, then ceil(dh / 16) value
+ * panels (16 channels over all tokens). */
+static int hatt_pack_tasks(const hatt_job *j) {
+    return (j->r.T + PE_GEMM_NR - 1) / PE_GEMM_NR + (j->dh + PE_GEMM_NR - 1) / PE_GEMM_NR;
+}
+
+static void hatt_pack_task(void *arg, int task, int thread) {
+    (void)thread;
+    const hatt_job *j = arg;
+    const int T = j->r.T, dh = j->dh, ld = 3 * j->W, per = hatt_pack_tasks(j), kt = (T + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    const int img = task / per / j->heads, h = task / per % j->heads, i = task % per;
+    uint8_t *hp = hatt_head(j, img, h);
+    const float *k = j->qkv + (size_t)img * T * ld + j->W + h * dh, *v = k + j->W;
+    if (i < kt) {
+        pe_qpack_panel(PE_WT_F16, hp + (size_t)i * pe_qpack_panel_bytes(PE_WT_F16, dh), k + (size_t)i * PE_GEMM_NR * ld,
+                       PE_MIN(PE_GEMM_NR, T - i * PE_GEMM_NR), dh, ld);
+        return;
+    }
+    const int c0 = (i - kt) * PE_GEMM_NR, nc = PE_MIN(PE_GEMM_NR, dh - c0);
+    uint16_t *dst = (uint16_t *)(void *)(hp + pe_qpack_bytes(PE_WT_F16, T, dh) +
+                                         (size_t)(i - kt) * pe_qpack_panel_bytes(PE_WT_F16, T));
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < PE_GEMM_NR; c++)
+            dst[(size_t)t * PE_GEMM_NR + c] = c < nc ? pe_f32_to_f16(v[(size_t)t * ld + c0 + c]) : 0;
+}
+
+/* Task: a row block of queries of one image, every head. */
+static void hatt_task(void *arg, int task, int thread) {
+    const hatt_job *j = arg;
+    int r0, r1;
+    row_range(j->r, task, &r0, &r1);
+    if (r1 <= r0) return;
+    const int T = j->r.T, dh = j->dh, ld = 3 * j->W, img = r0 / T, nq = r1 - r0;
+    float *S = (float *)(void *)(hatt_head(j, j->r.nimg, 0) + (size_t)thread * j->c->qatt_thread);
+    for (int h = 0; h < j->heads; h++) {
+        const uint8_t *hp = hatt_head(j, img, h);
+        j->c->fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
+        for (int r = 0; r < nq; r++) {
+            float *s = S + (size_t)r * T;
+            const float inv = 1.0f / j->c->k->softmax(s, T, j->scale);
+            for (int i = 0; i < T; i++) s[i] *= inv;
+        }
+        j->c->fk->gemm(S, T, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, j->out + (size_t)r0 * j->W + h * dh, j->W,
+                       0, nq, 0, dh, NULL);
+    }
+}
+
+void pe_op_hattention(pe_ctx *c, pe_rows r, const float *qkv, float *out, const pe_tower *tw) {
+    hatt_job j = {c, qkv, out, r, tw->width, tw->head_dim, tw->heads, 1.0f / sqrtf((float)tw->head_dim)};
+    pe_pool_run(c->pool, hatt_pack_task, &j, r.nimg * tw->heads * hatt_pack_tasks(&j));
+    pe_pool_run(c->pool, hatt_task, &j, row_tasks(r));
+}
+
 /* im2col: patches[gy * gw + gx][ch * P*P + ky * P + kx], the conv1 weight order. */
 void pe_op_patchify(const float *img, int H, int Wd, int P, float *patches) {
     const int gh = H / P, gw = Wd / P;

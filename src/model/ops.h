@@ -85,6 +85,14 @@ void pe_op_qattention(pe_ctx *c, pe_rows r, float *qkv, float *out, const pe_tow
 int pe_op_qattention_used(const pe_ctx *c, const pe_tower *tw, int T);
 void pe_op_qattention_sizes(int T, int dh, size_t *head, size_t *thread);
 
+/* fp16 compute's attention (ops.c) of a vision tower whose linears are not
+ * int8: out = attention of qkv's heads (RoPE already applied), per head two
+ * fp16 GEMMs.  Used when pe_op_hattention_used; the plan sizes c->qatt with
+ * pe_op_hattention_sizes. */
+void pe_op_hattention(pe_ctx *c, pe_rows r, const float *qkv, float *out, const pe_tower *tw);
+int pe_op_hattention_used(const pe_ctx *c, const pe_tower *tw, int T);
+void pe_op_hattention_sizes(int T, int dh, size_t *head, size_t *thread);
+
 /* im2col of one image [3, H, W] into patches [(H/P) * (W/P), 3*P*P]. */
 void pe_op_patchify(const float *img, int H, int W, int P, float *patches);
 /* y [n] = a + b. */

@@ -221,12 +221,13 @@ static pe_status plan_grid(pe_ctx *c, int gh, int gw, int nb) {
     return PE_OK;
 }
 
-/* int8 attention's buffers for nb images of T tokens, when it runs. */
+/* int8 (or fp16) attention's buffers for nb images of T tokens, when it runs. */
 static pe_status plan_qattention(pe_ctx *c, int T, int nb) {
     const pe_model *m = c->m;
-    if (!pe_op_qattention_used(c, &m->vis, T)) return PE_OK;
     size_t head, thread;
-    pe_op_qattention_sizes(T, m->arch.head_dim, &head, &thread);
+    if (pe_op_qattention_used(c, &m->vis, T)) pe_op_qattention_sizes(T, m->arch.head_dim, &head, &thread);
+    else if (pe_op_hattention_used(c, &m->vis, T)) pe_op_hattention_sizes(T, m->arch.head_dim, &head, &thread);
+    else return PE_OK;
     void *q = c->qatt;
     pe_status s = grow(&q, &c->qatt_bytes, (size_t)nb * m->arch.heads * head + (size_t)c->n_threads * thread);
     c->qatt = q;
