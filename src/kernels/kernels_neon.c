@@ -17,15 +17,32 @@
 #include <stdint.h>
 #include <string.h>
 
-#define K16(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
-const float pe_neon_erf_k[ERF_NK][16] __attribute__((aligned(16))) = {
-    K16(PE_ERF_S0), K16(PE_ERF_S1), K16(PE_ERF_S2), K16(PE_ERF_S3), K16(PE_ERF_S4), K16(PE_ERF_S5),
-    K16(PE_ERF_S6), K16(PE_ERF_S7), K16(PE_ERF_B0), K16(PE_ERF_B1), K16(PE_ERF_B2), K16(PE_ERF_B3),
-    K16(PE_ERF_B4), K16(PE_ERF_B5), K16(PE_ERF_B6), K16(PE_ERF_B7), K16(PE_ERF_B8), K16(PE_ERF_B9),
-    K16(PE_ERF_B10), K16(PE_ERF_B11), K16(PE_ERF_B12), K16(-5.0f / 3.0f), K16(PE_EXP_E0),
-    K16(PE_EXP_E1), K16(PE_EXP_E2), K16(PE_EXP_E3), K16(PE_EXP_E4), K16(1.0f),
+/* vf_erf_x4's quintics, u^c of interval i at [c][i]: scripts/fit_vecmath.py
+ * (PE_NEON_ERF). */
+const float pe_neon_erf_k[6][16] __attribute__((aligned(16))) = {
+    {0.0f, 0.276326388f, 0.520499885f, 0.711155653f, 0.842700779f, 0.92290014f, 0.966105163f,
+     0.986671686f, 0.995322287f, 0.998537302f, 0.999593019f, 0.999899387f, 0.999977887f,
+     0.999995708f, 0.999999285f, 0.999999881f},
+    {0.282094657f, 0.265003115f, 0.219695285f, 0.160732672f, 0.103776999f, 0.0591304712f,
+     0.0297326986f, 0.0131937861f, 0.00516673177f, 0.00178555318f, 0.000544551527f,
+     0.000146559294f, 3.48092508e-05f, 7.29594512e-06f, 1.3494996e-06f, 2.20275751e-07f},
+    {1.71781653e-06f, -0.0165577997f, -0.0274577253f, -0.0301361848f, -0.0259456653f,
+     -0.0184804257f, -0.0111512085f, -0.00577272568f, -0.00258321315f, -0.00100407843f,
+     -0.000340126222f, -0.000100647063f, -2.60618399e-05f, -5.91322168e-06f, -1.17680077e-06f,
+     -2.05585039e-07f},
+    {-0.00588432327f, -0.00485160435f, -0.00230685249f, 0.000412960857f, 0.00216792524f,
+     0.00262719812f, 0.00217452226f, 0.00141079817f, 0.000752854045f, 0.000338123122f,
+     0.000129469554f, 4.26082661e-05f, 1.21173125e-05f, 2.98930695e-06f, 6.415288e-07f,
+     1.20024751e-07f},
+    {1.30535063e-05f, 0.000535540399f, 0.000751394837f, 0.000600788335f, 0.000259666587f,
+     -4.22940393e-05f, -0.000187213998f, -0.000192309206f, -0.000133499881f, -7.19983436e-05f,
+     -3.17044796e-05f, -1.16783031e-05f, -3.64859375e-06f, -9.75418061e-07f, -2.24490719e-07f,
+     -4.46693811e-08f},
+    {0.000101281119f, 4.42430428e-05f, -2.63489073e-05f, -6.50759102e-05f, -5.95936253e-05f,
+     -2.99308958e-05f, -2.27265673e-06f, 1.10438159e-05f, 1.21454532e-05f, 8.16505235e-06f,
+     4.13969929e-06f, 1.68922929e-06f, 5.71589339e-07f, 1.63068805e-07f, 3.96342017e-08f,
+     8.26392732e-09f},
 };
-#undef K16
 
 /* The vector erf and fast GELU over n floats (tests: the dense sweeps). */
 static void erf_array(const float *x, float *y, size_t n) {
@@ -204,33 +221,62 @@ INLINE float32x4_t att_exp(float32x4_t x) {
 /* Lane-wise online softmax over the nk rows of st, 4 queries (column c) at
  * a time: advances the running max m[c] and sum l[c], turns the scores
  * into weights in place and sets alpha[c], the factor for the old
- * accumulators.  CAUSAL: lane i of column c sees row j iff j < vis[c][i]. */
+ * accumulators.  CAUSAL: lane i of column c sees row j iff j < vis[c][i].
+ * Out of line (att_softmax_all, _causal): inlined into the attention, the
+ * exp constants lose their registers to its state and are reloaded for
+ * every vector. */
 INLINE void att_softmax(float *st, int nk, float32x4_t m[4], float32x4_t l[4], float32x4_t alpha[4],
-                        const int32x4_t vis[4], const int CAUSAL) {
-    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+                        const int32x4_t *vis, const int CAUSAL) {
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY), zero = vdupq_n_f32(0.0f);
     for (int c = 0; c < 4; c++) {
         float *s = st + 4 * c;
-        float32x4_t mx = ninf;
-        for (int j = 0; j < nk; j++) {
+        float32x4_t mx = ninf, mx1 = ninf;
+        int j = 0;
+        if (!CAUSAL)
+            for (; j + 2 <= nk; j += 2) {
+                mx = vmaxq_f32(mx, vld1q_f32(s + j * ATT_QB));
+                mx1 = vmaxq_f32(mx1, vld1q_f32(s + (j + 1) * ATT_QB));
+            }
+        for (; j < nk; j++) {
             float32x4_t x = vld1q_f32(s + j * ATT_QB);
             if (CAUSAL) x = vbslq_f32(vcltq_s32(vdupq_n_s32(j), vis[c]), x, ninf);
             mx = vmaxq_f32(mx, x);
         }
-        const float32x4_t mnew = vmaxq_f32(m[c], mx);
+        const float32x4_t mnew = vmaxq_f32(m[c], vmaxq_f32(mx, mx1));
         /* a lane that has seen only masked keys keeps max -inf: shift by 0
          * so that its weights are exp(-inf) (zeroed below), not NaN */
-        const float32x4_t msafe = vbslq_f32(vceqq_f32(mnew, ninf), vdupq_n_f32(0.0f), mnew);
-        alpha[c] = vbslq_f32(vceqq_f32(m[c], ninf), vdupq_n_f32(0.0f), att_exp(vsubq_f32(m[c], msafe)));
-        float32x4_t sum = vdupq_n_f32(0.0f);
-        for (int j = 0; j < nk; j++) {
+        const float32x4_t msafe = vbslq_f32(vceqq_f32(mnew, ninf), zero, mnew);
+        alpha[c] = vbslq_f32(vceqq_f32(m[c], ninf), zero, att_exp(vsubq_f32(m[c], msafe)));
+        float32x4_t sum = zero, sum1 = zero;
+        j = 0;
+        if (!CAUSAL)
+            for (; j + 2 <= nk; j += 2) {
+                const float32x4_t p = att_exp(vsubq_f32(vld1q_f32(s + j * ATT_QB), msafe));
+                const float32x4_t p1 = att_exp(vsubq_f32(vld1q_f32(s + (j + 1) * ATT_QB), msafe));
+                vst1q_f32(s + j * ATT_QB, p);
+                vst1q_f32(s + (j + 1) * ATT_QB, p1);
+                sum = vaddq_f32(sum, p);
+                sum1 = vaddq_f32(sum1, p1);
+            }
+        for (; j < nk; j++) {
             float32x4_t p = att_exp(vsubq_f32(vld1q_f32(s + j * ATT_QB), msafe));
-            if (CAUSAL) p = vbslq_f32(vcltq_s32(vdupq_n_s32(j), vis[c]), p, vdupq_n_f32(0.0f));
+            if (CAUSAL) p = vbslq_f32(vcltq_s32(vdupq_n_s32(j), vis[c]), p, zero);
             vst1q_f32(s + j * ATT_QB, p);
             sum = vaddq_f32(sum, p);
         }
-        l[c] = vfmaq_f32(sum, l[c], alpha[c]);
+        l[c] = vfmaq_f32(vaddq_f32(sum, sum1), l[c], alpha[c]);
         m[c] = mnew;
     }
+}
+
+__attribute__((noinline)) static void att_softmax_all(float *st, int nk, float32x4_t m[4], float32x4_t l[4],
+                                                      float32x4_t alpha[4]) {
+    att_softmax(st, nk, m, l, alpha, NULL, 0);
+}
+
+__attribute__((noinline)) static void att_softmax_causal(float *st, int nk, float32x4_t m[4], float32x4_t l[4],
+                                                         float32x4_t alpha[4], const int32x4_t vis[4]) {
+    att_softmax(st, nk, m, l, alpha, vis, 1);
 }
 
 /* The 8 accumulators of one column vector: row r of 8 queries += v times
@@ -267,7 +313,7 @@ INLINE void att_pv8(const float *p, const float *v, size_t ldv, int nk, float *o
         acc[7][c] = vmulq_laneq_f32(vld1q_f32(oc + 7 * (size_t)dh), a1, 3);
     }
     const float *vj = v + d0;
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int j = 0; j < nk; j++, vj += ldv) {
         const float32x4_t p0 = vld1q_f32(p + j * ATT_QB), p1 = vld1q_f32(p + j * ATT_QB + 4);
         if (NC == 3) {
@@ -348,9 +394,9 @@ static void attention_neon(const float *q, int ldq, const float *k, int ldk, con
                     const int32_t bc = b < -8 ? -8 : b > ATT_KT ? ATT_KT : (int32_t)b;
                     vis[c] = vaddq_s32(vld1q_s32(iota), vdupq_n_s32(bc));
                 }
-                att_softmax(st, nk, m, l, alpha, vis, 1);
+                att_softmax_causal(st, nk, m, l, alpha, vis);
             } else {
-                att_softmax(st, nk, m, l, alpha, NULL, 0);
+                att_softmax_all(st, nk, m, l, alpha);
             }
             att_pv(st, v + (size_t)j0 * ldv, (size_t)ldv, nk, oacc, dh, nq, alpha);
         }
