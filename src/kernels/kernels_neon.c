@@ -135,12 +135,13 @@ TILE_FN(1) TILE_FN(2) TILE_FN(3) TILE_FN(4)
 
 /* The 5-row tile in assembly: GCC 12 keeps the 20 accumulators, 5 A and 4
  * panel vectors (29 of the 32 registers) but adds 4 register moves to
- * every 4 steps of k (101 instructions for 80 FMLAs); here they are 95:
- * 5 post-indexed loads of A, 8 LDPs of the panel and 80 by-element FMLAs,
- * and the loop over 8 steps of k costs 2 (3.4 multiply-adds an
- * instruction; XNNPACK's 6x8 kernels run 48 FMLAs in 62).  Accumulators v12-v31 (row r, vectors 4r .. 4r+3),
- * A v0-v4, the panel row v5-v8.  k past the last multiple of 4 is added
- * to the stored tile in C. */
+ * every 4 steps of k (101 instructions for 80 FMLAs); here 4 steps are 93
+ * (5 post-indexed loads of A, 8 LDPs of the panel, 80 by-element FMLAs)
+ * and the loop test comes once per 8 steps: 3.4 multiply-adds an
+ * instruction (XNNPACK's 6x8 kernels run 48 FMLAs in 62).  The FMAs are
+ * those of gemm_tile in the same order.  Registers: accumulators v12-v31
+ * (row r in v(12+4r) .. v(15+4r)), A v0-v4, the panel row v5-v8.  k past
+ * the last multiple of 4 is added to the stored tile in C. */
 static void gemm_tile_5(const float *A, size_t lda, const float *W, int K, float *t) {
     const int K4 = K & ~3;
     if (K4 == 0) {
@@ -509,15 +510,15 @@ static void gemm_neon(const float *A, int lda, const float *Wp, int N, int K, fl
 
 /* ----------------------------------------------------------- attention */
 
-/* Blocks of 16 queries stream over tiles of up to 80 keys.  The block's
- * queries, times the scale, are packed once as a GEMM panel qt[d][16]; the
- * scores of a key tile are then the GEMM microkernel with 5 keys as the
- * rows of A, st[j][i] (query i of key j; 3.2 multiply-adds an instruction,
+/* Blocks of 16 queries stream over tiles of up to 120 keys (a multiple of
+ * the 5-row tile).  The block's queries, times the scale, are packed once
+ * as a GEMM panel qt[d][16]; the scores of a key tile are then the GEMM
+ * microkernel with 5 keys as the rows of A, st[j][i] (query i of key j, at
  * the rate of the GEMM).  A query's keys are one lane of every row, so the
  * online softmax (max, exp, sum) is lane-wise with no horizontal step, and
  * P V takes query i's weight of key j as lane i of row j, by element. */
 #define ATT_QB PE_GEMM_NR
-#define ATT_KT 80
+#define ATT_KT 120
 
 /* qt[d][i] = scale q[i][d] for the nq (<= 16) rows of q; zero lanes past
  * nq score 0 and are never stored.  4 x 4 blocks go through registers
@@ -714,9 +715,9 @@ static void att_pv(const float *st, const float *v, size_t ldv, int nk, float *o
 static void attention_neon(const float *q, int ldq, const float *k, int ldk, const float *v,
                            int ldv, float *o, int ldo, int Tq, int Tk, int dh, float scale,
                            int causal, int causal_offset, float *scratch) {
-    /* inside pe_attention_scratch_floats: 16 dh + 80 x 16 + 16 dh + slack */
+    /* inside pe_attention_scratch_floats: 16 dh + 120 x 16 + 16 dh + slack */
     float *qt = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63); /* [dh][16] */
-    float *st = qt + (size_t)dh * ATT_QB;                                /* [80][16] */
+    float *st = qt + (size_t)dh * ATT_QB;                                /* [120][16] */
     float *oacc = st + ATT_KT * ATT_QB;                                  /* [16][dh] */
 
     for (int qb = 0; qb < Tq; qb += ATT_QB) {
