@@ -649,10 +649,10 @@ __attribute__((noinline)) static void att_softmax_causal(float *st, int nk, floa
 /* o[r][d0 .. d0 + 4 NC) = alpha_r o + sum_j p[j][r] v_j for 8 queries
  * (o: their accumulator rows, dh apart; p: st + the first query): per key
  * one LDP of weights, one LD1 of NC value vectors and 8 NC by-element
- * FMLAs (NC = 3: 24 accumulators, 3.5 multiply-adds an instruction). */
+ * FMLAs.  NC = 3, the common case, is att_pv8x3. */
 INLINE void att_pv8(const float *p, const float *v, size_t ldv, int nk, float *o, int dh,
                     float32x4_t a0, float32x4_t a1, int d0, const int NC) {
-    float32x4_t acc[8][3];
+    float32x4_t acc[8][2];
 #pragma GCC unroll 3
     for (int c = 0; c < NC; c++) {
         const float *oc = o + d0 + 4 * c;
@@ -669,12 +669,7 @@ INLINE void att_pv8(const float *p, const float *v, size_t ldv, int nk, float *o
 #pragma GCC unroll 4
     for (int j = 0; j < nk; j++, vj += ldv) {
         const float32x4_t p0 = vld1q_f32(p + j * ATT_QB), p1 = vld1q_f32(p + j * ATT_QB + 4);
-        if (NC == 3) {
-            const float32x4x3_t vv = vld1q_f32_x3(vj);
-            PV_LANES(acc, 0, vv.val[0], p0, p1);
-            PV_LANES(acc, 1, vv.val[1], p0, p1);
-            PV_LANES(acc, 2, vv.val[2], p0, p1);
-        } else if (NC == 2) {
+        if (NC == 2) {
             const float32x4x2_t vv = vld1q_f32_x2(vj);
             PV_LANES(acc, 0, vv.val[0], p0, p1);
             PV_LANES(acc, 1, vv.val[1], p0, p1);
@@ -686,6 +681,153 @@ INLINE void att_pv8(const float *p, const float *v, size_t ldv, int nk, float *o
     for (int r = 0; r < 8; r++)
 #pragma GCC unroll 3
         for (int c = 0; c < NC; c++) vst1q_f32(o + r * (size_t)dh + d0 + 4 * c, acc[r][c]);
+}
+
+/* att_pv8 for 12 columns (NC = 3, the common case) in assembly: GCC adds an
+ * ADD a key for the value pointer and a loop test every 4 keys (111
+ * instructions for 96 FMLAs); here the post-indexed loads advance both
+ * pointers and 2 keys are 54 instructions for 48 FMLAs (one LDP of 8
+ * weights, one LD1 of 12 values and 24 by-element FMLAs a key, 3.56
+ * multiply-adds an instruction).  The same FMAs in the same order as
+ * att_pv8.  Accumulators v8-v31 (query r, columns 4c.. in v(8 + 3r + c)),
+ * weights v0-v1, values v2-v4; nk >= 1. */
+static void att_pv8x3(const float *p, const float *v, size_t ldv, int nk, float *o, int dh,
+                      float32x4_t a0, float32x4_t a1, int d0) {
+    const float *pj = p, *vj = v + d0;
+    float *oi = o + d0, *oo = o + d0;
+    int n = nk;
+    __asm__ volatile(
+        "ld1 {v8.4s, v9.4s, v10.4s}, [%[oi]], %[ldob]\n"
+        "fmul v8.4s, v8.4s, %[a0].s[0]\n"
+        "fmul v9.4s, v9.4s, %[a0].s[0]\n"
+        "fmul v10.4s, v10.4s, %[a0].s[0]\n"
+        "ld1 {v11.4s, v12.4s, v13.4s}, [%[oi]], %[ldob]\n"
+        "fmul v11.4s, v11.4s, %[a0].s[1]\n"
+        "fmul v12.4s, v12.4s, %[a0].s[1]\n"
+        "fmul v13.4s, v13.4s, %[a0].s[1]\n"
+        "ld1 {v14.4s, v15.4s, v16.4s}, [%[oi]], %[ldob]\n"
+        "fmul v14.4s, v14.4s, %[a0].s[2]\n"
+        "fmul v15.4s, v15.4s, %[a0].s[2]\n"
+        "fmul v16.4s, v16.4s, %[a0].s[2]\n"
+        "ld1 {v17.4s, v18.4s, v19.4s}, [%[oi]], %[ldob]\n"
+        "fmul v17.4s, v17.4s, %[a0].s[3]\n"
+        "fmul v18.4s, v18.4s, %[a0].s[3]\n"
+        "fmul v19.4s, v19.4s, %[a0].s[3]\n"
+        "ld1 {v20.4s, v21.4s, v22.4s}, [%[oi]], %[ldob]\n"
+        "fmul v20.4s, v20.4s, %[a1].s[0]\n"
+        "fmul v21.4s, v21.4s, %[a1].s[0]\n"
+        "fmul v22.4s, v22.4s, %[a1].s[0]\n"
+        "ld1 {v23.4s, v24.4s, v25.4s}, [%[oi]], %[ldob]\n"
+        "fmul v23.4s, v23.4s, %[a1].s[1]\n"
+        "fmul v24.4s, v24.4s, %[a1].s[1]\n"
+        "fmul v25.4s, v25.4s, %[a1].s[1]\n"
+        "ld1 {v26.4s, v27.4s, v28.4s}, [%[oi]], %[ldob]\n"
+        "fmul v26.4s, v26.4s, %[a1].s[2]\n"
+        "fmul v27.4s, v27.4s, %[a1].s[2]\n"
+        "fmul v28.4s, v28.4s, %[a1].s[2]\n"
+        "ld1 {v29.4s, v30.4s, v31.4s}, [%[oi]], %[ldob]\n"
+        "fmul v29.4s, v29.4s, %[a1].s[3]\n"
+        "fmul v30.4s, v30.4s, %[a1].s[3]\n"
+        "fmul v31.4s, v31.4s, %[a1].s[3]\n"
+        "tbz %w[n], #0, 2f\n" /* an odd key first, then pairs */
+        "ldp q0, q1, [%[p]], #64\n"
+        "ld1 {v2.4s, v3.4s, v4.4s}, [%[v]], %[ldvb]\n"
+        "fmla v8.4s, v2.4s, v0.s[0]\n"
+        "fmla v11.4s, v2.4s, v0.s[1]\n"
+        "fmla v14.4s, v2.4s, v0.s[2]\n"
+        "fmla v17.4s, v2.4s, v0.s[3]\n"
+        "fmla v20.4s, v2.4s, v1.s[0]\n"
+        "fmla v23.4s, v2.4s, v1.s[1]\n"
+        "fmla v26.4s, v2.4s, v1.s[2]\n"
+        "fmla v29.4s, v2.4s, v1.s[3]\n"
+        "fmla v9.4s, v3.4s, v0.s[0]\n"
+        "fmla v12.4s, v3.4s, v0.s[1]\n"
+        "fmla v15.4s, v3.4s, v0.s[2]\n"
+        "fmla v18.4s, v3.4s, v0.s[3]\n"
+        "fmla v21.4s, v3.4s, v1.s[0]\n"
+        "fmla v24.4s, v3.4s, v1.s[1]\n"
+        "fmla v27.4s, v3.4s, v1.s[2]\n"
+        "fmla v30.4s, v3.4s, v1.s[3]\n"
+        "fmla v10.4s, v4.4s, v0.s[0]\n"
+        "fmla v13.4s, v4.4s, v0.s[1]\n"
+        "fmla v16.4s, v4.4s, v0.s[2]\n"
+        "fmla v19.4s, v4.4s, v0.s[3]\n"
+        "fmla v22.4s, v4.4s, v1.s[0]\n"
+        "fmla v25.4s, v4.4s, v1.s[1]\n"
+        "fmla v28.4s, v4.4s, v1.s[2]\n"
+        "fmla v31.4s, v4.4s, v1.s[3]\n"
+        "subs %w[n], %w[n], #1\n"
+        "b.eq 3f\n"
+        "2:\n"
+        "ldp q0, q1, [%[p]], #64\n"
+        "ld1 {v2.4s, v3.4s, v4.4s}, [%[v]], %[ldvb]\n"
+        "fmla v8.4s, v2.4s, v0.s[0]\n"
+        "fmla v11.4s, v2.4s, v0.s[1]\n"
+        "fmla v14.4s, v2.4s, v0.s[2]\n"
+        "fmla v17.4s, v2.4s, v0.s[3]\n"
+        "fmla v20.4s, v2.4s, v1.s[0]\n"
+        "fmla v23.4s, v2.4s, v1.s[1]\n"
+        "fmla v26.4s, v2.4s, v1.s[2]\n"
+        "fmla v29.4s, v2.4s, v1.s[3]\n"
+        "fmla v9.4s, v3.4s, v0.s[0]\n"
+        "fmla v12.4s, v3.4s, v0.s[1]\n"
+        "fmla v15.4s, v3.4s, v0.s[2]\n"
+        "fmla v18.4s, v3.4s, v0.s[3]\n"
+        "fmla v21.4s, v3.4s, v1.s[0]\n"
+        "fmla v24.4s, v3.4s, v1.s[1]\n"
+        "fmla v27.4s, v3.4s, v1.s[2]\n"
+        "fmla v30.4s, v3.4s, v1.s[3]\n"
+        "fmla v10.4s, v4.4s, v0.s[0]\n"
+        "fmla v13.4s, v4.4s, v0.s[1]\n"
+        "fmla v16.4s, v4.4s, v0.s[2]\n"
+        "fmla v19.4s, v4.4s, v0.s[3]\n"
+        "fmla v22.4s, v4.4s, v1.s[0]\n"
+        "fmla v25.4s, v4.4s, v1.s[1]\n"
+        "fmla v28.4s, v4.4s, v1.s[2]\n"
+        "fmla v31.4s, v4.4s, v1.s[3]\n"
+        "ldp q0, q1, [%[p]], #64\n"
+        "ld1 {v2.4s, v3.4s, v4.4s}, [%[v]], %[ldvb]\n"
+        "fmla v8.4s, v2.4s, v0.s[0]\n"
+        "fmla v11.4s, v2.4s, v0.s[1]\n"
+        "fmla v14.4s, v2.4s, v0.s[2]\n"
+        "fmla v17.4s, v2.4s, v0.s[3]\n"
+        "fmla v20.4s, v2.4s, v1.s[0]\n"
+        "fmla v23.4s, v2.4s, v1.s[1]\n"
+        "fmla v26.4s, v2.4s, v1.s[2]\n"
+        "fmla v29.4s, v2.4s, v1.s[3]\n"
+        "fmla v9.4s, v3.4s, v0.s[0]\n"
+        "fmla v12.4s, v3.4s, v0.s[1]\n"
+        "fmla v15.4s, v3.4s, v0.s[2]\n"
+        "fmla v18.4s, v3.4s, v0.s[3]\n"
+        "fmla v21.4s, v3.4s, v1.s[0]\n"
+        "fmla v24.4s, v3.4s, v1.s[1]\n"
+        "fmla v27.4s, v3.4s, v1.s[2]\n"
+        "fmla v30.4s, v3.4s, v1.s[3]\n"
+        "fmla v10.4s, v4.4s, v0.s[0]\n"
+        "fmla v13.4s, v4.4s, v0.s[1]\n"
+        "fmla v16.4s, v4.4s, v0.s[2]\n"
+        "fmla v19.4s, v4.4s, v0.s[3]\n"
+        "fmla v22.4s, v4.4s, v1.s[0]\n"
+        "fmla v25.4s, v4.4s, v1.s[1]\n"
+        "fmla v28.4s, v4.4s, v1.s[2]\n"
+        "fmla v31.4s, v4.4s, v1.s[3]\n"
+        "subs %w[n], %w[n], #2\n"
+        "b.ne 2b\n"
+        "3:\n"
+        "st1 {v8.4s, v9.4s, v10.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v11.4s, v12.4s, v13.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v14.4s, v15.4s, v16.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v17.4s, v18.4s, v19.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v20.4s, v21.4s, v22.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v23.4s, v24.4s, v25.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v26.4s, v27.4s, v28.4s}, [%[oo]], %[ldob]\n"
+        "st1 {v29.4s, v30.4s, v31.4s}, [%[oo]], %[ldob]\n"
+        : [oi] "+r"(oi), [oo] "+r"(oo), [p] "+r"(pj), [v] "+r"(vj), [n] "+r"(n)
+        : [ldob] "r"((size_t)dh * sizeof(float)), [ldvb] "r"(ldv * sizeof(float)), [a0] "w"(a0),
+          [a1] "w"(a1)
+        : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v8", "v9", "v10", "v11", "v12",
+          "v13", "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+          "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31");
 }
 
 /* One key tile through P V for the block's queries (8 at a time, the
@@ -700,7 +842,7 @@ static void att_pv(const float *st, const float *v, size_t ldv, int nk, float *o
         float *o = oacc + (size_t)(8 * h) * dh;
         const float32x4_t a0 = alpha[2 * h], a1 = alpha[2 * h + 1];
         int d0 = 0;
-        for (; d0 + 12 <= dh; d0 += 12) att_pv8(p, v, ldv, nk, o, dh, a0, a1, d0, 3);
+        for (; d0 + 12 <= dh; d0 += 12) att_pv8x3(p, v, ldv, nk, o, dh, a0, a1, d0);
         if (d0 + 8 <= dh) att_pv8(p, v, ldv, nk, o, dh, a0, a1, d0, 2), d0 += 8;
         else if (d0 + 4 <= dh) att_pv8(p, v, ldv, nk, o, dh, a0, a1, d0, 1), d0 += 4;
         for (; d0 < dh; d0++)
