@@ -566,7 +566,17 @@ static void att_scores(const float *qt, const float *k, size_t ldk, int nk, int 
 INLINE float32x4_t att_exp(float32x4_t x) {
     x = vmaxq_f32(x, vdupq_n_f32(-87.0f));
     const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, PE_LOG2E));
-    const float32x4_t p = vf_exp_core(x, n);
+    float32x4_t r = vfmsq_n_f32(x, n, PE_LN2_HI);
+    r = vfmsq_n_f32(r, n, PE_LN2_LO);
+    /* e^r = 1 + r + r^2 P(r), P in Estrin's order: (E0 + E1 r) + r^2 (E2 +
+     * E3 r) + r^4 E4, one instruction fewer than Horner's (each Horner step
+     * copies its constant into the register FMLA overwrites) */
+    const float32x4_t r2 = vmulq_f32(r, r);
+    float32x4_t a = vfmaq_n_f32(vdupq_n_f32(PE_EXP_E0), r, PE_EXP_E1);
+    const float32x4_t b = vfmaq_n_f32(vdupq_n_f32(PE_EXP_E2), r, PE_EXP_E3);
+    a = vfmaq_f32(a, r2, b);
+    a = vfmaq_n_f32(a, vmulq_f32(r2, r2), PE_EXP_E4);
+    const float32x4_t p = vaddq_f32(vfmaq_f32(r, r2, a), vdupq_n_f32(1.0f));
     const int32x4_t sc = vshlq_n_s32(vcvtq_s32_f32(n), 23);
     return vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), sc));
 }
@@ -581,21 +591,20 @@ INLINE float32x4_t att_exp(float32x4_t x) {
 INLINE void att_softmax(float *st, int nk, float32x4_t m[4], float32x4_t l[4], float32x4_t alpha[4],
                         const int32x4_t *vis, const int CAUSAL) {
     const float32x4_t ninf = vdupq_n_f32(-INFINITY), zero = vdupq_n_f32(0.0f);
+    float32x4_t mxs[4] = {ninf, ninf, ninf, ninf};
+    if (!CAUSAL) /* whole rows: two LDPs and 4 FMAXs for 16 scores */
+#pragma GCC unroll 2
+        for (int j = 0; j < nk; j++)
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) mxs[c] = vmaxq_f32(mxs[c], vld1q_f32(st + j * ATT_QB + 4 * c));
     for (int c = 0; c < 4; c++) {
         float *s = st + 4 * c;
-        float32x4_t mx = ninf, mx1 = ninf;
+        float32x4_t mx = mxs[c];
         int j = 0;
-        if (!CAUSAL)
-            for (; j + 2 <= nk; j += 2) {
-                mx = vmaxq_f32(mx, vld1q_f32(s + j * ATT_QB));
-                mx1 = vmaxq_f32(mx1, vld1q_f32(s + (j + 1) * ATT_QB));
-            }
-        for (; j < nk; j++) {
-            float32x4_t x = vld1q_f32(s + j * ATT_QB);
-            if (CAUSAL) x = vbslq_f32(vcltq_s32(vdupq_n_s32(j), vis[c]), x, ninf);
-            mx = vmaxq_f32(mx, x);
-        }
-        const float32x4_t mnew = vmaxq_f32(m[c], vmaxq_f32(mx, mx1));
+        if (CAUSAL)
+            for (; j < nk; j++)
+                mx = vmaxq_f32(mx, vbslq_f32(vcltq_s32(vdupq_n_s32(j), vis[c]), vld1q_f32(s + j * ATT_QB), ninf));
+        const float32x4_t mnew = vmaxq_f32(m[c], mx);
         /* a lane that has seen only masked keys keeps max -inf: shift by 0
          * so that its weights are exp(-inf) (zeroed below), not NaN */
         const float32x4_t msafe = vbslq_f32(vceqq_f32(mnew, ninf), zero, mnew);
