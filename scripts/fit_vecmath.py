@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""Fits behind two tables of src/kernels/vecmath_coef.h, and the errors quoted there.
+"""Fits behind two tables of src/kernels/vecmath_coef.h and the NEON erf table
+(src/kernels/kernels_neon.c), and the errors quoted there.
 
 PE_GELU_FAST_K: gelu(x) = max(x, 0) + g(|x|), g(t) = -t Phi(-t), one cubic in t per interval
 [i/3, (i+1)/3) for i < 15 (interval 0 through the origin), zero beyond t = 5.
 PE_EXP2Q_C*: 127 * 2^r on [0, 1), cubic, minimax in relative error, constant term exactly 127.
 
-Both are minimax fits by Lawson's iteration (reweighted least squares) on a dense grid; the
+PE_NEON_ERF: erf(t) for t = (i + u) / 4, u in [0, 1), one quintic in u per interval i < 16
+(interval 0 without a constant term, so that erf of a tiny t keeps its relative precision); t is
+clamped just under 4, where erf rounds to 1 in float.
+
+All are minimax fits by Lawson's iteration (reweighted least squares) on a dense grid; the
 coefficients are rounded to float and the errors measured on the float evaluation the kernels
 do (fma in Horner order).  Needs numpy: /usr/bin/python3 scripts/fit_vecmath.py
 """
@@ -74,6 +79,31 @@ def exp2q():
     print("  " + ", ".join("C%d %.9gf" % (j, k[j]) for j in range(4)))
 
 
+def neon_erf():
+    erf = np.vectorize(math.erf)
+    k = np.zeros((6, 16))
+    for i in range(16):
+        u = np.linspace(0, 1, 4001)
+        y = erf((i + u) / 4)
+        V = np.vander(u, 6, increasing=True)
+        if i == 0:
+            k[1:, 0] = lawson(V[:, 1:], y, np.ones_like(u))
+        else:
+            k[:, i] = lawson(V, y, np.ones_like(u))
+    k = k.astype(F32)
+    x = np.linspace(0, 4.5, 900001).astype(F32)
+    s = np.minimum(x, F32(3.9999998)) * F32(4)
+    i = np.floor(s).astype(np.int32)
+    u = s - np.floor(s)
+    p = k[5][i]
+    for c in (4, 3, 2, 1, 0):
+        p = fma(p, u, k[c][i])
+    print("PE_NEON_ERF: max abs error %.3g" % np.abs(p - erf(x.astype(np.float64))).max())
+    for c in range(6):
+        print("  u^%d: " % c + ", ".join("%.9gf" % v for v in k[c]))
+
+
 if __name__ == "__main__":
+    neon_erf()
     gelu_table()
     exp2q()
