@@ -65,7 +65,8 @@ static void zip_panel(const uint8_t *W, int nb, uint8_t *Z) {
  * (the 8 registers of two groups and their ZIPs at once would spill an
  * accumulator). */
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint8_t *Z, int nb, float *tile, const int mr, const int zipped) {
+                    const uint8_t *Z, int nb, const pe_qout *o, const int mr, const int zipped,
+                    const int mode) {
     const int pairs = (mr + 1) / 2;
     const int8_t *row[Q8MR];
     int32x4_t acc[PAIRS][8];
@@ -92,15 +93,15 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
 #pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const size_t o = (size_t)(k + 8 * h) * 16;
+            const size_t off = (size_t)(k + 8 * h) * 16;
 #pragma GCC unroll 2
             for (int c2 = 0; c2 < 4; c2 += 2) {
                 uint8x16_t b[4];
                 if (zipped) {
-                    const uint8x16x4_t z = vld1q_u8_x4(Z + o + 32 * c2);
+                    const uint8x16x4_t z = vld1q_u8_x4(Z + off + 32 * c2);
                     b[0] = z.val[0], b[1] = z.val[1], b[2] = z.val[2], b[3] = z.val[3];
                 } else {
-                    const uint8x16x2_t g0 = vld1q_u8_x2(t + o + 16 * c2), g1 = vld1q_u8_x2(t + o + 64 + 16 * c2);
+                    const uint8x16x2_t g0 = vld1q_u8_x2(t + off + 16 * c2), g1 = vld1q_u8_x2(t + off + 64 + 16 * c2);
                     b[0] = zip1_32(g0.val[0], g1.val[0]), b[1] = zip2_32(g0.val[0], g1.val[0]);
                     b[2] = zip1_32(g0.val[1], g1.val[1]), b[3] = zip2_32(g0.val[1], g1.val[1]);
                 }
@@ -114,32 +115,72 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
     }
     const float *d = (const float *)(const void *)W;
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) {
-        const float32x4_t dc = vld1q_f32(d + 4 * c);
+    /* GELU and residual finishes go through a spill of the accumulators (4
+     * ST1 and 4 LD1; the barrier keeps GCC from forwarding them): on the
+     * registers themselves GCC shuffles accumulators with 12 MOVs per 16 k
+     * in the K loop to make room for them. */
+    const int spilled = mode == QOUT_GELU || mode == QOUT_RES;
+    int32_t spill[PAIRS][32] __attribute__((aligned(16)));
+    if (spilled) {
 #pragma GCC unroll 2
         for (int p = 0; p < pairs; p++) {
-            /* columns 4c..4c+3 of row 2p, then of row 2p + 1 */
-            vst1q_f32(tile + 2 * p * 16 + 4 * c,
-                      vmulq_f32(vcvtq_f32_s32(vuzp1q_s32(acc[p][2 * c], acc[p][2 * c + 1])), dc));
-            if (2 * p + 1 < mr)
-                vst1q_f32(tile + (2 * p + 1) * 16 + 4 * c,
-                          vmulq_f32(vcvtq_f32_s32(vuzp2q_s32(acc[p][2 * c], acc[p][2 * c + 1])), dc));
+            const int32x4x4_t lo = {{acc[p][0], acc[p][1], acc[p][2], acc[p][3]}};
+            const int32x4x4_t hi = {{acc[p][4], acc[p][5], acc[p][6], acc[p][7]}};
+            vst1q_s32_x4(spill[p], lo);
+            vst1q_s32_x4(spill[p] + 16, hi);
         }
+        __asm__ volatile("" ::: "memory");
     }
+    /* per pair, row 2p (UZP1: columns 4c..4c+3 of each block pair), then
+     * row 2p + 1 (UZP2) */
+#define Q8_ROW(UZP, R)                                                                           \
+    do {                                                                                         \
+        const float32x4x4_t dc = vld1q_f32_x4(d);                                                \
+        float32x4_t v[4];                                                                        \
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
+            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
+        pe_qout_row(o, R, v, mode);                                                              \
+    } while (0)
+#pragma GCC unroll 2
+    for (int p = 0; p < pairs; p++) {
+        int32x4_t a[8];
+        if (spilled) {
+            const int32x4x4_t lo = vld1q_s32_x4(spill[p]), hi = vld1q_s32_x4(spill[p] + 16);
+            a[0] = lo.val[0], a[1] = lo.val[1], a[2] = lo.val[2], a[3] = lo.val[3];
+            a[4] = hi.val[0], a[5] = hi.val[1], a[6] = hi.val[2], a[7] = hi.val[3];
+        } else {
+#pragma GCC unroll 8
+            for (int c = 0; c < 8; c++) a[c] = acc[p][c];
+        }
+        Q8_ROW(vuzp1q_s32, 2 * p);
+        if (2 * p + 1 < mr) Q8_ROW(vuzp2q_s32, 2 * p + 1);
+    }
+#undef Q8_ROW
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint8_t *Z, int nb, float *tile);
+                      const uint8_t *Z, int nb, const pe_qout *o);
 
-#define Q8_FN(MR, ZIPPED)                                                                        \
-    static void q8_##MR##_##ZIPPED(const int8_t *q, size_t ldq, const int32_t *rsum,             \
-                                   const uint8_t *W, const uint8_t *Z, int nb, float *tile) {    \
-        q8_tile(q, ldq, rsum, W, Z, nb, tile, MR, ZIPPED);                                       \
+/* One function per row count, weight source and pe_qout mode (a finish
+ * chosen at run time inside the tile makes GCC shuffle the accumulators
+ * between registers in the K loop: 14 MOVs per 16 k); the unzipped tiles
+ * (a few rows, or K beyond ZIP_KMAX) always finish through the stack tile. */
+#define Q8_FN(MR, ZIPPED, MODE)                                                                  \
+    static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
+                                            const uint8_t *W, const uint8_t *Z, int nb,          \
+                                            const pe_qout *o) {                                  \
+        q8_tile(q, ldq, rsum, W, Z, nb, o, MR, ZIPPED, MODE);                                    \
     }
-#define Q8_FNS(MR) Q8_FN(MR, 0) Q8_FN(MR, 1)
-Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
-static const q8_fn q8_tiles[2][Q8MR] = {{q8_1_0, q8_2_0, q8_3_0, q8_4_0}, {q8_1_1, q8_2_1, q8_3_1, q8_4_1}};
+#define Q8_FNS(Z, MODE) Q8_FN(1, Z, MODE) Q8_FN(2, Z, MODE) Q8_FN(3, Z, MODE) Q8_FN(4, Z, MODE)
+Q8_FNS(0, 0) Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
+#define Q8_ROW(Z, MODE) {q8_1_##Z##_##MODE, q8_2_##Z##_##MODE, q8_3_##Z##_##MODE, q8_4_##Z##_##MODE}
+_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
+               "q8_tiles is indexed by the pe_qout mode");
+static const q8_fn q8_tiles[2][5][Q8MR] = {
+    {Q8_ROW(0, 0)},
+    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3), Q8_ROW(1, 4)},
+};
+#undef Q8_ROW
 
 static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
                    int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
@@ -155,15 +196,17 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     const int zipped = nb * PE_QK <= ZIP_KMAX && m1 - m0 > Q8MR;
     uint8_t Z[ZIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         if (zipped) zip_panel(w, nb, Z);
         for (int m = m0; m < m1; m += Q8MR) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
-            q8_tiles[zipped][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb,
-                                     tile);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_qout o;
+            pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
+            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o);
+            if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }

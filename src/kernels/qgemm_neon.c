@@ -282,8 +282,9 @@ void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C,
  * coefficients), with floor t added to the exponent field.  t is clamped to
  * [-125, 0] first (FMAXNM: a NaN becomes -125), so the sum stays a normal
  * float and the codes in [0, 127]. */
-INLINE int32x4_t exp2_127(float32x4_t t) {
-    t = vminq_f32(vmaxnmq_f32(t, vdupq_n_f32(-125.0f)), vdupq_n_f32(0.0f));
+INLINE int32x4_t exp2_127(float32x4_t t, const int clamp_hi) {
+    t = vmaxnmq_f32(t, vdupq_n_f32(-125.0f));
+    if (clamp_hi) t = vminq_f32(t, vdupq_n_f32(0.0f));
     const float32x4_t n = vrndmq_f32(t), r = vsubq_f32(t, n);
     float32x4_t p = vdupq_n_f32(PE_EXP2Q_C3);
     p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C2), p, r);
@@ -295,12 +296,13 @@ INLINE int32x4_t exp2_127(float32x4_t t) {
 
 /* 16 codes 127 exp(c (x - max)) (c = scale log2 e) into q; their sum added
  * to sum.  Four independent 4-lane chains per call. */
-INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_t *q, int32x4_t sum) {
+INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_t *q, int32x4_t sum,
+                           const int clamp_hi) {
     const float32x4x4_t v = vld1q_f32_x4(x);
-    const int32x4_t k0 = exp2_127(vmulq_f32(vsubq_f32(v.val[0], vm), vc));
-    const int32x4_t k1 = exp2_127(vmulq_f32(vsubq_f32(v.val[1], vm), vc));
-    const int32x4_t k2 = exp2_127(vmulq_f32(vsubq_f32(v.val[2], vm), vc));
-    const int32x4_t k3 = exp2_127(vmulq_f32(vsubq_f32(v.val[3], vm), vc));
+    const int32x4_t k0 = exp2_127(vmulq_f32(vsubq_f32(v.val[0], vm), vc), clamp_hi);
+    const int32x4_t k1 = exp2_127(vmulq_f32(vsubq_f32(v.val[1], vm), vc), clamp_hi);
+    const int32x4_t k2 = exp2_127(vmulq_f32(vsubq_f32(v.val[2], vm), vc), clamp_hi);
+    const int32x4_t k3 = exp2_127(vmulq_f32(vsubq_f32(v.val[3], vm), vc), clamp_hi);
     const int8x16_t b = narrow16(k0, k1, k2, k3);
     vst1q_s8(q, b);
     return vpadalq_s16(sum, vpaddlq_s8(b));
@@ -337,12 +339,17 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
     const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);
-    for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum);
+    /* x - max <= 0 exactly (max is the row's), so with scale >= 0 the
+     * upper clamp of exp2_127 changes nothing: the row loop goes without it */
+    if (scale >= 0.0f)
+        for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 0);
+    else
+        for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 1);
     for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq (ldq is a multiple of 32) */
         float t[16];
         for (int j = 0; j < 16; j++) t[j] = -INFINITY;
         if (n > i) memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
-        sum = softmax16(t, vm, vc, q + i, sum);
+        sum = softmax16(t, vm, vc, q + i, sum, 1);
     }
     const int32_t total = vaddvq_s32(sum);
     qa->rsum[m] = total;

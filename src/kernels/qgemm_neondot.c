@@ -20,6 +20,11 @@
 
 #include <string.h>
 
+/* The vectors of an epilogue without bias or gamma (pe_qout_at). */
+const float pe_qout_zeros[PE_GEMM_NR] __attribute__((aligned(16))) = {0};
+const float pe_qout_ones[PE_GEMM_NR] __attribute__((aligned(16))) = {1, 1, 1, 1, 1, 1, 1, 1,
+                                                                     1, 1, 1, 1, 1, 1, 1, 1};
+
 /* ------------------------------------------------------------ q8 */
 
 #define Q8MR 5
@@ -46,7 +51,7 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
  * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
  * seeded with the correction, then one multiply by the column scales. */
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint32_t *colsum, int nb, float *tile, const int mr) {
+                    const uint32_t *colsum, int nb, const pe_qout *o, const int mr, const int mode) {
     uint32x4_t acc[Q8MR][4];
     uint32x4_t seed[4];
 #pragma GCC unroll 4
@@ -84,24 +89,50 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 #undef Q8_GROUP
     }
     const float *d = (const float *)(const void *)W;
+    /* The modes with more than a multiply in their finish go through a
+     * spill of the accumulators (5 ST1 and 5 LD1; the barrier keeps GCC from
+     * forwarding them): finishing on the registers themselves costs 4 MOVs
+     * per 16 k in the K loop, where GCC shuffles accumulators to make room. */
+    uint32_t spill[Q8MR][16] __attribute__((aligned(16)));
+    if (mode != QOUT_SCALE) {
 #pragma GCC unroll 5
-    for (int r = 0; r < mr; r++)
+        for (int r = 0; r < mr; r++) {
+            const uint32x4x4_t a = {{acc[r][0], acc[r][1], acc[r][2], acc[r][3]}};
+            vst1q_u32_x4(spill[r], a);
+        }
+        __asm__ volatile("" ::: "memory");
+    }
+#pragma GCC unroll 5
+    for (int r = 0; r < mr; r++) {
+        const float32x4x4_t dc = vld1q_f32_x4(d);
+        const uint32x4x4_t a = mode != QOUT_SCALE ? vld1q_u32_x4(spill[r])
+                                                  : (uint32x4x4_t){{acc[r][0], acc[r][1], acc[r][2], acc[r][3]}};
+        float32x4_t v[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++)
-            vst1q_f32(tile + r * 16 + 4 * c,
-                      vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), vld1q_f32(d + 4 * c)));
+        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dc.val[c]);
+        pe_qout_row(o, r, v, mode);
+    }
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, int nb, float *tile);
+                      const uint32_t *colsum, int nb, const pe_qout *o);
 
-#define Q8_FN(MR)                                                                                \
-    static void q8_##MR(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,      \
-                        const uint32_t *colsum, int nb, float *tile) {                           \
-        q8_tile(q, ldq, rsum, W, colsum, nb, tile, MR);                                          \
+/* One function per row count and pe_qout mode: a finish chosen at run time
+ * inside the tile makes GCC shuffle the accumulators between registers in
+ * the K loop (14 MOVs per 16 k in the i8mm tile). */
+#define Q8_FN(MR, MODE)                                                                          \
+    static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
+                                 const uint8_t *W, const uint32_t *colsum, int nb,               \
+                                 const pe_qout *o) {                                             \
+        q8_tile(q, ldq, rsum, W, colsum, nb, o, MR, MODE);                                       \
     }
-Q8_FN(1) Q8_FN(2) Q8_FN(3) Q8_FN(4) Q8_FN(5)
-static const q8_fn q8_tiles[Q8MR] = {q8_1, q8_2, q8_3, q8_4, q8_5};
+#define Q8_FNS(MODE) Q8_FN(1, MODE) Q8_FN(2, MODE) Q8_FN(3, MODE) Q8_FN(4, MODE) Q8_FN(5, MODE)
+Q8_FNS(0) Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
+#define Q8_ROW(MODE) {q8_1_##MODE, q8_2_##MODE, q8_3_##MODE, q8_4_##MODE, q8_5_##MODE}
+_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
+               "q8_tiles is indexed by the pe_qout mode");
+static const q8_fn q8_tiles[5][Q8MR] = {Q8_ROW(0), Q8_ROW(1), Q8_ROW(2), Q8_ROW(3), Q8_ROW(4)};
+#undef Q8_ROW
 
 static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                     int n0, int n1, const pe_epilogue *ep) {
@@ -109,14 +140,17 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
     const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
     uint32_t colsum[PE_GEMM_NR] __attribute__((aligned(16)));
+    const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         q8_colsum(w, nb, colsum);
         for (int m = m0; m < m1; m += Q8MR) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
-            q8_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, tile);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_qout o;
+            pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
+            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o);
+            if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
         }
     }
 }
@@ -209,6 +243,7 @@ void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int 
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q4, K);
     float tile[Q4MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
@@ -216,7 +251,10 @@ void pe_neondot_gemm_q4(const pe_qact *qa, const void *Wv, int K, float *C, int 
             const int mr = m1 - m < Q4MR ? m1 - m : Q4MR;
             q4_tiles[mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->bsum + (size_t)m * nb,
                              (size_t)nb, w, nb, tile);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            pe_qout o;
+            pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
+            if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            else pe_qout_tile(&o, tile, mr);
         }
     }
 }
