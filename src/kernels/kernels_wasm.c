@@ -112,19 +112,6 @@ static void rope(float *x, int ldx, int T, int n, const float *cs) {
 
 /* --------------------------------------------------------- conversions */
 
-/* IEEE half to float, 4 at a time: the 15 magnitude bits moved to a
- * float's exponent and mantissa and multiplied by 2^112 rebias every
- * finite value exactly (subnormal halves land on float subnormals first,
- * which wasm multiplies exactly); infinities and NaNs get exponent 255. */
-INLINE vf32 half4_to_f32(v128_t h32) {
-    const v128_t mag = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
-    const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16);
-    const v128_t f = vf_mul(wasm_i32x4_shl(mag, 13), vf_set1(0x1p112f));
-    const v128_t special = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00));
-    const v128_t inf_nan = wasm_v128_or(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(0x7f800000));
-    return wasm_v128_or(wasm_v128_bitselect(inf_nan, f, special), sign);
-}
-
 static void f16_to_f32(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
