@@ -262,15 +262,17 @@ test-arm64:
 #                 SIMD128, single-threaded, run by node over the real file
 #                 system: node --no-experimental-fetch build/wasm/pecore.js ARGS
 #                 (NODE_PATH=/usr/share/nodejs, as Debian's emscripten needs).
-#                 Kernels: wasm-simd128 (kernels_wasm.c: the f32 GEMM tile, the
-#                 rest the scalar reference's), PECORE_ISA=scalar.  zlib is compiled
+#                 Kernels: wasm-simd128 (kernels_wasm.c, qgemm_wasm.c over
+#                 simd_wasm.h: float32, f16/bf16 and int8 GEMMs, attention,
+#                 softmax, LayerNorm, the epilogues, RoPE), PECORE_ISA=scalar.  zlib is compiled
 #                 from the copy in Debian's binutils-source (no Debian package
 #                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
 #                 and emscripten's ports download at build time): the text
 #                 tokenizer and JPEG/PNG decoding refuse with one line.
 # make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
 #                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
-#                 at 224 on both kernel sets, and the one-line refusals.
+#                 at 224 on both kernel sets, T16-384 quantized to q8 and q4 by
+#                 this build against the float golden, and the one-line refusals.
 EMCC ?= emcc
 WASM_CFLAGS ?= -O2 -msimd128 -Werror
 WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
