@@ -127,28 +127,36 @@ INLINE v128_t act_pair(const int8_t *p) { return wasm_i16x8_extend_low_i8x16(was
 INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile, const int mr) {
     const v128_t flip = wasm_i8x16_splat((int8_t)0x80);
     v128_t acc[MR][4];
+    #pragma unroll
     for (int r = 0; r < mr; r++)
+        #pragma unroll
         for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
     for (int b = 0; b < nb; b++) {
         const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
         const int8_t *qb = q + (size_t)b * PE_QK;
+        #pragma unroll
         for (int g = 0; g < 8; g++) {
             v128_t a01[MR], a23[MR];
+            #pragma unroll
             for (int r = 0; r < mr; r++) {
                 a01[r] = act_pair(qb + r * ldq + 4 * g);
                 a23[r] = act_pair(qb + r * ldq + 4 * g + 2);
             }
+            #pragma unroll
             for (int v = 0; v < 4; v++) {
                 v128_t k01, k23;
                 widen_pairs(wasm_v128_xor(wasm_v128_load(wq + g * 64 + v * 16), flip), &k01, &k23, 1);
+                #pragma unroll
                 for (int r = 0; r < mr; r++)
                     acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_add(wasm_i32x4_dot_i16x8(k01, a01[r]),
                                                                          wasm_i32x4_dot_i16x8(k23, a23[r])));
             }
         }
     }
+    #pragma unroll
     for (int v = 0; v < 4; v++) {
         const v128_t d = wasm_v128_load(W + 16 * v);
+        #pragma unroll
         for (int r = 0; r < mr; r++)
             wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(acc[r][v]), d));
     }
@@ -162,25 +170,34 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float
 INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
                     int nb, float *tile, const int mr) {
     v128_t accf[MR][4];
+    #pragma unroll
     for (int r = 0; r < mr; r++)
+        #pragma unroll
         for (int v = 0; v < 4; v++) accf[r][v] = vf_zero();
     const v128_t low4 = wasm_i8x16_splat(15);
     for (int b = 0; b < nb; b++) {
         const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4), *wq = t + 2 * PE_GEMM_NR;
         const int8_t *qb = q + (size_t)b * PE_QK;
         v128_t acc[MR][4];
+        #pragma unroll
         for (int r = 0; r < mr; r++)
+            #pragma unroll
             for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(-8 * bs[r * ldb + b]);
+        #pragma unroll
         for (int g = 0; g < 4; g++) {
             v128_t a[MR][4];
+            #pragma unroll
             for (int r = 0; r < mr; r++)
+                #pragma unroll
                 for (int h = 0; h < 4; h++) /* k = 4g, 4g + 2, 16 + 4g, 16 + 4g + 2 */
                     a[r][h] = act_pair(qb + r * ldq + (h >> 1) * 16 + 4 * g + (h & 1) * 2);
+            #pragma unroll
             for (int v = 0; v < 4; v++) {
                 const v128_t raw = wasm_v128_load(wq + g * 64 + v * 16);
                 v128_t l01, l23, h01, h23;
                 widen_pairs(wasm_v128_and(raw, low4), &l01, &l23, 0);
                 widen_pairs(wasm_u8x16_shr(raw, 4), &h01, &h23, 0);
+                #pragma unroll
                 for (int r = 0; r < mr; r++) {
                     const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(l01, a[r][0]), wasm_i32x4_dot_i16x8(l23, a[r][1]));
                     const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(h01, a[r][2]), wasm_i32x4_dot_i16x8(h23, a[r][3]));
@@ -191,11 +208,15 @@ INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, 
         const v128_t h0 = wasm_v128_load(t), h1 = wasm_v128_load(t + 16);
         const v128_t d[4] = {half4_to_f32(wasm_u32x4_extend_low_u16x8(h0)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h0)),
                              half4_to_f32(wasm_u32x4_extend_low_u16x8(h1)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h1))};
+        #pragma unroll
         for (int r = 0; r < mr; r++)
+            #pragma unroll
             for (int v = 0; v < 4; v++)
                 accf[r][v] = vf_fmadd(d[v], wasm_f32x4_convert_i32x4(acc[r][v]), accf[r][v]);
     }
+    #pragma unroll
     for (int r = 0; r < mr; r++)
+        #pragma unroll
         for (int v = 0; v < 4; v++) wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, accf[r][v]);
 }
 
