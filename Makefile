@@ -285,11 +285,19 @@ ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
 # against the scalar reference.
 WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
               test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
-.PHONY: wasm test-wasm
+.PHONY: wasm wasm-mt test-wasm
 # Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
-wasm test-wasm: export NODE_PATH ?= /usr/share/nodejs
+wasm wasm-mt test-wasm: export NODE_PATH ?= /usr/share/nodejs
 wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js
+
+# make wasm-mt: the Node CLI with pthreads (every object built with -pthread,
+# a pool of WASM_MT_POOL workers started with the program) in its own
+# build/wasm-mt, for bench/web.sh's 2-thread rows.
+WASM_MT_POOL ?= 2
+wasm-mt:
+	+$(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm-mt CFLAGS="-O2 -msimd128 -pthread" \
+		LDFLAGS="-pthread -sPTHREAD_POOL_SIZE=$(WASM_MT_POOL)" build/wasm-mt/pecore.js
 
 test-wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
