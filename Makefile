@@ -270,15 +270,17 @@ test-arm64:
 #                 SIMD128, single-threaded, run by node over the real file
 #                 system: node --no-experimental-fetch build/wasm/pecore.js ARGS
 #                 (NODE_PATH=/usr/share/nodejs, as Debian's emscripten needs).
-#                 Kernels: wasm-simd128 (kernels_wasm.c: the f32 GEMM tile, the
-#                 rest the scalar reference's), PECORE_ISA=scalar.  zlib is compiled
+#                 Kernels: wasm-simd128 (kernels_wasm.c, qgemm_wasm.c over
+#                 simd_wasm.h: float32, f16/bf16 and int8 GEMMs, attention,
+#                 softmax, LayerNorm, the epilogues, RoPE), PECORE_ISA=scalar.  zlib is compiled
 #                 from the copy in Debian's binutils-source (no Debian package
 #                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
 #                 and emscripten's ports download at build time): the text
 #                 tokenizer and JPEG/PNG decoding refuse with one line.
 # make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
 #                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
-#                 at 224 on both kernel sets, and the one-line refusals.
+#                 at 224 on both kernel sets, T16-384 quantized to q8 and q4 by
+#                 this build against the float golden, and the one-line refusals.
 EMCC ?= emcc
 WASM_CFLAGS ?= -O2 -msimd128 -Werror
 WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
@@ -291,11 +293,19 @@ ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
 # against the scalar reference.
 WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
               test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
-.PHONY: wasm test-wasm
+.PHONY: wasm wasm-mt test-wasm
 # Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
-wasm test-wasm: export NODE_PATH ?= /usr/share/nodejs
+wasm wasm-mt test-wasm: export NODE_PATH ?= /usr/share/nodejs
 wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js
+
+# make wasm-mt: the Node CLI with pthreads (every object built with -pthread,
+# a pool of WASM_MT_POOL workers started with the program) in its own
+# build/wasm-mt, for bench/web.sh's 2-thread rows.
+WASM_MT_POOL ?= 2
+wasm-mt:
+	+$(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm-mt CFLAGS="-O2 -msimd128 -pthread" \
+		LDFLAGS="-pthread -sPTHREAD_POOL_SIZE=$(WASM_MT_POOL)" build/wasm-mt/pecore.js
 
 test-wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)

@@ -207,6 +207,7 @@ extern const pe_qkernels pe_qkernels_amx;   /* vnni with an AMX-INT8 q8 GEMM */
 extern const pe_qkernels pe_qkernels_neon;
 extern const pe_qkernels pe_qkernels_neondot;
 extern const pe_qkernels pe_qkernels_i8mm;
+extern const pe_qkernels pe_qkernels_wasm;
 
 /* The set of the level pe_kernels_get() comes from (so PECORE_ISA applies):
  * avx512 picks avx512vnni when the CPU has VNNI, else avx2. Never NULL. */

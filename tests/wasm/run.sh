@@ -6,6 +6,8 @@
 #   - the golden image_raw cases through `embed --raw`, at the manifest's
 #     tolerances (tests/arm64/golden.py with node as the runner, one thread),
 #     on the default kernel set (wasm-simd128) and on PECORE_ISA=scalar;
+#   - T16-384 quantized to q8 and q4 by this build, the 224 x 224 golden case
+#     against the float golden output and (q8) across the kernel sets;
 #   - PECORE_ISA reaches the program (emscripten has its own environment);
 #   - info, bench --json (the kernel set, one thread), quantize + compare;
 #   - what this build cannot do fails with exit 1 and one line on stderr:
@@ -73,6 +75,49 @@ for isa in wasm-simd128 scalar; do
     echo "-- golden image_raw, $isa kernels"
     cat "$T/golden"
     GOLDEN=${WASM_GOLDEN_SCALAR:-"pe-micro/* pe-micro-timm/*"}
+done
+
+# int8 kernels: T16-384 quantized by this build (q8, q4), the golden 224 x 224
+# case embedded on each kernel set, against the float golden output at the
+# targets of tests/test_quant.c (q8 >= 0.999, q4 >= 0.99), and wasm-simd128
+# against scalar: the integer products are exact, what differs is float
+# rounding and softmax_q8's codes (+-1), which the native AVX2 and scalar sets
+# show too (cosine 0.99988 on this case), so >= 0.9995.
+TM=$G/models/pe-core-t16-384.safetensors
+TIN=$G/inputs/pe-core-t16-384_raw_224x224.npy
+TREF=$G/expected/pe-core-t16-384_raw_224x224_embedding.npy
+for qt in q8 q4; do
+    if ! $PE quantize -m "$TM" --type $qt --vision-only -o "$T/t16-$qt.safetensors" >/dev/null 2>"$T/err"; then
+        no "quantize T16-384 $qt: $(cat "$T/err")"; continue
+    fi
+    isas="wasm-simd128 scalar"
+    [ $qt = q4 ] && isas=wasm-simd128 # the scalar q4 pass takes 8 s
+    for isa in $isas; do
+        if ! env PECORE_ISA=$isa $PE embed -m "$T/t16-$qt.safetensors" --raw "$TIN" --threads 1 \
+            -o "$T/e-$qt-$isa.npy" 2>"$T/err"; then
+            no "embed T16-384 $qt ($isa): $(cat "$T/err")"
+        fi
+    done
+    min=0.999; [ $qt = q4 ] && min=0.99
+    if out=$($PY - "$TREF" "$T/e-$qt-wasm-simd128.npy" "$T/e-$qt-scalar.npy" "$min" <<'EOF'
+import os, sys
+import numpy as np
+def cos(a, b):
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+ref, simd = np.load(sys.argv[1]), np.load(sys.argv[2])
+c = cos(simd, ref)
+good = c >= float(sys.argv[4])
+msg = "cosine to float golden %.6f (min %s)" % (c, sys.argv[4])
+if os.path.exists(sys.argv[3]):
+    x = cos(simd, np.load(sys.argv[3]))
+    good = good and x >= 0.9995
+    msg += ", to scalar %.6f (min 0.9995)" % x
+print(msg)
+sys.exit(0 if good else 1)
+EOF
+    ); then ok; echo "ok   T16-384 $qt 224x224: $out"
+    else no "T16-384 $qt 224x224: $out"; fi
 done
 
 # info and bench: one thread, the kernel set it reports (PECORE_ISA honoured)

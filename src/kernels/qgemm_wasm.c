@@ -1,0 +1,296 @@
+/* WebAssembly SIMD128 kernels for reduced-precision weights (the wasm
+ * build only).  qgemm_ref.c is the specification; layouts are in quant.h.
+ *
+ * The int8 dot product: SIMD128's only one is i32x4.dot_i16x8_s (pairs of
+ * int16 products summed into int32).  Relaxed SIMD's
+ * i32x4.relaxed_dot_i8x16_i7x16_add would take the bytes as they are, but
+ * Debian's clang 14 (emscripten 3.1.6) has no relaxed SIMD, so both sides
+ * are widened to int16 first: the q8 weight codes flipped back to signed
+ * (q + 128 xor 0x80 = q) and sign-extended, the q4 nibbles zero-extended,
+ * the activation codes sign-extended.  A product pair is at most
+ * 2 * 127 * 127 (q8) or 2 * 15 * 127 (q4), and K <= PE_Q8_KMAX keeps the
+ * int32 sums exact. */
+#include "quant.h"
+#include "simd_wasm.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Rows per register tile: 4 int32 accumulators a row (16 columns), the
+ * row's two activation pairs and three weight vectors (V8: 16 xmm). */
+#define MR 2
+
+/* ------------------------------------------------------------ f16 / bf16 */
+
+/* 16 halves of a panel row as 4 float vectors. */
+INLINE void load_half16(const uint16_t *p, v128_t b[4], const int bf16) {
+    const v128_t h0 = wasm_v128_load(p), h1 = wasm_v128_load(p + 8);
+    const v128_t w[4] = {wasm_u32x4_extend_low_u16x8(h0), wasm_u32x4_extend_high_u16x8(h0),
+                         wasm_u32x4_extend_low_u16x8(h1), wasm_u32x4_extend_high_u16x8(h1)};
+    for (int v = 0; v < 4; v++) b[v] = bf16 ? wasm_i32x4_shl(w[v], 16) : half4_to_f32(w[v]);
+}
+
+/* The f32 tile of kernels_wasm.c with each panel row widened first: a
+ * multiply then an add per step, in k order, as the reference. */
+INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
+                      const int mr, const int bf16) {
+    v128_t acc[MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = vf_zero();
+    for (int k = 0; k < K; k++) {
+        v128_t b[4];
+        load_half16(W + (size_t)k * PE_GEMM_NR, b, bf16);
+        for (int r = 0; r < mr; r++) {
+            const v128_t a = wasm_v128_load32_splat(A + r * lda + k);
+            for (int v = 0; v < 4; v++) acc[r][v] = vf_fmadd(a, b[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, acc[r][v]);
+}
+
+#include "gemm_panels.h"
+
+HALF_FNS(1) HALF_FNS(2)
+static const half_fn half_tiles[2][MR] = {{half_0_1, half_0_2}, {half_1_1, half_1_2}};
+
+/* ------------------------------------------------------------ activations */
+
+/* max |a[0:K)| as integer bits (a NaN compares above every finite value and
+ * infinity, as pe_qact_row_scale expects). */
+static uint32_t row_amax_bits(const float *a, int K) {
+    v128_t mx = wasm_i32x4_splat(0);
+    const v128_t absmask = wasm_i32x4_splat(0x7fffffff);
+    int k = 0;
+    for (; k + 4 <= K; k += 4) mx = wasm_u32x4_max(mx, wasm_v128_and(wasm_v128_load(a + k), absmask));
+    if (k < K) mx = wasm_u32x4_max(mx, wasm_v128_and(vf_load_n(a + k, K - k), absmask));
+    mx = wasm_u32x4_max(mx, wasm_i32x4_shuffle(mx, mx, 2, 3, 0, 1));
+    mx = wasm_u32x4_max(mx, wasm_i32x4_shuffle(mx, mx, 1, 0, 3, 2));
+    return (uint32_t)wasm_i32x4_extract_lane(mx, 0);
+}
+
+/* round(a[k] * is) for 4 floats (nearest even, as lrintf); past K zeros. */
+INLINE v128_t quant4(const float *a, int left, v128_t vis) {
+    const v128_t v = left >= 4 ? wasm_v128_load(a) : vf_load_n(a, left);
+    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(vf_mul(v, vis)));
+}
+
+static void quantize_rows_wasm(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
+    const int nb = qa->ldq / PE_QK;
+    for (int m = m0; m < m1; m++) {
+        const float *a = A + (size_t)m * lda;
+        int8_t *q = qa->q + (size_t)m * qa->ldq;
+        const float is = pe_qact_row_scale(qa, m, row_amax_bits(a, K));
+        if (is < 0.0f) continue;
+        const v128_t vis = vf_set1(is);
+        int32_t total = 0;
+        for (int b = 0; b < nb; b++) {
+            v128_t sum = wasm_i32x4_splat(0);
+            for (int h = 0; h < 2; h++) { /* 16 codes a store */
+                const int k = b * PE_QK + h * 16;
+                v128_t c[4];
+                for (int j = 0; j < 4; j++) {
+                    c[j] = quant4(a + k + 4 * j, K - k - 4 * j, vis);
+                    sum = wasm_i32x4_add(sum, c[j]);
+                }
+                const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+                wasm_v128_store(q + k, wasm_i8x16_narrow_i16x8(w0, w1));
+            }
+            sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
+            const int32_t s = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = s;
+            total += s;
+        }
+        qa->rsum[m] = total;
+    }
+}
+
+/* ------------------------------------------------------------ q8 / q4 */
+
+/* Codes k, k + 1 of column j sit at bytes 4j + (k % 4) of a 16-byte group
+ * of 4 columns.  One shuffle puts pairs (k0, k1) of the 4 columns in the
+ * low half, (k2, k3) in the high; widened, each int16 pair lines up with an
+ * activation pair splatted over the vector, so dot_i16x8 gives 4 columns'
+ * partial sums, lane j = column j: no horizontal sums. */
+INLINE void widen_pairs(v128_t bytes, v128_t *k01, v128_t *k23, const int is_signed) {
+    const v128_t s = wasm_i8x16_shuffle(bytes, bytes, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    *k01 = is_signed ? wasm_i16x8_extend_low_i8x16(s) : wasm_u16x8_extend_low_u8x16(s);
+    *k23 = is_signed ? wasm_i16x8_extend_high_i8x16(s) : wasm_u16x8_extend_high_u8x16(s);
+}
+
+/* Activation codes p[0], p[1] as int16, repeated 4 times. */
+INLINE v128_t act_pair(const int8_t *p) { return wasm_i16x8_extend_low_i8x16(wasm_v128_load16_splat(p)); }
+
+/* mr rows x 16 columns of q8: exact int32 dot products of the weight codes
+ * (flipped back to signed) with the activation codes over the whole row,
+ * times the column scales (the row scale is pe_tile_store's). */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile, const int mr) {
+    const v128_t flip = wasm_i8x16_splat((int8_t)0x80);
+    v128_t acc[MR][4];
+    #pragma unroll
+    for (int r = 0; r < mr; r++)
+        #pragma unroll
+        for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        #pragma unroll
+        for (int g = 0; g < 8; g++) {
+            v128_t a01[MR], a23[MR];
+            #pragma unroll
+            for (int r = 0; r < mr; r++) {
+                a01[r] = act_pair(qb + r * ldq + 4 * g);
+                a23[r] = act_pair(qb + r * ldq + 4 * g + 2);
+            }
+            #pragma unroll
+            for (int v = 0; v < 4; v++) {
+                v128_t k01, k23;
+                widen_pairs(wasm_v128_xor(wasm_v128_load(wq + g * 64 + v * 16), flip), &k01, &k23, 1);
+                #pragma unroll
+                for (int r = 0; r < mr; r++)
+                    acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_add(wasm_i32x4_dot_i16x8(k01, a01[r]),
+                                                                         wasm_i32x4_dot_i16x8(k23, a23[r])));
+            }
+        }
+    }
+    #pragma unroll
+    for (int v = 0; v < 4; v++) {
+        const v128_t d = wasm_v128_load(W + 16 * v);
+        #pragma unroll
+        for (int r = 0; r < mr; r++)
+            wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(acc[r][v]), d));
+    }
+}
+
+/* mr rows x 16 columns of q4: per 32-slice an exact int32 dot product of
+ * the nibbles (low: k < 16, high: k >= 16) with the activation codes, minus
+ * 8 * the slice sum, times the block scales into float accumulators (a
+ * multiply then an add, as the reference); the row scale is
+ * pe_tile_store's. */
+INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
+                    int nb, float *tile, const int mr) {
+    v128_t accf[MR][4];
+    #pragma unroll
+    for (int r = 0; r < mr; r++)
+        #pragma unroll
+        for (int v = 0; v < 4; v++) accf[r][v] = vf_zero();
+    const v128_t low4 = wasm_i8x16_splat(15);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4), *wq = t + 2 * PE_GEMM_NR;
+        const int8_t *qb = q + (size_t)b * PE_QK;
+        v128_t acc[MR][4];
+        #pragma unroll
+        for (int r = 0; r < mr; r++)
+            #pragma unroll
+            for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(-8 * bs[r * ldb + b]);
+        #pragma unroll
+        for (int g = 0; g < 4; g++) {
+            v128_t a[MR][4];
+            #pragma unroll
+            for (int r = 0; r < mr; r++)
+                #pragma unroll
+                for (int h = 0; h < 4; h++) /* k = 4g, 4g + 2, 16 + 4g, 16 + 4g + 2 */
+                    a[r][h] = act_pair(qb + r * ldq + (h >> 1) * 16 + 4 * g + (h & 1) * 2);
+            #pragma unroll
+            for (int v = 0; v < 4; v++) {
+                const v128_t raw = wasm_v128_load(wq + g * 64 + v * 16);
+                v128_t l01, l23, h01, h23;
+                widen_pairs(wasm_v128_and(raw, low4), &l01, &l23, 0);
+                widen_pairs(wasm_u8x16_shr(raw, 4), &h01, &h23, 0);
+                #pragma unroll
+                for (int r = 0; r < mr; r++) {
+                    const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(l01, a[r][0]), wasm_i32x4_dot_i16x8(l23, a[r][1]));
+                    const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(h01, a[r][2]), wasm_i32x4_dot_i16x8(h23, a[r][3]));
+                    acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_add(lo, hi));
+                }
+            }
+        }
+        const v128_t h0 = wasm_v128_load(t), h1 = wasm_v128_load(t + 16);
+        const v128_t d[4] = {half4_to_f32(wasm_u32x4_extend_low_u16x8(h0)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h0)),
+                             half4_to_f32(wasm_u32x4_extend_low_u16x8(h1)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h1))};
+        #pragma unroll
+        for (int r = 0; r < mr; r++)
+            #pragma unroll
+            for (int v = 0; v < 4; v++)
+                accf[r][v] = vf_fmadd(d[v], wasm_f32x4_convert_i32x4(acc[r][v]), accf[r][v]);
+    }
+    #pragma unroll
+    for (int r = 0; r < mr; r++)
+        #pragma unroll
+        for (int v = 0; v < 4; v++) wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, accf[r][v]);
+}
+
+typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *sums, size_t ldb, const uint8_t *W,
+                     int nb, float *tile);
+static void q8_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
+    (void)s, (void)ldb;
+    q8_tile(q, ldq, W, nb, t, 1);
+}
+static void q8_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
+    (void)s, (void)ldb;
+    q8_tile(q, ldq, W, nb, t, 2);
+}
+static void q4_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
+    q4_tile(q, ldq, s, ldb, W, nb, t, 1);
+}
+static void q4_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
+    q4_tile(q, ldq, s, ldb, W, nb, t, 2);
+}
+static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
+
+/* q4 tiles read the slice sums. */
+#define HALF_MR MR
+#define Q_MR MR
+#define Q_TILE(x, v, mr, m, w)                                                                 \
+    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq,       \
+                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : NULL,  \
+                               (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
+#include "gemm_panels.h" /* gemm_half, gemm_q */
+
+/* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_avx2.c:
+ * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
+ * field.  t is clamped to -125 first (a NaN from -inf scores becomes -125,
+ * code 0), so the product stays a normal float and the codes in [0, 127]. */
+INLINE v128_t exp2_q8(v128_t t) {
+    t = vf_max(t, vf_set1(-125.0f));
+    const v128_t f = wasm_f32x4_floor(t), r = vf_sub(t, f);
+    v128_t p = vf_set1(PE_EXP2Q_C3);
+    p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C2));
+    p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C1));
+    p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C0));
+    const v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(f), 23);
+    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_i32x4_add(p, e)));
+}
+
+static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int m) {
+    float mx = x[0];
+    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
+    /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
+    const v128_t vm = vf_set1(mx), vc = vf_set1(scale * 1.44269504088896341f);
+    int8_t *q = qa->q + (size_t)m * qa->ldq;
+    v128_t sum = wasm_i32x4_splat(0);
+    for (int i = 0; i < qa->ldq; i += 16) { /* ldq is a multiple of 32 */
+        v128_t c[4];
+        for (int j = 0; j < 4; j++) {
+            const int left = n - i - 4 * j;
+            const v128_t xv = left >= 4 ? wasm_v128_load(x + i + 4 * j) : vf_load_n(x + i + 4 * j, left);
+            c[j] = wasm_v128_and(exp2_q8(vf_mul(vf_sub(xv, vm), vc)), vm_lanes(left));
+            sum = wasm_i32x4_add(sum, c[j]);
+        }
+        const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+        wasm_v128_store(q + i, wasm_i8x16_narrow_i16x8(w0, w1));
+    }
+    sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
+    const int32_t total = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
+    qa->rsum[m] = total;
+    qa->s[m] = 1.0f / (float)total;
+}
+
+const pe_qkernels pe_qkernels_wasm = {
+    .name = "wasm-simd128",
+    .gemm_half = gemm_half,
+    .quantize_rows = quantize_rows_wasm,
+    .gemm_q = gemm_q,
+    .softmax_q8 = softmax_q8_wasm,
+    .pack_q8_t = pe_pack_q8_t_ref,
+};

@@ -1,0 +1,259 @@
+/* WebAssembly SIMD128 inline helpers shared by the float32 kernels
+ * (kernels_wasm.c) and the reduced-precision ones (qgemm_wasm.c): the SIMD
+ * vocabulary of simd_avx2.h at 4 lanes, so that kernels_body.h (attention,
+ * softmax, LayerNorm) compiles for wasm as it does for AVX2 and AVX-512;
+ * exp, erf, GELU, SiLU and the GEMM tile epilogue.  Only in the wasm build
+ * (everything there is compiled with -msimd128).
+ *
+ * SIMD128 has no fused multiply-add (relaxed SIMD's madd is not in Debian's
+ * clang 14 / emscripten 3.1.6, and its rounding is left to the engine), so
+ * vf_fmadd is a multiply then an add, rounded twice: results agree with the
+ * scalar reference within the tests' K-derived tolerances, not bit for bit.
+ * The one kernel whose contract is bit for bit, the fast GELU, is
+ * evaluated with exactly rounded fmas in float64 lanes (vf_gelu_fast). */
+#ifndef PE_SIMD_WASM_H
+#define PE_SIMD_WASM_H
+
+#include "kernels.h"
+#include "vecmath_coef.h"
+
+#include <math.h>
+#include <string.h>
+#include <wasm_simd128.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* ---------------------------------------------------------- vocabulary */
+
+typedef v128_t vf32;
+typedef v128_t vmask; /* all-ones lanes */
+#define VF_LANES 4
+#define VF_GELU_FAST_K 1 /* vf_gelu_fast reads its table from memory */
+
+INLINE vf32 vf_zero(void) { return wasm_f32x4_splat(0.0f); }
+INLINE vf32 vf_set1(float x) { return wasm_f32x4_splat(x); }
+INLINE vf32 vf_load(const float *p) { return wasm_v128_load(p); }
+INLINE void vf_store(float *p, vf32 v) { wasm_v128_store(p, v); }
+INLINE vf32 vf_add(vf32 a, vf32 b) { return wasm_f32x4_add(a, b); }
+INLINE vf32 vf_sub(vf32 a, vf32 b) { return wasm_f32x4_sub(a, b); }
+INLINE vf32 vf_mul(vf32 a, vf32 b) { return wasm_f32x4_mul(a, b); }
+INLINE vf32 vf_div(vf32 a, vf32 b) { return wasm_f32x4_div(a, b); }
+/* x86's max / min (a > b ? a : b: the second operand when either is NaN),
+ * which the shared bodies were written against.  pmax / pmin are also what
+ * engines lower to one maxps / minps; f32x4.max's NaN and -0 rules cost a
+ * sequence of instructions. */
+INLINE vf32 vf_max(vf32 a, vf32 b) { return wasm_f32x4_pmax(b, a); }
+INLINE vf32 vf_min(vf32 a, vf32 b) { return wasm_f32x4_pmin(b, a); }
+/* a b + c and c - a b, each a multiply then an add (no FMA in SIMD128) */
+INLINE vf32 vf_fmadd(vf32 a, vf32 b, vf32 c) { return wasm_f32x4_add(wasm_f32x4_mul(a, b), c); }
+INLINE vf32 vf_fnmadd(vf32 a, vf32 b, vf32 c) { return wasm_f32x4_sub(c, wasm_f32x4_mul(a, b)); }
+INLINE vf32 vf_abs(vf32 x) { return wasm_f32x4_abs(x); }
+/* |r| with the sign of x */
+INLINE vf32 vf_signof(vf32 r, vf32 x) {
+    return wasm_v128_or(r, wasm_v128_and(x, wasm_f32x4_splat(-0.0f)));
+}
+
+/* All ones in the first n lanes (n <= 0: none, n >= 4: all). */
+INLINE vmask vm_lanes(int n) {
+    return wasm_i32x4_gt(wasm_i32x4_splat(n), wasm_i32x4_make(0, 1, 2, 3));
+}
+INLINE vmask vm_le(vf32 a, vf32 b) { return wasm_f32x4_le(a, b); }
+INLINE vmask vm_gt(vf32 a, vf32 b) { return wasm_f32x4_gt(a, b); }
+INLINE vmask vm_eq(vf32 a, vf32 b) { return wasm_f32x4_eq(a, b); }
+/* m ? a : b, lane by lane */
+INLINE vf32 vf_select(vmask m, vf32 a, vf32 b) { return wasm_v128_bitselect(a, b, m); }
+
+/* The lanes of m at p, zeros elsewhere; reads only the lanes of m (a row's
+ * tail must not be read past its end).  No masked loads in SIMD128: a full
+ * mask is one load, a partial one lane by lane (tails only). */
+INLINE vf32 vf_load_part(const float *p, vmask m) {
+    const int bits = wasm_i32x4_bitmask(m);
+    if (bits == 15) return wasm_v128_load(p);
+    float t[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++)
+        if (bits >> i & 1) t[i] = p[i];
+    return wasm_v128_load(t);
+}
+
+INLINE void vf_store_part(float *p, vmask m, vf32 v) {
+    const int bits = wasm_i32x4_bitmask(m);
+    if (bits == 15) {
+        wasm_v128_store(p, v);
+        return;
+    }
+    float t[4];
+    wasm_v128_store(t, v);
+    for (int i = 0; i < 4; i++)
+        if (bits >> i & 1) p[i] = t[i];
+}
+
+/* The first n floats at p, zeros beyond (simd_neon.h's count form). */
+INLINE vf32 vf_load_n(const float *p, int n) { return vf_load_part(p, vm_lanes(n)); }
+INLINE void vf_store_n(float *p, vf32 v, int n) { vf_store_part(p, vm_lanes(n), v); }
+
+/* (l0 + l2) + (l1 + l3) */
+INLINE float vf_reduce_add(vf32 v) {
+    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1);
+}
+
+INLINE float vf_reduce_max(vf32 v) {
+    v = vf_max(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = vf_max(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
+}
+
+#include "simd_common.h"
+
+/* ---------------------------------------------------------------- math */
+
+/* exp, the algorithm of the x86 vf_exp (~1 ulp over [-87.3, 88.3]; below
+ * that range 0, as softmax's masked keys need). */
+INLINE vf32 vf_exp(vf32 x) {
+    const vf32 lo = vf_set1(-87.3f);
+    const vmask under = wasm_f32x4_lt(x, lo);
+    x = vf_min(vf_set1(88.3f), vf_max(lo, x));
+    const vf32 n = wasm_f32x4_nearest(vf_mul(x, vf_set1(PE_LOG2E)));
+    const v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_andnot(vf_mul(vf_exp_core(x, n), e), under);
+}
+
+/* erf: odd polynomial up to |x| = 1, 1 - exp(-x^2) B(x) beyond, as the x86
+ * vf_erf (simd_x86.h). */
+INLINE vf32 vf_erf(vf32 x) {
+    static const float ks[] = {PE_ERF_S0, PE_ERF_S1, PE_ERF_S2, PE_ERF_S3,
+                               PE_ERF_S4, PE_ERF_S5, PE_ERF_S6, PE_ERF_S7};
+    static const float kb[] = {PE_ERF_B0, PE_ERF_B1, PE_ERF_B2, PE_ERF_B3, PE_ERF_B4,
+                               PE_ERF_B5, PE_ERF_B6, PE_ERF_B7, PE_ERF_B8, PE_ERF_B9,
+                               PE_ERF_B10, PE_ERF_B11, PE_ERF_B12};
+    const vf32 t = vf_abs(x);
+    const vf32 small = vf_fmadd(t, vf_horner(ks, 8, vf_mul(t, t)), t);
+    const vf32 tc = vf_min(vf_set1(4.0f), t);
+    const vf32 u = vf_fmadd(tc, vf_set1(2.0f / 3.0f), vf_set1(-5.0f / 3.0f));
+    const vf32 e = vf_exp(vf_mul(tc, vf_sub(vf_zero(), tc)));
+    const vf32 big = vf_fnmadd(e, vf_horner(kb, 13, u), vf_set1(1.0f));
+    return vf_signof(vf_select(vm_le(t, vf_set1(1.0f)), small, big), x);
+}
+
+INLINE vf32 vf_gelu(vf32 x) {
+    vf32 h = vf_mul(x, vf_set1(0.5f));
+    return vf_fmadd(h, vf_erf(vf_mul(x, vf_set1(0.70710678118654752f))), h);
+}
+
+/* x / (1 + e^-x); vf_exp saturates, so large |x| gives x or -0. */
+INLINE vf32 vf_silu(vf32 x) {
+    return vf_div(x, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), x))));
+}
+
+/* ------------------------------------------------------------ fast GELU */
+
+/* fmaf(a, b, c) of two float lanes held as doubles, rounded to double: a b
+ * is exact in a double, so the sum is the exact result rounded once, and
+ * rounding it again to float is fmaf's answer unless that double lies
+ * exactly half way between two floats (low 29 bits 1 then zeros) or in the
+ * float subnormals (a coarser grid): then *odd gets a lane set and the
+ * caller redoes the vector with fmaf. */
+INLINE v128_t fma_f64x2(v128_t a, v128_t b, v128_t c, v128_t *odd) {
+    const v128_t r = wasm_f64x2_add(wasm_f64x2_mul(a, b), c);
+    const v128_t low = wasm_v128_and(r, wasm_i64x2_splat(0x1fffffff));
+    const v128_t half = wasm_i64x2_eq(low, wasm_i64x2_splat(0x10000000));
+    const v128_t tiny = wasm_v128_and(wasm_f64x2_lt(wasm_f64x2_abs(r), wasm_f64x2_splat(0x1p-126)),
+                                      wasm_f64x2_ne(r, wasm_f64x2_splat(0.0)));
+    *odd = wasm_v128_or(*odd, wasm_v128_or(half, tiny));
+    return r;
+}
+
+/* Coefficient c of each lane's interval: 16 floats = 64 bytes of the table,
+ * looked up as bytes by four swizzles (an index past a 16-byte table reads
+ * 0, so the four results are ORed); byte b holds entry b / 4's byte b % 4. */
+INLINE vf32 gelu_fast_coef(int c, v128_t bytes) {
+    const uint8_t *k = (const uint8_t *)(const void *)pe_gelu_fast_k[c];
+    v128_t r = wasm_v128_load(k);
+    r = wasm_i8x16_swizzle(r, bytes);
+    for (int q = 1; q < 4; q++) {
+        const v128_t idx = wasm_i8x16_sub(bytes, wasm_i8x16_splat((int8_t)(16 * q)));
+        r = wasm_v128_or(r, wasm_i8x16_swizzle(wasm_v128_load(k + 16 * q), idx));
+    }
+    return r;
+}
+
+INLINE void vf_gelu_fast_k(vf32 k[VF_GELU_FAST_K]) { k[0] = vf_zero(); }
+
+/* pe_gelu_fast_ref, bit for bit: the interval's cubic by fmaf in Horner
+ * order, each fma in two float64 halves (fma_f64x2), each step rounded to
+ * float as fmaf rounds it.  A NaN converts to interval 0 and stays NaN. */
+INLINE vf32 vf_gelu_fast(vf32 x, const vf32 kunused[VF_GELU_FAST_K]) {
+    (void)kunused;
+    const vf32 t = vf_min(vf_set1(PE_GELU_FAST_T), vf_abs(x));
+    const v128_t i = wasm_i32x4_trunc_sat_f32x4(vf_mul(t, vf_set1(PE_GELU_FAST_INV_W)));
+    const v128_t bytes = wasm_i32x4_add(wasm_i32x4_mul(i, wasm_i32x4_splat(0x04040404)),
+                                        wasm_i32x4_splat(0x03020100));
+    const v128_t tl = wasm_f64x2_promote_low_f32x4(t);
+    const v128_t th = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(t, t, 2, 3, 2, 3));
+    vf32 p = gelu_fast_coef(3, bytes);
+    v128_t odd = wasm_i64x2_splat(0);
+    for (int c = 2; c >= 0; c--) {
+        const vf32 k = gelu_fast_coef(c, bytes);
+        const v128_t lo = fma_f64x2(wasm_f64x2_promote_low_f32x4(p), tl, wasm_f64x2_promote_low_f32x4(k), &odd);
+        const v128_t kh = wasm_i32x4_shuffle(k, k, 2, 3, 2, 3), ph = wasm_i32x4_shuffle(p, p, 2, 3, 2, 3);
+        const v128_t hi = fma_f64x2(wasm_f64x2_promote_low_f32x4(ph), th, wasm_f64x2_promote_low_f32x4(kh), &odd);
+        p = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+    }
+    if (wasm_v128_any_true(odd)) { /* rare: the reference, lane by lane */
+        float v[4];
+        wasm_v128_store(v, x);
+        for (int j = 0; j < 4; j++) v[j] = pe_gelu_fast_ref(v[j]);
+        return wasm_v128_load(v);
+    }
+    return vf_add(vf_max(x, vf_zero()), p);
+}
+
+/* ------------------------------------------------------------ halves */
+
+/* IEEE half to float, 4 at a time: the 15 magnitude bits moved to a
+ * float's exponent and mantissa and multiplied by 2^112 rebias every
+ * finite value exactly (subnormal halves land on float subnormals first,
+ * which wasm multiplies exactly); infinities and NaNs get exponent 255. */
+INLINE vf32 half4_to_f32(v128_t h32) {
+    const v128_t mag = wasm_v128_and(h32, wasm_i32x4_splat(0x7fff));
+    const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h32, wasm_i32x4_splat(0x8000)), 16);
+    const v128_t f = vf_mul(wasm_i32x4_shl(mag, 13), vf_set1(0x1p112f));
+    const v128_t special = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00));
+    const v128_t inf_nan = wasm_v128_or(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(0x7f800000));
+    return wasm_v128_or(wasm_v128_bitselect(inf_nan, f, special), sign);
+}
+
+/* ---------------------------------------------------------------- epilogue */
+
+/* Applies the epilogue to an mr x 16 tile held in a stack buffer (row r first
+ * scaled by rs[r] when rs is given: the activation scale of the int8
+ * kernels) and stores the valid columns.  Kept out of the microkernels: it
+ * runs once per tile against K steps of their inner loop. */
+static inline void pe_tile_store(const float *tile, int mr, int ncols, const float *rs, float *C,
+                                 int ldc, const pe_epilogue *ep, int m, int n) {
+    const vf32 gk[VF_GELU_FAST_K] = {vf_zero()};
+    for (int c0 = 0; c0 < ncols; c0 += VF_LANES) {
+        const int nc = ncols - c0;
+        vf32 bias = vf_zero(), gamma = vf_set1(1.0f);
+        int gelu = 0;
+        const float *res = NULL, *glu = NULL;
+        if (ep) {
+            if (ep->bias) bias = vf_load_n(ep->bias + n + c0, nc);
+            if (ep->gamma) gamma = vf_load_n(ep->gamma + n + c0, nc);
+            gelu = ep->gelu;
+            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
+            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
+        }
+        for (int r = 0; r < mr; r++) {
+            vf32 v = vf_load(tile + r * PE_GEMM_NR + c0);
+            v = rs ? vf_fmadd(v, vf_set1(rs[r]), bias) : vf_add(v, bias);
+            if (gelu == PE_GELU_EXACT) v = vf_gelu(v);
+            if (gelu == PE_GELU_FAST) v = vf_gelu_fast(v, gk);
+            if (glu) v = vf_mul(vf_silu(v), vf_load_n(glu + (size_t)r * ep->ldg, nc));
+            if (res) v = vf_fmadd(gamma, v, vf_load_n(res + (size_t)r * ep->ldr, nc));
+            vf_store_n(C + (size_t)r * ldc + c0, v, nc);
+        }
+    }
+}
+
+#endif
