@@ -182,8 +182,15 @@ export class LiveSession {
     this._schedule();
     const v = this.video;
     if (!v.videoWidth || v.readyState < 2) return;
+    // A VideoFrame where there is one: the worker hands its planes to the
+    // library, and (Chromium) an ImageBitmap of a <video> per frame grows
+    // the renderer's memory by its pixels each time, close() or not.
     let image;
-    try { image = await createImageBitmap(v); } catch (e) { return; }  // between frames
+    try {
+      image = typeof VideoFrame === 'function' ? new VideoFrame(v) : await createImageBitmap(v);
+    } catch (e) {
+      return;  // between frames
+    }
     const frame = { image, t: performance.now() };
     if (!this.running) { image.close(); return; }
     if (this.busy) {

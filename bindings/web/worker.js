@@ -121,20 +121,61 @@ function pixels(img) {
   }
 }
 
+/* The one pixel buffer in the module's heap, grown to len bytes. */
+function grow(len, width, height) {
+  if (rgbaPtr) M._free(rgbaPtr);
+  rgbaPtr = M._malloc(len);
+  rgbaCap = rgbaPtr ? len : 0;
+  if (!rgbaPtr) throw new Error(`out of memory for a ${width} x ${height} frame`);
+}
+
 /* Copies the pixels into the module's heap (one buffer, grown as needed)
  * and embeds them into the session's embedding. */
 function embedPixels(img) {
   needSession();
   const { data, width, height } = pixels(img);
   const len = data.length;
-  if (len > rgbaCap) {
-    if (rgbaPtr) M._free(rgbaPtr);
-    rgbaPtr = M._malloc(len);
-    rgbaCap = rgbaPtr ? len : 0;
-    if (!rgbaPtr) throw new Error('out of memory for a ' + width + ' x ' + height + ' frame');
-  }
+  if (len > rgbaCap) grow(len, width, height);
   if (len) M.HEAPU8.set(data, rgbaPtr);
   if (M._pw_embed_rgba(session, rgbaPtr, width, height, width * 4, len)) fail();
+}
+
+/* VideoFrame formats the library reads as they are (pe_frame_format). */
+const FRAME_FORMAT = { NV12: 0, I420: 2, BGRA: 4, RGBA: 5, BGRX: 6, RGBX: 7 };
+let frameBuf = new ArrayBuffer(0);
+let layoutPtr = 0;
+
+/* The frame's YUV matrix (pe_yuv_matrix): BT.709 or BT.601, full or
+ * limited range, as its colour space says (BT.601 limited when unsaid). */
+function yuvMatrix(cs) {
+  return (cs && cs.matrix === 'bt709' ? 2 : 0) + (cs && cs.fullRange ? 1 : 0);
+}
+
+/* A VideoFrame's own planes go to the library (copyTo: no canvas, no
+ * colour conversion in JS); another format is drawn like an image. */
+async function embedVideoFrame(f) {
+  const format = FRAME_FORMAT[f.format];
+  if (format === undefined) return embedPixels(f);
+  let layout, len, width, height, yuv;
+  try {
+    needSession();
+    len = f.allocationSize();
+    if (frameBuf.byteLength < len) frameBuf = new ArrayBuffer(len);
+    layout = await f.copyTo(new Uint8Array(frameBuf, 0, len));
+    ({ width, height } = f.visibleRect);
+    yuv = yuvMatrix(f.colorSpace);
+  } finally {
+    f.close();
+  }
+  needSession();
+  if (len > rgbaCap) grow(len, width, height);
+  M.HEAPU8.set(new Uint8Array(frameBuf, 0, len), rgbaPtr);
+  if (!layoutPtr) layoutPtr = M._malloc(24);
+  for (let i = 0; i < 3; i++) {
+    M.HEAP32[(layoutPtr >> 2) + i] = layout[i] ? layout[i].offset : 0;
+    M.HEAP32[(layoutPtr >> 2) + 3 + i] = layout[i] ? layout[i].stride : 0;
+  }
+  if (M._pw_embed_frame(session, format, width, height, rgbaPtr, len, layoutPtr, layoutPtr + 12, yuv)) fail();
 }
 
 function embedding() {
@@ -185,7 +226,8 @@ const ops = {
   async classify({ image, k = 5 }) { embedPixels(image); return classify(k, -1); },
   async frame({ image, k = 5, t }) {
     const t0 = performance.now();
-    embedPixels(image);
+    if (typeof VideoFrame === 'function' && image instanceof VideoFrame) await embedVideoFrame(image);
+    else embedPixels(image);
     // Before any class exists a live frame is still embedded (and timed).
     const classes = M._pw_gallery_count(session) + M._pw_protos_count(session);
     const r = classes ? classify(k, t) : { top: [], stable: null, stableScore: 0, changed: false, sceneCut: false };

@@ -174,7 +174,7 @@ async function watch(page, browser, mode) {
     const s = await page.evaluate(() => pecoreDemo.last && pecoreDemo.last.stable);
     if (seq[seq.length - 1] !== s) seq.push(s);
     if (Date.now() >= nextSample) {
-      nextSample += 5000;
+      nextSample += WATCH_S * 1000 / 12;
       const m = await page.evaluate(async () => {
         if (window.gc) window.gc();
         return { heap: performance.memory.usedJSHeapSize / 1048576,

@@ -189,6 +189,26 @@ PW_KEEP int pw_embed_rgba(pw_session *w, const uint8_t *rgba, int width, int hei
     return s ? fail(s) : 0;
 }
 
+/* Embeds a camera frame as VideoFrame.copyTo lays it out in data (len
+ * bytes): format a pe_frame_format, plane i at offset off[i] with rows of
+ * stride[i] bytes (unused planes 0), yuv a pe_yuv_matrix.  The library
+ * converts YUV itself, so a frame is never drawn to a canvas. */
+PW_KEEP int pw_embed_frame(pw_session *w, int format, int width, int height, const uint8_t *data,
+                           int len, const int *off, const int *stride, int yuv) {
+    pe_frame f = {.format = (pe_frame_format)format, .width = width, .height = height,
+                  .yuv = (pe_yuv_matrix)yuv};
+    for (int i = 0; i < 3; i++) {
+        if (stride[i] <= 0) continue;
+        if (off[i] < 0 || off[i] > len)
+            return fail_msg(PE_ERR_INVALID_ARG, "frame: plane %d starts at %d, past the %d bytes", i, off[i], len);
+        f.planes[i] = (pe_plane){.data = data + off[i], .size = (size_t)(len - off[i]),
+                                 .row_stride = (size_t)stride[i]};
+    }
+    pe_status s = pe_encode_frame(w->ctx, &f, &w->pp, PE_OUTPUT_EMBEDDING, w->emb,
+                                  (size_t)w->info.out_dim);
+    return s ? fail(s) : 0;
+}
+
 PW_KEEP float *pw_embedding(pw_session *w) { return w->emb; }
 PW_KEEP int pw_dim(pw_session *w) { return w->info.out_dim; }
 
