@@ -13,17 +13,22 @@ const $ = (id) => document.getElementById(id);
 const video = $('video');
 const gallery = new Map();   // label -> entries
 let pe = null, live = null, ready = null;
+let cameraNote = '', modelNote = '';
 
 const demo = window.pecoreDemo = {
   results: 0, firstResultMs: null, modelReadyMs: null, last: null, errors: [],
   get pe() { return pe; },
   whenReady: () => ready,
-  addSample, galleryLabels: () => [...gallery.keys()],
+  addSample, clearGallery, galleryLabels: () => [...gallery.keys()],
 };
 
 function show(id, text) {
   $(id).textContent = text;
   $(id).classList.toggle('hidden', !text);
+}
+
+function showNotes() {
+  show('notice', [cameraNote, modelNote].filter(Boolean).join(' '));
 }
 
 function showError(e) {
@@ -44,6 +49,12 @@ function renderGallery() {
     li.append(b);
     return li;
   }));
+}
+
+async function clearGallery() {
+  await pe.clearGallery();
+  gallery.clear();
+  renderGallery();
 }
 
 async function addEntry(label, image, source) {
@@ -77,9 +88,12 @@ async function startCamera() {
       video: { facingMode: 'environment', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
     await video.play();
     $('camera').classList.add('hidden');
+    cameraNote = '';
+    showNotes();
     return true;
   } catch (e) {
-    show('notice', `No camera (${e.name || e}): allow it and press Start camera.`);
+    cameraNote = `No camera (${e.name || e}): allow it and press Start camera.`;
+    showNotes();
     $('camera').classList.remove('hidden');
     return false;
   }
@@ -110,9 +124,10 @@ async function loadModel(source, synthetic) {
   $('build').textContent = `${info.threaded ? `threaded ×${info.threads}` : 'single-threaded'} · ${info.isa}`;
   $('model').textContent = `${info.arch} (${info.family}), ${info.dim}-d embeddings at ${info.inputSize}px, ` +
     `${(info.fileBytes / 1e6).toFixed(1)} MB${info.hasText ? ', text tower' : ''}`;
-  show('notice', synthetic ? 'Synthetic model: seeded random weights, no meaning of their own. ' +
+  modelNote = synthetic ? 'Synthetic model: seeded random weights, no meaning of their own. ' +
     'The labels come from the gallery (seeded with the three sample photos); choose a real ' +
-    'model file for zero-shot labels.' : '');
+    'model file for zero-shot labels.' : '';
+  showNotes();
   if (synthetic) for (const [label, url] of SAMPLES) await addSample(label, url);
   return info;
 }

@@ -146,7 +146,7 @@ async function runMode(browser, mode) {
     check(t.info.threaded === threaded && t.isolated === threaded, `${mode}: the ${mode} build runs`);
     // The test's own gallery, from the photos, through the page's API.
     const labels = await page.evaluate(async (photos) => {
-      await pecoreDemo.pe.clearGallery();
+      await pecoreDemo.clearGallery();
       for (const [label, url] of Object.entries(photos)) await pecoreDemo.addSample(label, url);
       return pecoreDemo.galleryLabels();
     }, PHOTOS);
