@@ -16,7 +16,9 @@ let pe = null, live = null, ready = null;
 let cameraNote = '', modelNote = '';
 
 const demo = window.pecoreDemo = {
-  results: 0, firstResultMs: null, modelReadyMs: null, last: null, errors: [],
+  // performance.now() marks (ms after navigation): the model loaded, the
+  // gallery seeded (ready), the first live result.
+  results: 0, firstResultMs: null, modelLoadedMs: null, modelReadyMs: null, last: null, errors: [],
   get pe() { return pe; },
   whenReady: () => ready,
   addSample, clearGallery, galleryLabels: () => [...gallery.keys()],
@@ -119,6 +121,7 @@ async function loadModel(source, synthetic) {
   const info = await pe.loadModel(source, { size: inputSize(synthetic),
     onProgress: (loaded, total) => { $('progress').value = total ? loaded / total : 0; } });
   $('progress').classList.add('hidden');
+  demo.modelLoadedMs = performance.now();
   gallery.clear();
   renderGallery();
   $('build').textContent = `${info.threaded ? `threaded ×${info.threads}` : 'single-threaded'} · ${info.isa}`;
