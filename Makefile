@@ -337,6 +337,75 @@ $(BUILD)/pecore.js: $(BUILD)/obj/tools/pecore.o $(TOOL_LIB_OBJ) $(BUILD)/libpeco
 	$(CC) $(CFLAGS) $(LDFLAGS) $(WASM_LDFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libpecore.a $(LDLIBS_CLI)
 endif
 
+# ---------------------------------------------------------------- In the browser
+# make web:      build/web/site, the demo page (examples/web) with the package
+#                (bindings/web + its two builds) under pecore/ and a synthetic
+#                PE-Core-T16-384 (vision tower, f32) under models/.  Serve it:
+#                node examples/web/serve.js   (COOP/COEP: the threaded build).
+# The two builds of bindings/web/src/pecore_web.c + the library:
+#   build/web-st: single-threaded, linked against make wasm's libpecore.a;
+#   build/web-mt: every object compiled with -pthread (SharedArrayBuffer),
+#                 a pool of WEB_POOL workers started at load.
+# The package's worker picks one by crossOriginIsolated.
+# make test-web: tests/web/run.sh, headless chromium under puppeteer-core
+#                with a fake camera (scripts/deps-web.sh installs both).
+WEB_POOL ?= 3
+WEB_EXPORTS := FS,ccall,UTF8ToString
+WEB_LDFLAGS := -msimd128 -sMODULARIZE=1 -sEXPORT_NAME=createPecoreModule -sENVIRONMENT=web,worker \
+               -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=2GB -sTOTAL_STACK=8MB -sFORCE_FILESYSTEM=1 \
+               -sEXPORTED_FUNCTIONS=_malloc,_free -sEXPORTED_RUNTIME_METHODS=$(WEB_EXPORTS)
+WEB_MT_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/web-mt CFLAGS="$(WASM_CFLAGS) -pthread"
+WEB_PKG := build/web/site/pecore
+WEB_SITE_SRC := $(filter-out %/serve.js,$(wildcard examples/web/*.html examples/web/*.js examples/web/*.css))
+WEB_PKG_SRC := $(wildcard bindings/web/*.js bindings/web/*.d.ts bindings/web/*.json bindings/web/*.md)
+WEB_MODEL := build/web/site/models/synthetic-pe-core-t16-384.safetensors
+.PHONY: web test-web
+web test-web: export NODE_PATH ?= /usr/share/nodejs
+web:
+	+$(WASM_MAKE) build/wasm/libpecore.a build/wasm/pecore.js
+	+$(WEB_MT_MAKE) build/web-mt/libpecore.a
+	+$(MAKE) web-site
+
+test-web: web
+	sh tests/web/run.sh
+
+.PHONY: web-site
+web-site: build/web-st/pecore-web.js build/web-mt/pecore-web.js $(WEB_MODEL) $(WEB_SITE_SRC) $(WEB_PKG_SRC)
+	@rm -rf $(WEB_PKG) && mkdir -p $(WEB_PKG)/dist/st $(WEB_PKG)/dist/mt build/web/site/photos
+	cp $(WEB_PKG_SRC) $(WEB_PKG)/
+	cp build/web-st/pecore-web.js build/web-st/pecore-web.wasm $(WEB_PKG)/dist/st/
+	cp build/web-mt/pecore-web.js build/web-mt/pecore-web.wasm build/web-mt/pecore-web.worker.js $(WEB_PKG)/dist/mt/
+	cp $(WEB_SITE_SRC) build/web/site/
+	cp examples/*.jpg build/web/site/photos/
+
+build/web-st/pecore-web.js: bindings/web/src/pecore_web.c build/wasm/libpecore.a
+	@mkdir -p $(dir $@)
+	$(EMCC) $(BASEFLAGS_WEB) $(WEB_LDFLAGS) -o $@ $< build/wasm/libpecore.a build/wasm/zlib/libz.a -lm
+
+# Growing shared memory makes JS re-check its heap views on each access
+# (the warning); the worker only copies frames in and embeddings out.
+build/web-mt/pecore-web.js: bindings/web/src/pecore_web.c build/web-mt/libpecore.a build/web-mt/zlib-mt/libz.a
+	@mkdir -p $(dir $@)
+	$(EMCC) $(BASEFLAGS_WEB) -pthread -Wno-pthreads-mem-growth $(WEB_LDFLAGS) -sPTHREAD_POOL_SIZE=$(WEB_POOL) -o $@ $< \
+		build/web-mt/libpecore.a build/web-mt/zlib-mt/libz.a -lm
+
+# zlib again with -pthread (wasm-ld refuses objects without atomics in a
+# shared-memory build), from the sources the sub-make extracted.
+build/web-mt/zlib-mt/libz.a: build/web-mt/libpecore.a
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	cd $(dir $@) && $(EMCC) -O2 -msimd128 -pthread -c $(ZLIB_NAMES:%=../zlib/%.c)
+	emar rcs $@ $(ZLIB_NAMES:%=$(dir $@)%.o)
+
+BASEFLAGS_WEB = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(WASM_CFLAGS)
+
+# The page works from the repository alone: seeded random weights, which
+# the page says are synthetic.  f32: the wasm build reads f16 weights
+# through the scalar path, 6x slower per image (bench, node, one thread).
+$(WEB_MODEL): build/wasm/pecore.js
+	@mkdir -p $(dir $@)
+	node --no-experimental-fetch build/wasm/pecore.js synth --arch PE-Core-T16-384 --seed 1 --dtype f32 \
+		--vision-only -o $@
+
 # ---------------------------------------------------------------- app bindings
 # make java: build/java/pecore.jar (package dev.pecore, Java 8 bytecode for
 # Android's D8) and $(BUILD)/java/libpecore_jni.so, the JNI glue with
