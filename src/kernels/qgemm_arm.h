@@ -21,8 +21,7 @@
  * per GEMM call from the pe_epilogue (pe_qout_mode): the int8 GEMMs of a pass
  * are the attention's S and P V (rows scaled only), qkv (bias), fc1 (bias,
  * fast GELU) and the projections (bias, gamma, residual), and each of these
- * runs on the tile's registers straight into C, with one LD1/ST1 of 4
- * vectors per row.  Anything else (exact GELU, SwiGLU gate, GELU with a
+ * runs on the tile's registers straight into C.  Anything else (exact GELU, SwiGLU gate, GELU with a
  * residual) and a panel narrower than 16 columns goes through the stack
  * tile and pe_tile_store (QOUT_TILE): the same arithmetic as
  * pe_epilogue_ref, in the same order. */
@@ -68,8 +67,10 @@ INLINE void pe_qout_row(const pe_qout *o, int r, float32x4_t v[4], const int mod
             for (int j = 0; j < 4; j++) v[j] = vfmaq_f32(x.val[j], g.val[j], v[j]);
         }
     }
-    const float32x4x4_t out = {{v[0], v[1], v[2], v[3]}};
-    vst1q_f32_x4(c, out);
+    /* 4 stores (2 STP) rather than one ST1 of 4, which wants 4 consecutive
+     * registers: MOVs into them */
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) vst1q_f32(c + 4 * j, v[j]);
 }
 
 /* The vectors of an epilogue without bias or gamma (qgemm_neondot.c). */

@@ -64,10 +64,47 @@ static void zip_panel(const uint8_t *W, int nb, uint8_t *Z) {
  * Z or are ZIPped here from the panel (zipped != 0), half a group at a time
  * (the 8 registers of two groups and their ZIPs at once would spill an
  * accumulator). */
+/* The K loop alone, its accumulators stored to sp ([pairs][32]): the tiles
+ * with a GELU or residual finish call it (below), since with that finish
+ * in the same function GCC 12 shuffles the accumulators between registers
+ * in the K loop, 12 MOVs per 16 k. */
+#define Q8_SPILL 5
+typedef void (*q8_acc_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                          const uint8_t *Z, int nb, int32_t *sp);
+static void q8_acc_1(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
+static void q8_acc_2(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
+static void q8_acc_3(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
+static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
+
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
                     const uint8_t *Z, int nb, const pe_qout *o, const int mr, const int zipped,
-                    const int mode) {
+                    const int mode, int32_t *sp) {
     const int pairs = (mr + 1) / 2;
+    const float *d = (const float *)(const void *)W;
+    /* per pair, row 2p (UZP1: columns 4c..4c+3 of each block pair), then
+     * row 2p + 1 (UZP2) */
+#define Q8_ROW(UZP, R)                                                                           \
+    do {                                                                                         \
+        const float32x4x4_t dc = vld1q_f32_x4(d);                                                \
+        float32x4_t v[4];                                                                        \
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
+            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
+        pe_qout_row(o, R, v, mode);                                                              \
+    } while (0)
+    if (mode == QOUT_GELU || mode == QOUT_RES) {
+        int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
+        static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
+        accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
+#pragma GCC unroll 2
+        for (int p = 0; p < pairs; p++) {
+            const int32x4x4_t lo = vld1q_s32_x4(spill + 32 * p), hi = vld1q_s32_x4(spill + 32 * p + 16);
+            const int32x4_t a[8] = {lo.val[0], lo.val[1], lo.val[2], lo.val[3],
+                                    hi.val[0], hi.val[1], hi.val[2], hi.val[3]};
+            Q8_ROW(vuzp1q_s32, 2 * p);
+            if (2 * p + 1 < mr) Q8_ROW(vuzp2q_s32, 2 * p + 1);
+        }
+        return;
+    }
     const int8_t *row[Q8MR];
     int32x4_t acc[PAIRS][8];
 #pragma GCC unroll 2
@@ -114,44 +151,17 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
             }
         }
     }
-    const float *d = (const float *)(const void *)W;
-    /* GELU and residual finishes go through a spill of the accumulators (4
-     * ST1 and 4 LD1; the barrier keeps GCC from forwarding them): on the
-     * registers themselves GCC shuffles accumulators with 12 MOVs per 16 k
-     * in the K loop to make room for them. */
-    const int spilled = mode == QOUT_GELU || mode == QOUT_RES;
-    int32_t spill[PAIRS][32] __attribute__((aligned(16)));
-    if (spilled) {
+    if (mode == Q8_SPILL) {
 #pragma GCC unroll 2
         for (int p = 0; p < pairs; p++) {
-            const int32x4x4_t lo = {{acc[p][0], acc[p][1], acc[p][2], acc[p][3]}};
-            const int32x4x4_t hi = {{acc[p][4], acc[p][5], acc[p][6], acc[p][7]}};
-            vst1q_s32_x4(spill[p], lo);
-            vst1q_s32_x4(spill[p] + 16, hi);
+#pragma GCC unroll 8 /* not ST1 of 4: it wants 4 consecutive registers, MOVs */
+            for (int c = 0; c < 8; c++) vst1q_s32(sp + 32 * p + 4 * c, acc[p][c]);
         }
-        __asm__ volatile("" ::: "memory");
+        return;
     }
-    /* per pair, row 2p (UZP1: columns 4c..4c+3 of each block pair), then
-     * row 2p + 1 (UZP2) */
-#define Q8_ROW(UZP, R)                                                                           \
-    do {                                                                                         \
-        const float32x4x4_t dc = vld1q_f32_x4(d);                                                \
-        float32x4_t v[4];                                                                        \
-        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
-            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
-        pe_qout_row(o, R, v, mode);                                                              \
-    } while (0)
 #pragma GCC unroll 2
     for (int p = 0; p < pairs; p++) {
-        int32x4_t a[8];
-        if (spilled) {
-            const int32x4x4_t lo = vld1q_s32_x4(spill[p]), hi = vld1q_s32_x4(spill[p] + 16);
-            a[0] = lo.val[0], a[1] = lo.val[1], a[2] = lo.val[2], a[3] = lo.val[3];
-            a[4] = hi.val[0], a[5] = hi.val[1], a[6] = hi.val[2], a[7] = hi.val[3];
-        } else {
-#pragma GCC unroll 8
-            for (int c = 0; c < 8; c++) a[c] = acc[p][c];
-        }
+        const int32x4_t *a = acc[p];
         Q8_ROW(vuzp1q_s32, 2 * p);
         if (2 * p + 1 < mr) Q8_ROW(vuzp2q_s32, 2 * p + 1);
     }
@@ -169,8 +179,15 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
                                             const uint8_t *W, const uint8_t *Z, int nb,          \
                                             const pe_qout *o) {                                  \
-        q8_tile(q, ldq, rsum, W, Z, nb, o, MR, ZIPPED, MODE);                                    \
+        q8_tile(q, ldq, rsum, W, Z, nb, o, MR, ZIPPED, MODE, NULL);                              \
     }
+#define Q8_ACC(MR)                                                                               \
+    static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
+                                                      const int32_t *rsum, const uint8_t *W,     \
+                                                      const uint8_t *Z, int nb, int32_t *sp) {   \
+        q8_tile(q, ldq, rsum, W, Z, nb, NULL, MR, 1, Q8_SPILL, sp);                              \
+    }
+Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4)
 #define Q8_FNS(Z, MODE) Q8_FN(1, Z, MODE) Q8_FN(2, Z, MODE) Q8_FN(3, Z, MODE) Q8_FN(4, Z, MODE)
 Q8_FNS(0, 0) Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
 #define Q8_ROW(Z, MODE) {q8_1_##Z##_##MODE, q8_2_##Z##_##MODE, q8_3_##Z##_##MODE, q8_4_##Z##_##MODE}

@@ -89,26 +89,29 @@ INLINE int8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
 
 /* Bit-exact with quantize_rows_ref: the max of |a| taken on the bit
  * patterns (a NaN or an infinity is above every finite value, so one
- * compare finds them), the same single rounding of a * (127 / amax), and
+ * compare finds them; FABS only clears the sign bit, of a NaN too, and
+ * unlike the AND with 0x7fffffff (BIC, which overwrites its operand) needs
+ * no copy of the loaded vector), the same single rounding of a * (127 / amax), and
  * FCVTNS rounds to nearest even as lrintf does in the default mode. */
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
     const int nb = qa->ldq / PE_QK;
-    const uint32x4_t absmask = vdupq_n_u32(0x7fffffffu);
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
-        uint32x4_t mx[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) mx[j] = vdupq_n_u32(0);
+        /* one accumulator, the 4 vectors of a step folded first: GCC 12
+         * keeps an array of them with a MOV per vector and step */
+        uint32x4_t mx = vdupq_n_u32(0);
         int k = 0;
         for (; k + 16 <= K; k += 16) {
             const float32x4x4_t v = vld1q_f32_x4(a + k);
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) mx[j] = vmaxq_u32(mx[j], vandq_u32(absmask, vreinterpretq_u32_f32(v.val[j])));
+            const uint32x4_t m01 = vmaxq_u32(vreinterpretq_u32_f32(vabsq_f32(v.val[0])),
+                                             vreinterpretq_u32_f32(vabsq_f32(v.val[1])));
+            const uint32x4_t m23 = vmaxq_u32(vreinterpretq_u32_f32(vabsq_f32(v.val[2])),
+                                             vreinterpretq_u32_f32(vabsq_f32(v.val[3])));
+            mx = vmaxq_u32(mx, vmaxq_u32(m01, m23));
         }
-        for (; k < K; k += 4)
-            mx[0] = vmaxq_u32(mx[0], vandq_u32(absmask, vreinterpretq_u32_f32(vf_load_n(a + k, K - k))));
-        uint32_t bits = vmaxvq_u32(vmaxq_u32(vmaxq_u32(mx[0], mx[1]), vmaxq_u32(mx[2], mx[3])));
+        for (; k < K; k += 4) mx = vmaxq_u32(mx, vreinterpretq_u32_f32(vabsq_f32(vf_load_n(a + k, K - k))));
+        const uint32_t bits = vmaxvq_u32(mx);
         const float is = pe_qact_row_scale(qa, m, bits);
         if (is < 0.0f) continue;
         int32_t total = 0;

@@ -50,8 +50,37 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
  * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
  * seeded with the correction, then one multiply by the column scales. */
+/* The K loop alone, its accumulators stored to sp ([mr][16]): the tiles
+ * whose finish is more than a multiply call it (below), since with that
+ * finish in the same function GCC 12 shuffles accumulators between
+ * registers in the K loop (4 MOVs per 16 k). */
+#define Q8_SPILL 5
+typedef void (*q8_acc_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
+                          const uint32_t *colsum, int nb, uint32_t *sp);
+#define Q8_ACC_DECL(MR)                                                                          \
+    static void q8_acc_##MR(const int8_t *, size_t, const int32_t *, const uint8_t *,            \
+                            const uint32_t *, int, uint32_t *);
+Q8_ACC_DECL(1) Q8_ACC_DECL(2) Q8_ACC_DECL(3) Q8_ACC_DECL(4) Q8_ACC_DECL(5)
+
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint32_t *colsum, int nb, const pe_qout *o, const int mr, const int mode) {
+                    const uint32_t *colsum, int nb, const pe_qout *o, const int mr, const int mode,
+                    uint32_t *sp) {
+    const float *d = (const float *)(const void *)W;
+    if (mode != QOUT_SCALE && mode != Q8_SPILL) {
+        uint32_t spill[Q8MR * 16] __attribute__((aligned(16)));
+        static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4, q8_acc_5};
+        accs[mr - 1](q, ldq, rsum, W, colsum, nb, spill);
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) {
+            const float32x4x4_t dc = vld1q_f32_x4(d);
+            const uint32x4x4_t a = vld1q_u32_x4(spill + 16 * r);
+            float32x4_t v[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dc.val[c]);
+            pe_qout_row(o, r, v, mode);
+        }
+        return;
+    }
     uint32x4_t acc[Q8MR][4];
     uint32x4_t seed[4];
 #pragma GCC unroll 4
@@ -88,28 +117,20 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         Q8_GROUP(3);
 #undef Q8_GROUP
     }
-    const float *d = (const float *)(const void *)W;
-    /* The modes with more than a multiply in their finish go through a
-     * spill of the accumulators (5 ST1 and 5 LD1; the barrier keeps GCC from
-     * forwarding them): finishing on the registers themselves costs 4 MOVs
-     * per 16 k in the K loop, where GCC shuffles accumulators to make room. */
-    uint32_t spill[Q8MR][16] __attribute__((aligned(16)));
-    if (mode != QOUT_SCALE) {
+    if (mode == Q8_SPILL) {
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
-            const uint32x4x4_t a = {{acc[r][0], acc[r][1], acc[r][2], acc[r][3]}};
-            vst1q_u32_x4(spill[r], a);
+#pragma GCC unroll 4 /* not ST1 of 4: it wants 4 consecutive registers, 4 MOVs a row */
+            for (int c = 0; c < 4; c++) vst1q_u32(sp + 16 * r + 4 * c, acc[r][c]);
         }
-        __asm__ volatile("" ::: "memory");
+        return;
     }
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) {
         const float32x4x4_t dc = vld1q_f32_x4(d);
-        const uint32x4x4_t a = mode != QOUT_SCALE ? vld1q_u32_x4(spill[r])
-                                                  : (uint32x4x4_t){{acc[r][0], acc[r][1], acc[r][2], acc[r][3]}};
         float32x4_t v[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dc.val[c]);
+        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), dc.val[c]);
         pe_qout_row(o, r, v, mode);
     }
 }
@@ -119,13 +140,21 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
 
 /* One function per row count and pe_qout mode: a finish chosen at run time
  * inside the tile makes GCC shuffle the accumulators between registers in
- * the K loop (14 MOVs per 16 k in the i8mm tile). */
+ * the K loop. */
 #define Q8_FN(MR, MODE)                                                                          \
     static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
                                  const uint8_t *W, const uint32_t *colsum, int nb,               \
                                  const pe_qout *o) {                                             \
-        q8_tile(q, ldq, rsum, W, colsum, nb, o, MR, MODE);                                       \
+        q8_tile(q, ldq, rsum, W, colsum, nb, o, MR, MODE, NULL);                                 \
     }
+#define Q8_ACC(MR)                                                                               \
+    static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
+                                                      const int32_t *rsum, const uint8_t *W,     \
+                                                      const uint32_t *colsum, int nb,            \
+                                                      uint32_t *sp) {                            \
+        q8_tile(q, ldq, rsum, W, colsum, nb, NULL, MR, Q8_SPILL, sp);                            \
+    }
+Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4) Q8_ACC(5)
 #define Q8_FNS(MODE) Q8_FN(1, MODE) Q8_FN(2, MODE) Q8_FN(3, MODE) Q8_FN(4, MODE) Q8_FN(5, MODE)
 Q8_FNS(0) Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
 #define Q8_ROW(MODE) {q8_1_##MODE, q8_2_##MODE, q8_3_##MODE, q8_4_##MODE, q8_5_##MODE}
