@@ -384,9 +384,11 @@ build/web-st/pecore-web.js: bindings/web/src/pecore_web.c build/wasm/libpecore.a
 
 # Growing shared memory makes JS re-check its heap views on each access
 # (the warning); the worker only copies frames in and embeddings out.
+# POOL_SIZE_STRICT=2: a thread past the pool fails to start (the library
+# says so) instead of waiting for a worker the blocked caller never lets load.
 build/web-mt/pecore-web.js: bindings/web/src/pecore_web.c build/web-mt/libpecore.a build/web-mt/zlib-mt/libz.a
 	@mkdir -p $(dir $@)
-	$(EMCC) $(BASEFLAGS_WEB) -pthread -Wno-pthreads-mem-growth $(WEB_LDFLAGS) -sPTHREAD_POOL_SIZE=$(WEB_POOL) -o $@ $< \
+	$(EMCC) $(BASEFLAGS_WEB) -pthread -Wno-pthreads-mem-growth $(WEB_LDFLAGS) -sPTHREAD_POOL_SIZE=$(WEB_POOL) -sPTHREAD_POOL_SIZE_STRICT=2 -o $@ $< \
 		build/web-mt/libpecore.a build/web-mt/zlib-mt/libz.a -lm
 
 # zlib again with -pthread (wasm-ld refuses objects without atomics in a

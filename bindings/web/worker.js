@@ -84,16 +84,23 @@ async function loadModel({ source, sha256 = '', family = '', threads = 0, size =
   // Named as the source is, since the library's messages start with it.
   const path = '/' + (sourceName(source).replace(/[^\w.+-]/g, '_') || 'model');
   M.FS.writeFile(path, bytes);
+  // Up to 4: the threaded build starts 3 pthread workers (make web's
+  // WEB_POOL) with the page; more threads than that are refused.
   const n = threads > 0 ? threads : THREADED ? Math.min(navigator.hardwareConcurrency || 1, 4) : 1;
   let s = 0;
   try {
-    s = M.ccall('pw_session_create', 'number', ['string', 'string', 'string', 'number', 'number'],
-      [path, sha256 || '', family || '', n, size | 0]);
+    s = M.ccall('pw_session_create', 'number', ['string', 'string', 'string', 'number', 'number', 'number'],
+      [path, sha256 || '', family || '', n, size | 0, session]);
   } finally {
     M.FS.unlink(path);
   }
-  // A file that fails to load leaves the model in use as it was.
-  if (!s) fail();
+  // A file that fails to load or check leaves the model in use as it was;
+  // one that loaded took its threads, so it goes either way.
+  if (!s) {
+    const err = M.UTF8ToString(M._pw_error());
+    if (session && !M._pw_session_ready(session)) freeSession();
+    throw new Error(err);
+  }
   freeSession();
   session = s;
   return Object.assign(JSON.parse(M.UTF8ToString(M._pw_info(session))), { threaded: THREADED });

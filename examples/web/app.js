@@ -21,7 +21,7 @@ const demo = window.pecoreDemo = {
   results: 0, firstResultMs: null, modelLoadedMs: null, modelReadyMs: null, last: null, errors: [],
   get pe() { return pe; },
   whenReady: () => ready,
-  addSample, clearGallery, galleryLabels: () => [...gallery.keys()],
+  addSample, clearGallery, galleryLabels: () => [...gallery.keys()], clearError: () => show('error', ''),
 };
 
 function show(id, text) {

@@ -84,7 +84,7 @@ function followsScenes(seq) {
 }
 
 async function errorPaths(page, mode) {
-  const r = await page.evaluate(async () => {
+  const r = await page.evaluate(async (photos) => {
     const pe = window.pecoreDemo.pe;
     const out = {};
     const reject = async (name, f) => {
@@ -101,10 +101,23 @@ async function errorPaths(page, mode) {
     await reject('zeroImageData', () => pe.embed({ data: new Uint8ClampedArray(0), width: 0, height: 0 }));
     await reject('wrongDim', () => pe.addPrototype('x', new Float32Array(7)));
     await reject('zeroShot', () => pe.setZeroShotLabels(['cat', 'coffee']));
+    // Loading the same model again replaces the one in use (the threaded
+    // build's fixed pool of workers passes from one to the other), then
+    // too many threads is refused (and that drops the model in use).
+    const info = await pe.loadModel(model, { size: pe.info.inputSize });
+    out.reload = { resolved: info.arch === pe.info.arch ? 'ok' : 'wrong' };
+    await reject('threads', () => pe.loadModel(model, { threads: 8 }));
+    await reject('afterThreads', () => pe.embed(new ImageData(4, 4)));
+    await pe.loadModel(model, { size: pe.info.inputSize });
+    await window.pecoreDemo.clearGallery();
+    for (const [label, url] of Object.entries(photos)) await window.pecoreDemo.addSample(label, url);
+    window.pecoreDemo.clearError();  // live frames while no model was loaded
     return out;
-  });
+  }, PHOTOS);
+  check(r.reload.resolved === 'ok', `${mode}: a second model replaces the first`, JSON.stringify(r.reload));
+  delete r.reload;
   const want = { truncated: /./, garbage: /./, checksum: /checksum|sha-?256/i, family: /PE model.*DINOv2/,
-    zeroFrame: /0|width|height|empty|size/i, zeroImageData: /0|width|height|size/i, wrongDim: /7|dim|size/i,
+    threads: /thread/i, afterThreads: /no model loaded/, zeroFrame: /0|width|height|empty|size/i, zeroImageData: /0|width|height|size/i, wrongDim: /7|dim|size/i,
     zeroShot: /text tower|tokeni|Unicode/i };
   for (const [k, re] of Object.entries(want)) {
     const e = r[k];

@@ -129,7 +129,7 @@ static pe_status check_family(const pw_session *w, const char *family) {
 }
 
 static pe_status session_open(pw_session *w, const char *path, const char *sha256, const char *family,
-                              int n_threads, int size) {
+                              int n_threads, int size, pw_session *replace) {
     pe_model_options mo = {.sha256_hex = sha256 && sha256[0] ? sha256 : NULL};
     pe_status s = pe_model_load(path, &mo, &w->model);
     if (!s) s = pe_model_get_info(w->model, &w->info);
@@ -140,6 +140,12 @@ static pe_status session_open(pw_session *w, const char *path, const char *sha25
                         "binding needs one embedding per image", w->info.arch);
     pe_ctx_options co = {.n_threads = n_threads};
     if ((s = pe_preprocess_init(w->info.transform, size, &w->pp))) return fail(s);
+    /* The threaded build has a fixed pool of workers: the old context gives
+     * its threads back before the new one asks for them. */
+    if (replace) {
+        pe_ctx_free(replace->ctx);
+        replace->ctx = NULL;
+    }
     if ((s = pe_ctx_create(w->model, &co, &w->ctx))) return fail(s);
     if ((s = pe_gallery_create(w->model, &w->gallery))) return fail(s);
     if ((s = pe_protos_create(w->model, &w->protos))) return fail(s);
@@ -151,14 +157,20 @@ static pe_status session_open(pw_session *w, const char *path, const char *sha25
 /* Loads the model file at path (the JS wrote it into the in-memory file
  * system) on n_threads threads (0: one per core) at size x size pixels (0:
  * the model's native size).  sha256 ("" for none) is checked before the file
- * is parsed; family ("" for any: "PE", "DINOv2", "Franca") is required. */
+ * is parsed; family ("" for any: "PE", "DINOv2", "Franca") is required.
+ * replace (may be NULL) is the session in use: a file that fails to load or
+ * check leaves it as it was; once the new model is loaded, replace's context
+ * is freed (pw_session_ready says 0) and the caller frees replace. */
 PW_KEEP pw_session *pw_session_create(const char *path, const char *sha256, const char *family,
-                                      int n_threads, int size) {
+                                      int n_threads, int size, pw_session *replace) {
     pw_session *w = calloc(1, sizeof *w);
     if (!w) { fail_msg(PE_ERR_NOMEM, "out of memory"); return NULL; }
-    if (session_open(w, path, sha256, family, n_threads, size)) { pw_session_free(w); return NULL; }
+    if (session_open(w, path, sha256, family, n_threads, size, replace)) { pw_session_free(w); return NULL; }
     return w;
 }
+
+/* 1 while the session can embed (its context was not handed over). */
+PW_KEEP int pw_session_ready(pw_session *w) { return w && w->ctx; }
 
 /* What the model is, as JSON. */
 PW_KEEP const char *pw_info(pw_session *w) {
