@@ -221,9 +221,15 @@ static void test_keep_latest(pe_protos *p) {
     for (int i = 1; i < l->n; i++) ordered &= l->r[i].frame > l->r[i - 1].frame;
     CHECK(ordered, "results in push order");
     CHECK(l->n && l->r[l->n - 1].frame == n - 1, "the last frame pushed is processed (newest wins)");
-    /* A kept frame waits at most for the result in progress (40 ms +
-     * encode), never for a queue of them. */
-    CHECK(ss.latency_max_ms < 200, "max latency %.1f ms with keep-latest", ss.latency_max_ms);
+    /* A kept frame waits at most for the result in progress, then its own
+     * (two cycles of 40 ms + encode), never for a queue of them.  A cycle is
+     * measured, not assumed (under emulation or load an encode takes longer):
+     * the longest gap between two results' completions. */
+    double cycle = 0;
+    for (int i = 1; i < l->n; i++)
+        cycle = fmax(cycle, (l->r[i].t_ms + l->r[i].latency_ms) - (l->r[i - 1].t_ms + l->r[i - 1].latency_ms));
+    CHECK(cycle >= 40 && ss.latency_max_ms < 2 * cycle + 10,
+          "max latency %.1f ms with keep-latest, a result every %.1f ms at most", ss.latency_max_ms, cycle);
     fprintf(stderr, "keep-latest: %d pushes, slowest %.3f ms, %lld processed, %lld dropped, "
             "latency max %.1f ms\n", n, worst, (long long)ss.processed, (long long)ss.dropped,
             ss.latency_max_ms);
