@@ -12,6 +12,14 @@ expect_fail "needs a value" "$PE" embed -m x -o
 expect_fail "no output file" "$PE" embed -m "$G/models/pe-micro.safetensors" "$G/images/chelsea.png"
 expect_fail "no input" "$PE" embed -m "$G/models/pe-micro.safetensors" -o "$T/o.npy"
 expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 0 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--compute must be f32 or f16" "$PE" embed -m "$G/models/pe-micro.safetensors" --compute f8 -o "$T/o.npy" "$G/images/chelsea.png"
+expect_fail "--compute must be f32 or f16" "$PE" classify -m "$G/models/pe-micro.safetensors" --compute 16 --labels a,b "$G/images/chelsea.png"
+# fp16 compute: refused with its reason where the CPU has no fp16 kernels
+# (x86 here; the numbers are tested under qemu, tests/arm64/run.sh)
+case $(uname -m) in x86_64|amd64)
+    expect_fail "compute f16: no fp16 kernels" "$PE" embed -m "$G/models/pe-micro.safetensors" --compute f16 -o "$T/o.npy" "$G/images/chelsea.png"
+    expect_fail "compute f16: no fp16 kernels" "$PE" bench -m "$G/models/pe-micro.safetensors" --runs 1 --compute f16 ;;
+esac
 expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 12xq -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "--threads must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --threads 0 -o "$T/o.npy" "$G/images/chelsea.png"
 expect_fail "--batch must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --batch 0 -o "$T/o.npy" "$G/images/chelsea.png"

@@ -11,6 +11,7 @@ typedef struct copts {
     const char *templates[64];
     int n_templates;
     long top, k, context_length, threads;
+    const char *compute;    /* --compute f32|f16 (NULL: f32) */
     int height, width;      /* --size; 0: the model's native size */
     int json, top_set, k_set;
     pe_metric metric;

@@ -59,6 +59,10 @@ int copts_take(void *user, const char *a, const char *v) {
     } else if (!strcmp(a, "--threads")) {
         if (cli_parse_int(v, 1, 256, &o->threads))
             return cli_fail("--threads must be 1..256, not '%s'", v);
+    } else if (!strcmp(a, "--compute")) {
+        if (strcmp(v, "f32") && strcmp(v, "f16"))
+            return cli_fail("--compute must be f32 or f16, not '%s'", v);
+        o->compute = v;
     }
     return 0;
 }
@@ -175,8 +179,8 @@ static int load_tokenizer(const char *vocab, const pe_model *m, pe_tokenizer **t
     return s ? cli_fail_status(s, "cannot load vocabulary") : 0;
 }
 
-static int make_ctx(const pe_model *m, long threads, pe_ctx **c) {
-    pe_ctx_options co = {.n_threads = (int)threads};
+static int make_ctx(const pe_model *m, const copts *o, pe_ctx **c) {
+    pe_ctx_options co = {.n_threads = (int)o->threads, .compute = cli_compute(o->compute)};
     pe_status s = pe_ctx_create(m, &co, c);
     return s ? cli_fail_status(s, "cannot create context") : 0;
 }
@@ -227,12 +231,12 @@ int cmd_tokenize(int argc, char **argv) {
 
 int cmd_text(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
-        fputs("usage: pecore text -m MODEL [--vocab F] [--threads N] -o OUT.npy TEXT...\n"
-              "Writes the text embeddings float32 [N, D] (not normalised).\n", stdout);
+        fputs("usage: pecore text -m MODEL [--vocab F] [--threads N] [--compute f32|f16] -o OUT.npy TEXT...\n"
+              "Writes the text embeddings float32 [N, D] (not normalised).\n" CLI_COMPUTE_HELP, stdout);
         return 0;
     }
     copts o;
-    if (cparse(argc, argv, " -m --model -o --output --vocab --threads ", &o)) return 1;
+    if (cparse(argc, argv, " -m --model -o --output --vocab --threads --compute ", &o)) return 1;
     if (!o.out) return cli_fail("text: no output file: pass -o OUT.npy");
     if (!o.n_inputs) return cli_fail("text: no text given");
     pe_model *m = NULL;
@@ -243,7 +247,7 @@ int cmd_text(int argc, char **argv) {
     int rc = cli_load_model(o.model, 0, &m);
     if (!rc) rc = need_text(m, o.model);
     if (!rc) rc = load_tokenizer(o.vocab, m, &t);
-    if (!rc) rc = make_ctx(m, o.threads, &c);
+    if (!rc) rc = make_ctx(m, &o, &c);
     if (!rc) {
         pe_model_info in;
         pe_model_get_info(m, &in);
@@ -461,7 +465,7 @@ int classifier_open(const copts *o, const char *cmd, pe_model **m, pe_ctx **c, p
     if (!o->gallery && (o->k_set || o->metric_set))
         return cli_fail("%s: --k and --metric go with --gallery", cmd);
     int rc = cli_load_model(o->model, !zero_shot, m);
-    if (!rc) rc = make_ctx(*m, o->threads, c);
+    if (!rc) rc = make_ctx(*m, o, c);
     if (!rc && zero_shot) rc = build_protos(o, *m, *c, p);
     if (!rc && o->protos) {
         pe_status s = pe_protos_load(o->protos, p);
@@ -496,14 +500,14 @@ int cmd_classify(int argc, char **argv) {
               "templates are averaged the CLIP way). --json prints one object per image per line:\n"
               "{\"image\": ..., \"labels\": [{\"label\": ..., \"score\": p, \"logit\": x}, ...]}.\n"
               "Labels \"coarse/fine\" also give the coarse level. Other options: --crop, --size\n"
-              "(S or HxW, default the model's native size), --threads.\n",
+              "(S or HxW, default the model's native size), --threads.\n" CLI_COMPUTE_HELP,
               stdout);
         return 0;
     }
     copts o;
     if (cparse(argc, argv,
                " -m --model --labels --labels-file --template --templates-file --vocab --top "
-               "--json --raw --prototypes -p --gallery -g --k --metric --crop --size --threads "
+               "--json --raw --prototypes -p --gallery -g --k --metric --crop --size --threads --compute "
                "--thresholds-file ",
                &o))
         return 1;
@@ -551,7 +555,7 @@ int cmd_prototypes(int argc, char **argv) {
     copts o;
     if (cparse(argc, argv,
                " -m --model -o --output --labels --labels-file --template --templates-file "
-               "--vocab --thresholds-file --threads ",
+               "--vocab --thresholds-file --threads --compute ",
                &o))
         return 1;
     if (o.n_inputs) return cli_fail("prototypes: unexpected argument '%s'", o.inputs[0]);
@@ -560,7 +564,7 @@ int cmd_prototypes(int argc, char **argv) {
     pe_ctx *c = NULL;
     pe_protos *p = NULL;
     int rc = cli_load_model(o.model, 0, &m);
-    if (!rc) rc = make_ctx(m, o.threads, &c);
+    if (!rc) rc = make_ctx(m, &o, &c);
     if (!rc) rc = build_protos(&o, m, c, &p);
     if (!rc) {
         pe_status s = pe_protos_save(p, o.out);
@@ -644,7 +648,7 @@ int cmd_gallery(int argc, char **argv) {
     }
     if (strcmp(sub, "add"))
         return cli_fail("gallery: unknown subcommand '%s' (add, list, remove)", sub);
-    if (cparse(argc - 1, argv + 1, " -m --model -g --gallery --label --crop --size --threads --raw ", &o))
+    if (cparse(argc - 1, argv + 1, " -m --model -g --gallery --label --crop --size --threads --compute --raw ", &o))
         return 1;
     if (!o.gallery) return cli_fail("gallery add: pass -g GALLERY");
     if (!o.label) return cli_fail("gallery add: pass --label L");
@@ -654,7 +658,7 @@ int cmd_gallery(int argc, char **argv) {
     embeddings e = {0};
     int rc = cli_load_model(o.model, 1, &m);
     if (!rc) rc = gallery_open(o.gallery, m, &g);
-    if (!rc) rc = make_ctx(m, o.threads, &c);
+    if (!rc) rc = make_ctx(m, &o, &c);
     /* Everything is encoded before the gallery is touched: a bad image
      * leaves the file as it was. */
     if (!rc) rc = embed_inputs(&o, m, c, &e);

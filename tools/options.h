@@ -53,7 +53,7 @@ int cli_frames_unused(const opts *o, const char *cmd);
 pe_compute cli_compute(const char *v);
 /* The usage line of --compute, for every command that runs a model. */
 #define CLI_COMPUTE_HELP                                                                     \
-    "--compute f16: the block linears in half precision (ARMv8.2 FP16 CPUs; elsewhere an\n" \
-    "error), f32 (default): float32 throughout.\n"
+    "--compute f16: block linears and attention in half precision (ARMv8.2 FP16 CPUs;\n" \
+    "elsewhere an error), f32 (default): float32 throughout.\n"
 
 #endif
