@@ -185,6 +185,12 @@ async function embedVideoFrame(f) {
   if (M._pw_embed_frame(session, format, width, height, rgbaPtr, len, layoutPtr, layoutPtr + 12, yuv)) fail();
 }
 
+/* Any image the page sent: a VideoFrame's planes go as they are. */
+async function embedAny(image) {
+  if (typeof VideoFrame === 'function' && image instanceof VideoFrame) await embedVideoFrame(image);
+  else embedPixels(image);
+}
+
 function embedding() {
   const dim = M._pw_dim(session);
   return M.HEAPF32.slice(M._pw_embedding(session) >> 2, (M._pw_embedding(session) >> 2) + dim);
@@ -200,9 +206,9 @@ function check(rc) { if (rc) fail(); }
 
 const ops = {
   loadModel,
-  async embed({ image }) { embedPixels(image); return embedding(); },
+  async embed({ image }) { await embedAny(image); return embedding(); },
   async galleryAdd({ label, image, source = '' }) {
-    embedPixels(image);
+    await embedAny(image);
     check(M.ccall('pw_gallery_add', 'number', ['number', 'string', 'string'], [session, label, source]));
     return M._pw_gallery_count(session);
   },
@@ -230,11 +236,10 @@ const ops = {
     check(M.ccall('pw_protos_add_text', 'number', ['number', 'string'], [session, labels.join('\n')]));
     return M._pw_protos_count(session);
   },
-  async classify({ image, k = 5 }) { embedPixels(image); return classify(k, -1); },
+  async classify({ image, k = 5 }) { await embedAny(image); return classify(k, -1); },
   async frame({ image, k = 5, t }) {
     const t0 = performance.now();
-    if (typeof VideoFrame === 'function' && image instanceof VideoFrame) await embedVideoFrame(image);
-    else embedPixels(image);
+    await embedAny(image);
     // Before any class exists a live frame is still embedded (and timed).
     const classes = M._pw_gallery_count(session) + M._pw_protos_count(session);
     const r = classes ? classify(k, t) : { top: [], stable: null, stableScore: 0, changed: false, sceneCut: false };

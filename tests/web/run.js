@@ -83,6 +83,37 @@ function followsScenes(seq) {
   return { good, bad, all: SCENES.every((s) => known.includes(s)) };
 }
 
+/* The same pixels as a canvas, ImageData, ImageBitmap and VideoFrame (the
+ * last through copyTo and the library's own frame path when its format
+ * allows) give the same embedding. */
+async function inputKinds(page, mode) {
+  const r = await page.evaluate(async () => {
+    const pe = window.pecoreDemo.pe;
+    const bmp = await createImageBitmap(await (await fetch('photos/coffee.jpg')).blob());
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const g = c.getContext('2d');
+    g.drawImage(bmp, 0, 0);
+    const frame = new VideoFrame(c, { timestamp: 0 });
+    const kinds = { canvas: c, imageData: g.getImageData(0, 0, c.width, c.height), bitmap: bmp, videoFrame: frame };
+    const embs = {};
+    for (const [k, v] of Object.entries(kinds)) embs[k] = await pe.embed(v);
+    const format = frame.format;
+    frame.close();
+    bmp.close();
+    const cos = (a, b) => {
+      let ab = 0, aa = 0, bb = 0;
+      for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+      return ab / Math.sqrt(aa * bb);
+    };
+    const out = { format, dim: embs.canvas.length };
+    for (const k of Object.keys(kinds)) out[k] = cos(embs.canvas, embs[k]);
+    return out;
+  });
+  console.log(`  ${mode}: cosine to the canvas's embedding: ${JSON.stringify(r)}`);
+  check(r.dim > 0 && ['imageData', 'bitmap', 'videoFrame'].every((k) => r[k] > 0.9999),
+    `${mode}: canvas, ImageData, ImageBitmap and VideoFrame embed alike`, JSON.stringify(r));
+}
+
 async function errorPaths(page, mode) {
   const r = await page.evaluate(async (photos) => {
     const pe = window.pecoreDemo.pe;
@@ -166,6 +197,7 @@ async function runMode(browser, mode) {
     }, PHOTOS);
     check(SCENES.every((s) => labels.includes(s)), `${mode}: gallery entries added`, labels.join(','));
     await watch(page, browser, mode);
+    await inputKinds(page, mode);
     await errorPaths(page, mode);
     const before = await page.evaluate(() => pecoreDemo.results);
     await new Promise((r) => setTimeout(r, 3000));
