@@ -952,6 +952,7 @@ typedef struct pe_stream_options {
     pe_smoother_options smooth;
     pe_stream_callback on_result;   /* may be NULL (stats only)              */
     void *user;
+    pe_compute compute;      /* of the encoding context (pe_ctx_options)     */
 } pe_stream_options;
 
 /* Exactly one of protos and gallery is non-NULL; it must belong to m,

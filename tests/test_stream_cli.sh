@@ -105,5 +105,8 @@ expect_fail "pass --video-size" "$PE" stream -m "$M" --gallery "$T/g.gal" --pix-
 expect_fail "exactly one of" "$PE" stream -m "$M" --gallery "$T/g.gal" --prototypes "$T/p.pack" --pix-fmt nv12 --video-size $VS
 expect_fail "--fps must be" "$PE" stream -m "$M" --gallery "$T/g.gal" --pix-fmt nv12 --video-size $VS --fps 0
 expect_fail "unexpected argument" "$PE" stream -m "$M" --gallery "$T/g.gal" --pix-fmt nv12 --video-size $VS frames.nv12
+case $(uname -m) in x86_64|amd64)   # no fp16 kernels here: the stream refuses --compute f16 with the reason
+    expect_fail "compute f16: no fp16 kernels" "$PE" stream -m "$M" --gallery "$T/g.gal" --pix-fmt nv12 --video-size $VS --compute f16 </dev/null ;;
+esac
 expect_fail "cannot use the gallery" "$PE" stream -m "$G/models/pe-micro-timm.safetensors" --gallery "$T/g.gal" --pix-fmt nv12 --video-size $VS </dev/null
 finish test_stream_cli

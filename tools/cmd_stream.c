@@ -204,7 +204,7 @@ int cmd_stream(int argc, char **argv) {
               "                     --gallery G [--k K] [--metric cosine|l2])\n"
               "                     --pix-fmt F --video-size WxH [--fps N] [--size S|HxW]\n"
               "                     [--smooth-ms T] [--dwell-ms T] [--all-frames] [--top K]\n"
-              "                     [--threads N] [--json] [--yuv M] [--row-stride N]\n"
+              "                     [--threads N] [--compute f32|f16] [--json] [--yuv M] [--row-stride N]\n"
               "                     [--uv-stride N] [--rotate D] [--mirror] [--crop-rect X,Y,W,H]\n"
               "                     < frames\n"
               "Classifies raw video frames from standard input live (ffmpeg -f rawvideo\n"
@@ -216,7 +216,7 @@ int cmd_stream(int argc, char **argv) {
               "--dwell-ms (200). One line per result; --json: {\"frame\", \"t_ms\",\n"
               "\"latency_ms\", \"labels\", \"smoothed\", \"stable\", \"changed\", \"scene_cut\"},\n"
               "then {\"summary\": {...}}. Ends at end of input (exit 0) or on SIGINT (flushes,\n"
-              "prints the summary, exit 130).\n",
+              "prints the summary, exit 130).\n" CLI_COMPUTE_HELP,
               stdout);
         return 0;
     }
@@ -226,7 +226,7 @@ int cmd_stream(int argc, char **argv) {
     if (cli_scan(argc, argv,
                  " -m --model --labels --labels-file --template --templates-file --vocab "
                  "--thresholds-file --prototypes -p --gallery -g --k --metric --top --threads "
-                 "--json --crop --pix-fmt --video-size --fps --size --smooth-ms --dwell-ms "
+                 "--compute --json --crop --pix-fmt --video-size --fps --size --smooth-ms --dwell-ms "
                  "--all-frames" CLI_FRAME_OPTIONS,
                  " --json --all-frames" CLI_FRAME_FLAGS, o.c.inputs, &o.c.n_inputs, take_sopt, &o))
         return 1;
@@ -260,6 +260,7 @@ int cmd_stream(int argc, char **argv) {
             .smooth = {.tau_ms = (float)o.smooth_ms, .min_dwell_ms = (float)o.dwell_ms},
             .on_result = on_result,
             .user = &pr,
+            .compute = cli_compute(o.c.compute),
         };
         pe_status st = pe_stream_create(m, p, g, &so, &s);
         if (st) rc = cli_fail_status(st, "cannot start the stream");

@@ -265,7 +265,7 @@ pe_status pe_stream_create(const pe_model *m, const pe_protos *protos, const pe_
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->room, NULL);
-    pe_ctx_options co = {.n_threads = o.n_threads};
+    pe_ctx_options co = {.n_threads = o.n_threads, .compute = o.compute};
     st = pe_ctx_create(m, &co, &s->ctx);
     if (!st) st = pe_smoother_create(n_classes, &o.smooth, &s->sm);
     if (!st) {
