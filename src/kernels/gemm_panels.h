@@ -30,15 +30,16 @@ typedef struct pe_rows {
     } while (0)
 
 /* The int8 operand (a pe_qact's fields, read once): activation codes of
- * ldq bytes a row, nb blocks, the row scales and block sums. */
+ * ldq bytes a row, nb blocks, the row scales, block sums and row sums. */
 typedef struct pe_qrows {
     const int8_t *q;
     size_t ldq;
     int nb;
     const float *s;
     const int32_t *bsum;
+    const int32_t *rsum;
 } pe_qrows;
-#define PE_QROWS(qa) {(qa)->q, (size_t)(qa)->ldq, (qa)->ldq / PE_QK, (qa)->s, (qa)->bsum}
+#define PE_QROWS(qa) {(qa)->q, (size_t)(qa)->ldq, (qa)->ldq / PE_QK, (qa)->s, (qa)->bsum, (qa)->rsum}
 #define PE_QA(x) ((const pe_qrows *)(x))
 
 /* The f16/bf16 tiles, half_BF_R, from the includer's inline template

@@ -5,10 +5,10 @@
  * int16 products summed into int32).  Relaxed SIMD's
  * i32x4.relaxed_dot_i8x16_i7x16_add would take the bytes as they are, but
  * Debian's clang 14 (emscripten 3.1.6) has no relaxed SIMD, so both sides
- * are widened to int16 first: the q8 weight codes flipped back to signed
- * (q + 128 xor 0x80 = q) and sign-extended, the q4 nibbles zero-extended,
- * the activation codes sign-extended.  A product pair is at most
- * 2 * 127 * 127 (q8) or 2 * 15 * 127 (q4), and K <= PE_Q8_KMAX keeps the
+ * are widened to int16 first: the q8 weight codes (q + 128) and the q4
+ * nibbles zero-extended, the activation codes sign-extended; q8 subtracts
+ * 128 times the row's code sum at the end.  A product pair is at most
+ * 2 * 255 * 127 (q8) or 2 * 15 * 127 (q4), and K <= PE_Q8_KMAX keeps the
  * int32 sums exact. */
 #include "quant.h"
 #include "simd_wasm.h"
@@ -121,44 +121,60 @@ INLINE void widen_pairs(v128_t bytes, v128_t *k01, v128_t *k23, const int is_sig
 /* Activation codes p[0], p[1] as int16, repeated 4 times. */
 INLINE v128_t act_pair(const int8_t *p) { return wasm_i16x8_extend_low_i8x16(wasm_v128_load16_splat(p)); }
 
-/* mr rows x 16 columns of q8: exact int32 dot products of the weight codes
- * (flipped back to signed) with the activation codes over the whole row,
- * times the column scales (the row scale is pe_tile_store's). */
-INLINE void q8_tile(const int8_t *q, size_t ldq, const uint8_t *W, int nb, float *tile, const int mr) {
-    const v128_t flip = wasm_i8x16_splat((int8_t)0x80);
-    v128_t acc[MR][4];
+/* mr rows x 16 columns of q8, 8 columns a pass: exact int32 dot products
+ * of the weight codes as stored (u8, q + 128: zero-extended) with the
+ * activation codes, less 128 times the row's code sum, times the column
+ * scales (the row scale is pe_tile_store's).
+ *
+ * No shuffle: a 16-byte group (4 columns x 4 codes k..k+3) zero-extends
+ * into two vectors of 2 columns x 4 codes, and the row's 4 activation
+ * codes repeated twice line up with both, so dot_i16x8 leaves lanes (column
+ * j: k, k+1 | j: k+2, k+3 | j+1: ... | j+1: ...): per column pair one
+ * accumulator, its lane pairs summed once at the end.  The shuffle of the
+ * earlier tile cost V8 a constant mask load and a pshufb per group, and the
+ * u8 codes spare the flip; a pass of 8 columns keeps 2 rows x 4 accumulators
+ * (an 8-accumulator row pair over 16 columns would spill with 16 xmm). */
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W, int nb,
+                    float *tile, const int mr) {
     #pragma unroll
-    for (int r = 0; r < mr; r++)
-        #pragma unroll
-        for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8);
-        const int8_t *qb = q + (size_t)b * PE_QK;
-        #pragma unroll
-        for (int g = 0; g < 8; g++) {
-            v128_t a01[MR], a23[MR];
-            #pragma unroll
-            for (int r = 0; r < mr; r++) {
-                a01[r] = act_pair(qb + r * ldq + 4 * g);
-                a23[r] = act_pair(qb + r * ldq + 4 * g + 2);
-            }
-            #pragma unroll
-            for (int v = 0; v < 4; v++) {
-                v128_t k01, k23;
-                widen_pairs(wasm_v128_xor(wasm_v128_load(wq + g * 64 + v * 16), flip), &k01, &k23, 1);
-                #pragma unroll
-                for (int r = 0; r < mr; r++)
-                    acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_add(wasm_i32x4_dot_i16x8(k01, a01[r]),
-                                                                         wasm_i32x4_dot_i16x8(k23, a23[r])));
-            }
-        }
-    }
-    #pragma unroll
-    for (int v = 0; v < 4; v++) {
-        const v128_t d = wasm_v128_load(W + 16 * v);
+    for (int h = 0; h < 2; h++) {
+        v128_t acc[MR][4];
         #pragma unroll
         for (int r = 0; r < mr; r++)
-            wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(acc[r][v]), d));
+            #pragma unroll
+            for (int c = 0; c < 4; c++) acc[r][c] = wasm_i32x4_splat(0);
+        for (int b = 0; b < nb; b++) {
+            const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8) + 32 * h;
+            const int8_t *qb = q + (size_t)b * PE_QK;
+            #pragma unroll
+            for (int g = 0; g < 8; g++) {
+                v128_t a[MR];
+                #pragma unroll
+                for (int r = 0; r < mr; r++)
+                    a[r] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(qb + r * ldq + 4 * g));
+                #pragma unroll
+                for (int v = 0; v < 2; v++) {
+                    const v128_t w = wasm_v128_load(wq + g * 64 + v * 16);
+                    const v128_t lo = wasm_u16x8_extend_low_u8x16(w), hi = wasm_u16x8_extend_high_u8x16(w);
+                    #pragma unroll
+                    for (int r = 0; r < mr; r++) {
+                        acc[r][2 * v] = wasm_i32x4_add(acc[r][2 * v], wasm_i32x4_dot_i16x8(lo, a[r]));
+                        acc[r][2 * v + 1] = wasm_i32x4_add(acc[r][2 * v + 1], wasm_i32x4_dot_i16x8(hi, a[r]));
+                    }
+                }
+            }
+        }
+        #pragma unroll
+        for (int v = 0; v < 2; v++) {
+            const v128_t d = wasm_v128_load(W + 16 * (2 * h + v));
+            #pragma unroll
+            for (int r = 0; r < mr; r++) {
+                const v128_t x = acc[r][2 * v], y = acc[r][2 * v + 1];
+                v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
+                s = wasm_i32x4_sub(s, wasm_i32x4_splat(128 * rsum[r]));
+                wasm_v128_store(tile + r * PE_GEMM_NR + 8 * h + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(s), d));
+            }
+        }
     }
 }
 
@@ -223,12 +239,12 @@ INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, 
 typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *sums, size_t ldb, const uint8_t *W,
                      int nb, float *tile);
 static void q8_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    (void)s, (void)ldb;
-    q8_tile(q, ldq, W, nb, t, 1);
+    (void)ldb;
+    q8_tile(q, ldq, s, W, nb, t, 1);
 }
 static void q8_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    (void)s, (void)ldb;
-    q8_tile(q, ldq, W, nb, t, 2);
+    (void)ldb;
+    q8_tile(q, ldq, s, W, nb, t, 2);
 }
 static void q4_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
     q4_tile(q, ldq, s, ldb, W, nb, t, 1);
@@ -238,12 +254,12 @@ static void q4_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, cons
 }
 static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
 
-/* q4 tiles read the slice sums. */
+/* q8 tiles read the row sums, q4 tiles the slice sums. */
 #define HALF_MR MR
 #define Q_MR MR
 #define Q_TILE(x, v, mr, m, w)                                                                 \
     q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq,       \
-                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : NULL,  \
+                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : PE_QA(x)->rsum + (m), \
                                (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
 #include "gemm_panels.h" /* gemm_half, gemm_q */
 
