@@ -34,10 +34,11 @@ ifndef HAVE_WASM
 endif
 TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
 ifdef HAVE_WASM
-  # make wasm (see "WebAssembly" below): zlib built from source, no utf8proc
-  # and no image codecs; wasm/ holds the stand-ins, each says why.
-  BASEFLAGS += -Iwasm/compat -I$(BUILD)/zlib -DPE_NO_UTF8PROC
-  LIB_SRC += wasm/utf8proc_none.c
+  # make wasm (see "WebAssembly" below): zlib built from source, utf8proc's
+  # functions from tables generated from the native one (make unicode-tables),
+  # no image codecs; wasm/ holds the stand-ins, each says why.
+  BASEFLAGS += -Iwasm/compat -I$(BUILD)/zlib
+  LIB_SRC += wasm/utf8proc_tables.c
   TOOL_LIB_SRC := $(filter-out tools/image_io.c,$(TOOL_LIB_SRC)) wasm/image_io_none.c
   LDLIBS_CORE := $(BUILD)/zlib/libz.a -lm
   LDLIBS_CLI := $(LDLIBS_CORE)
@@ -266,8 +267,9 @@ test-arm64:
 #                 rest the scalar reference's), PECORE_ISA=scalar.  zlib is compiled
 #                 from the copy in Debian's binutils-source (no Debian package
 #                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
-#                 and emscripten's ports download at build time): the text
-#                 tokenizer and JPEG/PNG decoding refuse with one line.
+#                 and emscripten's ports download at build time): JPEG/PNG
+#                 decoding refuses with one line; the text tokenizer's
+#                 Unicode data is wasm/utf8proc_tables.c (make unicode-tables).
 # make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
 #                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
 #                 at 224 on both kernel sets, and the one-line refusals.
@@ -292,6 +294,24 @@ wasm:
 test-wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
 	WASM_TESTS="$(WASM_TESTS)" sh tests/wasm/run.sh build/wasm
+
+# make unicode-tables: wasm/utf8proc_tables.h (committed) regenerated from
+#                 the native libutf8proc, then check-unicode-tables.
+# make check-unicode-tables: wasm/utf8proc_tables.c against the native
+#                 libutf8proc (every code point; NFC of sequences), natively.
+.PHONY: unicode-tables check-unicode-tables
+unicode-tables:
+	@mkdir -p build/unicode
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE $(WARN) -o build/unicode/gen_unicode_tables \
+		scripts/gen_unicode_tables.c -lutf8proc
+	build/unicode/gen_unicode_tables wasm/utf8proc_tables.h
+	+$(MAKE) check-unicode-tables
+
+check-unicode-tables:
+	@mkdir -p build/unicode
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE $(WARN) -DPE_UT_CHECK -o build/unicode/check_unicode_tables \
+		scripts/gen_unicode_tables.c -lutf8proc
+	build/unicode/check_unicode_tables
 
 ifdef HAVE_WASM
 $(BUILD)/zlib/zlib.h:
