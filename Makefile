@@ -272,28 +272,32 @@ test-arm64:
 #                 Unicode data is wasm/utf8proc_tables.c (make unicode-tables).
 # make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
 #                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
-#                 at 224 on both kernel sets, and the one-line refusals.
+#                 at 224 on both kernel sets, the text cases (token ids as the
+#                 native $(BUILD)/pecore's, embeddings, zero-shot logits), and
+#                 the one-line refusals.
 EMCC ?= emcc
 WASM_CFLAGS ?= -O2 -msimd128 -Werror
 WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
 WASM_LDFLAGS := -msimd128 -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 \
                 -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=8MB -sENVIRONMENT=node --pre-js wasm/node_env.js
 BINUTILS_SRC ?= $(lastword $(sort $(wildcard /usr/src/binutils/binutils-*.tar.xz)))
-ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
-# The unit tests that run as they are in this build (the others need threads,
-# JPEG/PNG decoding or the tokenizer); test_kernels checks wasm-simd128
-# against the scalar reference.
+# deflate and trees: only test_tokenizer's broken-vocabulary cases (gzip)
+ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil deflate trees
+# The unit tests that run as they are in this build (the others need threads
+# or JPEG/PNG decoding); test_kernels checks wasm-simd128 against the scalar
+# reference, test_tokenizer the golden token ids (the Unicode tables).
 WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
-              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
+              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch \
+              test_tokenizer
 .PHONY: wasm test-wasm
 # Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
 wasm test-wasm: export NODE_PATH ?= /usr/share/nodejs
 wasm:
 	+$(WASM_MAKE) build/wasm/pecore.js
 
-test-wasm:
+test-wasm: $(BUILD)/pecore
 	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
-	WASM_TESTS="$(WASM_TESTS)" sh tests/wasm/run.sh build/wasm
+	WASM_TESTS="$(WASM_TESTS)" NATIVE=$(BUILD)/pecore sh tests/wasm/run.sh build/wasm
 
 # make unicode-tables: wasm/utf8proc_tables.h (committed) regenerated from
 #                 the native libutf8proc, then check-unicode-tables.
@@ -320,7 +324,7 @@ $(BUILD)/zlib/zlib.h:
 	tar -xJf $(BINUTILS_SRC) -C $(BUILD)/zlib --strip-components=2 --wildcards '*/zlib/*.[ch]'
 	@touch $@
 
-$(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h
+$(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h Makefile
 	cd $(BUILD)/zlib && $(CC) -O2 -msimd128 -c $(ZLIB_NAMES:%=%.c)
 	@rm -f $@
 	$(AR) rcs $@ $(ZLIB_NAMES:%=$(BUILD)/zlib/%.o)
