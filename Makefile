@@ -160,6 +160,7 @@ BINDINGS_TEST_DEPS := java build/java/tests.jar \
 test: all $(TEST_BIN) $(PY_TEST_EXT) $(BINDINGS_TEST_DEPS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh $(BINDINGS_TESTS)
 	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
+	+$(MAKE) check-unicode-tables
 
 # Both compilers, warnings as errors.
 check-warnings:
