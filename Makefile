@@ -34,10 +34,11 @@ ifndef HAVE_WASM
 endif
 TOOL_LIB_SRC := $(filter-out tools/pecore.c,$(wildcard tools/*.c))
 ifdef HAVE_WASM
-  # make wasm (see "WebAssembly" below): zlib built from source, no utf8proc
-  # and no image codecs; wasm/ holds the stand-ins, each says why.
-  BASEFLAGS += -Iwasm/compat -I$(BUILD)/zlib -DPE_NO_UTF8PROC
-  LIB_SRC += wasm/utf8proc_none.c
+  # make wasm (see "WebAssembly" below): zlib built from source, utf8proc's
+  # functions from tables generated from the native one (make unicode-tables),
+  # no image codecs; wasm/ holds the stand-ins, each says why.
+  BASEFLAGS += -Iwasm/compat -I$(BUILD)/zlib
+  LIB_SRC += wasm/utf8proc_tables.c
   TOOL_LIB_SRC := $(filter-out tools/image_io.c,$(TOOL_LIB_SRC)) wasm/image_io_none.c
   LDLIBS_CORE := $(BUILD)/zlib/libz.a -lm
   LDLIBS_CLI := $(LDLIBS_CORE)
@@ -166,6 +167,7 @@ BINDINGS_TEST_DEPS := java build/java/tests.jar \
 test: all $(TEST_BIN) $(PY_TEST_EXT) $(BINDINGS_TEST_DEPS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run_tests.sh $(TEST_BIN) tests/test_cli.sh tests/test_classify_cli.sh tests/test_frames_cli.sh tests/test_stream_cli.sh $(BINDINGS_TESTS)
 	$(if $(PY_TEST_EXT),@$(PY_TEST_CMD))
+	+$(MAKE) check-unicode-tables
 
 # Both compilers, warnings as errors.
 check-warnings:
@@ -275,24 +277,29 @@ test-arm64:
 #                 softmax, LayerNorm, the epilogues, RoPE), PECORE_ISA=scalar.  zlib is compiled
 #                 from the copy in Debian's binutils-source (no Debian package
 #                 ships zlib's, utf8proc's, libpng's or libjpeg's C otherwise,
-#                 and emscripten's ports download at build time): the text
-#                 tokenizer and JPEG/PNG decoding refuse with one line.
+#                 and emscripten's ports download at build time): JPEG/PNG
+#                 decoding refuses with one line; the text tokenizer's
+#                 Unicode data is wasm/utf8proc_tables.c (make unicode-tables).
 # make test-wasm: that build under node (tests/wasm/run.sh): WASM_TESTS, the
 #                 golden image_raw cases of pe-micro, pe-micro-timm and T16-384
 #                 at 224 on both kernel sets, T16-384 quantized to q8 and q4 by
-#                 this build against the float golden, and the one-line refusals.
+#                 this build against the float golden, the text cases (token
+#                 ids as the native $(BUILD)/pecore's, embeddings, zero-shot
+#                 logits), and the one-line refusals.
 EMCC ?= emcc
 WASM_CFLAGS ?= -O2 -msimd128 -Werror
 WASM_MAKE = $(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm CFLAGS="$(WASM_CFLAGS)"
 WASM_LDFLAGS := -msimd128 -sNODERAWFS=1 -sEXIT_RUNTIME=1 -sALLOW_MEMORY_GROWTH=1 \
                 -sMAXIMUM_MEMORY=4GB -sTOTAL_STACK=8MB -sENVIRONMENT=node --pre-js wasm/node_env.js
 BINUTILS_SRC ?= $(lastword $(sort $(wildcard /usr/src/binutils/binutils-*.tar.xz)))
-ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil
-# The unit tests that run as they are in this build (the others need threads,
-# JPEG/PNG decoding or the tokenizer); test_kernels checks wasm-simd128
-# against the scalar reference.
+# deflate and trees: only test_tokenizer's broken-vocabulary cases (gzip)
+ZLIB_NAMES := adler32 crc32 inflate inffast inftrees zutil deflate trees
+# The unit tests that run as they are in this build (the others need threads
+# or JPEG/PNG decoding); test_kernels checks wasm-simd128 against the scalar
+# reference, test_tokenizer the golden token ids (the Unicode tables).
 WASM_TESTS := test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
-              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch
+              test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch \
+              test_tokenizer
 .PHONY: wasm wasm-mt test-wasm
 # Debian's emcc runs its JS tools (acorn, terser) from Debian's node modules.
 wasm wasm-mt test-wasm: export NODE_PATH ?= /usr/share/nodejs
@@ -307,9 +314,27 @@ wasm-mt:
 	+$(MAKE) CC=$(EMCC) AR=emar BUILD=build/wasm-mt CFLAGS="-O2 -msimd128 -pthread" \
 		LDFLAGS="-pthread -sPTHREAD_POOL_SIZE=$(WASM_MT_POOL)" build/wasm-mt/pecore.js
 
-test-wasm:
+test-wasm: $(BUILD)/pecore
 	+$(WASM_MAKE) build/wasm/pecore.js $(WASM_TESTS:%=build/wasm/tests/%.js)
-	WASM_TESTS="$(WASM_TESTS)" sh tests/wasm/run.sh build/wasm
+	WASM_TESTS="$(WASM_TESTS)" NATIVE=$(BUILD)/pecore sh tests/wasm/run.sh build/wasm
+
+# make unicode-tables: wasm/utf8proc_tables.h (committed) regenerated from
+#                 the native libutf8proc, then check-unicode-tables.
+# make check-unicode-tables: wasm/utf8proc_tables.c against the native
+#                 libutf8proc (every code point; NFC of sequences), natively.
+.PHONY: unicode-tables check-unicode-tables
+unicode-tables:
+	@mkdir -p build/unicode
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE $(WARN) -o build/unicode/gen_unicode_tables \
+		scripts/gen_unicode_tables.c -lutf8proc
+	build/unicode/gen_unicode_tables wasm/utf8proc_tables.h
+	+$(MAKE) check-unicode-tables
+
+check-unicode-tables:
+	@mkdir -p build/unicode
+	$(CC) -O2 -std=c11 -D_GNU_SOURCE $(WARN) -DPE_UT_CHECK -o build/unicode/check_unicode_tables \
+		scripts/gen_unicode_tables.c -lutf8proc
+	build/unicode/check_unicode_tables
 
 ifdef HAVE_WASM
 $(BUILD)/zlib/zlib.h:
@@ -318,7 +343,7 @@ $(BUILD)/zlib/zlib.h:
 	tar -xJf $(BINUTILS_SRC) -C $(BUILD)/zlib --strip-components=2 --wildcards '*/zlib/*.[ch]'
 	@touch $@
 
-$(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h
+$(BUILD)/zlib/libz.a: $(BUILD)/zlib/zlib.h Makefile
 	cd $(BUILD)/zlib && $(CC) -O2 -msimd128 -c $(ZLIB_NAMES:%=%.c)
 	@rm -f $@
 	$(AR) rcs $@ $(ZLIB_NAMES:%=$(BUILD)/zlib/%.o)

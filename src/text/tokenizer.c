@@ -38,7 +38,9 @@
  *    plus the Word_Break apostrophes, dots and colons): utf8proc has no
  *    such property tables.
  *  - Unicode data (categories, case, NFC) comes from utf8proc, whose Unicode
- *    version may differ from the reference's Python.
+ *    version may differ from the reference's Python; the WebAssembly build
+ *    has tables generated from the native utf8proc instead
+ *    (wasm/utf8proc_tables.c), checked to answer the same.
  *  - Bytes that are not UTF-8 are replaced by U+FFFD, one per maximal
  *    invalid subsequence, exactly like Python's bytes.decode('utf-8',
  *    'replace'); pe_tokenize never refuses text for its encoding.
@@ -1091,12 +1093,6 @@ done:
 static bool text_too_long(size_t len) { return len > PE_TOKENIZER_MAX_TEXT; }
 
 pe_status pe_text_clean(const char *text, size_t len, char **out, size_t *out_len) {
-#ifdef PE_NO_UTF8PROC
-    /* make wasm: no Unicode tables (wasm/compat/utf8proc.h says why) */
-    (void)text, (void)len, (void)out, (void)out_len;
-    return pe_error(PE_ERR_UNSUPPORTED, "text: this build has no Unicode tables (utf8proc), so it "
-                                        "cannot tokenize; embed images, or use a native build");
-#endif
     if (!text || !out) return pe_error(PE_ERR_INVALID_ARG, "pe_text_clean: NULL argument");
     if (text_too_long(len))
         return pe_error(PE_ERR_LIMIT, "text of %zu bytes exceeds the tokenizer limit of %u",
@@ -1375,11 +1371,6 @@ pe_status pe_tokenizer_load_mem(const void *gz, size_t len, pe_tokenizer **out) 
     if (!out) return pe_error(PE_ERR_INVALID_ARG, "pe_tokenizer_load_mem: out is NULL");
     *out = NULL;
     if (!gz || len == 0) return pe_error(PE_ERR_INVALID_ARG, "pe_tokenizer_load_mem: no data");
-#ifdef PE_NO_UTF8PROC
-    /* make wasm: no Unicode tables (wasm/compat/utf8proc.h says why) */
-    return pe_error(PE_ERR_UNSUPPORTED, "text: this build has no Unicode tables (utf8proc), so it "
-                                        "cannot tokenize; embed images, or use a native build");
-#endif
     uint8_t *txt = NULL;
     size_t n = 0;
     pe_status st = inflate_gz(gz, len, &txt, &n);

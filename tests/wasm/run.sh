@@ -10,10 +10,13 @@
 #     against the float golden output and (q8) across the kernel sets;
 #   - PECORE_ISA reaches the program (emscripten has its own environment);
 #   - info, bench --json (the kernel set, one thread), quantize + compare;
+#   - text (tests/wasm/text.py): the golden token ids, text embeddings and
+#     zero-shot logits of pe-micro, and the native build's ids ($NATIVE) for
+#     those texts and harder ones (the generated Unicode tables);
 #   - what this build cannot do fails with exit 1 and one line on stderr:
 #     a truncated model, a missing file, an image file (no codecs), two
-#     threads (single-threaded build), text (no Unicode tables).
-# usage: tests/wasm/run.sh [BUILD]   (PECORE_GOLDEN, NODE, WASM_TESTS,
+#     threads (single-threaded build).
+# usage: tests/wasm/run.sh [BUILD]   (PECORE_GOLDEN, NODE, NATIVE, WASM_TESTS,
 # WASM_GOLDEN, WASM_GOLDEN_SCALAR override; WASM_GOLDEN='*' runs every
 # image_raw case: all 11 pass, 100 s instead of 12)
 # $PE, $RUN_ENV and the pattern lists are split into words on purpose.
@@ -23,11 +26,12 @@ B=${1:-build/wasm}
 G=${PECORE_GOLDEN:-../shared/golden}
 PY=/usr/bin/python3
 NODE=${NODE:-node}
+NATIVE=${NATIVE:-build/pecore}
 # Debian's emscripten runs its JS helpers from there; pecore.js needs nothing of it
 export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 GOLDEN=${WASM_GOLDEN:-"pe-micro/* pe-micro-timm/* pe-core-t16-384/raw/224x224"}
 WASM_TESTS=${WASM_TESTS:-"test_kernels test_quant test_json test_sha256 test_npy test_safetensors \
-test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch"}
+test_quantize_api test_cpu test_frame test_smooth test_dinov2 test_arch test_tokenizer"}
 PE="$NODE --no-experimental-fetch $B/pecore.js"
 pass=0; fail=0; bad=""; RUN_ENV=""
 T=$(mktemp -d /tmp/pecore-wasm.XXXXXX)
@@ -138,6 +142,14 @@ if $PE quantize -m "$M" --type q8 -o "$T/q8.safetensors" >/dev/null 2>"$T/err" &
     ok; echo "ok   quantize q8 + compare: $(grep '^cosine' "$T/cmp")"
 else no "quantize + compare: $(cat "$T/err" "$T/cmp" 2>/dev/null)"; fi
 
+# text: the tokenizer on the generated Unicode tables, against the golden
+# data and the native build
+if [ ! -x "$NATIVE" ]; then no "text: no native build $NATIVE to compare with (make build/pecore)"
+elif $PY tests/wasm/text.py --golden "$G" --native "$NATIVE" -- $PE >"$T/text" 2>&1; then ok
+else no "text (tests/wasm/text.py)"; fi
+echo "-- text"
+cat "$T/text"
+
 # what this build refuses, in one line each
 head -c 100000 "$M" >"$T/truncated.safetensors"
 refused "truncated model" "past the end" embed -m "$T/truncated.safetensors" \
@@ -147,11 +159,9 @@ refused "missing model" "No such file" embed -m "$T/none.safetensors" \
 refused "image file" "--raw" embed -m "$M" --threads 1 -o "$T/e.npy" "$G/images/chelsea.png"
 refused "two threads" "use --threads 1" embed -m "$M" --raw "$G/inputs/pe-micro_raw_64x64.npy" \
     --threads 2 -o "$T/e.npy"
-printf 'bpe vocabulary\n' | gzip >"$T/vocab.txt.gz"
 RUN_ENV="env PECORE_ISA=avx2"
 refused "PECORE_ISA=avx2" "not a kernel set of this build" info -m "$M"
 RUN_ENV=""
-refused "tokenize" "utf8proc" tokenize --vocab "$T/vocab.txt.gz" "a photo of a cat"
 [ -f "$T/e.npy" ] && no "a refused embed wrote its output"
 
 echo "wall time $(($(date +%s) - start)) s"

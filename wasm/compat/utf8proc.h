@@ -1,13 +1,13 @@
-/* Stand-in for <utf8proc.h> in the WebAssembly build (make wasm).
+/* Stand-in for <utf8proc.h> in the WebAssembly builds (make wasm, make web).
  *
  * No Debian binary package ships utf8proc's C source (libutf8proc-dev has
  * the header and the native library only) and emscripten's ports download
- * at build time, so this build has no Unicode tables.  src/text/tokenizer.c
- * is built with PE_NO_UTF8PROC and refuses to load a tokenizer or clean
- * text, with one error naming why: nothing below is reached.  Only the
- * names tokenizer.c uses are declared; utf8proc_none.c defines the
- * functions as aborts, so a path that would reach them anyway stops
- * loudly instead of returning a wrong answer. */
+ * at build time.  So these builds answer the names src/text/tokenizer.c
+ * uses from tables generated from the native libutf8proc
+ * (wasm/utf8proc_tables.c, make unicode-tables), checked against it code
+ * point by code point.  Only those names are declared; the values are
+ * utf8proc's own, so the check compiles the same code against the real
+ * header. */
 #ifndef PE_WASM_UTF8PROC_H
 #define PE_WASM_UTF8PROC_H
 
