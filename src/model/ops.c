@@ -3,6 +3,7 @@
  * them together; nothing here knows which model it runs. */
 #include "ops.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -360,8 +361,9 @@ int pe_op_qattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
  * buffer c->qatt, planned by the same step): per head the keys (already
  * rotated by the qkv linear's RoPE post) as f16 panels [T, dh] and the
  * values as f16 panels of V^T [dh, T]; per query block S = Q K^T (the
- * queries rounded to half inside the GEMM), the float32 softmax normalised
- * in place, then O = P V straight into the output.  The half sums of the
+ * queries rounded to half inside the GEMM), the float32 softmax weights
+ * (unnormalised), then O = P V straight into the output, each row divided
+ * by its weights' sum.  The half sums of the
  * GEMMs are the contract of f16.h: 32 terms at most, then float32. */
 typedef struct hatt_job {
     pe_ctx *c;
@@ -420,16 +422,19 @@ static void hatt_task(void *arg, int task, int thread) {
     if (r1 <= r0) return;
     const int T = j->r.T, dh = j->dh, ld = 3 * j->W, img = r0 / T, nq = r1 - r0;
     float *S = (float *)(void *)(hatt_head(j, j->r.nimg, 0) + (size_t)thread * j->c->qatt_thread);
+    /* The weights stay unnormalised (largest exactly 1, which half holds
+     * well) and each output row is divided by its sum after P V: dh
+     * multiplies a row instead of T. */
+    float inv[ROW_MB];
+    assert(nq <= ROW_MB);
     for (int h = 0; h < j->heads; h++) {
         const uint8_t *hp = hatt_head(j, img, h);
         j->c->fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
-        for (int r = 0; r < nq; r++) {
-            float *s = S + (size_t)r * T;
-            const float inv = 1.0f / j->c->k->softmax(s, T, j->scale);
-            for (int i = 0; i < T; i++) s[i] *= inv;
-        }
-        j->c->fk->gemm(S, T, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, j->out + (size_t)r0 * j->W + h * dh, j->W,
-                       0, nq, 0, dh, NULL);
+        for (int r = 0; r < nq; r++) inv[r] = 1.0f / j->c->k->softmax(S + (size_t)r * T, T, j->scale);
+        float *o = j->out + (size_t)r0 * j->W + h * dh;
+        j->c->fk->gemm(S, T, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh, NULL);
+        for (int r = 0; r < nq; r++)
+            for (int i = 0; i < dh; i++) o[(size_t)r * j->W + i] *= inv[r];
     }
 }
 
