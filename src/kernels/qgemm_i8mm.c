@@ -85,16 +85,18 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
      * row 2p + 1 (UZP2) */
 #define Q8_ROW(UZP, R)                                                                           \
     do {                                                                                         \
-        const float32x4x4_t dc = vld1q_f32_x4(d);                                                \
+        const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;                     \
         float32x4_t v[4];                                                                        \
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
-            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
-        pe_qout_row(o, R, v, mode);                                                              \
+            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dr.val[c]);             \
+        pe_qout_row(&ol, R, v, mode);                                                            \
     } while (0)
     if (mode == QOUT_GELU || mode == QOUT_RES) {
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
         accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
+        const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
+        const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 2
         for (int p = 0; p < pairs; p++) {
             const int32x4x4_t lo = vld1q_s32_x4(spill + 32 * p), hi = vld1q_s32_x4(spill + 32 * p + 16);
@@ -159,6 +161,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
         return;
     }
+    const pe_qout ol = *o;
+    const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 2
     for (int p = 0; p < pairs; p++) {
         const int32x4_t *a = acc[p];

@@ -70,14 +70,16 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         uint32_t spill[Q8MR * 16] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4, q8_acc_5};
         accs[mr - 1](q, ldq, rsum, W, colsum, nb, spill);
+        const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
+        const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
-            const float32x4x4_t dc = vld1q_f32_x4(d);
             const uint32x4x4_t a = vld1q_u32_x4(spill + 16 * r);
+            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dc.val[c]);
-            pe_qout_row(o, r, v, mode);
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dr.val[c]);
+            pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
@@ -125,13 +127,14 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
         return;
     }
+    const pe_qout ol = *o;
+    const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) {
-        const float32x4x4_t dc = vld1q_f32_x4(d);
         float32x4_t v[4];
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), dc.val[c]);
-        pe_qout_row(o, r, v, mode);
+        pe_qout_row(&ol, r, v, mode);
     }
 }
 
