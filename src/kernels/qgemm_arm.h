@@ -98,6 +98,13 @@ static inline void pe_qout_at(pe_qout *o, int mode, float *tile, float *C, int l
     o->ldr = ep ? (size_t)ep->ldr : 0;
 }
 
+/* o moved down mr rows: the next tile of the same panel (not QOUT_TILE). */
+INLINE void pe_qout_down(pe_qout *o, int mr) {
+    o->rs += mr;
+    o->C += (size_t)mr * o->ldc;
+    if (o->res) o->res += (size_t)mr * o->ldr;
+}
+
 /* The rows of a float tile in memory (q4: its block sums) through o. */
 INLINE void pe_qout_tile(const pe_qout *o, const float *tile, int mr) {
     for (int r = 0; r < mr; r++) {

@@ -173,17 +173,22 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint8_t *Z, int nb, const pe_qout *o);
+                      const uint8_t *Z, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count, weight source and pe_qout mode (a finish
  * chosen at run time inside the tile makes GCC shuffle the accumulators
  * between registers in the K loop: 14 MOVs per 16 k); the unzipped tiles
- * (a few rows, or K beyond ZIP_KMAX) always finish through the stack tile. */
+ * (a few rows, or K beyond ZIP_KMAX) always finish through the stack tile.
+ * Each runs `tiles` tiles of MR rows down the panel (1 for QOUT_TILE, whose
+ * stack tile is stored after each): a call, a table look-up and pe_qout_at
+ * per tile were ~60 instructions, a fifth of an attention S tile (K = 64). */
 #define Q8_FN(MR, ZIPPED, MODE)                                                                  \
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
                                             const uint8_t *W, const uint8_t *Z, int nb,          \
-                                            const pe_qout *o) {                                  \
-        q8_tile(q, ldq, rsum, W, Z, nb, o, MR, ZIPPED, MODE, NULL);                              \
+                                            const pe_qout *o, int tiles) {                       \
+        pe_qout t = *o;                                                                          \
+        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
+            q8_tile(q, ldq, rsum, W, Z, nb, &t, MR, ZIPPED, MODE, NULL);                         \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
@@ -222,12 +227,15 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         if (zipped) zip_panel(w, nb, Z);
-        for (int m = m0; m < m1; m += Q8MR) {
+        for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
-            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o);
+            /* straight into C: every full tile of the panel in one call */
+            const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            m += tiles * mr;
         }
     }
 }

@@ -139,16 +139,20 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, int nb, const pe_qout *o);
+                      const uint32_t *colsum, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count and pe_qout mode: a finish chosen at run time
  * inside the tile makes GCC shuffle the accumulators between registers in
- * the K loop. */
+ * the K loop.  Each runs `tiles` tiles of MR rows down the panel (1 for
+ * QOUT_TILE, whose stack tile is stored after each), which saves a call,
+ * a table look-up and pe_qout_at per tile. */
 #define Q8_FN(MR, MODE)                                                                          \
     static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
                                  const uint8_t *W, const uint32_t *colsum, int nb,               \
-                                 const pe_qout *o) {                                             \
-        q8_tile(q, ldq, rsum, W, colsum, nb, o, MR, MODE, NULL);                                 \
+                                 const pe_qout *o, int tiles) {                                  \
+        pe_qout t = *o;                                                                          \
+        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
+            q8_tile(q, ldq, rsum, W, colsum, nb, &t, MR, MODE, NULL);                            \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
@@ -177,12 +181,15 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         q8_colsum(w, nb, colsum);
-        for (int m = m0; m < m1; m += Q8MR) {
+        for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
-            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o);
+            /* straight into C: every full tile of the panel in one call */
+            const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            m += tiles * mr;
         }
     }
 }
