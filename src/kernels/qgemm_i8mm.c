@@ -85,10 +85,9 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
      * row 2p + 1 (UZP2) */
 #define Q8_ROW(UZP, R)                                                                           \
     do {                                                                                         \
-        const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;                     \
         float32x4_t v[4];                                                                        \
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
-            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dr.val[c]);             \
+            v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
         pe_qout_row(&ol, R, v, mode);                                                            \
     } while (0)
     if (mode == QOUT_GELU || mode == QOUT_RES) {
@@ -97,13 +96,19 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
-#pragma GCC unroll 2
-        for (int p = 0; p < pairs; p++) {
-            const int32x4x4_t lo = vld1q_s32_x4(spill + 32 * p), hi = vld1q_s32_x4(spill + 32 * p + 16);
-            const int32x4_t a[8] = {lo.val[0], lo.val[1], lo.val[2], lo.val[3],
-                                    hi.val[0], hi.val[1], hi.val[2], hi.val[3]};
-            Q8_ROW(vuzp1q_s32, 2 * p);
-            if (2 * p + 1 < mr) Q8_ROW(vuzp2q_s32, 2 * p + 1);
+        /* LD2 of two stored accumulators is their UZP1 and UZP2: each row
+         * loads its 4 vectors that way (with the pair's 8 accumulators held
+         * in registers, GCC copied them to the stack for the second row) */
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
+            float32x4_t v[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const int32x4x2_t u = vld2q_s32(spill + 32 * (r / 2) + 8 * c);
+                v[c] = vmulq_f32(vcvtq_f32_s32(u.val[r % 2]), dr.val[c]);
+            }
+            pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
