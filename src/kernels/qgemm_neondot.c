@@ -29,7 +29,8 @@ const float pe_qout_ones[PE_GEMM_NR] __attribute__((aligned(16))) = {1, 1, 1, 1,
 
 #define Q8MR 5
 
-/* Per-column sums of the stored codes of one q8 panel over nb tiles. */
+/* Per-column sums of the stored codes of one q8 panel over nb tiles, stored
+ * as the tiles' seed -128 * sum (mod 2^32): once per panel, not per tile. */
 static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
     const uint8x16_t ones = vdupq_n_u8(1);
     uint32x4_t s0 = vdupq_n_u32(0), s1 = s0, s2 = s0, s3 = s0;
@@ -41,10 +42,11 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
         s2 = vdotq_u32(s2, w.val[2], ones);
         s3 = vdotq_u32(s3, w.val[3], ones);
     }
-    vst1q_u32(sum, s0);
-    vst1q_u32(sum + 4, s1);
-    vst1q_u32(sum + 8, s2);
-    vst1q_u32(sum + 12, s3);
+    const uint32x4_t z = vdupq_n_u32(0);
+    vst1q_u32(sum, vsubq_u32(z, vshlq_n_u32(s0, 7)));
+    vst1q_u32(sum + 4, vsubq_u32(z, vshlq_n_u32(s1, 7)));
+    vst1q_u32(sum + 8, vsubq_u32(z, vshlq_n_u32(s2, 7)));
+    vst1q_u32(sum + 12, vsubq_u32(z, vshlq_n_u32(s3, 7)));
 }
 
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
@@ -84,9 +86,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         return;
     }
     uint32x4_t acc[Q8MR][4];
-    uint32x4_t seed[4];
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) seed[c] = vsubq_u32(vdupq_n_u32(0), vshlq_n_u32(vld1q_u32(colsum + 4 * c), 7));
+    const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
+    const uint32x4_t seed[4] = {sd.val[0], sd.val[1], sd.val[2], sd.val[3]};
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) {
         uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
