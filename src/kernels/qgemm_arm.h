@@ -46,6 +46,13 @@ static inline int pe_qout_mode(const pe_epilogue *ep) {
     return ep->bias ? QOUT_BIAS : QOUT_SCALE;
 }
 
+/* PE_QOUT_LOCAL: a tile copies its pe_qout to a local and loads the column
+ * scales once before its rows: the NEON stores of a row may alias anything
+ * (GCC's vst1q builtins), so through the caller's pointer every row reloaded
+ * C, ldc, rs and the 4 column-scale vectors (~8 instructions a row).  The
+ * GELU rows still reload the scales: held across them, the 4 registers make
+ * the GELU's table lookups spill. */
+
 /* One row's 16 values (the integer products times the column scales) through
  * mode (a constant where inlined) into row r of o->C. */
 INLINE void pe_qout_row(const pe_qout *o, int r, float32x4_t v[4], const int mode) {
@@ -89,6 +96,13 @@ static inline void pe_qout_at(pe_qout *o, int mode, float *tile, float *C, int l
     o->gamma = ep && ep->gamma ? ep->gamma + n : pe_qout_ones;
     o->res = ep && ep->residual ? ep->residual + (size_t)m * ep->ldr + n : NULL;
     o->ldr = ep ? (size_t)ep->ldr : 0;
+}
+
+/* o moved down mr rows: the next tile of the same panel (not QOUT_TILE). */
+INLINE void pe_qout_down(pe_qout *o, int mr) {
+    o->rs += mr;
+    o->C += (size_t)mr * o->ldc;
+    if (o->res) o->res += (size_t)mr * o->ldr;
 }
 
 /* The rows of a float tile in memory (q4: its block sums) through o. */

@@ -85,23 +85,30 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
      * row 2p + 1 (UZP2) */
 #define Q8_ROW(UZP, R)                                                                           \
     do {                                                                                         \
-        const float32x4x4_t dc = vld1q_f32_x4(d);                                                \
         float32x4_t v[4];                                                                        \
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                                      \
             v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
-        pe_qout_row(o, R, v, mode);                                                              \
+        pe_qout_row(&ol, R, v, mode);                                                            \
     } while (0)
     if (mode == QOUT_GELU || mode == QOUT_RES) {
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
         accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
-#pragma GCC unroll 2
-        for (int p = 0; p < pairs; p++) {
-            const int32x4x4_t lo = vld1q_s32_x4(spill + 32 * p), hi = vld1q_s32_x4(spill + 32 * p + 16);
-            const int32x4_t a[8] = {lo.val[0], lo.val[1], lo.val[2], lo.val[3],
-                                    hi.val[0], hi.val[1], hi.val[2], hi.val[3]};
-            Q8_ROW(vuzp1q_s32, 2 * p);
-            if (2 * p + 1 < mr) Q8_ROW(vuzp2q_s32, 2 * p + 1);
+        const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
+        const float32x4x4_t dc = vld1q_f32_x4(d);
+        /* LD2 of two stored accumulators is their UZP1 and UZP2: each row
+         * loads its 4 vectors that way (with the pair's 8 accumulators held
+         * in registers, GCC copied them to the stack for the second row) */
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
+            float32x4_t v[4];
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) {
+                const int32x4x2_t u = vld2q_s32(spill + 32 * (r / 2) + 8 * c);
+                v[c] = vmulq_f32(vcvtq_f32_s32(u.val[r % 2]), dr.val[c]);
+            }
+            pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
@@ -159,6 +166,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
         return;
     }
+    const pe_qout ol = *o;
+    const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 2
     for (int p = 0; p < pairs; p++) {
         const int32x4_t *a = acc[p];
@@ -169,17 +178,22 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint8_t *Z, int nb, const pe_qout *o);
+                      const uint8_t *Z, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count, weight source and pe_qout mode (a finish
  * chosen at run time inside the tile makes GCC shuffle the accumulators
  * between registers in the K loop: 14 MOVs per 16 k); the unzipped tiles
- * (a few rows, or K beyond ZIP_KMAX) always finish through the stack tile. */
+ * (a few rows, or K beyond ZIP_KMAX) always finish through the stack tile.
+ * Each runs `tiles` tiles of MR rows down the panel (1 for QOUT_TILE, whose
+ * stack tile is stored after each): a call, a table look-up and pe_qout_at
+ * per tile were ~60 instructions, a fifth of an attention S tile (K = 64). */
 #define Q8_FN(MR, ZIPPED, MODE)                                                                  \
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
                                             const uint8_t *W, const uint8_t *Z, int nb,          \
-                                            const pe_qout *o) {                                  \
-        q8_tile(q, ldq, rsum, W, Z, nb, o, MR, ZIPPED, MODE, NULL);                              \
+                                            const pe_qout *o, int tiles) {                       \
+        pe_qout t = *o;                                                                          \
+        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
+            q8_tile(q, ldq, rsum, W, Z, nb, &t, MR, ZIPPED, MODE, NULL);                         \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
@@ -218,12 +232,15 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         if (zipped) zip_panel(w, nb, Z);
-        for (int m = m0; m < m1; m += Q8MR) {
+        for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
-            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o);
+            /* straight into C: every full tile of the panel in one call */
+            const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            m += tiles * mr;
         }
     }
 }

@@ -29,7 +29,8 @@ const float pe_qout_ones[PE_GEMM_NR] __attribute__((aligned(16))) = {1, 1, 1, 1,
 
 #define Q8MR 5
 
-/* Per-column sums of the stored codes of one q8 panel over nb tiles. */
+/* Per-column sums of the stored codes of one q8 panel over nb tiles, stored
+ * as the tiles' seed -128 * sum (mod 2^32): once per panel, not per tile. */
 static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
     const uint8x16_t ones = vdupq_n_u8(1);
     uint32x4_t s0 = vdupq_n_u32(0), s1 = s0, s2 = s0, s3 = s0;
@@ -41,10 +42,11 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
         s2 = vdotq_u32(s2, w.val[2], ones);
         s3 = vdotq_u32(s3, w.val[3], ones);
     }
-    vst1q_u32(sum, s0);
-    vst1q_u32(sum + 4, s1);
-    vst1q_u32(sum + 8, s2);
-    vst1q_u32(sum + 12, s3);
+    const uint32x4_t z = vdupq_n_u32(0);
+    vst1q_u32(sum, vsubq_u32(z, vshlq_n_u32(s0, 7)));
+    vst1q_u32(sum + 4, vsubq_u32(z, vshlq_n_u32(s1, 7)));
+    vst1q_u32(sum + 8, vsubq_u32(z, vshlq_n_u32(s2, 7)));
+    vst1q_u32(sum + 12, vsubq_u32(z, vshlq_n_u32(s3, 7)));
 }
 
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
@@ -70,21 +72,22 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         uint32_t spill[Q8MR * 16] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4, q8_acc_5};
         accs[mr - 1](q, ldq, rsum, W, colsum, nb, spill);
+        const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
+        const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
-            const float32x4x4_t dc = vld1q_f32_x4(d);
             const uint32x4x4_t a = vld1q_u32_x4(spill + 16 * r);
+            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dc.val[c]);
-            pe_qout_row(o, r, v, mode);
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dr.val[c]);
+            pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
     uint32x4_t acc[Q8MR][4];
-    uint32x4_t seed[4];
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; c++) seed[c] = vsubq_u32(vdupq_n_u32(0), vshlq_n_u32(vld1q_u32(colsum + 4 * c), 7));
+    const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
+    const uint32x4_t seed[4] = {sd.val[0], sd.val[1], sd.val[2], sd.val[3]};
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) {
         uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
@@ -125,27 +128,32 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         }
         return;
     }
+    const pe_qout ol = *o;
+    const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
     for (int r = 0; r < mr; r++) {
-        const float32x4x4_t dc = vld1q_f32_x4(d);
         float32x4_t v[4];
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), dc.val[c]);
-        pe_qout_row(o, r, v, mode);
+        pe_qout_row(&ol, r, v, mode);
     }
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, int nb, const pe_qout *o);
+                      const uint32_t *colsum, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count and pe_qout mode: a finish chosen at run time
  * inside the tile makes GCC shuffle the accumulators between registers in
- * the K loop. */
+ * the K loop.  Each runs `tiles` tiles of MR rows down the panel (1 for
+ * QOUT_TILE, whose stack tile is stored after each), which saves a call,
+ * a table look-up and pe_qout_at per tile. */
 #define Q8_FN(MR, MODE)                                                                          \
     static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
                                  const uint8_t *W, const uint32_t *colsum, int nb,               \
-                                 const pe_qout *o) {                                             \
-        q8_tile(q, ldq, rsum, W, colsum, nb, o, MR, MODE, NULL);                                 \
+                                 const pe_qout *o, int tiles) {                                  \
+        pe_qout t = *o;                                                                          \
+        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
+            q8_tile(q, ldq, rsum, W, colsum, nb, &t, MR, MODE, NULL);                            \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
@@ -174,12 +182,15 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         q8_colsum(w, nb, colsum);
-        for (int m = m0; m < m1; m += Q8MR) {
+        for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
-            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o);
+            /* straight into C: every full tile of the panel in one call */
+            const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+            m += tiles * mr;
         }
     }
 }
