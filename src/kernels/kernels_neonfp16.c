@@ -18,6 +18,7 @@
 #include "gemm_panels.h"
 #include "qgemm_neon.h"
 #include "simd_neon.h"
+#include "vecmath_coef.h"
 
 #include <arm_neon.h>
 #include <string.h>
@@ -123,10 +124,10 @@
         }                                                                                   \
     } while (0)
 
-/* tile[r][16] = the float32 totals of rows r < mr of A16 (rows of ld
- * halves, K used) times panel W. */
-INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile,
-                     const int mr) {
+/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
+ * of ld halves, K used) times panel W. */
+INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
+                     size_t ldo, const int mr) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
@@ -169,13 +170,18 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
             acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
         }
     }
-    PE_TILE_SPILL(tile, acc, mr);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, acc[r][c]);
 }
 
-typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile);
+typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
+                       size_t ldo);
 #define F16_FN(R)                                                                              \
-    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *t) { \
-        f16_tile(A16, ld, W, K, t, R);                                                         \
+    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
+                             size_t ldo) {                                                     \
+        f16_tile(A16, ld, W, K, o, ldo, R);                                                    \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
 static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
@@ -199,6 +205,28 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     return ok;
 }
 
+/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row)
+ * for panels [n0, n1): a tile without epilogue and with 16 columns goes
+ * straight into C (the attention's), the others through the stack tile and
+ * pe_tile_store. */
+static void f16_panels(const float16_t *a16, size_t ld, int mr, const void *Wp, int K, float *C,
+                       int ldc, int m, int n0, int n1, const pe_epilogue *ep) {
+    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    const f16_fn tile = f16_tiles[mr - 1];
+    for (int p = p0; p < p1; p++) {
+        const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
+        float *c = C + (size_t)m * ldc + n;
+        if (!ep && ncols == PE_GEMM_NR) {
+            tile(a16, ld, w, K, c, (size_t)ldc);
+            continue;
+        }
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR), NULL, mr, c, ldc, ncols,
+                            ep, m, n);
+    }
+}
+
 static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
                      int m1, int n0, int n1, const pe_epilogue *ep) {
     if (m1 <= m0 || n1 <= n0) return;
@@ -208,30 +236,74 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
     }
     float16_t a16[F16_MR * PE_F16_KMAX] __attribute__((aligned(16)));
     const size_t ld = ((size_t)K + 7) & ~(size_t)7;
-    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
-    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     for (int m = m0; m < m1; m += F16_MR) {
         const int mr = m1 - m < F16_MR ? m1 - m : F16_MR;
         int fits[F16_MR], all = 1;
         for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * ld);
-        for (int r = 0; r < (all ? 1 : mr); r++) {
-            /* a tile with an outsized row: row by row, that row in float32 */
-            const int rm = all ? m : m + r, rr = all ? mr : 1;
-            if (!all && !fits[r]) {
-                pe_neon_gemm_half(A, lda, Wp, K, C, ldc, rm, rm + 1, n0, n1, ep, PE_WT_F16);
-                continue;
-            }
-            for (int p = p0; p < p1; p++) {
-                const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-                const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
-                PANEL_TILE_BUFFERED(F16_MR, f16_tiles[rr - 1](a16 + (all ? 0 : r) * ld, ld, w, K, tile_),
-                                    NULL, rr, C + (size_t)rm * ldc + n, ldc, ncols, ep, rm, n);
-            }
+        if (all) {
+            f16_panels(a16, ld, mr, Wp, K, C, ldc, m, n0, n1, ep);
+            continue;
         }
+        for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
+            if (fits[r]) f16_panels(a16 + r * ld, ld, 1, Wp, K, C, ldc, m + r, n0, n1, ep);
+            else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
+}
+
+static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1) {
+    if (n1 <= n0) return;
+    for (int m = m0; m < m1; m += F16_MR)
+        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, m1 - m < F16_MR ? m1 - m : F16_MR,
+                   Wp, K, C, ldc, m, n0, n1, NULL);
+}
+
+/* e(t) of f16.h on 4 lanes, before the rounding to half: the reference's
+ * steps, one rounding each (FMAX keeps a NaN NaN, as the reference). */
+INLINE float32x4_t softmax_exp4(float32x4_t t) {
+    t = vmaxq_f32(t, vdupq_n_f32(PE_F16_EXP_MIN));
+    const float32x4_t n = vrndnq_f32(vmulq_n_f32(t, PE_LOG2E));
+    const float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(PE_LN2_F));
+    float32x4_t q = vfmaq_f32(vdupq_n_f32(1.0f / 24), vdupq_n_f32(1.0f / 120), r);
+    q = vfmaq_f32(vdupq_n_f32(1.0f / 6), q, r);
+    q = vfmaq_f32(vdupq_n_f32(1.0f / 2), q, r);
+    q = vfmaq_f32(vdupq_n_f32(1.0f), q, r);
+    q = vfmaq_f32(vdupq_n_f32(1.0f), q, r);
+    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    return vmulq_f32(q, vreinterpretq_f32_s32(e));
+}
+
+/* pe_f16kernels.softmax: the max (FMAXNM skips a NaN, as fmaxf in the
+ * reference), then 8 weights a step, written in half (FCVTN) for P V, with
+ * two sums. */
+static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
+    float16_t *p = (float16_t *)p16;
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) mx = vmaxnmq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxnmvq_f32(mx);
+    for (; i < n; i++) m = fmaxf(m, x[i]);
+    const float32x4_t ms = vdupq_n_f32(-(m * scale)), vs = vdupq_n_f32(scale);
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const float32x4_t e0 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i), vs));
+        const float32x4_t e1 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i + 4), vs));
+        vst1q_f16(p + i, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
+        s0 = vaddq_f32(s0, e0);
+        s1 = vaddq_f32(s1, e1);
+    }
+    float sum = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) { /* the last few, one lane each */
+        const float e = vgetq_lane_f32(softmax_exp4(vdupq_n_f32(fmaf(x[i], scale, -(m * scale)))), 0);
+        p[i] = (float16_t)e;
+        sum += e;
+    }
+    return sum;
 }
 
 const pe_f16kernels pe_f16kernels_neon = {
     .name = "neon-fp16",
     .gemm = gemm_f16,
+    .gemm_h = gemm_f16h,
+    .softmax = softmax_f16,
 };
