@@ -28,90 +28,44 @@
 /* Eight k steps of a 4-row tile in assembly: GCC 12 spells
  * vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction per
  * multiply-add pair) once the lane is used twice.  FMLA .8h by element
- * takes its element from V0-V15 ("x"). */
-#define F16_STEP8_4(h, a, Wk)                                                               \
-    do {                                                                                    \
-        float16x8_t w0_, w1_;                                                               \
-        __asm__(F16_ASM_8                                                                   \
-                : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] "+w"(h[0][0]), [h01] "+w"(h[0][1]), \
-                  [h10] "+w"(h[1][0]), [h11] "+w"(h[1][1]), [h20] "+w"(h[2][0]),            \
-                  [h21] "+w"(h[2][1]), [h30] "+w"(h[3][0]), [h31] "+w"(h[3][1])             \
-                : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]),           \
-                  [wp] "r"(Wk), "m"(*(const float16_t(*)[8 * PE_GEMM_NR])(Wk)));            \
+ * takes its element from V0-V15 ("x").  F16_FIRST8_4 starts a slice: its
+ * first step multiplies (FMUL) instead of adding to zeroed sums, which
+ * gives the same halves (a product's -0 meets +0 only in the float32
+ * total, where +0 + -0 is +0) and saves zeroing 8 registers a slice. */
+/* (h and a: the caller's tile names) */
+#define F16_ASM_OPERANDS(HC)                                                                   \
+    : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] HC(h[0][0]), [h01] HC(h[0][1]), [h10] HC(h[1][0]), \
+      [h11] HC(h[1][1]), [h20] HC(h[2][0]), [h21] HC(h[2][1]), [h30] HC(h[3][0]), [h31] HC(h[3][1]) \
+    : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]), [wp] "r"(wk_),           \
+      "m"(*(const float16_t(*)[8 * PE_GEMM_NR])wk_)
+#define F16_RW(x) "+w"(x)
+#define F16_WO(x) "=&w"(x)
+#define F16_STEP8_4(h, a, Wk)                                                                  \
+    do {                                                                                       \
+        float16x8_t w0_, w1_;                                                                  \
+        const float16_t *wk_ = (Wk);                                                           \
+        __asm__(F16_G("fmla", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_RW));                      \
     } while (0)
-#define F16_ASM_8 \
-    "ldp %q[w0], %q[w1], [%[wp], #0]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[0]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[0]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[0]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[0]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[0]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[0]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[0]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[0]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #32]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[1]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[1]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[1]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[1]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[1]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[1]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[1]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[1]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #64]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[2]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[2]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[2]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[2]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[2]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[2]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[2]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[2]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #96]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[3]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[3]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[3]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[3]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[3]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[3]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[3]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[3]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #128]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[4]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[4]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[4]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[4]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[4]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[4]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[4]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[4]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #160]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[5]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[5]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[5]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[5]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[5]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[5]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[5]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[5]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #192]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[6]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[6]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[6]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[6]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[6]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[6]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[6]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[6]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #224]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[7]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[7]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[7]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[7]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[7]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[7]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[7]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[7]\n"
+#define F16_FIRST8_4(h, a, Wk)                                                                 \
+    do {                                                                                       \
+        float16x8_t w0_, w1_;                                                                  \
+        const float16_t *wk_ = (Wk);                                                           \
+        __asm__(F16_G("fmul", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_WO));                      \
+    } while (0)
+/* Step L (lane L of A, panel row L at byte OFF = 32 L): 8 OP by element. */
+#define F16_G(OP, L, OFF)                                       \
+    "ldp %q[w0], %q[w1], [%[wp], #" #OFF "]\n"                  \
+    OP " %[h00].8h, %[w0].8h, %[a0].h[" #L "]\n"                \
+    OP " %[h01].8h, %[w1].8h, %[a0].h[" #L "]\n"                \
+    OP " %[h10].8h, %[w0].8h, %[a1].h[" #L "]\n"                \
+    OP " %[h11].8h, %[w1].8h, %[a1].h[" #L "]\n"                \
+    OP " %[h20].8h, %[w0].8h, %[a2].h[" #L "]\n"                \
+    OP " %[h21].8h, %[w1].8h, %[a2].h[" #L "]\n"                \
+    OP " %[h30].8h, %[w0].8h, %[a3].h[" #L "]\n"                \
+    OP " %[h31].8h, %[w1].8h, %[a3].h[" #L "]\n"
+#define F16_ASM_7                                                                              \
+    F16_G("fmla", 1, 32) F16_G("fmla", 2, 64) F16_G("fmla", 3, 96) F16_G("fmla", 4, 128)      \
+    F16_G("fmla", 5, 160) F16_G("fmla", 6, 192) F16_G("fmla", 7, 224)
 
 /* Eight k steps (one vector of A per row, lane L = step L) of one slice. */
 #define F16_STEP(L)                                                                         \
@@ -124,6 +78,55 @@
         }                                                                                   \
     } while (0)
 
+/* A whole slice of a 4-row tile: h = the half sums of k0 .. k0 + 32 (A16
+ * and W at k0). */
+#define f16_slice_4(h, ak, ld, wk)                                                           \
+    do {                                                                                     \
+        float16x8_t a[F16_MR] = {vld1q_f16(ak), vld1q_f16((ak) + (ld)), vld1q_f16((ak) + 2 * (ld)), \
+                                 vld1q_f16((ak) + 3 * (ld))};                                \
+        F16_FIRST8_4(h, a, (wk));                                                            \
+        _Pragma("GCC unroll 3") for (int j_ = 8; j_ < PE_F16_SLICE; j_ += 8) {              \
+            _Pragma("GCC unroll 4") for (int r_ = 0; r_ < F16_MR; r_++) a[r_] =              \
+                vld1q_f16((ak) + r_ * (ld) + j_);                                            \
+            F16_STEP8_4(h, a, (wk) + (size_t)j_ * PE_GEMM_NR);                               \
+        }                                                                                    \
+    } while (0)
+
+/* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
+ * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
+INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld, const float16_t *W,
+                      int k0, int ke, const int mr) {
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
+    int k = k0;
+    for (; k + 8 <= ke; k += 8) {
+        float16x8_t a[F16_MR];
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
+        if (mr == F16_MR) {
+            F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
+            continue;
+        }
+        F16_STEP(0);
+        F16_STEP(1);
+        F16_STEP(2);
+        F16_STEP(3);
+        F16_STEP(4);
+        F16_STEP(5);
+        F16_STEP(6);
+        F16_STEP(7);
+    }
+    for (; k < ke; k++) { /* K's last few, in the same order */
+        const float16x8_t w0 = vld1q_f16(W + (size_t)k * PE_GEMM_NR);
+        const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
+            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
+        }
+    }
+}
+
 /* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
  * of ld halves, K used) times panel W. */
 INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
@@ -133,35 +136,10 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
-#pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
-        int k = k0;
-        for (; k + 8 <= ke; k += 8) {
-            float16x8_t a[F16_MR];
-#pragma GCC unroll 4
-            for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
-            if (mr == F16_MR) {
-                F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
-                continue;
-            }
-            F16_STEP(0);
-            F16_STEP(1);
-            F16_STEP(2);
-            F16_STEP(3);
-            F16_STEP(4);
-            F16_STEP(5);
-            F16_STEP(6);
-            F16_STEP(7);
-        }
-        for (; k < ke; k++) { /* K's last few, in the same order */
-            const float16x8_t w0 = vld1q_f16(W + (size_t)k * PE_GEMM_NR);
-            const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
-#pragma GCC unroll 4
-            for (int r = 0; r < mr; r++) {
-                h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
-                h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
-            }
-        }
+        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) /* a whole slice, unrolled */
+            f16_slice_4(h, A16 + k0, ld, W + (size_t)k0 * PE_GEMM_NR);
+        else
+            f16_slice(h, A16, ld, W, k0, ke, mr);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
