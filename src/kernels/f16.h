@@ -34,10 +34,11 @@ typedef struct pe_f16kernels {
     void (*gemm)(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0, int m1,
                  int n0, int n1, const pe_epilogue *ep);
     /* The same GEMM on rows already in half (A16: rows of lda halves, each
-     * within PE_F16_AMAX, K <= PE_F16_KMAX), no epilogue: the attention's
-     * P V on the weights softmax below wrote. */
+     * within PE_F16_AMAX, K <= PE_F16_KMAX), no epilogue, row m's totals
+     * times rs[m] (one float32 multiply) when rs is given: the attention's
+     * P V on the weights softmax below wrote, divided by their sums. */
     void (*gemm_h)(const uint16_t *A16, int lda, const void *Wp, int K, float *C, int ldc, int m0,
-                   int m1, int n0, int n1);
+                   int m1, int n0, int n1, const float *rs);
     /* One row of unnormalised softmax weights in half, for P V:
      * p[i] = half(e(x[i] scale - m scale)), m = max x, e the exp of
      * pe_softmax_f16_ref (exact to it); returns the float32 sum of the
@@ -54,8 +55,9 @@ void pe_gemm_f16_ref(const float *A, int lda, const void *Wp, int K, float *C, i
  * t = fma(x, scale, -(m scale)), all in float32 (each step one rounding,
  * written out in gemm_f16_ref.c): t clamped to >= -17.5 (e^-17.5 is below
  * half the smallest half: it rounds to 0 as any smaller weight would),
- * n = round(t log2 e), r = t - n ln 2, a degree-5 Taylor polynomial in r
- * (|r| <= 0.35: 3e-6 relative, a hundredth of a half's rounding) times
+ * n = round(t log2 e), r = t - n ln 2, the degree-5 Taylor polynomial in r
+ * as (1 + r) + r^2 ((1/2 + r/6) + r^2 (1/24 + r/120)) (|r| <= 0.35: 3e-6
+ * relative, a hundredth of a half's rounding) times
  * 2^n in one multiply (n >= -26: no underflow to guard against, which
  * is what the general exp's two-part scale and clamps are for).  Returns
  * the weight rounded to half, as a float. */

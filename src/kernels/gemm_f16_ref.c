@@ -63,13 +63,15 @@ void pe_gemm_f16_ref(const float *A, int lda, const void *Wp, int K, float *C, i
  * step rounds once to float32, as the vector lanes do. */
 static float softmax_exp(float t) {
     if (t != t) return t;
-    static const float c[] = {1.0f, 1.0f, 1.0f / 2, 1.0f / 6, 1.0f / 24, 1.0f / 120};
     t = t > PE_F16_EXP_MIN ? t : PE_F16_EXP_MIN;
     const float tl = t * PE_LOG2E;
     const float n = nearbyintf(tl);
     const float r = fmaf(-n, PE_LN2_F, t);
-    float q = c[5];
-    for (int i = 4; i >= 0; i--) q = fmaf(q, r, c[i]);
+    const float r2 = r * r, a = r + 1.0f;
+    float b = fmaf(r, 1.0f / 6, 1.0f / 2);
+    const float c = fmaf(r, 1.0f / 120, 1.0f / 24);
+    b = fmaf(r2, c, b);
+    const float q = fmaf(r2, b, a);
     union { uint32_t u; float f; } s = {(uint32_t)((int32_t)n + 127) << 23};
     return q * s.f;
 }

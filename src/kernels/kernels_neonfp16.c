@@ -128,9 +128,9 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
 }
 
 /* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
- * of ld halves, K used) times panel W. */
+ * of ld halves, K used) times panel W, times rs[r] when rs is given. */
 INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                     size_t ldo, const int mr) {
+                     size_t ldo, const float *rs, const int mr) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
@@ -151,15 +151,15 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, acc[r][c]);
+        for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, rs ? vmulq_n_f32(acc[r][c], rs[r]) : acc[r][c]);
 }
 
 typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                       size_t ldo);
+                       size_t ldo, const float *rs);
 #define F16_FN(R)                                                                              \
     static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                             size_t ldo) {                                                     \
-        f16_tile(A16, ld, W, K, o, ldo, R);                                                    \
+                             size_t ldo, const float *rs) {                                    \
+        f16_tile(A16, ld, W, K, o, ldo, rs, R);                                                  \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
 static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
@@ -184,11 +184,11 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
 }
 
 /* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row)
- * for panels [n0, n1): a tile without epilogue and with 16 columns goes
- * straight into C (the attention's), the others through the stack tile and
- * pe_tile_store. */
+ * for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
+ * without epilogue and with 16 columns goes straight into C (the
+ * attention's), the others through the stack tile and pe_tile_store. */
 static void f16_panels(const float16_t *a16, size_t ld, int mr, const void *Wp, int K, float *C,
-                       int ldc, int m, int n0, int n1, const pe_epilogue *ep) {
+                       int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     const f16_fn tile = f16_tiles[mr - 1];
@@ -197,11 +197,11 @@ static void f16_panels(const float16_t *a16, size_t ld, int mr, const void *Wp, 
         const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
         float *c = C + (size_t)m * ldc + n;
         if (!ep && ncols == PE_GEMM_NR) {
-            tile(a16, ld, w, K, c, (size_t)ldc);
+            tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL);
             continue;
         }
-        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR), NULL, mr, c, ldc, ncols,
-                            ep, m, n);
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL), rs ? rs + m : NULL, mr,
+                            c, ldc, ncols, ep, m, n);
     }
 }
 
@@ -219,35 +219,38 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
         int fits[F16_MR], all = 1;
         for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * ld);
         if (all) {
-            f16_panels(a16, ld, mr, Wp, K, C, ldc, m, n0, n1, ep);
+            f16_panels(a16, ld, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
             continue;
         }
         for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
-            if (fits[r]) f16_panels(a16 + r * ld, ld, 1, Wp, K, C, ldc, m + r, n0, n1, ep);
+            if (fits[r]) f16_panels(a16 + r * ld, ld, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
             else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
 }
 
 static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float *C, int ldc, int m0,
-                      int m1, int n0, int n1) {
+                      int m1, int n0, int n1, const float *rs) {
     if (n1 <= n0) return;
     for (int m = m0; m < m1; m += F16_MR)
         f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, m1 - m < F16_MR ? m1 - m : F16_MR,
-                   Wp, K, C, ldc, m, n0, n1, NULL);
+                   Wp, K, C, ldc, m, n0, n1, NULL, rs);
 }
 
 /* e(t) of f16.h on 4 lanes, before the rounding to half: the reference's
- * steps, one rounding each (FMAX keeps a NaN NaN, as the reference). */
+ * steps, one rounding each (FMAX keeps a NaN NaN, as the reference).  The
+ * polynomial in Estrin's form: two of its FMLAs accumulate into a
+ * computed value, where Horner's would each copy a constant first (MOV);
+ * 2^n is FCVTZS with 23 fraction bits (n << 23) plus 127 << 23. */
 INLINE float32x4_t softmax_exp4(float32x4_t t) {
     t = vmaxq_f32(t, vdupq_n_f32(PE_F16_EXP_MIN));
     const float32x4_t n = vrndnq_f32(vmulq_n_f32(t, PE_LOG2E));
-    const float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(PE_LN2_F));
-    float32x4_t q = vfmaq_f32(vdupq_n_f32(1.0f / 24), vdupq_n_f32(1.0f / 120), r);
-    q = vfmaq_f32(vdupq_n_f32(1.0f / 6), q, r);
-    q = vfmaq_f32(vdupq_n_f32(1.0f / 2), q, r);
-    q = vfmaq_f32(vdupq_n_f32(1.0f), q, r);
-    q = vfmaq_f32(vdupq_n_f32(1.0f), q, r);
-    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(PE_LN2_F)), r2 = vmulq_f32(r, r);
+    const float32x4_t a = vaddq_f32(r, vdupq_n_f32(1.0f));
+    float32x4_t b = vfmaq_f32(vdupq_n_f32(1.0f / 2), r, vdupq_n_f32(1.0f / 6));
+    const float32x4_t c = vfmaq_f32(vdupq_n_f32(1.0f / 24), r, vdupq_n_f32(1.0f / 120));
+    b = vfmaq_f32(b, r2, c);
+    const float32x4_t q = vfmaq_f32(a, r2, b);
+    const int32x4_t e = vaddq_s32(vcvtq_n_s32_f32(n, 23), vdupq_n_s32(127 << 23));
     return vmulq_f32(q, vreinterpretq_f32_s32(e));
 }
 
@@ -256,8 +259,15 @@ INLINE float32x4_t softmax_exp4(float32x4_t t) {
  * two sums. */
 static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     float16_t *p = (float16_t *)p16;
-    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    float32x4_t mx = vdupq_n_f32(-INFINITY), m1 = mx, m2 = mx, m3 = mx;
     int i = 0;
+    for (; i + 16 <= n; i += 16) { /* 4 loads a branch; the max of any order is the max */
+        mx = vmaxnmq_f32(mx, vld1q_f32(x + i));
+        m1 = vmaxnmq_f32(m1, vld1q_f32(x + i + 4));
+        m2 = vmaxnmq_f32(m2, vld1q_f32(x + i + 8));
+        m3 = vmaxnmq_f32(m3, vld1q_f32(x + i + 12));
+    }
+    mx = vmaxnmq_f32(vmaxnmq_f32(mx, m1), vmaxnmq_f32(m2, m3));
     for (; i + 4 <= n; i += 4) mx = vmaxnmq_f32(mx, vld1q_f32(x + i));
     float m = vmaxnmvq_f32(mx);
     for (; i < n; i++) m = fmaxf(m, x[i]);

@@ -440,9 +440,7 @@ static void hatt_task(void *arg, int task, int thread) {
         fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
         for (int r = 0; r < nq; r++) inv[r] = 1.0f / fk->softmax(S + (size_t)r * T, T, j->scale, P + (size_t)r * ldp);
         float *o = j->out + (size_t)r0 * j->W + h * dh;
-        fk->gemm_h(P, ldp, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh);
-        for (int r = 0; r < nq; r++)
-            for (int i = 0; i < dh; i++) o[(size_t)r * j->W + i] *= inv[r];
+        fk->gemm_h(P, ldp, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh, inv);
     }
 }
 
