@@ -18,7 +18,7 @@ expect_fail "--compute must be f32 or f16" "$PE" classify -m "$G/models/pe-micro
 # (x86 here; the numbers are tested under qemu, tests/arm64/run.sh)
 case $(uname -m) in x86_64|amd64)
     expect_fail "compute f16: no fp16 kernels" "$PE" embed -m "$G/models/pe-micro.safetensors" --compute f16 -o "$T/o.npy" "$G/images/chelsea.png"
-    expect_fail "compute f16: no fp16 kernels" "$PE" bench -m "$G/models/pe-micro.safetensors" --runs 1 --compute f16
+    expect_fail "^pecore: compute f16: no fp16 kernels" "$PE" bench -m "$G/models/pe-micro.safetensors" --runs 1 --compute f16
     expect_fail "compute f16: no fp16 kernels" "$PE" classify -m "$G/models/pe-micro.safetensors" --compute f16 --labels a,b "$G/images/chelsea.png" ;;
 esac
 expect_fail "--size must be" "$PE" embed -m "$G/models/pe-micro.safetensors" --size 12xq -o "$T/o.npy" "$G/images/chelsea.png"

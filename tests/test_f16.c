@@ -263,10 +263,116 @@ static void test_half_files(void) {
     }
 }
 
+/* gemm_h (rows already in half, no epilogue, rows scaled when scaled) against
+ * the reference on the same values as float32, times the row's scale: bit
+ * for bit, and nothing outside the range written. */
+static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scaled,
+                   const pe_f16kernels *const *sets, int n_sets) {
+    const int lda = K + 3, ldc = N + 1;
+    uint16_t *A16 = malloc(sizeof(uint16_t) * M * lda);
+    float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
+    float *Cref = malloc(sizeof(float) * M * ldc), *C = malloc(sizeof(float) * M * ldc);
+    float *rs = malloc(sizeof(float) * M);
+    for (int m = 0; m < M; m++) rs[m] = 1.0f / rng_float(1, 300);
+    void *Wp = malloc(pe_qpack_bytes(PE_WT_F16, N, K));
+    for (int i = 0; i < M * lda; i++) { /* softmax-like weights, a few negative */
+        A16[i] = pe_f32_to_f16(rng_float(-0.1f, 1));
+        A[i] = pe_f16_to_f32(A16[i]);
+    }
+    for (int i = 0; i < N * K; i++) W[i] = rng_float(-4, 4);
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_F16, K);
+    for (int p = 0; p * 16 < N; p++)
+        pe_qpack_panel(PE_WT_F16, (uint8_t *)Wp + p * pb, W + (size_t)p * 16 * K, PE_MIN(16, N - p * 16), K, K);
+    for (int i = 0; i < M * ldc; i++) Cref[i] = 12345.0f;
+    pe_gemm_f16_ref(A, lda, Wp, K, Cref, ldc, m0, m1, n0, n1, NULL);
+    for (int m = m0; m < m1 && scaled; m++)
+        for (int n = n0; n < n1; n++) Cref[(size_t)m * ldc + n] *= rs[m];
+    for (int s = 0; s < n_sets; s++) {
+        for (int i = 0; i < M * ldc; i++) C[i] = 12345.0f;
+        sets[s]->gemm_h(A16, lda, Wp, K, C, ldc, m0, m1, n0, n1, scaled ? rs : NULL);
+        int bad = 0;
+        for (int i = 0; i < M * ldc && bad < 3; i++)
+            if (C[i] != Cref[i]) {
+                bad++;
+                CHECK(0, "%s gemm_h M%d N%d K%d rs%d [%d][%d]: got %.9g want %.9g", sets[s]->name, M, N, K, scaled,
+                      i / ldc, i % ldc, C[i], Cref[i]);
+            }
+        CHECK(bad == 0, "%s gemm_h case M%d N%d K%d", sets[s]->name, M, N, K);
+    }
+    free(A16); free(A); free(W); free(Cref); free(C); free(rs); free(Wp);
+}
+
+static void test_gemm_h(void) {
+    const pe_f16kernels *sets[8];
+    const int n_sets = f16_sets(sets, 8);
+    static const int ms[] = {1, 3, 4, 5, 9}, ns[] = {16, 17, 64}, ks[] = {1, 9, 32, 33, 577};
+    for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof *ks; c++)
+                case_h(ms[a], ns[b], ks[c], 0, ms[a], 0, ns[b], (int)(a + b + c) % 2, sets, n_sets);
+    case_h(9, 64, 40, 2, 7, 16, 48, 1, sets, n_sets); /* a thread's sub-range */
+    case_h(9, 40, 40, 2, 7, 16, 40, 1, sets, n_sets); /* and a short last panel */
+}
+
+/* The softmax exp against libm: within a half's rounding (2^-11 relative,
+ * or half the smallest half step 2^-25 near 0) plus the polynomial's 3e-6. */
+static void test_softmax_exp(void) {
+    int bad = 0;
+    for (int i = 0; i <= 200000 && bad < 3; i++) {
+        const float t = -20.0f + 20.0f * (float)i / 200000.0f;
+        const double want = exp((double)t), got = pe_softmax_f16_exp_ref(t);
+        if (!(fabs(got - want) <= want * (U16 + 4e-6) + 0x1p-25)) {
+            bad++;
+            CHECK(0, "softmax exp(%.9g): got %.9g want %.9g", t, got, want);
+        }
+    }
+    CHECK(bad == 0, "softmax f16 exp within a half's rounding of exp");
+    CHECK(pe_softmax_f16_exp_ref(0.0f) == 1.0f && pe_softmax_f16_exp_ref(-40.0f) == 0.0f &&
+              isnan(pe_softmax_f16_exp_ref(NAN)),
+          "softmax f16 exp: e(0) = 1, e(-40) = 0, e(NaN) NaN");
+}
+
+/* Every set's softmax rows against the reference: the half weights bit for
+ * bit (a NaN as a NaN), the sum to float32 rounding (another order). */
+static void test_softmax(void) {
+    const pe_f16kernels *sets[8];
+    const int n_sets = f16_sets(sets, 8);
+    static const int lens[] = {1, 3, 7, 8, 9, 16, 63, 64, 577};
+    float x[577];
+    uint16_t pr[577], p[577];
+    for (size_t c = 0; c < sizeof lens / sizeof *lens * 3; c++) {
+        const int n = lens[c % (sizeof lens / sizeof *lens)], kind = (int)(c / (sizeof lens / sizeof *lens));
+        const float spread = kind == 0 ? 4.0f : 60.0f, scale = 0.125f + 0.1f * (float)kind;
+        for (int i = 0; i < n; i++) x[i] = rng_float(-spread, spread);
+        if (kind == 2) x[n / 2] = NAN; /* skipped by the max, a NaN weight */
+        const float sr = pe_softmax_f16_ref(x, n, scale, pr);
+        for (int s = 0; s < n_sets; s++) {
+            memset(p, 0xff, sizeof p);
+            const float sum = sets[s]->softmax(x, n, scale, p);
+            int bad = 0;
+            for (int i = 0; i < n && bad < 3; i++) {
+                const float a = pe_f16_to_f32(p[i]), b = pe_f16_to_f32(pr[i]);
+                if (isnan(b) ? !isnan(a) : p[i] != pr[i]) {
+                    bad++;
+                    CHECK(0, "%s softmax n%d kind%d [%d]: got %.9g want %.9g", sets[s]->name, n, kind, i, a, b);
+                }
+            }
+            CHECK(bad == 0 && p[n < 577 ? n : 576] == (n < 577 ? 0xffff : pr[576]), "%s softmax n%d kind%d: weights",
+                  sets[s]->name, n, kind);
+            const int ok = kind == 2 ? isnan(sum) != 0 : fabsf(sum - sr) <= 2.0f * n * FLT_EPSILON * sr;
+            CHECK(ok && (kind == 2 || sr >= 0.999999f) /* the max weighs e(~0) */, "%s softmax n%d kind%d: sum %.9g want %.9g", sets[s]->name, n,
+                  kind, sum, sr);
+        }
+    }
+}
+
 int main(void) {
     test_round();
     test_slices();
     test_gemm();
+    test_gemm_h();
+    test_softmax_exp();
+    test_softmax();
     test_ctx();
     test_half_files();
     return test_done("f16");

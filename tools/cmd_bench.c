@@ -132,9 +132,13 @@ int cmd_bench(int argc, char **argv) {
     pe_status s = pe_model_load(path, &mo, &m);
     const int batch = o.batch ? (int)o.batch : 1;
     pe_ctx_options co = {.n_threads = threads, .max_batch = batch, .compute = cli_compute(o.compute)};
-    if (!s) s = pe_ctx_create(m, &co, &c);
+    const int loaded = !s;
+    if (loaded) s = pe_ctx_create(m, &co, &c);
     double load_ms = now_ms() - t0;
     if (o.arch) unlink(tmp);
+    /* a context refused (e.g. --compute f16 without FP16 arithmetic) says
+     * why first: the model itself loaded */
+    if (s && loaded) { cli_fail("%s", *pe_last_error() ? pe_last_error() : pe_status_string(s)); goto done; }
     if (s) { cli_fail_status(s, "cannot load model"); goto done; }
     threads = pe_ctx_threads(c);
     pe_model_info in;

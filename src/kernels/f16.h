@@ -24,6 +24,8 @@
 #define PE_F16_SLICE 32
 #define PE_F16_AMAX 1024.0f
 #define PE_F16_KMAX 8192
+#define PE_F16_EXP_MIN -17.5f /* softmax: e^t for t below rounds to a half 0 */
+#define PE_LN2_F 0.693147182f  /* ln 2 to float32 */
 
 typedef struct pe_f16kernels {
     const char *name;
@@ -31,12 +33,38 @@ typedef struct pe_f16kernels {
      * computed as above; otherwise the contract of pe_kernels.gemm. */
     void (*gemm)(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0, int m1,
                  int n0, int n1, const pe_epilogue *ep);
+    /* The same GEMM on rows already in half (A16: rows of lda halves, each
+     * within PE_F16_AMAX, K <= PE_F16_KMAX), no epilogue, row m's totals
+     * times rs[m] (one float32 multiply) when rs is given: the attention's
+     * P V on the weights softmax below wrote, divided by their sums. */
+    void (*gemm_h)(const uint16_t *A16, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                   int m1, int n0, int n1, const float *rs);
+    /* One row of unnormalised softmax weights in half, for P V:
+     * p[i] = half(e(x[i] scale - m scale)), m = max x, e the exp of
+     * pe_softmax_f16_ref (exact to it); returns the float32 sum of the
+     * e values before rounding (the caller divides P V's rows by it). */
+    float (*softmax)(const float *x, int n, float scale, uint16_t *p);
 } pe_f16kernels;
 
 /* The specification (gemm_f16_ref.c); in no registry row, since a CPU
  * without fp16 arithmetic gains nothing from emulating it. */
 void pe_gemm_f16_ref(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
                      int m1, int n0, int n1, const pe_epilogue *ep);
+
+/* The specification of pe_f16kernels.softmax's weights: e(t) for
+ * t = fma(x, scale, -(m scale)), all in float32 (each step one rounding,
+ * written out in gemm_f16_ref.c): t clamped to >= -17.5 (e^-17.5 is below
+ * half the smallest half: it rounds to 0 as any smaller weight would),
+ * n = round(t log2 e), r = t - n ln 2, the degree-5 Taylor polynomial in r
+ * as (1 + r) + r^2 ((1/2 + r/6) + r^2 (1/24 + r/120)) (|r| <= 0.35: 3e-6
+ * relative, a hundredth of a half's rounding) times
+ * 2^n in one multiply (n >= -26: no underflow to guard against, which
+ * is what the general exp's two-part scale and clamps are for).  Returns
+ * the weight rounded to half, as a float. */
+float pe_softmax_f16_exp_ref(float t);
+/* The row: p and the sum (in index order; the vector sets sum in another
+ * order, so the sum matches to float32 rounding, p bit for bit). */
+float pe_softmax_f16_ref(const float *x, int n, float scale, uint16_t *p);
 
 /* x rounded to the nearest half (ties to even), as a float: exact for a
  * double holding the exact result of one half multiply-add. */

@@ -4,8 +4,10 @@
 #include "f16.h"
 
 #include "../common.h"
+#include "vecmath_coef.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 float pe_f16_round_ref(double x) {
@@ -55,4 +57,36 @@ void pe_gemm_f16_ref(const float *A, int lda, const void *Wp, int K, float *C, i
             C[(size_t)m * ldc + n] = pe_epilogue_ref(dot_f16(a16, w, K), ep, m, n);
         }
     }
+}
+
+/* e(t) before rounding to half (f16.h); fmaf and separate statements: each
+ * step rounds once to float32, as the vector lanes do. */
+static float softmax_exp(float t) {
+    if (t != t) return t;
+    t = t > PE_F16_EXP_MIN ? t : PE_F16_EXP_MIN;
+    const float tl = t * PE_LOG2E;
+    const float n = nearbyintf(tl);
+    const float r = fmaf(-n, PE_LN2_F, t);
+    const float r2 = r * r, a = r + 1.0f;
+    float b = fmaf(r, 1.0f / 6, 1.0f / 2);
+    const float c = fmaf(r, 1.0f / 120, 1.0f / 24);
+    b = fmaf(r2, c, b);
+    const float q = fmaf(r2, b, a);
+    union { uint32_t u; float f; } s = {(uint32_t)((int32_t)n + 127) << 23};
+    return q * s.f;
+}
+
+float pe_softmax_f16_exp_ref(float t) { return pe_f16_to_f32(pe_f32_to_f16(softmax_exp(t))); }
+
+float pe_softmax_f16_ref(const float *x, int n, float scale, uint16_t *p) {
+    float m = x[0];
+    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    const float ms = -(m * scale);
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const float e = softmax_exp(fmaf(x[i], scale, ms));
+        p[i] = pe_f32_to_f16(e);
+        sum += e;
+    }
+    return sum;
 }

@@ -18,6 +18,7 @@
 #include "gemm_panels.h"
 #include "qgemm_neon.h"
 #include "simd_neon.h"
+#include "vecmath_coef.h"
 
 #include <arm_neon.h>
 #include <string.h>
@@ -27,90 +28,44 @@
 /* Eight k steps of a 4-row tile in assembly: GCC 12 spells
  * vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction per
  * multiply-add pair) once the lane is used twice.  FMLA .8h by element
- * takes its element from V0-V15 ("x"). */
-#define F16_STEP8_4(h, a, Wk)                                                               \
-    do {                                                                                    \
-        float16x8_t w0_, w1_;                                                               \
-        __asm__(F16_ASM_8                                                                   \
-                : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] "+w"(h[0][0]), [h01] "+w"(h[0][1]), \
-                  [h10] "+w"(h[1][0]), [h11] "+w"(h[1][1]), [h20] "+w"(h[2][0]),            \
-                  [h21] "+w"(h[2][1]), [h30] "+w"(h[3][0]), [h31] "+w"(h[3][1])             \
-                : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]),           \
-                  [wp] "r"(Wk), "m"(*(const float16_t(*)[8 * PE_GEMM_NR])(Wk)));            \
+ * takes its element from V0-V15 ("x").  F16_FIRST8_4 starts a slice: its
+ * first step multiplies (FMUL) instead of adding to zeroed sums, which
+ * gives the same halves (a product's -0 meets +0 only in the float32
+ * total, where +0 + -0 is +0) and saves zeroing 8 registers a slice. */
+/* (h and a: the caller's tile names) */
+#define F16_ASM_OPERANDS(HC)                                                                   \
+    : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] HC(h[0][0]), [h01] HC(h[0][1]), [h10] HC(h[1][0]), \
+      [h11] HC(h[1][1]), [h20] HC(h[2][0]), [h21] HC(h[2][1]), [h30] HC(h[3][0]), [h31] HC(h[3][1]) \
+    : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]), [wp] "r"(wk_),           \
+      "m"(*(const float16_t(*)[8 * PE_GEMM_NR])wk_)
+#define F16_RW(x) "+w"(x)
+#define F16_WO(x) "=&w"(x)
+#define F16_STEP8_4(h, a, Wk)                                                                  \
+    do {                                                                                       \
+        float16x8_t w0_, w1_;                                                                  \
+        const float16_t *wk_ = (Wk);                                                           \
+        __asm__(F16_G("fmla", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_RW));                      \
     } while (0)
-#define F16_ASM_8 \
-    "ldp %q[w0], %q[w1], [%[wp], #0]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[0]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[0]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[0]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[0]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[0]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[0]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[0]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[0]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #32]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[1]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[1]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[1]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[1]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[1]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[1]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[1]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[1]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #64]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[2]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[2]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[2]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[2]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[2]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[2]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[2]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[2]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #96]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[3]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[3]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[3]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[3]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[3]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[3]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[3]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[3]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #128]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[4]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[4]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[4]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[4]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[4]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[4]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[4]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[4]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #160]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[5]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[5]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[5]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[5]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[5]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[5]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[5]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[5]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #192]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[6]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[6]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[6]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[6]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[6]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[6]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[6]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[6]\n" \
-    "ldp %q[w0], %q[w1], [%[wp], #224]\n" \
-    "fmla %[h00].8h, %[w0].8h, %[a0].h[7]\n" \
-    "fmla %[h01].8h, %[w1].8h, %[a0].h[7]\n" \
-    "fmla %[h10].8h, %[w0].8h, %[a1].h[7]\n" \
-    "fmla %[h11].8h, %[w1].8h, %[a1].h[7]\n" \
-    "fmla %[h20].8h, %[w0].8h, %[a2].h[7]\n" \
-    "fmla %[h21].8h, %[w1].8h, %[a2].h[7]\n" \
-    "fmla %[h30].8h, %[w0].8h, %[a3].h[7]\n" \
-    "fmla %[h31].8h, %[w1].8h, %[a3].h[7]\n"
+#define F16_FIRST8_4(h, a, Wk)                                                                 \
+    do {                                                                                       \
+        float16x8_t w0_, w1_;                                                                  \
+        const float16_t *wk_ = (Wk);                                                           \
+        __asm__(F16_G("fmul", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_WO));                      \
+    } while (0)
+/* Step L (lane L of A, panel row L at byte OFF = 32 L): 8 OP by element. */
+#define F16_G(OP, L, OFF)                                       \
+    "ldp %q[w0], %q[w1], [%[wp], #" #OFF "]\n"                  \
+    OP " %[h00].8h, %[w0].8h, %[a0].h[" #L "]\n"                \
+    OP " %[h01].8h, %[w1].8h, %[a0].h[" #L "]\n"                \
+    OP " %[h10].8h, %[w0].8h, %[a1].h[" #L "]\n"                \
+    OP " %[h11].8h, %[w1].8h, %[a1].h[" #L "]\n"                \
+    OP " %[h20].8h, %[w0].8h, %[a2].h[" #L "]\n"                \
+    OP " %[h21].8h, %[w1].8h, %[a2].h[" #L "]\n"                \
+    OP " %[h30].8h, %[w0].8h, %[a3].h[" #L "]\n"                \
+    OP " %[h31].8h, %[w1].8h, %[a3].h[" #L "]\n"
+#define F16_ASM_7                                                                              \
+    F16_G("fmla", 1, 32) F16_G("fmla", 2, 64) F16_G("fmla", 3, 96) F16_G("fmla", 4, 128)      \
+    F16_G("fmla", 5, 160) F16_G("fmla", 6, 192) F16_G("fmla", 7, 224)
 
 /* Eight k steps (one vector of A per row, lane L = step L) of one slice. */
 #define F16_STEP(L)                                                                         \
@@ -123,44 +78,68 @@
         }                                                                                   \
     } while (0)
 
-/* tile[r][16] = the float32 totals of rows r < mr of A16 (rows of ld
- * halves, K used) times panel W. */
-INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile,
-                     const int mr) {
+/* A whole slice of a 4-row tile: h = the half sums of k0 .. k0 + 32 (A16
+ * and W at k0). */
+#define f16_slice_4(h, ak, ld, wk)                                                           \
+    do {                                                                                     \
+        float16x8_t a[F16_MR] = {vld1q_f16(ak), vld1q_f16((ak) + (ld)), vld1q_f16((ak) + 2 * (ld)), \
+                                 vld1q_f16((ak) + 3 * (ld))};                                \
+        F16_FIRST8_4(h, a, (wk));                                                            \
+        _Pragma("GCC unroll 3") for (int j_ = 8; j_ < PE_F16_SLICE; j_ += 8) {              \
+            _Pragma("GCC unroll 4") for (int r_ = 0; r_ < F16_MR; r_++) a[r_] =              \
+                vld1q_f16((ak) + r_ * (ld) + j_);                                            \
+            F16_STEP8_4(h, a, (wk) + (size_t)j_ * PE_GEMM_NR);                               \
+        }                                                                                    \
+    } while (0)
+
+/* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
+ * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
+INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld, const float16_t *W,
+                      int k0, int ke, const int mr) {
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
+    int k = k0;
+    for (; k + 8 <= ke; k += 8) {
+        float16x8_t a[F16_MR];
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
+        if (mr == F16_MR) {
+            F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
+            continue;
+        }
+        F16_STEP(0);
+        F16_STEP(1);
+        F16_STEP(2);
+        F16_STEP(3);
+        F16_STEP(4);
+        F16_STEP(5);
+        F16_STEP(6);
+        F16_STEP(7);
+    }
+    for (; k < ke; k++) { /* K's last few, in the same order */
+        const float16x8_t w0 = vld1q_f16(W + (size_t)k * PE_GEMM_NR);
+        const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++) {
+            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
+            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
+        }
+    }
+}
+
+/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
+ * of ld halves, K used) times panel W, times rs[r] when rs is given. */
+INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
+                     size_t ldo, const float *rs, const int mr) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
-#pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
-        int k = k0;
-        for (; k + 8 <= ke; k += 8) {
-            float16x8_t a[F16_MR];
-#pragma GCC unroll 4
-            for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
-            if (mr == F16_MR) {
-                F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
-                continue;
-            }
-            F16_STEP(0);
-            F16_STEP(1);
-            F16_STEP(2);
-            F16_STEP(3);
-            F16_STEP(4);
-            F16_STEP(5);
-            F16_STEP(6);
-            F16_STEP(7);
-        }
-        for (; k < ke; k++) { /* K's last few, in the same order */
-            const float16x8_t w0 = vld1q_f16(W + (size_t)k * PE_GEMM_NR);
-            const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
-#pragma GCC unroll 4
-            for (int r = 0; r < mr; r++) {
-                h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
-                h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
-            }
-        }
+        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) /* a whole slice, unrolled */
+            f16_slice_4(h, A16 + k0, ld, W + (size_t)k0 * PE_GEMM_NR);
+        else
+            f16_slice(h, A16, ld, W, k0, ke, mr);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
@@ -169,13 +148,18 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
             acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
         }
     }
-    PE_TILE_SPILL(tile, acc, mr);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, rs ? vmulq_n_f32(acc[r][c], rs[r]) : acc[r][c]);
 }
 
-typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *tile);
+typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
+                       size_t ldo, const float *rs);
 #define F16_FN(R)                                                                              \
-    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *t) { \
-        f16_tile(A16, ld, W, K, t, R);                                                         \
+    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
+                             size_t ldo, const float *rs) {                                    \
+        f16_tile(A16, ld, W, K, o, ldo, rs, R);                                                  \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
 static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
@@ -199,6 +183,28 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     return ok;
 }
 
+/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row)
+ * for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
+ * without epilogue and with 16 columns goes straight into C (the
+ * attention's), the others through the stack tile and pe_tile_store. */
+static void f16_panels(const float16_t *a16, size_t ld, int mr, const void *Wp, int K, float *C,
+                       int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
+    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
+    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
+    const f16_fn tile = f16_tiles[mr - 1];
+    for (int p = p0; p < p1; p++) {
+        const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
+        float *c = C + (size_t)m * ldc + n;
+        if (!ep && ncols == PE_GEMM_NR) {
+            tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL);
+            continue;
+        }
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL), rs ? rs + m : NULL, mr,
+                            c, ldc, ncols, ep, m, n);
+    }
+}
+
 static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, int ldc, int m0,
                      int m1, int n0, int n1, const pe_epilogue *ep) {
     if (m1 <= m0 || n1 <= n0) return;
@@ -208,30 +214,84 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
     }
     float16_t a16[F16_MR * PE_F16_KMAX] __attribute__((aligned(16)));
     const size_t ld = ((size_t)K + 7) & ~(size_t)7;
-    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
-    const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     for (int m = m0; m < m1; m += F16_MR) {
         const int mr = m1 - m < F16_MR ? m1 - m : F16_MR;
         int fits[F16_MR], all = 1;
         for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * ld);
-        for (int r = 0; r < (all ? 1 : mr); r++) {
-            /* a tile with an outsized row: row by row, that row in float32 */
-            const int rm = all ? m : m + r, rr = all ? mr : 1;
-            if (!all && !fits[r]) {
-                pe_neon_gemm_half(A, lda, Wp, K, C, ldc, rm, rm + 1, n0, n1, ep, PE_WT_F16);
-                continue;
-            }
-            for (int p = p0; p < p1; p++) {
-                const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-                const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
-                PANEL_TILE_BUFFERED(F16_MR, f16_tiles[rr - 1](a16 + (all ? 0 : r) * ld, ld, w, K, tile_),
-                                    NULL, rr, C + (size_t)rm * ldc + n, ldc, ncols, ep, rm, n);
-            }
+        if (all) {
+            f16_panels(a16, ld, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
+            continue;
         }
+        for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
+            if (fits[r]) f16_panels(a16 + r * ld, ld, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
+            else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
+}
+
+static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float *C, int ldc, int m0,
+                      int m1, int n0, int n1, const float *rs) {
+    if (n1 <= n0) return;
+    for (int m = m0; m < m1; m += F16_MR)
+        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, m1 - m < F16_MR ? m1 - m : F16_MR,
+                   Wp, K, C, ldc, m, n0, n1, NULL, rs);
+}
+
+/* e(t) of f16.h on 4 lanes, before the rounding to half: the reference's
+ * steps, one rounding each (FMAX keeps a NaN NaN, as the reference).  The
+ * polynomial in Estrin's form: two of its FMLAs accumulate into a
+ * computed value, where Horner's would each copy a constant first (MOV);
+ * 2^n is FCVTZS with 23 fraction bits (n << 23) plus 127 << 23. */
+INLINE float32x4_t softmax_exp4(float32x4_t t) {
+    t = vmaxq_f32(t, vdupq_n_f32(PE_F16_EXP_MIN));
+    const float32x4_t n = vrndnq_f32(vmulq_n_f32(t, PE_LOG2E));
+    const float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(PE_LN2_F)), r2 = vmulq_f32(r, r);
+    const float32x4_t a = vaddq_f32(r, vdupq_n_f32(1.0f));
+    float32x4_t b = vfmaq_f32(vdupq_n_f32(1.0f / 2), r, vdupq_n_f32(1.0f / 6));
+    const float32x4_t c = vfmaq_f32(vdupq_n_f32(1.0f / 24), r, vdupq_n_f32(1.0f / 120));
+    b = vfmaq_f32(b, r2, c);
+    const float32x4_t q = vfmaq_f32(a, r2, b);
+    const int32x4_t e = vaddq_s32(vcvtq_n_s32_f32(n, 23), vdupq_n_s32(127 << 23));
+    return vmulq_f32(q, vreinterpretq_f32_s32(e));
+}
+
+/* pe_f16kernels.softmax: the max (FMAXNM skips a NaN, as fmaxf in the
+ * reference), then 8 weights a step, written in half (FCVTN) for P V, with
+ * two sums. */
+static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
+    float16_t *p = (float16_t *)p16;
+    float32x4_t mx = vdupq_n_f32(-INFINITY), m1 = mx, m2 = mx, m3 = mx;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) { /* 4 loads a branch; the max of any order is the max */
+        mx = vmaxnmq_f32(mx, vld1q_f32(x + i));
+        m1 = vmaxnmq_f32(m1, vld1q_f32(x + i + 4));
+        m2 = vmaxnmq_f32(m2, vld1q_f32(x + i + 8));
+        m3 = vmaxnmq_f32(m3, vld1q_f32(x + i + 12));
+    }
+    mx = vmaxnmq_f32(vmaxnmq_f32(mx, m1), vmaxnmq_f32(m2, m3));
+    for (; i + 4 <= n; i += 4) mx = vmaxnmq_f32(mx, vld1q_f32(x + i));
+    float m = vmaxnmvq_f32(mx);
+    for (; i < n; i++) m = fmaxf(m, x[i]);
+    const float32x4_t ms = vdupq_n_f32(-(m * scale)), vs = vdupq_n_f32(scale);
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        const float32x4_t e0 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i), vs));
+        const float32x4_t e1 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i + 4), vs));
+        vst1q_f16(p + i, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
+        s0 = vaddq_f32(s0, e0);
+        s1 = vaddq_f32(s1, e1);
+    }
+    float sum = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) { /* the last few, one lane each */
+        const float e = vgetq_lane_f32(softmax_exp4(vdupq_n_f32(fmaf(x[i], scale, -(m * scale)))), 0);
+        p[i] = (float16_t)e;
+        sum += e;
+    }
+    return sum;
 }
 
 const pe_f16kernels pe_f16kernels_neon = {
     .name = "neon-fp16",
     .gemm = gemm_f16,
+    .gemm_h = gemm_f16h,
+    .softmax = softmax_f16,
 };

@@ -379,9 +379,13 @@ int pe_op_hattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
            tw->head_dim <= PE_F16_KMAX;
 }
 
+/* The half softmax weights P of a query block: rows of hatt_ldp(T) halves. */
+static int hatt_ldp(int T) { return (T + 7) & ~7; }
+static size_t hatt_weights_bytes(int T) { return (size_t)ATT_QB * hatt_ldp(T) * sizeof(uint16_t); }
+
 void pe_op_hattention_sizes(int T, int dh, size_t *head, size_t *thread) {
     *head = pe_qpack_bytes(PE_WT_F16, T, dh) + pe_qpack_bytes(PE_WT_F16, dh, T);
-    *thread = qatt_scores_bytes(T);
+    *thread = qatt_scores_bytes(T) + hatt_weights_bytes(T);
 }
 
 static uint8_t *hatt_head(const hatt_job *j, int img, int h) {
@@ -421,20 +425,22 @@ static void hatt_task(void *arg, int task, int thread) {
     row_range(j->r, task, &r0, &r1);
     if (r1 <= r0) return;
     const int T = j->r.T, dh = j->dh, ld = 3 * j->W, img = r0 / T, nq = r1 - r0;
-    float *S = (float *)(void *)(hatt_head(j, j->r.nimg, 0) + (size_t)thread * j->c->qatt_thread);
+    uint8_t *tp = hatt_head(j, j->r.nimg, 0) + (size_t)thread * j->c->qatt_thread;
+    float *S = (float *)(void *)tp;
+    uint16_t *P = (uint16_t *)(void *)(tp + qatt_scores_bytes(T));
+    const int ldp = hatt_ldp(T);
+    const pe_f16kernels *fk = j->c->fk;
     /* The weights stay unnormalised (largest exactly 1, which half holds
-     * well) and each output row is divided by its sum after P V: dh
-     * multiplies a row instead of T. */
+     * well), written in half by the softmax for P V, and each output row is
+     * divided by its sum after P V: dh multiplies a row instead of T. */
     float inv[ROW_MB];
-    assert(nq <= ROW_MB);
+    assert(nq <= ROW_MB && nq <= ATT_QB);
     for (int h = 0; h < j->heads; h++) {
         const uint8_t *hp = hatt_head(j, img, h);
-        j->c->fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
-        for (int r = 0; r < nq; r++) inv[r] = 1.0f / j->c->k->softmax(S + (size_t)r * T, T, j->scale);
+        fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
+        for (int r = 0; r < nq; r++) inv[r] = 1.0f / fk->softmax(S + (size_t)r * T, T, j->scale, P + (size_t)r * ldp);
         float *o = j->out + (size_t)r0 * j->W + h * dh;
-        j->c->fk->gemm(S, T, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh, NULL);
-        for (int r = 0; r < nq; r++)
-            for (int i = 0; i < dh; i++) o[(size_t)r * j->W + i] *= inv[r];
+        fk->gemm_h(P, ldp, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh, inv);
     }
 }
 
