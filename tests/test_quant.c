@@ -341,6 +341,8 @@ static const shape shapes[] = {
     /* AMX: 32- and 16-row tiles with a row tail, a panel pair and a single
      * panel, column tails; an odd number of 32-slices (VNNI) */
     {50, 70, 256, 1, 50, 16, 70}, {96, 33, 64, 0, 96, 0, 33}, {40, 32, 96, 0, 40, 0, 32},
+    /* ARM q8: K beyond the panel copies (zip / flip, 3072), several row tiles */
+    {11, 20, 3104, 0, 11, 0, 20},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,

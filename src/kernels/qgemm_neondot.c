@@ -49,69 +49,108 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
     vst1q_u32(sum + 12, vsubq_u32(z, vshlq_n_u32(s3, 7)));
 }
 
+/* The panel's codes as signed bytes (stored - 128 = the weight code),
+ * once per panel and call, into a stack copy that every row tile reads (for
+ * K up to FLIP_KMAX, B16's 3072 inputs): then SDOT multiplies the signed
+ * codes of both sides, with no correction seeds and no flip of the
+ * activations in the K loop (an EOR per row and 16 k, 5 of its 101
+ * instructions).  Longer rows run the unsigned form above. */
+#define FLIP_KMAX 3072
+
+static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
+    const uint8_t *t = W + PE_Q8_HEAD;
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (size_t i = 0; i < (size_t)nb * sizeof(pe_tile_q8); i += 64) {
+        uint8x16x4_t v = vld1q_u8_x4(t + i);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) v.val[j] = veorq_u8(v.val[j], flip);
+        vst1q_u8_x4((uint8_t *)F + i, v);
+    }
+}
+
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
  * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
- * seeded with the correction, then one multiply by the column scales. */
+ * seeded with the correction (none when flipped), then one multiply by the
+ * column scales.  flipped: the weights come from flip_panel's copy F. */
 /* The K loop alone, its accumulators stored to sp ([mr][16]): the tiles
  * whose finish is more than a multiply call it (below), since with that
  * finish in the same function GCC 12 shuffles accumulators between
  * registers in the K loop (4 MOVs per 16 k). */
 #define Q8_SPILL 5
 typedef void (*q8_acc_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                          const uint32_t *colsum, int nb, uint32_t *sp);
-#define Q8_ACC_DECL(MR)                                                                          \
-    static void q8_acc_##MR(const int8_t *, size_t, const int32_t *, const uint8_t *,            \
-                            const uint32_t *, int, uint32_t *);
-Q8_ACC_DECL(1) Q8_ACC_DECL(2) Q8_ACC_DECL(3) Q8_ACC_DECL(4) Q8_ACC_DECL(5)
+                          const uint32_t *colsum, const int8_t *F, int nb, int32_t *sp);
+#define Q8_ACC_DECL(MR, FL)                                                                      \
+    static void q8_acc_##MR##_##FL(const int8_t *, size_t, const int32_t *, const uint8_t *,     \
+                                   const uint32_t *, const int8_t *, int, int32_t *);
+#define Q8_ACC_DECLS(FL)                                                                         \
+    Q8_ACC_DECL(1, FL) Q8_ACC_DECL(2, FL) Q8_ACC_DECL(3, FL) Q8_ACC_DECL(4, FL) Q8_ACC_DECL(5, FL)
+Q8_ACC_DECLS(0) Q8_ACC_DECLS(1)
 
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint32_t *colsum, int nb, const pe_qout *o, const int mr, const int mode,
-                    uint32_t *sp) {
+                    const uint32_t *colsum, const int8_t *F, int nb, const pe_qout *o,
+                    const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
     if (mode != QOUT_SCALE && mode != Q8_SPILL) {
-        uint32_t spill[Q8MR * 16] __attribute__((aligned(16)));
-        static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4, q8_acc_5};
-        accs[mr - 1](q, ldq, rsum, W, colsum, nb, spill);
+        int32_t spill[Q8MR * 16] __attribute__((aligned(16)));
+        static const q8_acc_fn accs[2][Q8MR] = {
+            {q8_acc_1_0, q8_acc_2_0, q8_acc_3_0, q8_acc_4_0, q8_acc_5_0},
+            {q8_acc_1_1, q8_acc_2_1, q8_acc_3_1, q8_acc_4_1, q8_acc_5_1},
+        };
+        accs[flipped][mr - 1](q, ldq, rsum, W, colsum, F, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
-            const uint32x4x4_t a = vld1q_u32_x4(spill + 16 * r);
+            const int32x4x4_t a = vld1q_s32_x4(spill + 16 * r);
             const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dr.val[c]);
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(a.val[c]), dr.val[c]);
             pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
-    uint32x4_t acc[Q8MR][4];
-    const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
-    const uint32x4_t seed[4] = {sd.val[0], sd.val[1], sd.val[2], sd.val[3]};
+    int32x4_t acc[Q8MR][4];
+    if (flipped) {
 #pragma GCC unroll 5
-    for (int r = 0; r < mr; r++) {
-        uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
+        for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vsubq_u32(seed[c], rs);
+            for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_s32(0);
+    } else {
+        const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) {
+            uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[r][c] = vreinterpretq_s32_u32(vsubq_u32(sd.val[c], rs));
+        }
     }
-    const uint8_t *t = W + PE_Q8_HEAD;
+    const uint8_t *t = flipped ? (const uint8_t *)F : W + PE_Q8_HEAD;
     const uint8x16_t flip = vdupq_n_u8(0x80);
     const uint8_t *a0 = (const uint8_t *)q;
     /* 16 codes of K are 4 groups of 64 bytes: byte offset 16 k */
     for (int k = 0; k < nb * PE_QK; k += 16) {
         uint8x16_t a[Q8MR];
 #pragma GCC unroll 5
-        for (int r = 0; r < mr; r++) a[r] = veorq_u8(vld1q_u8(a0 + r * ldq + k), flip);
+        for (int r = 0; r < mr; r++) {
+            a[r] = vld1q_u8(a0 + r * ldq + k);
+            if (!flipped) a[r] = veorq_u8(a[r], flip);
+        }
         const uint8_t *w = t + (size_t)k * 16;
+        /* signed x signed when flipped, else unsigned x unsigned (wraps
+         * mod 2^32 to the true int32 result, see the top of the file) */
+#define Q8_DOT(ACC, WV, AV, G)                                                                   \
+    ((ACC) = flipped ? vdotq_laneq_s32((ACC), vreinterpretq_s8_u8(WV), vreinterpretq_s8_u8(AV), G) \
+                     : vreinterpretq_s32_u32(vdotq_laneq_u32(vreinterpretq_u32_s32(ACC), (WV), (AV), G)))
 #define Q8_GROUP(G)                                                                              \
     do {                                                                                         \
         uint8x16x4_t wg = vld1q_u8_x4(w + (G) * 64);                                             \
         LOAD_FENCE();                                                                            \
         _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                                   \
-            acc[r][0] = vdotq_laneq_u32(acc[r][0], wg.val[0], a[r], G);                          \
-            acc[r][1] = vdotq_laneq_u32(acc[r][1], wg.val[1], a[r], G);                          \
-            acc[r][2] = vdotq_laneq_u32(acc[r][2], wg.val[2], a[r], G);                          \
-            acc[r][3] = vdotq_laneq_u32(acc[r][3], wg.val[3], a[r], G);                          \
+            Q8_DOT(acc[r][0], wg.val[0], a[r], G);                                               \
+            Q8_DOT(acc[r][1], wg.val[1], a[r], G);                                               \
+            Q8_DOT(acc[r][2], wg.val[2], a[r], G);                                               \
+            Q8_DOT(acc[r][3], wg.val[3], a[r], G);                                               \
         }                                                                                        \
     } while (0)
         Q8_GROUP(0);
@@ -119,12 +158,13 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         Q8_GROUP(2);
         Q8_GROUP(3);
 #undef Q8_GROUP
+#undef Q8_DOT
     }
     if (mode == Q8_SPILL) {
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
 #pragma GCC unroll 4 /* not ST1 of 4: it wants 4 consecutive registers, 4 MOVs a row */
-            for (int c = 0; c < 4; c++) vst1q_u32(sp + 16 * r + 4 * c, acc[r][c]);
+            for (int c = 0; c < 4; c++) vst1q_s32(sp + 16 * r + 4 * c, acc[r][c]);
         }
         return;
     }
@@ -134,61 +174,70 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
     for (int r = 0; r < mr; r++) {
         float32x4_t v[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), dc.val[c]);
+        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(acc[r][c]), dc.val[c]);
         pe_qout_row(&ol, r, v, mode);
     }
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, int nb, const pe_qout *o, int tiles);
+                      const uint32_t *colsum, const int8_t *F, int nb, const pe_qout *o, int tiles);
 
-/* One function per row count and pe_qout mode: a finish chosen at run time
- * inside the tile makes GCC shuffle the accumulators between registers in
- * the K loop.  Each runs `tiles` tiles of MR rows down the panel (1 for
- * QOUT_TILE, whose stack tile is stored after each), which saves a call,
- * a table look-up and pe_qout_at per tile. */
-#define Q8_FN(MR, MODE)                                                                          \
-    static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
-                                 const uint8_t *W, const uint32_t *colsum, int nb,               \
-                                 const pe_qout *o, int tiles) {                                  \
+/* One function per row count, weight form and pe_qout mode: a finish chosen
+ * at run time inside the tile makes GCC shuffle the accumulators between
+ * registers in the K loop.  Each runs `tiles` tiles of MR rows down the
+ * panel (1 for QOUT_TILE, whose stack tile is stored after each), which
+ * saves a call, a table look-up and pe_qout_at per tile. */
+#define Q8_FN(MR, FL, MODE)                                                                      \
+    static void q8_##MR##_##FL##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,        \
+                                        const uint8_t *W, const uint32_t *colsum,                \
+                                        const int8_t *F, int nb, const pe_qout *o, int tiles) {  \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
-            q8_tile(q, ldq, rsum, W, colsum, nb, &t, MR, MODE, NULL);                            \
+            q8_tile(q, ldq, rsum, W, colsum, F, nb, &t, MR, FL, MODE, NULL);                     \
     }
-#define Q8_ACC(MR)                                                                               \
-    static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
-                                                      const int32_t *rsum, const uint8_t *W,     \
-                                                      const uint32_t *colsum, int nb,            \
-                                                      uint32_t *sp) {                            \
-        q8_tile(q, ldq, rsum, W, colsum, nb, NULL, MR, Q8_SPILL, sp);                            \
+#define Q8_ACC(MR, FL)                                                                           \
+    static __attribute__((noinline)) void q8_acc_##MR##_##FL(                                    \
+        const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,                      \
+        const uint32_t *colsum, const int8_t *F, int nb, int32_t *sp) {                          \
+        q8_tile(q, ldq, rsum, W, colsum, F, nb, NULL, MR, FL, Q8_SPILL, sp);                     \
     }
-Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4) Q8_ACC(5)
-#define Q8_FNS(MODE) Q8_FN(1, MODE) Q8_FN(2, MODE) Q8_FN(3, MODE) Q8_FN(4, MODE) Q8_FN(5, MODE)
-Q8_FNS(0) Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
-#define Q8_ROW(MODE) {q8_1_##MODE, q8_2_##MODE, q8_3_##MODE, q8_4_##MODE, q8_5_##MODE}
+Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
+Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
+#define Q8_FNS(FL, MODE)                                                                         \
+    Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
+Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3) Q8_FNS(0, 4)
+Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
+#define Q8_ROW(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, q8_5_##FL##_##MODE}
 _Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
                "q8_tiles is indexed by the pe_qout mode");
-static const q8_fn q8_tiles[5][Q8MR] = {Q8_ROW(0), Q8_ROW(1), Q8_ROW(2), Q8_ROW(3), Q8_ROW(4)};
+static const q8_fn q8_tiles[2][5][Q8MR] = {
+    {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3), Q8_ROW(0, 4)},
+    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3), Q8_ROW(1, 4)},
+};
 #undef Q8_ROW
 
 static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                     int n0, int n1, const pe_epilogue *ep) {
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    const int flipped = nb * PE_QK <= FLIP_KMAX;
+    int8_t F[FLIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
     uint32_t colsum[PE_GEMM_NR] __attribute__((aligned(16)));
     const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-        q8_colsum(w, nb, colsum);
+        if (flipped) flip_panel(w, nb, F);
+        else q8_colsum(w, nb, colsum);
         for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
-            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o, tiles);
+            q8_tiles[flipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w,
+                                              colsum, F, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
