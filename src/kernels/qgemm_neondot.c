@@ -68,6 +68,59 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
     }
 }
 
+/* The K loop of a full flipped tile (5 rows) in assembly, 32 k a trip: 160
+ * SDOTs, 10 row loads and 8 weight loads (LD1 of 4, post-incremented), a
+ * SUBS and a branch, 90 instructions per 16 k.  GCC 12 makes 96 of the C
+ * loop (an ADD per row pointer and trip, a MOV of an accumulator) and
+ * cannot unroll it without spilling.  The accumulator of row r, column
+ * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
+ * group of weights, v4-v8 the 5 rows.  (An asm statement takes at most 30
+ * operands, an in-out one counting twice: the 20 accumulators cannot be
+ * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*. */
+#define SD1(V, C, R, G) "sdot v" #V ".4s, v" #C ".16b, v" #R ".4b[" #G "]\n\t"
+#define SD_ROW(V0, V1, V2, V3, R, G) SD1(V0, 0, R, G) SD1(V1, 1, R, G) SD1(V2, 2, R, G) SD1(V3, 3, R, G)
+#define SD_GROUP(G)                                                                              \
+    "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t" SD_ROW(12, 13, 14, 15, 4, G)                          \
+        SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) SD_ROW(24, 25, 26, 27, 7, G)   \
+            SD_ROW(28, 29, 30, 31, 8, G)
+#define SD_16K                                                                                   \
+    "ldr q4, [%[r0]], #16\n\t"                                                                   \
+    "ldr q5, [%[r1]], #16\n\t"                                                                   \
+    "ldr q6, [%[r2]], #16\n\t"                                                                   \
+    "ldr q7, [%[r3]], #16\n\t"                                                                   \
+    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0) SD_GROUP(1) SD_GROUP(2) SD_GROUP(3)
+#define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
+
+static __attribute__((noinline)) void q8_acc_5_1(const int8_t *q, size_t ldq, const int32_t *rsum,
+                                                 const uint8_t *W, const uint32_t *colsum,
+                                                 const int8_t *F, int nb, int32_t *sp) {
+    (void)rsum, (void)W, (void)colsum; /* no seeds when flipped */
+    const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq, *r4 = q + 4 * ldq;
+    const int8_t *w = F;
+    long n = nb; /* 32 k a trip; nb >= 1 */
+    __asm__ volatile(SD_ZERO4(12, 13, 14, 15) SD_ZERO4(16, 17, 18, 19) SD_ZERO4(20, 21, 22, 23)
+                         SD_ZERO4(24, 25, 26, 27) SD_ZERO4(28, 29, 30, 31)
+                     "1:\n\t" SD_16K SD_16K
+                     "subs %[n], %[n], #1\n\t"
+                     "b.ne 1b\n\t"
+                     "st1 {v12.4s-v15.4s}, [%[sp]], #64\n\t"
+                     "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"
+                     "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"
+                     "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"
+                     "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+                     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+                       [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
+                     :
+                     : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v12", "v13", "v14",
+                       "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
+                       "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory");
+}
+#undef SD_ZERO4
+#undef SD_16K
+#undef SD_GROUP
+#undef SD_ROW
+#undef SD1
+
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
  * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
  * seeded with the correction (none when flipped), then one multiply by the
@@ -90,7 +143,9 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
                     const uint32_t *colsum, const int8_t *F, int nb, const pe_qout *o,
                     const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
-    if (mode != QOUT_SCALE && mode != Q8_SPILL) {
+    /* through the stored accumulators: a finish beyond a multiply, and
+     * every full flipped tile (its K loop is q8_acc_5_1's assembly) */
+    if (mode != Q8_SPILL && (mode != QOUT_SCALE || (flipped && mr == Q8MR))) {
         int32_t spill[Q8MR * 16] __attribute__((aligned(16)));
         static const q8_acc_fn accs[2][Q8MR] = {
             {q8_acc_1_0, q8_acc_2_0, q8_acc_3_0, q8_acc_4_0, q8_acc_5_0},
@@ -202,7 +257,7 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
         q8_tile(q, ldq, rsum, W, colsum, F, nb, NULL, MR, FL, Q8_SPILL, sp);                     \
     }
 Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
-Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
+Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) /* q8_acc_5_1: assembly, above */
 #define Q8_FNS(FL, MODE)                                                                         \
     Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
 Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3) Q8_FNS(0, 4)
