@@ -57,14 +57,19 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
  * instructions).  Longer rows run the unsigned form above. */
 #define FLIP_KMAX 3072
 
+/* 128 bytes a trip in single vectors (LDP / STP): GCC 12 sent an LD1 of 4
+ * whose registers were changed through the stack, 17 instructions per 64
+ * bytes. */
 static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
     const uint8_t *t = W + PE_Q8_HEAD;
+    uint8_t *f = (uint8_t *)F;
     const uint8x16_t flip = vdupq_n_u8(0x80);
-    for (size_t i = 0; i < (size_t)nb * sizeof(pe_tile_q8); i += 64) {
-        uint8x16x4_t v = vld1q_u8_x4(t + i);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) v.val[j] = veorq_u8(v.val[j], flip);
-        vst1q_u8_x4((uint8_t *)F + i, v);
+    for (size_t i = 0; i < (size_t)nb * sizeof(pe_tile_q8); i += 128) {
+        uint8x16_t v[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) v[j] = veorq_u8(vld1q_u8(t + i + 16 * j), flip);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) vst1q_u8(f + i + 16 * j, v[j]);
     }
 }
 
