@@ -81,48 +81,71 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
  * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
  * group of weights, v4-v8 the 5 rows.  (An asm statement takes at most 30
  * operands, an in-out one counting twice: the 20 accumulators cannot be
- * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*. */
+ * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*.
+ * With dst, the weights come from the stored panel src instead and are
+ * flipped (EOR with v9) and stored to dst on the way: the first tile of a
+ * panel makes its flipped copy for the others, 5 instructions per 64 bytes
+ * where flip_panel takes 11. */
 #define SD1(V, C, R, G) "sdot v" #V ".4s, v" #C ".16b, v" #R ".4b[" #G "]\n\t"
 #define SD_ROW(V0, V1, V2, V3, R, G) SD1(V0, 0, R, G) SD1(V1, 1, R, G) SD1(V2, 2, R, G) SD1(V3, 3, R, G)
-#define SD_GROUP(G)                                                                              \
-    "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t" SD_ROW(12, 13, 14, 15, 4, G)                          \
-        SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) SD_ROW(24, 25, 26, 27, 7, G)   \
-            SD_ROW(28, 29, 30, 31, 8, G)
-#define SD_16K                                                                                   \
+#define SD_LOAD "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t"
+#define SD_LOAD_FLIP                                                                             \
+    SD_LOAD "eor v0.16b, v0.16b, v9.16b\n\t"                                                     \
+            "eor v1.16b, v1.16b, v9.16b\n\t"                                                     \
+            "eor v2.16b, v2.16b, v9.16b\n\t"                                                     \
+            "eor v3.16b, v3.16b, v9.16b\n\t"                                                     \
+            "st1 {v0.16b-v3.16b}, [%[f]], #64\n\t"
+#define SD_GROUP(G, LOADW)                                                                       \
+    LOADW SD_ROW(12, 13, 14, 15, 4, G) SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) \
+        SD_ROW(24, 25, 26, 27, 7, G) SD_ROW(28, 29, 30, 31, 8, G)
+#define SD_16K(LOADW)                                                                            \
     "ldr q4, [%[r0]], #16\n\t"                                                                   \
     "ldr q5, [%[r1]], #16\n\t"                                                                   \
     "ldr q6, [%[r2]], #16\n\t"                                                                   \
     "ldr q7, [%[r3]], #16\n\t"                                                                   \
-    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0) SD_GROUP(1) SD_GROUP(2) SD_GROUP(3)
+    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
+        SD_GROUP(3, LOADW)
 #define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
+#define SD_LOOP(LOADW)                                                                           \
+    SD_ZERO4(12, 13, 14, 15) SD_ZERO4(16, 17, 18, 19) SD_ZERO4(20, 21, 22, 23)                   \
+        SD_ZERO4(24, 25, 26, 27) SD_ZERO4(28, 29, 30, 31) "1:\n\t" SD_16K(LOADW) SD_16K(LOADW)    \
+            "subs %[n], %[n], #1\n\t"                                                            \
+            "b.ne 1b\n\t"                                                                        \
+            "st1 {v12.4s-v15.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+#define SD_CLOBBERS                                                                              \
+    "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v12", "v13", "v14", "v15", "v16",     \
+        "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",      \
+        "v29", "v30", "v31", "cc", "memory"
 
-static __attribute__((noinline)) void q8_acc_5_1(const int8_t *q, size_t ldq, const int32_t *rsum,
-                                                 const uint8_t *W, const uint32_t *colsum,
-                                                 const int8_t *F, int nb, int32_t *sp) {
-    (void)rsum, (void)W, (void)colsum; /* no seeds when flipped */
+static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const uint8_t *src, int8_t *dst,
+                                              int nb, int32_t *sp) {
     const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq, *r4 = q + 4 * ldq;
-    const int8_t *w = F;
+    const uint8_t *w = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    __asm__ volatile(SD_ZERO4(12, 13, 14, 15) SD_ZERO4(16, 17, 18, 19) SD_ZERO4(20, 21, 22, 23)
-                         SD_ZERO4(24, 25, 26, 27) SD_ZERO4(28, 29, 30, 31)
-                     "1:\n\t" SD_16K SD_16K
-                     "subs %[n], %[n], #1\n\t"
-                     "b.ne 1b\n\t"
-                     "st1 {v12.4s-v15.4s}, [%[sp]], #64\n\t"
-                     "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"
-                     "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"
-                     "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"
-                     "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
-                     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
-                       [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
-                     :
-                     : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v12", "v13", "v14",
-                       "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",
-                       "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory");
+    if (dst)
+        __asm__ volatile("movi v9.16b, #0x80\n\t" SD_LOOP(SD_LOAD_FLIP)
+                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+                           [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp)
+                         :
+                         : "v9", SD_CLOBBERS);
+    else
+        __asm__ volatile(SD_LOOP(SD_LOAD)
+                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+                           [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
+                         :
+                         : SD_CLOBBERS);
 }
+#undef SD_CLOBBERS
+#undef SD_LOOP
 #undef SD_ZERO4
 #undef SD_16K
 #undef SD_GROUP
+#undef SD_LOAD_FLIP
+#undef SD_LOAD
 #undef SD_ROW
 #undef SD1
 
@@ -145,7 +168,7 @@ typedef void (*q8_acc_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, cons
 Q8_ACC_DECLS(0) Q8_ACC_DECLS(1)
 
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint32_t *colsum, const int8_t *F, int nb, const pe_qout *o,
+                    const uint32_t *colsum, int8_t *F, int fresh, int nb, const pe_qout *o,
                     const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
     /* through the stored accumulators: a finish beyond a multiply, and
@@ -156,7 +179,9 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
             {q8_acc_1_0, q8_acc_2_0, q8_acc_3_0, q8_acc_4_0, q8_acc_5_0},
             {q8_acc_1_1, q8_acc_2_1, q8_acc_3_1, q8_acc_4_1, q8_acc_5_1},
         };
-        accs[flipped][mr - 1](q, ldq, rsum, W, colsum, F, nb, spill);
+        if (flipped && mr == Q8MR) /* fresh: the panel is flipped into F on the way */
+            q8_asm5(q, ldq, fresh ? W + PE_Q8_HEAD : (const uint8_t *)F, fresh ? F : NULL, nb, spill);
+        else accs[flipped][mr - 1](q, ldq, rsum, W, colsum, F, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
@@ -240,7 +265,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, const int8_t *F, int nb, const pe_qout *o, int tiles);
+                      const uint32_t *colsum, int8_t *F, int fresh, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count, weight form and pe_qout mode: a finish chosen
  * at run time inside the tile makes GCC shuffle the accumulators between
@@ -249,20 +274,20 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
  * saves a call, a table look-up and pe_qout_at per tile. */
 #define Q8_FN(MR, FL, MODE)                                                                      \
     static void q8_##MR##_##FL##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,        \
-                                        const uint8_t *W, const uint32_t *colsum,                \
-                                        const int8_t *F, int nb, const pe_qout *o, int tiles) {  \
+                                        const uint8_t *W, const uint32_t *colsum, int8_t *F,     \
+                                        int fresh, int nb, const pe_qout *o, int tiles) {        \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
-            q8_tile(q, ldq, rsum, W, colsum, F, nb, &t, MR, FL, MODE, NULL);                     \
+            q8_tile(q, ldq, rsum, W, colsum, F, fresh && i == 0, nb, &t, MR, FL, MODE, NULL);    \
     }
 #define Q8_ACC(MR, FL)                                                                           \
     static __attribute__((noinline)) void q8_acc_##MR##_##FL(                                    \
         const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,                      \
         const uint32_t *colsum, const int8_t *F, int nb, int32_t *sp) {                          \
-        q8_tile(q, ldq, rsum, W, colsum, F, nb, NULL, MR, FL, Q8_SPILL, sp);                     \
+        q8_tile(q, ldq, rsum, W, colsum, (int8_t *)F, 0, nb, NULL, MR, FL, Q8_SPILL, sp);        \
     }
 Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
-Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) /* q8_acc_5_1: assembly, above */
+Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
 #define Q8_FNS(FL, MODE)                                                                         \
     Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
 Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3) Q8_FNS(0, 4)
@@ -288,8 +313,11 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-        if (flipped) flip_panel(w, nb, F);
-        else q8_colsum(w, nb, colsum);
+        /* the first full tile flips the panel into F (q8_asm5); with none,
+         * flip_panel does */
+        const int fresh = flipped && m1 - m0 >= Q8MR;
+        if (flipped && !fresh) flip_panel(w, nb, F);
+        if (!flipped) q8_colsum(w, nb, colsum);
         for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
@@ -297,7 +325,7 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
             q8_tiles[flipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w,
-                                              colsum, F, nb, &o, tiles);
+                                              colsum, F, fresh && m == m0, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
