@@ -229,6 +229,26 @@ static void test_softmax_q8(void) {
         pe_free(x0);
         pe_free(x);
     }
+    /* a NaN, +inf or -inf anywhere (a whole vector step, the 4-wide tail,
+     * the scalar tail) marks the row: NaN scale, zero codes and sum */
+    static const float bad[] = {NAN, INFINITY, -INFINITY};
+    static const int at[] = {5, 37, 41};
+    for (int k = 0; k < n_sets; k++)
+        for (int b = 0; b < 3; b++)
+            for (int a = 0; a < 3; a++) {
+                enum { N = 42 };
+                float x[N];
+                for (int i = 0; i < N; i++) x[i] = rng_float(-4, 4);
+                x[at[a]] = bad[b];
+                pe_qact qa = pe_qact_bind(xalloc(pe_qact_bytes(2, N)), 2, N);
+                memset(qa.q, 0x77, (size_t)2 * qa.ldq);
+                sets[k]->softmax_q8(x, N, 0.125f, &qa, 1);
+                int zeros = 0;
+                for (int i = 0; i < qa.ldq; i++) zeros += qa.q[qa.ldq + i] == 0;
+                CHECK(isnan(qa.s[1]) && zeros == qa.ldq && qa.rsum[1] == 0, "%s softmax_q8 with %g at %d",
+                      sets[k]->name, (double)bad[b], at[a]);
+                pe_free(qa.q);
+    }
 }
 
 /* A NaN or an infinity in an activation row, a score row or a value column
@@ -341,6 +361,8 @@ static const shape shapes[] = {
     /* AMX: 32- and 16-row tiles with a row tail, a panel pair and a single
      * panel, column tails; an odd number of 32-slices (VNNI) */
     {50, 70, 256, 1, 50, 16, 70}, {96, 33, 64, 0, 96, 0, 33}, {40, 32, 96, 0, 40, 0, 32},
+    /* ARM q8: K beyond the panel copies (zip / flip, 3072), several row tiles */
+    {11, 20, 3104, 0, 11, 0, 20},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,

@@ -316,29 +316,31 @@ INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_
  * max)), the padding zero).  x - max may overflow to -inf for huge finite
  * scores; times c that is -inf or NaN, and the clamp makes its code 0. */
 void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) {
-    /* the max, and the max of |x|: FMAX returns a NaN when either input is
-     * one, so a NaN or an infinity anywhere leaves amax not below inf */
-    float32x4_t vmx[4], amax[4];
+    /* the max and the min: FMAX and FMIN return a NaN when either input is
+     * one, so the row is finite when max < inf and min > -inf (2 vector
+     * instructions per 4 scores, against 3 for the max of |x| beside the
+     * max) */
+    float32x4_t vmx[4], vmn[4];
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) vmx[j] = vdupq_n_f32(x[0]), amax[j] = vdupq_n_f32(0.0f);
+    for (int j = 0; j < 4; j++) vmx[j] = vmn[j] = vdupq_n_f32(x[0]);
     int i = 0;
     for (; i + 16 <= n; i += 16) {
         const float32x4x4_t v = vld1q_f32_x4(x + i);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            amax[j] = vmaxq_f32(amax[j], vabsq_f32(v.val[j]));
+            vmn[j] = vminq_f32(vmn[j], v.val[j]);
             vmx[j] = vmaxq_f32(vmx[j], v.val[j]);
         }
     }
     float32x4_t vm4 = vmaxq_f32(vmaxq_f32(vmx[0], vmx[1]), vmaxq_f32(vmx[2], vmx[3]));
-    float32x4_t am4 = vmaxq_f32(vmaxq_f32(amax[0], amax[1]), vmaxq_f32(amax[2], amax[3]));
+    float32x4_t vn4 = vminq_f32(vminq_f32(vmn[0], vmn[1]), vminq_f32(vmn[2], vmn[3]));
     for (; i + 4 <= n; i += 4) {
         const float32x4_t v = vld1q_f32(x + i);
-        am4 = vmaxq_f32(am4, vabsq_f32(v));
+        vn4 = vminq_f32(vn4, v);
         vm4 = vmaxq_f32(vm4, v);
     }
     float mx = vmaxvq_f32(vm4);
-    if (!pe_softmax_q8_max(x, i, n, &mx, vmaxvq_f32(am4) < INFINITY, qa, m)) return;
+    if (!pe_softmax_q8_max(x, i, n, &mx, mx < INFINITY && vminvq_f32(vn4) > -INFINITY, qa, m)) return;
     const float32x4_t vm = vdupq_n_f32(mx), vc = vdupq_n_f32(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     int32x4_t sum = vdupq_n_s32(0);
@@ -348,12 +350,25 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
         for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 0);
     else
         for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 1);
-    for (; i < qa->ldq; i += 16) { /* the tail, then zeros up to ldq (ldq is a multiple of 32) */
-        float t[16];
-        for (int j = 0; j < 16; j++) t[j] = -INFINITY;
-        if (n > i) memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
-        sum = softmax16(t, vm, vc, q + i, sum, 1);
+    if (i < n) { /* the tail: its missing scores are -inf, code 0 */
+        float t[32] __attribute__((aligned(16)));
+        const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+        const int rem = n - i;
+        if (n >= 16) {
+            /* the row's last 16 scores, then 16 -inf: the tail's rem scores
+             * and -inf after them start at 16 - rem (no loop over lanes,
+             * ~135 instructions a row before) */
+            vst1q_f32_x4(t, vld1q_f32_x4(x + n - 16));
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) vst1q_f32(t + 16 + 4 * j, ninf);
+            sum = softmax16(t + 16 - rem, vm, vc, q + i, sum, 1);
+        } else {
+            for (int j = 0; j < 16; j++) t[j] = j < rem ? x[i + j] : -INFINITY;
+            sum = softmax16(t, vm, vc, q + i, sum, 1);
+        }
+        i += 16;
     }
+    for (; i < qa->ldq; i += 16) vst1q_s8(q + i, vdupq_n_s8(0)); /* the padding (ldq: a multiple of 32) */
     const int32_t total = vaddvq_s32(sum);
     qa->rsum[m] = total;
     qa->s[m] = 1.0f / (float)total;

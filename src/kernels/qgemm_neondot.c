@@ -49,69 +49,193 @@ static void q8_colsum(const uint8_t *W, int nb, uint32_t sum[PE_GEMM_NR]) {
     vst1q_u32(sum + 12, vsubq_u32(z, vshlq_n_u32(s3, 7)));
 }
 
+/* The panel's codes as signed bytes (stored - 128 = the weight code),
+ * once per panel and call, into a stack copy that every row tile reads (for
+ * K up to FLIP_KMAX, B16's 3072 inputs): then SDOT multiplies the signed
+ * codes of both sides, with no correction seeds and no flip of the
+ * activations in the K loop (an EOR per row and 16 k, 5 of its 101
+ * instructions).  Longer rows run the unsigned form above. */
+#define FLIP_KMAX 3072
+
+/* 128 bytes a trip in single vectors (LDP / STP): GCC 12 sent an LD1 of 4
+ * whose registers were changed through the stack, 17 instructions per 64
+ * bytes. */
+static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
+    const uint8_t *t = W + PE_Q8_HEAD;
+    uint8_t *f = (uint8_t *)F;
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (size_t i = 0; i < (size_t)nb * sizeof(pe_tile_q8); i += 128) {
+        uint8x16_t v[8];
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) v[j] = veorq_u8(vld1q_u8(t + i + 16 * j), flip);
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) vst1q_u8(f + i + 16 * j, v[j]);
+    }
+}
+
+/* The K loop of a full flipped tile (5 rows) in assembly, 32 k a trip: 160
+ * SDOTs, 10 row loads and 8 weight loads (LD1 of 4, post-incremented), a
+ * SUBS and a branch, 90 instructions per 16 k.  GCC 12 makes 96 of the C
+ * loop (an ADD per row pointer and trip, a MOV of an accumulator) and
+ * cannot unroll it without spilling.  The accumulator of row r, column
+ * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
+ * group of weights, v4-v8 the 5 rows.  (An asm statement takes at most 30
+ * operands, an in-out one counting twice: the 20 accumulators cannot be
+ * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*.
+ * With dst, the weights come from the stored panel src instead and are
+ * flipped (EOR with v9) and stored to dst on the way: the first tile of a
+ * panel makes its flipped copy for the others, 5 instructions per 64 bytes
+ * where flip_panel takes 11. */
+#define SD1(V, C, R, G) "sdot v" #V ".4s, v" #C ".16b, v" #R ".4b[" #G "]\n\t"
+#define SD_ROW(V0, V1, V2, V3, R, G) SD1(V0, 0, R, G) SD1(V1, 1, R, G) SD1(V2, 2, R, G) SD1(V3, 3, R, G)
+#define SD_LOAD "ld1 {v0.16b-v3.16b}, [%[w]], #64\n\t"
+#define SD_LOAD_FLIP                                                                             \
+    SD_LOAD "eor v0.16b, v0.16b, v9.16b\n\t"                                                     \
+            "eor v1.16b, v1.16b, v9.16b\n\t"                                                     \
+            "eor v2.16b, v2.16b, v9.16b\n\t"                                                     \
+            "eor v3.16b, v3.16b, v9.16b\n\t"                                                     \
+            "st1 {v0.16b-v3.16b}, [%[f]], #64\n\t"
+#define SD_GROUP(G, LOADW)                                                                       \
+    LOADW SD_ROW(12, 13, 14, 15, 4, G) SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) \
+        SD_ROW(24, 25, 26, 27, 7, G) SD_ROW(28, 29, 30, 31, 8, G)
+#define SD_16K(LOADW)                                                                            \
+    "ldr q4, [%[r0]], #16\n\t"                                                                   \
+    "ldr q5, [%[r1]], #16\n\t"                                                                   \
+    "ldr q6, [%[r2]], #16\n\t"                                                                   \
+    "ldr q7, [%[r3]], #16\n\t"                                                                   \
+    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
+        SD_GROUP(3, LOADW)
+#define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
+#define SD_LOOP(LOADW)                                                                           \
+    SD_ZERO4(12, 13, 14, 15) SD_ZERO4(16, 17, 18, 19) SD_ZERO4(20, 21, 22, 23)                   \
+        SD_ZERO4(24, 25, 26, 27) SD_ZERO4(28, 29, 30, 31) "1:\n\t" SD_16K(LOADW) SD_16K(LOADW)    \
+            "subs %[n], %[n], #1\n\t"                                                            \
+            "b.ne 1b\n\t"                                                                        \
+            "st1 {v12.4s-v15.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                              \
+            "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+#define SD_CLOBBERS                                                                              \
+    "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v12", "v13", "v14", "v15", "v16",     \
+        "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",      \
+        "v29", "v30", "v31", "cc", "memory"
+
+static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const uint8_t *src, int8_t *dst,
+                                              int nb, int32_t *sp) {
+    const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq, *r4 = q + 4 * ldq;
+    const uint8_t *w = src;
+    long n = nb; /* 32 k a trip; nb >= 1 */
+    if (dst)
+        __asm__ volatile("movi v9.16b, #0x80\n\t" SD_LOOP(SD_LOAD_FLIP)
+                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+                           [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp)
+                         :
+                         : "v9", SD_CLOBBERS);
+    else
+        __asm__ volatile(SD_LOOP(SD_LOAD)
+                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
+                           [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
+                         :
+                         : SD_CLOBBERS);
+}
+#undef SD_CLOBBERS
+#undef SD_LOOP
+#undef SD_ZERO4
+#undef SD_16K
+#undef SD_GROUP
+#undef SD_LOAD_FLIP
+#undef SD_LOAD
+#undef SD_ROW
+#undef SD1
+
 /* mr rows x 16 columns: the accumulators stay in registers over all of K
  * (20 of them, 5 activation rows and 4 weight registers: 29 of the 32),
- * seeded with the correction, then one multiply by the column scales. */
+ * seeded with the correction (none when flipped), then one multiply by the
+ * column scales.  flipped: the weights come from flip_panel's copy F. */
 /* The K loop alone, its accumulators stored to sp ([mr][16]): the tiles
  * whose finish is more than a multiply call it (below), since with that
  * finish in the same function GCC 12 shuffles accumulators between
  * registers in the K loop (4 MOVs per 16 k). */
 #define Q8_SPILL 5
 typedef void (*q8_acc_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                          const uint32_t *colsum, int nb, uint32_t *sp);
-#define Q8_ACC_DECL(MR)                                                                          \
-    static void q8_acc_##MR(const int8_t *, size_t, const int32_t *, const uint8_t *,            \
-                            const uint32_t *, int, uint32_t *);
-Q8_ACC_DECL(1) Q8_ACC_DECL(2) Q8_ACC_DECL(3) Q8_ACC_DECL(4) Q8_ACC_DECL(5)
+                          const uint32_t *colsum, const int8_t *F, int nb, int32_t *sp);
+#define Q8_ACC_DECL(MR, FL)                                                                      \
+    static void q8_acc_##MR##_##FL(const int8_t *, size_t, const int32_t *, const uint8_t *,     \
+                                   const uint32_t *, const int8_t *, int, int32_t *);
+#define Q8_ACC_DECLS(FL)                                                                         \
+    Q8_ACC_DECL(1, FL) Q8_ACC_DECL(2, FL) Q8_ACC_DECL(3, FL) Q8_ACC_DECL(4, FL) Q8_ACC_DECL(5, FL)
+Q8_ACC_DECLS(0) Q8_ACC_DECLS(1)
 
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint32_t *colsum, int nb, const pe_qout *o, const int mr, const int mode,
-                    uint32_t *sp) {
+                    const uint32_t *colsum, int8_t *F, int fresh, int nb, const pe_qout *o,
+                    const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
-    if (mode != QOUT_SCALE && mode != Q8_SPILL) {
-        uint32_t spill[Q8MR * 16] __attribute__((aligned(16)));
-        static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4, q8_acc_5};
-        accs[mr - 1](q, ldq, rsum, W, colsum, nb, spill);
+    /* through the stored accumulators: a finish beyond a multiply, and
+     * every full flipped tile (its K loop is q8_acc_5_1's assembly) */
+    if (mode != Q8_SPILL && (mode != QOUT_SCALE || (flipped && mr == Q8MR))) {
+        int32_t spill[Q8MR * 16] __attribute__((aligned(16)));
+        static const q8_acc_fn accs[2][Q8MR] = {
+            {q8_acc_1_0, q8_acc_2_0, q8_acc_3_0, q8_acc_4_0, q8_acc_5_0},
+            {q8_acc_1_1, q8_acc_2_1, q8_acc_3_1, q8_acc_4_1, q8_acc_5_1},
+        };
+        if (flipped && mr == Q8MR) /* fresh: the panel is flipped into F on the way */
+            q8_asm5(q, ldq, fresh ? W + PE_Q8_HEAD : (const uint8_t *)F, fresh ? F : NULL, nb, spill);
+        else accs[flipped][mr - 1](q, ldq, rsum, W, colsum, F, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
-            const uint32x4x4_t a = vld1q_u32_x4(spill + 16 * r);
+            const int32x4x4_t a = vld1q_s32_x4(spill + 16 * r);
             const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(a.val[c])), dr.val[c]);
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(a.val[c]), dr.val[c]);
             pe_qout_row(&ol, r, v, mode);
         }
         return;
     }
-    uint32x4_t acc[Q8MR][4];
-    const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
-    const uint32x4_t seed[4] = {sd.val[0], sd.val[1], sd.val[2], sd.val[3]};
+    int32x4_t acc[Q8MR][4];
+    if (flipped) {
 #pragma GCC unroll 5
-    for (int r = 0; r < mr; r++) {
-        uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
+        for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) acc[r][c] = vsubq_u32(seed[c], rs);
+            for (int c = 0; c < 4; c++) acc[r][c] = vdupq_n_s32(0);
+    } else {
+        const uint32x4x4_t sd = vld1q_u32_x4(colsum); /* -128 * column sums (q8_colsum) */
+#pragma GCC unroll 5
+        for (int r = 0; r < mr; r++) {
+            uint32x4_t rs = vdupq_n_u32((uint32_t)rsum[r] << 7);
+#pragma GCC unroll 4
+            for (int c = 0; c < 4; c++) acc[r][c] = vreinterpretq_s32_u32(vsubq_u32(sd.val[c], rs));
+        }
     }
-    const uint8_t *t = W + PE_Q8_HEAD;
+    const uint8_t *t = flipped ? (const uint8_t *)F : W + PE_Q8_HEAD;
     const uint8x16_t flip = vdupq_n_u8(0x80);
     const uint8_t *a0 = (const uint8_t *)q;
     /* 16 codes of K are 4 groups of 64 bytes: byte offset 16 k */
     for (int k = 0; k < nb * PE_QK; k += 16) {
         uint8x16_t a[Q8MR];
 #pragma GCC unroll 5
-        for (int r = 0; r < mr; r++) a[r] = veorq_u8(vld1q_u8(a0 + r * ldq + k), flip);
+        for (int r = 0; r < mr; r++) {
+            a[r] = vld1q_u8(a0 + r * ldq + k);
+            if (!flipped) a[r] = veorq_u8(a[r], flip);
+        }
         const uint8_t *w = t + (size_t)k * 16;
+        /* signed x signed when flipped, else unsigned x unsigned (wraps
+         * mod 2^32 to the true int32 result, see the top of the file) */
+#define Q8_DOT(ACC, WV, AV, G)                                                                   \
+    ((ACC) = flipped ? vdotq_laneq_s32((ACC), vreinterpretq_s8_u8(WV), vreinterpretq_s8_u8(AV), G) \
+                     : vreinterpretq_s32_u32(vdotq_laneq_u32(vreinterpretq_u32_s32(ACC), (WV), (AV), G)))
 #define Q8_GROUP(G)                                                                              \
     do {                                                                                         \
         uint8x16x4_t wg = vld1q_u8_x4(w + (G) * 64);                                             \
         LOAD_FENCE();                                                                            \
         _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++) {                                   \
-            acc[r][0] = vdotq_laneq_u32(acc[r][0], wg.val[0], a[r], G);                          \
-            acc[r][1] = vdotq_laneq_u32(acc[r][1], wg.val[1], a[r], G);                          \
-            acc[r][2] = vdotq_laneq_u32(acc[r][2], wg.val[2], a[r], G);                          \
-            acc[r][3] = vdotq_laneq_u32(acc[r][3], wg.val[3], a[r], G);                          \
+            Q8_DOT(acc[r][0], wg.val[0], a[r], G);                                               \
+            Q8_DOT(acc[r][1], wg.val[1], a[r], G);                                               \
+            Q8_DOT(acc[r][2], wg.val[2], a[r], G);                                               \
+            Q8_DOT(acc[r][3], wg.val[3], a[r], G);                                               \
         }                                                                                        \
     } while (0)
         Q8_GROUP(0);
@@ -119,12 +243,13 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         Q8_GROUP(2);
         Q8_GROUP(3);
 #undef Q8_GROUP
+#undef Q8_DOT
     }
     if (mode == Q8_SPILL) {
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
 #pragma GCC unroll 4 /* not ST1 of 4: it wants 4 consecutive registers, 4 MOVs a row */
-            for (int c = 0; c < 4; c++) vst1q_u32(sp + 16 * r + 4 * c, acc[r][c]);
+            for (int c = 0; c < 4; c++) vst1q_s32(sp + 16 * r + 4 * c, acc[r][c]);
         }
         return;
     }
@@ -134,61 +259,73 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
     for (int r = 0; r < mr; r++) {
         float32x4_t v[4];
 #pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(vreinterpretq_s32_u32(acc[r][c])), dc.val[c]);
+        for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(acc[r][c]), dc.val[c]);
         pe_qout_row(&ol, r, v, mode);
     }
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint32_t *colsum, int nb, const pe_qout *o, int tiles);
+                      const uint32_t *colsum, int8_t *F, int fresh, int nb, const pe_qout *o, int tiles);
 
-/* One function per row count and pe_qout mode: a finish chosen at run time
- * inside the tile makes GCC shuffle the accumulators between registers in
- * the K loop.  Each runs `tiles` tiles of MR rows down the panel (1 for
- * QOUT_TILE, whose stack tile is stored after each), which saves a call,
- * a table look-up and pe_qout_at per tile. */
-#define Q8_FN(MR, MODE)                                                                          \
-    static void q8_##MR##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,               \
-                                 const uint8_t *W, const uint32_t *colsum, int nb,               \
-                                 const pe_qout *o, int tiles) {                                  \
+/* One function per row count, weight form and pe_qout mode: a finish chosen
+ * at run time inside the tile makes GCC shuffle the accumulators between
+ * registers in the K loop.  Each runs `tiles` tiles of MR rows down the
+ * panel (1 for QOUT_TILE, whose stack tile is stored after each), which
+ * saves a call, a table look-up and pe_qout_at per tile. */
+#define Q8_FN(MR, FL, MODE)                                                                      \
+    static void q8_##MR##_##FL##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,        \
+                                        const uint8_t *W, const uint32_t *colsum, int8_t *F,     \
+                                        int fresh, int nb, const pe_qout *o, int tiles) {        \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
-            q8_tile(q, ldq, rsum, W, colsum, nb, &t, MR, MODE, NULL);                            \
+            q8_tile(q, ldq, rsum, W, colsum, F, fresh && i == 0, nb, &t, MR, FL, MODE, NULL);    \
     }
-#define Q8_ACC(MR)                                                                               \
-    static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
-                                                      const int32_t *rsum, const uint8_t *W,     \
-                                                      const uint32_t *colsum, int nb,            \
-                                                      uint32_t *sp) {                            \
-        q8_tile(q, ldq, rsum, W, colsum, nb, NULL, MR, Q8_SPILL, sp);                            \
+#define Q8_ACC(MR, FL)                                                                           \
+    static __attribute__((noinline)) void q8_acc_##MR##_##FL(                                    \
+        const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,                      \
+        const uint32_t *colsum, const int8_t *F, int nb, int32_t *sp) {                          \
+        q8_tile(q, ldq, rsum, W, colsum, (int8_t *)F, 0, nb, NULL, MR, FL, Q8_SPILL, sp);        \
     }
-Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4) Q8_ACC(5)
-#define Q8_FNS(MODE) Q8_FN(1, MODE) Q8_FN(2, MODE) Q8_FN(3, MODE) Q8_FN(4, MODE) Q8_FN(5, MODE)
-Q8_FNS(0) Q8_FNS(1) Q8_FNS(2) Q8_FNS(3) Q8_FNS(4)
-#define Q8_ROW(MODE) {q8_1_##MODE, q8_2_##MODE, q8_3_##MODE, q8_4_##MODE, q8_5_##MODE}
+Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
+Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
+#define Q8_FNS(FL, MODE)                                                                         \
+    Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
+Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3) Q8_FNS(0, 4)
+Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
+#define Q8_ROW(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, q8_5_##FL##_##MODE}
 _Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
                "q8_tiles is indexed by the pe_qout mode");
-static const q8_fn q8_tiles[5][Q8MR] = {Q8_ROW(0), Q8_ROW(1), Q8_ROW(2), Q8_ROW(3), Q8_ROW(4)};
+static const q8_fn q8_tiles[2][5][Q8MR] = {
+    {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3), Q8_ROW(0, 4)},
+    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3), Q8_ROW(1, 4)},
+};
 #undef Q8_ROW
 
 static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                     int n0, int n1, const pe_epilogue *ep) {
     const int nb = qa->ldq / PE_QK;
     const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    const int flipped = nb * PE_QK <= FLIP_KMAX;
+    int8_t F[FLIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
     uint32_t colsum[PE_GEMM_NR] __attribute__((aligned(16)));
     const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-        q8_colsum(w, nb, colsum);
+        /* the first full tile flips the panel into F (q8_asm5); with none,
+         * flip_panel does */
+        const int fresh = flipped && m1 - m0 >= Q8MR;
+        if (flipped && !fresh) flip_panel(w, nb, F);
+        if (!flipped) q8_colsum(w, nb, colsum);
         for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
-            q8_tiles[o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, colsum, nb, &o, tiles);
+            q8_tiles[flipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w,
+                                              colsum, F, fresh && m == m0, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
