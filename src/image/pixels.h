@@ -2,7 +2,8 @@
  * frame pixels and the two passes of the PIL-exact bilinear resampler.
  *
  * pixels.c holds the scalar versions, which are the specification; the
- * per-ISA files (pixels_avx2.c, pixels_avx512.c, pixels_neon.c) give
+ * per-ISA files (pixels_avx2.c, pixels_avx512.c, pixels_neon.c,
+ * pixels_wasm.c) give
  * bit-identical results and are reached only through a row of the ISA
  * registry (src/kernels/isa.h). */
 #ifndef PE_PIXELS_H
@@ -117,6 +118,10 @@ extern const pe_pixels pe_pixels_avx512;
 #endif
 #if defined(__aarch64__)
 extern const pe_pixels pe_pixels_neon;
+#endif
+#if defined(__wasm_simd128__)
+/* the packed-RGB passes (no planar path) */
+extern const pe_pixels pe_pixels_wasm;
 #endif
 
 /* The set of the chosen ISA level (src/kernels/isa.h: its row's pixels). */
