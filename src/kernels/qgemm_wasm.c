@@ -278,9 +278,35 @@ INLINE v128_t exp2_q8(v128_t t) {
     return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_i32x4_add(p, e)));
 }
 
+/* The max of x[0 .. n & ~3) into *mx; returns whether they are all finite
+ * (the largest |x| as integer bits is below infinity's: a NaN's are above).
+ * pmax never returns a NaN lane, which only matters where finite is 0. */
+static int row_max_finite(const float *x, int n, float *mx) {
+    v128_t m0 = wasm_f32x4_splat(x[0]), m1 = m0, a0 = wasm_i32x4_splat(0), a1 = a0;
+    const v128_t absmask = wasm_i32x4_splat(0x7fffffff);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) { /* two chains */
+        const v128_t v0 = wasm_v128_load(x + i), v1 = wasm_v128_load(x + i + 4);
+        m0 = vf_max(m0, v0);
+        m1 = vf_max(m1, v1);
+        a0 = wasm_u32x4_max(a0, wasm_v128_and(v0, absmask));
+        a1 = wasm_u32x4_max(a1, wasm_v128_and(v1, absmask));
+    }
+    if (i + 4 <= n) {
+        const v128_t v0 = wasm_v128_load(x + i);
+        m0 = vf_max(m0, v0);
+        a0 = wasm_u32x4_max(a0, wasm_v128_and(v0, absmask));
+    }
+    *mx = vf_reduce_max(vf_max(m0, m1));
+    a0 = wasm_u32x4_max(a0, a1);
+    return wasm_i32x4_all_true(wasm_u32x4_lt(a0, wasm_i32x4_splat(0x7f800000)));
+}
+
 static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int m) {
-    float mx = x[0];
-    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
+    /* whole vectors here, the tail (and the NaN row) by the shared helper */
+    float mx;
+    const int finite = row_max_finite(x, n, &mx);
+    if (!pe_softmax_q8_max(x, n & ~3, n, &mx, finite, qa, m)) return;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
     const v128_t vm = vf_set1(mx), vc = vf_set1(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
