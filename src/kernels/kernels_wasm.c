@@ -3,7 +3,7 @@
  * attention, rope and the conversions are this file's; softmax and
  * LayerNorm are kernels_body.h at 4 lanes over simd_wasm.h, and the GEMM
  * epilogue (bias, GELU, SwiGLU's gate, LayerScale, residual) is
- * simd_wasm.h's pe_tile_store.  kernels_ref.c is the specification.
+ * simd_epilogue.h's pe_tile_store.  kernels_ref.c is the specification.
  *
  * SIMD128 has no fused multiply-add (simd_wasm.h), so a step is a multiply
  * then an add.  Each GEMM column is still summed in k order, as gemm_ref
