@@ -11,6 +11,8 @@
  *                       column vectors for QG(nc) queries
  *   gemm, rope, f16_to_f32, bf16_to_f32   its own kernels
  *   VF_SOFTMAX_SUM      the lane order of softmax's row sum
+ *   PE_KERNELS_OWN_ATTENTION  defined where the file has its own attention
+ *                       (wasm: the GEMM tile's; the ATT_ macros unused)
  * Every function here does the operations the two files had in intrinsics,
  * in the same order, so results are unchanged bit for bit. */
 #ifndef PE_KERNELS_BODY_H
@@ -39,6 +41,8 @@ static void gelu_fast_array(const float *x, float *y, size_t n) {
 }
 
 /* ----------------------------------------------------------- attention */
+
+#ifndef PE_KERNELS_OWN_ATTENTION
 
 /* Scores of up to ATT_G consecutive keys (ng of them) into st[g][lane], NV
  * query vectors each (ATT_G x NV accumulators, the query vectors and a
@@ -247,6 +251,8 @@ static void attention(const float *q, int ldq, const float *k, int ldk, const fl
         }
     }
 }
+
+#endif /* PE_KERNELS_OWN_ATTENTION */
 
 /* ------------------------------------------------------------- softmax */
 

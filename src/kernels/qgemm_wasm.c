@@ -14,6 +14,7 @@
 #include "simd_wasm.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Rows per register tile: 4 int32 accumulators a row (16 columns), the
@@ -263,6 +264,41 @@ static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
                                (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
 #include "gemm_panels.h" /* gemm_half, gemm_q */
 
+/* f16/bf16 weights for more rows than one tile: each panel widened to
+ * float once (K x 16, the float panel layout) and run through the float
+ * GEMM (kernels_wasm.c's tile) for all the rows, instead of widened again
+ * for every row pair: in SIMD128 an f16 conversion is ~10 operations per 4
+ * weights, more than the tile's multiply-adds on them (gemm_half was ~9%
+ * of the T16-384 q8 pass, whose patch embedding stays f16).  The same
+ * products and sums in the same order, so bit for bit gemm_half; where the
+ * buffer cannot be had, gemm_half. */
+static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                           int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    float *wf = m1 - m0 > HALF_MR ? malloc((size_t)K * PE_GEMM_NR * sizeof(float)) : NULL;
+    if (!wf) {
+        gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
+        return;
+    }
+    const size_t panel = (size_t)K * PE_GEMM_NR;
+    for (int n = n0; n < n1; n += PE_GEMM_NR) {
+        const uint16_t *w = (const uint16_t *)Wv + (size_t)(n / PE_GEMM_NR) * panel;
+        if (t == PE_WT_BF16) pe_kernels_wasm.bf16_to_f32(w, wf, panel);
+        else pe_kernels_wasm.f16_to_f32(w, wf, panel);
+        const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        /* the epilogue's column n as column 0 of the one-panel GEMM */
+        pe_epilogue e;
+        if (ep) {
+            e = *ep;
+            if (e.bias) e.bias += n;
+            if (e.gamma) e.gamma += n;
+            if (e.residual) e.residual += n;
+            if (e.glu) e.glu += n;
+        }
+        pe_kernels_wasm.gemm(A, lda, wf, ncols, K, C + n, ldc, m0, m1, 0, ncols, ep ? &e : NULL);
+    }
+    free(wf);
+}
+
 /* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_avx2.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
  * field.  t is clamped to -125 first (a NaN from -inf scores becomes -125,
@@ -278,9 +314,35 @@ INLINE v128_t exp2_q8(v128_t t) {
     return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_i32x4_add(p, e)));
 }
 
+/* The max of x[0 .. n & ~3) into *mx; returns whether they are all finite
+ * (the largest |x| as integer bits is below infinity's: a NaN's are above).
+ * pmax never returns a NaN lane, which only matters where finite is 0. */
+static int row_max_finite(const float *x, int n, float *mx) {
+    v128_t m0 = wasm_f32x4_splat(x[0]), m1 = m0, a0 = wasm_i32x4_splat(0), a1 = a0;
+    const v128_t absmask = wasm_i32x4_splat(0x7fffffff);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) { /* two chains */
+        const v128_t v0 = wasm_v128_load(x + i), v1 = wasm_v128_load(x + i + 4);
+        m0 = vf_max(m0, v0);
+        m1 = vf_max(m1, v1);
+        a0 = wasm_u32x4_max(a0, wasm_v128_and(v0, absmask));
+        a1 = wasm_u32x4_max(a1, wasm_v128_and(v1, absmask));
+    }
+    if (i + 4 <= n) {
+        const v128_t v0 = wasm_v128_load(x + i);
+        m0 = vf_max(m0, v0);
+        a0 = wasm_u32x4_max(a0, wasm_v128_and(v0, absmask));
+    }
+    *mx = vf_reduce_max(vf_max(m0, m1));
+    a0 = wasm_u32x4_max(a0, a1);
+    return wasm_i32x4_all_true(wasm_u32x4_lt(a0, wasm_i32x4_splat(0x7f800000)));
+}
+
 static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int m) {
-    float mx = x[0];
-    if (!pe_softmax_q8_max(x, 0, n, &mx, 1, qa, m)) return;
+    /* whole vectors here, the tail (and the NaN row) by the shared helper */
+    float mx;
+    const int finite = row_max_finite(x, n, &mx);
+    if (!pe_softmax_q8_max(x, n & ~3, n, &mx, finite, qa, m)) return;
     /* 127 exp(scale (x - max)) = 127 2^((x - max) c), c = scale log2(e) */
     const v128_t vm = vf_set1(mx), vc = vf_set1(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
@@ -304,7 +366,7 @@ static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int
 
 const pe_qkernels pe_qkernels_wasm = {
     .name = "wasm-simd128",
-    .gemm_half = gemm_half,
+    .gemm_half = gemm_half_wasm,
     .quantize_rows = quantize_rows_wasm,
     .gemm_q = gemm_q,
     .softmax_q8 = softmax_q8_wasm,

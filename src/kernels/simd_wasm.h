@@ -225,35 +225,9 @@ INLINE vf32 half4_to_f32(v128_t h32) {
 
 /* ---------------------------------------------------------------- epilogue */
 
-/* Applies the epilogue to an mr x 16 tile held in a stack buffer (row r first
- * scaled by rs[r] when rs is given: the activation scale of the int8
- * kernels) and stores the valid columns.  Kept out of the microkernels: it
- * runs once per tile against K steps of their inner loop. */
-static inline void pe_tile_store(const float *tile, int mr, int ncols, const float *rs, float *C,
-                                 int ldc, const pe_epilogue *ep, int m, int n) {
-    const vf32 gk[VF_GELU_FAST_K] = {vf_zero()};
-    for (int c0 = 0; c0 < ncols; c0 += VF_LANES) {
-        const int nc = ncols - c0;
-        vf32 bias = vf_zero(), gamma = vf_set1(1.0f);
-        int gelu = 0;
-        const float *res = NULL, *glu = NULL;
-        if (ep) {
-            if (ep->bias) bias = vf_load_n(ep->bias + n + c0, nc);
-            if (ep->gamma) gamma = vf_load_n(ep->gamma + n + c0, nc);
-            gelu = ep->gelu;
-            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
-            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
-        }
-        for (int r = 0; r < mr; r++) {
-            vf32 v = vf_load(tile + r * PE_GEMM_NR + c0);
-            v = rs ? vf_fmadd(v, vf_set1(rs[r]), bias) : vf_add(v, bias);
-            if (gelu == PE_GELU_EXACT) v = vf_gelu(v);
-            if (gelu == PE_GELU_FAST) v = vf_gelu_fast(v, gk);
-            if (glu) v = vf_mul(vf_silu(v), vf_load_n(glu + (size_t)r * ep->ldg, nc));
-            if (res) v = vf_fmadd(gamma, v, vf_load_n(res + (size_t)r * ep->ldr, nc));
-            vf_store_n(C + (size_t)r * ldc + c0, v, nc);
-        }
-    }
-}
+/* The tile epilogue (pe_tile_store), shared with simd_x86.h: rows of the
+ * stack tile are one panel (16 floats) apart. */
+#define PE_TILE_LD PE_GEMM_NR
+#include "simd_epilogue.h"
 
 #endif

@@ -68,37 +68,9 @@ INLINE vf32 vf_silu(vf32 x) {
     return vf_div(x, vf_add(vf_set1(1.0f), e));
 }
 
-/* Applies the epilogue to an mr x (2 VF_LANES) tile held in a stack buffer
- * (row r first scaled by rs[r] when rs is given: the activation scale of the
- * int8 kernels) and stores the valid columns.  Kept out of the unrolled
- * microkernels: it runs once per tile against K iterations of the inner
- * loop. */
-static inline void pe_tile_store(const float *tile, int mr, int ncols, const float *rs, float *C,
-                                 int ldc, const pe_epilogue *ep, int m, int n) {
-    vf32 gk[VF_GELU_FAST_K];
-    vf_gelu_fast_k(gk);
-    for (int c0 = 0; c0 < ncols; c0 += VF_LANES) {
-        const vmask mk = vm_lanes(ncols - c0);
-        vf32 bias = vf_zero(), gamma = vf_set1(1.0f);
-        int gelu = 0;
-        const float *res = NULL, *glu = NULL;
-        if (ep) {
-            if (ep->bias) bias = vf_load_part(ep->bias + n + c0, mk);
-            if (ep->gamma) gamma = vf_load_part(ep->gamma + n + c0, mk);
-            gelu = ep->gelu;
-            if (ep->residual) res = ep->residual + (size_t)m * ep->ldr + n + c0;
-            if (ep->glu) glu = ep->glu + (size_t)m * ep->ldg + n + c0;
-        }
-        for (int r = 0; r < mr; r++) {
-            vf32 v = vf_load(tile + r * 2 * VF_LANES + c0);
-            v = rs ? vf_fmadd(v, vf_set1(rs[r]), bias) : vf_add(v, bias);
-            if (gelu == PE_GELU_EXACT) v = vf_gelu(v);
-            if (gelu == PE_GELU_FAST) v = vf_gelu_fast(v, gk);
-            if (glu) v = vf_mul(vf_silu(v), vf_load_part(glu + (size_t)r * ep->ldg, mk));
-            if (res) v = vf_fmadd(gamma, v, vf_load_part(res + (size_t)r * ep->ldr, mk));
-            vf_store_part(C + (size_t)r * ldc + c0, mk, v);
-        }
-    }
-}
+/* The tile epilogue (pe_tile_store), shared with simd_wasm.h: rows of the
+ * stack tile are two vectors apart. */
+#define PE_TILE_LD (2 * VF_LANES)
+#include "simd_epilogue.h"
 
 #endif
