@@ -406,16 +406,14 @@ static void hatt_pack_task(void *arg, int task, int thread) {
     uint8_t *hp = hatt_head(j, img, h);
     const float *k = j->qkv + (size_t)img * T * ld + j->W + h * dh, *v = k + j->W;
     if (i < kt) {
-        pe_qpack_panel(PE_WT_F16, hp + (size_t)i * pe_qpack_panel_bytes(PE_WT_F16, dh), k + (size_t)i * PE_GEMM_NR * ld,
-                       PE_MIN(PE_GEMM_NR, T - i * PE_GEMM_NR), dh, ld);
+        j->c->fk->pack(k + (size_t)i * PE_GEMM_NR * ld, (size_t)ld, PE_MIN(PE_GEMM_NR, T - i * PE_GEMM_NR), dh,
+                       (uint16_t *)(void *)(hp + (size_t)i * pe_qpack_panel_bytes(PE_WT_F16, dh)));
         return;
     }
-    const int c0 = (i - kt) * PE_GEMM_NR, nc = PE_MIN(PE_GEMM_NR, dh - c0);
-    uint16_t *dst = (uint16_t *)(void *)(hp + pe_qpack_bytes(PE_WT_F16, T, dh) +
-                                         (size_t)(i - kt) * pe_qpack_panel_bytes(PE_WT_F16, T));
-    for (int t = 0; t < T; t++)
-        for (int c = 0; c < PE_GEMM_NR; c++)
-            dst[(size_t)t * PE_GEMM_NR + c] = c < nc ? pe_f32_to_f16(v[(size_t)t * ld + c0 + c]) : 0;
+    const int c0 = (i - kt) * PE_GEMM_NR;
+    j->c->fk->pack_t(v + c0, (size_t)ld, T, PE_MIN(PE_GEMM_NR, dh - c0),
+                     (uint16_t *)(void *)(hp + pe_qpack_bytes(PE_WT_F16, T, dh) +
+                                          (size_t)(i - kt) * pe_qpack_panel_bytes(PE_WT_F16, T)));
 }
 
 /* Task: a row block of queries of one image, every head. */
