@@ -366,6 +366,36 @@ static void test_softmax(void) {
     }
 }
 
+/* pack and pack_t against pe_qpack_panel(PE_WT_F16) and the transposed
+ * rule, bit for bit (values spanning the half range, subnormals, zeros). */
+static void test_pack(void) {
+    const pe_f16kernels *sets[8];
+    const int n_sets = f16_sets(sets, 8);
+    enum { LD = 80, T = 37 };
+    float src[T * LD];
+    uint16_t want[64 * 16], got[64 * 16]; /* the largest panel: cols 64 */
+    for (int i = 0; i < T * LD; i++) src[i] = ldexpf(rng_float(-1, 1), (int)rng_float(-26, 16));
+    src[3] = 0.0f, src[5] = -0.0f, src[7] = 65519.0f, src[9] = 1e-8f;
+    static const int rows_[] = {1, 7, 16}, cols_[] = {1, 8, 13, 16, 64};
+    for (int s = 0; s < n_sets; s++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 5; b++) {
+                const int rows = rows_[a], cols = cols_[b];
+                pe_qpack_panel(PE_WT_F16, want, src + 1, rows, cols, LD);
+                memset(got, 0xa5, sizeof got);
+                sets[s]->pack(src + 1, LD, rows, cols, got);
+                CHECK(!memcmp(got, want, sizeof(uint16_t) * 16 * cols), "%s pack rows %d cols %d", sets[s]->name,
+                      rows, cols);
+                if (cols > 16) continue;
+                for (int t = 0; t < T; t++)
+                    for (int c = 0; c < 16; c++)
+                        want[t * 16 + c] = c < cols ? pe_f32_to_f16(src[t * LD + 2 + c]) : 0;
+                memset(got, 0xa5, sizeof got);
+                sets[s]->pack_t(src + 2, LD, T, cols, got);
+                CHECK(!memcmp(got, want, sizeof(uint16_t) * T * 16), "%s pack_t cols %d", sets[s]->name, cols);
+            }
+}
+
 int main(void) {
     test_round();
     test_slices();
@@ -373,6 +403,7 @@ int main(void) {
     test_gemm_h();
     test_softmax_exp();
     test_softmax();
+    test_pack();
     test_ctx();
     test_half_files();
     return test_done("f16");

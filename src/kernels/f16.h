@@ -44,6 +44,14 @@ typedef struct pe_f16kernels {
      * pe_softmax_f16_ref (exact to it); returns the float32 sum of the
      * e values before rounding (the caller divides P V's rows by it). */
     float (*softmax)(const float *x, int n, float scale, uint16_t *p);
+    /* The attention's f16 panels, as pe_qpack_panel(PE_WT_F16) and its
+     * transpose, bit for bit but for a NaN's payload: pack, the panel of
+     * rows 0 .. rows - 1 (<= 16) of src (K = cols floats each, rows ld
+     * apart), dst[k * 16 + j] = half(src[j * ld + k]) (the keys); pack_t,
+     * dst[t * 16 + c] = half(src[t * ld + c]) for c < cols (<= 16), 0
+     * beyond, t < T (16 channels of the values over all tokens). */
+    void (*pack)(const float *src, size_t ld, int rows, int cols, uint16_t *dst);
+    void (*pack_t)(const float *src, size_t ld, int T, int cols, uint16_t *dst);
 } pe_f16kernels;
 
 /* The specification (gemm_f16_ref.c); in no registry row, since a CPU

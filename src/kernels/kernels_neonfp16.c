@@ -289,9 +289,56 @@ static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     return sum;
 }
 
+/* pe_f16kernels.pack: each row's 8 values converted together (FCVTN),
+ * stored one half each to its k row of the panel; rows beyond zeroed. */
+static void pack_f16(const float *src, size_t ld, int rows, int cols, uint16_t *dst16) {
+    float16_t *dst = (float16_t *)dst16;
+    for (int j = 0; j < PE_GEMM_NR; j++) {
+        const float *s = src + (size_t)j * ld;
+        float16_t *d = dst + j;
+        int k = 0;
+        if (j >= rows) {
+            for (; k < cols; k++) d[(size_t)k * PE_GEMM_NR] = 0;
+            continue;
+        }
+        for (; k + 8 <= cols; k += 8) {
+            const float16x8_t h = vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(s + k)), vld1q_f32(s + k + 4));
+            float16_t *o = d + (size_t)k * PE_GEMM_NR;
+            vst1q_lane_f16(o, h, 0);
+            vst1q_lane_f16(o + 1 * PE_GEMM_NR, h, 1);
+            vst1q_lane_f16(o + 2 * PE_GEMM_NR, h, 2);
+            vst1q_lane_f16(o + 3 * PE_GEMM_NR, h, 3);
+            vst1q_lane_f16(o + 4 * PE_GEMM_NR, h, 4);
+            vst1q_lane_f16(o + 5 * PE_GEMM_NR, h, 5);
+            vst1q_lane_f16(o + 6 * PE_GEMM_NR, h, 6);
+            vst1q_lane_f16(o + 7 * PE_GEMM_NR, h, 7);
+        }
+        for (; k < cols; k++) d[(size_t)k * PE_GEMM_NR] = (float16_t)s[k];
+    }
+}
+
+/* pe_f16kernels.pack_t: a token's 16 channels are 4 vectors in, 2 out. */
+static void pack_t_f16(const float *src, size_t ld, int T, int cols, uint16_t *dst16) {
+    float16_t *dst = (float16_t *)dst16;
+    if (cols < PE_GEMM_NR) {
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < PE_GEMM_NR; c++)
+                dst[(size_t)t * PE_GEMM_NR + c] = c < cols ? (float16_t)src[(size_t)t * ld + c] : 0;
+        return;
+    }
+    for (int t = 0; t < T; t++) {
+        const float *s = src + (size_t)t * ld;
+        float16_t *d = dst + (size_t)t * PE_GEMM_NR;
+        vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(s)), vld1q_f32(s + 4)));
+        vst1q_f16(d + 8, vcvt_high_f16_f32(vcvt_f16_f32(vld1q_f32(s + 8)), vld1q_f32(s + 12)));
+    }
+}
+
 const pe_f16kernels pe_f16kernels_neon = {
     .name = "neon-fp16",
     .gemm = gemm_f16,
     .gemm_h = gemm_f16h,
     .softmax = softmax_f16,
+    .pack = pack_f16,
+    .pack_t = pack_t_f16,
 };

@@ -15,7 +15,14 @@ enum { ROW_MB = 64, GEMM_MB = 96, GEMM_NB = 64, ATT_QB = ROW_MB };
 
 pe_rows pe_rows_split(const pe_ctx *c, int T, int nimg) {
     const int n = c->n_threads, per = n * ((T + n * ROW_MB - 1) / (n * ROW_MB));
-    pe_rows r = {T, nimg, PE_MAX(1, PE_MIN(per, T))}; /* no empty blocks */
+    pe_rows r = {T, nimg, PE_MAX(1, PE_MIN(per, T)), 1}; /* no empty blocks */
+    /* fp16 compute's GEMM tile has 4 rows: blocks of multiples of 4 leave
+     * one short tile an image, not one a block (577 tokens in blocks of
+     * 57-58 ran a 2-row tile, at half the multiply-adds an instruction, in
+     * every block).  Rounding a start down moves it by < 4 rows: a block
+     * grows by 3 at most (kept within ROW_MB) and one of >= 8 rows stays
+     * non-empty. */
+    if (c->fk && T >= 8 * r.per && (T + r.per - 1) / r.per + 3 <= ROW_MB) r.align = 4;
     return r;
 }
 
@@ -24,8 +31,9 @@ static int row_tasks(pe_rows r) { return r.nimg * r.per; }
 /* Rows [*r0, *r1) of block task (at most ROW_MB; empty only when T is 0). */
 static void row_range(pe_rows r, int task, int *r0, int *r1) {
     const int img = task / r.per, b = task % r.per;
-    *r0 = img * r.T + (int)((int64_t)b * r.T / r.per);
-    *r1 = img * r.T + (int)((int64_t)(b + 1) * r.T / r.per);
+    const int a = r.align > 1 ? r.align : 1;
+    *r0 = img * r.T + (int)((int64_t)b * r.T / r.per) / a * a;
+    *r1 = img * r.T + (b + 1 == r.per ? r.T : (int)((int64_t)(b + 1) * r.T / r.per) / a * a);
 }
 
 static void row_post_run(const pe_ctx *c, const pe_row_post *p, float *C, int ldc, int n, int T, int r0,
@@ -406,16 +414,14 @@ static void hatt_pack_task(void *arg, int task, int thread) {
     uint8_t *hp = hatt_head(j, img, h);
     const float *k = j->qkv + (size_t)img * T * ld + j->W + h * dh, *v = k + j->W;
     if (i < kt) {
-        pe_qpack_panel(PE_WT_F16, hp + (size_t)i * pe_qpack_panel_bytes(PE_WT_F16, dh), k + (size_t)i * PE_GEMM_NR * ld,
-                       PE_MIN(PE_GEMM_NR, T - i * PE_GEMM_NR), dh, ld);
+        j->c->fk->pack(k + (size_t)i * PE_GEMM_NR * ld, (size_t)ld, PE_MIN(PE_GEMM_NR, T - i * PE_GEMM_NR), dh,
+                       (uint16_t *)(void *)(hp + (size_t)i * pe_qpack_panel_bytes(PE_WT_F16, dh)));
         return;
     }
-    const int c0 = (i - kt) * PE_GEMM_NR, nc = PE_MIN(PE_GEMM_NR, dh - c0);
-    uint16_t *dst = (uint16_t *)(void *)(hp + pe_qpack_bytes(PE_WT_F16, T, dh) +
-                                         (size_t)(i - kt) * pe_qpack_panel_bytes(PE_WT_F16, T));
-    for (int t = 0; t < T; t++)
-        for (int c = 0; c < PE_GEMM_NR; c++)
-            dst[(size_t)t * PE_GEMM_NR + c] = c < nc ? pe_f32_to_f16(v[(size_t)t * ld + c0 + c]) : 0;
+    const int c0 = (i - kt) * PE_GEMM_NR;
+    j->c->fk->pack_t(v + c0, (size_t)ld, T, PE_MIN(PE_GEMM_NR, dh - c0),
+                     (uint16_t *)(void *)(hp + pe_qpack_bytes(PE_WT_F16, T, dh) +
+                                          (size_t)(i - kt) * pe_qpack_panel_bytes(PE_WT_F16, T)));
 }
 
 /* Task: a row block of queries of one image, every head. */

@@ -18,6 +18,7 @@
 typedef struct pe_rows {
     int T, nimg;    /* nimg images of T rows each */
     int per;        /* blocks per image */
+    int align;      /* blocks start at multiples of it within an image (0: 1) */
 } pe_rows;
 
 /* r for nimg images of T rows on c's threads. */
