@@ -1,11 +1,18 @@
 /* Which model requests does Chromium leave unfinished or report failed?
  * A diagnostic, not part of make test-web: three rounds of loading the
  * demo, five page fetches of the model URL, three worker loads from it,
- * then the next navigation straight after the last load resolves.  Before
- * worker.js yielded once after reading a model body, the last worker
- * request of every round was still unfinished when the page navigated and
- * Chromium then reported it as net::ERR_ABORTED (tests/web/run.js used to
- * let that pass).  Prints every model request's events and a summary.
+ * then the next navigation straight after the last load resolves; every
+ * model request's events (and worker.js's console lines with PROBE in
+ * them, if instrumented) and a summary.  What it showed (threaded build,
+ * 2 runs of 27 requests each): the worker's last chunk arrives 0.3-0.9 s
+ * before Chromium completes the request, on the worker's thread; the
+ * worker then blocked in the synchronous load, and a navigation (or page
+ * close) in that window reported the request, read in full, as
+ * net::ERR_ABORTED: 1 failed + 3 unfinished of 27.  Yielding one event
+ * loop turn: 2 failed of 54.  Streaming it on the page instead: 4-5 failed
+ * of 27 (page-side arrayBuffer() fetches never did).  Waiting in the
+ * worker for the request's resource timing entry before loading (now):
+ * 0 of 72.
  * usage: (cd tests/web && node probe_abort.mjs SITE_DIR CLIP.y4m [single]) */
 import { spawn } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
@@ -22,10 +29,10 @@ const browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', he
 const page = await browser.newPage();
 let phase = 'load';
 const log = [];
-page.on('request', (q) => { if (/models\//.test(q.url())) log.push(`${phase} request ${q.resourceType()} ${q.url().split('/').pop()} frame=${!!q.frame()}`); });
-page.on('requestfinished', (q) => { if (/models\//.test(q.url())) log.push(`${phase} finished ${q.url().split('/').pop()} ${q.response()?.status()}`); });
-page.on('requestfailed', (q) => log.push(`${phase} FAILED ${q.resourceType()} ${q.url()} ${q.failure()?.errorText} response=${q.response()?.status()} frame=${!!q.frame()}`));
-page.on('console', (m) => { if (m.type() === 'error') log.push(`${phase} console error ${m.text()}`); });
+page.on('request', (q) => { if (/models\//.test(q.url())) log.push(`${phase} request @${Date.now() % 100000} ${q.resourceType()} ${q.url().split('/').pop()} frame=${!!q.frame()}`); });
+page.on('requestfinished', (q) => { if (/models\//.test(q.url())) log.push(`${phase} finished @${Date.now() % 100000} ${q.url().split('/').pop()} ${q.response()?.status()}`); });
+page.on('requestfailed', (q) => log.push(`${phase} FAILED @${Date.now() % 100000} ${q.resourceType()} ${q.url()} ${q.failure()?.errorText} response=${q.response()?.status()} frame=${!!q.frame()}`));
+page.on('console', (m) => { if (m.type() === 'error' || /PROBE/.test(m.text())) log.push(`${phase} console ${m.type()} ${m.text()} @${Date.now() % 100000}`); });
 await page.setViewport({ width: 412, height: 915 });
 for (let round = 0; round < Number(process.env.ROUNDS || 3); round++) {
   phase = `load${round}`;
