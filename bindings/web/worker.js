@@ -38,9 +38,8 @@ function fail() {
 async function readAll(src, progress) {
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
   if (ArrayBuffer.isView(src)) return new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
-  let stream, total = 0, seen = -1;
+  let stream, total = 0;
   if (typeof src === 'string') {
-    seen = performance.getEntriesByName(src, 'resource').length;
     const r = await fetch(src);
     if (!r.ok) throw new Error(`${src}: HTTP ${r.status} ${r.statusText}`);
     total = Number(r.headers.get('content-length')) || 0;
@@ -63,22 +62,7 @@ async function readAll(src, progress) {
   const all = new Uint8Array(loaded);
   let at = 0;
   for (const p of parts) { all.set(p, at); at += p.length; }
-  if (seen >= 0) await completed(src, seen);
   return all;
-}
-
-/* Until Chromium has completed the fetch of url (its resource timing entry
- * after the seen ones is written then), at most 3 s.  The last chunk
- * reaches the reader a few hundred ms before the completion, which is
- * handled on this thread: the synchronous load that follows would hold it
- * back, and a page closed or navigated meanwhile ended a request read in
- * full as net::ERR_ABORTED (tests/web/probe_abort.mjs). */
-async function completed(url, seen) {
-  for (const t0 = performance.now(); performance.now() - t0 < 3000;) {
-    if (performance.getEntriesByName(url, 'resource').length > seen) break;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  performance.clearResourceTimings();  // the buffer holds 250
 }
 
 function sourceName(src) {

@@ -1,18 +1,21 @@
 /* Which model requests does Chromium leave unfinished or report failed?
- * A diagnostic, not part of make test-web: three rounds of loading the
- * demo, five page fetches of the model URL, three worker loads from it,
- * then the next navigation straight after the last load resolves; every
- * model request's events (and worker.js's console lines with PROBE in
- * them, if instrumented) and a summary.  What it showed (threaded build,
- * 2 runs of 27 requests each): the worker's last chunk arrives 0.3-0.9 s
- * before Chromium completes the request, on the worker's thread; the
- * worker then blocked in the synchronous load, and a navigation (or page
- * close) in that window reported the request, read in full, as
- * net::ERR_ABORTED: 1 failed + 3 unfinished of 27.  Yielding one event
- * loop turn: 2 failed of 54.  Streaming it on the page instead: 4-5 failed
- * of 27 (page-side arrayBuffer() fetches never did).  Waiting in the
- * worker for the request's resource timing entry before loading (now):
- * 0 of 72.
+ * A diagnostic, not part of make test-web: ROUNDS (3) rounds of loading
+ * the demo, five page fetches of the model URL, three worker loads from
+ * it, then the next navigation straight after the last load resolves;
+ * every model request's events (and worker.js's console lines with PROBE
+ * in them, if instrumented) and a summary.  What it showed (Chromium 156):
+ *  - a worker's fetch is reported net::ERR_ABORTED, response 200, at the
+ *    instant its last chunk reaches the reader, and the worker's resource
+ *    timing entry for it (written only for a finished load) appears 200 ms
+ *    later: a reporting artifact, 1-2 of 9 page loads, either build;
+ *  - the completion lags the last chunk by 0.2-0.9 s and is handled on the
+ *    worker's thread, which the synchronous load blocks: a navigation right
+ *    after a load left the request unfinished (3 of 27 threaded);
+ *  - page fetches read with arrayBuffer() never failed (0 of 75).
+ * Waiting in the worker for the resource timing entry before loading
+ * removed the second (0 of 72 threaded) but not the first, at 0.2-0.9 s
+ * per load; tests/web/run.js logs the first instead (a worker's model
+ * request with its 200 response).
  * usage: (cd tests/web && node probe_abort.mjs SITE_DIR CLIP.y4m [single]) */
 import { spawn } from 'node:child_process';
 import puppeteer from 'puppeteer-core';
