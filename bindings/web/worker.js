@@ -78,12 +78,6 @@ function freeSession() {
 async function loadModel({ source, sha256 = '', family = '', threads = 0, size = 0 }, progress) {
   await runtime();
   const bytes = await readAll(source, progress);
-  // One turn of this worker's event loop before the long synchronous load:
-  // the fetch's completion (which Chromium hands to this thread after the
-  // last chunk) is processed then.  Without it, a page closed or navigated
-  // while the load or the live frames after it keep the thread busy ends a
-  // request whose body was read to its end as net::ERR_ABORTED.
-  if (typeof source === 'string') await new Promise((resolve) => setTimeout(resolve, 0));
   if (bytes.length === 0) throw new Error('the model file is empty');
   // The library maps files: the bytes go through the in-memory file
   // system, and the file is gone again once the model holds them.

@@ -127,6 +127,10 @@ async function loadModel(source, synthetic) {
   $('build').textContent = `${info.threaded ? `threaded ×${info.threads}` : 'single-threaded'} · ${info.isa}`;
   $('model').textContent = `${info.arch} (${info.family}), ${info.dim}-d embeddings at ${info.inputSize}px, ` +
     `${(info.fileBytes / 1e6).toFixed(1)} MB${info.hasText ? ', text tower' : ''}`;
+  // The synthetic model is vision-only: a synthetic text tower would make
+  // the download 96 MB at q8 (24.6 MB now) for labels that mean nothing.
+  show('zeroshot-note', info.hasText ? '' : 'This model has no text tower: zero-shot labels need a ' +
+    'PE Core file with its text tower (and vocabulary).');
   modelNote = synthetic ? 'Synthetic model: seeded random weights, no meaning of their own. ' +
     'The labels come from the gallery (seeded with the three sample photos); choose a real ' +
     'model file for zero-shot labels.' : '';

@@ -59,8 +59,13 @@ static inline v128_t quad_f32(v128_t v, v128_t off) {
 static inline v128_t narrow16(const v128_t f[4]) {
     v128_t i[4];
     for (int q = 0; q < 4; q++) i[q] = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(f[q]));
-    return wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(i[0], i[1]), wasm_i16x8_narrow_i32x4(i[2], i[3]));
+    const v128_t lo = wasm_i16x8_narrow_i32x4(i[0], i[1]), hi = wasm_i16x8_narrow_i32x4(i[2], i[3]);
+    return wasm_u8x16_narrow_i16x8(lo, hi);
 }
+
+/* Lanes 0 0 1 1 and 2 2 3 3 of v. */
+static inline v128_t dup_lo(v128_t v) { return wasm_i32x4_shuffle(v, v, 0, 0, 1, 1); }
+static inline v128_t dup_hi(v128_t v) { return wasm_i32x4_shuffle(v, v, 2, 2, 3, 3); }
 
 /* R, G, B of the 16 pixels from y (chroma samples u8, v8 in bytes 0..7). */
 static inline void yuv16(const uint8_t *y, v128_t u8, v128_t v8, const pe_yuv_coef *c, v128_t out[3]) {
@@ -76,20 +81,18 @@ static inline void yuv16(const uint8_t *y, v128_t u8, v128_t v8, const pe_yuv_co
         tg[h] = wasm_f32x4_add(wasm_f32x4_mul(cgu, fu), wasm_f32x4_mul(cgv, fv));
         tb[h] = wasm_f32x4_mul(cbu, fu);
     }
-    const v128_t y16 = wasm_v128_load(y), z = wasm_i8x16_splat(0);
-    const v128_t yq[4] = {y16, wasm_i8x16_shuffle(y16, z, 4, 5, 6, 7, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16),
-                          wasm_i8x16_shuffle(y16, z, 8, 9, 10, 11, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16),
-                          wasm_i8x16_shuffle(y16, z, 12, 13, 14, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16)};
+    const v128_t y16 = wasm_v128_load(y);
+    /* bytes 4q .. 4q+3 moved down to 0..3 (quad_f32 reads those) */
+    const v128_t yq[4] = {y16, wasm_i32x4_shuffle(y16, y16, 1, 1, 1, 1),
+                          wasm_i32x4_shuffle(y16, y16, 2, 2, 2, 2),
+                          wasm_i32x4_shuffle(y16, y16, 3, 3, 3, 3)};
     v128_t r[4], g[4], b[4];
     for (int q = 0; q < 4; q++) { /* pixels 4q .. 4q+3 take samples 2q, 2q+1, each twice */
         const v128_t fy = wasm_f32x4_mul(cy, quad_f32(yq[q], yoff));
-        const int h = q >> 1;
-        const v128_t dr = q & 1 ? wasm_i32x4_shuffle(tr[h], tr[h], 2, 2, 3, 3) : wasm_i32x4_shuffle(tr[h], tr[h], 0, 0, 1, 1);
-        const v128_t dg = q & 1 ? wasm_i32x4_shuffle(tg[h], tg[h], 2, 2, 3, 3) : wasm_i32x4_shuffle(tg[h], tg[h], 0, 0, 1, 1);
-        const v128_t db = q & 1 ? wasm_i32x4_shuffle(tb[h], tb[h], 2, 2, 3, 3) : wasm_i32x4_shuffle(tb[h], tb[h], 0, 0, 1, 1);
-        r[q] = wasm_f32x4_add(fy, dr);
-        g[q] = wasm_f32x4_add(fy, dg);
-        b[q] = wasm_f32x4_add(fy, db);
+        const int h = q >> 1, odd = q & 1;
+        r[q] = wasm_f32x4_add(fy, odd ? dup_hi(tr[h]) : dup_lo(tr[h]));
+        g[q] = wasm_f32x4_add(fy, odd ? dup_hi(tg[h]) : dup_lo(tg[h]));
+        b[q] = wasm_f32x4_add(fy, odd ? dup_hi(tb[h]) : dup_lo(tb[h]));
     }
     out[0] = narrow16(r);
     out[1] = narrow16(g);
@@ -101,11 +104,14 @@ static inline void yuv16(const uint8_t *y, v128_t u8, v128_t v8, const pe_yuv_co
  * B over the lanes left. */
 static inline void store_rgb16(uint8_t *out, v128_t r, v128_t g, v128_t b) {
     v128_t t = wasm_i8x16_shuffle(r, g, 0, 16, 0, 1, 17, 0, 2, 18, 0, 3, 19, 0, 4, 20, 0, 5);
-    wasm_v128_store(out, wasm_i8x16_shuffle(t, b, 0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15));
+    t = wasm_i8x16_shuffle(t, b, 0, 1, 16, 3, 4, 17, 6, 7, 18, 9, 10, 19, 12, 13, 20, 15);
+    wasm_v128_store(out, t);
     t = wasm_i8x16_shuffle(r, g, 21, 0, 6, 22, 0, 7, 23, 0, 8, 24, 0, 9, 25, 0, 10, 26);
-    wasm_v128_store(out + 16, wasm_i8x16_shuffle(t, b, 0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15));
+    t = wasm_i8x16_shuffle(t, b, 0, 21, 2, 3, 22, 5, 6, 23, 8, 9, 24, 11, 12, 25, 14, 15);
+    wasm_v128_store(out + 16, t);
     t = wasm_i8x16_shuffle(r, g, 0, 11, 27, 0, 12, 28, 0, 13, 29, 0, 14, 30, 0, 15, 31, 0);
-    wasm_v128_store(out + 32, wasm_i8x16_shuffle(t, b, 26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31));
+    t = wasm_i8x16_shuffle(t, b, 26, 1, 2, 27, 4, 5, 28, 7, 8, 29, 10, 11, 30, 13, 14, 31);
+    wasm_v128_store(out + 32, t);
 }
 
 /* 16 pixels a step; the odd first pixel (blocks start even) and the tail
@@ -122,7 +128,8 @@ static void yuv_rgb_wasm(const uint8_t *y, const uint8_t *u, const uint8_t *v, i
     for (; end - x >= 16; x += 16, rgb += 48) {
         const size_t ci = (size_t)(x >> 1) * (size_t)cps;
         v128_t u8, v8, o[3];
-        if (!load_chroma(u + ci, cps, x, end - x, &u8) || !load_chroma(v + ci, cps, x, end - x, &v8)) break;
+        if (!load_chroma(u + ci, cps, x, end - x, &u8)) break;
+        if (!load_chroma(v + ci, cps, x, end - x, &v8)) break;
         yuv16(y + x, u8, v8, c, o);
         store_rgb16(rgb, o[0], o[1], o[2]);
     }
@@ -142,7 +149,8 @@ static void packed_rgb_wasm(const uint8_t *src, int n, int r, int g, int b, uint
     /* 4 pixels a step, stored as 16 bytes of which 12 count: the next step
      * (or the tail) overwrites the rest, so 6 pixels must remain. */
     for (; i + 6 <= n; i += 4)
-        wasm_v128_store(rgb + 3 * (size_t)i, wasm_i8x16_swizzle(wasm_v128_load(src + 4 * (size_t)i), sh));
+        wasm_v128_store(rgb + 3 * (size_t)i,
+                        wasm_i8x16_swizzle(wasm_v128_load(src + 4 * (size_t)i), sh));
     if (i < n) pe_pixels_scalar.packed_rgb(src + 4 * (size_t)i, n - i, r, g, b, rgb + 3 * (size_t)i);
 }
 
@@ -156,8 +164,10 @@ static void hpass_rgb_wasm(const pp_span *span, const int16_t *kp, int W, int co
         for (int t = 0; t < span[o].count; t += 4, s += 12, k += PE_HPACK_GROUP) {
             const v128_t px = wasm_v128_load(s);
             /* int16 pairs (R0 R1, G0 G1, B0 B1, 0 0), then the same of taps 2, 3 */
-            const v128_t p01 = wasm_i8x16_shuffle(px, z, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
-            const v128_t p23 = wasm_i8x16_shuffle(px, z, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
+            const v128_t p01 =
+                wasm_i8x16_shuffle(px, z, 0, 16, 3, 16, 1, 16, 4, 16, 2, 16, 5, 16, 16, 16, 16, 16);
+            const v128_t p23 =
+                wasm_i8x16_shuffle(px, z, 6, 16, 9, 16, 7, 16, 10, 16, 8, 16, 11, 16, 16, 16, 16, 16);
             ah = wasm_i32x4_add(ah, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p01, wasm_v128_load(k)),
                                                    wasm_i32x4_dot_i16x8(p23, wasm_v128_load(k + 8))));
             al = wasm_i32x4_add(al, wasm_i32x4_add(wasm_i32x4_dot_i16x8(p01, wasm_v128_load(k + 16)),

@@ -224,11 +224,21 @@ async function runMode(browser, mode) {
     if (m.type() === 'error') consoleErrors.push(text);
   });
   page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
-  // Any failed request is an error: a model request whose body the worker
-  // read to its end was once reported aborted, because its completion
-  // waited on a worker thread blocked by the load (worker.js yields now;
-  // tests/web/probe_abort.mjs shows it).
-  page.on('requestfailed', (q) => consoleErrors.push(`request failed: ${q.url()} (${q.failure()?.errorText})`));
+  // Any failed request is an error but one: Chromium (156, headless) now
+  // and then reports the worker's fetch of a model file as net::ERR_ABORTED
+  // at the instant its last byte arrives, though the worker reads the whole
+  // body and Blink records the request as finished (its resource timing
+  // entry appears ~200 ms later; tests/web/probe_abort.mjs shows both), seen
+  // in 1-2 of 9 page loads of either build.  A model request from a worker
+  // (no frame) that had its 200 response is logged; the load it served is
+  // checked on its own.
+  page.on('requestfailed', (q) => {
+    const what = `request failed: ${q.url()} (${q.failure()?.errorText})`;
+    const reported = q.failure()?.errorText === 'net::ERR_ABORTED' && !q.frame() &&
+      q.response()?.status() === 200 && /\/models\/[^/]+\.safetensors$/.test(q.url());
+    if (reported) console.log(`  note: ${what}, response 200, from the worker`);
+    else consoleErrors.push(what);
+  });
   await page.setViewport({ width: 412, height: 915 });  // a phone's screen
   try {
     await page.goto(url, { waitUntil: 'load' });
