@@ -170,11 +170,6 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
         const uint32_t bits = vmaxvq_u32(mx);
         const float is = pe_qact_row_scale(qa, m, bits);
         if (is < 0.0f) continue;
-        /* without block sums (q8), the whole blocks' pairwise sums gather
-         * in one vector reduced once a row (SADDLV, a load of qa->bsum and a
-         * branch a block before) */
-        int32_t *bs = qa->bsum ? qa->bsum + (size_t)m * nb : NULL;
-        int32x4_t tot = vdupq_n_s32(0);
         int32_t total = 0;
         for (int b = 0; b < nb; b++) {
             const int k0 = b * PE_QK;
@@ -190,12 +185,7 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
                 const int8x16_t q0 = narrow16(c[0], c[1], c[2], c[3]), q1 = narrow16(c[4], c[5], c[6], c[7]);
                 vst1q_s8(q + k0, q0);
                 vst1q_s8(q + k0 + 16, q1);
-                const int16x8_t pair = vpadalq_s8(vpaddlq_s8(q0), q1);
-                if (!bs) {
-                    tot = vpadalq_s16(tot, pair);
-                    continue;
-                }
-                s = vaddlvq_s16(pair);
+                s = vaddlvq_s16(vpadalq_s8(vpaddlq_s8(q0), q1));
             } else {
                 int32x4_t sum = vdupq_n_s32(0);
                 for (int h = 0; h < PE_QK; h += 8) {
@@ -208,10 +198,10 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
                 }
                 s = vaddvq_s32(sum);
             }
-            if (bs) bs[b] = s;
+            if (qa->bsum) qa->bsum[(size_t)m * nb + b] = s;
             total += s;
         }
-        qa->rsum[m] = total + vaddvq_s32(tot);
+        qa->rsum[m] = total;
     }
 }
 
