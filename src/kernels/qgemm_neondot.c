@@ -75,7 +75,7 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
 
 /* The K loop of a full flipped tile (5 rows) in assembly, 32 k a trip: 160
  * SDOTs, 10 row loads and 8 weight loads (LD1 of 4, post-incremented), a
- * SUBS and a branch, 90 instructions per 16 k.  GCC 12 makes 96 of the C
+ * SUBS and a branch, 91 instructions per 16 k.  GCC 12 makes 96 of the C
  * loop (an ADD per row pointer and trip, a MOV of an accumulator) and
  * cannot unroll it without spilling.  The accumulator of row r, column
  * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
@@ -99,11 +99,12 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
     LOADW SD_ROW(12, 13, 14, 15, 4, G) SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) \
         SD_ROW(24, 25, 26, 27, 7, G) SD_ROW(28, 29, 30, 31, 8, G)
 #define SD_16K(LOADW)                                                                            \
-    "ldr q4, [%[r0]], #16\n\t"                                                                   \
-    "ldr q5, [%[r1]], #16\n\t"                                                                   \
-    "ldr q6, [%[r2]], #16\n\t"                                                                   \
-    "ldr q7, [%[r3]], #16\n\t"                                                                   \
-    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
+    "ldr q4, [%[r0], %[k]]\n\t"                                                                   \
+    "ldr q5, [%[r1], %[k]]\n\t"                                                                   \
+    "ldr q6, [%[r2], %[k]]\n\t"                                                                   \
+    "ldr q7, [%[r3], %[k]]\n\t"                                                                   \
+    "ldr q8, [%[r4], %[k]]\n\t"                                                                 \
+    "add %[k], %[k], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
         SD_GROUP(3, LOADW)
 #define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
 #define SD_LOOP(LOADW)                                                                           \
@@ -126,17 +127,18 @@ static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const
     const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq, *r4 = q + 4 * ldq;
     const uint8_t *w = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
+    /* the rows at register offset k: a post-indexed LDR is 3 micro-ops to
+     * llvm-mca's X1 / X2 models and slower on its A55 one */
+    size_t k = 0;
     if (dst)
         __asm__ volatile("movi v9.16b, #0x80\n\t" SD_LOOP(SD_LOAD_FLIP)
-                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
-                           [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp)
-                         :
+                         : [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
                          : "v9", SD_CLOBBERS);
     else
         __asm__ volatile(SD_LOOP(SD_LOAD)
-                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
-                           [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
-                         :
+                         : [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
                          : SD_CLOBBERS);
 }
 #undef SD_CLOBBERS
