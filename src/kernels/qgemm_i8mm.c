@@ -11,8 +11,9 @@
  * the 32-bit lanes of the registers of groups g and g + 1 give columns
  * (4c, 4c+1) and (4c+2, 4c+3) x k = 4g..4g+7.  That is 8 ZIPs per 8 k
  * against 16 USMMLAs of a 4-row tile, a third of the vector work; so they
- * are done once per panel and call into a stack copy that every row tile
- * reads (for K up to ZIP_KMAX), and in registers otherwise.  A layout stored
+ * are done once per panel and call, by the first row tile as it reads the
+ * panel, into a stack copy that every other row tile reads (for K up to
+ * ZIP_KMAX), and in registers otherwise.  A layout stored
  * for i8mm would save even that, but quantized files are mapped zero-copy
  * and shared by every ISA, so the file format stays one.
  *

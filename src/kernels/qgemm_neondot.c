@@ -8,11 +8,14 @@
  * 16-byte load at 64 g + 16 c holds columns 4c..4c+3 x codes k = 4g..4g+3,
  * and lane g of a 16-byte load of activations holds the same 4 k of one row.
  * The weights are stored unsigned (q + 128) and the activations are signed;
- * without USDOT (i8mm) one side must change sign.  Flipping the activations
- * (a ^ 0x80 = a + 128, one EOR per row and 16 k) costs far less in the inner
- * loop than flipping the weights (4 EORs per 4 k), so the kernel multiplies
- * u8 by u8 and corrects with the column sums of the stored codes, computed
- * once per panel and call:
+ * without USDOT (i8mm) one side must change sign.  For K up to FLIP_KMAX
+ * the weights do, once per panel and call: the first full row tile EORs
+ * them with 0x80 (w - 128 = the code) into a stack copy as its K loop reads
+ * them, and every tile multiplies s8 by s8 with no correction (flip_panel
+ * does it when a call has no full tile).  Longer rows flip the activations
+ * in the K loop (a ^ 0x80 = a + 128, one EOR per row and 16 k), multiply u8
+ * by u8 and correct with the column sums of the stored codes, computed once
+ * per panel and call:
  *   sum (w - 128) a = sum w (a + 128) - 128 sum w - 128 sum a,
  * in uint32 arithmetic: it may wrap, but the true result fits int32
  * (quant.h: K <= PE_Q8_KMAX), so the wrapped value read as int32 is it. */
