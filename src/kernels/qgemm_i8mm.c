@@ -11,8 +11,9 @@
  * the 32-bit lanes of the registers of groups g and g + 1 give columns
  * (4c, 4c+1) and (4c+2, 4c+3) x k = 4g..4g+7.  That is 8 ZIPs per 8 k
  * against 16 USMMLAs of a 4-row tile, a third of the vector work; so they
- * are done once per panel and call into a stack copy that every row tile
- * reads (for K up to ZIP_KMAX), and in registers otherwise.  A layout stored
+ * are done once per panel and call, by the first row tile as it reads the
+ * panel, into a stack copy that every other row tile reads (for K up to
+ * ZIP_KMAX), and in registers otherwise.  A layout stored
  * for i8mm would save even that, but quantized files are mapped zero-copy
  * and shared by every ISA, so the file format stays one.
  *
@@ -36,27 +37,10 @@ INLINE uint8x16_t zip2_32(uint8x16_t a, uint8x16_t b) {
 
 /* The ZIPs of one panel's codes done once per call instead of once per
  * tile: 128 bytes per 8 k, the 8 operands (column pairs 0-1, 2-3, ..., 14-15)
- * in order.  Held on the stack for K up to ZIP_KMAX (B16's 3072 inputs);
- * longer rows zip in registers. */
+ * in order, made by the first tile of the panel (q8_acc_4_asm with dst) into
+ * a stack copy Z that the others read.  Held on the stack for K up to
+ * ZIP_KMAX (B16's 3072 inputs); longer rows zip in registers. */
 #define ZIP_KMAX 3072
-
-static void zip_panel(const uint8_t *W, int nb, uint8_t *Z) {
-    const uint8_t *t = W + PE_Q8_HEAD;
-    for (int k = 0; k < nb * PE_QK; k += 8) {
-        const uint8x16x4_t g0 = vld1q_u8_x4(t + (size_t)k * 16), g1 = vld1q_u8_x4(t + (size_t)k * 16 + 64);
-        uint8x16x4_t z0, z1;
-        z0.val[0] = zip1_32(g0.val[0], g1.val[0]);
-        z0.val[1] = zip2_32(g0.val[0], g1.val[0]);
-        z0.val[2] = zip1_32(g0.val[1], g1.val[1]);
-        z0.val[3] = zip2_32(g0.val[1], g1.val[1]);
-        z1.val[0] = zip1_32(g0.val[2], g1.val[2]);
-        z1.val[1] = zip2_32(g0.val[2], g1.val[2]);
-        z1.val[2] = zip1_32(g0.val[3], g1.val[3]);
-        z1.val[3] = zip2_32(g0.val[3], g1.val[3]);
-        vst1q_u8_x4(Z + (size_t)k * 16, z0);
-        vst1q_u8_x4(Z + (size_t)k * 16 + 64, z1);
-    }
-}
 
 /* mr rows (an odd last row is computed twice and stored once) over all of
  * K, 16 at a time: the 16 codes of two rows are ZIPped (on 64 bits) into
@@ -78,65 +62,107 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 
 /* The K loop of a full zipped tile (4 rows) in assembly, 32 k a trip: 64
  * USMMLAs, 8 row loads and their 8 ZIPs, 8 weight loads (LD1 of 4,
- * post-incremented), a SUBS and a branch, 45 instructions per 16 k against
+ * post-incremented), a SUBS and a branch, 46 instructions per 16 k against
  * GCC 12's 53 for the C loop (it rebuilds the address of each LD1 of 4 and
  * moves an accumulator twice a trip).  The accumulator of pair p, column
  * pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in q8_acc_*'s
  * order; the 4 rows are loaded into v0-v3, ZIPped into v4-v7 (pair 0 k
  * 0-7, 8-15, pair 1 k 0-7, 8-15), then v0-v3 take the weights.  (An asm
- * statement takes at most 30 operands: the accumulators cannot be.) */
+ * statement takes at most 30 operands: the accumulators cannot be.)
+ * With dst, the weights come from the stored panel src (2 groups of 4 k in
+ * v8-v15 per 8 k), are ZIPped into v0-v3 and stored to dst on the way: the
+ * panel's first tile makes the copy Z for the others, 10 instructions per
+ * 128 bytes where a separate pass took 17. */
 #define MM1(V, C, A) "usmmla v" #V ".4s, v" #C ".16b, v" #A ".16b\n\t"
-/* 4 weight operands (column pairs 4h..4h+3 of k 8j..8j+7) times both row
- * pairs: accumulators P0..P3 (pair 0, with operand A0) and Q0..Q3 (pair 1,
- * A1) */
-#define MM_HALF(P0, P1, P2, P3, Q0, Q1, Q2, Q3, A0, A1)                                          \
-    "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t" MM1(P0, 0, A0) MM1(Q0, 0, A1) MM1(P1, 1, A0)         \
-        MM1(Q1, 1, A1) MM1(P2, 2, A0) MM1(Q2, 2, A1) MM1(P3, 3, A0) MM1(Q3, 3, A1)
-#define MM_16K                                                                                   \
-    "ldr q0, [%[r0]], #16\n\t"                                                                   \
-    "ldr q1, [%[r1]], #16\n\t"                                                                   \
-    "ldr q2, [%[r2]], #16\n\t"                                                                   \
-    "ldr q3, [%[r3]], #16\n\t"                                                                   \
+/* v0-v3 (column pairs 0-1 .. 6-7 or 8-9 .. 14-15 of 8 k) times both row
+ * pairs: accumulators P0..P3 (pair 0, operand A0) and Q0..Q3 (pair 1, A1) */
+#define MM_OPS(P0, P1, P2, P3, Q0, Q1, Q2, Q3, A0, A1)                                           \
+    MM1(P0, 0, A0) MM1(Q0, 0, A1) MM1(P1, 1, A0) MM1(Q1, 1, A1) MM1(P2, 2, A0) MM1(Q2, 2, A1)    \
+        MM1(P3, 3, A0) MM1(Q3, 3, A1)
+#define MM_LOAD "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t"
+/* 8 k from Z: 2 loads of 4 operands */
+#define MM_8K(A0, A1)                                                                            \
+    MM_LOAD MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                       \
+        MM_LOAD MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* 8 k from the stored panel: groups g0 (v8-v11) and g1 (v12-v15), ZIPped on
+ * 32 bits into the operands, stored to dst */
+#define MM_ZIP4(X0, X1, Y0, Y1)                                                                  \
+    "zip1 v0.4s, v" #X0 ".4s, v" #Y0 ".4s\n\t"                                                   \
+    "zip2 v1.4s, v" #X0 ".4s, v" #Y0 ".4s\n\t"                                                   \
+    "zip1 v2.4s, v" #X1 ".4s, v" #Y1 ".4s\n\t"                                                   \
+    "zip2 v3.4s, v" #X1 ".4s, v" #Y1 ".4s\n\t"                                                   \
+    "st1 {v0.16b-v3.16b}, [%[d]], #64\n\t"
+#define MM_8K_ZIP(A0, A1)                                                                        \
+    "ld1 {v8.16b-v11.16b}, [%[z]], #64\n\t"                                                      \
+    "ld1 {v12.16b-v15.16b}, [%[z]], #64\n\t" MM_ZIP4(8, 9, 12, 13)                               \
+        MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1) MM_ZIP4(10, 11, 14, 15)                   \
+            MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+#define MM_16K(EIGHT)                                                                            \
+    "ldr q0, [%[r0], %[k]]\n\t"                                                                   \
+    "ldr q1, [%[r1], %[k]]\n\t"                                                                   \
+    "ldr q2, [%[r2], %[k]]\n\t"                                                                   \
+    "ldr q3, [%[r3], %[k]]\n\t"                                                                   \
+    "add %[k], %[k], #16\n\t"                                                                   \
     "zip1 v4.2d, v0.2d, v1.2d\n\t"                                                               \
     "zip2 v5.2d, v0.2d, v1.2d\n\t"                                                               \
     "zip1 v6.2d, v2.2d, v3.2d\n\t"                                                               \
-    "zip2 v7.2d, v2.2d, v3.2d\n\t"                                         \
-        MM_HALF(16, 17, 18, 19, 24, 25, 26, 27, 4, 6)                                            \
-            MM_HALF(20, 21, 22, 23, 28, 29, 30, 31, 4, 6)                                        \
-                MM_HALF(16, 17, 18, 19, 24, 25, 26, 27, 5, 7)                                    \
-                    MM_HALF(20, 21, 22, 23, 28, 29, 30, 31, 5, 7)
+    "zip2 v7.2d, v2.2d, v3.2d\n\t" EIGHT(4, 6) EIGHT(5, 7)
+/* the seeds from memory: with v8-v15 taken no register is left for an
+ * input operand */
+#define MM_SEED(V, I) "mov v" #V ".16b, v" #I ".16b\n\t"
+#define MM_LOOP(EIGHT)                                                                           \
+    "ldp q16, q24, [%[seed]]\n\t" MM_SEED(17, 16) MM_SEED(18, 16) MM_SEED(19, 16)                \
+        MM_SEED(20, 16) MM_SEED(21, 16) MM_SEED(22, 16) MM_SEED(23, 16) MM_SEED(25, 24)          \
+            MM_SEED(26, 24) MM_SEED(27, 24) MM_SEED(28, 24) MM_SEED(29, 24) MM_SEED(30, 24)      \
+                MM_SEED(31, 24) "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                             \
+                "subs %[n], %[n], #1\n\t"                                                        \
+                "b.ne 1b\n\t"                                                                    \
+                "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                          \
+                "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                          \
+                "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                          \
+                "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+#define MM_CLOBBERS                                                                              \
+    "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
+        "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 
 static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, const int32_t *rsum,
-                                                   const uint8_t *Z, int nb, int32_t *sp) {
+                                                   const uint8_t *src, uint8_t *dst, int nb,
+                                                   int32_t *sp) {
     const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq;
-    const int32x2_t s0 = {-128 * rsum[0], -128 * rsum[1]}, s1 = {-128 * rsum[2], -128 * rsum[3]};
-    const int32x4_t i0 = vcombine_s32(s0, s0), i1 = vcombine_s32(s1, s1);
+    /* lanes (column c, row r): c0 r0, c0 r1, c1 r0, c1 r1 for each pair */
+    const int32_t seed[8] __attribute__((aligned(16))) = {
+        -128 * rsum[0], -128 * rsum[1], -128 * rsum[0], -128 * rsum[1],
+        -128 * rsum[2], -128 * rsum[3], -128 * rsum[2], -128 * rsum[3],
+    };
+    const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    __asm__ volatile(
-#define MM_SEED(V, I) "mov v" #V ".16b, %[" #I "].16b\n\t"
-        MM_SEED(16, i0) MM_SEED(17, i0) MM_SEED(18, i0) MM_SEED(19, i0) MM_SEED(20, i0) MM_SEED(21, i0)
-            MM_SEED(22, i0) MM_SEED(23, i0) MM_SEED(24, i1) MM_SEED(25, i1) MM_SEED(26, i1)
-                MM_SEED(27, i1) MM_SEED(28, i1) MM_SEED(29, i1) MM_SEED(30, i1) MM_SEED(31, i1)
-#undef MM_SEED
-        "1:\n\t" MM_16K MM_16K
-        "subs %[n], %[n], #1\n\t"
-        "b.ne 1b\n\t"
-        "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"
-        "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"
-        "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"
-        "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
-        : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [z] "+r"(Z), [n] "+r"(n),
-          [sp] "+r"(sp)
-        : [i0] "w"(i0), [i1] "w"(i1)
-        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",
-          "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory");
+    /* the rows at register offset k: a post-indexed LDR is 3 micro-ops to
+     * llvm-mca's X2 model (26 -> 22 modelled cycles a trip) */
+    size_t k = 0;
+    if (dst)
+        __asm__ volatile(MM_LOOP(MM_8K_ZIP)
+                         : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
+                         : "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", MM_CLOBBERS);
+    else
+        __asm__ volatile(MM_LOOP(MM_8K)
+                         : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
+                         : MM_CLOBBERS);
 }
+#undef MM_CLOBBERS
+#undef MM_LOOP
+#undef MM_SEED
 #undef MM_16K
-#undef MM_HALF
+#undef MM_8K_ZIP
+#undef MM_ZIP4
+#undef MM_8K
+#undef MM_LOAD
+#undef MM_OPS
 #undef MM1
 
 INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    const uint8_t *Z, int nb, const pe_qout *o, const int mr, const int zipped,
+                    uint8_t *Z, int fresh, int nb, const pe_qout *o, const int mr, const int zipped,
                     const int mode, int32_t *sp) {
     const int pairs = (mr + 1) / 2;
     const float *d = (const float *)(const void *)W;
@@ -154,7 +180,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
     if (mode == QOUT_GELU || mode == QOUT_RES || (zipped && mr == Q8MR && mode != Q8_SPILL)) {
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
-        if (mr == Q8MR) q8_acc_4_asm(q, ldq, rsum, Z, nb, spill);
+        if (mr == Q8MR) /* fresh: the panel is zipped into Z on the way */
+            q8_acc_4_asm(q, ldq, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill);
         else accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
@@ -240,7 +267,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 }
 
 typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      const uint8_t *Z, int nb, const pe_qout *o, int tiles);
+                      uint8_t *Z, int fresh, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count, weight source and pe_qout mode (a finish
  * chosen at run time inside the tile makes GCC shuffle the accumulators
@@ -251,17 +278,17 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
  * per tile were ~60 instructions, a fifth of an attention S tile (K = 64). */
 #define Q8_FN(MR, ZIPPED, MODE)                                                                  \
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
-                                            const uint8_t *W, const uint8_t *Z, int nb,          \
+                                            const uint8_t *W, uint8_t *Z, int fresh, int nb,     \
                                             const pe_qout *o, int tiles) {                       \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
-            q8_tile(q, ldq, rsum, W, Z, nb, &t, MR, ZIPPED, MODE, NULL);                         \
+            q8_tile(q, ldq, rsum, W, Z, fresh && i == 0, nb, &t, MR, ZIPPED, MODE, NULL);        \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
                                                       const int32_t *rsum, const uint8_t *W,     \
                                                       const uint8_t *Z, int nb, int32_t *sp) {   \
-        q8_tile(q, ldq, rsum, W, Z, nb, NULL, MR, 1, Q8_SPILL, sp);                              \
+        q8_tile(q, ldq, rsum, W, (uint8_t *)Z, 0, nb, NULL, MR, 1, Q8_SPILL, sp);                \
     }
 Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4)
 #define Q8_FNS(Z, MODE) Q8_FN(1, Z, MODE) Q8_FN(2, Z, MODE) Q8_FN(3, Z, MODE) Q8_FN(4, Z, MODE)
@@ -293,14 +320,15 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint8_t *w = Wp + (size_t)(n / PE_GEMM_NR) * pstride;
         const int ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-        if (zipped) zip_panel(w, nb, Z);
         for (int m = m0; m < m1;) {
             const int mr = m1 - m < Q8MR ? m1 - m : Q8MR;
             pe_qout o;
             pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
-            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z, nb, &o, tiles);
+            /* zipped: the first tile (full: more than Q8MR rows) zips the panel */
+            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z,
+                                             zipped && m == m0, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }

@@ -36,17 +36,28 @@ INLINE void load_half16(const uint16_t *p, float32x4_t b[4], const int bf16) {
     }
 }
 
+/* The 16 floats of panel row k: widened from f16 / bf16 (wide 0 / 1), or
+ * from a panel widened beforehand (wide 2, f32). */
+INLINE void half_row(const void *W, int k, float32x4_t b[4], const int wide) {
+    if (wide == 2) {
+        const float32x4x4_t v = vld1q_f32_x4((const float *)W + (size_t)k * PE_GEMM_NR);
+        b[0] = v.val[0], b[1] = v.val[1], b[2] = v.val[2], b[3] = v.val[3];
+    } else {
+        load_half16((const uint16_t *)W + (size_t)k * PE_GEMM_NR, b, wide);
+    }
+}
+
 #define HALF_STEP(L)                                                                 \
     do {                                                                             \
         float32x4_t b[4];                                                            \
-        load_half16(W + (size_t)(k + (L)) * PE_GEMM_NR, b, bf16);                    \
+        half_row(W, k + (L), b, wide);                                               \
         _Pragma("GCC unroll 5") for (int r = 0; r < mr; r++)                         \
             _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)                      \
                 acc[r][c] = vfmaq_laneq_f32(acc[r][c], b[c], av[r], L);              \
     } while (0)
 
-INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
-                      const int mr, const int bf16) {
+INLINE void half_tile_w(const float *A, size_t lda, const void *W, int K, float *tile,
+                        const int mr, const int wide) {
     float32x4_t acc[HALF_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     int k = 0;
@@ -61,13 +72,58 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
     }
     for (; k < K; k++) {
         float32x4_t b[4];
-        load_half16(W + (size_t)k * PE_GEMM_NR, b, bf16);
+        half_row(W, k, b, wide);
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) acc[r][c] = vfmaq_n_f32(acc[r][c], b[c], A[r * lda + k]);
     }
     PE_TILE_SPILL(tile, acc, mr);
+}
+
+INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, float *tile,
+                      const int mr, const int bf16) {
+    half_tile_w(A, lda, W, K, tile, mr, bf16);
+}
+
+/* f16 panels widened to f32 once per panel and call (K up to
+ * HALF_WIDE_KMAX, on the stack), so that the row tiles load floats: the
+ * FCVTLs were 16 of 113 instructions per 4 k of a 5-row tile (the patch
+ * embedding of q8 files, 5-6% of their pass).  The same products and sums
+ * in the same order as half_tile's: bit-identical. */
+#define HALF_WIDE_KMAX 1024
+
+static void widen_panel(const uint16_t *W, int K, float *Wf) {
+    for (size_t i = 0; i < (size_t)K * PE_GEMM_NR; i += 16) {
+        float32x4_t b[4];
+        load_half16(W + i, b, 0);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) vst1q_f32(Wf + i + 4 * j, b[j]);
+    }
+}
+
+typedef void (*halfw_fn)(const float *A, size_t lda, const float *Wf, int K, float *tile);
+#define HALFW_FN(R)                                                                           \
+    static void halfw_##R(const float *A, size_t lda, const float *Wf, int K, float *t) {     \
+        half_tile_w(A, lda, Wf, K, t, R, 2);                                                  \
+    }
+HALFW_FN(1) HALFW_FN(2) HALFW_FN(3) HALFW_FN(4) HALFW_FN(5)
+static const halfw_fn halfw_tiles[HALF_MR] = {halfw_1, halfw_2, halfw_3, halfw_4, halfw_5};
+
+static void gemm_half_wide(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
+                           int m1, int n0, int n1, const pe_epilogue *ep) {
+    float Wf[HALF_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    float tile[HALF_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
+    for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
+        const int n = p * PE_GEMM_NR, ncols = imin(n1 - n, PE_GEMM_NR);
+        widen_panel((const uint16_t *)(const void *)((const uint8_t *)Wv + (size_t)p * pbytes), K, Wf);
+        for (int m = m0; m < m1; m += HALF_MR) {
+            const int mr = imin(m1 - m, HALF_MR);
+            halfw_tiles[mr - 1](A + (size_t)m * lda, (size_t)lda, Wf, K, tile);
+            pe_tile_store(tile, mr, ncols, NULL, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
 }
 
 #include "gemm_panels.h"
@@ -275,7 +331,11 @@ static const q_fn q_tiles[2][Q_MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
 
 void pe_neon_gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                        int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
+    /* one tile of rows cannot pay for widening the panel */
+    if (t == PE_WT_F16 && K <= HALF_WIDE_KMAX && m1 - m0 > HALF_MR && n1 > n0)
+        gemm_half_wide(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep);
+    else
+        gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
 }
 
 /* ------------------------------------------------------------ softmax */

@@ -8,11 +8,14 @@
  * 16-byte load at 64 g + 16 c holds columns 4c..4c+3 x codes k = 4g..4g+3,
  * and lane g of a 16-byte load of activations holds the same 4 k of one row.
  * The weights are stored unsigned (q + 128) and the activations are signed;
- * without USDOT (i8mm) one side must change sign.  Flipping the activations
- * (a ^ 0x80 = a + 128, one EOR per row and 16 k) costs far less in the inner
- * loop than flipping the weights (4 EORs per 4 k), so the kernel multiplies
- * u8 by u8 and corrects with the column sums of the stored codes, computed
- * once per panel and call:
+ * without USDOT (i8mm) one side must change sign.  For K up to FLIP_KMAX
+ * the weights do, once per panel and call: the first full row tile EORs
+ * them with 0x80 (w - 128 = the code) into a stack copy as its K loop reads
+ * them, and every tile multiplies s8 by s8 with no correction (flip_panel
+ * does it when a call has no full tile).  Longer rows flip the activations
+ * in the K loop (a ^ 0x80 = a + 128, one EOR per row and 16 k), multiply u8
+ * by u8 and correct with the column sums of the stored codes, computed once
+ * per panel and call:
  *   sum (w - 128) a = sum w (a + 128) - 128 sum w - 128 sum a,
  * in uint32 arithmetic: it may wrap, but the true result fits int32
  * (quant.h: K <= PE_Q8_KMAX), so the wrapped value read as int32 is it. */
@@ -75,7 +78,7 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
 
 /* The K loop of a full flipped tile (5 rows) in assembly, 32 k a trip: 160
  * SDOTs, 10 row loads and 8 weight loads (LD1 of 4, post-incremented), a
- * SUBS and a branch, 90 instructions per 16 k.  GCC 12 makes 96 of the C
+ * SUBS and a branch, 91 instructions per 16 k.  GCC 12 makes 96 of the C
  * loop (an ADD per row pointer and trip, a MOV of an accumulator) and
  * cannot unroll it without spilling.  The accumulator of row r, column
  * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
@@ -99,11 +102,12 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
     LOADW SD_ROW(12, 13, 14, 15, 4, G) SD_ROW(16, 17, 18, 19, 5, G) SD_ROW(20, 21, 22, 23, 6, G) \
         SD_ROW(24, 25, 26, 27, 7, G) SD_ROW(28, 29, 30, 31, 8, G)
 #define SD_16K(LOADW)                                                                            \
-    "ldr q4, [%[r0]], #16\n\t"                                                                   \
-    "ldr q5, [%[r1]], #16\n\t"                                                                   \
-    "ldr q6, [%[r2]], #16\n\t"                                                                   \
-    "ldr q7, [%[r3]], #16\n\t"                                                                   \
-    "ldr q8, [%[r4]], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
+    "ldr q4, [%[r0], %[k]]\n\t"                                                                   \
+    "ldr q5, [%[r1], %[k]]\n\t"                                                                   \
+    "ldr q6, [%[r2], %[k]]\n\t"                                                                   \
+    "ldr q7, [%[r3], %[k]]\n\t"                                                                   \
+    "ldr q8, [%[r4], %[k]]\n\t"                                                                 \
+    "add %[k], %[k], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
         SD_GROUP(3, LOADW)
 #define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
 #define SD_LOOP(LOADW)                                                                           \
@@ -126,17 +130,18 @@ static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const
     const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq, *r4 = q + 4 * ldq;
     const uint8_t *w = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
+    /* the rows at register offset k: a post-indexed LDR is 3 micro-ops to
+     * llvm-mca's X1 / X2 models and slower on its A55 one */
+    size_t k = 0;
     if (dst)
         __asm__ volatile("movi v9.16b, #0x80\n\t" SD_LOOP(SD_LOAD_FLIP)
-                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
-                           [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp)
-                         :
+                         : [w] "+r"(w), [f] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
                          : "v9", SD_CLOBBERS);
     else
         __asm__ volatile(SD_LOOP(SD_LOAD)
-                         : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3), [r4] "+r"(r4),
-                           [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp)
-                         :
+                         : [w] "+r"(w), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
+                         : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
                          : SD_CLOBBERS);
 }
 #undef SD_CLOBBERS
