@@ -14,7 +14,6 @@
 #include "simd_wasm.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Rows per register tile: 4 int32 accumulators a row (16 columns), the
@@ -270,15 +269,18 @@ static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
  * for every row pair: in SIMD128 an f16 conversion is ~10 operations per 4
  * weights, more than the tile's multiply-adds on them (gemm_half was ~9%
  * of the T16-384 q8 pass, whose patch embedding stays f16).  The same
- * products and sums in the same order, so bit for bit gemm_half; where the
- * buffer cannot be had, gemm_half. */
+ * products and sums in the same order, so bit for bit gemm_half.  The
+ * float panel is on the stack (64 KB at K = HALF_WIDE_KMAX, as the NEON
+ * set's): the forward pass allocates nothing.  Longer K, or one tile of
+ * rows, stays on gemm_half. */
+#define HALF_WIDE_KMAX 1024
 static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                            int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    float *wf = m1 - m0 > HALF_MR ? malloc((size_t)K * PE_GEMM_NR * sizeof(float)) : NULL;
-    if (!wf) {
+    if (m1 - m0 <= HALF_MR || K > HALF_WIDE_KMAX) {
         gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
         return;
     }
+    float wf[HALF_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     const size_t panel = (size_t)K * PE_GEMM_NR;
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
         const uint16_t *w = (const uint16_t *)Wv + (size_t)(n / PE_GEMM_NR) * panel;
@@ -296,7 +298,6 @@ static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float
         }
         pe_kernels_wasm.gemm(A, lda, wf, ncols, K, C + n, ldc, m0, m1, 0, ncols, ep ? &e : NULL);
     }
-    free(wf);
 }
 
 /* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_avx2.c:
