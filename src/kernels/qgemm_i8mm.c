@@ -97,6 +97,8 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "ld1 {v12.16b-v15.16b}, [%[z]], #64\n\t" MM_ZIP4(8, 9, 12, 13)                               \
         MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1) MM_ZIP4(10, 11, 14, 15)                   \
             MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* 16 k of rows packed beforehand (pack_rows): the 4 operands in one LD1 */
+#define MM_16K_PACKED(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
 #define MM_16K(EIGHT)                                                                            \
     "ldr q0, [%[r0], %[k]]\n\t"                                                                   \
     "ldr q1, [%[r1], %[k]]\n\t"                                                                   \
@@ -110,11 +112,11 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 /* the seeds from memory: with v8-v15 taken no register is left for an
  * input operand */
 #define MM_SEED(V, I) "mov v" #V ".16b, v" #I ".16b\n\t"
-#define MM_LOOP(EIGHT)                                                                           \
+#define MM_LOOP(EIGHT, K16)                                                                      \
     "ldp q16, q24, [%[seed]]\n\t" MM_SEED(17, 16) MM_SEED(18, 16) MM_SEED(19, 16)                \
         MM_SEED(20, 16) MM_SEED(21, 16) MM_SEED(22, 16) MM_SEED(23, 16) MM_SEED(25, 24)          \
             MM_SEED(26, 24) MM_SEED(27, 24) MM_SEED(28, 24) MM_SEED(29, 24) MM_SEED(30, 24)      \
-                MM_SEED(31, 24) "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                             \
+                MM_SEED(31, 24) "1:\n\t" K16(EIGHT) K16(EIGHT)                                   \
                 "subs %[n], %[n], #1\n\t"                                                        \
                 "b.ne 1b\n\t"                                                                    \
                 "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                          \
@@ -125,9 +127,9 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 
-static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, const int32_t *rsum,
-                                                   const uint8_t *src, uint8_t *dst, int nb,
-                                                   int32_t *sp) {
+static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, const int8_t *ap,
+                                                   const int32_t *rsum, const uint8_t *src,
+                                                   uint8_t *dst, int nb, int32_t *sp) {
     const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq;
     /* lanes (column c, row r): c0 r0, c0 r1, c1 r0, c1 r1 for each pair */
     const int32_t seed[8] __attribute__((aligned(16))) = {
@@ -139,13 +141,23 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, 
     /* the rows at register offset k: a post-indexed LDR is 3 micro-ops to
      * llvm-mca's X2 model (26 -> 22 modelled cycles a trip) */
     size_t k = 0;
-    if (dst)
-        __asm__ volatile(MM_LOOP(MM_8K_ZIP)
+    if (ap && dst)
+        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_16K_PACKED)
+                         : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
+                         : [seed] "r"(seed)
+                         : "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", MM_CLOBBERS);
+    else if (ap)
+        __asm__ volatile(MM_LOOP(MM_8K, MM_16K_PACKED)
+                         : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
+                         : [seed] "r"(seed)
+                         : MM_CLOBBERS);
+    else if (dst)
+        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_16K)
                          : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
                          : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
                          : "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", MM_CLOBBERS);
     else
-        __asm__ volatile(MM_LOOP(MM_8K)
+        __asm__ volatile(MM_LOOP(MM_8K, MM_16K)
                          : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
                          : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
                          : MM_CLOBBERS);
@@ -154,6 +166,7 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, 
 #undef MM_LOOP
 #undef MM_SEED
 #undef MM_16K
+#undef MM_16K_PACKED
 #undef MM_8K_ZIP
 #undef MM_ZIP4
 #undef MM_8K
@@ -161,9 +174,9 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, 
 #undef MM_OPS
 #undef MM1
 
-INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                    uint8_t *Z, int fresh, int nb, const pe_qout *o, const int mr, const int zipped,
-                    const int mode, int32_t *sp) {
+INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t *rsum,
+                    const uint8_t *W, uint8_t *Z, int fresh, int nb, const pe_qout *o, const int mr,
+                    const int zipped, const int mode, int32_t *sp) {
     const int pairs = (mr + 1) / 2;
     const float *d = (const float *)(const void *)W;
     /* per pair, row 2p (UZP1: columns 4c..4c+3 of each block pair), then
@@ -181,7 +194,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
         if (mr == Q8MR) /* fresh: the panel is zipped into Z on the way */
-            q8_acc_4_asm(q, ldq, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill);
+            q8_acc_4_asm(q, ldq, ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill);
         else accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
@@ -266,8 +279,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 #undef Q8_ROW
 }
 
-typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W,
-                      uint8_t *Z, int fresh, int nb, const pe_qout *o, int tiles);
+typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t *rsum,
+                      const uint8_t *W, uint8_t *Z, int fresh, int nb, const pe_qout *o, int tiles);
 
 /* One function per row count, weight source and pe_qout mode (a finish
  * chosen at run time inside the tile makes GCC shuffle the accumulators
@@ -277,18 +290,20 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const ui
  * stack tile is stored after each): a call, a table look-up and pe_qout_at
  * per tile were ~60 instructions, a fifth of an attention S tile (K = 64). */
 #define Q8_FN(MR, ZIPPED, MODE)                                                                  \
-    static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int32_t *rsum,    \
-                                            const uint8_t *W, uint8_t *Z, int fresh, int nb,     \
-                                            const pe_qout *o, int tiles) {                       \
+    static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int8_t *ap,       \
+                                            const int32_t *rsum, const uint8_t *W, uint8_t *Z,   \
+                                            int fresh, int nb, const pe_qout *o, int tiles) {    \
         pe_qout t = *o;                                                                          \
-        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR))     \
-            q8_tile(q, ldq, rsum, W, Z, fresh && i == 0, nb, &t, MR, ZIPPED, MODE, NULL);        \
+        for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR)) {   \
+            q8_tile(q, ldq, ap, rsum, W, Z, fresh && i == 0, nb, &t, MR, ZIPPED, MODE, NULL);    \
+            if (ap) ap += (MR) * ldq;                                                            \
+        }                                                                                        \
     }
 #define Q8_ACC(MR)                                                                               \
     static __attribute__((noinline)) void q8_acc_##MR(const int8_t *q, size_t ldq,               \
                                                       const int32_t *rsum, const uint8_t *W,     \
                                                       const uint8_t *Z, int nb, int32_t *sp) {   \
-        q8_tile(q, ldq, rsum, W, (uint8_t *)Z, 0, nb, NULL, MR, 1, Q8_SPILL, sp);                \
+        q8_tile(q, ldq, NULL, rsum, W, (uint8_t *)Z, 0, nb, NULL, MR, 1, Q8_SPILL, sp);          \
     }
 Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4)
 #define Q8_FNS(Z, MODE) Q8_FN(1, Z, MODE) Q8_FN(2, Z, MODE) Q8_FN(3, Z, MODE) Q8_FN(4, Z, MODE)
@@ -302,19 +317,42 @@ static const q8_fn q8_tiles[2][5][Q8MR] = {
 };
 #undef Q8_ROW
 
-static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
-                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    if (m1 <= m0 || n1 <= n0) return;
-    if (t == PE_WT_Q4) {
-        pe_neondot_gemm_q4(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep);
-        return;
-    }
-    const uint8_t *Wp = Wv;
+/* The row tiles' codes packed for the K loop once per call, not ZIPped in
+ * it for every panel (4 row loads, their address step and 4 ZIPs per 16 k
+ * of a 4-row tile, 18 of the loop's 92 instructions a trip): per full tile
+ * and 16 k, 64 bytes, the operands in the loop's order (rows 0 and 1 on 64
+ * bits, k 0-7 then 8-15, then rows 2 and 3), one LD1 of 4 in the loop.
+ * PACK_BYTES on the stack beside Z: the rows of a call go in chunks that
+ * fit (each chunk re-zips the panels into Z: B16's 3072 inputs, 16 rows). */
+#define PACK_BYTES (64 * 1024)
+
+static void pack_rows(const int8_t *q, size_t ldq, int tiles, int8_t *ap) {
+    for (int t = 0; t < tiles; t++, q += Q8MR * ldq)
+        for (size_t k = 0; k < ldq; k += 16, ap += 64) {
+            const int64x2_t r0 = vreinterpretq_s64_s8(vld1q_s8(q + k)), r1 = vreinterpretq_s64_s8(vld1q_s8(q + ldq + k));
+            const int64x2_t r2 = vreinterpretq_s64_s8(vld1q_s8(q + 2 * ldq + k));
+            const int64x2_t r3 = vreinterpretq_s64_s8(vld1q_s8(q + 3 * ldq + k));
+            vst1q_s8(ap, vreinterpretq_s8_s64(vzip1q_s64(r0, r1)));
+            vst1q_s8(ap + 16, vreinterpretq_s8_s64(vzip2q_s64(r0, r1)));
+            vst1q_s8(ap + 32, vreinterpretq_s8_s64(vzip1q_s64(r2, r3)));
+            vst1q_s8(ap + 48, vreinterpretq_s8_s64(vzip2q_s64(r2, r3)));
+        }
+}
+
+/* Rows of the chunk starting with `rows` left: all of them when their full
+ * tiles fit PACK_BYTES, else as many whole tiles as fit less one, so that
+ * the next chunk has more than a tile's rows (its first tile zips Z). */
+static int pack_chunk(int rows, size_t ldq) {
+    const int cap = ((int)(PACK_BYTES / (Q8MR * ldq)) - 1) * Q8MR;
+    return rows / Q8MR * Q8MR <= cap + Q8MR ? rows : cap;
+}
+
+/* Rows [m0, m1) against every panel of [n0, n1); ap: their full tiles
+ * packed (pack_rows), or NULL. */
+static void gemm_q8_rows(const pe_qact *qa, const int8_t *ap, const uint8_t *Wp, size_t pstride,
+                         float *C, int ldc, int m0, int m1, int n0, int n1, const pe_epilogue *ep,
+                         int zipped, uint8_t *Z) {
     const int nb = qa->ldq / PE_QK;
-    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K);
-    /* one tile of rows cannot pay for zipping the panel first */
-    const int zipped = nb * PE_QK <= ZIP_KMAX && m1 - m0 > Q8MR;
-    uint8_t Z[ZIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
     float tile[Q8MR * PE_GEMM_NR] __attribute__((aligned(16)));
     const int mode = pe_qout_mode(ep);
     for (int n = n0; n < n1; n += PE_GEMM_NR) {
@@ -327,11 +365,35 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
             /* zipped: the first tile (full: more than Q8MR rows) zips the panel */
-            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w, Z,
-                                             zipped && m == m0, nb, &o, tiles);
+            q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
+                                             ap && mr == Q8MR ? ap + (size_t)(m - m0) * qa->ldq : NULL,
+                                             qa->rsum + m, w, Z, zipped && m == m0, nb, &o, tiles);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
+    }
+}
+
+static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                   int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    if (m1 <= m0 || n1 <= n0) return;
+    if (t == PE_WT_Q4) {
+        pe_neondot_gemm_q4(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep);
+        return;
+    }
+    const size_t pstride = pe_qpack_panel_bytes(PE_WT_Q8, K), ldq = (size_t)qa->ldq;
+    /* one tile of rows cannot pay for zipping the panel first */
+    const int zipped = ldq <= ZIP_KMAX && m1 - m0 > Q8MR;
+    uint8_t Z[ZIP_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    if (!zipped) {
+        gemm_q8_rows(qa, NULL, Wv, pstride, C, ldc, m0, m1, n0, n1, ep, 0, Z);
+        return;
+    }
+    int8_t ap[PACK_BYTES] __attribute__((aligned(16)));
+    for (int m = m0, rows; m < m1; m += rows) {
+        rows = pack_chunk(m1 - m, ldq);
+        pack_rows(qa->q + (size_t)m * ldq, ldq, rows / Q8MR, ap);
+        gemm_q8_rows(qa, ap, Wv, pstride, C, ldc, m, m + rows, n0, n1, ep, 1, Z);
     }
 }
 
