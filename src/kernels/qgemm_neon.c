@@ -143,6 +143,22 @@ INLINE int8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
     return vuzp1q_s8(vreinterpretq_s8_s16(h0), vreinterpretq_s8_s16(h1));
 }
 
+/* The 32 floats at a, times is, as codes into q; their pairwise sums (8 int16
+ * lanes, |each| <= 4 * 127). */
+INLINE int16x8_t quant_block(const float *a, float is, int8_t *q) {
+    const float32x4x4_t v0 = vld1q_f32_x4(a), v1 = vld1q_f32_x4(a + 16);
+    int32x4_t c[8];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        c[j] = vcvtnq_s32_f32(vmulq_n_f32(v0.val[j], is));
+        c[4 + j] = vcvtnq_s32_f32(vmulq_n_f32(v1.val[j], is));
+    }
+    const int8x16_t q0 = narrow16(c[0], c[1], c[2], c[3]), q1 = narrow16(c[4], c[5], c[6], c[7]);
+    vst1q_s8(q, q0);
+    vst1q_s8(q + 16, q1);
+    return vpadalq_s8(vpaddlq_s8(q0), q1);
+}
+
 /* Bit-exact with quantize_rows_ref: the max of |a| taken on the bit
  * patterns (a NaN or an infinity is above every finite value, so one
  * compare finds them; FABS only clears the sign bit, of a NaN too, and
@@ -150,7 +166,7 @@ INLINE int8x16_t narrow16(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d) {
  * no copy of the loaded vector), the same single rounding of a * (127 / amax), and
  * FCVTNS rounds to nearest even as lrintf does in the default mode. */
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
-    const int nb = qa->ldq / PE_QK;
+    const int nb = qa->ldq / PE_QK, whole = K / PE_QK;
     for (int m = m0; m < m1; m++) {
         const float *a = A + (size_t)m * lda;
         int8_t *q = qa->q + (size_t)m * qa->ldq;
@@ -171,21 +187,20 @@ void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const
         const float is = pe_qact_row_scale(qa, m, bits);
         if (is < 0.0f) continue;
         int32_t total = 0;
-        for (int b = 0; b < nb; b++) {
+        int b = 0;
+        if (!qa->bsum) {
+            /* the whole blocks' pairwise sums gathered in one vector, one
+             * reduction a row (a SADDLV, a branch and the counters of the
+             * general loop below were 16 of 44 instructions a block) */
+            int32x4_t sum = vdupq_n_s32(0);
+            for (; b < whole; b++) sum = vpadalq_s16(sum, quant_block(a + b * PE_QK, is, q + b * PE_QK));
+            total = vaddvq_s32(sum);
+        }
+        for (; b < nb; b++) {
             const int k0 = b * PE_QK;
             int32_t s;
             if (k0 + PE_QK <= K) { /* a whole block: 32 codes, their sum in int16 (|sum| <= 32 * 127) */
-                const float32x4x4_t v0 = vld1q_f32_x4(a + k0), v1 = vld1q_f32_x4(a + k0 + 16);
-                int32x4_t c[8];
-#pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) {
-                    c[j] = vcvtnq_s32_f32(vmulq_n_f32(v0.val[j], is));
-                    c[4 + j] = vcvtnq_s32_f32(vmulq_n_f32(v1.val[j], is));
-                }
-                const int8x16_t q0 = narrow16(c[0], c[1], c[2], c[3]), q1 = narrow16(c[4], c[5], c[6], c[7]);
-                vst1q_s8(q + k0, q0);
-                vst1q_s8(q + k0 + 16, q1);
-                s = vaddlvq_s16(vpadalq_s8(vpaddlq_s8(q0), q1));
+                s = vaddlvq_s16(quant_block(a + k0, is, q + k0));
             } else {
                 int32x4_t sum = vdupq_n_s32(0);
                 for (int h = 0; h < PE_QK; h += 8) {
@@ -353,7 +368,7 @@ INLINE int32x4_t exp2_127(float32x4_t t, const int clamp_hi) {
     p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C2), p, r);
     p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C1), p, r);
     p = vfmaq_f32(vdupq_n_f32(PE_EXP2Q_C0), p, r);
-    const int32x4_t e = vshlq_n_s32(vcvtq_s32_f32(n), 23);
+    const int32x4_t e = vcvtq_n_s32_f32(n, 23); /* n 2^23, the exponent field's step, in one FCVTZS */
     return vcvtnq_s32_f32(vreinterpretq_f32_s32(vaddq_s32(vreinterpretq_s32_f32(p), e)));
 }
 
