@@ -61,18 +61,18 @@ static void q8_acc_3(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
 
 /* The K loop of a full zipped tile (4 rows) in assembly, 32 k a trip: 64
- * USMMLAs, 8 row loads and their 8 ZIPs, 8 weight loads (LD1 of 4,
- * post-incremented), a SUBS and a branch, 46 instructions per 16 k against
- * GCC 12's 53 for the C loop (it rebuilds the address of each LD1 of 4 and
- * moves an accumulator twice a trip).  The accumulator of pair p, column
- * pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in q8_acc_*'s
- * order; the 4 rows are loaded into v0-v3, ZIPped into v4-v7 (pair 0 k
- * 0-7, 8-15, pair 1 k 0-7, 8-15), then v0-v3 take the weights.  (An asm
- * statement takes at most 30 operands: the accumulators cannot be.)
- * With dst, the weights come from the stored panel src (2 groups of 4 k in
- * v8-v15 per 8 k), are ZIPped into v0-v3 and stored to dst on the way: the
- * panel's first tile makes the copy Z for the others, 10 instructions per
- * 128 bytes where a separate pass took 17. */
+ * USMMLAs, 2 loads of the packed rows (pack_rows, below), 8 weight loads
+ * (LD1 of 4, post-incremented), a SUBS and a branch, 38 instructions per
+ * 16 k against GCC 12's 53 for the C loop (it rebuilds the address of each
+ * LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
+ * p, column pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in
+ * q8_acc_*'s order; v4-v7 take the packed rows (pair 0 k 0-7, 8-15, pair 1
+ * k 0-7, 8-15), v0-v3 the weights.  (An asm statement takes at most 30
+ * operands: the accumulators cannot be.)  With dst, the weights come from
+ * the stored panel src (2 groups of 4 k in v8-v15 per 8 k), are ZIPped into
+ * v0-v3 and stored to dst on the way: the panel's first tile makes the copy
+ * Z for the others, 10 instructions per 128 bytes where a separate pass
+ * took 17. */
 #define MM1(V, C, A) "usmmla v" #V ".4s, v" #C ".16b, v" #A ".16b\n\t"
 /* v0-v3 (column pairs 0-1 .. 6-7 or 8-9 .. 14-15 of 8 k) times both row
  * pairs: accumulators P0..P3 (pair 0, operand A0) and Q0..Q3 (pair 1, A1) */
@@ -97,76 +97,102 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "ld1 {v12.16b-v15.16b}, [%[z]], #64\n\t" MM_ZIP4(8, 9, 12, 13)                               \
         MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1) MM_ZIP4(10, 11, 14, 15)                   \
             MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
-/* 16 k of rows packed beforehand (pack_rows): the 4 operands in one LD1 */
-#define MM_16K_PACKED(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
-#define MM_16K(EIGHT)                                                                            \
-    "ldr q0, [%[r0], %[k]]\n\t"                                                                   \
-    "ldr q1, [%[r1], %[k]]\n\t"                                                                   \
-    "ldr q2, [%[r2], %[k]]\n\t"                                                                   \
-    "ldr q3, [%[r3], %[k]]\n\t"                                                                   \
-    "add %[k], %[k], #16\n\t"                                                                   \
-    "zip1 v4.2d, v0.2d, v1.2d\n\t"                                                               \
-    "zip2 v5.2d, v0.2d, v1.2d\n\t"                                                               \
-    "zip1 v6.2d, v2.2d, v3.2d\n\t"                                                               \
-    "zip2 v7.2d, v2.2d, v3.2d\n\t" EIGHT(4, 6) EIGHT(5, 7)
-/* the seeds from memory: with v8-v15 taken no register is left for an
- * input operand */
+/* 16 k of the packed rows: the 4 operands in one LD1 */
+#define MM_16K(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
+/* the seeds -128 * (row sum), lanes (c0 r0, c0 r1, c1 r0, c1 r1) of each
+ * pair, from the 4 row sums: pair 0 in v16, pair 1 in v24, then copied */
 #define MM_SEED(V, I) "mov v" #V ".16b, v" #I ".16b\n\t"
-#define MM_LOOP(EIGHT, K16)                                                                      \
-    "ldp q16, q24, [%[seed]]\n\t" MM_SEED(17, 16) MM_SEED(18, 16) MM_SEED(19, 16)                \
-        MM_SEED(20, 16) MM_SEED(21, 16) MM_SEED(22, 16) MM_SEED(23, 16) MM_SEED(25, 24)          \
-            MM_SEED(26, 24) MM_SEED(27, 24) MM_SEED(28, 24) MM_SEED(29, 24) MM_SEED(30, 24)      \
-                MM_SEED(31, 24) "1:\n\t" K16(EIGHT) K16(EIGHT)                                   \
+#define MM_LOOP(EIGHT, FINISH)                                                                   \
+    "ldr q16, [%[rsum]]\n\t"                                                                     \
+    "shl v16.4s, v16.4s, #7\n\t"                                                                 \
+    "neg v16.4s, v16.4s\n\t"                                                                     \
+    "dup v24.2d, v16.d[1]\n\t"                                                                   \
+    "dup v16.2d, v16.d[0]\n\t" MM_SEED(17, 16) MM_SEED(18, 16) MM_SEED(19, 16) MM_SEED(20, 16)   \
+        MM_SEED(21, 16) MM_SEED(22, 16) MM_SEED(23, 16) MM_SEED(25, 24) MM_SEED(26, 24)          \
+            MM_SEED(27, 24) MM_SEED(28, 24) MM_SEED(29, 24) MM_SEED(30, 24) MM_SEED(31, 24)      \
+                "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                                             \
                 "subs %[n], %[n], #1\n\t"                                                        \
-                "b.ne 1b\n\t"                                                                    \
-                "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                          \
-                "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                          \
-                "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                          \
-                "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+                "b.ne 1b\n\t" FINISH
+/* the accumulators stored to sp, in q8_acc_*'s order */
+#define MM_STORE                                                                                 \
+    "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                                      \
+    "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                                      \
+    "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                                      \
+    "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
+/* QOUT_SCALE straight from the accumulators: row r of pair p is the UZP1
+ * (even r) or UZP2 (odd r) of its column pairs, converted, times the column
+ * scales (v0-v3), times the row scale (lane r of v8), as pe_qout_row: the
+ * products of the stored finish in the same order, without the stores, the
+ * LD2s and the call's return to C (~30 instructions a tile) */
+#define MM_ROW(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                           \
+    UZP " v4.4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v5.4s, v" #A2 ".4s, v" #A3 ".4s\n\t"        \
+    UZP " v6.4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v7.4s, v" #A6 ".4s, v" #A7 ".4s\n\t"        \
+    "scvtf v4.4s, v4.4s\n\t"                                                                     \
+    "scvtf v5.4s, v5.4s\n\t"                                                                     \
+    "scvtf v6.4s, v6.4s\n\t"                                                                     \
+    "scvtf v7.4s, v7.4s\n\t"                                                                     \
+    "fmul v4.4s, v4.4s, v0.4s\n\t"                                                               \
+    "fmul v5.4s, v5.4s, v1.4s\n\t"                                                               \
+    "fmul v6.4s, v6.4s, v2.4s\n\t"                                                               \
+    "fmul v7.4s, v7.4s, v3.4s\n\t"                                                               \
+    "fmul v4.4s, v4.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmul v5.4s, v5.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmul v6.4s, v6.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmul v7.4s, v7.4s, v8.s[" #L "]\n\t"                                                        \
+    "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+#define MM_SCALE                                                                                 \
+    "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
+    "ldr q8, [%[rs]]\n\t" MM_ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                      \
+        MM_ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1)                                        \
+            MM_ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2)                                    \
+                MM_ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
 #define MM_CLOBBERS                                                                              \
     "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
+#define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
-static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *q, size_t ldq, const int8_t *ap,
-                                                   const int32_t *rsum, const uint8_t *src,
-                                                   uint8_t *dst, int nb, int32_t *sp) {
-    const int8_t *r0 = q, *r1 = q + ldq, *r2 = q + 2 * ldq, *r3 = q + 3 * ldq;
-    /* lanes (column c, row r): c0 r0, c0 r1, c1 r0, c1 r1 for each pair */
-    const int32_t seed[8] __attribute__((aligned(16))) = {
-        -128 * rsum[0], -128 * rsum[1], -128 * rsum[0], -128 * rsum[1],
-        -128 * rsum[2], -128 * rsum[3], -128 * rsum[2], -128 * rsum[3],
-    };
+/* A full zipped tile's K loop over its packed rows ap; its accumulators
+ * stored to sp, or with o (QOUT_SCALE, straight into C) finished here, the
+ * column scales at cs. */
+static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32_t *rsum,
+                                                   const uint8_t *src, uint8_t *dst, int nb,
+                                                   int32_t *sp, const pe_qout *o, const float *cs) {
     const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    /* the rows at register offset k: a post-indexed LDR is 3 micro-ops to
-     * llvm-mca's X2 model (26 -> 22 modelled cycles a trip) */
-    size_t k = 0;
-    if (ap && dst)
-        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_16K_PACKED)
+    if (o) {
+        float *c = o->C;
+        const float *rs = o->rs;
+        const size_t ldc = o->ldc * sizeof(float);
+        if (dst)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
+                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else
+            __asm__ volatile(MM_LOOP(MM_8K, MM_SCALE)
+                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
+                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
+                             : "v8", MM_CLOBBERS);
+    } else if (dst) {
+        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
                          : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [seed] "r"(seed)
-                         : "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", MM_CLOBBERS);
-    else if (ap)
-        __asm__ volatile(MM_LOOP(MM_8K, MM_16K_PACKED)
+                         : [rsum] "r"(rsum)
+                         : MM_ZIPREGS, MM_CLOBBERS);
+    } else {
+        __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
                          : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [seed] "r"(seed)
+                         : [rsum] "r"(rsum)
                          : MM_CLOBBERS);
-    else if (dst)
-        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_16K)
-                         : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
-                         : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
-                         : "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", MM_CLOBBERS);
-    else
-        __asm__ volatile(MM_LOOP(MM_8K, MM_16K)
-                         : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [k] "+r"(k)
-                         : [seed] "r"(seed), [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3)
-                         : MM_CLOBBERS);
+    }
 }
+#undef MM_ZIPREGS
 #undef MM_CLOBBERS
+#undef MM_SCALE
+#undef MM_ROW
+#undef MM_STORE
 #undef MM_LOOP
 #undef MM_SEED
 #undef MM_16K
-#undef MM_16K_PACKED
 #undef MM_8K_ZIP
 #undef MM_ZIP4
 #undef MM_8K
@@ -193,8 +219,14 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
     if (mode == QOUT_GELU || mode == QOUT_RES || (zipped && mr == Q8MR && mode != Q8_SPILL)) {
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
-        if (mr == Q8MR) /* fresh: the panel is zipped into Z on the way */
-            q8_acc_4_asm(q, ldq, ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill);
+        /* fresh: the panel is zipped into Z on the way; a full zipped tile
+         * has its rows packed (gemm_q) */
+        if (mr == Q8MR && mode == QOUT_SCALE) {
+            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d);
+            return;
+        }
+        if (mr == Q8MR)
+            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill, NULL, NULL);
         else accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
