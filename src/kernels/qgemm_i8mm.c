@@ -140,26 +140,60 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "fmul v6.4s, v6.4s, v8.s[" #L "]\n\t"                                                        \
     "fmul v7.4s, v7.4s, v8.s[" #L "]\n\t"                                                        \
     "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
-#define MM_SCALE                                                                                 \
+/* QOUT_BIAS: the row's bias (v4-v7) plus its products (v9-v12) times the
+ * row scale, FMLA as pe_qout_row's vfmaq_n_f32 */
+#define MM_ROW_BIAS(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                      \
+    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
+    UZP " v9.4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v10.4s, v" #A2 ".4s, v" #A3 ".4s\n\t"      \
+    UZP " v11.4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v12.4s, v" #A6 ".4s, v" #A7 ".4s\n\t"     \
+    "scvtf v9.4s, v9.4s\n\t"                                                                     \
+    "scvtf v10.4s, v10.4s\n\t"                                                                   \
+    "scvtf v11.4s, v11.4s\n\t"                                                                   \
+    "scvtf v12.4s, v12.4s\n\t"                                                                   \
+    "fmul v9.4s, v9.4s, v0.4s\n\t"                                                               \
+    "fmul v10.4s, v10.4s, v1.4s\n\t"                                                             \
+    "fmul v11.4s, v11.4s, v2.4s\n\t"                                                             \
+    "fmul v12.4s, v12.4s, v3.4s\n\t"                                                             \
+    "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
+    "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+#define MM_FINISH(ROW)                                                                           \
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
-    "ldr q8, [%[rs]]\n\t" MM_ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                      \
-        MM_ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1)                                        \
-            MM_ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2)                                    \
-                MM_ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
+    "ldr q8, [%[rs]]\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
+        ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1) ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2) \
+            ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
+#define MM_BIAS MM_FINISH(MM_ROW_BIAS)
+#define MM_SCALE MM_FINISH(MM_ROW)
 #define MM_CLOBBERS                                                                              \
     "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
- * stored to sp, or with o (QOUT_SCALE, straight into C) finished here, the
- * column scales at cs. */
+ * stored to sp, or with o (QOUT_SCALE or QOUT_BIAS, straight into C)
+ * finished here, the column scales at cs. */
 static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32_t *rsum,
                                                    const uint8_t *src, uint8_t *dst, int nb,
                                                    int32_t *sp, const pe_qout *o, const float *cs) {
     const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    if (o) {
+    if (o && o->mode == QOUT_BIAS) {
+        float *c = o->C;
+        const float *rs = o->rs, *bias = o->bias;
+        const size_t ldc = o->ldc * sizeof(float);
+        if (dst)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
+                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else
+            __asm__ volatile(MM_LOOP(MM_8K, MM_BIAS)
+                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
+                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                             : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
+    } else if (o) {
         float *c = o->C;
         const float *rs = o->rs;
         const size_t ldc = o->ldc * sizeof(float);
@@ -188,6 +222,9 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32
 #undef MM_ZIPREGS
 #undef MM_CLOBBERS
 #undef MM_SCALE
+#undef MM_BIAS
+#undef MM_FINISH
+#undef MM_ROW_BIAS
 #undef MM_ROW
 #undef MM_STORE
 #undef MM_LOOP
@@ -221,7 +258,7 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
         /* fresh: the panel is zipped into Z on the way; a full zipped tile
          * has its rows packed (gemm_q) */
-        if (mr == Q8MR && mode == QOUT_SCALE) {
+        if (mr == Q8MR && (mode == QOUT_SCALE || mode == QOUT_BIAS)) {
             q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d);
             return;
         }
