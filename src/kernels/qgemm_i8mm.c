@@ -395,16 +395,23 @@ static const q8_fn q8_tiles[2][5][Q8MR] = {
  * fit (each chunk re-zips the panels into Z: B16's 3072 inputs, 16 rows). */
 #define PACK_BYTES (64 * 1024)
 
+/* 16 k of rows q (4, ldq apart) at k into ap. */
+INLINE void pack16(const int8_t *q, size_t ldq, size_t k, int8_t *ap) {
+    const int64x2_t r0 = vreinterpretq_s64_s8(vld1q_s8(q + k)), r1 = vreinterpretq_s64_s8(vld1q_s8(q + ldq + k));
+    const int64x2_t r2 = vreinterpretq_s64_s8(vld1q_s8(q + 2 * ldq + k));
+    const int64x2_t r3 = vreinterpretq_s64_s8(vld1q_s8(q + 3 * ldq + k));
+    vst1q_s8(ap, vreinterpretq_s8_s64(vzip1q_s64(r0, r1)));
+    vst1q_s8(ap + 16, vreinterpretq_s8_s64(vzip2q_s64(r0, r1)));
+    vst1q_s8(ap + 32, vreinterpretq_s8_s64(vzip1q_s64(r2, r3)));
+    vst1q_s8(ap + 48, vreinterpretq_s8_s64(vzip2q_s64(r2, r3)));
+}
+
+/* 32 k a step (ldq is a multiple of 32): one loop count for two 16-k steps */
 static void pack_rows(const int8_t *q, size_t ldq, int tiles, int8_t *ap) {
     for (int t = 0; t < tiles; t++, q += Q8MR * ldq)
-        for (size_t k = 0; k < ldq; k += 16, ap += 64) {
-            const int64x2_t r0 = vreinterpretq_s64_s8(vld1q_s8(q + k)), r1 = vreinterpretq_s64_s8(vld1q_s8(q + ldq + k));
-            const int64x2_t r2 = vreinterpretq_s64_s8(vld1q_s8(q + 2 * ldq + k));
-            const int64x2_t r3 = vreinterpretq_s64_s8(vld1q_s8(q + 3 * ldq + k));
-            vst1q_s8(ap, vreinterpretq_s8_s64(vzip1q_s64(r0, r1)));
-            vst1q_s8(ap + 16, vreinterpretq_s8_s64(vzip2q_s64(r0, r1)));
-            vst1q_s8(ap + 32, vreinterpretq_s8_s64(vzip1q_s64(r2, r3)));
-            vst1q_s8(ap + 48, vreinterpretq_s8_s64(vzip2q_s64(r2, r3)));
+        for (size_t k = 0; k < ldq; k += 32, ap += 128) {
+            pack16(q, ldq, k, ap);
+            pack16(q, ldq, k + 16, ap + 64);
         }
 }
 
