@@ -455,4 +455,5 @@ const pe_qkernels pe_qkernels_neondot = {
     .gemm_q = gemm_q,
     .softmax_q8 = pe_neon_softmax_q8,
     .pack_q8_t = pe_neon_pack_q8_t,
+    .tile_rows = Q8MR,
 };

@@ -189,6 +189,11 @@ typedef struct pe_qkernels {
      * with rounding to nearest even (int8 attention: the values as the
      * weight of P V). */
     void (*pack_q8_t)(void *dst, const float *W, int ldw, int T, int n);
+
+    /* Rows of gemm_q's full q8 tile, or 0: the pass's row blocks then start
+     * at multiples of it within an image (pe_rows_split), so that an image
+     * has one short tile per panel, not one per block. */
+    int tile_rows;
 } pe_qkernels;
 
 /* The AMX-INT8 gemm_q of pe_qkernels_amx (qgemm_amx.c); what the tiles do

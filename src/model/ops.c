@@ -16,13 +16,15 @@ enum { ROW_MB = 64, GEMM_MB = 96, GEMM_NB = 64, ATT_QB = ROW_MB };
 pe_rows pe_rows_split(const pe_ctx *c, int T, int nimg) {
     const int n = c->n_threads, per = n * ((T + n * ROW_MB - 1) / (n * ROW_MB));
     pe_rows r = {T, nimg, PE_MAX(1, PE_MIN(per, T)), 1}; /* no empty blocks */
-    /* fp16 compute's GEMM tile has 4 rows: blocks of multiples of 4 leave
-     * one short tile an image, not one a block (577 tokens in blocks of
-     * 57-58 ran a 2-row tile, at half the multiply-adds an instruction, in
-     * every block).  Rounding a start down moves it by < 4 rows: a block
-     * grows by 3 at most (kept within ROW_MB) and one of >= 8 rows stays
-     * non-empty. */
-    if (c->fk && T >= 8 * r.per && (T + r.per - 1) / r.per + 3 <= ROW_MB) r.align = 4;
+    /* fp16 compute's GEMM tile has 4 rows, the int8 sets' tile_rows (i8mm
+     * 4, SDOT 5): blocks of multiples of it leave one short tile an image,
+     * not one a block (577 tokens in blocks of 57-58 ran a 1- or 2-row tile,
+     * at half the multiply-adds an instruction or less, in every block).
+     * Rounding a start down moves it by < a rows: a block grows by a - 1 at
+     * most (kept within ROW_MB) and one of >= 2a rows stays non-empty.  The
+     * blocks only split the rows: each row's arithmetic is the same. */
+    const int a = c->fk ? 4 : c->qk && c->qk->tile_rows > 1 ? c->qk->tile_rows : 1;
+    if (a > 1 && T >= 2 * a * r.per && (T + r.per - 1) / r.per + a - 1 <= ROW_MB) r.align = a;
     return r;
 }
 
