@@ -15,7 +15,9 @@
  * panel, into a stack copy that every other row tile reads (for K up to
  * ZIP_KMAX), and in registers otherwise.  A layout stored
  * for i8mm would save even that, but quantized files are mapped zero-copy
- * and shared by every ISA, so the file format stays one.
+ * and shared by every ISA, so the file format stays one.  The activation
+ * rows are ZIPped on 64 bits (rows 0+1, 2+3) once per call (pack_rows), and
+ * the full tiles' K loop and their scale or bias finish are assembly.
  *
  * q4 runs the dot-product set's SDOT kernel (its nibbles need unpacking
  * either way, and a second float accumulator set leaves no registers for
