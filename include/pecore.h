@@ -13,6 +13,10 @@
  *   - A pe_model is immutable once loaded and may be shared by any number of
  *     threads.  A pe_ctx holds the scratch memory and the worker threads of one
  *     caller; use one pe_ctx per calling thread.
+ *   - The calling thread runs a share of every pass, and the kernels keep
+ *     panel copies on the stack: give it 256 KB of stack or more (a main
+ *     thread has it; a thread you start on musl has 128 KB by default).  The
+ *     threads pecore starts have 1 MB.
  *   - Tensors are float32, row-major (C order).  Images are NCHW.
  *
  * Typical use

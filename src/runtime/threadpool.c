@@ -122,7 +122,7 @@ pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out) 
             if (!wa) { pe_pool_free(p); return pe_error(PE_ERR_NOMEM, "out of memory"); }
             wa->p = p;
             wa->id = i;
-            if (pthread_create(&p->workers[i - 1], NULL, worker_main, wa) != 0) {
+            if (pe_thread_start(&p->workers[i - 1], worker_main, wa) != 0) {
                 free(wa);
                 pe_pool_free(p);
                 return pe_error(PE_ERR_NOMEM, "cannot start worker thread %d", i);
@@ -132,6 +132,16 @@ pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out) 
     }
     *out = p;
     return PE_OK;
+}
+
+int pe_thread_start(pthread_t *t, void *(*fn)(void *), void *arg) {
+    pthread_attr_t a;
+    int e = pthread_attr_init(&a);
+    if (e) return e;
+    e = pthread_attr_setstacksize(&a, PE_THREAD_STACK);
+    if (!e) e = pthread_create(t, &a, fn, arg);
+    pthread_attr_destroy(&a);
+    return e;
 }
 
 void pe_pool_free(pe_pool *p) {

@@ -10,6 +10,8 @@
 #include "../common.h"
 #include "cpu.h"
 
+#include <pthread.h>
+
 typedef struct pe_pool pe_pool;
 
 /* fn(arg, task, thread): thread in [0, n_threads) identifies the worker, so a
@@ -24,5 +26,14 @@ pe_status pe_pool_create(int n_threads, pe_pool **out);
 pe_status pe_pool_create_on(int n_threads, const pe_cpuset *pin, pe_pool **out);
 void pe_pool_free(pe_pool *p);
 void pe_pool_run(pe_pool *p, pe_task_fn fn, void *arg, int n_tasks);
+
+/* The stack of every thread pecore starts (pool workers, a stream's
+ * worker): the kernels keep panel copies and row tiles on the stack (up to
+ * ~113 KB in one call: the i8mm int8 GEMM; 100 KB the wasm one), so the
+ * platform's default is not relied on (musl: 128 KB; glibc: ulimit -s). */
+#define PE_THREAD_STACK (1u << 20)
+
+/* pthread_create(t, fn, arg) with a PE_THREAD_STACK stack; 0 or an errno. */
+int pe_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

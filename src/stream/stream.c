@@ -26,6 +26,7 @@
  * all_frames push would wait for the worker that is running it). */
 #include "../common.h"
 #include "../image/frame.h"
+#include "../runtime/threadpool.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -274,7 +275,7 @@ pe_status pe_stream_create(const pe_model *m, const pe_protos *protos, const pe_
         s->slots = pe_calloc((size_t)s->n_slots, sizeof *s->slots);
         if (!s->emb || !s->dense || !s->slots) st = PE_ERR_NOMEM;
     }
-    if (!st && pthread_create(&s->thread, NULL, worker, s))
+    if (!st && pe_thread_start(&s->thread, worker, s))
         st = pe_error(PE_ERR_NOMEM, "pe_stream_create: cannot start the worker thread");
     if (st) {
         pe_stream_free(s);   /* not running: frees what was made */
