@@ -263,6 +263,107 @@ static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
                                (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
 #include "gemm_panels.h" /* gemm_half, gemm_q */
 
+/* ------------------------------------------------------------ q8, widened */
+
+/* The q8 GEMM with each panel widened to int16 once per call, then every
+ * row tile over it, so that the K loop is loads, dot_i16x8 and adds only.
+ * Before, q8_tile widened the weight bytes in its K loop (3 instructions in
+ * V8 per 16 bytes, for 2 rows), and its fully unrolled 8-group body had
+ * clang put all 16 loads first: V8 kept them in 16 xmm by spilling (139
+ * stack moves per 64 vpmaddwd), and the tile ran no faster than the float
+ * one.  Here the K loop keeps one 4-deep group an iteration, in order.
+ *
+ * The wide panel: for each half h of the columns (8), for each 4-deep group
+ * of K, the 32 bytes of its two 16-byte groups (4 columns x 4 codes each)
+ * zero-extended, 4 vectors: columns (4v, 4v + 1) then (4v + 2, 4v + 3) of
+ * group v, each column's 4 codes in k order.  Half-major, so a tile's pass
+ * over one half reads one sequential stream. */
+#define Q8_WIDE_KMAX 3072 /* 96 KB on the stack at most (gemm_half_wasm: 64) */
+#define Q8_WIDE_MR 2
+
+static void widen_q8_panel(const uint8_t *W, int nb, int16_t *wide) {
+    const uint8_t *q = W + PE_Q8_HEAD;
+    const int groups = nb * PE_QK / 4;
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < groups; g++)
+            for (int v = 0; v < 2; v++) {
+                const v128_t b = wasm_v128_load(q + (size_t)g * 64 + 32 * h + 16 * v);
+                int16_t *o = wide + ((size_t)h * groups + g) * 32 + 16 * v;
+                wasm_v128_store(o, wasm_u16x8_extend_low_u8x16(b));
+                wasm_v128_store(o + 8, wasm_u16x8_extend_high_u8x16(b));
+            }
+}
+
+/* mr rows x 8 columns (half h) of the wide panel: accumulator v of a row
+ * holds (column c: k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for columns
+ * c = 2v of the half, its lane pairs summed at the end; 2 rows x 4
+ * accumulators, 2 activation vectors, a weight vector and a product stay
+ * within V8's 16 xmm. */
+INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+                         const float *d, float *tile, const int mr) {
+    v128_t acc[Q8_WIDE_MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
+#pragma nounroll
+    for (int g = 0; g < groups; g++) {
+        v128_t a[Q8_WIDE_MR]; /* the row's 4 codes, twice, as int16 */
+        for (int r = 0; r < mr; r++)
+            a[r] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q + r * ldq + 4 * g));
+        for (int v = 0; v < 4; v++) {
+            const v128_t b = wasm_v128_load(w + (size_t)g * 32 + 8 * v);
+            for (int r = 0; r < mr; r++) acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_dot_i16x8(b, a[r]));
+        }
+    }
+    for (int v = 0; v < 2; v++) {
+        const v128_t dv = wasm_v128_load(d + 4 * v);
+        for (int r = 0; r < mr; r++) {
+            const v128_t x = acc[r][2 * v], y = acc[r][2 * v + 1];
+            v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
+            s = wasm_i32x4_sub(s, wasm_i32x4_splat(128 * rsum[r]));
+            wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(s), dv));
+        }
+    }
+}
+
+typedef void (*q8_wide_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+                           const float *d, float *tile);
+static void q8_wide_1(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+                      const float *d, float *t) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, 1);
+}
+static void q8_wide_2(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+                      const float *d, float *t) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, 2);
+}
+static const q8_wide_fn q8_wide_tiles[Q8_WIDE_MR] = {q8_wide_1, q8_wide_2};
+
+static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    if (t != PE_WT_Q8 || K > Q8_WIDE_KMAX) {
+        gemm_q(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
+        return;
+    }
+    if (m1 <= m0 || n1 <= n0) return;
+    int16_t wide[Q8_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    const int nb = qa->ldq / PE_QK, groups = nb * PE_QK / 4;
+    const size_t pbytes = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
+        const uint8_t *w = (const uint8_t *)Wv + (size_t)p * pbytes;
+        const float *d = (const float *)w;
+        const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        widen_q8_panel(w, nb, wide);
+        for (int m = m0; m < m1; m += Q8_WIDE_MR) {
+            const int mr = m1 - m < Q8_WIDE_MR ? m1 - m : Q8_WIDE_MR;
+            const int8_t *q = qa->q + (size_t)m * qa->ldq;
+            float tile[Q8_WIDE_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+            for (int h = 0; h < 2; h++)
+                q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, wide + (size_t)h * groups * 32,
+                                      groups, d + 8 * h, tile + 8 * h);
+            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        }
+    }
+}
+
 /* f16/bf16 weights for more rows than one tile: each panel widened to
  * float once (K x 16, the float panel layout) and run through the float
  * GEMM (kernels_wasm.c's tile) for all the rows, instead of widened again
@@ -369,7 +470,7 @@ const pe_qkernels pe_qkernels_wasm = {
     .name = "wasm-simd128",
     .gemm_half = gemm_half_wasm,
     .quantize_rows = quantize_rows_wasm,
-    .gemm_q = gemm_q,
+    .gemm_q = gemm_q_wasm,
     .softmax_q8 = softmax_q8_wasm,
     .pack_q8_t = pe_pack_q8_t_ref,
 };
