@@ -280,6 +280,12 @@ static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
  * over one half reads one sequential stream. */
 #define Q8_WIDE_KMAX 3072 /* 96 KB on the stack at most (gemm_half_wasm: 64) */
 #define Q8_WIDE_MR 2
+/* The tiles of up to this many rows of a panel go to a buffer that
+ * pe_tile_store then finishes in one call: per 2-row tile its set-up (the
+ * column masks, bias loads, the epilogue's branches, a call) cost V8 about
+ * as much as the tile's products on short K (the scores of int8 attention:
+ * K = 64), 24% of the T16 q8 pass. */
+#define Q8_STORE_ROWS 64
 
 static void widen_q8_panel(const uint8_t *W, int nb, int16_t *wide) {
     const uint8_t *q = W + PE_Q8_HEAD;
@@ -325,6 +331,46 @@ INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const
     }
 }
 
+/* pe_tile_store of a whole panel's rows (16 columns) for the epilogues of
+ * the int8 pass, one loop each: the row scale and bias, then the fast GELU
+ * or LayerScale and the residual, the same operations in the same order
+ * without pe_tile_store's column masks and its branches per vector, which
+ * V8 keeps (pe_tile_store was 19% of the T16 q8 pass after the blocking
+ * above; this store is its equal bit for bit). */
+enum { Q8_EP_BIAS, Q8_EP_GELU, Q8_EP_RES };
+
+INLINE void q8_store_kind(const float *buf, int nr, const float *rs, float *C, int ldc, const pe_epilogue *ep,
+                          int m, int n, const int kind) {
+    v128_t bias[4], gamma[4];
+    for (int v = 0; v < 4; v++) {
+        bias[v] = ep && ep->bias ? wasm_v128_load(ep->bias + n + 4 * v) : vf_zero();
+        gamma[v] = kind == Q8_EP_RES && ep->gamma ? wasm_v128_load(ep->gamma + n + 4 * v) : vf_set1(1.0f);
+    }
+    vf32 gk[VF_GELU_FAST_K];
+    vf_gelu_fast_k(gk);
+    for (int r = 0; r < nr; r++) {
+        const v128_t sr = vf_set1(rs[r]);
+        for (int v = 0; v < 4; v++) {
+            v128_t x = vf_fmadd(wasm_v128_load(buf + r * PE_GEMM_NR + 4 * v), sr, bias[v]);
+            if (kind == Q8_EP_GELU) x = vf_gelu_fast(x, gk);
+            if (kind == Q8_EP_RES)
+                x = vf_fmadd(gamma[v], x, wasm_v128_load(ep->residual + (size_t)(m + r) * ep->ldr + n + 4 * v));
+            wasm_v128_store(C + (size_t)r * ldc + 4 * v, x);
+        }
+    }
+}
+
+static void q8_store(const float *buf, int nr, int ncols, const float *rs, float *C, int ldc,
+                     const pe_epilogue *ep, int m, int n) {
+    const int gelu = ep ? ep->gelu : PE_GELU_NONE;
+    const int res = ep && ep->residual;
+    if (ncols < PE_GEMM_NR || (ep && ep->glu) || gelu == PE_GELU_EXACT || (res && gelu))
+        pe_tile_store(buf, nr, ncols, rs, C, ldc, ep, m, n);
+    else if (res) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_RES);
+    else if (gelu) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_GELU);
+    else q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_BIAS);
+}
+
 typedef void (*q8_wide_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
                            const float *d, float *tile);
 static void q8_wide_1(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
@@ -345,6 +391,7 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
     }
     if (m1 <= m0 || n1 <= n0) return;
     int16_t wide[Q8_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    float rows[Q8_STORE_ROWS * PE_GEMM_NR] __attribute__((aligned(16)));
     const int nb = qa->ldq / PE_QK, groups = nb * PE_QK / 4;
     const size_t pbytes = pe_qpack_panel_bytes(PE_WT_Q8, K);
     for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
@@ -352,14 +399,17 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
         const float *d = (const float *)w;
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         widen_q8_panel(w, nb, wide);
-        for (int m = m0; m < m1; m += Q8_WIDE_MR) {
-            const int mr = m1 - m < Q8_WIDE_MR ? m1 - m : Q8_WIDE_MR;
-            const int8_t *q = qa->q + (size_t)m * qa->ldq;
-            float tile[Q8_WIDE_MR * PE_GEMM_NR] __attribute__((aligned(16)));
-            for (int h = 0; h < 2; h++)
-                q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, wide + (size_t)h * groups * 32,
-                                      groups, d + 8 * h, tile + 8 * h);
-            pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
+        for (int mb = m0; mb < m1; mb += Q8_STORE_ROWS) {
+            const int me = m1 - mb < Q8_STORE_ROWS ? m1 : mb + Q8_STORE_ROWS;
+            for (int m = mb; m < me; m += Q8_WIDE_MR) {
+                const int mr = me - m < Q8_WIDE_MR ? me - m : Q8_WIDE_MR;
+                const int8_t *q = qa->q + (size_t)m * qa->ldq;
+                float *tile = rows + (size_t)(m - mb) * PE_GEMM_NR;
+                for (int h = 0; h < 2; h++)
+                    q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, wide + (size_t)h * groups * 32,
+                                          groups, d + 8 * h, tile + 8 * h);
+            }
+            q8_store(rows, me - mb, ncols, qa->s + mb, C + (size_t)mb * ldc + n, ldc, ep, mb, n);
         }
     }
 }
