@@ -101,11 +101,11 @@ int main(int argc, char **argv) {
     const pe_qkernels *qk = pe_qkernels_get();
     printf("%s: mul+add peak %.1f GFLOP/s, int8 dot+add peak %.1f GOP/s\n", isa->name,
            best_peak(isa->peak_f32), best_peak(isa->peak_int8));
-    shape sh[] = {{"qkv", 577, 192, 576, 0},
-                  {"proj", 577, 192, 192, 0},
-                  {"fc1+gelu", 577, 192, 768, PE_GELU_EXACT},
-                  {"fc1", 577, 192, 768, 0},
-                  {"fc2", 577, 768, 192, 0}};
+    shape sh[] = {{.name = "qkv", .M = 577, .K = 192, .N = 576},
+                  {.name = "proj", .M = 577, .K = 192, .N = 192},
+                  {.name = "fc1+gelu", .M = 577, .K = 192, .N = 768, .gelu = PE_GELU_EXACT},
+                  {.name = "fc1", .M = 577, .K = 192, .N = 768},
+                  {.name = "fc2", .M = 577, .K = 768, .N = 192}};
     const int ns = sizeof sh / sizeof sh[0];
     for (int i = 0; i < ns; i++) setup(&sh[i], qk);
     for (int r = 0; r < rounds; r++)
