@@ -363,6 +363,8 @@ static const shape shapes[] = {
     {50, 70, 256, 1, 50, 16, 70}, {96, 33, 64, 0, 96, 0, 33}, {40, 32, 96, 0, 40, 0, 32},
     /* ARM q8: K beyond the panel copies (zip / flip, 3072), several row tiles */
     {11, 20, 3104, 0, 11, 0, 20},
+    /* wasm q8: the widest panel it widens to int16 (K = 3072), rows from 1 */
+    {45, 20, 3072, 1, 45, 0, 20},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,
