@@ -455,19 +455,44 @@ static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float
     }
 }
 
-/* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_avx2.c:
+/* 1.5 2^23 and its bits: for an integral float f in (-2^22, 2^22), the low
+ * bits of f + Q8_MAGIC are f + 2^22 as an integer, so
+ * bits(f + Q8_MAGIC) - Q8_MAGIC_BITS = f, exactly; for any other f the sum
+ * rounds f to nearest even first, as f32x4.nearest.  One add and one
+ * integer op instead of trunc_sat, which V8 spends ~7 x86 instructions on
+ * (its NaN and overflow lanes). */
+#define Q8_MAGIC 12582912.0f
+#define Q8_MAGIC_BITS 0x4b400000
+
+/* The codes round(127 2^t) (int32 lanes) as exp2_q8 of qgemm_avx2.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
- * field.  t is clamped to -125 first (a NaN from -inf scores becomes -125,
- * code 0), so the product stays a normal float and the codes in [0, 127]. */
-INLINE v128_t exp2_q8(v128_t t) {
+ * field.  t is clamped to [-125, 0] first (a NaN from -inf scores becomes
+ * -125, code 0; clamp_hi only where scale < 0 can make t positive), so the
+ * product stays a normal float in [0, 127] and both conversions take the
+ * magic-number path: (f + M) << 23 is f << 23 (M's own bits shift out), and
+ * the product's code is bits(y + M) - bits(M). */
+INLINE v128_t exp2_q8(v128_t t, const int clamp_hi) {
     t = vf_max(t, vf_set1(-125.0f));
+    if (clamp_hi) t = vf_min(t, vf_zero());
     const v128_t f = wasm_f32x4_floor(t), r = vf_sub(t, f);
     v128_t p = vf_set1(PE_EXP2Q_C3);
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C2));
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C1));
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C0));
-    const v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(f), 23);
-    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_i32x4_add(p, e)));
+    const v128_t e = wasm_i32x4_shl(vf_add(f, vf_set1(Q8_MAGIC)), 23);
+    const v128_t y = wasm_i32x4_add(p, e);
+    return wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+}
+
+/* 16 codes of x[0 .. 16) into q, their int32 sums added to *sum. */
+INLINE void softmax16(const float *x, v128_t vm, v128_t vc, int8_t *q, v128_t *sum, const int clamp_hi) {
+    v128_t c[4];
+    for (int j = 0; j < 4; j++) {
+        c[j] = exp2_q8(vf_mul(vf_sub(wasm_v128_load(x + 4 * j), vm), vc), clamp_hi);
+        *sum = wasm_i32x4_add(*sum, c[j]);
+    }
+    const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+    wasm_v128_store(q, wasm_i8x16_narrow_i16x8(w0, w1));
 }
 
 /* The max of x[0 .. n & ~3) into *mx; returns whether they are all finite
@@ -503,21 +528,106 @@ static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int
     const v128_t vm = vf_set1(mx), vc = vf_set1(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     v128_t sum = wasm_i32x4_splat(0);
-    for (int i = 0; i < qa->ldq; i += 16) { /* ldq is a multiple of 32 */
+    int i = 0;
+    /* x - max <= 0 exactly, so with scale >= 0 the upper clamp changes
+     * nothing: the row loop goes without it */
+    if (scale >= 0.0f)
+        for (; i + 16 <= n; i += 16) softmax16(x + i, vm, vc, q + i, &sum, 0);
+    else
+        for (; i + 16 <= n; i += 16) softmax16(x + i, vm, vc, q + i, &sum, 1);
+    if (i < n) { /* the tail's codes, lanes past n masked to 0 */
         v128_t c[4];
         for (int j = 0; j < 4; j++) {
             const int left = n - i - 4 * j;
             const v128_t xv = left >= 4 ? wasm_v128_load(x + i + 4 * j) : vf_load_n(x + i + 4 * j, left);
-            c[j] = wasm_v128_and(exp2_q8(vf_mul(vf_sub(xv, vm), vc)), vm_lanes(left));
+            c[j] = wasm_v128_and(exp2_q8(vf_mul(vf_sub(xv, vm), vc), 1), vm_lanes(left));
             sum = wasm_i32x4_add(sum, c[j]);
         }
         const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
         wasm_v128_store(q + i, wasm_i8x16_narrow_i16x8(w0, w1));
+        i += 16;
     }
+    for (; i < qa->ldq; i += 16) wasm_v128_store(q + i, wasm_i32x4_splat(0)); /* ldq: a multiple of 32 */
     sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
     const int32_t total = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
     qa->rsum[m] = total;
     qa->s[m] = 1.0f / (float)total;
+}
+
+/* ------------------------------------------------------------ values */
+
+/* The nc (1..16) floats at p as 4 vectors, zeros beyond. */
+INLINE void load16_part(const float *p, int nc, v128_t v[4]) {
+    float t[16] __attribute__((aligned(16))) = {0};
+    if (nc < 16) {
+        memcpy(t, p, (size_t)nc * sizeof(float));
+        p = t;
+    }
+    for (int j = 0; j < 4; j++) v[j] = wasm_v128_load(p + 4 * j);
+}
+
+/* One row's 16 codes (+ 128) as bytes: rintf(w inv) clamped to [-127, 127],
+ * a NaN product to -127 (pmax(-127, NaN) is -127), as the reference. */
+INLINE v128_t pack_codes16(const v128_t v[4], const v128_t inv[4]) {
+    v128_t c[4];
+    for (int j = 0; j < 4; j++) {
+        v128_t y = wasm_f32x4_nearest(vf_mul(v[j], inv[j]));
+        y = wasm_f32x4_pmin(vf_set1(127.0f), wasm_f32x4_pmax(vf_set1(-127.0f), y));
+        c[j] = wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+    }
+    const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+    return wasm_v128_xor(wasm_i8x16_narrow_i16x8(w0, w1), wasm_i8x16_splat((int8_t)0x80));
+}
+
+/* Same bytes as pe_pack_q8_t_ref: a panel's 16 columns are 4 vectors per
+ * row of W; the column max by pmax(mx, |w|), which keeps mx for a NaN (as
+ * fmaxf), beside an integer max of the bits that sees the NaN; each row's
+ * codes narrow to one byte vector and two rounds of byte and halfword
+ * interleaves turn 4 rows into a k-group's 64 bytes (column j's 4 codes at
+ * 4 j). */
+static void pack_q8_t_wasm(void *dst, const float *W, int ldw, int T, int n) {
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int Tp = (T + PE_QK - 1) / PE_QK * PE_QK;
+    const v128_t absmask = wasm_i32x4_splat(0x7fffffff), zero = vf_zero();
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        const int nc = n - c0 < PE_GEMM_NR ? n - c0 : PE_GEMM_NR;
+        v128_t mx[4], bits[4], inv[4], v[4];
+        for (int j = 0; j < 4; j++) mx[j] = bits[j] = zero;
+        for (int t = 0; t < T; t++) {
+            load16_part(W + (size_t)t * ldw + c0, nc, v);
+            for (int j = 0; j < 4; j++) {
+                const v128_t a = wasm_v128_and(v[j], absmask);
+                mx[j] = wasm_f32x4_pmax(mx[j], a);
+                bits[j] = wasm_u32x4_max(bits[j], a);
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            const v128_t nan = wasm_u32x4_gt(bits[j], wasm_i32x4_splat(0x7f800000));
+            inv[j] = wasm_v128_and(vf_div(vf_set1(127.0f), mx[j]), wasm_f32x4_gt(mx[j], zero));
+            const v128_t d = wasm_v128_bitselect(vf_set1(NAN), vf_div(mx[j], vf_set1(127.0f)), nan);
+            wasm_v128_store((float *)(void *)o + 4 * j, d);
+        }
+        for (int t0 = 0; t0 < Tp; t0 += 4) {
+            v128_t r[4];
+            for (int i = 0; i < 4; i++) {
+                if (t0 + i < T) load16_part(W + (size_t)(t0 + i) * ldw + c0, nc, v);
+                else v[0] = v[1] = v[2] = v[3] = zero;
+                r[i] = pack_codes16(v, inv);
+            }
+            /* rows 0 1 and 2 3 byte-interleaved, then the pairs halfword-
+             * interleaved: column j's bytes t0 .. t0 + 3 at 4 j */
+            const v128_t a01 = wasm_i8x16_shuffle(r[0], r[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            const v128_t b01 = wasm_i8x16_shuffle(r[0], r[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            const v128_t a23 = wasm_i8x16_shuffle(r[2], r[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            const v128_t b23 = wasm_i8x16_shuffle(r[2], r[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            uint8_t *g = o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t0 % PE_QK) / 4) * 64;
+            wasm_v128_store(g, wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11));
+            wasm_v128_store(g + 16, wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15));
+            wasm_v128_store(g + 32, wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11));
+            wasm_v128_store(g + 48, wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15));
+        }
+    }
 }
 
 const pe_qkernels pe_qkernels_wasm = {
@@ -526,5 +636,5 @@ const pe_qkernels pe_qkernels_wasm = {
     .quantize_rows = quantize_rows_wasm,
     .gemm_q = gemm_q_wasm,
     .softmax_q8 = softmax_q8_wasm,
-    .pack_q8_t = pe_pack_q8_t_ref,
+    .pack_q8_t = pack_q8_t_wasm,
 };
