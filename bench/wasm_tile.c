@@ -2,7 +2,9 @@
  * the kernel set in use on PE-Core-T16-384's shapes, interleaved (f32, q8,
  * f32, q8 ... per shape, so a load change hits both), best of N (fc1's GELU:
  * the exact one in f32, the fast one in q8, as forward.c), and the
- * mul + add and dot_i16x8 + add peak loops of the isa row.  Meant for the
+ * mul + add and dot_i16x8 + add peak loops of the isa row; the int8
+ * attention's softmax_q8 (a head's 577 x 577 scores) and pack_q8_t (its V,
+ * 577 x 64 of the qkv output).  Meant for the
  * wasm build (it also builds natively, where it times the native sets).
  *
  * Build and run (after `make wasm`):
@@ -122,6 +124,24 @@ int main(int argc, char **argv) {
         ks->gelu_fast(sh[3].C, sh[2].C, (size_t)577 * 768);
         if (now() - t0 < best_g) best_g = now() - t0;
     }
+    /* the int8 attention of one head: softmax_q8 over 577 rows of 577
+     * scores, pack_q8_t of its V (577 x 64, row stride 576 as in qkv) */
+    const int T = 577, dh = 64;
+    float *S = filled((size_t)T * T * 4), *V = filled((size_t)T * 576 * 4);
+    for (size_t i = 0; i < (size_t)T * T; i++) S[i] *= 16.0f;
+    void *amem = filled(pe_qact_bytes(T, T)), *vq = filled(pe_qpack_bytes(PE_WT_Q8, dh, T));
+    const pe_qact qa = pe_qact_bind(amem, T, T);
+    double best_s = 1e9, best_v = 1e9;
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now();
+        for (int m = 0; m < T; m++) qk->softmax_q8(S + (size_t)m * T, T, 0.125f, &qa, m);
+        if (now() - t0 < best_s) best_s = now() - t0;
+        t0 = now();
+        qk->pack_q8_t(vq, V, 576, T, dh);
+        if (now() - t0 < best_v) best_v = now() - t0;
+    }
+    printf("int8 attention, one head: softmax_q8 577 x 577 %.3f ms, pack_q8_t 577 x 64 %.3f ms "
+           "(x 36 an image: %.1f + %.1f ms)\n", 1e3 * best_s, 1e3 * best_v, 36e3 * best_s, 36e3 * best_v);
     printf("fast GELU over 577 x 768: %.3f ms\n", 1e3 * best_g);
     printf("T16-384 GEMMs, best of %d interleaved (ms; GOP/s):\n", rounds);
     for (int i = 0; i < ns; i++) {
