@@ -69,10 +69,24 @@ static uint32_t row_amax_bits(const float *a, int K) {
     return (uint32_t)wasm_i32x4_extract_lane(mx, 0);
 }
 
-/* round(a[k] * is) for 4 floats (nearest even, as lrintf); past K zeros. */
+/* 1.5 2^23 and its bits: for a float y with |y| < 2^22, y + Q8_MAGIC
+ * rounds y to an integer (nearest even, as f32x4.nearest and lrintf) and
+ * leaves it + 2^22 in the low bits, so bits(y + Q8_MAGIC) - Q8_MAGIC_BITS
+ * is that integer.  One add and one integer op instead of nearest and
+ * trunc_sat, which V8 spends ~7 x86 instructions on (its NaN and overflow
+ * lanes); every use here has |y| <= 255. */
+#define Q8_MAGIC 12582912.0f
+#define Q8_MAGIC_BITS 0x4b400000
+
+INLINE v128_t round_small(v128_t y) {
+    return wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+}
+
+/* round(a[k] * is) for 4 floats (nearest even, as lrintf; |a is| <= 127
+ * by the row scale); past K zeros. */
 INLINE v128_t quant4(const float *a, int left, v128_t vis) {
     const v128_t v = left >= 4 ? wasm_v128_load(a) : vf_load_n(a, left);
-    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(vf_mul(v, vis)));
+    return round_small(vf_mul(v, vis));
 }
 
 static void quantize_rows_wasm(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
@@ -455,22 +469,13 @@ static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float
     }
 }
 
-/* 1.5 2^23 and its bits: for an integral float f in (-2^22, 2^22), the low
- * bits of f + Q8_MAGIC are f + 2^22 as an integer, so
- * bits(f + Q8_MAGIC) - Q8_MAGIC_BITS = f, exactly; for any other f the sum
- * rounds f to nearest even first, as f32x4.nearest.  One add and one
- * integer op instead of trunc_sat, which V8 spends ~7 x86 instructions on
- * (its NaN and overflow lanes). */
-#define Q8_MAGIC 12582912.0f
-#define Q8_MAGIC_BITS 0x4b400000
-
 /* The codes round(127 2^t) (int32 lanes) as exp2_q8 of qgemm_avx2.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
  * field.  t is clamped to [-125, 0] first (a NaN from -inf scores becomes
  * -125, code 0; clamp_hi only where scale < 0 can make t positive), so the
  * product stays a normal float in [0, 127] and both conversions take the
- * magic-number path: (f + M) << 23 is f << 23 (M's own bits shift out), and
- * the product's code is bits(y + M) - bits(M). */
+ * magic-number path: (floor t + Q8_MAGIC) << 23 is (floor t) << 23 (the
+ * magic's own bits shift out), and the code is round_small(product). */
 INLINE v128_t exp2_q8(v128_t t, const int clamp_hi) {
     t = vf_max(t, vf_set1(-125.0f));
     if (clamp_hi) t = vf_min(t, vf_zero());
@@ -480,8 +485,7 @@ INLINE v128_t exp2_q8(v128_t t, const int clamp_hi) {
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C1));
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C0));
     const v128_t e = wasm_i32x4_shl(vf_add(f, vf_set1(Q8_MAGIC)), 23);
-    const v128_t y = wasm_i32x4_add(p, e);
-    return wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+    return round_small(wasm_i32x4_add(p, e));
 }
 
 /* 16 codes of x[0 .. 16) into q, their int32 sums added to *sum. */
@@ -571,9 +575,10 @@ INLINE void load16_part(const float *p, int nc, v128_t v[4]) {
 INLINE v128_t pack_codes16(const v128_t v[4], const v128_t inv[4]) {
     v128_t c[4];
     for (int j = 0; j < 4; j++) {
-        v128_t y = wasm_f32x4_nearest(vf_mul(v[j], inv[j]));
-        y = wasm_f32x4_pmin(vf_set1(127.0f), wasm_f32x4_pmax(vf_set1(-127.0f), y));
-        c[j] = wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+        /* clamped then rounded: the same as rounded then clamped (integral
+         * bounds) */
+        const v128_t y = vf_mul(v[j], inv[j]);
+        c[j] = round_small(wasm_f32x4_pmin(vf_set1(127.0f), wasm_f32x4_pmax(vf_set1(-127.0f), y)));
     }
     const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
     return wasm_v128_xor(wasm_i8x16_narrow_i16x8(w0, w1), wasm_i8x16_splat((int8_t)0x80));
