@@ -363,8 +363,9 @@ static const shape shapes[] = {
     {50, 70, 256, 1, 50, 16, 70}, {96, 33, 64, 0, 96, 0, 33}, {40, 32, 96, 0, 40, 0, 32},
     /* ARM q8: K beyond the panel copies (zip / flip, 3072), several row tiles */
     {11, 20, 3104, 0, 11, 0, 20},
-    /* i8mm q8: the rows packed in chunks of the stack buffer (K 3072: 16
-     * rows a chunk, then 12 and a row tail) */
+    /* K = 3072: i8mm q8 packs the rows in chunks of its stack buffer (16
+     * rows a chunk, then 12 and a row tail); the widest panel wasm q8
+     * widens to int16 */
     {46, 20, 3072, 1, 46, 0, 20},
 };
 

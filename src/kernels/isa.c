@@ -180,7 +180,7 @@ static const pe_isa levels[] = {
     /* make wasm: the whole module is built with SIMD128, so an engine that
      * runs it has it */
     {"wasm-simd128", &pe_kernels_wasm, &pe_qkernels_wasm, &pe_pixels_wasm, pe_peak_loop_wasm,
-     NULL, always, "SIMD128", NULL, NULL},
+     pe_peak_loop_wasm_int8, always, "SIMD128", NULL, NULL},
 #endif
     {"scalar", &pe_kernels_scalar, &pe_qkernels_scalar, &pe_pixels_scalar, pe_peak_loop_scalar, NULL,
      always, "", NULL, NULL},

@@ -61,6 +61,16 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2};
 #define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)                                       \
     PANEL_TILE_BUFFERED(GEMM_MR, gemm_tiles[(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), tile_), \
                         NULL, mr, c, ldc, ncols, ep, m, n)
+/* vf_gelu_fast's table (simd_wasm.h): pe_gelu_fast_k by interval, as
+ * doubles, filled before main (the values cannot be transposed in a
+ * constant initializer). */
+double pe_wasm_gelu_k64[16][4] __attribute__((aligned(16)));
+
+__attribute__((constructor)) static void gelu_k64_init(void) {
+    for (int i = 0; i < 16; i++)
+        for (int c = 0; c < 4; c++) pe_wasm_gelu_k64[i][c] = pe_gelu_fast_k[3 - c][i];
+}
+
 #include "gemm_panels.h"
 
 /* Panels of W kept in cache while every row pair of A passes over them. */

@@ -10,6 +10,7 @@ double pe_peak_loop_avx512(long iters);
 double pe_peak_loop_avx2(long iters);
 double pe_peak_loop_neon(long iters);
 double pe_peak_loop_wasm(long iters);    /* a multiply then an add: SIMD128 has no FMA */
+double pe_peak_loop_wasm_int8(long iters); /* dot_i16x8 then an add (peakdot_wasm.c) */
 /* The same for int8 dot products (2 operations per multiply-add).  Each
  * level's pair is in its row of the ISA registry (isa.c). */
 double pe_peak_loop_vnni(long iters);

@@ -69,10 +69,24 @@ static uint32_t row_amax_bits(const float *a, int K) {
     return (uint32_t)wasm_i32x4_extract_lane(mx, 0);
 }
 
-/* round(a[k] * is) for 4 floats (nearest even, as lrintf); past K zeros. */
+/* 1.5 2^23 and its bits: for a float y with |y| < 2^22, y + Q8_MAGIC
+ * rounds y to an integer (nearest even, as f32x4.nearest and lrintf) and
+ * leaves it + 2^22 in the low bits, so bits(y + Q8_MAGIC) - Q8_MAGIC_BITS
+ * is that integer.  One add and one integer op instead of nearest and
+ * trunc_sat, which V8 spends ~7 x86 instructions on (its NaN and overflow
+ * lanes); every use here has |y| <= 255. */
+#define Q8_MAGIC 12582912.0f
+#define Q8_MAGIC_BITS 0x4b400000
+
+INLINE v128_t round_small(v128_t y) {
+    return wasm_i32x4_sub(vf_add(y, vf_set1(Q8_MAGIC)), wasm_i32x4_splat(Q8_MAGIC_BITS));
+}
+
+/* round(a[k] * is) for 4 floats (nearest even, as lrintf; |a is| <= 127
+ * by the row scale); past K zeros. */
 INLINE v128_t quant4(const float *a, int left, v128_t vis) {
     const v128_t v = left >= 4 ? wasm_v128_load(a) : vf_load_n(a, left);
-    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(vf_mul(v, vis)));
+    return round_small(vf_mul(v, vis));
 }
 
 static void quantize_rows_wasm(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa) {
@@ -263,6 +277,161 @@ static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
                                (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
 #include "gemm_panels.h" /* gemm_half, gemm_q */
 
+/* ------------------------------------------------------------ q8, widened */
+
+/* The q8 GEMM with each panel widened to int16 once per call, then every
+ * row tile over it, so that the K loop is loads, dot_i16x8 and adds only.
+ * Before, q8_tile widened the weight bytes in its K loop (3 instructions in
+ * V8 per 16 bytes, for 2 rows), and its fully unrolled 8-group body had
+ * clang put all 16 loads first: V8 kept them in 16 xmm by spilling (139
+ * stack moves per 64 vpmaddwd), and the tile ran no faster than the float
+ * one.  Here the K loop keeps one 4-deep group an iteration, in order.
+ *
+ * The wide panel: for each half h of the columns (8), for each 4-deep group
+ * of K, the 32 bytes of its two 16-byte groups (4 columns x 4 codes each)
+ * zero-extended, 4 vectors: columns (4v, 4v + 1) then (4v + 2, 4v + 3) of
+ * group v, each column's 4 codes in k order.  Half-major, so a tile's pass
+ * over one half reads one sequential stream. */
+#define Q8_WIDE_KMAX 3072 /* 96 KB on the stack at most (gemm_half_wasm: 64) */
+#define Q8_WIDE_MR 2
+/* The tiles of up to this many rows of a panel go to a buffer that
+ * pe_tile_store then finishes in one call: per 2-row tile its set-up (the
+ * column masks, bias loads, the epilogue's branches, a call) cost V8 about
+ * as much as the tile's products on short K (the scores of int8 attention:
+ * K = 64), 24% of the T16 q8 pass. */
+#define Q8_STORE_ROWS 64
+
+static void widen_q8_panel(const uint8_t *W, int nb, int16_t *wide) {
+    const uint8_t *q = W + PE_Q8_HEAD;
+    const int groups = nb * PE_QK / 4;
+    for (int h = 0; h < 2; h++)
+        for (int g = 0; g < groups; g++)
+            for (int v = 0; v < 2; v++) {
+                const v128_t b = wasm_v128_load(q + (size_t)g * 64 + 32 * h + 16 * v);
+                int16_t *o = wide + ((size_t)h * groups + g) * 32 + 16 * v;
+                wasm_v128_store(o, wasm_u16x8_extend_low_u8x16(b));
+                wasm_v128_store(o + 8, wasm_u16x8_extend_high_u8x16(b));
+            }
+}
+
+/* mr rows x 8 columns (half h) of the wide panel: accumulator v of a row
+ * holds (column c: k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for columns
+ * c = 2v of the half, its lane pairs summed at the end; 2 rows x 4
+ * accumulators, 2 activation vectors, a weight vector and a product stay
+ * within V8's 16 xmm. */
+INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+                         const float *d, float *tile, const int mr) {
+    v128_t acc[Q8_WIDE_MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
+    /* pointers stepped, not indices scaled: 2 scalar adds an iteration in
+     * V8's code instead of 5 */
+    const int8_t *q1 = q + (mr > 1 ? ldq : 0);
+    const int16_t *const end = w + (size_t)groups * 32;
+#pragma nounroll
+    for (; w < end; w += 32, q += 4, q1 += 4) {
+        v128_t a[Q8_WIDE_MR]; /* the row's 4 codes, twice, as int16 */
+        a[0] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q));
+        if (mr > 1) a[1] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q1));
+        for (int v = 0; v < 4; v++) {
+            const v128_t b = wasm_v128_load(w + 8 * v);
+            for (int r = 0; r < mr; r++) acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_dot_i16x8(b, a[r]));
+        }
+    }
+    for (int v = 0; v < 2; v++) {
+        const v128_t dv = wasm_v128_load(d + 4 * v);
+        for (int r = 0; r < mr; r++) {
+            const v128_t x = acc[r][2 * v], y = acc[r][2 * v + 1];
+            v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
+            s = wasm_i32x4_sub(s, wasm_i32x4_splat(128 * rsum[r]));
+            wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(s), dv));
+        }
+    }
+}
+
+/* pe_tile_store of a whole panel's rows (16 columns) for the epilogues of
+ * the int8 pass, one loop each: the row scale and bias, then the fast GELU
+ * or LayerScale and the residual, the same operations in the same order
+ * without pe_tile_store's column masks and its branches per vector, which
+ * V8 keeps (pe_tile_store was 19% of the T16 q8 pass after the blocking
+ * above; this store is its equal bit for bit). */
+enum { Q8_EP_BIAS, Q8_EP_GELU, Q8_EP_RES };
+
+INLINE void q8_store_kind(const float *buf, int nr, const float *rs, float *C, int ldc, const pe_epilogue *ep,
+                          int m, int n, const int kind) {
+    v128_t bias[4], gamma[4];
+    for (int v = 0; v < 4; v++) {
+        bias[v] = ep && ep->bias ? wasm_v128_load(ep->bias + n + 4 * v) : vf_zero();
+        gamma[v] = kind == Q8_EP_RES && ep->gamma ? wasm_v128_load(ep->gamma + n + 4 * v) : vf_set1(1.0f);
+    }
+    vf32 gk[VF_GELU_FAST_K];
+    vf_gelu_fast_k(gk);
+    for (int r = 0; r < nr; r++) {
+        const v128_t sr = vf_set1(rs[r]);
+        for (int v = 0; v < 4; v++) {
+            v128_t x = vf_fmadd(wasm_v128_load(buf + r * PE_GEMM_NR + 4 * v), sr, bias[v]);
+            if (kind == Q8_EP_GELU) x = vf_gelu_fast(x, gk);
+            if (kind == Q8_EP_RES)
+                x = vf_fmadd(gamma[v], x, wasm_v128_load(ep->residual + (size_t)(m + r) * ep->ldr + n + 4 * v));
+            wasm_v128_store(C + (size_t)r * ldc + 4 * v, x);
+        }
+    }
+}
+
+static void q8_store(const float *buf, int nr, int ncols, const float *rs, float *C, int ldc,
+                     const pe_epilogue *ep, int m, int n) {
+    const int gelu = ep ? ep->gelu : PE_GELU_NONE;
+    const int res = ep && ep->residual;
+    if (ncols < PE_GEMM_NR || (ep && ep->glu) || gelu == PE_GELU_EXACT || (res && gelu))
+        pe_tile_store(buf, nr, ncols, rs, C, ldc, ep, m, n);
+    else if (res) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_RES);
+    else if (gelu) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_GELU);
+    else q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_BIAS);
+}
+
+typedef void (*q8_wide_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+                           const float *d, float *tile);
+static void q8_wide_1(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+                      const float *d, float *t) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, 1);
+}
+static void q8_wide_2(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+                      const float *d, float *t) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, 2);
+}
+static const q8_wide_fn q8_wide_tiles[Q8_WIDE_MR] = {q8_wide_1, q8_wide_2};
+
+static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                        int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    if (t != PE_WT_Q8 || K > Q8_WIDE_KMAX) {
+        gemm_q(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
+        return;
+    }
+    if (m1 <= m0 || n1 <= n0) return;
+    int16_t wide[Q8_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    float rows[Q8_STORE_ROWS * PE_GEMM_NR] __attribute__((aligned(16)));
+    const int nb = qa->ldq / PE_QK, groups = nb * PE_QK / 4;
+    const size_t pbytes = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
+        const uint8_t *w = (const uint8_t *)Wv + (size_t)p * pbytes;
+        const float *d = (const float *)w;
+        const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
+        widen_q8_panel(w, nb, wide);
+        for (int mb = m0; mb < m1; mb += Q8_STORE_ROWS) {
+            const int me = m1 - mb < Q8_STORE_ROWS ? m1 : mb + Q8_STORE_ROWS;
+            for (int m = mb; m < me; m += Q8_WIDE_MR) {
+                const int mr = me - m < Q8_WIDE_MR ? me - m : Q8_WIDE_MR;
+                const int8_t *q = qa->q + (size_t)m * qa->ldq;
+                float *tile = rows + (size_t)(m - mb) * PE_GEMM_NR;
+                for (int h = 0; h < 2; h++)
+                    q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, wide + (size_t)h * groups * 32,
+                                          groups, d + 8 * h, tile + 8 * h);
+            }
+            q8_store(rows, me - mb, ncols, qa->s + mb, C + (size_t)mb * ldc + n, ldc, ep, mb, n);
+        }
+    }
+}
+
 /* f16/bf16 weights for more rows than one tile: each panel widened to
  * float once (K x 16, the float panel layout) and run through the float
  * GEMM (kernels_wasm.c's tile) for all the rows, instead of widened again
@@ -300,19 +469,34 @@ static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float
     }
 }
 
-/* The code round(127 2^t) for t <= 0, as exp2_q8 of qgemm_avx2.c:
+/* The codes round(127 2^t) (int32 lanes) as exp2_q8 of qgemm_avx2.c:
  * PE_EXP2Q's cubic of t - floor t, with floor t added to the exponent
- * field.  t is clamped to -125 first (a NaN from -inf scores becomes -125,
- * code 0), so the product stays a normal float and the codes in [0, 127]. */
-INLINE v128_t exp2_q8(v128_t t) {
+ * field.  t is clamped to [-125, 0] first (a NaN from -inf scores becomes
+ * -125, code 0; clamp_hi only where scale < 0 can make t positive), so the
+ * product stays a normal float in [0, 127] and both conversions take the
+ * magic-number path: (floor t + Q8_MAGIC) << 23 is (floor t) << 23 (the
+ * magic's own bits shift out), and the code is round_small(product). */
+INLINE v128_t exp2_q8(v128_t t, const int clamp_hi) {
     t = vf_max(t, vf_set1(-125.0f));
+    if (clamp_hi) t = vf_min(t, vf_zero());
     const v128_t f = wasm_f32x4_floor(t), r = vf_sub(t, f);
     v128_t p = vf_set1(PE_EXP2Q_C3);
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C2));
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C1));
     p = vf_fmadd(p, r, vf_set1(PE_EXP2Q_C0));
-    const v128_t e = wasm_i32x4_shl(wasm_i32x4_trunc_sat_f32x4(f), 23);
-    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_i32x4_add(p, e)));
+    const v128_t e = wasm_i32x4_shl(vf_add(f, vf_set1(Q8_MAGIC)), 23);
+    return round_small(wasm_i32x4_add(p, e));
+}
+
+/* 16 codes of x[0 .. 16) into q, their int32 sums added to *sum. */
+INLINE void softmax16(const float *x, v128_t vm, v128_t vc, int8_t *q, v128_t *sum, const int clamp_hi) {
+    v128_t c[4];
+    for (int j = 0; j < 4; j++) {
+        c[j] = exp2_q8(vf_mul(vf_sub(wasm_v128_load(x + 4 * j), vm), vc), clamp_hi);
+        *sum = wasm_i32x4_add(*sum, c[j]);
+    }
+    const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+    wasm_v128_store(q, wasm_i8x16_narrow_i16x8(w0, w1));
 }
 
 /* The max of x[0 .. n & ~3) into *mx; returns whether they are all finite
@@ -348,28 +532,114 @@ static void softmax_q8_wasm(float *x, int n, float scale, const pe_qact *qa, int
     const v128_t vm = vf_set1(mx), vc = vf_set1(scale * 1.44269504088896341f);
     int8_t *q = qa->q + (size_t)m * qa->ldq;
     v128_t sum = wasm_i32x4_splat(0);
-    for (int i = 0; i < qa->ldq; i += 16) { /* ldq is a multiple of 32 */
+    int i = 0;
+    /* x - max <= 0 exactly, so with scale >= 0 the upper clamp changes
+     * nothing: the row loop goes without it */
+    if (scale >= 0.0f)
+        for (; i + 16 <= n; i += 16) softmax16(x + i, vm, vc, q + i, &sum, 0);
+    else
+        for (; i + 16 <= n; i += 16) softmax16(x + i, vm, vc, q + i, &sum, 1);
+    if (i < n) { /* the tail's codes, lanes past n masked to 0 */
         v128_t c[4];
         for (int j = 0; j < 4; j++) {
             const int left = n - i - 4 * j;
             const v128_t xv = left >= 4 ? wasm_v128_load(x + i + 4 * j) : vf_load_n(x + i + 4 * j, left);
-            c[j] = wasm_v128_and(exp2_q8(vf_mul(vf_sub(xv, vm), vc)), vm_lanes(left));
+            c[j] = wasm_v128_and(exp2_q8(vf_mul(vf_sub(xv, vm), vc), 1), vm_lanes(left));
             sum = wasm_i32x4_add(sum, c[j]);
         }
         const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
         wasm_v128_store(q + i, wasm_i8x16_narrow_i16x8(w0, w1));
+        i += 16;
     }
+    for (; i < qa->ldq; i += 16) wasm_v128_store(q + i, wasm_i32x4_splat(0)); /* ldq: a multiple of 32 */
     sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
     const int32_t total = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
     qa->rsum[m] = total;
     qa->s[m] = 1.0f / (float)total;
 }
 
+/* ------------------------------------------------------------ values */
+
+/* The nc (1..16) floats at p as 4 vectors, zeros beyond. */
+INLINE void load16_part(const float *p, int nc, v128_t v[4]) {
+    float t[16] __attribute__((aligned(16))) = {0};
+    if (nc < 16) {
+        memcpy(t, p, (size_t)nc * sizeof(float));
+        p = t;
+    }
+    for (int j = 0; j < 4; j++) v[j] = wasm_v128_load(p + 4 * j);
+}
+
+/* One row's 16 codes (+ 128) as bytes: rintf(w inv) clamped to [-127, 127],
+ * a NaN product to -127 (pmax(-127, NaN) is -127), as the reference. */
+INLINE v128_t pack_codes16(const v128_t v[4], const v128_t inv[4]) {
+    v128_t c[4];
+    for (int j = 0; j < 4; j++) {
+        /* clamped then rounded: the same as rounded then clamped (integral
+         * bounds) */
+        const v128_t y = vf_mul(v[j], inv[j]);
+        c[j] = round_small(wasm_f32x4_pmin(vf_set1(127.0f), wasm_f32x4_pmax(vf_set1(-127.0f), y)));
+    }
+    const v128_t w0 = wasm_i16x8_narrow_i32x4(c[0], c[1]), w1 = wasm_i16x8_narrow_i32x4(c[2], c[3]);
+    return wasm_v128_xor(wasm_i8x16_narrow_i16x8(w0, w1), wasm_i8x16_splat((int8_t)0x80));
+}
+
+/* Same bytes as pe_pack_q8_t_ref: a panel's 16 columns are 4 vectors per
+ * row of W; the column max by pmax(mx, |w|), which keeps mx for a NaN (as
+ * fmaxf), beside an integer max of the bits that sees the NaN; each row's
+ * codes narrow to one byte vector and two rounds of byte and halfword
+ * interleaves turn 4 rows into a k-group's 64 bytes (column j's 4 codes at
+ * 4 j). */
+static void pack_q8_t_wasm(void *dst, const float *W, int ldw, int T, int n) {
+    const size_t pb = pe_qpack_panel_bytes(PE_WT_Q8, T);
+    const int Tp = (T + PE_QK - 1) / PE_QK * PE_QK;
+    const v128_t absmask = wasm_i32x4_splat(0x7fffffff), zero = vf_zero();
+    for (int c0 = 0; c0 < n; c0 += PE_GEMM_NR) {
+        uint8_t *o = (uint8_t *)dst + (size_t)(c0 / PE_GEMM_NR) * pb;
+        const int nc = n - c0 < PE_GEMM_NR ? n - c0 : PE_GEMM_NR;
+        v128_t mx[4], bits[4], inv[4], v[4];
+        for (int j = 0; j < 4; j++) mx[j] = bits[j] = zero;
+        for (int t = 0; t < T; t++) {
+            load16_part(W + (size_t)t * ldw + c0, nc, v);
+            for (int j = 0; j < 4; j++) {
+                const v128_t a = wasm_v128_and(v[j], absmask);
+                mx[j] = wasm_f32x4_pmax(mx[j], a);
+                bits[j] = wasm_u32x4_max(bits[j], a);
+            }
+        }
+        for (int j = 0; j < 4; j++) {
+            const v128_t nan = wasm_u32x4_gt(bits[j], wasm_i32x4_splat(0x7f800000));
+            inv[j] = wasm_v128_and(vf_div(vf_set1(127.0f), mx[j]), wasm_f32x4_gt(mx[j], zero));
+            const v128_t d = wasm_v128_bitselect(vf_set1(NAN), vf_div(mx[j], vf_set1(127.0f)), nan);
+            wasm_v128_store((float *)(void *)o + 4 * j, d);
+        }
+        for (int t0 = 0; t0 < Tp; t0 += 4) {
+            v128_t r[4];
+            for (int i = 0; i < 4; i++) {
+                if (t0 + i < T) load16_part(W + (size_t)(t0 + i) * ldw + c0, nc, v);
+                else v[0] = v[1] = v[2] = v[3] = zero;
+                r[i] = pack_codes16(v, inv);
+            }
+            /* rows 0 1 and 2 3 byte-interleaved, then the pairs halfword-
+             * interleaved: column j's bytes t0 .. t0 + 3 at 4 j */
+            const v128_t a01 = wasm_i8x16_shuffle(r[0], r[1], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            const v128_t b01 = wasm_i8x16_shuffle(r[0], r[1], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            const v128_t a23 = wasm_i8x16_shuffle(r[2], r[3], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            const v128_t b23 = wasm_i8x16_shuffle(r[2], r[3], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            uint8_t *g = o + PE_Q8_HEAD + (size_t)(t0 / PE_QK) * sizeof(pe_tile_q8) + (size_t)((t0 % PE_QK) / 4) * 64;
+            wasm_v128_store(g, wasm_i16x8_shuffle(a01, a23, 0, 8, 1, 9, 2, 10, 3, 11));
+            wasm_v128_store(g + 16, wasm_i16x8_shuffle(a01, a23, 4, 12, 5, 13, 6, 14, 7, 15));
+            wasm_v128_store(g + 32, wasm_i16x8_shuffle(b01, b23, 0, 8, 1, 9, 2, 10, 3, 11));
+            wasm_v128_store(g + 48, wasm_i16x8_shuffle(b01, b23, 4, 12, 5, 13, 6, 14, 7, 15));
+        }
+    }
+}
+
 const pe_qkernels pe_qkernels_wasm = {
     .name = "wasm-simd128",
     .gemm_half = gemm_half_wasm,
     .quantize_rows = quantize_rows_wasm,
-    .gemm_q = gemm_q,
+    .gemm_q = gemm_q_wasm,
     .softmax_q8 = softmax_q8_wasm,
-    .pack_q8_t = pe_pack_q8_t_ref,
+    .pack_q8_t = pack_q8_t_wasm,
 };

@@ -122,59 +122,75 @@ INLINE vf32 vf_exp(vf32 x) {
 
 /* ------------------------------------------------------------ fast GELU */
 
-/* fmaf(a, b, c) of two float lanes held as doubles, rounded to double: a b
+/* pe_gelu_fast_k by interval as float64 (floats widen exactly): row i
+ * holds k3, k2, k1, k0 of interval i, so a lane's 4 coefficients are two
+ * loads (kernels_wasm.c fills it at start-up). */
+extern double pe_wasm_gelu_k64[16][4];
+
+/* fmaf(p, t, k) of two float lanes held as doubles, rounded to double: p t
  * is exact in a double, so the sum is the exact result rounded once, and
  * rounding it again to float is fmaf's answer unless that double lies
  * exactly half way between two floats (low 29 bits 1 then zeros) or in the
- * float subnormals (a coarser grid): then *odd gets a lane set and the
- * caller redoes the vector with fmaf. */
-INLINE v128_t fma_f64x2(v128_t a, v128_t b, v128_t c, v128_t *odd) {
-    const v128_t r = wasm_f64x2_add(wasm_f64x2_mul(a, b), c);
-    const v128_t low = wasm_v128_and(r, wasm_i64x2_splat(0x1fffffff));
-    const v128_t half = wasm_i64x2_eq(low, wasm_i64x2_splat(0x10000000));
-    const v128_t tiny = wasm_v128_and(wasm_f64x2_lt(wasm_f64x2_abs(r), wasm_f64x2_splat(0x1p-126)),
-                                      wasm_f64x2_ne(r, wasm_f64x2_splat(0.0)));
+ * float subnormals (a coarser grid; zero counted too, which costs nothing
+ * to be wrong about): then *odd gets a lane set and the caller redoes the
+ * vector with fmaf. */
+INLINE v128_t fma_f64x2(v128_t p, v128_t t, v128_t k, v128_t *odd) {
+    const v128_t r = wasm_f64x2_add(wasm_f64x2_mul(p, t), k);
+    const v128_t half = wasm_i64x2_eq(wasm_v128_and(r, wasm_i64x2_splat(0x1fffffff)), wasm_i64x2_splat(0x10000000));
+    const v128_t tiny = wasm_f64x2_lt(wasm_f64x2_abs(r), wasm_f64x2_splat(0x1p-126));
     *odd = wasm_v128_or(*odd, wasm_v128_or(half, tiny));
     return r;
 }
 
-/* Coefficient c of each lane's interval: 16 floats = 64 bytes of the table,
- * looked up as bytes by four swizzles (an index past a 16-byte table reads
- * 0, so the four results are ORed); byte b holds entry b / 4's byte b % 4. */
-INLINE vf32 gelu_fast_coef(int c, v128_t bytes) {
-    const uint8_t *k = (const uint8_t *)(const void *)pe_gelu_fast_k[c];
-    v128_t r = wasm_v128_load(k);
-    r = wasm_i8x16_swizzle(r, bytes);
-    for (int q = 1; q < 4; q++) {
-        const v128_t idx = wasm_i8x16_sub(bytes, wasm_i8x16_splat((int8_t)(16 * q)));
-        r = wasm_v128_or(r, wasm_i8x16_swizzle(wasm_v128_load(k + 16 * q), idx));
-    }
-    return r;
+/* r rounded to float's 24 bits (to nearest, ties to even), still a double:
+ * on the bits, as demote then promote would, which clang 14 turns into 4
+ * scalar conversions each way.  Lanes whose float is subnormal are odd. */
+INLINE v128_t round_f64x2_to_f32(v128_t r) {
+    const v128_t lsb = wasm_v128_and(wasm_u64x2_shr(r, 29), wasm_i64x2_splat(1));
+    const v128_t s = wasm_i64x2_add(wasm_i64x2_add(r, wasm_i64x2_splat(0x0fffffff)), lsb);
+    return wasm_v128_and(s, wasm_i64x2_splat(~(int64_t)0x1fffffff));
 }
 
 INLINE void vf_gelu_fast_k(vf32 k[VF_GELU_FAST_K]) { k[0] = vf_zero(); }
 
 /* pe_gelu_fast_ref, bit for bit: the interval's cubic by fmaf in Horner
- * order, each fma in two float64 halves (fma_f64x2), each step rounded to
- * float as fmaf rounds it.  A NaN converts to interval 0 and stays NaN. */
+ * order, lanes 0-1 and 2-3 as two float64 pairs (fma_f64x2), each step
+ * rounded to float as fmaf rounds it.  Each lane's coefficients are loaded
+ * by its interval from pe_wasm_gelu_k64 (4 extracts, 8 loads, 8 shuffles:
+ * the byte swizzles of 4 64-byte tables cost 40 operations).  A NaN
+ * converts to interval 0 and stays NaN; interval 15 (t = 5) is all zeros,
+ * whose zero results are not odd. */
 INLINE vf32 vf_gelu_fast(vf32 x, const vf32 kunused[VF_GELU_FAST_K]) {
     (void)kunused;
     const vf32 t = vf_min(vf_set1(PE_GELU_FAST_T), vf_abs(x));
     const v128_t i = wasm_i32x4_trunc_sat_f32x4(vf_mul(t, vf_set1(PE_GELU_FAST_INV_W)));
-    const v128_t bytes = wasm_i32x4_add(wasm_i32x4_mul(i, wasm_i32x4_splat(0x04040404)),
-                                        wasm_i32x4_splat(0x03020100));
-    const v128_t tl = wasm_f64x2_promote_low_f32x4(t);
-    const v128_t th = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(t, t, 2, 3, 2, 3));
-    vf32 p = gelu_fast_coef(3, bytes);
-    v128_t odd = wasm_i64x2_splat(0);
-    for (int c = 2; c >= 0; c--) {
-        const vf32 k = gelu_fast_coef(c, bytes);
-        const v128_t lo = fma_f64x2(wasm_f64x2_promote_low_f32x4(p), tl, wasm_f64x2_promote_low_f32x4(k), &odd);
-        const v128_t kh = wasm_i32x4_shuffle(k, k, 2, 3, 2, 3), ph = wasm_i32x4_shuffle(p, p, 2, 3, 2, 3);
-        const v128_t hi = fma_f64x2(wasm_f64x2_promote_low_f32x4(ph), th, wasm_f64x2_promote_low_f32x4(kh), &odd);
-        p = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5);
+    const double *k0 = pe_wasm_gelu_k64[wasm_i32x4_extract_lane(i, 0)];
+    const double *k1 = pe_wasm_gelu_k64[wasm_i32x4_extract_lane(i, 1)];
+    const double *k2 = pe_wasm_gelu_k64[wasm_i32x4_extract_lane(i, 2)];
+    const double *k3 = pe_wasm_gelu_k64[wasm_i32x4_extract_lane(i, 3)];
+    v128_t k[2][4]; /* [half][power] */
+    for (int h = 0; h < 2; h++) {
+        const double *a = h ? k2 : k0, *b = h ? k3 : k1;
+        const v128_t a32 = wasm_v128_load(a), b32 = wasm_v128_load(b);
+        const v128_t a10 = wasm_v128_load(a + 2), b10 = wasm_v128_load(b + 2);
+        k[h][3] = wasm_i64x2_shuffle(a32, b32, 0, 2);
+        k[h][2] = wasm_i64x2_shuffle(a32, b32, 1, 3);
+        k[h][1] = wasm_i64x2_shuffle(a10, b10, 0, 2);
+        k[h][0] = wasm_i64x2_shuffle(a10, b10, 1, 3);
     }
-    if (wasm_v128_any_true(odd)) { /* rare: the reference, lane by lane */
+    const v128_t th[2] = {wasm_f64x2_promote_low_f32x4(t),
+                          wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(t, t, 2, 3, 2, 3))};
+    v128_t odd[2] = {wasm_i64x2_splat(0), wasm_i64x2_splat(0)}, p32[2];
+    for (int h = 0; h < 2; h++) {
+        v128_t p = k[h][3];
+        for (int c = 2; c > 0; c--) p = round_f64x2_to_f32(fma_f64x2(p, th[h], k[h][c], &odd[h]));
+        p32[h] = wasm_f32x4_demote_f64x2_zero(fma_f64x2(p, th[h], k[h][0], &odd[h]));
+    }
+    const v128_t p = wasm_i32x4_shuffle(p32[0], p32[1], 0, 1, 4, 5);
+    /* odd per float lane (a 64-bit lane's mask is all ones or all zeros) */
+    const v128_t odd4 = wasm_v128_and(wasm_i32x4_shuffle(odd[0], odd[1], 0, 2, 4, 6),
+                                      wasm_i32x4_ne(i, wasm_i32x4_splat(15)));
+    if (wasm_v128_any_true(odd4)) { /* rare: the reference, lane by lane */
         float v[4];
         wasm_v128_store(v, x);
         for (int j = 0; j < 4; j++) v[j] = pe_gelu_fast_ref(v[j]);
