@@ -3,9 +3,10 @@
  * semantics and gemm_f16_ref.c the specification, matched bit for bit up
  * to the epilogue.
  *
- * Register tile: 4 rows x 16 columns.  Each k step is one load of the
- * panel row (16 halves, two vectors) and 8 FMLA .8h by element: 64
- * multiply-adds for 9 instructions plus an eighth of a load of A per row.
+ * Register tile: 4 rows x 16 columns.  Each k step is half a load of the
+ * panel (one LD1 of 4 vectors: two k rows of 16 halves) and 8 FMLA .8h by
+ * element: 64 multiply-adds for 8.5 instructions plus an eighth of a load
+ * of A per row.
  * The half sums (8 vectors) are widened into float32 accumulators (16
  * vectors) every PE_F16_SLICE k: 8 FCVTL and 16 FADD per 32 k steps of
  * 256 FMLA.  A row tile of A is rounded to half once (into a stack buffer)
@@ -25,13 +26,10 @@
 
 #define F16_MR 4
 
-/* Eight k steps of a 4-row tile in assembly: GCC 12 spells
- * vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction per
- * multiply-add pair) once the lane is used twice.  FMLA .8h by element
- * takes its element from V0-V15 ("x").  F16_FIRST8_4 starts a slice: its
- * first step multiplies (FMUL) instead of adding to zeroed sums, which
- * gives the same halves (a product's -0 meets +0 only in the float32
- * total, where +0 + -0 is +0) and saves zeroing 8 registers a slice. */
+/* Eight k steps of a 4-row tile in assembly (a short last slice): GCC 12
+ * spells vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction
+ * per multiply-add pair) once the lane is used twice.  FMLA .8h by element
+ * takes its element from V0-V15 ("x"). */
 /* (h and a: the caller's tile names) */
 #define F16_ASM_OPERANDS(HC)                                                                   \
     : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] HC(h[0][0]), [h01] HC(h[0][1]), [h10] HC(h[1][0]), \
@@ -39,18 +37,11 @@
     : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]), [wp] "r"(wk_),           \
       "m"(*(const float16_t(*)[8 * PE_GEMM_NR])wk_)
 #define F16_RW(x) "+w"(x)
-#define F16_WO(x) "=&w"(x)
 #define F16_STEP8_4(h, a, Wk)                                                                  \
     do {                                                                                       \
         float16x8_t w0_, w1_;                                                                  \
         const float16_t *wk_ = (Wk);                                                           \
         __asm__(F16_G("fmla", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_RW));                      \
-    } while (0)
-#define F16_FIRST8_4(h, a, Wk)                                                                 \
-    do {                                                                                       \
-        float16x8_t w0_, w1_;                                                                  \
-        const float16_t *wk_ = (Wk);                                                           \
-        __asm__(F16_G("fmul", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_WO));                      \
     } while (0)
 /* Step L (lane L of A, panel row L at byte OFF = 32 L): 8 OP by element. */
 #define F16_G(OP, L, OFF)                                       \
@@ -78,19 +69,53 @@
         }                                                                                   \
     } while (0)
 
-/* A whole slice of a 4-row tile: h = the half sums of k0 .. k0 + 32 (A16
- * and W at k0). */
-#define f16_slice_4(h, ak, ld, wk)                                                           \
-    do {                                                                                     \
-        float16x8_t a[F16_MR] = {vld1q_f16(ak), vld1q_f16((ak) + (ld)), vld1q_f16((ak) + 2 * (ld)), \
-                                 vld1q_f16((ak) + 3 * (ld))};                                \
-        F16_FIRST8_4(h, a, (wk));                                                            \
-        _Pragma("GCC unroll 3") for (int j_ = 8; j_ < PE_F16_SLICE; j_ += 8) {              \
-            _Pragma("GCC unroll 4") for (int r_ = 0; r_ < F16_MR; r_++) a[r_] =              \
-                vld1q_f16((ak) + r_ * (ld) + j_);                                            \
-            F16_STEP8_4(h, a, (wk) + (size_t)j_ * PE_GEMM_NR);                               \
-        }                                                                                    \
-    } while (0)
+/* A whole 32-k slice of a 4-row tile and its flush, as one asm statement
+ * with fixed registers: A in V0-V3 (FMLA by element takes its element from
+ * V0-V15), the half sums in V4-V11, two panel rows in V28-V31 (one LD1 of
+ * four consecutive registers for two k steps, where two LDPs were: no
+ * operand can name a run of registers), leaving V12-V27 to the 16 float32
+ * totals.  The A rows and the panel are read with post-increment, so the
+ * slice needs no address arithmetic.  Its first step multiplies (FMUL)
+ * instead of adding to zeroed sums, which gives the same halves (a
+ * product's -0 meets +0 only in the float32 total, where +0 + -0 is +0)
+ * and saves zeroing 8 registers a slice; then F16_STEP8_4's FMLAs in the
+ * same order. */
+#define F16_SG(OP, L, W0, W1)                                                                  \
+    OP " v4.8h, " W0 ".8h, v0.h[" #L "]\n" OP " v5.8h, " W1 ".8h, v0.h[" #L "]\n"            \
+    OP " v6.8h, " W0 ".8h, v1.h[" #L "]\n" OP " v7.8h, " W1 ".8h, v1.h[" #L "]\n"            \
+    OP " v8.8h, " W0 ".8h, v2.h[" #L "]\n" OP " v9.8h, " W1 ".8h, v2.h[" #L "]\n"            \
+    OP " v10.8h, " W0 ".8h, v3.h[" #L "]\n" OP " v11.8h, " W1 ".8h, v3.h[" #L "]\n"
+#define F16_SPAIR(OP, L, L1)                                                                   \
+    "ld1 {v28.8h, v29.8h, v30.8h, v31.8h}, [%[wp]], #64\n" F16_SG(OP, L, "v28", "v29")       \
+        F16_SG("fmla", L1, "v30", "v31")
+#define F16_S8(OP)                                                                             \
+    "ldr q0, [%[p0]], #16\n ldr q1, [%[p1]], #16\n ldr q2, [%[p2]], #16\n ldr q3, [%[p3]], #16\n" \
+    F16_SPAIR(OP, 0, 1) F16_SPAIR("fmla", 2, 3) F16_SPAIR("fmla", 4, 5) F16_SPAIR("fmla", 6, 7)
+/* The half sums leave the asm in V4-V11 (register variables: an asm
+ * operand can name at most 30 operands, too few for the 16 totals in
+ * and out); the flush is C's FCVTL + FADD. */
+static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
+                                                                    const float16_t *ak, size_t ld,
+                                                                    const float16_t *wk) {
+    const float16_t *p0 = ak, *p1 = ak + ld, *p2 = ak + 2 * ld, *p3 = ak + 3 * ld;
+    register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
+    register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
+    __asm__(F16_S8("fmul") F16_S8("fmla") F16_S8("fmla") F16_S8("fmla")
+            : [wp] "+r"(wk), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), "=w"(h00),
+              "=w"(h01), "=w"(h10), "=w"(h11), "=w"(h20), "=w"(h21), "=w"(h30), "=w"(h31)
+            : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
+              "m"(*(const float16_t(*)[PE_F16_SLICE])p0), "m"(*(const float16_t(*)[PE_F16_SLICE])p1),
+              "m"(*(const float16_t(*)[PE_F16_SLICE])p2), "m"(*(const float16_t(*)[PE_F16_SLICE])p3)
+            : "v0", "v1", "v2", "v3", "v28", "v29", "v30", "v31");
+    const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
+#pragma GCC unroll 4
+    for (int r = 0; r < F16_MR; r++) {
+        acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
+        acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
+        acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
+        acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
+    }
+}
 
 /* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
  * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
@@ -135,11 +160,12 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
+        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) { /* a whole slice, unrolled, flushed */
+            f16_slice_flush_4(acc, A16 + k0, ld, W + (size_t)k0 * PE_GEMM_NR);
+            continue;
+        }
         float16x8_t h[F16_MR][2];
-        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) /* a whole slice, unrolled */
-            f16_slice_4(h, A16 + k0, ld, W + (size_t)k0 * PE_GEMM_NR);
-        else
-            f16_slice(h, A16, ld, W, k0, ke, mr);
+        f16_slice(h, A16, ld, W, k0, ke, mr);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
