@@ -102,9 +102,9 @@
  * and out); the flush is C's FCVTL + FADD.  il: A interleaved (F16_AOFF),
  * the 4 rows' 8 halves of a k block in one LD1, where 4 LDRs were. */
 static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
-                                                                    const float16_t *ak, size_t ld,
-                                                                    const float16_t *wk, const int il) {
-    const float16_t *p0 = ak, *p1 = ak + ld, *p2 = ak + 2 * ld, *p3 = ak + 3 * ld;
+                                                                    const float16_t *pa[F16_MR],
+                                                                    const float16_t **pw, const int il) {
+    const float16_t *p0 = pa[0], *p1 = pa[1], *p2 = pa[2], *p3 = pa[3], *wk = *pw;
     register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
     register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
     if (il)
@@ -120,6 +120,7 @@ static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t 
                   "m"(*(const float16_t(*)[PE_F16_SLICE])p0), "m"(*(const float16_t(*)[PE_F16_SLICE])p1),
                   "m"(*(const float16_t(*)[PE_F16_SLICE])p2), "m"(*(const float16_t(*)[PE_F16_SLICE])p3)
                 : F16_S_CLOBBERS);
+    pa[0] = p0, pa[1] = p1, pa[2] = p2, pa[3] = p3, *pw = wk;
     const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
 #pragma GCC unroll 4
     for (int r = 0; r < F16_MR; r++) {
@@ -178,12 +179,13 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
                      size_t ldo, const float *rs, const int mr, const int il) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
-    for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
+    int k0 = 0;
+    if (mr == F16_MR) { /* whole slices, unrolled, flushed; the asm steps the pointers */
+        const float16_t *pa[F16_MR] = {A16, A16 + ld, A16 + 2 * ld, A16 + 3 * ld}, *pw = W;
+        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, pa, &pw, il);
+    }
+    for (; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
-        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) { /* a whole slice, unrolled, flushed */
-            f16_slice_flush_4(acc, A16 + F16_AOFF(il, ld, 0, k0), ld, W + (size_t)k0 * PE_GEMM_NR, il);
-            continue;
-        }
         float16x8_t h[F16_MR][2];
         f16_slice(h, A16, ld, W, k0, ke, mr, il);
 #pragma GCC unroll 4
