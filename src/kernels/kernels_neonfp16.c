@@ -226,10 +226,11 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     uint32x4_t fit = vdupq_n_u32(~0u);
     const float32x4_t lim = vdupq_n_f32(PE_F16_AMAX);
     int k = 0;
-    for (; k + 8 <= K; k += 8) {
+    float16_t *d = a16; /* block k / 8 */
+    for (; k + 8 <= K; k += 8, d += F16_MR * 8) {
         const float32x4_t x0 = vld1q_f32(a + k), x1 = vld1q_f32(a + k + 4);
         fit = vandq_u32(fit, vandq_u32(vcaleq_f32(x0, lim), vcaleq_f32(x1, lim)));
-        vst1q_f16(a16 + F16_AOFF(1, 8, 0, k), vcvt_high_f16_f32(vcvt_f16_f32(x0), x1));
+        vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(x0), x1));
     }
     int ok = vminvq_u32(fit) != 0;
     for (; k < K; k++) {
