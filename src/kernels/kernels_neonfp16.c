@@ -3,13 +3,15 @@
  * semantics and gemm_f16_ref.c the specification, matched bit for bit up
  * to the epilogue.
  *
- * Register tile: 4 rows x 16 columns.  Each k step is one load of the
- * panel row (16 halves, two vectors) and 8 FMLA .8h by element: 64
- * multiply-adds for 9 instructions plus an eighth of a load of A per row.
- * The half sums (8 vectors) are widened into float32 accumulators (16
- * vectors) every PE_F16_SLICE k: 8 FCVTL and 16 FADD per 32 k steps of
- * 256 FMLA.  A row tile of A is rounded to half once (into a stack buffer)
- * and reused by every panel of the call. */
+ * Register tile: 4 rows x 16 columns.  Each k step is half a load of the
+ * panel (one LD1 of 4 vectors: two k rows of 16 halves) and 8 FMLA .8h by
+ * element: 64 multiply-adds for 8.5 instructions plus an eighth of a load
+ * of A (all 4 rows).  The half sums (8 vectors) are widened into float32
+ * accumulators (16 vectors) every PE_F16_SLICE k: 16 FCVTL / FCVTL2 and 16
+ * FADD per 32 k steps of 256 FMLA.  A row tile of A is rounded to half once (into a stack buffer,
+ * interleaved: each 8-k block holds the 4 rows' 8 halves together, one LD1
+ * of 4 vectors) and reused by every panel of the call; P V's A (the
+ * softmax's P, in rows) is read with a load a row. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
 #endif
@@ -25,13 +27,10 @@
 
 #define F16_MR 4
 
-/* Eight k steps of a 4-row tile in assembly: GCC 12 spells
- * vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction per
- * multiply-add pair) once the lane is used twice.  FMLA .8h by element
- * takes its element from V0-V15 ("x").  F16_FIRST8_4 starts a slice: its
- * first step multiplies (FMUL) instead of adding to zeroed sums, which
- * gives the same halves (a product's -0 meets +0 only in the float32
- * total, where +0 + -0 is +0) and saves zeroing 8 registers a slice. */
+/* Eight k steps of a 4-row tile in assembly (a short last slice): GCC 12
+ * spells vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction
+ * per multiply-add pair) once the lane is used twice.  FMLA .8h by element
+ * takes its element from V0-V15 ("x"). */
 /* (h and a: the caller's tile names) */
 #define F16_ASM_OPERANDS(HC)                                                                   \
     : [w0] "=&w"(w0_), [w1] "=&w"(w1_), [h00] HC(h[0][0]), [h01] HC(h[0][1]), [h10] HC(h[1][0]), \
@@ -39,18 +38,11 @@
     : [a0] "x"(a[0]), [a1] "x"(a[1]), [a2] "x"(a[2]), [a3] "x"(a[3]), [wp] "r"(wk_),           \
       "m"(*(const float16_t(*)[8 * PE_GEMM_NR])wk_)
 #define F16_RW(x) "+w"(x)
-#define F16_WO(x) "=&w"(x)
 #define F16_STEP8_4(h, a, Wk)                                                                  \
     do {                                                                                       \
         float16x8_t w0_, w1_;                                                                  \
         const float16_t *wk_ = (Wk);                                                           \
         __asm__(F16_G("fmla", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_RW));                      \
-    } while (0)
-#define F16_FIRST8_4(h, a, Wk)                                                                 \
-    do {                                                                                       \
-        float16x8_t w0_, w1_;                                                                  \
-        const float16_t *wk_ = (Wk);                                                           \
-        __asm__(F16_G("fmul", 0, 0) F16_ASM_7 F16_ASM_OPERANDS(F16_WO));                      \
     } while (0)
 /* Step L (lane L of A, panel row L at byte OFF = 32 L): 8 OP by element. */
 #define F16_G(OP, L, OFF)                                       \
@@ -78,31 +70,86 @@
         }                                                                                   \
     } while (0)
 
-/* A whole slice of a 4-row tile: h = the half sums of k0 .. k0 + 32 (A16
- * and W at k0). */
-#define f16_slice_4(h, ak, ld, wk)                                                           \
-    do {                                                                                     \
-        float16x8_t a[F16_MR] = {vld1q_f16(ak), vld1q_f16((ak) + (ld)), vld1q_f16((ak) + 2 * (ld)), \
-                                 vld1q_f16((ak) + 3 * (ld))};                                \
-        F16_FIRST8_4(h, a, (wk));                                                            \
-        _Pragma("GCC unroll 3") for (int j_ = 8; j_ < PE_F16_SLICE; j_ += 8) {              \
-            _Pragma("GCC unroll 4") for (int r_ = 0; r_ < F16_MR; r_++) a[r_] =              \
-                vld1q_f16((ak) + r_ * (ld) + j_);                                            \
-            F16_STEP8_4(h, a, (wk) + (size_t)j_ * PE_GEMM_NR);                               \
-        }                                                                                    \
-    } while (0)
+/* A whole 32-k slice of a 4-row tile and its flush, as one asm statement
+ * with fixed registers: A in V0-V3 (FMLA by element takes its element from
+ * V0-V15), the half sums in V4-V11, two panel rows in V28-V31 (one LD1 of
+ * four consecutive registers for two k steps, where two LDPs were: no
+ * operand can name a run of registers), leaving V12-V27 to the 16 float32
+ * totals.  The A rows and the panel are read with post-increment, so the
+ * slice needs no address arithmetic.  Its first step multiplies (FMUL)
+ * instead of adding to zeroed sums, which gives the same halves (a
+ * product's -0 meets +0 only in the float32 total, where +0 + -0 is +0)
+ * and saves zeroing 8 registers a slice; then F16_STEP8_4's FMLAs in the
+ * same order. */
+#define F16_SG(OP, L, W0, W1)                                                                  \
+    OP " v4.8h, " W0 ".8h, v0.h[" #L "]\n" OP " v5.8h, " W1 ".8h, v0.h[" #L "]\n"            \
+    OP " v6.8h, " W0 ".8h, v1.h[" #L "]\n" OP " v7.8h, " W1 ".8h, v1.h[" #L "]\n"            \
+    OP " v8.8h, " W0 ".8h, v2.h[" #L "]\n" OP " v9.8h, " W1 ".8h, v2.h[" #L "]\n"            \
+    OP " v10.8h, " W0 ".8h, v3.h[" #L "]\n" OP " v11.8h, " W1 ".8h, v3.h[" #L "]\n"
+#define F16_SPAIR(OP, L, L1)                                                                   \
+    "ld1 {v28.8h, v29.8h, v30.8h, v31.8h}, [%[wp]], #64\n" F16_SG(OP, L, "v28", "v29")       \
+        F16_SG("fmla", L1, "v30", "v31")
+#define F16_LDA_ROWS                                                                           \
+    "ldr q0, [%[p0]], #16\n ldr q1, [%[p1]], #16\n ldr q2, [%[p2]], #16\n ldr q3, [%[p3]], #16\n"
+#define F16_LDA_IL "ld1 {v0.8h, v1.8h, v2.8h, v3.8h}, [%[p0]], #64\n"
+#define F16_S8(LDA, OP)                                                                        \
+    LDA F16_SPAIR(OP, 0, 1) F16_SPAIR("fmla", 2, 3) F16_SPAIR("fmla", 4, 5) F16_SPAIR("fmla", 6, 7)
+#define F16_S32(LDA) F16_S8(LDA, "fmul") F16_S8(LDA, "fmla") F16_S8(LDA, "fmla") F16_S8(LDA, "fmla")
+#define F16_S_HSUMS                                                                            \
+    "=w"(h00), "=w"(h01), "=w"(h10), "=w"(h11), "=w"(h20), "=w"(h21), "=w"(h30), "=w"(h31)
+#define F16_S_CLOBBERS "v0", "v1", "v2", "v3", "v28", "v29", "v30", "v31"
+/* The half sums leave the asm in V4-V11 (register variables: an asm
+ * statement can name at most 30 operands, too few for the 16 totals in
+ * and out); the flush is C's FCVTL + FADD.  il: A interleaved (F16_AOFF),
+ * the 4 rows' 8 halves of a k block in one LD1, where 4 LDRs were. */
+static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
+                                                                    const float16_t *pa[F16_MR],
+                                                                    const float16_t **pw, const int il) {
+    const float16_t *p0 = pa[0], *p1 = pa[1], *p2 = pa[2], *p3 = pa[3], *wk = *pw;
+    register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
+    register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
+    if (il)
+        __asm__(F16_S32(F16_LDA_IL)
+                : [wp] "+r"(wk), [p0] "+r"(p0), F16_S_HSUMS
+                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
+                  "m"(*(const float16_t(*)[F16_MR * PE_F16_SLICE])p0)
+                : F16_S_CLOBBERS);
+    else
+        __asm__(F16_S32(F16_LDA_ROWS)
+                : [wp] "+r"(wk), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), F16_S_HSUMS
+                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
+                  "m"(*(const float16_t(*)[PE_F16_SLICE])p0), "m"(*(const float16_t(*)[PE_F16_SLICE])p1),
+                  "m"(*(const float16_t(*)[PE_F16_SLICE])p2), "m"(*(const float16_t(*)[PE_F16_SLICE])p3)
+                : F16_S_CLOBBERS);
+    pa[0] = p0, pa[1] = p1, pa[2] = p2, pa[3] = p3, *pw = wk;
+    const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
+#pragma GCC unroll 4
+    for (int r = 0; r < F16_MR; r++) {
+        acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
+        acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
+        acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
+        acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
+    }
+}
+
+/* Where A's (row r, k) is: rows of ld halves, or (il) interleaved, each
+ * block of 8 k holding the tile's rows one after another (8 halves each,
+ * ld = 8, a block F16_MR * 8 halves). */
+#define F16_AOFF(il, ld, r, k)                                                                 \
+    ((il) ? (size_t)((k) >> 3) * (F16_MR * 8) + (size_t)(r) * 8 + (size_t)((k) & 7)           \
+          : (size_t)(r) * (ld) + (size_t)(k))
 
 /* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
  * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
 INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld, const float16_t *W,
-                      int k0, int ke, const int mr) {
+                      int k0, int ke, const int mr, const int il) {
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
     int k = k0;
     for (; k + 8 <= ke; k += 8) {
         float16x8_t a[F16_MR];
 #pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + r * ld + k);
+        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + F16_AOFF(il, ld, r, k));
         if (mr == F16_MR) {
             F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
             continue;
@@ -121,8 +168,8 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
         const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
-            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[r * ld + k]);
-            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[r * ld + k]);
+            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[F16_AOFF(il, ld, r, k)]);
+            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[F16_AOFF(il, ld, r, k)]);
         }
     }
 }
@@ -130,16 +177,18 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
 /* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
  * of ld halves, K used) times panel W, times rs[r] when rs is given. */
 INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                     size_t ldo, const float *rs, const int mr) {
+                     size_t ldo, const float *rs, const int mr, const int il) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
-    for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
+    int k0 = 0;
+    if (mr == F16_MR) { /* whole slices, unrolled, flushed; the asm steps the pointers */
+        const float16_t *pa[F16_MR] = {A16, A16 + ld, A16 + 2 * ld, A16 + 3 * ld}, *pw = W;
+        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, pa, &pw, il);
+    }
+    for (; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
-        if (mr == F16_MR && ke - k0 == PE_F16_SLICE) /* a whole slice, unrolled */
-            f16_slice_4(h, A16 + k0, ld, W + (size_t)k0 * PE_GEMM_NR);
-        else
-            f16_slice(h, A16, ld, W, k0, ke, mr);
+        f16_slice(h, A16, ld, W, k0, ke, mr, il);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
@@ -159,39 +208,48 @@ typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int 
 #define F16_FN(R)                                                                              \
     static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
                              size_t ldo, const float *rs) {                                    \
-        f16_tile(A16, ld, W, K, o, ldo, rs, R);                                                  \
+        f16_tile(A16, ld, W, K, o, ldo, rs, R, 0);                                               \
+    }                                                                                          \
+    static void f16_tile_il_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
+                                size_t ldo, const float *rs) {                                 \
+        f16_tile(A16, ld, W, K, o, ldo, rs, R, 1);                                               \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
-static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
+/* [il][mr - 1]: A in rows (P of the attention), A interleaved (the GEMM's
+ * own half copy) */
+static const f16_fn f16_tiles[2][F16_MR] = {{f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4},
+                                            {f16_tile_il_1, f16_tile_il_2, f16_tile_il_3, f16_tile_il_4}};
 
-/* Row a rounded to half into a16 (FCVTN: to nearest even, as the
- * reference); returns whether max |a| <= PE_F16_AMAX (NaN: no). */
+/* Row a rounded to half into a16, interleaved (F16_AOFF: its blocks of 8
+ * k F16_MR * 8 halves apart; FCVTN: to nearest even, as the reference);
+ * returns whether max |a| <= PE_F16_AMAX (NaN: no). */
 static int row_to_f16(const float *a, int K, float16_t *a16) {
     uint32x4_t fit = vdupq_n_u32(~0u);
     const float32x4_t lim = vdupq_n_f32(PE_F16_AMAX);
     int k = 0;
-    for (; k + 8 <= K; k += 8) {
+    float16_t *d = a16; /* block k / 8 */
+    for (; k + 8 <= K; k += 8, d += F16_MR * 8) {
         const float32x4_t x0 = vld1q_f32(a + k), x1 = vld1q_f32(a + k + 4);
         fit = vandq_u32(fit, vandq_u32(vcaleq_f32(x0, lim), vcaleq_f32(x1, lim)));
-        vst1q_f16(a16 + k, vcvt_high_f16_f32(vcvt_f16_f32(x0), x1));
+        vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(x0), x1));
     }
     int ok = vminvq_u32(fit) != 0;
     for (; k < K; k++) {
         ok &= fabsf(a[k]) <= PE_F16_AMAX;
-        a16[k] = (float16_t)a[k];
+        a16[F16_AOFF(1, 8, 0, k)] = (float16_t)a[k];
     }
     return ok;
 }
 
-/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row)
- * for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
+/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row,
+ * or il: interleaved, F16_AOFF) for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
  * without epilogue and with 16 columns goes straight into C (the
  * attention's), the others through the stack tile and pe_tile_store. */
-static void f16_panels(const float16_t *a16, size_t ld, int mr, const void *Wp, int K, float *C,
-                       int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
+static void f16_panels(const float16_t *a16, size_t ld, int il, int mr, const void *Wp, int K,
+                       float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    const f16_fn tile = f16_tiles[mr - 1];
+    const f16_fn tile = f16_tiles[il][mr - 1];
     for (int p = p0; p < p1; p++) {
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
@@ -212,18 +270,17 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
         pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m0, m1, n0, n1, ep, PE_WT_F16);
         return;
     }
-    float16_t a16[F16_MR * PE_F16_KMAX] __attribute__((aligned(16)));
-    const size_t ld = ((size_t)K + 7) & ~(size_t)7;
+    float16_t a16[F16_MR * PE_F16_KMAX] __attribute__((aligned(16))); /* interleaved */
     for (int m = m0; m < m1; m += F16_MR) {
         const int mr = m1 - m < F16_MR ? m1 - m : F16_MR;
         int fits[F16_MR], all = 1;
-        for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * ld);
+        for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * 8);
         if (all) {
-            f16_panels(a16, ld, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
+            f16_panels(a16, 8, 1, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
             continue;
         }
         for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
-            if (fits[r]) f16_panels(a16 + r * ld, ld, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
+            if (fits[r]) f16_panels(a16 + r * 8, 8, 1, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
             else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
 }
@@ -232,7 +289,7 @@ static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float
                       int m1, int n0, int n1, const float *rs) {
     if (n1 <= n0) return;
     for (int m = m0; m < m1; m += F16_MR)
-        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, m1 - m < F16_MR ? m1 - m : F16_MR,
+        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, 0, m1 - m < F16_MR ? m1 - m : F16_MR,
                    Wp, K, C, ldc, m, n0, n1, NULL, rs);
 }
 
