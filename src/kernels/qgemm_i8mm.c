@@ -121,22 +121,26 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                                      \
     "st1 {v24.4s-v27.4s}, [%[sp]], #64\n\t"                                                      \
     "st1 {v28.4s-v31.4s}, [%[sp]]\n\t"
-/* QOUT_SCALE straight from the accumulators: row r of pair p is the UZP1
- * (even r) or UZP2 (odd r) of its column pairs, converted, times the column
- * scales (v0-v3), times the row scale (lane r of v8), as pe_qout_row: the
- * products of the stored finish in the same order, without the stores, the
- * LD2s and the call's return to C (~30 instructions a tile) */
+/* Row r of pair p from the accumulators A0-A7: the UZP1 (even r) or UZP2
+ * (odd r) of its column pairs into D0-D3, converted, times the column
+ * scales (v0-v3) */
+#define MM_COLS(UZP, D0, D1, D2, D3, A0, A1, A2, A3, A4, A5, A6, A7)                             \
+    UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t" \
+    UZP " v" #D2 ".4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v" #D3 ".4s, v" #A6 ".4s, v" #A7 ".4s\n\t" \
+    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
+    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
+    "scvtf v" #D2 ".4s, v" #D2 ".4s\n\t"                                                         \
+    "scvtf v" #D3 ".4s, v" #D3 ".4s\n\t"                                                         \
+    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"                                                   \
+    "fmul v" #D2 ".4s, v" #D2 ".4s, v2.4s\n\t"                                                   \
+    "fmul v" #D3 ".4s, v" #D3 ".4s, v3.4s\n\t"
+/* QOUT_SCALE straight from the accumulators: the row (v4-v7) times the
+ * row scale (lane r of v8), as pe_qout_row: the products of the stored
+ * finish in the same order, without the stores, the LD2s and the call's
+ * return to C (~30 instructions a tile) */
 #define MM_ROW(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                           \
-    UZP " v4.4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v5.4s, v" #A2 ".4s, v" #A3 ".4s\n\t"        \
-    UZP " v6.4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v7.4s, v" #A6 ".4s, v" #A7 ".4s\n\t"        \
-    "scvtf v4.4s, v4.4s\n\t"                                                                     \
-    "scvtf v5.4s, v5.4s\n\t"                                                                     \
-    "scvtf v6.4s, v6.4s\n\t"                                                                     \
-    "scvtf v7.4s, v7.4s\n\t"                                                                     \
-    "fmul v4.4s, v4.4s, v0.4s\n\t"                                                               \
-    "fmul v5.4s, v5.4s, v1.4s\n\t"                                                               \
-    "fmul v6.4s, v6.4s, v2.4s\n\t"                                                               \
-    "fmul v7.4s, v7.4s, v3.4s\n\t"                                                               \
+    MM_COLS(UZP, 4, 5, 6, 7, A0, A1, A2, A3, A4, A5, A6, A7)                                     \
     "fmul v4.4s, v4.4s, v8.s[" #L "]\n\t"                                                        \
     "fmul v5.4s, v5.4s, v8.s[" #L "]\n\t"                                                        \
     "fmul v6.4s, v6.4s, v8.s[" #L "]\n\t"                                                        \
@@ -146,16 +150,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
  * row scale, FMLA as pe_qout_row's vfmaq_n_f32 */
 #define MM_ROW_BIAS(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                      \
     "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
-    UZP " v9.4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v10.4s, v" #A2 ".4s, v" #A3 ".4s\n\t"      \
-    UZP " v11.4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v12.4s, v" #A6 ".4s, v" #A7 ".4s\n\t"     \
-    "scvtf v9.4s, v9.4s\n\t"                                                                     \
-    "scvtf v10.4s, v10.4s\n\t"                                                                   \
-    "scvtf v11.4s, v11.4s\n\t"                                                                   \
-    "scvtf v12.4s, v12.4s\n\t"                                                                   \
-    "fmul v9.4s, v9.4s, v0.4s\n\t"                                                               \
-    "fmul v10.4s, v10.4s, v1.4s\n\t"                                                             \
-    "fmul v11.4s, v11.4s, v2.4s\n\t"                                                             \
-    "fmul v12.4s, v12.4s, v3.4s\n\t"                                                             \
+    MM_COLS(UZP, 9, 10, 11, 12, A0, A1, A2, A3, A4, A5, A6, A7)                                  \
     "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
     "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
     "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
