@@ -8,10 +8,10 @@
  * element: 64 multiply-adds for 8.5 instructions plus an eighth of a load
  * of A (all 4 rows).  The half sums (8 vectors) are widened into float32
  * accumulators (16 vectors) every PE_F16_SLICE k: 16 FCVTL / FCVTL2 and 16
- * FADD per 32 k steps of 256 FMLA.  A row tile of A is rounded to half once (into a stack buffer,
- * interleaved: each 8-k block holds the 4 rows' 8 halves together, one LD1
- * of 4 vectors) and reused by every panel of the call; P V's A (the
- * softmax's P, in rows) is read with a load a row. */
+ * FADD per 32 k steps of 256 FMLA.  A row tile of A is rounded to half
+ * once (into a stack buffer, interleaved: each 8-k block holds the 4 rows'
+ * 8 halves together, one LD1 of 4 vectors) and reused by every panel of
+ * the call; P V's A (the softmax's P, in rows) is read with a load a row. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
 #endif
