@@ -2,6 +2,11 @@
 # The library needs libc, libm, pthreads (+ zlib and utf8proc for the tokenizer);
 # the CLI adds libjpeg-turbo and libpng.
 
+# A recipe that fails deletes its target, so that a half-written output
+# (a compiler or linker that failed after writing it) is rebuilt by the
+# next make instead of taken as up to date.
+.DELETE_ON_ERROR:
+
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2
