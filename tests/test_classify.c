@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include "classify/store.h"
+#include "util/atomic_file.h"
 #include "npy.h"
 #include "pecore.h"
 
@@ -460,9 +461,9 @@ static void test_atomic(void) {
     uint8_t *before = read_file(path, &n0);
     for (int i = 0; i < 50; i++) pe_gallery_add(g, "more", "2", v, D);
     /* A crash (here: ENOSPC) half-way through writing the new version. */
-    pe_write_atomic_fail_after = 200;
+    pe_afile_fail_after = 200;
     pe_status s = pe_gallery_save(g, path);
-    pe_write_atomic_fail_after = 0;
+    pe_afile_fail_after = 0;
     CHECK(s == PE_ERR_IO && strstr(pe_last_error(), "write failed"), "failed save reported: %s",
           pe_last_error());
     size_t n1;

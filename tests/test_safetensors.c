@@ -3,6 +3,7 @@
  * model files. */
 #include "test.h"
 #include "format/safetensors.h"
+#include "util/atomic_file.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -407,6 +408,40 @@ static void test_round_trip(void) {
           pe_dtype_size(PE_DT_BOOL) == 1, "dtype sizes");
 }
 
+/* A write that fails half-way (a full disk, simulated) leaves the old file
+ * as it was and nothing else; a new file gets the umask's mode, not 0600. */
+static void test_interrupted(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/int.safetensors", g_dir);
+    float a[4] = {1, 2, 3, 4}, big[256] = {0};
+    pe_st_out t1 = {"a", PE_DT_F32, 1, {4}, a}, t2 = {"a", PE_DT_F32, 1, {256}, big};
+    CHECK(pe_st_write(path, &t1, 1, NULL, 0) == PE_OK, "first write: %s", pe_last_error());
+    const mode_t um = umask(022);
+    umask(um);
+    struct stat sb;
+    CHECK(!stat(path, &sb) && (sb.st_mode & 0777) == (0666 & ~um), "mode %o", (unsigned)sb.st_mode);
+    size_t n0 = 0;
+    char *before = test_read_file(path, &n0);
+
+    pe_afile_fail_after = 200; /* past the header, inside the tensor */
+    const pe_status s = pe_st_write(path, &t2, 1, NULL, 0);
+    pe_afile_fail_after = 0;
+    CHECK(s == PE_ERR_IO && strstr(pe_last_error(), "write failed") && strstr(pe_last_error(), path),
+          "failed write reported: %s", pe_last_error());
+    size_t n1 = 0;
+    char *after = test_read_file(path, &n1);
+    CHECK(before && after && n1 == n0 && !memcmp(before, after, n0), "old file intact");
+    CHECK(count_files() == 1, "no temporary file left (%d files)", count_files());
+    free(before);
+    free(after);
+    CHECK(pe_st_write(path, &t2, 1, NULL, 0) == PE_OK, "write again: %s", pe_last_error());
+    pe_safetensors st;
+    CHECK(pe_st_open(&st, path) == PE_OK && st.n_tensors == 1 && st.tensors[0].shape[0] == 256,
+          "the new file in place");
+    pe_st_close(&st);
+    unlink(path);
+}
+
 static void check_tensor(const pe_safetensors *st, const char *name, pe_dtype dt, int rank,
                          const int64_t *shape) {
     const pe_st_tensor *t = pe_st_find(st, name);
@@ -483,6 +518,7 @@ int main(void) {
     }
     test_broken();
     test_round_trip();
+    test_interrupted();
     test_golden();
     rmdir(g_dir);
     return test_done("test_safetensors");

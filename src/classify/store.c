@@ -1,20 +1,16 @@
-/* Prototype-pack and gallery files: writer, strict reader, atomic writes,
- * model fingerprint.  See store.h for the layout. */
+/* Prototype-pack and gallery files: writer, strict reader, model
+ * fingerprint.  See store.h for the layout. */
 #include "store.h"
 
+#include "../util/atomic_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
-
-long pe_write_atomic_fail_after;
 
 /* ------------------------------------------------------------ little-endian */
 
@@ -119,77 +115,14 @@ pe_status pe_store_save(const pe_store *s, const char *path) {
     if (!s->gallery)
         for (int i = 0; i < s->n_labels; i++, p += 4) put_f32(p, s->thresholds[i]);
     put_u32(p, crc_of(buf, total - 4));
-    pe_status st = pe_write_atomic(path, buf, total);
+    pe_afile f;
+    pe_status st = pe_afile_open(&f, path);
+    if (st == PE_OK) {
+        pe_afile_write(&f, buf, total);
+        st = pe_afile_commit(&f);
+    }
     pe_free(buf);
     return st;
-}
-
-static pe_status write_all(int fd, const uint8_t *p, size_t n, const char *tmp) {
-    size_t limit = pe_write_atomic_fail_after > 0 ? (size_t)pe_write_atomic_fail_after : n;
-    size_t done = 0;
-    while (done < n) {
-        if (done >= limit) {
-            errno = ENOSPC;
-            return pe_error(PE_ERR_IO, "%s: write failed: %s (simulated)", tmp, strerror(errno));
-        }
-        size_t step = PE_MIN(n - done, limit - done);
-        ssize_t w = write(fd, p + done, PE_MIN(step, (size_t)1 << 30));
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return pe_error(PE_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        done += (size_t)w;
-    }
-    return PE_OK;
-}
-
-pe_status pe_write_atomic(const char *path, const void *data, size_t len) {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dir = malloc(plen + 1);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return pe_error(PE_ERR_NOMEM, "out of memory");
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    pe_status s = PE_OK;
-    if (fd < 0) {
-        s = pe_error(PE_ERR_IO, "%s: cannot create a temporary file beside it: %s", path,
-                     strerror(errno));
-        goto out;
-    }
-    if ((s = write_all(fd, data, len, path))) goto fail;
-    /* mkstemp makes 0600; a pack is not secret, give it the usual mode. */
-    mode_t um = umask(0);
-    umask(um);
-    if (fchmod(fd, 0666 & ~um) || fsync(fd)) {
-        s = pe_error(PE_ERR_IO, "%s: cannot sync: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (close(fd)) {
-        fd = -1;
-        s = pe_error(PE_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path)) {
-        s = pe_error(PE_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    /* Make the rename itself durable. */
-    memcpy(dir, path, plen + 1);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    goto out;
-fail:
-    if (fd >= 0) close(fd);
-    unlink(tmp);
-out:
-    free(tmp);
-    free(dir);
-    return s;
 }
 
 /* ------------------------------------------------------------ reading */

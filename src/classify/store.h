@@ -52,7 +52,7 @@ typedef struct pe_store {
     float *emb;               /* [count, dim], unit rows                     */
 } pe_store;
 
-/* Serialises s and writes it atomically to path. */
+/* Serialises s and writes it to path whole or not at all (atomic_file.h). */
 pe_status pe_store_save(const pe_store *s, const char *path);
 /* Parses buf[0:len] into s (zeroed first).  want_gallery selects the
  * magic.  Messages say what is wrong ("truncated", "bad magic", ...). */
@@ -63,12 +63,5 @@ void pe_store_clear(pe_store *s);
 /* Checks a label: 1..PE_LABEL_MAX-1 bytes, no control characters, no
  * empty part around a '/'. what names it in the message. */
 pe_status pe_store_check_label(const char *label, size_t len, const char *what);
-
-/* Atomic file write: temporary file beside path, write, fsync, rename,
- * fsync of the directory.  On failure path is untouched. */
-pe_status pe_write_atomic(const char *path, const void *data, size_t len);
-/* Tests only: when > 0, the next atomic writes fail after writing this many
- * bytes of the temporary file (a simulated full disk / crash). */
-extern long pe_write_atomic_fail_after;
 
 #endif

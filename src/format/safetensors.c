@@ -4,19 +4,15 @@
  * GGUF CVEs are the cautionary tale). */
 #include "safetensors.h"
 
+#include "../util/atomic_file.h"
 #include "../util/json.h"
 #include "../util/mapfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 static const struct {
     const char *name;
@@ -479,59 +475,6 @@ static pe_status pe_st_header(pe_strbuf *b, const pe_st_out *tensors, int n, con
     return PE_OK;
 }
 
-/* "path.tmp.XXXXXX" created with O_EXCL and mode 0666, so the final file gets
- * the umask like any new file (mkstemp would force 0600). */
-static int pe_st_open_temp(const char *path, char *tmp, size_t cap) {
-    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    static unsigned counter;
-    uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 24 ^ (uint64_t)(uintptr_t)tmp ^
-                    (uint64_t)__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED) << 40;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        char suffix[7];
-        for (int i = 0; i < 6; i++) {
-            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-            suffix[i] = alnum[(seed >> 33) % (sizeof alnum - 1)];
-        }
-        suffix[6] = 0;
-        if ((size_t)snprintf(tmp, cap, "%s.tmp.%s", path, suffix) >= cap) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) return fd;
-    }
-    return -1;
-}
-
-static bool pe_st_write_all(int fd, const void *p, uint64_t n) {
-    const uint8_t *c = p;
-    while (n) {
-        /* Linux writes at most ~2 GiB per call; larger tensors take several. */
-        const size_t chunk = n > (1u << 30) ? (1u << 30) : (size_t)n;
-        const ssize_t w = write(fd, c, chunk);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = EIO;
-            return false;
-        }
-        c += w;
-        n -= (uint64_t)w;
-    }
-    return true;
-}
-
-/* Makes the rename itself durable; failure here does not undo the write. */
-static void pe_st_sync_dir(const char *path) {
-    char *copy = strdup(path);
-    if (!copy) return;
-    const int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 pe_status pe_st_write(const char *path, const pe_st_out *tensors, int n, const pe_st_meta *meta,
                       int n_meta) {
     if (!path || n < 0 || n_meta < 0 || (n > 0 && !tensors) || (n_meta > 0 && !meta))
@@ -542,37 +485,21 @@ pe_status pe_st_write(const char *path, const pe_st_out *tensors, int n, const p
         free(hdr.s);
         return s;
     }
-    char tmp[4096];
-    const int fd = pe_st_open_temp(path, tmp, sizeof tmp);
-    if (fd < 0) {
-        const int e = errno;
+    pe_afile f;
+    if ((s = pe_afile_open(&f, path)) != PE_OK) {
         free(hdr.s);
-        return pe_error(PE_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
+        return s;
     }
     uint8_t len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)hdr.len >> (8 * i));
+    pe_afile_write(&f, len8, 8);
+    pe_afile_write(&f, hdr.s, hdr.len);
+    free(hdr.s);
     /* Tensor bytes are written as they lie in memory: little-endian hosts. */
-    bool ok = pe_st_write_all(fd, len8, 8) && pe_st_write_all(fd, hdr.s, hdr.len);
-    for (int i = 0; ok && i < n; i++) {
+    for (int i = 0; i < n; i++) {
         uint64_t nbytes = 0;
         (void)pe_st_check_out(&tensors[i], i, &nbytes); /* already validated */
-        ok = pe_st_write_all(fd, tensors[i].data, nbytes);
+        pe_afile_write(&f, tensors[i].data, (size_t)nbytes);
     }
-    free(hdr.s);
-    ok = ok && fsync(fd) == 0;
-    int e = ok ? 0 : errno;
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return pe_error(PE_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    pe_st_sync_dir(path);
-    return PE_OK;
+    return pe_afile_commit(&f);
 }
