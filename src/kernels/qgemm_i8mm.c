@@ -437,10 +437,16 @@ static void gemm_q8_rows(const pe_qact *qa, const int8_t *ap, const uint8_t *Wp,
             pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            /* the fast GELU's full tiles: the bias finish in the K loop's
+             * asm, then the GELU over their rows in one pass (its tables
+             * loaded once a panel); bit for bit QOUT_GELU's rows */
+            const int gelu = o.mode == QOUT_GELU;
+            if (gelu) o.mode = QOUT_BIAS;
             /* zipped: the first tile (full: more than Q8MR rows) zips the panel */
             q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
                                              ap && mr == Q8MR ? ap + (size_t)(m - m0) * qa->ldq : NULL,
                                              qa->rsum + m, w, Z, zipped && m == m0, nb, &o, tiles);
+            if (gelu) pe_neon_gelu16_rows(o.C, o.ldc, (long)tiles * mr);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
