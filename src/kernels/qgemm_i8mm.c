@@ -105,7 +105,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
  * pair, from the 4 row sums: pair 0 in v16, pair 1 in v24, then copied */
 #define MM_SEED(V, I) "mov v" #V ".16b, v" #I ".16b\n\t"
 #define MM_LOOP(EIGHT, FINISH)                                                                   \
-    "ldr q16, [%[rsum]]\n\t"                                                                     \
+    "ldr q16, [%[rsum]], #16\n\t"                                                                   \
     "shl v16.4s, v16.4s, #7\n\t"                                                                 \
     "neg v16.4s, v16.4s\n\t"                                                                     \
     "dup v24.2d, v16.d[1]\n\t"                                                                   \
@@ -158,11 +158,20 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
 #define MM_FINISH(ROW)                                                                           \
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
-    "ldr q8, [%[rs]]\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
+    "ldr q8, [%[rs]], #16\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
         ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1) ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2) \
             ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
 #define MM_BIAS MM_FINISH(MM_ROW_BIAS)
 #define MM_SCALE MM_FINISH(MM_ROW)
+/* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows,
+ * the row sums and scales and C move on by post-increment; the weights
+ * (z) and the trip count start again from z0 and n0 */
+#define MM_TILES(EIGHT, FINISH)                                                                  \
+    "2:\n\t" MM_LOOP(EIGHT, FINISH)                                                              \
+    "mov %[z], %[z0]\n\t"                                                                        \
+    "mov %[n], %[n0]\n\t"                                                                        \
+    "subs %[t], %[t], #1\n\t"                                                                    \
+    "b.ne 2b\n\t"
 #define MM_CLOBBERS                                                                              \
     "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
@@ -170,51 +179,68 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
  * stored to sp, or with o (QOUT_SCALE or QOUT_BIAS, straight into C)
- * finished here, the column scales at cs. */
+ * finished here, the column scales at cs, for `tiles` tiles down the panel
+ * (rows packed one after the other): the first with dst zips the panel
+ * into dst on the way, the others loop in one asm statement (a call of
+ * this function and its C loop were ~30 instructions a tile, a tenth of an
+ * attention S tile's). */
 static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32_t *rsum,
                                                    const uint8_t *src, uint8_t *dst, int nb,
-                                                   int32_t *sp, const pe_qout *o, const float *cs) {
+                                                   int32_t *sp, const pe_qout *o, const float *cs,
+                                                   long tiles) {
     const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    if (o && o->mode == QOUT_BIAS) {
-        float *c = o->C;
-        const float *rs = o->rs, *bias = o->bias;
-        const size_t ldc = o->ldc * sizeof(float);
+    if (!o) {
         if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
-                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap),
+                               [rsum] "+r"(rsum)
+                             :
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_BIAS)
-                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
-                             : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
-    } else if (o) {
-        float *c = o->C;
-        const float *rs = o->rs;
-        const size_t ldc = o->ldc * sizeof(float);
-        if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
-                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
-                             : MM_ZIPREGS, MM_CLOBBERS);
-        else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_SCALE)
-                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
-                             : "v8", MM_CLOBBERS);
-    } else if (dst) {
-        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
-                         : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [rsum] "r"(rsum)
-                         : MM_ZIPREGS, MM_CLOBBERS);
-    } else {
-        __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
-                         : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [rsum] "r"(rsum)
-                         : MM_CLOBBERS);
+            __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
+                             : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap), [rsum] "+r"(rsum)
+                             :
+                             : MM_CLOBBERS);
+        return;
     }
+    float *c = o->C;
+    const float *rs = o->rs, *bias = o->bias;
+    const size_t ldc = o->ldc * sizeof(float);
+    const int bmode = o->mode == QOUT_BIAS;
+    const uint8_t *z0 = dst ? dst : src; /* the weights of every tile after the first */
+    if (dst) {
+        if (bmode)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rsum] "+r"(rsum), [rs] "+r"(rs)
+                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rsum] "+r"(rsum), [rs] "+r"(rs)
+                             : [cs] "r"(cs), [ldc] "r"(ldc)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        if (--tiles == 0) return;
+        z = z0;
+        n = nb;
+    }
+    /* z0 and n0 in-out operands, so that they get registers of their own
+     * (as inputs equal to z and n they could share theirs) */
+    long n0 = nb;
+    if (bmode)
+        __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c), [rsum] "+r"(rsum),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                         : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
+    else
+        __asm__ volatile(MM_TILES(MM_8K, MM_SCALE)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c), [rsum] "+r"(rsum),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(cs), [ldc] "r"(ldc)
+                         : "v8", MM_CLOBBERS);
 }
 #undef MM_ZIPREGS
 #undef MM_CLOBBERS
@@ -224,6 +250,7 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32
 #undef MM_ROW_BIAS
 #undef MM_ROW
 #undef MM_STORE
+#undef MM_TILES
 #undef MM_LOOP
 #undef MM_SEED
 #undef MM_16K
@@ -256,11 +283,11 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
         /* fresh: the panel is zipped into Z on the way; a full zipped tile
          * has its rows packed (gemm_q) */
         if (mr == Q8MR && (mode == QOUT_SCALE || mode == QOUT_BIAS)) {
-            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d);
+            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d, 1);
             return;
         }
         if (mr == Q8MR)
-            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill, NULL, NULL);
+            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill, NULL, NULL, 1);
         else accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
@@ -359,6 +386,12 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int8_t *ap,       \
                                             const int32_t *rsum, const uint8_t *W, uint8_t *Z,   \
                                             int fresh, int nb, const pe_qout *o, int tiles) {    \
+        if ((ZIPPED) && (MR) == Q8MR && ((MODE) == QOUT_SCALE || (MODE) == QOUT_BIAS)) {           \
+            /* the tiles' loop in the asm */                                                     \
+            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o,     \
+                         (const float *)(const void *)W, tiles);                                 \
+            return;                                                                              \
+        }                                                                                        \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR)) {   \
             q8_tile(q, ldq, ap, rsum, W, Z, fresh && i == 0, nb, &t, MR, ZIPPED, MODE, NULL);    \
