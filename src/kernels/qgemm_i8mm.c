@@ -156,6 +156,25 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
     "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
     "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+/* QOUT_RES: the bias row as MM_ROW_BIAS, then the residual row x (v9-v12,
+ * read before the row is stored: C may be the residual) plus gamma (loaded
+ * over the column scales, reloaded after) times it, FMLA as pe_qout_row's
+ * vfmaq_f32 */
+#define MM_ROW_RES(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                       \
+    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
+    MM_COLS(UZP, 9, 10, 11, 12, A0, A1, A2, A3, A4, A5, A6, A7)                                  \
+    "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
+    "ld1 {v9.4s-v12.4s}, [%[res]], %[ldr]\n\t"                                                   \
+    "ld1 {v0.4s-v3.4s}, [%[gamma]]\n\t"                                                          \
+    "fmla v9.4s, v0.4s, v4.4s\n\t"                                                               \
+    "fmla v10.4s, v1.4s, v5.4s\n\t"                                                              \
+    "fmla v11.4s, v2.4s, v6.4s\n\t"                                                              \
+    "fmla v12.4s, v3.4s, v7.4s\n\t"                                                              \
+    "st1 {v9.4s-v12.4s}, [%[c]], %[ldc]\n\t"                                                     \
+    "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"
 #define MM_FINISH(ROW)                                                                           \
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
     "ldr q8, [%[rs]], #16\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
@@ -163,6 +182,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
             ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
 #define MM_BIAS MM_FINISH(MM_ROW_BIAS)
 #define MM_SCALE MM_FINISH(MM_ROW)
+#define MM_RES MM_FINISH(MM_ROW_RES)
 /* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows,
  * the row sums and scales and C move on by post-increment; the weights
  * (z) and the trip count start again from z0 and n0 */
@@ -178,7 +198,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
- * stored to sp, or with o (QOUT_SCALE or QOUT_BIAS, straight into C)
+ * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight into C)
  * finished here, the column scales at cs, for `tiles` tiles down the panel
  * (rows packed one after the other): the first with dst zips the panel
  * into dst on the way, the others loop in one asm statement (a call of
@@ -205,12 +225,18 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32
         return;
     }
     float *c = o->C;
-    const float *rs = o->rs, *bias = o->bias;
-    const size_t ldc = o->ldc * sizeof(float);
-    const int bmode = o->mode == QOUT_BIAS;
+    const float *rs = o->rs, *bias = o->bias, *gamma = o->gamma, *res = o->res;
+    const size_t ldc = o->ldc * sizeof(float), ldr = o->ldr * sizeof(float);
+    const int bmode = o->mode == QOUT_BIAS, rmode = o->mode == QOUT_RES;
     const uint8_t *z0 = dst ? dst : src; /* the weights of every tile after the first */
     if (dst) {
-        if (bmode)
+        if (rmode)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_RES)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rsum] "+r"(rsum), [rs] "+r"(rs), [res] "+r"(res)
+                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else if (bmode)
             __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rsum] "+r"(rsum), [rs] "+r"(rs)
@@ -229,7 +255,13 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32
     /* z0 and n0 in-out operands, so that they get registers of their own
      * (as inputs equal to z and n they could share theirs) */
     long n0 = nb;
-    if (bmode)
+    if (rmode)
+        __asm__ volatile(MM_TILES(MM_8K, MM_RES)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c), [rsum] "+r"(rsum),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
+                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                         : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
+    else if (bmode)
         __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c), [rsum] "+r"(rsum),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
@@ -245,6 +277,8 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32
 #undef MM_ZIPREGS
 #undef MM_CLOBBERS
 #undef MM_SCALE
+#undef MM_RES
+#undef MM_ROW_RES
 #undef MM_BIAS
 #undef MM_FINISH
 #undef MM_ROW_BIAS
@@ -386,7 +420,7 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int8_t *ap,       \
                                             const int32_t *rsum, const uint8_t *W, uint8_t *Z,   \
                                             int fresh, int nb, const pe_qout *o, int tiles) {    \
-        if ((ZIPPED) && (MR) == Q8MR && ((MODE) == QOUT_SCALE || (MODE) == QOUT_BIAS)) {           \
+        if ((ZIPPED) && (MR) == Q8MR && (MODE) != QOUT_TILE && (MODE) != QOUT_GELU) {             \
             /* the tiles' loop in the asm */                                                     \
             q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o,     \
                          (const float *)(const void *)W, tiles);                                 \
