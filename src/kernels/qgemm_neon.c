@@ -540,29 +540,49 @@ static const uint32_t gelu_index_base[16] __attribute__((aligned(64))) = {
 /* vf_gelu_fast_x4 on rows of 16 in assembly, its operations in its order
  * (bit-identical), the 4 coefficient tables held in v16-v31 for every row
  * (GCC's code of the fc1 finish reloaded them, the constants and the index
- * bases a row: ~100 instructions a row of 16 with the bias finish, now 65
- * for the GELU).  Per vector X: t = min(|x|, 5) in v12, the interval i in
- * v13, its byte indices in the base copy v(8 + j), the Horner chain in
- * v13 / v14 (each step's addend is a fresh TBL). */
-#define GE_VEC(X, B)                                                                             \
-    "fabs v12.4s, v" #X ".4s\n\t"                                                               \
-    "fmin v12.4s, %[five].4s, v12.4s\n\t"                                                       \
-    "fmul v13.4s, v12.4s, %[k].s[0]\n\t"                                                        \
-    "fcvtzu v13.4s, v13.4s\n\t"                                                                 \
-    "mla v" #B ".4s, v13.4s, %[k].s[1]\n\t"                                                     \
-    "tbl v13.16b, {v28.16b-v31.16b}, v" #B ".16b\n\t"                                           \
-    "tbl v14.16b, {v24.16b-v27.16b}, v" #B ".16b\n\t"                                           \
-    "fmla v14.4s, v13.4s, v12.4s\n\t"                                                           \
-    "tbl v13.16b, {v20.16b-v23.16b}, v" #B ".16b\n\t"                                           \
-    "fmla v13.4s, v14.4s, v12.4s\n\t"                                                           \
-    "tbl v14.16b, {v16.16b-v19.16b}, v" #B ".16b\n\t"                                           \
-    "fmla v14.4s, v13.4s, v12.4s\n\t"                                                           \
-    "fmax v" #X ".4s, v" #X ".4s, %[zero].4s\n\t"                                               \
-    "fadd v" #X ".4s, v" #X ".4s, v14.4s\n\t"
+ * bases a row: ~100 instructions a row of 16 with the bias finish, now 62
+ * for the GELU).  Two vectors X, Y at a time, their chains interleaved
+ * (one after the other, llvm-mca's Cortex-X2 waited on each chain's
+ * latency: 59 cycles a row against 35 of TBL and FMLA issue): t = min(|x|,
+ * 5) in T, the interval in P, its byte indices in the base copy B, the
+ * Horner chain in P / Q (each step's addend a fresh TBL). */
+#define GE_PAIR(X, BX, TX, PX, QX, Y, BY, TY, PY, QY)                                            \
+    "fabs v" #TX ".4s, v" #X ".4s\n\t"                                                           \
+    "fabs v" #TY ".4s, v" #Y ".4s\n\t"                                                           \
+    "fmin v" #TX ".4s, %[five].4s, v" #TX ".4s\n\t"                                               \
+    "fmin v" #TY ".4s, %[five].4s, v" #TY ".4s\n\t"                                               \
+    "fmul v" #PX ".4s, v" #TX ".4s, %[k].s[0]\n\t"                                                \
+    "fmul v" #PY ".4s, v" #TY ".4s, %[k].s[0]\n\t"                                                \
+    "fcvtzu v" #PX ".4s, v" #PX ".4s\n\t"                                                         \
+    "fcvtzu v" #PY ".4s, v" #PY ".4s\n\t"                                                         \
+    "mla v" #BX ".4s, v" #PX ".4s, %[k].s[1]\n\t"                                                 \
+    "mla v" #BY ".4s, v" #PY ".4s, %[k].s[1]\n\t"                                                 \
+    "tbl v" #PX ".16b, {v28.16b-v31.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #PY ".16b, {v28.16b-v31.16b}, v" #BY ".16b\n\t"                                       \
+    "tbl v" #QX ".16b, {v24.16b-v27.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #QY ".16b, {v24.16b-v27.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #QX ".4s, v" #PX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #QY ".4s, v" #PY ".4s, v" #TY ".4s\n\t"                                              \
+    "tbl v" #PX ".16b, {v20.16b-v23.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #PY ".16b, {v20.16b-v23.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #PX ".4s, v" #QX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #PY ".4s, v" #QY ".4s, v" #TY ".4s\n\t"                                              \
+    "tbl v" #QX ".16b, {v16.16b-v19.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #QY ".16b, {v16.16b-v19.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #QX ".4s, v" #PX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #QY ".4s, v" #PY ".4s, v" #TY ".4s\n\t"                                              \
+    "fmax v" #X ".4s, v" #X ".4s, %[zero].4s\n\t"                                                 \
+    "fmax v" #Y ".4s, v" #Y ".4s, %[zero].4s\n\t"                                                 \
+    "fadd v" #X ".4s, v" #X ".4s, v" #QX ".4s\n\t"                                                \
+    "fadd v" #Y ".4s, v" #Y ".4s, v" #QY ".4s\n\t"
 void pe_neon_gelu16_rows(float *c, size_t ldc, long rows) {
     const float *k = &pe_gelu_fast_k[0][0];
     const uint32_t *base = gelu_index_base;
     const size_t ldb = ldc * sizeof(float);
+    /* the rows read through their own pointer: through the store's, each
+     * row's loads waited (in llvm-mca's model) for the previous row's
+     * store, 57 X2 cycles a row instead of ~35 */
+    const float *src = c;
     const float32x4_t five = vdupq_n_f32(PE_GELU_FAST_T), zero = vdupq_n_f32(0.0f);
     /* the by-element operands: lane 0 PE_GELU_FAST_INV_W, lane 1 the index step */
     const uint32x4_t kb = {0x40400000u, 0x04040404u, 0, 0};
@@ -573,19 +593,21 @@ void pe_neon_gelu16_rows(float *c, size_t ldc, long rows) {
                      "ld1 {v24.16b-v27.16b}, [%[tab]], #64\n\t"
                      "ld1 {v28.16b-v31.16b}, [%[tab]]\n\t"
                      "1:\n\t"
-                     "ld1 {v4.4s-v7.4s}, [%[c]]\n\t"
-                     "ld1 {v8.4s-v11.4s}, [%[base]]\n\t"
-                     GE_VEC(4, 8) GE_VEC(5, 9) GE_VEC(6, 10) GE_VEC(7, 11)
+                     "ld1 {v4.4s-v7.4s}, [%[src]], %[ldb]\n\t"
+                     "ld1 {v8.4s, v9.4s}, [%[base]]\n\t"
+                     GE_PAIR(4, 8, 12, 13, 14, 5, 9, 15, 10, 11)
+                     "ld1 {v8.4s, v9.4s}, [%[base]]\n\t"
+                     GE_PAIR(6, 8, 12, 13, 14, 7, 9, 15, 10, 11)
                      "st1 {v4.4s-v7.4s}, [%[c]], %[ldb]\n\t"
                      "subs %[rows], %[rows], #1\n\t"
                      "b.ne 1b\n\t"
-                     : [c] "+r"(c), [rows] "+r"(rows), [tab] "+r"(k)
+                     : [c] "+r"(c), [src] "+r"(src), [rows] "+r"(rows), [tab] "+r"(k)
                      : [base] "r"(base), [ldb] "r"(ldb), [five] "w"(five), [zero] "w"(zero), [k] "w"(kv)
-                     : "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v16",
+                     : "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
                        "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
                        "v29", "v30", "v31", "cc", "memory");
 }
-#undef GE_VEC
+#undef GE_PAIR
 
 /* ------------------------------------------------------------ values */
 
