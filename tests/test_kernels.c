@@ -683,11 +683,12 @@ static void test_gelu_fast(void) {
      * sweep and the specials, rows 24 floats apart (the gaps untouched) */
     const size_t rows = (n + 8) / 16;
     float *g = falloc(rows * 24);
-    for (size_t i = 0; i < rows * 24; i++) g[i] = i % 24 < 16 ? x[n + 8 - rows * 16 + i / 24 * 16 + i % 24] : -123.0f;
+    const size_t at0 = n + 8 - rows * 16; /* the last rows * 16 values: the specials included */
+    for (size_t i = 0; i < rows * 24; i++) g[i] = i % 24 < 16 ? x[at0 + i / 24 * 16 + i % 24] : -123.0f;
     pe_neon_gelu16_rows(g, 24, (long)rows);
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < rows * 24; i++) {
-        const float want = i % 24 < 16 ? r[n + 8 - rows * 16 + i / 24 * 16 + i % 24] : -123.0f;
+        const float want = i % 24 < 16 ? r[at0 + i / 24 * 16 + i % 24] : -123.0f;
         if (memcmp(&g[i], &want, 4) && !(isnan(g[i]) && isnan(want))) {
             if (!bad) first = i;
             bad++;

@@ -179,15 +179,15 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"
 #define MM_FINISH(ROW)                                                                           \
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
-    "ldr q8, [%[rs]], #16\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
+    "ldr q8, [%[rs]], #16\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                    \
         ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1) ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2) \
             ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
 #define MM_BIAS MM_FINISH(MM_ROW_BIAS)
 #define MM_SCALE MM_FINISH(MM_ROW)
 #define MM_RES MM_FINISH(MM_ROW_RES)
-/* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows,
- * the row sums and scales and C move on by post-increment; the weights
- * (z) and the trip count start again from z0 and n0 */
+/* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows
+ * (seeds and codes), the row scales and C move on by post-increment; the
+ * weights (z) and the trip count start again from z0 and n0 */
 #define MM_TILES(EIGHT, FINISH)                                                                  \
     "2:\n\t" MM_LOOP(EIGHT, FINISH)                                                              \
     "mov %[z], %[z0]\n\t"                                                                        \
@@ -200,15 +200,15 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
- * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight into C)
- * finished here, the column scales at cs, for `tiles` tiles down the panel
+ * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight
+ * into C) finished here, the column scales at cs, for `tiles` tiles down the panel
  * (rows packed one after the other): the first with dst zips the panel
  * into dst on the way, the others loop in one asm statement (a call of
  * this function and its C loop were ~30 instructions a tile, a tenth of an
  * attention S tile's). */
-static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8_t *src, uint8_t *dst, int nb,
-                                                   int32_t *sp, const pe_qout *o, const float *cs,
-                                                   long tiles) {
+static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8_t *src,
+                                                   uint8_t *dst, int nb, int32_t *sp,
+                                                   const pe_qout *o, const float *cs, long tiles) {
     const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
     if (!o) {
@@ -234,7 +234,8 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
             __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_RES)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs), [res] "+r"(res)
-                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
+                               [ldr] "r"(ldr)
                              : MM_ZIPREGS, MM_CLOBBERS);
         else if (bmode)
             __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
@@ -259,7 +260,8 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
         __asm__ volatile(MM_TILES(MM_8K, MM_RES)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
-                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
+                           [ldr] "r"(ldr)
                          : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
     else if (bmode)
         __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
@@ -473,7 +475,8 @@ INLINE void pack16(const int8_t *q, size_t ldq, size_t k, int8_t *ap) {
  * pair (-128 rsum[0], -128 rsum[1]) twice, then 8 of rows 2 and 3's. */
 INLINE void pack_seeds(const int32_t *rsum, int8_t *ap) {
     const int64x2_t s = vreinterpretq_s64_s32(vnegq_s32(vshlq_n_s32(vld1q_s32(rsum), 7)));
-    const int32x4_t p0 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 0)), p1 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 1));
+    const int32x4_t p0 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 0));
+    const int32x4_t p1 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 1));
     int32_t *d = (int32_t *)(void *)ap;
 #pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
@@ -527,7 +530,9 @@ static void gemm_q8_rows(const pe_qact *qa, const int8_t *ap, const uint8_t *Wp,
             if (gelu) o.mode = QOUT_BIAS;
             /* zipped: the first tile (full: more than Q8MR rows) zips the panel */
             q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                             ap && mr == Q8MR ? ap + (size_t)(m - m0) / Q8MR * TILE_BYTES(nb * PE_QK) : NULL,
+                                             ap && mr == Q8MR
+                                                 ? ap + (size_t)(m - m0) / Q8MR * TILE_BYTES(nb * PE_QK)
+                                                 : NULL,
                                              qa->rsum + m, w, Z, zipped && m == m0, nb, &o, tiles);
             if (gelu) pe_neon_gelu16_rows(o.C, o.ldc, (long)tiles * mr);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
