@@ -28,6 +28,10 @@
  * lanes (c0 r0, c0 r1, c1 r0, c1 r1). */
 #define PAIRS 2
 #define Q8MR (2 * PAIRS)
+/* A full tile's packed rows (pack_rows): its accumulators' seeds, then its
+ * codes */
+#define SEED_BYTES 256
+#define TILE_BYTES(ldq) ((size_t)SEED_BYTES + (size_t)Q8MR * (ldq))
 
 INLINE uint8x16_t zip1_32(uint8x16_t a, uint8x16_t b) {
     return vreinterpretq_u8_u32(vzip1q_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
@@ -101,17 +105,15 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
             MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
 /* 16 k of the packed rows: the 4 operands in one LD1 */
 #define MM_16K(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
-/* the seeds -128 * (row sum), lanes (c0 r0, c0 r1, c1 r0, c1 r1) of each
- * pair, from the 4 row sums: pair 0 in v16, pair 1 in v24, then copied */
-#define MM_SEED(V, I) "mov v" #V ".16b, v" #I ".16b\n\t"
+/* the accumulators start at the seeds -128 * (row sum), lanes (c0 r0, c0
+ * r1, c1 r0, c1 r1): 8 copies of pair 0's, 8 of pair 1's, stored by
+ * pack_rows ahead of the tile's codes (4 loads, where making them from the
+ * row sums took 19 instructions a tile) */
 #define MM_LOOP(EIGHT, FINISH)                                                                   \
-    "ldr q16, [%[rsum]]\n\t"                                                                     \
-    "shl v16.4s, v16.4s, #7\n\t"                                                                 \
-    "neg v16.4s, v16.4s\n\t"                                                                     \
-    "dup v24.2d, v16.d[1]\n\t"                                                                   \
-    "dup v16.2d, v16.d[0]\n\t" MM_SEED(17, 16) MM_SEED(18, 16) MM_SEED(19, 16) MM_SEED(20, 16)   \
-        MM_SEED(21, 16) MM_SEED(22, 16) MM_SEED(23, 16) MM_SEED(25, 24) MM_SEED(26, 24)          \
-            MM_SEED(27, 24) MM_SEED(28, 24) MM_SEED(29, 24) MM_SEED(30, 24) MM_SEED(31, 24)      \
+    "ld1 {v16.4s-v19.4s}, [%[a]], #64\n\t"                                                       \
+    "ld1 {v20.4s-v23.4s}, [%[a]], #64\n\t"                                                       \
+    "ld1 {v24.4s-v27.4s}, [%[a]], #64\n\t"                                                       \
+    "ld1 {v28.4s-v31.4s}, [%[a]], #64\n\t"                                                       \
                 "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                                             \
                 "subs %[n], %[n], #1\n\t"                                                        \
                 "b.ne 1b\n\t" FINISH
@@ -156,76 +158,136 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
     "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
     "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+/* QOUT_RES: the bias row as MM_ROW_BIAS, then the residual row x (v9-v12,
+ * read before the row is stored: C may be the residual) plus gamma (loaded
+ * over the column scales, reloaded after) times it, FMLA as pe_qout_row's
+ * vfmaq_f32 */
+#define MM_ROW_RES(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                       \
+    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
+    MM_COLS(UZP, 9, 10, 11, 12, A0, A1, A2, A3, A4, A5, A6, A7)                                  \
+    "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
+    "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
+    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
+    "ld1 {v9.4s-v12.4s}, [%[res]], %[ldr]\n\t"                                                   \
+    "ld1 {v0.4s-v3.4s}, [%[gamma]]\n\t"                                                          \
+    "fmla v9.4s, v0.4s, v4.4s\n\t"                                                               \
+    "fmla v10.4s, v1.4s, v5.4s\n\t"                                                              \
+    "fmla v11.4s, v2.4s, v6.4s\n\t"                                                              \
+    "fmla v12.4s, v3.4s, v7.4s\n\t"                                                              \
+    "st1 {v9.4s-v12.4s}, [%[c]], %[ldc]\n\t"                                                     \
+    "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"
 #define MM_FINISH(ROW)                                                                           \
     "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
-    "ldr q8, [%[rs]]\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                         \
+    "ldr q8, [%[rs]], #16\n\t" ROW("uzp1", 16, 17, 18, 19, 20, 21, 22, 23, 0)                    \
         ROW("uzp2", 16, 17, 18, 19, 20, 21, 22, 23, 1) ROW("uzp1", 24, 25, 26, 27, 28, 29, 30, 31, 2) \
             ROW("uzp2", 24, 25, 26, 27, 28, 29, 30, 31, 3)
 #define MM_BIAS MM_FINISH(MM_ROW_BIAS)
 #define MM_SCALE MM_FINISH(MM_ROW)
+#define MM_RES MM_FINISH(MM_ROW_RES)
+/* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows
+ * (seeds and codes), the row scales and C move on by post-increment; the
+ * weights (z) and the trip count start again from z0 and n0 */
+#define MM_TILES(EIGHT, FINISH)                                                                  \
+    "2:\n\t" MM_LOOP(EIGHT, FINISH)                                                              \
+    "mov %[z], %[z0]\n\t"                                                                        \
+    "mov %[n], %[n0]\n\t"                                                                        \
+    "subs %[t], %[t], #1\n\t"                                                                    \
+    "b.ne 2b\n\t"
 #define MM_CLOBBERS                                                                              \
     "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v16", "v17", "v18", "v19", "v20", "v21",    \
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
- * stored to sp, or with o (QOUT_SCALE or QOUT_BIAS, straight into C)
- * finished here, the column scales at cs. */
-static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const int32_t *rsum,
-                                                   const uint8_t *src, uint8_t *dst, int nb,
-                                                   int32_t *sp, const pe_qout *o, const float *cs) {
+ * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight
+ * into C) finished here, the column scales at cs, for `tiles` tiles down the panel
+ * (rows packed one after the other): the first with dst zips the panel
+ * into dst on the way, the others loop in one asm statement (a call of
+ * this function and its C loop were ~30 instructions a tile, a tenth of an
+ * attention S tile's). */
+static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8_t *src,
+                                                   uint8_t *dst, int nb, int32_t *sp,
+                                                   const pe_qout *o, const float *cs, long tiles) {
     const uint8_t *z = src;
     long n = nb; /* 32 k a trip; nb >= 1 */
-    if (o && o->mode == QOUT_BIAS) {
-        float *c = o->C;
-        const float *rs = o->rs, *bias = o->bias;
-        const size_t ldc = o->ldc * sizeof(float);
+    if (!o) {
         if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
-                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
+                             :
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_BIAS)
-                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
-                             : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
-    } else if (o) {
-        float *c = o->C;
-        const float *rs = o->rs;
-        const size_t ldc = o->ldc * sizeof(float);
-        if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
-                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
-                             : MM_ZIPREGS, MM_CLOBBERS);
-        else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_SCALE)
-                             : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c)
-                             : [rsum] "r"(rsum), [rs] "r"(rs), [cs] "r"(cs), [ldc] "r"(ldc)
-                             : "v8", MM_CLOBBERS);
-    } else if (dst) {
-        __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
-                         : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [rsum] "r"(rsum)
-                         : MM_ZIPREGS, MM_CLOBBERS);
-    } else {
-        __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
-                         : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
-                         : [rsum] "r"(rsum)
-                         : MM_CLOBBERS);
+            __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
+                             : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
+                             :
+                             : MM_CLOBBERS);
+        return;
     }
+    float *c = o->C;
+    const float *rs = o->rs, *bias = o->bias, *gamma = o->gamma, *res = o->res;
+    const size_t ldc = o->ldc * sizeof(float), ldr = o->ldr * sizeof(float);
+    const int bmode = o->mode == QOUT_BIAS, rmode = o->mode == QOUT_RES;
+    const uint8_t *z0 = dst ? dst : src; /* the weights of every tile after the first */
+    if (dst) {
+        if (rmode)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_RES)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rs] "+r"(rs), [res] "+r"(res)
+                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
+                               [ldr] "r"(ldr)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else if (bmode)
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rs] "+r"(rs)
+                             : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        else
+            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
+                             : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                               [rs] "+r"(rs)
+                             : [cs] "r"(cs), [ldc] "r"(ldc)
+                             : MM_ZIPREGS, MM_CLOBBERS);
+        if (--tiles == 0) return;
+        z = z0;
+        n = nb;
+    }
+    /* z0 and n0 in-out operands, so that they get registers of their own
+     * (as inputs equal to z and n they could share theirs) */
+    long n0 = nb;
+    if (rmode)
+        __asm__ volatile(MM_TILES(MM_8K, MM_RES)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
+                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
+                           [ldr] "r"(ldr)
+                         : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
+    else if (bmode)
+        __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
+                         : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
+    else
+        __asm__ volatile(MM_TILES(MM_8K, MM_SCALE)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(cs), [ldc] "r"(ldc)
+                         : "v8", MM_CLOBBERS);
 }
 #undef MM_ZIPREGS
 #undef MM_CLOBBERS
 #undef MM_SCALE
+#undef MM_RES
+#undef MM_ROW_RES
 #undef MM_BIAS
 #undef MM_FINISH
 #undef MM_ROW_BIAS
 #undef MM_ROW
 #undef MM_STORE
+#undef MM_TILES
 #undef MM_LOOP
-#undef MM_SEED
 #undef MM_16K
 #undef MM_8K_ZIP
 #undef MM_ZIP4
@@ -256,11 +318,11 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
         /* fresh: the panel is zipped into Z on the way; a full zipped tile
          * has its rows packed (gemm_q) */
         if (mr == Q8MR && (mode == QOUT_SCALE || mode == QOUT_BIAS)) {
-            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d);
+            q8_acc_4_asm(ap, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o, d, 1);
             return;
         }
         if (mr == Q8MR)
-            q8_acc_4_asm(ap, rsum, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill, NULL, NULL);
+            q8_acc_4_asm(ap, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, spill, NULL, NULL, 1);
         else accs[mr - 1](q, ldq, rsum, W, Z, nb, spill);
         const pe_qout ol = *o; /* see PE_QOUT_LOCAL */
         const float32x4x4_t dc = vld1q_f32_x4(d);
@@ -359,10 +421,16 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int8_t *ap,       \
                                             const int32_t *rsum, const uint8_t *W, uint8_t *Z,   \
                                             int fresh, int nb, const pe_qout *o, int tiles) {    \
+        if ((ZIPPED) && (MR) == Q8MR && (MODE) != QOUT_TILE && (MODE) != QOUT_GELU) {             \
+            /* the tiles' loop in the asm */                                                     \
+            q8_acc_4_asm(ap, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o,     \
+                         (const float *)(const void *)W, tiles);                                 \
+            return;                                                                              \
+        }                                                                                        \
         pe_qout t = *o;                                                                          \
         for (int i = 0; i < tiles; i++, q += (MR) * ldq, rsum += (MR), pe_qout_down(&t, MR)) {   \
             q8_tile(q, ldq, ap, rsum, W, Z, fresh && i == 0, nb, &t, MR, ZIPPED, MODE, NULL);    \
-            if (ap) ap += (MR) * ldq;                                                            \
+            if (ap) ap += TILE_BYTES(ldq);                                                       \
         }                                                                                        \
     }
 #define Q8_ACC(MR)                                                                               \
@@ -403,20 +471,38 @@ INLINE void pack16(const int8_t *q, size_t ldq, size_t k, int8_t *ap) {
     vst1q_s8(ap + 48, vreinterpretq_s8_s64(vzip2q_s64(r2, r3)));
 }
 
-/* 32 k a step (ldq is a multiple of 32): one loop count for two 16-k steps */
-static void pack_rows(const int8_t *q, size_t ldq, int tiles, int8_t *ap) {
-    for (int t = 0; t < tiles; t++, q += Q8MR * ldq)
+/* A tile's seeds (MM_LOOP) from its 4 row sums into ap: 8 copies of the
+ * pair (-128 rsum[0], -128 rsum[1]) twice, then 8 of rows 2 and 3's. */
+INLINE void pack_seeds(const int32_t *rsum, int8_t *ap) {
+    const int64x2_t s = vreinterpretq_s64_s32(vnegq_s32(vshlq_n_s32(vld1q_s32(rsum), 7)));
+    const int32x4_t p0 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 0));
+    const int32x4_t p1 = vreinterpretq_s32_s64(vdupq_laneq_s64(s, 1));
+    int32_t *d = (int32_t *)(void *)ap;
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        vst1q_s32(d + 4 * i, p0);
+        vst1q_s32(d + 32 + 4 * i, p1);
+    }
+}
+
+/* Each tile: its seeds, then its codes 32 k a step (ldq is a multiple of
+ * 32): one loop count for two 16-k steps */
+static void pack_rows(const int8_t *q, size_t ldq, const int32_t *rsum, int tiles, int8_t *ap) {
+    for (int t = 0; t < tiles; t++, q += Q8MR * ldq, rsum += Q8MR) {
+        pack_seeds(rsum, ap);
+        ap += SEED_BYTES;
         for (size_t k = 0; k < ldq; k += 32, ap += 128) {
             pack16(q, ldq, k, ap);
             pack16(q, ldq, k + 16, ap + 64);
         }
+    }
 }
 
 /* Rows of the chunk starting with `rows` left: all of them when their full
  * tiles fit PACK_BYTES, else as many whole tiles as fit less one, so that
  * the next chunk has more than a tile's rows (its first tile zips Z). */
 static int pack_chunk(int rows, size_t ldq) {
-    const int cap = ((int)(PACK_BYTES / (Q8MR * ldq)) - 1) * Q8MR;
+    const int cap = ((int)(PACK_BYTES / TILE_BYTES(ldq)) - 1) * Q8MR;
     return rows / Q8MR * Q8MR <= cap + Q8MR ? rows : cap;
 }
 
@@ -437,10 +523,18 @@ static void gemm_q8_rows(const pe_qact *qa, const int8_t *ap, const uint8_t *Wp,
             pe_qout_at(&o, zipped ? mode : QOUT_TILE, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            /* the fast GELU's full tiles: the bias finish in the K loop's
+             * asm, then the GELU over their rows in one pass (its tables
+             * loaded once a panel); bit for bit QOUT_GELU's rows */
+            const int gelu = o.mode == QOUT_GELU;
+            if (gelu) o.mode = QOUT_BIAS;
             /* zipped: the first tile (full: more than Q8MR rows) zips the panel */
             q8_tiles[zipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq,
-                                             ap && mr == Q8MR ? ap + (size_t)(m - m0) * qa->ldq : NULL,
+                                             ap && mr == Q8MR
+                                                 ? ap + (size_t)(m - m0) / Q8MR * TILE_BYTES(nb * PE_QK)
+                                                 : NULL,
                                              qa->rsum + m, w, Z, zipped && m == m0, nb, &o, tiles);
+            if (gelu) pe_neon_gelu16_rows(o.C, o.ldc, (long)tiles * mr);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
@@ -465,7 +559,7 @@ static void gemm_q(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, 
     int8_t ap[PACK_BYTES] __attribute__((aligned(16)));
     for (int m = m0, rows; m < m1; m += rows) {
         rows = pack_chunk(m1 - m, ldq);
-        pack_rows(qa->q + (size_t)m * ldq, ldq, rows / Q8MR, ap);
+        pack_rows(qa->q + (size_t)m * ldq, ldq, qa->rsum + m, rows / Q8MR, ap);
         gemm_q8_rows(qa, ap, Wv, pstride, C, ldc, m, m + rows, n0, n1, ep, 1, Z);
     }
 }

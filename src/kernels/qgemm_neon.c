@@ -386,6 +386,82 @@ INLINE int32x4_t softmax16(const float *x, float32x4_t vm, float32x4_t vc, int8_
     return vpadalq_s16(sum, vpaddlq_s8(b));
 }
 
+/* The Horner addends of exp2_127 (C2, C1, C0), each 16 times: an FMLA
+ * overwrites its addend, so a constant held in one register costs a MOV per
+ * use (12 per 16 scores, a sixth of the row loop in GCC's code); one LD1 of
+ * 4 gives the 4 copies that 16 scores consume. */
+static const float exp2q_addends[3][16] __attribute__((aligned(64))) = {
+#define PE_X16(c) {c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c}
+    PE_X16(PE_EXP2Q_C2), PE_X16(PE_EXP2Q_C1), PE_X16(PE_EXP2Q_C0),
+#undef PE_X16
+};
+
+/* softmax16 without the upper clamp (the row loop with scale >= 0) over nb
+ * blocks of 16 scores, in assembly: exp2_127's operations in its order on
+ * each 4 lanes (bit-identical), the addends of its FMLAs loaded as copies
+ * (exp2q_addends).  Lane group J: the scores t in v(16+J), floor t in vJ,
+ * the chain C2 + C3 r in v(20+J), then + C1 in v(24+J), + C0 in v(28+J),
+ * then the codes there.  GCC's code of the same, MOVs and all, was 65
+ * instructions per 16 scores; this is 56. */
+#define SM4(OP) OP(16, 0, 20) OP(17, 1, 21) OP(18, 2, 22) OP(19, 3, 23)
+#define SM_SUB(T, N, P) "fsub v" #T ".4s, v" #T ".4s, %[vm].4s\n\t"
+#define SM_MUL(T, N, P) "fmul v" #T ".4s, v" #T ".4s, %[vc].4s\n\t"
+#define SM_LO(T, N, P) "fmaxnm v" #T ".4s, v" #T ".4s, %[lo].4s\n\t"
+#define SM_FLOOR(T, N, P) "frintm v" #N ".4s, v" #T ".4s\n\t"
+#define SM_FRAC(T, N, P) "fsub v" #T ".4s, v" #T ".4s, v" #N ".4s\n\t"
+#define SM_EXP(T, N, P) "fcvtzs v" #N ".4s, v" #N ".4s, #23\n\t"
+#define SM_P2(T, N, P) "fmla v" #P ".4s, %[c3].4s, v" #T ".4s\n\t"
+static void softmax_rows(const float *x, int8_t *q, long nb, float32x4_t vm, float32x4_t vc,
+                         int32x4_t *sum) {
+    const float *k2 = exp2q_addends[0], *k1 = exp2q_addends[1], *k0 = exp2q_addends[2];
+    const float32x4_t lo = vdupq_n_f32(-125.0f), c3 = vdupq_n_f32(PE_EXP2Q_C3);
+    int32x4_t s = *sum;
+    __asm__ volatile("1:\n\t"
+                     "ld1 {v16.4s-v19.4s}, [%[x]], #64\n\t"
+                     "ld1 {v20.4s-v23.4s}, [%[k2]]\n\t"
+                     "ld1 {v24.4s-v27.4s}, [%[k1]]\n\t"
+                     "ld1 {v28.4s-v31.4s}, [%[k0]]\n\t"
+                     SM4(SM_SUB) SM4(SM_MUL) SM4(SM_LO) SM4(SM_FLOOR) SM4(SM_FRAC) SM4(SM_EXP) SM4(SM_P2)
+                     "fmla v24.4s, v20.4s, v16.4s\n\t"
+                     "fmla v25.4s, v21.4s, v17.4s\n\t"
+                     "fmla v26.4s, v22.4s, v18.4s\n\t"
+                     "fmla v27.4s, v23.4s, v19.4s\n\t"
+                     "fmla v28.4s, v24.4s, v16.4s\n\t"
+                     "fmla v29.4s, v25.4s, v17.4s\n\t"
+                     "fmla v30.4s, v26.4s, v18.4s\n\t"
+                     "fmla v31.4s, v27.4s, v19.4s\n\t"
+                     "add v28.4s, v28.4s, v0.4s\n\t"
+                     "add v29.4s, v29.4s, v1.4s\n\t"
+                     "add v30.4s, v30.4s, v2.4s\n\t"
+                     "add v31.4s, v31.4s, v3.4s\n\t"
+                     "fcvtns v28.4s, v28.4s\n\t"
+                     "fcvtns v29.4s, v29.4s\n\t"
+                     "fcvtns v30.4s, v30.4s\n\t"
+                     "fcvtns v31.4s, v31.4s\n\t"
+                     "uzp1 v0.8h, v28.8h, v29.8h\n\t"
+                     "uzp1 v1.8h, v30.8h, v31.8h\n\t"
+                     "uzp1 v0.16b, v0.16b, v1.16b\n\t"
+                     "st1 {v0.16b}, [%[q]], #16\n\t"
+                     "saddlp v0.8h, v0.16b\n\t"
+                     "sadalp %[s].4s, v0.8h\n\t"
+                     "subs %[nb], %[nb], #1\n\t"
+                     "b.ne 1b\n\t"
+                     : [x] "+r"(x), [q] "+r"(q), [nb] "+r"(nb), [s] "+w"(s)
+                     : [k2] "r"(k2), [k1] "r"(k1), [k0] "r"(k0), [vm] "w"(vm), [vc] "w"(vc), [lo] "w"(lo),
+                       [c3] "w"(c3)
+                     : "v0", "v1", "v2", "v3", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23",
+                       "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory");
+    *sum = s;
+}
+#undef SM_P2
+#undef SM_EXP
+#undef SM_FRAC
+#undef SM_FLOOR
+#undef SM_LO
+#undef SM_MUL
+#undef SM_SUB
+#undef SM4
+
 /* Same contract as softmax_q8_ref (a row with a NaN or an infinity is
  * marked NaN, the codes within the polynomial's error of 127 exp(scale (x -
  * max)), the padding zero).  x - max may overflow to -inf for huge finite
@@ -421,9 +497,10 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
     int32x4_t sum = vdupq_n_s32(0);
     /* x - max <= 0 exactly (max is the row's), so with scale >= 0 the
      * upper clamp of exp2_127 changes nothing: the row loop goes without it */
-    if (scale >= 0.0f)
-        for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 0);
-    else
+    if (scale >= 0.0f) {
+        i = n / 16 * 16;
+        if (i) softmax_rows(x, q, n / 16, vm, vc, &sum);
+    } else
         for (i = 0; i + 16 <= n; i += 16) sum = softmax16(x + i, vm, vc, q + i, sum, 1);
     if (i < n) { /* the tail: its missing scores are -inf, code 0 */
         float t[32] __attribute__((aligned(16)));
@@ -448,6 +525,89 @@ void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m) 
     qa->rsum[m] = total;
     qa->s[m] = 1.0f / (float)total;
 }
+
+/* ------------------------------------------------------------ fast GELU */
+
+/* vf_gelu_fast_x4's byte indices start from 0x03020100 (bytes 4i .. 4i + 3
+ * of interval i): 4 copies, one LD1 for the 4 MLAs of a row that overwrite
+ * them (a MOV each in GCC's code). */
+static const uint32_t gelu_index_base[16] __attribute__((aligned(64))) = {
+    0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u,
+    0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u,
+    0x03020100u, 0x03020100u, 0x03020100u, 0x03020100u,
+};
+
+/* vf_gelu_fast_x4 on rows of 16 in assembly, its operations in its order
+ * (bit-identical), the 4 coefficient tables held in v16-v31 for every row
+ * (GCC's code of the fc1 finish reloaded them, the constants and the index
+ * bases a row: ~100 instructions a row of 16 with the bias finish, now 62
+ * for the GELU).  Two vectors X, Y at a time, their chains interleaved
+ * (one after the other, llvm-mca's Cortex-X2 waited on each chain's
+ * latency: 59 cycles a row against 35 of TBL and FMLA issue): t = min(|x|,
+ * 5) in T, the interval in P, its byte indices in the base copy B, the
+ * Horner chain in P / Q (each step's addend a fresh TBL). */
+#define GE_PAIR(X, BX, TX, PX, QX, Y, BY, TY, PY, QY)                                            \
+    "fabs v" #TX ".4s, v" #X ".4s\n\t"                                                           \
+    "fabs v" #TY ".4s, v" #Y ".4s\n\t"                                                           \
+    "fmin v" #TX ".4s, %[five].4s, v" #TX ".4s\n\t"                                               \
+    "fmin v" #TY ".4s, %[five].4s, v" #TY ".4s\n\t"                                               \
+    "fmul v" #PX ".4s, v" #TX ".4s, %[k].s[0]\n\t"                                                \
+    "fmul v" #PY ".4s, v" #TY ".4s, %[k].s[0]\n\t"                                                \
+    "fcvtzu v" #PX ".4s, v" #PX ".4s\n\t"                                                         \
+    "fcvtzu v" #PY ".4s, v" #PY ".4s\n\t"                                                         \
+    "mla v" #BX ".4s, v" #PX ".4s, %[k].s[1]\n\t"                                                 \
+    "mla v" #BY ".4s, v" #PY ".4s, %[k].s[1]\n\t"                                                 \
+    "tbl v" #PX ".16b, {v28.16b-v31.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #PY ".16b, {v28.16b-v31.16b}, v" #BY ".16b\n\t"                                       \
+    "tbl v" #QX ".16b, {v24.16b-v27.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #QY ".16b, {v24.16b-v27.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #QX ".4s, v" #PX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #QY ".4s, v" #PY ".4s, v" #TY ".4s\n\t"                                              \
+    "tbl v" #PX ".16b, {v20.16b-v23.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #PY ".16b, {v20.16b-v23.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #PX ".4s, v" #QX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #PY ".4s, v" #QY ".4s, v" #TY ".4s\n\t"                                              \
+    "tbl v" #QX ".16b, {v16.16b-v19.16b}, v" #BX ".16b\n\t"                                       \
+    "tbl v" #QY ".16b, {v16.16b-v19.16b}, v" #BY ".16b\n\t"                                       \
+    "fmla v" #QX ".4s, v" #PX ".4s, v" #TX ".4s\n\t"                                              \
+    "fmla v" #QY ".4s, v" #PY ".4s, v" #TY ".4s\n\t"                                              \
+    "fmax v" #X ".4s, v" #X ".4s, %[zero].4s\n\t"                                                 \
+    "fmax v" #Y ".4s, v" #Y ".4s, %[zero].4s\n\t"                                                 \
+    "fadd v" #X ".4s, v" #X ".4s, v" #QX ".4s\n\t"                                                \
+    "fadd v" #Y ".4s, v" #Y ".4s, v" #QY ".4s\n\t"
+void pe_neon_gelu16_rows(float *c, size_t ldc, long rows) {
+    const float *k = &pe_gelu_fast_k[0][0];
+    const uint32_t *base = gelu_index_base;
+    const size_t ldb = ldc * sizeof(float);
+    /* the rows read through their own pointer: through the store's, each
+     * row's loads waited (in llvm-mca's model) for the previous row's
+     * store, 57 X2 cycles a row instead of ~35 */
+    const float *src = c;
+    const float32x4_t five = vdupq_n_f32(PE_GELU_FAST_T), zero = vdupq_n_f32(0.0f);
+    /* the by-element operands: lane 0 PE_GELU_FAST_INV_W, lane 1 the index step */
+    const uint32x4_t kb = {0x40400000u, 0x04040404u, 0, 0};
+    const float32x4_t kv = vreinterpretq_f32_u32(kb);
+    _Static_assert(PE_GELU_FAST_INV_W == 3.0f, "kb's lane 0 is the bits of PE_GELU_FAST_INV_W");
+    __asm__ volatile("ld1 {v16.16b-v19.16b}, [%[tab]], #64\n\t"
+                     "ld1 {v20.16b-v23.16b}, [%[tab]], #64\n\t"
+                     "ld1 {v24.16b-v27.16b}, [%[tab]], #64\n\t"
+                     "ld1 {v28.16b-v31.16b}, [%[tab]]\n\t"
+                     "1:\n\t"
+                     "ld1 {v4.4s-v7.4s}, [%[src]], %[ldb]\n\t"
+                     "ld1 {v8.4s, v9.4s}, [%[base]]\n\t"
+                     GE_PAIR(4, 8, 12, 13, 14, 5, 9, 15, 10, 11)
+                     "ld1 {v8.4s, v9.4s}, [%[base]]\n\t"
+                     GE_PAIR(6, 8, 12, 13, 14, 7, 9, 15, 10, 11)
+                     "st1 {v4.4s-v7.4s}, [%[c]], %[ldb]\n\t"
+                     "subs %[rows], %[rows], #1\n\t"
+                     "b.ne 1b\n\t"
+                     : [c] "+r"(c), [src] "+r"(src), [rows] "+r"(rows), [tab] "+r"(k)
+                     : [base] "r"(base), [ldb] "r"(ldb), [five] "w"(five), [zero] "w"(zero), [k] "w"(kv)
+                     : "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15", "v16",
+                       "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28",
+                       "v29", "v30", "v31", "cc", "memory");
+}
+#undef GE_PAIR
 
 /* ------------------------------------------------------------ values */
 

@@ -12,5 +12,9 @@ void pe_neon_gemm_half(const float *A, int lda, const void *Wp, int K, float *C,
 void pe_neon_quantize_rows(const float *A, int lda, int K, int m0, int m1, const pe_qact *qa);
 void pe_neon_softmax_q8(float *x, int n, float scale, const pe_qact *qa, int m);
 void pe_neon_pack_q8_t(void *dst, const float *W, int ldw, int T, int n);
+/* The fast GELU in place on rows (>= 1) of 16 floats at c, ldc floats
+ * apart: bit for bit vf_gelu_fast_x4 (pe_gelu_fast_ref), for the int8 sets'
+ * fc1 rows after their bias finish. */
+void pe_neon_gelu16_rows(float *c, size_t ldc, long rows);
 
 #endif

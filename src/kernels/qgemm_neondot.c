@@ -329,8 +329,13 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
             pe_qout_at(&o, mode, tile, C, ldc, qa->s + m, ep, m, n, ncols);
             /* straight into C: every full tile of the panel in one call */
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
+            /* the fast GELU: the bias finish, then the GELU over the rows in
+             * one pass (pe_neon_gelu16_rows: its tables loaded once) */
+            const int gelu = o.mode == QOUT_GELU;
+            if (gelu) o.mode = QOUT_BIAS;
             q8_tiles[flipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w,
                                               colsum, F, fresh && m == m0, nb, &o, tiles);
+            if (gelu) pe_neon_gelu16_rows(o.C, o.ldc, (long)tiles * mr);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
         }
