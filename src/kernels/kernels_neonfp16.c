@@ -174,10 +174,77 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
     }
 }
 
+/* The epilogue of a tile's 16 columns, resolved for its panel (column n,
+ * row m of the tile): pe_tile_store's steps in the same order, applied to
+ * the float32 totals while they are still in registers. */
+typedef struct f16_ep {
+    const float *bias, *gamma; /* at column n, or NULL */
+    const float *res;          /* residual at row m, column n, or NULL */
+    size_t ldr;
+    int gelu;
+} f16_ep;
+
+/* Row v of a tile (its 4 vectors) through fe, into out; b, g: bias and
+ * gamma of the panel (0 and 1 where fe has none). */
+INLINE void f16_row_ep(float32x4_t v[4], const float32x4_t b[4], const float32x4_t g[4], const float *res,
+                       float *out, const int gelu) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) v[c] = vaddq_f32(v[c], b[c]);
+    if (gelu == PE_GELU_EXACT) vf_gelu_x4(v);
+    else if (gelu == PE_GELU_FAST) vf_gelu_fast_x4(v);
+    if (res) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) v[c] = vfmaq_f32(vld1q_f32(res + 4 * c), g[c], v[c]);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) vst1q_f32(out + 4 * c, v[c]);
+}
+
+INLINE void f16_ep_vectors(const f16_ep *fe, float32x4_t b[4], float32x4_t g[4]) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        b[c] = fe->bias ? vld1q_f32(fe->bias + 4 * c) : vdupq_n_f32(0.0f);
+        g[c] = fe->gamma ? vld1q_f32(fe->gamma + 4 * c) : vdupq_n_f32(1.0f);
+    }
+}
+
+/* A GELU tile, its totals spilled to t (16 floats a row), row by row: the
+ * GELU's temporaries beside one row's totals, where beside all 16 they
+ * would spill anyway, and one copy of its code for all tile shapes. */
+static void __attribute__((noinline)) f16_rows_gelu(const float *t, int mr, float *out, size_t ldo,
+                                                    const f16_ep *fe) {
+    float32x4_t b[4], g[4];
+    f16_ep_vectors(fe, b, g);
+#pragma GCC unroll 1
+    for (int r = 0; r < mr; r++) {
+        float32x4_t v[4] = {vld1q_f32(t + r * PE_GEMM_NR), vld1q_f32(t + r * PE_GEMM_NR + 4),
+                            vld1q_f32(t + r * PE_GEMM_NR + 8), vld1q_f32(t + r * PE_GEMM_NR + 12)};
+        f16_row_ep(v, b, g, fe->res ? fe->res + r * fe->ldr : NULL, out + r * ldo, fe->gelu);
+    }
+}
+
+/* out[r * ldo + 0 .. 16) = the totals of rows r < mr through fe:
+ * bias, GELU, gamma * v + residual (FMLA, as pe_tile_store). */
+INLINE void f16_store_ep(float32x4_t acc[F16_MR][4], const int mr, float *out, size_t ldo,
+                         const f16_ep *fe) {
+    if (fe->gelu) {
+        float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+        PE_TILE_SPILL(t, acc, mr);
+        f16_rows_gelu(t, mr, out, ldo, fe);
+        return;
+    }
+    float32x4_t b[4], g[4];
+    f16_ep_vectors(fe, b, g);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+        f16_row_ep(acc[r], b, g, fe->res ? fe->res + r * fe->ldr : NULL, out + r * ldo, PE_GELU_NONE);
+}
+
 /* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
- * of ld halves, K used) times panel W, times rs[r] when rs is given. */
+ * of ld halves, K used) times panel W, times rs[r] when rs is given, or
+ * through the epilogue fe when given. */
 INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                     size_t ldo, const float *rs, const int mr, const int il) {
+                     size_t ldo, const float *rs, const f16_ep *fe, const int mr, const int il) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     int k0 = 0;
@@ -197,6 +264,10 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
             acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
         }
     }
+    if (fe) {
+        f16_store_ep(acc, mr, out, ldo, fe);
+        return;
+    }
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
@@ -204,15 +275,15 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
 }
 
 typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                       size_t ldo, const float *rs);
+                       size_t ldo, const float *rs, const f16_ep *fe);
 #define F16_FN(R)                                                                              \
     static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                             size_t ldo, const float *rs) {                                    \
-        f16_tile(A16, ld, W, K, o, ldo, rs, R, 0);                                               \
+                             size_t ldo, const float *rs, const f16_ep *fe) {                  \
+        f16_tile(A16, ld, W, K, o, ldo, rs, fe, R, 0);                                           \
     }                                                                                          \
     static void f16_tile_il_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                                size_t ldo, const float *rs) {                                 \
-        f16_tile(A16, ld, W, K, o, ldo, rs, R, 1);                                               \
+                                size_t ldo, const float *rs, const f16_ep *fe) {               \
+        f16_tile(A16, ld, W, K, o, ldo, rs, fe, R, 1);                                           \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
 /* [il][mr - 1]: A in rows (P of the attention), A interleaved (the GEMM's
@@ -241,25 +312,51 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     return ok;
 }
 
+/* A tile through the stack buffer and pe_tile_store (fewer than 16
+ * columns, a glu operand): out of f16_panels' loop, whose registers then
+ * serve the common case. */
+static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const float16_t *a16, size_t ld,
+                                                         const float16_t *w, int K, float *c, int ldc, int mr,
+                                                         int ncols, const pe_epilogue *ep, int m, int n,
+                                                         const float *rs) {
+    PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep,
+                        m, n);
+}
+
 /* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row,
- * or il: interleaved, F16_AOFF) for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
- * without epilogue and with 16 columns goes straight into C (the
- * attention's), the others through the stack tile and pe_tile_store. */
+ * or il: interleaved, F16_AOFF) for panels [n0, n1), row m scaled by rs[m]
+ * when rs is given: a tile with 16 columns goes straight into C, through
+ * its epilogue on the tile's registers (f16_ep); a narrower one, or one
+ * with a glu operand, through the stack tile and pe_tile_store. */
 static void f16_panels(const float16_t *a16, size_t ld, int il, int mr, const void *Wp, int K,
                        float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     const f16_fn tile = f16_tiles[il][mr - 1];
+    const int direct = !ep || (!ep->glu && !rs);
+    f16_ep fe = {0};
+    if (ep) {
+        fe.gelu = ep->gelu;
+        fe.ldr = (size_t)ep->ldr;
+        fe.res = ep->residual ? ep->residual + (size_t)m * ep->ldr : NULL;
+    }
     for (int p = p0; p < p1; p++) {
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
         float *c = C + (size_t)m * ldc + n;
-        if (!ep && ncols == PE_GEMM_NR) {
-            tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL);
+        if (direct && ncols == PE_GEMM_NR) {
+            if (!ep) {
+                tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL, NULL);
+                continue;
+            }
+            f16_ep pe = fe;
+            pe.bias = ep->bias ? ep->bias + n : NULL;
+            pe.gamma = ep->gamma ? ep->gamma + n : NULL;
+            pe.res = fe.res ? fe.res + n : NULL;
+            tile(a16, ld, w, K, c, (size_t)ldc, NULL, &pe);
             continue;
         }
-        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL), rs ? rs + m : NULL, mr,
-                            c, ldc, ncols, ep, m, n);
+        f16_panel_buffered(tile, a16, ld, w, K, c, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
     }
 }
 
