@@ -11,7 +11,8 @@
  * FADD per 32 k steps of 256 FMLA.  A row tile of A is rounded to half
  * once (into a stack buffer, interleaved: each 8-k block holds the 4 rows'
  * 8 halves together, one LD1 of 4 vectors) and reused by every panel of
- * the call; P V's A (the softmax's P, in rows) is read with a load a row. */
+ * the call; P V's A, the softmax's P, is written in that layout (PE_F16_IL)
+ * by the softmax itself: one tile family for both. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
 #endif
@@ -25,7 +26,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#define F16_MR 4
+#define F16_MR PE_F16_TILE
 
 /* Eight k steps of a 4-row tile in assembly (a short last slice): GCC 12
  * spells vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction
@@ -89,8 +90,6 @@
 #define F16_SPAIR(OP, L, L1)                                                                   \
     "ld1 {v28.8h, v29.8h, v30.8h, v31.8h}, [%[wp]], #64\n" F16_SG(OP, L, "v28", "v29")       \
         F16_SG("fmla", L1, "v30", "v31")
-#define F16_LDA_ROWS                                                                           \
-    "ldr q0, [%[p0]], #16\n ldr q1, [%[p1]], #16\n ldr q2, [%[p2]], #16\n ldr q3, [%[p3]], #16\n"
 #define F16_LDA_IL "ld1 {v0.8h, v1.8h, v2.8h, v3.8h}, [%[p0]], #64\n"
 #define F16_S8(LDA, OP)                                                                        \
     LDA F16_SPAIR(OP, 0, 1) F16_SPAIR("fmla", 2, 3) F16_SPAIR("fmla", 4, 5) F16_SPAIR("fmla", 6, 7)
@@ -100,28 +99,19 @@
 #define F16_S_CLOBBERS "v0", "v1", "v2", "v3", "v28", "v29", "v30", "v31"
 /* The half sums leave the asm in V4-V11 (register variables: an asm
  * statement can name at most 30 operands, too few for the 16 totals in
- * and out); the flush is C's FCVTL + FADD.  il: A interleaved (F16_AOFF),
- * the 4 rows' 8 halves of a k block in one LD1, where 4 LDRs were. */
+ * and out); the flush is C's FCVTL + FADD.  A interleaved (PE_F16_IL): the
+ * 4 rows' 8 halves of a k block in one LD1. */
 static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
-                                                                    const float16_t *pa[F16_MR],
-                                                                    const float16_t **pw, const int il) {
-    const float16_t *p0 = pa[0], *p1 = pa[1], *p2 = pa[2], *p3 = pa[3], *wk = *pw;
+                                                                    const float16_t **pa, const float16_t **pw) {
+    const float16_t *p0 = *pa, *wk = *pw;
     register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
     register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
-    if (il)
-        __asm__(F16_S32(F16_LDA_IL)
-                : [wp] "+r"(wk), [p0] "+r"(p0), F16_S_HSUMS
-                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
-                  "m"(*(const float16_t(*)[F16_MR * PE_F16_SLICE])p0)
-                : F16_S_CLOBBERS);
-    else
-        __asm__(F16_S32(F16_LDA_ROWS)
-                : [wp] "+r"(wk), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), F16_S_HSUMS
-                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
-                  "m"(*(const float16_t(*)[PE_F16_SLICE])p0), "m"(*(const float16_t(*)[PE_F16_SLICE])p1),
-                  "m"(*(const float16_t(*)[PE_F16_SLICE])p2), "m"(*(const float16_t(*)[PE_F16_SLICE])p3)
-                : F16_S_CLOBBERS);
-    pa[0] = p0, pa[1] = p1, pa[2] = p2, pa[3] = p3, *pw = wk;
+    __asm__(F16_S32(F16_LDA_IL)
+            : [wp] "+r"(wk), [p0] "+r"(p0), F16_S_HSUMS
+            : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
+              "m"(*(const float16_t(*)[F16_MR * PE_F16_SLICE])p0)
+            : F16_S_CLOBBERS);
+    *pa = p0, *pw = wk;
     const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
 #pragma GCC unroll 4
     for (int r = 0; r < F16_MR; r++) {
@@ -132,24 +122,17 @@ static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t 
     }
 }
 
-/* Where A's (row r, k) is: rows of ld halves, or (il) interleaved, each
- * block of 8 k holding the tile's rows one after another (8 halves each,
- * ld = 8, a block F16_MR * 8 halves). */
-#define F16_AOFF(il, ld, r, k)                                                                 \
-    ((il) ? (size_t)((k) >> 3) * (F16_MR * 8) + (size_t)(r) * 8 + (size_t)((k) & 7)           \
-          : (size_t)(r) * (ld) + (size_t)(k))
-
 /* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
  * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
-INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld, const float16_t *W,
-                      int k0, int ke, const int mr, const int il) {
+INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, const float16_t *W, int k0, int ke,
+                      const int mr) {
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
     int k = k0;
     for (; k + 8 <= ke; k += 8) {
         float16x8_t a[F16_MR];
 #pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + F16_AOFF(il, ld, r, k));
+        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + PE_F16_IL(r, k));
         if (mr == F16_MR) {
             F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
             continue;
@@ -168,8 +151,8 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
         const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
-            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[F16_AOFF(il, ld, r, k)]);
-            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[F16_AOFF(il, ld, r, k)]);
+            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[PE_F16_IL(r, k)]);
+            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[PE_F16_IL(r, k)]);
         }
     }
 }
@@ -240,22 +223,22 @@ INLINE void f16_store_ep(float32x4_t acc[F16_MR][4], const int mr, float *out, s
         f16_row_ep(acc[r], b, g, fe->res ? fe->res + r * fe->ldr : NULL, out + r * ldo, PE_GELU_NONE);
 }
 
-/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
- * of ld halves, K used) times panel W, times rs[r] when rs is given, or
+/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (a
+ * tile interleaved, PE_F16_IL, K used) times panel W, times rs[r] when rs is given, or
  * through the epilogue fe when given. */
-INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                     size_t ldo, const float *rs, const f16_ep *fe, const int mr, const int il) {
+INLINE void f16_tile(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
+                     const float *rs, const f16_ep *fe, const int mr) {
     float32x4_t acc[F16_MR][4];
     PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
     int k0 = 0;
     if (mr == F16_MR) { /* whole slices, unrolled, flushed; the asm steps the pointers */
-        const float16_t *pa[F16_MR] = {A16, A16 + ld, A16 + 2 * ld, A16 + 3 * ld}, *pw = W;
-        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, pa, &pw, il);
+        const float16_t *pa = A16, *pw = W;
+        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, &pa, &pw);
     }
     for (; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
-        f16_slice(h, A16, ld, W, k0, ke, mr, il);
+        f16_slice(h, A16, W, k0, ke, mr);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
             acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
@@ -274,24 +257,17 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
         for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, rs ? vmulq_n_f32(acc[r][c], rs[r]) : acc[r][c]);
 }
 
-typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                       size_t ldo, const float *rs, const f16_ep *fe);
+typedef void (*f16_fn)(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
+                       const float *rs, const f16_ep *fe);
 #define F16_FN(R)                                                                              \
-    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                             size_t ldo, const float *rs, const f16_ep *fe) {                  \
-        f16_tile(A16, ld, W, K, o, ldo, rs, fe, R, 0);                                           \
-    }                                                                                          \
-    static void f16_tile_il_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                                size_t ldo, const float *rs, const f16_ep *fe) {               \
-        f16_tile(A16, ld, W, K, o, ldo, rs, fe, R, 1);                                           \
+    static void f16_tile_##R(const float16_t *A16, const float16_t *W, int K, float *o, size_t ldo, \
+                             const float *rs, const f16_ep *fe) {                              \
+        f16_tile(A16, W, K, o, ldo, rs, fe, R);                                                \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
-/* [il][mr - 1]: A in rows (P of the attention), A interleaved (the GEMM's
- * own half copy) */
-static const f16_fn f16_tiles[2][F16_MR] = {{f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4},
-                                            {f16_tile_il_1, f16_tile_il_2, f16_tile_il_3, f16_tile_il_4}};
+static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
 
-/* Row a rounded to half into a16, interleaved (F16_AOFF: its blocks of 8
+/* Row a rounded to half into a16, interleaved (PE_F16_IL: its blocks of 8
  * k F16_MR * 8 halves apart; FCVTN: to nearest even, as the reference);
  * returns whether max |a| <= PE_F16_AMAX (NaN: no). */
 static int row_to_f16(const float *a, int K, float16_t *a16) {
@@ -307,7 +283,7 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     int ok = vminvq_u32(fit) != 0;
     for (; k < K; k++) {
         ok &= fabsf(a[k]) <= PE_F16_AMAX;
-        a16[F16_AOFF(1, 8, 0, k)] = (float16_t)a[k];
+        a16[PE_F16_IL(0, k)] = (float16_t)a[k];
     }
     return ok;
 }
@@ -315,24 +291,22 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
 /* A tile through the stack buffer and pe_tile_store (fewer than 16
  * columns, a glu operand): out of f16_panels' loop, whose registers then
  * serve the common case. */
-static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const float16_t *a16, size_t ld,
-                                                         const float16_t *w, int K, float *c, int ldc, int mr,
-                                                         int ncols, const pe_epilogue *ep, int m, int n,
-                                                         const float *rs) {
-    PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep,
-                        m, n);
+static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const float16_t *a16, const float16_t *w,
+                                                         int K, float *c, int ldc, int mr, int ncols,
+                                                         const pe_epilogue *ep, int m, int n, const float *rs) {
+    PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep, m, n);
 }
 
-/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row,
- * or il: interleaved, F16_AOFF) for panels [n0, n1), row m scaled by rs[m]
+/* Rows m .. m + mr of C (at most F16_MR, in half in a16, interleaved:
+ * PE_F16_IL) for panels [n0, n1), row m scaled by rs[m]
  * when rs is given: a tile with 16 columns goes straight into C, through
  * its epilogue on the tile's registers (f16_ep); a narrower one, or one
  * with a glu operand, through the stack tile and pe_tile_store. */
-static void f16_panels(const float16_t *a16, size_t ld, int il, int mr, const void *Wp, int K,
+static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
                        float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    const f16_fn tile = f16_tiles[il][mr - 1];
+    const f16_fn tile = f16_tiles[mr - 1];
     const int direct = !ep || (!ep->glu && !rs);
     f16_ep fe = {0};
     if (ep) {
@@ -346,17 +320,17 @@ static void f16_panels(const float16_t *a16, size_t ld, int il, int mr, const vo
         float *c = C + (size_t)m * ldc + n;
         if (direct && ncols == PE_GEMM_NR) {
             if (!ep) {
-                tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL, NULL);
+                tile(a16, w, K, c, (size_t)ldc, rs ? rs + m : NULL, NULL);
                 continue;
             }
             f16_ep pe = fe;
             pe.bias = ep->bias ? ep->bias + n : NULL;
             pe.gamma = ep->gamma ? ep->gamma + n : NULL;
             pe.res = fe.res ? fe.res + n : NULL;
-            tile(a16, ld, w, K, c, (size_t)ldc, NULL, &pe);
+            tile(a16, w, K, c, (size_t)ldc, NULL, &pe);
             continue;
         }
-        f16_panel_buffered(tile, a16, ld, w, K, c, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
+        f16_panel_buffered(tile, a16, w, K, c, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
     }
 }
 
@@ -373,11 +347,11 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
         int fits[F16_MR], all = 1;
         for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * 8);
         if (all) {
-            f16_panels(a16, 8, 1, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
+            f16_panels(a16, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
             continue;
         }
         for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
-            if (fits[r]) f16_panels(a16 + r * 8, 8, 1, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
+            if (fits[r]) f16_panels(a16 + r * 8, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
             else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
 }
@@ -386,8 +360,8 @@ static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float
                       int m1, int n0, int n1, const float *rs) {
     if (n1 <= n0) return;
     for (int m = m0; m < m1; m += F16_MR)
-        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, 0, m1 - m < F16_MR ? m1 - m : F16_MR,
-                   Wp, K, C, ldc, m, n0, n1, NULL, rs);
+        f16_panels((const float16_t *)A16 + (size_t)m * lda, m1 - m < F16_MR ? m1 - m : F16_MR, Wp, K, C, ldc, m,
+                   n0, n1, NULL, rs);
 }
 
 /* e(t) of f16.h on 4 lanes, before the rounding to half: the reference's
@@ -409,8 +383,8 @@ INLINE float32x4_t softmax_exp4(float32x4_t t) {
 }
 
 /* pe_f16kernels.softmax: the max (FMAXNM skips a NaN, as fmaxf in the
- * reference), then 8 weights a step, written in half (FCVTN) for P V, with
- * two sums. */
+ * reference), then 8 weights a step, written in half (FCVTN) for P V, a
+ * block of 8 every F16_MR * 8 halves (PE_F16_IL), with two sums. */
 static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     float16_t *p = (float16_t *)p16;
     float32x4_t mx = vdupq_n_f32(-INFINITY), m1 = mx, m2 = mx, m3 = mx;
@@ -427,17 +401,18 @@ static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     for (; i < n; i++) m = fmaxf(m, x[i]);
     const float32x4_t ms = vdupq_n_f32(-(m * scale)), vs = vdupq_n_f32(scale);
     float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
-    for (i = 0; i + 8 <= n; i += 8) {
+    float16_t *d = p;
+    for (i = 0; i + 8 <= n; i += 8, d += F16_MR * 8) {
         const float32x4_t e0 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i), vs));
         const float32x4_t e1 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i + 4), vs));
-        vst1q_f16(p + i, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
+        vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
         s0 = vaddq_f32(s0, e0);
         s1 = vaddq_f32(s1, e1);
     }
     float sum = vaddvq_f32(vaddq_f32(s0, s1));
     for (; i < n; i++) { /* the last few, one lane each */
         const float e = vgetq_lane_f32(softmax_exp4(vdupq_n_f32(fmaf(x[i], scale, -(m * scale)))), 0);
-        p[i] = (float16_t)e;
+        p[PE_F16_IL(0, i)] = (float16_t)e;
         sum += e;
     }
     return sum;
