@@ -265,8 +265,10 @@ static void test_half_files(void) {
 
 /* gemm_h (rows already in half, interleaved by tiles of PE_F16_TILE rows,
  * no epilogue, rows scaled when scaled) against the reference on the same
- * values as float32 rows, times the row's scale: bit for bit, and nothing
- * outside the range written. */
+ * values as float32 rows, times the row's scale: bit for bit, the sign of
+ * a zero included (row 0 all zeros against an all-negative column 0: -0,
+ * the half sums start from -0 and the total from the first slice), and
+ * nothing outside the range written. */
 static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scaled,
                    const pe_f16kernels *const *sets, int n_sets) {
     const int lda = K + 3, ld16 = ((K + 7) & ~7) + 8, ldc = N + 1;
@@ -280,11 +282,11 @@ static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scal
     for (int i = 0; i < Mt * ld16; i++) A16[i] = 0x7e00; /* NaN where no row's k is */
     for (int m = 0; m < M; m++)
         for (int k = 0; k < lda; k++) { /* softmax-like weights, a few negative */
-            const uint16_t h = pe_f32_to_f16(rng_float(-0.1f, 1));
+            const uint16_t h = m ? pe_f32_to_f16(rng_float(-0.1f, 1)) : 0;
             A[(size_t)m * lda + k] = pe_f16_to_f32(h);
             if (k < K) A16[(size_t)(m - m % PE_F16_TILE) * ld16 + PE_F16_IL(m % PE_F16_TILE, k)] = h;
         }
-    for (int i = 0; i < N * K; i++) W[i] = rng_float(-4, 4);
+    for (int i = 0; i < N * K; i++) W[i] = i < K ? -rng_float(0.5f, 4) : rng_float(-4, 4);
     const size_t pb = pe_qpack_panel_bytes(PE_WT_F16, K);
     for (int p = 0; p * 16 < N; p++)
         pe_qpack_panel(PE_WT_F16, (uint8_t *)Wp + p * pb, W + (size_t)p * 16 * K, PE_MIN(16, N - p * 16), K, K);
@@ -292,12 +294,15 @@ static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scal
     pe_gemm_f16_ref(A, lda, Wp, K, Cref, ldc, m0, m1, n0, n1, NULL);
     for (int m = m0; m < m1 && scaled; m++)
         for (int n = n0; n < n1; n++) Cref[(size_t)m * ldc + n] *= rs[m];
+    if (m0 == 0 && n0 == 0)
+        CHECK(Cref[0] == 0 && signbit(Cref[0]), "reference M%d K%d: zeros times negatives sum to -0, got %g", M, K,
+              Cref[0]);
     for (int s = 0; s < n_sets; s++) {
         for (int i = 0; i < M * ldc; i++) C[i] = 12345.0f;
         sets[s]->gemm_h(A16, ld16, Wp, K, C, ldc, m0, m1, n0, n1, scaled ? rs : NULL);
         int bad = 0;
         for (int i = 0; i < M * ldc && bad < 3; i++)
-            if (C[i] != Cref[i]) {
+            if (memcmp(&C[i], &Cref[i], sizeof(float))) {
                 bad++;
                 CHECK(0, "%s gemm_h M%d N%d K%d rs%d [%d][%d]: got %.9g want %.9g", sets[s]->name, M, N, K, scaled,
                       i / ldc, i % ldc, C[i], Cref[i]);

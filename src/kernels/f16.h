@@ -1,15 +1,17 @@
 /* fp16 compute (pe_ctx_options.compute = PE_COMPUTE_F16): GEMMs whose
  * multiply-adds run on 8 halves at a time (ARMv8.2 FEAT_FP16 FMLA), for the
- * linears of the transformer blocks.
+ * linears over an image's tokens (patch embedding, blocks, the pooling's
+ * kv) and the vision tower's attention.
  *
  * Semantics (the scalar reference pe_gemm_f16_ref is the specification, and
  * the vector sets compute it bit for bit up to the epilogue):
  *   - each row of A (float32) is rounded to half, to nearest even;
  *   - the weight is an f16 panel (quant.h layout);
  *   - along K, slices of PE_F16_SLICE products are summed in half, each
- *     step one fused multiply-add rounded to half, starting from 0 at each
- *     slice; each slice's sum is widened and added to a float32 total, in
- *     order.  Long dot products (K = 768 .. 4096) so stay accurate: a half
+ *     step one fused multiply-add rounded to half, starting from -0 at each
+ *     slice; the first slice's sum, widened, is the float32 total (not
+ *     +0 plus it: a -0 stays -0), each next one is widened and added to it,
+ *     in order.  Long dot products (K = 768 .. 4096) so stay accurate: a half
  *     sum never holds more than 32 terms (f16 has 11 bits);
  *   - the epilogue (pe_epilogue) runs in float32 on that total.
  * A row whose max |a| exceeds PE_F16_AMAX (or holds a NaN or an infinity)

@@ -77,11 +77,10 @@
  * four consecutive registers for two k steps, where two LDPs were: no
  * operand can name a run of registers), leaving V12-V27 to the 16 float32
  * totals.  The A rows and the panel are read with post-increment, so the
- * slice needs no address arithmetic.  Its first step multiplies (FMUL)
- * instead of adding to zeroed sums, which gives the same halves (a
- * product's -0 meets +0 only in the float32 total, where +0 + -0 is +0)
- * and saves zeroing 8 registers a slice; then F16_STEP8_4's FMLAs in the
- * same order. */
+ * slice needs no address arithmetic.  Its first step multiplies (FMUL):
+ * the sums start from -0 (f16.h), and -0 + p is p, sign of a zero
+ * included, so nothing is zeroed; then F16_STEP8_4's FMLAs in the same
+ * order. */
 #define F16_SG(OP, L, W0, W1)                                                                  \
     OP " v4.8h, " W0 ".8h, v0.h[" #L "]\n" OP " v5.8h, " W1 ".8h, v0.h[" #L "]\n"            \
     OP " v6.8h, " W0 ".8h, v1.h[" #L "]\n" OP " v7.8h, " W1 ".8h, v1.h[" #L "]\n"            \
@@ -97,12 +96,27 @@
 #define F16_S_HSUMS                                                                            \
     "=w"(h00), "=w"(h01), "=w"(h10), "=w"(h11), "=w"(h20), "=w"(h21), "=w"(h30), "=w"(h31)
 #define F16_S_CLOBBERS "v0", "v1", "v2", "v3", "v28", "v29", "v30", "v31"
+/* The slice's half sums h widened into the float32 totals of rows r < mr:
+ * the first slice's are the totals (f16.h: no +0 to start from), the
+ * others are added in order. */
+INLINE void f16_flush(float32x4_t acc[F16_MR][4], const float16x8_t h[F16_MR][2], const int mr,
+                      const int first) {
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+        const float32x4_t w[4] = {vcvt_f32_f16(vget_low_f16(h[r][0])), vcvt_high_f32_f16(h[r][0]),
+                                  vcvt_f32_f16(vget_low_f16(h[r][1])), vcvt_high_f32_f16(h[r][1])};
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = first ? w[c] : vaddq_f32(acc[r][c], w[c]);
+    }
+}
+
 /* The half sums leave the asm in V4-V11 (register variables: an asm
  * statement can name at most 30 operands, too few for the 16 totals in
  * and out); the flush is C's FCVTL + FADD.  A interleaved (PE_F16_IL): the
  * 4 rows' 8 halves of a k block in one LD1. */
 static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
-                                                                    const float16_t **pa, const float16_t **pw) {
+                                                                    const float16_t **pa, const float16_t **pw,
+                                                                    const int first) {
     const float16_t *p0 = *pa, *wk = *pw;
     register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
     register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
@@ -113,13 +127,7 @@ static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t 
             : F16_S_CLOBBERS);
     *pa = p0, *pw = wk;
     const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
-#pragma GCC unroll 4
-    for (int r = 0; r < F16_MR; r++) {
-        acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
-        acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
-        acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
-        acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
-    }
+    f16_flush(acc, h, F16_MR, first);
 }
 
 /* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
@@ -127,7 +135,7 @@ static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t 
 INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, const float16_t *W, int k0, int ke,
                       const int mr) {
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
+    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(-0.0f); /* -0 + p = p, as FMUL */
     int k = k0;
     for (; k + 8 <= ke; k += 8) {
         float16x8_t a[F16_MR];
@@ -229,23 +237,19 @@ INLINE void f16_store_ep(float32x4_t acc[F16_MR][4], const int mr, float *out, s
 INLINE void f16_tile(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
                      const float *rs, const f16_ep *fe, const int mr) {
     float32x4_t acc[F16_MR][4];
-    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f)); /* K = 0; dead where the first flush sets them */
     int k0 = 0;
-    if (mr == F16_MR) { /* whole slices, unrolled, flushed; the asm steps the pointers */
+    if (mr == F16_MR && K >= PE_F16_SLICE) { /* whole slices, unrolled, flushed; the asm steps the pointers */
         const float16_t *pa = A16, *pw = W;
-        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, &pa, &pw);
+        f16_slice_flush_4(acc, &pa, &pw, 1);
+        for (k0 = PE_F16_SLICE; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, &pa, &pw, 0);
     }
     for (; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
         f16_slice(h, A16, W, k0, ke, mr);
-#pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) {
-            acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
-            acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
-            acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
-            acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
-        }
+        if (k0 == 0) f16_flush(acc, h, mr, 1);
+        else f16_flush(acc, h, mr, 0);
     }
     if (fe) {
         f16_store_ep(acc, mr, out, ldo, fe);
@@ -289,12 +293,21 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
 }
 
 /* A tile through the stack buffer and pe_tile_store (fewer than 16
- * columns, a glu operand): out of f16_panels' loop, whose registers then
- * serve the common case. */
+ * columns, a glu operand; without an epilogue copied as it is, where
+ * pe_tile_store would add a zero bias to a -0): out of f16_panels' loop,
+ * whose registers then serve the common case. */
 static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const float16_t *a16, const float16_t *w,
                                                          int K, float *c, int ldc, int mr, int ncols,
                                                          const pe_epilogue *ep, int m, int n, const float *rs) {
-    PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep, m, n);
+    if (ep) {
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep, m,
+                            n);
+        return;
+    }
+    float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16))); /* no epilogue: the totals as they are */
+    tile(a16, w, K, t, PE_GEMM_NR, NULL, NULL);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ncols; j++) c[(size_t)r * ldc + j] = rs ? t[r * PE_GEMM_NR + j] * rs[r] : t[r * PE_GEMM_NR + j];
 }
 
 /* Rows m .. m + mr of C (at most F16_MR, in half in a16, interleaved:
