@@ -232,8 +232,8 @@ INLINE void f16_store_ep(float32x4_t acc[F16_MR][4], const int mr, float *out, s
 }
 
 /* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (a
- * tile interleaved, PE_F16_IL, K used) times panel W, times rs[r] when rs is given, or
- * through the epilogue fe when given. */
+ * tile interleaved, PE_F16_IL, K used) times panel W, times rs[r] when rs
+ * is given, or through the epilogue fe when given. */
 INLINE void f16_tile(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
                      const float *rs, const f16_ep *fe, const int mr) {
     float32x4_t acc[F16_MR][4];
@@ -307,14 +307,17 @@ static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const floa
     float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16))); /* no epilogue: the totals as they are */
     tile(a16, w, K, t, PE_GEMM_NR, NULL, NULL);
     for (int r = 0; r < mr; r++)
-        for (int j = 0; j < ncols; j++) c[(size_t)r * ldc + j] = rs ? t[r * PE_GEMM_NR + j] * rs[r] : t[r * PE_GEMM_NR + j];
+        for (int j = 0; j < ncols; j++) {
+            const float v = t[r * PE_GEMM_NR + j];
+            c[(size_t)r * ldc + j] = rs ? v * rs[r] : v;
+        }
 }
 
 /* Rows m .. m + mr of C (at most F16_MR, in half in a16, interleaved:
- * PE_F16_IL) for panels [n0, n1), row m scaled by rs[m]
- * when rs is given: a tile with 16 columns goes straight into C, through
- * its epilogue on the tile's registers (f16_ep); a narrower one, or one
- * with a glu operand, through the stack tile and pe_tile_store. */
+ * PE_F16_IL) for panels [n0, n1), row m scaled by rs[m] when rs is given:
+ * a tile with 16 columns goes straight into C, through its epilogue on the
+ * tile's registers (f16_ep); a narrower one, or one with a glu operand,
+ * through the stack tile (f16_panel_buffered). */
 static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
                        float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
