@@ -261,12 +261,27 @@ INLINE void f16_tile(const float16_t *A16, const float16_t *W, int K, float *out
         for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, rs ? vmulq_n_f32(acc[r][c], rs[r]) : acc[r][c]);
 }
 
-typedef void (*f16_fn)(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
+/* f16_tile over np consecutive panels (W, out and fe's column pointers
+ * step by a panel): one call, one save of V8-V15, for a row tile's run of
+ * whole panels. */
+INLINE void f16_tile_run(const float16_t *A16, const float16_t *W, int np, int K, float *out, size_t ldo,
+                         const float *rs, const f16_ep *fe, const int mr) {
+    f16_ep e = fe ? *fe : (f16_ep){0};
+    for (int p = 0; p < np; p++, W += (size_t)K * PE_GEMM_NR, out += PE_GEMM_NR) {
+        f16_tile(A16, W, K, out, ldo, rs, fe ? &e : NULL, mr);
+        if (!fe) continue;
+        if (e.bias) e.bias += PE_GEMM_NR;
+        if (e.gamma) e.gamma += PE_GEMM_NR;
+        if (e.res) e.res += PE_GEMM_NR;
+    }
+}
+
+typedef void (*f16_fn)(const float16_t *A16, const float16_t *W, int np, int K, float *out, size_t ldo,
                        const float *rs, const f16_ep *fe);
 #define F16_FN(R)                                                                              \
-    static void f16_tile_##R(const float16_t *A16, const float16_t *W, int K, float *o, size_t ldo, \
+    static void f16_tile_##R(const float16_t *A16, const float16_t *W, int np, int K, float *o, size_t ldo, \
                              const float *rs, const f16_ep *fe) {                              \
-        f16_tile(A16, W, K, o, ldo, rs, fe, R);                                                \
+        f16_tile_run(A16, W, np, K, o, ldo, rs, fe, R);                                        \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
 static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
@@ -300,12 +315,12 @@ static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const floa
                                                          int K, float *c, int ldc, int mr, int ncols,
                                                          const pe_epilogue *ep, int m, int n, const float *rs) {
     if (ep) {
-        PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep, m,
-                            n);
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, 1, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep,
+                            m, n);
         return;
     }
     float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16))); /* no epilogue: the totals as they are */
-    tile(a16, w, K, t, PE_GEMM_NR, NULL, NULL);
+    tile(a16, w, 1, K, t, PE_GEMM_NR, NULL, NULL);
     for (int r = 0; r < mr; r++)
         for (int j = 0; j < ncols; j++) {
             const float v = t[r * PE_GEMM_NR + j];
@@ -315,9 +330,9 @@ static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const floa
 
 /* Rows m .. m + mr of C (at most F16_MR, in half in a16, interleaved:
  * PE_F16_IL) for panels [n0, n1), row m scaled by rs[m] when rs is given:
- * a tile with 16 columns goes straight into C, through its epilogue on the
- * tile's registers (f16_ep); a narrower one, or one with a glu operand,
- * through the stack tile (f16_panel_buffered). */
+ * the whole panels go straight into C in one call, through their epilogue
+ * on the tile's registers (f16_ep); a narrower last one, or all with a
+ * glu operand, through the stack tile (f16_panel_buffered). */
 static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
                        float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
@@ -330,23 +345,23 @@ static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
         fe.ldr = (size_t)ep->ldr;
         fe.res = ep->residual ? ep->residual + (size_t)m * ep->ldr : NULL;
     }
-    for (int p = p0; p < p1; p++) {
+    int p = p0;
+    if (direct && (n1 - n0) / PE_GEMM_NR > 0) { /* n0 is a panel's first column */
+        const int np = (n1 - n0) / PE_GEMM_NR;
+        const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p0 * pbytes);
+        float *c = C + (size_t)m * ldc + n0;
+        if (ep) {
+            fe.bias = ep->bias ? ep->bias + n0 : NULL;
+            fe.gamma = ep->gamma ? ep->gamma + n0 : NULL;
+            fe.res = fe.res ? fe.res + n0 : NULL;
+        }
+        tile(a16, w, np, K, c, (size_t)ldc, rs ? rs + m : NULL, ep ? &fe : NULL);
+        p += np;
+    }
+    for (; p < p1; p++) {
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
-        float *c = C + (size_t)m * ldc + n;
-        if (direct && ncols == PE_GEMM_NR) {
-            if (!ep) {
-                tile(a16, w, K, c, (size_t)ldc, rs ? rs + m : NULL, NULL);
-                continue;
-            }
-            f16_ep pe = fe;
-            pe.bias = ep->bias ? ep->bias + n : NULL;
-            pe.gamma = ep->gamma ? ep->gamma + n : NULL;
-            pe.res = fe.res ? fe.res + n : NULL;
-            tile(a16, w, K, c, (size_t)ldc, NULL, &pe);
-            continue;
-        }
-        f16_panel_buffered(tile, a16, w, K, c, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
+        f16_panel_buffered(tile, a16, w, K, C + (size_t)m * ldc + n, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
     }
 }
 
