@@ -338,6 +338,8 @@ static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
     const f16_fn tile = f16_tiles[mr - 1];
+    /* f16_ep holds bias, GELU, gamma and residual: a pe_epilogue step
+     * beyond those (glu, or one added later) must go the buffered way */
     const int direct = !ep || (!ep->glu && !rs);
     f16_ep fe = {0};
     if (ep) {
