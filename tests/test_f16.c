@@ -263,23 +263,30 @@ static void test_half_files(void) {
     }
 }
 
-/* gemm_h (rows already in half, no epilogue, rows scaled when scaled) against
- * the reference on the same values as float32, times the row's scale: bit
- * for bit, and nothing outside the range written. */
+/* gemm_h (rows already in half, interleaved by tiles of PE_F16_TILE rows,
+ * no epilogue, rows scaled when scaled) against the reference on the same
+ * values as float32 rows, times the row's scale: bit for bit, the sign of
+ * a zero included (row 0 all zeros against an all-negative column 0: -0,
+ * the half sums start from -0 and the total from the first slice), and
+ * nothing outside the range written. */
 static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scaled,
                    const pe_f16kernels *const *sets, int n_sets) {
-    const int lda = K + 3, ldc = N + 1;
-    uint16_t *A16 = malloc(sizeof(uint16_t) * M * lda);
+    const int lda = K + 3, ld16 = ((K + 7) & ~7) + 8, ldc = N + 1;
+    const int Mt = (M + PE_F16_TILE - 1) / PE_F16_TILE * PE_F16_TILE;
+    uint16_t *A16 = malloc(sizeof(uint16_t) * Mt * ld16);
     float *A = malloc(sizeof(float) * M * lda), *W = malloc(sizeof(float) * N * K);
     float *Cref = malloc(sizeof(float) * M * ldc), *C = malloc(sizeof(float) * M * ldc);
     float *rs = malloc(sizeof(float) * M);
     for (int m = 0; m < M; m++) rs[m] = 1.0f / rng_float(1, 300);
     void *Wp = malloc(pe_qpack_bytes(PE_WT_F16, N, K));
-    for (int i = 0; i < M * lda; i++) { /* softmax-like weights, a few negative */
-        A16[i] = pe_f32_to_f16(rng_float(-0.1f, 1));
-        A[i] = pe_f16_to_f32(A16[i]);
-    }
-    for (int i = 0; i < N * K; i++) W[i] = rng_float(-4, 4);
+    for (int i = 0; i < Mt * ld16; i++) A16[i] = 0x7e00; /* NaN where no row's k is */
+    for (int m = 0; m < M; m++)
+        for (int k = 0; k < lda; k++) { /* softmax-like weights, a few negative */
+            const uint16_t h = m ? pe_f32_to_f16(rng_float(-0.1f, 1)) : 0;
+            A[(size_t)m * lda + k] = pe_f16_to_f32(h);
+            if (k < K) A16[(size_t)(m - m % PE_F16_TILE) * ld16 + PE_F16_IL(m % PE_F16_TILE, k)] = h;
+        }
+    for (int i = 0; i < N * K; i++) W[i] = i < K ? -rng_float(0.5f, 4) : rng_float(-4, 4);
     const size_t pb = pe_qpack_panel_bytes(PE_WT_F16, K);
     for (int p = 0; p * 16 < N; p++)
         pe_qpack_panel(PE_WT_F16, (uint8_t *)Wp + p * pb, W + (size_t)p * 16 * K, PE_MIN(16, N - p * 16), K, K);
@@ -287,12 +294,15 @@ static void case_h(int M, int N, int K, int m0, int m1, int n0, int n1, int scal
     pe_gemm_f16_ref(A, lda, Wp, K, Cref, ldc, m0, m1, n0, n1, NULL);
     for (int m = m0; m < m1 && scaled; m++)
         for (int n = n0; n < n1; n++) Cref[(size_t)m * ldc + n] *= rs[m];
+    if (m0 == 0 && n0 == 0)
+        CHECK(Cref[0] == 0 && signbit(Cref[0]), "reference M%d K%d: zeros times negatives sum to -0, got %g", M, K,
+              Cref[0]);
     for (int s = 0; s < n_sets; s++) {
         for (int i = 0; i < M * ldc; i++) C[i] = 12345.0f;
-        sets[s]->gemm_h(A16, lda, Wp, K, C, ldc, m0, m1, n0, n1, scaled ? rs : NULL);
+        sets[s]->gemm_h(A16, ld16, Wp, K, C, ldc, m0, m1, n0, n1, scaled ? rs : NULL);
         int bad = 0;
         for (int i = 0; i < M * ldc && bad < 3; i++)
-            if (C[i] != Cref[i]) {
+            if (memcmp(&C[i], &Cref[i], sizeof(float))) {
                 bad++;
                 CHECK(0, "%s gemm_h M%d N%d K%d rs%d [%d][%d]: got %.9g want %.9g", sets[s]->name, M, N, K, scaled,
                       i / ldc, i % ldc, C[i], Cref[i]);
@@ -310,8 +320,8 @@ static void test_gemm_h(void) {
         for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
             for (size_t c = 0; c < sizeof ks / sizeof *ks; c++)
                 case_h(ms[a], ns[b], ks[c], 0, ms[a], 0, ns[b], (int)(a + b + c) % 2, sets, n_sets);
-    case_h(9, 64, 40, 2, 7, 16, 48, 1, sets, n_sets); /* a thread's sub-range */
-    case_h(9, 40, 40, 2, 7, 16, 40, 1, sets, n_sets); /* and a short last panel */
+    case_h(9, 64, 40, 4, 7, 16, 48, 1, sets, n_sets); /* a thread's sub-range */
+    case_h(9, 40, 40, 4, 7, 16, 40, 1, sets, n_sets); /* and a short last panel */
 }
 
 /* The softmax exp against libm: within a half's rounding (2^-11 relative,
@@ -333,13 +343,15 @@ static void test_softmax_exp(void) {
 }
 
 /* Every set's softmax rows against the reference: the half weights bit for
- * bit (a NaN as a NaN), the sum to float32 rounding (another order). */
+ * bit (a NaN as a NaN) at their interleaved places (PE_F16_IL, row 0 of a
+ * tile) and nothing else written, the sum to float32 rounding (another
+ * order). */
 static void test_softmax(void) {
     const pe_f16kernels *sets[8];
     const int n_sets = f16_sets(sets, 8);
     static const int lens[] = {1, 3, 7, 8, 9, 16, 63, 64, 577};
     float x[577];
-    uint16_t pr[577], p[577];
+    uint16_t pr[577], p[PE_F16_IL(0, 576) + 32];
     for (size_t c = 0; c < sizeof lens / sizeof *lens * 3; c++) {
         const int n = lens[c % (sizeof lens / sizeof *lens)], kind = (int)(c / (sizeof lens / sizeof *lens));
         const float spread = kind == 0 ? 4.0f : 60.0f, scale = 0.125f + 0.1f * (float)kind;
@@ -351,14 +363,18 @@ static void test_softmax(void) {
             const float sum = sets[s]->softmax(x, n, scale, p);
             int bad = 0;
             for (int i = 0; i < n && bad < 3; i++) {
-                const float a = pe_f16_to_f32(p[i]), b = pe_f16_to_f32(pr[i]);
-                if (isnan(b) ? !isnan(a) : p[i] != pr[i]) {
+                const uint16_t got = p[PE_F16_IL(0, i)];
+                const float a = pe_f16_to_f32(got), b = pe_f16_to_f32(pr[i]);
+                if (isnan(b) ? !isnan(a) : got != pr[i]) {
                     bad++;
                     CHECK(0, "%s softmax n%d kind%d [%d]: got %.9g want %.9g", sets[s]->name, n, kind, i, a, b);
                 }
             }
-            CHECK(bad == 0 && p[n < 577 ? n : 576] == (n < 577 ? 0xffff : pr[576]), "%s softmax n%d kind%d: weights",
-                  sets[s]->name, n, kind);
+            int others = 0; /* the other rows' places and beyond n untouched */
+            for (size_t j = 0; j < sizeof p / sizeof *p; j++)
+                others += j % 32 >= 8 || j / 32 * 8 + j % 32 >= (size_t)n ? p[j] != 0xffff : 0;
+            CHECK(bad == 0 && others == 0, "%s softmax n%d kind%d: weights (%d written elsewhere)", sets[s]->name,
+                  n, kind, others);
             const int ok = kind == 2 ? isnan(sum) != 0 : fabsf(sum - sr) <= 2.0f * n * FLT_EPSILON * sr;
             CHECK(ok && (kind == 2 || sr >= 0.999999f) /* the max weighs e(~0) */, "%s softmax n%d kind%d: sum %.9g want %.9g", sets[s]->name, n,
                   kind, sum, sr);

@@ -28,15 +28,16 @@ static int row_fits(const float *a, int K) {
 
 /* One output: slices of half multiply-adds (a * w is exact in double, 22
  * bits, and so is its sum with a half within the exponent range that can
- * round differently), each widened into the float total. */
+ * round differently), the first widened as the float total, each next one
+ * added to it. */
 static float dot_f16(const float *a16, const uint16_t *w, int K) {
-    float total = 0.0f;
+    float total = 0.0f; /* K = 0 */
     for (int k0 = 0; k0 < K; k0 += PE_F16_SLICE) {
         const int k1 = k0 + PE_F16_SLICE < K ? k0 + PE_F16_SLICE : K;
-        float h = 0.0f;
+        float h = -0.0f; /* -0 + p = p: the first step is the product (FMUL) */
         for (int k = k0; k < k1; k++)
             h = pe_f16_round_ref((double)a16[k] * pe_f16_to_f32(w[(size_t)k * PE_GEMM_NR]) + h);
-        total += h;
+        total = k0 ? total + h : h;
     }
     return total;
 }

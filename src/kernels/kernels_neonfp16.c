@@ -11,7 +11,8 @@
  * FADD per 32 k steps of 256 FMLA.  A row tile of A is rounded to half
  * once (into a stack buffer, interleaved: each 8-k block holds the 4 rows'
  * 8 halves together, one LD1 of 4 vectors) and reused by every panel of
- * the call; P V's A (the softmax's P, in rows) is read with a load a row. */
+ * the call; P V's A, the softmax's P, is written in that layout (PE_F16_IL)
+ * by the softmax itself: one tile family for both. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-schedule-insns") /* see kernels_neon.c */
 #endif
@@ -25,7 +26,7 @@
 #include <arm_neon.h>
 #include <string.h>
 
-#define F16_MR 4
+#define F16_MR PE_F16_TILE
 
 /* Eight k steps of a 4-row tile in assembly (a short last slice): GCC 12
  * spells vfmaq_laneq_f16 as a DUP and a vector FMLA (one more instruction
@@ -76,11 +77,10 @@
  * four consecutive registers for two k steps, where two LDPs were: no
  * operand can name a run of registers), leaving V12-V27 to the 16 float32
  * totals.  The A rows and the panel are read with post-increment, so the
- * slice needs no address arithmetic.  Its first step multiplies (FMUL)
- * instead of adding to zeroed sums, which gives the same halves (a
- * product's -0 meets +0 only in the float32 total, where +0 + -0 is +0)
- * and saves zeroing 8 registers a slice; then F16_STEP8_4's FMLAs in the
- * same order. */
+ * slice needs no address arithmetic.  Its first step multiplies (FMUL):
+ * the sums start from -0 (f16.h), and -0 + p is p, sign of a zero
+ * included, so nothing is zeroed; then F16_STEP8_4's FMLAs in the same
+ * order. */
 #define F16_SG(OP, L, W0, W1)                                                                  \
     OP " v4.8h, " W0 ".8h, v0.h[" #L "]\n" OP " v5.8h, " W1 ".8h, v0.h[" #L "]\n"            \
     OP " v6.8h, " W0 ".8h, v1.h[" #L "]\n" OP " v7.8h, " W1 ".8h, v1.h[" #L "]\n"            \
@@ -89,8 +89,6 @@
 #define F16_SPAIR(OP, L, L1)                                                                   \
     "ld1 {v28.8h, v29.8h, v30.8h, v31.8h}, [%[wp]], #64\n" F16_SG(OP, L, "v28", "v29")       \
         F16_SG("fmla", L1, "v30", "v31")
-#define F16_LDA_ROWS                                                                           \
-    "ldr q0, [%[p0]], #16\n ldr q1, [%[p1]], #16\n ldr q2, [%[p2]], #16\n ldr q3, [%[p3]], #16\n"
 #define F16_LDA_IL "ld1 {v0.8h, v1.8h, v2.8h, v3.8h}, [%[p0]], #64\n"
 #define F16_S8(LDA, OP)                                                                        \
     LDA F16_SPAIR(OP, 0, 1) F16_SPAIR("fmla", 2, 3) F16_SPAIR("fmla", 4, 5) F16_SPAIR("fmla", 6, 7)
@@ -98,58 +96,51 @@
 #define F16_S_HSUMS                                                                            \
     "=w"(h00), "=w"(h01), "=w"(h10), "=w"(h11), "=w"(h20), "=w"(h21), "=w"(h30), "=w"(h31)
 #define F16_S_CLOBBERS "v0", "v1", "v2", "v3", "v28", "v29", "v30", "v31"
-/* The half sums leave the asm in V4-V11 (register variables: an asm
- * statement can name at most 30 operands, too few for the 16 totals in
- * and out); the flush is C's FCVTL + FADD.  il: A interleaved (F16_AOFF),
- * the 4 rows' 8 halves of a k block in one LD1, where 4 LDRs were. */
-static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
-                                                                    const float16_t *pa[F16_MR],
-                                                                    const float16_t **pw, const int il) {
-    const float16_t *p0 = pa[0], *p1 = pa[1], *p2 = pa[2], *p3 = pa[3], *wk = *pw;
-    register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
-    register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
-    if (il)
-        __asm__(F16_S32(F16_LDA_IL)
-                : [wp] "+r"(wk), [p0] "+r"(p0), F16_S_HSUMS
-                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
-                  "m"(*(const float16_t(*)[F16_MR * PE_F16_SLICE])p0)
-                : F16_S_CLOBBERS);
-    else
-        __asm__(F16_S32(F16_LDA_ROWS)
-                : [wp] "+r"(wk), [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [p3] "+r"(p3), F16_S_HSUMS
-                : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
-                  "m"(*(const float16_t(*)[PE_F16_SLICE])p0), "m"(*(const float16_t(*)[PE_F16_SLICE])p1),
-                  "m"(*(const float16_t(*)[PE_F16_SLICE])p2), "m"(*(const float16_t(*)[PE_F16_SLICE])p3)
-                : F16_S_CLOBBERS);
-    pa[0] = p0, pa[1] = p1, pa[2] = p2, pa[3] = p3, *pw = wk;
-    const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
+/* The slice's half sums h widened into the float32 totals of rows r < mr:
+ * the first slice's are the totals (f16.h: no +0 to start from), the
+ * others are added in order. */
+INLINE void f16_flush(float32x4_t acc[F16_MR][4], const float16x8_t h[F16_MR][2], const int mr,
+                      const int first) {
 #pragma GCC unroll 4
-    for (int r = 0; r < F16_MR; r++) {
-        acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
-        acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
-        acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
-        acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
+    for (int r = 0; r < mr; r++) {
+        const float32x4_t w[4] = {vcvt_f32_f16(vget_low_f16(h[r][0])), vcvt_high_f32_f16(h[r][0]),
+                                  vcvt_f32_f16(vget_low_f16(h[r][1])), vcvt_high_f32_f16(h[r][1])};
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) acc[r][c] = first ? w[c] : vaddq_f32(acc[r][c], w[c]);
     }
 }
 
-/* Where A's (row r, k) is: rows of ld halves, or (il) interleaved, each
- * block of 8 k holding the tile's rows one after another (8 halves each,
- * ld = 8, a block F16_MR * 8 halves). */
-#define F16_AOFF(il, ld, r, k)                                                                 \
-    ((il) ? (size_t)((k) >> 3) * (F16_MR * 8) + (size_t)(r) * 8 + (size_t)((k) & 7)           \
-          : (size_t)(r) * (ld) + (size_t)(k))
+/* The half sums leave the asm in V4-V11 (register variables: an asm
+ * statement can name at most 30 operands, too few for the 16 totals in
+ * and out); the flush is C's FCVTL + FADD.  A interleaved (PE_F16_IL): the
+ * 4 rows' 8 halves of a k block in one LD1. */
+static inline __attribute__((always_inline)) void f16_slice_flush_4(float32x4_t acc[F16_MR][4],
+                                                                    const float16_t **pa, const float16_t **pw,
+                                                                    const int first) {
+    const float16_t *p0 = *pa, *wk = *pw;
+    register float16x8_t h00 __asm__("v4"), h01 __asm__("v5"), h10 __asm__("v6"), h11 __asm__("v7");
+    register float16x8_t h20 __asm__("v8"), h21 __asm__("v9"), h30 __asm__("v10"), h31 __asm__("v11");
+    __asm__(F16_S32(F16_LDA_IL)
+            : [wp] "+r"(wk), [p0] "+r"(p0), F16_S_HSUMS
+            : "m"(*(const float16_t(*)[PE_F16_SLICE * PE_GEMM_NR])wk),
+              "m"(*(const float16_t(*)[F16_MR * PE_F16_SLICE])p0)
+            : F16_S_CLOBBERS);
+    *pa = p0, *pw = wk;
+    const float16x8_t h[F16_MR][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
+    f16_flush(acc, h, F16_MR, first);
+}
 
 /* Any slice k0 .. ke of an mr-row tile (the last, short one; tiles of
  * fewer rows): h = its half sums, 8 steps at a time, then one by one. */
-INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld, const float16_t *W,
-                      int k0, int ke, const int mr, const int il) {
+INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, const float16_t *W, int k0, int ke,
+                      const int mr) {
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(0);
+    for (int r = 0; r < mr; r++) h[r][0] = h[r][1] = vdupq_n_f16(-0.0f); /* -0 + p = p, as FMUL */
     int k = k0;
     for (; k + 8 <= ke; k += 8) {
         float16x8_t a[F16_MR];
 #pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + F16_AOFF(il, ld, r, k));
+        for (int r = 0; r < mr; r++) a[r] = vld1q_f16(A16 + PE_F16_IL(r, k));
         if (mr == F16_MR) {
             F16_STEP8_4(h, a, W + (size_t)k * PE_GEMM_NR);
             continue;
@@ -168,34 +159,101 @@ INLINE void f16_slice(float16x8_t h[F16_MR][2], const float16_t *A16, size_t ld,
         const float16x8_t w1 = vld1q_f16(W + (size_t)k * PE_GEMM_NR + 8);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
-            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[F16_AOFF(il, ld, r, k)]);
-            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[F16_AOFF(il, ld, r, k)]);
+            h[r][0] = vfmaq_n_f16(h[r][0], w0, A16[PE_F16_IL(r, k)]);
+            h[r][1] = vfmaq_n_f16(h[r][1], w1, A16[PE_F16_IL(r, k)]);
         }
     }
 }
 
-/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (rows
- * of ld halves, K used) times panel W, times rs[r] when rs is given. */
-INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                     size_t ldo, const float *rs, const int mr, const int il) {
+/* The epilogue of a tile's 16 columns, resolved for its panel (column n,
+ * row m of the tile): pe_tile_store's steps in the same order, applied to
+ * the float32 totals while they are still in registers. */
+typedef struct f16_ep {
+    const float *bias, *gamma; /* at column n, or NULL */
+    const float *res;          /* residual at row m, column n, or NULL */
+    size_t ldr;
+    int gelu;
+} f16_ep;
+
+/* Row v of a tile (its 4 vectors) through fe, into out; b, g: bias and
+ * gamma of the panel (0 and 1 where fe has none). */
+INLINE void f16_row_ep(float32x4_t v[4], const float32x4_t b[4], const float32x4_t g[4], const float *res,
+                       float *out, const int gelu) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) v[c] = vaddq_f32(v[c], b[c]);
+    if (gelu == PE_GELU_EXACT) vf_gelu_x4(v);
+    else if (gelu == PE_GELU_FAST) vf_gelu_fast_x4(v);
+    if (res) {
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) v[c] = vfmaq_f32(vld1q_f32(res + 4 * c), g[c], v[c]);
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) vst1q_f32(out + 4 * c, v[c]);
+}
+
+INLINE void f16_ep_vectors(const f16_ep *fe, float32x4_t b[4], float32x4_t g[4]) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {
+        b[c] = fe->bias ? vld1q_f32(fe->bias + 4 * c) : vdupq_n_f32(0.0f);
+        g[c] = fe->gamma ? vld1q_f32(fe->gamma + 4 * c) : vdupq_n_f32(1.0f);
+    }
+}
+
+/* A GELU tile, its totals spilled to t (16 floats a row), row by row: the
+ * GELU's temporaries beside one row's totals, where beside all 16 they
+ * would spill anyway, and one copy of its code for all tile shapes. */
+static void __attribute__((noinline)) f16_rows_gelu(const float *t, int mr, float *out, size_t ldo,
+                                                    const f16_ep *fe) {
+    float32x4_t b[4], g[4];
+    f16_ep_vectors(fe, b, g);
+#pragma GCC unroll 1
+    for (int r = 0; r < mr; r++) {
+        float32x4_t v[4] = {vld1q_f32(t + r * PE_GEMM_NR), vld1q_f32(t + r * PE_GEMM_NR + 4),
+                            vld1q_f32(t + r * PE_GEMM_NR + 8), vld1q_f32(t + r * PE_GEMM_NR + 12)};
+        f16_row_ep(v, b, g, fe->res ? fe->res + r * fe->ldr : NULL, out + r * ldo, fe->gelu);
+    }
+}
+
+/* out[r * ldo + 0 .. 16) = the totals of rows r < mr through fe:
+ * bias, GELU, gamma * v + residual (FMLA, as pe_tile_store). */
+INLINE void f16_store_ep(float32x4_t acc[F16_MR][4], const int mr, float *out, size_t ldo,
+                         const f16_ep *fe) {
+    if (fe->gelu) {
+        float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16)));
+        PE_TILE_SPILL(t, acc, mr);
+        f16_rows_gelu(t, mr, out, ldo, fe);
+        return;
+    }
+    float32x4_t b[4], g[4];
+    f16_ep_vectors(fe, b, g);
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+        f16_row_ep(acc[r], b, g, fe->res ? fe->res + r * fe->ldr : NULL, out + r * ldo, PE_GELU_NONE);
+}
+
+/* out[r * ldo + 0 .. 16) = the float32 totals of rows r < mr of A16 (a
+ * tile interleaved, PE_F16_IL, K used) times panel W, times rs[r] when rs
+ * is given, or through the epilogue fe when given. */
+INLINE void f16_tile(const float16_t *A16, const float16_t *W, int K, float *out, size_t ldo,
+                     const float *rs, const f16_ep *fe, const int mr) {
     float32x4_t acc[F16_MR][4];
-    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f));
+    PE_TILE_SET(acc, mr, 4, vdupq_n_f32(0.0f)); /* K = 0; dead where the first flush sets them */
     int k0 = 0;
-    if (mr == F16_MR) { /* whole slices, unrolled, flushed; the asm steps the pointers */
-        const float16_t *pa[F16_MR] = {A16, A16 + ld, A16 + 2 * ld, A16 + 3 * ld}, *pw = W;
-        for (; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, pa, &pw, il);
+    if (mr == F16_MR && K >= PE_F16_SLICE) { /* whole slices, unrolled, flushed; the asm steps the pointers */
+        const float16_t *pa = A16, *pw = W;
+        f16_slice_flush_4(acc, &pa, &pw, 1);
+        for (k0 = PE_F16_SLICE; k0 + PE_F16_SLICE <= K; k0 += PE_F16_SLICE) f16_slice_flush_4(acc, &pa, &pw, 0);
     }
     for (; k0 < K; k0 += PE_F16_SLICE) {
         const int ke = K - k0 < PE_F16_SLICE ? K : k0 + PE_F16_SLICE;
         float16x8_t h[F16_MR][2];
-        f16_slice(h, A16, ld, W, k0, ke, mr, il);
-#pragma GCC unroll 4
-        for (int r = 0; r < mr; r++) {
-            acc[r][0] = vaddq_f32(acc[r][0], vcvt_f32_f16(vget_low_f16(h[r][0])));
-            acc[r][1] = vaddq_f32(acc[r][1], vcvt_high_f32_f16(h[r][0]));
-            acc[r][2] = vaddq_f32(acc[r][2], vcvt_f32_f16(vget_low_f16(h[r][1])));
-            acc[r][3] = vaddq_f32(acc[r][3], vcvt_high_f32_f16(h[r][1]));
-        }
+        f16_slice(h, A16, W, k0, ke, mr);
+        if (k0 == 0) f16_flush(acc, h, mr, 1);
+        else f16_flush(acc, h, mr, 0);
+    }
+    if (fe) {
+        f16_store_ep(acc, mr, out, ldo, fe);
+        return;
     }
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
@@ -203,24 +261,32 @@ INLINE void f16_tile(const float16_t *A16, size_t ld, const float16_t *W, int K,
         for (int c = 0; c < 4; c++) vst1q_f32(out + r * ldo + 4 * c, rs ? vmulq_n_f32(acc[r][c], rs[r]) : acc[r][c]);
 }
 
-typedef void (*f16_fn)(const float16_t *A16, size_t ld, const float16_t *W, int K, float *out,
-                       size_t ldo, const float *rs);
+/* f16_tile over np consecutive panels (W, out and fe's column pointers
+ * step by a panel): one call, one save of V8-V15, for a row tile's run of
+ * whole panels. */
+INLINE void f16_tile_run(const float16_t *A16, const float16_t *W, int np, int K, float *out, size_t ldo,
+                         const float *rs, const f16_ep *fe, const int mr) {
+    f16_ep e = fe ? *fe : (f16_ep){0};
+    for (int p = 0; p < np; p++, W += (size_t)K * PE_GEMM_NR, out += PE_GEMM_NR) {
+        f16_tile(A16, W, K, out, ldo, rs, fe ? &e : NULL, mr);
+        if (!fe) continue;
+        if (e.bias) e.bias += PE_GEMM_NR;
+        if (e.gamma) e.gamma += PE_GEMM_NR;
+        if (e.res) e.res += PE_GEMM_NR;
+    }
+}
+
+typedef void (*f16_fn)(const float16_t *A16, const float16_t *W, int np, int K, float *out, size_t ldo,
+                       const float *rs, const f16_ep *fe);
 #define F16_FN(R)                                                                              \
-    static void f16_tile_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                             size_t ldo, const float *rs) {                                    \
-        f16_tile(A16, ld, W, K, o, ldo, rs, R, 0);                                               \
-    }                                                                                          \
-    static void f16_tile_il_##R(const float16_t *A16, size_t ld, const float16_t *W, int K, float *o, \
-                                size_t ldo, const float *rs) {                                 \
-        f16_tile(A16, ld, W, K, o, ldo, rs, R, 1);                                               \
+    static void f16_tile_##R(const float16_t *A16, const float16_t *W, int np, int K, float *o, size_t ldo, \
+                             const float *rs, const f16_ep *fe) {                              \
+        f16_tile_run(A16, W, np, K, o, ldo, rs, fe, R);                                        \
     }
 F16_FN(1) F16_FN(2) F16_FN(3) F16_FN(4)
-/* [il][mr - 1]: A in rows (P of the attention), A interleaved (the GEMM's
- * own half copy) */
-static const f16_fn f16_tiles[2][F16_MR] = {{f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4},
-                                            {f16_tile_il_1, f16_tile_il_2, f16_tile_il_3, f16_tile_il_4}};
+static const f16_fn f16_tiles[F16_MR] = {f16_tile_1, f16_tile_2, f16_tile_3, f16_tile_4};
 
-/* Row a rounded to half into a16, interleaved (F16_AOFF: its blocks of 8
+/* Row a rounded to half into a16, interleaved (PE_F16_IL: its blocks of 8
  * k F16_MR * 8 halves apart; FCVTN: to nearest even, as the reference);
  * returns whether max |a| <= PE_F16_AMAX (NaN: no). */
 static int row_to_f16(const float *a, int K, float16_t *a16) {
@@ -236,30 +302,68 @@ static int row_to_f16(const float *a, int K, float16_t *a16) {
     int ok = vminvq_u32(fit) != 0;
     for (; k < K; k++) {
         ok &= fabsf(a[k]) <= PE_F16_AMAX;
-        a16[F16_AOFF(1, 8, 0, k)] = (float16_t)a[k];
+        a16[PE_F16_IL(0, k)] = (float16_t)a[k];
     }
     return ok;
 }
 
-/* Rows m .. m + mr of C (at most F16_MR, in half in a16: ld halves a row,
- * or il: interleaved, F16_AOFF) for panels [n0, n1), row m scaled by rs[m] when rs is given: a tile
- * without epilogue and with 16 columns goes straight into C (the
- * attention's), the others through the stack tile and pe_tile_store. */
-static void f16_panels(const float16_t *a16, size_t ld, int il, int mr, const void *Wp, int K,
+/* A tile through the stack buffer and pe_tile_store (fewer than 16
+ * columns, a glu operand; without an epilogue copied as it is, where
+ * pe_tile_store would add a zero bias to a -0): out of f16_panels' loop,
+ * whose registers then serve the common case. */
+static void __attribute__((noinline)) f16_panel_buffered(f16_fn tile, const float16_t *a16, const float16_t *w,
+                                                         int K, float *c, int ldc, int mr, int ncols,
+                                                         const pe_epilogue *ep, int m, int n, const float *rs) {
+    if (ep) {
+        PANEL_TILE_BUFFERED(F16_MR, tile(a16, w, 1, K, tile_, PE_GEMM_NR, NULL, NULL), rs, mr, c, ldc, ncols, ep,
+                            m, n);
+        return;
+    }
+    float t[F16_MR * PE_GEMM_NR] __attribute__((aligned(16))); /* no epilogue: the totals as they are */
+    tile(a16, w, 1, K, t, PE_GEMM_NR, NULL, NULL);
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < ncols; j++) {
+            const float v = t[r * PE_GEMM_NR + j];
+            c[(size_t)r * ldc + j] = rs ? v * rs[r] : v;
+        }
+}
+
+/* Rows m .. m + mr of C (at most F16_MR, in half in a16, interleaved:
+ * PE_F16_IL) for panels [n0, n1), row m scaled by rs[m] when rs is given:
+ * the whole panels go straight into C in one call, through their epilogue
+ * on the tile's registers (f16_ep); a narrower last one, or all with a
+ * glu operand, through the stack tile (f16_panel_buffered). */
+static void f16_panels(const float16_t *a16, int mr, const void *Wp, int K,
                        float *C, int ldc, int m, int n0, int n1, const pe_epilogue *ep, const float *rs) {
     const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
     const int p0 = n0 / PE_GEMM_NR, p1 = (n1 + PE_GEMM_NR - 1) / PE_GEMM_NR;
-    const f16_fn tile = f16_tiles[il][mr - 1];
-    for (int p = p0; p < p1; p++) {
+    const f16_fn tile = f16_tiles[mr - 1];
+    /* f16_ep holds bias, GELU, gamma and residual: a pe_epilogue step
+     * beyond those (glu, or one added later) must go the buffered way */
+    const int direct = !ep || (!ep->glu && !rs);
+    f16_ep fe = {0};
+    if (ep) {
+        fe.gelu = ep->gelu;
+        fe.ldr = (size_t)ep->ldr;
+        fe.res = ep->residual ? ep->residual + (size_t)m * ep->ldr : NULL;
+    }
+    int p = p0;
+    if (direct && (n1 - n0) / PE_GEMM_NR > 0) { /* n0 is a panel's first column */
+        const int np = (n1 - n0) / PE_GEMM_NR;
+        const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p0 * pbytes);
+        float *c = C + (size_t)m * ldc + n0;
+        if (ep) {
+            fe.bias = ep->bias ? ep->bias + n0 : NULL;
+            fe.gamma = ep->gamma ? ep->gamma + n0 : NULL;
+            fe.res = fe.res ? fe.res + n0 : NULL;
+        }
+        tile(a16, w, np, K, c, (size_t)ldc, rs ? rs + m : NULL, ep ? &fe : NULL);
+        p += np;
+    }
+    for (; p < p1; p++) {
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
         const float16_t *w = (const float16_t *)((const uint8_t *)Wp + (size_t)p * pbytes);
-        float *c = C + (size_t)m * ldc + n;
-        if (!ep && ncols == PE_GEMM_NR) {
-            tile(a16, ld, w, K, c, (size_t)ldc, rs ? rs + m : NULL);
-            continue;
-        }
-        PANEL_TILE_BUFFERED(F16_MR, tile(a16, ld, w, K, tile_, PE_GEMM_NR, NULL), rs ? rs + m : NULL, mr,
-                            c, ldc, ncols, ep, m, n);
+        f16_panel_buffered(tile, a16, w, K, C + (size_t)m * ldc + n, ldc, mr, ncols, ep, m, n, rs ? rs + m : NULL);
     }
 }
 
@@ -276,11 +380,11 @@ static void gemm_f16(const float *A, int lda, const void *Wp, int K, float *C, i
         int fits[F16_MR], all = 1;
         for (int r = 0; r < mr; r++) all &= fits[r] = row_to_f16(A + (size_t)(m + r) * lda, K, a16 + r * 8);
         if (all) {
-            f16_panels(a16, 8, 1, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
+            f16_panels(a16, mr, Wp, K, C, ldc, m, n0, n1, ep, NULL);
             continue;
         }
         for (int r = 0; r < mr; r++) /* a tile with an outsized row: row by row, that row in float32 */
-            if (fits[r]) f16_panels(a16 + r * 8, 8, 1, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
+            if (fits[r]) f16_panels(a16 + r * 8, 1, Wp, K, C, ldc, m + r, n0, n1, ep, NULL);
             else pe_neon_gemm_half(A, lda, Wp, K, C, ldc, m + r, m + r + 1, n0, n1, ep, PE_WT_F16);
     }
 }
@@ -289,8 +393,8 @@ static void gemm_f16h(const uint16_t *A16, int lda, const void *Wp, int K, float
                       int m1, int n0, int n1, const float *rs) {
     if (n1 <= n0) return;
     for (int m = m0; m < m1; m += F16_MR)
-        f16_panels((const float16_t *)A16 + (size_t)m * lda, (size_t)lda, 0, m1 - m < F16_MR ? m1 - m : F16_MR,
-                   Wp, K, C, ldc, m, n0, n1, NULL, rs);
+        f16_panels((const float16_t *)A16 + (size_t)m * lda, m1 - m < F16_MR ? m1 - m : F16_MR, Wp, K, C, ldc, m,
+                   n0, n1, NULL, rs);
 }
 
 /* e(t) of f16.h on 4 lanes, before the rounding to half: the reference's
@@ -312,8 +416,8 @@ INLINE float32x4_t softmax_exp4(float32x4_t t) {
 }
 
 /* pe_f16kernels.softmax: the max (FMAXNM skips a NaN, as fmaxf in the
- * reference), then 8 weights a step, written in half (FCVTN) for P V, with
- * two sums. */
+ * reference), then 8 weights a step, written in half (FCVTN) for P V, a
+ * block of 8 every F16_MR * 8 halves (PE_F16_IL), with two sums. */
 static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     float16_t *p = (float16_t *)p16;
     float32x4_t mx = vdupq_n_f32(-INFINITY), m1 = mx, m2 = mx, m3 = mx;
@@ -330,17 +434,18 @@ static float softmax_f16(const float *x, int n, float scale, uint16_t *p16) {
     for (; i < n; i++) m = fmaxf(m, x[i]);
     const float32x4_t ms = vdupq_n_f32(-(m * scale)), vs = vdupq_n_f32(scale);
     float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0;
-    for (i = 0; i + 8 <= n; i += 8) {
+    float16_t *d = p;
+    for (i = 0; i + 8 <= n; i += 8, d += F16_MR * 8) {
         const float32x4_t e0 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i), vs));
         const float32x4_t e1 = softmax_exp4(vfmaq_f32(ms, vld1q_f32(x + i + 4), vs));
-        vst1q_f16(p + i, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
+        vst1q_f16(d, vcvt_high_f16_f32(vcvt_f16_f32(e0), e1));
         s0 = vaddq_f32(s0, e0);
         s1 = vaddq_f32(s1, e1);
     }
     float sum = vaddvq_f32(vaddq_f32(s0, s1));
     for (; i < n; i++) { /* the last few, one lane each */
         const float e = vgetq_lane_f32(softmax_exp4(vdupq_n_f32(fmaf(x[i], scale, -(m * scale)))), 0);
-        p[i] = (float16_t)e;
+        p[PE_F16_IL(0, i)] = (float16_t)e;
         sum += e;
     }
     return sum;

@@ -1,5 +1,6 @@
-/* The weights of fp16 compute (f16.h, pe_ctx_options.compute): every block
- * linear of the towers gets f16 panels once per model, when the first f16
+/* The weights of fp16 compute (f16.h, pe_ctx_options.compute): the patch
+ * embedding (K = 3 P^2, pixels within a few units), the attention
+ * pooling's kv and every block linear of the towers get f16 panels once per model, when the first f16
  * context is created, so a model only ever run in float32 pays nothing.
  * An f16 linear is used as stored; an f32 or bf16 one is converted into
  * one arena (half the bytes of the float32 panels), freed with the model.
@@ -32,8 +33,11 @@ static size_t convert_bytes(const pe_linear *l) {
     return (count * sizeof(uint16_t) + 63) & ~(size_t)63;
 }
 
-/* Visits the block linears of both towers: fn(l, arg). */
+/* Visits the linears over all of an image's tokens: the patch embedding,
+ * the pooling's kv and the block linears of both towers: fn(l, arg). */
 static void each_linear(pe_model *m, void (*fn)(pe_linear *, void *), void *arg) {
+    fn(&m->patch, arg);
+    fn(&m->pool_kv, arg); /* the pooling's keys and values, over all tokens */
     pe_tower *towers[2] = {&m->vis, &m->txt};
     for (int t = 0; t < 2; t++)
         for (int i = 0; towers[t]->blocks && i < towers[t]->layers; i++) {

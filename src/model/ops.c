@@ -389,7 +389,8 @@ int pe_op_hattention_used(const pe_ctx *c, const pe_tower *tw, int T) {
            tw->head_dim <= PE_F16_KMAX;
 }
 
-/* The half softmax weights P of a query block: rows of hatt_ldp(T) halves. */
+/* The half softmax weights P of a query block: rows of hatt_ldp(T) halves,
+ * interleaved by tiles of PE_F16_TILE rows (ATT_QB is a multiple). */
 static int hatt_ldp(int T) { return (T + 7) & ~7; }
 static size_t hatt_weights_bytes(int T) { return (size_t)ATT_QB * hatt_ldp(T) * sizeof(uint16_t); }
 
@@ -446,7 +447,9 @@ static void hatt_task(void *arg, int task, int thread) {
     for (int h = 0; h < j->heads; h++) {
         const uint8_t *hp = hatt_head(j, img, h);
         fk->gemm(j->qkv + (size_t)r0 * ld + h * dh, ld, hp, dh, S, T, 0, nq, 0, T, NULL);
-        for (int r = 0; r < nq; r++) inv[r] = 1.0f / fk->softmax(S + (size_t)r * T, T, j->scale, P + (size_t)r * ldp);
+        for (int r = 0; r < nq; r++) /* P interleaved by tiles of 4 rows (PE_F16_IL), as gemm_h reads it */
+            inv[r] = 1.0f / fk->softmax(S + (size_t)r * T, T, j->scale,
+                                        P + (size_t)(r & ~(PE_F16_TILE - 1)) * ldp + (size_t)(r % PE_F16_TILE) * 8);
         float *o = j->out + (size_t)r0 * j->W + h * dh;
         fk->gemm_h(P, ldp, hp + pe_qpack_bytes(PE_WT_F16, T, dh), T, o, j->W, 0, nq, 0, dh, inv);
     }
