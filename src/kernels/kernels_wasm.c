@@ -61,15 +61,29 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2};
 #define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)                                       \
     PANEL_TILE_BUFFERED(GEMM_MR, gemm_tiles[(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), tile_), \
                         NULL, mr, c, ldc, ncols, ep, m, n)
-/* vf_gelu_fast's table (simd_wasm.h): pe_gelu_fast_k by interval, as
- * doubles, filled before main (the values cannot be transposed in a
- * constant initializer). */
-double pe_wasm_gelu_k64[16][4] __attribute__((aligned(16)));
-
-__attribute__((constructor)) static void gelu_k64_init(void) {
-    for (int i = 0; i < 16; i++)
-        for (int c = 0; c < 4; c++) pe_wasm_gelu_k64[i][c] = pe_gelu_fast_k[3 - c][i];
-}
+/* vf_gelu_fast's table (simd_wasm.h): PE_GELU_FAST_K (vecmath_coef.h)
+ * transposed, row i = k3, k2, k1, k0 of interval i, the same float
+ * literals widened to double (exactly).  Written out because C cannot
+ * transpose a brace initializer; test_kernels checks every entry against
+ * pe_gelu_fast_k. */
+_Alignas(16) const double pe_wasm_gelu_k64[16][4] = {
+    {-0.0413637757f, 0.406808525f, -0.500427186f, 0.0f},
+    {-0.10908936f, 0.470751852f, -0.521448314f, 0.00240684138f},
+    {-0.128565535f, 0.505556464f, -0.542158663f, 0.00651199603f},
+    {-0.103249967f, 0.426756173f, -0.460171461f, -0.021992974f},
+    {-0.0567757525f, 0.2403f, -0.21019347f, -0.133980915f},
+    {-0.0148677286f, 0.0319066197f, 0.135789275f, -0.325765938f},
+    {0.00923552085f, -0.11112877f, 0.419028014f, -0.512926459f},
+    {0.0162603538f, -0.159185857f, 0.528660238f, -0.596331239f},
+    {0.0136640016f, -0.137963623f, 0.47083357f, -0.54380548f},
+    {0.00845728442f, -0.0910900608f, 0.330103964f, -0.402897328f},
+    {0.00423497381f, -0.0490087569f, 0.190247431f, -0.247897238f},
+    {0.00178118527f, -0.0221502576f, 0.0922200605f, -0.128598526f},
+    {0.000641373452f, -0.00855213311f, 0.0381296836f, -0.0568591356f},
+    {0.000199960137f, -0.00285039516f, 0.0135744587f, -0.021601202f},
+    {5.43703245e-05f, -0.000825928466f, 0.00418914016f, -0.00709520793f},
+    {0.0f, 0.0f, 0.0f, 0.0f},
+};
 
 #include "gemm_panels.h"
 
