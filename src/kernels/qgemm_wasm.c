@@ -620,4 +620,7 @@ const pe_qkernels pe_qkernels_wasm = {
     .gemm_q = gemm_q_wasm,
     .softmax_q8 = softmax_q8_wasm,
     .pack_q8_t = pack_q8_t_wasm,
+    /* the pass's row blocks start at even rows: one 1-row tile an image,
+     * not one in each block of 57 or 58 rows */
+    .tile_rows = Q_WIDE_MR,
 };
