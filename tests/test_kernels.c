@@ -640,13 +640,16 @@ static void test_erf(void) {
 /* ------------------------------------------------------------ fast GELU */
 
 #ifdef __wasm_simd128__
-/* simd_wasm.h's float64 coefficient table, written out in kernels_wasm.c:
- * each entry must be pe_gelu_fast_k's (transposed). */
-extern const double pe_wasm_gelu_k64[16][4];
+/* simd_wasm.h's float64 coefficient pairs, written out in kernels_wasm.c:
+ * each entry must be pe_gelu_fast_k's. */
+extern const double pe_wasm_gelu_k64[16][16][4][2];
 static void test_gelu_k64(void) {
     int bad = 0;
-    for (int i = 0; i < 16; i++)
-        for (int c = 0; c < 4; c++) bad += pe_wasm_gelu_k64[i][c] != (double)pe_gelu_fast_k[3 - c][i];
+    for (int a = 0; a < 16; a++)
+        for (int b = 0; b < 16; b++)
+            for (int c = 0; c < 4; c++)
+                bad += pe_wasm_gelu_k64[a][b][c][0] != (double)pe_gelu_fast_k[3 - c][a] ||
+                       pe_wasm_gelu_k64[a][b][c][1] != (double)pe_gelu_fast_k[3 - c][b];
     CHECK(bad == 0, "pe_wasm_gelu_k64: %d entries differ from pe_gelu_fast_k", bad);
 }
 #else

@@ -122,10 +122,11 @@ INLINE vf32 vf_exp(vf32 x) {
 
 /* ------------------------------------------------------------ fast GELU */
 
-/* pe_gelu_fast_k by interval as float64 (floats widen exactly): row i
- * holds k3, k2, k1, k0 of interval i, so a lane's 4 coefficients are two
- * loads (constant data in kernels_wasm.c). */
-extern const double pe_wasm_gelu_k64[16][4];
+/* pe_gelu_fast_k as float64 pairs (floats widen exactly): [a][b][c] holds
+ * the coefficient of t^(3 - c) on intervals a and b, so two lanes' 4
+ * coefficients are 4 loads, no shuffles (constant data in kernels_wasm.c,
+ * 16 KB). */
+extern const double pe_wasm_gelu_k64[16][16][4][2];
 
 /* r rounded to float (to nearest even, subnormals too) and widened back:
  * f32x4.demote_f64x2_zero then f64x2.promote_low_f32x4, one instruction
@@ -150,38 +151,30 @@ INLINE void vf_gelu_fast_k(vf32 k[VF_GELU_FAST_K]) { k[0] = vf_zero(); }
  * finds no difference, subnormal results included (the earlier version
  * flagged each step near a tie or a subnormal and redid those vectors by
  * fmaf: 1.5% of all t, none of which needed it).
- * Each lane's coefficients are loaded by its interval from
- * pe_wasm_gelu_k64: its byte offset is floor(3 t) 32 by the magic add (t
- * <= 5 keeps it in the table: a NaN x takes t = 5, and pmax(x, 0) passes
- * the NaN to the result). */
+ * The coefficients of lanes 0-1 and 2-3 are loaded by their intervals
+ * from pe_wasm_gelu_k64: the byte offset of a pair is a 1024 + b 64 for
+ * intervals a = floor(3 t) of the first lane and b of the second, made by
+ * the magic add (t <= 5 keeps it in the table: a NaN x takes t = 5, and
+ * pmax(x, 0) passes the NaN to the result). */
 INLINE vf32 vf_gelu_fast(vf32 x, const vf32 kunused[VF_GELU_FAST_K]) {
     (void)kunused;
     /* pmin(a, b) = b < a ? b : a: a NaN |x| gives 5 */
     const vf32 t = wasm_f32x4_pmin(vf_set1(PE_GELU_FAST_T), vf_abs(x));
     const vf32 fi = wasm_f32x4_floor(vf_mul(t, vf_set1(PE_GELU_FAST_INV_W)));
-    const v128_t off = wasm_i32x4_sub(vf_fmadd(fi, vf_set1(32.0f), vf_set1(0x1p23f)), wasm_i32x4_splat(0x4b000000));
+    vf32 o = vf_mul(fi, wasm_f32x4_make(1024.0f, 64.0f, 1024.0f, 64.0f)); /* exact: <= 15360 */
+    o = vf_add(vf_add(o, wasm_i32x4_shuffle(o, o, 1, 0, 3, 2)), vf_set1(0x1p23f));
+    const v128_t off = wasm_i32x4_sub(o, wasm_i32x4_splat(0x4b000000)); /* lanes 0, 2 */
     const char *base = (const char *)pe_wasm_gelu_k64;
-    const double *k0 = (const double *)(const void *)(base + wasm_i32x4_extract_lane(off, 0));
-    const double *k1 = (const double *)(const void *)(base + wasm_i32x4_extract_lane(off, 1));
-    const double *k2 = (const double *)(const void *)(base + wasm_i32x4_extract_lane(off, 2));
-    const double *k3 = (const double *)(const void *)(base + wasm_i32x4_extract_lane(off, 3));
-    v128_t k[2][4]; /* [half][power] */
-    for (int h = 0; h < 2; h++) {
-        const double *a = h ? k2 : k0, *b = h ? k3 : k1;
-        const v128_t a32 = wasm_v128_load(a), b32 = wasm_v128_load(b);
-        const v128_t a10 = wasm_v128_load(a + 2), b10 = wasm_v128_load(b + 2);
-        k[h][3] = wasm_i64x2_shuffle(a32, b32, 0, 2);
-        k[h][2] = wasm_i64x2_shuffle(a32, b32, 1, 3);
-        k[h][1] = wasm_i64x2_shuffle(a10, b10, 0, 2);
-        k[h][0] = wasm_i64x2_shuffle(a10, b10, 1, 3);
-    }
+    const v128_t *kp[2] = {(const v128_t *)(const void *)(base + wasm_i32x4_extract_lane(off, 0)),
+                           (const v128_t *)(const void *)(base + wasm_i32x4_extract_lane(off, 2))};
     const v128_t th[2] = {wasm_f64x2_promote_low_f32x4(t),
                           wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(t, t, 2, 3, 2, 3))};
     v128_t p32[2];
     for (int h = 0; h < 2; h++) {
-        v128_t p = k[h][3];
-        for (int c = 2; c > 0; c--) p = round_f64x2_to_f32(wasm_f64x2_add(wasm_f64x2_mul(p, th[h]), k[h][c]));
-        p32[h] = wasm_f32x4_demote_f64x2_zero(wasm_f64x2_add(wasm_f64x2_mul(p, th[h]), k[h][0]));
+        v128_t p = wasm_v128_load(kp[h]);
+        for (int c = 1; c < 3; c++)
+            p = round_f64x2_to_f32(wasm_f64x2_add(wasm_f64x2_mul(p, th[h]), wasm_v128_load(kp[h] + c)));
+        p32[h] = wasm_f32x4_demote_f64x2_zero(wasm_f64x2_add(wasm_f64x2_mul(p, th[h]), wasm_v128_load(kp[h] + 3)));
     }
     const v128_t p = wasm_i32x4_shuffle(p32[0], p32[1], 0, 1, 4, 5);
     /* pmax(x, 0) = x < 0 ? 0 : x: x > 0 ? x : 0 of the reference, except
