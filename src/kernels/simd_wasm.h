@@ -9,8 +9,9 @@
  * clang 14 / emscripten 3.1.6, and its rounding is left to the engine), so
  * vf_fmadd is a multiply then an add, rounded twice: results agree with the
  * scalar reference within the tests' K-derived tolerances, not bit for bit.
- * The one kernel whose contract is bit for bit, the fast GELU, is
- * evaluated with exactly rounded fmas in float64 lanes (vf_gelu_fast). */
+ * The one kernel whose contract is bit for bit, the fast GELU, takes its
+ * fmaf steps in float64 lanes (vf_gelu_fast), checked equal to the
+ * reference on every float that matters. */
 #ifndef PE_SIMD_WASM_H
 #define PE_SIMD_WASM_H
 
