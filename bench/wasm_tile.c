@@ -7,7 +7,8 @@
  * 577 x 64 of the qkv output).  Meant for the
  * wasm build (it also builds natively, where it times the native sets).
  *
- * Build and run (after `make wasm`):
+ * Build and run (after `make wasm`; emcc needs NODE_PATH=/usr/share/nodejs,
+ * which make sets for itself):
  *   emcc -O2 -msimd128 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/wasm_tile.c \
  *        build/wasm/libpecore.a build/wasm/zlib/libz.a -sALLOW_MEMORY_GROWTH=1 \
  *        -o build/wasm/wasm_tile.js
