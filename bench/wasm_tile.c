@@ -7,18 +7,27 @@
  * 577 x 64 of the qkv output).  Meant for the
  * wasm build (it also builds natively, where it times the native sets).
  *
- * Build and run (after `make wasm`):
+ * Build and run (after `make wasm`; emcc needs NODE_PATH=/usr/share/nodejs,
+ * which make sets for itself):
  *   emcc -O2 -msimd128 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc bench/wasm_tile.c \
  *        build/wasm/libpecore.a build/wasm/zlib/libz.a -sALLOW_MEMORY_GROWTH=1 \
  *        -o build/wasm/wasm_tile.js
  *   node --no-experimental-fetch build/wasm/wasm_tile.js [rounds]
- * Time is wall time (performance.now under node). */
+ * Time is wall time (performance.now under node).
+ *
+ *   node --no-experimental-fetch build/wasm/wasm_tile.js --gelu-all
+ * instead runs the kernel set's fast GELU on every float in [-5, 5] (2.2e9
+ * values, about a minute) and counts those whose bits differ from
+ * pe_gelu_fast_ref: simd_wasm.h's float64 evaluation rests on that count
+ * being 0 (beyond 5 the cubic is all zeros). */
 #include "kernels/isa.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -96,7 +105,43 @@ static double best_peak(double (*loop)(long)) {
     return best * 1e-9;
 }
 
+/* Every float of one sign with |x| <= 5 in blocks, the kernel against the
+ * reference; returns the count of differing bits (NaN: none here). */
+static size_t gelu_sweep(const pe_kernels *ks, uint32_t sign) {
+    enum { BLOCK = 1 << 20 };
+    static float x[BLOCK], y[BLOCK];
+    const float five = 5.0f;
+    uint32_t end, b = 0;
+    memcpy(&end, &five, 4);
+    size_t bad = 0;
+    while (b <= end) {
+        int n = 0;
+        for (; n < BLOCK && b <= end; n++, b++) {
+            const uint32_t u = b | sign;
+            memcpy(&x[n], &u, 4);
+        }
+        ks->gelu_fast(x, y, (size_t)n);
+        for (int i = 0; i < n; i++) {
+            const float r = pe_gelu_fast_ref(x[i]);
+            if (memcmp(&r, &y[i], 4) && bad++ < 5)
+                printf("  x = %.9g (%a): %a, reference %a\n", x[i], x[i], y[i], r);
+        }
+    }
+    return bad;
+}
+
+static int gelu_all(const pe_kernels *ks) {
+    if (!ks->gelu_fast) {
+        printf("%s: no fast GELU kernel\n", pe_isa_get()->name);
+        return 1;
+    }
+    const size_t bad = gelu_sweep(ks, 0) + gelu_sweep(ks, 0x80000000u);
+    printf("%s fast GELU, every float in [-5, 5]: %zu differ from pe_gelu_fast_ref\n", pe_isa_get()->name, bad);
+    return bad != 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--gelu-all")) return gelu_all(pe_kernels_get());
     const int rounds = argc > 1 ? atoi(argv[1]) : 15;
     const pe_isa *isa = pe_isa_get();
     const pe_kernels *ks = pe_kernels_get();

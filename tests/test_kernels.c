@@ -642,20 +642,47 @@ static void test_erf(void) {
 
 /* ------------------------------------------------------------ fast GELU */
 
+#ifdef __wasm_simd128__
+/* simd_wasm.h's float64 coefficient pairs, written out in kernels_wasm.c:
+ * each entry must be pe_gelu_fast_k's. */
+extern const double pe_wasm_gelu_k64[16][16][4][2];
+static void test_gelu_k64(void) {
+    int bad = 0;
+    for (int a = 0; a < 16; a++)
+        for (int b = 0; b < 16; b++)
+            for (int c = 0; c < 4; c++)
+                bad += pe_wasm_gelu_k64[a][b][c][0] != (double)pe_gelu_fast_k[3 - c][a] ||
+                       pe_wasm_gelu_k64[a][b][c][1] != (double)pe_gelu_fast_k[3 - c][b];
+    CHECK(bad == 0, "pe_wasm_gelu_k64: %d entries differ from pe_gelu_fast_k", bad);
+}
+#else
+static void test_gelu_k64(void) {}
+#endif
+
 /* PE_GELU_FAST: the scalar reference within its documented 7e-6 of the
  * exact GELU on a dense sweep (every interval, both tails), exact where it
  * must be (0, large x, -inf, NaN), and each vector set's bit for bit equal
- * to the reference (odd lengths: the masked tails). */
+ * to the reference (odd lengths: the masked tails), on the sweep and on
+ * tiny values down to the subnormals (results near the float grid's
+ * bottom). */
 static void test_gelu_fast(void) {
-    const size_t n = 1400003;
+    test_gelu_k64();
+    const size_t n_sweep = 1400003, n = n_sweep + 4 * 160;
     float *x = falloc(n + 8), *y = falloc(n + 8), *r = falloc(n + 8);
-    for (size_t i = 0; i < n; i++) x[i] = -7.0f + 14.0f * (float)i / (float)(n - 1);
+    for (size_t i = 0; i < n_sweep; i++) x[i] = -7.0f + 14.0f * (float)i / (float)(n_sweep - 1);
+    for (int e = 0; e < 160; e++) { /* +-2^-e and +-1.375 2^-e, e < 150 */
+        const float v = e < 150 ? ldexpf(1.0f, -e) : 0x1p-149f * (float)(e - 148);
+        x[n_sweep + 4 * e] = v;
+        x[n_sweep + 4 * e + 1] = -v;
+        x[n_sweep + 4 * e + 2] = e < 126 ? 1.375f * v : v * 3.0f;
+        x[n_sweep + 4 * e + 3] = -x[n_sweep + 4 * e + 2];
+    }
     static const float special[8] = { 0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e6f, -1e6f, 5.0f };
     memcpy(x + n, special, sizeof special);
     double worst = 0;
     float at = 0;
     for (size_t i = 0; i < n + 8; i++) r[i] = pe_gelu_fast_ref(x[i]);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n_sweep; i++) {
         double e = fabs((double)r[i] - gelu_d(x[i]));
         if (e > worst) worst = e, at = x[i];
     }

@@ -367,6 +367,9 @@ static const shape shapes[] = {
      * rows a chunk, then 12 and a row tail); the widest panel wasm q8
      * widens to int16 */
     {46, 20, 3072, 1, 46, 0, 20},
+    /* wasm q8 / q4: K in two widened chunks (3072 + 32) over two 64-row
+     * blocks, q8's int32 sums carried between chunks */
+    {70, 20, 3104, 1, 70, 0, 20},
 };
 
 /* Epilogue variants: none, bias, bias+gelu, bias+gamma+residual, bias+SwiGLU gate,

@@ -16,8 +16,9 @@
 #include <math.h>
 #include <string.h>
 
-/* Rows per register tile: 4 int32 accumulators a row (16 columns), the
- * row's two activation pairs and three weight vectors (V8: 16 xmm). */
+/* Rows per f16/bf16 register tile: 4 float accumulators a row (16
+ * columns), the panel row's 4 widened vectors and a row's splat (V8: 16
+ * xmm). */
 #define MR 2
 
 /* ------------------------------------------------------------ f16 / bf16 */
@@ -53,6 +54,21 @@ INLINE void half_tile(const float *A, size_t lda, const uint16_t *W, int K, floa
 
 HALF_FNS(1) HALF_FNS(2)
 static const half_fn half_tiles[2][MR] = {{half_0_1, half_0_2}, {half_1_1, half_1_2}};
+
+/* gemm_half: gemm_panels.h's driver over the half tiles (v: bf16), panel by
+ * panel; gemm_half_wasm takes it for one row tile or long K. */
+#define PANEL_TILE(x, v, mr, m, w, c, ldc, ncols, ep, n)                                       \
+    PANEL_TILE_BUFFERED(MR, half_tiles[v][(mr) - 1](PE_ROW(x, m), PE_ROWS_LDA(x), w, PE_ROWS_K(x), tile_), \
+                        NULL, mr, c, ldc, ncols, ep, m, n)
+#include "gemm_panels.h"
+
+static void gemm_half(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0, int m1,
+                      int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
+    const pe_rows x = {A, (size_t)lda, K};
+    const size_t pbytes = (size_t)K * PE_GEMM_NR * sizeof(uint16_t);
+    if (t == PE_WT_BF16) gemm_panels(&x, 1, MR, 0, pbytes, Wv, C, ldc, m0, m1, n0, n1, ep);
+    else gemm_panels(&x, 0, MR, 0, pbytes, Wv, C, ldc, m0, m1, n0, n1, ep);
+}
 
 /* ------------------------------------------------------------ activations */
 
@@ -121,189 +137,37 @@ static void quantize_rows_wasm(const float *A, int lda, int K, int m0, int m1, c
 
 /* ------------------------------------------------------------ q8 / q4 */
 
-/* Codes k, k + 1 of column j sit at bytes 4j + (k % 4) of a 16-byte group
- * of 4 columns.  One shuffle puts pairs (k0, k1) of the 4 columns in the
- * low half, (k2, k3) in the high; widened, each int16 pair lines up with an
- * activation pair splatted over the vector, so dot_i16x8 gives 4 columns'
- * partial sums, lane j = column j: no horizontal sums. */
-INLINE void widen_pairs(v128_t bytes, v128_t *k01, v128_t *k23, const int is_signed) {
-    const v128_t s = wasm_i8x16_shuffle(bytes, bytes, 0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    *k01 = is_signed ? wasm_i16x8_extend_low_i8x16(s) : wasm_u16x8_extend_low_u8x16(s);
-    *k23 = is_signed ? wasm_i16x8_extend_high_i8x16(s) : wasm_u16x8_extend_high_u8x16(s);
-}
-
-/* Activation codes p[0], p[1] as int16, repeated 4 times. */
-INLINE v128_t act_pair(const int8_t *p) { return wasm_i16x8_extend_low_i8x16(wasm_v128_load16_splat(p)); }
-
-/* mr rows x 16 columns of q8, 8 columns a pass: exact int32 dot products
- * of the weight codes as stored (u8, q + 128: zero-extended) with the
- * activation codes, less 128 times the row's code sum, times the column
- * scales (the row scale is pe_tile_store's).
- *
- * No shuffle: a 16-byte group (4 columns x 4 codes k..k+3) zero-extends
- * into two vectors of 2 columns x 4 codes, and the row's 4 activation
- * codes repeated twice line up with both, so dot_i16x8 leaves lanes (column
- * j: k, k+1 | j: k+2, k+3 | j+1: ... | j+1: ...): per column pair one
- * accumulator, its lane pairs summed once at the end.  The shuffle of the
- * earlier tile cost V8 a constant mask load and a pshufb per group, and the
- * u8 codes spare the flip; a pass of 8 columns keeps 2 rows x 4 accumulators
- * (an 8-accumulator row pair over 16 columns would spill with 16 xmm). */
-INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint8_t *W, int nb,
-                    float *tile, const int mr) {
-    #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        v128_t acc[MR][4];
-        #pragma unroll
-        for (int r = 0; r < mr; r++)
-            #pragma unroll
-            for (int c = 0; c < 4; c++) acc[r][c] = wasm_i32x4_splat(0);
-        for (int b = 0; b < nb; b++) {
-            const uint8_t *wq = W + PE_Q8_HEAD + (size_t)b * sizeof(pe_tile_q8) + 32 * h;
-            const int8_t *qb = q + (size_t)b * PE_QK;
-            #pragma unroll
-            for (int g = 0; g < 8; g++) {
-                v128_t a[MR];
-                #pragma unroll
-                for (int r = 0; r < mr; r++)
-                    a[r] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(qb + r * ldq + 4 * g));
-                #pragma unroll
-                for (int v = 0; v < 2; v++) {
-                    const v128_t w = wasm_v128_load(wq + g * 64 + v * 16);
-                    const v128_t lo = wasm_u16x8_extend_low_u8x16(w), hi = wasm_u16x8_extend_high_u8x16(w);
-                    #pragma unroll
-                    for (int r = 0; r < mr; r++) {
-                        acc[r][2 * v] = wasm_i32x4_add(acc[r][2 * v], wasm_i32x4_dot_i16x8(lo, a[r]));
-                        acc[r][2 * v + 1] = wasm_i32x4_add(acc[r][2 * v + 1], wasm_i32x4_dot_i16x8(hi, a[r]));
-                    }
-                }
-            }
-        }
-        #pragma unroll
-        for (int v = 0; v < 2; v++) {
-            const v128_t d = wasm_v128_load(W + 16 * (2 * h + v));
-            #pragma unroll
-            for (int r = 0; r < mr; r++) {
-                const v128_t x = acc[r][2 * v], y = acc[r][2 * v + 1];
-                v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
-                s = wasm_i32x4_sub(s, wasm_i32x4_splat(128 * rsum[r]));
-                wasm_v128_store(tile + r * PE_GEMM_NR + 8 * h + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(s), d));
-            }
-        }
-    }
-}
-
-/* mr rows x 16 columns of q4: per 32-slice an exact int32 dot product of
- * the nibbles (low: k < 16, high: k >= 16) with the activation codes, minus
- * 8 * the slice sum, times the block scales into float accumulators (a
- * multiply then an add, as the reference); the row scale is
- * pe_tile_store's. */
-INLINE void q4_tile(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const uint8_t *W,
-                    int nb, float *tile, const int mr) {
-    v128_t accf[MR][4];
-    #pragma unroll
-    for (int r = 0; r < mr; r++)
-        #pragma unroll
-        for (int v = 0; v < 4; v++) accf[r][v] = vf_zero();
-    const v128_t low4 = wasm_i8x16_splat(15);
-    for (int b = 0; b < nb; b++) {
-        const uint8_t *t = W + (size_t)b * sizeof(pe_tile_q4), *wq = t + 2 * PE_GEMM_NR;
-        const int8_t *qb = q + (size_t)b * PE_QK;
-        v128_t acc[MR][4];
-        #pragma unroll
-        for (int r = 0; r < mr; r++)
-            #pragma unroll
-            for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(-8 * bs[r * ldb + b]);
-        #pragma unroll
-        for (int g = 0; g < 4; g++) {
-            v128_t a[MR][4];
-            #pragma unroll
-            for (int r = 0; r < mr; r++)
-                #pragma unroll
-                for (int h = 0; h < 4; h++) /* k = 4g, 4g + 2, 16 + 4g, 16 + 4g + 2 */
-                    a[r][h] = act_pair(qb + r * ldq + (h >> 1) * 16 + 4 * g + (h & 1) * 2);
-            #pragma unroll
-            for (int v = 0; v < 4; v++) {
-                const v128_t raw = wasm_v128_load(wq + g * 64 + v * 16);
-                v128_t l01, l23, h01, h23;
-                widen_pairs(wasm_v128_and(raw, low4), &l01, &l23, 0);
-                widen_pairs(wasm_u8x16_shr(raw, 4), &h01, &h23, 0);
-                #pragma unroll
-                for (int r = 0; r < mr; r++) {
-                    const v128_t lo = wasm_i32x4_add(wasm_i32x4_dot_i16x8(l01, a[r][0]), wasm_i32x4_dot_i16x8(l23, a[r][1]));
-                    const v128_t hi = wasm_i32x4_add(wasm_i32x4_dot_i16x8(h01, a[r][2]), wasm_i32x4_dot_i16x8(h23, a[r][3]));
-                    acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_add(lo, hi));
-                }
-            }
-        }
-        const v128_t h0 = wasm_v128_load(t), h1 = wasm_v128_load(t + 16);
-        const v128_t d[4] = {half4_to_f32(wasm_u32x4_extend_low_u16x8(h0)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h0)),
-                             half4_to_f32(wasm_u32x4_extend_low_u16x8(h1)), half4_to_f32(wasm_u32x4_extend_high_u16x8(h1))};
-        #pragma unroll
-        for (int r = 0; r < mr; r++)
-            #pragma unroll
-            for (int v = 0; v < 4; v++)
-                accf[r][v] = vf_fmadd(d[v], wasm_f32x4_convert_i32x4(acc[r][v]), accf[r][v]);
-    }
-    #pragma unroll
-    for (int r = 0; r < mr; r++)
-        #pragma unroll
-        for (int v = 0; v < 4; v++) wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, accf[r][v]);
-}
-
-typedef void (*q_fn)(const int8_t *q, size_t ldq, const int32_t *sums, size_t ldb, const uint8_t *W,
-                     int nb, float *tile);
-static void q8_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    (void)ldb;
-    q8_tile(q, ldq, s, W, nb, t, 1);
-}
-static void q8_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    (void)ldb;
-    q8_tile(q, ldq, s, W, nb, t, 2);
-}
-static void q4_1(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    q4_tile(q, ldq, s, ldb, W, nb, t, 1);
-}
-static void q4_2(const int8_t *q, size_t ldq, const int32_t *s, size_t ldb, const uint8_t *W, int nb, float *t) {
-    q4_tile(q, ldq, s, ldb, W, nb, t, 2);
-}
-static const q_fn q_tiles[2][MR] = {{q8_1, q8_2}, {q4_1, q4_2}};
-
-/* q8 tiles read the row sums, q4 tiles the slice sums. */
-#define HALF_MR MR
-#define Q_MR MR
-#define Q_TILE(x, v, mr, m, w)                                                                 \
-    q_tiles[(v) - 2][(mr) - 1](PE_QA(x)->q + (size_t)(m) * PE_QA(x)->ldq, PE_QA(x)->ldq,       \
-                               (v) == 3 ? PE_QA(x)->bsum + (size_t)(m) * PE_QA(x)->nb : PE_QA(x)->rsum + (m), \
-                               (size_t)PE_QA(x)->nb, w, PE_QA(x)->nb, tile_)
-#include "gemm_panels.h" /* gemm_half, gemm_q */
-
-/* ------------------------------------------------------------ q8, widened */
-
-/* The q8 GEMM with each panel widened to int16 once per call, then every
- * row tile over it, so that the K loop is loads, dot_i16x8 and adds only.
- * Before, q8_tile widened the weight bytes in its K loop (3 instructions in
- * V8 per 16 bytes, for 2 rows), and its fully unrolled 8-group body had
- * clang put all 16 loads first: V8 kept them in 16 xmm by spilling (139
- * stack moves per 64 vpmaddwd), and the tile ran no faster than the float
- * one.  Here the K loop keeps one 4-deep group an iteration, in order.
+/* The int8 GEMMs with each panel widened to int16 once per call (in chunks
+ * of Q_WIDE_KMAX k), then every row tile over it, so that the K loop is
+ * loads, dot_i16x8 and adds only.  An earlier tile widened the weight
+ * bytes in its K loop (3 instructions in V8 per 16 bytes, for 2 rows), and
+ * its fully unrolled 8-group body had clang put all 16 loads first: V8 kept
+ * them in 16 xmm by spilling (139 stack moves per 64 vpmaddwd), and the
+ * tile ran no faster than the float one.  Here the K loop keeps one 4-deep
+ * group an iteration, in order.
  *
  * The wide panel: for each half h of the columns (8), for each 4-deep group
  * of K, the 32 bytes of its two 16-byte groups (4 columns x 4 codes each)
  * zero-extended, 4 vectors: columns (4v, 4v + 1) then (4v + 2, 4v + 3) of
  * group v, each column's 4 codes in k order.  Half-major, so a tile's pass
- * over one half reads one sequential stream. */
-#define Q8_WIDE_KMAX 3072 /* 96 KB on the stack at most (gemm_half_wasm: 64) */
-#define Q8_WIDE_MR 2
+ * over one half reads one sequential stream.  q8 widens its codes as stored
+ * (u8, q + 128), q4 its nibbles; both are 0 .. 255, so one kernel loop
+ * serves both. */
+#define Q_WIDE_KMAX 3072 /* 96 KB on the stack (gemm_half_wasm: 64) */
+#define Q_WIDE_BLOCKS (Q_WIDE_KMAX / PE_QK)
+#define Q_WIDE_MR 2
 /* The tiles of up to this many rows of a panel go to a buffer that
- * pe_tile_store then finishes in one call: per 2-row tile its set-up (the
+ * q_store then finishes in one call: per 2-row tile its set-up (the
  * column masks, bias loads, the epilogue's branches, a call) cost V8 about
  * as much as the tile's products on short K (the scores of int8 attention:
  * K = 64), 24% of the T16 q8 pass. */
-#define Q8_STORE_ROWS 64
+#define Q_STORE_ROWS 64
 
-static void widen_q8_panel(const uint8_t *W, int nb, int16_t *wide) {
-    const uint8_t *q = W + PE_Q8_HEAD;
-    const int groups = nb * PE_QK / 4;
+/* Blocks b0 .. b0 + nblk of a q8 panel into the wide layout (a block is 8
+ * groups of 64 bytes, so the groups run on across blocks). */
+static void widen_q8(const uint8_t *panel, int b0, int nblk, int16_t *wide) {
+    const uint8_t *q = panel + PE_Q8_HEAD + (size_t)b0 * sizeof(pe_tile_q8);
+    const int groups = nblk * PE_QK / 4;
     for (int h = 0; h < 2; h++)
         for (int g = 0; g < groups; g++)
             for (int v = 0; v < 2; v++) {
@@ -314,23 +178,48 @@ static void widen_q8_panel(const uint8_t *W, int nb, int16_t *wide) {
             }
 }
 
-/* mr rows x 8 columns (half h) of the wide panel: accumulator v of a row
- * holds (column c: k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for columns
- * c = 2v of the half, its lane pairs summed at the end; 2 rows x 4
- * accumulators, 2 activation vectors, a weight vector and a product stay
- * within V8's 16 xmm. */
-INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
-                         const float *d, float *tile, const int mr) {
-    v128_t acc[Q8_WIDE_MR][4];
-    for (int r = 0; r < mr; r++)
-        for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
+/* Blocks b0 .. b0 + nblk of a q4 panel: the nibbles into the wide layout
+ * and the block scales to float (d, 16 a block).  A q4 tile's 64-byte
+ * region r holds codes 4r .. 4r + 3 of its 16 columns in the low nibbles
+ * and 16 + 4r .. 16 + 4r + 3 in the high ones, as a q8 group does its
+ * bytes: group g of the block is region g % 4, low nibbles for g < 4. */
+static void widen_q4(const uint8_t *panel, int b0, int nblk, int16_t *wide, float *d) {
+    const int groups = nblk * PE_QK / 4;
+    const v128_t low4 = wasm_i8x16_splat(15);
+    for (int b = 0; b < nblk; b++) {
+        const uint8_t *t = panel + (size_t)(b0 + b) * sizeof(pe_tile_q4), *wq = t + 2 * PE_GEMM_NR;
+        const v128_t h0 = wasm_v128_load(t), h1 = wasm_v128_load(t + 16);
+        wasm_v128_store(d + 16 * b, half4_to_f32(wasm_u32x4_extend_low_u16x8(h0)));
+        wasm_v128_store(d + 16 * b + 4, half4_to_f32(wasm_u32x4_extend_high_u16x8(h0)));
+        wasm_v128_store(d + 16 * b + 8, half4_to_f32(wasm_u32x4_extend_low_u16x8(h1)));
+        wasm_v128_store(d + 16 * b + 12, half4_to_f32(wasm_u32x4_extend_high_u16x8(h1)));
+        for (int h = 0; h < 2; h++)
+            for (int g = 0; g < 8; g++)
+                for (int v = 0; v < 2; v++) {
+                    const v128_t raw = wasm_v128_load(wq + (g & 3) * 64 + 32 * h + 16 * v);
+                    const v128_t nib = g < 4 ? wasm_v128_and(raw, low4) : wasm_u8x16_shr(raw, 4);
+                    int16_t *o = wide + ((size_t)h * groups + 8 * b + g) * 32 + 16 * v;
+                    wasm_v128_store(o, wasm_u16x8_extend_low_u8x16(nib));
+                    wasm_v128_store(o + 8, wasm_u16x8_extend_high_u8x16(nib));
+                }
+    }
+}
+
+/* groups 4-deep groups of mr rows (codes at q, row stride ldq) times half
+ * of the wide panel (w), into acc: accumulator v of a row holds (column c:
+ * k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for columns c = 2v of the half,
+ * its lane pairs summed by pair_sums; 2 rows x 4 accumulators, 2
+ * activation vectors, a weight vector and a product stay within V8's 16
+ * xmm. */
+INLINE void dot_groups(v128_t acc[Q_WIDE_MR][4], const int8_t *q, size_t ldq, const int16_t *w, int groups,
+                       const int mr) {
     /* pointers stepped, not indices scaled: 2 scalar adds an iteration in
      * V8's code instead of 5 */
     const int8_t *q1 = q + (mr > 1 ? ldq : 0);
     const int16_t *const end = w + (size_t)groups * 32;
 #pragma nounroll
     for (; w < end; w += 32, q += 4, q1 += 4) {
-        v128_t a[Q8_WIDE_MR]; /* the row's 4 codes, twice, as int16 */
+        v128_t a[Q_WIDE_MR]; /* the row's 4 codes, twice, as int16 */
         a[0] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q));
         if (mr > 1) a[1] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q1));
         for (int v = 0; v < 4; v++) {
@@ -338,13 +227,62 @@ INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const
             for (int r = 0; r < mr; r++) acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_dot_i16x8(b, a[r]));
         }
     }
+}
+
+/* The 4 column sums of accumulators 2v, 2v + 1 of a row. */
+INLINE v128_t pair_sums(const v128_t acc[4], int v) {
+    const v128_t x = acc[2 * v], y = acc[2 * v + 1];
+    return wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
+}
+
+enum { Q_FIRST = 1, Q_LAST = 2 }; /* which chunks of K a tile call covers */
+
+/* q8, mr rows x 8 columns (half of the panel): the exact int32 dot
+ * products of one chunk of K, less 128 times the row's code sum, times the
+ * column scales d (the row scale is q_store's).  K beyond one chunk: the
+ * accumulators go to carry (mr x 4 vectors) between chunks, so the int32
+ * sums stay exact over the whole row as the reference's. */
+INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+                         const float *d, float *tile, v128_t *carry, int mode, const int mr) {
+    v128_t acc[Q_WIDE_MR][4];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < 4; v++) acc[r][v] = mode & Q_FIRST ? wasm_i32x4_splat(0) : carry[4 * r + v];
+    dot_groups(acc, q, ldq, w, groups, mr);
+    if (!(mode & Q_LAST)) {
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < 4; v++) carry[4 * r + v] = acc[r][v];
+        return;
+    }
     for (int v = 0; v < 2; v++) {
         const v128_t dv = wasm_v128_load(d + 4 * v);
         for (int r = 0; r < mr; r++) {
-            const v128_t x = acc[r][2 * v], y = acc[r][2 * v + 1];
-            v128_t s = wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6), wasm_i32x4_shuffle(x, y, 1, 3, 5, 7));
-            s = wasm_i32x4_sub(s, wasm_i32x4_splat(128 * rsum[r]));
+            const v128_t s = wasm_i32x4_sub(pair_sums(acc[r], v), wasm_i32x4_splat(128 * rsum[r]));
             wasm_v128_store(tile + r * PE_GEMM_NR + 4 * v, vf_mul(wasm_f32x4_convert_i32x4(s), dv));
+        }
+    }
+}
+
+/* q4, mr rows x 8 columns: per 32-block the exact int32 dot product of the
+ * nibbles with the activation codes, minus 8 times the row's slice sum
+ * (bsum, row stride ldb), times the block scale (d, 16 floats a block)
+ * added into the tile's float sums (a multiply then an add, as the
+ * reference; the first block of the row adds to 0).  The row scale is
+ * q_store's. */
+INLINE void q4_wide_half(const int8_t *q, size_t ldq, const int32_t *bsum, size_t ldb, const int16_t *w,
+                         int nblk, const float *d, float *tile, int mode, const int mr) {
+    for (int b = 0; b < nblk; b++, q += PE_QK, w += 8 * 32, d += PE_GEMM_NR) {
+        v128_t acc[Q_WIDE_MR][4];
+        for (int r = 0; r < mr; r++)
+            for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
+        dot_groups(acc, q, ldq, w, 8, mr);
+        const int first = (mode & Q_FIRST) && b == 0;
+        for (int v = 0; v < 2; v++) {
+            const v128_t dv = wasm_v128_load(d + 4 * v);
+            for (int r = 0; r < mr; r++) {
+                float *o = tile + r * PE_GEMM_NR + 4 * v;
+                const v128_t s = wasm_i32x4_sub(pair_sums(acc[r], v), wasm_i32x4_splat(8 * bsum[r * ldb + b]));
+                wasm_v128_store(o, vf_fmadd(wasm_f32x4_convert_i32x4(s), dv, first ? vf_zero() : wasm_v128_load(o)));
+            }
         }
     }
 }
@@ -355,14 +293,14 @@ INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const
  * without pe_tile_store's column masks and its branches per vector, which
  * V8 keeps (pe_tile_store was 19% of the T16 q8 pass after the blocking
  * above; this store is its equal bit for bit). */
-enum { Q8_EP_BIAS, Q8_EP_GELU, Q8_EP_RES };
+enum { Q_EP_BIAS, Q_EP_GELU, Q_EP_RES };
 
-INLINE void q8_store_kind(const float *buf, int nr, const float *rs, float *C, int ldc, const pe_epilogue *ep,
-                          int m, int n, const int kind) {
+INLINE void q_store_kind(const float *buf, int nr, const float *rs, float *C, int ldc, const pe_epilogue *ep,
+                         int m, int n, const int kind) {
     v128_t bias[4], gamma[4];
     for (int v = 0; v < 4; v++) {
         bias[v] = ep && ep->bias ? wasm_v128_load(ep->bias + n + 4 * v) : vf_zero();
-        gamma[v] = kind == Q8_EP_RES && ep->gamma ? wasm_v128_load(ep->gamma + n + 4 * v) : vf_set1(1.0f);
+        gamma[v] = kind == Q_EP_RES && ep->gamma ? wasm_v128_load(ep->gamma + n + 4 * v) : vf_set1(1.0f);
     }
     vf32 gk[VF_GELU_FAST_K];
     vf_gelu_fast_k(gk);
@@ -370,64 +308,104 @@ INLINE void q8_store_kind(const float *buf, int nr, const float *rs, float *C, i
         const v128_t sr = vf_set1(rs[r]);
         for (int v = 0; v < 4; v++) {
             v128_t x = vf_fmadd(wasm_v128_load(buf + r * PE_GEMM_NR + 4 * v), sr, bias[v]);
-            if (kind == Q8_EP_GELU) x = vf_gelu_fast(x, gk);
-            if (kind == Q8_EP_RES)
+            if (kind == Q_EP_GELU) x = vf_gelu_fast(x, gk);
+            if (kind == Q_EP_RES)
                 x = vf_fmadd(gamma[v], x, wasm_v128_load(ep->residual + (size_t)(m + r) * ep->ldr + n + 4 * v));
             wasm_v128_store(C + (size_t)r * ldc + 4 * v, x);
         }
     }
 }
 
-static void q8_store(const float *buf, int nr, int ncols, const float *rs, float *C, int ldc,
-                     const pe_epilogue *ep, int m, int n) {
+static void q_store(const float *buf, int nr, int ncols, const float *rs, float *C, int ldc,
+                    const pe_epilogue *ep, int m, int n) {
     const int gelu = ep ? ep->gelu : PE_GELU_NONE;
     const int res = ep && ep->residual;
     if (ncols < PE_GEMM_NR || (ep && ep->glu) || gelu == PE_GELU_EXACT || (res && gelu))
         pe_tile_store(buf, nr, ncols, rs, C, ldc, ep, m, n);
-    else if (res) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_RES);
-    else if (gelu) q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_GELU);
-    else q8_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q8_EP_BIAS);
+    else if (res) q_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q_EP_RES);
+    else if (gelu) q_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q_EP_GELU);
+    else q_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q_EP_BIAS);
 }
 
+/* The tile calls, one function per row count. */
 typedef void (*q8_wide_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
-                           const float *d, float *tile);
+                           const float *d, float *tile, v128_t *carry, int mode);
 static void q8_wide_1(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
-                      const float *d, float *t) {
-    q8_wide_half(q, ldq, rs, w, groups, d, t, 1);
+                      const float *d, float *t, v128_t *c, int mode) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, c, mode, 1);
 }
 static void q8_wide_2(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
-                      const float *d, float *t) {
-    q8_wide_half(q, ldq, rs, w, groups, d, t, 2);
+                      const float *d, float *t, v128_t *c, int mode) {
+    q8_wide_half(q, ldq, rs, w, groups, d, t, c, mode, 2);
 }
-static const q8_wide_fn q8_wide_tiles[Q8_WIDE_MR] = {q8_wide_1, q8_wide_2};
+static const q8_wide_fn q8_wide_tiles[Q_WIDE_MR] = {q8_wide_1, q8_wide_2};
+
+typedef void (*q4_wide_fn)(const int8_t *q, size_t ldq, const int32_t *bsum, size_t ldb, const int16_t *w,
+                           int nblk, const float *d, float *tile, int mode);
+static void q4_wide_1(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
+                      const float *d, float *t, int mode) {
+    q4_wide_half(q, ldq, bs, ldb, w, nblk, d, t, mode, 1);
+}
+static void q4_wide_2(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
+                      const float *d, float *t, int mode) {
+    q4_wide_half(q, ldq, bs, ldb, w, nblk, d, t, mode, 2);
+}
+static const q4_wide_fn q4_wide_tiles[Q_WIDE_MR] = {q4_wide_1, q4_wide_2};
+
+/* The stack buffers of one call: the wide panel chunk, q4's block scales,
+ * the rows' float tiles and q8's carried sums (K beyond one chunk). */
+typedef struct q_bufs {
+    int16_t wide[Q_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    float d[Q_WIDE_BLOCKS * PE_GEMM_NR] __attribute__((aligned(16)));
+    float rows[Q_STORE_ROWS * PE_GEMM_NR] __attribute__((aligned(16)));
+    v128_t carry[Q_STORE_ROWS * 2 * 4];
+} q_bufs;
+
+/* One chunk of K (blocks b0 .. b0 + nblk, widened in bf) for rows mb .. me
+ * of one panel (its q8 column scales at d8). */
+static void q_chunk(const pe_qact *qa, int q4, int b0, int nblk, int mode, const float *d8, q_bufs *bf,
+                    int mb, int me) {
+    const int groups = nblk * PE_QK / 4, nb = qa->ldq / PE_QK;
+    for (int m = mb; m < me; m += Q_WIDE_MR) {
+        const int mr = me - m < Q_WIDE_MR ? me - m : Q_WIDE_MR;
+        const int8_t *q = qa->q + (size_t)m * qa->ldq + (size_t)b0 * PE_QK;
+        float *tile = bf->rows + (size_t)(m - mb) * PE_GEMM_NR;
+        for (int h = 0; h < 2; h++) {
+            const int16_t *w = bf->wide + (size_t)h * groups * 32;
+            if (q4)
+                q4_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->bsum + (size_t)m * nb + b0, (size_t)nb, w, nblk,
+                                      bf->d + 8 * h, tile + 8 * h, mode);
+            else
+                q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, w, groups, d8 + 8 * h, tile + 8 * h,
+                                      bf->carry + (size_t)((m - mb) * 2 + h * mr) * 4, mode);
+        }
+    }
+}
 
 static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int ldc, int m0, int m1,
                         int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    if (t != PE_WT_Q8 || K > Q8_WIDE_KMAX) {
-        gemm_q(qa, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
-        return;
-    }
     if (m1 <= m0 || n1 <= n0) return;
-    int16_t wide[Q8_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
-    float rows[Q8_STORE_ROWS * PE_GEMM_NR] __attribute__((aligned(16)));
-    const int nb = qa->ldq / PE_QK, groups = nb * PE_QK / 4;
-    const size_t pbytes = pe_qpack_panel_bytes(PE_WT_Q8, K);
+    q_bufs bf;
+    const int q4 = t == PE_WT_Q4, nb = qa->ldq / PE_QK;
+    const int chunks = (nb + Q_WIDE_BLOCKS - 1) / Q_WIDE_BLOCKS;
+    const size_t pbytes = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
     for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
-        const uint8_t *w = (const uint8_t *)Wv + (size_t)p * pbytes;
-        const float *d = (const float *)w;
+        const uint8_t *panel = (const uint8_t *)Wv + (size_t)p * pbytes;
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
-        widen_q8_panel(w, nb, wide);
-        for (int mb = m0; mb < m1; mb += Q8_STORE_ROWS) {
-            const int me = m1 - mb < Q8_STORE_ROWS ? m1 : mb + Q8_STORE_ROWS;
-            for (int m = mb; m < me; m += Q8_WIDE_MR) {
-                const int mr = me - m < Q8_WIDE_MR ? me - m : Q8_WIDE_MR;
-                const int8_t *q = qa->q + (size_t)m * qa->ldq;
-                float *tile = rows + (size_t)(m - mb) * PE_GEMM_NR;
-                for (int h = 0; h < 2; h++)
-                    q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, wide + (size_t)h * groups * 32,
-                                          groups, d + 8 * h, tile + 8 * h);
+        int have = -1; /* the chunk now in bf.wide: with one chunk, widened once per panel */
+        for (int mb = m0; mb < m1; mb += Q_STORE_ROWS) {
+            const int me = m1 - mb < Q_STORE_ROWS ? m1 : mb + Q_STORE_ROWS;
+            for (int c = 0; c < chunks; c++) {
+                const int b0 = c * Q_WIDE_BLOCKS, nblk = nb - b0 < Q_WIDE_BLOCKS ? nb - b0 : Q_WIDE_BLOCKS;
+                if (have != c) {
+                    if (q4) widen_q4(panel, b0, nblk, bf.wide, bf.d);
+                    else widen_q8(panel, b0, nblk, bf.wide);
+                    have = c;
+                }
+                const int mode = (c == 0 ? Q_FIRST : 0) | (c == chunks - 1 ? Q_LAST : 0);
+                q_chunk(qa, q4, b0, nblk, mode, (const float *)(const void *)panel, &bf, mb, me);
             }
-            q8_store(rows, me - mb, ncols, qa->s + mb, C + (size_t)mb * ldc + n, ldc, ep, mb, n);
+            q_store(bf.rows, me - mb, ncols, qa->s + mb, C + (size_t)mb * ldc + n, ldc, ep, mb, n);
         }
     }
 }
@@ -445,7 +423,7 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
 #define HALF_WIDE_KMAX 1024
 static void gemm_half_wasm(const float *A, int lda, const void *Wv, int K, float *C, int ldc, int m0,
                            int m1, int n0, int n1, const pe_epilogue *ep, pe_wtype t) {
-    if (m1 - m0 <= HALF_MR || K > HALF_WIDE_KMAX) {
+    if (m1 - m0 <= MR || K > HALF_WIDE_KMAX) {
         gemm_half(A, lda, Wv, K, C, ldc, m0, m1, n0, n1, ep, t);
         return;
     }
@@ -642,4 +620,7 @@ const pe_qkernels pe_qkernels_wasm = {
     .gemm_q = gemm_q_wasm,
     .softmax_q8 = softmax_q8_wasm,
     .pack_q8_t = pack_q8_t_wasm,
+    /* the pass's row blocks start at even rows: one 1-row tile an image,
+     * not one in each block of 57 or 58 rows */
+    .tile_rows = Q_WIDE_MR,
 };
