@@ -25,7 +25,11 @@
  * residual) and a panel narrower than 16 columns goes through the stack
  * tile and pe_tile_store (QOUT_TILE): the same arithmetic as
  * pe_epilogue_ref, in the same order. */
-enum { QOUT_TILE, QOUT_SCALE, QOUT_BIAS, QOUT_GELU, QOUT_RES };
+enum { QOUT_TILE, QOUT_SCALE, QOUT_BIAS, QOUT_RES, QOUT_GELU };
+/* The q8 tiles take the first four (QOUT_GELU runs as QOUT_BIAS, then
+ * pe_neon_gelu16_rows over the panel's rows); QOUT_GELU reaches
+ * pe_qout_row through q4's float tiles only. */
+enum { Q8_MODES = QOUT_GELU };
 
 typedef struct pe_qout {
     int mode;
@@ -49,9 +53,7 @@ static inline int pe_qout_mode(const pe_epilogue *ep) {
 /* PE_QOUT_LOCAL: a tile copies its pe_qout to a local and loads the column
  * scales once before its rows: the NEON stores of a row may alias anything
  * (GCC's vst1q builtins), so through the caller's pointer every row reloaded
- * C, ldc, rs and the 4 column-scale vectors (~8 instructions a row).  The
- * GELU rows still reload the scales: held across them, the 4 registers make
- * the GELU's table lookups spill. */
+ * C, ldc, rs and the 4 column-scale vectors (~8 instructions a row). */
 
 /* One row's 16 values (the integer products times the column scales) through
  * mode (a constant where inlined) into row r of o->C. */

@@ -310,9 +310,9 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
             v[c] = vmulq_f32(vcvtq_f32_s32(UZP(a[2 * c], a[2 * c + 1])), dc.val[c]);             \
         pe_qout_row(&ol, R, v, mode);                                                            \
     } while (0)
-    /* through the stored accumulators: a GELU or residual finish, and
-     * every full zipped tile (its K loop is q8_acc_4_asm) */
-    if (mode == QOUT_GELU || mode == QOUT_RES || (zipped && mr == Q8MR && mode != Q8_SPILL)) {
+    /* through the stored accumulators: a residual finish, and every full
+     * zipped tile (its K loop is q8_acc_4_asm) */
+    if (mode == QOUT_RES || (zipped && mr == Q8MR && mode != Q8_SPILL)) {
         int32_t spill[PAIRS * 32] __attribute__((aligned(16)));
         static const q8_acc_fn accs[Q8MR] = {q8_acc_1, q8_acc_2, q8_acc_3, q8_acc_4};
         /* fresh: the panel is zipped into Z on the way; a full zipped tile
@@ -331,12 +331,11 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int8_t *ap, const int32_t
          * in registers, GCC copied them to the stack for the second row) */
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++) {
-            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
             for (int c = 0; c < 4; c++) {
                 const int32x4x2_t u = vld2q_s32(spill + 32 * (r / 2) + 8 * c);
-                v[c] = vmulq_f32(vcvtq_f32_s32(u.val[r % 2]), dr.val[c]);
+                v[c] = vmulq_f32(vcvtq_f32_s32(u.val[r % 2]), dc.val[c]);
             }
             pe_qout_row(&ol, r, v, mode);
         }
@@ -421,7 +420,7 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32
     static void q8_##MR##_##ZIPPED##_##MODE(const int8_t *q, size_t ldq, const int8_t *ap,       \
                                             const int32_t *rsum, const uint8_t *W, uint8_t *Z,   \
                                             int fresh, int nb, const pe_qout *o, int tiles) {    \
-        if ((ZIPPED) && (MR) == Q8MR && (MODE) != QOUT_TILE && (MODE) != QOUT_GELU) {             \
+        if ((ZIPPED) && (MR) == Q8MR && (MODE) != QOUT_TILE) {                                   \
             /* the tiles' loop in the asm */                                                     \
             q8_acc_4_asm(ap, fresh ? W + PE_Q8_HEAD : Z, fresh ? Z : NULL, nb, NULL, o,     \
                          (const float *)(const void *)W, tiles);                                 \
@@ -441,13 +440,13 @@ typedef void (*q8_fn)(const int8_t *q, size_t ldq, const int8_t *ap, const int32
     }
 Q8_ACC(1) Q8_ACC(2) Q8_ACC(3) Q8_ACC(4)
 #define Q8_FNS(Z, MODE) Q8_FN(1, Z, MODE) Q8_FN(2, Z, MODE) Q8_FN(3, Z, MODE) Q8_FN(4, Z, MODE)
-Q8_FNS(0, 0) Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
+Q8_FNS(0, 0) Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3)
 #define Q8_ROW(Z, MODE) {q8_1_##Z##_##MODE, q8_2_##Z##_##MODE, q8_3_##Z##_##MODE, q8_4_##Z##_##MODE}
-_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
+_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_RES == 3 && Q8_MODES == 4,
                "q8_tiles is indexed by the pe_qout mode");
-static const q8_fn q8_tiles[2][5][Q8MR] = {
+static const q8_fn q8_tiles[2][Q8_MODES][Q8MR] = {
     {Q8_ROW(0, 0)},
-    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3), Q8_ROW(1, 4)},
+    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3)},
 };
 #undef Q8_ROW
 
@@ -525,7 +524,7 @@ static void gemm_q8_rows(const pe_qact *qa, const int8_t *ap, const uint8_t *Wp,
             const int tiles = o.mode == QOUT_TILE || mr < Q8MR ? 1 : (m1 - m) / Q8MR;
             /* the fast GELU's full tiles: the bias finish in the K loop's
              * asm, then the GELU over their rows in one pass (its tables
-             * loaded once a panel); bit for bit QOUT_GELU's rows */
+             * loaded once a panel); bit for bit pe_qout_row's QOUT_GELU */
             const int gelu = o.mode == QOUT_GELU;
             if (gelu) o.mode = QOUT_BIAS;
             /* zipped: the first tile (full: more than Q8MR rows) zips the panel */

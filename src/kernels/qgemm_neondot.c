@@ -192,10 +192,9 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
 #pragma GCC unroll 5
         for (int r = 0; r < mr; r++) {
             const int32x4x4_t a = vld1q_s32_x4(spill + 16 * r);
-            const float32x4x4_t dr = mode == QOUT_GELU ? vld1q_f32_x4(d) : dc;
             float32x4_t v[4];
 #pragma GCC unroll 4
-            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(a.val[c]), dr.val[c]);
+            for (int c = 0; c < 4; c++) v[c] = vmulq_f32(vcvtq_f32_s32(a.val[c]), dc.val[c]);
             pe_qout_row(&ol, r, v, mode);
         }
         return;
@@ -295,14 +294,14 @@ Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
 Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
 #define Q8_FNS(FL, MODE)                                                                         \
     Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
-Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3) Q8_FNS(0, 4)
-Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3) Q8_FNS(1, 4)
+Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3)
+Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3)
 #define Q8_ROW(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, q8_5_##FL##_##MODE}
-_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_GELU == 3 && QOUT_RES == 4,
+_Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_RES == 3 && Q8_MODES == 4,
                "q8_tiles is indexed by the pe_qout mode");
-static const q8_fn q8_tiles[2][5][Q8MR] = {
-    {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3), Q8_ROW(0, 4)},
-    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3), Q8_ROW(1, 4)},
+static const q8_fn q8_tiles[2][Q8_MODES][Q8MR] = {
+    {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3)},
+    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3)},
 };
 #undef Q8_ROW
 
