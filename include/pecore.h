@@ -219,22 +219,22 @@ typedef enum pe_cores {
 /* The arithmetic of the forward pass (pe_ctx_options.compute).
  * PE_COMPUTE_F16 runs the linears over an image's tokens (the patch
  * embedding, the transformer blocks', the attention pooling's keys and
- * values) and the vision tower's attention products (Q K^T, P V), with half precision
- * multiply-adds (8 lanes a NEON instruction): each row of activations is
- * rounded to half, slices of 32 products are summed in half and added up in
- * float32; the bias, GELU (fc1's the table GELU of the int8 path, within
- * 7e-6), gating, residual and softmax stay in float32
- * (docs/design.md, "fp16 compute").  Weights are used as f16: an
- * f16 file as stored, an f32 or bf16 file's linears converted once
- * per model when its first f16 context is created (half the bytes of those
- * weights again, held until pe_model_free).  A row of activations beyond
- * 1024 in magnitude, a weight beyond the half range and q8/q4 linears stay
- * in their own precision; LayerNorm, the text tower's attention and the
- * heads (but the pooling's kv) stay float32.  Needs ARMv8.2 FP16 arithmetic (Cortex-A76 class and
- * later, Apple M1 and later): elsewhere, or with PECORE_ISA naming a level
- * without fp16 kernels, pe_ctx_create fails with PE_ERR_UNSUPPORTED.
- * Embeddings differ from float32 by about the rounding of half (cosine to
- * the float64 reference: docs/design.md). */
+ * values) and the vision tower's attention products (Q K^T, P V) with
+ * half-precision multiply-adds (8 lanes a NEON instruction): each row of
+ * activations is rounded to half, slices of 32 products are summed in half
+ * and added up in float32; the bias, GELU (fc1's is the int8 path's table
+ * GELU, within 7e-6 of erf's), gating, residual and softmax stay in float32
+ * (docs/design.md, "fp16 compute").  Weights are used as f16: an f16 file
+ * as stored, an f32 or bf16 file's linears converted once per model when
+ * its first f16 context is created (half the bytes of those weights again,
+ * held until pe_model_free).  A row of activations beyond 1024 in
+ * magnitude, a weight beyond the half range and q8/q4 linears stay in their
+ * own precision; LayerNorm, the text tower's attention and the heads (but
+ * the pooling's kv) stay float32.  Needs ARMv8.2 FP16 arithmetic
+ * (Cortex-A76 class and later, Apple M1 and later): elsewhere, or with
+ * PECORE_ISA naming a level without fp16 kernels, pe_ctx_create fails with
+ * PE_ERR_UNSUPPORTED.  Embeddings differ from float32 by about the rounding
+ * of half (cosine to the float64 reference: docs/design.md). */
 typedef enum pe_compute {
     PE_COMPUTE_DEFAULT = 0, /* float32 (the weights in their stored type) */
     PE_COMPUTE_F32 = 0,

@@ -1,7 +1,8 @@
 /* The weights of fp16 compute (f16.h, pe_ctx_options.compute): the patch
- * embedding (K = 3 P^2, pixels within a few units), the attention
- * pooling's kv and every block linear of the towers get f16 panels once per model, when the first f16
- * context is created, so a model only ever run in float32 pays nothing.
+ * embedding (K = 3 P^2, pixels within a few units), the attention pooling's
+ * kv and every block linear of the towers get f16 panels once per model,
+ * when the first f16 context is created, so a model only ever run in
+ * float32 pays nothing.
  * An f16 linear is used as stored; an f32 or bf16 one is converted into
  * one arena (half the bytes of the float32 panels), freed with the model.
  * A linear stays in its own precision (w16 NULL) when it is q8/q4, when K
