@@ -64,75 +64,10 @@ static const gemm_tile_fn gemm_tiles[GEMM_MR] = {gemm_tile_1, gemm_tile_2};
 /* vf_gelu_fast's table (simd_wasm.h): for each pair of intervals (a, b),
  * each coefficient of PE_GELU_FAST_K (vecmath_coef.h) for a and for b as
  * doubles (floats widen exactly), k3 first, so that two lanes' coefficients
- * are 4 loads.  Built here by the preprocessor from the entries written out
- * once by name (GK<power>_<interval>, the same float literals: C cannot
- * index a brace initializer); test_kernels checks every entry against
- * pe_gelu_fast_k. */
-#define GK0_0 0.0f
-#define GK0_1 0.00240684138f
-#define GK0_2 0.00651199603f
-#define GK0_3 -0.021992974f
-#define GK0_4 -0.133980915f
-#define GK0_5 -0.325765938f
-#define GK0_6 -0.512926459f
-#define GK0_7 -0.596331239f
-#define GK0_8 -0.54380548f
-#define GK0_9 -0.402897328f
-#define GK0_10 -0.247897238f
-#define GK0_11 -0.128598526f
-#define GK0_12 -0.0568591356f
-#define GK0_13 -0.021601202f
-#define GK0_14 -0.00709520793f
-#define GK0_15 0.0f
-#define GK1_0 -0.500427186f
-#define GK1_1 -0.521448314f
-#define GK1_2 -0.542158663f
-#define GK1_3 -0.460171461f
-#define GK1_4 -0.21019347f
-#define GK1_5 0.135789275f
-#define GK1_6 0.419028014f
-#define GK1_7 0.528660238f
-#define GK1_8 0.47083357f
-#define GK1_9 0.330103964f
-#define GK1_10 0.190247431f
-#define GK1_11 0.0922200605f
-#define GK1_12 0.0381296836f
-#define GK1_13 0.0135744587f
-#define GK1_14 0.00418914016f
-#define GK1_15 0.0f
-#define GK2_0 0.406808525f
-#define GK2_1 0.470751852f
-#define GK2_2 0.505556464f
-#define GK2_3 0.426756173f
-#define GK2_4 0.2403f
-#define GK2_5 0.0319066197f
-#define GK2_6 -0.11112877f
-#define GK2_7 -0.159185857f
-#define GK2_8 -0.137963623f
-#define GK2_9 -0.0910900608f
-#define GK2_10 -0.0490087569f
-#define GK2_11 -0.0221502576f
-#define GK2_12 -0.00855213311f
-#define GK2_13 -0.00285039516f
-#define GK2_14 -0.000825928466f
-#define GK2_15 0.0f
-#define GK3_0 -0.0413637757f
-#define GK3_1 -0.10908936f
-#define GK3_2 -0.128565535f
-#define GK3_3 -0.103249967f
-#define GK3_4 -0.0567757525f
-#define GK3_5 -0.0148677286f
-#define GK3_6 0.00923552085f
-#define GK3_7 0.0162603538f
-#define GK3_8 0.0136640016f
-#define GK3_9 0.00845728442f
-#define GK3_10 0.00423497381f
-#define GK3_11 0.00178118527f
-#define GK3_12 0.000641373452f
-#define GK3_13 0.000199960137f
-#define GK3_14 5.43703245e-05f
-#define GK3_15 0.0f
-#define GK_PAIR(a, b) {{GK3_##a, GK3_##b}, {GK2_##a, GK2_##b}, {GK1_##a, GK1_##b}, {GK0_##a, GK0_##b}}
+ * are 4 loads.  Built by the preprocessor from vecmath_coef.h's entries by
+ * name (PE_GK<power>_<interval>: C cannot index a brace initializer);
+ * test_kernels checks every entry against pe_gelu_fast_k. */
+#define GK_PAIR(a, b) {{PE_GK3_##a, PE_GK3_##b}, {PE_GK2_##a, PE_GK2_##b}, {PE_GK1_##a, PE_GK1_##b}, {PE_GK0_##a, PE_GK0_##b}}
 #define GK_PAIRS(a)                                                                                  \
     {GK_PAIR(a, 0), GK_PAIR(a, 1), GK_PAIR(a, 2),   GK_PAIR(a, 3),   GK_PAIR(a, 4),   GK_PAIR(a, 5),  \
      GK_PAIR(a, 6), GK_PAIR(a, 7), GK_PAIR(a, 8),   GK_PAIR(a, 9),   GK_PAIR(a, 10),  GK_PAIR(a, 11), \

@@ -62,20 +62,77 @@
  * entries of a coefficient are one AVX-512 register (vpermps by interval). */
 #define PE_GELU_FAST_T 5.0f
 #define PE_GELU_FAST_INV_W 3.0f
-#define PE_GELU_FAST_K \
-    { \
-        {0.0f, 0.00240684138f, 0.00651199603f, -0.021992974f, -0.133980915f, -0.325765938f, \
-         -0.512926459f, -0.596331239f, -0.54380548f, -0.402897328f, -0.247897238f, -0.128598526f, \
-         -0.0568591356f, -0.021601202f, -0.00709520793f, 0.0f}, \
-        {-0.500427186f, -0.521448314f, -0.542158663f, -0.460171461f, -0.21019347f, 0.135789275f, \
-         0.419028014f, 0.528660238f, 0.47083357f, 0.330103964f, 0.190247431f, 0.0922200605f, \
-         0.0381296836f, 0.0135744587f, 0.00418914016f, 0.0f}, \
-        {0.406808525f, 0.470751852f, 0.505556464f, 0.426756173f, 0.2403f, 0.0319066197f, \
-         -0.11112877f, -0.159185857f, -0.137963623f, -0.0910900608f, -0.0490087569f, -0.0221502576f, \
-         -0.00855213311f, -0.00285039516f, -0.000825928466f, 0.0f}, \
-        {-0.0413637757f, -0.10908936f, -0.128565535f, -0.103249967f, -0.0567757525f, -0.0148677286f, \
-         0.00923552085f, 0.0162603538f, 0.0136640016f, 0.00845728442f, 0.00423497381f, \
-         0.00178118527f, 0.000641373452f, 0.000199960137f, 5.43703245e-05f, 0.0f}, \
-    }
+/* PE_GK<c>_<i>: the coefficient of t^c on interval i, by name, so that a
+ * table of another layout (the wasm set's interval pairs) is built from
+ * the same literals. */
+#define PE_GK0_0 0.0f
+#define PE_GK0_1 0.00240684138f
+#define PE_GK0_2 0.00651199603f
+#define PE_GK0_3 -0.021992974f
+#define PE_GK0_4 -0.133980915f
+#define PE_GK0_5 -0.325765938f
+#define PE_GK0_6 -0.512926459f
+#define PE_GK0_7 -0.596331239f
+#define PE_GK0_8 -0.54380548f
+#define PE_GK0_9 -0.402897328f
+#define PE_GK0_10 -0.247897238f
+#define PE_GK0_11 -0.128598526f
+#define PE_GK0_12 -0.0568591356f
+#define PE_GK0_13 -0.021601202f
+#define PE_GK0_14 -0.00709520793f
+#define PE_GK0_15 0.0f
+#define PE_GK1_0 -0.500427186f
+#define PE_GK1_1 -0.521448314f
+#define PE_GK1_2 -0.542158663f
+#define PE_GK1_3 -0.460171461f
+#define PE_GK1_4 -0.21019347f
+#define PE_GK1_5 0.135789275f
+#define PE_GK1_6 0.419028014f
+#define PE_GK1_7 0.528660238f
+#define PE_GK1_8 0.47083357f
+#define PE_GK1_9 0.330103964f
+#define PE_GK1_10 0.190247431f
+#define PE_GK1_11 0.0922200605f
+#define PE_GK1_12 0.0381296836f
+#define PE_GK1_13 0.0135744587f
+#define PE_GK1_14 0.00418914016f
+#define PE_GK1_15 0.0f
+#define PE_GK2_0 0.406808525f
+#define PE_GK2_1 0.470751852f
+#define PE_GK2_2 0.505556464f
+#define PE_GK2_3 0.426756173f
+#define PE_GK2_4 0.2403f
+#define PE_GK2_5 0.0319066197f
+#define PE_GK2_6 -0.11112877f
+#define PE_GK2_7 -0.159185857f
+#define PE_GK2_8 -0.137963623f
+#define PE_GK2_9 -0.0910900608f
+#define PE_GK2_10 -0.0490087569f
+#define PE_GK2_11 -0.0221502576f
+#define PE_GK2_12 -0.00855213311f
+#define PE_GK2_13 -0.00285039516f
+#define PE_GK2_14 -0.000825928466f
+#define PE_GK2_15 0.0f
+#define PE_GK3_0 -0.0413637757f
+#define PE_GK3_1 -0.10908936f
+#define PE_GK3_2 -0.128565535f
+#define PE_GK3_3 -0.103249967f
+#define PE_GK3_4 -0.0567757525f
+#define PE_GK3_5 -0.0148677286f
+#define PE_GK3_6 0.00923552085f
+#define PE_GK3_7 0.0162603538f
+#define PE_GK3_8 0.0136640016f
+#define PE_GK3_9 0.00845728442f
+#define PE_GK3_10 0.00423497381f
+#define PE_GK3_11 0.00178118527f
+#define PE_GK3_12 0.000641373452f
+#define PE_GK3_13 0.000199960137f
+#define PE_GK3_14 5.43703245e-05f
+#define PE_GK3_15 0.0f
+#define PE_GK_ROW(c)                                                                          \
+    {PE_GK##c##_0,  PE_GK##c##_1,  PE_GK##c##_2,  PE_GK##c##_3,  PE_GK##c##_4,  PE_GK##c##_5,  \
+     PE_GK##c##_6,  PE_GK##c##_7,  PE_GK##c##_8,  PE_GK##c##_9,  PE_GK##c##_10, PE_GK##c##_11, \
+     PE_GK##c##_12, PE_GK##c##_13, PE_GK##c##_14, PE_GK##c##_15}
+#define PE_GELU_FAST_K {PE_GK_ROW(0), PE_GK_ROW(1), PE_GK_ROW(2), PE_GK_ROW(3)}
 
 #endif
