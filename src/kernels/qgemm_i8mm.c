@@ -150,25 +150,21 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
 /* QOUT_BIAS: the row's bias (v4-v7) plus its products (v9-v12) times the
  * row scale, FMLA as pe_qout_row's vfmaq_n_f32 */
-#define MM_ROW_BIAS(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                      \
+#define MM_BIAS_FMLA(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                     \
     "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
     MM_COLS(UZP, 9, 10, 11, 12, A0, A1, A2, A3, A4, A5, A6, A7)                                  \
     "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
     "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
     "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
-    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
-    "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
-/* QOUT_RES: the bias row as MM_ROW_BIAS, then the residual row x (v9-v12,
+    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"
+#define MM_ROW_BIAS(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                      \
+    MM_BIAS_FMLA(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L) "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+/* QOUT_RES: the bias row (MM_BIAS_FMLA), then the residual row x (v9-v12,
  * read before the row is stored: C may be the residual) plus gamma (loaded
  * over the column scales, reloaded after) times it, FMLA as pe_qout_row's
  * vfmaq_f32 */
 #define MM_ROW_RES(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                       \
-    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t"                                                           \
-    MM_COLS(UZP, 9, 10, 11, 12, A0, A1, A2, A3, A4, A5, A6, A7)                                  \
-    "fmla v4.4s, v9.4s, v8.s[" #L "]\n\t"                                                        \
-    "fmla v5.4s, v10.4s, v8.s[" #L "]\n\t"                                                       \
-    "fmla v6.4s, v11.4s, v8.s[" #L "]\n\t"                                                       \
-    "fmla v7.4s, v12.4s, v8.s[" #L "]\n\t"                                                       \
+    MM_BIAS_FMLA(UZP, A0, A1, A2, A3, A4, A5, A6, A7, L)                                         \
     "ld1 {v9.4s-v12.4s}, [%[res]], %[ldr]\n\t"                                                   \
     "ld1 {v0.4s-v3.4s}, [%[gamma]]\n\t"                                                          \
     "fmla v9.4s, v0.4s, v4.4s\n\t"                                                               \
