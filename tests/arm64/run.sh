@@ -13,7 +13,8 @@
 # build/arm64/pecore (golden.py).  fp16 compute: its kernels against the
 # scalar reference and the f16 context or its refusal (test_f16, on every
 # CPU), the golden image_raw cases with --compute f16 where the CPU has FP16
-# arithmetic (cortex-a76, max), and the CLI's refusal where not (cortex-a53).
+# arithmetic (cortex-a76, max) and a q8 file in fp16 compute there, and the
+# CLI's refusal where not (cortex-a53).
 # The tests that do not depend on the CPU run once, on cortex-a53.  Any exit by a signal fails, SIGILL above all.
 # usage: tests/arm64/run.sh [BUILD]   (PECORE_GOLDEN, QEMU, ARM64_CPUS,
 # ARM64_GOLDEN override)
@@ -57,6 +58,35 @@ check_f16_refusal() {
     if [ -z "$(signal_name $rc)" ] && [ "$rc" -ne 0 ] && grep -q "compute f16" "$T/f16.out"; then ok
         echo "aarch64 $1: --compute f16 refused: $(tail -n 1 "$T/f16.out")"
     else no "$1: --compute f16 gave exit $rc $(signal_name $rc), expected a refusal"; cat "$T/f16.out"; fi
+}
+
+embed_as() { # CPU NAME MODEL COMPUTE IMAGE: $T/NAME.npy
+    "$QEMU" -cpu "$1" "$B/pecore" embed -m "$3" "$5" --compute "$4" --threads 1 -o "$T/$2.npy" \
+        >"$T/q8.log" 2>&1 || { no "$1: embed $2 (exit $?)"; cat "$T/q8.log"; return 1; }
+}
+
+# fp16 compute over a q8 file: its int8 linears stay int8, its half-stored
+# patch embedding (and pooling kv) run in half.  The embedding must differ
+# from the same file's float32-compute one (the half arithmetic ran) and
+# stay as close to the float model's as q8 is (cosine >= 0.999, as
+# test_variants holds q8 to).  The q8 file is made by this build, once.
+check_q8_f16() { # CPU
+    q8=$T/pe-micro-q8.safetensors img=examples/chelsea.jpg
+    [ -f "$q8" ] || "$QEMU" -cpu "$1" "$B/pecore" quantize -m "$G/models/pe-micro.safetensors" --type q8 \
+        -o "$q8" >"$T/q8.log" 2>&1 || { no "$1: quantize pe-micro to q8"; cat "$T/q8.log"; return; }
+    embed_as "$1" float "$G/models/pe-micro.safetensors" f32 "$img" &&
+        embed_as "$1" q8f32 "$q8" f32 "$img" && embed_as "$1" q8f16 "$q8" f16 "$img" || return
+    if r=$("$PY" - "$T" <<'PYEOF'
+import sys
+import numpy as np
+d = sys.argv[1]
+f, a, b = (np.load("%s/%s.npy" % (d, n)).astype(np.float64).ravel() for n in ("float", "q8f32", "q8f16"))
+cos = float(f @ b / np.linalg.norm(f) / np.linalg.norm(b))
+print("cosine to the float model %.6f, %s from float32 compute" % (cos, "same" if np.array_equal(a, b) else "differs"))
+sys.exit(0 if cos >= 0.999 and not np.array_equal(a, b) else 1)
+PYEOF
+    ); then ok; else no "$1: q8 file with --compute f16: $r"; fi
+    echo "aarch64 $1: q8 file, --compute f16: $r"
 }
 
 expect_isa() { case $1 in cortex-a53) echo neon ;; cortex-a76) echo neon-dot ;; *) echo neon-i8mm ;; esac; }
@@ -120,6 +150,7 @@ for cpu in $CPUS; do
         if "$PY" tests/arm64/golden.py --golden "$G" --compute f16 --cases $GOLDEN -- "$QEMU" -cpu "$cpu" \
             "$B/pecore" >"$T/golden.log" 2>&1; then ok; else no "$cpu golden image_raw cases, compute f16"; fi
         sed "s/^/aarch64 $cpu /" "$T/golden.log"
+        check_q8_f16 "$cpu"
     else
         check_f16_refusal "$cpu"
     fi
