@@ -84,7 +84,9 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
  * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
  * group of weights, v4-v8 the 5 rows.  (An asm statement takes at most 30
  * operands, an in-out one counting twice: the 20 accumulators cannot be
- * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*.
+ * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*: the
+ * stack tile's full tiles (a panel narrower than 16 columns); the others
+ * run q8_asm5_tiles (below), the same K loop with the finish after it.
  * With dst, the weights come from the stored panel src instead and are
  * flipped (EOR with v9) and stored to dst on the way: the first tile of a
  * panel makes its flipped copy for the others, 5 instructions per 64 bytes
@@ -315,7 +317,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
                     const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
     /* through the stored accumulators: a finish beyond a multiply, and
-     * every full flipped tile (its K loop is q8_acc_5_1's assembly) */
+     * every full flipped tile reaching here (QOUT_TILE: its K loop is
+     * q8_asm5's; gemm_q8 sends the others to q8_asm5_tiles) */
     if (mode != Q8_SPILL && (mode != QOUT_SCALE || (flipped && mr == Q8MR))) {
         int32_t spill[Q8MR * 16] __attribute__((aligned(16)));
         static const q8_acc_fn accs[2][Q8MR] = {
@@ -432,16 +435,22 @@ Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
 Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
 #define Q8_FNS(FL, MODE)                                                                         \
     Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
+/* a full flipped tile finishing straight into C runs q8_asm5_tiles
+ * (gemm_q8), so those three have no 5-row function */
+#define Q8_FNS4(FL, MODE) Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE)
 Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3)
-Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3)
+Q8_FNS(1, 0) Q8_FNS4(1, 1) Q8_FNS4(1, 2) Q8_FNS4(1, 3)
 #define Q8_ROW(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, q8_5_##FL##_##MODE}
+#define Q8_ROW4(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, NULL}
 _Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_RES == 3 && Q8_MODES == 4,
                "q8_tiles is indexed by the pe_qout mode");
 static const q8_fn q8_tiles[2][Q8_MODES][Q8MR] = {
     {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3)},
-    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3)},
+    {Q8_ROW(1, 0), Q8_ROW4(1, 1), Q8_ROW4(1, 2), Q8_ROW4(1, 3)},
 };
+#undef Q8_ROW4
 #undef Q8_ROW
+#undef Q8_FNS4
 
 /* `tiles` full flipped tiles of the panel W from rows q, finished into C
  * by q8_asm5_tiles (o: not QOUT_TILE); fresh: the first flips the panel
