@@ -84,7 +84,9 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
  * vector c is v(12 + 4 r + c), so that ST1 of 4 stores a row; v0-v3 hold a
  * group of weights, v4-v8 the 5 rows.  (An asm statement takes at most 30
  * operands, an in-out one counting twice: the 20 accumulators cannot be
- * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*.
+ * operands.)  Stores the accumulators to sp ([5][16]) as q8_acc_*: the
+ * stack tile's full tiles (a panel narrower than 16 columns); the others
+ * run q8_asm5_tiles (below), the same K loop with the finish after it.
  * With dst, the weights come from the stored panel src instead and are
  * flipped (EOR with v9) and stored to dst on the way: the first tile of a
  * panel makes its flipped copy for the others, 5 instructions per 64 bytes
@@ -110,11 +112,13 @@ static void flip_panel(const uint8_t *W, int nb, int8_t *F) {
     "add %[k], %[k], #16\n\t" SD_GROUP(0, LOADW) SD_GROUP(1, LOADW) SD_GROUP(2, LOADW)           \
         SD_GROUP(3, LOADW)
 #define SD_ZERO4(A, B, C, D) "movi v" #A ".4s, #0\n\tmovi v" #B ".4s, #0\n\tmovi v" #C ".4s, #0\n\tmovi v" #D ".4s, #0\n\t"
-#define SD_LOOP(LOADW)                                                                           \
+#define SD_LOOP_K(LOADW)                                                                         \
     SD_ZERO4(12, 13, 14, 15) SD_ZERO4(16, 17, 18, 19) SD_ZERO4(20, 21, 22, 23)                   \
         SD_ZERO4(24, 25, 26, 27) SD_ZERO4(28, 29, 30, 31) "1:\n\t" SD_16K(LOADW) SD_16K(LOADW)    \
             "subs %[n], %[n], #1\n\t"                                                            \
-            "b.ne 1b\n\t"                                                                        \
+            "b.ne 1b\n\t"
+#define SD_LOOP(LOADW)                                                                           \
+    SD_LOOP_K(LOADW)                                                                             \
             "st1 {v12.4s-v15.4s}, [%[sp]], #64\n\t"                                              \
             "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                              \
             "st1 {v20.4s-v23.4s}, [%[sp]], #64\n\t"                                              \
@@ -144,7 +148,143 @@ static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const
                          : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [r3] "r"(r3), [r4] "r"(r4)
                          : SD_CLOBBERS);
 }
+
+/* The full flipped tiles of a panel with their finish in the same asm
+ * statement, straight into C: `tiles` tiles of 5 rows down the panel, each
+ * its K loop (as q8_asm5's), then its rows through o's mode (QOUT_SCALE,
+ * QOUT_BIAS or QOUT_RES) as q8_tile and pe_qout_row do them: the integer
+ * products converted, times the column scales (v0-v3), then times the row
+ * scale (FMUL by element), or FMLA into the bias (vfmaq_n_f32), and for
+ * the residual finish FMLA of gamma times that into the residual row
+ * (vfmaq_f32), the same operations in the same order.  Where q8_asm5
+ * stored its accumulators to the stack for a C finish to reload (10 X1
+ * cycles of stores a tile, then a call and ~80 instructions a tile), the
+ * finish reads them in place: the accumulators of row r (v12+4r..) are
+ * consecutive, so one ST1 of 4 stores a scaled row.  The row pointers are
+ * made from r0 per tile (r0 then moves 5 rows on); the weights and trip
+ * count start again from w0 and n0.  Registers in the finish: v0-v3 the
+ * column scales (gamma, then reloaded, in a residual row), v4-v7 the bias
+ * row, v8 the row scales of rows 0-3 and v10 row 4's. */
+#define SD_CVT(A0, A1, A2, A3)                                                                   \
+    "scvtf v" #A0 ".4s, v" #A0 ".4s\n\t"                                                         \
+    "scvtf v" #A1 ".4s, v" #A1 ".4s\n\t"                                                         \
+    "scvtf v" #A2 ".4s, v" #A2 ".4s\n\t"                                                         \
+    "scvtf v" #A3 ".4s, v" #A3 ".4s\n\t"                                                         \
+    "fmul v" #A0 ".4s, v" #A0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #A1 ".4s, v" #A1 ".4s, v1.4s\n\t"                                                   \
+    "fmul v" #A2 ".4s, v" #A2 ".4s, v2.4s\n\t"                                                   \
+    "fmul v" #A3 ".4s, v" #A3 ".4s, v3.4s\n\t"
+#define SD_ROW_SCALE(A0, A1, A2, A3, S, L)                                                       \
+    SD_CVT(A0, A1, A2, A3)                                                                       \
+    "fmul v" #A0 ".4s, v" #A0 ".4s, v" #S ".s[" #L "]\n\t"                                       \
+    "fmul v" #A1 ".4s, v" #A1 ".4s, v" #S ".s[" #L "]\n\t"                                       \
+    "fmul v" #A2 ".4s, v" #A2 ".4s, v" #S ".s[" #L "]\n\t"                                       \
+    "fmul v" #A3 ".4s, v" #A3 ".4s, v" #S ".s[" #L "]\n\t"                                       \
+    "st1 {v" #A0 ".4s-v" #A3 ".4s}, [%[c]], %[ldc]\n\t"
+#define SD_BIAS_FMLA(A0, A1, A2, A3, S, L)                                                       \
+    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t" SD_CVT(A0, A1, A2, A3)                                    \
+    "fmla v4.4s, v" #A0 ".4s, v" #S ".s[" #L "]\n\t"                                             \
+    "fmla v5.4s, v" #A1 ".4s, v" #S ".s[" #L "]\n\t"                                             \
+    "fmla v6.4s, v" #A2 ".4s, v" #S ".s[" #L "]\n\t"                                             \
+    "fmla v7.4s, v" #A3 ".4s, v" #S ".s[" #L "]\n\t"
+#define SD_ROW_BIAS(A0, A1, A2, A3, S, L)                                                        \
+    SD_BIAS_FMLA(A0, A1, A2, A3, S, L) "st1 {v4.4s-v7.4s}, [%[c]], %[ldc]\n\t"
+/* the residual row read into the row's spent accumulators before the row
+ * is stored (the pass's C is the residual) */
+#define SD_ROW_RES(A0, A1, A2, A3, S, L)                                                         \
+    SD_BIAS_FMLA(A0, A1, A2, A3, S, L)                                                           \
+    "ld1 {v" #A0 ".4s-v" #A3 ".4s}, [%[res]], %[ldr]\n\t"                                        \
+    "ld1 {v0.4s-v3.4s}, [%[gamma]]\n\t"                                                          \
+    "fmla v" #A0 ".4s, v0.4s, v4.4s\n\t"                                                         \
+    "fmla v" #A1 ".4s, v1.4s, v5.4s\n\t"                                                         \
+    "fmla v" #A2 ".4s, v2.4s, v6.4s\n\t"                                                         \
+    "fmla v" #A3 ".4s, v3.4s, v7.4s\n\t"                                                         \
+    "st1 {v" #A0 ".4s-v" #A3 ".4s}, [%[c]], %[ldc]\n\t"                                          \
+    "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"
+#define SD_FINISH(ROW)                                                                           \
+    "ld1 {v0.4s-v3.4s}, [%[cs]]\n\t"                                                             \
+    "ldr q8, [%[rs]]\n\t"                                                                        \
+    "ldr s10, [%[rs], #16]\n\t"                                                                  \
+    "add %[rs], %[rs], #20\n\t" ROW(12, 13, 14, 15, 8, 0) ROW(16, 17, 18, 19, 8, 1)              \
+        ROW(20, 21, 22, 23, 8, 2) ROW(24, 25, 26, 27, 8, 3) ROW(28, 29, 30, 31, 10, 0)
+#define SD_TILES(LOADW, FINISH)                                                                  \
+    "2:\n\t"                                                                                     \
+    "add %[r1], %[r0], %[ldq]\n\t"                                                               \
+    "add %[r2], %[r1], %[ldq]\n\t"                                                               \
+    "add %[r3], %[r2], %[ldq]\n\t"                                                               \
+    "add %[r4], %[r3], %[ldq]\n\t"                                                               \
+    "mov %[w], %[w0]\n\t"                                                                        \
+    "mov %[n], %[n0]\n\t"                                                                        \
+    "mov %[k], #0\n\t" SD_LOOP_K(LOADW) FINISH                                                   \
+    "add %[r0], %[r4], %[ldq]\n\t"                                                               \
+    "subs %[t], %[t], #1\n\t"                                                                    \
+    "b.ne 2b\n\t"
+/* scratch: w, n, k and the rows 1-4 (early clobbers: written before the
+ * inputs are last read) */
+#define SD_SCRATCH                                                                               \
+    [w] "=&r"(w), [n] "=&r"(n), [k] "=&r"(k), [r1] "=&r"(r1), [r2] "=&r"(r2), [r3] "=&r"(r3),    \
+        [r4] "=&r"(r4), [r0] "+r"(r0), [c] "+r"(c), [rs] "+r"(rs), [t] "+r"(tiles)
+#define SD_IN [w0] "r"(w0), [n0] "r"(n0), [ldq] "r"(ldq), [cs] "r"(cs), [ldc] "r"(ldc)
+#define SD_FCLOBBERS "v10", SD_CLOBBERS
+
+/* tiles >= 1 full flipped tiles from rows q down, finished through o (not
+ * QOUT_TILE) with the column scales cs; with dst, the weights come from
+ * the stored panel src and are flipped into dst on the way (the panel's
+ * first tile: call it with tiles = 1), else from the flipped copy src. */
+static __attribute__((noinline)) void q8_asm5_tiles(const int8_t *q, size_t ldq, const uint8_t *src,
+                                                    int8_t *dst, int nb, const pe_qout *o,
+                                                    const float *cs, long tiles) {
+    const int8_t *r0 = q, *r1, *r2, *r3, *r4;
+    const uint8_t *w, *w0 = src;
+    long n, n0 = nb; /* 32 k a trip; nb >= 1 */
+    size_t k;
+    float *c = o->C;
+    const float *rs = o->rs, *bias = o->bias, *gamma = o->gamma, *res = o->res;
+    const size_t ldc = o->ldc * sizeof(float), ldr = o->ldr * sizeof(float);
+    if (dst) {
+        if (o->mode == QOUT_RES)
+            __asm__ volatile("movi v9.16b, #0x80\n\t" SD_TILES(SD_LOAD_FLIP, SD_FINISH(SD_ROW_RES))
+                             : SD_SCRATCH, [f] "+r"(dst), [res] "+r"(res)
+                             : SD_IN, [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                             : "v9", SD_FCLOBBERS);
+        else if (o->mode == QOUT_BIAS)
+            __asm__ volatile("movi v9.16b, #0x80\n\t" SD_TILES(SD_LOAD_FLIP, SD_FINISH(SD_ROW_BIAS))
+                             : SD_SCRATCH, [f] "+r"(dst)
+                             : SD_IN, [bias] "r"(bias)
+                             : "v9", SD_FCLOBBERS);
+        else
+            __asm__ volatile("movi v9.16b, #0x80\n\t" SD_TILES(SD_LOAD_FLIP, SD_FINISH(SD_ROW_SCALE))
+                             : SD_SCRATCH, [f] "+r"(dst)
+                             : SD_IN
+                             : "v9", SD_FCLOBBERS);
+    } else if (o->mode == QOUT_RES)
+        __asm__ volatile(SD_TILES(SD_LOAD, SD_FINISH(SD_ROW_RES))
+                         : SD_SCRATCH, [res] "+r"(res)
+                         : SD_IN, [bias] "r"(bias), [gamma] "r"(gamma), [ldr] "r"(ldr)
+                         : SD_FCLOBBERS);
+    else if (o->mode == QOUT_BIAS)
+        __asm__ volatile(SD_TILES(SD_LOAD, SD_FINISH(SD_ROW_BIAS))
+                         : SD_SCRATCH
+                         : SD_IN, [bias] "r"(bias)
+                         : SD_FCLOBBERS);
+    else
+        __asm__ volatile(SD_TILES(SD_LOAD, SD_FINISH(SD_ROW_SCALE))
+                         : SD_SCRATCH
+                         : SD_IN
+                         : SD_FCLOBBERS);
+}
+#undef SD_FCLOBBERS
+#undef SD_IN
+#undef SD_SCRATCH
+#undef SD_TILES
+#undef SD_FINISH
+#undef SD_ROW_RES
+#undef SD_ROW_BIAS
+#undef SD_BIAS_FMLA
+#undef SD_ROW_SCALE
+#undef SD_CVT
 #undef SD_CLOBBERS
+#undef SD_LOOP_K
 #undef SD_LOOP
 #undef SD_ZERO4
 #undef SD_16K
@@ -177,7 +317,8 @@ INLINE void q8_tile(const int8_t *q, size_t ldq, const int32_t *rsum, const uint
                     const int mr, const int flipped, const int mode, int32_t *sp) {
     const float *d = (const float *)(const void *)W;
     /* through the stored accumulators: a finish beyond a multiply, and
-     * every full flipped tile (its K loop is q8_acc_5_1's assembly) */
+     * every full flipped tile reaching here (QOUT_TILE: its K loop is
+     * q8_asm5's; gemm_q8 sends the others to q8_asm5_tiles) */
     if (mode != Q8_SPILL && (mode != QOUT_SCALE || (flipped && mr == Q8MR))) {
         int32_t spill[Q8MR * 16] __attribute__((aligned(16)));
         static const q8_acc_fn accs[2][Q8MR] = {
@@ -294,16 +435,39 @@ Q8_ACC(1, 0) Q8_ACC(2, 0) Q8_ACC(3, 0) Q8_ACC(4, 0) Q8_ACC(5, 0)
 Q8_ACC(1, 1) Q8_ACC(2, 1) Q8_ACC(3, 1) Q8_ACC(4, 1) Q8_ACC(5, 1)
 #define Q8_FNS(FL, MODE)                                                                         \
     Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE) Q8_FN(5, FL, MODE)
+/* a full flipped tile finishing straight into C runs q8_asm5_tiles
+ * (gemm_q8), so those three have no 5-row function */
+#define Q8_FNS4(FL, MODE) Q8_FN(1, FL, MODE) Q8_FN(2, FL, MODE) Q8_FN(3, FL, MODE) Q8_FN(4, FL, MODE)
 Q8_FNS(0, 0) Q8_FNS(0, 1) Q8_FNS(0, 2) Q8_FNS(0, 3)
-Q8_FNS(1, 0) Q8_FNS(1, 1) Q8_FNS(1, 2) Q8_FNS(1, 3)
+Q8_FNS(1, 0) Q8_FNS4(1, 1) Q8_FNS4(1, 2) Q8_FNS4(1, 3)
 #define Q8_ROW(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, q8_5_##FL##_##MODE}
+#define Q8_ROW4(FL, MODE) {q8_1_##FL##_##MODE, q8_2_##FL##_##MODE, q8_3_##FL##_##MODE, q8_4_##FL##_##MODE, NULL}
 _Static_assert(QOUT_TILE == 0 && QOUT_SCALE == 1 && QOUT_BIAS == 2 && QOUT_RES == 3 && Q8_MODES == 4,
                "q8_tiles is indexed by the pe_qout mode");
 static const q8_fn q8_tiles[2][Q8_MODES][Q8MR] = {
     {Q8_ROW(0, 0), Q8_ROW(0, 1), Q8_ROW(0, 2), Q8_ROW(0, 3)},
-    {Q8_ROW(1, 0), Q8_ROW(1, 1), Q8_ROW(1, 2), Q8_ROW(1, 3)},
+    {Q8_ROW(1, 0), Q8_ROW4(1, 1), Q8_ROW4(1, 2), Q8_ROW4(1, 3)},
 };
+#undef Q8_ROW4
 #undef Q8_ROW
+#undef Q8_FNS4
+
+/* `tiles` full flipped tiles of the panel W from rows q, finished into C
+ * by q8_asm5_tiles (o: not QOUT_TILE); fresh: the first flips the panel
+ * into F on the way, alone, and the others read F. */
+static void q8_tiles_flipped(const int8_t *q, size_t ldq, const uint8_t *W, int8_t *F, int fresh,
+                             int nb, const pe_qout *o, long tiles) {
+    const float *cs = (const float *)(const void *)W;
+    if (!fresh) {
+        q8_asm5_tiles(q, ldq, (const uint8_t *)F, NULL, nb, o, cs, tiles);
+        return;
+    }
+    q8_asm5_tiles(q, ldq, W + PE_Q8_HEAD, F, nb, o, cs, 1);
+    if (tiles == 1) return;
+    pe_qout t = *o;
+    pe_qout_down(&t, Q8MR);
+    q8_asm5_tiles(q + Q8MR * ldq, ldq, (const uint8_t *)F, NULL, nb, &t, cs, tiles - 1);
+}
 
 static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int ldc, int m0, int m1,
                     int n0, int n1, const pe_epilogue *ep) {
@@ -332,8 +496,12 @@ static void gemm_q8(const pe_qact *qa, const uint8_t *Wp, int K, float *C, int l
              * one pass (pe_neon_gelu16_rows: its tables loaded once) */
             const int gelu = o.mode == QOUT_GELU;
             if (gelu) o.mode = QOUT_BIAS;
-            q8_tiles[flipped][o.mode][mr - 1](qa->q + (size_t)m * qa->ldq, (size_t)qa->ldq, qa->rsum + m, w,
-                                              colsum, F, fresh && m == m0, nb, &o, tiles);
+            const int8_t *q = qa->q + (size_t)m * qa->ldq;
+            if (flipped && mr == Q8MR && o.mode != QOUT_TILE) {
+                q8_tiles_flipped(q, (size_t)qa->ldq, w, F, fresh && m == m0, nb, &o, tiles);
+            } else
+                q8_tiles[flipped][o.mode][mr - 1](q, (size_t)qa->ldq, qa->rsum + m, w, colsum, F,
+                                                  fresh && m == m0, nb, &o, tiles);
             if (gelu) pe_neon_gelu16_rows(o.C, o.ldc, (long)tiles * mr);
             if (o.mode == QOUT_TILE) pe_tile_store(tile, mr, ncols, qa->s + m, C + (size_t)m * ldc + n, ldc, ep, m, n);
             m += tiles * mr;
