@@ -152,7 +152,10 @@ int main(int argc, char **argv) {
                   {.name = "proj", .M = 577, .K = 192, .N = 192},
                   {.name = "fc1+gelu", .M = 577, .K = 192, .N = 768, .gelu = PE_GELU_EXACT},
                   {.name = "fc1", .M = 577, .K = 192, .N = 768},
-                  {.name = "fc2", .M = 577, .K = 768, .N = 192}};
+                  {.name = "fc2", .M = 577, .K = 768, .N = 192},
+                  /* one head of the int8 attention: Q K^T (K = dh) and P V */
+                  {.name = "scores", .M = 577, .K = 64, .N = 577},
+                  {.name = "pv", .M = 577, .K = 577, .N = 64}};
     const int ns = sizeof sh / sizeof sh[0];
     for (int i = 0; i < ns; i++) setup(&sh[i], qk);
     for (int r = 0; r < rounds; r++)
