@@ -369,6 +369,21 @@ static void q8_wide_2(const int16_t *a, const int32_t *rs, const int16_t *w, int
 }
 static const q8_wide_fn q8_wide_tiles[Q_WIDE_MR] = {q8_wide_1, q8_wide_2};
 
+/* ntiles 2-row tiles (rows of the tile buffer, activations astride int16
+ * apart), each both halves: the K loop nested in two more loops, which V8
+ * unrolls by its depth: min((depth + 1) 50 / size, 5) copies, size in graph
+ * nodes (compiler/loop-unrolling.h).  Alone in a function (depth 0) the
+ * loop ran as written, with a stack check and the loop's pointer steps
+ * every 8 dot products; clang inlines this into gemm_q_wasm's loops, where
+ * V8 makes 5 copies with one stack check and no spills. */
+static void q8_wide_rows(const int16_t *a, size_t astride, const int32_t *rs, const int16_t *w, int groups,
+                         const float *d, float *t, v128_t *c, int ntiles, int mode) {
+    for (int i = 0; i < ntiles; i++)
+        for (int h = 0; h < 2; h++)
+            q8_wide_half(a + i * astride, rs + 2 * i, w + (size_t)h * groups * 32, groups, d + 8 * h,
+                         t + (size_t)2 * i * PE_GEMM_NR + 8 * h, c + (size_t)(4 * i + 2 * h) * 4, mode, 2);
+}
+
 typedef void (*q4_wide_fn)(const int16_t *a, const int32_t *bsum, size_t ldb, const int16_t *w,
                            int nblk, const float *d, float *tile, int mode);
 static void q4_wide_1(const int16_t *a, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
@@ -402,8 +417,15 @@ static void q_chunk(const pe_qact *qa, int q4, int b0, int nblk, int mode, const
         const int16_t *a = bf->act + (size_t)((m - mb) / Q_WIDE_MR) * groups * 8;
         float *tile = bf->rows + (size_t)(m - mb) * PE_GEMM_NR;
         if (!q4) {
-            q8_wide_tiles[mr - 1](a, qa->rsum + m, bf->wide, groups, d8, tile,
-                                  bf->carry + (size_t)(m - mb) * 2 * 4, mode);
+            if (mr == Q_WIDE_MR) { /* this and the following 2-row tiles in one call */
+                const int nt = (me - m) / Q_WIDE_MR;
+                q8_wide_rows(a, (size_t)groups * 8, qa->rsum + m, bf->wide, groups, d8, tile,
+                             bf->carry + (size_t)(m - mb) * 2 * 4, nt, mode);
+                m += (nt - 1) * Q_WIDE_MR;
+            } else {
+                q8_wide_tiles[mr - 1](a, qa->rsum + m, bf->wide, groups, d8, tile,
+                                      bf->carry + (size_t)(m - mb) * 2 * 4, mode);
+            }
             continue;
         }
         for (int h = 0; h < 2; h++) {
