@@ -155,7 +155,9 @@ int main(int argc, char **argv) {
                   {.name = "fc2", .M = 577, .K = 768, .N = 192},
                   /* one head of the int8 attention: Q K^T (K = dh) and P V */
                   {.name = "scores", .M = 577, .K = 64, .N = 577},
-                  {.name = "pv", .M = 577, .K = 577, .N = 64}};
+                  {.name = "pv", .M = 577, .K = 577, .N = 64},
+                  /* B16-224's fc2: K = 3072, two chunks of the q8 GEMM */
+                  {.name = "b16fc2", .M = 197, .K = 3072, .N = 768}};
     const int ns = sizeof sh / sizeof sh[0];
     for (int i = 0; i < ns; i++) setup(&sh[i], qk);
     for (int r = 0; r < rounds; r++)
