@@ -4,7 +4,8 @@
  * the exact one in f32, the fast one in q8, as forward.c), and the
  * mul + add and dot_i16x8 + add peak loops of the isa row; the int8
  * attention's softmax_q8 (a head's 577 x 577 scores) and pack_q8_t (its V,
- * 577 x 64 of the qkv output).  Meant for the
+ * 577 x 64 of the qkv output); the GEMM shapes include one head's Q K^T
+ * and P V, and B16-224's fc2 (K = 3072).  Meant for the
  * wasm build (it also builds natively, where it times the native sets).
  *
  * Build and run (after `make wasm`; emcc needs NODE_PATH=/usr/share/nodejs,

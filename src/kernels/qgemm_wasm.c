@@ -235,10 +235,9 @@ static void widen_act(const pe_qact *qa, int mb, int me, int b0, int nblk, int16
  * a row holds (column c: k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for
  * columns c = 2v of the half, its lane pairs summed by pair_sums; 2 rows x
  * 4 accumulators, 2 activation vectors and 4 weight vectors stay within
- * V8's 15 xmm.  The activations come widened: V8 runs the loop's vector
- * operations on 4 pipes, and there the dot + add pairs (16) and the sign
- * extensions the codes needed (2) were the bound, not its ~33
- * instructions (a load64_splat is a load). */
+ * V8's 15 xmm.  The activations come widened: a group's loop is then 16
+ * vector operations (dot + add pairs) and 6 loads (a load64_splat is a
+ * vmovddup) from two pointers, where it was 18, 6 and three. */
 INLINE void dot_groups(v128_t acc[Q_WIDE_MR][4], const int16_t *a, const int16_t *w, int groups, const int mr) {
     /* pointers stepped, not indices scaled: fewer scalar adds in V8's code */
     const int16_t *const end = w + (size_t)groups * 32;
@@ -353,8 +352,8 @@ static void q_store(const float *buf, int nr, int ncols, const float *rs, float 
 }
 
 /* The tile calls, one function per row count (q8: both halves of the
- * panel in one call; the per-call set-up and finish were ~15% of the
- * K = 64 score tiles). */
+ * panel in one call, so the K loop is nested in the halves' loop, which
+ * V8 unrolls: see q8_wide_rows). */
 typedef void (*q8_wide_fn)(const int16_t *a, const int32_t *rsum, const int16_t *w, int groups,
                            const float *d, float *tile, v128_t *carry, int mode);
 static void q8_wide_1(const int16_t *a, const int32_t *rs, const int16_t *w, int groups,
@@ -443,7 +442,9 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
     const int q4 = t == PE_WT_Q4, nb = qa->ldq / PE_QK;
     const int chunks = (nb + Q_WIDE_BLOCKS - 1) / Q_WIDE_BLOCKS;
     const size_t pbytes = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
-    int act_mb = -1, act_c = -1; /* in bf.act: one row block and chunk, widened once a call */
+    /* the row block and chunk whose codes are in bf.act: with one chunk
+     * (K <= Q_WIDE_KMAX) widened once a call, else once a panel and chunk */
+    int act_mb = -1, act_c = -1;
     for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
         const uint8_t *panel = (const uint8_t *)Wv + (size_t)p * pbytes;
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
