@@ -4,7 +4,8 @@
  * the exact one in f32, the fast one in q8, as forward.c), and the
  * mul + add and dot_i16x8 + add peak loops of the isa row; the int8
  * attention's softmax_q8 (a head's 577 x 577 scores) and pack_q8_t (its V,
- * 577 x 64 of the qkv output).  Meant for the
+ * 577 x 64 of the qkv output); the GEMM shapes include one head's Q K^T
+ * and P V, and B16-224's fc2 (K = 3072).  Meant for the
  * wasm build (it also builds natively, where it times the native sets).
  *
  * Build and run (after `make wasm`; emcc needs NODE_PATH=/usr/share/nodejs,
@@ -152,7 +153,12 @@ int main(int argc, char **argv) {
                   {.name = "proj", .M = 577, .K = 192, .N = 192},
                   {.name = "fc1+gelu", .M = 577, .K = 192, .N = 768, .gelu = PE_GELU_EXACT},
                   {.name = "fc1", .M = 577, .K = 192, .N = 768},
-                  {.name = "fc2", .M = 577, .K = 768, .N = 192}};
+                  {.name = "fc2", .M = 577, .K = 768, .N = 192},
+                  /* one head of the int8 attention: Q K^T (K = dh) and P V */
+                  {.name = "scores", .M = 577, .K = 64, .N = 577},
+                  {.name = "pv", .M = 577, .K = 577, .N = 64},
+                  /* B16-224's fc2: K = 3072, two chunks of the q8 GEMM */
+                  {.name = "b16fc2", .M = 197, .K = 3072, .N = 768}};
     const int ns = sizeof sh / sizeof sh[0];
     for (int i = 0; i < ns; i++) setup(&sh[i], qk);
     for (int r = 0; r < rounds; r++)

@@ -27,6 +27,7 @@
  * xmm registers). */
 #define GEMM_MR 2
 #define GEMM_NV (PE_GEMM_NR / 4)
+#define GEMM_KRUN 64
 
 /* tile[r][0:16] = A[r, :K] . panel[:, 0:16] for r < mr; mr is a constant
  * in every instantiation below, so the accumulators stay in registers. */
@@ -35,13 +36,20 @@ INLINE void gemm_tile(const float *A, size_t lda, const float *panel, int K, flo
     v128_t acc[GEMM_MR][GEMM_NV];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < GEMM_NV; v++) acc[r][v] = vf_zero();
-    for (int k = 0; k < K; k++) {
-        const float *w = panel + (size_t)k * PE_GEMM_NR;
-        v128_t b[GEMM_NV];
-        for (int v = 0; v < GEMM_NV; v++) b[v] = wasm_v128_load(w + 4 * v);
-        for (int r = 0; r < mr; r++) {
-            const v128_t a = wasm_v128_load32_splat(A + (size_t)r * lda + k);
-            for (int v = 0; v < GEMM_NV; v++) acc[r][v] = vf_fmadd(a, b[v], acc[r][v]);
+    /* k in runs of GEMM_KRUN, a loop in a loop: V8 unrolls a loop by its
+     * depth (min((depth + 1) 50 / size, 5) copies, size in graph nodes:
+     * compiler/loop-unrolling.h), and alone this one ran as written, its
+     * stack check and steps every 16 multiply-adds.  The same k order. */
+    for (int k0 = 0; k0 < K; k0 += GEMM_KRUN) {
+        const int k1 = K - k0 < GEMM_KRUN ? K : k0 + GEMM_KRUN;
+        for (int k = k0; k < k1; k++) {
+            const float *w = panel + (size_t)k * PE_GEMM_NR;
+            v128_t b[GEMM_NV];
+            for (int v = 0; v < GEMM_NV; v++) b[v] = wasm_v128_load(w + 4 * v);
+            for (int r = 0; r < mr; r++) {
+                const v128_t a = wasm_v128_load32_splat(A + (size_t)r * lda + k);
+                for (int v = 0; v < GEMM_NV; v++) acc[r][v] = vf_fmadd(a, b[v], acc[r][v]);
+            }
         }
     }
     for (int r = 0; r < mr; r++)

@@ -153,7 +153,9 @@ static void quantize_rows_wasm(const float *A, int lda, int K, int m0, int m1, c
  * over one half reads one sequential stream.  q8 widens its codes as stored
  * (u8, q + 128), q4 its nibbles; both are 0 .. 255, so one kernel loop
  * serves both. */
-#define Q_WIDE_KMAX 3072 /* 96 KB on the stack (gemm_half_wasm: 64) */
+/* K a chunk: the wide panel 48 KB and the widened activations of a row
+ * block 192 KB, on the stack (a pool thread has 1 MB: threadpool.h) */
+#define Q_WIDE_KMAX 1536
 #define Q_WIDE_BLOCKS (Q_WIDE_KMAX / PE_QK)
 #define Q_WIDE_MR 2
 /* The tiles of up to this many rows of a panel go to a buffer that
@@ -205,26 +207,48 @@ static void widen_q4(const uint8_t *panel, int b0, int nblk, int16_t *wide, floa
     }
 }
 
-/* groups 4-deep groups of mr rows (codes at q, row stride ldq) times half
- * of the wide panel (w), into acc: accumulator v of a row holds (column c:
- * k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for columns c = 2v of the half,
- * its lane pairs summed by pair_sums; 2 rows x 4 accumulators, 2
- * activation vectors, a weight vector and a product stay within V8's 16
- * xmm. */
-INLINE void dot_groups(v128_t acc[Q_WIDE_MR][4], const int8_t *q, size_t ldq, const int16_t *w, int groups,
-                       const int mr) {
-    /* pointers stepped, not indices scaled: 2 scalar adds an iteration in
-     * V8's code instead of 5 */
-    const int8_t *q1 = q + (mr > 1 ? ldq : 0);
+/* The codes of rows mb .. me, blocks b0 .. b0 + nblk, sign-extended to
+ * int16 once per call (not in the K loop of every tile and half): for
+ * each 2-row tile a stream of its 4-deep groups, 8 int16 a group (row 0's
+ * 4 codes, then row 1's; a last 1-row tile repeats its row), so that the
+ * loop loads each row's group as one load64_splat. */
+static void widen_act(const pe_qact *qa, int mb, int me, int b0, int nblk, int16_t *act) {
+    const int n = nblk * PE_QK, groups = n / 4;
+    for (int m = mb; m < me; m += Q_WIDE_MR) {
+        const int8_t *r0 = qa->q + (size_t)m * qa->ldq + (size_t)b0 * PE_QK;
+        const int8_t *r1 = m + 1 < me ? r0 + qa->ldq : r0;
+        int16_t *o = act + (size_t)((m - mb) / Q_WIDE_MR) * groups * 8;
+        for (int i = 0; i < n; i += 16, o += 32) {
+            const v128_t x0 = wasm_v128_load(r0 + i), x1 = wasm_v128_load(r1 + i);
+            const v128_t l0 = wasm_i16x8_extend_low_i8x16(x0), l1 = wasm_i16x8_extend_low_i8x16(x1);
+            const v128_t h0 = wasm_i16x8_extend_high_i8x16(x0), h1 = wasm_i16x8_extend_high_i8x16(x1);
+            wasm_v128_store(o, wasm_i64x2_shuffle(l0, l1, 0, 2));
+            wasm_v128_store(o + 8, wasm_i64x2_shuffle(l0, l1, 1, 3));
+            wasm_v128_store(o + 16, wasm_i64x2_shuffle(h0, h1, 0, 2));
+            wasm_v128_store(o + 24, wasm_i64x2_shuffle(h0, h1, 1, 3));
+        }
+    }
+}
+
+/* groups 4-deep groups of mr rows (their widened codes at a, see
+ * widen_act) times half of the wide panel (w), into acc: accumulator v of
+ * a row holds (column c: k, k + 1 | c: k + 2, k + 3 | c + 1: ... ) for
+ * columns c = 2v of the half, its lane pairs summed by pair_sums; 2 rows x
+ * 4 accumulators, 2 activation vectors and 4 weight vectors stay within
+ * V8's 15 xmm.  The activations come widened: a group's loop is then 16
+ * vector operations (dot + add pairs) and 6 loads (a load64_splat is a
+ * vmovddup) from two pointers, where it was 18, 6 and three. */
+INLINE void dot_groups(v128_t acc[Q_WIDE_MR][4], const int16_t *a, const int16_t *w, int groups, const int mr) {
+    /* pointers stepped, not indices scaled: fewer scalar adds in V8's code */
     const int16_t *const end = w + (size_t)groups * 32;
 #pragma nounroll
-    for (; w < end; w += 32, q += 4, q1 += 4) {
-        v128_t a[Q_WIDE_MR]; /* the row's 4 codes, twice, as int16 */
-        a[0] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q));
-        if (mr > 1) a[1] = wasm_i16x8_extend_low_i8x16(wasm_v128_load32_splat(q1));
+    for (; w < end; w += 32, a += 8) {
+        v128_t x[Q_WIDE_MR]; /* the row's 4 codes, twice */
+        x[0] = wasm_v128_load64_splat(a);
+        if (mr > 1) x[1] = wasm_v128_load64_splat(a + 4);
         for (int v = 0; v < 4; v++) {
             const v128_t b = wasm_v128_load(w + 8 * v);
-            for (int r = 0; r < mr; r++) acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_dot_i16x8(b, a[r]));
+            for (int r = 0; r < mr; r++) acc[r][v] = wasm_i32x4_add(acc[r][v], wasm_i32x4_dot_i16x8(b, x[r]));
         }
     }
 }
@@ -242,12 +266,12 @@ enum { Q_FIRST = 1, Q_LAST = 2 }; /* which chunks of K a tile call covers */
  * column scales d (the row scale is q_store's).  K beyond one chunk: the
  * accumulators go to carry (mr x 4 vectors) between chunks, so the int32
  * sums stay exact over the whole row as the reference's. */
-INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+INLINE void q8_wide_half(const int16_t *a, const int32_t *rsum, const int16_t *w, int groups,
                          const float *d, float *tile, v128_t *carry, int mode, const int mr) {
     v128_t acc[Q_WIDE_MR][4];
     for (int r = 0; r < mr; r++)
         for (int v = 0; v < 4; v++) acc[r][v] = mode & Q_FIRST ? wasm_i32x4_splat(0) : carry[4 * r + v];
-    dot_groups(acc, q, ldq, w, groups, mr);
+    dot_groups(acc, a, w, groups, mr);
     if (!(mode & Q_LAST)) {
         for (int r = 0; r < mr; r++)
             for (int v = 0; v < 4; v++) carry[4 * r + v] = acc[r][v];
@@ -268,13 +292,13 @@ INLINE void q8_wide_half(const int8_t *q, size_t ldq, const int32_t *rsum, const
  * added into the tile's float sums (a multiply then an add, as the
  * reference; the first block of the row adds to 0).  The row scale is
  * q_store's. */
-INLINE void q4_wide_half(const int8_t *q, size_t ldq, const int32_t *bsum, size_t ldb, const int16_t *w,
+INLINE void q4_wide_half(const int16_t *a, const int32_t *bsum, size_t ldb, const int16_t *w,
                          int nblk, const float *d, float *tile, int mode, const int mr) {
-    for (int b = 0; b < nblk; b++, q += PE_QK, w += 8 * 32, d += PE_GEMM_NR) {
+    for (int b = 0; b < nblk; b++, a += 8 * 8, w += 8 * 32, d += PE_GEMM_NR) {
         v128_t acc[Q_WIDE_MR][4];
         for (int r = 0; r < mr; r++)
             for (int v = 0; v < 4; v++) acc[r][v] = wasm_i32x4_splat(0);
-        dot_groups(acc, q, ldq, w, 8, mr);
+        dot_groups(acc, a, w, 8, mr);
         const int first = (mode & Q_FIRST) && b == 0;
         for (int v = 0; v < 2; v++) {
             const v128_t dv = wasm_v128_load(d + 4 * v);
@@ -327,35 +351,56 @@ static void q_store(const float *buf, int nr, int ncols, const float *rs, float 
     else q_store_kind(buf, nr, rs, C, ldc, ep, m, n, Q_EP_BIAS);
 }
 
-/* The tile calls, one function per row count. */
-typedef void (*q8_wide_fn)(const int8_t *q, size_t ldq, const int32_t *rsum, const int16_t *w, int groups,
+/* The tile calls, one function per row count (q8: both halves of the
+ * panel in one call, so the K loop is nested in the halves' loop, which
+ * V8 unrolls: see q8_wide_rows). */
+typedef void (*q8_wide_fn)(const int16_t *a, const int32_t *rsum, const int16_t *w, int groups,
                            const float *d, float *tile, v128_t *carry, int mode);
-static void q8_wide_1(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+static void q8_wide_1(const int16_t *a, const int32_t *rs, const int16_t *w, int groups,
                       const float *d, float *t, v128_t *c, int mode) {
-    q8_wide_half(q, ldq, rs, w, groups, d, t, c, mode, 1);
+    for (int h = 0; h < 2; h++)
+        q8_wide_half(a, rs, w + (size_t)h * groups * 32, groups, d + 8 * h, t + 8 * h, c + h * 1 * 4, mode, 1);
 }
-static void q8_wide_2(const int8_t *q, size_t ldq, const int32_t *rs, const int16_t *w, int groups,
+static void q8_wide_2(const int16_t *a, const int32_t *rs, const int16_t *w, int groups,
                       const float *d, float *t, v128_t *c, int mode) {
-    q8_wide_half(q, ldq, rs, w, groups, d, t, c, mode, 2);
+    for (int h = 0; h < 2; h++)
+        q8_wide_half(a, rs, w + (size_t)h * groups * 32, groups, d + 8 * h, t + 8 * h, c + h * 2 * 4, mode, 2);
 }
 static const q8_wide_fn q8_wide_tiles[Q_WIDE_MR] = {q8_wide_1, q8_wide_2};
 
-typedef void (*q4_wide_fn)(const int8_t *q, size_t ldq, const int32_t *bsum, size_t ldb, const int16_t *w,
-                           int nblk, const float *d, float *tile, int mode);
-static void q4_wide_1(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
-                      const float *d, float *t, int mode) {
-    q4_wide_half(q, ldq, bs, ldb, w, nblk, d, t, mode, 1);
+/* ntiles 2-row tiles (rows of the tile buffer, activations astride int16
+ * apart), each both halves: the K loop nested in two more loops, which V8
+ * unrolls by its depth: min((depth + 1) 50 / size, 5) copies, size in graph
+ * nodes (compiler/loop-unrolling.h).  Alone in a function (depth 0) the
+ * loop ran as written, with a stack check and the loop's pointer steps
+ * every 8 dot products; clang inlines this into gemm_q_wasm's loops, where
+ * V8 makes 5 copies with one stack check and no spills. */
+static void q8_wide_rows(const int16_t *a, size_t astride, const int32_t *rs, const int16_t *w, int groups,
+                         const float *d, float *t, v128_t *c, int ntiles, int mode) {
+    for (int i = 0; i < ntiles; i++)
+        for (int h = 0; h < 2; h++)
+            q8_wide_half(a + i * astride, rs + 2 * i, w + (size_t)h * groups * 32, groups, d + 8 * h,
+                         t + (size_t)2 * i * PE_GEMM_NR + 8 * h, c + (size_t)(4 * i + 2 * h) * 4, mode, 2);
 }
-static void q4_wide_2(const int8_t *q, size_t ldq, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
+
+typedef void (*q4_wide_fn)(const int16_t *a, const int32_t *bsum, size_t ldb, const int16_t *w,
+                           int nblk, const float *d, float *tile, int mode);
+static void q4_wide_1(const int16_t *a, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
                       const float *d, float *t, int mode) {
-    q4_wide_half(q, ldq, bs, ldb, w, nblk, d, t, mode, 2);
+    q4_wide_half(a, bs, ldb, w, nblk, d, t, mode, 1);
+}
+static void q4_wide_2(const int16_t *a, const int32_t *bs, size_t ldb, const int16_t *w, int nblk,
+                      const float *d, float *t, int mode) {
+    q4_wide_half(a, bs, ldb, w, nblk, d, t, mode, 2);
 }
 static const q4_wide_fn q4_wide_tiles[Q_WIDE_MR] = {q4_wide_1, q4_wide_2};
 
-/* The stack buffers of one call: the wide panel chunk, q4's block scales,
- * the rows' float tiles and q8's carried sums (K beyond one chunk). */
+/* The stack buffers of one call: the wide panel chunk, the widened
+ * activations of a row block's chunk, q4's block scales, the rows' float
+ * tiles and q8's carried sums (K beyond one chunk). */
 typedef struct q_bufs {
     int16_t wide[Q_WIDE_KMAX * PE_GEMM_NR] __attribute__((aligned(16)));
+    int16_t act[Q_STORE_ROWS * Q_WIDE_KMAX] __attribute__((aligned(16)));
     float d[Q_WIDE_BLOCKS * PE_GEMM_NR] __attribute__((aligned(16)));
     float rows[Q_STORE_ROWS * PE_GEMM_NR] __attribute__((aligned(16)));
     v128_t carry[Q_STORE_ROWS * 2 * 4];
@@ -368,16 +413,24 @@ static void q_chunk(const pe_qact *qa, int q4, int b0, int nblk, int mode, const
     const int groups = nblk * PE_QK / 4, nb = qa->ldq / PE_QK;
     for (int m = mb; m < me; m += Q_WIDE_MR) {
         const int mr = me - m < Q_WIDE_MR ? me - m : Q_WIDE_MR;
-        const int8_t *q = qa->q + (size_t)m * qa->ldq + (size_t)b0 * PE_QK;
+        const int16_t *a = bf->act + (size_t)((m - mb) / Q_WIDE_MR) * groups * 8;
         float *tile = bf->rows + (size_t)(m - mb) * PE_GEMM_NR;
+        if (!q4) {
+            if (mr == Q_WIDE_MR) { /* this and the following 2-row tiles in one call */
+                const int nt = (me - m) / Q_WIDE_MR;
+                q8_wide_rows(a, (size_t)groups * 8, qa->rsum + m, bf->wide, groups, d8, tile,
+                             bf->carry + (size_t)(m - mb) * 2 * 4, nt, mode);
+                m += (nt - 1) * Q_WIDE_MR;
+            } else {
+                q8_wide_tiles[mr - 1](a, qa->rsum + m, bf->wide, groups, d8, tile,
+                                      bf->carry + (size_t)(m - mb) * 2 * 4, mode);
+            }
+            continue;
+        }
         for (int h = 0; h < 2; h++) {
             const int16_t *w = bf->wide + (size_t)h * groups * 32;
-            if (q4)
-                q4_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->bsum + (size_t)m * nb + b0, (size_t)nb, w, nblk,
-                                      bf->d + 8 * h, tile + 8 * h, mode);
-            else
-                q8_wide_tiles[mr - 1](q, (size_t)qa->ldq, qa->rsum + m, w, groups, d8 + 8 * h, tile + 8 * h,
-                                      bf->carry + (size_t)((m - mb) * 2 + h * mr) * 4, mode);
+            q4_wide_tiles[mr - 1](a, qa->bsum + (size_t)m * nb + b0, (size_t)nb, w, nblk,
+                                  bf->d + 8 * h, tile + 8 * h, mode);
         }
     }
 }
@@ -389,6 +442,9 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
     const int q4 = t == PE_WT_Q4, nb = qa->ldq / PE_QK;
     const int chunks = (nb + Q_WIDE_BLOCKS - 1) / Q_WIDE_BLOCKS;
     const size_t pbytes = pe_qpack_panel_bytes(q4 ? PE_WT_Q4 : PE_WT_Q8, K);
+    /* the row block and chunk whose codes are in bf.act: with one chunk
+     * (K <= Q_WIDE_KMAX) widened once a call, else once a panel and chunk */
+    int act_mb = -1, act_c = -1;
     for (int p = n0 / PE_GEMM_NR; p * PE_GEMM_NR < n1; p++) {
         const uint8_t *panel = (const uint8_t *)Wv + (size_t)p * pbytes;
         const int n = p * PE_GEMM_NR, ncols = n1 - n < PE_GEMM_NR ? n1 - n : PE_GEMM_NR;
@@ -401,6 +457,10 @@ static void gemm_q_wasm(const pe_qact *qa, const void *Wv, int K, float *C, int 
                     if (q4) widen_q4(panel, b0, nblk, bf.wide, bf.d);
                     else widen_q8(panel, b0, nblk, bf.wide);
                     have = c;
+                }
+                if (act_mb != mb || act_c != c) {
+                    widen_act(qa, mb, me, b0, nblk, bf.act);
+                    act_mb = mb, act_c = c;
                 }
                 const int mode = (c == 0 ? Q_FIRST : 0) | (c == chunks - 1 ? Q_LAST : 0);
                 q_chunk(qa, q4, b0, nblk, mode, (const float *)(const void *)panel, &bf, mb, me);
