@@ -67,10 +67,10 @@ static void q8_acc_3(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
 
 /* The K loop of a full zipped tile (4 rows) in assembly, 32 k a trip: 64
- * USMMLAs, 2 loads of the packed rows (pack_rows, below), 8 weight loads
- * (LD1 of 4, post-incremented), a SUBS and a branch, 38 instructions per
- * 16 k against GCC 12's 53 for the C loop (it rebuilds the address of each
- * LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
+ * USMMLAs, the packed rows (pack_rows, below) and the weights by 40 LDR q
+ * (MM_32K: why not LD1 of 4), 2 ADDs, a SUBS and a branch, against GCC
+ * 12's 53 instructions per 16 k for the C loop (it rebuilds the address of
+ * each LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
  * p, column pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in
  * q8_acc_*'s order; v4-v7 take the packed rows (pair 0 k 0-7, 8-15, pair 1
  * k 0-7, 8-15), v0-v3 the weights.  (An asm statement takes at most 30
@@ -85,11 +85,26 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_OPS(P0, P1, P2, P3, Q0, Q1, Q2, Q3, A0, A1)                                           \
     MM1(P0, 0, A0) MM1(Q0, 0, A1) MM1(P1, 1, A0) MM1(Q1, 1, A1) MM1(P2, 2, A0) MM1(Q2, 2, A1)    \
         MM1(P3, 3, A0) MM1(Q3, 3, A1)
-#define MM_LOAD "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t"
-/* 8 k from Z: 2 loads of 4 operands */
-#define MM_8K(A0, A1)                                                                            \
-    MM_LOAD MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                       \
-        MM_LOAD MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* One operand: LDR q at pointer P plus the byte offset O (an expression
+ * the assembler sums).  The K loop from Z loads by LDR with immediate
+ * offsets and steps its two pointers once a trip: llvm-mca's Cortex-X2 /
+ * A710 models split a post-incremented LD1 of 4 into 5 micro-ops, an LDR q
+ * is 1 (LDP q 3), so 32 k were 64 USMMLAs + 52 micro-ops of loads and
+ * loop, 22 cycles on the X2 where 16 issue the USMMLAs; now 64 + 44, 18. */
+#define MM_LDR(R, P, O) "ldr q" #R ", [%[" #P "], #(" #O ")]\n\t"
+#define MM_W4(O) MM_LDR(0, z, O) MM_LDR(1, z, O + 16) MM_LDR(2, z, O + 32) MM_LDR(3, z, O + 48)
+/* 8 k from Z at byte offset O: 2 x 4 operands */
+#define MM_8K_AT(O, A0, A1)                                                                      \
+    MM_W4(O) MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                      \
+        MM_W4(O + 64) MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* 16 k: the packed rows at offset OA (v4-v7), Z at OZ */
+#define MM_16K_AT(OA, OZ)                                                                        \
+    MM_LDR(4, a, OA) MM_LDR(5, a, OA + 16) MM_LDR(6, a, OA + 32) MM_LDR(7, a, OA + 48)           \
+        MM_8K_AT(OZ, 4, 6) MM_8K_AT(OZ + 128, 5, 7)
+/* 32 k from Z, the pointers stepped after */
+#define MM_32K                                                                                   \
+    MM_16K_AT(0, 0) MM_16K_AT(64, 256) "add %[a], %[a], #128\n\t"                                 \
+                                       "add %[z], %[z], #512\n\t"
 /* 8 k from the stored panel: groups g0 (v8-v11) and g1 (v12-v15), ZIPped on
  * 32 bits into the operands, stored to dst */
 #define MM_ZIP4(X0, X1, Y0, Y1)                                                                  \
@@ -103,18 +118,20 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "ld1 {v12.16b-v15.16b}, [%[z]], #64\n\t" MM_ZIP4(8, 9, 12, 13)                               \
         MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1) MM_ZIP4(10, 11, 14, 15)                   \
             MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
-/* 16 k of the packed rows: the 4 operands in one LD1 */
+/* 16 k of the packed rows: the 4 operands in one LD1 (the zipping tile:
+ * its loads and stores are post-incremented) */
 #define MM_16K(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
+#define MM_32K_ZIP MM_16K(MM_8K_ZIP) MM_16K(MM_8K_ZIP)
 /* the accumulators start at the seeds -128 * (row sum), lanes (c0 r0, c0
  * r1, c1 r0, c1 r1): 8 copies of pair 0's, 8 of pair 1's, stored by
  * pack_rows ahead of the tile's codes (4 loads, where making them from the
  * row sums took 19 instructions a tile) */
-#define MM_LOOP(EIGHT, FINISH)                                                                   \
+#define MM_LOOP(BODY, FINISH)                                                                    \
     "ld1 {v16.4s-v19.4s}, [%[a]], #64\n\t"                                                       \
     "ld1 {v20.4s-v23.4s}, [%[a]], #64\n\t"                                                       \
     "ld1 {v24.4s-v27.4s}, [%[a]], #64\n\t"                                                       \
     "ld1 {v28.4s-v31.4s}, [%[a]], #64\n\t"                                                       \
-                "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                                             \
+                "1:\n\t" BODY                                                                    \
                 "subs %[n], %[n], #1\n\t"                                                        \
                 "b.ne 1b\n\t" FINISH
 /* the accumulators stored to sp, in q8_acc_*'s order */
@@ -184,8 +201,8 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 /* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows
  * (seeds and codes), the row scales and C move on by post-increment; the
  * weights (z) and the trip count start again from z0 and n0 */
-#define MM_TILES(EIGHT, FINISH)                                                                  \
-    "2:\n\t" MM_LOOP(EIGHT, FINISH)                                                              \
+#define MM_TILES(BODY, FINISH)                                                                   \
+    "2:\n\t" MM_LOOP(BODY, FINISH)                                                              \
     "mov %[z], %[z0]\n\t"                                                                        \
     "mov %[n], %[n0]\n\t"                                                                        \
     "subs %[t], %[t], #1\n\t"                                                                    \
@@ -209,12 +226,12 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
     long n = nb; /* 32 k a trip; nb >= 1 */
     if (!o) {
         if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
+            __asm__ volatile(MM_LOOP(MM_32K_ZIP, MM_STORE)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
                              :
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
+            __asm__ volatile(MM_LOOP(MM_32K, MM_STORE)
                              : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
                              :
                              : MM_CLOBBERS);
@@ -227,20 +244,20 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
     const uint8_t *z0 = dst ? dst : src; /* the weights of every tile after the first */
     if (dst) {
         if (rmode)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_RES)
+            __asm__ volatile(MM_LOOP(MM_32K_ZIP, MM_RES)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs), [res] "+r"(res)
                              : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
                                [ldr] "r"(ldr)
                              : MM_ZIPREGS, MM_CLOBBERS);
         else if (bmode)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
+            __asm__ volatile(MM_LOOP(MM_32K_ZIP, MM_BIAS)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs)
                              : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
+            __asm__ volatile(MM_LOOP(MM_32K_ZIP, MM_SCALE)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs)
                              : [cs] "r"(cs), [ldc] "r"(ldc)
@@ -253,20 +270,20 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
      * (as inputs equal to z and n they could share theirs) */
     long n0 = nb;
     if (rmode)
-        __asm__ volatile(MM_TILES(MM_8K, MM_RES)
+        __asm__ volatile(MM_TILES(MM_32K, MM_RES)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
                          : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
                            [ldr] "r"(ldr)
                          : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
     else if (bmode)
-        __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
+        __asm__ volatile(MM_TILES(MM_32K, MM_BIAS)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
                          : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
                          : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
     else
-        __asm__ volatile(MM_TILES(MM_8K, MM_SCALE)
+        __asm__ volatile(MM_TILES(MM_32K, MM_SCALE)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
                          : [cs] "r"(cs), [ldc] "r"(ldc)
@@ -287,8 +304,12 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
 #undef MM_16K
 #undef MM_8K_ZIP
 #undef MM_ZIP4
-#undef MM_8K
-#undef MM_LOAD
+#undef MM_32K_ZIP
+#undef MM_32K
+#undef MM_16K_AT
+#undef MM_8K_AT
+#undef MM_W4
+#undef MM_LDR
 #undef MM_OPS
 #undef MM1
 
