@@ -225,6 +225,146 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
+/* Two tiles at once, half a panel at a time: 8 rows x 8 columns, 16
+ * accumulators (row pair p, column pair c of the half in v(16 + 4 p + c)),
+ * 8 operands loaded per 16 USMMLAs where the 4 x 16 tile loads 10: 32 k a
+ * trip are 64 USMMLAs + 32 LDR q, llvm-mca's X2 17.7 -> 16.4 cycles a 64
+ * (64 k a trip).  The rows are the two tiles' packed rows as pack_rows
+ * stored them (a, a2 = a + TILE_BYTES: v4-v7 and v8-v11 per 16 k), the
+ * weights half h's 4 operands of each 8 k in Z (offset 64 h of its 128
+ * bytes). */
+#define M8_8K(X0, X1, X2, X3)                                                                    \
+    MM1(16, 0, X0) MM1(20, 0, X1) MM1(24, 0, X2) MM1(28, 0, X3) MM1(17, 1, X0) MM1(21, 1, X1)   \
+        MM1(25, 1, X2) MM1(29, 1, X3) MM1(18, 2, X0) MM1(22, 2, X1) MM1(26, 2, X2)               \
+            MM1(30, 2, X3) MM1(19, 3, X0) MM1(23, 3, X1) MM1(27, 3, X2) MM1(31, 3, X3)
+#define M8_16K(OA, OZ)                                                                           \
+    MM_LDR(4, a, OA) MM_LDR(5, a, OA + 16) MM_LDR(6, a, OA + 32) MM_LDR(7, a, OA + 48)           \
+        MM_LDR(8, a2, OA) MM_LDR(9, a2, OA + 16) MM_LDR(10, a2, OA + 32)                         \
+            MM_LDR(11, a2, OA + 48) MM_W4(OZ) M8_8K(4, 6, 8, 10) MM_W4(OZ + 128)                 \
+                M8_8K(5, 7, 9, 11)
+#define M8_32K                                                                                   \
+    M8_16K(0, 0) M8_16K(64, 256) "add %[a], %[a], #128\n\t"                                       \
+                                 "add %[a2], %[a2], #128\n\t"                                     \
+                                 "add %[z], %[z], #512\n\t"
+#define M8_64K                                                                                   \
+    M8_16K(0, 0) M8_16K(64, 256) M8_16K(128, 512) M8_16K(192, 768)                              \
+        "add %[a], %[a], #256\n\t"                                                               \
+        "add %[a2], %[a2], #256\n\t"                                                             \
+        "add %[z], %[z], #1024\n\t"
+/* each tile's seeds: pair 0's 8 copies, then pair 1's; 4 of each wanted */
+#define M8_SEEDS                                                                                 \
+    "ld1 {v16.4s-v19.4s}, [%[a]], %[s128]\n\t"                                                   \
+    "ld1 {v20.4s-v23.4s}, [%[a]], %[s128]\n\t"                                                   \
+    "ld1 {v24.4s-v27.4s}, [%[a2]], %[s128]\n\t"                                                  \
+    "ld1 {v28.4s-v31.4s}, [%[a2]], %[s128]\n\t"
+/* Row r (pair p = r / 2, UZP1 even r, UZP2 odd) of the half: its columns
+ * into D0, D1, converted, times the column scales (v0, v1) */
+#define M8_COLS(UZP, D0, D1, A0, A1, A2, A3)                                                     \
+    UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t" \
+    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
+    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
+    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"
+/* the finishes of MM_ROW, MM_ROW_BIAS and MM_ROW_RES on a half row, the
+ * row scale in lane L of RS (v12: rows 0-3, v13: rows 4-7), gamma in v2-v3 */
+#define M8_ROW(UZP, A0, A1, A2, A3, RS, L)                                                       \
+    M8_COLS(UZP, 4, 5, A0, A1, A2, A3)                                                           \
+    "fmul v4.4s, v4.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "fmul v5.4s, v5.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "st1 {v4.4s-v5.4s}, [%[c]], %[ldc]\n\t"
+#define M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L)                                                 \
+    "ld1 {v4.4s-v5.4s}, [%[bias]]\n\t" M8_COLS(UZP, 9, 10, A0, A1, A2, A3)                      \
+    "fmla v4.4s, v9.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "fmla v5.4s, v10.4s, v" #RS ".s[" #L "]\n\t"
+#define M8_ROW_BIAS(UZP, A0, A1, A2, A3, RS, L)                                                  \
+    M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L) "st1 {v4.4s-v5.4s}, [%[c]], %[ldc]\n\t"
+#define M8_ROW_RES(UZP, A0, A1, A2, A3, RS, L)                                                   \
+    M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L)                                                     \
+    "ld1 {v9.4s-v10.4s}, [%[res]], %[ldr]\n\t"                                                   \
+    "fmla v9.4s, v2.4s, v4.4s\n\t"                                                               \
+    "fmla v10.4s, v3.4s, v5.4s\n\t"                                                              \
+    "st1 {v9.4s-v10.4s}, [%[c]], %[ldc]\n\t"
+#define M8_FINISH(ROW, PRE)                                                                      \
+    "ld1 {v0.4s-v1.4s}, [%[cs]]\n\t" PRE "ld1 {v12.4s-v13.4s}, [%[rs]], #32\n\t"                 \
+    ROW("uzp1", 16, 17, 18, 19, 12, 0) ROW("uzp2", 16, 17, 18, 19, 12, 1)                        \
+    ROW("uzp1", 20, 21, 22, 23, 12, 2) ROW("uzp2", 20, 21, 22, 23, 12, 3)                        \
+    ROW("uzp1", 24, 25, 26, 27, 13, 0) ROW("uzp2", 24, 25, 26, 27, 13, 1)                        \
+    ROW("uzp1", 28, 29, 30, 31, 13, 2) ROW("uzp2", 28, 29, 30, 31, 13, 3)
+#define M8_SCALE M8_FINISH(M8_ROW, "")
+#define M8_BIAS M8_FINISH(M8_ROW_BIAS, "")
+#define M8_RES M8_FINISH(M8_ROW_RES, "ld1 {v2.4s-v3.4s}, [%[gamma]]\n\t")
+/* t pairs of tiles: seeds, the K loop as MM_LOOP_Z's, FINISH; then the next
+ * pair's first tile starts where this pair's second tile's rows started
+ * (a ends there), its second TILE_BYTES (tb) later */
+#define M8_TILES(FINISH)                                                                         \
+    "2:\n\t" M8_SEEDS "tbz %[n], #0, 1f\n\t" M8_32K "subs %[n], %[n], #1\n\t"                    \
+    "b.eq 3f\n\t"                                                                                \
+    "1:\n\t" M8_64K "subs %[n], %[n], #2\n\t"                                                    \
+    "b.ne 1b\n\t"                                                                                \
+    "3:\n\t" FINISH "mov %[a], %[a2]\n\t"                                                        \
+    "add %[a2], %[a2], %[tb]\n\t"                                                                \
+    "mov %[z], %[z0]\n\t"                                                                        \
+    "mov %[n], %[n0]\n\t"                                                                        \
+    "subs %[t], %[t], #1\n\t"                                                                    \
+    "b.ne 2b\n\t"
+#define M8_CLOBBERS MM_CLOBBERS, "v8", "v9", "v10", "v11", "v12", "v13"
+
+/* Half h of `pairs` pairs of full tiles (packed rows from ap), the weights
+ * at z (Z + 64 h), finished into c (C + 8 h) by o's mode with the half's
+ * column scales, bias and gamma (cs, bias, gamma: + 8 h), residual res. */
+typedef struct {
+    const int8_t *ap;
+    const uint8_t *z;
+    float *c;
+    const float *rs, *res, *cs, *bias, *gamma;
+    size_t ldc, ldr, tb; /* bytes */
+} q8_half;
+
+static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, long pairs, int mode) {
+    const int8_t *a = hf->ap, *a2 = hf->ap + hf->tb;
+    const uint8_t *z = hf->z, *z0 = hf->z;
+    float *c = hf->c;
+    const float *rs = hf->rs, *res = hf->res;
+    long n = nb, n0 = nb;
+    const long s128 = 128;
+    if (mode == QOUT_RES)
+        __asm__ volatile(M8_TILES(M8_RES)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [bias] "r"(hf->bias),
+                           [gamma] "r"(hf->gamma), [ldr] "r"(hf->ldr), [tb] "r"(hf->tb), [s128] "r"(s128)
+                         : M8_CLOBBERS);
+    else if (mode == QOUT_BIAS)
+        __asm__ volatile(M8_TILES(M8_BIAS)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [bias] "r"(hf->bias),
+                           [tb] "r"(hf->tb), [s128] "r"(s128)
+                         : M8_CLOBBERS);
+    else
+        __asm__ volatile(M8_TILES(M8_SCALE)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [tb] "r"(hf->tb), [s128] "r"(s128)
+                         : M8_CLOBBERS);
+}
+#undef M8_CLOBBERS
+#undef M8_TILES
+#undef M8_RES
+#undef M8_BIAS
+#undef M8_SCALE
+#undef M8_FINISH
+#undef M8_ROW_RES
+#undef M8_ROW_BIAS
+#undef M8_BIAS_FMLA
+#undef M8_ROW
+#undef M8_COLS
+#undef M8_SEEDS
+#undef M8_64K
+#undef M8_32K
+#undef M8_16K
+#undef M8_8K
+
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
  * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight
  * into C) finished here, the column scales at cs, for `tiles` tiles down the panel
@@ -278,6 +418,23 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
         if (--tiles == 0) return;
         z = z0;
         n = nb;
+    }
+    /* pairs of tiles as two 8 x 8 halves (q8_pairs_asm), an odd last one
+     * below */
+    const long pairs = tiles / 2;
+    if (pairs) {
+        const size_t tb = TILE_BYTES((size_t)nb * PE_QK);
+        for (int h = 0; h < 2; h++) {
+            const q8_half hf = {ap, z0 + 64 * h, c + 8 * h, rs, res ? res + 8 * h : NULL, cs + 8 * h,
+                                bias ? bias + 8 * h : NULL, gamma ? gamma + 8 * h : NULL, ldc, ldr, tb};
+            q8_pairs_asm(&hf, nb, pairs, o->mode);
+        }
+        tiles -= 2 * pairs;
+        if (!tiles) return;
+        ap += 2 * pairs * tb;
+        c += 8 * pairs * o->ldc;
+        rs += 8 * pairs;
+        if (res) res += 8 * pairs * o->ldr;
     }
     /* z0 and n0 in-out operands, so that they get registers of their own
      * (as inputs equal to z and n they could share theirs) */
