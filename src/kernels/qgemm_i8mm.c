@@ -260,7 +260,8 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 /* Row r (pair p = r / 2, UZP1 even r, UZP2 odd) of the half: its columns
  * into D0, D1, converted, times the column scales (v0, v1) */
 #define M8_COLS(UZP, D0, D1, A0, A1, A2, A3)                                                     \
-    UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t" \
+    UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t"                                            \
+    UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t"                                            \
     "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
     "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
     "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
@@ -320,7 +321,8 @@ typedef struct {
     size_t ldc, ldr, tb; /* bytes */
 } q8_half;
 
-static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, long pairs, int mode) {
+static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, long pairs,
+                                                   int mode) {
     const int8_t *a = hf->ap, *a2 = hf->ap + hf->tb;
     const uint8_t *z = hf->z, *z0 = hf->z;
     float *c = hf->c;
@@ -330,9 +332,11 @@ static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, l
     if (mode == QOUT_RES)
         __asm__ volatile(M8_TILES(M8_RES)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
-                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0),
+                           [res] "+r"(res)
                          : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [bias] "r"(hf->bias),
-                           [gamma] "r"(hf->gamma), [ldr] "r"(hf->ldr), [tb] "r"(hf->tb), [s128] "r"(s128)
+                           [gamma] "r"(hf->gamma), [ldr] "r"(hf->ldr), [tb] "r"(hf->tb),
+                           [s128] "r"(s128)
                          : M8_CLOBBERS);
     else if (mode == QOUT_BIAS)
         __asm__ volatile(M8_TILES(M8_BIAS)
@@ -369,9 +373,10 @@ static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, l
  * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight
  * into C) finished here, the column scales at cs, for `tiles` tiles down the panel
  * (rows packed one after the other): the first with dst zips the panel
- * into dst on the way, the others loop in one asm statement (a call of
- * this function and its C loop were ~30 instructions a tile, a tenth of an
- * attention S tile's). */
+ * into dst on the way, the others go by pairs through q8_pairs_asm's loop
+ * (one call per half panel; a call and a C loop step per tile were ~30
+ * instructions, a tenth of an attention S tile's), an odd last one through
+ * the 4 x 16 loop. */
 static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8_t *src,
                                                    uint8_t *dst, int nb, int32_t *sp,
                                                    const pe_qout *o, const float *cs, long tiles) {
@@ -425,8 +430,9 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
     if (pairs) {
         const size_t tb = TILE_BYTES((size_t)nb * PE_QK);
         for (int h = 0; h < 2; h++) {
-            const q8_half hf = {ap, z0 + 64 * h, c + 8 * h, rs, res ? res + 8 * h : NULL, cs + 8 * h,
-                                bias ? bias + 8 * h : NULL, gamma ? gamma + 8 * h : NULL, ldc, ldr, tb};
+            const q8_half hf = {ap, z0 + 64 * h, c + 8 * h, rs, res ? res + 8 * h : NULL,
+                                cs + 8 * h, bias ? bias + 8 * h : NULL,
+                                gamma ? gamma + 8 * h : NULL, ldc, ldr, tb};
             q8_pairs_asm(&hf, nb, pairs, o->mode);
         }
         tiles -= 2 * pairs;
