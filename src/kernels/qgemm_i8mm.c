@@ -67,8 +67,8 @@ static void q8_acc_3(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
 
 /* The K loop of a full zipped tile (4 rows) in assembly, 32 k a trip: 64
- * USMMLAs, the packed rows (pack_rows, below) and the weights by 40 LDR q
- * (MM_32K: why not LD1 of 4), 2 ADDs, a SUBS and a branch, against GCC
+ * USMMLAs, the packed rows (pack_rows, below) and the weights by 10
+ * post-incremented LD1 of 4 (MM_32K), a SUBS and a branch, against GCC
  * 12's 53 instructions per 16 k for the C loop (it rebuilds the address of
  * each LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
  * p, column pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in
@@ -85,31 +85,22 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_OPS(P0, P1, P2, P3, Q0, Q1, Q2, Q3, A0, A1)                                           \
     MM1(P0, 0, A0) MM1(Q0, 0, A1) MM1(P1, 1, A0) MM1(Q1, 1, A1) MM1(P2, 2, A0) MM1(Q2, 2, A1)    \
         MM1(P3, 3, A0) MM1(Q3, 3, A1)
-/* One operand: LDR q at pointer P plus the byte offset O (an expression
- * the assembler sums).  The K loop from Z loads by LDR with immediate
- * offsets and steps its two pointers once a trip: llvm-mca's Cortex-X2 /
- * A710 models split a post-incremented LD1 of 4 into 5 micro-ops, an LDR q
- * is 1 (LDP q 3), so 32 k were 64 USMMLAs + 52 micro-ops of loads and
- * loop, 22 cycles on the X2 where 16 issue the USMMLAs; now 64 + 44, 18. */
-#define MM_LDR(R, P, O) "ldr q" #R ", [%[" #P "], #(" #O ")]\n\t"
-#define MM_W4(O) MM_LDR(0, z, O) MM_LDR(1, z, O + 16) MM_LDR(2, z, O + 32) MM_LDR(3, z, O + 48)
-/* 8 k from Z at byte offset O: 2 x 4 operands */
-#define MM_8K_AT(O, A0, A1)                                                                      \
-    MM_W4(O) MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                      \
-        MM_W4(O + 64) MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
-/* 16 k: the packed rows at offset OA (v4-v7), Z at OZ */
-#define MM_16K_AT(OA, OZ)                                                                        \
-    MM_LDR(4, a, OA) MM_LDR(5, a, OA + 16) MM_LDR(6, a, OA + 32) MM_LDR(7, a, OA + 48)           \
-        MM_8K_AT(OZ, 4, 6) MM_8K_AT(OZ + 128, 5, 7)
-/* 32 or 64 k from Z, the pointers stepped after (64 k a trip: the ADDs,
- * SUBS and branch once per 128 USMMLAs, X2 18.0 -> 17.7 cycles per 64) */
-#define MM_32K                                                                                   \
-    MM_16K_AT(0, 0) MM_16K_AT(64, 256) "add %[a], %[a], #128\n\t"                                 \
-                                       "add %[z], %[z], #512\n\t"
-#define MM_64K                                                                                   \
-    MM_16K_AT(0, 0) MM_16K_AT(64, 256) MM_16K_AT(128, 512) MM_16K_AT(192, 768)                  \
-        "add %[a], %[a], #256\n\t"                                                               \
-        "add %[z], %[z], #1024\n\t"
+/* 8 k from Z: 2 x 4 operands.  llvm-mca's X2 model makes a post-
+ * incremented LD1 of 4 five micro-ops and an LDR q one, and dispatches 6 a
+ * cycle: LDR q at immediate offsets models the K loop ~18% faster on the X2
+ * (16.4 against 20 cycles per 64 USMMLAs in the 8 x 8 loop below; the
+ * A710 issues 2 USMMLAs a cycle and gains nothing) but costs 3 instructions
+ * per LD1, taking the pass from 12.1 to 10.6 multiply-adds per instruction
+ * (bench/RESULTS.md, "i8mm K loop toward the X2 target").  Kept as LD1
+ * until a phone says which counts. */
+#define MM_W4 "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t"
+#define MM_8K(A0, A1)                                                                            \
+    MM_W4 MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                         \
+        MM_W4 MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* 16 k: the packed rows (v4-v7), then Z */
+#define MM_16K_Z "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" MM_8K(4, 6) MM_8K(5, 7)
+#define MM_32K MM_16K_Z MM_16K_Z
+#define MM_64K MM_32K MM_32K
 /* 8 k from the stored panel: groups g0 (v8-v11) and g1 (v12-v15), ZIPped on
  * 32 bits into the operands, stored to dst */
 #define MM_ZIP4(X0, X1, Y0, Y1)                                                                  \
@@ -227,30 +218,23 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 
 /* Two tiles at once, half a panel at a time: 8 rows x 8 columns, 16
  * accumulators (row pair p, column pair c of the half in v(16 + 4 p + c)),
- * 8 operands loaded per 16 USMMLAs where the 4 x 16 tile loads 10: 32 k a
- * trip are 64 USMMLAs + 32 LDR q, llvm-mca's X2 17.7 -> 16.4 cycles a 64
- * (64 k a trip).  The rows are the two tiles' packed rows as pack_rows
- * stored them (a, a2 = a + TILE_BYTES: v4-v7 and v8-v11 per 16 k), the
- * weights half h's 4 operands of each 8 k in Z (offset 64 h of its 128
- * bytes). */
+ * 8 operands loaded per 16 USMMLAs where the 4 x 16 tile loads 10 (4 LD1
+ * of 4 per 32 USMMLAs: llvm-mca's X2 ~20 cycles a 64 where the 4 x 16 loop
+ * takes 22).  The rows are the two tiles' packed rows as pack_rows stored
+ * them (a, a2 = a + TILE_BYTES: v4-v7 and v8-v11 per 16 k), the weights
+ * half h's 4 operands of each 8 k in Z (64 bytes at offset 64 h of each
+ * 128: the LD1 steps z by 128). */
 #define M8_8K(X0, X1, X2, X3)                                                                    \
     MM1(16, 0, X0) MM1(20, 0, X1) MM1(24, 0, X2) MM1(28, 0, X3) MM1(17, 1, X0) MM1(21, 1, X1)   \
         MM1(25, 1, X2) MM1(29, 1, X3) MM1(18, 2, X0) MM1(22, 2, X1) MM1(26, 2, X2)               \
             MM1(30, 2, X3) MM1(19, 3, X0) MM1(23, 3, X1) MM1(27, 3, X2) MM1(31, 3, X3)
-#define M8_16K(OA, OZ)                                                                           \
-    MM_LDR(4, a, OA) MM_LDR(5, a, OA + 16) MM_LDR(6, a, OA + 32) MM_LDR(7, a, OA + 48)           \
-        MM_LDR(8, a2, OA) MM_LDR(9, a2, OA + 16) MM_LDR(10, a2, OA + 32)                         \
-            MM_LDR(11, a2, OA + 48) MM_W4(OZ) M8_8K(4, 6, 8, 10) MM_W4(OZ + 128)                 \
-                M8_8K(5, 7, 9, 11)
-#define M8_32K                                                                                   \
-    M8_16K(0, 0) M8_16K(64, 256) "add %[a], %[a], #128\n\t"                                       \
-                                 "add %[a2], %[a2], #128\n\t"                                     \
-                                 "add %[z], %[z], #512\n\t"
-#define M8_64K                                                                                   \
-    M8_16K(0, 0) M8_16K(64, 256) M8_16K(128, 512) M8_16K(192, 768)                              \
-        "add %[a], %[a], #256\n\t"                                                               \
-        "add %[a2], %[a2], #256\n\t"                                                             \
-        "add %[z], %[z], #1024\n\t"
+#define M8_16K                                                                                   \
+    "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t"                                                        \
+    "ld1 {v8.16b-v11.16b}, [%[a2]], #64\n\t"                                                      \
+    "ld1 {v0.16b-v3.16b}, [%[z]], %[s128]\n\t" M8_8K(4, 6, 8, 10)                                 \
+    "ld1 {v0.16b-v3.16b}, [%[z]], %[s128]\n\t" M8_8K(5, 7, 9, 11)
+#define M8_32K M8_16K M8_16K
+#define M8_64K M8_32K M8_32K
 /* each tile's seeds: pair 0's 8 copies, then pair 1's; 4 of each wanted */
 #define M8_SEEDS                                                                                 \
     "ld1 {v16.4s-v19.4s}, [%[a]], %[s128]\n\t"                                                   \
@@ -485,10 +469,9 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
 #undef MM_32K_ZIP
 #undef MM_32K
 #undef MM_64K
-#undef MM_16K_AT
-#undef MM_8K_AT
+#undef MM_16K_Z
 #undef MM_W4
-#undef MM_LDR
+#undef MM_8K
 #undef MM_OPS
 #undef MM1
 
