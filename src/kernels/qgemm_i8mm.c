@@ -67,10 +67,10 @@ static void q8_acc_3(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, const uint8_t *, int, int32_t *);
 
 /* The K loop of a full zipped tile (4 rows) in assembly, 32 k a trip: 64
- * USMMLAs, 2 loads of the packed rows (pack_rows, below), 8 weight loads
- * (LD1 of 4, post-incremented), a SUBS and a branch, 38 instructions per
- * 16 k against GCC 12's 53 for the C loop (it rebuilds the address of each
- * LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
+ * USMMLAs, the packed rows (pack_rows, below) and the weights by 10
+ * post-incremented LD1 of 4 (MM_32K), a SUBS and a branch, against GCC
+ * 12's 53 instructions per 16 k for the C loop (it rebuilds the address of
+ * each LD1 of 4 and moves an accumulator twice a trip).  The accumulator of pair
  * p, column pair c is v(16 + 8 p + c), so that ST1 of 4 stores them in
  * q8_acc_*'s order; v4-v7 take the packed rows (pair 0 k 0-7, 8-15, pair 1
  * k 0-7, 8-15), v0-v3 the weights.  (An asm statement takes at most 30
@@ -85,11 +85,22 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_OPS(P0, P1, P2, P3, Q0, Q1, Q2, Q3, A0, A1)                                           \
     MM1(P0, 0, A0) MM1(Q0, 0, A1) MM1(P1, 1, A0) MM1(Q1, 1, A1) MM1(P2, 2, A0) MM1(Q2, 2, A1)    \
         MM1(P3, 3, A0) MM1(Q3, 3, A1)
-#define MM_LOAD "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t"
-/* 8 k from Z: 2 loads of 4 operands */
+/* 8 k from Z: 2 x 4 operands.  llvm-mca's X2 model makes a post-
+ * incremented LD1 of 4 five micro-ops and an LDR q one, and dispatches 6 a
+ * cycle: LDR q at immediate offsets models the K loop ~18% faster on the X2
+ * (16.4 against 20 cycles per 64 USMMLAs in the 8 x 8 loop below; the
+ * A710 issues 2 USMMLAs a cycle and gains nothing) but costs 3 instructions
+ * per LD1, taking the pass from 12.1 to 10.6 multiply-adds per instruction
+ * (bench/RESULTS.md, "i8mm K loop toward the X2 target").  Kept as LD1
+ * until a phone says which counts. */
+#define MM_W4 "ld1 {v0.16b-v3.16b}, [%[z]], #64\n\t"
 #define MM_8K(A0, A1)                                                                            \
-    MM_LOAD MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                       \
-        MM_LOAD MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+    MM_W4 MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1)                                         \
+        MM_W4 MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
+/* 16 k: the packed rows (v4-v7), then Z */
+#define MM_16K_Z "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" MM_8K(4, 6) MM_8K(5, 7)
+#define MM_32K MM_16K_Z MM_16K_Z
+#define MM_64K MM_32K MM_32K
 /* 8 k from the stored panel: groups g0 (v8-v11) and g1 (v12-v15), ZIPped on
  * 32 bits into the operands, stored to dst */
 #define MM_ZIP4(X0, X1, Y0, Y1)                                                                  \
@@ -103,20 +114,30 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
     "ld1 {v12.16b-v15.16b}, [%[z]], #64\n\t" MM_ZIP4(8, 9, 12, 13)                               \
         MM_OPS(16, 17, 18, 19, 24, 25, 26, 27, A0, A1) MM_ZIP4(10, 11, 14, 15)                   \
             MM_OPS(20, 21, 22, 23, 28, 29, 30, 31, A0, A1)
-/* 16 k of the packed rows: the 4 operands in one LD1 */
+/* 16 k of the packed rows: the 4 operands in one LD1 (the zipping tile:
+ * its loads and stores are post-incremented) */
 #define MM_16K(EIGHT) "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t" EIGHT(4, 6) EIGHT(5, 7)
+#define MM_32K_ZIP MM_16K(MM_8K_ZIP) MM_16K(MM_8K_ZIP)
 /* the accumulators start at the seeds -128 * (row sum), lanes (c0 r0, c0
  * r1, c1 r0, c1 r1): 8 copies of pair 0's, 8 of pair 1's, stored by
  * pack_rows ahead of the tile's codes (4 loads, where making them from the
  * row sums took 19 instructions a tile) */
-#define MM_LOOP(EIGHT, FINISH)                                                                   \
+#define MM_SEEDS                                                                                 \
     "ld1 {v16.4s-v19.4s}, [%[a]], #64\n\t"                                                       \
     "ld1 {v20.4s-v23.4s}, [%[a]], #64\n\t"                                                       \
     "ld1 {v24.4s-v27.4s}, [%[a]], #64\n\t"                                                       \
-    "ld1 {v28.4s-v31.4s}, [%[a]], #64\n\t"                                                       \
-                "1:\n\t" MM_16K(EIGHT) MM_16K(EIGHT)                                             \
-                "subs %[n], %[n], #1\n\t"                                                        \
-                "b.ne 1b\n\t" FINISH
+    "ld1 {v28.4s-v31.4s}, [%[a]], #64\n\t"
+/* the zipping tile: 32 k a trip */
+#define MM_LOOP_ZIP(FINISH)                                                                      \
+    MM_SEEDS "1:\n\t" MM_32K_ZIP "subs %[n], %[n], #1\n\t"                                       \
+             "b.ne 1b\n\t" FINISH
+/* from Z: an odd trip count's first 32 k alone, then 64 k a trip */
+#define MM_LOOP_Z(FINISH)                                                                        \
+    MM_SEEDS "tbz %[n], #0, 1f\n\t" MM_32K "subs %[n], %[n], #1\n\t"                             \
+             "b.eq 3f\n\t"                                                                       \
+             "1:\n\t" MM_64K "subs %[n], %[n], #2\n\t"                                           \
+             "b.ne 1b\n\t"                                                                       \
+             "3:\n\t" FINISH
 /* the accumulators stored to sp, in q8_acc_*'s order */
 #define MM_STORE                                                                                 \
     "st1 {v16.4s-v19.4s}, [%[sp]], #64\n\t"                                                      \
@@ -181,11 +202,11 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_BIAS MM_FINISH(MM_ROW_BIAS)
 #define MM_SCALE MM_FINISH(MM_ROW)
 #define MM_RES MM_FINISH(MM_ROW_RES)
-/* MM_LOOP and FINISH for each of t tiles down the panel: the packed rows
+/* MM_LOOP_Z and FINISH for each of t tiles down the panel: the packed rows
  * (seeds and codes), the row scales and C move on by post-increment; the
  * weights (z) and the trip count start again from z0 and n0 */
-#define MM_TILES(EIGHT, FINISH)                                                                  \
-    "2:\n\t" MM_LOOP(EIGHT, FINISH)                                                              \
+#define MM_TILES(FINISH)                                                                         \
+    "2:\n\t" MM_LOOP_Z(FINISH)                                                              \
     "mov %[z], %[z0]\n\t"                                                                        \
     "mov %[n], %[n0]\n\t"                                                                        \
     "subs %[t], %[t], #1\n\t"                                                                    \
@@ -195,13 +216,151 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
         "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
 #define MM_ZIPREGS "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15"
 
+/* Two tiles at once, half a panel at a time: 8 rows x 8 columns, 16
+ * accumulators (row pair p, column pair c of the half in v(16 + 4 p + c)),
+ * 8 operands loaded per 16 USMMLAs where the 4 x 16 tile loads 10 (4 LD1
+ * of 4 per 32 USMMLAs: llvm-mca's X2 ~20 cycles a 64 where the 4 x 16 loop
+ * takes 22).  The rows are the two tiles' packed rows as pack_rows stored
+ * them (a, a2 = a + TILE_BYTES: v4-v7 and v8-v11 per 16 k), the weights
+ * half h's 4 operands of each 8 k in Z (64 bytes at offset 64 h of each
+ * 128: the LD1 steps z by 128). */
+#define M8_8K(X0, X1, X2, X3)                                                                    \
+    MM1(16, 0, X0) MM1(20, 0, X1) MM1(24, 0, X2) MM1(28, 0, X3) MM1(17, 1, X0) MM1(21, 1, X1)   \
+        MM1(25, 1, X2) MM1(29, 1, X3) MM1(18, 2, X0) MM1(22, 2, X1) MM1(26, 2, X2)               \
+            MM1(30, 2, X3) MM1(19, 3, X0) MM1(23, 3, X1) MM1(27, 3, X2) MM1(31, 3, X3)
+#define M8_16K                                                                                   \
+    "ld1 {v4.16b-v7.16b}, [%[a]], #64\n\t"                                                        \
+    "ld1 {v8.16b-v11.16b}, [%[a2]], #64\n\t"                                                      \
+    "ld1 {v0.16b-v3.16b}, [%[z]], %[s128]\n\t" M8_8K(4, 6, 8, 10)                                 \
+    "ld1 {v0.16b-v3.16b}, [%[z]], %[s128]\n\t" M8_8K(5, 7, 9, 11)
+#define M8_32K M8_16K M8_16K
+#define M8_64K M8_32K M8_32K
+/* each tile's seeds: pair 0's 8 copies, then pair 1's; 4 of each wanted */
+#define M8_SEEDS                                                                                 \
+    "ld1 {v16.4s-v19.4s}, [%[a]], %[s128]\n\t"                                                   \
+    "ld1 {v20.4s-v23.4s}, [%[a]], %[s128]\n\t"                                                   \
+    "ld1 {v24.4s-v27.4s}, [%[a2]], %[s128]\n\t"                                                  \
+    "ld1 {v28.4s-v31.4s}, [%[a2]], %[s128]\n\t"
+/* Row r (pair p = r / 2, UZP1 even r, UZP2 odd) of the half: its columns
+ * into D0, D1, converted, times the column scales (v0, v1) */
+#define M8_COLS(UZP, D0, D1, A0, A1, A2, A3)                                                     \
+    UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t"                                            \
+    UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t"                                            \
+    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
+    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
+    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"
+/* the finishes of MM_ROW, MM_ROW_BIAS and MM_ROW_RES on a half row, the
+ * row scale in lane L of RS (v12: rows 0-3, v13: rows 4-7), gamma in v2-v3 */
+#define M8_ROW(UZP, A0, A1, A2, A3, RS, L)                                                       \
+    M8_COLS(UZP, 4, 5, A0, A1, A2, A3)                                                           \
+    "fmul v4.4s, v4.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "fmul v5.4s, v5.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "st1 {v4.4s-v5.4s}, [%[c]], %[ldc]\n\t"
+#define M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L)                                                 \
+    "ld1 {v4.4s-v5.4s}, [%[bias]]\n\t" M8_COLS(UZP, 9, 10, A0, A1, A2, A3)                      \
+    "fmla v4.4s, v9.4s, v" #RS ".s[" #L "]\n\t"                                                  \
+    "fmla v5.4s, v10.4s, v" #RS ".s[" #L "]\n\t"
+#define M8_ROW_BIAS(UZP, A0, A1, A2, A3, RS, L)                                                  \
+    M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L) "st1 {v4.4s-v5.4s}, [%[c]], %[ldc]\n\t"
+#define M8_ROW_RES(UZP, A0, A1, A2, A3, RS, L)                                                   \
+    M8_BIAS_FMLA(UZP, A0, A1, A2, A3, RS, L)                                                     \
+    "ld1 {v9.4s-v10.4s}, [%[res]], %[ldr]\n\t"                                                   \
+    "fmla v9.4s, v2.4s, v4.4s\n\t"                                                               \
+    "fmla v10.4s, v3.4s, v5.4s\n\t"                                                              \
+    "st1 {v9.4s-v10.4s}, [%[c]], %[ldc]\n\t"
+#define M8_FINISH(ROW, PRE)                                                                      \
+    "ld1 {v0.4s-v1.4s}, [%[cs]]\n\t" PRE "ld1 {v12.4s-v13.4s}, [%[rs]], #32\n\t"                 \
+    ROW("uzp1", 16, 17, 18, 19, 12, 0) ROW("uzp2", 16, 17, 18, 19, 12, 1)                        \
+    ROW("uzp1", 20, 21, 22, 23, 12, 2) ROW("uzp2", 20, 21, 22, 23, 12, 3)                        \
+    ROW("uzp1", 24, 25, 26, 27, 13, 0) ROW("uzp2", 24, 25, 26, 27, 13, 1)                        \
+    ROW("uzp1", 28, 29, 30, 31, 13, 2) ROW("uzp2", 28, 29, 30, 31, 13, 3)
+#define M8_SCALE M8_FINISH(M8_ROW, "")
+#define M8_BIAS M8_FINISH(M8_ROW_BIAS, "")
+#define M8_RES M8_FINISH(M8_ROW_RES, "ld1 {v2.4s-v3.4s}, [%[gamma]]\n\t")
+/* t pairs of tiles: seeds, the K loop as MM_LOOP_Z's, FINISH; then the next
+ * pair's first tile starts where this pair's second tile's rows started
+ * (a ends there), its second TILE_BYTES (tb) later */
+#define M8_TILES(FINISH)                                                                         \
+    "2:\n\t" M8_SEEDS "tbz %[n], #0, 1f\n\t" M8_32K "subs %[n], %[n], #1\n\t"                    \
+    "b.eq 3f\n\t"                                                                                \
+    "1:\n\t" M8_64K "subs %[n], %[n], #2\n\t"                                                    \
+    "b.ne 1b\n\t"                                                                                \
+    "3:\n\t" FINISH "mov %[a], %[a2]\n\t"                                                        \
+    "add %[a2], %[a2], %[tb]\n\t"                                                                \
+    "mov %[z], %[z0]\n\t"                                                                        \
+    "mov %[n], %[n0]\n\t"                                                                        \
+    "subs %[t], %[t], #1\n\t"                                                                    \
+    "b.ne 2b\n\t"
+#define M8_CLOBBERS MM_CLOBBERS, "v8", "v9", "v10", "v11", "v12", "v13"
+
+/* Half h of `pairs` pairs of full tiles (packed rows from ap), the weights
+ * at z (Z + 64 h), finished into c (C + 8 h) by o's mode with the half's
+ * column scales, bias and gamma (cs, bias, gamma: + 8 h), residual res. */
+typedef struct {
+    const int8_t *ap;
+    const uint8_t *z;
+    float *c;
+    const float *rs, *res, *cs, *bias, *gamma;
+    size_t ldc, ldr, tb; /* bytes */
+} q8_half;
+
+static __attribute__((noinline)) void q8_pairs_asm(const q8_half *hf, long nb, long pairs,
+                                                   int mode) {
+    const int8_t *a = hf->ap, *a2 = hf->ap + hf->tb;
+    const uint8_t *z = hf->z, *z0 = hf->z;
+    float *c = hf->c;
+    const float *rs = hf->rs, *res = hf->res;
+    long n = nb, n0 = nb;
+    const long s128 = 128;
+    if (mode == QOUT_RES)
+        __asm__ volatile(M8_TILES(M8_RES)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0),
+                           [res] "+r"(res)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [bias] "r"(hf->bias),
+                           [gamma] "r"(hf->gamma), [ldr] "r"(hf->ldr), [tb] "r"(hf->tb),
+                           [s128] "r"(s128)
+                         : M8_CLOBBERS);
+    else if (mode == QOUT_BIAS)
+        __asm__ volatile(M8_TILES(M8_BIAS)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [bias] "r"(hf->bias),
+                           [tb] "r"(hf->tb), [s128] "r"(s128)
+                         : M8_CLOBBERS);
+    else
+        __asm__ volatile(M8_TILES(M8_SCALE)
+                         : [z] "+r"(z), [n] "+r"(n), [a] "+r"(a), [a2] "+r"(a2), [c] "+r"(c),
+                           [rs] "+r"(rs), [t] "+r"(pairs), [z0] "+r"(z0), [n0] "+r"(n0)
+                         : [cs] "r"(hf->cs), [ldc] "r"(hf->ldc), [tb] "r"(hf->tb), [s128] "r"(s128)
+                         : M8_CLOBBERS);
+}
+#undef M8_CLOBBERS
+#undef M8_TILES
+#undef M8_RES
+#undef M8_BIAS
+#undef M8_SCALE
+#undef M8_FINISH
+#undef M8_ROW_RES
+#undef M8_ROW_BIAS
+#undef M8_BIAS_FMLA
+#undef M8_ROW
+#undef M8_COLS
+#undef M8_SEEDS
+#undef M8_64K
+#undef M8_32K
+#undef M8_16K
+#undef M8_8K
+
 /* A full zipped tile's K loop over its packed rows ap; its accumulators
  * stored to sp, or with o (QOUT_SCALE, QOUT_BIAS or QOUT_RES, straight
  * into C) finished here, the column scales at cs, for `tiles` tiles down the panel
  * (rows packed one after the other): the first with dst zips the panel
- * into dst on the way, the others loop in one asm statement (a call of
- * this function and its C loop were ~30 instructions a tile, a tenth of an
- * attention S tile's). */
+ * into dst on the way, the others go by pairs through q8_pairs_asm's loop
+ * (one call per half panel; a call and a C loop step per tile were ~30
+ * instructions, a tenth of an attention S tile's), an odd last one through
+ * the 4 x 16 loop. */
 static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8_t *src,
                                                    uint8_t *dst, int nb, int32_t *sp,
                                                    const pe_qout *o, const float *cs, long tiles) {
@@ -209,12 +368,12 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
     long n = nb; /* 32 k a trip; nb >= 1 */
     if (!o) {
         if (dst)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_STORE)
+            __asm__ volatile(MM_LOOP_ZIP(MM_STORE)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
                              :
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K, MM_STORE)
+            __asm__ volatile(MM_LOOP_Z(MM_STORE)
                              : [z] "+r"(z), [n] "+r"(n), [sp] "+r"(sp), [a] "+r"(ap)
                              :
                              : MM_CLOBBERS);
@@ -227,20 +386,20 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
     const uint8_t *z0 = dst ? dst : src; /* the weights of every tile after the first */
     if (dst) {
         if (rmode)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_RES)
+            __asm__ volatile(MM_LOOP_ZIP(MM_RES)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs), [res] "+r"(res)
                              : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
                                [ldr] "r"(ldr)
                              : MM_ZIPREGS, MM_CLOBBERS);
         else if (bmode)
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_BIAS)
+            __asm__ volatile(MM_LOOP_ZIP(MM_BIAS)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs)
                              : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
                              : MM_ZIPREGS, MM_CLOBBERS);
         else
-            __asm__ volatile(MM_LOOP(MM_8K_ZIP, MM_SCALE)
+            __asm__ volatile(MM_LOOP_ZIP(MM_SCALE)
                              : [z] "+r"(z), [d] "+r"(dst), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                                [rs] "+r"(rs)
                              : [cs] "r"(cs), [ldc] "r"(ldc)
@@ -249,24 +408,42 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
         z = z0;
         n = nb;
     }
+    /* pairs of tiles as two 8 x 8 halves (q8_pairs_asm), an odd last one
+     * below */
+    const long pairs = tiles / 2;
+    if (pairs) {
+        const size_t tb = TILE_BYTES((size_t)nb * PE_QK);
+        for (int h = 0; h < 2; h++) {
+            const q8_half hf = {ap, z0 + 64 * h, c + 8 * h, rs, res ? res + 8 * h : NULL,
+                                cs + 8 * h, bias ? bias + 8 * h : NULL,
+                                gamma ? gamma + 8 * h : NULL, ldc, ldr, tb};
+            q8_pairs_asm(&hf, nb, pairs, o->mode);
+        }
+        tiles -= 2 * pairs;
+        if (!tiles) return;
+        ap += 2 * pairs * tb;
+        c += 8 * pairs * o->ldc;
+        rs += 8 * pairs;
+        if (res) res += 8 * pairs * o->ldr;
+    }
     /* z0 and n0 in-out operands, so that they get registers of their own
      * (as inputs equal to z and n they could share theirs) */
     long n0 = nb;
     if (rmode)
-        __asm__ volatile(MM_TILES(MM_8K, MM_RES)
+        __asm__ volatile(MM_TILES(MM_RES)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0), [res] "+r"(res)
                          : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias), [gamma] "r"(gamma),
                            [ldr] "r"(ldr)
                          : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
     else if (bmode)
-        __asm__ volatile(MM_TILES(MM_8K, MM_BIAS)
+        __asm__ volatile(MM_TILES(MM_BIAS)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
                          : [cs] "r"(cs), [ldc] "r"(ldc), [bias] "r"(bias)
                          : "v8", "v9", "v10", "v11", "v12", MM_CLOBBERS);
     else
-        __asm__ volatile(MM_TILES(MM_8K, MM_SCALE)
+        __asm__ volatile(MM_TILES(MM_SCALE)
                          : [z] "+r"(z), [n] "+r"(n), [a] "+r"(ap), [c] "+r"(c),
                            [rs] "+r"(rs), [t] "+r"(tiles), [z0] "+r"(z0), [n0] "+r"(n0)
                          : [cs] "r"(cs), [ldc] "r"(ldc)
@@ -283,12 +460,18 @@ static __attribute__((noinline)) void q8_acc_4_asm(const int8_t *ap, const uint8
 #undef MM_ROW
 #undef MM_STORE
 #undef MM_TILES
-#undef MM_LOOP
+#undef MM_LOOP_Z
+#undef MM_LOOP_ZIP
+#undef MM_SEEDS
 #undef MM_16K
 #undef MM_8K_ZIP
 #undef MM_ZIP4
+#undef MM_32K_ZIP
+#undef MM_32K
+#undef MM_64K
+#undef MM_16K_Z
+#undef MM_W4
 #undef MM_8K
-#undef MM_LOAD
 #undef MM_OPS
 #undef MM1
 
