@@ -568,10 +568,18 @@ static double cosine(const float *a, const float *b, int n) {
     return ab / sqrt(aa * bb + 1e-300);
 }
 
+/* two threads where the build has them (the single-threaded WebAssembly
+ * build refuses more than one) */
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+#define EMBED_THREADS 1
+#else
+#define EMBED_THREADS 2
+#endif
+
 static int embed(const char *path, const float *x, int S, float *out, int D) {
     pe_model *m;
     pe_ctx *c;
-    pe_ctx_options co = {.n_threads = 2};
+    pe_ctx_options co = {.n_threads = EMBED_THREADS};
     if (pe_model_load(path, NULL, &m)) return -1;
     int rc = pe_ctx_create(m, &co, &c) ? -1 : 0;
     if (!rc) rc = pe_encode_f32(c, x, 1, S, S, PE_OUTPUT_EMBEDDING, out, (size_t)D) ? -1 : 0;
