@@ -15,6 +15,24 @@
  * group's loads from moving above its multiplies (it emits nothing). */
 #define LOAD_FENCE() __asm__ volatile("" ::: "memory")
 
+/* Asm text shared by both int8 sets' tile finishes: the int32 sums in
+ * v<D..> converted to float and multiplied by the column scales v0-v3
+ * (v0-v1 for two), as pe_qout_row's first two steps. */
+#define QA_CVT_COLS2(D0, D1)                                                                     \
+    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
+    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
+    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"
+#define QA_CVT_COLS4(D0, D1, D2, D3)                                                             \
+    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
+    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
+    "scvtf v" #D2 ".4s, v" #D2 ".4s\n\t"                                                         \
+    "scvtf v" #D3 ".4s, v" #D3 ".4s\n\t"                                                         \
+    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
+    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"                                                   \
+    "fmul v" #D2 ".4s, v" #D2 ".4s, v2.4s\n\t"                                                   \
+    "fmul v" #D3 ".4s, v" #D3 ".4s, v3.4s\n\t"
+
 /* ------------------------------------------------------------ epilogue */
 
 /* How a tile of the dot-product / i8mm sets finishes its rows, chosen once

@@ -150,14 +150,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define MM_COLS(UZP, D0, D1, D2, D3, A0, A1, A2, A3, A4, A5, A6, A7)                             \
     UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t" UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t" \
     UZP " v" #D2 ".4s, v" #A4 ".4s, v" #A5 ".4s\n\t" UZP " v" #D3 ".4s, v" #A6 ".4s, v" #A7 ".4s\n\t" \
-    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
-    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
-    "scvtf v" #D2 ".4s, v" #D2 ".4s\n\t"                                                         \
-    "scvtf v" #D3 ".4s, v" #D3 ".4s\n\t"                                                         \
-    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
-    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"                                                   \
-    "fmul v" #D2 ".4s, v" #D2 ".4s, v2.4s\n\t"                                                   \
-    "fmul v" #D3 ".4s, v" #D3 ".4s, v3.4s\n\t"
+    QA_CVT_COLS4(D0, D1, D2, D3)
 /* QOUT_SCALE straight from the accumulators: the row (v4-v7) times the
  * row scale (lane r of v8), as pe_qout_row: the products of the stored
  * finish in the same order, without the stores, the LD2s and the call's
@@ -246,10 +239,7 @@ static void q8_acc_4(const int8_t *, size_t, const int32_t *, const uint8_t *, c
 #define M8_COLS(UZP, D0, D1, A0, A1, A2, A3)                                                     \
     UZP " v" #D0 ".4s, v" #A0 ".4s, v" #A1 ".4s\n\t"                                            \
     UZP " v" #D1 ".4s, v" #A2 ".4s, v" #A3 ".4s\n\t"                                            \
-    "scvtf v" #D0 ".4s, v" #D0 ".4s\n\t"                                                         \
-    "scvtf v" #D1 ".4s, v" #D1 ".4s\n\t"                                                         \
-    "fmul v" #D0 ".4s, v" #D0 ".4s, v0.4s\n\t"                                                   \
-    "fmul v" #D1 ".4s, v" #D1 ".4s, v1.4s\n\t"
+    QA_CVT_COLS2(D0, D1)
 /* the finishes of MM_ROW, MM_ROW_BIAS and MM_ROW_RES on a half row, the
  * row scale in lane L of RS (v12: rows 0-3, v13: rows 4-7), gamma in v2-v3 */
 #define M8_ROW(UZP, A0, A1, A2, A3, RS, L)                                                       \

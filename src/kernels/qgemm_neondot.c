@@ -165,24 +165,15 @@ static __attribute__((noinline)) void q8_asm5(const int8_t *q, size_t ldq, const
  * count start again from w0 and n0.  Registers in the finish: v0-v3 the
  * column scales (gamma, then reloaded, in a residual row), v4-v7 the bias
  * row, v8 the row scales of rows 0-3 and v10 row 4's. */
-#define SD_CVT(A0, A1, A2, A3)                                                                   \
-    "scvtf v" #A0 ".4s, v" #A0 ".4s\n\t"                                                         \
-    "scvtf v" #A1 ".4s, v" #A1 ".4s\n\t"                                                         \
-    "scvtf v" #A2 ".4s, v" #A2 ".4s\n\t"                                                         \
-    "scvtf v" #A3 ".4s, v" #A3 ".4s\n\t"                                                         \
-    "fmul v" #A0 ".4s, v" #A0 ".4s, v0.4s\n\t"                                                   \
-    "fmul v" #A1 ".4s, v" #A1 ".4s, v1.4s\n\t"                                                   \
-    "fmul v" #A2 ".4s, v" #A2 ".4s, v2.4s\n\t"                                                   \
-    "fmul v" #A3 ".4s, v" #A3 ".4s, v3.4s\n\t"
 #define SD_ROW_SCALE(A0, A1, A2, A3, S, L)                                                       \
-    SD_CVT(A0, A1, A2, A3)                                                                       \
+    QA_CVT_COLS4(A0, A1, A2, A3)                                                                 \
     "fmul v" #A0 ".4s, v" #A0 ".4s, v" #S ".s[" #L "]\n\t"                                       \
     "fmul v" #A1 ".4s, v" #A1 ".4s, v" #S ".s[" #L "]\n\t"                                       \
     "fmul v" #A2 ".4s, v" #A2 ".4s, v" #S ".s[" #L "]\n\t"                                       \
     "fmul v" #A3 ".4s, v" #A3 ".4s, v" #S ".s[" #L "]\n\t"                                       \
     "st1 {v" #A0 ".4s-v" #A3 ".4s}, [%[c]], %[ldc]\n\t"
 #define SD_BIAS_FMLA(A0, A1, A2, A3, S, L)                                                       \
-    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t" SD_CVT(A0, A1, A2, A3)                                    \
+    "ld1 {v4.4s-v7.4s}, [%[bias]]\n\t" QA_CVT_COLS4(A0, A1, A2, A3)                              \
     "fmla v4.4s, v" #A0 ".4s, v" #S ".s[" #L "]\n\t"                                             \
     "fmla v5.4s, v" #A1 ".4s, v" #S ".s[" #L "]\n\t"                                             \
     "fmla v6.4s, v" #A2 ".4s, v" #S ".s[" #L "]\n\t"                                             \
@@ -282,7 +273,6 @@ static __attribute__((noinline)) void q8_asm5_tiles(const int8_t *q, size_t ldq,
 #undef SD_ROW_BIAS
 #undef SD_BIAS_FMLA
 #undef SD_ROW_SCALE
-#undef SD_CVT
 #undef SD_CLOBBERS
 #undef SD_LOOP_K
 #undef SD_LOOP
